@@ -1,0 +1,194 @@
+/*
+ * swiftconv.h — the C ABI of libswiftconv.
+ *
+ * Rules that hold for every function below:
+ *  - Fallible calls return `sc_status *`: NULL means success; otherwise an error
+ *    object the caller owns and must free with sc_status_release(). On failure
+ *    out-parameters are left untouched.
+ *  - Handles (sc_model, sc_tensor, sc_buffer) are opaque and reference counted on
+ *    the Swift side. Each handle returned to the caller is owned by the caller and
+ *    must be freed with its *_release() function. Release functions accept NULL.
+ *  - A tensor handle keeps its memory alive on its own: releasing the model it came
+ *    from does not invalidate it.
+ *  - Strings passed in are UTF-8, NUL-terminated and only borrowed for the call.
+ *    Strings returned as `const char *` from a handle live as long as that handle.
+ *  - Functions are only ever added at the end of a section; none is renamed.
+ *  - No function keeps the caller's thread or calls back into the caller except
+ *    through an explicit release callback (see sc_tensor_create_borrowed).
+ *  - All functions are thread-safe for distinct handles; read-only calls (info,
+ *    serialize, get_initializer) may run concurrently on one handle.
+ */
+#ifndef SWIFTCONV_H
+#define SWIFTCONV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SC_ABI_VERSION 1
+
+/* ---------------------------------------------------------------- status */
+
+/* Error codes. Each maps to one Python exception class (API.md section 5). */
+typedef enum sc_code {
+    SC_OK = 0,
+    SC_ERR_INVALID_ARGUMENT = 1, /* InvalidArgument: a bad argument from the caller */
+    SC_ERR_MODEL_FORMAT = 2,     /* ModelFormatError: bytes that are not a readable model */
+    SC_ERR_VALIDATION = 3,       /* ValidationError: a readable model that breaks the rules */
+    SC_ERR_UNSUPPORTED_OP = 4,   /* UnsupportedOp */
+    SC_ERR_CONVERSION = 5,       /* ConversionError */
+    SC_ERR_IO = 6,               /* file system error (maps to SwiftconvError + OSError info) */
+    SC_ERR_INTERNAL = 7          /* a bug in swiftconv: SwiftconvError */
+} sc_code;
+
+typedef struct sc_status sc_status;
+
+/* The code of an error; SC_OK for NULL. */
+sc_code sc_status_code(const sc_status *status);
+/* The message of an error, owned by `status`; "" for NULL. */
+const char *sc_status_message(const sc_status *status);
+void sc_status_release(sc_status *status);
+
+/* ----------------------------------------------------------------- version */
+
+/* The library version, e.g. "0.1.0"; static storage. */
+const char *sc_version(void);
+/* SC_ABI_VERSION the library was built with. */
+int32_t sc_abi_version(void);
+
+/* ------------------------------------------------------------------ buffer */
+
+/* An immutable byte buffer owned by the library (serialized models, JSON, text). */
+typedef struct sc_buffer sc_buffer;
+
+/* Pointer to the bytes, valid until sc_buffer_release(); owned by `buffer`. */
+const uint8_t *sc_buffer_data(const sc_buffer *buffer);
+size_t sc_buffer_size(const sc_buffer *buffer);
+void sc_buffer_release(sc_buffer *buffer);
+
+/* ------------------------------------------------------------------ tensor */
+
+/* Element types use ONNX TensorProto.DataType numbering. */
+typedef enum sc_dtype {
+    SC_DTYPE_UNDEFINED = 0,
+    SC_DTYPE_FLOAT32 = 1,
+    SC_DTYPE_UINT8 = 2,
+    SC_DTYPE_INT8 = 3,
+    SC_DTYPE_UINT16 = 4,
+    SC_DTYPE_INT16 = 5,
+    SC_DTYPE_INT32 = 6,
+    SC_DTYPE_INT64 = 7,
+    SC_DTYPE_STRING = 8,
+    SC_DTYPE_BOOL = 9,
+    SC_DTYPE_FLOAT16 = 10,
+    SC_DTYPE_FLOAT64 = 11,
+    SC_DTYPE_UINT32 = 12,
+    SC_DTYPE_UINT64 = 13,
+    SC_DTYPE_COMPLEX64 = 14,
+    SC_DTYPE_COMPLEX128 = 15,
+    SC_DTYPE_BFLOAT16 = 16,
+    SC_DTYPE_FLOAT8E4M3FN = 17,
+    SC_DTYPE_FLOAT8E4M3FNUZ = 18,
+    SC_DTYPE_FLOAT8E5M2 = 19,
+    SC_DTYPE_FLOAT8E5M2FNUZ = 20,
+    SC_DTYPE_UINT4 = 21,
+    SC_DTYPE_INT4 = 22,
+    SC_DTYPE_FLOAT4E2M1 = 23,
+    SC_DTYPE_FLOAT8E8M0 = 24,
+    SC_DTYPE_UINT2 = 25,
+    SC_DTYPE_INT2 = 26
+} sc_dtype;
+
+typedef struct sc_tensor sc_tensor;
+
+/* Called once, on any thread, when the library no longer reads a borrowed buffer. */
+typedef void (*sc_release_fn)(void *owner);
+
+/*
+ * Wraps caller memory as a tensor without copying.
+ *  data/nbytes: the caller's buffer (borrowed until `release(owner)` is called;
+ *               `release` may be NULL when the caller guarantees the lifetime).
+ *  shape/rank:  dimensions, copied.
+ *  strides:     byte strides, copied; NULL means C-contiguous. A non-contiguous
+ *               layout is copied once into library memory (then `release` is
+ *               called before this function returns).
+ * String tensors cannot be created this way (SC_ERR_INVALID_ARGUMENT).
+ */
+sc_status *sc_tensor_create_borrowed(sc_dtype dtype, const int64_t *shape, size_t rank,
+                                     const int64_t *strides, void *data, size_t nbytes,
+                                     void *owner, sc_release_fn release, sc_tensor **out);
+
+/* A read-only description of a tensor; pointers are owned by the tensor handle. */
+typedef struct sc_tensor_desc {
+    sc_dtype dtype;
+    size_t rank;
+    const int64_t *shape;   /* `rank` entries */
+    void *data;             /* C-contiguous, little-endian; NULL for string tensors */
+    size_t nbytes;          /* bytes at `data` (sub-byte types are packed) */
+    const char *name;       /* "" when unnamed */
+} sc_tensor_desc;
+
+/* Fills `out`; never fails for a valid handle. */
+void sc_tensor_describe(const sc_tensor *tensor, sc_tensor_desc *out);
+
+/* String tensors: element `index` (row-major) as bytes owned by the tensor. */
+sc_status *sc_tensor_string_at(const sc_tensor *tensor, size_t index, const uint8_t **data,
+                               size_t *size);
+
+void sc_tensor_release(sc_tensor *tensor);
+
+/* ------------------------------------------------------------------- model */
+
+typedef struct sc_model sc_model;
+
+/* Loads an ONNX or TFLite model from a file (format found by magic bytes). The file
+ * is memory-mapped; large weights are not copied. External data is read relative
+ * to the file's folder and may not escape it. */
+sc_status *sc_model_load_file(const char *path, sc_model **out);
+
+/* Loads a model from memory. The bytes are borrowed until `release(owner)` is
+ * called (weights may point into them); pass release=NULL to have them copied. */
+sc_status *sc_model_load_bytes(const void *data, size_t size, void *owner,
+                               sc_release_fn release, sc_model **out);
+
+void sc_model_release(sc_model *model);
+
+/* "onnx" or "tflite"; owned by the model. */
+const char *sc_model_format(const sc_model *model);
+
+/* Model facts as UTF-8 JSON (schema in docs/C_API.md): inputs, outputs (name,
+ * dtype, shape with ints, strings for symbolic dims, null for unknown), opset,
+ * initializer names, ir_version, producer, metadata. */
+sc_status *sc_model_info_json(const sc_model *model, sc_buffer **out);
+
+/* Serializes in the model's own format. */
+sc_status *sc_model_serialize(const sc_model *model, sc_buffer **out);
+
+/* Writes atomically: a temporary file in the same folder, fsync, then rename.
+ * On failure nothing is left behind. */
+sc_status *sc_model_save(const sc_model *model, const char *path);
+
+/* Structural validation like onnx.checker; SC_ERR_VALIDATION names the node. */
+sc_status *sc_model_check(const sc_model *model);
+
+/* Human-readable text: summary (inputs, outputs, op histogram, parameters). */
+sc_status *sc_model_summary(const sc_model *model, sc_buffer **out);
+
+/* onnx.helper.printable_graph-style text. */
+sc_status *sc_model_printable_graph(const sc_model *model, sc_buffer **out);
+
+/* An initializer (weight) by name, sharing the model's memory. */
+sc_status *sc_model_get_initializer(const sc_model *model, const char *name, sc_tensor **out);
+
+/* Static shape and type inference over the main graph; the model is updated in
+ * place (value_info filled). Not safe concurrently with other calls on `model`. */
+sc_status *sc_model_infer_shapes(sc_model *model);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SWIFTCONV_H */

@@ -1,0 +1,101 @@
+/// A constant tensor: weights, attribute values, folded constants, engine inputs.
+///
+/// Numeric data is stored C-contiguous and little-endian in `storage`, packed for
+/// sub-byte types (two int4 per byte, low nibble first), as ONNX `raw_data` is.
+public struct Tensor: Sendable {
+    public var name: String
+    public var dtype: DType
+    public var shape: [Int]
+    public var storage: TensorStorage
+    /// Elements of a `.string` tensor (arbitrary bytes, usually UTF-8); empty otherwise.
+    public var strings: [[UInt8]]
+    public var docString: String = ""
+    public var metadata: [MetadataEntry] = []
+    /// Where the data lived outside the model file, when it did (ONNX external data).
+    public var externalData: ExternalDataReference?
+    /// Per-tensor quantization (TFLite); ONNX expresses it with Q/DQ nodes instead.
+    public var quantization: QuantParams?
+
+    public init(name: String = "", dtype: DType, shape: [Int], storage: TensorStorage) {
+        self.name = name
+        self.dtype = dtype
+        self.shape = shape
+        self.storage = storage
+        self.strings = []
+    }
+
+    public init(name: String = "", shape: [Int], strings: [[UInt8]]) {
+        self.name = name
+        self.dtype = .string
+        self.shape = shape
+        self.storage = .empty
+        self.strings = strings
+    }
+
+    /// A tensor holding a copy of `values`, which must match `dtype`'s element size.
+    public init<T>(name: String = "", dtype: DType, shape: [Int], values: [T]) {
+        precondition(MemoryLayout<T>.stride * 8 == dtype.bitWidth, "element size does not match \(dtype)")
+        self.init(name: name, dtype: dtype, shape: shape, storage: TensorStorage(copyingArray: values))
+    }
+
+    public var elementCount: Int { SwiftConvIR.elementCount(shape) ?? 0 }
+
+    public var byteCount: Int { storage.bytes.count }
+
+    /// The elements as an array of `T`; the caller picks `T` to match `dtype`.
+    public func values<T>(as type: T.Type) -> [T] {
+        let n = storage.bytes.count / MemoryLayout<T>.stride
+        return Array(UnsafeBufferPointer(start: storage.bytes.baseAddress?.assumingMemoryBound(to: T.self), count: n))
+    }
+
+    /// Integer elements widened to Int64 (for shape-like tensors); nil for other types.
+    public func int64Values() -> [Int64]? {
+        switch dtype {
+        case .int64: return values(as: Int64.self)
+        case .int32: return values(as: Int32.self).map(Int64.init)
+        case .int16: return values(as: Int16.self).map(Int64.init)
+        case .int8: return values(as: Int8.self).map(Int64.init)
+        case .uint8: return values(as: UInt8.self).map(Int64.init)
+        case .uint16: return values(as: UInt16.self).map(Int64.init)
+        case .uint32: return values(as: UInt32.self).map(Int64.init)
+        case .bool: return values(as: UInt8.self).map(Int64.init)
+        default: return nil
+        }
+    }
+
+    /// Floating elements widened to Double (float32/float64 only); nil otherwise.
+    public func doubleValues() -> [Double]? {
+        switch dtype {
+        case .float32: return values(as: Float.self).map(Double.init)
+        case .float64: return values(as: Double.self)
+        default: return int64Values()?.map(Double.init)
+        }
+    }
+}
+
+/// ONNX external-data location of a tensor, kept so that saving can put it back.
+public struct ExternalDataReference: Hashable, Sendable {
+    public var location: String
+    public var offset: Int
+    public var length: Int?
+    public var checksum: String?
+    public init(location: String, offset: Int = 0, length: Int? = nil, checksum: String? = nil) {
+        self.location = location
+        self.offset = offset
+        self.length = length
+        self.checksum = checksum
+    }
+}
+
+/// A COO sparse tensor (ONNX `SparseTensorProto`).
+public struct SparseTensor: Sendable {
+    public var values: Tensor
+    /// Either [NNZ] linearized indices or [NNZ, rank] coordinates, int64.
+    public var indices: Tensor
+    public var shape: [Int]
+    public init(values: Tensor, indices: Tensor, shape: [Int]) {
+        self.values = values
+        self.indices = indices
+        self.shape = shape
+    }
+}

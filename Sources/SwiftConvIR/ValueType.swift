@@ -1,0 +1,85 @@
+/// The type of a value flowing along a graph edge (ONNX `TypeProto`).
+public indirect enum ValueType: Hashable, Sendable {
+    /// A dense tensor; `shape` nil means the rank is unknown.
+    case tensor(elementType: DType, shape: Shape?)
+    case sparseTensor(elementType: DType, shape: Shape?)
+    case sequence(ValueType?)
+    case map(key: DType, value: ValueType?)
+    case optional(ValueType?)
+    case opaque(domain: String, name: String)
+
+    public var tensorElementType: DType? {
+        if case .tensor(let t, _) = self { return t }
+        return nil
+    }
+
+    public var tensorShape: Shape? {
+        if case .tensor(_, let s) = self { return s }
+        return nil
+    }
+
+    /// ONNX Runtime's spelling: `tensor(float)`, `seq(tensor(int64))`, `map(int64,tensor(float))`.
+    public var onnxTypeString: String {
+        switch self {
+        case .tensor(let t, _): return "tensor(\(t.onnxTypeName))"
+        case .sparseTensor(let t, _): return "sparse_tensor(\(t.onnxTypeName))"
+        case .sequence(let e): return "seq(\(e?.onnxTypeString ?? "undefined"))"
+        case .map(let k, let v): return "map(\(k.onnxTypeName),\(v?.onnxTypeString ?? "undefined"))"
+        case .optional(let e): return "optional(\(e?.onnxTypeString ?? "undefined"))"
+        case .opaque(let d, let n): return "opaque(\(d),\(n))"
+        }
+    }
+}
+
+/// Free-form denotations ONNX allows on types and dimensions; carried for fidelity only.
+public struct TypeDenotation: Hashable, Sendable {
+    public var type: String = ""
+    /// One entry per dimension of a tensor type ("" where none).
+    public var dims: [String] = []
+    public init(type: String = "", dims: [String] = []) {
+        self.type = type
+        self.dims = dims
+    }
+    public var isEmpty: Bool { type.isEmpty && dims.allSatisfy { $0.isEmpty } }
+}
+
+/// A named, typed graph value: a graph input, output or annotated intermediate.
+public struct ValueInfo: Hashable, Sendable {
+    public var name: String
+    /// nil when the file gives no type.
+    public var type: ValueType?
+    public var docString: String = ""
+    public var denotation: TypeDenotation = TypeDenotation()
+    public var metadata: [MetadataEntry] = []
+    /// Quantization of the value (TFLite carries it per tensor; ONNX uses Q/DQ nodes).
+    public var quantization: QuantParams?
+
+    public init(name: String, type: ValueType?, docString: String = "") {
+        self.name = name
+        self.type = type
+        self.docString = docString
+    }
+}
+
+/// An ordered key/value pair (`StringStringEntryProto`); order is kept for round trips.
+public struct MetadataEntry: Hashable, Sendable {
+    public var key: String
+    public var value: String
+    public init(_ key: String, _ value: String) {
+        self.key = key
+        self.value = value
+    }
+}
+
+/// Affine quantization `real = scale * (q - zeroPoint)`, per tensor or per `axis`.
+public struct QuantParams: Hashable, Sendable {
+    public var scale: [Float]
+    public var zeroPoint: [Int64]
+    /// nil for per-tensor; the channel axis for per-axis quantization.
+    public var axis: Int?
+    public init(scale: [Float], zeroPoint: [Int64], axis: Int? = nil) {
+        self.scale = scale
+        self.zeroPoint = zeroPoint
+        self.axis = axis
+    }
+}
