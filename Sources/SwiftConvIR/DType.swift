@@ -28,12 +28,15 @@ public enum DType: Int32, Sendable, CaseIterable, CustomStringConvertible {
     case float8e8m0 = 24
     case uint2 = 25
     case int2 = 26
+    case float6e2m3 = 27
+    case float6e3m2 = 28
 
     /// Bits one element takes in packed storage; 0 for `undefined` and `string`.
     public var bitWidth: Int {
         switch self {
         case .undefined, .string: return 0
         case .uint2, .int2: return 2
+        case .float6e2m3, .float6e3m2: return 6
         case .uint4, .int4, .float4e2m1: return 4
         case .bool, .uint8, .int8, .float8e4m3fn, .float8e4m3fnuz, .float8e5m2, .float8e5m2fnuz, .float8e8m0:
             return 8
@@ -56,7 +59,7 @@ public enum DType: Int32, Sendable, CaseIterable, CustomStringConvertible {
     public var isFloatingPoint: Bool {
         switch self {
         case .float16, .bfloat16, .float32, .float64, .float8e4m3fn, .float8e4m3fnuz, .float8e5m2,
-            .float8e5m2fnuz, .float4e2m1, .float8e8m0:
+            .float8e5m2fnuz, .float4e2m1, .float8e8m0, .float6e2m3, .float6e3m2:
             return true
         default: return false
         }
@@ -107,6 +110,8 @@ public enum DType: Int32, Sendable, CaseIterable, CustomStringConvertible {
         case .float8e8m0: return "float8e8m0"
         case .uint2: return "uint2"
         case .int2: return "int2"
+        case .float6e2m3: return "float6e2m3"
+        case .float6e3m2: return "float6e3m2"
         }
     }
 
