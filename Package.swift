@@ -3,6 +3,7 @@
 //
 // Module graph (see docs/ARCHITECTURE.md):
 //   SwiftConvIR  <- SwiftConvONNX (uses the generated ONNXProto)
+//   SwiftConvIR  <- SwiftConvKernels <- SwiftConvEngine (executor + op kernels)
 //                <- SwiftConvCAPI (the C ABI; product `swiftconv`, a shared library)
 // Later modules (engine, kernels, TFLite, converters) depend on SwiftConvIR only.
 import PackageDescription
@@ -15,6 +16,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
     ],
     targets: [
         // MARK: Public C contract (header only; also imported by Swift so both sides share one definition)
@@ -35,11 +37,29 @@ let package = Package(
             dependencies: ["SwiftConvIR", "ONNXProto", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
 
+        // MARK: Execution
+        // Numeric routines (GEMM, convolution lowering) that know nothing of graphs.
+        .target(name: "SwiftConvKernels", dependencies: [.product(name: "RealModule", package: "swift-numerics")]),
+        // The engine: kernel registry, op implementations (Ops/, one file per family), executor.
+        .target(
+            name: "SwiftConvEngine",
+            dependencies: ["SwiftConvIR", "SwiftConvKernels", .product(name: "RealModule", package: "swift-numerics")]
+        ),
+
         // MARK: C ABI
-        .target(name: "SwiftConvCAPI", dependencies: ["CSwiftConv", "SwiftConvIR", "SwiftConvONNX"]),
+        .target(name: "SwiftConvCAPI", dependencies: ["CSwiftConv", "SwiftConvIR", "SwiftConvONNX", "SwiftConvEngine"]),
+
+        // MARK: Developer tools
+        // Runs the ONNX backend cases through the engine without Python (see its header).
+        .executableTarget(name: "swiftconv-conformance", dependencies: ["SwiftConvEngine", "SwiftConvONNX", "SwiftConvIR"],
+                         path: "Sources/SwiftConvConformance"),
 
         // MARK: Tests
         .testTarget(name: "SwiftConvIRTests", dependencies: ["SwiftConvIR"]),
         .testTarget(name: "SwiftConvONNXTests", dependencies: ["SwiftConvONNX", "SwiftConvIR"]),
-    ]
+        .testTarget(name: "SwiftConvEngineTests", dependencies: ["SwiftConvEngine", "SwiftConvIR"]),
+    ],
+    // Swift 5 mode: kernels share immutable state across threads in ways the Swift 6
+    // checker cannot prove (raw buffers), and is documented per type instead.
+    swiftLanguageModes: [.v5]
 )

@@ -27,6 +27,14 @@ public final class TensorStorage: @unchecked Sendable {
         ownsAllocation = true
     }
 
+    /// Storage for `count` bytes the caller overwrites before reading (no zeroing pass).
+    public init(uninitializedByteCount count: Int) {
+        bytes = UnsafeRawBufferPointer(start: TensorStorage.allocate(count), count: count)
+        owner = nil
+        release = nil
+        ownsAllocation = true
+    }
+
     /// A private copy of `source`.
     public convenience init(copying source: UnsafeRawBufferPointer) {
         self.init(zeroedByteCount: source.count)

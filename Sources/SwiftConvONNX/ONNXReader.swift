@@ -131,3 +131,13 @@ struct Decoder {
         }
     }
 }
+
+extension ONNXReader {
+    /// Decodes one serialized `TensorProto` (the `.pb` files of ONNX test data).
+    public static func tensor(serialized bytes: UnsafeRawBufferPointer) throws -> Tensor {
+        final class Holder {}
+        let decoder = Decoder(bytes: bytes, owner: Holder(), externalData: ExternalDataResolver(baseDirectory: nil))
+        let proto = try decoder.decode(Onnx_TensorProto.self, Array(bytes))
+        return try ProtoToIR(decoder: decoder).tensor(proto, rawRange: nil, context: "tensor")
+    }
+}

@@ -1,0 +1,278 @@
+import SwiftConvIR
+
+/// A graph compiled for execution: nodes in dependency order, each with its kernel and
+/// the slots its values live in, plus when each slot can be released.
+///
+/// Built once per session (and once per subgraph); `execute` is reentrant.
+public final class ExecutionPlan: @unchecked Sendable {
+    struct Step {
+        let kernel: Kernel
+        let inputs: [Int]   // slot per node input; -1 for an omitted one
+        let outputs: [Int]  // slot per node output; -1 for an omitted one
+        let release: [Int]  // slots whose last reader is this step
+        let label: String
+    }
+
+    let slotCount: Int
+    let steps: [Step]
+    /// Slots of the graph inputs, in graph order (initializer-backed inputs included).
+    let inputSlots: [Int]
+    let outputSlots: [Int]
+    /// Names this graph reads from enclosing graphs, and their slots.
+    public let captureNames: [String]
+    let captureSlots: [Int]
+    /// Values known before any run (initializers), by slot.
+    let constants: [(slot: Int, value: Value)]
+    /// Graph inputs that have an initializer default, by input position.
+    let inputDefaults: [Int: Value]
+
+    public let graph: Graph
+
+    /// Compiles `graph`. `outerScope` lists the names visible from enclosing graphs;
+    /// `opsets` maps domains ("" for ONNX) to the versions the model imports.
+    init(graph: Graph, opsets: [String: Int64], outerScope: Set<String>, builder: PlanBuilder) throws {
+        self.graph = graph
+        var slotOf: [String: Int] = [:]
+        func slot(_ name: String) -> Int {
+            if let s = slotOf[name] { return s }
+            let s = slotOf.count
+            slotOf[name] = s
+            return s
+        }
+
+        let inputs = graph.inputs.map { slot($0.name) }
+        var constants: [(Int, Value)] = []
+        var defaults: [Int: Value] = [:]
+        let inputIndex = Dictionary(graph.inputs.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
+        for t in graph.initializers {
+            if let i = inputIndex[t.name] {
+                defaults[i] = .tensor(t)
+            } else {
+                constants.append((slot(t.name), .tensor(t)))
+            }
+        }
+        for s in graph.sparseInitializers {
+            constants.append((slot(s.values.name), .tensor(try SparseTensorDensifier.dense(s))))
+        }
+
+        // Names defined in this graph; anything else a node reads must come from outside.
+        var defined = Set(graph.inputs.map(\.name))
+        defined.formUnion(graph.initializers.map(\.name))
+        defined.formUnion(graph.sparseInitializers.map(\.values.name))
+        let ordered = try ExecutionPlan.topologicalOrder(graph.nodes, available: defined.union(outerScope))
+        for n in ordered { defined.formUnion(n.outputs.filter { !$0.isEmpty }) }
+
+        var captures: [String] = []
+        var captureSet = Set<String>()
+        func noteFree(_ name: String, label: String) throws {
+            guard !name.isEmpty, !defined.contains(name), !captureSet.contains(name) else { return }
+            guard outerScope.contains(name) else {
+                throw SwiftConvError.validation("\(label) reads '\(name)', which no graph input, initializer or earlier node defines")
+            }
+            captureSet.insert(name)
+            captures.append(name)
+        }
+        for n in ordered {
+            let label = "node '\(n.name)' (\(n.opType))"
+            for i in n.inputs { try noteFree(i, label: label) }
+            for name in ExecutionPlan.freeNames(ofSubgraphsOf: n) { try noteFree(name, label: label) }
+        }
+        for o in graph.outputs { try noteFree(o.name, label: "graph output '\(o.name)'") }
+        let captureSlots = captures.map { slot($0) }
+
+        // Kernels.
+        let visible = outerScope.union(defined)
+        var steps: [Step] = []
+        steps.reserveCapacity(ordered.count)
+        let constantByName = Dictionary(graph.initializers.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let typeByName = builder.knownTypes(graph)
+        for n in ordered {
+            let kernel = try builder.makeKernel(
+                node: n, opsets: opsets,
+                constants: n.inputs.map { inputIndex[$0] == nil ? constantByName[$0] : nil },
+                inputTypes: n.inputs.map { typeByName[$0] }, outputTypes: n.outputs.map { typeByName[$0] },
+                visible: visible)
+            steps.append(Step(kernel: kernel, inputs: n.inputs.map { $0.isEmpty ? -1 : slot($0) },
+                              outputs: n.outputs.map { $0.isEmpty ? -1 : slot($0) }, release: [],
+                              label: "node '\(n.name)' (\(n.opType))"))
+        }
+        let outputs = try graph.outputs.map { o -> Int in
+            guard let s = slotOf[o.name] else {
+                throw SwiftConvError.validation("graph output '\(o.name)' is not produced by any node, input or initializer")
+            }
+            return s
+        }
+
+        // Release each intermediate after its last reader, unless it is an output or constant.
+        var keep = Set(outputs)
+        keep.formUnion(constants.map(\.0))
+        keep.formUnion(captureSlots)
+        var lastUse = [Int: Int]()
+        for (i, s) in steps.enumerated() {
+            for x in s.inputs where x >= 0 { lastUse[x] = i }
+            for x in s.outputs where x >= 0 && lastUse[x] == nil { lastUse[x] = i }
+        }
+        var releases = [[Int]](repeating: [], count: steps.count)
+        for (s, i) in lastUse where !keep.contains(s) { releases[i].append(s) }
+        self.steps = steps.enumerated().map { i, s in
+            Step(kernel: s.kernel, inputs: s.inputs, outputs: s.outputs, release: releases[i], label: s.label)
+        }
+        self.slotCount = slotOf.count
+        self.inputSlots = inputs
+        self.outputSlots = outputs
+        self.captureNames = captures
+        self.captureSlots = captureSlots
+        self.constants = constants
+        self.inputDefaults = defaults
+    }
+
+    /// Runs the graph. `inputs` follow `graph.inputs` (nil = use the initializer default);
+    /// `captures` follow `captureNames`.
+    public func execute(inputs: [Value?], captures: [Value], context: ExecutionContext) throws -> [Value] {
+        var values = [Value?](repeating: nil, count: slotCount)
+        for (s, v) in constants { values[s] = v }
+        for (i, s) in inputSlots.enumerated() {
+            values[s] = (i < inputs.count ? inputs[i] : nil) ?? inputDefaults[i]
+        }
+        for (i, s) in captureSlots.enumerated() where i < captures.count { values[s] = captures[i] }
+        for step in steps {
+            var args = [Value?]()
+            args.reserveCapacity(step.inputs.count)
+            for s in step.inputs { args.append(s >= 0 ? values[s] : nil) }
+            let results: [Value]
+            do {
+                results = try step.kernel.run(args, context)
+            } catch let e as SwiftConvError {
+                throw e.prefixed(step.label)
+            }
+            for (k, s) in step.outputs.enumerated() where s >= 0 && k < results.count { values[s] = results[k] }
+            for s in step.release { values[s] = nil }
+        }
+        return try outputSlots.enumerated().map { i, s in
+            guard let v = values[s] else {
+                throw SwiftConvError.internal("graph output '\(graph.outputs[i].name)' was not computed")
+            }
+            return v
+        }
+    }
+
+    /// Kahn's algorithm, keeping file order among ready nodes; a cycle is a validation error.
+    static func topologicalOrder(_ nodes: [Node], available: Set<String>) throws -> [Node] {
+        var producer: [String: Int] = [:]
+        for (i, n) in nodes.enumerated() { for o in n.outputs where !o.isEmpty { producer[o] = i } }
+        var pending = [Int](repeating: 0, count: nodes.count)
+        var consumers = [[Int]](repeating: [], count: nodes.count)
+        for (i, n) in nodes.enumerated() {
+            var deps = Set<Int>()
+            for name in n.inputs + ExecutionPlan.freeNames(ofSubgraphsOf: n) where !name.isEmpty {
+                if let p = producer[name], p != i { deps.insert(p) }
+            }
+            pending[i] = deps.count
+            for d in deps { consumers[d].append(i) }
+        }
+        var ready = (0..<nodes.count).filter { pending[$0] == 0 }
+        var order: [Node] = []
+        order.reserveCapacity(nodes.count)
+        var head = 0
+        ready.sort()
+        while head < ready.count {
+            let i = ready[head]
+            head += 1
+            order.append(nodes[i])
+            for c in consumers[i] {
+                pending[c] -= 1
+                if pending[c] == 0 { ready.append(c) }
+            }
+        }
+        guard order.count == nodes.count else {
+            let stuck = nodes.indices.first { pending[$0] > 0 }.map { nodes[$0] }
+            throw SwiftConvError.validation("the graph has a cycle through node '\(stuck?.name ?? "?")' (\(stuck?.opType ?? "?"))")
+        }
+        return order
+    }
+
+    /// Names a node's subgraphs read but do not define (their outer-scope references).
+    static func freeNames(ofSubgraphsOf node: Node) -> [String] {
+        var out: [String] = []
+        for a in node.attributes {
+            switch a.value {
+            case .graph(let g)?: out += freeNames(of: g)
+            case .graphs(let gs)?: for g in gs { out += freeNames(of: g) }
+            default: break
+            }
+        }
+        return out
+    }
+
+    static func freeNames(of graph: Graph) -> [String] {
+        var defined = Set(graph.inputs.map(\.name))
+        defined.formUnion(graph.initializers.map(\.name))
+        defined.formUnion(graph.sparseInitializers.map(\.values.name))
+        for n in graph.nodes { defined.formUnion(n.outputs) }
+        var out: [String] = []
+        var seen = Set<String>()
+        for n in graph.nodes {
+            for name in n.inputs + freeNames(ofSubgraphsOf: n) where !name.isEmpty && !defined.contains(name) && !seen.contains(name) {
+                seen.insert(name)
+                out.append(name)
+            }
+        }
+        for o in graph.outputs where !defined.contains(o.name) && !seen.contains(o.name) {
+            seen.insert(o.name)
+            out.append(o.name)
+        }
+        return out
+    }
+}
+
+extension SwiftConvError {
+    /// The same error with "node 'x' (Op): " in front, keeping its kind.
+    func prefixed(_ label: String) -> SwiftConvError {
+        let m = message.hasPrefix("node '") ? message : "\(label): \(message)"
+        switch self {
+        case .invalidArgument: return .invalidArgument(m)
+        case .modelFormat: return .modelFormat(m)
+        case .validation: return .validation(m)
+        case .unsupportedOp: return .unsupportedOp(m)
+        case .conversion: return .conversion(m)
+        case .io: return .io(m)
+        case .internal: return .internal(m)
+        }
+    }
+}
+
+/// Densifies sparse initializers at session creation (kernels see dense tensors).
+enum SparseTensorDensifier {
+    static func dense(_ s: SparseTensor) throws -> Tensor {
+        let v = s.values
+        guard v.dtype != .string, let count = elementCount(s.shape), let bytes = v.dtype.byteCount(elements: count),
+              v.dtype.bitWidth % 8 == 0 else {
+            throw SwiftConvError.validation("sparse initializer '\(v.name)' has an unsupported type or shape")
+        }
+        var out = Tensor(name: v.name, dtype: v.dtype, shape: s.shape, storage: TensorStorage(zeroedByteCount: bytes))
+        let width = v.dtype.bitWidth / 8
+        guard let idx = s.indices.int64Values() else {
+            throw SwiftConvError.validation("sparse initializer '\(v.name)' has non-integer indices")
+        }
+        let nnz = v.elementCount
+        let strides = contiguousStrides(s.shape)
+        let dst = out.storage.mutableBytes
+        for k in 0..<nnz {
+            var linear: Int
+            if idx.count == nnz {
+                linear = Int(idx[k])
+            } else if idx.count == nnz * s.shape.count {
+                linear = 0
+                for d in 0..<s.shape.count { linear += Int(idx[k * s.shape.count + d]) * strides[d] }
+            } else {
+                throw SwiftConvError.validation("sparse initializer '\(v.name)' has \(idx.count) indices for \(nnz) values")
+            }
+            guard linear >= 0, linear < count else {
+                throw SwiftConvError.validation("sparse initializer '\(v.name)' has an index out of range")
+            }
+            (dst.baseAddress! + linear * width).copyMemory(from: v.storage.bytes.baseAddress! + k * width, byteCount: width)
+        }
+        out.name = v.name
+        return out
+    }
+}

@@ -1,0 +1,95 @@
+import SwiftConvIR
+
+/// Runs a model on the CPU: the engine behind `swiftconv.InferenceSession`.
+///
+/// Creation validates the model, inlines model-local functions, picks a kernel for every
+/// node and plans value lifetimes; `run` only executes that plan and may be called from
+/// several threads at once.
+public final class InferenceSession: @unchecked Sendable {
+    public let model: Model
+    /// Inputs a caller must (or, for initializer-backed ones, may) feed, in graph order.
+    public let inputs: [ValueInfo]
+    public let outputs: [ValueInfo]
+    let plan: ExecutionPlan
+    let pool: ThreadPool
+    /// Position of each graph input in `plan.graph.inputs`, by name.
+    let inputPosition: [String: Int]
+    let requiredInputs: Set<String>
+
+    public init(model: Model, options: SessionOptions = SessionOptions(), registry: KernelRegistry = Kernels.standard) throws {
+        var m = model
+        var inliner = FunctionInliner(model: model)
+        m.graph = try inliner.inline(model.graph)
+        var opsets: [String: Int64] = [:]
+        for o in m.opsetImports { opsets[o.domain == "ai.onnx" ? "" : o.domain] = o.version }
+        if opsets[""] == nil, m.graph.nodes.contains(where: { $0.canonicalDomain.isEmpty }) {
+            throw SwiftConvError.validation("the model imports no opset for the default ONNX domain")
+        }
+        let builder = PlanBuilder(registry: registry, opsets: opsets)
+        plan = try ExecutionPlan(graph: m.graph, opsets: opsets, outerScope: [], builder: builder)
+        if !builder.unsupported.isEmpty {
+            throw SwiftConvError.unsupportedOp(
+                "\(builder.unsupported.count) node(s) cannot run:\n  " + builder.unsupported.joined(separator: "\n  "))
+        }
+        self.model = m
+        pool = ThreadPool(threads: options.intraOpThreads)
+        let weights = Set(m.graph.initializers.map(\.name))
+        inputs = m.graph.inputs
+        outputs = m.graph.outputs
+        inputPosition = Dictionary(m.graph.inputs.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
+        requiredInputs = Set(m.graph.inputs.map(\.name).filter { !weights.contains($0) })
+    }
+
+    /// Inputs without an initializer default (what onnxruntime's `get_inputs()` lists).
+    public var requiredInputInfo: [ValueInfo] { inputs.filter { requiredInputs.contains($0.name) } }
+
+    /// Runs the model. `outputNames` nil means every output, in graph order.
+    public func run(feeds: [String: Value], outputNames: [String]? = nil) throws -> [Value] {
+        var args = [Value?](repeating: nil, count: inputs.count)
+        for (name, value) in feeds {
+            guard let i = inputPosition[name] else {
+                throw SwiftConvError.invalidArgument("invalid input name: '\(name)' (the model's inputs are \(inputs.map(\.name)))")
+            }
+            try checkInput(value, against: inputs[i])
+            args[i] = value
+        }
+        let missing = requiredInputInfo.map(\.name).filter { feeds[$0] == nil }
+        if !missing.isEmpty {
+            throw SwiftConvError.invalidArgument("required inputs \(missing) are missing from the input feed \(Array(feeds.keys).sorted())")
+        }
+        var wanted: [Int] = []
+        if let names = outputNames {
+            for n in names {
+                guard let i = outputs.firstIndex(where: { $0.name == n }) else {
+                    throw SwiftConvError.invalidArgument("invalid output name: '\(n)' (the model's outputs are \(outputs.map(\.name)))")
+                }
+                wanted.append(i)
+            }
+        }
+        let results = try plan.execute(inputs: args, captures: [], context: ExecutionContext(threads: pool))
+        return outputNames == nil ? results : wanted.map { results[$0] }
+    }
+
+    /// onnxruntime's checks: element type, rank and every static dimension.
+    func checkInput(_ value: Value, against info: ValueInfo) throws {
+        guard case .tensor(let expectedType, let shape)? = info.type else { return }
+        guard case .tensor(let t) = value else {
+            throw SwiftConvError.invalidArgument("input '\(info.name)' must be a tensor(\(expectedType.onnxTypeName)); got \(value.typeDescription)")
+        }
+        if expectedType != .undefined && t.dtype != expectedType {
+            throw SwiftConvError.invalidArgument(
+                "unexpected input data type for '\(info.name)': actual tensor(\(t.dtype.onnxTypeName)), expected tensor(\(expectedType.onnxTypeName))")
+        }
+        guard let shape else { return }
+        guard shape.count == t.shape.count else {
+            throw SwiftConvError.invalidArgument(
+                "invalid rank for input '\(info.name)': got \(t.shape.count), expected \(shape.count) (shape \(shape.map(\.description)))")
+        }
+        for (i, d) in shape.enumerated() {
+            if case .known(let v) = d, v != t.shape[i] {
+                throw SwiftConvError.invalidArgument(
+                    "invalid dimensions for input '\(info.name)' at index \(i): got \(t.shape[i]), expected \(v)")
+            }
+        }
+    }
+}

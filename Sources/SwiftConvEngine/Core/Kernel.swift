@@ -1,0 +1,110 @@
+import SwiftConvIR
+
+/// One node, ready to run: built once at session creation (attributes parsed, weights
+/// pre-packed, the implementation for its dtypes and shapes chosen), then run many times.
+///
+/// `run` may be called from several threads at once: kernels keep no per-run state.
+public protocol Kernel: Sendable {
+    /// `inputs` has one entry per listed node input (nil for an omitted optional one);
+    /// returns one value per node output, in order (values for omitted outputs are ignored).
+    func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value]
+}
+
+/// Per-run services for kernels: threads and the owning session's options.
+public struct ExecutionContext: @unchecked Sendable {
+    public let threads: ThreadPool
+    /// Runs a subgraph plan (If/Loop/Scan bodies) with the given inputs and outer-scope values.
+    public let depth: Int
+
+    public init(threads: ThreadPool, depth: Int = 0) {
+        self.threads = threads
+        self.depth = depth
+    }
+}
+
+/// What a kernel factory sees of its node at session creation.
+public struct KernelBuildContext {
+    public let node: Node
+    /// The opset version the model imports for the node's domain.
+    public let opset: Int64
+    /// The since-version of the registered implementation that was chosen.
+    public let sinceVersion: Int64
+    /// Inputs whose values are known at session creation (initializers), by position.
+    public let constantInputs: [Tensor?]
+    /// Declared or inferred input types, by position (nil when unknown).
+    public let inputTypes: [ValueType?]
+    /// Declared or inferred output types, by position.
+    public let outputTypes: [ValueType?]
+    /// Builds an executable plan for a subgraph attribute; `outerScope` lists the
+    /// names visible from enclosing graphs.
+    public let buildSubgraph: (Graph) throws -> ExecutionPlan
+
+    /// "node 'name' (OpType)", for error messages.
+    public var label: String { "node '\(node.name)' (\(node.opType))" }
+
+    public func attribute(_ name: String) -> Attribute? { node.attribute(name) }
+
+    public func int(_ name: String, default d: Int64) -> Int64 { node.attribute(name)?.int ?? d }
+    public func int(_ name: String) throws -> Int64 {
+        guard let v = node.attribute(name)?.int else { throw missing(name) }
+        return v
+    }
+    public func float(_ name: String, default d: Float) -> Float { node.attribute(name)?.float ?? d }
+    public func ints(_ name: String) -> [Int64]? { node.attribute(name)?.ints }
+    public func floats(_ name: String) -> [Float]? { node.attribute(name)?.floats }
+    public func string(_ name: String, default d: String) -> String { node.attribute(name)?.string ?? d }
+    public func strings(_ name: String) -> [String]? { node.attribute(name)?.strings }
+    public func tensor(_ name: String) -> Tensor? { node.attribute(name)?.tensor }
+    public func graph(_ name: String) throws -> Graph {
+        guard let g = node.attribute(name)?.graph else { throw missing(name) }
+        return g
+    }
+
+    public func constant(_ i: Int) -> Tensor? { i < constantInputs.count ? constantInputs[i] : nil }
+    public func hasInput(_ i: Int) -> Bool { i < node.inputs.count && !node.inputs[i].isEmpty }
+    public func inputType(_ i: Int) -> ValueType? { i < inputTypes.count ? inputTypes[i] : nil }
+
+    public func missing(_ attr: String) -> SwiftConvError {
+        .validation("\(label) is missing required attribute '\(attr)'")
+    }
+
+    public func invalid(_ why: String) -> SwiftConvError { .validation("\(label): \(why)") }
+}
+
+/// Errors raised while a kernel runs name the node (the executor adds the name).
+public func kernelError(_ why: String) -> SwiftConvError { .invalidArgument(why) }
+
+/// Builds a kernel for one node.
+public typealias KernelFactory = (KernelBuildContext) throws -> Kernel
+
+/// Kernel factories keyed by (domain, op type), each with the since-versions it implements.
+/// Lookup takes the newest since-version not above the model's opset for the domain.
+public struct KernelRegistry {
+    struct Key: Hashable {
+        var domain: String
+        var op: String
+    }
+    var entries: [Key: [(since: Int64, factory: KernelFactory)]] = [:]
+
+    public init() {}
+
+    /// Registers `factory` for each of `since` (the versions whose semantics it handles;
+    /// the factory reads `sinceVersion` to tell them apart).
+    public mutating func register(_ op: String, domain: String = "", since: [Int64], _ factory: @escaping KernelFactory) {
+        let key = Key(domain: domain, op: op)
+        for v in since { entries[key, default: []].append((v, factory)) }
+        entries[key]!.sort { $0.since < $1.since }
+    }
+
+    public func lookup(domain: String, op: String, opset: Int64) -> (since: Int64, factory: KernelFactory)? {
+        guard let list = entries[Key(domain: domain, op: op)] else { return nil }
+        return list.last { $0.since <= opset }
+    }
+
+    public func versions(domain: String, op: String) -> [Int64] {
+        entries[Key(domain: domain, op: op)]?.map(\.since) ?? []
+    }
+
+    /// Every registered (domain, op).
+    public var allOps: [(domain: String, op: String)] { entries.keys.map { ($0.domain, $0.op) } }
+}

@@ -1,0 +1,62 @@
+import SwiftConvIR
+
+/// Chooses and builds kernels for a model's nodes, collecting every unsupported node so
+/// that session creation reports them all at once.
+final class PlanBuilder {
+    let registry: KernelRegistry
+    let opsets: [String: Int64]
+    private(set) var unsupported: [String] = []
+
+    init(registry: KernelRegistry, opsets: [String: Int64]) {
+        self.registry = registry
+        self.opsets = opsets
+    }
+
+    /// Types declared in a graph (inputs, outputs, value_info).
+    func knownTypes(_ graph: Graph) -> [String: ValueType] {
+        var out: [String: ValueType] = [:]
+        for v in graph.inputs + graph.outputs + graph.valueInfo {
+            if let t = v.type { out[v.name] = t }
+        }
+        for t in graph.initializers { out[t.name] = .tensor(elementType: t.dtype, shape: Shape(t.shape)) }
+        return out
+    }
+
+    func makeKernel(node: Node, opsets: [String: Int64], constants: [Tensor?], inputTypes: [ValueType?],
+                    outputTypes: [ValueType?], visible: Set<String>) throws -> Kernel {
+        let domain = node.canonicalDomain
+        let domainName = domain.isEmpty ? "ai.onnx" : domain
+        guard let opset = opsets[domain] else {
+            unsupported.append("node '\(node.name)': op \(node.opType) of domain '\(domainName)', which the model does not import")
+            return UnsupportedKernel()
+        }
+        guard let (since, factory) = registry.lookup(domain: domain, op: node.opType, opset: opset) else {
+            let versions = registry.versions(domain: domain, op: node.opType)
+            let why = versions.isEmpty ? "no kernel" : "kernels only for opset versions \(versions)"
+            unsupported.append("node '\(node.name)': op \(node.opType) (domain '\(domainName)', opset \(opset)): \(why)")
+            return UnsupportedKernel()
+        }
+        let ctx = KernelBuildContext(
+            node: node, opset: opset, sinceVersion: since, constantInputs: constants, inputTypes: inputTypes,
+            outputTypes: outputTypes,
+            buildSubgraph: { [unowned self] g in
+                try ExecutionPlan(graph: g, opsets: opsets, outerScope: visible, builder: self)
+            })
+        do {
+            return try factory(ctx)
+        } catch let e as SwiftConvError {
+            if case .unsupportedOp(let m) = e {
+                unsupported.append("node '\(node.name)': op \(node.opType) (domain '\(domainName)', opset \(opset)): \(m)")
+                return UnsupportedKernel()
+            }
+            throw e.prefixed(ctx.label)
+        }
+    }
+}
+
+/// Stands in for an unsupported node while the plan is built; session creation then fails.
+struct UnsupportedKernel: Kernel {
+    func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
+        throw SwiftConvError.unsupportedOp("this node is not supported")
+    }
+}

@@ -1,0 +1,15 @@
+/// How much the session may rewrite the graph before running it (onnxruntime's levels).
+public enum GraphOptimizationLevel: Int, Sendable {
+    case disableAll = 0
+    case basic = 1
+    case extended = 2
+    case all = 99
+}
+
+/// Options of an `InferenceSession`, as onnxruntime's `SessionOptions`.
+public struct SessionOptions: Sendable {
+    /// Threads one run may use; 0 means one per core.
+    public var intraOpThreads: Int = 0
+    public var graphOptimizationLevel: GraphOptimizationLevel = .all
+    public init() {}
+}

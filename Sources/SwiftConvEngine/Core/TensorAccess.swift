@@ -1,0 +1,78 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import SwiftConvIR
+
+extension TensorStorage {
+    /// Storage for `count` bytes whose contents the caller overwrites (no zeroing pass).
+    public static func uninitialized(byteCount count: Int) -> TensorStorage {
+        TensorStorage(uninitializedByteCount: count)
+    }
+}
+
+extension Tensor {
+    /// A new library-owned tensor whose elements the caller fills in.
+    public static func allocate(_ dtype: DType, _ shape: [Int], name: String = "") -> Tensor {
+        if dtype == .string {
+            return Tensor(name: name, shape: shape, strings: Array(repeating: [], count: SwiftConvIR.elementCount(shape) ?? 0))
+        }
+        let bytes = dtype.byteCount(elements: SwiftConvIR.elementCount(shape) ?? 0) ?? 0
+        return Tensor(name: name, dtype: dtype, shape: shape, storage: .uninitialized(byteCount: bytes))
+    }
+
+    /// A new tensor with every byte zero (0, 0.0, false).
+    public static func zeros(_ dtype: DType, _ shape: [Int]) -> Tensor {
+        if dtype == .string {
+            return Tensor(shape: shape, strings: Array(repeating: [], count: SwiftConvIR.elementCount(shape) ?? 0))
+        }
+        let bytes = dtype.byteCount(elements: SwiftConvIR.elementCount(shape) ?? 0) ?? 0
+        return Tensor(dtype: dtype, shape: shape, storage: TensorStorage(zeroedByteCount: bytes))
+    }
+
+    /// A 0-d or 1-d tensor from Swift values.
+    public static func from<T: TensorScalar>(_ values: [T], shape: [Int]? = nil) -> Tensor {
+        Tensor(dtype: T.dtype, shape: shape ?? [values.count], values: values)
+    }
+
+    public var rank: Int { shape.count }
+
+    /// Read access to the elements as `T` (the caller has checked `dtype`).
+    @inlinable
+    public func withElements<T, R>(as: T.Type, _ body: (UnsafeBufferPointer<T>) throws -> R) rethrows -> R {
+        let base = storage.bytes.baseAddress?.assumingMemoryBound(to: T.self)
+        return try body(UnsafeBufferPointer(start: base, count: storage.bytes.count / MemoryLayout<T>.stride))
+    }
+
+    /// Write access to a tensor this run allocated.
+    @inlinable
+    public func withMutableElements<T, R>(as: T.Type, _ body: (UnsafeMutableBufferPointer<T>) throws -> R) rethrows -> R {
+        let raw = storage.mutableBytes
+        let base = raw.baseAddress?.assumingMemoryBound(to: T.self)
+        return try body(UnsafeMutableBufferPointer(start: base, count: raw.count / MemoryLayout<T>.stride))
+    }
+
+    /// The same bytes under another shape (Reshape, Flatten, Squeeze): no copy.
+    public func reshaped(_ newShape: [Int]) -> Tensor {
+        var t = self
+        t.shape = newShape
+        t.name = ""
+        return t
+    }
+
+    /// Scalar value of a one-element integer tensor.
+    public func scalarInt() -> Int64? {
+        guard elementCount == 1 else { return nil }
+        return int64Values()?.first
+    }
+}
+
+/// Row-major strides, in elements.
+public func contiguousStrides(_ shape: [Int]) -> [Int] {
+    var s = [Int](repeating: 1, count: shape.count)
+    var acc = 1
+    for i in stride(from: shape.count - 1, through: 0, by: -1) {
+        s[i] = acc
+        acc *= shape[i]
+    }
+    return s
+}

@@ -1,0 +1,7 @@
+import SwiftConvIR
+
+/// If, Loop, Scan.
+enum ControlFlowKernels {
+    static func register(into r: inout KernelRegistry) {
+    }
+}

@@ -1,0 +1,7 @@
+import SwiftConvIR
+
+/// Conv and ConvTranspose.
+enum ConvKernels {
+    static func register(into r: inout KernelRegistry) {
+    }
+}

@@ -1,0 +1,7 @@
+import SwiftConvIR
+
+/// BatchNormalization, InstanceNormalization, LayerNormalization, GroupNormalization, LRN, MeanVarianceNormalization, RMSNormalization.
+enum NormalizationKernels {
+    static func register(into r: inout KernelRegistry) {
+    }
+}

@@ -1,0 +1,7 @@
+import SwiftConvIR
+
+/// RNN, GRU, LSTM.
+enum RecurrentKernels {
+    static func register(into r: inout KernelRegistry) {
+    }
+}

@@ -1,0 +1,7 @@
+import SwiftConvIR
+
+/// Sequence and Optional ops.
+enum SequenceKernels {
+    static func register(into r: inout KernelRegistry) {
+    }
+}
