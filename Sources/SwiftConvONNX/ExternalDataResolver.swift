@@ -3,13 +3,13 @@ import Glibc
 #endif
 import SwiftConvIR
 
-/// Maps ONNX external-data files (`location`/`offset`/`length`) into tensor storage.
+/// Reads ONNX external data (`location`/`offset`/`length`) into tensor storage, each
+/// tensor's byte range once.
 ///
 /// Locations are relative to the model's folder; absolute paths, paths that climb out
 /// of it (`..`) and symbolic links that lead outside it are refused.
 final class ExternalDataResolver {
     let baseDirectory: String?
-    private var files: [String: MappedFile] = [:]
 
     init(baseDirectory: String?) {
         self.baseDirectory = baseDirectory
@@ -21,24 +21,17 @@ final class ExternalDataResolver {
                 "\(label) keeps its data in external file '\(ref.location)'; load the model from its file path to read it")
         }
         let path = try resolve(ref.location, in: base, label: label)
-        let file: MappedFile
-        if let f = files[path] {
-            file = f
-        } else {
-            do { file = try MappedFile(path: path) } catch let e as SwiftConvError {
-                throw SwiftConvError.validation("\(label): external data '\(ref.location)': \(e.message)")
-            }
-            files[path] = file
-        }
         if let length = ref.length, length != byteCount {
             throw SwiftConvError.validation("\(label) declares \(length) bytes of external data; its shape and type need \(byteCount)")
         }
         let (end, overflow) = ref.offset.addingReportingOverflow(byteCount)
-        guard !overflow, end <= file.bytes.count else {
-            throw SwiftConvError.validation(
-                "\(label): external data '\(ref.location)' is \(file.bytes.count) bytes; offset \(ref.offset) + \(byteCount) bytes runs past its end")
+        guard !overflow else { throw SwiftConvError.validation("\(label): external data offset \(ref.offset) is too large") }
+        do {
+            let part = try FileBuffer(path: path, range: ref.offset..<end)
+            return part.storage(0..<byteCount)
+        } catch let e as SwiftConvError {
+            throw SwiftConvError.validation("\(label): external data '\(ref.location)': \(e.message)")
         }
-        return file.storage(ref.offset..<end)
     }
 
     private func resolve(_ location: String, in base: String, label: String) throws -> String {

@@ -17,10 +17,10 @@ public enum ONNXReader {
     /// Initializers whose `raw_data` is at least this large are kept in place; smaller ones are copied.
     static let inPlaceThreshold = 1024
 
-    /// Loads a model file. The file is memory-mapped and large weights point into it;
+    /// Loads a model file. The file is read once and large weights point into that buffer;
     /// external data is resolved relative to the file's folder and may not escape it.
     public static func load(path: String) throws -> Model {
-        let file = try MappedFile(path: path)
+        let file = try FileBuffer(path: path)
         let dir: String
         if let slash = path.lastIndex(of: "/") {
             dir = slash == path.startIndex ? "/" : String(path[..<slash])

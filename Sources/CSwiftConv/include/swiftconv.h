@@ -99,7 +99,9 @@ typedef enum sc_dtype {
     SC_DTYPE_FLOAT4E2M1 = 23,
     SC_DTYPE_FLOAT8E8M0 = 24,
     SC_DTYPE_UINT2 = 25,
-    SC_DTYPE_INT2 = 26
+    SC_DTYPE_INT2 = 26,
+    SC_DTYPE_FLOAT6E2M3 = 27,
+    SC_DTYPE_FLOAT6E3M2 = 28
 } sc_dtype;
 
 typedef struct sc_tensor sc_tensor;
@@ -116,6 +118,10 @@ typedef void (*sc_release_fn)(void *owner);
  *               layout is copied once into library memory (then `release` is
  *               called before this function returns).
  * String tensors cannot be created this way (SC_ERR_INVALID_ARGUMENT).
+ * A non-NULL `release` is called exactly once, also when the call fails (then
+ * before it returns). With `strides`, `data` points at element (0, ..., 0) and
+ * `nbytes` is the span from the lowest to the highest byte addressed. Unaligned
+ * contiguous data is copied too.
  */
 sc_status *sc_tensor_create_borrowed(sc_dtype dtype, const int64_t *shape, size_t rank,
                                      const int64_t *strides, void *data, size_t nbytes,
@@ -150,7 +156,8 @@ typedef struct sc_model sc_model;
 sc_status *sc_model_load_file(const char *path, sc_model **out);
 
 /* Loads a model from memory. The bytes are borrowed until `release(owner)` is
- * called (weights may point into them); pass release=NULL to have them copied. */
+ * called (weights may point into them); pass release=NULL to have them copied.
+ * A non-NULL `release` is called exactly once, also when the call fails. */
 sc_status *sc_model_load_bytes(const void *data, size_t size, void *owner,
                                sc_release_fn release, sc_model **out);
 
@@ -186,6 +193,13 @@ sc_status *sc_model_get_initializer(const sc_model *model, const char *name, sc_
 /* Static shape and type inference over the main graph; the model is updated in
  * place (value_info filled). Not safe concurrently with other calls on `model`. */
 sc_status *sc_model_infer_shapes(sc_model *model);
+
+/* ------------------------------------------------------ additions, ABI 1 */
+
+/* Adds a reference to `tensor` and returns it: the result is a handle the caller
+ * owns (release it with sc_tensor_release) sharing the same memory. NULL for NULL.
+ * Lets a binding tie the tensor's lifetime to several owners (e.g. numpy bases). */
+sc_tensor *sc_tensor_retain(sc_tensor *tensor);
 
 #ifdef __cplusplus
 }

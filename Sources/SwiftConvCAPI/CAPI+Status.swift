@@ -1,0 +1,71 @@
+import CSwiftConv
+import SwiftConvIR
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The object behind `sc_status *`: a code and a message owned by it.
+final class StatusBox {
+    let code: sc_code
+    let message: UnsafeMutablePointer<CChar>
+
+    init(code: sc_code, message: String) {
+        self.code = code
+        self.message = cString(message)
+    }
+
+    deinit { free(message) }
+}
+
+extension SwiftConvError {
+    /// The C status code of this error (swiftconv.h, `sc_code`).
+    var statusCode: sc_code {
+        switch self {
+        case .invalidArgument: return SC_ERR_INVALID_ARGUMENT
+        case .modelFormat: return SC_ERR_MODEL_FORMAT
+        case .validation: return SC_ERR_VALIDATION
+        case .unsupportedOp: return SC_ERR_UNSUPPORTED_OP
+        case .conversion: return SC_ERR_CONVERSION
+        case .io: return SC_ERR_IO
+        case .internal: return SC_ERR_INTERNAL
+        }
+    }
+}
+
+/// Runs `body` and turns whatever it throws into a status the caller owns; NULL on success.
+func withStatus(_ body: () throws -> Void) -> OpaquePointer? {
+    do {
+        try body()
+        return nil
+    } catch let error as SwiftConvError {
+        return retainedHandle(StatusBox(code: error.statusCode, message: error.message))
+    } catch {
+        return retainedHandle(StatusBox(code: SC_ERR_INTERNAL, message: String(describing: error)))
+    }
+}
+
+/// Unwraps a required pointer argument or throws `invalidArgument` naming it.
+func required<T>(_ value: T?, _ what: String) throws -> T {
+    guard let value else { throw SwiftConvError.invalidArgument("\(what) must not be NULL") }
+    return value
+}
+
+@_cdecl("sc_status_code")
+public func scStatusCode(_ status: OpaquePointer?) -> sc_code {
+    guard let status else { return SC_OK }
+    return object(status, as: StatusBox.self).code
+}
+
+@_cdecl("sc_status_message")
+public func scStatusMessage(_ status: OpaquePointer?) -> UnsafePointer<CChar>? {
+    guard let status else { return UnsafeRawPointer(emptyBytes).assumingMemoryBound(to: CChar.self) }
+    return UnsafePointer(object(status, as: StatusBox.self).message)
+}
+
+@_cdecl("sc_status_release")
+public func scStatusRelease(_ status: OpaquePointer?) {
+    releaseHandle(status, as: StatusBox.self)
+}

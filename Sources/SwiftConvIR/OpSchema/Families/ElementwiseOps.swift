@@ -1,0 +1,163 @@
+/// Arithmetic and math: Add/Sub/Mul/Div/Pow/Mod, variadic Sum/Max/Min/Mean, unary math.
+enum ElementwiseOps {
+    static func register(into r: inout OpRegistry) {
+        for (name, since) in [("Add", [1, 6, 7, 13, 14]), ("Sub", [1, 6, 7, 13, 14]), ("Mul", [1, 6, 7, 13, 14]),
+                              ("Div", [1, 6, 7, 13, 14])] as [(String, [Int64])] {
+            r.add(name, since: since, inputs: "11", outputs: "1", rule: { binaryArithmetic(&$0, name) })
+        }
+        r.add("Pow", since: [1, 7, 12, 13, 15], inputs: "11", outputs: "1", rule: { broadcastRule(&$0, typeFrom: 0) })
+        r.add("Mod", since: [10, 13], inputs: "11", outputs: "1", attributes: "fmod:i",
+              rule: { broadcastRule(&$0, typeFrom: 0) })
+        r.add("BitShift", since: [11], inputs: "11", outputs: "1", attributes: "direction:s!",
+              rule: { broadcastRule(&$0, typeFrom: 0) })
+        for name in ["BitwiseAnd", "BitwiseOr", "BitwiseXor"] {
+            r.add(name, since: [18], inputs: "11", outputs: "1", rule: { broadcastRule(&$0, typeFrom: 0) })
+        }
+        r.add("BitwiseNot", since: [18], inputs: "1", outputs: "1", rule: unary)
+        for name in ["Sum", "Mean"] {
+            r.add(name, since: [1, 6, 8, 13], inputs: "v", outputs: "1", rule: variadicRule)
+        }
+        for name in ["Max", "Min"] {
+            r.add(name, since: [1, 6, 8, 12, 13], inputs: "v", outputs: "1", rule: { ctx in
+                variadicRule(&ctx)
+                if ctx.inputCount == 2 { foldValues(&ctx, name) }
+            })
+        }
+        let unaryOps: [(String, [Int64])] = [
+            ("Abs", [1, 6, 13]), ("Neg", [1, 6, 13]), ("Ceil", [1, 6, 13]), ("Floor", [1, 6, 13]),
+            ("Exp", [1, 6, 13]), ("Log", [1, 6, 13]), ("Sqrt", [1, 6, 13]), ("Reciprocal", [1, 6, 13]),
+            ("Sign", [9, 13]), ("Erf", [9, 13]), ("Round", [11, 22]),
+            ("Sin", [7, 22]), ("Cos", [7, 22]), ("Tan", [7, 22]), ("Asin", [7, 22]), ("Acos", [7, 22]),
+            ("Atan", [7, 22]), ("Sinh", [9, 22]), ("Cosh", [9, 22]), ("Asinh", [9, 22]), ("Acosh", [9, 22]),
+            ("Atanh", [9, 22]), ("Det", [11, 22]),
+        ]
+        for (name, since) in unaryOps where name != "Det" {
+            r.add(name, since: since, inputs: "1", outputs: "1", rule: unary)
+        }
+        r.add("Det", since: [11, 22], inputs: "1", outputs: "1", rule: { ctx in
+            guard let s = ctx.shape(0), s.count >= 2 else { ctx.setOutput(0, ctx.dtype(0), nil); return }
+            ctx.setOutput(0, ctx.dtype(0), Array(s.dropLast(2)))
+        })
+        r.add("CumSum", since: [11, 14], inputs: "11", outputs: "1", attributes: "exclusive:i reverse:i", rule: unary)
+        r.add("CumProd", since: [26], inputs: "11", outputs: "1", attributes: "exclusive:i reverse:i", rule: unary)
+        r.add("Einsum", since: [12], inputs: "v", outputs: "1", attributes: "equation:s!", rule: einsum)
+    }
+
+    /// Output has input 0's type and shape.
+    static let unary: TypeInferenceRule = { $0.propagate(from: 0) }
+
+    /// The first known element type among the inputs.
+    static func firstDType(_ ctx: InferenceContext) -> DType? {
+        for i in 0..<ctx.inputCount { if let t = ctx.dtype(i) { return t } }
+        return nil
+    }
+
+    static func broadcastRule(_ ctx: inout InferenceContext, typeFrom t: Int) {
+        let shape = ShapeMath.broadcast((0..<ctx.inputCount).map { ctx.shape($0) })
+        ctx.setOutput(0, ctx.dtype(t), shape)
+    }
+
+    static let variadicRule: TypeInferenceRule = { ctx in
+        let shape = ShapeMath.broadcast((0..<ctx.inputCount).map { ctx.shape($0) })
+        ctx.setOutput(0, firstDType(ctx), shape)
+    }
+
+    static func binaryArithmetic(_ ctx: inout InferenceContext, _ name: String) {
+        broadcastRule(&ctx, typeFrom: ctx.dtype(0) != nil ? 0 : 1)
+        foldValues(&ctx, name)
+    }
+
+    /// Folds known small integer values (shape arithmetic such as `Mul(Gather(Shape(x)), 8)`).
+    static func foldValues(_ ctx: inout InferenceContext, _ name: String) {
+        guard let a = ctx.values(0), let b = ctx.values(1), (ctx.rank(0) ?? 2) <= 1, (ctx.rank(1) ?? 2) <= 1 else {
+            return
+        }
+        guard a.count == b.count || a.count == 1 || b.count == 1 else { return }
+        let n = max(a.count, b.count)
+        var out: [Dim] = []
+        out.reserveCapacity(n)
+        for i in 0..<n {
+            let x = a[a.count == 1 ? 0 : i], y = b[b.count == 1 ? 0 : i]
+            out.append(combine(name, x, y))
+        }
+        ctx.setValues(0, out)
+    }
+
+    static func combine(_ name: String, _ x: Dim, _ y: Dim) -> Dim {
+        switch name {
+        case "Add":
+            if y == .known(0) { return x }
+            if x == .known(0) { return y }
+            return ShapeMath.add(x, y)
+        case "Sub":
+            if y == .known(0) { return x }
+            guard let a = x.value, let b = y.value else { return .unknown }
+            let (r, o) = a.subtractingReportingOverflow(b)
+            return o ? .unknown : .known(r)
+        case "Mul": return ShapeMath.mul(x, y)
+        case "Div":
+            if y == .known(1) { return x }
+            guard let a = x.value, let b = y.value, b != 0, !(a == Int.min && b == -1) else { return .unknown }
+            // Integer Div truncates toward zero, as Swift does.
+            return .known(a / b)
+        case "Max":
+            guard let a = x.value, let b = y.value else { return .unknown }
+            return .known(max(a, b))
+        case "Min":
+            guard let a = x.value, let b = y.value else { return .unknown }
+            return .known(min(a, b))
+        default: return .unknown
+        }
+    }
+
+    /// Einsum with an explicit or implicit output; ellipsis broadcasts.
+    static let einsum: TypeInferenceRule = { ctx in
+        let dtype = ctx.dtype(0)
+        guard let eq = ctx.string("equation") else { ctx.setOutput(0, dtype, nil); return }
+        // "..." becomes a single "." so each term is one character per dimension group.
+        var chars: [Character] = []
+        for c in eq where c != " " {
+            if c == ".", chars.last == "." { continue }
+            chars.append(c)
+        }
+        var sides: [[Character]] = [chars]
+        if let i = chars.firstIndex(of: "-"), i + 1 < chars.count, chars[i + 1] == ">" {
+            sides = [Array(chars[..<i]), Array(chars[(i + 2)...])]
+        }
+        let lhs = sides[0].split(separator: ",", omittingEmptySubsequences: false).map(Array.init)
+        guard lhs.count == ctx.inputCount, sides.count <= 2 else { ctx.setOutput(0, dtype, nil); return }
+        var sizes: [Character: Dim] = [:]
+        var counts: [Character: Int] = [:]
+        var ellipsis: Shape? = []
+        for (i, term) in lhs.enumerated() {
+            guard let s = ctx.shape(i) else { ctx.setOutput(0, dtype, nil); return }
+            let letters = term
+            let hasEllipsis = letters.contains(".")
+            let named = letters.filter { $0 != "." }
+            let ellRank = s.count - named.count
+            guard ellRank >= 0, hasEllipsis || ellRank == 0 else { ctx.setOutput(0, dtype, nil); return }
+            var k = 0
+            for c in letters {
+                if c == "." {
+                    let part = Array(s[k..<(k + ellRank)])
+                    ellipsis = ellipsis.flatMap { ShapeMath.broadcast($0, part) }
+                    k += ellRank
+                } else {
+                    let d = s[k]
+                    if let old = sizes[c] { sizes[c] = ShapeMath.broadcast(old, d) ?? .unknown } else { sizes[c] = d }
+                    counts[c, default: 0] += 1
+                    k += 1
+                }
+            }
+        }
+        var out: Shape = []
+        if sides.count == 2 {
+            for c in sides[1] {
+                if c == "." { out += ellipsis ?? [] } else { out.append(sizes[c] ?? .unknown) }
+            }
+        } else {
+            out = (ellipsis ?? []) + counts.filter { $0.value == 1 }.keys.sorted().map { sizes[$0] ?? .unknown }
+        }
+        ctx.setOutput(0, dtype, ellipsis == nil ? nil : out)
+    }
+}

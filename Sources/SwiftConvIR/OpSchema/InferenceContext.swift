@@ -1,0 +1,265 @@
+/// What a type rule sees of one node: its inputs' types, constants and known small
+/// integer values, and where it writes the outputs' types.
+public struct InferenceContext {
+    public var node: Node
+    /// The opset version imported for the node's domain.
+    public let opset: Int64
+    /// Input types by position; nil for omitted or untyped inputs.
+    public let inputTypes: [ValueType?]
+    /// Input values known at compile time (initializers, Constant outputs).
+    public let inputConstants: [Tensor?]
+    /// Known elements of small integer inputs (shape arithmetic); a scalar has one element.
+    public let inputValues: [[Dim]?]
+    /// Output types by position; rules fill them. A tensor whose element type is
+    /// `.undefined` carries a shape only and is not reported in `valueInfo`.
+    public var outputTypes: [ValueType?]
+    /// Known elements of small integer outputs, for later shape arithmetic.
+    public var outputValues: [[Dim]?]
+    /// Infers a subgraph (If/Loop/Scan body) given its input types; returns its output types.
+    let subgraphInferrer: ((inout Graph, [ValueType?]) -> [ValueType?])?
+
+    public init(node: Node, opset: Int64, inputTypes: [ValueType?], inputConstants: [Tensor?],
+                inputValues: [[Dim]?], subgraphInferrer: ((inout Graph, [ValueType?]) -> [ValueType?])? = nil) {
+        self.node = node
+        self.opset = opset
+        self.inputTypes = inputTypes
+        self.inputConstants = inputConstants
+        self.inputValues = inputValues
+        self.outputTypes = Array(repeating: nil, count: node.outputs.count)
+        self.outputValues = Array(repeating: nil, count: node.outputs.count)
+        self.subgraphInferrer = subgraphInferrer
+    }
+
+    // MARK: Inputs
+
+    /// Inputs listed by the node, omitted ones included.
+    public var inputCount: Int { node.inputs.count }
+    /// Outputs listed by the node, omitted ones included.
+    public var outputCount: Int { node.outputs.count }
+
+    /// Whether input `i` is given (listed and not "").
+    public func has(_ i: Int) -> Bool { i >= 0 && i < node.inputs.count && !node.inputs[i].isEmpty }
+    /// Whether output `i` is asked for (listed and not "").
+    public func hasOutput(_ i: Int) -> Bool { i >= 0 && i < node.outputs.count && !node.outputs[i].isEmpty }
+
+    /// Type of input `i`, nil when omitted or unknown.
+    public func type(_ i: Int) -> ValueType? { has(i) && i < inputTypes.count ? inputTypes[i] : nil }
+
+    /// Element type of tensor input `i`, nil when unknown.
+    public func dtype(_ i: Int) -> DType? {
+        guard case .tensor(let t, _)? = type(i), t != .undefined else { return nil }
+        return t
+    }
+
+    /// Shape of tensor input `i` when its rank is known.
+    public func shape(_ i: Int) -> Shape? {
+        if case .tensor(_, let s)? = type(i), let s { return s }
+        if let c = constant(i) { return Shape(c.shape) }
+        return nil
+    }
+
+    /// Rank of input `i` when known.
+    public func rank(_ i: Int) -> Int? { shape(i)?.count }
+
+    /// The constant value of input `i` (initializer or Constant output), if any.
+    public func constant(_ i: Int) -> Tensor? { has(i) && i < inputConstants.count ? inputConstants[i] : nil }
+
+    /// Known elements of integer input `i` (from value propagation or a constant).
+    public func values(_ i: Int) -> [Dim]? {
+        if has(i), i < inputValues.count, let v = inputValues[i] { return v }
+        if let c = constant(i), c.elementCount <= 1 << 16, c.shape.count <= 1, let ints = c.int64Values(),
+           ints.count == c.elementCount {
+            return ints.map { Dim.known(Int(clamping: $0)) }
+        }
+        return nil
+    }
+
+    /// Integer input `i` when every element is known.
+    public func ints(_ i: Int) -> [Int]? { values(i)?.concrete }
+
+    /// Numeric input `i` as doubles when it is a constant.
+    public func doubles(_ i: Int) -> [Double]? {
+        guard let c = constant(i), let v = c.doubleValues(), v.count == c.elementCount else { return nil }
+        return v
+    }
+
+    // MARK: Attributes
+
+    /// The node's attribute `name`; the typed accessors below return nil on a kind mismatch.
+    public func attribute(_ name: String) -> Attribute? { node.attribute(name) }
+    public func int(_ name: String) -> Int? { node.attribute(name)?.int.map { Int(clamping: $0) } }
+    public func int(_ name: String, default d: Int) -> Int { int(name) ?? d }
+    public func ints(_ name: String) -> [Int]? { node.attribute(name)?.ints?.map { Int(clamping: $0) } }
+    public func float(_ name: String) -> Float? { node.attribute(name)?.float }
+    public func floats(_ name: String) -> [Float]? { node.attribute(name)?.floats }
+    public func string(_ name: String) -> String? { node.attribute(name)?.string }
+    public func string(_ name: String, default d: String) -> String { string(name) ?? d }
+
+    // MARK: Outputs
+
+    /// Sets tensor output `o`; a nil `dtype` records the shape alone.
+    public mutating func setOutput(_ o: Int, _ dtype: DType?, _ shape: Shape?) {
+        guard o >= 0, o < outputTypes.count else { return }
+        if dtype == nil && shape == nil { return }
+        outputTypes[o] = .tensor(elementType: dtype ?? .undefined, shape: shape)
+    }
+
+    /// Sets output `o` to any type (sequence, map, optional...).
+    public mutating func setOutputType(_ o: Int, _ type: ValueType?) {
+        guard o >= 0, o < outputTypes.count else { return }
+        outputTypes[o] = type
+    }
+
+    /// Records known elements of integer output `o` (kept only when small).
+    public mutating func setValues(_ o: Int, _ values: [Dim]?) {
+        guard o >= 0, o < outputValues.count, let values, values.count <= 1 << 16 else { return }
+        outputValues[o] = values
+    }
+
+    /// Output `o` has the type and shape of input `i`.
+    public mutating func propagate(from i: Int, to o: Int = 0) {
+        setOutput(o, dtype(i), shape(i))
+    }
+
+    /// Runs shape inference on a subgraph; nil when no driver is attached.
+    public func inferSubgraph(_ g: inout Graph, inputTypes: [ValueType?]) -> [ValueType?]? {
+        subgraphInferrer?(&g, inputTypes)
+    }
+}
+
+// MARK: - Dimension arithmetic shared by the rules
+
+/// Shape helpers used by type rules; all arithmetic is overflow-safe.
+public enum ShapeMath {
+    /// Normalizes a possibly negative axis into 0..<rank; nil when out of range.
+    public static func axis(_ a: Int, rank: Int) -> Int? {
+        let v = a < 0 ? a &+ rank : a
+        return v >= 0 && v < rank ? v : nil
+    }
+
+    /// Numpy broadcasting of two shapes; nil when they cannot broadcast.
+    public static func broadcast(_ a: Shape, _ b: Shape) -> Shape? {
+        let n = max(a.count, b.count)
+        var out = Shape(repeating: .unknown, count: n)
+        for i in 0..<n {
+            let da = i < n - a.count ? Dim.known(1) : a[i - (n - a.count)]
+            let db = i < n - b.count ? Dim.known(1) : b[i - (n - b.count)]
+            guard let d = broadcast(da, db) else { return nil }
+            out[i] = d
+        }
+        return out
+    }
+
+    /// One broadcast dimension; nil when both are different concrete sizes neither of which is 1.
+    public static func broadcast(_ a: Dim, _ b: Dim) -> Dim? {
+        if a == b { return a }
+        if a == .known(1) { return b }
+        if b == .known(1) { return a }
+        switch (a, b) {
+        case (.known, .known): return nil
+        case (.known, _): return a
+        case (_, .known): return b
+        default: return .unknown
+        }
+    }
+
+    /// Broadcast of many shapes; nil if any is unknown or incompatible.
+    public static func broadcast(_ shapes: [Shape?]) -> Shape? {
+        guard var acc = shapes.first ?? nil else { return nil }
+        for s in shapes.dropFirst() {
+            guard let s, let b = broadcast(acc, s) else { return nil }
+            acc = b
+        }
+        return acc
+    }
+
+    /// Sum of two dims; unknown unless both are numbers.
+    public static func add(_ a: Dim, _ b: Dim) -> Dim {
+        guard let x = a.value, let y = b.value else { return .unknown }
+        let (r, o) = x.addingReportingOverflow(y)
+        return o ? .unknown : .known(r)
+    }
+
+    /// Product of two dims; a factor of 1 keeps the other dim (symbolic included).
+    public static func mul(_ a: Dim, _ b: Dim) -> Dim {
+        if a == .known(1) { return b }
+        if b == .known(1) { return a }
+        guard let x = a.value, let y = b.value else { return .unknown }
+        let (r, o) = x.multipliedReportingOverflow(by: y)
+        return o ? .unknown : .known(r)
+    }
+
+    /// Product of dimensions as (known factor, symbolic names); nil if any is unknown or overflows.
+    public static func product(_ dims: some Sequence<Dim>) -> (known: Int, symbols: [String])? {
+        var k = 1
+        var syms: [String] = []
+        for d in dims {
+            switch d {
+            case .known(let v):
+                let (r, o) = k.multipliedReportingOverflow(by: v)
+                if o || v < 0 { return nil }
+                k = r
+            case .symbolic(let s): syms.append(s)
+            case .unknown: return nil
+            }
+        }
+        return (k, syms.sorted())
+    }
+
+    /// Product of dims as one Dim: known, a lone symbol, or unknown.
+    public static func productDim(_ dims: some Sequence<Dim>) -> Dim {
+        guard let p = product(dims) else { return .unknown }
+        if p.symbols.isEmpty { return .known(p.known) }
+        if p.symbols.count == 1, p.known == 1 { return .symbolic(p.symbols[0]) }
+        return .unknown
+    }
+
+    /// `numerator / denominator` when it is exact in terms of known factors and symbols.
+    public static func quotient(_ num: (known: Int, symbols: [String]), _ den: (known: Int, symbols: [String])) -> Dim {
+        var rest = num.symbols
+        for s in den.symbols {
+            guard let i = rest.firstIndex(of: s) else { return .unknown }
+            rest.remove(at: i)
+        }
+        guard den.known != 0, num.known % den.known == 0 else { return .unknown }
+        let k = num.known / den.known
+        if rest.isEmpty { return .known(k) }
+        if rest.count == 1, k == 1 { return .symbolic(rest[0]) }
+        return .unknown
+    }
+
+    /// Output size of a sliding window (conv/pool) along one axis.
+    public static func windowOutput(input: Dim, kernel: Int, stride: Int, dilation: Int, padBegin: Int, padEnd: Int,
+                                    ceilMode: Bool = false) -> Dim {
+        guard let n = input.value, stride > 0, dilation > 0, kernel > 0, kernel < 1 << 30, dilation < 1 << 30,
+              abs(padBegin) < 1 << 40, abs(padEnd) < 1 << 40, n < 1 << 50
+        else { return .unknown }
+        let effective = (kernel - 1) * dilation + 1
+        let span = n + padBegin + padEnd - effective
+        guard span >= 0 else { return .unknown }
+        if ceilMode {
+            var out = (span + stride - 1) / stride + 1
+            // The last window must start inside the input or the left padding (ONNX/PyTorch rule).
+            if (out - 1) * stride >= n + padBegin { out -= 1 }
+            return .known(out)
+        }
+        return .known(span / stride + 1)
+    }
+
+    /// Attribute-sized integers small enough that plain arithmetic on them cannot overflow.
+    public static func sane(_ values: [Int]) -> Bool { values.allSatisfy { $0 > -(1 << 31) && $0 < 1 << 31 } }
+
+    /// A dimension from a computed double: unknown when not finite, negative or absurdly large.
+    public static func dim(_ v: Double) -> Dim {
+        guard v.isFinite, v >= 0, v < Double(1 << 53) else { return .unknown }
+        return .known(Int(v))
+    }
+
+    /// `rank` unknown dims; nil for a negative or implausibly large rank.
+    public static func unknownShape(rank: Int) -> Shape? {
+        rank >= 0 && rank <= 1 << 16 ? Shape(repeating: .unknown, count: rank) : nil
+    }
+
+    /// A shape from known values, treating negatives as unknown.
+    public static func dims(_ values: [Int]) -> Shape { values.map { $0 >= 0 ? .known($0) : .unknown } }
+}

@@ -1,0 +1,104 @@
+"""numpy dtypes <-> swiftconv element types (ONNX TensorProto numbering).
+
+Standard types map directly; bfloat16 and the float8/int4 family use the ml_dtypes
+package when it is installed. Sub-byte types are packed two (or four) per byte in
+swiftconv, as in ONNX raw_data, but take one byte per element in numpy: they are
+the only ones that are copied on the way in or out.
+"""
+
+import numpy as np
+
+# sc_dtype code -> numpy dtype name (ml_dtypes names for the exotic ones).
+CODE_TO_NAME = {
+    1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32", 7: "int64",
+    8: "object", 9: "bool", 10: "float16", 11: "float64", 12: "uint32", 13: "uint64",
+    14: "complex64", 15: "complex128", 16: "bfloat16", 17: "float8_e4m3fn",
+    18: "float8_e4m3fnuz", 19: "float8_e5m2", 20: "float8_e5m2fnuz", 21: "uint4", 22: "int4",
+    23: "float4_e2m1fn", 24: "float8_e8m0fnu", 25: "uint2", 26: "int2",
+}
+NAME_TO_CODE = {name: code for code, name in CODE_TO_NAME.items()}
+
+# The library's spelling (DType.numpyName) where it differs from ml_dtypes'.
+_LIBRARY_NAMES = {
+    "float8e4m3fn": "float8_e4m3fn", "float8e4m3fnuz": "float8_e4m3fnuz",
+    "float8e5m2": "float8_e5m2", "float8e5m2fnuz": "float8_e5m2fnuz",
+    "float4e2m1": "float4_e2m1fn", "float8e8m0": "float8_e8m0fnu",
+}
+
+# code -> (bits per element, signed) for the packed types.
+SUBBYTE = {21: (4, False), 22: (4, True), 23: (4, False), 25: (2, False), 26: (2, True)}
+
+
+def _ml_dtypes():
+    try:
+        import ml_dtypes
+    except ImportError:
+        return None
+    return ml_dtypes
+
+
+def dtype_from_name(name):
+    """The numpy dtype for a type name in the model info; the name itself when numpy lacks it."""
+    if name is None:
+        return None
+    name = _LIBRARY_NAMES.get(name, name)
+    try:
+        return np.dtype(name)
+    except TypeError:
+        pass
+    ml = _ml_dtypes()
+    if ml is not None and hasattr(ml, name):
+        return np.dtype(getattr(ml, name))
+    return name
+
+
+def code_of(dtype):
+    """The sc_dtype code of a numpy dtype, or None."""
+    return NAME_TO_CODE.get(np.dtype(dtype).name)
+
+
+def tensor_to_numpy(tensor):
+    """A _core.Tensor as numpy: shared memory, except strings and packed types (copied)."""
+    if tensor.dtype not in SUBBYTE:
+        return tensor.numpy()
+    bits, signed = SUBBYTE[tensor.dtype]
+    shape = tensor.shape
+    count = int(np.prod(shape, dtype=np.int64))
+    raw = tensor.raw()
+    per_byte = 8 // bits
+    mask = (1 << bits) - 1
+    values = np.empty(raw.size * per_byte, dtype=np.uint8)
+    for k in range(per_byte):  # low bits first, as ONNX packs them
+        values[k::per_byte] = (raw >> (k * bits)) & mask
+    values = values[:count].reshape(shape)
+    target = dtype_from_name(CODE_TO_NAME[tensor.dtype])
+    if tensor.dtype == 23:
+        if isinstance(target, str):
+            raise ImportError("float4_e2m1fn tensors need the ml_dtypes package (pip install ml_dtypes)")
+        return values.view(target)
+    if signed:
+        values = values.astype(np.int8)
+        values[values >= (1 << (bits - 1))] -= 1 << bits
+    return values.astype(target) if not isinstance(target, str) else values
+
+
+def array_to_tensor(array):
+    """A _core.Tensor over a numpy array's memory (packed copy for sub-byte types)."""
+    from . import _core
+
+    array = np.asarray(array)
+    if array.dtype.byteorder not in ("=", "|") and not array.dtype.isnative:
+        array = array.astype(array.dtype.newbyteorder("="))
+    code = code_of(array.dtype)
+    if code in SUBBYTE:
+        bits, _ = SUBBYTE[code]
+        per_byte = 8 // bits
+        mask = (1 << bits) - 1
+        flat = np.ascontiguousarray(array).reshape(-1).view(np.uint8) & mask
+        padded = np.zeros(-(-flat.size // per_byte) * per_byte, dtype=np.uint8)
+        padded[: flat.size] = flat
+        packed = np.zeros(padded.size // per_byte, dtype=np.uint8)
+        for k in range(per_byte):
+            packed |= padded[k::per_byte] << (k * bits)
+        return _core.tensor_from_array(packed, dtype_code=code, shape=array.shape)
+    return _core.tensor_from_array(array)

@@ -1,0 +1,51 @@
+"""Exception classes; each C status code (swiftconv.h, ``sc_code``) maps to one."""
+
+__all__ = [
+    "SwiftconvError",
+    "ValidationError",
+    "ConversionError",
+    "InvalidArgument",
+    "UnsupportedOp",
+    "ModelFormatError",
+    "SwiftconvIOError",
+]
+
+
+class SwiftconvError(RuntimeError):
+    """Base class of every error swiftconv raises."""
+
+
+class ValidationError(SwiftconvError):
+    """A readable model that breaks the format's rules; the message names the node."""
+
+
+class ConversionError(SwiftconvError):
+    """A model that cannot be converted; the message names every unsupported node."""
+
+
+class InvalidArgument(SwiftconvError, ValueError):
+    """A bad argument from the caller."""
+
+
+class UnsupportedOp(SwiftconvError):
+    """An operator swiftconv cannot run or convert."""
+
+
+class ModelFormatError(SwiftconvError):
+    """Bytes that are not a readable model (truncated, corrupt, unknown format)."""
+
+
+class SwiftconvIOError(SwiftconvError, OSError):
+    """A file-system failure (missing file, permission, disk full)."""
+
+
+# Status code -> class; read by the C extension (swiftconv._core) when it raises.
+_BY_CODE = {
+    1: InvalidArgument,
+    2: ModelFormatError,
+    3: ValidationError,
+    4: UnsupportedOp,
+    5: ConversionError,
+    6: SwiftconvIOError,
+    7: SwiftconvError,
+}
