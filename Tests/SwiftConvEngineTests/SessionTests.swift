@@ -1,0 +1,48 @@
+import SwiftConvIR
+import Testing
+
+@testable import SwiftConvEngine
+
+/// y = x + b with b broadcast over the rows; x is a graph input, b an initializer.
+func addModel() -> Model {
+    var g = Graph(name: "add")
+    g.inputs = [ValueInfo(name: "x", type: .tensor(elementType: .float32, shape: [.symbolic("n"), .known(3)]))]
+    g.outputs = [ValueInfo(name: "y", type: .tensor(elementType: .float32, shape: [.symbolic("n"), .known(3)]))]
+    g.initializers = [Tensor(name: "b", dtype: .float32, shape: [3], values: [Float(10), 20, 30])]
+    g.nodes = [Node(name: "add", opType: "Add", inputs: ["x", "b"], outputs: ["y"])]
+    return Model(format: .onnx, graph: g, opsetImports: [OpsetID(domain: "", version: 17)])
+}
+
+@Test func broadcastAddComputesRowWise() throws {
+    let session = try InferenceSession(model: addModel())
+    let x = Tensor(dtype: .float32, shape: [2, 3], values: [Float(1), 2, 3, 4, 5, 6])
+    let out = try session.run(feeds: ["x": .tensor(x)])
+    #expect(out[0].tensor?.shape == [2, 3])
+    #expect(out[0].tensor?.values(as: Float.self) == [11, 22, 33, 14, 25, 36])
+}
+
+@Test func feedsAreCheckedLikeOnnxRuntime() throws {
+    let session = try InferenceSession(model: addModel())
+    let wrongType = Tensor(dtype: .float64, shape: [1, 3], values: [Double(1), 2, 3])
+    #expect(throws: SwiftConvError.self) { try session.run(feeds: ["x": .tensor(wrongType)]) }
+    let wrongDim = Tensor(dtype: .float32, shape: [1, 4], values: [Float(1), 2, 3, 4])
+    #expect(throws: SwiftConvError.self) { try session.run(feeds: ["x": .tensor(wrongDim)]) }
+    #expect(throws: SwiftConvError.self) { try session.run(feeds: [:]) }
+    #expect(throws: SwiftConvError.self) { try session.run(feeds: ["nope": .tensor(wrongDim)]) }
+}
+
+@Test func unknownOpFailsAtCreationNamingTheNode() throws {
+    var m = addModel()
+    m.graph.nodes[0].opType = "NoSuchOp"
+    do {
+        _ = try InferenceSession(model: m)
+        Issue.record("expected unsupportedOp")
+    } catch SwiftConvError.unsupportedOp(let message) {
+        #expect(message.contains("NoSuchOp") && message.contains("'add'") && message.contains("opset 17"))
+    }
+}
+
+@Test func broadcastShapesFollowNumpy() throws {
+    #expect(try broadcastShapes([2, 1, 3], [4, 1]) == [2, 4, 3])
+    #expect(throws: SwiftConvError.self) { try broadcastShapes([2, 3], [4]) }
+}
