@@ -12,9 +12,13 @@ final class TensorBox {
     let tensor: Tensor
     let shape: UnsafeMutablePointer<Int64>
     let name: UnsafeMutablePointer<CChar>
+    /// Whether the caller may write into the memory (`sc_tensor_is_writable`): set only for
+    /// run outputs held by nothing else.
+    let writable: Bool
 
-    init(_ tensor: Tensor) {
+    init(_ tensor: Tensor, writable: Bool = false) {
         self.tensor = tensor
+        self.writable = writable && tensor.storage.isOwned
         shape = .allocate(capacity: max(tensor.shape.count, 1))
         for (i, d) in tensor.shape.enumerated() { shape[i] = Int64(d) }
         name = cString(tensor.name)
@@ -254,4 +258,40 @@ public func scTensorRetain(_ handle: OpaquePointer?) -> OpaquePointer? {
     guard let handle else { return nil }
     _ = Unmanaged<TensorBox>.fromOpaque(UnsafeRawPointer(handle)).retain()
     return handle
+}
+
+@_cdecl("sc_tensor_is_writable")
+public func scTensorIsWritable(_ handle: OpaquePointer?) -> Int32 {
+    guard let handle else { return 0 }
+    return object(handle, as: TensorBox.self).writable ? 1 : 0
+}
+
+@_cdecl("sc_tensor_create_strings")
+public func scTensorCreateStrings(_ shapePointer: UnsafePointer<Int64>?, _ rank: Int, _ data: UnsafePointer<UnsafePointer<UInt8>?>?,
+                                  _ sizes: UnsafePointer<Int>?, _ count: Int,
+                                  _ out: UnsafeMutablePointer<OpaquePointer?>?) -> OpaquePointer? {
+    withStatus {
+        let out = try required(out, "out")
+        guard rank == 0 || shapePointer != nil else { throw SwiftConvError.invalidArgument("shape must not be NULL") }
+        var shape = [Int]()
+        for i in 0..<rank {
+            let d = shapePointer![i]
+            guard d >= 0, d <= Int64(Int.max) else { throw SwiftConvError.invalidArgument("negative dimension \(d)") }
+            shape.append(Int(d))
+        }
+        guard let expected = elementCount(shape), expected == count else {
+            throw SwiftConvError.invalidArgument("shape \(shape) does not hold \(count) strings")
+        }
+        guard count == 0 || (data != nil && sizes != nil) else {
+            throw SwiftConvError.invalidArgument("data and sizes must not be NULL")
+        }
+        var strings = [[UInt8]]()
+        strings.reserveCapacity(count)
+        for i in 0..<count {
+            let n = sizes![i]
+            guard n == 0 || data![i] != nil else { throw SwiftConvError.invalidArgument("data[\(i)] must not be NULL") }
+            strings.append(n == 0 ? [] : Array(UnsafeBufferPointer(start: data![i], count: n)))
+        }
+        out.pointee = retainedHandle(TensorBox(Tensor(shape: shape, strings: strings)))
+    }
 }

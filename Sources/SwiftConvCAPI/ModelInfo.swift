@@ -74,7 +74,7 @@ enum ModelInfo {
         return (count, bytes)
     }
 
-    private static func values(_ infos: [ValueInfo], into w: inout JSONWriter) {
+    static func values(_ infos: [ValueInfo], into w: inout JSONWriter) {
         w.array { w in
             for info in infos {
                 w.object { w in

@@ -71,6 +71,52 @@ func compare(_ got: Tensor, _ want: Tensor, rtol: Double, atol: Double) -> Strin
     return gb == wb ? nil : "bytes differ"
 }
 
+/// A test value of the declared type: a TensorProto, or a Sequence/Map/OptionalProto.
+func readValue(_ path: String, type: ValueType?) throws -> Value {
+    switch type {
+    case .tensor?, nil: return .tensor(try readTensor(path))
+    default:
+        let f = try MappedFile(path: path)
+        return try engineValue(ONNXReader.testValue(serialized: f.bytes, type: type), type: type)
+    }
+}
+
+func engineValue(_ v: ONNXTestValue, type: ValueType?) throws -> Value {
+    switch v {
+    case .tensor(let t): return .tensor(t)
+    case .sequence(let items, let e):
+        return .sequence(try items.map { try engineValue($0, type: e) }, elementType: e)
+    case .map(let keys, let values):
+        let parts = values.compactMap { v -> Tensor? in if case .tensor(let t) = v { return t } else { return nil } }
+        guard let first = parts.first else { return .map(keys: keys, values: Tensor.zeros(.float32, [0])) }
+        var all = first.reshaped([first.elementCount])
+        if parts.count > 1 {
+            let bytes = parts.flatMap { Array($0.storage.bytes) }
+            all = Tensor(dtype: first.dtype, shape: [parts.count], storage: TensorStorage(copyingArray: bytes))
+        }
+        return .map(keys: keys, values: all)
+    case .optional(let inner):
+        var e: ValueType? = nil
+        if case .optional(let t)? = type { e = t }
+        guard let inner else { return .none(e) }
+        return try engineValue(inner, type: e)
+    }
+}
+
+func compareValues(_ got: Value, _ want: Value) -> String? {
+    switch (got, want) {
+    case (.tensor(let g), .tensor(let w)): return compare(g, w, rtol: 1e-3, atol: 1e-7)
+    case (.sequence(let g, _), .sequence(let w, _)):
+        if g.count != w.count { return "sequence length \(g.count) != expected \(w.count)" }
+        for i in 0..<g.count { if let why = compareValues(g[i], w[i]) { return "element \(i): \(why)" } }
+        return nil
+    case (.none, .none): return nil
+    case (.map(let gk, let gv), .map(let wk, let wv)):
+        return compare(gk, wk, rtol: 0, atol: 0) ?? compare(gv, wv, rtol: 1e-3, atol: 1e-7)
+    default: return "got \(got.typeDescription), expected \(want.typeDescription)"
+    }
+}
+
 var passed = 0, failed = 0
 var failures: [(String, String)] = []
 for kind in listDir(root) {
@@ -88,13 +134,13 @@ for kind in listDir(root) {
                 for (i, info) in model.graph.inputs.enumerated() where needed.contains(where: { $0.name == info.name }) {
                     let p = "\(dir)/\(ds)/input_\(i).pb"
                     guard exists(p) else { continue }
-                    feeds[info.name] = .tensor(try readTensor(p))
+                    feeds[info.name] = try readValue(p, type: info.type)
                 }
                 let outs = try session.run(feeds: feeds)
                 for (i, v) in outs.enumerated() {
-                    let want = try readTensor("\(dir)/\(ds)/output_\(i).pb")
-                    guard case .tensor(let got) = v else { problem = "output \(i) is not a tensor"; break }
-                    if let why = compare(got, want, rtol: 1e-3, atol: 1e-7) { problem = "output \(i): \(why)"; break }
+                    let type = i < model.graph.outputs.count ? model.graph.outputs[i].type : nil
+                    let want = try readValue("\(dir)/\(ds)/output_\(i).pb", type: type)
+                    if let why = compareValues(v, want) { problem = "output \(i): \(why)"; break }
                 }
                 if problem != nil { break }
             }

@@ -99,6 +99,8 @@ static const struct {
 /* The sc_dtype of a numpy dtype, or SC_DTYPE_UNDEFINED; sets no exception. */
 static sc_dtype code_for_descr(PyArray_Descr *d) {
     npy_intp size = PyDataType_ELSIZE(d);
+    /* ml_dtypes types are user-defined: match them by name (float8_e5m2 has kind 'f'). */
+    if (PyTypeNum_ISUSERDEF(d->type_num)) goto by_name;
     switch (d->kind) {
     case 'b': return size == 1 ? SC_DTYPE_BOOL : SC_DTYPE_UNDEFINED;
     case 'i':
@@ -132,6 +134,7 @@ static sc_dtype code_for_descr(PyArray_Descr *d) {
         return SC_DTYPE_UNDEFINED;
     default: break;
     }
+by_name:;
     PyObject *name = PyObject_GetAttrString((PyObject *)d, "name");
     if (name == NULL) {
         PyErr_Clear();
@@ -221,14 +224,16 @@ static void tensor_capsule_destructor(PyObject *capsule) {
     sc_tensor_release((sc_tensor *)PyCapsule_GetPointer(capsule, TENSOR_CAPSULE));
 }
 
-/* A read-only array over `data` whose base owns `tensor` (consumed). */
-static PyObject *array_over(sc_tensor *tensor, PyArray_Descr *descr, int rank, npy_intp *dims, void *data) {
+/* An array over `data` whose base owns `tensor` (consumed); read-only unless `writable`. */
+static PyObject *array_over(sc_tensor *tensor, PyArray_Descr *descr, int rank, npy_intp *dims, void *data,
+                            int writable) {
     if (data == NULL) {
         /* Empty tensors have no memory to share. */
         sc_tensor_release(tensor);
         return PyArray_Empty(rank, dims, descr, 0);
     }
-    PyObject *array = PyArray_NewFromDescr(&PyArray_Type, descr, rank, dims, NULL, data, 0, NULL);
+    PyObject *array = PyArray_NewFromDescr(&PyArray_Type, descr, rank, dims, NULL, data,
+                                           writable ? NPY_ARRAY_WRITEABLE : 0, NULL);
     if (array == NULL) {
         sc_tensor_release(tensor);
         return NULL;
@@ -280,7 +285,8 @@ static int is_packed_subbyte(sc_dtype code) {
            code == SC_DTYPE_UINT2 || code == SC_DTYPE_INT2;
 }
 
-/* The tensor as numpy, consuming `tensor`: zero copy except for strings. */
+/* The tensor as numpy, consuming `tensor`: zero copy except for strings; writable only
+ * when the library says nothing else uses the memory (sc_tensor_is_writable). */
 static PyObject *array_from_tensor(sc_tensor *tensor) {
     sc_tensor_desc desc;
     sc_tensor_describe(tensor, &desc);
@@ -304,7 +310,7 @@ static PyObject *array_from_tensor(sc_tensor *tensor) {
         sc_tensor_release(tensor);
         return NULL;
     }
-    return array_over(tensor, descr, (int)desc.rank, dims, desc.data);
+    return array_over(tensor, descr, (int)desc.rank, dims, desc.data, sc_tensor_is_writable(tensor));
 }
 
 static PyObject *Tensor_numpy(TensorObject *self, PyObject *Py_UNUSED(ignored)) {
@@ -316,7 +322,7 @@ static PyObject *Tensor_raw(TensorObject *self, PyObject *Py_UNUSED(ignored)) {
     sc_tensor_describe(self->tensor, &desc);
     if (desc.dtype == SC_DTYPE_STRING) return raise_code(SC_ERR_INVALID_ARGUMENT, "string tensors have no raw bytes");
     npy_intp dims[1] = {(npy_intp)desc.nbytes};
-    return array_over(sc_tensor_retain(self->tensor), PyArray_DescrFromType(NPY_UINT8), 1, dims, desc.data);
+    return array_over(sc_tensor_retain(self->tensor), PyArray_DescrFromType(NPY_UINT8), 1, dims, desc.data, 0);
 }
 
 static PyObject *Tensor_get_dtype(TensorObject *self, void *closure) {
@@ -353,6 +359,10 @@ static PyObject *Tensor_get_data_ptr(TensorObject *self, void *closure) {
     return PyLong_FromVoidPtr(desc.data);
 }
 
+static PyObject *Tensor_get_writable(TensorObject *self, void *closure) {
+    return PyBool_FromLong(sc_tensor_is_writable(self->tensor));
+}
+
 static PyObject *Tensor_get_nbytes(TensorObject *self, void *closure) {
     sc_tensor_desc desc;
     sc_tensor_describe(self->tensor, &desc);
@@ -361,7 +371,7 @@ static PyObject *Tensor_get_nbytes(TensorObject *self, void *closure) {
 
 static PyMethodDef Tensor_methods[] = {
     {"numpy", (PyCFunction)Tensor_numpy, METH_NOARGS,
-     "The tensor as a read-only numpy array sharing its memory (strings are copied)."},
+     "The tensor as a numpy array sharing its memory (strings are copied); read-only unless writable."},
     {"raw", (PyCFunction)Tensor_raw, METH_NOARGS, "The tensor's bytes as a read-only uint8 array (no copy)."},
     {NULL, NULL, 0, NULL},
 };
@@ -372,6 +382,8 @@ static PyGetSetDef Tensor_getset[] = {
     {"name", (getter)Tensor_get_name, NULL, "Name, '' when unnamed.", NULL},
     {"data_ptr", (getter)Tensor_get_data_ptr, NULL, "Address of the tensor's bytes as the library sees them.", NULL},
     {"nbytes", (getter)Tensor_get_nbytes, NULL, "Bytes at data_ptr.", NULL},
+    {"writable", (getter)Tensor_get_writable, NULL, "Whether the caller may write the memory (sc_tensor_is_writable).",
+     NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -464,6 +476,59 @@ static PyObject *tensor_from_array(PyObject *module, PyObject *args, PyObject *k
     Py_END_ALLOW_THREADS
     if (status != NULL) return raise_status(status);
     return wrap_tensor(tensor);
+}
+
+/* tensor_from_strings(shape, items): a string tensor copied from a list of bytes (row-major). */
+static PyObject *tensor_from_strings(PyObject *module, PyObject *args) {
+    PyObject *shape_object, *items_object;
+    if (!PyArg_ParseTuple(args, "OO:tensor_from_strings", &shape_object, &items_object)) return NULL;
+    PyObject *shape_seq = PySequence_Tuple(shape_object);
+    if (shape_seq == NULL) return NULL;
+    PyObject *items = PySequence_Tuple(items_object);
+    if (items == NULL) {
+        Py_DECREF(shape_seq);
+        return NULL;
+    }
+    PyObject *result = NULL;
+    Py_ssize_t rank = PyTuple_GET_SIZE(shape_seq), count = PyTuple_GET_SIZE(items);
+    int64_t shape[NPY_MAXDIMS];
+    const uint8_t **data = PyMem_Calloc((size_t)count + 1, sizeof(uint8_t *));
+    size_t *sizes = PyMem_Calloc((size_t)count + 1, sizeof(size_t));
+    if (data == NULL || sizes == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (rank > NPY_MAXDIMS) {
+        raise_code(SC_ERR_INVALID_ARGUMENT, "too many dimensions");
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < rank; i++) {
+        shape[i] = PyLong_AsLongLong(PyTuple_GET_ITEM(shape_seq, i));
+        if (shape[i] == -1 && PyErr_Occurred()) goto done;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *item = PyTuple_GET_ITEM(items, i);
+        if (!PyBytes_Check(item)) {
+            PyErr_Format(error_class(SC_ERR_INVALID_ARGUMENT), "string items must be bytes, not %.100s",
+                         Py_TYPE(item)->tp_name);
+            goto done;
+        }
+        data[i] = (const uint8_t *)PyBytes_AS_STRING(item);
+        sizes[i] = (size_t)PyBytes_GET_SIZE(item);
+    }
+    sc_tensor *tensor = NULL;
+    sc_status *status = sc_tensor_create_strings(shape, (size_t)rank, data, sizes, (size_t)count, &tensor);
+    if (status != NULL) {
+        raise_status(status);
+        goto done;
+    }
+    result = wrap_tensor(tensor);
+done:
+    PyMem_Free(data);
+    PyMem_Free(sizes);
+    Py_DECREF(shape_seq);
+    Py_DECREF(items);
+    return result;
 }
 
 /* ------------------------------------------------------------------ Model */
@@ -614,6 +679,317 @@ static PyTypeObject ModelType = {
     .tp_getset = Model_getset,
 };
 
+/* ---------------------------------------------------------------- values */
+
+/* A new sc_value for a Python object: Tensor -> tensor, list -> sequence,
+ * (keys Tensor, values Tensor) tuple -> map, None -> empty optional. NULL with an exception. */
+static sc_value *value_from_object(PyObject *object, int depth) {
+    sc_value *value = NULL;
+    sc_status *status = NULL;
+    if (depth > 64) {
+        raise_code(SC_ERR_INVALID_ARGUMENT, "values nest too deeply");
+        return NULL;
+    }
+    if (PyObject_TypeCheck(object, &TensorType)) {
+        status = sc_value_create_tensor(((TensorObject *)object)->tensor, &value);
+    } else if (object == Py_None) {
+        status = sc_value_create_none(&value);
+    } else if (PyList_Check(object)) {
+        Py_ssize_t n = PyList_GET_SIZE(object);
+        sc_value **items = PyMem_Calloc((size_t)(n > 0 ? n : 1), sizeof(sc_value *));
+        if (items == NULL) {
+            PyErr_NoMemory();
+            return NULL;
+        }
+        Py_ssize_t made = 0;
+        for (; made < n && made < PyList_GET_SIZE(object); made++) {
+            items[made] = value_from_object(PyList_GET_ITEM(object, made), depth + 1);
+            if (items[made] == NULL) break;
+        }
+        if (made == n) status = sc_value_create_sequence(items, (size_t)n, &value);
+        for (Py_ssize_t i = 0; i < made; i++) sc_value_release(items[i]);
+        PyMem_Free(items);
+        if (made != n) return NULL;
+    } else if (PyTuple_Check(object) && PyTuple_GET_SIZE(object) == 2 &&
+               PyObject_TypeCheck(PyTuple_GET_ITEM(object, 0), &TensorType) &&
+               PyObject_TypeCheck(PyTuple_GET_ITEM(object, 1), &TensorType)) {
+        status = sc_value_create_map(((TensorObject *)PyTuple_GET_ITEM(object, 0))->tensor,
+                                     ((TensorObject *)PyTuple_GET_ITEM(object, 1))->tensor, &value);
+    } else {
+        PyErr_Format(error_class(SC_ERR_INVALID_ARGUMENT),
+                     "cannot feed a %.100s (expected a Tensor, a list, a (keys, values) tuple or None)",
+                     Py_TYPE(object)->tp_name);
+        return NULL;
+    }
+    if (status != NULL) {
+        raise_status(status);
+        return NULL;
+    }
+    return value;
+}
+
+/* `tensor` (consumed) as numpy; packed sub-byte tensors stay Tensor objects for Python to unpack. */
+static PyObject *object_from_tensor(sc_tensor *tensor) {
+    sc_tensor_desc desc;
+    sc_tensor_describe(tensor, &desc);
+    if (is_packed_subbyte(desc.dtype)) return wrap_tensor(tensor);
+    return array_from_tensor(tensor);
+}
+
+/* A Python object for a value (borrowed): ndarray, list, dict or None. */
+static PyObject *object_from_value(const sc_value *value) {
+    sc_status *status = NULL;
+    switch (sc_value_get_kind(value)) {
+    case SC_VALUE_TENSOR: {
+        sc_tensor *tensor = NULL;
+        status = sc_value_get_tensor(value, &tensor);
+        if (status != NULL) return raise_status(status);
+        return object_from_tensor(tensor);
+    }
+    case SC_VALUE_SEQUENCE: {
+        size_t n = sc_value_sequence_length(value);
+        PyObject *list = PyList_New((Py_ssize_t)n);
+        if (list == NULL) return NULL;
+        for (size_t i = 0; i < n; i++) {
+            sc_value *item = NULL;
+            status = sc_value_sequence_at(value, i, &item);
+            if (status != NULL) {
+                Py_DECREF(list);
+                return raise_status(status);
+            }
+            PyObject *object = object_from_value(item);
+            sc_value_release(item);
+            if (object == NULL) {
+                Py_DECREF(list);
+                return NULL;
+            }
+            PyList_SET_ITEM(list, (Py_ssize_t)i, object);
+        }
+        return list;
+    }
+    case SC_VALUE_MAP: {
+        /* Like onnxruntime: a dict of Python scalars. */
+        sc_tensor *keys = NULL, *values = NULL;
+        status = sc_value_get_map(value, &keys, &values);
+        if (status != NULL) return raise_status(status);
+        PyObject *key_array = array_from_tensor(keys);
+        PyObject *value_array = array_from_tensor(values);
+        PyObject *key_list = key_array ? PyObject_CallMethod(key_array, "tolist", NULL) : NULL;
+        PyObject *value_list = value_array ? PyObject_CallMethod(value_array, "tolist", NULL) : NULL;
+        Py_XDECREF(key_array);
+        Py_XDECREF(value_array);
+        PyObject *dict = NULL;
+        if (key_list != NULL && value_list != NULL && PyList_Check(key_list) && PyList_Check(value_list) &&
+            PyList_GET_SIZE(key_list) == PyList_GET_SIZE(value_list)) {
+            dict = PyDict_New();
+            for (Py_ssize_t i = 0; dict != NULL && i < PyList_GET_SIZE(key_list); i++) {
+                if (PyDict_SetItem(dict, PyList_GET_ITEM(key_list, i), PyList_GET_ITEM(value_list, i)) < 0)
+                    Py_CLEAR(dict);
+            }
+        } else if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_RuntimeError, "malformed map value");
+        }
+        Py_XDECREF(key_list);
+        Py_XDECREF(value_list);
+        return dict;
+    }
+    case SC_VALUE_NONE:
+    default:
+        Py_RETURN_NONE;
+    }
+}
+
+/* --------------------------------------------------------------- Session */
+
+typedef struct {
+    PyObject_HEAD
+    sc_session *session;
+    Py_ssize_t output_count; /* from the signature, for runs asking for every output */
+} SessionObject;
+
+static Py_ssize_t count_outputs(sc_session *session);
+
+static PyTypeObject SessionType;
+
+/* Session(model, intra_op_threads=0, graph_optimization_level=99) */
+static PyObject *Session_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
+    static char *keywords[] = {"model", "intra_op_threads", "graph_optimization_level", NULL};
+    PyObject *model;
+    sc_session_options options = {0, 99};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!|ii:Session", keywords, &ModelType, &model,
+                                     &options.intra_op_threads, &options.graph_optimization_level))
+        return NULL;
+    sc_session *session = NULL;
+    sc_status *status;
+    Py_BEGIN_ALLOW_THREADS
+    status = sc_session_create(((ModelObject *)model)->model, &options, &session);
+    Py_END_ALLOW_THREADS
+    if (status != NULL) return raise_status(status);
+    SessionObject *self = (SessionObject *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        sc_session_release(session);
+        return NULL;
+    }
+    self->session = session;
+    self->output_count = count_outputs(session);
+    if (self->output_count < 0) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    return (PyObject *)self;
+}
+
+static void Session_dealloc(SessionObject *self) {
+    sc_session_release(self->session);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *Session_info_json(SessionObject *self, PyObject *Py_UNUSED(ignored)) {
+    sc_buffer *buffer = NULL;
+    sc_status *status = sc_session_info_json(self->session, &buffer);
+    if (status != NULL) return raise_status(status);
+    PyObject *text = PyUnicode_DecodeUTF8((const char *)sc_buffer_data(buffer), (Py_ssize_t)sc_buffer_size(buffer),
+                                          "replace");
+    sc_buffer_release(buffer);
+    return text;
+}
+
+/* UTF-8 pointers of a tuple of str; they live as long as the tuple. */
+static int utf8_names(PyObject *tuple, const char **out) {
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(tuple); i++) {
+        PyObject *item = PyTuple_GET_ITEM(tuple, i);
+        if (!PyUnicode_Check(item)) {
+            PyErr_Format(error_class(SC_ERR_INVALID_ARGUMENT), "names must be str, not %.100s", Py_TYPE(item)->tp_name);
+            return -1;
+        }
+        out[i] = PyUnicode_AsUTF8(item);
+        if (out[i] == NULL) return -1;
+    }
+    return 0;
+}
+
+/* run(input_names, inputs, output_names=None) -> list, without the GIL while the model runs. */
+static PyObject *Session_run(SessionObject *self, PyObject *args, PyObject *kwargs) {
+    static char *keywords[] = {"input_names", "inputs", "output_names", NULL};
+    PyObject *names_arg, *inputs_arg, *outputs_arg = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|O:run", keywords, &names_arg, &inputs_arg, &outputs_arg))
+        return NULL;
+    PyObject *result = NULL;
+    PyObject *input_names = PySequence_Tuple(names_arg);
+    PyObject *inputs = input_names ? PySequence_Tuple(inputs_arg) : NULL;
+    PyObject *output_names = (inputs && outputs_arg != Py_None) ? PySequence_Tuple(outputs_arg) : NULL;
+    const char **in_names = NULL, **out_names = NULL;
+    sc_value **in_values = NULL, **out_values = NULL;
+    Py_ssize_t n_in = 0, made = 0, n_out = 0;
+    if (inputs == NULL || (outputs_arg != Py_None && output_names == NULL)) goto done;
+    n_in = PyTuple_GET_SIZE(input_names);
+    if (PyTuple_GET_SIZE(inputs) != n_in) {
+        raise_code(SC_ERR_INVALID_ARGUMENT, "input_names and inputs differ in length");
+        goto done;
+    }
+    if (output_names != NULL) {
+        n_out = PyTuple_GET_SIZE(output_names);
+    } else {
+        n_out = self->output_count;
+    }
+    in_names = PyMem_Calloc((size_t)n_in + 1, sizeof(char *));
+    in_values = PyMem_Calloc((size_t)n_in + 1, sizeof(sc_value *));
+    out_names = PyMem_Calloc((size_t)n_out + 1, sizeof(char *));
+    out_values = PyMem_Calloc((size_t)n_out + 1, sizeof(sc_value *));
+    if (!in_names || !in_values || !out_names || !out_values) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (utf8_names(input_names, in_names) < 0) goto done;
+    if (output_names != NULL && utf8_names(output_names, out_names) < 0) goto done;
+    for (; made < n_in; made++) {
+        in_values[made] = value_from_object(PyTuple_GET_ITEM(inputs, made), 0);
+        if (in_values[made] == NULL) goto done;
+    }
+    sc_status *status;
+    sc_session *session = self->session;
+    const char *const *wanted = output_names != NULL ? out_names : NULL;
+    Py_BEGIN_ALLOW_THREADS
+    status = sc_session_run(session, in_names, in_values, (size_t)n_in, wanted, (size_t)n_out, out_values);
+    Py_END_ALLOW_THREADS
+    if (status != NULL) {
+        raise_status(status);
+        goto done;
+    }
+    result = PyList_New(n_out);
+    for (Py_ssize_t i = 0; i < n_out; i++) {
+        PyObject *object = result ? object_from_value(out_values[i]) : NULL;
+        sc_value_release(out_values[i]);
+        out_values[i] = NULL;
+        if (object == NULL) Py_CLEAR(result);
+        else PyList_SET_ITEM(result, i, object);
+    }
+done:
+    for (Py_ssize_t i = 0; i < made; i++) sc_value_release(in_values[i]);
+    PyMem_Free(in_names);
+    PyMem_Free(in_values);
+    PyMem_Free(out_names);
+    PyMem_Free(out_values);
+    Py_XDECREF(input_names);
+    Py_XDECREF(inputs);
+    Py_XDECREF(output_names);
+    return result;
+}
+
+/* Number of outputs in the session's signature; -1 with an exception. */
+static Py_ssize_t count_outputs(sc_session *session) {
+    sc_buffer *buffer = NULL;
+    sc_status *status = sc_session_info_json(session, &buffer);
+    if (status != NULL) {
+        raise_status(status);
+        return -1;
+    }
+    PyObject *text = PyUnicode_DecodeUTF8((const char *)sc_buffer_data(buffer), (Py_ssize_t)sc_buffer_size(buffer),
+                                          "replace");
+    sc_buffer_release(buffer);
+    if (text == NULL) return -1;
+    PyObject *json = PyImport_ImportModule("json");
+    PyObject *info = json ? PyObject_CallMethod(json, "loads", "O", text) : NULL;
+    Py_XDECREF(json);
+    Py_DECREF(text);
+    if (info == NULL) return -1;
+    PyObject *outputs = PyDict_Check(info) ? PyDict_GetItemString(info, "outputs") : NULL;
+    Py_ssize_t count = outputs != NULL && PyList_Check(outputs) ? PyList_GET_SIZE(outputs) : -1;
+    Py_DECREF(info);
+    if (count < 0) PyErr_SetString(PyExc_RuntimeError, "session info has no output list");
+    return count;
+}
+
+static PyObject *Session_get_output_count(SessionObject *self, void *closure) {
+    return PyLong_FromSsize_t(self->output_count);
+}
+
+static PyMethodDef Session_methods[] = {
+    {"info_json", (PyCFunction)Session_info_json, METH_NOARGS,
+     "Inputs, outputs and overridable initializers as JSON text (sc_session_info_json)."},
+    {"run", (PyCFunction)(void (*)(void))Session_run, METH_VARARGS | METH_KEYWORDS,
+     "run(input_names, inputs, output_names=None) -> list. Inputs: Tensor, list (sequence), (keys, values) "
+     "tuple (map) or None; outputs: ndarray (Tensor for packed sub-byte types), list, dict or None."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef Session_getset[] = {
+    {"output_count", (getter)Session_get_output_count, NULL, "Number of model outputs.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject SessionType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "swiftconv._core.Session",
+    .tp_doc = "Session(model, intra_op_threads=0, graph_optimization_level=99): an inference session (sc_session).",
+    .tp_basicsize = sizeof(SessionObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = Session_new,
+    .tp_dealloc = (destructor)Session_dealloc,
+    .tp_methods = Session_methods,
+    .tp_getset = Session_getset,
+};
+
 /* ---------------------------------------------------------------- module */
 
 static PyObject *load_file(PyObject *module, PyObject *args) {
@@ -662,6 +1038,8 @@ static PyMethodDef module_methods[] = {
     {"load_bytes", (PyCFunction)load_bytes, METH_O, "Loads a model from a bytes-like object (no copy)."},
     {"tensor_from_array", (PyCFunction)(void (*)(void))tensor_from_array, METH_VARARGS | METH_KEYWORDS,
      "A Tensor borrowing a numpy array's memory; non-contiguous arrays are copied once."},
+    {"tensor_from_strings", (PyCFunction)tensor_from_strings, METH_VARARGS,
+     "tensor_from_strings(shape, items): a string Tensor from row-major bytes items (copied)."},
     {"version", (PyCFunction)version, METH_NOARGS, "The library version (sc_version)."},
     {"abi_version", (PyCFunction)abi_version, METH_NOARGS, "SC_ABI_VERSION of the library."},
     {NULL, NULL, 0, NULL},
@@ -673,7 +1051,7 @@ static struct PyModuleDef core_module = {
 
 PyMODINIT_FUNC PyInit__core(void) {
     import_array();
-    if (PyType_Ready(&TensorType) < 0 || PyType_Ready(&ModelType) < 0) return NULL;
+    if (PyType_Ready(&TensorType) < 0 || PyType_Ready(&ModelType) < 0 || PyType_Ready(&SessionType) < 0) return NULL;
     PyObject *errors = PyImport_ImportModule("swiftconv.errors");
     if (errors == NULL) return NULL;
     error_classes = PyObject_GetAttrString(errors, "_BY_CODE");
@@ -683,8 +1061,10 @@ PyMODINIT_FUNC PyInit__core(void) {
     if (module == NULL) return NULL;
     Py_INCREF(&TensorType);
     Py_INCREF(&ModelType);
+    Py_INCREF(&SessionType);
     if (PyModule_AddObject(module, "Tensor", (PyObject *)&TensorType) < 0 ||
         PyModule_AddObject(module, "Model", (PyObject *)&ModelType) < 0 ||
+        PyModule_AddObject(module, "Session", (PyObject *)&SessionType) < 0 ||
         PyModule_AddIntConstant(module, "ABI_VERSION", SC_ABI_VERSION) < 0) {
         Py_DECREF(module);
         return NULL;

@@ -11,6 +11,19 @@ from .errors import (
     ValidationError,
 )
 from .model import Model, TensorInfo, check_model, load, printable_graph
+from .session import (
+    ExecutionMode,
+    ExecutionOrder,
+    GraphOptimizationLevel,
+    InferenceSession,
+    ModelMetadata,
+    NodeArg,
+    RunOptions,
+    SessionOptions,
+    get_all_providers,
+    get_available_providers,
+    get_device,
+)
 
 __all__ = [
     "__version__",
@@ -19,6 +32,17 @@ __all__ = [
     "TensorInfo",
     "check_model",
     "printable_graph",
+    "InferenceSession",
+    "SessionOptions",
+    "RunOptions",
+    "GraphOptimizationLevel",
+    "ExecutionMode",
+    "ExecutionOrder",
+    "NodeArg",
+    "ModelMetadata",
+    "get_available_providers",
+    "get_all_providers",
+    "get_device",
     "SwiftconvError",
     "ValidationError",
     "ConversionError",

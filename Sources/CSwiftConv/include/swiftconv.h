@@ -201,6 +201,98 @@ sc_status *sc_model_infer_shapes(sc_model *model);
  * Lets a binding tie the tensor's lifetime to several owners (e.g. numpy bases). */
 sc_tensor *sc_tensor_retain(sc_tensor *tensor);
 
+/* 1 when the caller may write into the tensor's memory (sc_tensor_desc.data), 0 otherwise.
+ * Only tensors a session run produced in memory the library allocated for that run and
+ * shares with nothing else (not the model, not an input, not another output) are
+ * writable; everything else, NULL included, is read-only. */
+int32_t sc_tensor_is_writable(const sc_tensor *tensor);
+
+/* A string tensor: `count` = product of `shape` elements in row-major order, element i
+ * being `sizes[i]` bytes at `data[i]` (any bytes; UTF-8 by convention). Everything is
+ * copied; nothing is borrowed after the call. */
+sc_status *sc_tensor_create_strings(const int64_t *shape, size_t rank, const uint8_t *const *data,
+                                    const size_t *sizes, size_t count, sc_tensor **out);
+
+/* ------------------------------------------------------------------- value */
+
+/* A runtime value: what a session takes as input and gives as output. */
+typedef enum sc_value_kind {
+    SC_VALUE_NONE = 0,     /* an empty optional */
+    SC_VALUE_TENSOR = 1,
+    SC_VALUE_SEQUENCE = 2, /* ONNX seq(...) of values */
+    SC_VALUE_MAP = 3       /* ONNX map(...): a keys tensor and a values tensor, both 1-D */
+} sc_value_kind;
+
+typedef struct sc_value sc_value;
+
+/* A tensor value. `tensor` is borrowed: the value takes its own reference. */
+sc_status *sc_value_create_tensor(sc_tensor *tensor, sc_value **out);
+
+/* A sequence of `count` values (borrowed: the sequence takes its own references;
+ * `items` may be NULL when count is 0). An empty sequence fed to a session takes
+ * its element type from the model's input. */
+sc_status *sc_value_create_sequence(sc_value *const *items, size_t count, sc_value **out);
+
+/* An empty optional; its type comes from the model's input it is fed to. */
+sc_status *sc_value_create_none(sc_value **out);
+
+/* A map from a 1-D int64 or string `keys` tensor to a 1-D `values` tensor of the same
+ * length (both borrowed). */
+sc_status *sc_value_create_map(sc_tensor *keys, sc_tensor *values, sc_value **out);
+
+/* The kind of a value; SC_VALUE_NONE for NULL. */
+sc_value_kind sc_value_get_kind(const sc_value *value);
+
+/* The tensor of a SC_VALUE_TENSOR value; the caller owns the new handle. */
+sc_status *sc_value_get_tensor(const sc_value *value, sc_tensor **out);
+
+/* Number of elements of a SC_VALUE_SEQUENCE value; 0 for other kinds and NULL. */
+size_t sc_value_sequence_length(const sc_value *value);
+
+/* Element `index` of a sequence; the caller owns the new handle. */
+sc_status *sc_value_sequence_at(const sc_value *value, size_t index, sc_value **out);
+
+/* The keys and values tensors of a SC_VALUE_MAP value; the caller owns both new handles. */
+sc_status *sc_value_get_map(const sc_value *value, sc_tensor **keys, sc_tensor **values);
+
+void sc_value_release(sc_value *value);
+
+/* ----------------------------------------------------------------- session */
+
+/* A model prepared for inference on the CPU. */
+typedef struct sc_session sc_session;
+
+typedef struct sc_session_options {
+    int32_t intra_op_threads;         /* threads one run may use; 0 = one per core */
+    int32_t graph_optimization_level; /* 0 disable all, 1 basic, 2 extended, 99 all (onnxruntime's values) */
+} sc_session_options;
+
+/* Prepares `model` (ONNX) for inference: picks a kernel for every node. `options` may
+ * be NULL (defaults: 0 threads, level 99). The session keeps what it needs of the
+ * model; `model` may be released afterwards. SC_ERR_UNSUPPORTED_OP lists every node
+ * that cannot run (name, op, domain, opset). */
+sc_status *sc_session_create(const sc_model *model, const sc_session_options *options, sc_session **out);
+
+void sc_session_release(sc_session *session);
+
+/* The session's signature as UTF-8 JSON (schema in docs/C_API.md):
+ * {"inputs": [...], "outputs": [...], "overridable_initializers": [...]}, each entry
+ * {"name", "type" (e.g. "tensor(float)", "seq(tensor(float))"), "dtype", "shape"}. */
+sc_status *sc_session_info_json(const sc_session *session, sc_buffer **out);
+
+/* Runs the model. Thread-safe: several threads may run one session at once.
+ *  input_names/inputs: `n_inputs` names and values, borrowed for the call.
+ *  output_names:       `n_outputs` names, or NULL for all outputs in graph order (then
+ *                      `n_outputs` must equal the number of outputs).
+ *  outputs:            an array of `n_outputs` slots the caller provides; on success each
+ *                      holds a new value the caller owns (release with sc_value_release).
+ * A bad feed (unknown or missing name, wrong type, rank or static dimension) gives
+ * SC_ERR_INVALID_ARGUMENT. Output tensors may share memory with inputs or weights: see
+ * sc_tensor_is_writable before writing into one. */
+sc_status *sc_session_run(sc_session *session, const char *const *input_names, sc_value *const *inputs,
+                          size_t n_inputs, const char *const *output_names, size_t n_outputs,
+                          sc_value **outputs);
+
 #ifdef __cplusplus
 }
 #endif

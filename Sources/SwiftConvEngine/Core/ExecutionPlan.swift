@@ -87,12 +87,15 @@ public final class ExecutionPlan: @unchecked Sendable {
         let constantByName = Dictionary(graph.initializers.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let typeByName = builder.knownTypes(graph)
         for n in ordered {
+            // Outer values a node's subgraphs read are passed after its listed inputs.
+            var seen = Set<String>()
+            let nodeCaptures = ExecutionPlan.freeNames(ofSubgraphsOf: n).filter { !$0.isEmpty && seen.insert($0).inserted }
             let kernel = try builder.makeKernel(
                 node: n, opsets: opsets,
                 constants: n.inputs.map { inputIndex[$0] == nil ? constantByName[$0] : nil },
                 inputTypes: n.inputs.map { typeByName[$0] }, outputTypes: n.outputs.map { typeByName[$0] },
-                visible: visible)
-            steps.append(Step(kernel: kernel, inputs: n.inputs.map { $0.isEmpty ? -1 : slot($0) },
+                captures: nodeCaptures, visible: visible)
+            steps.append(Step(kernel: kernel, inputs: (n.inputs + nodeCaptures).map { $0.isEmpty ? -1 : slot($0) },
                               outputs: n.outputs.map { $0.isEmpty ? -1 : slot($0) }, release: [],
                               label: "node '\(n.name)' (\(n.opType))"))
         }

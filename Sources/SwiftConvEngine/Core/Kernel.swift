@@ -5,8 +5,9 @@ import SwiftConvIR
 ///
 /// `run` may be called from several threads at once: kernels keep no per-run state.
 public protocol Kernel: Sendable {
-    /// `inputs` has one entry per listed node input (nil for an omitted optional one);
-    /// returns one value per node output, in order (values for omitted outputs are ignored).
+    /// `inputs` has one entry per listed node input (nil for an omitted optional one), then
+    /// one per name in `KernelBuildContext.subgraphCaptures` (the outer values its subgraphs
+    /// read); returns one value per node output, in order (values for omitted outputs are ignored).
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value]
 }
 
@@ -38,6 +39,9 @@ public struct KernelBuildContext {
     /// Builds an executable plan for a subgraph attribute; `outerScope` lists the
     /// names visible from enclosing graphs.
     public let buildSubgraph: (Graph) throws -> ExecutionPlan
+    /// Outer-scope names the node's subgraphs read; their values follow the node inputs
+    /// in `run`'s `inputs`, in this order (empty for nodes without subgraphs).
+    public var subgraphCaptures: [String] = []
 
     /// "node 'name' (OpType)", for error messages.
     public var label: String { "node '\(node.name)' (\(node.opType))" }

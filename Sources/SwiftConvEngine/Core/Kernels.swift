@@ -24,6 +24,7 @@ public enum Kernels {
         StringKernels.register(into: &r)
         MLKernels.register(into: &r)
         TrainingKernels.register(into: &r)
+        LossKernels.register(into: &r)
         return r
     }()
 }

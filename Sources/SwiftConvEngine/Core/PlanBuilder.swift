@@ -23,7 +23,7 @@ final class PlanBuilder {
     }
 
     func makeKernel(node: Node, opsets: [String: Int64], constants: [Tensor?], inputTypes: [ValueType?],
-                    outputTypes: [ValueType?], visible: Set<String>) throws -> Kernel {
+                    outputTypes: [ValueType?], captures: [String], visible: Set<String>) throws -> Kernel {
         let domain = node.canonicalDomain
         let domainName = domain.isEmpty ? "ai.onnx" : domain
         guard let opset = opsets[domain] else {
@@ -41,7 +41,8 @@ final class PlanBuilder {
             outputTypes: outputTypes,
             buildSubgraph: { [unowned self] g in
                 try ExecutionPlan(graph: g, opsets: opsets, outerScope: visible, builder: self)
-            })
+            },
+            subgraphCaptures: captures)
         do {
             return try factory(ctx)
         } catch let e as SwiftConvError {

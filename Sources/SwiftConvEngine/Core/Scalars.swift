@@ -10,6 +10,20 @@ public protocol TensorScalar: Sendable {
 public protocol NumericScalar: TensorScalar, Numeric, Comparable {
     init(fromDouble: Double)
     var asDouble: Double { get }
+    /// `a + b`, wrapping around on integer overflow (ONNX integer arithmetic wraps; Swift's traps).
+    static func wrappingSum(_ a: Self, _ b: Self) -> Self
+    /// `a * b`, wrapping around on integer overflow.
+    static func wrappingProduct(_ a: Self, _ b: Self) -> Self
+}
+
+extension NumericScalar where Self: BinaryFloatingPoint {
+    @inlinable public static func wrappingSum(_ a: Self, _ b: Self) -> Self { a + b }
+    @inlinable public static func wrappingProduct(_ a: Self, _ b: Self) -> Self { a * b }
+}
+
+extension NumericScalar where Self: FixedWidthInteger {
+    @inlinable public static func wrappingSum(_ a: Self, _ b: Self) -> Self { a &+ b }
+    @inlinable public static func wrappingProduct(_ a: Self, _ b: Self) -> Self { a &* b }
 }
 
 /// Floating-point element types; transcendental functions come from swift-numerics.

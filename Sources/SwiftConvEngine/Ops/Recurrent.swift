@@ -1,7 +1,267 @@
+import RealModule
 import SwiftConvIR
+import SwiftConvKernels
 
 /// RNN, GRU, LSTM.
 enum RecurrentKernels {
     static func register(into r: inout KernelRegistry) {
+        r.register("RNN", since: [1, 7, 14, 22]) { ctx in try RecurrentKernel(ctx, cell: .rnn) }
+        r.register("GRU", since: [1, 3, 7, 14, 22]) { ctx in try RecurrentKernel(ctx, cell: .gru) }
+        r.register("LSTM", since: [1, 7, 14, 22]) { ctx in try RecurrentKernel(ctx, cell: .lstm) }
     }
+}
+
+/// An activation function of a recurrent cell, with its alpha/beta.
+struct RecurrentActivation {
+    enum Kind { case relu, tanh, sigmoid, affine, leakyRelu, thresholdedRelu, scaledTanh, hardSigmoid, elu, softsign, softplus }
+    let kind: Kind
+    let alpha: Float, beta: Float
+
+    @inline(__always) func apply(_ x: Float) -> Float {
+        switch kind {
+        case .relu: return max(x, 0)
+        case .tanh: return Float.tanh(x)
+        case .sigmoid: return 1 / (1 + Float.exp(-x))
+        case .affine: return alpha * x + beta
+        case .leakyRelu: return x >= 0 ? x : alpha * x
+        case .thresholdedRelu: return x > alpha ? x : 0
+        case .scaledTanh: return alpha * Float.tanh(beta * x)
+        case .hardSigmoid: return max(0, min(1, alpha * x + beta))
+        case .elu: return x >= 0 ? x : alpha * (Float.exp(x) - 1)
+        case .softsign: return x / (1 + abs(x))
+        case .softplus: return Float.log(1 + Float.exp(x))
+        }
+    }
+
+    /// Parses a list of names, taking alphas/betas in order for the functions that use them.
+    static func parse(_ names: [String], alphas: [Float], betas: [Float]) throws -> [RecurrentActivation] {
+        var ai = 0, bi = 0
+        func a(_ d: Float) -> Float { defer { ai += 1 }; return ai < alphas.count ? alphas[ai] : d }
+        func b(_ d: Float) -> Float { defer { bi += 1 }; return bi < betas.count ? betas[bi] : d }
+        return try names.map { name in
+            switch name.lowercased() {
+            case "relu": return .init(kind: .relu, alpha: 0, beta: 0)
+            case "tanh": return .init(kind: .tanh, alpha: 0, beta: 0)
+            case "sigmoid": return .init(kind: .sigmoid, alpha: 0, beta: 0)
+            case "affine": return .init(kind: .affine, alpha: a(1), beta: b(0))
+            case "leakyrelu": return .init(kind: .leakyRelu, alpha: a(0.01), beta: 0)
+            case "thresholdedrelu": return .init(kind: .thresholdedRelu, alpha: a(1), beta: 0)
+            case "scaledtanh": return .init(kind: .scaledTanh, alpha: a(1), beta: b(1))
+            case "hardsigmoid": return .init(kind: .hardSigmoid, alpha: a(0.2), beta: b(0.5))
+            case "elu": return .init(kind: .elu, alpha: a(1), beta: 0)
+            case "softsign": return .init(kind: .softsign, alpha: 0, beta: 0)
+            case "softplus": return .init(kind: .softplus, alpha: 0, beta: 0)
+            default: throw SwiftConvError.unsupportedOp("activation '\(name)'")
+            }
+        }
+    }
+}
+
+struct RecurrentKernel: Kernel {
+    enum Cell { case rnn, gru, lstm }
+    let cell: Cell
+    let hidden: Int?
+    let directions: Int
+    let reverseOnly: Bool
+    let layout: Int
+    let clip: Float?
+    let linearBeforeReset: Bool
+    let inputForget: Bool
+    /// Activations per direction (f, g, h as the cell uses them).
+    let acts: [[RecurrentActivation]]
+
+    var gates: Int { cell == .rnn ? 1 : cell == .gru ? 3 : 4 }
+
+    init(_ ctx: KernelBuildContext, cell: Cell) throws {
+        self.cell = cell
+        hidden = ctx.node.attribute("hidden_size")?.int.map { Int($0) }
+        let dir = ctx.string("direction", default: "forward")
+        switch dir {
+        case "forward": directions = 1; reverseOnly = false
+        case "reverse": directions = 1; reverseOnly = true
+        case "bidirectional": directions = 2; reverseOnly = false
+        default: throw ctx.invalid("direction '\(dir)'")
+        }
+        layout = Int(ctx.int("layout", default: 0))
+        clip = ctx.node.attribute("clip")?.float
+        linearBeforeReset = ctx.int("linear_before_reset", default: 0) != 0
+        inputForget = ctx.int("input_forget", default: 0) != 0
+        let perDir: Int
+        let defaults: [String]
+        switch cell {
+        case .rnn: perDir = 1; defaults = ["Tanh"]
+        case .gru: perDir = 2; defaults = ["Sigmoid", "Tanh"]
+        case .lstm: perDir = 3; defaults = ["Sigmoid", "Tanh", "Tanh"]
+        }
+        var names = ctx.strings("activations") ?? []
+        if names.isEmpty { names = Array(repeating: defaults, count: directions).flatMap { $0 } }
+        if names.count == perDir && directions == 2 { names += names }
+        guard names.count == perDir * directions else { throw ctx.invalid("expected \(perDir * directions) activations, got \(names.count)") }
+        let all = try RecurrentActivation.parse(names, alphas: ctx.floats("activation_alpha") ?? [], betas: ctx.floats("activation_beta") ?? [])
+        acts = (0..<directions).map { Array(all[$0 * perDir..<($0 + 1) * perDir]) }
+    }
+
+    func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
+        let x0 = try inputs.tensor(0)
+        let dtype = x0.dtype
+        guard dtype.isFloatingPoint else { throw kernelError("unsupported input type \(dtype)") }
+        var x = try convertToFloat32(x0)
+        let w = try convertToFloat32(inputs.tensor(1)), r = try convertToFloat32(inputs.tensor(2))
+        let b = try inputs.optionalTensor(3).map(convertToFloat32)
+        let seqLens = inputs.optionalTensor(4)
+        var h0 = try inputs.optionalTensor(5).map(convertToFloat32)
+        var c0 = cell == .lstm ? try inputs.optionalTensor(6).map(convertToFloat32) : nil
+        let peep = cell == .lstm ? try inputs.optionalTensor(7).map(convertToFloat32) : nil
+        guard x.rank == 3, w.rank == 3, r.rank == 3 else { throw kernelError("X, W and R must be 3-D") }
+        if layout == 1 {
+            x = transpose01(x)
+            h0 = h0.map(transpose01)
+            c0 = c0.map(transpose01)
+        }
+        let seq = x.shape[0], batch = x.shape[1], inputSize = x.shape[2]
+        let hs = hidden ?? (r.shape[2])
+        let g = gates
+        guard w.shape == [directions, g * hs, inputSize], r.shape == [directions, g * hs, hs] else {
+            throw kernelError("W \(w.shape) / R \(r.shape) do not fit hidden_size \(hs), \(directions) direction(s)")
+        }
+        if let b = b, b.shape != [directions, 2 * g * hs] { throw kernelError("B has shape \(b.shape)") }
+        if let h = h0, h.shape != [directions, batch, hs] { throw kernelError("initial_h has shape \(h.shape)") }
+        if let c = c0, c.shape != [directions, batch, hs] { throw kernelError("initial_c has shape \(c.shape)") }
+        if let p = peep, p.shape != [directions, 3 * hs] { throw kernelError("P has shape \(p.shape)") }
+        var lens = [Int](repeating: seq, count: batch)
+        if let s = seqLens {
+            guard let v = s.int64Values(), v.count == batch else { throw kernelError("sequence_lens must have \(batch) values") }
+            lens = try v.map { guard $0 >= 0 && Int($0) <= seq else { throw kernelError("sequence length \($0) out of range") }; return Int($0) }
+        }
+        let y = Tensor.zeros(.float32, [seq, directions, batch, hs])
+        let yh = Tensor.allocate(.float32, [directions, batch, hs])
+        let yc = Tensor.allocate(.float32, [directions, batch, hs])
+        let py = y.mutableFloatPointer, pyh = yh.mutableFloatPointer, pyc = yc.mutableFloatPointer
+        let par = context.parallel
+        for d in 0..<directions {
+            let reverse = reverseOnly || d == 1
+            let wd = w.floatPointer + d * g * hs * inputSize, rd = r.floatPointer + d * g * hs * hs
+            // All input projections at once: (seq*batch x input) * W^T.
+            var xw = [Float](repeating: 0, count: seq * batch * g * hs)
+            xw.withUnsafeMutableBufferPointer { p in
+                Gemm.sgemm(m: seq * batch, n: g * hs, k: inputSize, a: MatrixView(x.floatPointer, rowStride: inputSize, colStride: 1),
+                           b: MatrixView(wd, rowStride: 1, colStride: inputSize), c: p.baseAddress!, ldc: g * hs, parallel: par)
+            }
+            var wb = [Float](repeating: 0, count: g * hs), rb = wb
+            if let b = b {
+                for i in 0..<g * hs {
+                    wb[i] = b.floatPointer[d * 2 * g * hs + i]
+                    rb[i] = b.floatPointer[d * 2 * g * hs + g * hs + i]
+                }
+            }
+            var p = [Float](repeating: 0, count: 3 * hs)
+            if let pp = peep { for i in 0..<3 * hs { p[i] = pp.floatPointer[d * 3 * hs + i] } }
+            var h = [Float](repeating: 0, count: batch * hs), c = h
+            if let h0 = h0 { for i in 0..<batch * hs { h[i] = h0.floatPointer[d * batch * hs + i] } }
+            if let c0 = c0 { for i in 0..<batch * hs { c[i] = c0.floatPointer[d * batch * hs + i] } }
+            var hr = [Float](repeating: 0, count: batch * g * hs)
+            var rh = [Float](repeating: 0, count: batch * hs)
+            var hrh = [Float](repeating: 0, count: batch * hs)
+            let act = acts[d]
+            for step in 0..<seq {
+                let t = reverse ? seq - 1 - step : step
+                // Recurrent projection H * R^T for every gate.
+                h.withUnsafeBufferPointer { hp in
+                    hr.withUnsafeMutableBufferPointer { op in
+                        Gemm.sgemm(m: batch, n: g * hs, k: hs, a: MatrixView(hp.baseAddress!, rowStride: hs, colStride: 1),
+                                   b: MatrixView(rd, rowStride: 1, colStride: hs), c: op.baseAddress!, ldc: g * hs)
+                    }
+                }
+                if cell == .gru && !linearBeforeReset {
+                    // (r ⊙ H) * Rh^T needs r first.
+                    for bi in 0..<batch {
+                        let tt = reverse ? (lens[bi] - 1 - step) : t
+                        guard tt >= 0 && tt < lens[bi] else { continue }
+                        let xo = (tt * batch + bi) * g * hs, ho = bi * g * hs
+                        for j in 0..<hs {
+                            let rgate = clipped(xw[xo + hs + j] + hr[ho + hs + j] + wb[hs + j] + rb[hs + j])
+                            rh[bi * hs + j] = act[0].apply(rgate) * h[bi * hs + j]
+                        }
+                    }
+                    rh.withUnsafeBufferPointer { hp in
+                        hrh.withUnsafeMutableBufferPointer { op in
+                            Gemm.sgemm(m: batch, n: hs, k: hs, a: MatrixView(hp.baseAddress!, rowStride: hs, colStride: 1),
+                                       b: MatrixView(rd + 2 * hs * hs, rowStride: 1, colStride: hs), c: op.baseAddress!, ldc: hs)
+                        }
+                    }
+                }
+                for bi in 0..<batch {
+                    // Sequences shorter than `seq`: a reverse pass starts at their own last step.
+                    let tt = reverse ? (lens[bi] - 1 - step) : t
+                    guard tt >= 0 && tt < lens[bi] else { continue }
+                    let xo = (tt * batch + bi) * g * hs, ho = bi * g * hs
+                    for j in 0..<hs {
+                        let hPrev = h[bi * hs + j]
+                        var hNew: Float
+                        switch cell {
+                        case .rnn:
+                            hNew = act[0].apply(clipped(xw[xo + j] + hr[ho + j] + wb[j] + rb[j]))
+                        case .gru:
+                            let z = act[0].apply(clipped(xw[xo + j] + hr[ho + j] + wb[j] + rb[j]))
+                            let rg = act[0].apply(clipped(xw[xo + hs + j] + hr[ho + hs + j] + wb[hs + j] + rb[hs + j]))
+                            let pre: Float
+                            if linearBeforeReset {
+                                pre = xw[xo + 2 * hs + j] + wb[2 * hs + j] + rg * (hr[ho + 2 * hs + j] + rb[2 * hs + j])
+                            } else {
+                                pre = xw[xo + 2 * hs + j] + wb[2 * hs + j] + hrh[bi * hs + j] + rb[2 * hs + j]
+                            }
+                            let ht = act[1].apply(clipped(pre))
+                            hNew = (1 - z) * ht + z * hPrev
+                        case .lstm:
+                            let cPrev = c[bi * hs + j]
+                            func gate(_ k: Int) -> Float { xw[xo + k * hs + j] + hr[ho + k * hs + j] + wb[k * hs + j] + rb[k * hs + j] }
+                            let i = act[0].apply(clipped(gate(0) + p[j] * cPrev))
+                            let f = inputForget ? 1 - i : act[0].apply(clipped(gate(2) + p[2 * hs + j] * cPrev))
+                            let cc = act[1].apply(clipped(gate(3)))
+                            let cNew = f * cPrev + i * cc
+                            let o = act[0].apply(clipped(gate(1) + p[hs + j] * cNew))
+                            hNew = o * act[2].apply(cNew)
+                            c[bi * hs + j] = cNew
+                        }
+                        h[bi * hs + j] = hNew
+                        py[((tt * directions + d) * batch + bi) * hs + j] = hNew
+                    }
+                }
+            }
+            for i in 0..<batch * hs {
+                pyh[d * batch * hs + i] = h[i]
+                pyc[d * batch * hs + i] = c[i]
+            }
+        }
+        var outs = [y, yh, yc]
+        if layout == 1 {
+            outs[0] = transposeSeq(y)
+            outs[1] = transpose01(yh)
+            outs[2] = transpose01(yc)
+        }
+        return outs.prefix(cell == .lstm ? 3 : 2).map { .tensor(convertFromFloat32($0, to: dtype)) }
+    }
+
+    @inline(__always) func clipped(_ v: Float) -> Float {
+        guard let c = clip else { return v }
+        return min(max(v, -c), c)
+    }
+}
+
+/// Swaps the first two axes of a 3-D float32 tensor.
+func transpose01(_ t: Tensor) -> Tensor {
+    let a = t.shape[0], b = t.shape[1], c = t.shape[2]
+    let out = Tensor.allocate(.float32, [b, a, c])
+    let s = t.floatPointer, o = out.mutableFloatPointer
+    for i in 0..<a { for j in 0..<b { for k in 0..<c { o[(j * a + i) * c + k] = s[(i * b + j) * c + k] } } }
+    return out
+}
+
+/// Y [seq, dirs, batch, hidden] to layout 1 [batch, seq, dirs, hidden].
+func transposeSeq(_ t: Tensor) -> Tensor {
+    let s0 = t.shape[0], d = t.shape[1], b = t.shape[2], h = t.shape[3]
+    let out = Tensor.allocate(.float32, [b, s0, d, h])
+    let s = t.floatPointer, o = out.mutableFloatPointer
+    for i in 0..<s0 { for j in 0..<d { for k in 0..<b { for l in 0..<h { o[((k * s0 + i) * d + j) * h + l] = s[((i * d + j) * b + k) * h + l] } } } }
+    return out
 }

@@ -1,0 +1,158 @@
+import CSwiftConv
+import SwiftConvEngine
+import SwiftConvIR
+
+/// The object behind `sc_session *`. `InferenceSession.run` is safe to call from several
+/// threads at once, and nothing here is mutated after creation.
+final class SessionBox: @unchecked Sendable {
+    let session: InferenceSession
+    /// Declared type of every graph input, by name (fills in the type of empty sequences and optionals).
+    let inputTypes: [String: ValueType]
+    /// Graph outputs with unknown dims filled in by shape inference, as onnxruntime reports them.
+    let outputs: [ValueInfo]
+
+    init(_ session: InferenceSession) {
+        self.session = session
+        var types = [String: ValueType]()
+        for i in session.inputs { if let t = i.type, types[i.name] == nil { types[i.name] = t } }
+        inputTypes = types
+        outputs = SessionBox.inferredOutputs(session.model)
+    }
+
+    /// The declared outputs, each unknown rank or dim replaced by what inference finds.
+    static func inferredOutputs(_ model: Model) -> [ValueInfo] {
+        var copy = model
+        for i in copy.graph.outputs.indices { copy.graph.outputs[i].type = nil }
+        guard (try? ShapeInference.infer(&copy)) != nil else { return model.graph.outputs }
+        return zip(model.graph.outputs, copy.graph.outputs).map { declared, inferred in
+            var out = declared
+            guard case .tensor(let e, let shape)? = declared.type, case .tensor(_, let found?)? = inferred.type else {
+                return out
+            }
+            guard let shape else {
+                out.type = .tensor(elementType: e, shape: found)
+                return out
+            }
+            guard shape.count == found.count else { return out }
+            let merged: Shape = zip(shape, found).map { d, f in
+                if case .unknown = d { return f }
+                return d
+            }
+            out.type = .tensor(elementType: e, shape: merged)
+            return out
+        }
+    }
+}
+
+extension GraphOptimizationLevel {
+    init(code: Int32) throws {
+        guard let level = GraphOptimizationLevel(rawValue: Int(code)) else {
+            throw SwiftConvError.invalidArgument(
+                "graph_optimization_level must be 0, 1, 2 or 99 (onnxruntime's levels), not \(code)")
+        }
+        self = level
+    }
+}
+
+/// `value` with the element types a caller cannot spell through the C API (empty sequences,
+/// empty optionals) taken from the input's declared `type`.
+private func typed(_ value: Value, as type: ValueType?) -> Value {
+    switch (value, type) {
+    case (_, .optional(let inner)?):
+        if case .none(nil) = value { return .none(inner) }
+        return typed(value, as: inner)
+    case (.sequence(let items, nil), .sequence(let element)?):
+        return .sequence(items.map { typed($0, as: element) }, elementType: element)
+    default:
+        return value
+    }
+}
+
+@_cdecl("sc_session_create")
+public func scSessionCreate(_ model: OpaquePointer?, _ options: UnsafePointer<sc_session_options>?,
+                            _ out: UnsafeMutablePointer<OpaquePointer?>?) -> OpaquePointer? {
+    withStatus {
+        let box = object(try required(model, "model"), as: ModelBox.self)
+        let out = try required(out, "out")
+        guard box.model.format == .onnx else {
+            throw SwiftConvError.invalidArgument("sessions run ONNX models; convert TFLite models first")
+        }
+        var settings = SessionOptions()
+        if let o = options?.pointee {
+            guard o.intra_op_threads >= 0 else {
+                throw SwiftConvError.invalidArgument("intra_op_threads must be >= 0, not \(o.intra_op_threads)")
+            }
+            settings.intraOpThreads = Int(o.intra_op_threads)
+            settings.graphOptimizationLevel = try GraphOptimizationLevel(code: o.graph_optimization_level)
+        }
+        let session = try InferenceSession(model: box.model, options: settings)
+        out.pointee = retainedHandle(SessionBox(session))
+    }
+}
+
+@_cdecl("sc_session_release")
+public func scSessionRelease(_ session: OpaquePointer?) {
+    releaseHandle(session, as: SessionBox.self)
+}
+
+@_cdecl("sc_session_info_json")
+public func scSessionInfoJSON(_ session: OpaquePointer?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> OpaquePointer? {
+    withStatus {
+        let box = object(try required(session, "session"), as: SessionBox.self)
+        let s = box.session
+        let out = try required(out, "out")
+        let requiredNames = Set(s.requiredInputInfo.map(\.name))
+        // Like onnxruntime: from IR 4 on, initializers listed as graph inputs may be fed.
+        let overridable = s.model.irVersion >= 4 ? s.inputs.filter { !requiredNames.contains($0.name) } : []
+        var w = JSONWriter()
+        w.object { w in
+            w.key("inputs"); ModelInfo.values(s.requiredInputInfo, into: &w)
+            w.key("outputs"); ModelInfo.values(box.outputs, into: &w)
+            w.key("overridable_initializers"); ModelInfo.values(overridable, into: &w)
+        }
+        out.pointee = retainedHandle(BufferBox(w.bytes))
+    }
+}
+
+/// `count` C strings as Swift strings; NULL entries are an error naming `what`.
+private func names(_ pointer: UnsafePointer<UnsafePointer<CChar>?>?, _ count: Int, _ what: String) throws -> [String] {
+    guard count == 0 || pointer != nil else { throw SwiftConvError.invalidArgument("\(what) must not be NULL") }
+    return try (0..<count).map { String(cString: try required(pointer![$0], "\(what)[\($0)]")) }
+}
+
+@_cdecl("sc_session_run")
+public func scSessionRun(
+    _ session: OpaquePointer?, _ inputNames: UnsafePointer<UnsafePointer<CChar>?>?, _ inputs: UnsafePointer<OpaquePointer?>?,
+    _ inputCount: Int, _ outputNames: UnsafePointer<UnsafePointer<CChar>?>?, _ outputCount: Int,
+    _ outputs: UnsafeMutablePointer<OpaquePointer?>?
+) -> OpaquePointer? {
+    withStatus {
+        let box = object(try required(session, "session"), as: SessionBox.self)
+        let outputs = try required(outputs, "outputs")
+        let feedNames = try names(inputNames, inputCount, "input_names")
+        guard inputCount == 0 || inputs != nil else { throw SwiftConvError.invalidArgument("inputs must not be NULL") }
+        var feeds = [String: Value]()
+        for (i, name) in feedNames.enumerated() {
+            let value = object(try required(inputs![i], "inputs[\(i)]"), as: ValueBox.self).value
+            guard feeds.updateValue(typed(value, as: box.inputTypes[name]), forKey: name) == nil else {
+                throw SwiftConvError.invalidArgument("input '\(name)' is fed twice")
+            }
+        }
+        var wanted: [String]? = nil
+        if outputNames != nil {
+            wanted = try names(outputNames, outputCount, "output_names")
+        } else if outputCount != box.session.outputs.count {
+            throw SwiftConvError.invalidArgument(
+                "n_outputs is \(outputCount) but the model has \(box.session.outputs.count) outputs")
+        }
+        var results = try box.session.run(feeds: feeds, outputNames: wanted)
+        guard results.count == outputCount else {
+            throw SwiftConvError.internal("the run produced \(results.count) outputs for \(outputCount) requested")
+        }
+        // Boxes first, then the out-parameters: nothing is written unless the whole call succeeds.
+        var boxes = [ValueBox]()
+        boxes.reserveCapacity(outputCount)
+        for i in 0..<outputCount { boxes.append(ValueBox.takingOutput(&results, at: i)) }
+        for (i, b) in boxes.enumerated() { outputs[i] = retainedHandle(b) }
+    }
+}

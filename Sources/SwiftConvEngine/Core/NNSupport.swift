@@ -1,0 +1,153 @@
+import SwiftConvIR
+import SwiftConvKernels
+
+extension ExecutionContext {
+    /// The session's thread pool as the plain parallel-for that SwiftConvKernels takes.
+    var parallel: ParallelFor {
+        let pool = threads
+        return { count, body in pool.parallelFor(count, body) }
+    }
+}
+
+/// Float element types convert to and from Float32 (used to run float16/float64 through float kernels).
+func convertToFloat32(_ t: Tensor) throws -> Tensor {
+    switch t.dtype {
+    case .float32: return t
+    case .float16: return mapUnary(t, Float16.self, Float.self) { Float($0) }
+    case .float64: return mapUnary(t, Double.self, Float.self) { Float($0) }
+    default: throw kernelError("unsupported input type \(t.dtype)")
+    }
+}
+
+func convertFromFloat32(_ t: Tensor, to dtype: DType) -> Tensor {
+    switch dtype {
+    case .float16: return mapUnary(t, Float.self, Float16.self) { Float16($0) }
+    case .float64: return mapUnary(t, Float.self, Double.self) { Double($0) }
+    default: return t
+    }
+}
+
+/// Reads a float tensor of any float dtype as Double values.
+func floatValuesAsDouble(_ t: Tensor) -> [Double]? {
+    switch t.dtype {
+    case .float32: return t.values(as: Float.self).map(Double.init)
+    case .float64: return t.values(as: Double.self)
+    case .float16: return t.values(as: Float16.self).map(Double.init)
+    default: return nil
+    }
+}
+
+/// Padding mode of Conv / pooling ops.
+enum AutoPad: Equatable {
+    case notSet, sameUpper, sameLower, valid
+
+    init(_ s: String) throws {
+        switch s {
+        case "NOTSET", "": self = .notSet
+        case "SAME_UPPER": self = .sameUpper
+        case "SAME_LOWER": self = .sameLower
+        case "VALID": self = .valid
+        default: throw SwiftConvError.unsupportedOp("auto_pad '\(s)'")
+        }
+    }
+}
+
+/// Sliding-window geometry shared by Conv and pooling: resolved pads and output extents.
+struct WindowGeometry {
+    var inSpatial: [Int]
+    var kernel: [Int]
+    var strides: [Int]
+    var dilations: [Int]
+    var padBegin: [Int]
+    var padEnd: [Int]
+    var outSpatial: [Int]
+
+    /// `pads` holds begins then ends (ONNX order); `ceilMode` rounds the output size up (pooling).
+    init(inSpatial: [Int], kernel: [Int], strides: [Int]?, dilations: [Int]?, pads: [Int]?,
+         autoPad: AutoPad, ceilMode: Bool = false) throws {
+        let r = inSpatial.count
+        guard kernel.count == r else { throw kernelError("kernel has rank \(kernel.count), input has \(r) spatial dimensions") }
+        self.inSpatial = inSpatial
+        self.kernel = kernel
+        self.strides = strides ?? Array(repeating: 1, count: r)
+        self.dilations = dilations ?? Array(repeating: 1, count: r)
+        guard self.strides.count == r, self.dilations.count == r else { throw kernelError("strides/dilations rank mismatch") }
+        guard self.strides.allSatisfy({ $0 > 0 }), self.dilations.allSatisfy({ $0 > 0 }), kernel.allSatisfy({ $0 > 0 }) else {
+            throw kernelError("kernel sizes, strides and dilations must be positive")
+        }
+        var pb = Array(repeating: 0, count: r), pe = pb
+        if autoPad == .notSet, let p = pads {
+            guard p.count == 2 * r, p.allSatisfy({ $0 >= 0 }) else { throw kernelError("pads must be \(2 * r) non-negative values, got \(p)") }
+            pb = Array(p[0..<r])
+            pe = Array(p[r...])
+        }
+        var out = Array(repeating: 0, count: r)
+        for i in 0..<r {
+            let ek = (kernel[i] - 1) * self.dilations[i] + 1
+            let s = self.strides[i]
+            switch autoPad {
+            case .sameUpper, .sameLower:
+                let o = (inSpatial[i] + s - 1) / s
+                let total = max(0, (o - 1) * s + ek - inSpatial[i])
+                let small = total / 2, big = total - total / 2
+                pb[i] = autoPad == .sameUpper ? small : big
+                pe[i] = autoPad == .sameUpper ? big : small
+                out[i] = o
+            case .valid:
+                out[i] = inSpatial[i] >= ek ? (inSpatial[i] - ek) / s + 1 : 0
+            case .notSet:
+                let span = inSpatial[i] + pb[i] + pe[i] - ek
+                if span < 0 { out[i] = 0; continue }
+                if ceilMode {
+                    var o = (span + s - 1) / s + 1
+                    // The last window must start inside the input or the begin padding.
+                    if (o - 1) * s >= inSpatial[i] + pb[i] { o -= 1 }
+                    out[i] = o
+                } else {
+                    out[i] = span / s + 1
+                }
+            }
+        }
+        padBegin = pb
+        padEnd = pe
+        outSpatial = out
+    }
+
+    var outCount: Int { outSpatial.reduce(1, *) }
+    var inCount: Int { inSpatial.reduce(1, *) }
+    var kernelCount: Int { kernel.reduce(1, *) }
+}
+
+/// Converts Int64 attribute lists to Int.
+func ints(_ v: [Int64]?) -> [Int]? { v.map { $0.map { Int($0) } } }
+
+/// A heap buffer of floats that a kernel keeps for its lifetime (pre-packed weights).
+final class FloatBuffer: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<Float>
+    let count: Int
+    init(count: Int) {
+        self.count = count
+        pointer = .allocate(capacity: max(count, 1))
+    }
+    deinit { pointer.deallocate() }
+}
+
+/// Scratch memory for one run, freed on scope exit.
+@inline(__always)
+func withScratch<R>(_ count: Int, _ body: (UnsafeMutablePointer<Float>) throws -> R) rethrows -> R {
+    let p = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+    defer { p.deallocate() }
+    return try body(p)
+}
+
+extension Tensor {
+    /// Base pointer of a float32 tensor's elements (a dummy for empty tensors).
+    var floatPointer: UnsafePointer<Float> {
+        storage.bytes.baseAddress.map { $0.assumingMemoryBound(to: Float.self) } ?? UnsafePointer(emptyFloat)
+    }
+    var mutableFloatPointer: UnsafeMutablePointer<Float> {
+        storage.mutableBytes.baseAddress.map { $0.assumingMemoryBound(to: Float.self) } ?? emptyFloat
+    }
+}
+
+private let emptyFloat = UnsafeMutablePointer<Float>.allocate(capacity: 16)

@@ -1,0 +1,339 @@
+/// Single-precision matrix multiply: cache-blocked, panel-packed, with a 6x8 register-blocked
+/// SIMD micro-kernel, split over threads through a caller-supplied parallel-for.
+
+/// Runs `body` over disjoint ranges covering `0..<count` (possibly on several threads).
+public typealias ParallelFor = (_ count: Int, _ body: (Range<Int>) -> Void) -> Void
+
+/// Runs everything on the calling thread.
+public let serialFor: ParallelFor = { count, body in if count > 0 { body(0..<count) } }
+
+/// A strided view of a logical `rows x cols` matrix: element (i, j) is at `base[i*rowStride + j*colStride]`.
+/// A transposed operand is the same memory with the strides swapped.
+public struct MatrixView {
+    public var base: UnsafePointer<Float>
+    public var rowStride: Int
+    public var colStride: Int
+    public init(_ base: UnsafePointer<Float>, rowStride: Int, colStride: Int) {
+        self.base = base
+        self.rowStride = rowStride
+        self.colStride = colStride
+    }
+}
+
+public enum Gemm {
+    /// Micro-kernel tile: MR rows of A by NR columns of B.
+    public static let mr = 6
+    public static let nr = 8
+    /// Depth of one packed block (A and B panels of one block stay in L1/L2).
+    public static let kc = 256
+    /// Rows and columns one task computes per depth block.
+    static let mc = 120
+    static let nc = 512
+
+    /// Floats that `pack(a:)` writes for an `m x k` A.
+    public static func packedASize(m: Int, k: Int) -> Int { roundUp(m, mr) * k }
+    /// Floats that `pack(b:)` writes for a `k x n` B.
+    public static func packedBSize(k: Int, n: Int) -> Int { roundUp(n, nr) * k }
+
+    @inline(__always) static func roundUp(_ x: Int, _ m: Int) -> Int { (x + m - 1) / m * m }
+
+    /// Packs A (`m x k`) into MR-row panels per depth block: block `p0` starts at `p0 * roundUp(m, MR)`,
+    /// panel `i` of a block of depth `kb` at `i * MR * kb`, holding `MR` values per depth step (zero padded).
+    public static func pack(a: MatrixView, m: Int, k: Int, into dst: UnsafeMutablePointer<Float>, parallel: ParallelFor = serialFor) {
+        let mp = roundUp(m, mr)
+        let panels = mp / mr
+        var p0 = 0
+        while p0 < k {
+            let kb = min(kc, k - p0)
+            let block = dst + p0 * mp
+            parallel(panels) { range in
+                for panel in range {
+                    let out = block + panel * mr * kb
+                    let r0 = panel * mr
+                    let rows = min(mr, m - r0)
+                    if rows == mr && a.colStride == 1 {
+                        for r in 0..<mr {
+                            let src = a.base + (r0 + r) * a.rowStride + p0
+                            for kk in 0..<kb { out[kk * mr + r] = src[kk] }
+                        }
+                    } else if rows == mr && a.rowStride == 1 {
+                        for kk in 0..<kb {
+                            let src = a.base + r0 + (p0 + kk) * a.colStride
+                            for r in 0..<mr { out[kk * mr + r] = src[r] }
+                        }
+                    } else {
+                        for kk in 0..<kb {
+                            for r in 0..<mr {
+                                out[kk * mr + r] = r < rows ? a.base[(r0 + r) * a.rowStride + (p0 + kk) * a.colStride] : 0
+                            }
+                        }
+                    }
+                }
+            }
+            p0 += kb
+        }
+    }
+
+    /// Packs B (`k x n`) into NR-column panels per depth block, laid out like `pack(a:)`.
+    public static func pack(b: MatrixView, k: Int, n: Int, into dst: UnsafeMutablePointer<Float>, parallel: ParallelFor = serialFor) {
+        let np = roundUp(n, nr)
+        let panels = np / nr
+        var p0 = 0
+        while p0 < k {
+            let kb = min(kc, k - p0)
+            let block = dst + p0 * np
+            parallel(panels) { range in
+                for panel in range {
+                    let out = block + panel * nr * kb
+                    let c0 = panel * nr
+                    let cols = min(nr, n - c0)
+                    if cols == nr && b.colStride == 1 {
+                        for kk in 0..<kb {
+                            let src = UnsafeRawPointer(b.base + (p0 + kk) * b.rowStride + c0)
+                            (UnsafeMutableRawPointer(out + kk * nr)).storeBytes(
+                                of: src.loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+                        }
+                    } else if cols == nr && b.rowStride == 1 {
+                        for c in 0..<nr {
+                            let src = b.base + (c0 + c) * b.colStride + p0
+                            for kk in 0..<kb { out[kk * nr + c] = src[kk] }
+                        }
+                    } else {
+                        for kk in 0..<kb {
+                            for c in 0..<nr {
+                                out[kk * nr + c] = c < cols ? b.base[(p0 + kk) * b.rowStride + (c0 + c) * b.colStride] : 0
+                            }
+                        }
+                    }
+                }
+            }
+            p0 += kb
+        }
+    }
+
+    /// `C = alpha * A * B + beta * C` with A `m x k`, B `k x n`, C row-major with row stride `ldc`.
+    /// `packedA`/`packedB` are results of `pack` (pass them for constant operands packed once);
+    /// otherwise `a`/`b` are packed here. `beta` 0 never reads C (it may hold garbage).
+    public static func sgemm(m: Int, n: Int, k: Int, alpha: Float = 1,
+                             a: MatrixView? = nil, packedA: UnsafePointer<Float>? = nil,
+                             b: MatrixView? = nil, packedB: UnsafePointer<Float>? = nil,
+                             beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int,
+                             parallel: ParallelFor = serialFor) {
+        if m <= 0 || n <= 0 { return }
+        if k <= 0 {
+            for i in 0..<m {
+                for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] }
+            }
+            return
+        }
+        // Small products: packing costs more than it saves.
+        if packedA == nil && packedB == nil, let a = a, let b = b, m * n * k <= 4096 {
+            naive(m: m, n: n, k: k, alpha: alpha, a: a, b: b, beta: beta, c: c, ldc: ldc)
+            return
+        }
+        if packedA == nil && packedB == nil, let a = a, let b = b, m == 1 || n == 1 {
+            gemv(m: m, n: n, k: k, alpha: alpha, a: a, b: b, beta: beta, c: c, ldc: ldc, parallel: parallel)
+            return
+        }
+        var ownedA: UnsafeMutablePointer<Float>? = nil
+        var ownedB: UnsafeMutablePointer<Float>? = nil
+        defer {
+            ownedA?.deallocate()
+            ownedB?.deallocate()
+        }
+        let pa: UnsafePointer<Float>
+        if let p = packedA { pa = p } else {
+            let buf = UnsafeMutablePointer<Float>.allocate(capacity: packedASize(m: m, k: k))
+            pack(a: a!, m: m, k: k, into: buf, parallel: parallel)
+            ownedA = buf
+            pa = UnsafePointer(buf)
+        }
+        let pb: UnsafePointer<Float>
+        if let p = packedB { pb = p } else {
+            let buf = UnsafeMutablePointer<Float>.allocate(capacity: packedBSize(k: k, n: n))
+            pack(b: b!, k: k, n: n, into: buf, parallel: parallel)
+            ownedB = buf
+            pb = UnsafePointer(buf)
+        }
+        compute(m: m, n: n, k: k, alpha: alpha, pa: pa, pb: pb, beta: beta, c: c, ldc: ldc, parallel: parallel)
+    }
+
+    /// The blocked product of two packed operands.
+    static func compute(m: Int, n: Int, k: Int, alpha: Float, pa: UnsafePointer<Float>, pb: UnsafePointer<Float>,
+                        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, parallel: ParallelFor) {
+        let mp = roundUp(m, mr), np = roundUp(n, nr)
+        // Tiles of up to MC x NC; shrink them when there are fewer tiles than threads' worth of work.
+        var mcb = mc, ncb = nc
+        while (mp + mcb - 1) / mcb * ((np + ncb - 1) / ncb) < 8 && (mcb > mr || ncb > nr) {
+            if ncb > nr && (ncb >= mcb || mcb <= mr) { ncb = max(nr, roundUp(ncb / 2, nr)) } else { mcb = max(mr, roundUp(mcb / 2, mr)) }
+        }
+        let tm = (mp + mcb - 1) / mcb, tn = (np + ncb - 1) / ncb
+        // The whole depth is done inside one task, so each C tile is written by one thread only.
+        parallel(tm * tn) { range in
+            for t in range {
+                let ti = t / tn, tj = t % tn
+                let i0 = ti * mcb, i1 = min(m, i0 + mcb)
+                let j0 = tj * ncb, j1 = min(n, j0 + ncb)
+                var p0 = 0
+                while p0 < k {
+                    let kb = min(kc, k - p0)
+                    let blockA = pa + p0 * mp, blockB = pb + p0 * np
+                    let bt = p0 == 0 ? beta : 1
+                    var j = j0
+                    while j < j1 {
+                        let bp = blockB + (j / nr) * nr * kb
+                        let cols = min(nr, j1 - j)
+                        var i = i0
+                        while i < i1 {
+                            let ap = blockA + (i / mr) * mr * kb
+                            let rows = min(mr, i1 - i)
+                            micro(kb, ap, bp, c + i * ldc + j, ldc, rows, cols, alpha, bt)
+                            i += mr
+                        }
+                        j += nr
+                    }
+                    p0 += kb
+                }
+            }
+        }
+    }
+
+    /// One MR x NR tile over depth `kb`: accumulators stay in registers.
+    @inline(__always)
+    static func micro(_ kb: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                      _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ rows: Int, _ cols: Int,
+                      _ alpha: Float, _ beta: Float) {
+        typealias V = SIMD8<Float>
+        var c0 = V(), c1 = V(), c2 = V(), c3 = V(), c4 = V(), c5 = V()
+        var ap = a
+        let braw = UnsafeRawPointer(b)
+        for kk in 0..<kb {
+            let bv = braw.loadUnaligned(fromByteOffset: kk * 32, as: V.self)
+            c0 += V(repeating: ap[0]) * bv
+            c1 += V(repeating: ap[1]) * bv
+            c2 += V(repeating: ap[2]) * bv
+            c3 += V(repeating: ap[3]) * bv
+            c4 += V(repeating: ap[4]) * bv
+            c5 += V(repeating: ap[5]) * bv
+            ap += 6
+        }
+        if rows == 6 && cols == 8 {
+            store(c0, c, alpha, beta)
+            store(c1, c + ldc, alpha, beta)
+            store(c2, c + 2 * ldc, alpha, beta)
+            store(c3, c + 3 * ldc, alpha, beta)
+            store(c4, c + 4 * ldc, alpha, beta)
+            store(c5, c + 5 * ldc, alpha, beta)
+            return
+        }
+        var acc = (c0, c1, c2, c3, c4, c5)
+        withUnsafeBytes(of: &acc) { raw in
+            let t = raw.baseAddress!.assumingMemoryBound(to: Float.self)
+            for r in 0..<rows {
+                let row = c + r * ldc
+                for j in 0..<cols {
+                    let v = alpha * t[r * 8 + j]
+                    row[j] = beta == 0 ? v : v + beta * row[j]
+                }
+            }
+        }
+    }
+
+    @inline(__always)
+    static func store(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, _ alpha: Float, _ beta: Float) {
+        let raw = UnsafeMutableRawPointer(p)
+        var r = alpha == 1 ? v : v * alpha
+        if beta != 0 {
+            let old = UnsafeRawPointer(raw).loadUnaligned(as: SIMD8<Float>.self)
+            r += beta == 1 ? old : old * beta
+        }
+        raw.storeBytes(of: r, as: SIMD8<Float>.self)
+    }
+
+    /// Matrix-vector products (one row or one column of output): dot products or row sweeps.
+    static func gemv(m: Int, n: Int, k: Int, alpha: Float, a: MatrixView, b: MatrixView,
+                     beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, parallel: ParallelFor) {
+        @inline(__always) func finish(_ p: UnsafeMutablePointer<Float>, _ s: Float) {
+            p.pointee = beta == 0 ? alpha * s : alpha * s + beta * p.pointee
+        }
+        if n == 1 {
+            // c[i] = A(i,:) . B(:,0)
+            let count = m
+            parallel(count) { range in
+                for i in range {
+                    finish(c + i * ldc, dot(a.base + i * a.rowStride, a.colStride, b.base, b.rowStride, k))
+                }
+            }
+        } else if b.rowStride == 1 {
+            // B columns contiguous (B transposed): c[j] = A(0,:) . B(:,j)
+            parallel(n) { range in
+                for j in range { finish(c + j, dot(a.base, a.colStride, b.base + j * b.colStride, 1, k)) }
+            }
+        } else {
+            // c[:] = sum_p A(0,p) * B(p,:), swept in column chunks.
+            let chunk = 256
+            parallel((n + chunk - 1) / chunk) { range in
+                var acc = [Float](repeating: 0, count: chunk)
+                for blk in range {
+                    let j0 = blk * chunk, cnt = min(chunk, n - j0)
+                    acc.withUnsafeMutableBufferPointer { t in
+                        let tp = t.baseAddress!
+                        for j in 0..<cnt { tp[j] = 0 }
+                        for p in 0..<k {
+                            let av = a.base[p * a.colStride]
+                            let row = b.base + p * b.rowStride + j0 * b.colStride
+                            if b.colStride == 1 {
+                                var j = 0
+                                let vv = SIMD8<Float>(repeating: av)
+                                while j + 8 <= cnt {
+                                    let x = UnsafeRawPointer(row + j).loadUnaligned(as: SIMD8<Float>.self)
+                                    let y = UnsafeRawPointer(tp + j).loadUnaligned(as: SIMD8<Float>.self)
+                                    UnsafeMutableRawPointer(tp + j).storeBytes(of: y + vv * x, as: SIMD8<Float>.self)
+                                    j += 8
+                                }
+                                while j < cnt { tp[j] += av * row[j]; j += 1 }
+                            } else {
+                                for j in 0..<cnt { tp[j] += av * row[j * b.colStride] }
+                            }
+                        }
+                        for j in 0..<cnt { finish(c + j0 + j, tp[j]) }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Dot product of two strided vectors; SIMD when both are contiguous.
+    @inline(__always)
+    static func dot(_ x: UnsafePointer<Float>, _ sx: Int, _ y: UnsafePointer<Float>, _ sy: Int, _ k: Int) -> Float {
+        if sx == 1 && sy == 1 {
+            var s0 = SIMD8<Float>(), s1 = SIMD8<Float>()
+            var p = 0
+            let rx = UnsafeRawPointer(x), ry = UnsafeRawPointer(y)
+            while p + 16 <= k {
+                s0 += rx.loadUnaligned(fromByteOffset: p * 4, as: SIMD8<Float>.self) * ry.loadUnaligned(fromByteOffset: p * 4, as: SIMD8<Float>.self)
+                s1 += rx.loadUnaligned(fromByteOffset: p * 4 + 32, as: SIMD8<Float>.self) * ry.loadUnaligned(fromByteOffset: p * 4 + 32, as: SIMD8<Float>.self)
+                p += 16
+            }
+            var s = (s0 + s1).sum()
+            while p < k { s += x[p] * y[p]; p += 1 }
+            return s
+        }
+        var s: Float = 0
+        for p in 0..<k { s += x[p * sx] * y[p * sy] }
+        return s
+    }
+
+    /// Plain triple loop for tiny products.
+    static func naive(m: Int, n: Int, k: Int, alpha: Float, a: MatrixView, b: MatrixView,
+                      beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        for i in 0..<m {
+            for j in 0..<n {
+                var s: Float = 0
+                for p in 0..<k { s += a.base[i * a.rowStride + p * a.colStride] * b.base[p * b.rowStride + j * b.colStride] }
+                let v = alpha * s
+                c[i * ldc + j] = beta == 0 ? v : v + beta * c[i * ldc + j]
+            }
+        }
+    }
+}
