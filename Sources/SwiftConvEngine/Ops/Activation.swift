@@ -37,6 +37,8 @@ enum ActivationKernels {
             }
         }
         r.register("PRelu", since: [1, 6, 7, 9, 16]) { ctx in PReluKernel(legacy: ctx.sinceVersion < 7) }
+        r.register("Swish", since: [24]) { ctx in SwishKernel(alpha: Double(ctx.float("alpha", default: 1)), gated: false) }
+        r.register("SwiGLU", since: [28]) { ctx in SwishKernel(alpha: Double(ctx.float("alpha", default: 1)), gated: true) }
         for (op, fn) in [("Softmax", SoftmaxKernel.Op.softmax), ("LogSoftmax", .logSoftmax), ("Hardmax", .hardmax)] {
             r.register(op, since: [1, 11, 13]) { ctx in
                 let legacy = ctx.sinceVersion < 13
@@ -153,6 +155,41 @@ struct SoftmaxKernel: Kernel {
         guard let out = try dispatchFloatLane(x.dtype, Visit(x: x, op: op, outer: outer, length: length, inner: inner,
                                                              threads: context.threads)) else {
             throw kernelError("unsupported input type \(x.dtype)")
+        }
+        return [.tensor(out)]
+    }
+}
+
+/// Swish: `x * sigmoid(alpha * x)`; SwiGLU (gated): `swish(a) * b` for same-shaped a and b.
+/// The sigmoid and each product are rounded to the storage type in turn, as ONNX's
+/// reference does for float16.
+struct SwishKernel: Kernel {
+    let alpha: Double
+    let gated: Bool
+
+    func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
+        let a = try inputs.tensor(0)
+        let b = gated ? try inputs.tensor(1) : a
+        guard a.dtype == b.dtype, a.shape == b.shape else {
+            throw kernelError("A \(a.dtype)\(a.shape) and B \(b.dtype)\(b.shape) must have the same type and shape")
+        }
+        struct Visit: FloatLaneVisitor {
+            let a: Tensor, b: Tensor, alpha: Double, gated: Bool, threads: ThreadPool
+            func visit<L: FloatLane>(_: L.Type) throws -> Tensor {
+                let k = L.Compute(fromDouble: alpha)
+                func swish(_ x: L.Storage) -> L.Storage {
+                    let v = L.load(x)
+                    let sig = L.load(L.store(1 / (1 + L.Compute.exp(-k * v))))
+                    return L.store(v * sig)
+                }
+                if !gated { return unaryMap(a, L.Storage.self, a.dtype, threads, swish) }
+                return try binaryMap(a, b, L.Storage.self, L.Storage.self, a.dtype, threads) { x, y in
+                    L.store(L.load(swish(x)) * L.load(y))
+                }
+            }
+        }
+        guard let out = try dispatchFloatLane(a.dtype, Visit(a: a, b: b, alpha: alpha, gated: gated, threads: context.threads)) else {
+            throw kernelError("unsupported input type \(a.dtype)")
         }
         return [.tensor(out)]
     }
