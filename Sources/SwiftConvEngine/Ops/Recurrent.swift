@@ -5,6 +5,12 @@ import SwiftConvKernels
 /// RNN, GRU, LSTM.
 enum RecurrentKernels {
     static func register(into r: inout KernelRegistry) {
+        r.register("CausalConvWithState", since: [27]) { ctx in
+            let activation = ctx.string("activation", default: "none")
+            guard ["none", "silu", "swish"].contains(activation) else { throw ctx.invalid("unknown activation '\(activation)'") }
+            return CausalConvWithStateKernel(silu: activation != "none")
+        }
+        r.register("LinearAttention", since: [27]) { ctx in try LinearAttentionKernel(ctx) }
         r.register("RNN", since: [1, 7, 14, 22]) { ctx in try RecurrentKernel(ctx, cell: .rnn) }
         r.register("GRU", since: [1, 3, 7, 14, 22]) { ctx in try RecurrentKernel(ctx, cell: .gru) }
         r.register("LSTM", since: [1, 7, 14, 22]) { ctx in try RecurrentKernel(ctx, cell: .lstm) }
@@ -264,4 +270,170 @@ func transposeSeq(_ t: Tensor) -> Tensor {
     let s = t.floatPointer, o = out.mutableFloatPointer
     for i in 0..<s0 { for j in 0..<d { for k in 0..<b { for l in 0..<h { o[((k * s0 + i) * d + j) * h + l] = s[((i * d + j) * b + k) * h + l] } } } }
     return out
+}
+
+/// Float views of a float16/32/64 tensor and back, for the stateful sequence ops below
+/// (they compute in Float, as ONNX's reference does).
+private func floats(_ t: Tensor) throws -> [Float] {
+    guard t.dtype.isFloatingPoint, let v = DTypeConversion.floats(t) else { throw kernelError("expected a float tensor, got \(t.dtype)") }
+    return v
+}
+
+private func tensor(_ v: [Float], _ dtype: DType, _ shape: [Int]) throws -> Tensor {
+    guard let t = v.withUnsafeBufferPointer({ DTypeConversion.tensor(from: $0, dtype: dtype, shape: shape) }) else {
+        throw kernelError("cannot produce \(dtype)")
+    }
+    return t
+}
+
+/// Rounds a Float through `dtype` (what a cast to float16 and back does).
+private func rounded(_ x: Float, _ dtype: DType) -> Float {
+    switch dtype {
+    case .float16: return Float(Float16(x))
+    case .bfloat16: return DTypeConversion.float(bfloat16: DTypeConversion.bfloat16Bits(x))
+    default: return x
+    }
+}
+
+/// Depthwise causal 1-D convolution over [B, C, L] that carries the last K-1 inputs as
+/// state between calls (streaming decoders); optional SiLU on the output.
+struct CausalConvWithStateKernel: Kernel {
+    let silu: Bool
+
+    func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
+        let x = try inputs.tensor(0), w = try inputs.tensor(1)
+        guard x.rank == 3, w.rank == 3, w.shape[0] == x.shape[1], w.shape[1] == 1, w.shape[2] >= 1 else {
+            throw kernelError("input must be [B, C, L] and weight [C, 1, K]; got \(x.shape) and \(w.shape)")
+        }
+        let (b, c, l, k) = (x.shape[0], x.shape[1], x.shape[2], w.shape[2])
+        let xv = try floats(x), wv = try floats(w)
+        let bias = try inputs.optionalTensor(2).map(floats) ?? [Float](repeating: 0, count: c)
+        guard bias.count == c else { throw kernelError("bias must have \(c) elements") }
+        var past = [Float](repeating: 0, count: b * c * (k - 1))
+        if let p = inputs.optionalTensor(3) {
+            guard p.shape == [b, c, k - 1] else { throw kernelError("past_state must be \([b, c, k - 1]), got \(p.shape)") }
+            past = try floats(p)
+        }
+        let width = k - 1 + l
+        var out = [Float](repeating: 0, count: b * c * l)
+        var state = [Float](repeating: 0, count: b * c * (k - 1))
+        var padded = [Float](repeating: 0, count: width)
+        for n in 0..<b {
+            for ch in 0..<c {
+                let row = n * c + ch
+                for j in 0..<(k - 1) { padded[j] = past[row * (k - 1) + j] }
+                for t in 0..<l { padded[k - 1 + t] = xv[row * l + t] }
+                for t in 0..<l {
+                    var acc = bias[ch]
+                    for j in 0..<k { acc += wv[ch * k + j] * padded[t + j] }
+                    var y = rounded(acc, x.dtype)
+                    if silu { y = y / (1 + Float.exp(-y)) }
+                    out[row * l + t] = y
+                }
+                for j in 0..<(k - 1) { state[row * (k - 1) + j] = padded[width - (k - 1) + j] }
+            }
+        }
+        return [.tensor(try tensor(out, x.dtype, [b, c, l])), .tensor(try tensor(state, x.dtype, [b, c, k - 1]))]
+    }
+}
+
+/// Recurrent linear attention over [B, T, H*D] inputs with a [B, H_kv, D_k, D_v] state:
+/// per step the state decays (gated rules), takes a delta-rule correction (delta rules),
+/// adds k v^T, and is read by q (grouped-query heads share kv heads).
+struct LinearAttentionKernel: Kernel {
+    let qHeads: Int, kvHeads: Int
+    let scale: Float
+    let gating: Bool, delta: Bool
+
+    init(_ ctx: KernelBuildContext) throws {
+        let rule = ctx.string("update_rule", default: "gated_delta")
+        guard ["linear", "gated", "delta", "gated_delta"].contains(rule) else { throw ctx.invalid("unknown update_rule '\(rule)'") }
+        qHeads = Int(try ctx.int("q_num_heads"))
+        kvHeads = Int(try ctx.int("kv_num_heads"))
+        guard qHeads > 0, kvHeads > 0, qHeads % kvHeads == 0 else {
+            throw ctx.invalid("q_num_heads (\(qHeads)) must be a positive multiple of kv_num_heads (\(kvHeads))")
+        }
+        scale = ctx.float("scale", default: 0)
+        gating = rule == "gated" || rule == "gated_delta"
+        delta = rule == "delta" || rule == "gated_delta"
+    }
+
+    func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
+        let q = try inputs.tensor(0), k = try inputs.tensor(1), v = try inputs.tensor(2)
+        guard q.rank == 3, k.rank == 3, v.rank == 3, q.shape[0] == k.shape[0], q.shape[1] == k.shape[1],
+              v.shape[0] == q.shape[0], v.shape[1] == q.shape[1],
+              q.shape[2] % qHeads == 0, k.shape[2] % kvHeads == 0, v.shape[2] % kvHeads == 0 else {
+            throw kernelError("query, key and value must be [B, T, heads * D]; got \(q.shape), \(k.shape), \(v.shape)")
+        }
+        let (b, t) = (q.shape[0], q.shape[1])
+        let dk = q.shape[2] / qHeads, dv = v.shape[2] / kvHeads
+        guard k.shape[2] == kvHeads * dk else { throw kernelError("key must be [B, T, \(kvHeads * dk)]") }
+        let group = qHeads / kvHeads
+        let qv = try floats(q), kv = try floats(k), vv = try floats(v)
+        let decay = try inputs.optionalTensor(4)
+        let beta = try inputs.optionalTensor(5)
+        guard gating == (decay != nil), delta == (beta != nil) else {
+            throw kernelError("the update rule needs decay \(gating ? "given" : "omitted") and beta \(delta ? "given" : "omitted")")
+        }
+        let dvals = try decay.map(floats) ?? []
+        let decayPerKey = decay.map { $0.shape.last == kvHeads * dk } ?? false
+        if let d = decay, d.rank != 3 || !(d.shape[2] == kvHeads || d.shape[2] == kvHeads * dk) || d.shape[0] != b || d.shape[1] != t {
+            throw kernelError("decay must be [B, T, kv_num_heads] or [B, T, kv_num_heads * d_k]; got \(d.shape)")
+        }
+        let bvals = try beta.map(floats) ?? []
+        let betaWidth = beta?.shape.last ?? 1
+        if let bt = beta, bt.rank != 3 || !(betaWidth == kvHeads || betaWidth == 1) || bt.shape[0] != b || bt.shape[1] != t {
+            throw kernelError("beta must be [B, T, kv_num_heads] or [B, T, 1]; got \(bt.shape)")
+        }
+        var stateType = q.dtype
+        var state = [Float](repeating: 0, count: b * kvHeads * dk * dv)
+        if let p = inputs.optionalTensor(3) {
+            guard p.shape == [b, kvHeads, dk, dv] else { throw kernelError("past_state must be \([b, kvHeads, dk, dv]), got \(p.shape)") }
+            state = try floats(p)
+            stateType = p.dtype
+        }
+        let s = scale == 0 ? 1 / Float(dk).squareRoot() : scale
+        var out = [Float](repeating: 0, count: b * t * qHeads * dv)
+        var vt = [Float](repeating: 0, count: dv)
+        for n in 0..<b {
+            for step in 0..<t {
+                for h in 0..<kvHeads {
+                    let st = (n * kvHeads + h) * dk * dv
+                    let kBase = (n * t + step) * kvHeads * dk + h * dk
+                    if gating {
+                        for i in 0..<dk {
+                            let g = decayPerKey ? dvals[(n * t + step) * kvHeads * dk + h * dk + i] : dvals[(n * t + step) * kvHeads + h]
+                            let e = Float.exp(g)
+                            for m in 0..<dv { state[st + i * dv + m] *= e }
+                        }
+                    }
+                    for m in 0..<dv { vt[m] = vv[(n * t + step) * kvHeads * dv + h * dv + m] }
+                    if delta {
+                        let bt = bvals[(n * t + step) * betaWidth + (betaWidth == 1 ? 0 : h)]
+                        for m in 0..<dv {
+                            var r: Float = 0
+                            for i in 0..<dk { r += state[st + i * dv + m] * kv[kBase + i] }
+                            vt[m] = bt * (vt[m] - r)
+                        }
+                    }
+                    for i in 0..<dk {
+                        let ki = kv[kBase + i]
+                        for m in 0..<dv { state[st + i * dv + m] += ki * vt[m] }
+                    }
+                    for g in 0..<group {
+                        let hq = h * group + g
+                        let qBase = (n * t + step) * qHeads * dk + hq * dk
+                        let oBase = (n * t + step) * qHeads * dv + hq * dv
+                        for m in 0..<dv {
+                            var acc: Float = 0
+                            for i in 0..<dk { acc += qv[qBase + i] * state[st + i * dv + m] }
+                            out[oBase + m] = s * acc
+                        }
+                    }
+                }
+            }
+        }
+        return [.tensor(try tensor(out, q.dtype, [b, t, qHeads * dv])),
+                .tensor(try tensor(state, stateType, [b, kvHeads, dk, dv]))]
+    }
 }
