@@ -13,22 +13,38 @@ enum MatMulKernels {
     }
 }
 
+/// Shapes of a numpy-style MatMul: 1-D operands promoted to matrices (and the added
+/// dimension dropped from the result), batch dimensions broadcast.
+struct MatMulGeometry {
+    let m: Int, k: Int, n: Int
+    let aBatch: [Int], bBatch: [Int], batch: [Int]
+    let outShape: [Int]
+
+    init(_ aShape: [Int], _ bShape: [Int]) throws {
+        var ash = aShape, bsh = bShape
+        let aVec = ash.count == 1, bVec = bsh.count == 1
+        if aVec { ash = [1, ash[0]] }
+        if bVec { bsh = [bsh[0], 1] }
+        guard ash.count >= 2, bsh.count >= 2 else { throw kernelError("MatMul inputs must have rank >= 1") }
+        m = ash[ash.count - 2]
+        k = ash[ash.count - 1]
+        n = bsh[bsh.count - 1]
+        guard k == bsh[bsh.count - 2] else { throw kernelError("MatMul inner dimensions differ: \(aShape) x \(bShape)") }
+        aBatch = Array(ash.dropLast(2))
+        bBatch = Array(bsh.dropLast(2))
+        batch = try broadcastShapes(aBatch, bBatch)
+        var shape = batch
+        if !aVec { shape.append(m) }
+        if !bVec { shape.append(n) }
+        outShape = shape
+    }
+}
+
 /// Batched matrix products `[batch] x M x K` times `[batch] x K x N` on raw float32 storage;
 /// batch offsets come from numpy-broadcast batch shapes.
 func batchedMatMul(_ a: Tensor, _ b: Tensor, packedB: FloatBuffer?, _ context: ExecutionContext) throws -> Tensor {
-    var ash = a.shape, bsh = b.shape
-    let aVec = ash.count == 1, bVec = bsh.count == 1
-    if aVec { ash = [1, ash[0]] }
-    if bVec { bsh = [bsh[0], 1] }
-    guard ash.count >= 2, bsh.count >= 2 else { throw kernelError("MatMul inputs must have rank >= 1") }
-    let m = ash[ash.count - 2], k = ash[ash.count - 1]
-    let k2 = bsh[bsh.count - 2], n = bsh[bsh.count - 1]
-    guard k == k2 else { throw kernelError("MatMul inner dimensions differ: \(a.shape) x \(b.shape)") }
-    let aBatch = Array(ash.dropLast(2)), bBatch = Array(bsh.dropLast(2))
-    let batch = try broadcastShapes(aBatch, bBatch)
-    var outShape = batch
-    if !aVec { outShape.append(m) }
-    if !bVec { outShape.append(n) }
+    let g = try MatMulGeometry(a.shape, b.shape)
+    let (m, k, n, aBatch, bBatch, batch, outShape) = (g.m, g.k, g.n, g.aBatch, g.bBatch, g.batch, g.outShape)
     let out = Tensor.allocate(a.dtype, outShape)
     let count = batch.reduce(1, *)
     if count == 0 || m == 0 || n == 0 { return out }
@@ -63,19 +79,8 @@ func batchedMatMul(_ a: Tensor, _ b: Tensor, packedB: FloatBuffer?, _ context: E
 
 /// Batched MatMul for non-float32 numeric types: a plain loop (integer math wraps).
 func genericMatMul<T: NumericScalar>(_ a: Tensor, _ b: Tensor, _: T.Type, mul: (T, T) -> T, add: (T, T) -> T) throws -> Tensor {
-    var ash = a.shape, bsh = b.shape
-    let aVec = ash.count == 1, bVec = bsh.count == 1
-    if aVec { ash = [1, ash[0]] }
-    if bVec { bsh = [bsh[0], 1] }
-    guard ash.count >= 2, bsh.count >= 2 else { throw kernelError("MatMul inputs must have rank >= 1") }
-    let m = ash[ash.count - 2], k = ash[ash.count - 1]
-    let k2 = bsh[bsh.count - 2], n = bsh[bsh.count - 1]
-    guard k == k2 else { throw kernelError("MatMul inner dimensions differ: \(a.shape) x \(b.shape)") }
-    let aBatch = Array(ash.dropLast(2)), bBatch = Array(bsh.dropLast(2))
-    let batch = try broadcastShapes(aBatch, bBatch)
-    var outShape = batch
-    if !aVec { outShape.append(m) }
-    if !bVec { outShape.append(n) }
+    let g = try MatMulGeometry(a.shape, b.shape)
+    let (m, k, n, aBatch, bBatch, batch, outShape) = (g.m, g.k, g.n, g.aBatch, g.bBatch, g.batch, g.outShape)
     let out = Tensor.allocate(T.dtype, outShape)
     let count = batch.reduce(1, *)
     let sa = broadcastStrides(aBatch, to: batch), sb = broadcastStrides(bBatch, to: batch)
