@@ -94,7 +94,7 @@ struct ClassLabels {
         if case .strings(let s)? = ctx.attribute("classlabels_strings")?.value, !s.isEmpty {
             strings = s
             ints = nil
-        } else if let i = ctx.ints("classlabels_int64s") {
+        } else if let i = ctx.ints("classlabels_int64s") ?? ctx.ints("classlabels_ints") {   // LinearClassifier/SVMClassifier: _ints
             ints = i
             strings = nil
         } else {
@@ -531,6 +531,12 @@ struct TreeEnsembleKernel: Kernel {
         let v = try mlValues(x)
         var scores = [Double](repeating: 0, count: rows * targets)
         var hit = [Bool](repeating: false, count: targets)
+        // Binary classifiers follow onnxruntime: the class-1 score decides the label (> 0.5 when all
+        // weights are positive, else > 0); weights on class 0 only (skl2onnx's layout) score class 1.
+        let binary = labels != nil && targets == 2
+        let allPositive = leaves.allSatisfy { $0.allSatisfy { $0.weight >= 0 } }
+        let onlyClass0 = binary && base.isEmpty && leaves.allSatisfy { $0.allSatisfy { $0.target == 0 } }
+        var binaryPicks: [Int] = []
         for r in 0..<rows {
             let row = v[(r * cols)..<(r * cols + cols)]
             for t in 0..<targets { hit[t] = false }
@@ -550,6 +556,22 @@ struct TreeEnsembleKernel: Kernel {
                 if aggregate == .average { scores[o] /= Double(Swift.max(roots.count, 1)) }
                 if t < base.count { scores[o] += base[t] }
             }
+            if onlyClass0 {
+                let o = r * 2, s = scores[o]
+                binaryPicks.append(s > (allPositive ? 0.5 : 0) ? 1 : 0)
+                if allPositive {
+                    scores[o] = 1 - s
+                } else if post == .logistic {
+                    scores[o] = 1 / (1 + Double.exp(s))
+                    scores[o + 1] = 1 / (1 + Double.exp(-s))
+                    continue
+                } else {
+                    scores[o] = -s
+                }
+                scores[o + 1] = s
+                continue
+            }
+            if binary { binaryPicks.append(scores[r * 2 + 1] > (allPositive ? 0.5 : 0) ? 1 : 0) }
             var slice = scores[(r * targets)..<(r * targets + targets)]
             post.apply(&slice)
             scores.replaceSubrange((r * targets)..<(r * targets + targets), with: slice)
@@ -557,8 +579,8 @@ struct TreeEnsembleKernel: Kernel {
         let dtype: DType = keepInputType && x.dtype.isFloatingPoint ? x.dtype : .float32
         let y = try DoubleBridge.tensor(scores, dtype: dtype, shape: [rows, targets])
         guard let labels else { return [.tensor(y)] }
-        var picks: [Int] = []
-        for r in 0..<rows {
+        var picks: [Int] = binaryPicks
+        for r in 0..<(binary ? 0 : rows) {
             var best = 0
             for t in 1..<Swift.max(targets, 1) where scores[r * targets + t] > scores[r * targets + best] { best = t }
             picks.append(best)
@@ -618,11 +640,13 @@ struct LinearModel: Kernel {
         let k = coefficients.count / Swift.max(c, 1)
         guard k * c == coefficients.count, k >= 1 else { throw kernelError("coefficients do not fit \(c) features") }
         var scores = [Double](repeating: 0, count: rows * k)
+        var raw = scores
         for r in 0..<rows {
             for t in 0..<k {
                 var s = t < intercepts.count ? intercepts[t] : 0
                 for j in 0..<c { s += v[r * c + j] * coefficients[t * c + j] }
                 scores[r * k + t] = s
+                raw[r * k + t] = s
             }
             var slice = scores[(r * k)..<(r * k + k)]
             post.apply(&slice)
@@ -636,10 +660,12 @@ struct LinearModel: Kernel {
             // Binary with one coefficient row: the score is for the positive class.
             width = 2
             outScores = []
+            // As onnxruntime: the label is raw score > 0; scores are [1 - s, s], s the raw score unless
+            // LOGISTIC/PROBIT transformed it (SOFTMAX of one column is not applied).
             for r in 0..<rows {
-                let s = scores[r]
-                picks.append(s > (post == .none ? 0 : 0.5) ? 1 : 0)
-                outScores += post == .none ? [-s, s] : [1 - s, s]
+                let s = post == .logistic || post == .probit ? scores[r] : raw[r]
+                picks.append(post == .probit ? (s > 0.5 ? 1 : 0) : (raw[r] > 0 ? 1 : 0))
+                outScores += [1 - s, s]
             }
         } else {
             for r in 0..<rows {
@@ -738,10 +764,18 @@ struct ZipMap: Kernel {
         let (rows, c) = try mlRows(x)
         guard c == labels.count else { throw kernelError("\(c) scores per row for \(labels.count) labels") }
         let v = try mlValues(x)
-        let keys = labels.tensor(Array(0..<c))
+        // Keys in ascending label order, as onnxruntime's std::map (and so its Python dicts) has them.
+        let order: [Int]
+        if let s = labels.strings {
+            order = (0..<c).sorted { s[$0].lexicographicallyPrecedes(s[$1]) }
+        } else {
+            let i = labels.ints ?? []
+            order = (0..<c).sorted { i[$0] < i[$1] }
+        }
+        let keys = labels.tensor(order)
         var maps: [Value] = []
         for r in 0..<rows {
-            maps.append(.map(keys: keys, values: try DoubleBridge.tensor(Array(v[(r * c)..<(r * c + c)]), dtype: .float32, shape: [c])))
+            maps.append(.map(keys: keys, values: try DoubleBridge.tensor(order.map { v[r * c + $0] }, dtype: .float32, shape: [c])))
         }
         let keyType: DType = labels.strings != nil ? .string : .int64
         return [.sequence(maps, elementType: .map(key: keyType, value: .tensor(elementType: .float32, shape: nil)))]
