@@ -46,3 +46,20 @@ func addModel() -> Model {
     #expect(try broadcastShapes([2, 1, 3], [4, 1]) == [2, 4, 3])
     #expect(throws: SwiftConvError.self) { try broadcastShapes([2, 3], [4]) }
 }
+
+@Test func misalignedWeightsAreCopiedOnceForKernels() throws {
+    // A weight that starts one byte into a buffer, as raw_data inside a model file can.
+    let raw = [UInt8](repeating: 0, count: 1) + [Float(10), 20, 30].withUnsafeBytes { Array($0) }
+    let holder = TensorStorage(copying: raw.withUnsafeBytes { $0 })
+    let shifted = UnsafeRawBufferPointer(rebasing: holder.bytes[1...])
+    let weight = Tensor(name: "b", dtype: .float32, shape: [3], storage: TensorStorage(borrowing: shifted, owner: holder))
+    #expect(Int(bitPattern: weight.storage.bytes.baseAddress!) % TensorStorage.alignment != 0)
+    let aligned = weight.alignedForKernels()
+    #expect(Int(bitPattern: aligned.storage.bytes.baseAddress!) % TensorStorage.alignment == 0)
+    #expect(aligned.values(as: Float.self) == [10, 20, 30])
+    var m = addModel()
+    m.graph.initializers = [weight]
+    let x = Tensor(dtype: .float32, shape: [1, 3], values: [Float(1), 2, 3])
+    let out = try InferenceSession(model: m).run(feeds: ["x": .tensor(x)])
+    #expect(out[0].tensor?.values(as: Float.self) == [11, 22, 33])
+}

@@ -44,7 +44,10 @@ public final class ExecutionPlan: @unchecked Sendable {
         var constants: [(Int, Value)] = []
         var defaults: [Int: Value] = [:]
         let inputIndex = Dictionary(graph.inputs.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
-        for t in graph.initializers {
+        // Weights read in place from a model file sit at arbitrary byte offsets; kernels load
+        // typed (and SIMD) values, so each misaligned one is copied once here.
+        let initializers = graph.initializers.map { $0.alignedForKernels() }
+        for t in initializers {
             if let i = inputIndex[t.name] {
                 defaults[i] = .tensor(t)
             } else {
@@ -84,7 +87,7 @@ public final class ExecutionPlan: @unchecked Sendable {
         let visible = outerScope.union(defined)
         var steps: [Step] = []
         steps.reserveCapacity(ordered.count)
-        let constantByName = Dictionary(graph.initializers.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let constantByName = Dictionary(initializers.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let typeByName = builder.knownTypes(graph)
         for n in ordered {
             // Outer values a node's subgraphs read are passed after its listed inputs.

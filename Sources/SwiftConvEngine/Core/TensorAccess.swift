@@ -59,6 +59,15 @@ extension Tensor {
         return t
     }
 
+    /// This tensor, or a copy in library memory when its bytes are not aligned for typed
+    /// and SIMD loads (weights borrowed from a model file can start at any offset).
+    public func alignedForKernels() -> Tensor {
+        guard let base = storage.bytes.baseAddress, Int(bitPattern: base) % TensorStorage.alignment != 0 else { return self }
+        var t = self
+        t.storage = TensorStorage(copying: storage.bytes)
+        return t
+    }
+
     /// Scalar value of a one-element integer tensor.
     public func scalarInt() -> Int64? {
         guard elementCount == 1 else { return nil }
