@@ -152,14 +152,10 @@ struct IRToProto {
             if !v.denotation.dims.allSatisfy(\.isEmpty) {
                 switch tp.value {
                 case .tensorType(var tt)?:
-                    for (i, d) in v.denotation.dims.enumerated() where i < tt.shape.dim.count && !d.isEmpty {
-                        tt.shape.dim[i].denotation = d
-                    }
+                    denote(&tt.shape, v.denotation.dims)
                     tp.tensorType = tt
                 case .sparseTensorType(var tt)?:
-                    for (i, d) in v.denotation.dims.enumerated() where i < tt.shape.dim.count && !d.isEmpty {
-                        tt.shape.dim[i].denotation = d
-                    }
+                    denote(&tt.shape, v.denotation.dims)
                     tp.sparseTensorType = tt
                 default: break
                 }
@@ -171,6 +167,11 @@ struct IRToProto {
         if !v.docString.isEmpty { p.docString = v.docString }
         p.metadataProps = v.metadata.map(entry)
         return p
+    }
+
+    /// Puts per-dimension denotations back on a shape ("" means none).
+    func denote(_ shape: inout Onnx_TensorShapeProto, _ dims: [String]) {
+        for (i, d) in dims.enumerated() where i < shape.dim.count && !d.isEmpty { shape.dim[i].denotation = d }
     }
 
     func typeProto(_ t: ValueType?) -> Onnx_TypeProto {
