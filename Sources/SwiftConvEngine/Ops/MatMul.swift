@@ -145,16 +145,7 @@ struct MatMulKernel: Kernel {
     let packedShape: [Int]
 
     init(_ ctx: KernelBuildContext) throws {
-        if let b = ctx.constant(1), b.dtype == .float32, b.rank == 2, b.shape[0] > 0, b.shape[1] > 0 {
-            let k = b.shape[0], n = b.shape[1]
-            let buf = FloatBuffer(count: Gemm.packedBSize(k: k, n: n))
-            Gemm.pack(b: MatrixView(b.floatPointer, rowStride: n, colStride: 1), k: k, n: n, into: buf.pointer)
-            packedB = buf
-            packedShape = b.shape
-        } else {
-            packedB = nil
-            packedShape = []
-        }
+        (packedB, packedShape) = packConstantB(ctx.constant(1), transposed: false)
     }
 
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
@@ -162,6 +153,17 @@ struct MatMulKernel: Kernel {
         let usePacked = packedB != nil && b.shape == packedShape && a.rank >= 2
         return [.tensor(try anyMatMul(a, b, packedB: usePacked ? packedB : nil, context))]
     }
+}
+
+/// Packs a constant float32 2-D B operand once for sgemm (MatMul and Gemm weights);
+/// returns the panels and the shape they were packed from, or (nil, []) when B is not such a constant.
+func packConstantB(_ b: Tensor?, transposed: Bool) -> (FloatBuffer?, [Int]) {
+    guard let b, b.dtype == .float32, b.rank == 2, b.shape[0] > 0, b.shape[1] > 0 else { return (nil, []) }
+    let k = transposed ? b.shape[1] : b.shape[0], n = transposed ? b.shape[0] : b.shape[1]
+    let view = transposed ? MatrixView(b.floatPointer, rowStride: 1, colStride: k) : MatrixView(b.floatPointer, rowStride: n, colStride: 1)
+    let buf = FloatBuffer(count: Gemm.packedBSize(k: k, n: n))
+    Gemm.pack(b: view, k: k, n: n, into: buf.pointer)
+    return (buf, b.shape)
 }
 
 /// Gemm: `alpha * op(A) * op(B) + beta * C`, C broadcast to M x N (optional from opset 11).
@@ -176,17 +178,7 @@ struct GemmKernel: Kernel {
         transB = ctx.int("transB", default: 0) != 0
         alpha = ctx.float("alpha", default: 1)
         beta = ctx.float("beta", default: 1)
-        if let b = ctx.constant(1), b.dtype == .float32, b.rank == 2, b.shape[0] > 0, b.shape[1] > 0 {
-            let k = transB ? b.shape[1] : b.shape[0], n = transB ? b.shape[0] : b.shape[1]
-            let view = transB ? MatrixView(b.floatPointer, rowStride: 1, colStride: k) : MatrixView(b.floatPointer, rowStride: n, colStride: 1)
-            let buf = FloatBuffer(count: Gemm.packedBSize(k: k, n: n))
-            Gemm.pack(b: view, k: k, n: n, into: buf.pointer)
-            packedB = buf
-            packedShape = b.shape
-        } else {
-            packedB = nil
-            packedShape = []
-        }
+        (packedB, packedShape) = packConstantB(ctx.constant(1), transposed: transB)
     }
 
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
