@@ -39,7 +39,10 @@ let package = Package(
 
         // MARK: Execution
         // Numeric routines (GEMM, convolution lowering) that know nothing of graphs.
-        .target(name: "SwiftConvKernels", dependencies: [.product(name: "RealModule", package: "swift-numerics")]),
+        // Their few hottest inner loops for newer ISAs (AVX2+FMA), picked at start-up from CPU features.
+        .target(name: "CSwiftConvKernels"),
+        .target(name: "SwiftConvKernels",
+                dependencies: ["CSwiftConvKernels", .product(name: "RealModule", package: "swift-numerics")]),
         // The engine: kernel registry, op implementations (Ops/, one file per family), executor.
         .target(
             name: "SwiftConvEngine",

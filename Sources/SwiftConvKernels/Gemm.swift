@@ -1,5 +1,7 @@
-/// Single-precision matrix multiply: cache-blocked, panel-packed, with a 6x8 register-blocked
-/// SIMD micro-kernel, split over threads through a caller-supplied parallel-for.
+/// Single-precision matrix multiply: cache-blocked, panel-packed, with a register-blocked
+/// micro-kernel (6x16 AVX2+FMA where the CPU has it, else a portable 6x8 Swift SIMD one),
+/// split over threads through a caller-supplied parallel-for.
+import CSwiftConvKernels
 
 /// Runs `body` over disjoint ranges covering `0..<count` (possibly on several threads).
 public typealias ParallelFor = (_ count: Int, _ body: (Range<Int>) -> Void) -> Void
@@ -20,10 +22,29 @@ public struct MatrixView {
     }
 }
 
+/// Finishes a block of C (rows, columns) once its full depth is summed, while the block is
+/// still in cache: bias, activation. Called once per block, possibly from several threads
+/// on disjoint blocks.
+public typealias Epilogue = (_ rows: Range<Int>, _ cols: Range<Int>) -> Void
+
+/// Bias per row of C and a clamp, applied to each block of C as its last depth block is
+/// stored (a convolution's bias and Relu/Clip). See `scv_tile_finish`.
+public typealias TileFinish = scv_tile_finish
+
+extension scv_tile_finish {
+    /// The same finish for a tile whose first row is row `i` of the block.
+    @inline(__always) func fromRow(_ i: Int) -> scv_tile_finish {
+        scv_tile_finish(row_bias: row_bias.map { $0 + i }, lo: lo, hi: hi)
+    }
+}
+
 public enum Gemm {
-    /// Micro-kernel tile: MR rows of A by NR columns of B.
+    /// Whether the AVX2+FMA micro-kernel runs; decided once per process from the CPU.
+    public static let usesAVX2 = scv_cpu_has_avx2_fma() != 0
+    /// Micro-kernel tile: MR rows of A by NR columns of B. Packed B panels are NR wide, so
+    /// anything packed in this process matches the micro-kernel chosen here.
     public static let mr = 6
-    public static let nr = 8
+    public static let nr = usesAVX2 ? 16 : 8
     /// Depth of one packed block (A and B panels of one block stay in L1/L2).
     public static let kc = 256
     /// Rows and columns one task computes per depth block.
@@ -83,31 +104,41 @@ public enum Gemm {
             let kb = min(kc, k - p0)
             let block = dst + p0 * np
             parallel(panels) { range in
-                for panel in range {
-                    let out = block + panel * nr * kb
-                    let c0 = panel * nr
-                    let cols = min(nr, n - c0)
-                    if cols == nr && b.colStride == 1 {
-                        for kk in 0..<kb {
-                            let src = UnsafeRawPointer(b.base + (p0 + kk) * b.rowStride + c0)
-                            (UnsafeMutableRawPointer(out + kk * nr)).storeBytes(
-                                of: src.loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
-                        }
-                    } else if cols == nr && b.rowStride == 1 {
-                        for c in 0..<nr {
-                            let src = b.base + (c0 + c) * b.colStride + p0
-                            for kk in 0..<kb { out[kk * nr + c] = src[kk] }
-                        }
-                    } else {
-                        for kk in 0..<kb {
-                            for c in 0..<nr {
-                                out[kk * nr + c] = c < cols ? b.base[(p0 + kk) * b.rowStride + (c0 + c) * b.colStride] : 0
-                            }
-                        }
+                packBlock(b: b, p0: p0, kb: kb, panels: range, n: n, into: block + range.lowerBound * nr * kb)
+            }
+            p0 += kb
+        }
+    }
+
+    /// Packs depth rows `p0..<p0+kb` of the NR-column panels `panels` of B (`n` columns in all)
+    /// into consecutive `NR x kb` panels at `out` (zero padded past column `n`).
+    static func packBlock(b: MatrixView, p0: Int, kb: Int, panels: Range<Int>, n: Int, into out: UnsafeMutablePointer<Float>) {
+        var out = out
+        for panel in panels {
+            let c0 = panel * nr
+            let cols = min(nr, n - c0)
+            if cols == nr && b.colStride == 1 {
+                for kk in 0..<kb {
+                    let src = UnsafeRawPointer(b.base + (p0 + kk) * b.rowStride + c0)
+                    let dst = UnsafeMutableRawPointer(out + kk * nr)
+                    for v in stride(from: 0, to: nr * 4, by: 32) {
+                        dst.storeBytes(of: src.loadUnaligned(fromByteOffset: v, as: SIMD8<Float>.self),
+                                       toByteOffset: v, as: SIMD8<Float>.self)
+                    }
+                }
+            } else if cols == nr && b.rowStride == 1 {
+                for c in 0..<nr {
+                    let src = b.base + (c0 + c) * b.colStride + p0
+                    for kk in 0..<kb { out[kk * nr + c] = src[kk] }
+                }
+            } else {
+                for kk in 0..<kb {
+                    for c in 0..<nr {
+                        out[kk * nr + c] = c < cols ? b.base[(p0 + kk) * b.rowStride + (c0 + c) * b.colStride] : 0
                     }
                 }
             }
-            p0 += kb
+            out += nr * kb
         }
     }
 
@@ -118,21 +149,27 @@ public enum Gemm {
                              a: MatrixView? = nil, packedA: UnsafePointer<Float>? = nil,
                              b: MatrixView? = nil, packedB: UnsafePointer<Float>? = nil,
                              beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int,
-                             parallel: ParallelFor = serialFor) {
+                             parallel: ParallelFor = serialFor, finish: TileFinish? = nil, epilogue: Epilogue? = nil) {
         if m <= 0 || n <= 0 { return }
         if k <= 0 {
             for i in 0..<m {
                 for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] }
             }
+            finishBlock(finish, c, ldc, 0..<m, 0..<n)
+            epilogue?(0..<m, 0..<n)
             return
         }
         // Small products: packing costs more than it saves.
         if packedA == nil && packedB == nil, let a = a, let b = b, m * n * k <= 4096 {
             naive(m: m, n: n, k: k, alpha: alpha, a: a, b: b, beta: beta, c: c, ldc: ldc)
+            finishBlock(finish, c, ldc, 0..<m, 0..<n)
+            epilogue?(0..<m, 0..<n)
             return
         }
         if packedA == nil && packedB == nil, let a = a, let b = b, m == 1 || n == 1 {
             gemv(m: m, n: n, k: k, alpha: alpha, a: a, b: b, beta: beta, c: c, ldc: ldc, parallel: parallel)
+            finishBlock(finish, c, ldc, 0..<m, 0..<n)
+            epilogue?(0..<m, 0..<n)
             return
         }
         var ownedA: UnsafeMutablePointer<Float>? = nil
@@ -148,6 +185,13 @@ public enum Gemm {
             ownedA = buf
             pa = UnsafePointer(buf)
         }
+        // Wide B (a convolution's input): each task packs only the column blocks it computes,
+        // so packing and multiplying are one parallel pass and packed B stays in cache.
+        if packedB == nil, let b = b, n >= 4 * columnBlock {
+            computeByColumns(m: m, n: n, k: k, alpha: alpha, pa: pa, b: b, beta: beta, c: c, ldc: ldc,
+                             parallel: parallel, finish: finish, epilogue: epilogue)
+            return
+        }
         let pb: UnsafePointer<Float>
         if let p = packedB { pb = p } else {
             let buf = UnsafeMutablePointer<Float>.allocate(capacity: packedBSize(k: k, n: n))
@@ -155,12 +199,59 @@ public enum Gemm {
             ownedB = buf
             pb = UnsafePointer(buf)
         }
-        compute(m: m, n: n, k: k, alpha: alpha, pa: pa, pb: pb, beta: beta, c: c, ldc: ldc, parallel: parallel)
+        compute(m: m, n: n, k: k, alpha: alpha, pa: pa, pb: pb, beta: beta, c: c, ldc: ldc, parallel: parallel,
+                finish: finish, epilogue: epilogue)
+    }
+
+    /// Columns one task packs and multiplies at a time in `computeByColumns`.
+    static let columnBlock = 192
+
+    /// The product of packed A and unpacked B, split over column blocks of B and C: each task
+    /// packs a `kc x columnBlock` block of B at a time into its own buffer and multiplies it
+    /// with every row panel of A.
+    static func computeByColumns(m: Int, n: Int, k: Int, alpha: Float, pa: UnsafePointer<Float>, b: MatrixView,
+                                 beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, parallel: ParallelFor,
+                                 finish: TileFinish?, epilogue: Epilogue?) {
+        let mp = roundUp(m, mr)
+        let blocks = (n + columnBlock - 1) / columnBlock
+        parallel(blocks) { range in
+            let local = UnsafeMutablePointer<Float>.allocate(capacity: min(kc, k) * columnBlock)
+            defer { local.deallocate() }
+            for blk in range {
+                let j0 = blk * columnBlock, j1 = min(n, j0 + columnBlock)
+                let firstPanel = j0 / nr, panelCount = (j1 - j0 + nr - 1) / nr
+                var p0 = 0
+                while p0 < k {
+                    let kb = min(kc, k - p0)
+                    packBlock(b: b, p0: p0, kb: kb, panels: firstPanel..<firstPanel + panelCount, n: n, into: local)
+                    let blockA = pa + p0 * mp
+                    let bt = p0 == 0 ? beta : 1
+                    let last = p0 + kb == k
+                    var i = 0
+                    while i < m {
+                        let ap = blockA + (i / mr) * mr * kb
+                        let rows = min(mr, m - i)
+                        var tileFinish = last ? finish?.fromRow(i) : nil
+                        var j = j0
+                        var bp = UnsafePointer(local)
+                        while j < j1 {
+                            micro(kb, ap, bp, c + i * ldc + j, ldc, rows, min(nr, j1 - j), alpha, bt, &tileFinish)
+                            j += nr
+                            bp += nr * kb
+                        }
+                        i += mr
+                    }
+                    p0 += kb
+                }
+                epilogue?(0..<m, j0..<j1)
+            }
+        }
     }
 
     /// The blocked product of two packed operands.
     static func compute(m: Int, n: Int, k: Int, alpha: Float, pa: UnsafePointer<Float>, pb: UnsafePointer<Float>,
-                        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, parallel: ParallelFor) {
+                        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, parallel: ParallelFor,
+                        finish: TileFinish? = nil, epilogue: Epilogue? = nil) {
         let mp = roundUp(m, mr), np = roundUp(n, nr)
         // Tiles of up to MC x NC; shrink them when there are fewer tiles than threads' worth of work.
         var mcb = mc, ncb = nc
@@ -179,6 +270,7 @@ public enum Gemm {
                     let kb = min(kc, k - p0)
                     let blockA = pa + p0 * mp, blockB = pb + p0 * np
                     let bt = p0 == 0 ? beta : 1
+                    let last = p0 + kb == k
                     var j = j0
                     while j < j1 {
                         let bp = blockB + (j / nr) * nr * kb
@@ -187,13 +279,15 @@ public enum Gemm {
                         while i < i1 {
                             let ap = blockA + (i / mr) * mr * kb
                             let rows = min(mr, i1 - i)
-                            micro(kb, ap, bp, c + i * ldc + j, ldc, rows, cols, alpha, bt)
+                            var tileFinish = last ? finish?.fromRow(i) : nil
+                            micro(kb, ap, bp, c + i * ldc + j, ldc, rows, cols, alpha, bt, &tileFinish)
                             i += mr
                         }
                         j += nr
                     }
                     p0 += kb
                 }
+                epilogue?(i0..<i1, j0..<j1)
             }
         }
     }
@@ -201,6 +295,37 @@ public enum Gemm {
     /// One MR x NR tile over depth `kb`: accumulators stay in registers.
     @inline(__always)
     static func micro(_ kb: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                      _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ rows: Int, _ cols: Int,
+                      _ alpha: Float, _ beta: Float, _ finish: inout TileFinish?) {
+        if usesAVX2 {
+            if finish != nil {
+                withUnsafePointer(to: &finish!) { scv_sgemm_tile_6x16_avx2(kb, a, b, c, ldc, rows, cols, alpha, beta, $0) }
+            } else {
+                scv_sgemm_tile_6x16_avx2(kb, a, b, c, ldc, rows, cols, alpha, beta, nil)
+            }
+        } else {
+            portableMicro(kb, a, b, c, ldc, rows, cols, alpha, beta)
+            finishBlock(finish, c, ldc, 0..<rows, 0..<cols)
+        }
+    }
+
+    /// Applies `finish` (row bias, clamp) to a block of C in place; the portable kernels' way.
+    static func finishBlock(_ finish: TileFinish?, _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
+                            _ rows: Range<Int>, _ cols: Range<Int>) {
+        guard let f = finish else { return }
+        for r in rows {
+            let bias = f.row_bias?[r] ?? 0
+            let row = c + r * ldc
+            for j in cols {
+                let v = row[j] + bias
+                row[j] = v < f.lo ? f.lo : (v > f.hi ? f.hi : v)  // NaN compares false and stays NaN
+            }
+        }
+    }
+
+    /// The portable 6x8 tile (Swift SIMD; whatever vector width the build targets).
+    @inline(__always)
+    static func portableMicro(_ kb: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                       _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ rows: Int, _ cols: Int,
                       _ alpha: Float, _ beta: Float) {
         typealias V = SIMD8<Float>

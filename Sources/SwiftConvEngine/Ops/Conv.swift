@@ -1,10 +1,16 @@
+import CSwiftConvKernels
+import RealModule
 import SwiftConvIR
 import SwiftConvKernels
 
-/// Conv, ConvTranspose, DeformConv.
+/// Conv, ConvTranspose, DeformConv, and onnxruntime's FusedConv (Conv + activation).
 enum ConvKernels {
     static func register(into r: inout KernelRegistry) {
         r.register("Conv", since: [1, 11, 22]) { ctx in try ConvKernel(ctx) }
+        // Produced by GraphOptimizer from Conv + Relu/Clip; also runs models that contain it.
+        r.register("FusedConv", domain: GraphOptimizer.fusedDomain, since: [1]) { ctx in
+            try ConvKernel(ctx, activation: ConvActivation(ctx))
+        }
         r.register("ConvTranspose", since: [1, 11, 22]) { ctx in try ConvTransposeKernel(ctx) }
         r.register("DeformConv", since: [19, 22]) { ctx in try DeformConvKernel(ctx) }
     }
@@ -119,14 +125,85 @@ func im2col(_ x: UnsafePointer<Float>, channels: Int, _ g: WindowGeometry, _ col
     }
 }
 
+/// The activation a FusedConv applies to its output: onnxruntime's `activation` attribute
+/// with its `activation_params`.
+struct ConvActivation {
+    enum Kind { case relu, clip, leakyRelu, sigmoid, tanh, hardSigmoid }
+    let kind: Kind
+    let a: Float
+    let b: Float
+
+    init(_ ctx: KernelBuildContext) throws {
+        let name = ctx.string("activation", default: "")
+        let params = ctx.floats("activation_params") ?? []
+        func param(_ i: Int, _ d: Float) -> Float { i < params.count ? params[i] : d }
+        switch name {
+        case "Relu": kind = .relu; a = 0; b = 0
+        case "Clip":
+            guard params.count == 2 else { throw ctx.invalid("Clip activation needs activation_params [min, max]") }
+            kind = .clip; a = params[0]; b = params[1]
+        case "LeakyRelu": kind = .leakyRelu; a = param(0, 0.01); b = 0
+        case "Sigmoid": kind = .sigmoid; a = 0; b = 0
+        case "Tanh": kind = .tanh; a = 0; b = 0
+        case "HardSigmoid": kind = .hardSigmoid; a = param(0, 0.2); b = param(1, 0.5)
+        default: throw SwiftConvError.unsupportedOp("FusedConv activation '\(name)'")
+        }
+    }
+
+    /// The bounds when the activation is a clamp (Relu, Clip), which kernels can apply themselves.
+    var clampBounds: (Float, Float)? {
+        switch kind {
+        case .relu: return (0, .infinity)
+        case .clip: return (a, b)
+        default: return nil
+        }
+    }
+
+    /// `p[0..<count] = activation(p[i] + bias)`.
+    func apply(_ p: UnsafeMutablePointer<Float>, _ count: Int, bias: Float) {
+        typealias V = SIMD8<Float>
+        let raw = UnsafeMutableRawPointer(p)
+        let vb = V(repeating: bias)
+        var i = 0
+        switch kind {
+        case .relu, .clip:
+            let lo = V(repeating: kind == .relu ? 0 : a), hi = V(repeating: kind == .relu ? .infinity : b)
+            while i + 8 <= count {
+                var v = raw.loadUnaligned(fromByteOffset: i * 4, as: V.self) + vb
+                v.replace(with: lo, where: v .< lo)  // NaN compares false and stays NaN
+                v.replace(with: hi, where: v .> hi)
+                raw.storeBytes(of: v, toByteOffset: i * 4, as: V.self)
+                i += 8
+            }
+            let l = lo[0], h = hi[0]
+            while i < count {
+                let v = p[i] + bias
+                p[i] = v < l ? l : (v > h ? h : v)
+                i += 1
+            }
+        case .leakyRelu:
+            while i < count { let v = p[i] + bias; p[i] = v < 0 ? a * v : v; i += 1 }
+        case .sigmoid:
+            while i < count { p[i] = 1 / (1 + Float.exp(-(p[i] + bias))); i += 1 }
+        case .tanh:
+            while i < count { p[i] = Float.tanh(p[i] + bias); i += 1 }
+        case .hardSigmoid:
+            while i < count { p[i] = Swift.max(0, Swift.min(1, a * (p[i] + bias) + b)); i += 1 }
+        }
+    }
+}
+
 struct ConvKernel: Kernel {
     let attrs: ConvAttributes
+    /// Applied with the bias to each output block; nil for a plain Conv.
+    let activation: ConvActivation?
     /// Weights packed per group for the GEMM (constant float32 weights only).
     let packed: FloatBuffer?
     let packedShape: [Int]
 
-    init(_ ctx: KernelBuildContext) throws {
+    init(_ ctx: KernelBuildContext, activation: ConvActivation? = nil) throws {
         attrs = try ConvAttributes(ctx)
+        self.activation = activation
         if let w = ctx.constant(1), w.dtype == .float32, w.rank >= 3, w.shape[0] % attrs.group == 0, w.elementCount > 0 {
             let g = attrs.group
             let mg = w.shape[0] / g, kg = w.elementCount / w.shape[0]
@@ -179,14 +256,8 @@ struct ConvKernel: Kernel {
             depthwise(px, pw, pbias, po, planes: n * m, channels: m, g2, par)
             return out
         }
-        if let bias = pbias {
-            for i in 0..<n * m {
-                let v = bias[i % m]
-                let row = po + i * outCount
-                for j in 0..<outCount { row[j] = v }
-            }
-        }
-        let beta: Float = pbias == nil ? 0 : 1
+        let activation = self.activation
+        let beta: Float = 0
         let pointwise = geo.kernel.allSatisfy { $0 == 1 } && geo.strides.allSatisfy { $0 == 1 }
             && geo.padBegin.allSatisfy { $0 == 0 } && geo.padEnd.allSatisfy { $0 == 0 }
         let usePacked = packed != nil && w.shape == packedShape
@@ -204,12 +275,24 @@ struct ConvKernel: Kernel {
                     bview = MatrixView(xg, rowStride: inCount, colStride: 1)
                 }
                 let cptr = po + (img * m + gi * mg) * outCount
+                let channel0 = gi * mg
+                // Bias and Relu/Clip are applied by the GEMM as it stores each finished tile;
+                // other activations per finished block, while it is in cache.
+                let clamp = activation?.clampBounds
+                let finish: TileFinish? = pbias == nil && activation == nil ? nil
+                    : TileFinish(row_bias: pbias.map { $0 + channel0 }, lo: clamp?.0 ?? -.infinity, hi: clamp?.1 ?? .infinity)
+                let epilogue: Epilogue? = activation == nil || clamp != nil ? nil : { rows, cols in
+                    for r in rows {
+                        activation!.apply(cptr + r * outCount + cols.lowerBound, cols.count, bias: 0)
+                    }
+                }
                 if usePacked, let pk = packed {
                     Gemm.sgemm(m: mg, n: outCount, k: kg, packedA: UnsafePointer(pk.pointer + gi * perGroup), b: bview,
-                               beta: beta, c: cptr, ldc: outCount, parallel: par)
+                               beta: beta, c: cptr, ldc: outCount, parallel: par, finish: finish, epilogue: epilogue)
                 } else {
                     Gemm.sgemm(m: mg, n: outCount, k: kg, a: MatrixView(pw + gi * mg * kg, rowStride: kg, colStride: 1),
-                               b: bview, beta: beta, c: cptr, ldc: outCount, parallel: par)
+                               b: bview, beta: beta, c: cptr, ldc: outCount, parallel: par, finish: finish,
+                               epilogue: epilogue)
                 }
             }
         }
@@ -223,6 +306,23 @@ struct ConvKernel: Kernel {
         let oh = g.outSpatial[0], ow = g.outSpatial[1]
         let sh = g.strides[0], sw = g.strides[1], dh = g.dilations[0], dw = g.dilations[1]
         let pt = g.padBegin[0], pl = g.padBegin[1]
+        let activation = self.activation
+        // The AVX2 kernel covers MobileNet-style 3x3 filters at stride 1 or 2, and clamps
+        // (Relu, Clip) on the way out; other activations follow per plane.
+        if Gemm.usesAVX2 && kh == 3 && kw == 3 && dh == 1 && dw == 1 && sh == sw && (sh == 1 || sh == 2)
+            && pt >= 0 && pl >= 0 && oh > 0 && ow > 0 {
+            let clamp = activation?.clampBounds ?? (-.infinity, .infinity)
+            var done = true
+            par(planes) { range in
+                let ok = scv_depthwise3x3_avx2(x, w, bias, y, range.lowerBound, range.upperBound, channels,
+                                               h, wd, oh, ow, sh, pt, pl, clamp.0, clamp.1) != 0
+                if ok, let act = activation, act.clampBounds == nil {
+                    for p in range { act.apply(y + p * oh * ow, oh * ow, bias: 0) }
+                }
+                if !ok { done = false }
+            }
+            if done { return }
+        }
         par(planes) { range in
             for p in range {
                 let ch = p % channels
@@ -252,6 +352,7 @@ struct ConvKernel: Kernel {
                         }
                     }
                 }
+                activation?.apply(dst, oh * ow, bias: 0)
             }
         }
     }

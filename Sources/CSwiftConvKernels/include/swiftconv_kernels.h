@@ -1,0 +1,51 @@
+// Architecture-specific inner loops for SwiftConvKernels, chosen once at start-up from the
+// CPU's features. The portable Swift kernels remain the fallback on every machine; these
+// replace the few hottest loops where the Swift compiler cannot target a newer ISA per
+// function (it builds a whole module for one CPU).
+//
+// All pointers are borrowed for the duration of the call; nothing is retained or freed.
+#ifndef SWIFTCONV_KERNELS_H
+#define SWIFTCONV_KERNELS_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// 1 when this CPU and build can run the AVX2+FMA kernels below, else 0.
+int scv_cpu_has_avx2_fma(void);
+
+/// What a GEMM does to a finished block of C (after the last depth block): add
+/// `row_bias[row]` (when not NULL; `row` counts from the tile's first row), then clamp to
+/// [`lo`, `hi`] (NaN stays NaN). Relu is lo 0, hi +inf; no clamp is -inf, +inf.
+typedef struct scv_tile_finish {
+    const float *row_bias;
+    float lo;
+    float hi;
+} scv_tile_finish;
+
+/// One 6x16 tile of C = alpha * A * B + beta * C over depth `kb` (AVX2+FMA), then `finish`
+/// when not NULL. `a`: 6 floats per depth step (a packed A panel); `b`: 16 floats per depth
+/// step (a packed B panel). Only the top-left `rows` x `cols` of the tile are written;
+/// `beta` 0 never reads C.
+void scv_sgemm_tile_6x16_avx2(ptrdiff_t kb, const float *a, const float *b, float *c, ptrdiff_t ldc,
+                              ptrdiff_t rows, ptrdiff_t cols, float alpha, float beta,
+                              const scv_tile_finish *finish);
+
+/// Depthwise 3x3 convolution (AVX2+FMA, dilation 1, stride 1 or 2 in both directions) of
+/// planes `plane_begin..<plane_end` of `x` (NCHW, each plane `h` x `w`) into `y` (planes
+/// `oh` x `ow`). Plane `p` uses filter `filters[(p % channels) * 9 ..]` and bias
+/// `bias[p % channels]` (`bias` may be NULL); outputs are clamped to [`lo`, `hi`] (pass
+/// -inf/+inf for none). Zero padding `pad_top`/`pad_left`; the rest follows from the sizes.
+/// Returns 0, having written nothing, for another stride or when scratch memory is short.
+int scv_depthwise3x3_avx2(const float *x, const float *filters, const float *bias, float *y,
+                          ptrdiff_t plane_begin, ptrdiff_t plane_end, ptrdiff_t channels,
+                          ptrdiff_t h, ptrdiff_t w, ptrdiff_t oh, ptrdiff_t ow, ptrdiff_t stride,
+                          ptrdiff_t pad_top, ptrdiff_t pad_left, float lo, float hi);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,115 @@
+"""Inference latency on the real models: swiftconv vs onnxruntime, side by side.
+
+    python benchmarks/bench_models.py              # table on stdout
+    python benchmarks/bench_models.py --markdown   # markdown table for docs/PERF.md
+
+The models are the torch exports of `tests/test_real_models.py` (weights refilled from a
+fixed seed by `tests/real_models.py`). For each model, both engines get a session with
+2 intra-op threads and full graph optimization; after warm-up, single batch-1 runs
+alternate between the two engines (swiftconv, onnxruntime, swiftconv, ...) so that both
+see the same machine state. Reported: median latency of each and the ratio
+swiftconv / onnxruntime (below 1 means swiftconv is faster). Outputs are checked against
+each other first, so a fast wrong answer cannot pass. See benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+import onnxruntime as ort  # noqa: E402
+import real_models  # noqa: E402
+
+import swiftconv as sc  # noqa: E402
+
+
+def _sessions(model: bytes, threads: int):
+    sc_options = sc.SessionOptions()
+    sc_options.intra_op_num_threads = threads
+    ort_options = ort.SessionOptions()
+    ort_options.intra_op_num_threads = threads
+    ort_options.inter_op_num_threads = 1
+    return (
+        sc.InferenceSession(model, sc_options),
+        ort.InferenceSession(model, ort_options, providers=["CPUExecutionProvider"]),
+    )
+
+
+def bench(name: str, threads: int, runs: int, warmup: int) -> dict:
+    model = real_models.build(name)
+    feeds = real_models.inputs(name, 1)
+    ours, theirs = _sessions(model, threads)
+    got, want = ours.run(None, feeds), theirs.run(None, feeds)
+    error = max(float(np.abs(g - w).max()) for g, w in zip(got, want))
+    for _ in range(warmup):
+        ours.run(None, feeds)
+        theirs.run(None, feeds)
+    times = {"swiftconv": [], "onnxruntime": []}
+    for _ in range(runs):
+        for label, session in (("swiftconv", ours), ("onnxruntime", theirs)):
+            start = time.perf_counter()
+            session.run(None, feeds)
+            times[label].append(time.perf_counter() - start)
+    sc_ms = statistics.median(times["swiftconv"]) * 1e3
+    ort_ms = statistics.median(times["onnxruntime"]) * 1e3
+    return {"model": name, "swiftconv_ms": sc_ms, "onnxruntime_ms": ort_ms, "ratio": sc_ms / ort_ms, "max_abs_error": error}
+
+
+def _machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{cpu}, {os.cpu_count()} cores; swiftconv {sc.__version__}, onnxruntime {ort.__version__}, numpy {np.__version__}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="*", default=None, help="subset of model names (default: all)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--runs", type=int, default=50, help="measured runs per engine and model")
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--markdown", action="store_true")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+
+    names = args.models or real_models.names()
+    results = []
+    for name in names:
+        results.append(bench(name, args.threads, args.runs, args.warmup))
+        if not (args.markdown or args.json):
+            r = results[-1]
+            print(
+                f"{r['model']:28s} swiftconv {r['swiftconv_ms']:8.2f} ms   onnxruntime {r['onnxruntime_ms']:8.2f} ms"
+                f"   ratio {r['ratio']:5.2f}   max|diff| {r['max_abs_error']:.1e}",
+                flush=True,
+            )
+    if args.json:
+        print(json.dumps({"machine": _machine(), "threads": args.threads, "runs": args.runs, "results": results}, indent=1))
+    elif args.markdown:
+        print(f"<!-- {time.strftime('%Y-%m-%d')}: {_machine()}; {args.threads} threads, batch 1, median of {args.runs} interleaved runs -->")
+        print("| model | swiftconv (ms) | onnxruntime (ms) | ratio | max abs diff |")
+        print("|---|---:|---:|---:|---:|")
+        for r in results:
+            print(
+                f"| {r['model']} | {r['swiftconv_ms']:.2f} | {r['onnxruntime_ms']:.2f} | {r['ratio']:.2f} | {r['max_abs_error']:.1e} |"
+            )
+    else:
+        print(f"# {_machine()}; {args.threads} threads, batch 1, median of {args.runs} interleaved runs")
+
+
+if __name__ == "__main__":
+    main()
