@@ -9,11 +9,22 @@ in both runtimes and are compared key by key.
 Covers the ai.onnx.ml ops CategoryMapper, DictVectorizer, FeatureVectorizer,
 Imputer, LinearClassifier, LinearRegressor, Normalizer, OneHotEncoder, Scaler,
 TreeEnsembleClassifier, TreeEnsembleRegressor and ZipMap, the default-domain
-GlobalLpPool and MaxRoiPool, and (when scikit-learn and skl2onnx are installed)
+GlobalLpPool and MaxRoiPool, onnxruntime's com.microsoft FusedConv (and the Conv + Relu/Clip
+graphs swiftconv fuses into it), and (when scikit-learn and skl2onnx are installed)
 a few skl2onnx-converted scikit-learn models.
+
+Each model is made by a builder registered with ``@rare_case``, which returns
+``(model, feeds)`` and lists itself in ``CASES`` once per parameter combination;
+``test_matches_onnxruntime`` runs every case. ``rare_op_models()`` builds them all
+without running anything, for tests/test_registry_coverage.py.
 """
 
 from __future__ import annotations
+
+import dataclasses
+import functools
+import itertools
+from typing import Callable
 
 import numpy as np
 import onnx
@@ -106,6 +117,50 @@ def check(model, feeds):
 
 
 # --------------------------------------------------------------------------
+# Case registry
+# --------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class RareCase:
+    """One registered model: ``build()`` returns ``(model, feeds)``."""
+
+    id: str
+    build: Callable[[], tuple]
+
+
+CASES: list[RareCase] = []
+
+
+def _param_id(value, name, index):
+    return str(value) if isinstance(value, (str, int, float)) else f"{name}{index}"
+
+
+def rare_case(**grid):
+    """Registers the decorated ``builder(**params) -> (model, feeds)`` in ``CASES``, once
+    per combination of ``grid`` values (each a list, or a dict from id to value)."""
+
+    def register(builder):
+        axes = []
+        for name, values in grid.items():
+            if isinstance(values, dict):
+                axes.append([(name, k, v) for k, v in values.items()])
+            else:
+                axes.append([(name, _param_id(v, name, i), v) for i, v in enumerate(values)])
+        for combo in itertools.product(*axes):
+            ident = "-".join([builder.__name__] + [k for _, k, _ in combo])
+            CASES.append(RareCase(ident, functools.partial(builder, **{n: v for n, _, v in combo})))
+        return builder
+
+    return register
+
+
+def rare_op_models():
+    """Every model ``test_matches_onnxruntime`` runs, built but not run."""
+    return [case.build()[0] for case in CASES]
+
+
+# --------------------------------------------------------------------------
 # CategoryMapper
 # --------------------------------------------------------------------------
 
@@ -113,22 +168,24 @@ CATS_STRINGS = ["cat", "dog", "bird", "fish"]
 CATS_INTS = [3, 7, 11, -2]
 
 
-def test_category_mapper_int_to_string():
+@rare_case()
+def category_mapper_int_to_string():
     node = ml_node("CategoryMapper", ["X"], ["Y"], cats_strings=CATS_STRINGS, cats_int64s=CATS_INTS,
                    default_string="unknown")
     model = make_model([node], [tensor_info("X", TensorProto.INT64, [None, 3])],
                        [tensor_info("Y", TensorProto.STRING, [None, 3])])
     x = np.array([[3, 7, 11], [-2, 0, 3], [99, 11, -2]], dtype=np.int64)
-    check(model, {"X": x})
+    return model, {"X": x}
 
 
-def test_category_mapper_string_to_int():
+@rare_case()
+def category_mapper_string_to_int():
     node = ml_node("CategoryMapper", ["X"], ["Y"], cats_strings=CATS_STRINGS, cats_int64s=CATS_INTS,
                    default_int64=-100)
     model = make_model([node], [tensor_info("X", TensorProto.STRING, [None])],
                        [tensor_info("Y", TensorProto.INT64, [None])])
     x = np.array(["dog", "cat", "horse", "fish", "", "bird"], dtype=object)
-    check(model, {"X": x})
+    return model, {"X": x}
 
 
 # --------------------------------------------------------------------------
@@ -136,19 +193,21 @@ def test_category_mapper_string_to_int():
 # --------------------------------------------------------------------------
 
 
-def test_dict_vectorizer_string_keys():
+@rare_case()
+def dict_vectorizer_string_keys():
     node = ml_node("DictVectorizer", ["X"], ["Y"], string_vocabulary=["a", "b", "c", "d"])
     x_type = helper.make_map_type_proto(TensorProto.STRING, helper.make_tensor_type_proto(TensorProto.FLOAT, []))
     model = make_model([node], [helper.make_value_info("X", x_type)], [tensor_info("Y", TensorProto.FLOAT, [1, 4])])
-    check(model, {"X": {"c": 2.5, "a": -1.0, "zzz": 9.0}})
+    return model, {"X": {"c": 2.5, "a": -1.0, "zzz": 9.0}}
 
 
-def test_dict_vectorizer_int_keys():
+@rare_case()
+def dict_vectorizer_int_keys():
     node = ml_node("DictVectorizer", ["X"], ["Y"], int64_vocabulary=[10, 20, 30])
     # onnxruntime turns a dict of Python floats into map(int64, float), so the model declares that.
     x_type = helper.make_map_type_proto(TensorProto.INT64, helper.make_tensor_type_proto(TensorProto.FLOAT, []))
     model = make_model([node], [helper.make_value_info("X", x_type)], [tensor_info("Y", TensorProto.FLOAT, [1, 3])])
-    check(model, {"X": {30: 0.125, 10: 4.0, 5: 7.0}})
+    return model, {"X": {30: 0.125, 10: 4.0, 5: 7.0}}
 
 
 # --------------------------------------------------------------------------
@@ -157,10 +216,10 @@ def test_dict_vectorizer_int_keys():
 
 
 # onnxruntime binds all FeatureVectorizer inputs to one type T1, so each model uses a single input type.
-@pytest.mark.parametrize("elem,dtype", [(TensorProto.FLOAT, np.float32), (TensorProto.DOUBLE, np.float64),
-                                        (TensorProto.INT64, np.int64), (TensorProto.INT32, np.int32)],
-                         ids=["float", "double", "int64", "int32"])
-def test_feature_vectorizer(elem, dtype):
+@rare_case(types={"float": (TensorProto.FLOAT, np.float32), "double": (TensorProto.DOUBLE, np.float64),
+                  "int64": (TensorProto.INT64, np.int64), "int32": (TensorProto.INT32, np.int32)})
+def feature_vectorizer(types):
+    elem, dtype = types
     rng = np.random.default_rng(0)
     node = ml_node("FeatureVectorizer", ["A", "B", "C"], ["Y"], inputdimensions=[2, 3, 1])
     model = make_model(
@@ -169,10 +228,11 @@ def test_feature_vectorizer(elem, dtype):
         [tensor_info("Y", TensorProto.FLOAT, [None, 6])],
     )
     feeds = {k: (rng.standard_normal((4, n)) * 5).astype(dtype) for k, n in (("A", 2), ("B", 3), ("C", 1))}
-    check(model, feeds)
+    return model, feeds
 
 
-def test_feature_vectorizer_pads_and_truncates():
+@rare_case()
+def feature_vectorizer_pads_and_truncates():
     rng = np.random.default_rng(1)
     # A has 3 columns but contributes 2; B has 1 column but contributes 3 (zero padded).
     node = ml_node("FeatureVectorizer", ["A", "B"], ["Y"], inputdimensions=[2, 3])
@@ -182,7 +242,7 @@ def test_feature_vectorizer_pads_and_truncates():
         [tensor_info("Y", TensorProto.FLOAT, [None, 5])],
     )
     feeds = {"A": rng.standard_normal((3, 3)).astype(np.float32), "B": rng.standard_normal((3, 1)).astype(np.float32)}
-    check(model, feeds)
+    return model, feeds
 
 
 # --------------------------------------------------------------------------
@@ -190,30 +250,33 @@ def test_feature_vectorizer_pads_and_truncates():
 # --------------------------------------------------------------------------
 
 
-def test_imputer_float_nan():
+@rare_case()
+def imputer_float_nan():
     rng = np.random.default_rng(2)
     node = ml_node("Imputer", ["X"], ["Y"], imputed_value_floats=[1.5, -2.0, 0.25], replaced_value_float=float("nan"))
     model = make_model([node], [tensor_info("X", TensorProto.FLOAT, [None, 3])],
                        [tensor_info("Y", TensorProto.FLOAT, [None, 3])])
     x = rng.standard_normal((5, 3)).astype(np.float32)
     x[rng.random((5, 3)) < 0.4] = np.nan
-    check(model, {"X": x})
+    return model, {"X": x}
 
 
-def test_imputer_float_value_single_imputation():
+@rare_case()
+def imputer_float_value_single_imputation():
     node = ml_node("Imputer", ["X"], ["Y"], imputed_value_floats=[9.0], replaced_value_float=-1.0)
     model = make_model([node], [tensor_info("X", TensorProto.FLOAT, [None, 4])],
                        [tensor_info("Y", TensorProto.FLOAT, [None, 4])])
     x = np.array([[-1.0, 2.0, -1.0, 3.0], [0.0, -1.0, np.nan, -1.0]], dtype=np.float32)
-    check(model, {"X": x})
+    return model, {"X": x}
 
 
-def test_imputer_int():
+@rare_case()
+def imputer_int():
     node = ml_node("Imputer", ["X"], ["Y"], imputed_value_int64s=[100, 200, 300], replaced_value_int64=-1)
     model = make_model([node], [tensor_info("X", TensorProto.INT64, [None, 3])],
                        [tensor_info("Y", TensorProto.INT64, [None, 3])])
     x = np.array([[-1, 5, 6], [7, -1, -1], [0, 1, 2]], dtype=np.int64)
-    check(model, {"X": x})
+    return model, {"X": x}
 
 
 # --------------------------------------------------------------------------
@@ -242,21 +305,18 @@ def _linear_classifier(n_classes, n_features, post, labels, seed, multi_class=0)
     return model, {"X": x}
 
 
-@pytest.mark.parametrize("post", ["NONE", "SOFTMAX", "LOGISTIC"])
-@pytest.mark.parametrize("labels", [[0, 1], ["no", "yes"]], ids=["int64", "string"])
-def test_linear_classifier_binary(post, labels):
-    model, feeds = _linear_classifier(2, 3, post, labels, seed=3)
-    check(model, feeds)
+@rare_case(labels={"int64": [0, 1], "string": ["no", "yes"]}, post=["NONE", "SOFTMAX", "LOGISTIC"])
+def linear_classifier_binary(post, labels):
+    return _linear_classifier(2, 3, post, labels, seed=3)
 
 
-@pytest.mark.parametrize("post", ["NONE", "SOFTMAX", "LOGISTIC"])
-@pytest.mark.parametrize("labels", [[4, 2, 9], ["a", "b", "c"]], ids=["int64", "string"])
-def test_linear_classifier_multiclass(post, labels):
-    model, feeds = _linear_classifier(3, 4, post, labels, seed=4)
-    check(model, feeds)
+@rare_case(labels={"int64": [4, 2, 9], "string": ["a", "b", "c"]}, post=["NONE", "SOFTMAX", "LOGISTIC"])
+def linear_classifier_multiclass(post, labels):
+    return _linear_classifier(3, 4, post, labels, seed=4)
 
 
-def test_linear_classifier_binary_two_rows():
+@rare_case()
+def linear_classifier_binary_two_rows():
     # Two coefficient rows for two classes: no binary special case.
     rng = np.random.default_rng(5)
     node = ml_node("LinearClassifier", ["X"], ["Y", "Z"], classlabels_ints=[0, 1],
@@ -266,18 +326,18 @@ def test_linear_classifier_binary_two_rows():
         [node], [tensor_info("X", TensorProto.FLOAT, [None, 3])],
         [tensor_info("Y", TensorProto.INT64, [None]), tensor_info("Z", TensorProto.FLOAT, [None, 2])],
     )
-    check(model, {"X": rng.standard_normal((5, 3)).astype(np.float32)})
+    return model, {"X": rng.standard_normal((5, 3)).astype(np.float32)}
 
 
-@pytest.mark.parametrize("targets", [1, 3])
-def test_linear_regressor(targets):
+@rare_case(targets=[1, 3])
+def linear_regressor(targets):
     rng = np.random.default_rng(6 + targets)
     node = ml_node("LinearRegressor", ["X"], ["Y"], targets=targets, post_transform="NONE",
                    coefficients=rng.standard_normal(targets * 4).astype(np.float32).tolist(),
                    intercepts=rng.standard_normal(targets).astype(np.float32).tolist())
     model = make_model([node], [tensor_info("X", TensorProto.FLOAT, [None, 4])],
                        [tensor_info("Y", TensorProto.FLOAT, [None, targets])])
-    check(model, {"X": rng.standard_normal((5, 4)).astype(np.float32)})
+    return model, {"X": rng.standard_normal((5, 4)).astype(np.float32)}
 
 
 # --------------------------------------------------------------------------
@@ -285,8 +345,8 @@ def test_linear_regressor(targets):
 # --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("norm", ["MAX", "L1", "L2"])
-def test_normalizer(norm):
+@rare_case(norm=["MAX", "L1", "L2"])
+def normalizer(norm):
     rng = np.random.default_rng(10)
     node = ml_node("Normalizer", ["X"], ["Y"], norm=norm)
     model = make_model([node], [tensor_info("X", TensorProto.FLOAT, [None, 4])],
@@ -294,31 +354,33 @@ def test_normalizer(norm):
     x = rng.standard_normal((5, 4)).astype(np.float32)
     x[1] = np.abs(x[1])  # one all-positive row
     x[2] = -np.abs(x[2])  # one all-negative row (MAX of a negative row)
-    check(model, {"X": x})
+    return model, {"X": x}
 
 
-@pytest.mark.parametrize("norm", ["MAX", "L1", "L2"])
-def test_normalizer_double(norm):
+@rare_case(norm=["MAX", "L1", "L2"])
+def normalizer_double(norm):
     rng = np.random.default_rng(11)
     node = ml_node("Normalizer", ["X"], ["Y"], norm=norm)
     model = make_model([node], [tensor_info("X", TensorProto.DOUBLE, [None, 3])],
                        [tensor_info("Y", TensorProto.FLOAT, [None, 3])])
-    check(model, {"X": rng.standard_normal((4, 3)) * 10})
+    return model, {"X": rng.standard_normal((4, 3)) * 10}
 
 
-def test_scaler():
+@rare_case()
+def scaler():
     rng = np.random.default_rng(12)
     node = ml_node("Scaler", ["X"], ["Y"], offset=[0.5, -1.0, 2.0], scale=[2.0, 0.5, -3.0])
     model = make_model([node], [tensor_info("X", TensorProto.FLOAT, [None, 3])],
                        [tensor_info("Y", TensorProto.FLOAT, [None, 3])])
-    check(model, {"X": rng.standard_normal((6, 3)).astype(np.float32)})
+    return model, {"X": rng.standard_normal((6, 3)).astype(np.float32)}
 
 
-def test_scaler_broadcast_single_value_int_input():
+@rare_case()
+def scaler_broadcast_single_value_int_input():
     node = ml_node("Scaler", ["X"], ["Y"], offset=[1.5], scale=[0.25])
     model = make_model([node], [tensor_info("X", TensorProto.INT64, [None, 3])],
                        [tensor_info("Y", TensorProto.FLOAT, [None, 3])])
-    check(model, {"X": np.array([[1, 2, 3], [-4, 0, 10]], dtype=np.int64)})
+    return model, {"X": np.array([[1, 2, 3], [-4, 0, 10]], dtype=np.int64)}
 
 
 # --------------------------------------------------------------------------
@@ -326,24 +388,24 @@ def test_scaler_broadcast_single_value_int_input():
 # --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("zeros", [0, 1])
-def test_one_hot_encoder_int64(zeros):
+@rare_case(zeros=[0, 1])
+def one_hot_encoder_int64(zeros):
     node = ml_node("OneHotEncoder", ["X"], ["Y"], cats_int64s=[1, 5, 3, 8], zeros=zeros)
     model = make_model([node], [tensor_info("X", TensorProto.INT64, [None, 2])],
                        [tensor_info("Y", TensorProto.FLOAT, [None, 2, 4])])
     x = np.array([[1, 8], [3, 5], [8, 1]], dtype=np.int64)
     if zeros:
         x[2, 1] = 42  # unknown category -> all zeros
-    check(model, {"X": x})
+    return model, {"X": x}
 
 
-@pytest.mark.parametrize("zeros", [0, 1])
-def test_one_hot_encoder_strings(zeros):
+@rare_case(zeros=[0, 1])
+def one_hot_encoder_strings(zeros):
     node = ml_node("OneHotEncoder", ["X"], ["Y"], cats_strings=["red", "green", "blue"], zeros=zeros)
     model = make_model([node], [tensor_info("X", TensorProto.STRING, [None])],
                        [tensor_info("Y", TensorProto.FLOAT, [None, 3])])
     x = np.array(["green", "blue", "red", "green"] + (["purple"] if zeros else []), dtype=object)
-    check(model, {"X": x})
+    return model, {"X": x}
 
 
 def test_one_hot_encoder_unknown_with_zeros_0_fails_in_both():
@@ -358,11 +420,12 @@ def test_one_hot_encoder_unknown_with_zeros_0_fails_in_both():
         sc.InferenceSession(data).run(None, feeds)
 
 
-def test_one_hot_encoder_double_input():
+@rare_case()
+def one_hot_encoder_double_input():
     node = ml_node("OneHotEncoder", ["X"], ["Y"], cats_int64s=[0, 2, 4], zeros=1)
     model = make_model([node], [tensor_info("X", TensorProto.DOUBLE, [None, 1])],
                        [tensor_info("Y", TensorProto.FLOAT, [None, 1, 3])])
-    check(model, {"X": np.array([[0.0], [4.0], [2.0], [3.0]])})
+    return model, {"X": np.array([[0.0], [4.0], [2.0], [3.0]])}
 
 
 # --------------------------------------------------------------------------
@@ -481,22 +544,16 @@ def _tree_classifier(trees, labels, post, base_values=None, n_features=3, seed=1
 # Left out: two base_values with a binary classifier. onnxruntime then scores class 1 as
 # base_values[1] + (class-0 score) and class 0 as its negation, ignoring the class-1 tree scores
 # (for class-0-only weights it mixes the layouts again), corners its own source calls unspecified.
-@pytest.mark.parametrize("post", ["NONE", "LOGISTIC"])
-@pytest.mark.parametrize("layout,base_values", [
-    ("class1", None), ("class1_positive", None), ("both", None), ("class0", None),
-], ids=["class1", "class1_positive", "both", "class0"])
-@pytest.mark.parametrize("labels", [[0, 1], ["neg", "pos"]], ids=["int64", "string"])
-def test_tree_ensemble_classifier_binary(post, layout, base_values, labels):
-    model, feeds = _tree_classifier(classifier_trees_binary(layout), labels, post, base_values)
-    check(model, feeds)
+@rare_case(labels={"int64": [0, 1], "string": ["neg", "pos"]},
+           layout=["class1", "class1_positive", "both", "class0"], post=["NONE", "LOGISTIC"])
+def tree_ensemble_classifier_binary(post, layout, labels):
+    return _tree_classifier(classifier_trees_binary(layout), labels, post)
 
 
-@pytest.mark.parametrize("post", ["NONE", "SOFTMAX", "LOGISTIC"])
-@pytest.mark.parametrize("base_values", [None, [0.1, -0.2, 0.35]], ids=["no_base", "base"])
-@pytest.mark.parametrize("labels", [[10, 20, 30], ["x", "y", "z"]], ids=["int64", "string"])
-def test_tree_ensemble_classifier_multiclass(post, base_values, labels):
-    model, feeds = _tree_classifier(classifier_trees_multiclass(), labels, post, base_values)
-    check(model, feeds)
+@rare_case(labels={"int64": [10, 20, 30], "string": ["x", "y", "z"]},
+           base_values={"no_base": None, "base": [0.1, -0.2, 0.35]}, post=["NONE", "SOFTMAX", "LOGISTIC"])
+def tree_ensemble_classifier_multiclass(post, base_values, labels):
+    return _tree_classifier(classifier_trees_multiclass(), labels, post, base_values)
 
 
 def regressor_trees():
@@ -508,9 +565,8 @@ def regressor_trees():
     ]
 
 
-@pytest.mark.parametrize("aggregate", ["SUM", "AVERAGE", "MIN", "MAX"])
-@pytest.mark.parametrize("base_values", [None, [0.5, -1.5]], ids=["no_base", "base"])
-def test_tree_ensemble_regressor(aggregate, base_values):
+@rare_case(base_values={"no_base": None, "base": [0.5, -1.5]}, aggregate=["SUM", "AVERAGE", "MIN", "MAX"])
+def tree_ensemble_regressor(aggregate, base_values):
     attrs, leaves = flatten_trees(regressor_trees())
     attrs.update(target_treeids=leaves["treeids"], target_nodeids=leaves["nodeids"], target_ids=leaves["ids"],
                  target_weights=leaves["weights"], n_targets=2, aggregate_function=aggregate,
@@ -524,17 +580,18 @@ def test_tree_ensemble_regressor(aggregate, base_values):
     x = rng.standard_normal((10, 3)).astype(np.float32)
     x[0] = [0.1, 0.0, -0.2]
     x[1] = [-0.3, 0.5, 0.0]
-    check(model, {"X": x})
+    return model, {"X": x}
 
 
-def test_tree_ensemble_regressor_double_input():
+@rare_case()
+def tree_ensemble_regressor_double_input():
     attrs, leaves = flatten_trees(regressor_trees())
     attrs.update(target_treeids=leaves["treeids"], target_nodeids=leaves["nodeids"], target_ids=leaves["ids"],
                  target_weights=leaves["weights"], n_targets=2, aggregate_function="SUM")
     node = ml_node("TreeEnsembleRegressor", ["X"], ["Y"], **attrs)
     model = make_model([node], [tensor_info("X", TensorProto.DOUBLE, [None, 3])],
                        [tensor_info("Y", TensorProto.FLOAT, [None, 2])])
-    check(model, {"X": np.random.default_rng(15).standard_normal((6, 3))})
+    return model, {"X": np.random.default_rng(15).standard_normal((6, 3))}
 
 
 # --------------------------------------------------------------------------
@@ -542,20 +599,20 @@ def test_tree_ensemble_regressor_double_input():
 # --------------------------------------------------------------------------
 
 
-def test_zipmap_int64_labels():
+@rare_case()
+def zipmap_int64_labels():
     node = ml_node("ZipMap", ["X"], ["Z"], classlabels_int64s=[10, 20, 5])
     model = make_model([node], [tensor_info("X", TensorProto.FLOAT, [None, 3])], [zipmap_info("Z", TensorProto.INT64)])
     x = np.random.default_rng(16).random((4, 3)).astype(np.float32)
-    out = check(model, {"X": x})
-    assert len(out[0]) == 4 and isinstance(out[0][0], dict)
+    return model, {"X": x}
 
 
-def test_zipmap_string_labels():
+@rare_case()
+def zipmap_string_labels():
     node = ml_node("ZipMap", ["X"], ["Z"], classlabels_strings=["b", "a", "c"])
     model = make_model([node], [tensor_info("X", TensorProto.FLOAT, [None, 3])], [zipmap_info("Z", TensorProto.STRING)])
     x = np.random.default_rng(17).random((3, 3)).astype(np.float32)
-    out = check(model, {"X": x})
-    assert len(out[0]) == 3 and isinstance(out[0][0], dict)
+    return model, {"X": x}
 
 
 # --------------------------------------------------------------------------
@@ -563,19 +620,19 @@ def test_zipmap_string_labels():
 # --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("p", [1, 2, 3])
-@pytest.mark.parametrize("shape", [(2, 3, 5, 4), (1, 2, 7), (1, 2, 3, 2, 2)], ids=["2d", "1d", "3d"])
-def test_global_lp_pool(p, shape):
+@rare_case(shape={"2d": (2, 3, 5, 4), "1d": (1, 2, 7), "3d": (1, 2, 3, 2, 2)}, p=[1, 2, 3])
+def global_lp_pool(p, shape):
     node = helper.make_node("GlobalLpPool", ["X"], ["Y"], p=p)
     out_shape = list(shape[:2]) + [1] * (len(shape) - 2)
     model = make_model([node], [tensor_info("X", TensorProto.FLOAT, list(shape))],
                        [tensor_info("Y", TensorProto.FLOAT, out_shape)], ml_opset=None)
     x = np.random.default_rng(18 + p).standard_normal(shape).astype(np.float32)
-    check(model, {"X": x})
+    return model, {"X": x}
 
 
-@pytest.mark.parametrize("pooled_shape,spatial_scale", [([2, 2], 1.0), ([3, 2], 0.5), ([1, 1], 0.25)])
-def test_max_roi_pool(pooled_shape, spatial_scale):
+@rare_case(pooled={"2x2-scale1": ([2, 2], 1.0), "3x2-scale0.5": ([3, 2], 0.5), "1x1-scale0.25": ([1, 1], 0.25)})
+def max_roi_pool(pooled):
+    pooled_shape, spatial_scale = pooled
     rng = np.random.default_rng(19)
     node = helper.make_node("MaxRoiPool", ["X", "rois"], ["Y"], pooled_shape=pooled_shape, spatial_scale=spatial_scale)
     model = make_model(
@@ -591,7 +648,102 @@ def test_max_roi_pool(pooled_shape, spatial_scale):
         [0, 3.4 * s, 2.6 * s, 4.2 * s, 3.1 * s],
         [1, 1 * s, 4 * s, 8 * s, 7 * s],
     ], dtype=np.float32)
-    check(model, {"X": x, "rois": rois})
+    return model, {"X": x, "rois": rois}
+
+
+# --------------------------------------------------------------------------
+# FusedConv (onnxruntime's com.microsoft Conv + activation) and the Conv + Relu/Clip
+# fusion swiftconv's graph optimizer makes, on the depthwise, pointwise and im2col paths
+# --------------------------------------------------------------------------
+
+CONV_SHAPES = {
+    # (input shape, weight shape, attributes)
+    "3x3": ((1, 4, 9, 11), (6, 4, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "1x1": ((2, 8, 5, 7), (5, 8, 1, 1), {}),
+    "dw-s1": ((1, 8, 13, 19), (8, 1, 3, 3), {"group": 8, "pads": [1, 1, 1, 1]}),
+    "dw-s2": ((1, 8, 14, 21), (8, 1, 3, 3), {"group": 8, "pads": [1, 1, 1, 1], "strides": [2, 2]}),
+    "dw-s2-nopad": ((1, 3, 7, 7), (3, 1, 3, 3), {"group": 3, "strides": [2, 2]}),
+}
+ACTIVATIONS = {
+    "Relu": ("Relu", None),
+    "Clip": ("Clip", [0.0, 6.0]),
+    "LeakyRelu": ("LeakyRelu", [0.1]),
+    "Sigmoid": ("Sigmoid", None),
+    "Tanh": ("Tanh", None),
+    "HardSigmoid": ("HardSigmoid", [0.3, 0.4]),
+}
+
+
+def _conv_inputs(conv, seed):
+    x_shape, w_shape, attrs = CONV_SHAPES[conv]
+    rng = np.random.default_rng(seed)
+    # Unit-scale values: sums of a few dozen products stay within the float32 tolerance.
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    w = (rng.standard_normal(w_shape) * 0.3).astype(np.float32)
+    b = rng.standard_normal(w_shape[0]).astype(np.float32)
+    return x, w, b, attrs
+
+
+@rare_case(conv=list(CONV_SHAPES), activation=ACTIVATIONS)
+def fused_conv(conv, activation):
+    x, w, b, attrs = _conv_inputs(conv, 30)
+    name, params = activation
+    extra = {"activation": name} | ({"activation_params": params} if params else {})
+    node = helper.make_node("FusedConv", ["X", "W", "B"], ["Y"], domain="com.microsoft", **attrs, **extra)
+    graph = helper.make_graph(
+        [node], "fused_conv", [tensor_info("X", TensorProto.FLOAT, list(x.shape))], [tensor_info("Y", TensorProto.FLOAT, None)],
+        [onnx.numpy_helper.from_array(w, "W"), onnx.numpy_helper.from_array(b, "B")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
+    model.ir_version = 8
+    return model, {"X": x}
+
+
+@rare_case(conv=["3x3", "dw-s1", "dw-s2"], variant=["relu", "clip", "clip-min-only", "clip-opset6", "conv-output-shared"])
+def conv_then_activation(conv, variant):
+    """Plain ONNX Conv -> Relu/Clip graphs, which the engine fuses (or, when the Conv output
+    has another reader, must not)."""
+    x, w, b, attrs = _conv_inputs(conv, 31)
+    opset = 6 if variant == "clip-opset6" else 17
+    nodes = [helper.make_node("Conv", ["X", "W", "B"], ["C"], **attrs)]
+    inits = [onnx.numpy_helper.from_array(w, "W"), onnx.numpy_helper.from_array(b, "B")]
+    outputs = [tensor_info("Y", TensorProto.FLOAT, ["n", "c", "h", "w"])]
+    if variant in ("relu", "conv-output-shared"):
+        nodes.append(helper.make_node("Relu", ["C"], ["Y"]))
+    elif variant == "clip":
+        nodes.append(helper.make_node("Constant", [], ["lo"], value=helper.make_tensor("lo", TensorProto.FLOAT, [], [-1.5])))
+        inits.append(onnx.numpy_helper.from_array(np.array(2.5, np.float32), "hi"))
+        nodes.append(helper.make_node("Clip", ["C", "lo", "hi"], ["Y"]))
+    elif variant == "clip-min-only":
+        inits.append(onnx.numpy_helper.from_array(np.array(0.5, np.float32), "lo"))
+        nodes.append(helper.make_node("Clip", ["C", "lo"], ["Y"]))
+    else:
+        nodes.append(helper.make_node("Clip", ["C"], ["Y"], min=-0.5, max=1.0))
+    if variant == "conv-output-shared":
+        nodes.append(helper.make_node("Neg", ["C"], ["Z"]))
+        outputs.append(tensor_info("Z", TensorProto.FLOAT, ["n", "c", "h", "w"]))
+    graph = helper.make_graph(nodes, "conv_act", [tensor_info("X", TensorProto.FLOAT, list(x.shape))], outputs, inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model, {"X": x}
+
+
+# --------------------------------------------------------------------------
+# The tests
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_matches_onnxruntime(case):
+    check(*case.build())
+
+
+@pytest.mark.parametrize("builder", [zipmap_int64_labels, zipmap_string_labels])
+def test_zipmap_gives_one_dict_per_row(builder):
+    model, feeds = builder()
+    out = check(model, feeds)
+    assert len(out[0]) == len(feeds["X"]) and isinstance(out[0][0], dict)
 
 
 # --------------------------------------------------------------------------

@@ -1033,6 +1033,19 @@ static PyObject *abi_version(PyObject *module, PyObject *Py_UNUSED(ignored)) {
     return PyLong_FromLong((long)sc_abi_version());
 }
 
+static PyObject *registered_kernels_json(PyObject *module, PyObject *Py_UNUSED(ignored)) {
+    sc_buffer *buffer = NULL;
+    sc_status *status;
+    Py_BEGIN_ALLOW_THREADS
+    status = sc_registered_kernels_json(&buffer);
+    Py_END_ALLOW_THREADS
+    if (status != NULL) return raise_status(status);
+    PyObject *result = PyUnicode_DecodeUTF8((const char *)sc_buffer_data(buffer), (Py_ssize_t)sc_buffer_size(buffer),
+                                            "replace");
+    sc_buffer_release(buffer);
+    return result;
+}
+
 static PyMethodDef module_methods[] = {
     {"load_file", (PyCFunction)load_file, METH_VARARGS, "Loads a model file (sc_model_load_file)."},
     {"load_bytes", (PyCFunction)load_bytes, METH_O, "Loads a model from a bytes-like object (no copy)."},
@@ -1042,6 +1055,8 @@ static PyMethodDef module_methods[] = {
      "tensor_from_strings(shape, items): a string Tensor from row-major bytes items (copied)."},
     {"version", (PyCFunction)version, METH_NOARGS, "The library version (sc_version)."},
     {"abi_version", (PyCFunction)abi_version, METH_NOARGS, "SC_ABI_VERSION of the library."},
+    {"registered_kernels_json", (PyCFunction)registered_kernels_json, METH_NOARGS,
+     "The engine's registered kernels as JSON text (sc_registered_kernels_json)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -16,6 +16,7 @@ from .session import (
     ExecutionOrder,
     GraphOptimizationLevel,
     InferenceSession,
+    KernelDef,
     ModelMetadata,
     NodeArg,
     RunOptions,
@@ -23,6 +24,7 @@ from .session import (
     get_all_providers,
     get_available_providers,
     get_device,
+    get_registered_kernels,
 )
 
 __all__ = [
@@ -43,6 +45,8 @@ __all__ = [
     "get_available_providers",
     "get_all_providers",
     "get_device",
+    "get_registered_kernels",
+    "KernelDef",
     "SwiftconvError",
     "ValidationError",
     "ConversionError",

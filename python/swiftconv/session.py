@@ -17,6 +17,7 @@ they share memory with an input or a weight (e.g. the output of Identity).
 import enum
 import json
 import warnings
+from collections import namedtuple
 
 import numpy as np
 
@@ -37,6 +38,8 @@ __all__ = [
     "get_available_providers",
     "get_all_providers",
     "get_device",
+    "get_registered_kernels",
+    "KernelDef",
 ]
 
 _CPU = "CPUExecutionProvider"
@@ -55,6 +58,26 @@ def get_all_providers():
 def get_device():
     """'CPU', as onnxruntime's CPU package reports."""
     return "CPU"
+
+
+KernelDef = namedtuple("KernelDef", ["domain", "op_type", "since_version"])
+KernelDef.__doc__ = """One registered kernel: ``domain`` ('' for ai.onnx), ``op_type`` and ``since_version``."""
+
+
+def get_registered_kernels():
+    """Every kernel of the engine, as a list of ``KernelDef(domain, op_type, since_version)``.
+
+    One entry per registered since-version, sorted by domain, op type and version; the
+    default domain is ``''`` (as ``onnx.defs`` and onnxruntime write it). A node runs when
+    its (domain, op_type) has an entry whose ``since_version`` is not above the model's
+    opset for that domain; the newest such entry is used. The engine's counterpart of
+    ``onnxruntime.get_all_operator_schema`` (which lists schemas, not kernels)::
+
+        >>> ("", "Conv", 11) in swiftconv.get_registered_kernels()
+        True
+    """
+    entries = json.loads(_core.registered_kernels_json())["kernels"]
+    return [KernelDef(e["domain"], e["op_type"], e["since_version"]) for e in entries]
 
 
 class GraphOptimizationLevel(enum.IntEnum):

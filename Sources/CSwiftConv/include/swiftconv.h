@@ -293,6 +293,15 @@ sc_status *sc_session_run(sc_session *session, const char *const *input_names, s
                           size_t n_inputs, const char *const *output_names, size_t n_outputs,
                           sc_value **outputs);
 
+/* ---------------------------------------------------------------- kernels */
+
+/* Every kernel of the engine's standard registry as UTF-8 JSON (schema in docs/C_API.md):
+ * {"kernels": [{"domain", "op_type", "since_version"}, ...]}, one entry per registered
+ * since-version, sorted by domain, op type and version; "ai.onnx" is written "". A node
+ * runs when its op has an entry whose since_version is not above the model's opset for
+ * the domain (the newest such entry is used). The caller owns `*out`. */
+sc_status *sc_registered_kernels_json(sc_buffer **out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,33 @@
+import CSwiftConv
+import SwiftConvEngine
+
+/// The JSON document `sc_registered_kernels_json` returns; the schema is in docs/C_API.md.
+enum KernelListing {
+    static func json(_ registry: KernelRegistry) -> [UInt8] {
+        let ops = registry.allOps.sorted { ($0.domain, $0.op) < ($1.domain, $1.op) }
+        var w = JSONWriter()
+        w.object { w in
+            w.key("kernels")
+            w.array { w in
+                for (domain, op) in ops {
+                    for since in Set(registry.versions(domain: domain, op: op)).sorted() {
+                        w.object { w in
+                            w.key("domain"); w.string(domain)
+                            w.key("op_type"); w.string(op)
+                            w.key("since_version"); w.int(since)
+                        }
+                    }
+                }
+            }
+        }
+        return w.bytes
+    }
+}
+
+@_cdecl("sc_registered_kernels_json")
+public func scRegisteredKernelsJSON(_ out: UnsafeMutablePointer<OpaquePointer?>?) -> OpaquePointer? {
+    withStatus {
+        let out = try required(out, "out")
+        out.pointee = retainedHandle(BufferBox(KernelListing.json(Kernels.standard)))
+    }
+}
