@@ -50,7 +50,8 @@ let package = Package(
         ),
 
         // MARK: C ABI
-        .target(name: "SwiftConvCAPI", dependencies: ["CSwiftConv", "SwiftConvIR", "SwiftConvONNX", "SwiftConvEngine"]),
+        .target(name: "SwiftConvCAPI",
+                dependencies: ["CSwiftConv", "SwiftConvIR", "SwiftConvONNX", "SwiftConvKernels", "SwiftConvEngine"]),
 
         // MARK: Developer tools
         // Runs the ONNX backend cases through the engine without Python (see its header).

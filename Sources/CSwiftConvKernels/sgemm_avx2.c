@@ -10,6 +10,9 @@
 #include <string.h>
 
 int scv_cpu_has_avx2_fma(void) {
+    // SWIFTCONV_PORTABLE_KERNELS=1 keeps the portable kernels, so tests can check them here.
+    const char *portable = getenv("SWIFTCONV_PORTABLE_KERNELS");
+    if (portable && portable[0] && strcmp(portable, "0") != 0) return 0;
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }

@@ -1,5 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import CSwiftConv
 import SwiftConvEngine
+import SwiftConvKernels
 
 /// The JSON document `sc_registered_kernels_json` returns; the schema is in docs/C_API.md.
 enum KernelListing {
@@ -30,4 +36,11 @@ public func scRegisteredKernelsJSON(_ out: UnsafeMutablePointer<OpaquePointer?>?
         let out = try required(out, "out")
         out.pointee = retainedHandle(BufferBox(KernelListing.json(Kernels.standard)))
     }
+}
+
+nonisolated(unsafe) private let kernelISACString: UnsafeMutablePointer<CChar> = strdup(Gemm.usesAVX2 ? "avx2-fma" : "portable")!
+
+@_cdecl("sc_kernel_isa")
+public func scKernelISA() -> UnsafePointer<CChar>? {
+    UnsafePointer(kernelISACString)
 }

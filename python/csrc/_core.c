@@ -1046,6 +1046,10 @@ static PyObject *registered_kernels_json(PyObject *module, PyObject *Py_UNUSED(i
     return result;
 }
 
+static PyObject *kernel_isa(PyObject *module, PyObject *Py_UNUSED(ignored)) {
+    return PyUnicode_FromString(sc_kernel_isa());
+}
+
 static PyMethodDef module_methods[] = {
     {"load_file", (PyCFunction)load_file, METH_VARARGS, "Loads a model file (sc_model_load_file)."},
     {"load_bytes", (PyCFunction)load_bytes, METH_O, "Loads a model from a bytes-like object (no copy)."},
@@ -1057,6 +1061,7 @@ static PyMethodDef module_methods[] = {
     {"abi_version", (PyCFunction)abi_version, METH_NOARGS, "SC_ABI_VERSION of the library."},
     {"registered_kernels_json", (PyCFunction)registered_kernels_json, METH_NOARGS,
      "The engine's registered kernels as JSON text (sc_registered_kernels_json)."},
+    {"kernel_isa", (PyCFunction)kernel_isa, METH_NOARGS, "'avx2-fma' or 'portable' (sc_kernel_isa)."},
     {NULL, NULL, 0, NULL},
 };
 

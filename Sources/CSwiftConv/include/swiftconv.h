@@ -302,6 +302,10 @@ sc_status *sc_session_run(sc_session *session, const char *const *input_names, s
  * the domain (the newest such entry is used). The caller owns `*out`. */
 sc_status *sc_registered_kernels_json(sc_buffer **out);
 
+/* Which inner kernels this process runs, chosen once at start-up from the CPU: "avx2-fma"
+ * or "portable" (also when SWIFTCONV_PORTABLE_KERNELS is set). A static string; never free it. */
+const char *sc_kernel_isa(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -13,7 +13,9 @@
 extern "C" {
 #endif
 
-/// 1 when this CPU and build can run the AVX2+FMA kernels below, else 0.
+/// 1 when this CPU and build can run the AVX2+FMA kernels below, else 0. Also 0 when the
+/// environment sets SWIFTCONV_PORTABLE_KERNELS (to anything but "0"), which tests use to
+/// check the portable Swift kernels on any machine.
 int scv_cpu_has_avx2_fma(void);
 
 /// What a GEMM does to a finished block of C (after the last depth block): add

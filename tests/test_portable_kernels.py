@@ -1,0 +1,34 @@
+"""The portable Swift kernels, which run on CPUs without AVX2+FMA, stay correct.
+
+On a machine with AVX2 the engine picks the AVX2 GEMM tile and depthwise kernels at
+start-up, so the rest of the suite never runs the portable ones. Here a child process
+started with SWIFTCONV_PORTABLE_KERNELS=1 reruns the tests that go through them (real
+models, convolution and fused-activation cases, the example models) against onnxruntime.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("onnxruntime")
+TESTS = Path(__file__).resolve().parent
+
+
+def test_portable_kernels_match_onnxruntime():
+    env = dict(os.environ, SWIFTCONV_PORTABLE_KERNELS="1")
+    probe = subprocess.run(
+        [sys.executable, "-c", "import swiftconv; print(swiftconv._core.kernel_isa())"],
+        env=env, capture_output=True, text=True, check=True,
+    )
+    assert probe.stdout.strip() == "portable"
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         str(TESTS / "test_real_models.py"), str(TESTS / "test_examples_engine.py"),
+         str(TESTS / "test_rare_ops.py"), "-k", "real_model or example or conv"],
+        env=env, capture_output=True, text=True, cwd=TESTS.parent, timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout and "skipped" not in result.stdout.splitlines()[-1]
