@@ -63,3 +63,54 @@ func addModel() -> Model {
     let out = try InferenceSession(model: m).run(feeds: ["x": .tensor(x)])
     #expect(out[0].tensor?.values(as: Float.self) == [11, 22, 33])
 }
+
+/// x -> Conv(w, b) -> Clip(0, 6) -> y, with Clip's bounds from Constant nodes (as torch exports).
+func convClipModel(extraReader: Bool = false) -> Model {
+    var g = Graph(name: "conv_clip")
+    g.inputs = [ValueInfo(name: "x", type: .tensor(elementType: .float32, shape: [.known(1), .known(2), .known(4), .known(4)]))]
+    g.outputs = [ValueInfo(name: "y", type: nil)]
+    g.initializers = [
+        Tensor(name: "w", dtype: .float32, shape: [3, 2, 1, 1], values: [Float(1), -1, 2, 0.5, -3, 1]),
+        Tensor(name: "b", dtype: .float32, shape: [3], values: [Float(0.5), -0.5, 1]),
+    ]
+    g.nodes = [
+        Node(name: "lo", opType: "Constant", inputs: [], outputs: ["lo"],
+             attributes: [Attribute(name: "value", value: .tensor(Tensor(name: "", dtype: .float32, shape: [], values: [Float(0)])))]),
+        Node(name: "hi", opType: "Constant", inputs: [], outputs: ["hi"],
+             attributes: [Attribute(name: "value", value: .tensor(Tensor(name: "", dtype: .float32, shape: [], values: [Float(6)])))]),
+        Node(name: "conv", opType: "Conv", inputs: ["x", "w", "b"], outputs: ["c"]),
+        Node(name: "clip", opType: "Clip", inputs: ["c", "lo", "hi"], outputs: ["y"]),
+    ]
+    if extraReader {
+        g.nodes.append(Node(name: "neg", opType: "Neg", inputs: ["c"], outputs: ["z"]))
+        g.outputs.append(ValueInfo(name: "z", type: nil))
+    }
+    return Model(format: .onnx, graph: g, opsetImports: [OpsetID(domain: "", version: 17)])
+}
+
+@Test func convClipIsFusedAtExtendedOptimization() throws {
+    let x = Tensor(dtype: .float32, shape: [1, 2, 4, 4], values: (0..<32).map { Float($0 % 7) - 3 })
+    var results: [[Float]] = []
+    for level in [GraphOptimizationLevel.disableAll, .basic, .extended, .all] {
+        var options = SessionOptions()
+        options.graphOptimizationLevel = level
+        let session = try InferenceSession(model: convClipModel(), options: options)
+        let ops = session.model.graph.nodes.map(\.opType)
+        if level.rawValue >= GraphOptimizationLevel.extended.rawValue {
+            // The Clip and its now unread Constant bounds are gone.
+            #expect(ops == ["FusedConv"])
+        } else {
+            #expect(ops == ["Constant", "Constant", "Conv", "Clip"])
+        }
+        let out = try session.run(feeds: ["x": .tensor(x)])
+        results.append(try #require(out[0].tensor?.values(as: Float.self)))
+    }
+    #expect(results.allSatisfy { $0 == results[0] })
+    #expect(results[0].contains(0) && results[0].contains(6))
+}
+
+@Test func convWithAnotherReaderIsNotFused() throws {
+    let session = try InferenceSession(model: convClipModel(extraReader: true))
+    #expect(session.model.graph.nodes.map(\.opType).contains("Conv"))
+    #expect(!session.model.graph.nodes.map(\.opType).contains("FusedConv"))
+}
