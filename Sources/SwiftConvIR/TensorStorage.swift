@@ -16,23 +16,28 @@ public final class TensorStorage: @unchecked Sendable {
     private let owner: AnyObject?
     private let release: (() -> Void)?
     private let ownsAllocation: Bool
+    /// Bytes actually allocated (a `BufferCache` size class), for returning them to the cache.
+    private let capacity: Int
 
     /// Storage for `count` zeroed bytes allocated and owned by the library.
     public init(zeroedByteCount count: Int) {
-        let p = TensorStorage.allocate(count)
+        let (p, cap) = BufferCache.shared.take(count)
         memset(p, 0, max(count, 1))
         bytes = UnsafeRawBufferPointer(start: p, count: count)
         owner = nil
         release = nil
         ownsAllocation = true
+        capacity = cap
     }
 
     /// Storage for `count` bytes the caller overwrites before reading (no zeroing pass).
     public init(uninitializedByteCount count: Int) {
-        bytes = UnsafeRawBufferPointer(start: TensorStorage.allocate(count), count: count)
+        let (p, cap) = BufferCache.shared.take(count)
+        bytes = UnsafeRawBufferPointer(start: p, count: count)
         owner = nil
         release = nil
         ownsAllocation = true
+        capacity = cap
     }
 
     /// A private copy of `source`.
@@ -55,6 +60,7 @@ public final class TensorStorage: @unchecked Sendable {
         self.owner = owner
         release = nil
         ownsAllocation = false
+        capacity = 0
     }
 
     /// Caller memory; `release` runs once when the last tensor using it is gone.
@@ -63,10 +69,11 @@ public final class TensorStorage: @unchecked Sendable {
         owner = nil
         self.release = release
         ownsAllocation = false
+        capacity = 0
     }
 
     deinit {
-        if ownsAllocation { free(UnsafeMutableRawPointer(mutating: bytes.baseAddress)) }
+        if ownsAllocation, let p = bytes.baseAddress { BufferCache.shared.give(UnsafeMutableRawPointer(mutating: p), capacity: capacity) }
         release?()
     }
 
@@ -78,7 +85,7 @@ public final class TensorStorage: @unchecked Sendable {
 
     public var isOwned: Bool { ownsAllocation }
 
-    private static func allocate(_ count: Int) -> UnsafeMutableRawPointer {
+    fileprivate static func allocate(_ count: Int) -> UnsafeMutableRawPointer {
         var p: UnsafeMutableRawPointer? = nil
         let rc = posix_memalign(&p, alignment, max(count, 1))
         guard rc == 0, let ptr = p else { fatalError("out of memory allocating \(count) bytes") }
@@ -86,4 +93,57 @@ public final class TensorStorage: @unchecked Sendable {
     }
 
     public static let empty = TensorStorage(zeroedByteCount: 0)
+}
+
+/// Recycles large tensor buffers between nodes and runs.
+///
+/// Activations are allocated and released on every node; glibc serves blocks above its
+/// mmap threshold with fresh mappings, so without reuse every run pays mmap, munmap and a
+/// page fault per touched page. Freed blocks of at least `minimumBytes` are kept here by
+/// size class (rounded up to 4 KiB) and handed out again for requests of the same class.
+/// The cache is bounded (`limitBytes` in total, `perClass` blocks per class; beyond that
+/// blocks are freed) and guarded by a mutex, since several threads may run sessions.
+final class BufferCache: @unchecked Sendable {
+    static let shared = BufferCache()
+
+    static let minimumBytes = 32 << 10
+    static let limitBytes = 128 << 20
+    static let perClass = 8
+
+    private var blocks: [Int: [UnsafeMutableRawPointer]] = [:]
+    private var cachedBytes = 0
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+
+    private init() {
+        mutex = .allocate(capacity: 1)
+        pthread_mutex_init(mutex, nil)
+    }
+
+    /// A block of at least `count` bytes and its capacity (what `give` must be passed).
+    func take(_ count: Int) -> (UnsafeMutableRawPointer, Int) {
+        guard count >= BufferCache.minimumBytes else { return (TensorStorage.allocate(count), count) }
+        let capacity = (count + 4095) & ~4095
+        pthread_mutex_lock(mutex)
+        if let p = blocks[capacity]?.popLast() {
+            cachedBytes -= capacity
+            pthread_mutex_unlock(mutex)
+            return (p, capacity)
+        }
+        pthread_mutex_unlock(mutex)
+        return (TensorStorage.allocate(capacity), capacity)
+    }
+
+    func give(_ p: UnsafeMutableRawPointer, capacity: Int) {
+        if capacity >= BufferCache.minimumBytes {
+            pthread_mutex_lock(mutex)
+            if cachedBytes + capacity <= BufferCache.limitBytes, blocks[capacity, default: []].count < BufferCache.perClass {
+                blocks[capacity, default: []].append(p)
+                cachedBytes += capacity
+                pthread_mutex_unlock(mutex)
+                return
+            }
+            pthread_mutex_unlock(mutex)
+        }
+        free(p)
+    }
 }

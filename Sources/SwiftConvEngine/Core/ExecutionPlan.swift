@@ -15,6 +15,8 @@ public final class ExecutionPlan: @unchecked Sendable {
 
     let slotCount: Int
     let steps: [Step]
+    /// The most inputs any step takes (sizes the reused argument array).
+    let maxInputs: Int
     /// Slots of the graph inputs, in graph order (initializer-backed inputs included).
     let inputSlots: [Int]
     let outputSlots: [Int]
@@ -124,6 +126,7 @@ public final class ExecutionPlan: @unchecked Sendable {
             Step(kernel: s.kernel, inputs: s.inputs, outputs: s.outputs, release: releases[i], label: s.label)
         }
         self.slotCount = slotOf.count
+        self.maxInputs = steps.map(\.inputs.count).max() ?? 0
         self.inputSlots = inputs
         self.outputSlots = outputs
         self.captureNames = captures
@@ -141,9 +144,10 @@ public final class ExecutionPlan: @unchecked Sendable {
             values[s] = (i < inputs.count ? inputs[i] : nil) ?? inputDefaults[i]
         }
         for (i, s) in captureSlots.enumerated() where i < captures.count { values[s] = captures[i] }
+        // One argument array for every step: refilled in place, it allocates only once.
+        var args = [Value?]()
+        args.reserveCapacity(maxInputs)
         for step in steps {
-            var args = [Value?]()
-            args.reserveCapacity(step.inputs.count)
             for s in step.inputs { args.append(s >= 0 ? values[s] : nil) }
             let results: [Value]
             do {
@@ -151,6 +155,8 @@ public final class ExecutionPlan: @unchecked Sendable {
             } catch let e as SwiftConvError {
                 throw e.prefixed(step.label)
             }
+            // Emptied right away so that released inputs can free their buffers now.
+            args.removeAll(keepingCapacity: true)
             for (k, s) in step.outputs.enumerated() where s >= 0 && k < results.count { values[s] = results[k] }
             for s in step.release { values[s] = nil }
         }
