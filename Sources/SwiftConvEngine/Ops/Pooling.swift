@@ -29,9 +29,13 @@ struct PoolKernel: Kernel {
     let countIncludePad: Bool
     let storageOrder: Int
     let p: Double
+    /// Whether the node consumes MaxPool's Indices output; computing it costs a second
+    /// full-size buffer and defeats the fast float32 path, so it is skipped when unused.
+    let wantsIndices: Bool
 
     init(_ ctx: KernelBuildContext, kind: PoolKind) throws {
         self.kind = kind
+        wantsIndices = kind == .max && ctx.node.outputs.count > 1 && !ctx.node.outputs[1].isEmpty
         guard let ks = ints(ctx.ints("kernel_shape")) else { throw ctx.missing("kernel_shape") }
         kernelShape = ks
         strides = ints(ctx.ints("strides"))
@@ -58,6 +62,9 @@ struct PoolKernel: Kernel {
             func visit<T: NumericScalar>(_ type: T.Type) throws -> [Value] { k.pool(x, geo, T.self, context) }
         }
         if kind != .max && !x.dtype.isFloatingPoint { throw kernelError("unsupported input type \(x.dtype)") }
+        if x.dtype == .float32, kind != .lp, !wantsIndices, geo.inSpatial.count <= 2 {
+            return [.tensor(pool2DFloat(x, geo, context))]
+        }
         guard let out = try dispatchNumeric(x.dtype, V(k: self, x: x, geo: geo, context: context)) else {
             throw kernelError("unsupported input type \(x.dtype)")
         }
@@ -67,7 +74,7 @@ struct PoolKernel: Kernel {
     func pool<T: NumericScalar>(_ x: Tensor, _ geo: WindowGeometry, _: T.Type, _ context: ExecutionContext) -> [Value] {
         let planes = x.shape[0] * x.shape[1]
         let out = Tensor.allocate(x.dtype, Array(x.shape[0..<2]) + geo.outSpatial)
-        let indices = Tensor.allocate(.int64, out.shape)
+        let indices = Tensor.allocate(.int64, wantsIndices ? out.shape : [0])
         let lift = 3 - geo.inSpatial.count
         func l(_ a: [Int], _ fill: Int) -> [Int] { Array(repeating: fill, count: lift) + a }
         let ins = l(geo.inSpatial, 1), ks = l(geo.kernel, 1), ss = l(geo.strides, 1), ds = l(geo.dilations, 1)
@@ -79,7 +86,8 @@ struct PoolKernel: Kernel {
         x.withElements(as: T.self) { px in
             out.withMutableElements(as: T.self) { po in
                 indices.withMutableElements(as: Int64.self) { pi in
-                    guard let bx = px.baseAddress, let bo = po.baseAddress, let bi = pi.baseAddress else { return }
+                    guard let bx = px.baseAddress, let bo = po.baseAddress else { return }
+                    let bi = wantsIndices ? pi.baseAddress : nil
                     context.threads.parallelFor(planes) { range in
                         for plane in range {
                             let src = bx + plane * inCount
@@ -127,7 +135,7 @@ struct PoolKernel: Kernel {
                                                 let h = bestIndex / ins[2], w = bestIndex % ins[2]
                                                 flat = h + w * ins[1]
                                             }
-                                            bi[o] = Int64(plane * inCount + flat)
+                                            bi?[o] = Int64(plane * inCount + flat)
                                         case .average:
                                             let n = countPad ? padded : valid
                                             bo[o] = T(fromDouble: n > 0 ? sum / Double(n) : 0)
@@ -143,7 +151,117 @@ struct PoolKernel: Kernel {
                 }
             }
         }
-        return kind == .max ? [.tensor(out), .tensor(indices)] : [.tensor(out)]
+        return kind == .max && wantsIndices ? [.tensor(out), .tensor(indices)] : [.tensor(out)]
+    }
+
+    /// Max/average pooling of float32 over one or two spatial dimensions, separably: each
+    /// output row first reduces its valid input rows into a contiguous scratch row (a
+    /// vectorizable pass), then each output reduces its valid columns of that row. Window
+    /// bounds are resolved per row and column up front, so no loop tests bounds per tap.
+    /// NaN handling matches the generic path: a NaN wins only when it is the first tap.
+    func pool2DFloat(_ x: Tensor, _ geo: WindowGeometry, _ context: ExecutionContext) -> Tensor {
+        let twoD = geo.inSpatial.count == 2
+        func axis(_ i: Int) -> PoolAxis {
+            PoolAxis(size: geo.inSpatial[i], k: geo.kernel[i], s: geo.strides[i], d: geo.dilations[i],
+                     pb: geo.padBegin[i], pe: geo.padEnd[i], out: geo.outSpatial[i])
+        }
+        let h = twoD ? axis(0) : PoolAxis(size: 1, k: 1, s: 1, d: 1, pb: 0, pe: 0, out: 1)
+        let w = axis(twoD ? 1 : 0)
+        let planes = x.shape[0] * x.shape[1]
+        let out = Tensor.allocate(.float32, Array(x.shape[0..<2]) + geo.outSpatial)
+        guard planes > 0, h.out > 0, w.out > 0 else { return out }
+        let rows = h.taps(), cols = w.taps()
+        let isMax = kind == .max, countPad = countIncludePad
+        let inW = w.size, inPlane = h.size * w.size, outW = w.out, outPlane = h.out * w.out
+        let dh = h.d, dw = w.d
+        let src = x.floatPointer, dst = out.mutableFloatPointer
+        // One job is one output row: about k_h input rows plus k_w taps per output.
+        let rowWork = max(1, h.k * inW + outW * w.k)
+        context.threads.parallelFor(planes * h.out, grain: max(1, 32768 / rowWork)) { range in
+            withScratch(inW) { row in
+                for job in range {
+                    let plane = job / h.out, oy = job % h.out
+                    let r = rows[oy]
+                    let o = dst + plane * outPlane + oy * outW
+                    if r.n == 0 {
+                        for ox in 0..<outW { o[ox] = 0 }
+                        continue
+                    }
+                    var p = src + plane * inPlane + r.lo * inW
+                    row.update(from: p, count: inW)
+                    for _ in 1..<r.n {
+                        p += dh * inW
+                        if isMax {
+                            for i in 0..<inW { let v = p[i], m = row[i]; row[i] = v > m ? v : m }
+                        } else {
+                            for i in 0..<inW { row[i] += p[i] }
+                        }
+                    }
+                    if isMax && dw == 1 && w.k == 3 {
+                        // The common 3-wide window: full windows without the tap loop.
+                        var ox = 0
+                        while ox < outW && cols[ox].n != 3 { ox += 1 }
+                        let first = ox
+                        while ox < outW && cols[ox].n == 3 { ox += 1 }
+                        let s = w.s, lo = first < outW ? cols[first].lo : 0
+                        for j in first..<ox {
+                            let q = row + lo + (j - first) * s
+                            let a = q[0], b = q[1], c = q[2]
+                            let m = b > a ? b : a
+                            o[j] = c > m ? c : m
+                        }
+                        for j in 0..<first { o[j] = maxTaps(row, cols[j], dw) }
+                        for j in ox..<outW { o[j] = maxTaps(row, cols[j], dw) }
+                        continue
+                    }
+                    for ox in 0..<outW {
+                        let c = cols[ox]
+                        guard c.n > 0 else { o[ox] = 0; continue }
+                        var q = row + c.lo
+                        var acc = q[0]
+                        if isMax {
+                            for _ in 1..<max(c.n, 1) { q += dw; let v = q[0]; if v > acc { acc = v } }
+                            o[ox] = acc
+                        } else {
+                            for _ in 1..<max(c.n, 1) { q += dw; acc += q[0] }
+                            let n = countPad ? r.padded * c.padded : r.n * c.n
+                            o[ox] = acc / Float(n)
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+}
+
+/// Max of a window's valid taps along one reduced row (0 when it has none).
+@inline(__always)
+private func maxTaps(_ row: UnsafeMutablePointer<Float>, _ c: (lo: Int, n: Int, padded: Int), _ step: Int) -> Float {
+    guard c.n > 0 else { return 0 }
+    var q = row + c.lo
+    var acc = q[0]
+    for _ in 1..<c.n { q += step; let v = q[0]; if v > acc { acc = v } }
+    return acc
+}
+
+/// One spatial axis of a pooling window, for the float32 path.
+struct PoolAxis {
+    let size: Int, k: Int, s: Int, d: Int, pb: Int, pe: Int, out: Int
+
+    /// Per output position: first valid input index, valid tap count, and the tap count
+    /// including padding (taps past the end padding, possible with ceil_mode, never count).
+    func taps() -> [(lo: Int, n: Int, padded: Int)] {
+        (0..<out).map { o in
+            let start = o * s - pb
+            var lo = 0
+            while lo < k && start + lo * d < 0 { lo += 1 }
+            var hi = lo
+            while hi < k && start + hi * d < size { hi += 1 }
+            var padded = 0
+            while padded < k && start + padded * d < size + pe { padded += 1 }
+            return (start + lo * d, hi - lo, padded)
+        }
     }
 }
 
@@ -155,6 +273,7 @@ struct GlobalPoolKernel: Kernel {
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
         let x = try inputs.tensor(0)
         guard x.rank >= 2 else { throw kernelError("input must have rank >= 2, got \(x.shape)") }
+        if x.dtype == .float32 && kind != .lp { return [.tensor(globalFloat(x, context))] }
         struct V: FloatVisitor {
             let k: GlobalPoolKernel, x: Tensor
             func visit<T: FloatScalar>(_ type: T.Type) throws -> Tensor {
@@ -187,6 +306,47 @@ struct GlobalPoolKernel: Kernel {
         }
         guard let out = try dispatchFloat(x.dtype, V(k: self, x: x)) else { throw kernelError("unsupported input type \(x.dtype)") }
         return [.tensor(out)]
+    }
+
+    /// float32 max/average over each contiguous plane, with eight independent accumulators
+    /// so the loop vectorizes; planes are split across threads when there are many.
+    func globalFloat(_ x: Tensor, _ context: ExecutionContext) -> Tensor {
+        let planes = x.shape[0] * x.shape[1]
+        let size = x.shape[2...].reduce(1, *)
+        let out = Tensor.allocate(.float32, Array(x.shape[0..<2]) + Array(repeating: 1, count: x.rank - 2))
+        guard planes > 0 else { return out }
+        let src = x.floatPointer, dst = out.mutableFloatPointer
+        let isMax = kind == .max
+        context.threads.parallelFor(planes, grain: max(1, 32768 / max(size, 1))) { range in
+            for plane in range {
+                let p = src + plane * size
+                guard size > 0 else { dst[plane] = 0; continue }
+                let body = size & ~7
+                if isMax {
+                    var m = SIMD8<Float>(repeating: p[0])
+                    var i = 0
+                    while i < body {
+                        let v = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self)
+                        m = m.replacing(with: v, where: v .> m)
+                        i += 8
+                    }
+                    var r = m.max()
+                    while i < size { if p[i] > r { r = p[i] }; i += 1 }
+                    dst[plane] = r
+                } else {
+                    var acc = SIMD8<Float>()
+                    var i = 0
+                    while i < body {
+                        acc += UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self)
+                        i += 8
+                    }
+                    var r = acc.sum()
+                    while i < size { r += p[i]; i += 1 }
+                    dst[plane] = r / Float(size)
+                }
+            }
+        }
+        return out
     }
 }
 
