@@ -251,3 +251,142 @@ extension ThreadPool {
     /// A pool that runs everything on the calling thread.
     static let serial = ThreadPool(threads: 1)
 }
+
+// MARK: - float32 fast paths
+
+/// `out = a op b` for float32 with numpy broadcasting, written against raw pointers with
+/// the op and the stride pattern chosen outside the loops, so each inner loop is a plain
+/// vectorizable pass (the generic `binaryMap` reaches here only through protocol dispatch).
+func binaryFloat32(_ op: BinaryArithmetic.Op, _ a: Tensor, _ b: Tensor, _ threads: ThreadPool) throws -> Tensor {
+    let shape = a.shape == b.shape ? a.shape : try broadcastShapes(a.shape, b.shape)
+    let out = Tensor.allocate(.float32, shape)
+    let n = out.elementCount
+    guard n > 0 else { return out }
+    let pa = a.floatPointer, pb = b.floatPointer, po = out.mutableFloatPointer
+    let na = a.elementCount, nb = b.elementCount
+    if (na == n || na == 1) && (nb == n || nb == 1) {
+        let sa = na == n ? 1 : 0, sb = nb == n ? 1 : 0
+        threads.parallelFor(n, grain: elementwiseGrain) { r in
+            floatBinaryRun(op, pa + r.lowerBound * sa, sa, pb + r.lowerBound * sb, sb, po + r.lowerBound, r.count)
+        }
+        return out
+    }
+    let layout = BroadcastLayout(outShape: shape, inputShapes: [a.shape, b.shape])
+    let inner = layout.inner, last = layout.shape.count - 1
+    let da = layout.strides[0][last], db = layout.strides[1][last]
+    threads.parallelFor(layout.rows, grain: max(1, elementwiseGrain / max(inner, 1))) { rows in
+        for r in rows {
+            let ia = layout.offset(row: r, input: 0), ib = layout.offset(row: r, input: 1)
+            let o = po + r * inner
+            if da <= 1 && db <= 1 {
+                floatBinaryRun(op, pa + ia, da, pb + ib, db, o, inner)
+            } else {
+                for k in 0..<inner { floatBinaryRun(op, pa + ia + k * da, 0, pb + ib + k * db, 0, o + k, 1) }
+            }
+        }
+    }
+    return out
+}
+
+/// One run of `n` outputs; `sx`/`sy` are 1 for a contiguous operand, 0 for a repeated one.
+@inline(__always)
+func floatBinaryRun(_ op: BinaryArithmetic.Op, _ x: UnsafePointer<Float>, _ sx: Int, _ y: UnsafePointer<Float>, _ sy: Int,
+                    _ o: UnsafeMutablePointer<Float>, _ n: Int) {
+    switch op {
+    case .add: floatBinaryLoop(x, sx, y, sy, o, n) { $0 + $1 }
+    case .sub: floatBinaryLoop(x, sx, y, sy, o, n) { $0 - $1 }
+    case .mul: floatBinaryLoop(x, sx, y, sy, o, n) { $0 * $1 }
+    case .div: floatBinaryLoop(x, sx, y, sy, o, n) { $0 / $1 }
+    }
+}
+
+@inline(__always)
+private func floatBinaryLoop(_ x: UnsafePointer<Float>, _ sx: Int, _ y: UnsafePointer<Float>, _ sy: Int,
+                             _ o: UnsafeMutablePointer<Float>, _ n: Int, _ f: (Float, Float) -> Float) {
+    if sx == 1 && sy == 1 {
+        for i in 0..<n { o[i] = f(x[i], y[i]) }
+    } else if sx == 1 {
+        let c = y[0]
+        for i in 0..<n { o[i] = f(x[i], c) }
+    } else if sy == 1 {
+        let c = x[0]
+        for i in 0..<n { o[i] = f(c, y[i]) }
+    } else {
+        let v = f(x[0], y[0])
+        for i in 0..<n { o[i] = v }
+    }
+}
+
+/// `out[i] = f(x[i])` over a float32 tensor, split across threads when large; `f` is
+/// inlined into a pointer loop.
+@inline(__always)
+func unaryFloat32(_ x: Tensor, _ threads: ThreadPool, _ f: (Float) -> Float) -> Tensor {
+    let out = Tensor.allocate(.float32, x.shape)
+    let n = out.elementCount
+    let px = x.floatPointer, po = out.mutableFloatPointer
+    threads.parallelFor(n, grain: elementwiseGrain) { r in
+        for i in r { po[i] = f(px[i]) }
+    }
+    return out
+}
+
+// MARK: - Vectorizable float32 transcendental functions
+
+/// `exp(x)` for float32 in straight-line arithmetic (Cody-Waite range reduction and the
+/// Cephes polynomial, about 1 ulp), so loops calling it vectorize, unlike libm's `expf`.
+/// Inputs above 88 give exp(88), inputs below -87.3 (and -inf) give 0, NaN gives NaN.
+@inline(__always)
+func fastExp(_ x: Float) -> Float {
+    let xc = x < -87.3 ? -87.3 : (x > 88 ? 88 : x)
+    // Adding 1.5 * 2^23 rounds to an integer held in the low mantissa bits.
+    let t = xc * 1.44269504088896341 + 12582912
+    let n = t - 12582912
+    let r = xc - n * 0.693359375 - n * -2.12194440e-4
+    var p: Float = 1.9875691500e-4
+    p = p * r + 1.3981999507e-3
+    p = p * r + 8.3334519073e-3
+    p = p * r + 4.1665795894e-2
+    p = p * r + 1.6666665459e-1
+    p = p * r + 5.0000001201e-1
+    let e = p * r * r + r + 1
+    let k = Int32(bitPattern: t.bitPattern) &- 0x4B40_0000
+    let y = e * Float(bitPattern: UInt32(bitPattern: (k &+ 127) &<< 23))
+    return x < -87.3 ? 0 : y
+}
+
+/// The logistic function via `fastExp` (absolute error below 1e-7).
+@inline(__always)
+func fastSigmoid(_ x: Float) -> Float { 1 / (1 + fastExp(-x)) }
+
+/// `tanh(x)`: a rational approximation near zero (where `1 - 2/(e^2x + 1)` would cancel),
+/// `fastExp` elsewhere; absolute error below 1e-7.
+@inline(__always)
+func fastTanh(_ x: Float) -> Float {
+    let a = x.magnitude
+    let s = a < 1 ? x : 1
+    let x2 = s * s
+    var p: Float = -2.76076847742355e-16
+    p = p * x2 + 2.00018790482477e-13
+    p = p * x2 + -8.60467152213735e-11
+    p = p * x2 + 5.12229709037114e-08
+    p = p * x2 + 1.48572235717979e-05
+    p = p * x2 + 6.37261928875436e-04
+    p = p * x2 + 4.89352455891786e-03
+    var q: Float = 1.19825839466702e-06
+    q = q * x2 + 1.18534705686654e-04
+    q = q * x2 + 2.26843463243900e-03
+    q = q * x2 + 4.89352518554385e-03
+    let small = p * s / q
+    let big = 1 - 2 / (fastExp(2 * a) + 1)
+    return a < 0.625 ? small : (x < 0 ? -big : big)
+}
+
+/// `p[i] = sigmoid(p[i])` over `n` floats (a loop the compiler vectorizes).
+func sigmoidInPlace(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
+    for i in 0..<n { p[i] = fastSigmoid(p[i]) }
+}
+
+/// `p[i] = tanh(p[i])` over `n` floats (a loop the compiler vectorizes).
+func tanhInPlace(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
+    for i in 0..<n { p[i] = fastTanh(p[i]) }
+}

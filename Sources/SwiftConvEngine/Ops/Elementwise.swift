@@ -86,6 +86,7 @@ struct BinaryArithmetic: Kernel {
     }
 
     static func apply(_ op: Op, _ a: Tensor, _ b: Tensor, _ threads: ThreadPool) throws -> Tensor {
+        if a.dtype == .float32 { return try binaryFloat32(op, a, b, threads) }
         if a.dtype == .bfloat16 {
             return narrowedToBFloat16(try apply(op, widenedBFloat16(a), widenedBFloat16(b), threads))
         }
@@ -408,6 +409,10 @@ struct SignedUnaryKernel: Kernel {
                 return [.tensor(narrowedToBFloat16(try out.outputTensor(0)))]
             }
         }
+        if x.dtype == .float32 && op == .relu {
+            // NaN passes through, -0 becomes +0, as in the generic path.
+            return [.tensor(unaryFloat32(x, threads) { $0 > 0 || $0 != $0 ? $0 : 0 })]
+        }
         guard let out = try dispatchSplit(x.dtype, Visit(x: x, op: op, threads: threads)) else {
             throw kernelError("unsupported input type \(x.dtype)")
         }
@@ -501,6 +506,15 @@ struct ClipKernel: Kernel {
         for b in [lo, hi] {
             if let b, b.dtype != x.dtype { throw kernelError("bound type \(b.dtype) differs from input type \(x.dtype)") }
             if let b, b.elementCount != 1 { throw kernelError("min and max must be scalars, got shape \(b.shape)") }
+        }
+        if x.dtype == .float32 {
+            let l = attributeBounds.map { Float($0.0) } ?? lo.map { $0.floatPointer[0] } ?? -.infinity
+            let h = attributeBounds.map { Float($0.1) } ?? hi.map { $0.floatPointer[0] } ?? .infinity
+            // Select form keeps NaN and gives `h` everywhere when l > h, and vectorizes.
+            return [.tensor(unaryFloat32(x, context.threads) { v in
+                let t = v < l ? l : v
+                return t > h ? h : t
+            })]
         }
         if x.dtype == .bfloat16 {
             let out = try ClipKernel(attributeBounds: attributeBounds).run(
