@@ -5,9 +5,11 @@
 
 The models are the torch exports of `tests/test_real_models.py` (weights refilled from a
 fixed seed by `tests/real_models.py`). For each model, both engines get a session with
-2 intra-op threads and full graph optimization; after warm-up, single batch-1 runs
-alternate between the two engines (swiftconv, onnxruntime, swiftconv, ...) so that both
-see the same machine state. Reported: median latency of each and the ratio
+2 intra-op threads and full graph optimization; after warm-up, batch-1 runs alternate
+between the two engines in short blocks (10 swiftconv runs, 10 onnxruntime runs, ...) so
+that both see the same machine state. Each block starts after 0.2 s idle and two uncounted
+runs, because each engine's idle worker threads spin for a while after a run
+(onnxruntime's for tens of milliseconds) and would take a core from the other's next runs. Reported: median latency of each and the ratio
 swiftconv / onnxruntime (below 1 means swiftconv is faster). Outputs are checked against
 each other first, so a fast wrong answer cannot pass. See benchmarks/README.md.
 """
@@ -46,7 +48,7 @@ def _sessions(model: bytes, threads: int):
     )
 
 
-def bench(name: str, threads: int, runs: int, warmup: int) -> dict:
+def bench(name: str, threads: int, runs: int, warmup: int, block: int = 10, settle: int = 2, pause: float = 0.2) -> dict:
     model = real_models.build(name)
     feeds = real_models.inputs(name, 1)
     ours, theirs = _sessions(model, threads)
@@ -56,11 +58,21 @@ def bench(name: str, threads: int, runs: int, warmup: int) -> dict:
         ours.run(None, feeds)
         theirs.run(None, feeds)
     times = {"swiftconv": [], "onnxruntime": []}
-    for _ in range(runs):
+    # Blocks of `block` runs alternate between the engines. Each block starts after a
+    # `pause` and with `settle` uncounted runs: both engines' idle workers spin for a while
+    # after a run (onnxruntime's for tens of milliseconds), and would otherwise take a core
+    # from the other engine's next runs.
+    measured = 0
+    while measured < runs:
+        n = min(block, runs - measured)
         for label, session in (("swiftconv", ours), ("onnxruntime", theirs)):
-            start = time.perf_counter()
-            session.run(None, feeds)
-            times[label].append(time.perf_counter() - start)
+            time.sleep(pause)
+            for i in range(settle + n):
+                start = time.perf_counter()
+                session.run(None, feeds)
+                if i >= settle:
+                    times[label].append(time.perf_counter() - start)
+        measured += n
     sc_ms = statistics.median(times["swiftconv"]) * 1e3
     ort_ms = statistics.median(times["onnxruntime"]) * 1e3
     return {"model": name, "swiftconv_ms": sc_ms, "onnxruntime_ms": ort_ms, "ratio": sc_ms / ort_ms, "max_abs_error": error}
@@ -82,6 +94,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--runs", type=int, default=50, help="measured runs per engine and model")
     parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--block", type=int, default=10, help="measured runs per engine before switching")
+    parser.add_argument("--settle", type=int, default=2, help="uncounted runs at the start of each block")
+    parser.add_argument("--pause", type=float, default=0.2, help="seconds of idle before each block")
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -89,7 +104,7 @@ def main() -> None:
     names = args.models or real_models.names()
     results = []
     for name in names:
-        results.append(bench(name, args.threads, args.runs, args.warmup))
+        results.append(bench(name, args.threads, args.runs, args.warmup, args.block, args.settle, args.pause))
         if not (args.markdown or args.json):
             r = results[-1]
             print(
@@ -100,7 +115,7 @@ def main() -> None:
     if args.json:
         print(json.dumps({"machine": _machine(), "threads": args.threads, "runs": args.runs, "results": results}, indent=1))
     elif args.markdown:
-        print(f"<!-- {time.strftime('%Y-%m-%d')}: {_machine()}; {args.threads} threads, batch 1, median of {args.runs} interleaved runs -->")
+        print(f"<!-- {time.strftime('%Y-%m-%d')}: {_machine()}; {args.threads} threads, batch 1, median of {args.runs} runs interleaved in blocks of {args.block} -->")
         print("| model | swiftconv (ms) | onnxruntime (ms) | ratio | max abs diff |")
         print("|---|---:|---:|---:|---:|")
         for r in results:
@@ -108,7 +123,7 @@ def main() -> None:
                 f"| {r['model']} | {r['swiftconv_ms']:.2f} | {r['onnxruntime_ms']:.2f} | {r['ratio']:.2f} | {r['max_abs_error']:.1e} |"
             )
     else:
-        print(f"# {_machine()}; {args.threads} threads, batch 1, median of {args.runs} interleaved runs")
+        print(f"# {_machine()}; {args.threads} threads, batch 1, median of {args.runs} runs interleaved in blocks of {args.block}")
 
 
 if __name__ == "__main__":

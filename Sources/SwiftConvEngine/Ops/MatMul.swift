@@ -59,22 +59,58 @@ func batchedMatMul(_ a: Tensor, _ b: Tensor, packedB: FloatBuffer?, _ context: E
         return out
     }
     let sa = broadcastStrides(aBatch, to: batch), sb = broadcastStrides(bBatch, to: batch)
-    var idx = [Int](repeating: 0, count: batch.count)
-    for bi in 0..<count {
-        var oa = 0, ob = 0
-        for d in 0..<batch.count { oa += idx[d] * sa[d]; ob += idx[d] * sb[d] }
-        Gemm.sgemm(m: m, n: n, k: k, a: MatrixView(pa + oa * m * k, rowStride: k, colStride: 1),
-                   b: MatrixView(pb + ob * k * n, rowStride: n, colStride: 1),
-                   c: pc + bi * m * n, ldc: n, parallel: par)
-        var d = batch.count - 1
-        while d >= 0 {
-            idx[d] += 1
-            if idx[d] < batch[d] { break }
-            idx[d] = 0
-            d -= 1
+    // Element offsets into A and B of each product of the (broadcast) batch, in order.
+    func batchOffsets() -> [(Int, Int)] {
+        var idx = [Int](repeating: 0, count: batch.count)
+        var offsets = [(Int, Int)]()
+        offsets.reserveCapacity(count)
+        for _ in 0..<count {
+            var oa = 0, ob = 0
+            for d in 0..<batch.count { oa += idx[d] * sa[d]; ob += idx[d] * sb[d] }
+            offsets.append((oa * m * k, ob * k * n))
+            var d = batch.count - 1
+            while d >= 0 {
+                idx[d] += 1
+                if idx[d] < batch[d] { break }
+                idx[d] = 0
+                d -= 1
+            }
         }
+        return offsets
+    }
+    if m * n * k <= smallMatMulWork {
+        // Many tiny products (attention heads): one parallel loop over the batch, each
+        // product a direct loop, instead of packing and a parallel region per product.
+        let offsets = batchOffsets()
+        context.threads.parallelFor(count, grain: max(1, smallMatMulWork / max(m * n * k, 1))) { range in
+            for bi in range {
+                smallMatMul(pa + offsets[bi].0, pb + offsets[bi].1, pc + bi * m * n, m: m, n: n, k: k)
+            }
+        }
+        return out
+    }
+    for (bi, (oa, ob)) in batchOffsets().enumerated() {
+        Gemm.sgemm(m: m, n: n, k: k, a: MatrixView(pa + oa, rowStride: k, colStride: 1),
+                   b: MatrixView(pb + ob, rowStride: n, colStride: 1),
+                   c: pc + bi * m * n, ldc: n, parallel: par)
     }
     return out
+}
+
+/// Multiply-adds below which a product skips sgemm's packing for `smallMatMul`.
+let smallMatMulWork = 32768
+
+/// `c = a * b` for small row-major float32 matrices: row by row, each row of `b` scaled
+/// and added in a loop that vectorizes along `n`.
+func smallMatMul(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int) {
+    for i in 0..<m {
+        let ci = c + i * n, ai = a + i * k
+        ci.update(repeating: 0, count: n)
+        for p in 0..<k {
+            let av = ai[p], bp = b + p * n
+            for j in 0..<n { ci[j] += av * bp[j] }
+        }
+    }
 }
 
 /// Batched MatMul for non-float32 numeric types: a plain loop (integer math wraps).

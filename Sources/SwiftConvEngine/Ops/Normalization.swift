@@ -209,12 +209,15 @@ struct LayerNormKernel: Kernel {
     let epsilon: Double
     let rms: Bool
     let statsType: DType?
+    /// Whether the node consumes the Mean / InvStdDev outputs (the float32 path skips them).
+    let wantsStats: Bool
 
     init(_ ctx: KernelBuildContext, rms: Bool) {
         axis = ctx.int("axis", default: -1)
         epsilon = Double(ctx.float("epsilon", default: 1e-5))
         self.rms = rms
         statsType = ctx.outputTypes.count > 1 ? ctx.outputTypes[1]?.tensorElementType : nil
+        wantsStats = ctx.node.outputs.dropFirst().contains { !$0.isEmpty }
     }
 
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
@@ -222,6 +225,10 @@ struct LayerNormKernel: Kernel {
         let biasT = rms ? nil : inputs.optionalTensor(2)
         let ax = try normalizeAxis(axis, rank: x.rank)
         let rows = x.shape[..<ax].reduce(1, *), cols = x.shape[ax...].reduce(1, *)
+        if x.dtype == .float32, !wantsStats, scaleT.dtype == .float32, scaleT.elementCount == cols,
+           biasT.map({ $0.dtype == .float32 && $0.elementCount == cols }) ?? true {
+            return [.tensor(normalizeFloat(x, scaleT, biasT, rows: rows, cols: cols, context))]
+        }
         let normShape = Array(x.shape[ax...])
         // Scale and bias broadcast to the normalized shape.
         func expand(_ t: Tensor) throws -> [Double] {
@@ -293,6 +300,38 @@ struct LayerNormKernel: Kernel {
         let statShape = Array(x.shape[..<ax]) + Array(repeating: 1, count: x.rank - ax)
         let st = statsType ?? .float32
         return [.tensor(out), .tensor(floatTensor(means, st, statShape)), .tensor(floatTensor(invs, st, statShape))]
+    }
+}
+
+extension LayerNormKernel {
+    /// float32 rows with full-size scale and bias, computed in Float (two passes over each
+    /// row, so the variance does not cancel); rows are split across threads when many.
+    func normalizeFloat(_ x: Tensor, _ scale: Tensor, _ bias: Tensor?, rows: Int, cols: Int, _ context: ExecutionContext) -> Tensor {
+        let out = Tensor.allocate(.float32, x.shape)
+        guard rows > 0, cols > 0 else { return out }
+        let px = x.floatPointer, po = out.mutableFloatPointer, ps = scale.floatPointer
+        let pb = bias?.floatPointer
+        let rms = self.rms, eps = Float(epsilon), n = Float(cols)
+        context.threads.parallelFor(rows, grain: max(1, 16384 / cols)) { range in
+            for r in range {
+                let xr = px + r * cols, yr = po + r * cols
+                var mean: Float = 0
+                if !rms {
+                    var s: Float = 0
+                    for i in 0..<cols { s += xr[i] }
+                    mean = s / n
+                }
+                var v: Float = 0
+                for i in 0..<cols { let d = xr[i] - mean; v += d * d }
+                let inv = 1 / (v / n + eps).squareRoot()
+                if let pb {
+                    for i in 0..<cols { yr[i] = (xr[i] - mean) * inv * ps[i] + pb[i] }
+                } else {
+                    for i in 0..<cols { yr[i] = (xr[i] - mean) * inv * ps[i] }
+                }
+            }
+        }
+        return out
     }
 }
 

@@ -75,6 +75,9 @@ struct RecurrentKernel: Kernel {
     let inputForget: Bool
     /// Activations per direction (f, g, h as the cell uses them).
     let acts: [[RecurrentActivation]]
+    /// A constant float32 W packed once per direction for the input projection, and its shape.
+    let packedW: [FloatBuffer]
+    let packedWShape: [Int]
 
     var gates: Int { cell == .rnn ? 1 : cell == .gru ? 3 : 4 }
 
@@ -105,6 +108,18 @@ struct RecurrentKernel: Kernel {
         guard names.count == perDir * directions else { throw ctx.invalid("expected \(perDir * directions) activations, got \(names.count)") }
         let all = try RecurrentActivation.parse(names, alphas: ctx.floats("activation_alpha") ?? [], betas: ctx.floats("activation_beta") ?? [])
         acts = (0..<directions).map { Array(all[$0 * perDir..<($0 + 1) * perDir]) }
+        if let w = ctx.constant(1), w.dtype == .float32, w.rank == 3, w.shape.allSatisfy({ $0 > 0 }) {
+            let (n, k) = (w.shape[1], w.shape[2])
+            packedW = (0..<w.shape[0]).map { d in
+                let buf = FloatBuffer(count: Gemm.packedBSize(k: k, n: n))
+                Gemm.pack(b: MatrixView(w.floatPointer + d * n * k, rowStride: 1, colStride: k), k: k, n: n, into: buf.pointer)
+                return buf
+            }
+            packedWShape = w.shape
+        } else {
+            packedW = []
+            packedWShape = []
+        }
     }
 
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
@@ -149,9 +164,11 @@ struct RecurrentKernel: Kernel {
             let wd = w.floatPointer + d * g * hs * inputSize, rd = r.floatPointer + d * g * hs * hs
             // All input projections at once: (seq*batch x input) * W^T.
             var xw = [Float](repeating: 0, count: seq * batch * g * hs)
+            let packed = w.shape == packedWShape && d < packedW.count ? UnsafePointer(packedW[d].pointer) : nil
             xw.withUnsafeMutableBufferPointer { p in
                 Gemm.sgemm(m: seq * batch, n: g * hs, k: inputSize, a: MatrixView(x.floatPointer, rowStride: inputSize, colStride: 1),
-                           b: MatrixView(wd, rowStride: 1, colStride: inputSize), c: p.baseAddress!, ldc: g * hs, parallel: par)
+                           b: packed == nil ? MatrixView(wd, rowStride: 1, colStride: inputSize) : nil, packedB: packed,
+                           c: p.baseAddress!, ldc: g * hs, parallel: par)
             }
             var wb = [Float](repeating: 0, count: g * hs), rb = wb
             if let b = b {
@@ -169,7 +186,13 @@ struct RecurrentKernel: Kernel {
             var rh = [Float](repeating: 0, count: batch * hs)
             var hrh = [Float](repeating: 0, count: batch * hs)
             let act = acts[d]
-            for step in 0..<seq {
+            let fast = cell == .lstm && clip == nil && !inputForget && peep == nil && act.map(\.kind) == [.sigmoid, .tanh, .tanh]
+            if fast {
+                for i in 0..<g * hs { wb[i] += rb[i] }
+                lstmFloat(seq: seq, batch: batch, hs: hs, reverse: reverse, lens: lens, xw: xw, bias: wb, r: rd,
+                          h: &h, c: &c, y: py, yOffset: d * batch * hs, yStride: directions * batch * hs, threads: context.threads)
+            }
+            for step in 0..<seq where !fast {
                 let t = reverse ? seq - 1 - step : step
                 // Recurrent projection H * R^T for every gate.
                 h.withUnsafeBufferPointer { hp in
@@ -248,9 +271,98 @@ struct RecurrentKernel: Kernel {
         return outs.prefix(cell == .lstm ? 3 : 2).map { .tensor(convertFromFloat32($0, to: dtype)) }
     }
 
+    /// The common LSTM (default activations, no clip, peepholes or coupled gates) in float32:
+    /// per step and batch row one matrix-vector product with R (rows split across threads
+    /// when large) added to the precomputed input projection and the summed biases, then
+    /// the gates through vectorizable sigmoid/tanh.
+    func lstmFloat(seq: Int, batch: Int, hs: Int, reverse: Bool, lens: [Int], xw: [Float], bias: [Float],
+                   r: UnsafePointer<Float>, h: inout [Float], c: inout [Float], y: UnsafeMutablePointer<Float>,
+                   yOffset: Int, yStride: Int, threads: ThreadPool) {
+        guard seq > 0, batch > 0, hs > 0 else { return }
+        let rows = 4 * hs
+        var gates = [Float](repeating: 0, count: rows)
+        xw.withUnsafeBufferPointer { xw in
+            bias.withUnsafeBufferPointer { bias in
+                h.withUnsafeMutableBufferPointer { h in
+                    c.withUnsafeMutableBufferPointer { c in
+                        gates.withUnsafeMutableBufferPointer { gates in
+                            let px = xw.baseAddress!, pb = bias.baseAddress!, pg = gates.baseAddress!
+                            let blocks = (rows + 3) / 4
+                            let grain = max(1, 16384 / max(4 * hs, 1))
+                            for step in 0..<seq {
+                                for bi in 0..<batch {
+                                    let t = reverse ? lens[bi] - 1 - step : step
+                                    guard t >= 0 && t < lens[bi] else { continue }
+                                    let hp = h.baseAddress! + bi * hs, cp = c.baseAddress! + bi * hs
+                                    let xo = px + (t * batch + bi) * rows
+                                    threads.parallelFor(blocks, grain: grain) { range in
+                                        let lo = range.lowerBound * 4, hi = min(rows, range.upperBound * 4)
+                                        gemvRows(r + lo * hs, rows: hi - lo, k: hs, x: hp, add: xo + lo, bias: pb + lo, out: pg + lo)
+                                    }
+                                    // Gates i, o, f through sigmoid and c through tanh in place,
+                                    // then the state update; each loop vectorizes on its own.
+                                    sigmoidInPlace(pg, 3 * hs)
+                                    tanhInPlace(pg + 3 * hs, hs)
+                                    for j in 0..<hs { cp[j] = pg[2 * hs + j] * cp[j] + pg[j] * pg[3 * hs + j] }
+                                    let yp = y + t * yStride + yOffset + bi * hs
+                                    yp.update(from: cp, count: hs)
+                                    tanhInPlace(yp, hs)
+                                    for j in 0..<hs { yp[j] *= pg[hs + j] }
+                                    hp.update(from: yp, count: hs)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @inline(__always) func clipped(_ v: Float) -> Float {
         guard let c = clip else { return v }
         return min(max(v, -c), c)
+    }
+}
+
+/// `out[n] = add[n] + bias[n] + dot(m[n, 0..<k], x)` for `rows` contiguous rows of length
+/// `k`: four rows at a time with eight-lane accumulators, so each load of `x` feeds four
+/// multiply-adds.
+func gemvRows(_ m: UnsafePointer<Float>, rows: Int, k: Int, x: UnsafePointer<Float>, add: UnsafePointer<Float>,
+              bias: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) {
+    @inline(__always) func load(_ p: UnsafePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
+    let body = k & ~7
+    var n = 0
+    while n + 4 <= rows {
+        let r0 = m + n * k, r1 = r0 + k, r2 = r1 + k, r3 = r2 + k
+        var a0 = SIMD8<Float>(), a1 = a0, a2 = a0, a3 = a0
+        var i = 0
+        while i < body {
+            let v = load(x + i)
+            a0 += load(r0 + i) * v
+            a1 += load(r1 + i) * v
+            a2 += load(r2 + i) * v
+            a3 += load(r3 + i) * v
+            i += 8
+        }
+        var s0 = a0.sum(), s1 = a1.sum(), s2 = a2.sum(), s3 = a3.sum()
+        while i < k {
+            s0 += r0[i] * x[i]
+            s1 += r1[i] * x[i]
+            s2 += r2[i] * x[i]
+            s3 += r3[i] * x[i]
+            i += 1
+        }
+        out[n] = add[n] + bias[n] + s0
+        out[n + 1] = add[n + 1] + bias[n + 1] + s1
+        out[n + 2] = add[n + 2] + bias[n + 2] + s2
+        out[n + 3] = add[n + 3] + bias[n + 3] + s3
+        n += 4
+    }
+    while n < rows {
+        var s: Float = 0
+        for i in 0..<k { s += m[n * k + i] * x[i] }
+        out[n] = add[n] + bias[n] + s
+        n += 1
     }
 }
 

@@ -212,18 +212,10 @@ struct TransposeKernel: Kernel {
 
 /// Concatenates tensors of one dtype along `axis` (already normalized).
 func concatenate(_ ts: [Tensor], axis a: Int) throws -> Tensor {
-    try onStringIndices(ts) { ts in
+    if let out = try concatenateBytes(ts, axis: a) { return out }
+    return try onStringIndices(ts) { ts in
         let first = ts[0]
-        var shape = first.shape
-        shape[a] = 0
-        for t in ts {
-            guard t.dtype == first.dtype else { throw kernelError("inputs mix \(first.dtype) and \(t.dtype)") }
-            guard t.rank == first.rank else { throw kernelError("inputs have ranks \(first.rank) and \(t.rank)") }
-            for d in 0..<t.rank where d != a && t.shape[d] != first.shape[d] {
-                throw kernelError("input shapes \(first.shape) and \(t.shape) differ outside axis \(a)")
-            }
-            shape[a] += t.shape[a]
-        }
+        let shape = try concatenatedShape(ts, axis: a)
         let out = Tensor.allocate(first.dtype, shape)
         let outer = shape[..<a].reduce(1, *)
         let inner = shape[(a + 1)...].reduce(1, *)
@@ -236,6 +228,44 @@ func concatenate(_ ts: [Tensor], axis a: Int) throws -> Tensor {
         }
         return [out]
     }[0]
+}
+
+/// The shape of `ts` joined along `axis`; every input must match the first outside it.
+func concatenatedShape(_ ts: [Tensor], axis a: Int) throws -> [Int] {
+    let first = ts[0]
+    var shape = first.shape
+    shape[a] = 0
+    for t in ts {
+        guard t.dtype == first.dtype else { throw kernelError("inputs mix \(first.dtype) and \(t.dtype)") }
+        guard t.rank == first.rank else { throw kernelError("inputs have ranks \(first.rank) and \(t.rank)") }
+        for d in 0..<t.rank where d != a && t.shape[d] != first.shape[d] {
+            throw kernelError("input shapes \(first.shape) and \(t.shape) differ outside axis \(a)")
+        }
+        shape[a] += t.shape[a]
+    }
+    return shape
+}
+
+/// Concat of byte-sized fixed-width elements as one memcpy per input and outer index
+/// (shape tensors, activations); nil for strings and sub-byte types.
+func concatenateBytes(_ ts: [Tensor], axis a: Int) throws -> Tensor? {
+    let first = ts[0]
+    let width = first.dtype.bitWidth / 8
+    guard first.dtype != .string, width > 0, first.dtype.bitWidth % 8 == 0, a >= 0, a < first.rank else { return nil }
+    let shape = try concatenatedShape(ts, axis: a)
+    let out = Tensor.allocate(first.dtype, shape)
+    let outer = shape[..<a].reduce(1, *)
+    let rowBytes = shape[a...].reduce(1, *) * width
+    guard rowBytes > 0, outer > 0, let dst = out.storage.mutableBytes.baseAddress else { return out }
+    var offset = 0
+    for t in ts {
+        let w = t.shape[a...].reduce(1, *) * width
+        if w > 0, let src = t.storage.bytes.baseAddress {
+            for o in 0..<outer { (dst + o * rowBytes + offset).copyMemory(from: src + o * w, byteCount: w) }
+        }
+        offset += w
+    }
+    return out
 }
 
 struct ConcatKernel: Kernel {
