@@ -38,31 +38,13 @@ struct MatMulGeometry {
         if !bVec { shape.append(n) }
         outShape = shape
     }
-}
 
-/// Batched matrix products `[batch] x M x K` times `[batch] x K x N` on raw float32 storage;
-/// batch offsets come from numpy-broadcast batch shapes.
-func batchedMatMul(_ a: Tensor, _ b: Tensor, packedB: FloatBuffer?, _ context: ExecutionContext) throws -> Tensor {
-    let g = try MatMulGeometry(a.shape, b.shape)
-    let (m, k, n, aBatch, bBatch, batch, outShape) = (g.m, g.k, g.n, g.aBatch, g.bBatch, g.batch, g.outShape)
-    let out = Tensor.allocate(a.dtype, outShape)
-    let count = batch.reduce(1, *)
-    if count == 0 || m == 0 || n == 0 { return out }
-    let pa = a.floatPointer, pb = b.floatPointer, pc = out.mutableFloatPointer
-    let par = context.parallel
-    // B shared by every batch and A contiguous: one product with the batch folded into M.
-    if bBatch.reduce(1, *) == 1 {
-        let rows = count * m
-        Gemm.sgemm(m: rows, n: n, k: k, a: MatrixView(pa, rowStride: k, colStride: 1),
-                   packedA: nil, b: packedB == nil ? MatrixView(pb, rowStride: n, colStride: 1) : nil,
-                   packedB: packedB.map { UnsafePointer($0.pointer) }, c: pc, ldc: n, parallel: par)
-        return out
-    }
-    let sa = broadcastStrides(aBatch, to: batch), sb = broadcastStrides(bBatch, to: batch)
-    // Element offsets into A and B of each product of the (broadcast) batch, in order.
-    func batchOffsets() -> [(Int, Int)] {
+    /// Element offsets into A and B of each product of the broadcast batch, in output order.
+    func batchOffsets() -> [(a: Int, b: Int)] {
+        let count = batch.reduce(1, *)
+        let sa = broadcastStrides(aBatch, to: batch), sb = broadcastStrides(bBatch, to: batch)
         var idx = [Int](repeating: 0, count: batch.count)
-        var offsets = [(Int, Int)]()
+        var offsets: [(a: Int, b: Int)] = []
         offsets.reserveCapacity(count)
         for _ in 0..<count {
             var oa = 0, ob = 0
@@ -78,10 +60,30 @@ func batchedMatMul(_ a: Tensor, _ b: Tensor, packedB: FloatBuffer?, _ context: E
         }
         return offsets
     }
+}
+
+/// Batched matrix products `[batch] x M x K` times `[batch] x K x N` on raw float32 storage;
+/// batch offsets come from numpy-broadcast batch shapes.
+func batchedMatMul(_ a: Tensor, _ b: Tensor, packedB: FloatBuffer?, _ context: ExecutionContext) throws -> Tensor {
+    let g = try MatMulGeometry(a.shape, b.shape)
+    let (m, k, n, bBatch, batch, outShape) = (g.m, g.k, g.n, g.bBatch, g.batch, g.outShape)
+    let out = Tensor.allocate(a.dtype, outShape)
+    let count = batch.reduce(1, *)
+    if count == 0 || m == 0 || n == 0 { return out }
+    let pa = a.floatPointer, pb = b.floatPointer, pc = out.mutableFloatPointer
+    let par = context.parallel
+    // B shared by every batch and A contiguous: one product with the batch folded into M.
+    if bBatch.reduce(1, *) == 1 {
+        let rows = count * m
+        Gemm.sgemm(m: rows, n: n, k: k, a: MatrixView(pa, rowStride: k, colStride: 1),
+                   packedA: nil, b: packedB == nil ? MatrixView(pb, rowStride: n, colStride: 1) : nil,
+                   packedB: packedB.map { UnsafePointer($0.pointer) }, c: pc, ldc: n, parallel: par)
+        return out
+    }
+    let offsets = g.batchOffsets()
     if m * n * k <= smallMatMulWork {
         // Many tiny products (attention heads): one parallel loop over the batch, each
         // product a direct loop, instead of packing and a parallel region per product.
-        let offsets = batchOffsets()
         context.threads.parallelFor(count, grain: max(1, smallMatMulWork / max(m * n * k, 1))) { range in
             for bi in range {
                 smallMatMul(pa + offsets[bi].0, pb + offsets[bi].1, pc + bi * m * n, m: m, n: n, k: k)
@@ -89,7 +91,7 @@ func batchedMatMul(_ a: Tensor, _ b: Tensor, packedB: FloatBuffer?, _ context: E
         }
         return out
     }
-    for (bi, (oa, ob)) in batchOffsets().enumerated() {
+    for (bi, (oa, ob)) in offsets.enumerated() {
         Gemm.sgemm(m: m, n: n, k: k, a: MatrixView(pa + oa, rowStride: k, colStride: 1),
                    b: MatrixView(pb + ob, rowStride: n, colStride: 1),
                    c: pc + bi * m * n, ldc: n, parallel: par)
@@ -116,19 +118,13 @@ func smallMatMul(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: Unsa
 /// Batched MatMul for non-float32 numeric types: a plain loop (integer math wraps).
 func genericMatMul<T: NumericScalar>(_ a: Tensor, _ b: Tensor, _: T.Type, mul: (T, T) -> T, add: (T, T) -> T) throws -> Tensor {
     let g = try MatMulGeometry(a.shape, b.shape)
-    let (m, k, n, aBatch, bBatch, batch, outShape) = (g.m, g.k, g.n, g.aBatch, g.bBatch, g.batch, g.outShape)
-    let out = Tensor.allocate(T.dtype, outShape)
-    let count = batch.reduce(1, *)
-    let sa = broadcastStrides(aBatch, to: batch), sb = broadcastStrides(bBatch, to: batch)
+    let (m, k, n) = (g.m, g.k, g.n)
+    let out = Tensor.allocate(T.dtype, g.outShape)
+    let offsets = g.batchOffsets()
     a.withElements(as: T.self) { pa in
         b.withElements(as: T.self) { pb in
             out.withMutableElements(as: T.self) { pc in
-                var idx = [Int](repeating: 0, count: batch.count)
-                for bi in 0..<count {
-                    var oa = 0, ob = 0
-                    for d in 0..<batch.count { oa += idx[d] * sa[d]; ob += idx[d] * sb[d] }
-                    oa *= m * k
-                    ob *= k * n
+                for (bi, (oa, ob)) in offsets.enumerated() {
                     let oc = bi * m * n
                     for i in 0..<m {
                         for j in 0..<n { pc[oc + i * n + j] = T.zero }
@@ -136,13 +132,6 @@ func genericMatMul<T: NumericScalar>(_ a: Tensor, _ b: Tensor, _: T.Type, mul: (
                             let av = pa[oa + i * k + p]
                             for j in 0..<n { pc[oc + i * n + j] = add(pc[oc + i * n + j], mul(av, pb[ob + p * n + j])) }
                         }
-                    }
-                    var d = batch.count - 1
-                    while d >= 0 {
-                        idx[d] += 1
-                        if idx[d] < batch[d] { break }
-                        idx[d] = 0
-                        d -= 1
                     }
                 }
             }
