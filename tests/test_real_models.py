@@ -39,3 +39,31 @@ def test_real_model_matches_onnxruntime(name, batch):
 def test_every_model_has_a_dynamic_batch_or_fixed_inputs():
     # The acceptance list asks for at least one model with a dynamic batch axis.
     assert any(len(_batches(name)) > 1 for name in real_models.names() if name.startswith(("mobilenet", "resnet", "squeeze")))
+
+
+def test_threads_share_a_session_on_a_real_model():
+    """Four Python threads running one squeezenet session at once (its kernels use the
+    session's thread pool, which then runs loops on the calling thread when busy) get the
+    results of runs made one at a time."""
+    import threading
+
+    name = "squeezenet1_1_op13"
+    sess = sc.InferenceSession(real_models.build(name))
+    feeds = [{"image": x} for x in (np.random.default_rng(i).standard_normal((1, 3, 224, 224)).astype(np.float32) for i in range(4))]
+    expected = [sess.run(None, f)[0] for f in feeds]
+    errors = []
+
+    def work(k):
+        try:
+            for i in range(10):
+                got = sess.run(None, feeds[(k + i) % 4])[0]
+                np.testing.assert_allclose(got, expected[(k + i) % 4], rtol=1e-6, atol=1e-7)
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
