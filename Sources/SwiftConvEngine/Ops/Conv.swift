@@ -257,7 +257,6 @@ struct ConvKernel: Kernel {
             return out
         }
         let activation = self.activation
-        let beta: Float = 0
         let pointwise = geo.kernel.allSatisfy { $0 == 1 } && geo.strides.allSatisfy { $0 == 1 }
             && geo.padBegin.allSatisfy { $0 == 0 } && geo.padEnd.allSatisfy { $0 == 0 }
         let usePacked = packed != nil && w.shape == packedShape
@@ -288,11 +287,10 @@ struct ConvKernel: Kernel {
                 }
                 if usePacked, let pk = packed {
                     Gemm.sgemm(m: mg, n: outCount, k: kg, packedA: UnsafePointer(pk.pointer + gi * perGroup), b: bview,
-                               beta: beta, c: cptr, ldc: outCount, parallel: par, finish: finish, epilogue: epilogue)
+                               c: cptr, ldc: outCount, parallel: par, finish: finish, epilogue: epilogue)
                 } else {
                     Gemm.sgemm(m: mg, n: outCount, k: kg, a: MatrixView(pw + gi * mg * kg, rowStride: kg, colStride: 1),
-                               b: bview, beta: beta, c: cptr, ldc: outCount, parallel: par, finish: finish,
-                               epilogue: epilogue)
+                               b: bview, c: cptr, ldc: outCount, parallel: par, finish: finish, epilogue: epilogue)
                 }
             }
         }
