@@ -94,6 +94,19 @@ def _signature(args):
 # --------------------------------------------------------------- signature
 
 
+def test_fused_graph_outputs_still_get_inferred_shapes(sc):
+    """Conv + Relu is fused into com.microsoft FusedConv before planning; the output
+    declared without a shape still reports the shape inference finds, as onnxruntime."""
+    w = numpy_helper.from_array(np.ones((4, 3, 3, 3), np.float32), "w")
+    model = _model(
+        [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]), helper.make_node("Relu", ["c"], ["y"])],
+        [_vi("x", TP.FLOAT, ["n", 3, 8, 8])], [_vi("y", TP.FLOAT, None)], [w],
+    )
+    ours, theirs = _both(sc, model)
+    assert _signature(ours.get_outputs()) == _signature(theirs.get_outputs())
+    assert ours.get_outputs()[0].shape == ["n", 4, 8, 8]
+
+
 @pytest.mark.parametrize("which", ["mlp", "mixed_signature"])
 def test_signature_matches_onnxruntime(sc, request, which):
     ours, theirs = _both(sc, request.getfixturevalue(which))

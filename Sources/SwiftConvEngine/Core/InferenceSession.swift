@@ -24,7 +24,10 @@ public final class InferenceSession: @unchecked Sendable {
         for o in m.opsetImports { opsets[o.domain == "ai.onnx" ? "" : o.domain] = o.version }
         let (optimized, usesFusedDomain) = GraphOptimizer.optimize(m.graph, level: options.graphOptimizationLevel)
         m.graph = optimized
-        if usesFusedDomain && opsets[GraphOptimizer.fusedDomain] == nil { opsets[GraphOptimizer.fusedDomain] = 1 }
+        if usesFusedDomain && opsets[GraphOptimizer.fusedDomain] == nil {
+            opsets[GraphOptimizer.fusedDomain] = 1
+            m.opsetImports.append(OpsetID(domain: GraphOptimizer.fusedDomain, version: 1))
+        }
         if opsets[""] == nil, m.graph.nodes.contains(where: { $0.canonicalDomain.isEmpty }) {
             throw SwiftConvError.validation("the model imports no opset for the default ONNX domain")
         }

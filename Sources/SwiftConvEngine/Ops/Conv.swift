@@ -9,7 +9,10 @@ enum ConvKernels {
         r.register("Conv", since: [1, 11, 22]) { ctx in try ConvKernel(ctx) }
         // Produced by GraphOptimizer from Conv + Relu/Clip; also runs models that contain it.
         r.register("FusedConv", domain: GraphOptimizer.fusedDomain, since: [1]) { ctx in
-            try ConvKernel(ctx, activation: ConvActivation(ctx))
+            if ctx.node.inputs.count > 3 && !ctx.node.inputs[3].isEmpty {
+                throw SwiftConvError.unsupportedOp("FusedConv with a sum input Z")
+            }
+            return try ConvKernel(ctx, activation: ConvActivation(ctx))
         }
         r.register("ConvTranspose", since: [1, 11, 22]) { ctx in try ConvTransposeKernel(ctx) }
         r.register("DeformConv", since: [19, 22]) { ctx in try DeformConvKernel(ctx) }

@@ -1,8 +1,12 @@
-/// Convolutions: Conv, ConvTranspose, ConvInteger, DeformConv.
+/// Convolutions: Conv, ConvTranspose, ConvInteger, DeformConv, and com.microsoft FusedConv.
 enum ConvOps {
     static func register(into r: inout OpRegistry) {
         let attrs = "auto_pad:s dilations:is group:i kernel_shape:is pads:is strides:is"
         r.add("Conv", since: [1, 11, 22], inputs: "11?", outputs: "1", attributes: attrs, rule: { conv(&$0, outType: $0.dtype(0)) })
+        // onnxruntime's contrib Conv + activation (optional 4th input Z is added before it);
+        // swiftconv's graph optimizer produces it, so its sessions' graphs still infer shapes.
+        r.add("FusedConv", domain: "com.microsoft", since: [1], inputs: "11??", outputs: "1",
+              attributes: attrs + " activation:s activation_params:fs", rule: { conv(&$0, outType: $0.dtype(0)) })
         r.add("ConvInteger", since: [10], inputs: "11??", outputs: "1", attributes: attrs,
               rule: { conv(&$0, outType: .int32) })
         r.add("DeformConv", since: [19, 22], inputs: "111??", outputs: "1",
