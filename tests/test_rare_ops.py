@@ -8,10 +8,11 @@ in both runtimes and are compared key by key.
 
 Covers the ai.onnx.ml ops CategoryMapper, DictVectorizer, FeatureVectorizer,
 Imputer, LinearClassifier, LinearRegressor, Normalizer, OneHotEncoder, Scaler,
-TreeEnsembleClassifier, TreeEnsembleRegressor and ZipMap, the default-domain
-GlobalLpPool and MaxRoiPool, onnxruntime's com.microsoft FusedConv (and the Conv + Relu/Clip
-graphs swiftconv fuses into it), and (when scikit-learn and skl2onnx are installed)
-a few skl2onnx-converted scikit-learn models.
+SVMClassifier, SVMRegressor, TreeEnsembleClassifier, TreeEnsembleRegressor and ZipMap,
+the default-domain GlobalLpPool and MaxRoiPool, onnxruntime's com.microsoft FusedConv
+(and the Conv + Relu/Clip graphs swiftconv fuses into it), and (when scikit-learn and
+skl2onnx are installed) a few skl2onnx-converted scikit-learn models, among them SVC,
+SVR and OneClassSVM (registered as cases only when both packages can be imported).
 
 Each model is made by a builder registered with ``@rare_case``, which returns
 ``(model, feeds)`` and lists itself in ``CASES`` once per parameter combination;
@@ -24,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
+import warnings
 from typing import Callable
 
 import numpy as np
@@ -727,6 +729,184 @@ def conv_then_activation(conv, variant):
     model.ir_version = 8
     onnx.checker.check_model(model)
     return model, {"X": x}
+
+
+# --------------------------------------------------------------------------
+# SVMClassifier / SVMRegressor
+# --------------------------------------------------------------------------
+
+SVM_KERNELS = {
+    "LINEAR": [0.0, 0.0, 0.0],
+    "POLY": [0.3, 0.5, 3.0],
+    "RBF": [0.4, 0.0, 0.0],
+    "SIGMOID": [0.2, 0.1, 0.0],
+}
+
+
+def _svm_regressor(seed, n_features=4, n_supports=5, kernel="RBF", **extra):
+    rng = np.random.default_rng(seed)
+    attrs = dict(coefficients=rng.standard_normal(max(n_supports, 1) * (n_features if n_supports == 0 else 1))
+                 .astype(np.float32).tolist(),
+                 rho=[float(rng.standard_normal())], n_supports=n_supports, kernel_params=[0.0, 0.0, 0.0], **extra)
+    if n_supports:
+        attrs.update(kernel_type=kernel, kernel_params=SVM_KERNELS[kernel],  # replaces the placeholder
+                     support_vectors=rng.standard_normal(n_supports * n_features).astype(np.float32).tolist())
+    node = ml_node("SVMRegressor", ["X"], ["Y"], **attrs)
+    model = make_model([node], [tensor_info("X", TensorProto.FLOAT, [None, n_features])],
+                       [tensor_info("Y", TensorProto.FLOAT, [None, 1])])
+    return model, {"X": rng.standard_normal((7, n_features)).astype(np.float32)}
+
+
+@rare_case(kernel=list(SVM_KERNELS))
+def svm_regressor(kernel):
+    return _svm_regressor(40, kernel=kernel)
+
+
+@rare_case()
+def svm_regressor_linear_mode():
+    # n_supports 0: y = x . coefficients + rho; onnxruntime ignores post_transform.
+    return _svm_regressor(41, n_supports=0, post_transform="LOGISTIC")
+
+
+@rare_case(kernel=["RBF", "LINEAR"])
+def svm_regressor_one_class(kernel):
+    return _svm_regressor(42, kernel=kernel, one_class=1)
+
+
+def _svm_classifier(seed, n_classes, *, kernel="RBF", labels=None, proba=False, post="NONE",
+                    n_features=3, rows=8, linear_mode=False, positive=False, x_type=TensorProto.FLOAT):
+    rng = np.random.default_rng(seed)
+    labels = labels or list(range(n_classes))
+    pairs = n_classes * (n_classes - 1) // 2
+    if linear_mode:
+        coefficients = rng.standard_normal(n_classes * n_features).astype(np.float32)
+        if positive:
+            coefficients = np.abs(coefficients) * 0.3
+        # onnxruntime requires kernel_params even where no kernel is evaluated.
+        attrs = dict(coefficients=coefficients.tolist(), rho=[float(rng.standard_normal())], kernel_params=[0.0, 0.0, 0.0])
+    else:
+        per_class = [int(v) for v in rng.integers(1, 4, n_classes)]
+        vectors = sum(per_class)
+        attrs = dict(kernel_type=kernel, kernel_params=SVM_KERNELS[kernel], vectors_per_class=per_class,
+                     support_vectors=rng.standard_normal(vectors * n_features).astype(np.float32).tolist(),
+                     coefficients=rng.standard_normal((n_classes - 1) * vectors).astype(np.float32).tolist(),
+                     rho=rng.standard_normal(pairs).astype(np.float32).tolist())
+    if proba:
+        attrs.update(prob_a=(-1 - rng.random(pairs)).astype(np.float32).tolist(),
+                     prob_b=(0.2 * rng.standard_normal(pairs)).astype(np.float32).tolist())
+    if isinstance(labels[0], str):
+        attrs["classlabels_strings"] = labels
+        label_type = TensorProto.STRING
+    else:
+        attrs["classlabels_ints"] = labels
+        label_type = TensorProto.INT64
+    node = ml_node("SVMClassifier", ["X"], ["Y", "Z"], post_transform=post, **attrs)
+    model = make_model(
+        [node], [tensor_info("X", x_type, [None, n_features])],
+        [tensor_info("Y", label_type, [None]), tensor_info("Z", TensorProto.FLOAT, [None, None])],
+    )
+    x = rng.standard_normal((rows, n_features)) * 1.5
+    dtype = helper.tensor_dtype_to_np_dtype(x_type)
+    return model, {"X": (np.round(x) if dtype.kind == "i" else x).astype(dtype)}
+
+
+@rare_case(kernel=list(SVM_KERNELS), classes=[2, 3, 4])
+def svm_classifier_svc(kernel, classes):
+    return _svm_classifier(50 + classes, classes, kernel=kernel)
+
+
+@rare_case(classes=[2, 3, 4], post=["NONE", "SOFTMAX", "LOGISTIC", "SOFTMAX_ZERO", "PROBIT"])
+def svm_classifier_probabilities(classes, post):
+    return _svm_classifier(60 + classes, classes, proba=True, post=post, labels=["ant", "bee", "cat", "dog"][:classes])
+
+
+@rare_case(classes=[2, 3], post=["SOFTMAX", "LOGISTIC", "SOFTMAX_ZERO"])
+def svm_classifier_post_transform(classes, post):
+    # Two classes without probabilities: [-d, d] for NONE, [1 - d, d] otherwise.
+    return _svm_classifier(70 + classes, classes, post=post, labels=[7, -3, 12][:classes])
+
+
+@rare_case(labels={"int64": [5, 9, 2], "string": ["x", "y", "z"]})
+def svm_classifier_labels(labels):
+    return _svm_classifier(75, 3, kernel="POLY", labels=labels)
+
+
+@rare_case(classes=[2, 3], post=["NONE", "SOFTMAX", "LOGISTIC"], weights={"mixed": False, "positive": True})
+def svm_classifier_linear_mode(classes, post, weights):
+    # No support vectors: scores = x . coefficients[c] + rho[0]; binary labels use onnxruntime's thresholds.
+    return _svm_classifier(80 + classes, classes, post=post, linear_mode=True, positive=weights, rows=12)
+
+
+@rare_case(classes=[2, 3])
+def svm_classifier_linear_mode_proba(classes):
+    return _svm_classifier(85 + classes, classes, proba=True, linear_mode=True, post="SOFTMAX")
+
+
+@rare_case(x_type={"double": TensorProto.DOUBLE, "int64": TensorProto.INT64, "int32": TensorProto.INT32})
+def svm_classifier_input_types(x_type):
+    return _svm_classifier(90, 3, kernel="RBF", x_type=x_type, proba=True)
+
+
+def test_svm_bad_attributes_fail_at_session_creation():
+    model, _ = _svm_classifier(95, 3)
+    attrs = model.graph.node[0].attribute
+    kernel_params = next(a for a in attrs if a.name == "kernel_params")
+    del kernel_params.floats[2:]
+    with pytest.raises(Exception, match="kernel_params"):
+        sc.InferenceSession(model.SerializeToString())
+    model, _ = _svm_classifier(95, 3)
+    next(a for a in model.graph.node[0].attribute if a.name == "vectors_per_class").ints.append(2)
+    with pytest.raises(Exception, match="vectors_per_class"):
+        sc.InferenceSession(model.SerializeToString())
+
+
+def _have_skl2onnx():
+    import importlib.util  # noqa: PLC0415
+
+    return all(importlib.util.find_spec(m) is not None for m in ("sklearn", "skl2onnx"))
+
+
+if _have_skl2onnx():  # scikit-learn SVMs as skl2onnx converts them; registered only when both are installed
+
+    def _skl_svm_data(seed, classes):
+        rng = np.random.default_rng(seed)
+        x = rng.standard_normal((60, 4)).astype(np.float32)
+        y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype(np.int64) + (classes > 2) * (x[:, 2] > 0.5).astype(np.int64)
+        return x, y
+
+    def _skl_convert(est, x):
+        from skl2onnx import to_onnx  # noqa: PLC0415
+
+        options = {"zipmap": False} if hasattr(est, "classes_") else None
+        with warnings.catch_warnings():  # scikit-learn >= 1.9 deprecates SVC(probability=True) and probA_
+            warnings.simplefilter("ignore", FutureWarning)
+            model = to_onnx(est, x[:1], options=options, target_opset={"": 17, ML: 3})
+        return model, {model.graph.input[0].name: x[:15]}
+
+    @rare_case(kernel=["rbf", "linear", "poly", "sigmoid"], classes=[2, 3],
+               proba={"proba": True, "no_proba": False})
+    def skl2onnx_svc(kernel, classes, proba):
+        from sklearn.svm import SVC  # noqa: PLC0415
+
+        x, y = _skl_svm_data(100 + classes, classes)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            svc = SVC(kernel=kernel, probability=proba, random_state=0).fit(x, y)
+        return _skl_convert(svc, x)
+
+    @rare_case(kernel=["rbf", "linear"])
+    def skl2onnx_svr(kernel):
+        from sklearn.svm import SVR  # noqa: PLC0415
+
+        x, _ = _skl_svm_data(110, 2)
+        return _skl_convert(SVR(kernel=kernel).fit(x, x[:, 0] - 2 * x[:, 1] + 0.1 * x[:, 3] ** 2), x)
+
+    @rare_case()
+    def skl2onnx_one_class_svm():
+        from sklearn.svm import OneClassSVM  # noqa: PLC0415
+
+        x, _ = _skl_svm_data(111, 2)
+        return _skl_convert(OneClassSVM(nu=0.2).fit(x), x * 1.5)
 
 
 # --------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 import RealModule
 import SwiftConvIR
 
-/// The ai.onnx.ml domain: tree ensembles, linear models, scalers, encoders, ZipMap.
+/// The ai.onnx.ml domain: tree ensembles, linear models, SVMs, scalers, encoders, ZipMap.
 enum MLKernels {
     static let domain = "ai.onnx.ml"
 
@@ -54,6 +54,7 @@ enum MLKernels {
                                   defaultString: Array(ctx.string("default_string", default: "_Unused").utf8),
                                   defaultInt: ctx.int("default_int64", default: -1))
         }
+        registerSupportVector(into: &r)
         r.register("ZipMap", domain: domain, since: [1]) { ctx in try ZipMap(labels: ClassLabels(ctx)) }
         r.register("DictVectorizer", domain: domain, since: [1]) { ctx in
             let strs: [[UInt8]] = { if case .strings(let s)? = ctx.attribute("string_vocabulary")?.value { return s } else { return [] } }()
