@@ -31,6 +31,8 @@ extension SwiftConvError {
         case .conversion: return SC_ERR_CONVERSION
         case .io: return SC_ERR_IO
         case .internal: return SC_ERR_INTERNAL
+        case .resourceExhausted: return SC_ERR_RESOURCE_EXHAUSTED
+        case .terminated: return SC_ERR_TERMINATED
         }
     }
 }

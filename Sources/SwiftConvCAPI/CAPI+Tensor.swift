@@ -154,7 +154,7 @@ public func scTensorCreateBorrowed(
         }
         if count == 0 {
             borrowed.fire()
-            out.pointee = retainedHandle(TensorBox(Tensor(dtype: dtype, shape: shape, storage: TensorStorage(zeroedByteCount: 0))))
+            out.pointee = retainedHandle(TensorBox(Tensor(dtype: dtype, shape: shape, storage: try TensorStorage(zeroedByteCount: 0))))
             return
         }
         guard let data else { throw SwiftConvError.invalidArgument("data must not be NULL for a non-empty tensor") }
@@ -184,7 +184,7 @@ public func scTensorCreateBorrowed(
             guard extent.span <= nbytes else {
                 throw SwiftConvError.invalidArgument("strided layout spans \(extent.span) bytes but nbytes is \(nbytes)")
             }
-            let storage = TensorStorage(zeroedByteCount: byteCount)
+            let storage = try TensorStorage(zeroedByteCount: byteCount)
             copyStrided(from: UnsafeRawPointer(data), shape: shape, strides: strides, itemSize: itemSize,
                         to: storage.mutableBytes.baseAddress!)
             borrowed.fire()

@@ -3,6 +3,7 @@
 // A developer tool for working on kernels without the Python layer:
 //   python3 scripts/export-backend-cases.py            # once: writes tests/.cache/backend-data
 //   swift run -c release swiftconv-conformance [ROOT] [--filter SUBSTRING] [--verbose]
+//   swift run swiftconv-conformance --smoke tests/fuzz_corpus   # replay hostile cases, outputs not compared
 // The acceptance suite is tests/test_backend_engine.py (pytest, against the same cases).
 #if canImport(Glibc)
 import Glibc
@@ -14,12 +15,14 @@ import SwiftConvONNX
 var root = "tests/.cache/backend-data/1.23.2"
 var filter: String? = nil
 var verbose = false
+var smoke = false
 var args = Array(CommandLine.arguments.dropFirst())
 while !args.isEmpty {
     let a = args.removeFirst()
     switch a {
     case "--filter": filter = args.isEmpty ? nil : args.removeFirst()
     case "--verbose", "-v": verbose = true
+    case "--smoke": smoke = true
     default: root = a
     }
 }
@@ -88,7 +91,7 @@ func engineValue(_ v: ONNXTestValue, type: ValueType?) throws -> Value {
         return .sequence(try items.map { try engineValue($0, type: e) }, elementType: e)
     case .map(let keys, let values):
         let parts = values.compactMap { v -> Tensor? in if case .tensor(let t) = v { return t } else { return nil } }
-        guard let first = parts.first else { return .map(keys: keys, values: Tensor.zeros(.float32, [0])) }
+        guard let first = parts.first else { return .map(keys: keys, values: try Tensor.zeros(.float32, [0])) }
         var all = first.reshaped([first.elementCount])
         if parts.count > 1 {
             let bytes = parts.flatMap { Array($0.storage.bytes) }
@@ -115,6 +118,57 @@ func compareValues(_ got: Value, _ want: Value) -> String? {
         return compare(gk, wk, rtol: 0, atol: 0) ?? compare(gv, wv, rtol: 1e-3, atol: 1e-7)
     default: return "got \(got.typeDescription), expected \(want.typeDescription)"
     }
+}
+
+/// --smoke: every case folder under ROOT (ROOT itself, ROOT/<case> as in tests/fuzz_corpus, or
+/// ROOT/<kind>/<case> as in the backend data) goes through InferenceSession(model:) and one run
+/// with test_data_set_0/input_K.pb fed to graph input K. Outputs are not compared: one line per
+/// case, "ok" or "error: <message>". Exit status 0 unless the process crashes (errors are fine);
+/// this is how the fuzz corpus is replayed under AddressSanitizer.
+func smokeCaseDirs(_ root: String) -> [String] {
+    if exists(root + "/model.onnx") { return [root] }
+    var out: [String] = []
+    for sub in listDir(root) {
+        let dir = root + "/" + sub
+        if exists(dir + "/model.onnx") { out.append(dir); continue }
+        for name in listDir(dir) where exists("\(dir)/\(name)/model.onnx") { out.append("\(dir)/\(name)") }
+    }
+    return out
+}
+
+func runSmoke(_ dir: String) throws {
+    let model = try ONNXReader.load(path: dir + "/model.onnx")
+    let session = try InferenceSession(model: model)
+    var feeds: [String: Value] = [:]
+    let needed = session.requiredInputInfo
+    for (i, info) in model.graph.inputs.enumerated() {
+        let p = "\(dir)/test_data_set_0/input_\(i).pb"
+        guard exists(p) else { continue }
+        if needed.contains(where: { $0.name == info.name }) || session.inputs.contains(where: { $0.name == info.name }) {
+            feeds[info.name] = .tensor(try readTensor(p))
+        }
+    }
+    _ = try session.run(feeds: feeds)
+}
+
+if smoke {
+    var nOK = 0, nError = 0
+    for dir in smokeCaseDirs(root) {
+        if let f = filter, !dir.contains(f) { continue }
+        print("\(dir): ", terminator: "")
+        fflush(stdout)  // the case name is out before a crash
+        do {
+            try runSmoke(dir)
+            nOK += 1
+            print("ok")
+        } catch {
+            nError += 1
+            print("error: \(String(describing: error).split(separator: "\n").first.map(String.init) ?? "")")
+        }
+        fflush(stdout)
+    }
+    print("smoke: \(nOK) ok, \(nError) errors, 0 crashes")
+    exit(0)
 }
 
 var passed = 0, failed = 0

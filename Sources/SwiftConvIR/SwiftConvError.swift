@@ -13,14 +13,36 @@ public enum SwiftConvError: Error, CustomStringConvertible, Sendable {
     case io(String)
     /// A bug in swiftconv.
     case `internal`(String)
+    /// A size or allocation past a limit (`SessionOptions` caps, overflow of a byte count,
+    /// or memory the system refused); the message names what was being allocated.
+    case resourceExhausted(String)
+    /// A run stopped on request (`RunOptions.terminate`, or Ctrl-C in the Python main thread).
+    case terminated(String)
 
     public var message: String {
         switch self {
         case .invalidArgument(let m), .modelFormat(let m), .validation(let m), .unsupportedOp(let m),
-            .conversion(let m), .io(let m), .internal(let m):
+            .conversion(let m), .io(let m), .internal(let m), .resourceExhausted(let m), .terminated(let m):
             return m
         }
     }
 
     public var description: String { message }
+}
+
+extension SwiftConvError {
+    /// The same kind of error with another message (to add context such as the node).
+    public func withMessage(_ m: String) -> SwiftConvError {
+        switch self {
+        case .invalidArgument: return .invalidArgument(m)
+        case .modelFormat: return .modelFormat(m)
+        case .validation: return .validation(m)
+        case .unsupportedOp: return .unsupportedOp(m)
+        case .conversion: return .conversion(m)
+        case .io: return .io(m)
+        case .internal: return .internal(m)
+        case .resourceExhausted: return .resourceExhausted(m)
+        case .terminated: return .terminated(m)
+        }
+    }
 }

@@ -6,8 +6,8 @@ import Darwin
 
 /// Immutable bytes of a tensor together with whatever keeps them alive.
 ///
-/// Weights loaded from a file point into the memory-mapped file; tensors built from
-/// NumPy arrays point into the array. Copying a `Tensor` never copies these bytes.
+/// Weights loaded from a file point into the buffer the file was read into; tensors built
+/// from NumPy arrays point into the array. Copying a `Tensor` never copies these bytes.
 public final class TensorStorage: @unchecked Sendable {
     /// Alignment of memory the library allocates itself (a cache line; enough for AVX-512).
     public static let alignment = 64
@@ -18,34 +18,57 @@ public final class TensorStorage: @unchecked Sendable {
     private let ownsAllocation: Bool
     /// Bytes actually allocated (a `BufferCache` size class), for returning them to the cache.
     private let capacity: Int
+    /// The budget this allocation was charged to, credited back when it is freed.
+    private let budget: AllocationBudget?
 
-    /// Storage for `count` zeroed bytes allocated and owned by the library.
-    public init(zeroedByteCount count: Int) {
-        let (p, cap) = BufferCache.shared.take(count)
-        memset(p, 0, max(count, 1))
+    /// Storage for `count` bytes allocated and owned by the library, zeroed unless the caller
+    /// overwrites every byte before reading (`zeroed: false`). Charged to the current
+    /// `AllocationBudget`; a negative count, a cap passed or memory refused by the system
+    /// throws `resourceExhausted` (nothing is allocated).
+    public init(allocating count: Int, zeroed: Bool) throws {
+        guard count >= 0 else {
+            throw SwiftConvError.resourceExhausted("cannot allocate a negative byte count (\(count))")
+        }
+        let budget = AllocationBudget.current
+        try budget.charge(count)
+        guard let (p, cap) = BufferCache.shared.take(count) else {
+            budget.credit(count)
+            throw SwiftConvError.resourceExhausted("failed to allocate memory: the system refused \(count) bytes")
+        }
+        if zeroed { memset(p, 0, max(count, 1)) }
         bytes = UnsafeRawBufferPointer(start: p, count: count)
         owner = nil
         release = nil
         ownsAllocation = true
         capacity = cap
+        self.budget = budget
+    }
+
+    /// Storage for `count` zeroed bytes (see `init(allocating:zeroed:)`).
+    public convenience init(zeroedByteCount count: Int) throws {
+        try self.init(allocating: count, zeroed: true)
     }
 
     /// Storage for `count` bytes the caller overwrites before reading (no zeroing pass).
-    public init(uninitializedByteCount count: Int) {
-        let (p, cap) = BufferCache.shared.take(count)
-        bytes = UnsafeRawBufferPointer(start: p, count: count)
+    public convenience init(uninitializedByteCount count: Int) throws {
+        try self.init(allocating: count, zeroed: false)
+    }
+
+    /// A private copy of `source`. The bytes already exist in memory, so the copy is not
+    /// charged to a budget; only the system refusing memory can fail it.
+    public init(copying source: UnsafeRawBufferPointer) {
+        guard let (p, cap) = BufferCache.shared.take(source.count) else {
+            fatalError("out of memory copying \(source.count) bytes")
+        }
+        if source.count > 0, let base = source.baseAddress {
+            p.copyMemory(from: base, byteCount: source.count)
+        }
+        bytes = UnsafeRawBufferPointer(start: p, count: source.count)
         owner = nil
         release = nil
         ownsAllocation = true
         capacity = cap
-    }
-
-    /// A private copy of `source`.
-    public convenience init(copying source: UnsafeRawBufferPointer) {
-        self.init(zeroedByteCount: source.count)
-        if source.count > 0, let base = source.baseAddress {
-            UnsafeMutableRawPointer(mutating: bytes.baseAddress!).copyMemory(from: base, byteCount: source.count)
-        }
+        budget = nil
     }
 
     /// A private copy of an array's bytes.
@@ -61,6 +84,7 @@ public final class TensorStorage: @unchecked Sendable {
         release = nil
         ownsAllocation = false
         capacity = 0
+        budget = nil
     }
 
     /// Caller memory; `release` runs once when the last tensor using it is gone.
@@ -70,10 +94,12 @@ public final class TensorStorage: @unchecked Sendable {
         self.release = release
         ownsAllocation = false
         capacity = 0
+        budget = nil
     }
 
     deinit {
         if ownsAllocation, let p = bytes.baseAddress { BufferCache.shared.give(UnsafeMutableRawPointer(mutating: p), capacity: capacity) }
+        budget?.credit(bytes.count)
         release?()
     }
 
@@ -85,14 +111,14 @@ public final class TensorStorage: @unchecked Sendable {
 
     public var isOwned: Bool { ownsAllocation }
 
-    fileprivate static func allocate(_ count: Int) -> UnsafeMutableRawPointer {
+    /// `count` bytes aligned to `alignment`, or nil when the system refuses them.
+    fileprivate static func allocate(_ count: Int) -> UnsafeMutableRawPointer? {
         var p: UnsafeMutableRawPointer? = nil
-        let rc = posix_memalign(&p, alignment, max(count, 1))
-        guard rc == 0, let ptr = p else { fatalError("out of memory allocating \(count) bytes") }
-        return ptr
+        guard posix_memalign(&p, alignment, max(count, 1)) == 0 else { return nil }
+        return p
     }
 
-    public static let empty = TensorStorage(zeroedByteCount: 0)
+    public static let empty = TensorStorage(copying: UnsafeRawBufferPointer(start: nil, count: 0))
 }
 
 /// Recycles large tensor buffers between nodes and runs.
@@ -120,8 +146,9 @@ final class BufferCache: @unchecked Sendable {
     }
 
     /// A block of at least `count` bytes and its capacity (what `give` must be passed).
-    func take(_ count: Int) -> (UnsafeMutableRawPointer, Int) {
-        guard count >= BufferCache.minimumBytes else { return (TensorStorage.allocate(count), count) }
+    func take(_ count: Int) -> (UnsafeMutableRawPointer, Int)? {
+        guard count >= BufferCache.minimumBytes else { return TensorStorage.allocate(count).map { ($0, count) } }
+        guard count <= Int.max - 4095 else { return nil }
         let capacity = (count + 4095) & ~4095
         pthread_mutex_lock(mutex)
         if let p = blocks[capacity]?.popLast() {
@@ -130,7 +157,7 @@ final class BufferCache: @unchecked Sendable {
             return (p, capacity)
         }
         pthread_mutex_unlock(mutex)
-        return (TensorStorage.allocate(capacity), capacity)
+        return TensorStorage.allocate(capacity).map { ($0, capacity) }
     }
 
     func give(_ p: UnsafeMutableRawPointer, capacity: Int) {

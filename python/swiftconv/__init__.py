@@ -7,6 +7,8 @@ from .errors import (
     ModelFormatError,
     SwiftconvError,
     SwiftconvIOError,
+    ResourceExhausted,
+    RunTerminated,
     UnsupportedOp,
     ValidationError,
 )
@@ -54,4 +56,6 @@ __all__ = [
     "UnsupportedOp",
     "ModelFormatError",
     "SwiftconvIOError",
+    "ResourceExhausted",
+    "RunTerminated",
 ]

@@ -8,6 +8,8 @@ __all__ = [
     "UnsupportedOp",
     "ModelFormatError",
     "SwiftconvIOError",
+    "ResourceExhausted",
+    "RunTerminated",
 ]
 
 
@@ -39,6 +41,16 @@ class SwiftconvIOError(SwiftconvError, OSError):
     """A file-system failure (missing file, permission, disk full)."""
 
 
+class ResourceExhausted(SwiftconvError, MemoryError):
+    """A size past a limit (``SessionOptions.max_tensor_bytes``/``max_run_bytes``), a size
+    that overflows, or memory the system refused; onnxruntime's "Failed to allocate memory"."""
+
+
+class RunTerminated(SwiftconvError):
+    """A run stopped because ``RunOptions.terminate`` was set (or Ctrl-C, which raises
+    KeyboardInterrupt instead)."""
+
+
 # Status code -> class; read by the C extension (swiftconv._core) when it raises.
 _BY_CODE = {
     1: InvalidArgument,
@@ -48,4 +60,6 @@ _BY_CODE = {
     5: ConversionError,
     6: SwiftconvIOError,
     7: SwiftconvError,
+    8: ResourceExhausted,
+    9: RunTerminated,
 }

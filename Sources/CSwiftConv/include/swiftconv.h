@@ -41,7 +41,9 @@ typedef enum sc_code {
     SC_ERR_UNSUPPORTED_OP = 4,   /* UnsupportedOp */
     SC_ERR_CONVERSION = 5,       /* ConversionError */
     SC_ERR_IO = 6,               /* file system error (maps to SwiftconvError + OSError info) */
-    SC_ERR_INTERNAL = 7          /* a bug in swiftconv: SwiftconvError */
+    SC_ERR_INTERNAL = 7,         /* a bug in swiftconv: SwiftconvError */
+    SC_ERR_RESOURCE_EXHAUSTED = 8, /* ResourceExhausted: a size past a limit, or memory refused */
+    SC_ERR_TERMINATED = 9        /* RunTerminated: a run stopped by sc_run_options_set_terminate */
 } sc_code;
 
 typedef struct sc_status sc_status;

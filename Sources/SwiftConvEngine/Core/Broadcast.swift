@@ -67,7 +67,7 @@ public func broadcastBinary<A: TensorScalar, B: TensorScalar, R: TensorScalar>(
     _ a: Tensor, _ b: Tensor, _: A.Type, _: B.Type, _: R.Type, _ f: (A, B) -> R
 ) throws -> Tensor {
     let shape = try broadcastShapes(a.shape, b.shape)
-    let out = Tensor.allocate(R.dtype, shape)
+    let out = try Tensor.allocate(R.dtype, shape)
     a.withElements(as: A.self) { pa in
         b.withElements(as: B.self) { pb in
             out.withMutableElements(as: R.self) { po in
@@ -101,8 +101,8 @@ public func broadcastBinary<A: TensorScalar, B: TensorScalar, R: TensorScalar>(
 
 /// `out[i] = f(x[i])`.
 @inlinable
-public func mapUnary<A: TensorScalar, R: TensorScalar>(_ x: Tensor, _: A.Type, _: R.Type, _ f: (A) -> R) -> Tensor {
-    let out = Tensor.allocate(R.dtype, x.shape)
+public func mapUnary<A: TensorScalar, R: TensorScalar>(_ x: Tensor, _: A.Type, _: R.Type, _ f: (A) -> R) throws -> Tensor {
+    let out = try Tensor.allocate(R.dtype, x.shape)
     x.withElements(as: A.self) { px in
         out.withMutableElements(as: R.self) { po in
             for i in 0..<po.count { po[i] = f(px[i]) }

@@ -48,7 +48,7 @@ enum AxisBlocks {
             return Tensor(shape: shape, strings: out)
         }
         let eb = try elementBytes(first.dtype)
-        let result = Tensor.allocate(first.dtype, shape)
+        let result = try Tensor.allocate(first.dtype, shape)
         guard let dst = result.storage.mutableBytes.baseAddress else { return result }
         var offset = 0
         for o in 0..<outer {
@@ -96,7 +96,7 @@ enum AxisBlocks {
         }
         if outer == 1 && start == 0 && count == len { return t.reshaped(shape) }
         let eb = try elementBytes(t.dtype)
-        let result = Tensor.allocate(t.dtype, shape)
+        let result = try Tensor.allocate(t.dtype, shape)
         let n = count * inner * eb
         if n > 0, let dst = result.storage.mutableBytes.baseAddress, let src = t.storage.bytes.baseAddress {
             for o in 0..<outer {
@@ -172,7 +172,7 @@ enum DoubleBridge {
         struct Fill: NumericVisitor {
             let values: [Double], shape: [Int]
             func visit<T: NumericScalar>(_ type: T.Type) throws -> Tensor {
-                let out = Tensor.allocate(T.dtype, shape)
+                let out = try Tensor.allocate(T.dtype, shape)
                 out.withMutableElements(as: T.self) { p in for i in 0..<p.count { p[i] = T(fromDouble: values[i]) } }
                 return out
             }

@@ -243,8 +243,8 @@ public enum DTypeConversion {
     /// A tensor of `dtype` holding `values` converted with ONNX Cast semantics (`saturate`
     /// applies to the float8 types); nil for dtypes this cannot produce (string, complex).
     public static func tensor(from values: UnsafeBufferPointer<Float>, dtype: DType, shape: [Int],
-                              saturate: Bool = true, rounding: E8M0Rounding = .up) -> Tensor? {
-        let out = Tensor.allocate(dtype, shape)
+                              saturate: Bool = true, rounding: E8M0Rounding = .up) throws -> Tensor? {
+        let out = try Tensor.allocate(dtype, shape)
         let n = min(values.count, out.elementCount)
         func fill<T>(_: T.Type, _ f: (Float) -> T) {
             out.withMutableElements(as: T.self) { p in for i in 0..<n { p[i] = f(values[i]) } }

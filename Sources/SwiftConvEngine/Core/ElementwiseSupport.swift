@@ -74,8 +74,8 @@ func dispatchFloatLane<V: FloatLaneVisitor>(_ dtype: DType, _ v: V) throws -> V.
 }
 
 /// `out[i] = f(x[i])` over a new tensor of `outType`, split across threads when large.
-func unaryMap<A, R>(_ x: Tensor, _: A.Type, _ outType: DType, _ threads: ThreadPool, _ f: (A) -> R) -> Tensor {
-    let out = Tensor.allocate(outType, x.shape)
+func unaryMap<A, R>(_ x: Tensor, _: A.Type, _ outType: DType, _ threads: ThreadPool, _ f: (A) -> R) throws -> Tensor {
+    let out = try Tensor.allocate(outType, x.shape)
     x.withElements(as: A.self) { px in
         out.withMutableElements(as: R.self) { po in
             let n = min(po.count, px.count)
@@ -142,7 +142,7 @@ struct BroadcastLayout {
 func binaryMap<A, B, R>(_ a: Tensor, _ b: Tensor, _: A.Type, _: B.Type, _ outType: DType,
                         _ threads: ThreadPool, _ f: (A, B) -> R) throws -> Tensor {
     let shape = a.shape == b.shape ? a.shape : try broadcastShapes(a.shape, b.shape)
-    let out = Tensor.allocate(outType, shape)
+    let out = try Tensor.allocate(outType, shape)
     a.withElements(as: A.self) { pa in
         b.withElements(as: B.self) { pb in
             out.withMutableElements(as: R.self) { po in
@@ -197,7 +197,7 @@ func binaryMap<A, B, R>(_ a: Tensor, _ b: Tensor, _: A.Type, _: B.Type, _ outTyp
 func ternaryMap<A, B, C, R>(_ a: Tensor, _ b: Tensor, _ c: Tensor, _: A.Type, _: B.Type, _: C.Type,
                             _ outType: DType, _ threads: ThreadPool, _ f: (A, B, C) -> R) throws -> Tensor {
     let shape = try broadcastShapes([a.shape, b.shape, c.shape])
-    let out = Tensor.allocate(outType, shape)
+    let out = try Tensor.allocate(outType, shape)
     let layout = BroadcastLayout(outShape: shape, inputShapes: [a.shape, b.shape, c.shape])
     a.withElements(as: A.self) { pa in
         b.withElements(as: B.self) { pb in
@@ -229,14 +229,14 @@ func ternaryMap<A, B, C, R>(_ a: Tensor, _ b: Tensor, _ c: Tensor, _: A.Type, _:
 }
 
 /// Converts a bfloat16 tensor to float32 (other tensors are returned as they are).
-func widenedBFloat16(_ t: Tensor) -> Tensor {
+func widenedBFloat16(_ t: Tensor) throws -> Tensor {
     guard t.dtype == .bfloat16 else { return t }
-    return unaryMap(t, UInt16.self, .float32, ThreadPool.serial) { DTypeConversion.float(bfloat16: $0) }
+    return try unaryMap(t, UInt16.self, .float32, ThreadPool.serial) { DTypeConversion.float(bfloat16: $0) }
 }
 
 /// Converts a float32 tensor back to bfloat16.
-func narrowedToBFloat16(_ t: Tensor) -> Tensor {
-    unaryMap(t, Float.self, .bfloat16, ThreadPool.serial) { DTypeConversion.bfloat16Bits($0) }
+func narrowedToBFloat16(_ t: Tensor) throws -> Tensor {
+    try unaryMap(t, Float.self, .bfloat16, ThreadPool.serial) { DTypeConversion.bfloat16Bits($0) }
 }
 
 extension Array where Element == Value {
@@ -259,7 +259,7 @@ extension ThreadPool {
 /// vectorizable pass (the generic `binaryMap` reaches here only through protocol dispatch).
 func binaryFloat32(_ op: BinaryArithmetic.Op, _ a: Tensor, _ b: Tensor, _ threads: ThreadPool) throws -> Tensor {
     let shape = a.shape == b.shape ? a.shape : try broadcastShapes(a.shape, b.shape)
-    let out = Tensor.allocate(.float32, shape)
+    let out = try Tensor.allocate(.float32, shape)
     let n = out.elementCount
     guard n > 0 else { return out }
     let pa = a.floatPointer, pb = b.floatPointer, po = out.mutableFloatPointer
@@ -320,8 +320,8 @@ private func floatBinaryLoop(_ x: UnsafePointer<Float>, _ sx: Int, _ y: UnsafePo
 /// `out[i] = f(x[i])` over a float32 tensor, split across threads when large; `f` is
 /// inlined into a pointer loop.
 @inline(__always)
-func unaryFloat32(_ x: Tensor, _ threads: ThreadPool, _ f: (Float) -> Float) -> Tensor {
-    let out = Tensor.allocate(.float32, x.shape)
+func unaryFloat32(_ x: Tensor, _ threads: ThreadPool, _ f: (Float) -> Float) throws -> Tensor {
+    let out = try Tensor.allocate(.float32, x.shape)
     let n = out.elementCount
     let px = x.floatPointer, po = out.mutableFloatPointer
     threads.parallelFor(n, grain: elementwiseGrain) { r in

@@ -240,16 +240,8 @@ public final class ExecutionPlan: @unchecked Sendable {
 extension SwiftConvError {
     /// The same error with "node 'x' (Op): " in front, keeping its kind.
     func prefixed(_ label: String) -> SwiftConvError {
-        let m = message.hasPrefix("node '") ? message : "\(label): \(message)"
-        switch self {
-        case .invalidArgument: return .invalidArgument(m)
-        case .modelFormat: return .modelFormat(m)
-        case .validation: return .validation(m)
-        case .unsupportedOp: return .unsupportedOp(m)
-        case .conversion: return .conversion(m)
-        case .io: return .io(m)
-        case .internal: return .internal(m)
-        }
+        if case .terminated = self { return self }
+        return withMessage(message.hasPrefix("node '") ? message : "\(label): \(message)")
     }
 }
 
@@ -261,7 +253,7 @@ enum SparseTensorDensifier {
               v.dtype.bitWidth % 8 == 0 else {
             throw SwiftConvError.validation("sparse initializer '\(v.name)' has an unsupported type or shape")
         }
-        var out = Tensor(name: v.name, dtype: v.dtype, shape: s.shape, storage: TensorStorage(zeroedByteCount: bytes))
+        var out = Tensor(name: v.name, dtype: v.dtype, shape: s.shape, storage: try TensorStorage(zeroedByteCount: bytes))
         let width = v.dtype.bitWidth / 8
         guard let idx = s.indices.int64Values() else {
             throw SwiftConvError.validation("sparse initializer '\(v.name)' has non-integer indices")

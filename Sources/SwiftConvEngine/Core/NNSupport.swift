@@ -13,16 +13,16 @@ extension ExecutionContext {
 func convertToFloat32(_ t: Tensor) throws -> Tensor {
     switch t.dtype {
     case .float32: return t
-    case .float16: return mapUnary(t, Float16.self, Float.self) { Float($0) }
-    case .float64: return mapUnary(t, Double.self, Float.self) { Float($0) }
+    case .float16: return try mapUnary(t, Float16.self, Float.self) { Float($0) }
+    case .float64: return try mapUnary(t, Double.self, Float.self) { Float($0) }
     default: throw kernelError("unsupported input type \(t.dtype)")
     }
 }
 
-func convertFromFloat32(_ t: Tensor, to dtype: DType) -> Tensor {
+func convertFromFloat32(_ t: Tensor, to dtype: DType) throws -> Tensor {
     switch dtype {
-    case .float16: return mapUnary(t, Float.self, Float16.self) { Float16($0) }
-    case .float64: return mapUnary(t, Float.self, Double.self) { Double($0) }
+    case .float16: return try mapUnary(t, Float.self, Float16.self) { Float16($0) }
+    case .float64: return try mapUnary(t, Float.self, Double.self) { Double($0) }
     default: return t
     }
 }

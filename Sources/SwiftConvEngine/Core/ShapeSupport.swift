@@ -210,7 +210,7 @@ func forEachOffsetPair(_ shape: [Int], _ a: [Int], _ b: [Int], _ body: (Int, Int
 /// `srcOffset + sum(i[d] * srcStrides[d])` for output index `i`.
 func stridedGather(_ src: Tensor, offset: Int, strides: [Int], shape: [Int]) throws -> Tensor {
     try onStringIndices(src) { src in
-        let out = Tensor.allocate(src.dtype, shape)
+        let out = try Tensor.allocate(src.dtype, shape)
         try stridedCopy(from: src, offset: offset, strides: strides, into: out, offset: 0,
                         strides: contiguousStrides(shape), shape: shape)
         return out
@@ -222,7 +222,7 @@ func stridedGather(_ src: Tensor, offset: Int, strides: [Int], shape: [Int]) thr
 /// Pad's edge/reflect/wrap modes and nearest-neighbour resizing.
 func indexMapGather(_ src: Tensor, maps: [[Int]], shape: [Int]) throws -> Tensor {
     try onStringIndices(src) { src in
-        let out = Tensor.allocate(src.dtype, shape)
+        let out = try Tensor.allocate(src.dtype, shape)
         guard let n = elementCount(shape), n > 0 else { return out }
         struct Copy: ElementWidthVisitor {
             let src: Tensor, dst: Tensor, maps: [[Int]], shape: [Int]

@@ -5,28 +5,32 @@ import SwiftConvIR
 
 extension TensorStorage {
     /// Storage for `count` bytes whose contents the caller overwrites (no zeroing pass).
-    public static func uninitialized(byteCount count: Int) -> TensorStorage {
-        TensorStorage(uninitializedByteCount: count)
+    public static func uninitialized(byteCount count: Int) throws -> TensorStorage {
+        try TensorStorage(uninitializedByteCount: count)
     }
 }
 
 extension Tensor {
     /// A new library-owned tensor whose elements the caller fills in.
-    public static func allocate(_ dtype: DType, _ shape: [Int], name: String = "") -> Tensor {
+    ///
+    /// The byte count is computed with checked arithmetic: a negative dimension, an element
+    /// or byte count past `Int`, or a size past the run's limits throws `resourceExhausted`,
+    /// so no kernel ever fills a buffer smaller than its shape says.
+    public static func allocate(_ dtype: DType, _ shape: [Int], name: String = "") throws -> Tensor {
+        let bytes = try checkedByteCount(dtype, shape)
         if dtype == .string {
-            return Tensor(name: name, shape: shape, strings: Array(repeating: [], count: SwiftConvIR.elementCount(shape) ?? 0))
+            return Tensor(name: name, shape: shape, strings: Array(repeating: [], count: try checkedElementCount(shape)))
         }
-        let bytes = dtype.byteCount(elements: SwiftConvIR.elementCount(shape) ?? 0) ?? 0
-        return Tensor(name: name, dtype: dtype, shape: shape, storage: .uninitialized(byteCount: bytes))
+        return Tensor(name: name, dtype: dtype, shape: shape, storage: try .uninitialized(byteCount: bytes))
     }
 
     /// A new tensor with every byte zero (0, 0.0, false).
-    public static func zeros(_ dtype: DType, _ shape: [Int]) -> Tensor {
+    public static func zeros(_ dtype: DType, _ shape: [Int]) throws -> Tensor {
+        let bytes = try checkedByteCount(dtype, shape)
         if dtype == .string {
-            return Tensor(shape: shape, strings: Array(repeating: [], count: SwiftConvIR.elementCount(shape) ?? 0))
+            return Tensor(shape: shape, strings: Array(repeating: [], count: try checkedElementCount(shape)))
         }
-        let bytes = dtype.byteCount(elements: SwiftConvIR.elementCount(shape) ?? 0) ?? 0
-        return Tensor(dtype: dtype, shape: shape, storage: TensorStorage(zeroedByteCount: bytes))
+        return Tensor(dtype: dtype, shape: shape, storage: try TensorStorage(zeroedByteCount: bytes))
     }
 
     /// A 0-d or 1-d tensor from Swift values.

@@ -107,13 +107,13 @@ struct SoftmaxKernel: Kernel {
             inner = rank == 0 ? 1 : x.shape[(a + 1)...].reduce(1, *)
         }
         if x.dtype == .float32 && inner == 1 && op != .hardmax && length > 0 {
-            return [.tensor(softmaxRowsFloat(x, rows: outer, length: length, context.threads))]
+            return [.tensor(try softmaxRowsFloat(x, rows: outer, length: length, context.threads))]
         }
         struct Visit: FloatLaneVisitor {
             let x: Tensor, op: Op, outer: Int, length: Int, inner: Int, threads: ThreadPool
             func visit<L: FloatLane>(_: L.Type) throws -> Tensor {
                 typealias T = L.Compute
-                let out = Tensor.allocate(x.dtype, x.shape)
+                let out = try Tensor.allocate(x.dtype, x.shape)
                 let (outer, length, inner, op) = (outer, length, inner, op)
                 x.withElements(as: L.Storage.self) { px in
                     out.withMutableElements(as: L.Storage.self) { po in
@@ -165,8 +165,8 @@ struct SoftmaxKernel: Kernel {
 
 extension SoftmaxKernel {
     /// Softmax / LogSoftmax of contiguous float32 rows, with the vectorizable `fastExp`.
-    func softmaxRowsFloat(_ x: Tensor, rows: Int, length: Int, _ threads: ThreadPool) -> Tensor {
-        let out = Tensor.allocate(.float32, x.shape)
+    func softmaxRowsFloat(_ x: Tensor, rows: Int, length: Int, _ threads: ThreadPool) throws -> Tensor {
+        let out = try Tensor.allocate(.float32, x.shape)
         let px = x.floatPointer, po = out.mutableFloatPointer
         let log = op == .logSoftmax
         threads.parallelFor(rows, grain: max(1, 16384 / length)) { range in
@@ -214,7 +214,7 @@ struct SwishKernel: Kernel {
                     let sig = L.load(L.store(1 / (1 + L.Compute.exp(-k * v))))
                     return L.store(v * sig)
                 }
-                if !gated { return unaryMap(a, L.Storage.self, a.dtype, threads, swish) }
+                if !gated { return try unaryMap(a, L.Storage.self, a.dtype, threads, swish) }
                 return try binaryMap(a, b, L.Storage.self, L.Storage.self, a.dtype, threads) { x, y in
                     L.store(L.load(swish(x)) * L.load(y))
                 }

@@ -65,7 +65,7 @@ func castTensor(_ x: Tensor, to: DType, options: CastOptions = CastOptions(), th
         // Integer to int4/uint4/int2/uint2: keep the low bits (the value wraps).
         let wide = x.dtype.bitWidth < 8 ? try castTensor(x, to: .int8) : x
         let fields = try castNative(wide, to: .uint8, threads)
-        let out = Tensor.allocate(to, x.shape)
+        let out = try Tensor.allocate(to, x.shape)
         fields.withElements(as: UInt8.self) { f in
             out.withMutableElements(as: UInt8.self) { DTypeConversion.pack(f, bitWidth: to.bitWidth, into: $0) }
         }
@@ -78,14 +78,14 @@ func castTensor(_ x: Tensor, to: DType, options: CastOptions = CastOptions(), th
     } else if isNative(x.dtype) {
         floats = try castNative(x, to: .float32, threads)
     } else {
-        floats = Tensor.allocate(.float32, x.shape)
+        floats = try Tensor.allocate(.float32, x.shape)
         let ok = floats.withMutableElements(as: Float.self) { DTypeConversion.decode(x, into: $0) }
         guard ok else { throw kernelError("cannot cast from \(x.dtype)") }
     }
     if to == .float32 { return floats }
     if isNative(to) { return try castNative(floats, to: to, threads) }
-    let out = floats.withElements(as: Float.self) {
-        DTypeConversion.tensor(from: $0, dtype: to, shape: x.shape, saturate: options.saturate, rounding: options.rounding)
+    let out = try floats.withElements(as: Float.self) {
+        try DTypeConversion.tensor(from: $0, dtype: to, shape: x.shape, saturate: options.saturate, rounding: options.rounding)
     }
     guard let out else { throw kernelError("cannot cast to \(to)") }
     return out
@@ -94,15 +94,15 @@ func castTensor(_ x: Tensor, to: DType, options: CastOptions = CastOptions(), th
 private struct CastFromFloat<S: FloatScalar>: SplitNumericVisitor {
     let x: Tensor, threads: ThreadPool
     func float<D: FloatScalar>(_: D.Type) throws -> Tensor {
-        unaryMap(x, S.self, D.dtype, threads) { (v: S) -> D in D(v) }
+        try unaryMap(x, S.self, D.dtype, threads) { (v: S) -> D in D(v) }
     }
     func integer<D: IntegerScalar>(_: D.Type) throws -> Tensor {
         if D.self == UInt64.self {
-            return unaryMap(x, S.self, D.dtype, threads) { (v: S) -> D in
+            return try unaryMap(x, S.self, D.dtype, threads) { (v: S) -> D in
                 D(truncatingIfNeeded: DTypeConversion.castToUInt64(v))
             }
         }
-        return unaryMap(x, S.self, D.dtype, threads) { (v: S) -> D in
+        return try unaryMap(x, S.self, D.dtype, threads) { (v: S) -> D in
             D(truncatingIfNeeded: DTypeConversion.castToInt64(v))
         }
     }
@@ -111,21 +111,21 @@ private struct CastFromFloat<S: FloatScalar>: SplitNumericVisitor {
 private struct CastFromInteger<S: IntegerScalar>: SplitNumericVisitor {
     let x: Tensor, threads: ThreadPool
     func float<D: FloatScalar>(_: D.Type) throws -> Tensor {
-        unaryMap(x, S.self, D.dtype, threads) { (v: S) -> D in D(v) }
+        try unaryMap(x, S.self, D.dtype, threads) { (v: S) -> D in D(v) }
     }
     func integer<D: IntegerScalar>(_: D.Type) throws -> Tensor {
-        unaryMap(x, S.self, D.dtype, threads) { (v: S) -> D in D(truncatingIfNeeded: v) }
+        try unaryMap(x, S.self, D.dtype, threads) { (v: S) -> D in D(truncatingIfNeeded: v) }
     }
 }
 
 private struct CastSource: SplitNumericVisitor {
     let x: Tensor, to: DType, threads: ThreadPool
     func float<S: FloatScalar>(_: S.Type) throws -> Tensor? {
-        if to == .bool { return unaryMap(x, S.self, .bool, threads) { (v: S) -> Bool in v != 0 } }
+        if to == .bool { return try unaryMap(x, S.self, .bool, threads) { (v: S) -> Bool in v != 0 } }
         return try dispatchSplit(to, CastFromFloat<S>(x: x, threads: threads))
     }
     func integer<S: IntegerScalar>(_: S.Type) throws -> Tensor? {
-        if to == .bool { return unaryMap(x, S.self, .bool, threads) { (v: S) -> Bool in v != 0 } }
+        if to == .bool { return try unaryMap(x, S.self, .bool, threads) { (v: S) -> Bool in v != 0 } }
         return try dispatchSplit(to, CastFromInteger<S>(x: x, threads: threads))
     }
 }

@@ -28,14 +28,14 @@ func conditionValue(_ v: Value?, what: String) throws -> Bool {
 }
 
 /// An empty value of a subgraph output's declared type, for scan outputs of zero iterations.
-func emptyScanOutput(_ info: ValueInfo, axis: Int = 0) -> Value {
-    guard case .tensor(let dt, let shape)? = info.type else { return .tensor(Tensor.zeros(.float32, [0])) }
+func emptyScanOutput(_ info: ValueInfo, axis: Int = 0) throws -> Value {
+    guard case .tensor(let dt, let shape)? = info.type else { return .tensor(try Tensor.zeros(.float32, [0])) }
     var dims: [Int] = []
     if let shape {
         for d in shape { if case .known(let v) = d { dims.append(v) } else { dims.append(0) } }
     }
     dims.insert(0, at: min(axis, dims.count))
-    return .tensor(Tensor.zeros(dt, dims))
+    return .tensor(try Tensor.zeros(dt, dims))
 }
 
 struct IfKernel: Kernel {
@@ -96,7 +96,7 @@ struct LoopKernel: Kernel {
         var result: [Value] = state.map { $0 ?? .none(nil) }
         for k in 0..<scanOutputs {
             if scans[k].isEmpty {
-                result.append(emptyScanOutput(body.graph.outputs[1 + carried + k]))
+                result.append(try emptyScanOutput(body.graph.outputs[1 + carried + k]))
             } else {
                 result.append(.tensor(try AxisBlocks.stack(scans[k], axis: 0)))
             }
@@ -164,7 +164,7 @@ struct ScanKernel: Kernel {
         var result: [Value] = state.map { $0 ?? .none(nil) }
         for o in 0..<k {
             if scans[o].isEmpty {
-                result.append(emptyScanOutput(body.graph.outputs[states + o]))
+                result.append(try emptyScanOutput(body.graph.outputs[states + o]))
                 continue
             }
             let parts = outputReverse[o] ? scans[o].reversed() : scans[o]
@@ -237,7 +237,7 @@ struct Scan8Kernel: Kernel {
                 guard let proto = try per[o].first ?? scanOut[o].first.map({ try AxisBlocks.take($0, axis: 0, index: 0) }) else {
                     throw kernelError("cannot determine the shape of an empty scan output")
                 }
-                while per[o].count < maxLen { per[o].append(Tensor.zeros(proto.dtype, proto.shape)) }
+                while per[o].count < maxLen { per[o].append(try Tensor.zeros(proto.dtype, proto.shape)) }
                 scanOut[o].append(try AxisBlocks.stack(per[o], axis: 0))
             }
         }

@@ -230,7 +230,7 @@ struct ConvKernel: Kernel {
         guard x0.dtype == w0.dtype, x0.dtype.isFloatingPoint else { throw kernelError("unsupported input types \(x0.dtype), \(w0.dtype)") }
         let x = try convertToFloat32(x0), w = try convertToFloat32(w0), b = try b0.map(convertToFloat32)
         let out = try conv(x, w, b, context)
-        return [.tensor(convertFromFloat32(out, to: x0.dtype))]
+        return [.tensor(try convertFromFloat32(out, to: x0.dtype))]
     }
 
     func conv(_ x: Tensor, _ w: Tensor, _ b: Tensor?, _ context: ExecutionContext) throws -> Tensor {
@@ -245,7 +245,7 @@ struct ConvKernel: Kernel {
         if let b = b, b.elementCount != m { throw kernelError("bias has \(b.elementCount) values, expected \(m)") }
         let geo = try WindowGeometry(inSpatial: Array(x.shape[2...]), kernel: kernel, strides: attrs.strides,
                                      dilations: attrs.dilations, pads: attrs.pads, autoPad: attrs.autoPad)
-        let out = Tensor.allocate(.float32, [n, m] + geo.outSpatial)
+        let out = try Tensor.allocate(.float32, [n, m] + geo.outSpatial)
         let outCount = geo.outCount, inCount = geo.inCount
         let cg = c / group, mg = m / group, kg = cg * geo.kernelCount
         let px = x.floatPointer, pw = w.floatPointer, po = out.mutableFloatPointer
@@ -412,10 +412,10 @@ struct ConvTransposeKernel: Kernel {
             }
         }
         guard outSp.allSatisfy({ $0 >= 0 }) else { throw kernelError("negative output size \(outSp)") }
-        let out = Tensor.allocate(.float32, [n, m] + outSp)
+        let out = try Tensor.allocate(.float32, [n, m] + outSp)
         let po = out.mutableFloatPointer
         let outCount = outSp.reduce(1, *), inCount = inSp.reduce(1, *), kc = kernel.reduce(1, *)
-        if out.elementCount == 0 { return [.tensor(convertFromFloat32(out, to: x0.dtype))] }
+        if out.elementCount == 0 { return [.tensor(try convertFromFloat32(out, to: x0.dtype))] }
         let pbias = b?.floatPointer
         for i in 0..<n * m {
             let v = pbias?[i % m] ?? 0
@@ -438,7 +438,7 @@ struct ConvTransposeKernel: Kernel {
                 }
             }
         }
-        return [.tensor(convertFromFloat32(out, to: x0.dtype))]
+        return [.tensor(try convertFromFloat32(out, to: x0.dtype))]
     }
 
     /// Scatter-adds columns back into an image; each task owns whole output channels.
@@ -521,7 +521,7 @@ struct DeformConvKernel: Kernel {
         guard st.count == 2, dl.count == 2, pd.count == 4 else { throw kernelError("attribute ranks must be 2") }
         let cg = c / group, mg = m / group, kg = cg * kh * kw, outCount = oh * ow
         let cpo = c / og
-        let out = Tensor.allocate(.float32, [n, m, oh, ow])
+        let out = try Tensor.allocate(.float32, [n, m, oh, ow])
         let px = x.floatPointer, pw = w.floatPointer, po_ = off.floatPointer, py = out.mutableFloatPointer
         let pm = mask?.floatPointer
         for i in 0..<n * m {
@@ -564,6 +564,6 @@ struct DeformConvKernel: Kernel {
                 }
             }
         }
-        return [.tensor(convertFromFloat32(out, to: x0.dtype))]
+        return [.tensor(try convertFromFloat32(out, to: x0.dtype))]
     }
 }

@@ -88,7 +88,7 @@ struct BinaryArithmetic: Kernel {
     static func apply(_ op: Op, _ a: Tensor, _ b: Tensor, _ threads: ThreadPool) throws -> Tensor {
         if a.dtype == .float32 { return try binaryFloat32(op, a, b, threads) }
         if a.dtype == .bfloat16 {
-            return narrowedToBFloat16(try apply(op, widenedBFloat16(a), widenedBFloat16(b), threads))
+            return try narrowedToBFloat16(try apply(op, widenedBFloat16(a), widenedBFloat16(b), threads))
         }
         struct Visit: SplitNumericVisitor {
             let a: Tensor, b: Tensor, op: Op, threads: ThreadPool
@@ -135,8 +135,8 @@ struct PowKernel: Kernel {
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
         var a = try inputs.tensor(0), b = try inputs.tensor(1)
         let narrow = a.dtype == .bfloat16
-        a = widenedBFloat16(a)
-        b = widenedBFloat16(b)
+        a = try widenedBFloat16(a)
+        b = try widenedBFloat16(b)
         let threads = context.threads
         struct Visit: SplitNumericVisitor {
             let a: Tensor, b: Tensor, threads: ThreadPool
@@ -168,7 +168,7 @@ struct PowKernel: Kernel {
         guard let out = try dispatchSplit(a.dtype, Visit(a: a, b: b, threads: threads)) else {
             throw kernelError("unsupported base type \(a.dtype)")
         }
-        return [.tensor(narrow ? narrowedToBFloat16(out) : out)]
+        return [.tensor(narrow ? try narrowedToBFloat16(out) : out)]
     }
 }
 
@@ -199,13 +199,13 @@ func integerPow<T: FixedWidthInteger>(_ x: T, _ n: Int64) -> T {
 private struct ConvertNumeric<T: NumericScalar>: NumericVisitor {
     let t: Tensor
     func visit<S: NumericScalar>(_: S.Type) throws -> Tensor {
-        unaryMap(t, S.self, T.dtype, ThreadPool.serial) { (x: S) -> T in T(fromDouble: x.asDouble) }
+        try unaryMap(t, S.self, T.dtype, ThreadPool.serial) { (x: S) -> T in T(fromDouble: x.asDouble) }
     }
 }
 
 func convertNumeric<T: NumericScalar>(_ t: Tensor, to: T.Type) throws -> Tensor {
     if t.dtype == .bool {
-        return unaryMap(t, UInt8.self, T.dtype, ThreadPool.serial) { (x: UInt8) -> T in x != 0 ? 1 : 0 }
+        return try unaryMap(t, UInt8.self, T.dtype, ThreadPool.serial) { (x: UInt8) -> T in x != 0 ? 1 : 0 }
     }
     guard let out = try dispatchNumeric(t.dtype, ConvertNumeric<T>(t: t)) else { throw kernelError("unsupported input type \(t.dtype)") }
     return out
@@ -272,65 +272,65 @@ enum FloatUnaryOp: Sendable, Equatable {
     case shrink(bias: Float, lambd: Float)
 
     /// Applies the function to every element; float16/bfloat16 compute in Float.
-    func apply<L: FloatLane>(_ x: Tensor, _: L.Type, _ threads: ThreadPool) -> Tensor {
+    func apply<L: FloatLane>(_ x: Tensor, _: L.Type, _ threads: ThreadPool) throws -> Tensor {
         typealias T = L.Compute
-        func each(_ f: (T) -> T) -> Tensor {
-            unaryMap(x, L.Storage.self, x.dtype, threads) { (s: L.Storage) -> L.Storage in L.store(f(L.load(s))) }
+        func each(_ f: (T) -> T) throws -> Tensor {
+            try unaryMap(x, L.Storage.self, x.dtype, threads) { (s: L.Storage) -> L.Storage in L.store(f(L.load(s))) }
         }
         switch self {
-        case .reciprocal: return each { 1 / $0 }
-        case .floor: return each { $0.rounded(.down) }
-        case .ceil: return each { $0.rounded(.up) }
-        case .round: return each { $0.rounded(.toNearestOrEven) }
-        case .sqrt: return each { $0.squareRoot() }
-        case .exp: return each { T.exp($0) }
-        case .log: return each { T.log($0) }
-        case .sin: return each { T.sin($0) }
-        case .cos: return each { T.cos($0) }
-        case .tan: return each { T.tan($0) }
-        case .asin: return each { T.asin($0) }
-        case .acos: return each { T.acos($0) }
-        case .atan: return each { T.atan($0) }
-        case .sinh: return each { T.sinh($0) }
-        case .cosh: return each { T.cosh($0) }
-        case .asinh: return each { T.asinh($0) }
-        case .acosh: return each { T.acosh($0) }
-        case .atanh: return each { T.atanh($0) }
-        case .erf: return each { T.erf($0) }
-        case .relu: return each { $0 > 0 ? $0 : ($0.isNaN ? $0 : 0) }
-        case .sigmoid: return each { sigmoidValue($0) }
-        case .tanh: return each { T.tanh($0) }
-        case .softsign: return each { $0 / (1 + $0.magnitude) }
-        case .softplus: return each { softplusValue($0) }
-        case .hardSwish: return each { $0 * Swift.max(0, Swift.min(1, $0 / 6 + 0.5)) }
-        case .mish: return each { $0 * T.tanh(softplusValue($0)) }
+        case .reciprocal: return try each { 1 / $0 }
+        case .floor: return try each { $0.rounded(.down) }
+        case .ceil: return try each { $0.rounded(.up) }
+        case .round: return try each { $0.rounded(.toNearestOrEven) }
+        case .sqrt: return try each { $0.squareRoot() }
+        case .exp: return try each { T.exp($0) }
+        case .log: return try each { T.log($0) }
+        case .sin: return try each { T.sin($0) }
+        case .cos: return try each { T.cos($0) }
+        case .tan: return try each { T.tan($0) }
+        case .asin: return try each { T.asin($0) }
+        case .acos: return try each { T.acos($0) }
+        case .atan: return try each { T.atan($0) }
+        case .sinh: return try each { T.sinh($0) }
+        case .cosh: return try each { T.cosh($0) }
+        case .asinh: return try each { T.asinh($0) }
+        case .acosh: return try each { T.acosh($0) }
+        case .atanh: return try each { T.atanh($0) }
+        case .erf: return try each { T.erf($0) }
+        case .relu: return try each { $0 > 0 ? $0 : ($0.isNaN ? $0 : 0) }
+        case .sigmoid: return try each { sigmoidValue($0) }
+        case .tanh: return try each { T.tanh($0) }
+        case .softsign: return try each { $0 / (1 + $0.magnitude) }
+        case .softplus: return try each { softplusValue($0) }
+        case .hardSwish: return try each { $0 * Swift.max(0, Swift.min(1, $0 / 6 + 0.5)) }
+        case .mish: return try each { $0 * T.tanh(softplusValue($0)) }
         case .gelu:
             let r = 1 / T(2).squareRoot()
-            return each { 0.5 * $0 * (1 + T.erf($0 * r)) }
+            return try each { 0.5 * $0 * (1 + T.erf($0 * r)) }
         case .geluTanh:
             let k = (2 / T.pi).squareRoot()
-            return each { 0.5 * $0 * (1 + T.tanh(k * ($0 + 0.044715 * $0 * $0 * $0))) }
+            return try each { 0.5 * $0 * (1 + T.tanh(k * ($0 + 0.044715 * $0 * $0 * $0))) }
         case .leakyRelu(let a):
             let alpha = T(a)
-            return each { $0 < 0 ? alpha * $0 : $0 }
+            return try each { $0 < 0 ? alpha * $0 : $0 }
         case .elu(let a):
             let alpha = T(a)
-            return each { $0 < 0 ? alpha * T.expMinusOne($0) : $0 }
+            return try each { $0 < 0 ? alpha * T.expMinusOne($0) : $0 }
         case .celu(let a):
             let alpha = T(a)
-            return each { Swift.max(0, $0) + Swift.min(0, alpha * T.expMinusOne($0 / alpha)) }
+            return try each { Swift.max(0, $0) + Swift.min(0, alpha * T.expMinusOne($0 / alpha)) }
         case .thresholdedRelu(let a):
             let alpha = T(a)
-            return each { $0 > alpha ? $0 : 0 }
+            return try each { $0 > alpha ? $0 : 0 }
         case .selu(let a, let g):
             let alpha = T(a), gamma = T(g)
-            return each { $0 > 0 ? gamma * $0 : gamma * alpha * T.expMinusOne($0) }
+            return try each { $0 > 0 ? gamma * $0 : gamma * alpha * T.expMinusOne($0) }
         case .hardSigmoid(let a, let b):
             let alpha = T(a), beta = T(b)
-            return each { Swift.max(0, Swift.min(1, alpha * $0 + beta)) }
+            return try each { Swift.max(0, Swift.min(1, alpha * $0 + beta)) }
         case .shrink(let b, let l):
             let bias = T(b), lambd = T(l)
-            return each { $0 < -lambd ? $0 + bias : ($0 > lambd ? $0 - bias : 0) }
+            return try each { $0 < -lambd ? $0 + bias : ($0 > lambd ? $0 - bias : 0) }
         }
     }
 }
@@ -355,7 +355,7 @@ struct FloatUnaryKernel: Kernel {
         let x = try inputs.tensor(0)
         struct Visit: FloatLaneVisitor {
             let x: Tensor, op: FloatUnaryOp, threads: ThreadPool
-            func visit<L: FloatLane>(_ lane: L.Type) throws -> Tensor { op.apply(x, lane, threads) }
+            func visit<L: FloatLane>(_ lane: L.Type) throws -> Tensor { try op.apply(x, lane, threads) }
         }
         guard let out = try dispatchFloatLane(x.dtype, Visit(x: x, op: op, threads: context.threads)) else {
             throw kernelError("unsupported input type \(x.dtype)")
@@ -377,22 +377,22 @@ struct SignedUnaryKernel: Kernel {
             let x: Tensor, op: SignedUnaryOp, threads: ThreadPool
             func float<T: FloatScalar>(_: T.Type) throws -> Tensor {
                 switch op {
-                case .neg: return unaryMap(x, T.self, x.dtype, threads) { (v: T) -> T in -v }
-                case .abs: return unaryMap(x, T.self, x.dtype, threads) { (v: T) -> T in v.magnitude }
-                case .sign: return unaryMap(x, T.self, x.dtype, threads) { (v: T) -> T in v > 0 ? 1 : (v < 0 ? -1 : v) }
-                case .relu: return FloatUnaryOp.relu.apply(x, NativeLane<T>.self, threads)
-                case .shrink(let b, let l): return FloatUnaryOp.shrink(bias: b, lambd: l).apply(x, NativeLane<T>.self, threads)
+                case .neg: return try unaryMap(x, T.self, x.dtype, threads) { (v: T) -> T in -v }
+                case .abs: return try unaryMap(x, T.self, x.dtype, threads) { (v: T) -> T in v.magnitude }
+                case .sign: return try unaryMap(x, T.self, x.dtype, threads) { (v: T) -> T in v > 0 ? 1 : (v < 0 ? -1 : v) }
+                case .relu: return try FloatUnaryOp.relu.apply(x, NativeLane<T>.self, threads)
+                case .shrink(let b, let l): return try FloatUnaryOp.shrink(bias: b, lambd: l).apply(x, NativeLane<T>.self, threads)
                 }
             }
             func integer<T: IntegerScalar>(_: T.Type) throws -> Tensor {
                 switch op {
-                case .neg: return unaryMap(x, T.self, x.dtype, threads) { (v: T) -> T in 0 &- v }
-                case .abs: return unaryMap(x, T.self, x.dtype, threads) { (v: T) -> T in v < 0 ? 0 &- v : v }
-                case .sign: return unaryMap(x, T.self, x.dtype, threads) { (v: T) -> T in v > 0 ? 1 : (v < 0 ? 0 &- 1 : 0) }
-                case .relu: return unaryMap(x, T.self, x.dtype, threads) { (v: T) -> T in v > 0 ? v : 0 }
+                case .neg: return try unaryMap(x, T.self, x.dtype, threads) { (v: T) -> T in 0 &- v }
+                case .abs: return try unaryMap(x, T.self, x.dtype, threads) { (v: T) -> T in v < 0 ? 0 &- v : v }
+                case .sign: return try unaryMap(x, T.self, x.dtype, threads) { (v: T) -> T in v > 0 ? 1 : (v < 0 ? 0 &- 1 : 0) }
+                case .relu: return try unaryMap(x, T.self, x.dtype, threads) { (v: T) -> T in v > 0 ? v : 0 }
                 case .shrink(let b, let l):
                     // Integer Shrink compares and offsets in float, as the reference does.
-                    return unaryMap(x, T.self, x.dtype, threads) { (v: T) -> T in
+                    return try unaryMap(x, T.self, x.dtype, threads) { (v: T) -> T in
                         let f = Float(v)
                         let r: Float = f < -l ? f + b : (f > l ? f - b : 0)
                         return T(truncatingIfNeeded: DTypeConversion.castToInt64(r))
@@ -406,12 +406,12 @@ struct SignedUnaryKernel: Kernel {
             case .shrink(let b, let l): return try FloatUnaryKernel(op: .shrink(bias: b, lambd: l)).run(inputs, context)
             default:
                 let out = try SignedUnaryKernel(op: op).run([.tensor(widenedBFloat16(x))], context)
-                return [.tensor(narrowedToBFloat16(try out.outputTensor(0)))]
+                return [.tensor(try narrowedToBFloat16(try out.outputTensor(0)))]
             }
         }
         if x.dtype == .float32 && op == .relu {
             // NaN passes through, -0 becomes +0, as in the generic path.
-            return [.tensor(unaryFloat32(x, threads) { $0 > 0 || $0 != $0 ? $0 : 0 })]
+            return [.tensor(try unaryFloat32(x, threads) { $0 > 0 || $0 != $0 ? $0 : 0 })]
         }
         guard let out = try dispatchSplit(x.dtype, Visit(x: x, op: op, threads: threads)) else {
             throw kernelError("unsupported input type \(x.dtype)")
@@ -437,7 +437,7 @@ struct VariadicKernel: Kernel {
         }
         if first.dtype == .bfloat16 {
             let out = try fold(tensors.map(widenedBFloat16), context.threads)
-            return [.tensor(narrowedToBFloat16(out))]
+            return [.tensor(try narrowedToBFloat16(out))]
         }
         return [.tensor(try fold(tensors, context.threads))]
     }
@@ -511,16 +511,16 @@ struct ClipKernel: Kernel {
             let l = attributeBounds.map { Float($0.0) } ?? lo.map { $0.floatPointer[0] } ?? -.infinity
             let h = attributeBounds.map { Float($0.1) } ?? hi.map { $0.floatPointer[0] } ?? .infinity
             // Select form keeps NaN and gives `h` everywhere when l > h, and vectorizes.
-            return [.tensor(unaryFloat32(x, context.threads) { v in
+            return [.tensor(try unaryFloat32(x, context.threads) { v in
                 let t = v < l ? l : v
                 return t > h ? h : t
             })]
         }
         if x.dtype == .bfloat16 {
             let out = try ClipKernel(attributeBounds: attributeBounds).run(
-                [.tensor(widenedBFloat16(x)), lo.map { .tensor(widenedBFloat16($0)) }, hi.map { .tensor(widenedBFloat16($0)) }],
+                [.tensor(widenedBFloat16(x)), lo.map { .tensor(try widenedBFloat16($0)) }, hi.map { .tensor(try widenedBFloat16($0)) }],
                 context)
-            return [.tensor(narrowedToBFloat16(try out.outputTensor(0)))]
+            return [.tensor(try narrowedToBFloat16(try out.outputTensor(0)))]
         }
         struct Visit: SplitNumericVisitor {
             let x: Tensor, lo: Tensor?, hi: Tensor?, attributes: (Double, Double)?, threads: ThreadPool
@@ -532,13 +532,13 @@ struct ClipKernel: Kernel {
             }
             func float<T: FloatScalar>(_: T.Type) throws -> Tensor {
                 let (l, h) = bounds(T.self, lowest: -.infinity, highest: .infinity)
-                return unaryMap(x, T.self, x.dtype, threads) { (v: T) -> T in
+                return try unaryMap(x, T.self, x.dtype, threads) { (v: T) -> T in
                     v.isNaN ? v : Swift.min(Swift.max(v, l), h)
                 }
             }
             func integer<T: IntegerScalar>(_: T.Type) throws -> Tensor {
                 let (l, h) = bounds(T.self, lowest: .min, highest: .max)
-                return unaryMap(x, T.self, x.dtype, threads) { (v: T) -> T in Swift.min(Swift.max(v, l), h) }
+                return try unaryMap(x, T.self, x.dtype, threads) { (v: T) -> T in Swift.min(Swift.max(v, l), h) }
             }
         }
         guard let out = try dispatchSplit(x.dtype, Visit(x: x, lo: lo, hi: hi, attributes: attributeBounds, threads: context.threads)) else {
@@ -603,7 +603,7 @@ struct BitwiseKernel: Kernel {
         if op == .not {
             struct Not: IntegerVisitor {
                 let a: Tensor, threads: ThreadPool
-                func visit<T: IntegerScalar>(_: T.Type) throws -> Tensor { unaryMap(a, T.self, a.dtype, threads) { (v: T) -> T in ~v } }
+                func visit<T: IntegerScalar>(_: T.Type) throws -> Tensor { try unaryMap(a, T.self, a.dtype, threads) { (v: T) -> T in ~v } }
             }
             guard let out = try dispatchInteger(a.dtype, Not(a: a, threads: threads)) else {
                 throw kernelError("unsupported input type \(a.dtype)")

@@ -51,7 +51,7 @@ struct ConstantOfShapeKernel: Kernel {
         if value.dtype == .string {
             return [.tensor(Tensor(shape: shape, strings: Array(repeating: value.strings[0], count: elementCount(shape) ?? 0)))]
         }
-        let out = Tensor.allocate(value.dtype, shape)
+        let out = try Tensor.allocate(value.dtype, shape)
         try fillElements(out, with: value)
         return [.tensor(out)]
     }
@@ -79,7 +79,7 @@ struct RangeKernel: Kernel {
                 let span = (limit.asDouble - start.asDouble) / delta.asDouble
                 guard span < Double(Int32.max) * 16 else { throw kernelError("range is too long") }
                 let n = max(Int(span.rounded(.up)), 0)
-                let out = Tensor.allocate(T.dtype, [n])
+                let out = try Tensor.allocate(T.dtype, [n])
                 out.withMutableElements(as: T.self) { p in
                     if T.self is any BinaryInteger.Type {
                         var v = start
@@ -107,7 +107,7 @@ struct EyeLikeKernel: Kernel {
         let x = try inputs.tensor(0)
         guard x.rank == 2 else { throw kernelError("input must be 2-D, got shape \(x.shape)") }
         let dtype = self.dtype ?? x.dtype
-        let out = Tensor.zeros(dtype, x.shape)
+        let out = try Tensor.zeros(dtype, x.shape)
         let one = try scalarTensor(dtype, 1)
         let (rows, cols) = (x.shape[0], x.shape[1])
         let width = dtype.bitWidth / 8

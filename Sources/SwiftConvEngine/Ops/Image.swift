@@ -247,7 +247,7 @@ struct ResizeKernel: Kernel {
                     data = next
                     shape[a] = outSize
                 }
-                let out = Tensor.allocate(T.dtype, sizes)
+                let out = try Tensor.allocate(T.dtype, sizes)
                 out.withMutableElements(as: T.self) { d in
                     for i in 0..<d.count { d[i] = T(data[i]) }
                 }
@@ -502,7 +502,7 @@ struct GridSampleKernel: Kernel {
         struct Sample: FloatVisitor {
             let x: Tensor, shape: [Int], n: Int, c: Int, points: Int, plane: Int, taps: Int, offsets: [Int], weights: [Double]
             func visit<T: FloatScalar>(_ type: T.Type) throws -> Tensor {
-                let out = Tensor.allocate(T.dtype, shape)
+                let out = try Tensor.allocate(T.dtype, shape)
                 guard out.elementCount > 0, let s = x.elementBase(T.self), let d = out.mutableElementBase(T.self) else { return out }
                 for b in 0..<n {
                     for ch in 0..<c {
@@ -602,7 +602,7 @@ struct RoiAlignKernel: Kernel {
         struct Align: FloatVisitor {
             let k: RoiAlignKernel, x: Tensor, rv: [Double], batch: [Int], c: Int, h: Int, w: Int, count: Int
             func visit<T: FloatScalar>(_ type: T.Type) throws -> Tensor {
-                let out = Tensor.allocate(T.dtype, [count, c, k.outH, k.outW])
+                let out = try Tensor.allocate(T.dtype, [count, c, k.outH, k.outW])
                 guard out.elementCount > 0, let s = x.elementBase(T.self), let d = out.mutableElementBase(T.self) else { return out }
                 let offset = k.halfPixel ? 0.5 : 0
                 for r in 0..<count {
@@ -748,7 +748,7 @@ struct CenterCropPadKernel: Kernel {
             }
         }
         return [.tensor(try onStringIndices(x) { x in
-            let out = Tensor.zeros(x.dtype, shape)
+            let out = try Tensor.zeros(x.dtype, shape)
             let si = contiguousStrides(x.shape), so = contiguousStrides(shape)
             let inOff = (0..<x.rank).reduce(0) { $0 + inStart[$1] * si[$1] }
             let outOff = (0..<x.rank).reduce(0) { $0 + outStart[$1] * so[$1] }
@@ -803,7 +803,7 @@ struct Col2ImKernel: Kernel {
         struct Fold: NumericVisitor {
             let x: Tensor, shape: [Int], n: Int, c: Int, kernelSize: Int, l: Int, imageSize: Int, target: [Int]
             func visit<T: NumericScalar>(_ type: T.Type) throws -> Tensor {
-                let out = Tensor.zeros(T.dtype, shape)
+                let out = try Tensor.zeros(T.dtype, shape)
                 guard out.elementCount > 0, let s = x.elementBase(T.self), let d = out.mutableElementBase(T.self) else { return out }
                 for b in 0..<n {
                     for ch in 0..<c {

@@ -79,7 +79,7 @@ func normalizedIndices(_ t: Tensor, dim: Int, _ what: String = "index") throws -
 func gatherAlongAxis(_ x: Tensor, axis a: Int, indices idx: [Int], idxShape: [Int]) throws -> Tensor {
     try onStringIndices(x) { x in
         let shape = Array(x.shape[..<a]) + idxShape + Array(x.shape[(a + 1)...])
-        let out = Tensor.allocate(x.dtype, shape)
+        let out = try Tensor.allocate(x.dtype, shape)
         let outer = x.shape[..<a].reduce(1, *), inner = x.shape[(a + 1)...].reduce(1, *), dim = x.shape[a]
         struct Copy: ElementWidthVisitor {
             let x: Tensor, out: Tensor, idx: [Int], outer: Int, inner: Int, dim: Int
@@ -152,7 +152,7 @@ struct GatherElementsKernel: Kernel {
         let axisStride = strides[a]
         strides[a] = 0
         return [.tensor(try onStringIndices(x) { x in
-            let out = Tensor.allocate(x.dtype, i.shape)
+            let out = try Tensor.allocate(x.dtype, i.shape)
             struct Copy: ElementWidthVisitor {
                 let x: Tensor, out: Tensor, idx: [Int], shape: [Int], strides: [Int], axisStride: Int
                 func visit<E>(_: E.Type) throws {
@@ -197,7 +197,7 @@ func tupleOffsets(_ data: [Int], _ indices: Tensor, batchDims b: Int) throws -> 
 /// Copies `count` elements from each of `offsets` in `x` to consecutive places of a new tensor.
 func gatherBlocks(_ x: Tensor, offsets: [Int], block: Int, shape: [Int]) throws -> Tensor {
     try onStringIndices(x) { x in
-        let out = Tensor.allocate(x.dtype, shape)
+        let out = try Tensor.allocate(x.dtype, shape)
         struct Copy: ElementWidthVisitor {
             let x: Tensor, out: Tensor, offsets: [Int], block: Int
             func visit<E>(_: E.Type) throws {
@@ -225,7 +225,7 @@ struct GatherNDKernel: Kernel {
 /// A private, writable copy of `x`.
 func copied(_ x: Tensor) throws -> Tensor {
     if x.dtype == .string { return Tensor(shape: x.shape, strings: x.strings) }
-    let out = Tensor.allocate(x.dtype, x.shape)
+    let out = try Tensor.allocate(x.dtype, x.shape)
     if x.byteCount > 0 {
         out.storage.mutableBytes.baseAddress!.copyMemory(from: x.storage.bytes.baseAddress!, byteCount: x.byteCount)
     }
@@ -338,7 +338,7 @@ struct OneHotKernel: Kernel {
         shape.insert(depth, at: a)
         let outer = i.shape[..<a].reduce(1, *), inner = i.shape[a...].reduce(1, *)
         return [.tensor(try onStringIndices(v) { v in
-            let out = Tensor.allocate(v.dtype, shape)
+            let out = try Tensor.allocate(v.dtype, shape)
             struct Fill: ElementWidthVisitor {
                 let v: Tensor, out: Tensor, idx: [Double], outer: Int, inner: Int, depth: Int
                 func visit<E>(_: E.Type) throws {
@@ -441,11 +441,11 @@ struct TopKKernel: Kernel {
         guard k >= 0, k <= dim else { throw kernelError("k \(k) is out of range for axis of size \(dim)") }
         var shape = x.shape
         shape[a] = k
-        let indices = Tensor.allocate(.int64, shape)
+        let indices = try Tensor.allocate(.int64, shape)
         struct Select: NumericVisitor {
             let x: Tensor, indices: Tensor, shape: [Int], k: Int, outer: Int, dim: Int, inner: Int, largest: Bool
             func visit<T: NumericScalar>(_ type: T.Type) throws -> Tensor {
-                let values = Tensor.allocate(T.dtype, shape)
+                let values = try Tensor.allocate(T.dtype, shape)
                 guard values.elementCount > 0, let s = x.elementBase(T.self),
                       let dv = values.mutableElementBase(T.self), let di = indices.mutableElementBase(Int64.self) else { return values }
                 var order = [Int](repeating: 0, count: dim)
@@ -533,7 +533,7 @@ struct ArgExtremeKernel: Kernel {
         guard dim > 0 else { throw kernelError("cannot reduce an empty axis") }
         var shape = x.shape
         if keepDims { shape[a] = 1 } else { shape.remove(at: a) }
-        let out = Tensor.allocate(.int64, shape)
+        let out = try Tensor.allocate(.int64, shape)
         struct Find: NumericVisitor {
             let x: Tensor, out: Tensor, outer: Int, dim: Int, inner: Int, isMax: Bool, selectLast: Bool
             func visit<T: NumericScalar>(_ type: T.Type) throws {
@@ -637,7 +637,7 @@ struct CumSumKernel: Kernel {
             func visit<T: NumericScalar>(_ type: T.Type) throws -> Tensor {
                 let identity = product ? T(fromDouble: 1) : T.zero
                 let combine: (T, T) -> T = product ? T.wrappingProduct : T.wrappingSum
-                let out = Tensor.allocate(T.dtype, x.shape)
+                let out = try Tensor.allocate(T.dtype, x.shape)
                 guard out.elementCount > 0, let s = x.elementBase(T.self), let d = out.mutableElementBase(T.self) else { return out }
                 for o in 0..<outer {
                     for i in 0..<inner {
@@ -746,7 +746,7 @@ struct TensorScatterKernel: Kernel {
             starts = v
         }
         let width = cache.dtype.bitWidth / 8
-        let out = Tensor.allocate(cache.dtype, cache.shape)
+        let out = try Tensor.allocate(cache.dtype, cache.shape)
         let dst = out.storage.mutableBytes
         if dst.count > 0 { dst.baseAddress!.copyMemory(from: cache.storage.bytes.baseAddress!, byteCount: dst.count) }
         let inner = cache.shape[(a + 1)...].reduce(1, *) * width

@@ -34,7 +34,7 @@ struct CompareKernel: Kernel {
             guard op == .equal else { throw kernelError("strings can only be compared with Equal") }
             let shape = try broadcastShapes(a.shape, b.shape)
             let layout = BroadcastLayout(outShape: shape, inputShapes: [a.shape, b.shape])
-            let out = Tensor.allocate(.bool, shape)
+            let out = try Tensor.allocate(.bool, shape)
             let last = layout.shape.count - 1
             out.withMutableElements(as: Bool.self) { po in
                 for r in 0..<layout.rows {
@@ -51,8 +51,8 @@ struct CompareKernel: Kernel {
             return [.tensor(try compare(a, b, UInt8.self, threads))]
         }
         if a.dtype == .bfloat16 {
-            a = widenedBFloat16(a)
-            b = widenedBFloat16(b)
+            a = try widenedBFloat16(a)
+            b = try widenedBFloat16(b)
         }
         struct Visit: NumericVisitor {
             let a: Tensor, b: Tensor, kernel: CompareKernel, threads: ThreadPool
@@ -85,7 +85,7 @@ struct BooleanKernel: Kernel {
         guard a.dtype == .bool else { throw kernelError("input must be bool, got \(a.dtype)") }
         let threads = context.threads
         if op == .not {
-            return [.tensor(unaryMap(a, Bool.self, .bool, threads) { !$0 })]
+            return [.tensor(try unaryMap(a, Bool.self, .bool, threads) { !$0 })]
         }
         let b = try inputs.tensor(1)
         guard b.dtype == .bool else { throw kernelError("input must be bool, got \(b.dtype)") }
@@ -109,10 +109,10 @@ struct FloatClassKernel: Kernel {
             let x: Tensor, kernel: FloatClassKernel, threads: ThreadPool
             func visit<L: FloatLane>(_: L.Type) throws -> Tensor {
                 if kernel.detectNaN {
-                    return unaryMap(x, L.Storage.self, .bool, threads) { (s: L.Storage) -> Bool in L.load(s).isNaN }
+                    return try unaryMap(x, L.Storage.self, .bool, threads) { (s: L.Storage) -> Bool in L.load(s).isNaN }
                 }
                 let (p, n) = (kernel.positive, kernel.negative)
-                return unaryMap(x, L.Storage.self, .bool, threads) { (s: L.Storage) -> Bool in
+                return try unaryMap(x, L.Storage.self, .bool, threads) { (s: L.Storage) -> Bool in
                     let v = L.load(s)
                     return v.isInfinite && (v > 0 ? p : n)
                 }
@@ -125,7 +125,7 @@ struct FloatClassKernel: Kernel {
             // float8: decode each code through the format's table.
             let table = format.decodeTable
             let (nan, p, n) = (detectNaN, positive, negative)
-            return [.tensor(unaryMap(x, UInt8.self, .bool, context.threads) { (c: UInt8) -> Bool in
+            return [.tensor(try unaryMap(x, UInt8.self, .bool, context.threads) { (c: UInt8) -> Bool in
                 let v = table[Int(c)]
                 return nan ? v.isNaN : v.isInfinite && (v > 0 ? p : n)
             })]

@@ -184,7 +184,7 @@ struct ArrayFeatureExtractor: Kernel {
             return [.tensor(Tensor(shape: shape, strings: out))]
         }
         let eb = try AxisBlocks.elementBytes(x.dtype)
-        let out = Tensor.allocate(x.dtype, shape)
+        let out = try Tensor.allocate(x.dtype, shape)
         if let dst = out.storage.mutableBytes.baseAddress, let src = x.storage.bytes.baseAddress {
             var o = 0
             for r in 0..<rows {
@@ -205,7 +205,7 @@ struct Binarizer: Kernel {
         struct V: NumericVisitor {
             let x: Tensor, threshold: Double
             func visit<T: NumericScalar>(_ type: T.Type) throws -> Tensor {
-                mapUnary(x, T.self, T.self) { $0.asDouble > threshold ? 1 : 0 }
+                try mapUnary(x, T.self, T.self) { $0.asDouble > threshold ? 1 : 0 }
             }
         }
         guard let out = try dispatchNumeric(x.dtype, V(x: x, threshold: threshold)) else { throw kernelError("unsupported type \(x.dtype)") }
@@ -304,7 +304,7 @@ struct LabelEncoder: Kernel {
             return [.tensor(Tensor(shape: x.shape, strings: picks.map { $0 >= 0 ? values.strings[$0] : fallback.strings[0] }))]
         }
         let eb = try AxisBlocks.elementBytes(values.dtype)
-        let out = Tensor.allocate(values.dtype, x.shape)
+        let out = try Tensor.allocate(values.dtype, x.shape)
         if let dst = out.storage.mutableBytes.baseAddress {
             for (i, p) in picks.enumerated() {
                 let src = p >= 0 ? values.storage.bytes.baseAddress! + p * eb : fallback.storage.bytes.baseAddress!
@@ -791,7 +791,7 @@ struct DictVectorizer: Kernel {
         guard case .map(let keys, let values)? = inputs.first ?? nil else { throw kernelError("the input must be a map") }
         let n = keys.elementCount
         guard values.elementCount == n else { throw kernelError("map keys and values differ in length") }
-        let out = Tensor.zeros(values.dtype, [1, size])
+        let out = try Tensor.zeros(values.dtype, [1, size])
         let eb = try AxisBlocks.elementBytes(values.dtype)
         guard let dst = out.storage.mutableBytes.baseAddress, let src = values.storage.bytes.baseAddress else { return [.tensor(out)] }
         let iv = keys.dtype == .string ? nil : keys.int64Values()

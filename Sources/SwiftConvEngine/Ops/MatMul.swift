@@ -67,7 +67,7 @@ struct MatMulGeometry {
 func batchedMatMul(_ a: Tensor, _ b: Tensor, packedB: FloatBuffer?, _ context: ExecutionContext) throws -> Tensor {
     let g = try MatMulGeometry(a.shape, b.shape)
     let (m, k, n, bBatch, batch, outShape) = (g.m, g.k, g.n, g.bBatch, g.batch, g.outShape)
-    let out = Tensor.allocate(a.dtype, outShape)
+    let out = try Tensor.allocate(a.dtype, outShape)
     let count = batch.reduce(1, *)
     if count == 0 || m == 0 || n == 0 { return out }
     let pa = a.floatPointer, pb = b.floatPointer, pc = out.mutableFloatPointer
@@ -119,7 +119,7 @@ func smallMatMul(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: Unsa
 func genericMatMul<T: NumericScalar>(_ a: Tensor, _ b: Tensor, _: T.Type, mul: (T, T) -> T, add: (T, T) -> T) throws -> Tensor {
     let g = try MatMulGeometry(a.shape, b.shape)
     let (m, k, n) = (g.m, g.k, g.n)
-    let out = Tensor.allocate(T.dtype, g.outShape)
+    let out = try Tensor.allocate(T.dtype, g.outShape)
     let offsets = g.batchOffsets()
     a.withElements(as: T.self) { pa in
         b.withElements(as: T.self) { pb in
@@ -145,7 +145,7 @@ func anyMatMul(_ a: Tensor, _ b: Tensor, packedB: FloatBuffer?, _ context: Execu
     guard a.dtype == b.dtype else { throw kernelError("input types differ: \(a.dtype) and \(b.dtype)") }
     switch a.dtype {
     case .float32: return try batchedMatMul(a, b, packedB: packedB, context)
-    case .float16: return convertFromFloat32(try batchedMatMul(convertToFloat32(a), convertToFloat32(b), packedB: nil, context), to: .float16)
+    case .float16: return try convertFromFloat32(try batchedMatMul(convertToFloat32(a), convertToFloat32(b), packedB: nil, context), to: .float16)
     case .bfloat16:
         let af = Tensor.from(try floatValues(a), shape: a.shape), bf = Tensor.from(try floatValues(b), shape: b.shape)
         let y = try batchedMatMul(af, bf, packedB: nil, context)
@@ -219,15 +219,15 @@ struct GemmKernel: Kernel {
             guard try broadcastShapes(c.shape, [m, n]) == [m, n] else { throw kernelError("C shape \(c.shape) does not broadcast to [\(m), \(n)]") }
         }
         if a.dtype == .float32 {
-            return [.tensor(runFloat(a, b, c, m, n, k, context))]
+            return [.tensor(try runFloat(a, b, c, m, n, k, context))]
         }
         if a.dtype == .float16 {
-            let out = runFloat(try convertToFloat32(a), try convertToFloat32(b), try c.map(convertToFloat32), m, n, k, context, allowPacked: false)
-            return [.tensor(convertFromFloat32(out, to: .float16))]
+            let out = try runFloat(try convertToFloat32(a), try convertToFloat32(b), try c.map(convertToFloat32), m, n, k, context, allowPacked: false)
+            return [.tensor(try convertFromFloat32(out, to: .float16))]
         }
         struct V: NumericVisitor {
             let g: GemmKernel, a: Tensor, b: Tensor, c: Tensor?, m: Int, n: Int, k: Int
-            func visit<T: NumericScalar>(_ type: T.Type) throws -> Tensor { g.runGeneric(a, b, c, m, n, k, T.self) }
+            func visit<T: NumericScalar>(_ type: T.Type) throws -> Tensor { try g.runGeneric(a, b, c, m, n, k, T.self) }
         }
         guard let out = try dispatchNumeric(a.dtype, V(g: self, a: a, b: b, c: c, m: m, n: n, k: k)) else {
             throw kernelError("unsupported input type \(a.dtype)")
@@ -236,8 +236,8 @@ struct GemmKernel: Kernel {
     }
 
     func runFloat(_ a: Tensor, _ b: Tensor, _ c: Tensor?, _ m: Int, _ n: Int, _ k: Int, _ context: ExecutionContext,
-                  allowPacked: Bool = true) -> Tensor {
-        let out = Tensor.allocate(.float32, [m, n])
+                  allowPacked: Bool = true) throws -> Tensor {
+        let out = try Tensor.allocate(.float32, [m, n])
         let po = out.mutableFloatPointer
         var bt: Float = 0
         if let c = c, beta != 0, m * n > 0 {
@@ -255,8 +255,8 @@ struct GemmKernel: Kernel {
         return out
     }
 
-    func runGeneric<T: NumericScalar>(_ a: Tensor, _ b: Tensor, _ c: Tensor?, _ m: Int, _ n: Int, _ k: Int, _: T.Type) -> Tensor {
-        let out = Tensor.allocate(T.dtype, [m, n])
+    func runGeneric<T: NumericScalar>(_ a: Tensor, _ b: Tensor, _ c: Tensor?, _ m: Int, _ n: Int, _ k: Int, _: T.Type) throws -> Tensor {
+        let out = try Tensor.allocate(T.dtype, [m, n])
         let al = T(fromDouble: Double(alpha)), be = T(fromDouble: Double(beta))
         let isInt = !T.dtype.isFloatingPoint
         let ak = a.shape[1], bn = b.shape[1]
@@ -392,7 +392,7 @@ struct EinsumKernel: Kernel {
         struct V: NumericVisitor {
             let ts: [Tensor], dims: [Int], strides: [[Int]], outShape: [Int], nOut: Int
             func visit<T: NumericScalar>(_ type: T.Type) throws -> Tensor {
-                let out = Tensor.allocate(T.dtype, outShape)
+                let out = try Tensor.allocate(T.dtype, outShape)
                 let outCount = outShape.reduce(1, *)
                 let innerCount = dims[nOut...].reduce(1, *)
                 let ptrs = ts.map { $0.storage.bytes.baseAddress?.assumingMemoryBound(to: T.self) }
@@ -463,7 +463,7 @@ func floatValues(_ t: Tensor) throws -> [Float] {
 /// Encodes Float values as a tensor of `dtype`.
 func encodeFloats(_ v: [Float], _ dtype: DType, _ shape: [Int]) throws -> Tensor {
     if dtype == .float32 { return Tensor.from(v, shape: shape) }
-    guard let t = v.withUnsafeBufferPointer({ DTypeConversion.tensor(from: $0, dtype: dtype, shape: shape) }) else {
+    guard let t = try v.withUnsafeBufferPointer({ try DTypeConversion.tensor(from: $0, dtype: dtype, shape: shape) }) else {
         throw kernelError("unsupported output type \(dtype)")
     }
     return t

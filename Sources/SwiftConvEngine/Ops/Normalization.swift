@@ -49,7 +49,7 @@ func channelAffine(_ x: Tensor, a: [Double], b: [Double], _ context: ExecutionCo
     let n = x.shape[0], c = x.shape[1]
     let inner = x.rank > 2 ? x.shape[2...].reduce(1, *) : 1
     if x.dtype == .float32 {
-        let out = Tensor.allocate(.float32, x.shape)
+        let out = try Tensor.allocate(.float32, x.shape)
         let px = x.floatPointer, po = out.mutableFloatPointer
         let af = a.map { Float($0) }, bf = b.map { Float($0) }
         context.threads.parallelFor(n * c) { range in
@@ -65,7 +65,7 @@ func channelAffine(_ x: Tensor, a: [Double], b: [Double], _ context: ExecutionCo
     struct V: FloatVisitor {
         let x: Tensor, a: [Double], b: [Double], n: Int, c: Int, inner: Int
         func visit<T: FloatScalar>(_ type: T.Type) throws -> Tensor {
-            let out = Tensor.allocate(x.dtype, x.shape)
+            let out = try Tensor.allocate(x.dtype, x.shape)
             x.withElements(as: T.self) { px in
                 out.withMutableElements(as: T.self) { po in
                     for p in 0..<n * c {
@@ -166,7 +166,7 @@ struct GroupNormKernel: Kernel {
             let k: GroupNormKernel, x: Tensor, n: Int, c: Int, g: Int, inner: Int, groupSize: Int, scale: [Double], bias: [Double]
             let context: ExecutionContext
             func visit<T: FloatScalar>(_ type: T.Type) throws -> Tensor {
-                let out = Tensor.allocate(x.dtype, x.shape)
+                let out = try Tensor.allocate(x.dtype, x.shape)
                 x.withElements(as: T.self) { px in
                     out.withMutableElements(as: T.self) { po in
                         guard let bx = px.baseAddress, let bo = po.baseAddress else { return }
@@ -227,7 +227,7 @@ struct LayerNormKernel: Kernel {
         let rows = x.shape[..<ax].reduce(1, *), cols = x.shape[ax...].reduce(1, *)
         if x.dtype == .float32, !wantsStats, scaleT.dtype == .float32, scaleT.elementCount == cols,
            biasT.map({ $0.dtype == .float32 && $0.elementCount == cols }) ?? true {
-            return [.tensor(normalizeFloat(x, scaleT, biasT, rows: rows, cols: cols, context))]
+            return [.tensor(try normalizeFloat(x, scaleT, biasT, rows: rows, cols: cols, context))]
         }
         let normShape = Array(x.shape[ax...])
         // Scale and bias broadcast to the normalized shape.
@@ -256,7 +256,7 @@ struct LayerNormKernel: Kernel {
             let k: LayerNormKernel, x: Tensor, rows: Int, cols: Int, scale: [Double], bias: [Double]?
             let context: ExecutionContext
             func visit<T: FloatScalar>(_ type: T.Type) throws -> (Tensor, [Double], [Double]) {
-                let out = Tensor.allocate(x.dtype, x.shape)
+                let out = try Tensor.allocate(x.dtype, x.shape)
                 var means = [Double](repeating: 0, count: rows), invs = means
                 x.withElements(as: T.self) { px in
                     out.withMutableElements(as: T.self) { po in
@@ -306,8 +306,8 @@ struct LayerNormKernel: Kernel {
 extension LayerNormKernel {
     /// float32 rows with full-size scale and bias, computed in Float (two passes over each
     /// row, so the variance does not cancel); rows are split across threads when many.
-    func normalizeFloat(_ x: Tensor, _ scale: Tensor, _ bias: Tensor?, rows: Int, cols: Int, _ context: ExecutionContext) -> Tensor {
-        let out = Tensor.allocate(.float32, x.shape)
+    func normalizeFloat(_ x: Tensor, _ scale: Tensor, _ bias: Tensor?, rows: Int, cols: Int, _ context: ExecutionContext) throws -> Tensor {
+        let out = try Tensor.allocate(.float32, x.shape)
         guard rows > 0, cols > 0 else { return out }
         let px = x.floatPointer, po = out.mutableFloatPointer, ps = scale.floatPointer
         let pb = bias?.floatPointer

@@ -59,11 +59,11 @@ struct PoolKernel: Kernel {
                                      dilations: dilations, pads: pads, autoPad: autoPad, ceilMode: ceilMode)
         struct V: NumericVisitor {
             let k: PoolKernel, x: Tensor, geo: WindowGeometry, context: ExecutionContext
-            func visit<T: NumericScalar>(_ type: T.Type) throws -> [Value] { k.pool(x, geo, T.self, context) }
+            func visit<T: NumericScalar>(_ type: T.Type) throws -> [Value] { try k.pool(x, geo, T.self, context) }
         }
         if kind != .max && !x.dtype.isFloatingPoint { throw kernelError("unsupported input type \(x.dtype)") }
         if x.dtype == .float32, kind != .lp, !wantsIndices, geo.inSpatial.count <= 2 {
-            return [.tensor(pool2DFloat(x, geo, context))]
+            return [.tensor(try pool2DFloat(x, geo, context))]
         }
         guard let out = try dispatchNumeric(x.dtype, V(k: self, x: x, geo: geo, context: context)) else {
             throw kernelError("unsupported input type \(x.dtype)")
@@ -71,10 +71,10 @@ struct PoolKernel: Kernel {
         return out
     }
 
-    func pool<T: NumericScalar>(_ x: Tensor, _ geo: WindowGeometry, _: T.Type, _ context: ExecutionContext) -> [Value] {
+    func pool<T: NumericScalar>(_ x: Tensor, _ geo: WindowGeometry, _: T.Type, _ context: ExecutionContext) throws -> [Value] {
         let planes = x.shape[0] * x.shape[1]
-        let out = Tensor.allocate(x.dtype, Array(x.shape[0..<2]) + geo.outSpatial)
-        let indices = Tensor.allocate(.int64, wantsIndices ? out.shape : [0])
+        let out = try Tensor.allocate(x.dtype, Array(x.shape[0..<2]) + geo.outSpatial)
+        let indices = try Tensor.allocate(.int64, wantsIndices ? out.shape : [0])
         let lift = 3 - geo.inSpatial.count
         func l(_ a: [Int], _ fill: Int) -> [Int] { Array(repeating: fill, count: lift) + a }
         let ins = l(geo.inSpatial, 1), ks = l(geo.kernel, 1), ss = l(geo.strides, 1), ds = l(geo.dilations, 1)
@@ -159,7 +159,7 @@ struct PoolKernel: Kernel {
     /// vectorizable pass), then each output reduces its valid columns of that row. Window
     /// bounds are resolved per row and column up front, so no loop tests bounds per tap.
     /// NaN handling matches the generic path: a NaN wins only when it is the first tap.
-    func pool2DFloat(_ x: Tensor, _ geo: WindowGeometry, _ context: ExecutionContext) -> Tensor {
+    func pool2DFloat(_ x: Tensor, _ geo: WindowGeometry, _ context: ExecutionContext) throws -> Tensor {
         let twoD = geo.inSpatial.count == 2
         func axis(_ i: Int) -> PoolAxis {
             PoolAxis(size: geo.inSpatial[i], k: geo.kernel[i], s: geo.strides[i], d: geo.dilations[i],
@@ -168,7 +168,7 @@ struct PoolKernel: Kernel {
         let h = twoD ? axis(0) : PoolAxis(size: 1, k: 1, s: 1, d: 1, pb: 0, pe: 0, out: 1)
         let w = axis(twoD ? 1 : 0)
         let planes = x.shape[0] * x.shape[1]
-        let out = Tensor.allocate(.float32, Array(x.shape[0..<2]) + geo.outSpatial)
+        let out = try Tensor.allocate(.float32, Array(x.shape[0..<2]) + geo.outSpatial)
         guard planes > 0, h.out > 0, w.out > 0 else { return out }
         let rows = h.taps(), cols = w.taps()
         let isMax = kind == .max, countPad = countIncludePad
@@ -273,13 +273,13 @@ struct GlobalPoolKernel: Kernel {
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
         let x = try inputs.tensor(0)
         guard x.rank >= 2 else { throw kernelError("input must have rank >= 2, got \(x.shape)") }
-        if x.dtype == .float32 && kind != .lp { return [.tensor(globalFloat(x, context))] }
+        if x.dtype == .float32 && kind != .lp { return [.tensor(try globalFloat(x, context))] }
         struct V: FloatVisitor {
             let k: GlobalPoolKernel, x: Tensor
             func visit<T: FloatScalar>(_ type: T.Type) throws -> Tensor {
                 let planes = x.shape[0] * x.shape[1]
                 let size = x.shape[2...].reduce(1, *)
-                let out = Tensor.allocate(x.dtype, Array(x.shape[0..<2]) + Array(repeating: 1, count: x.rank - 2))
+                let out = try Tensor.allocate(x.dtype, Array(x.shape[0..<2]) + Array(repeating: 1, count: x.rank - 2))
                 x.withElements(as: T.self) { px in
                     out.withMutableElements(as: T.self) { po in
                         for plane in 0..<planes {
@@ -310,10 +310,10 @@ struct GlobalPoolKernel: Kernel {
 
     /// float32 max/average over each contiguous plane, with eight independent accumulators
     /// so the loop vectorizes; planes are split across threads when there are many.
-    func globalFloat(_ x: Tensor, _ context: ExecutionContext) -> Tensor {
+    func globalFloat(_ x: Tensor, _ context: ExecutionContext) throws -> Tensor {
         let planes = x.shape[0] * x.shape[1]
         let size = x.shape[2...].reduce(1, *)
-        let out = Tensor.allocate(.float32, Array(x.shape[0..<2]) + Array(repeating: 1, count: x.rank - 2))
+        let out = try Tensor.allocate(.float32, Array(x.shape[0..<2]) + Array(repeating: 1, count: x.rank - 2))
         guard planes > 0 else { return out }
         let src = x.floatPointer, dst = out.mutableFloatPointer
         let isMax = kind == .max
@@ -377,7 +377,7 @@ struct MaxUnpoolKernel: Kernel {
             shape = v.map { Int($0) }
         }
         guard shape.allSatisfy({ $0 >= 0 }) else { throw kernelError("negative output shape \(shape)") }
-        let out = Tensor.zeros(x.dtype, shape)
+        let out = try Tensor.zeros(x.dtype, shape)
         let total = inferred.reduce(1, *)
         let idx = ind.values(as: Int64.self)
         // Indices address the inferred shape; it is then placed at the origin of the requested one.
@@ -424,7 +424,7 @@ struct MaxRoiPoolKernel: Kernel {
                 let n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3]
                 let ph = k.pooled[0], pw = k.pooled[1]
                 let numRois = rois.shape[0]
-                let out = Tensor.allocate(x.dtype, [numRois, c, ph, pw])
+                let out = try Tensor.allocate(x.dtype, [numRois, c, ph, pw])
                 guard let rv = floatValuesAsDouble(rois), rv.allSatisfy({ $0.isFinite && abs($0) < 1e9 }) else {
                     throw kernelError("rois must be finite floats")
                 }

@@ -120,7 +120,7 @@ struct QuantizeKernel: Kernel {
             // Float8/float4 targets: divide, add the (float) zero point, then cast.
             layout.forEach { e, p in q[e] = xs[e] / ss[p] + (zs?[p] ?? 0) }
         }
-        let out = q.withUnsafeBufferPointer { DTypeConversion.tensor(from: $0, dtype: outType, shape: x.shape, saturate: saturate) }
+        let out = try q.withUnsafeBufferPointer { try DTypeConversion.tensor(from: $0, dtype: outType, shape: x.shape, saturate: saturate) }
         guard let o = out else { throw kernelError("unsupported output type \(outType)") }
         return [.tensor(o)]
     }
@@ -151,7 +151,7 @@ struct DequantizeKernel: Kernel {
         var y = [Float](repeating: 0, count: xs.count)
         layout.forEach { e, p in y[e] = (xs[e] - (zs?[p] ?? 0)) * ss[p] }
         let outType = outputDType ?? scale.dtype
-        guard let o = y.withUnsafeBufferPointer({ DTypeConversion.tensor(from: $0, dtype: outType, shape: x.shape) }) else {
+        guard let o = try y.withUnsafeBufferPointer({ try DTypeConversion.tensor(from: $0, dtype: outType, shape: x.shape) }) else {
             throw kernelError("unsupported output type \(outType)")
         }
         return [.tensor(o)]
@@ -233,7 +233,7 @@ func requantize(_ acc: [Float], zeroPoint: Tensor, shape: [Int], combine: (Int) 
     }
     var q = [Float](repeating: 0, count: acc.count)
     for i in 0..<acc.count { q[i] = min(max((acc[i] * combine(i)).rounded(.toNearestOrEven) + z, lo), hi) }
-    guard let out = q.withUnsafeBufferPointer({ DTypeConversion.tensor(from: $0, dtype: zeroPoint.dtype, shape: shape) }) else {
+    guard let out = try q.withUnsafeBufferPointer({ try DTypeConversion.tensor(from: $0, dtype: zeroPoint.dtype, shape: shape) }) else {
         throw kernelError("unsupported output type \(zeroPoint.dtype)")
     }
     return out

@@ -135,9 +135,9 @@ struct RecurrentKernel: Kernel {
         let peep = cell == .lstm ? try inputs.optionalTensor(7).map(convertToFloat32) : nil
         guard x.rank == 3, w.rank == 3, r.rank == 3 else { throw kernelError("X, W and R must be 3-D") }
         if layout == 1 {
-            x = transpose01(x)
-            h0 = h0.map(transpose01)
-            c0 = c0.map(transpose01)
+            x = try transpose01(x)
+            h0 = try h0.map(transpose01)
+            c0 = try c0.map(transpose01)
         }
         let seq = x.shape[0], batch = x.shape[1], inputSize = x.shape[2]
         let hs = hidden ?? (r.shape[2])
@@ -154,9 +154,9 @@ struct RecurrentKernel: Kernel {
             guard let v = s.int64Values(), v.count == batch else { throw kernelError("sequence_lens must have \(batch) values") }
             lens = try v.map { guard $0 >= 0 && Int($0) <= seq else { throw kernelError("sequence length \($0) out of range") }; return Int($0) }
         }
-        let y = Tensor.zeros(.float32, [seq, directions, batch, hs])
-        let yh = Tensor.allocate(.float32, [directions, batch, hs])
-        let yc = Tensor.allocate(.float32, [directions, batch, hs])
+        let y = try Tensor.zeros(.float32, [seq, directions, batch, hs])
+        let yh = try Tensor.allocate(.float32, [directions, batch, hs])
+        let yc = try Tensor.allocate(.float32, [directions, batch, hs])
         let py = y.mutableFloatPointer, pyh = yh.mutableFloatPointer, pyc = yc.mutableFloatPointer
         let par = context.parallel
         for d in 0..<directions {
@@ -264,11 +264,11 @@ struct RecurrentKernel: Kernel {
         }
         var outs = [y, yh, yc]
         if layout == 1 {
-            outs[0] = transposeSeq(y)
-            outs[1] = transpose01(yh)
-            outs[2] = transpose01(yc)
+            outs[0] = try transposeSeq(y)
+            outs[1] = try transpose01(yh)
+            outs[2] = try transpose01(yc)
         }
-        return outs.prefix(cell == .lstm ? 3 : 2).map { .tensor(convertFromFloat32($0, to: dtype)) }
+        return try outs.prefix(cell == .lstm ? 3 : 2).map { .tensor(try convertFromFloat32($0, to: dtype)) }
     }
 
     /// The common LSTM (default activations, no clip, peepholes or coupled gates) in float32:
@@ -367,18 +367,18 @@ func gemvRows(_ m: UnsafePointer<Float>, rows: Int, k: Int, x: UnsafePointer<Flo
 }
 
 /// Swaps the first two axes of a 3-D float32 tensor.
-func transpose01(_ t: Tensor) -> Tensor {
+func transpose01(_ t: Tensor) throws -> Tensor {
     let a = t.shape[0], b = t.shape[1], c = t.shape[2]
-    let out = Tensor.allocate(.float32, [b, a, c])
+    let out = try Tensor.allocate(.float32, [b, a, c])
     let s = t.floatPointer, o = out.mutableFloatPointer
     for i in 0..<a { for j in 0..<b { for k in 0..<c { o[(j * a + i) * c + k] = s[(i * b + j) * c + k] } } }
     return out
 }
 
 /// Y [seq, dirs, batch, hidden] to layout 1 [batch, seq, dirs, hidden].
-func transposeSeq(_ t: Tensor) -> Tensor {
+func transposeSeq(_ t: Tensor) throws -> Tensor {
     let s0 = t.shape[0], d = t.shape[1], b = t.shape[2], h = t.shape[3]
-    let out = Tensor.allocate(.float32, [b, s0, d, h])
+    let out = try Tensor.allocate(.float32, [b, s0, d, h])
     let s = t.floatPointer, o = out.mutableFloatPointer
     for i in 0..<s0 { for j in 0..<d { for k in 0..<b { for l in 0..<h { o[((k * s0 + i) * d + j) * h + l] = s[((i * d + j) * b + k) * h + l] } } } }
     return out
@@ -392,7 +392,7 @@ private func floats(_ t: Tensor) throws -> [Float] {
 }
 
 private func tensor(_ v: [Float], _ dtype: DType, _ shape: [Int]) throws -> Tensor {
-    guard let t = v.withUnsafeBufferPointer({ DTypeConversion.tensor(from: $0, dtype: dtype, shape: shape) }) else {
+    guard let t = try v.withUnsafeBufferPointer({ try DTypeConversion.tensor(from: $0, dtype: dtype, shape: shape) }) else {
         throw kernelError("cannot produce \(dtype)")
     }
     return t

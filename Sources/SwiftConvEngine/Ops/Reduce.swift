@@ -69,7 +69,7 @@ struct ReduceKernel: Kernel {
         case .bool:
             guard op == .max || op == .min else { throw kernelError("unsupported input type bool") }
             let isMax = op == .max
-            let out = Tensor.allocate(.bool, outShape)
+            let out = try Tensor.allocate(.bool, outShape)
             x.withElements(as: Bool.self) { px in
                 out.withMutableElements(as: Bool.self) { po in
                     for i in 0..<po.count { po[i] = !isMax }
@@ -86,7 +86,7 @@ struct ReduceKernel: Kernel {
             struct Visit: IntegerVisitor {
                 let x: Tensor, kernel: ReduceKernel, layout: ReductionLayout, outShape: [Int], count: Int
                 func visit<T: IntegerScalar>(_: T.Type) throws -> Tensor {
-                    kernel.reduceIntegers(x, T.self, layout, outShape, count)
+                    try kernel.reduceIntegers(x, T.self, layout, outShape, count)
                 }
             }
             guard let out = try dispatchInteger(x.dtype, Visit(x: x, kernel: self, layout: layout, outShape: outShape, count: count)) else {
@@ -96,13 +96,13 @@ struct ReduceKernel: Kernel {
         case _ where x.dtype.isInteger:
             // Log/sqrt reductions of integers compute in double and truncate back.
             let wide = try castTensor(x, to: .float64)
-            let r = reduceFloats(wide, NativeLane<Double>.self, layout, outShape, count, threads)
+            let r = try reduceFloats(wide, NativeLane<Double>.self, layout, outShape, count, threads)
             return [.tensor(try castTensor(r, to: x.dtype))]
         default:
             struct Visit: FloatLaneVisitor {
                 let x: Tensor, kernel: ReduceKernel, layout: ReductionLayout, outShape: [Int], count: Int, threads: ThreadPool
                 func visit<L: FloatLane>(_ lane: L.Type) throws -> Tensor {
-                    kernel.reduceFloats(x, lane, layout, outShape, count, threads)
+                    try kernel.reduceFloats(x, lane, layout, outShape, count, threads)
                 }
             }
             guard let out = try dispatchFloatLane(x.dtype, Visit(x: x, kernel: self, layout: layout, outShape: outShape,
@@ -115,7 +115,7 @@ struct ReduceKernel: Kernel {
 
     /// Float reductions accumulate in the lane's compute type (Float for float16/bfloat16).
     func reduceFloats<L: FloatLane>(_ x: Tensor, _: L.Type, _ layout: ReductionLayout, _ outShape: [Int],
-                                    _ count: Int, _ threads: ThreadPool) -> Tensor {
+                                    _ count: Int, _ threads: ThreadPool) throws -> Tensor {
         typealias T = L.Compute
         let outCount = outShape.reduce(1, *)
         var acc = [T](repeating: 0, count: outCount)
@@ -158,7 +158,7 @@ struct ReduceKernel: Kernel {
                 }
             }
         }
-        let out = Tensor.allocate(x.dtype, outShape)
+        let out = try Tensor.allocate(x.dtype, outShape)
         out.withMutableElements(as: L.Storage.self) { po in
             for i in 0..<min(po.count, acc.count) { po[i] = L.store(acc[i]) }
         }
@@ -167,8 +167,8 @@ struct ReduceKernel: Kernel {
 
     /// Integer sums and products wrap; Mean divides the sum, truncating.
     func reduceIntegers<T: IntegerScalar>(_ x: Tensor, _: T.Type, _ layout: ReductionLayout, _ outShape: [Int],
-                                          _ count: Int) -> Tensor {
-        let out = Tensor.allocate(x.dtype, outShape)
+                                          _ count: Int) throws -> Tensor {
+        let out = try Tensor.allocate(x.dtype, outShape)
         x.withElements(as: T.self) { px in
             out.withMutableElements(as: T.self) { pa in
                 func pass(initial: T, _ combine: (T, T) -> T, _ pre: (T) -> T) {

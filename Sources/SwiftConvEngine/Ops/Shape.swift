@@ -216,7 +216,7 @@ func concatenate(_ ts: [Tensor], axis a: Int) throws -> Tensor {
     return try onStringIndices(ts) { ts in
         let first = ts[0]
         let shape = try concatenatedShape(ts, axis: a)
-        let out = Tensor.allocate(first.dtype, shape)
+        let out = try Tensor.allocate(first.dtype, shape)
         let outer = shape[..<a].reduce(1, *)
         let inner = shape[(a + 1)...].reduce(1, *)
         var offset = 0
@@ -253,7 +253,7 @@ func concatenateBytes(_ ts: [Tensor], axis a: Int) throws -> Tensor? {
     let width = first.dtype.bitWidth / 8
     guard first.dtype != .string, width > 0, first.dtype.bitWidth % 8 == 0, a >= 0, a < first.rank else { return nil }
     let shape = try concatenatedShape(ts, axis: a)
-    let out = Tensor.allocate(first.dtype, shape)
+    let out = try Tensor.allocate(first.dtype, shape)
     let outer = shape[..<a].reduce(1, *)
     let rowBytes = shape[a...].reduce(1, *) * width
     guard rowBytes > 0, outer > 0, let dst = out.storage.mutableBytes.baseAddress else { return out }
@@ -371,7 +371,7 @@ struct SliceKernel: Kernel {
         var offset = 0
         for d in 0..<x.rank where count[d] > 0 { offset += start[d] * s[d] }
         if count == x.shape && step.allSatisfy({ $0 == 1 }) { return [.tensor(x)] }
-        if count.contains(0) { return [.tensor(Tensor.allocate(x.dtype, count))] }
+        if count.contains(0) { return [.tensor(try Tensor.allocate(x.dtype, count))] }
         // A block that is contiguous in the input is returned as a view.
         if x.dtype != .string {
             let first = count.firstIndex { $0 != 1 } ?? x.rank
@@ -419,7 +419,7 @@ struct PadKernel: Kernel {
                 value = t
             }
             return [.tensor(try onStringIndices(x) { x in
-                let out = Tensor.allocate(x.dtype, shape)
+                let out = try Tensor.allocate(x.dtype, shape)
                 try fillElements(out, with: value)
                 // Copy the part of the input that survives.
                 let sIn = contiguousStrides(x.shape), sOut = contiguousStrides(shape)

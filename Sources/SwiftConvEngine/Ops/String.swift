@@ -157,7 +157,7 @@ struct RegexFullMatch: Kernel {
 
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
         let x = try inputs.stringTensor(0)
-        let out = Tensor.allocate(.bool, x.shape)
+        let out = try Tensor.allocate(.bool, x.shape)
         try out.withMutableElements(as: Bool.self) { p in
             for (i, s) in x.strings.enumerated() { p[i] = try regex.fullMatch(s) }
         }

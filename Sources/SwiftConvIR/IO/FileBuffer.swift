@@ -28,7 +28,7 @@ public final class FileBuffer: @unchecked Sendable {
         guard want.lowerBound >= 0, want.upperBound <= size else {
             throw SwiftConvError.validation("'\(path)' is \(size) bytes; bytes \(want.lowerBound)..<\(want.upperBound) lie past its end")
         }
-        storage = TensorStorage(uninitializedByteCount: want.count)
+        storage = try TensorStorage(uninitializedByteCount: want.count)
         let dst = storage.mutableBytes
         var done = 0
         while done < want.count {
