@@ -71,6 +71,13 @@ private func typed(_ value: Value, as type: ValueType?) -> Value {
 @_cdecl("sc_session_create")
 public func scSessionCreate(_ model: OpaquePointer?, _ options: UnsafePointer<sc_session_options>?,
                             _ out: UnsafeMutablePointer<OpaquePointer?>?) -> OpaquePointer? {
+    scSessionCreateWithLimits(model, options, nil, out)
+}
+
+@_cdecl("sc_session_create_with_limits")
+public func scSessionCreateWithLimits(_ model: OpaquePointer?, _ options: UnsafePointer<sc_session_options>?,
+                                      _ limits: UnsafePointer<sc_session_limits>?,
+                                      _ out: UnsafeMutablePointer<OpaquePointer?>?) -> OpaquePointer? {
     withStatus {
         let box = object(try required(model, "model"), as: ModelBox.self)
         let out = try required(out, "out")
@@ -84,6 +91,14 @@ public func scSessionCreate(_ model: OpaquePointer?, _ options: UnsafePointer<sc
             }
             settings.intraOpThreads = Int(o.intra_op_threads)
             settings.graphOptimizationLevel = try GraphOptimizationLevel(code: o.graph_optimization_level)
+        }
+        if let l = limits?.pointee {
+            guard l.max_tensor_bytes >= 0, l.max_run_bytes >= 0 else {
+                throw SwiftConvError.invalidArgument(
+                    "max_tensor_bytes and max_run_bytes must be >= 0 (0: default), not \(l.max_tensor_bytes) and \(l.max_run_bytes)")
+            }
+            if l.max_tensor_bytes > 0 { settings.maxTensorBytes = Int(l.max_tensor_bytes) }
+            if l.max_run_bytes > 0 { settings.maxRunBytes = Int(l.max_run_bytes) }
         }
         let session = try InferenceSession(model: box.model, options: settings)
         out.pointee = retainedHandle(SessionBox(session))
@@ -126,8 +141,19 @@ public func scSessionRun(
     _ inputCount: Int, _ outputNames: UnsafePointer<UnsafePointer<CChar>?>?, _ outputCount: Int,
     _ outputs: UnsafeMutablePointer<OpaquePointer?>?
 ) -> OpaquePointer? {
+    scSessionRunWithOptions(session, nil, inputNames, inputs, inputCount, outputNames, outputCount, outputs)
+}
+
+@_cdecl("sc_session_run_with_options")
+public func scSessionRunWithOptions(
+    _ session: OpaquePointer?, _ runOptions: OpaquePointer?,
+    _ inputNames: UnsafePointer<UnsafePointer<CChar>?>?, _ inputs: UnsafePointer<OpaquePointer?>?,
+    _ inputCount: Int, _ outputNames: UnsafePointer<UnsafePointer<CChar>?>?, _ outputCount: Int,
+    _ outputs: UnsafeMutablePointer<OpaquePointer?>?
+) -> OpaquePointer? {
     withStatus {
         let box = object(try required(session, "session"), as: SessionBox.self)
+        let control = runOptions.map { object($0, as: RunOptionsBox.self).control } ?? RunControl()
         let outputs = try required(outputs, "outputs")
         let feedNames = try names(inputNames, inputCount, "input_names")
         guard inputCount == 0 || inputs != nil else { throw SwiftConvError.invalidArgument("inputs must not be NULL") }
@@ -145,7 +171,7 @@ public func scSessionRun(
             throw SwiftConvError.invalidArgument(
                 "n_outputs is \(outputCount) but the model has \(box.session.outputs.count) outputs")
         }
-        var results = try box.session.run(feeds: feeds, outputNames: wanted)
+        var results = try box.session.run(feeds: feeds, outputNames: wanted, control: control)
         guard results.count == outputCount else {
             throw SwiftConvError.internal("the run produced \(results.count) outputs for \(outputCount) requested")
         }

@@ -15,6 +15,7 @@
 #define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
 #include <numpy/arrayobject.h>
 
+#include <signal.h>
 #include <string.h>
 
 #include "swiftconv.h"
@@ -799,6 +800,125 @@ static PyObject *object_from_value(const sc_value *value) {
     }
 }
 
+/* ------------------------------------------------------------ RunOptions */
+
+typedef struct {
+    PyObject_HEAD
+    sc_run_options *options;
+} RunOptionsObject;
+
+static PyTypeObject RunOptionsType;
+
+static PyObject *RunOptions_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
+    static char *keywords[] = {NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, ":RunOptions", keywords)) return NULL;
+    sc_run_options *options = NULL;
+    sc_status *status = sc_run_options_create(&options);
+    if (status != NULL) return raise_status(status);
+    RunOptionsObject *self = (RunOptionsObject *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        sc_run_options_release(options);
+        return NULL;
+    }
+    self->options = options;
+    return (PyObject *)self;
+}
+
+static void RunOptions_dealloc(RunOptionsObject *self) {
+    sc_run_options_release(self->options);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *RunOptions_get_terminate(RunOptionsObject *self, void *closure) {
+    return PyBool_FromLong(sc_run_options_get_terminate(self->options));
+}
+
+static int RunOptions_set_terminate(RunOptionsObject *self, PyObject *value, void *closure) {
+    int flag = value != NULL ? PyObject_IsTrue(value) : 0;
+    if (flag < 0) return -1;
+    sc_run_options_set_terminate(self->options, flag);
+    return 0;
+}
+
+static PyObject *RunOptions_set_max_run_bytes(RunOptionsObject *self, PyObject *arg) {
+    long long bytes = PyLong_AsLongLong(arg);
+    if (bytes == -1 && PyErr_Occurred()) return NULL;
+    sc_status *status = sc_run_options_set_max_run_bytes(self->options, (int64_t)bytes);
+    if (status != NULL) return raise_status(status);
+    Py_RETURN_NONE;
+}
+
+static PyGetSetDef RunOptions_getset[] = {
+    {"terminate", (getter)RunOptions_get_terminate, (setter)RunOptions_set_terminate,
+     "The terminate flag (sc_run_options_set_terminate); may be set from any thread.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyMethodDef RunOptions_methods[] = {
+    {"set_max_run_bytes", (PyCFunction)RunOptions_set_max_run_bytes, METH_O,
+     "Lowers the run's memory limit (sc_run_options_set_max_run_bytes; 0: the session's)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject RunOptionsType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "swiftconv._core.RunOptions",
+    .tp_doc = "RunOptions(): per-run options (sc_run_options) with a thread-safe terminate flag.",
+    .tp_basicsize = sizeof(RunOptionsObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = RunOptions_new,
+    .tp_dealloc = (destructor)RunOptions_dealloc,
+    .tp_getset = RunOptions_getset,
+    .tp_methods = RunOptions_methods,
+};
+
+/* Ctrl-C during a run. Python's SIGINT handler only notes the signal for the interpreter,
+ * which acts on it when it next runs Python code; a run without the GIL never does. So while
+ * the main thread runs a model, this handler also sets that run's terminate flag (an atomic
+ * store, safe here) and then passes the signal on; afterwards Session.run asks Python to act
+ * on it, which raises KeyboardInterrupt. */
+static sc_run_options *volatile sigint_run = NULL;
+static volatile sig_atomic_t sigint_seen = 0;
+static struct sigaction sigint_previous;
+static unsigned long main_thread_ident = 0;
+
+static void on_sigint(int sig, siginfo_t *info, void *context) {
+    sigint_seen = 1;
+    sc_run_options *options = sigint_run;
+    if (options != NULL) sc_run_options_set_terminate(options, 1);
+    if (sigint_previous.sa_flags & SA_SIGINFO) {
+        if (sigint_previous.sa_sigaction != NULL) sigint_previous.sa_sigaction(sig, info, context);
+    } else if (sigint_previous.sa_handler != SIG_DFL && sigint_previous.sa_handler != SIG_IGN) {
+        sigint_previous.sa_handler(sig);
+    }
+}
+
+/* Installs on_sigint for a run on the main thread when Python handles SIGINT; 1 if it did. */
+static int watch_sigint(sc_run_options *options) {
+    if (main_thread_ident == 0 || PyThread_get_thread_ident() != main_thread_ident) return 0;
+    struct sigaction current;
+    if (sigaction(SIGINT, NULL, &current) != 0) return 0;
+    if (!(current.sa_flags & SA_SIGINFO) && (current.sa_handler == SIG_DFL || current.sa_handler == SIG_IGN)) return 0;
+    struct sigaction ours;
+    memset(&ours, 0, sizeof ours);
+    ours.sa_sigaction = on_sigint;
+    ours.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&ours.sa_mask);
+    sigint_seen = 0;
+    sigint_previous = current;
+    sigint_run = options;
+    if (sigaction(SIGINT, &ours, NULL) != 0) {
+        sigint_run = NULL;
+        return 0;
+    }
+    return 1;
+}
+
+static void unwatch_sigint(void) {
+    sigaction(SIGINT, &sigint_previous, NULL);
+    sigint_run = NULL;
+}
+
 /* --------------------------------------------------------------- Session */
 
 typedef struct {
@@ -811,18 +931,22 @@ static Py_ssize_t count_outputs(sc_session *session);
 
 static PyTypeObject SessionType;
 
-/* Session(model, intra_op_threads=0, graph_optimization_level=99) */
+/* Session(model, intra_op_threads=0, graph_optimization_level=99, max_tensor_bytes=0, max_run_bytes=0) */
 static PyObject *Session_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
-    static char *keywords[] = {"model", "intra_op_threads", "graph_optimization_level", NULL};
+    static char *keywords[] = {"model", "intra_op_threads", "graph_optimization_level", "max_tensor_bytes",
+                               "max_run_bytes", NULL};
     PyObject *model;
     sc_session_options options = {0, 99};
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!|ii:Session", keywords, &ModelType, &model,
-                                     &options.intra_op_threads, &options.graph_optimization_level))
+    long long max_tensor_bytes = 0, max_run_bytes = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!|iiLL:Session", keywords, &ModelType, &model,
+                                     &options.intra_op_threads, &options.graph_optimization_level,
+                                     &max_tensor_bytes, &max_run_bytes))
         return NULL;
+    sc_session_limits limits = {(int64_t)max_tensor_bytes, (int64_t)max_run_bytes};
     sc_session *session = NULL;
     sc_status *status;
     Py_BEGIN_ALLOW_THREADS
-    status = sc_session_create(((ModelObject *)model)->model, &options, &session);
+    status = sc_session_create_with_limits(((ModelObject *)model)->model, &options, &limits, &session);
     Py_END_ALLOW_THREADS
     if (status != NULL) return raise_status(status);
     SessionObject *self = (SessionObject *)type->tp_alloc(type, 0);
@@ -868,12 +992,21 @@ static int utf8_names(PyObject *tuple, const char **out) {
     return 0;
 }
 
-/* run(input_names, inputs, output_names=None) -> list, without the GIL while the model runs. */
+/* run(input_names, inputs, output_names=None, run_options=None) -> list, without the GIL while
+ * the model runs. On the main thread Ctrl-C stops the run and raises KeyboardInterrupt. */
 static PyObject *Session_run(SessionObject *self, PyObject *args, PyObject *kwargs) {
-    static char *keywords[] = {"input_names", "inputs", "output_names", NULL};
-    PyObject *names_arg, *inputs_arg, *outputs_arg = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|O:run", keywords, &names_arg, &inputs_arg, &outputs_arg))
+    static char *keywords[] = {"input_names", "inputs", "output_names", "run_options", NULL};
+    PyObject *names_arg, *inputs_arg, *outputs_arg = Py_None, *options_arg = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|OO:run", keywords, &names_arg, &inputs_arg, &outputs_arg,
+                                     &options_arg))
         return NULL;
+    if (options_arg != Py_None && !PyObject_TypeCheck(options_arg, &RunOptionsType)) {
+        PyErr_Format(error_class(SC_ERR_INVALID_ARGUMENT), "run_options must be a RunOptions, not %.100s",
+                     Py_TYPE(options_arg)->tp_name);
+        return NULL;
+    }
+    sc_run_options *run_options = options_arg != Py_None ? ((RunOptionsObject *)options_arg)->options : NULL;
+    sc_run_options *own_options = NULL;
     PyObject *result = NULL;
     PyObject *input_names = PySequence_Tuple(names_arg);
     PyObject *inputs = input_names ? PySequence_Tuple(inputs_arg) : NULL;
@@ -909,9 +1042,35 @@ static PyObject *Session_run(SessionObject *self, PyObject *args, PyObject *kwar
     sc_status *status;
     sc_session *session = self->session;
     const char *const *wanted = output_names != NULL ? out_names : NULL;
+    if (run_options == NULL && main_thread_ident != 0 && PyThread_get_thread_ident() == main_thread_ident) {
+        /* A flag of its own, so that Ctrl-C can stop this run. */
+        status = sc_run_options_create(&own_options);
+        if (status != NULL) {
+            raise_status(status);
+            goto done;
+        }
+        run_options = own_options;
+    }
+    int watching = run_options != NULL ? watch_sigint(run_options) : 0;
     Py_BEGIN_ALLOW_THREADS
-    status = sc_session_run(session, in_names, in_values, (size_t)n_in, wanted, (size_t)n_out, out_values);
+    status = sc_session_run_with_options(session, run_options, in_names, in_values, (size_t)n_in, wanted,
+                                         (size_t)n_out, out_values);
     Py_END_ALLOW_THREADS
+    if (watching) {
+        unwatch_sigint();
+        if (sigint_seen) {
+            /* The flag was ours to set; the caller's RunOptions must not stay terminated. */
+            sc_run_options_set_terminate(run_options, 0);
+            if (PyErr_CheckSignals() < 0) {
+                if (status != NULL) sc_status_release(status);
+                for (Py_ssize_t i = 0; i < n_out; i++) {
+                    sc_value_release(out_values[i]);
+                    out_values[i] = NULL;
+                }
+                goto done;
+            }
+        }
+    }
     if (status != NULL) {
         raise_status(status);
         goto done;
@@ -925,6 +1084,7 @@ static PyObject *Session_run(SessionObject *self, PyObject *args, PyObject *kwar
         else PyList_SET_ITEM(result, i, object);
     }
 done:
+    sc_run_options_release(own_options);
     for (Py_ssize_t i = 0; i < made; i++) sc_value_release(in_values[i]);
     PyMem_Free(in_names);
     PyMem_Free(in_values);
@@ -968,7 +1128,7 @@ static PyMethodDef Session_methods[] = {
     {"info_json", (PyCFunction)Session_info_json, METH_NOARGS,
      "Inputs, outputs and overridable initializers as JSON text (sc_session_info_json)."},
     {"run", (PyCFunction)(void (*)(void))Session_run, METH_VARARGS | METH_KEYWORDS,
-     "run(input_names, inputs, output_names=None) -> list. Inputs: Tensor, list (sequence), (keys, values) "
+     "run(input_names, inputs, output_names=None, run_options=None) -> list. Inputs: Tensor, list (sequence), (keys, values) "
      "tuple (map) or None; outputs: ndarray (Tensor for packed sub-byte types), list, dict or None."},
     {NULL, NULL, 0, NULL},
 };
@@ -981,7 +1141,8 @@ static PyGetSetDef Session_getset[] = {
 static PyTypeObject SessionType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "swiftconv._core.Session",
-    .tp_doc = "Session(model, intra_op_threads=0, graph_optimization_level=99): an inference session (sc_session).",
+    .tp_doc = "Session(model, intra_op_threads=0, graph_optimization_level=99, max_tensor_bytes=0, max_run_bytes=0): "
+              "an inference session (sc_session).",
     .tp_basicsize = sizeof(SessionObject),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_new = Session_new,
@@ -1071,7 +1232,18 @@ static struct PyModuleDef core_module = {
 
 PyMODINIT_FUNC PyInit__core(void) {
     import_array();
-    if (PyType_Ready(&TensorType) < 0 || PyType_Ready(&ModelType) < 0 || PyType_Ready(&SessionType) < 0) return NULL;
+    if (PyType_Ready(&TensorType) < 0 || PyType_Ready(&ModelType) < 0 || PyType_Ready(&SessionType) < 0 ||
+        PyType_Ready(&RunOptionsType) < 0)
+        return NULL;
+    /* Signals reach Python handlers on the main thread only; Ctrl-C handling in run needs its id. */
+    PyObject *threading = PyImport_ImportModule("threading");
+    PyObject *main_thread = threading ? PyObject_CallMethod(threading, "main_thread", NULL) : NULL;
+    PyObject *ident = main_thread ? PyObject_GetAttrString(main_thread, "ident") : NULL;
+    main_thread_ident = ident ? PyLong_AsUnsignedLong(ident) : 0;
+    Py_XDECREF(ident);
+    Py_XDECREF(main_thread);
+    Py_XDECREF(threading);
+    if (PyErr_Occurred()) return NULL;
     PyObject *errors = PyImport_ImportModule("swiftconv.errors");
     if (errors == NULL) return NULL;
     error_classes = PyObject_GetAttrString(errors, "_BY_CODE");
@@ -1082,7 +1254,9 @@ PyMODINIT_FUNC PyInit__core(void) {
     Py_INCREF(&TensorType);
     Py_INCREF(&ModelType);
     Py_INCREF(&SessionType);
+    Py_INCREF(&RunOptionsType);
     if (PyModule_AddObject(module, "Tensor", (PyObject *)&TensorType) < 0 ||
+        PyModule_AddObject(module, "RunOptions", (PyObject *)&RunOptionsType) < 0 ||
         PyModule_AddObject(module, "Model", (PyObject *)&ModelType) < 0 ||
         PyModule_AddObject(module, "Session", (PyObject *)&SessionType) < 0 ||
         PyModule_AddIntConstant(module, "ABI_VERSION", SC_ABI_VERSION) < 0) {

@@ -104,21 +104,31 @@ class ExecutionOrder(enum.IntEnum):
     MEMORY_EFFICIENT = 2
 
 
-def _non_negative_int(value, what):
+def _non_negative_int(value, what, owner="SessionOptions"):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise InvalidArgument(f"[SessionOptions] {what} must be an int, not {type(value).__name__}")
+        raise InvalidArgument(f"[{owner}] {what} must be an int, not {type(value).__name__}")
     if value < 0:
-        raise InvalidArgument(f"[SessionOptions] {what} must be >= 0, not {value}")
+        raise InvalidArgument(f"[{owner}] {what} must be >= 0, not {value}")
+    if value >= 1 << 63:
+        raise InvalidArgument(f"[{owner}] {what} must be below 2**63, not {value}")
     return int(value)
 
 
 class SessionOptions:
     """onnxruntime's SessionOptions. ``intra_op_num_threads`` (0 = all cores) and
     ``graph_optimization_level`` are used; the rest is accepted and kept so that existing
-    code runs, but has no effect (profiling, logging, memory arenas, inter-op threads)."""
+    code runs, but has no effect (profiling, logging, memory arenas, inter-op threads).
+
+    swiftconv adds two memory limits, checked before every tensor is allocated (at session
+    creation and in every run); past one, the call raises ``ResourceExhausted`` naming the
+    node instead of the process running out of memory. ``max_tensor_bytes``: the largest
+    single tensor; ``max_run_bytes``: what a run's tensors may hold at once. 0 (the
+    default) means half of the machine's physical memory and all of it, respectively."""
 
     def __init__(self):
         self._intra_op_num_threads = 0
+        self._max_tensor_bytes = 0
+        self._max_run_bytes = 0
         self._graph_optimization_level = GraphOptimizationLevel.ORT_ENABLE_ALL
         self.inter_op_num_threads = 0
         self.execution_mode = ExecutionMode.ORT_SEQUENTIAL
@@ -143,6 +153,22 @@ class SessionOptions:
     @intra_op_num_threads.setter
     def intra_op_num_threads(self, value):
         self._intra_op_num_threads = _non_negative_int(value, "intra_op_num_threads")
+
+    @property
+    def max_tensor_bytes(self):
+        return self._max_tensor_bytes
+
+    @max_tensor_bytes.setter
+    def max_tensor_bytes(self, value):
+        self._max_tensor_bytes = _non_negative_int(value, "max_tensor_bytes")
+
+    @property
+    def max_run_bytes(self):
+        return self._max_run_bytes
+
+    @max_run_bytes.setter
+    def max_run_bytes(self, value):
+        self._max_run_bytes = _non_negative_int(value, "max_run_bytes")
 
     @property
     def graph_optimization_level(self):
@@ -179,15 +205,38 @@ class SessionOptions:
 
 
 class RunOptions:
-    """onnxruntime's RunOptions; accepted by ``run`` and otherwise unused."""
+    """onnxruntime's RunOptions. ``terminate = True``, set from any thread, stops a run
+    that uses these options within about a second (before its next node, Loop or Scan
+    iteration) with ``RunTerminated``; a run started while it is set fails at once, as in
+    onnxruntime. ``max_run_bytes`` (0: the session's) lowers the run's memory limit. The
+    logging fields are accepted and unused."""
 
     def __init__(self):
+        self._handle = _core.RunOptions()
+        self._max_run_bytes = 0
         self.log_severity_level = 2
         self.log_verbosity_level = 0
         self.logid = ""
-        self.terminate = False
         self.only_execute_path_to_fetches = False
         self._config = {}
+
+    @property
+    def terminate(self):
+        return self._handle.terminate
+
+    @terminate.setter
+    def terminate(self, value):
+        self._handle.terminate = bool(value)
+
+    @property
+    def max_run_bytes(self):
+        return self._max_run_bytes
+
+    @max_run_bytes.setter
+    def max_run_bytes(self, value):
+        value = _non_negative_int(value, "max_run_bytes", "RunOptions")
+        self._handle.set_max_run_bytes(value)
+        self._max_run_bytes = value
 
     def add_run_config_entry(self, key, value):
         self._config[str(key)] = str(value)
@@ -311,6 +360,8 @@ class InferenceSession:
             self._model._handle,
             intra_op_threads=sess_options.intra_op_num_threads,
             graph_optimization_level=int(sess_options.graph_optimization_level),
+            max_tensor_bytes=getattr(sess_options, "max_tensor_bytes", 0),
+            max_run_bytes=getattr(sess_options, "max_run_bytes", 0),
         )
         info = json.loads(self._sess.info_json())
         self._inputs = _node_args(info["inputs"])
@@ -375,7 +426,8 @@ class InferenceSession:
                 raise InvalidArgument(f"[run] input names must be str, not {type(name).__name__}")
             feed_names.append(name)
             feed_values.append(_to_value(value, self._feed_types.get(name), name))
-        outputs = self._sess.run(feed_names, feed_values, names)
+        handle = _run_options_handle(run_options)
+        outputs = self._sess.run(feed_names, feed_values, names, handle)
         return [_from_value(o) for o in outputs]
 
     def run_with_iobinding(self, *args, **kwargs):
@@ -384,6 +436,19 @@ class InferenceSession:
     def __repr__(self):
         ins = ", ".join(a.name for a in self._inputs)
         return f"<swiftconv.InferenceSession inputs=[{ins}]>"
+
+
+def _run_options_handle(run_options):
+    """The _core.RunOptions behind ``run_options``; an onnxruntime RunOptions is read once."""
+    if run_options is None:
+        return None
+    if isinstance(run_options, RunOptions):
+        return run_options._handle
+    if hasattr(run_options, "terminate"):
+        handle = _core.RunOptions()
+        handle.terminate = bool(run_options.terminate)
+        return handle
+    raise InvalidArgument(f"[run] run_options must be a RunOptions, not {type(run_options).__name__}")
 
 
 _MAP_VALUE_DTYPES = {"float": np.float32, "double": np.float64, "int64": np.int64, "string": object}

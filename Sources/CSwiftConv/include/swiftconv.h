@@ -295,6 +295,44 @@ sc_status *sc_session_run(sc_session *session, const char *const *input_names, s
                           size_t n_inputs, const char *const *output_names, size_t n_outputs,
                           sc_value **outputs);
 
+/* Memory limits of a session, checked before every allocation of a tensor (session
+ * creation's constant folding and weight packing included). 0 takes the default: half of
+ * the machine's physical memory for one tensor, all of it for the tensors of one run. A
+ * tensor or a run past its limit, a size that overflows, or memory the system refuses
+ * gives SC_ERR_RESOURCE_EXHAUSTED naming the node; nothing is written out of bounds. */
+typedef struct sc_session_limits {
+    int64_t max_tensor_bytes; /* largest single tensor */
+    int64_t max_run_bytes;    /* most bytes the tensors of one run hold at once */
+} sc_session_limits;
+
+/* sc_session_create with memory limits; `limits` may be NULL (defaults). Negative limits
+ * give SC_ERR_INVALID_ARGUMENT. */
+sc_status *sc_session_create_with_limits(const sc_model *model, const sc_session_options *options,
+                                         const sc_session_limits *limits, sc_session **out);
+
+/* Per-run options (onnxruntime's RunOptions). One object may be used by one run at a time
+ * and may be reused; create with sc_run_options_create, free with sc_run_options_release. */
+typedef struct sc_run_options sc_run_options;
+
+sc_status *sc_run_options_create(sc_run_options **out);
+void sc_run_options_release(sc_run_options *options);
+
+/* Sets (1) or clears (0) the terminate flag. A run using `options` checks it before every
+ * node, every Loop/Scan iteration and between chunks of long kernels, and stops with
+ * SC_ERR_TERMINATED; a run started while it is set stops at once. Only an atomic store:
+ * safe from any thread and from a signal handler. The library never clears it itself. */
+void sc_run_options_set_terminate(sc_run_options *options, int32_t terminate);
+int32_t sc_run_options_get_terminate(const sc_run_options *options);
+
+/* Lowers the run's limit on bytes held at once below the session's (0: the session's). */
+sc_status *sc_run_options_set_max_run_bytes(sc_run_options *options, int64_t max_run_bytes);
+
+/* sc_session_run with `options` (may be NULL: as sc_session_run). */
+sc_status *sc_session_run_with_options(sc_session *session, const sc_run_options *options,
+                                       const char *const *input_names, sc_value *const *inputs,
+                                       size_t n_inputs, const char *const *output_names, size_t n_outputs,
+                                       sc_value **outputs);
+
 /* ---------------------------------------------------------------- kernels */
 
 /* Every kernel of the engine's standard registry as UTF-8 JSON (schema in docs/C_API.md):

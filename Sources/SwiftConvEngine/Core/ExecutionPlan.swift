@@ -148,6 +148,7 @@ public final class ExecutionPlan: @unchecked Sendable {
         var args = [Value?]()
         args.reserveCapacity(maxInputs)
         for step in steps {
+            try context.checkTerminated()
             for s in step.inputs { args.append(s >= 0 ? values[s] : nil) }
             let results: [Value]
             do {

@@ -15,8 +15,29 @@ public final class InferenceSession: @unchecked Sendable {
     /// Position of each graph input in `plan.graph.inputs`, by name.
     let inputPosition: [String: Int]
     let requiredInputs: Set<String>
+    public let options: SessionOptions
 
     public init(model: Model, options: SessionOptions = SessionOptions(), registry: KernelRegistry = Kernels.standard) throws {
+        guard options.maxTensorBytes > 0, options.maxRunBytes > 0 else {
+            throw SwiftConvError.invalidArgument(
+                "max_tensor_bytes and max_run_bytes must be > 0, not \(options.maxTensorBytes) and \(options.maxRunBytes)")
+        }
+        self.options = options
+        // Constants folded and weights packed while building count against the same limits as a run.
+        let budget = AllocationBudget(maxTensorBytes: options.maxTensorBytes, maxTotalBytes: options.maxRunBytes)
+        let (m, plan) = try AllocationBudget.withCurrent(budget) { try InferenceSession.compile(model, options, registry) }
+        self.plan = plan
+        self.model = m
+        pool = ThreadPool(threads: options.intraOpThreads)
+        let weights = Set(m.graph.initializers.map(\.name))
+        inputs = m.graph.inputs
+        outputs = m.graph.outputs
+        inputPosition = Dictionary(m.graph.inputs.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
+        requiredInputs = Set(m.graph.inputs.map(\.name).filter { !weights.contains($0) })
+    }
+
+    /// Inlines functions, optimizes the graph and builds the plan with a kernel per node.
+    private static func compile(_ model: Model, _ options: SessionOptions, _ registry: KernelRegistry) throws -> (Model, ExecutionPlan) {
         var m = model
         var inliner = FunctionInliner(model: model)
         m.graph = try inliner.inline(model.graph)
@@ -32,25 +53,21 @@ public final class InferenceSession: @unchecked Sendable {
             throw SwiftConvError.validation("the model imports no opset for the default ONNX domain")
         }
         let builder = PlanBuilder(registry: registry, opsets: opsets)
-        plan = try ExecutionPlan(graph: m.graph, opsets: opsets, outerScope: [], builder: builder)
+        let plan = try ExecutionPlan(graph: m.graph, opsets: opsets, outerScope: [], builder: builder)
         if !builder.unsupported.isEmpty {
             throw SwiftConvError.unsupportedOp(
                 "\(builder.unsupported.count) node(s) cannot run:\n  " + builder.unsupported.joined(separator: "\n  "))
         }
-        self.model = m
-        pool = ThreadPool(threads: options.intraOpThreads)
-        let weights = Set(m.graph.initializers.map(\.name))
-        inputs = m.graph.inputs
-        outputs = m.graph.outputs
-        inputPosition = Dictionary(m.graph.inputs.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
-        requiredInputs = Set(m.graph.inputs.map(\.name).filter { !weights.contains($0) })
+        return (m, plan)
     }
 
     /// Inputs without an initializer default (what onnxruntime's `get_inputs()` lists).
     public var requiredInputInfo: [ValueInfo] { inputs.filter { requiredInputs.contains($0.name) } }
 
     /// Runs the model. `outputNames` nil means every output, in graph order.
-    public func run(feeds: [String: Value], outputNames: [String]? = nil) throws -> [Value] {
+    /// `control` lets another thread stop the run and may lower its allocation limit.
+    public func run(feeds: [String: Value], outputNames: [String]? = nil, control: RunControl = RunControl()) throws -> [Value] {
+        try control.check()
         var args = [Value?](repeating: nil, count: inputs.count)
         for (name, value) in feeds {
             guard let i = inputPosition[name] else {
@@ -72,8 +89,24 @@ public final class InferenceSession: @unchecked Sendable {
                 wanted.append(i)
             }
         }
-        let results = try plan.execute(inputs: args, captures: [], context: ExecutionContext(threads: pool))
+        let limit = control.maxRunBytes > 0 ? min(control.maxRunBytes, options.maxRunBytes) : options.maxRunBytes
+        let budget = AllocationBudget(maxTensorBytes: options.maxTensorBytes, maxTotalBytes: limit)
+        let results = try AllocationBudget.withCurrent(budget) {
+            try plan.execute(inputs: args, captures: [], context: ExecutionContext(threads: pool, control: control))
+        }
+        for (i, value) in results.enumerated() where outputNames == nil || wanted.contains(i) {
+            try checkOutput(value, against: outputs[i])
+        }
         return outputNames == nil ? results : wanted.map { results[$0] }
+    }
+
+    /// A result whose element type contradicts the graph's declared output type is an error,
+    /// as in onnxruntime (which finds most such models at creation by type inference).
+    func checkOutput(_ value: Value, against info: ValueInfo) throws {
+        guard case .tensor(let declared, _)? = info.type, declared != .undefined, case .tensor(let t) = value,
+              t.dtype != declared else { return }
+        throw SwiftConvError.validation(
+            "graph output '\(info.name)' is declared tensor(\(declared.onnxTypeName)) but the graph computes tensor(\(t.dtype.onnxTypeName))")
     }
 
     /// onnxruntime's checks: element type, rank and every static dimension.

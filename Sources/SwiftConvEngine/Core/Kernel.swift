@@ -11,16 +11,24 @@ public protocol Kernel: Sendable {
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value]
 }
 
-/// Per-run services for kernels: threads and the owning session's options.
+/// Per-run services for kernels: threads, the run's control (terminate flag) and nesting depth.
 public struct ExecutionContext: @unchecked Sendable {
     public let threads: ThreadPool
-    /// Runs a subgraph plan (If/Loop/Scan bodies) with the given inputs and outer-scope values.
+    /// The caller's handle on this run; kernels with long loops call `checkTerminated()`
+    /// between chunks of work.
+    public let control: RunControl
+    /// How deeply this run is nested in control-flow subgraphs (0 for the main graph).
     public let depth: Int
 
-    public init(threads: ThreadPool, depth: Int = 0) {
+    public init(threads: ThreadPool, control: RunControl = RunControl(), depth: Int = 0) {
         self.threads = threads
+        self.control = control
         self.depth = depth
     }
+
+    /// Throws `terminated` when the caller asked the run to stop.
+    @inline(__always)
+    public func checkTerminated() throws { try control.check() }
 }
 
 /// What a kernel factory sees of its node at session creation.

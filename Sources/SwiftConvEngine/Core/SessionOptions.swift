@@ -1,3 +1,5 @@
+import SwiftConvIR
+
 /// How much the session may rewrite the graph before running it (onnxruntime's levels).
 public enum GraphOptimizationLevel: Int, Sendable {
     case disableAll = 0
@@ -11,5 +13,9 @@ public struct SessionOptions: Sendable {
     /// Threads one run may use; 0 means one per core.
     public var intraOpThreads: Int = 0
     public var graphOptimizationLevel: GraphOptimizationLevel = .all
+    /// Largest tensor one node may allocate, in bytes (session creation and runs).
+    public var maxTensorBytes: Int = AllocationBudget.defaultMaxTensorBytes
+    /// Most bytes the tensors of one run (or of session creation) may hold at once.
+    public var maxRunBytes: Int = AllocationBudget.defaultMaxTotalBytes
     public init() {}
 }

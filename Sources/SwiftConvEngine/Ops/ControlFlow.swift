@@ -82,6 +82,8 @@ struct LoopKernel: Kernel {
         var scans = [[Tensor]](repeating: [], count: scanOutputs)
         var i: Int64 = 0
         while cond, tripLimit.map({ i < $0 }) ?? true {
+            // A body may have no nodes (the executor checks before each node), so check here too.
+            try context.checkTerminated()
             var args: [Value?] = [.tensor(.from([i], shape: [])), .tensor(.from([cond], shape: []))]
             args.append(contentsOf: state)
             let out = try body.run(args, outer: inputs, context)
@@ -150,6 +152,7 @@ struct ScanKernel: Kernel {
         let k = outputAxes.count
         var scans = [[Tensor]](repeating: [], count: k)
         for t in 0..<length {
+            try context.checkTerminated()
             var args = state
             for j in 0..<scanInputs {
                 args.append(.tensor(try AxisBlocks.take(xs[j], axis: axes[j], index: inputReverse[j] ? length - 1 - t : t)))
@@ -218,6 +221,7 @@ struct Scan8Kernel: Kernel {
             let rows = try xs.map { try AxisBlocks.take($0, axis: 0, index: b) }
             var per = [[Tensor]](repeating: [], count: k)
             for t in 0..<lens[b] {
+                try context.checkTerminated()
                 var args = state
                 for j in 0..<scanInputs {
                     args.append(.tensor(try AxisBlocks.take(rows[j], axis: 0, index: reverse[j] ? lens[b] - 1 - t : t)))
