@@ -54,7 +54,7 @@ func smallFloatCodesRoundTrip(dtype: DType) throws {
 
 @Test func subByteIntegersWrapAndPack() throws {
     let values: [Float] = [-9, -8, -7, 7, 8, 14]
-    let t = try #require(values.withUnsafeBufferPointer { DTypeConversion.tensor(from: $0, dtype: .int4, shape: [6]) })
+    let t = try #require(try values.withUnsafeBufferPointer { try DTypeConversion.tensor(from: $0, dtype: .int4, shape: [6]) })
     #expect(Array(t.storage.bytes) == [0x87, 0x79, 0xE8])
     #expect(DTypeConversion.floats(t) == [7, -8, -7, 7, -8, -2])
 }

@@ -13,7 +13,7 @@ func int64Tensor(_ name: String, _ values: [Int64], shape: [Int]? = nil) -> Tens
 }
 
 func floatTensor(_ name: String, shape: [Int]) -> Tensor {
-    Tensor(name: name, dtype: .float32, shape: shape, storage: TensorStorage(zeroedByteCount: 4 * (elementCount(shape) ?? 0)))
+    Tensor(name: name, dtype: .float32, shape: shape, storage: TensorStorage(copyingArray: [Float](repeating: 0, count: elementCount(shape) ?? 0)))
 }
 
 func attr(_ name: String, _ v: Int64) -> Attribute { Attribute(name: name, value: .int(v)) }
