@@ -268,7 +268,13 @@ enum SparseTensorDensifier {
                 linear = Int(idx[k])
             } else if idx.count == nnz * s.shape.count {
                 linear = 0
-                for d in 0..<s.shape.count { linear += Int(idx[k * s.shape.count + d]) * strides[d] }
+                for d in 0..<s.shape.count {
+                    let i = Int(idx[k * s.shape.count + d])
+                    guard i >= 0, i < s.shape[d] else {
+                        throw SwiftConvError.validation("sparse initializer '\(v.name)' has an index out of range")
+                    }
+                    linear += i * strides[d]  // < count: each coordinate is within its dimension
+                }
             } else {
                 throw SwiftConvError.validation("sparse initializer '\(v.name)' has \(idx.count) indices for \(nnz) values")
             }
