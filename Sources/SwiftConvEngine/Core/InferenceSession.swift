@@ -17,6 +17,7 @@ public final class InferenceSession: @unchecked Sendable {
     let requiredInputs: Set<String>
 
     public init(model: Model, options: SessionOptions = SessionOptions(), registry: KernelRegistry = Kernels.standard) throws {
+        try ModelChecker.checkForSession(model)
         var m = model
         var inliner = FunctionInliner(model: model)
         m.graph = try inliner.inline(model.graph)
