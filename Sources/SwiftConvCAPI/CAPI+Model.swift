@@ -42,13 +42,12 @@ public func scModelLoadFile(_ path: UnsafePointer<CChar>?, _ out: UnsafeMutableP
     withStatus {
         let out = try required(out, "out")
         let path = try cPath(path)
-        // Map once to sniff the magic bytes (and to report a missing or unreadable file as IO).
-        let file = try MappedFile(path: path)
-        let format = withExtendedLifetime(file) { ModelFormat.detect(file.bytes) }
+        // Read once (a regular file only, so a FIFO cannot block us), then sniff the magic bytes.
+        let file = try FileBuffer(path: path)
         let model: Model
-        switch format {
+        switch ModelFormat.detect(file.bytes) {
         case .tflite: throw SwiftConvError.modelFormat("TFLite models are not supported yet")
-        case .onnx: model = try ONNXReader.load(path: path)
+        case .onnx: model = try ONNXReader.load(file: file)
         }
         out.pointee = retainedHandle(ModelBox(model))
     }

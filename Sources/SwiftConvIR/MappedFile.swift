@@ -13,19 +13,14 @@ public final class MappedFile: @unchecked Sendable {
 
     public init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw SwiftConvError.io("cannot open '\(path)': \(MappedFile.errnoText())") }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw SwiftConvError.io("cannot stat '\(path)': \(MappedFile.errnoText())") }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { throw SwiftConvError.io("'\(path)' is not a regular file") }
-        let size = Int(st.st_size)
+        let file = try RegularFile(path: path)
+        let size = file.size
         if size == 0 {
             bytes = UnsafeRawBufferPointer(start: nil, count: 0)
             mapped = false
             return
         }
-        let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
+        let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, file.descriptor, 0)
         guard let p, p != MAP_FAILED else {
             throw SwiftConvError.io("cannot map '\(path)': \(MappedFile.errnoText())")
         }

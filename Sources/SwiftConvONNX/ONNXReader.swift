@@ -12,7 +12,7 @@ import SwiftProtobuf
 ///
 /// Large initializers are not decoded by SwiftProtobuf (which would copy them): the
 /// reader locates each initializer's `raw_data` with `WireScanner` and points the IR
-/// tensor at those bytes in the caller's buffer (the memory-mapped file).
+/// tensor at those bytes in the caller's buffer (the file read once).
 public enum ONNXReader {
     /// Initializers whose `raw_data` is at least this large are kept in place; smaller ones are copied.
     static let inPlaceThreshold = 1024
@@ -20,7 +20,13 @@ public enum ONNXReader {
     /// Loads a model file. The file is read once and large weights point into that buffer;
     /// external data is resolved relative to the file's folder and may not escape it.
     public static func load(path: String) throws -> Model {
-        let file = try FileBuffer(path: path)
+        try load(file: FileBuffer(path: path))
+    }
+
+    /// Loads a model file already read into memory; external data is resolved relative
+    /// to the file's folder.
+    public static func load(file: FileBuffer) throws -> Model {
+        let path = file.path
         let dir: String
         if let slash = path.lastIndex(of: "/") {
             dir = slash == path.startIndex ? "/" : String(path[..<slash])

@@ -114,3 +114,14 @@ func convClipModel(extraReader: Bool = false) -> Model {
     #expect(session.model.graph.nodes.map(\.opType).contains("Conv"))
     #expect(!session.model.graph.nodes.map(\.opType).contains("FusedConv"))
 }
+
+@Test func invalidGraphFailsAtCreationNamingTheNode() throws {
+    var m = addModel()
+    m.graph.nodes.append(Node(name: "again", opType: "Relu", inputs: ["x"], outputs: ["y"]))
+    do {
+        _ = try InferenceSession(model: m)
+        Issue.record("expected validation")
+    } catch SwiftConvError.validation(let message) {
+        #expect(message.hasPrefix("node 'again' (Relu): output 'y' is already produced by node 'add' (Add)"))
+    }
+}

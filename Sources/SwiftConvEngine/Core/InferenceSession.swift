@@ -38,6 +38,7 @@ public final class InferenceSession: @unchecked Sendable {
 
     /// Inlines functions, optimizes the graph and builds the plan with a kernel per node.
     private static func compile(_ model: Model, _ options: SessionOptions, _ registry: KernelRegistry) throws -> (Model, ExecutionPlan) {
+        try ModelChecker.checkForSession(model)
         var m = model
         var inliner = FunctionInliner(model: model)
         m.graph = try inliner.inline(model.graph)

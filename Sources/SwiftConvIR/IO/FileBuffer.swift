@@ -1,9 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// A whole file read once into library memory (64-byte aligned).
 ///
 /// Weights point into this buffer, so loading costs one read and no further copies. It
@@ -15,30 +9,21 @@ public final class FileBuffer: @unchecked Sendable {
     public var bytes: UnsafeRawBufferPointer { storage.bytes }
 
     /// Reads `path`; `range` limits the read to part of the file (external data).
+    ///
+    /// Only a regular file is read, and nothing is allocated until `range` is known to
+    /// lie within the file, so a hostile length cannot make us allocate more than the
+    /// file holds.
     public init(path: String, range: Range<Int>? = nil) throws {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw SwiftConvError.io("cannot open '\(path)': \(FileBuffer.errnoText())") }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw SwiftConvError.io("cannot stat '\(path)': \(FileBuffer.errnoText())") }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { throw SwiftConvError.io("'\(path)' is not a regular file") }
-        let size = Int(st.st_size)
-        let want = range ?? 0..<size
-        guard want.lowerBound >= 0, want.upperBound <= size else {
-            throw SwiftConvError.validation("'\(path)' is \(size) bytes; bytes \(want.lowerBound)..<\(want.upperBound) lie past its end")
+        let file = try RegularFile(path: path)
+        let want = range ?? 0..<file.size
+        guard want.lowerBound >= 0, want.upperBound <= file.size else {
+            throw SwiftConvError.validation(
+                "'\(path)' is \(file.size) bytes; bytes \(want.lowerBound)..<\(want.upperBound) lie past its end")
         }
         storage = try TensorStorage(uninitializedByteCount: want.count)
-        let dst = storage.mutableBytes
-        var done = 0
-        while done < want.count {
-            let n = pread(fd, dst.baseAddress! + done, want.count - done, off_t(want.lowerBound + done))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw SwiftConvError.io("cannot read '\(path)': \(FileBuffer.errnoText())")
-            }
-            if n == 0 { throw SwiftConvError.io("'\(path)' became shorter while it was read") }
-            done += n
+        if want.count > 0 {
+            try file.read(into: storage.mutableBytes.baseAddress!, count: want.count, at: want.lowerBound)
         }
     }
 
@@ -46,6 +31,4 @@ public final class FileBuffer: @unchecked Sendable {
     public func storage(_ range: Range<Int>) -> TensorStorage {
         TensorStorage(borrowing: UnsafeRawBufferPointer(rebasing: bytes[range]), owner: self)
     }
-
-    static func errnoText() -> String { String(cString: strerror(errno)) }
 }

@@ -1,0 +1,42 @@
+/// Refuses a graph whose declared output element type contradicts what its nodes compute
+/// (onnxruntime finds the same by type inference when it creates a session).
+///
+/// Conservative by construction: an output is judged only when shape inference knows its
+/// element type for certain; an unknown op, an untyped input or an output fed directly by
+/// a graph input or initializer is never a reason to refuse.
+enum DeclaredOutputTypeCheck {
+    static func check(_ model: Model, registry: OpRegistry) throws {
+        let declared = model.graph.outputs.map(\.type)
+        guard declared.contains(where: { Self.elementType($0) != nil }) else { return }
+        // Infer without the declarations under test, which inference would otherwise keep.
+        var graph = model.graph
+        let outputNames = Set(graph.outputs.map(\.name))
+        for i in graph.outputs.indices { graph.outputs[i].type = nil }
+        graph.valueInfo.removeAll { outputNames.contains($0.name) }
+        var opsets: [String: Int64] = [:]
+        for o in model.opsetImports { opsets[OpDomain.canonical(o.domain)] = o.version }
+        var functions: [String: Function] = [:]
+        for f in model.functions { functions[OpDomain.canonical(f.domain) + "\u{0}" + f.name] = f }
+        let inference = GraphInference(registry: registry, opsets: opsets, functions: functions, depth: 0)
+        let computed = inference.infer(&graph, outer: InferenceScope(), inputTypes: nil)
+
+        var producer: [String: Int] = [:]
+        for (k, node) in model.graph.nodes.enumerated() {
+            for out in node.outputs where !out.isEmpty { producer[out] = k }
+        }
+        for (i, output) in model.graph.outputs.enumerated() where i < computed.count {
+            guard let want = elementType(declared[i]), let got = elementType(computed[i]), got != want,
+                  let k = producer[output.name]
+            else { continue }
+            let node = GraphChecker.describe(model.graph.nodes[k], index: k)
+            throw ModelChecker.fail("\(node): output '\(output.name)' is tensor(\(got.onnxTypeName)), "
+                + "but the graph declares it as tensor(\(want.onnxTypeName))")
+        }
+    }
+
+    /// The element type of a tensor type, when it is defined.
+    static func elementType(_ type: ValueType?) -> DType? {
+        guard case .tensor(let e, _)? = type, e != .undefined else { return nil }
+        return e
+    }
+}
