@@ -119,7 +119,11 @@ struct ScanKernel: Kernel {
 
     init(_ ctx: KernelBuildContext) throws {
         body = try Subgraph(ctx, attribute: "body")
-        scanInputs = Int(try ctx.int("num_scan_inputs"))
+        let n = try ctx.int("num_scan_inputs")
+        guard n >= 1, n <= ctx.node.inputs.count else {
+            throw ctx.invalid("num_scan_inputs is \(n) for \(ctx.node.inputs.count) inputs")
+        }
+        scanInputs = Int(n)
         states = ctx.node.inputs.count - scanInputs
         guard states >= 0, body.graph.inputs.count == ctx.node.inputs.count, body.graph.outputs.count >= states else {
             throw ctx.invalid("the body's inputs and outputs do not match the node's")
@@ -187,7 +191,11 @@ struct Scan8Kernel: Kernel {
 
     init(_ ctx: KernelBuildContext) throws {
         body = try Subgraph(ctx, attribute: "body")
-        scanInputs = Int(try ctx.int("num_scan_inputs"))
+        let n = try ctx.int("num_scan_inputs")
+        guard n >= 1, n < ctx.node.inputs.count else {
+            throw ctx.invalid("num_scan_inputs is \(n) for \(ctx.node.inputs.count) inputs")
+        }
+        scanInputs = Int(n)
         states = ctx.node.inputs.count - 1 - scanInputs
         guard states >= 0, body.graph.inputs.count == states + scanInputs, body.graph.outputs.count >= states else {
             throw ctx.invalid("the body's inputs and outputs do not match the node's")
