@@ -82,26 +82,30 @@ struct WindowGeometry {
             pe = Array(p[r...])
         }
         var out = Array(repeating: 0, count: r)
+        // Every size below comes from the model: checked, so a huge kernel or pad is an error, not a trap.
         for i in 0..<r {
-            let ek = (kernel[i] - 1) * self.dilations[i] + 1
-            let s = self.strides[i]
+            let ek = try Checked.add(Checked.multiply(kernel[i] - 1, self.dilations[i], "the dilated kernel"), 1, "the dilated kernel")
+            let s = self.strides[i], n = inSpatial[i]
             switch autoPad {
             case .sameUpper, .sameLower:
-                let o = (inSpatial[i] + s - 1) / s
-                let total = max(0, (o - 1) * s + ek - inSpatial[i])
+                let o = n == 0 ? 0 : (n - 1) / s + 1
+                let covered = try Checked.add(Checked.multiply(max(o - 1, 0), s, "the padded input"), ek, "the padded input")
+                let total = max(0, covered - n)
                 let small = total / 2, big = total - total / 2
                 pb[i] = autoPad == .sameUpper ? small : big
                 pe[i] = autoPad == .sameUpper ? big : small
                 out[i] = o
             case .valid:
-                out[i] = inSpatial[i] >= ek ? (inSpatial[i] - ek) / s + 1 : 0
+                out[i] = n >= ek ? (n - ek) / s + 1 : 0
             case .notSet:
-                let span = inSpatial[i] + pb[i] + pe[i] - ek
+                let span = try Checked.subtract(Checked.add(Checked.add(n, pb[i], "the padded input"), pe[i], "the padded input"),
+                                                ek, "the padded input")
                 if span < 0 { out[i] = 0; continue }
                 if ceilMode {
-                    var o = (span + s - 1) / s + 1
+                    var o = span / s + (span % s == 0 ? 1 : 2)
                     // The last window must start inside the input or the begin padding.
-                    if (o - 1) * s >= inSpatial[i] + pb[i] { o -= 1 }
+                    let (lastStart, overflow) = (o - 1).multipliedReportingOverflow(by: s)
+                    if overflow || lastStart >= n + pb[i] { o -= 1 }
                     out[i] = o
                 } else {
                     out[i] = span / s + 1
@@ -116,6 +120,13 @@ struct WindowGeometry {
     var outCount: Int { outSpatial.reduce(1, *) }
     var inCount: Int { inSpatial.reduce(1, *) }
     var kernelCount: Int { kernel.reduce(1, *) }
+
+    /// onnxruntime's pooling rule: a pad as wide as the kernel would make windows of padding only.
+    func requirePadsSmallerThanKernel() throws {
+        for i in 0..<kernel.count where padBegin[i] >= kernel[i] || padEnd[i] >= kernel[i] {
+            throw kernelError("pads \(padBegin + padEnd) must be smaller than the kernel \(kernel)")
+        }
+    }
 }
 
 /// Converts Int64 attribute lists to Int.
@@ -132,12 +143,33 @@ final class FloatBuffer: @unchecked Sendable {
     deinit { pointer.deallocate() }
 }
 
-/// Scratch memory for one run, freed on scope exit.
+/// Scratch memory for one run, freed on scope exit, for sizes bounded by a tensor that
+/// already exists (a row of the input); `withCheckedScratch` for sizes the model chooses.
 @inline(__always)
 func withScratch<R>(_ count: Int, _ body: (UnsafeMutablePointer<Float>) throws -> R) rethrows -> R {
     let p = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
     defer { p.deallocate() }
     return try body(p)
+}
+
+/// Scratch floats sized by model data (im2col columns): allocated as tensor storage, so a
+/// size past the run's caps or refused by the system is `resourceExhausted`, where a Swift
+/// allocation would abort the process.
+func withCheckedScratch<R>(_ count: Int, _ body: (UnsafeMutablePointer<Float>) throws -> R) throws -> R {
+    let storage = try TensorStorage(uninitializedByteCount: Checked.multiply(max(count, 1), MemoryLayout<Float>.stride, "scratch memory"))
+    return try withExtendedLifetime(storage) {
+        try body(storage.mutableBytes.baseAddress!.assumingMemoryBound(to: Float.self))
+    }
+}
+
+/// Refuses a Swift array of `count` elements of `T` sized by model data before it is made:
+/// Swift aborts the process when such an allocation fails. Large requests are checked
+/// against the run's per-tensor cap and tried once as tensor storage, which fails cleanly.
+func checkTemporary<T>(_ count: Int, of _: T.Type, _ what: @autoclosure () -> String) throws {
+    guard count >= 0 else { throw SwiftConvError.invalidArgument("\(what()) has a negative size \(count)") }
+    let bytes = try Checked.multiply(count, MemoryLayout<T>.stride, what())
+    guard bytes >= 1 << 24 else { return }
+    _ = try TensorStorage(uninitializedByteCount: bytes)
 }
 
 extension Tensor {

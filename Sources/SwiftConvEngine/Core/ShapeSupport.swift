@@ -219,11 +219,13 @@ func stridedGather(_ src: Tensor, offset: Int, strides: [Int], shape: [Int]) thr
 
 /// Builds a new tensor of `shape` where output index `i` reads source element
 /// `sum(maps[d][i[d]])` (maps hold offsets already scaled by the source strides):
-/// Pad's edge/reflect/wrap modes and nearest-neighbour resizing.
-func indexMapGather(_ src: Tensor, maps: [[Int]], shape: [Int]) throws -> Tensor {
+/// Pad's edge/reflect/wrap modes and nearest-neighbour resizing. `makeMaps` runs once the
+/// output is allocated, so maps sized by a shape too large to exist are never built.
+func indexMapGather(_ src: Tensor, shape: [Int], maps makeMaps: () throws -> [[Int]]) throws -> Tensor {
     try onStringIndices(src) { src in
         let out = try Tensor.allocate(src.dtype, shape)
         guard let n = elementCount(shape), n > 0 else { return out }
+        let maps = try makeMaps()
         struct Copy: ElementWidthVisitor {
             let src: Tensor, dst: Tensor, maps: [[Int]], shape: [Int]
             func visit<E>(_: E.Type) throws {

@@ -264,8 +264,12 @@ struct ConvKernel: Kernel {
             && geo.padBegin.allSatisfy { $0 == 0 } && geo.padEnd.allSatisfy { $0 == 0 }
         let usePacked = packed != nil && w.shape == packedShape
         let perGroup = Gemm.packedASize(m: mg, k: kg)
-        let col = pointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: max(1, kg * outCount))
-        defer { col?.deallocate() }
+        // The column buffer can be far larger than input and output (kernel size times the output):
+        // tensor storage, so a size the run cannot afford is an error rather than an abort.
+        let colStorage = pointwise ? nil : try TensorStorage(uninitializedByteCount:
+            Checked.product([max(1, kg), max(1, outCount), MemoryLayout<Float>.stride], "the im2col buffer"))
+        defer { withExtendedLifetime(colStorage) {} }
+        let col = colStorage.map { $0.mutableBytes.baseAddress!.assumingMemoryBound(to: Float.self) }
         for img in 0..<n {
             for gi in 0..<group {
                 let xg = px + (img * c + gi * cg) * inCount
@@ -384,6 +388,14 @@ struct ConvTransposeKernel: Kernel {
         let dil = attrs.dilations ?? Array(repeating: 1, count: r)
         let opad = outputPadding ?? Array(repeating: 0, count: r)
         guard strides.count == r, dil.count == r, opad.count >= r else { throw kernelError("attribute ranks do not match input") }
+        guard strides.allSatisfy({ $0 > 0 }), dil.allSatisfy({ $0 > 0 }) else { throw kernelError("strides and dilations must be positive") }
+        /// The full (unpadded) output extent of axis i, checked: every term comes from the model.
+        func fullExtent(_ i: Int) throws -> Int {
+            let what = "the output size of axis \(i)"
+            let stretched = try Checked.multiply(strides[i], inSp[i] - 1, what)
+            let reach = try Checked.multiply(kernel[i] - 1, dil[i], what)
+            return try Checked.add(Checked.add(Checked.add(stretched, opad[i], what), reach, what), 1, what)
+        }
         if let b = b, b.elementCount != m { throw kernelError("bias has \(b.elementCount) values, expected \(m)") }
         var pb = Array(repeating: 0, count: r), pe = pb
         var outSp = Array(repeating: 0, count: r)
@@ -393,9 +405,9 @@ struct ConvTransposeKernel: Kernel {
             explicitOut = Array(os.suffix(r))
         }
         if attrs.autoPad == .sameUpper || attrs.autoPad == .sameLower {
-            let target = explicitOut ?? (0..<r).map { inSp[$0] * strides[$0] }
+            let target = try explicitOut ?? (0..<r).map { try Checked.multiply(inSp[$0], strides[$0], "the output size") }
             for i in 0..<r {
-                let total = strides[i] * (inSp[i] - 1) + opad[i] + (kernel[i] - 1) * dil[i] + 1 - target[i]
+                let total = try Checked.subtract(fullExtent(i), target[i], "the output padding")
                 let small = total / 2, big = total - small
                 pb[i] = attrs.autoPad == .sameUpper ? small : big
                 pe[i] = attrs.autoPad == .sameUpper ? big : small
@@ -408,7 +420,8 @@ struct ConvTransposeKernel: Kernel {
                 pe = Array(p[r...])
             }
             for i in 0..<r {
-                outSp[i] = explicitOut?[i] ?? (strides[i] * (inSp[i] - 1) + opad[i] + (kernel[i] - 1) * dil[i] + 1 - pb[i] - pe[i])
+                outSp[i] = try explicitOut?[i]
+                    ?? Checked.subtract(fullExtent(i), Checked.add(pb[i], pe[i], "the pads"), "the output size of axis \(i)")
             }
         }
         guard outSp.allSatisfy({ $0 >= 0 }) else { throw kernelError("negative output size \(outSp)") }
@@ -424,7 +437,7 @@ struct ConvTransposeKernel: Kernel {
         let rowsK = mg * kc
         let par = context.parallel
         let px = x.floatPointer, pw = w.floatPointer
-        try withScratch(rowsK * inCount) { col in
+        try withCheckedScratch(Checked.multiply(rowsK, inCount, "the column buffer")) { col in
             for img in 0..<n {
                 for gi in 0..<group {
                     // col (mg*kc x in) = W_g^T (mg*kc x cg) * X_g (cg x in)
@@ -514,11 +527,20 @@ struct DeformConvKernel: Kernel {
         let kh = w.shape[2], kw = w.shape[3]
         guard c == w.shape[1] * group, m % group == 0, og > 0, c % og == 0 else { throw kernelError("shapes do not fit groups") }
         let oh = off.shape[2], ow = off.shape[3]
-        guard off.shape[0] == n, off.shape[1] == og * kh * kw * 2 else { throw kernelError("offset shape \(off.shape) does not fit") }
-        if let mk = mask { guard mk.elementCount == n * og * kh * kw * oh * ow else { throw kernelError("mask shape \(mk.shape) does not fit") } }
+        guard off.shape[0] == n, off.shape[1] == (try? Checked.product([og, kh, kw, 2])) else { throw kernelError("offset shape \(off.shape) does not fit") }
+        if let mk = mask {
+            guard mk.elementCount == (try? checkedElementCount([n, og, kh, kw, oh, ow])) else { throw kernelError("mask shape \(mk.shape) does not fit") }
+        }
         if let b = b { guard b.elementCount == m else { throw kernelError("bias must have \(m) values") } }
         let st = attrs.strides ?? [1, 1], dl = attrs.dilations ?? [1, 1], pd = attrs.pads ?? [0, 0, 0, 0]
         guard st.count == 2, dl.count == 2, pd.count == 4 else { throw kernelError("attribute ranks must be 2") }
+        guard st.allSatisfy({ $0 > 0 }), dl.allSatisfy({ $0 > 0 }), pd.allSatisfy({ $0 >= 0 }) else {
+            throw kernelError("strides and dilations must be positive, pads non-negative")
+        }
+        // Sampling positions i * stride + k * dilation are computed per output: checked once here.
+        for (d, extent) in [(0, oh), (1, ow)] {
+            _ = try Checked.add(Checked.multiply(extent, st[d], "a sampling position"), Checked.multiply(d == 0 ? kh : kw, dl[d], "a sampling position"))
+        }
         let cg = c / group, mg = m / group, kg = cg * kh * kw, outCount = oh * ow
         let cpo = c / og
         let out = try Tensor.allocate(.float32, [n, m, oh, ow])
@@ -529,7 +551,7 @@ struct DeformConvKernel: Kernel {
             for j in 0..<outCount { py[i * outCount + j] = v }
         }
         let par = context.parallel
-        withScratch(kg * outCount) { col in
+        try withCheckedScratch(Checked.multiply(kg, outCount, "the column buffer")) { col in
             for img in 0..<n {
                 for gi in 0..<group {
                     par(kg) { range in

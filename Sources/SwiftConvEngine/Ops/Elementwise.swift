@@ -214,7 +214,7 @@ func convertNumeric<T: NumericScalar>(_ t: Tensor, to: T.Type) throws -> Tensor 
 // MARK: - Mod
 
 /// `Mod`: with fmod=0 the result takes the divisor's sign (Python/numpy `mod`), with fmod=1
-/// the dividend's (C `fmod`). Integer modulo by zero gives 0.
+/// the dividend's (C `fmod`). Integer modulo by zero is an error, as in onnxruntime.
 struct ModKernel: Kernel {
     let fmod: Bool
 
@@ -244,12 +244,18 @@ struct ModKernel: Kernel {
         struct IntVisit: IntegerVisitor {
             let a: Tensor, b: Tensor, fmod: Bool, threads: ThreadPool
             func visit<T: IntegerScalar>(_: T.Type) throws -> Tensor {
-                try binaryMap(a, b, T.self, T.self, a.dtype, threads) { (x: T, y: T) -> T in
-                    if y == 0 { return 0 }
+                // Modulo by zero is recorded (not trapped) and reported after the loop.
+                let zero = UnsafeMutablePointer<Bool>.allocate(capacity: 1)
+                zero.initialize(to: false)
+                defer { zero.deallocate() }
+                let t = try binaryMap(a, b, T.self, T.self, a.dtype, threads) { (x: T, y: T) -> T in
+                    if y == 0 { zero.pointee = true; return 0 }
                     var r = x.remainderReportingOverflow(dividingBy: y).partialValue
                     if !fmod && r != 0 && (r < 0) != (y < 0) { r = r &+ y }
                     return r
                 }
+                if zero.pointee { throw kernelError("integer modulo by zero") }
+                return t
             }
         }
         if let out = try dispatchFloatLane(a.dtype, Visit(a: a, b: b, fmod: fmod, threads: context.threads))

@@ -49,7 +49,9 @@ struct ConstantOfShapeKernel: Kernel {
         let shape = try intValues(inputs.tensor(0), "shape")
         guard shape.allSatisfy({ $0 >= 0 }), elementCount(shape) != nil else { throw kernelError("invalid shape \(shape)") }
         if value.dtype == .string {
-            return [.tensor(Tensor(shape: shape, strings: Array(repeating: value.strings[0], count: elementCount(shape) ?? 0)))]
+            let n = try checkedElementCount(shape)
+            try checkTemporary(n, of: [UInt8].self, "the strings")
+            return [.tensor(Tensor(shape: shape, strings: Array(repeating: value.strings[0], count: n)))]
         }
         let out = try Tensor.allocate(value.dtype, shape)
         try fillElements(out, with: value)
@@ -67,23 +69,31 @@ struct RangeKernel: Kernel {
             let f = { (t: Tensor) in Double(BFloat16Bits.toFloat(t.values(as: UInt16.self)[0])) }
             let (start, limit, delta) = (f(s), f(l), f(d))
             guard delta != 0 else { throw kernelError("delta cannot be 0") }
-            let n = max(Int(((limit - start) / delta).rounded(.up)), 0)
-            let values = (0..<n).map { BFloat16Bits.fromFloat(Float(start + Double($0) * delta)) }
-            return [.tensor(Tensor(dtype: .bfloat16, shape: [n], values: values))]
+            let n = try rangeCount((limit - start) / delta)
+            let out = try Tensor.allocate(.bfloat16, [n])
+            out.withMutableElements(as: UInt16.self) { p in
+                for i in 0..<n { p[i] = BFloat16Bits.fromFloat(Float(start + Double(i) * delta)) }
+            }
+            return [.tensor(out)]
         }
         struct Make: NumericVisitor {
             let s: Tensor, l: Tensor, d: Tensor
             func visit<T: NumericScalar>(_ type: T.Type) throws -> Tensor {
                 let start = s.values(as: T.self)[0], limit = l.values(as: T.self)[0], delta = d.values(as: T.self)[0]
                 guard delta != 0 else { throw kernelError("delta cannot be 0") }
-                let span = (limit.asDouble - start.asDouble) / delta.asDouble
-                guard span < Double(Int32.max) * 16 else { throw kernelError("range is too long") }
-                let n = max(Int(span.rounded(.up)), 0)
+                let n: Int
+                if T.self is any BinaryInteger.Type, let a = s.int64Values()?.first, let b = l.int64Values()?.first,
+                   let c = d.int64Values()?.first {
+                    n = try integerRangeCount(start: a, limit: b, delta: c)
+                } else {
+                    n = try rangeCount((limit.asDouble - start.asDouble) / delta.asDouble)
+                }
                 let out = try Tensor.allocate(T.dtype, [n])
                 out.withMutableElements(as: T.self) { p in
                     if T.self is any BinaryInteger.Type {
                         var v = start
-                        for i in 0..<n { p[i] = v; if i + 1 < n { v += delta } }
+                        // Wrapping: uint64 counts are computed in Double and may round one past the limit.
+                        for i in 0..<n { p[i] = v; v = T.wrappingSum(v, delta) }
                     } else {
                         let a = start.asDouble, b = delta.asDouble
                         for i in 0..<n { p[i] = T(fromDouble: a + Double(i) * b) }
@@ -97,6 +107,24 @@ struct RangeKernel: Kernel {
         }
         return [.tensor(out)]
     }
+}
+
+/// Elements of a Range spanning `span` deltas: ceil(span), none when it is negative, an error
+/// when it is NaN or infinite (as in onnxruntime) or too large to allocate.
+func rangeCount(_ span: Double) throws -> Int {
+    guard span.isFinite else { throw kernelError("the number of elements (\(span)) is not finite") }
+    guard span > 0 else { return 0 }
+    guard span < Double(Int32.max) * 16 else { throw SwiftConvError.resourceExhausted("range of \(span) elements is too long") }
+    return Int(span.rounded(.up))
+}
+
+/// `rangeCount` for integers, exact (a Double span rounds past 2^53 and could overshoot the limit).
+func integerRangeCount(start: Int64, limit: Int64, delta: Int64) throws -> Int {
+    let span = Int128(limit) - Int128(start), step = Int128(delta)
+    guard span != 0, (span > 0) == (step > 0) else { return 0 }
+    let n = (span.magnitude + step.magnitude - 1) / step.magnitude
+    guard n < UInt128(Int32.max) * 16 else { throw SwiftConvError.resourceExhausted("range of \(n) elements is too long") }
+    return Int(n)
 }
 
 struct EyeLikeKernel: Kernel {
@@ -113,7 +141,9 @@ struct EyeLikeKernel: Kernel {
         let width = dtype.bitWidth / 8
         guard width > 0 else { throw kernelError("unsupported type \(dtype)") }
         let dst = out.storage.mutableBytes
-        for i in 0..<rows {
+        // Beyond these bounds the diagonal misses the matrix; clamping keeps `i + k` from overflowing.
+        let k = min(max(self.k, -rows), cols)
+        for i in max(0, -k)..<max(0, min(rows, cols - k)) {
             let j = i + k
             if j >= 0 && j < cols {
                 (dst.baseAddress! + (i * cols + j) * width).copyMemory(from: one.storage.bytes.baseAddress!, byteCount: width)

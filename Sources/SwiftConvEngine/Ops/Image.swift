@@ -100,18 +100,18 @@ struct SpaceDepthKernel: Kernel {
         let x = try inputs.tensor(0)
         guard x.rank == 4, block > 0 else { throw kernelError("input must be 4-D, got \(x.shape)") }
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-        let b = block
+        let b = block, bb = try Checked.multiply(block, block, "blocksize²")
         let view: [Int], perm: [Int], final: [Int]
         if toSpace {
-            guard c % (b * b) == 0 else { throw kernelError("channels \(c) are not divisible by blocksize² \(b * b)") }
-            view = crd ? [n, c / (b * b), b, b, h, w] : [n, b, b, c / (b * b), h, w]
+            guard c % bb == 0 else { throw kernelError("channels \(c) are not divisible by blocksize² \(bb)") }
+            view = crd ? [n, c / bb, b, b, h, w] : [n, b, b, c / bb, h, w]
             perm = crd ? [0, 1, 4, 2, 5, 3] : [0, 3, 4, 1, 5, 2]
-            final = [n, c / (b * b), h * b, w * b]
+            final = [n, c / bb, try Checked.multiply(h, b, "the output height"), try Checked.multiply(w, b, "the output width")]
         } else {
             guard h % b == 0, w % b == 0 else { throw kernelError("spatial size \(h)x\(w) is not divisible by blocksize \(b)") }
             view = [n, c, h / b, b, w / b, b]
             perm = crd ? [0, 1, 3, 5, 2, 4] : [0, 3, 5, 1, 2, 4]
-            final = [n, c * b * b, h / b, w / b]
+            final = [n, try Checked.multiply(c, bb, "the output channels"), h / b, w / b]
         }
         return [.tensor(try transposed(x.reshaped(view), perm).reshaped(final))]
     }
@@ -186,29 +186,37 @@ struct ResizeKernel: Kernel {
                 let scale = p.policy == "not_larger" ? chosen.min() ?? 1 : chosen.max() ?? 1
                 for a in axes {
                     scales[a] = scale
-                    sizes[a] = Int(scale * Double(x.shape[a]) + 0.5)
+                    sizes[a] = try Checked.int(scale * Double(x.shape[a]) + 0.5, "the output size of axis \(a)")
                 }
             }
         } else if let s = scalesGiven {
             guard s.count == axes.count, s.allSatisfy({ $0 > 0 }) else { throw kernelError("scales \(s) does not fit \(axes.count) axes") }
             for (i, a) in axes.enumerated() {
                 scales[a] = s[i]
-                sizes[a] = Int(s[i] * Double(x.shape[a]))
+                sizes[a] = try Checked.int(s[i] * Double(x.shape[a]), "the output size of axis \(a)")
             }
         } else {
             throw kernelError("one of scales and sizes must be given")
         }
 
+        if p.coordinates == "tf_crop_and_resize", let roi, !roi.allSatisfy(\.isFinite) {
+            throw kernelError("roi \(roi) must be finite numbers")
+        }
+        // Plans and intermediate rows are sized by the output: checked before any is built, and
+        // none is built for an empty output (whose other axes may still be huge).
+        let outCount = try checkedElementCount(sizes)
+        if outCount == 0 { return [.tensor(try Tensor.allocate(x.dtype, sizes))] }
+
         // Nearest without extrapolation is a pure gather: exact for every dtype.
         if p.mode == .nearest && p.coordinates != "tf_crop_and_resize" {
             let strides = contiguousStrides(x.shape)
-            var maps: [[Int]] = []
-            for d in 0..<r {
-                let plan = try axisPlan(d: d, inSize: x.shape[d], outSize: sizes[d], scale: scales[d], roi: roi)
-                maps.append(plan.index.map { $0 * strides[d] })
-            }
-            return [.tensor(try indexMapGather(x, maps: maps, shape: sizes))]
+            return [.tensor(try indexMapGather(x, shape: sizes) {
+                try (0..<r).map { d in
+                    try axisPlan(d: d, inSize: x.shape[d], outSize: sizes[d], scale: scales[d], roi: roi).index.map { $0 * strides[d] }
+                }
+            })]
         }
+        try checkTemporary(outCount, of: Double.self, "the resized values")
 
         struct Interp: FloatVisitor {
             let k: ResizeKernel, x: Tensor, sizes: [Int], scales: [Double], roi: [Double]?, axes: [Int]
@@ -222,7 +230,10 @@ struct ResizeKernel: Kernel {
                     let plan = try k.axisPlan(d: a, inSize: inSize, outSize: sizes[a], scale: scales[a], roi: roi)
                     let (outer, _, inner) = axisSplit(shape, a)
                     let outSize = sizes[a]
-                    var next = [Double](repeating: 0, count: outer * outSize * inner)
+                    // Axes are resized one at a time: a shape between input and output can be larger than both.
+                    let nextCount = try checkedElementCount([outer, outSize, inner])
+                    try checkTemporary(nextCount, of: Double.self, "the resized values")
+                    var next = [Double](repeating: 0, count: nextCount)
                     let taps = plan.taps
                     data.withUnsafeBufferPointer { src in
                         next.withUnsafeMutableBufferPointer { dst in
@@ -317,7 +328,7 @@ struct ResizeKernel: Kernel {
                     default: i = ratio > 0.5 ? f + 1 : f
                     }
                 }
-                plan.index.append(min(max(Int(i), 0), inSize - 1))
+                plan.index.append(try Checked.clampedInt(i, 0...(inSize - 1), "a source coordinate"))
                 plan.weight.append(1)
             }
             return plan
@@ -327,7 +338,7 @@ struct ResizeKernel: Kernel {
             if p.coordinates == "tf_crop_and_resize" && (x < 0 || x > Double(inSize - 1)) { plan.extrapolated[y] = true }
             let xi = x.rounded(.down)
             let ratio = x == xi ? 1.0 : x - xi
-            var coeffs = coefficients(ratio, scale)
+            var coeffs = try coefficients(ratio, scale)
             let n = coeffs.count
             plan.taps = n
             let pad = (n + 1) / 2
@@ -341,7 +352,8 @@ struct ResizeKernel: Kernel {
                 let base = -((n - 1) / 2)
                 offset = frac <= 0.5 ? base : base + 1
             }
-            let start = Int(pp) + offset - pad
+            // Clamped far outside the input, where every tap reads the edge anyway.
+            let start = try Checked.clampedInt(pp, -(1 << 40)...(1 << 40), "a source coordinate") + offset - pad
             if p.excludeOutside {
                 var sum = 0.0
                 for j in 0..<n {
@@ -359,13 +371,14 @@ struct ResizeKernel: Kernel {
         return plan
     }
 
-    func coefficients(_ ratio: Double, _ scale: Double) -> [Double] {
+    func coefficients(_ ratio: Double, _ scale: Double) throws -> [Double] {
         let a = p.cubicA
         switch (p.mode, p.antialias) {
         case (.linear, false): return [1 - ratio, ratio]
         case (.linear, true):
             let s = min(scale, 1)
-            let start = Int((-1 / s).rounded(.down)) + 1
+            let start = try Checked.int((-1 / s).rounded(.down), "the antialias footprint") + 1
+            try checkTemporary(2 - 2 * start, of: Double.self, "the antialias footprint")
             let footprint = 2 - 2 * start
             var c = (0..<footprint).map { i in min(max(1 - abs((Double(start + i) - ratio) * s), 0), 1) }
             let sum = c.reduce(0, +)
@@ -379,7 +392,8 @@ struct ResizeKernel: Kernel {
                     ((a * q1 - 5 * a) * q1 + 8 * a) * q1 - 4 * a]
         case (.cubic, true):
             let s = min(scale, 1)
-            let iStart = Int((-2 / s).rounded(.down)) + 1
+            let iStart = try Checked.int((-2 / s).rounded(.down), "the antialias footprint") + 1
+            try checkTemporary(2 - 2 * iStart, of: Double.self, "the antialias footprint")
             let iEnd = 2 - iStart
             var c = (iStart..<iEnd).map { i -> Double in
                 let x = abs(s * (Double(i) - ratio))
@@ -411,6 +425,9 @@ struct GridSampleKernel: Kernel {
         guard let gv = g.dtype == .float16 ? g.values(as: Float16.self).map(Double.init) : g.doubleValues(), g.dtype.isFloatingPoint else {
             throw kernelError("grid must be floating point")
         }
+        // A NaN or infinite grid point has no defined sample (onnxruntime's result is an artefact
+        // of casting it to an integer).
+        guard gv.allSatisfy(\.isFinite) else { throw kernelError("grid values must be finite numbers") }
         let (n, c) = (x.shape[0], x.shape[1])
         let dims = Array(x.shape[2...])
         let outSpatial = Array(g.shape[1...nd])
@@ -423,13 +440,14 @@ struct GridSampleKernel: Kernel {
         func reflect(_ v: Double, _ a: Double, _ b: Double) -> Double {
             let range = b - a
             if range <= 0 { return a }
+            // The fold count stays a Double: grid values far outside the image exceed Int.
             if v < a {
-                let dx = a - v, k = Int(dx / range), r = dx - Double(k) * range
-                return k % 2 == 0 ? a + r : b - r
+                let dx = a - v, k = (dx / range).rounded(.towardZero), r = dx - k * range
+                return k.truncatingRemainder(dividingBy: 2) == 0 ? a + r : b - r
             }
             if v > b {
-                let dx = v - b, k = Int(dx / range), r = dx - Double(k) * range
-                return k % 2 == 0 ? b - r : a + r
+                let dx = v - b, k = (dx / range).rounded(.towardZero), r = dx - k * range
+                return k.truncatingRemainder(dividingBy: 2) == 0 ? b - r : a + r
             }
             return v
         }
@@ -440,7 +458,7 @@ struct GridSampleKernel: Kernel {
             switch padding {
             case "zeros": return -1
             case "border": return min(max(i, 0), size - 1)
-            default: return min(max(Int(reflect(Double(i), lo[d], hi[d])), 0), size - 1)
+            default: return min(max(Int(reflect(Double(i), lo[d], hi[d]).rounded(.towardZero)), 0), size - 1)
             }
         }
         func cubic(_ t: Double) -> [Double] {
@@ -469,12 +487,13 @@ struct GridSampleKernel: Kernel {
                         if padding == "border" { v = min(max(v, 0), Double(dims[d] - 1)) }
                         else if padding == "reflection" { v = reflect(v, lo[d], hi[d]) }
                     }
+                    // Positions far outside the input are clamped where every tap reads padding or the edge.
                     if mode == "nearest" {
-                        perDimIdx.append([tapIndex(Int(v), d)])
+                        perDimIdx.append([tapIndex(try Checked.clampedInt(v, -(1 << 40)...(1 << 40), "a grid position"), d)])
                         perDimW.append([1])
                     } else {
                         let f = v.rounded(.down)
-                        let i0 = Int(f)
+                        let i0 = try Checked.clampedInt(f, -(1 << 40)...(1 << 40), "a grid position")
                         if mode == "linear" {
                             perDimIdx.append([tapIndex(i0, d), tapIndex(i0 + 1, d)])
                             perDimW.append([1 - (v - f), v - f])
@@ -548,8 +567,11 @@ struct AffineGridKernel: Kernel {
             if alignCorners { return s <= 1 ? 0 : -1 + 2 * Double(i) / Double(s - 1) }
             return (2 * Double(i) + 1) / Double(s) - 1
         }
-        let points = spatial.reduce(1, *)
-        var out = [Double](repeating: 0, count: size[0] * points * nd)
+        let shape = [size[0]] + spatial + [nd]
+        let result = try Tensor.allocate(theta.dtype, shape)
+        try checkTemporary(result.elementCount, of: Double.self, "the grid")
+        let points = try checkedElementCount(spatial)
+        var out = [Double](repeating: 0, count: result.elementCount)
         let strides = contiguousStrides(spatial)
         for b in 0..<size[0] {
             for q in 0..<points {
@@ -568,12 +590,12 @@ struct AffineGridKernel: Kernel {
                 }
             }
         }
-        let shape = [size[0]] + spatial + [nd]
         switch theta.dtype {
-        case .float32: return [.tensor(Tensor.from(out.map { Float($0) }, shape: shape))]
-        case .float16: return [.tensor(Tensor.from(out.map { Float16($0) }, shape: shape))]
-        default: return [.tensor(Tensor.from(out, shape: shape))]
+        case .float32: result.withMutableElements(as: Float.self) { p in for i in out.indices { p[i] = Float(out[i]) } }
+        case .float16: result.withMutableElements(as: Float16.self) { p in for i in out.indices { p[i] = Float16(out[i]) } }
+        default: result.withMutableElements(as: Double.self) { p in for i in out.indices { p[i] = out[i] } }
         }
+        return [.tensor(result)]
     }
 }
 
@@ -599,6 +621,7 @@ struct RoiAlignKernel: Kernel {
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let count = rois.shape[0]
         for b in batch where b < 0 || b >= n { throw kernelError("batch index \(b) is out of range") }
+        guard spatialScale.isFinite, rv.allSatisfy(\.isFinite) else { throw kernelError("rois and spatial_scale must be finite numbers") }
         struct Align: FloatVisitor {
             let k: RoiAlignKernel, x: Tensor, rv: [Double], batch: [Int], c: Int, h: Int, w: Int, count: Int
             func visit<T: FloatScalar>(_ type: T.Type) throws -> Tensor {
@@ -611,9 +634,11 @@ struct RoiAlignKernel: Kernel {
                     var rw = ew - sw, rh = eh - sh
                     if !k.halfPixel { rw = max(rw, 1); rh = max(rh, 1) }
                     let binH = rh / Double(k.outH), binW = rw / Double(k.outW)
-                    let gh = k.samplingRatio > 0 ? k.samplingRatio : Int((rh / Double(k.outH)).rounded(.up))
-                    let gw = k.samplingRatio > 0 ? k.samplingRatio : Int((rw / Double(k.outW)).rounded(.up))
-                    let samples = max(gh * gw, 1)
+                    // An empty or inverted roi samples nothing (onnxruntime's loops run zero times).
+                    let gh = k.samplingRatio > 0 ? k.samplingRatio : max(0, try Checked.int((rh / Double(k.outH)).rounded(.up), "the sampling grid"))
+                    let gw = k.samplingRatio > 0 ? k.samplingRatio : max(0, try Checked.int((rw / Double(k.outW)).rounded(.up), "the sampling grid"))
+                    let samples = max(try Checked.multiply(gh, gw, "the sampling grid"), 1)
+                    try checkTemporary(Checked.product([k.outH, k.outW, samples, 4], "the sampling grid"), of: (Int, Double).self, "the sampling grid")
                     // Bilinear taps per sample, shared by all channels.
                     var taps: [(Int, Double)] = []
                     for ph in 0..<k.outH {
@@ -774,21 +799,31 @@ struct Col2ImKernel: Kernel {
         guard x.rank == 3, block.count == nd, dil.count == nd, str.count == nd, pad.count == 2 * nd else {
             throw kernelError("input \(x.shape), image_shape \(image) and block_shape \(block) do not fit")
         }
-        let kernelSize = block.reduce(1, *)
-        guard kernelSize > 0, x.shape[1] % kernelSize == 0 else { throw kernelError("channels do not divide by the block size") }
+        guard image.allSatisfy({ $0 >= 0 }), block.allSatisfy({ $0 > 0 }), dil.allSatisfy({ $0 > 0 }), str.allSatisfy({ $0 > 0 }),
+              pad.allSatisfy({ $0 >= 0 }) else {
+            throw kernelError("image_shape and pads must be >= 0, block_shape, dilations and strides > 0")
+        }
+        let kernelSize = try checkedElementCount(block)
+        guard x.shape[1] % kernelSize == 0 else { throw kernelError("channels do not divide by the block size") }
         let (n, c) = (x.shape[0], x.shape[1] / kernelSize)
         var positions: [Int] = []
         for d in 0..<nd {
-            let span = image[d] + pad[d] + pad[d + nd] - dil[d] * (block[d] - 1) - 1
-            positions.append(span / str[d] + 1)
+            let padded = try Checked.add(Checked.add(image[d], pad[d], "the padded image"), pad[d + nd], "the padded image")
+            let reach = try Checked.multiply(dil[d], block[d] - 1, "the dilated block")
+            let span = padded - reach - 1
+            positions.append(span < 0 ? 0 : span / str[d] + 1)
         }
-        let l = positions.reduce(1, *)
+        let l = try checkedElementCount(positions)
         guard l == x.shape[2] else { throw kernelError("input has \(x.shape[2]) blocks, the shapes give \(l)") }
-        let imageSize = image.reduce(1, *)
+        let imageSize = try checkedElementCount(image)
+        // The output is checked before the offset table, which is as large as one image's columns.
+        _ = try checkedByteCount(x.dtype, [n, c] + image)
+        let tableCount = n == 0 || c == 0 || imageSize == 0 ? 0 : try Checked.multiply(kernelSize, l, "the block table")
+        try checkTemporary(tableCount, of: Int.self, "the block table")
         let kStrides = contiguousStrides(block), pStrides = contiguousStrides(positions), iStrides = contiguousStrides(image)
         // Image offset (or -1) for every (kernel offset, block position) pair.
-        var target = [Int](repeating: -1, count: kernelSize * l)
-        for k in 0..<kernelSize {
+        var target = [Int](repeating: -1, count: tableCount)
+        for k in 0..<(tableCount == 0 ? 0 : kernelSize) {
             for p in 0..<l {
                 var off = 0
                 for d in 0..<nd {

@@ -169,13 +169,14 @@ struct GatherElementsKernel: Kernel {
 /// Data offsets of the tuples of a GatherND/ScatterND index tensor (last dimension `m`),
 /// counting `batchDims` leading batch dimensions.
 func tupleOffsets(_ data: [Int], _ indices: Tensor, batchDims b: Int) throws -> (offsets: [Int], block: Int) {
-    guard indices.rank >= 1, let m = indices.shape.last, b + m <= data.count, b < indices.rank else {
+    guard indices.rank >= 1, let m = indices.shape.last, b >= 0, b < indices.rank, m <= data.count - b else {
         throw kernelError("indices shape \(indices.shape) does not fit data shape \(data)")
     }
     for d in 0..<b where indices.shape[d] != data[d] { throw kernelError("batch dimensions of \(indices.shape) and \(data) differ") }
     let raw = try intValues(indices, "indices")
     let strides = contiguousStrides(data)
-    let tuples = m == 0 ? indices.elementCount == 0 ? 0 : indices.shape.dropLast().reduce(1, *) : raw.count / m
+    let tuples = m == 0 ? try checkedElementCount(indices.shape.dropLast()) : raw.count / m
+    try checkTemporary(tuples, of: Int.self, "the index tuples")
     let batches = data[..<b].reduce(1, *)
     let perBatch = batches == 0 ? 0 : tuples / batches
     let batchStride = b == 0 ? 0 : strides[b - 1]
@@ -326,8 +327,8 @@ struct OneHotKernel: Kernel {
         guard let depthValue = dt.doubleValues()?.first ?? (dt.dtype == .float16 ? dt.values(as: Float16.self).first.map(Double.init) : nil) else {
             throw kernelError("depth must be a numeric scalar")
         }
-        let depth = Int(depthValue)
-        guard depth >= 0 else { throw kernelError("depth must not be negative") }
+        let depth = try Checked.int(depthValue, "depth")
+        guard depth > 0 else { throw kernelError("depth must be positive, got \(depth)") }
         guard v.elementCount == 2 else { throw kernelError("values must hold [off_value, on_value]") }
         let a = axis < 0 ? axis + i.rank + 1 : axis
         guard a >= 0, a <= i.rank else { throw kernelError("axis \(axis) is out of range") }
@@ -346,7 +347,8 @@ struct OneHotKernel: Kernel {
                     d.update(repeating: s[0], count: out.elementCount)
                     for o in 0..<outer {
                         for k in 0..<inner {
-                            var j = Int(idx[o * inner + k])
+                            // NaN, infinite and out-of-range indices are hot nowhere, as in onnxruntime.
+                            guard var j = Int(exactly: idx[o * inner + k].rounded(.towardZero)) else { continue }
                             if j < 0 { j += depth }
                             if j >= 0 && j < depth { d[(o * depth + j) * inner + k] = s[1] }
                         }
@@ -366,16 +368,27 @@ func nonZeroPositions(_ x: Tensor) throws -> [Int] {
     struct Find: NumericVisitor {
         let x: Tensor
         func visit<T: NumericScalar>(_ type: T.Type) throws -> [Int] {
-            x.withElements(as: T.self) { p in (0..<x.elementCount).filter { p[$0] != 0 } }
+            try x.withElements(as: T.self) { p in try positions(x.elementCount) { p[$0] != 0 } }
         }
+    }
+    /// Counted first, so the array is checked before it is made (an input of many non-zeros
+    /// needs eight bytes per element).
+    func positions(_ n: Int, _ isNonZero: (Int) -> Bool) throws -> [Int] {
+        var count = 0
+        for i in 0..<n where isNonZero(i) { count += 1 }
+        try checkTemporary(count, of: Int.self, "the non-zero positions")
+        var out: [Int] = []
+        out.reserveCapacity(count)
+        for i in 0..<n where isNonZero(i) { out.append(i) }
+        return out
     }
     if let r = try dispatchNumeric(x.dtype, Find(x: x)) { return r }
     if x.dtype == .string { return x.strings.indices.filter { !x.strings[$0].isEmpty } }
     if x.dtype == .bfloat16 {
-        return x.withElements(as: UInt16.self) { p in (0..<x.elementCount).filter { p[$0] & 0x7FFF != 0 } }
+        return try x.withElements(as: UInt16.self) { p in try positions(x.elementCount) { p[$0] & 0x7FFF != 0 } }
     }
     guard x.dtype.bitWidth == 8 else { throw kernelError("unsupported type \(x.dtype)") }
-    return x.withElements(as: UInt8.self) { p in (0..<x.elementCount).filter { p[$0] != 0 } }
+    return try x.withElements(as: UInt8.self) { p in try positions(x.elementCount) { p[$0] != 0 } }
 }
 
 struct NonZeroKernel: Kernel {
@@ -385,18 +398,18 @@ struct NonZeroKernel: Kernel {
         let rank = x.rank
         let n = pos.count
         let strides = contiguousStrides(x.shape)
-        var out = [Int64](repeating: 0, count: max(rank, 1) * n)
-        if rank == 0 {
-            return [.tensor(Tensor.from(out, shape: [0, n]))]
-        }
-        for (k, p) in pos.enumerated() {
-            var rest = p
-            for d in 0..<rank {
-                out[d * n + k] = Int64(rest / strides[d])
-                rest %= strides[d]
+        let out = try Tensor.zeros(.int64, [rank, n])
+        if rank == 0 { return [.tensor(out)] }
+        out.withMutableElements(as: Int64.self) { out in
+            for (k, p) in pos.enumerated() {
+                var rest = p
+                for d in 0..<rank {
+                    out[d * n + k] = Int64(rest / strides[d])
+                    rest %= strides[d]
+                }
             }
         }
-        return [.tensor(Tensor.from(out, shape: [rank, n]))]
+        return [.tensor(out)]
     }
 }
 
@@ -673,6 +686,8 @@ struct TriluKernel: Kernel {
         }
         guard x.rank >= 2 else { throw kernelError("input must have rank 2 or more") }
         let rows = x.shape[x.rank - 2], cols = x.shape[x.rank - 1]
+        // Beyond these bounds every row keeps all or nothing; clamping keeps `i + k` from overflowing.
+        k = min(max(k, -rows - 1), cols + 1)
         let width = x.dtype.bitWidth / 8
         guard x.dtype != .string, width > 0 else { throw kernelError("unsupported type \(x.dtype)") }
         let out = try copied(x)
@@ -752,13 +767,16 @@ struct TensorScatterKernel: Kernel {
         let inner = cache.shape[(a + 1)...].reduce(1, *) * width
         let outerPerBatch = cache.shape[1..<a].reduce(1, *)
         let src = update.storage.bytes
-        for b in 0..<batch {
+        for b in 0..<batch where length > 0 {
+            // Reduced before adding positions, so that no start index overflows.
+            let start = circular ? Int(starts[b] % Int64(maxLength) + Int64(maxLength)) % maxLength : Int(starts[b])
+            guard start >= 0, start <= maxLength - length || circular else {
+                throw kernelError("write index \(starts[b]) leaves no room for \(length) entries in the cache (length \(maxLength))")
+            }
             for o in 0..<outerPerBatch {
                 let prefix = b * outerPerBatch + o
                 for s in 0..<length {
-                    var pos = Int(starts[b]) + s
-                    if circular { pos = ((pos % maxLength) + maxLength) % maxLength }
-                    guard pos >= 0, pos < maxLength else { throw kernelError("write index \(pos) is outside the cache (length \(maxLength))") }
+                    let pos = circular ? (start + s) % maxLength : start + s
                     if inner == 0 { continue }
                     (dst.baseAddress! + (prefix * maxLength + pos) * inner)
                         .copyMemory(from: src.baseAddress! + (prefix * length + s) * inner, byteCount: inner)

@@ -38,7 +38,9 @@ enum MLKernels {
                     replaceInt: ctx.int("replaced_value_int64", default: 0))
         }
         r.register("FeatureVectorizer", domain: domain, since: [1]) { ctx in
-            FeatureVectorizer(dims: (ctx.ints("inputdimensions") ?? []).map(Int.init))
+            let dims = (ctx.ints("inputdimensions") ?? []).map(Int.init)
+            guard dims.allSatisfy({ $0 >= 0 }) else { throw ctx.invalid("inputdimensions must be non-negative") }
+            return FeatureVectorizer(dims: dims)
         }
         r.register("OneHotEncoder", domain: domain, since: [1]) { ctx in
             OneHotEncoderML(ints: ctx.ints("cats_int64s") ?? [], strings: ctx.node.attribute("cats_strings").flatMap {
@@ -361,6 +363,7 @@ struct TreeEnsembleKernel: Kernel {
         }
         var memberValues = try ctx.tensor("membership_values").map { try DoubleBridge.values($0) } ?? []
         targets = Int(try ctx.int("n_targets"))
+        guard targets > 0 else { throw ctx.invalid("n_targets must be positive") }
         var nodes: [Node] = []
         for i in 0..<n {
             guard let mode = Mode(rawValue: UInt8(clamping: modes[i])) else { throw ctx.invalid("unknown node mode \(modes[i])") }
@@ -530,6 +533,8 @@ struct TreeEnsembleKernel: Kernel {
         let x = try inputs.tensor(0)
         let (rows, cols) = try mlRows(x)
         let v = try mlValues(x)
+        // n_targets is an attribute: the score table is checked before it is made.
+        try checkTemporary(checkedElementCount([max(rows, 1), targets]), of: Double.self, "the scores")
         var scores = [Double](repeating: 0, count: rows * targets)
         var hit = [Bool](repeating: false, count: targets)
         // Binary classifiers follow onnxruntime: the class-1 score decides the label (> 0.5 when all
@@ -707,7 +712,8 @@ struct FeatureVectorizer: Kernel {
         guard n > 0 else { throw kernelError("no inputs") }
         let first = try inputs.tensor(0)
         let rows = first.rank <= 1 ? 1 : first.shape[0]
-        let width = dims.reduce(0, +)
+        let width = try dims.reduce(0) { try Checked.add($0, $1, "the feature width") }
+        try checkTemporary(checkedElementCount([rows, width]), of: Double.self, "the features")
         var out = [Double](repeating: 0, count: rows * width)
         var offset = 0
         for i in 0..<n {

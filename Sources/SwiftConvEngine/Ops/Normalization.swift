@@ -16,7 +16,8 @@ enum NormalizationKernels {
         r.register("LayerNormalization", since: [17]) { ctx in LayerNormKernel(ctx, rms: false) }
         r.register("RMSNormalization", since: [23]) { ctx in LayerNormKernel(ctx, rms: true) }
         r.register("LRN", since: [1, 13]) { ctx in
-            LRNKernel(size: Int(ctx.int("size", default: 1)), alpha: Double(ctx.float("alpha", default: 1e-4)),
+            guard ctx.int("size", default: 1) > 0 else { throw ctx.invalid("size must be positive") }
+            return LRNKernel(size: Int(ctx.int("size", default: 1)), alpha: Double(ctx.float("alpha", default: 1e-4)),
                       beta: Double(ctx.float("beta", default: 0.75)), bias: Double(ctx.float("bias", default: 1)))
         }
         r.register("MeanVarianceNormalization", since: [9, 13]) { ctx in

@@ -57,6 +57,12 @@ struct PoolKernel: Kernel {
         guard x.rank >= 3, x.rank <= 5 else { throw kernelError("pooling supports 1 to 3 spatial dimensions, got shape \(x.shape)") }
         let geo = try WindowGeometry(inSpatial: Array(x.shape[2...]), kernel: kernelShape, strides: strides,
                                      dilations: dilations, pads: pads, autoPad: autoPad, ceilMode: ceilMode)
+        if autoPad == .notSet { try geo.requirePadsSmallerThanKernel() }
+        // onnxruntime never finishes a window of 2^62 taps (auto_pad makes its padding fit); a window
+        // past 2^31 taps per axis that is also larger than the input serves no model and is refused.
+        for i in 0..<geo.kernel.count where geo.kernel[i] > Int(Int32.max) && geo.kernel[i] > geo.inSpatial[i] {
+            throw SwiftConvError.resourceExhausted("kernel_shape \(geo.kernel) is far larger than the input \(geo.inSpatial)")
+        }
         struct V: NumericVisitor {
             let k: PoolKernel, x: Tensor, geo: WindowGeometry, context: ExecutionContext
             func visit<T: NumericScalar>(_ type: T.Type) throws -> [Value] { try k.pool(x, geo, T.self, context) }
@@ -101,23 +107,20 @@ struct PoolKernel: Kernel {
                                         var best: T? = nil
                                         var bestIndex = 0
                                         var sum = 0.0
-                                        var valid = 0, padded = 0
-                                        for a in 0..<ks[0] {
-                                            let iz = z0 + a * ds[0]
-                                            if iz >= ins[0] + pe[0] { break }
-                                            let zin = iz >= 0 && iz < ins[0]
-                                            for b in 0..<ks[1] {
-                                                let iy = y0 + b * ds[1]
-                                                if iy >= ins[1] + pe[1] { break }
-                                                let yin = iy >= 0 && iy < ins[1]
-                                                for c in 0..<ks[2] {
-                                                    let ix = x0 + c * ds[2]
-                                                    if ix >= ins[2] + pe[2] { break }
-                                                    padded += 1
-                                                    guard zin && yin && ix >= 0 && ix < ins[2] else { continue }
+                                        // Only the taps inside the input are visited: a kernel far larger than
+                                        // the input costs no more than the input.
+                                        let tz = PoolAxis.taps(start: z0, k: ks[0], d: ds[0], size: ins[0], pe: pe[0])
+                                        let ty = PoolAxis.taps(start: y0, k: ks[1], d: ds[1], size: ins[1], pe: pe[1])
+                                        let tx = PoolAxis.taps(start: x0, k: ks[2], d: ds[2], size: ins[2], pe: pe[2])
+                                        let valid = tz.n * ty.n * tx.n, padded = tz.padded * ty.padded * tx.padded
+                                        for a in 0..<tz.n {
+                                            let iz = tz.lo + a * ds[0]
+                                            for b in 0..<ty.n {
+                                                let iy = ty.lo + b * ds[1]
+                                                for c in 0..<tx.n {
+                                                    let ix = tx.lo + c * ds[2]
                                                     let idx = (iz * ins[1] + iy) * ins[2] + ix
                                                     let v = src[idx]
-                                                    valid += 1
                                                     switch kind {
                                                     case .max:
                                                         if best == nil || v > best! { best = v; bestIndex = idx }
@@ -176,7 +179,8 @@ struct PoolKernel: Kernel {
         let dh = h.d, dw = w.d
         let src = x.floatPointer, dst = out.mutableFloatPointer
         // One job is one output row: about k_h input rows plus k_w taps per output.
-        let rowWork = max(1, h.k * inW + outW * w.k)
+        // Taps beyond the input cost nothing (and a huge kernel must not overflow the estimate).
+        let rowWork = max(1, min(h.k, h.size) * inW + outW * min(w.k, w.size))
         context.threads.parallelFor(planes * h.out, grain: max(1, 32768 / rowWork)) { range in
             withScratch(inW) { row in
                 for job in range {
@@ -252,16 +256,19 @@ struct PoolAxis {
     /// Per output position: first valid input index, valid tap count, and the tap count
     /// including padding (taps past the end padding, possible with ceil_mode, never count).
     func taps() -> [(lo: Int, n: Int, padded: Int)] {
-        (0..<out).map { o in
-            let start = o * s - pb
-            var lo = 0
-            while lo < k && start + lo * d < 0 { lo += 1 }
-            var hi = lo
-            while hi < k && start + hi * d < size { hi += 1 }
-            var padded = 0
-            while padded < k && start + padded * d < size + pe { padded += 1 }
-            return (start + lo * d, hi - lo, padded)
-        }
+        (0..<out).map { o in PoolAxis.taps(start: o * s - pb, k: k, d: d, size: size, pe: pe) }
+    }
+
+    /// The taps `start + a * d` (a in 0..<k) of one window, counted arithmetically so that a
+    /// huge kernel costs nothing: the first inside [0, size), how many are inside, and how
+    /// many lie before `size + pe`.
+    @inline(__always)
+    static func taps(start: Int, k: Int, d: Int, size: Int, pe: Int) -> (lo: Int, n: Int, padded: Int) {
+        /// Taps at positions below `bound`.
+        func below(_ bound: Int) -> Int { bound <= start ? 0 : Swift.min(k, (bound - start - 1) / d + 1) }
+        let skipped = start >= 0 ? 0 : Swift.min(k, (-start - 1) / d + 1)
+        let n = Swift.max(0, below(size) - skipped)
+        return (n > 0 ? start + skipped * d : 0, n, below(size + pe))
     }
 }
 
@@ -370,15 +377,21 @@ struct MaxUnpoolKernel: Kernel {
         let pd = pads ?? Array(repeating: 0, count: 2 * r)
         guard st.count == r, pd.count == 2 * r else { throw kernelError("strides/pads rank mismatch") }
         var inferred = Array(x.shape[0..<2])
-        for d in 0..<r { inferred.append((x.shape[d + 2] - 1) * st[d] - (pd[d] + pd[r + d]) + kernelShape[d]) }
+        for d in 0..<r {
+            let stretched = try Checked.multiply(max(x.shape[d + 2] - 1, 0), st[d], "the unpooled size")
+            let pads = try Checked.add(pd[d], pd[r + d], "the unpooled size")
+            inferred.append(try Checked.add(Checked.subtract(stretched, pads, "the unpooled size"), kernelShape[d], "the unpooled size"))
+        }
         var shape = inferred
         if let os = inputs.optionalTensor(2) {
             guard let v = os.int64Values(), v.count == x.rank else { throw kernelError("output_shape must list \(x.rank) sizes") }
             shape = v.map { Int($0) }
         }
-        guard shape.allSatisfy({ $0 >= 0 }) else { throw kernelError("negative output shape \(shape)") }
+        guard shape.allSatisfy({ $0 >= 0 }), inferred.allSatisfy({ $0 >= 0 }) else {
+            throw kernelError("negative output shape \(shape)")
+        }
         let out = try Tensor.zeros(x.dtype, shape)
-        let total = inferred.reduce(1, *)
+        let total = try checkedElementCount(inferred)
         let idx = ind.values(as: Int64.self)
         // Indices address the inferred shape; it is then placed at the origin of the requested one.
         let inferredStrides = contiguousStrides(inferred), outStrides = contiguousStrides(shape)
@@ -433,8 +446,12 @@ struct MaxRoiPoolKernel: Kernel {
                         for r in 0..<numRois {
                             let b = Int(rv[r * 5])
                             guard b >= 0, b < n else { throw kernelError("roi batch index \(b) out of range") }
-                            let sw = Int((rv[r * 5 + 1] * Double(k.scale)).rounded()), sh = Int((rv[r * 5 + 2] * Double(k.scale)).rounded())
-                            let ew = Int((rv[r * 5 + 3] * Double(k.scale)).rounded()), eh = Int((rv[r * 5 + 4] * Double(k.scale)).rounded())
+                            // Corners far outside any image are clamped: bins then stay finite and sums cannot overflow.
+                            func corner(_ v: Double) throws -> Int {
+                                try Checked.clampedInt((v * Double(k.scale)).rounded(), -(1 << 40)...(1 << 40), "an roi corner")
+                            }
+                            let sw = try corner(rv[r * 5 + 1]), sh = try corner(rv[r * 5 + 2])
+                            let ew = try corner(rv[r * 5 + 3]), eh = try corner(rv[r * 5 + 4])
                             let rh = max(eh - sh + 1, 1), rw = max(ew - sw + 1, 1)
                             let bh = Double(rh) / Double(ph), bw = Double(rw) / Double(pw)
                             for ch in 0..<c {

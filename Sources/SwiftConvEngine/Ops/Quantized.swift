@@ -47,7 +47,7 @@ struct QuantParamLayout {
         dim = shape[ax]
         inner = shape[(ax + 1)...].reduce(1, *)
         if blockSize > 0 {
-            let nb = (dim + blockSize - 1) / blockSize
+            let nb = dim == 0 ? 0 : (dim - 1) / blockSize + 1  // ceil without overflow for any block_size
             var expected = shape
             expected[ax] = nb
             guard paramShape == expected else {

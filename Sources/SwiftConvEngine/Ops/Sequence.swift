@@ -126,7 +126,7 @@ struct SplitToSequence: Kernel {
                 var left = len
                 while left > 0 { sizes.append(min(Int(v[0]), left)); left -= sizes.last! }
             } else {
-                guard v.allSatisfy({ $0 >= 0 }), v.reduce(0, +) == Int64(len) else {
+                guard v.allSatisfy({ $0 >= 0 }), (try? v.reduce(0) { try Checked.add($0, Int($1)) }) == len else {
                     throw kernelError("split sizes \(v) do not add up to \(len)")
                 }
                 sizes = v.map { Int($0) }

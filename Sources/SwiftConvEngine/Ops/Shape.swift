@@ -104,7 +104,7 @@ func reshapeTarget(_ input: [Int], _ spec: [Int], allowZero: Bool) throws -> [In
         } else if d < 0 {
             throw kernelError("shape \(spec) has a negative dimension")
         }
-        known *= out[i]
+        known = try Checked.multiply(known, out[i], "the element count of shape \(spec)")
     }
     let total = elementCount(input) ?? 0
     if infer >= 0 {
@@ -133,8 +133,8 @@ struct FlattenKernel: Kernel {
         let x = try inputs.tensor(0)
         let a = axis < 0 ? Int(axis) + x.rank : Int(axis)
         guard a >= 0, a <= x.rank else { throw kernelError("axis \(axis) is out of range for rank \(x.rank)") }
-        let outer = x.shape[..<a].reduce(1, *)
-        let inner = x.shape[a...].reduce(1, *)
+        let outer = try checkedElementCount(Array(x.shape[..<a]))
+        let inner = try checkedElementCount(Array(x.shape[a...]))
         return [.tensor(x.reshaped([outer, inner]))]
     }
 }
@@ -241,7 +241,7 @@ func concatenatedShape(_ ts: [Tensor], axis a: Int) throws -> [Int] {
         for d in 0..<t.rank where d != a && t.shape[d] != first.shape[d] {
             throw kernelError("input shapes \(first.shape) and \(t.shape) differ outside axis \(a)")
         }
-        shape[a] += t.shape[a]
+        shape[a] = try Checked.add(shape[a], t.shape[a], "the concatenated axis")
     }
     return shape
 }
@@ -274,6 +274,7 @@ struct ConcatKernel: Kernel {
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
         let ts = try (0..<inputs.count).map { try inputs.tensor($0) }
         guard let first = ts.first else { throw kernelError("Concat needs at least one input") }
+        guard first.rank > 0 else { throw kernelError("cannot concatenate scalars (rank 0)") }
         return [.tensor(try concatenate(ts, axis: normalizeAxis(axis, rank: first.rank)))]
     }
 }
@@ -310,7 +311,8 @@ struct SplitKernel: Kernel {
             sizes = (0..<outputs).map { i in min(chunk, max(0, dim - i * chunk)) }
         }
         let parts = sizes!
-        guard parts.count == outputs, parts.allSatisfy({ $0 >= 0 }), parts.reduce(0, +) == dim else {
+        // Summed with overflow checks: sizes that wrap around to the axis length must not pass.
+        guard parts.count == outputs, parts.allSatisfy({ $0 >= 0 }), (try? parts.reduce(0) { try Checked.add($0, $1) }) == dim else {
             throw kernelError("split \(parts) does not divide axis \(a) of size \(dim) into \(outputs) outputs")
         }
         var start = 0
@@ -355,17 +357,19 @@ struct SliceKernel: Kernel {
             var b = p.starts[i], e = p.ends[i]
             if b < 0 { b = b &+ dim }
             if e < 0 { e = e &+ dim }
+            // Counts are ceil(span / |step|) written so that no step (Int.min, Int.max) overflows.
             if st > 0 {
                 b = min(max(b, 0), dim)
                 e = min(max(e, 0), dim)
-                count[a] = e > b ? (e - b + st - 1) / st : 0
+                count[a] = e > b ? (e - b - 1) / st + 1 : 0
             } else {
                 b = min(max(b, 0), dim - 1)
                 e = min(max(e, -1), dim - 1)
-                count[a] = b > e ? (b - e - st - 1) / -st : 0
+                count[a] = b > e ? Int(UInt(b - e - 1) / st.magnitude) + 1 : 0
             }
             start[a] = b
-            step[a] = st
+            // A step only matters between two picked elements; then |step| < dim and strides fit.
+            step[a] = count[a] > 1 ? st : 1
         }
         let s = contiguousStrides(x.shape)
         var offset = 0
@@ -407,7 +411,9 @@ struct PadKernel: Kernel {
             before = Array(given[..<rank])
             after = Array(given[rank...])
         }
-        let shape = (0..<rank).map { x.shape[$0] + before[$0] + after[$0] }
+        let shape = try (0..<rank).map {
+            try Checked.add(Checked.add(x.shape[$0], before[$0], "the padded shape"), after[$0], "the padded shape")
+        }
         guard shape.allSatisfy({ $0 >= 0 }) else { throw kernelError("pads \(given) remove more than the input \(x.shape)") }
         if mode == "constant" {
             guard x.dtype != .string || shape == x.shape else { throw kernelError("constant padding of strings is not supported") }
@@ -425,9 +431,11 @@ struct PadKernel: Kernel {
                 let sIn = contiguousStrides(x.shape), sOut = contiguousStrides(shape)
                 var region = [Int](), inOff = 0, outOff = 0
                 for d in 0..<rank {
-                    let lo = max(0, -before[d])
-                    let hi = min(x.shape[d], x.shape[d] + after[d])
+                    // Written so that pads near Int.min/Int.max whose sum fits do not overflow here.
+                    let lo = before[d] >= 0 ? 0 : before[d] <= -x.shape[d] ? x.shape[d] : -before[d]
+                    let hi = after[d] < 0 ? x.shape[d] + after[d] : x.shape[d]
                     region.append(max(0, hi - lo))
+                    guard hi > lo else { return out }
                     inOff += lo * sIn[d]
                     outOff += max(0, before[d]) * sOut[d]
                 }
@@ -436,27 +444,37 @@ struct PadKernel: Kernel {
             })]
         }
         let sIn = contiguousStrides(x.shape)
-        var maps: [[Int]] = []
         for d in 0..<rank {
             let n = x.shape[d]
             if n == 0 && shape[d] > 0 { throw kernelError("cannot \(mode)-pad an empty axis") }
-            maps.append((0..<shape[d]).map { o in
-                let i = o - before[d]
-                let j: Int
-                switch mode {
-                case "edge": j = min(max(i, 0), n - 1)
-                case "wrap": j = ((i % n) + n) % n
-                default:
-                    if n == 1 { j = 0 } else {
-                        let period = 2 * (n - 1)
-                        let m = ((i % period) + period) % period
-                        j = m < n ? m : period - m
-                    }
+            if mode == "reflect" && (before[d] > 0 || after[d] > 0) {
+                // onnxruntime's rule: reflection repeats no edge, so each pad stays below the (sliced) length.
+                let kept = n + min(before[d], 0) + min(after[d], 0)
+                guard kept >= 2, before[d] < kept, after[d] < kept else {
+                    throw kernelError("reflect pads \(before[d]) and \(after[d]) of axis \(d) must be smaller than its length \(kept)")
                 }
-                return j * sIn[d]
-            })
+            }
         }
-        return [.tensor(try indexMapGather(x, maps: maps, shape: shape))]
+        return [.tensor(try indexMapGather(x, shape: shape) {
+            (0..<rank).map { d in
+                let n = x.shape[d]
+                return (0..<shape[d]).map { o in
+                    let i = o - before[d]
+                    let j: Int
+                    switch mode {
+                    case "edge": j = min(max(i, 0), n - 1)
+                    case "wrap": j = ((i % n) + n) % n
+                    default:
+                        if n == 1 { j = 0 } else {
+                            let period = 2 * (n - 1)
+                            let m = ((i % period) + period) % period
+                            j = m < n ? m : period - m
+                        }
+                    }
+                    return j * sIn[d]
+                }
+            }
+        })]
     }
 }
 
@@ -489,7 +507,7 @@ struct TileKernel: Kernel {
             strides += [0, s[d]]
         }
         let out = try stridedGather(x, offset: 0, strides: strides, shape: shape)
-        return [.tensor(out.reshaped((0..<x.rank).map { x.shape[$0] * repeats[$0] }))]
+        return [.tensor(out.reshaped(try (0..<x.rank).map { try Checked.multiply(x.shape[$0], repeats[$0], "the tiled shape") }))]
     }
 }
 

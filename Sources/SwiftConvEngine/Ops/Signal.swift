@@ -134,6 +134,9 @@ struct DFTKernel: Kernel {
         var outShape = x.shape
         outShape[ax] = outLen
         outShape[r - 1] = outC
+        // The output and the transform's buffers are sized by dft_length, a run-time value.
+        try checkTemporary(checkedElementCount(outShape), of: Double.self, "the DFT output")
+        try checkTemporary(Checked.multiply(length, 8, "the DFT buffers"), of: Double.self, "the DFT buffers")
 
         let src = try DoubleBridge.values(x)
         var dst = [Double](repeating: 0, count: outer * outLen * inner * outC)
@@ -192,6 +195,7 @@ struct STFTKernel: Kernel {
         let frames = 1 + (length - frameLength) / Int(step)
         let bins = onesided ? frameLength / 2 + 1 : frameLength
         let src = try DoubleBridge.values(x)
+        try checkTemporary(checkedElementCount([batch, frames, bins, 2]), of: Double.self, "the STFT output")
         var dst = [Double](repeating: 0, count: batch * frames * bins * 2)
         let dft = ComplexDFT(length: frameLength, inverse: false)
         var re = [Double](repeating: 0, count: frameLength), im = re
@@ -224,6 +228,7 @@ struct WindowKernel: Kernel {
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
         guard let size = try inputs.tensor(0).scalarInt(), size >= 0 else { throw kernelError("size must be a non-negative integer scalar") }
         let n = Int(size)
+        try checkTemporary(n, of: Double.self, "the window")
         let denom = Double(periodic ? n : n - 1)
         let values = (0..<n).map { i -> Double in
             let x = 2 * Double.pi * Double(i) / denom
@@ -252,6 +257,8 @@ struct MelWeightMatrixKernel: Kernel {
         }
         let bins = Int(dftLength) / 2 + 1
         let m = Int(mels)
+        try checkTemporary(checkedElementCount([bins, m]), of: Double.self, "the mel weight matrix")
+        try checkTemporary(m, of: Int.self, "the mel points")
         // Same arithmetic as the ONNX reference (mel step over num_mel_bins + 2 points).
         let lowMel = Double(Float(2595 * Double.log(onePlus: low / 700) / Double.log(10)))
         let highMel = Double(Float(2595 * Double.log(onePlus: high / 700) / Double.log(10)))
@@ -260,7 +267,7 @@ struct MelWeightMatrixKernel: Kernel {
         for i in 0..<(m + 2) {
             let mel = Double(i) * step + lowMel
             let hz = 700 * Double.expMinusOne(mel / 2595 * Double.log(10))
-            points[i] = Int((Double(dftLength + 1) * hz / Double(rate)).rounded(.down))
+            points[i] = try Checked.int(((Double(dftLength) + 1) * hz / Double(rate)).rounded(.down), "a mel band edge")
         }
         var out = [Double](repeating: 0, count: bins * m)
         func set(_ j: Int, _ i: Int, _ v: Double) throws {

@@ -449,6 +449,7 @@ struct TfIdfVectorizer: Kernel {
         }()
         usesStrings = ints.isEmpty && !strs.isEmpty
         let total = usesStrings ? strs.count : ints.count
+        guard indexes.allSatisfy({ $0 >= 0 && $0 < Int.max }) else { throw ctx.invalid("ngram_indexes must be non-negative") }
         outputSize = (indexes.max() ?? -1) + 1
         var sg: [[[UInt8]]: Int] = [:], ig: [[Int64]: Int] = [:]
         var id = 0
@@ -474,8 +475,11 @@ struct TfIdfVectorizer: Kernel {
         let c = row.count
         let base = row.startIndex
         var gram: [K] = []
-        for n in minN...maxN {
-            let skips = n == 1 ? 0 : maxSkip
+        // Grams longer than the row, or skips wider than it, match nothing: the loops stop at
+        // the row length whatever the attributes say.
+        guard minN <= c else { return }
+        for n in minN...min(maxN, c) {
+            let skips = n == 1 ? 0 : min(maxSkip, (c - 1) / (n - 1))
             for skip in 0...skips {
                 let d = skip + 1
                 var start = 0
@@ -494,7 +498,10 @@ struct TfIdfVectorizer: Kernel {
         guard x.rank <= 2 else { throw kernelError("the input must be [C] or [B, C]") }
         let rows = x.rank == 2 ? x.shape[0] : 1
         let c = x.rank == 0 ? 1 : x.shape[x.rank - 1]
-        var freq = [Int](repeating: 0, count: rows * outputSize)
+        let shape = x.rank == 2 ? [rows, outputSize] : [outputSize]
+        let out = try Tensor.allocate(.float32, shape)
+        try checkTemporary(out.elementCount, of: Int.self, "the n-gram counts")
+        var freq = [Int](repeating: 0, count: out.elementCount)
         if usesStrings {
             guard x.dtype == .string else { throw kernelError("the pool is strings but the input is \(x.dtype)") }
             for r in 0..<rows { count(x.strings[(r * c)..<(r * c + c)], stringGrams, into: &freq, offset: r * outputSize) }
@@ -504,16 +511,16 @@ struct TfIdfVectorizer: Kernel {
             }
             for r in 0..<rows { count(v[(r * c)..<(r * c + c)], intGrams, into: &freq, offset: r * outputSize) }
         }
-        var out = [Float](repeating: 0, count: freq.count)
-        for (p, f) in freq.enumerated() {
-            let w: Float = weights.isEmpty ? 1 : (p % outputSize < weights.count ? weights[p % outputSize] : 0)
-            switch mode {
-            case .tf: out[p] = Float(f)
-            case .idf: out[p] = f > 0 ? w : 0
-            case .tfidf: out[p] = w * Float(f)
+        out.withMutableElements(as: Float.self) { out in
+            for (p, f) in freq.enumerated() {
+                let w: Float = weights.isEmpty ? 1 : (p % outputSize < weights.count ? weights[p % outputSize] : 0)
+                switch mode {
+                case .tf: out[p] = Float(f)
+                case .idf: out[p] = f > 0 ? w : 0
+                case .tfidf: out[p] = w * Float(f)
+                }
             }
         }
-        let shape = x.rank == 2 ? [rows, outputSize] : [outputSize]
-        return [.tensor(Tensor.from(out, shape: shape))]
+        return [.tensor(out)]
     }
 }
