@@ -228,7 +228,7 @@ struct ResizeKernel: Kernel {
                     let identityRoi = roi.map { abs($0[a]) < 1e-9 && abs($0[a + shape.count] - 1) < 1e-9 } ?? true
                     if abs(scales[a] - 1) < 1e-9 && sizes[a] == inSize && identityRoi { continue }
                     let plan = try k.axisPlan(d: a, inSize: inSize, outSize: sizes[a], scale: scales[a], roi: roi)
-                    let (outer, _, inner) = axisSplit(shape, a)
+                    let (outer, _, inner) = try axisSplit(shape, a)
                     let outSize = sizes[a]
                     // Axes are resized one at a time: a shape between input and output can be larger than both.
                     let nextCount = try checkedElementCount([outer, outSize, inner])

@@ -111,6 +111,7 @@ struct GatherKernel: Kernel {
 
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
         let x = try inputs.tensor(0), i = try inputs.tensor(1)
+        guard x.rank >= 1 else { throw kernelError("Gather needs data of rank >= 1") }
         let a = try normalizeAxis(axis, rank: x.rank)
         let idx = try normalizedIndices(i, dim: x.shape[a])
         return [.tensor(try gatherAlongAxis(x, axis: a, indices: idx, idxShape: i.shape))]
@@ -432,8 +433,10 @@ struct CompressKernel: Kernel {
 }
 
 /// Splits `shape` around `axis` into (outer, dim, inner).
-func axisSplit(_ shape: [Int], _ a: Int) -> (outer: Int, dim: Int, inner: Int) {
-    (shape[..<a].reduce(1, *), shape[a], shape[(a + 1)...].reduce(1, *))
+/// A scalar has no axis to split (normalizeAxis accepts axis 0 of rank 0 for ops that allow it).
+func axisSplit(_ shape: [Int], _ a: Int) throws -> (outer: Int, dim: Int, inner: Int) {
+    guard a >= 0, a < shape.count else { throw kernelError("axis \(a) is out of range for shape \(shape)") }
+    return (shape[..<a].reduce(1, *), shape[a], shape[(a + 1)...].reduce(1, *))
 }
 
 struct TopKKernel: Kernel {
@@ -450,7 +453,7 @@ struct TopKKernel: Kernel {
             guard let v = try inputs.tensor(1).int64Values()?.first else { throw kernelError("K must be an integer") }
             k = Int(v)
         }
-        let (outer, dim, inner) = axisSplit(x.shape, a)
+        let (outer, dim, inner) = try axisSplit(x.shape, a)
         guard k >= 0, k <= dim else { throw kernelError("k \(k) is out of range for axis of size \(dim)") }
         var shape = x.shape
         shape[a] = k
@@ -542,7 +545,7 @@ struct ArgExtremeKernel: Kernel {
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
         let x = try inputs.tensor(0)
         let a = try normalizeAxis(axis, rank: x.rank)
-        let (outer, dim, inner) = axisSplit(x.shape, a)
+        let (outer, dim, inner) = try axisSplit(x.shape, a)
         guard dim > 0 else { throw kernelError("cannot reduce an empty axis") }
         var shape = x.shape
         if keepDims { shape[a] = 1 } else { shape.remove(at: a) }
@@ -586,7 +589,7 @@ struct UniqueKernel: Kernel {
         if x.dtype == .bfloat16 {
             keys = Tensor.from(x.values(as: UInt16.self).map(BFloat16Bits.toFloat), shape: x.shape)
         }
-        let (outer, dim, inner) = axisSplit(x.shape, a)
+        let (outer, dim, inner) = try axisSplit(x.shape, a)
         struct Group: NumericVisitor {
             let x: Tensor, outer: Int, dim: Int, inner: Int, sorted: Bool
             /// Returns (first index, count) per unique item in output order, and the inverse map.
@@ -644,7 +647,7 @@ struct CumSumKernel: Kernel {
         let x = try inputs.tensor(0)
         guard let axisValue = try inputs.tensor(1).int64Values()?.first else { throw kernelError("axis must be an integer scalar") }
         let a = try normalizeAxis(axisValue, rank: x.rank)
-        let (outer, dim, inner) = axisSplit(x.shape, a)
+        let (outer, dim, inner) = try axisSplit(x.shape, a)
         struct Sum: NumericVisitor {
             let x: Tensor, outer: Int, dim: Int, inner: Int, exclusive: Bool, reverse: Bool, product: Bool
             func visit<T: NumericScalar>(_ type: T.Type) throws -> Tensor {

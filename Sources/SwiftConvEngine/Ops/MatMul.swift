@@ -556,6 +556,9 @@ struct AttentionKernel: Kernel {
         var nonpad: [Int]? = nil
         if let np = inputs.optionalTensor(6) {
             guard let vals = np.int64Values(), vals.count == b else { throw kernelError("nonpad_kv_seqlen must have \(b) values") }
+            guard vals.allSatisfy({ $0 >= 0 && $0 <= Int64(skv) }) else {
+                throw kernelError("nonpad_kv_seqlen \(vals) must lie in 0...\(skv)")
+            }
             nonpad = vals.map { Int($0) }
         }
         if isCausal {
@@ -664,7 +667,7 @@ struct RotaryEmbeddingKernel: Kernel {
         }
         let rd = rotaryDim == 0 ? d : rotaryDim
         let half = rd / 2
-        guard rd <= d, rd % 2 == 0 else { throw kernelError("rotary_embedding_dim \(rd) does not fit head size \(d)") }
+        guard rd > 0, rd <= d, rd % 2 == 0 else { throw kernelError("rotary_embedding_dim \(rd) does not fit head size \(d)") }
         let cacheRows = cosv.count / max(half, 1)
         var out = x
         for bi in 0..<b {

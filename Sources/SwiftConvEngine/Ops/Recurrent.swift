@@ -84,6 +84,7 @@ struct RecurrentKernel: Kernel {
     init(_ ctx: KernelBuildContext, cell: Cell) throws {
         self.cell = cell
         hidden = ctx.node.attribute("hidden_size")?.int.map { Int($0) }
+        if let h = hidden, h <= 0 || h > Int(Int32.max) { throw ctx.invalid("hidden_size \(h) is out of range") }
         let dir = ctx.string("direction", default: "forward")
         switch dir {
         case "forward": directions = 1; reverseOnly = false
