@@ -114,7 +114,7 @@ public func mapUnary<A: TensorScalar, R: TensorScalar>(_ x: Tensor, _: A.Type, _
 /// Normalizes a possibly negative axis against `rank`; throws when out of range.
 public func normalizeAxis(_ axis: Int64, rank: Int, label: String = "axis") throws -> Int {
     let a = axis < 0 ? Int(axis) + rank : Int(axis)
-    guard a >= 0, a < max(rank, 1) else { throw kernelError("\(label) \(axis) is out of range for rank \(rank)") }
+    guard a >= 0, a < rank else { throw kernelError("\(label) \(axis) is out of range for rank \(rank)") }
     return a
 }
 

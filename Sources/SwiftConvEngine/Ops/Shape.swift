@@ -140,9 +140,11 @@ struct FlattenKernel: Kernel {
 }
 
 /// Normalizes a list of axes against `rank`, rejecting duplicates.
+/// Axes that each name a dimension of a tensor of `rank` (a scalar has none), without repeats.
 func normalizeAxes(_ axes: [Int], rank: Int) throws -> [Int] {
     var out: [Int] = []
     for a in axes {
+        guard rank > 0 else { throw kernelError("axis \(a) is out of range for a scalar") }
         let n = try normalizeAxis(Int64(a), rank: rank)
         guard !out.contains(n) else { throw kernelError("axis \(a) is repeated") }
         out.append(n)
