@@ -36,11 +36,21 @@ struct InferenceScope {
     }
 }
 
+/// Function-body nodes one model's inference may still visit. Each call of a model-local
+/// function infers its body again, so 32 nested functions each calling the next twice would
+/// take 2^32 bodies; past the budget a call's outputs are left unknown.
+final class FunctionBudget {
+    var remainingNodes: Int
+    init(remainingNodes: Int = 1 << 18) { self.remainingNodes = remainingNodes }
+}
+
 struct GraphInference {
     let registry: OpRegistry
     let opsets: [String: Int64]
     let functions: [String: Function]
     let depth: Int
+    /// Shared by the nested inferences of one top-level run.
+    var functionBudget = FunctionBudget()
 
     /// Nesting deeper than this (hostile models) is left uninferred rather than recursed.
     static let maxDepth = 32
@@ -131,7 +141,8 @@ struct GraphInference {
         }
         var subgraphs: ((inout Graph, [ValueType?]) -> [ValueType?])? = nil
         if hasSubgraphs {
-            let nested = GraphInference(registry: registry, opsets: opsets, functions: functions, depth: depth + 1)
+            let nested = GraphInference(registry: registry, opsets: opsets, functions: functions, depth: depth + 1,
+                                        functionBudget: functionBudget)
             subgraphs = { g, types in
                 guard nested.depth <= Self.maxDepth else { return Array(repeating: nil, count: g.outputs.count) }
                 return nested.infer(&g, outer: scope, inputTypes: types)
@@ -145,7 +156,9 @@ struct GraphInference {
             return NodeResult(types: ctx.outputTypes, values: ctx.outputValues,
                               attributes: hasSubgraphs ? ctx.node.attributes : nil)
         }
-        if let f = functions[domain + "\u{0}" + node.opType], depth < Self.maxDepth {
+        if let f = functions[domain + "\u{0}" + node.opType], depth < Self.maxDepth,
+           functionBudget.remainingNodes > 0 {
+            functionBudget.remainingNodes -= max(f.nodes.count, 1)
             let out = inferFunction(f, call: node, inputTypes: inputTypes, scope: scope)
             var types = Array(repeating: ValueType?.none, count: node.outputs.count)
             for o in 0..<min(out.count, types.count) { types[o] = out[o] }
@@ -173,7 +186,8 @@ struct GraphInference {
         }
         var fOpsets: [String: Int64] = opsets
         for o in f.opsetImports { fOpsets[OpDomain.canonical(o.domain)] = o.version }
-        let inner = GraphInference(registry: registry, opsets: fOpsets, functions: functions, depth: depth + 1)
+        let inner = GraphInference(registry: registry, opsets: fOpsets, functions: functions, depth: depth + 1,
+                                   functionBudget: functionBudget)
         // Pass constants of the call's inputs so that shape arithmetic survives the call.
         var outer = InferenceScope()
         for (i, name) in call.inputs.enumerated() where i < f.inputs.count && !name.isEmpty {
