@@ -90,7 +90,7 @@ enum ConvOps {
                 continue
             }
             let p = autoPad == "VALID" ? 0 : pads[i] + pads[i + n]
-            // Each term fits (all sane, v < 2^31), but their sum may not.
+            // With every value below 2^31 each term fits; the checked sum keeps that from being the only guard.
             guard let size = Checked.sumOrNil(strides[i] * (v - 1), outputPadding[i], (kernel[i] - 1) * dilations[i], 1, -p),
                   size >= 0
             else { out.append(.unknown); continue }
