@@ -72,6 +72,32 @@ public enum Checked {
     }
 }
 
+/// Non-throwing forms for static shape inference, where a size that does not fit `Int` is
+/// simply unknown: a model that would overflow at run time fails there, with an error.
+extension Checked {
+    /// The sum of `values` (any sign), or nil on overflow.
+    public static func sumOrNil(_ values: Int...) -> Int? {
+        var total = 0
+        for v in values {
+            let (r, o) = total.addingReportingOverflow(v)
+            if o { return nil }
+            total = r
+        }
+        return total
+    }
+
+    /// The product of `values` (any sign), or nil on overflow.
+    public static func productOrNil(_ values: Int...) -> Int? {
+        var total = 1
+        for v in values {
+            let (r, o) = total.multipliedReportingOverflow(by: v)
+            if o { return nil }
+            total = r
+        }
+        return total
+    }
+}
+
 /// Elements of `shape`, or `resourceExhausted` when the count does not fit `Int` (a negative
 /// dimension is `invalidArgument`).
 public func checkedElementCount(_ shape: [Int]) throws -> Int {

@@ -1,5 +1,9 @@
 /// What a type rule sees of one node: its inputs' types, constants and known small
 /// integer values, and where it writes the outputs' types.
+///
+/// A model is untrusted: shapes read through `shape(_:)` and written through `setOutput`
+/// are passed through `ShapeMath.sanitized` (no negative dims, no absurd ranks), so rules may
+/// use dims as sizes; arithmetic on attribute and value numbers must still be overflow-safe.
 public struct InferenceContext {
     public var node: Node
     /// The opset version imported for the node's domain.
@@ -53,8 +57,8 @@ public struct InferenceContext {
 
     /// Shape of tensor input `i` when its rank is known.
     public func shape(_ i: Int) -> Shape? {
-        if case .tensor(_, let s)? = type(i), let s { return s }
-        if let c = constant(i) { return Shape(c.shape) }
+        if case .tensor(_, let s)? = type(i), let s { return ShapeMath.sanitized(s) }
+        if let c = constant(i), c.shape.count <= ShapeMath.maxRank { return ShapeMath.sanitized(Shape(c.shape)) }
         return nil
     }
 
@@ -79,7 +83,8 @@ public struct InferenceContext {
 
     /// Numeric input `i` as doubles when it is a constant.
     public func doubles(_ i: Int) -> [Double]? {
-        guard let c = constant(i), let v = c.doubleValues(), v.count == c.elementCount else { return nil }
+        guard let c = constant(i), c.elementCount <= 1 << 16, let v = c.doubleValues(), v.count == c.elementCount
+        else { return nil }
         return v
     }
 
@@ -101,13 +106,13 @@ public struct InferenceContext {
     public mutating func setOutput(_ o: Int, _ dtype: DType?, _ shape: Shape?) {
         guard o >= 0, o < outputTypes.count else { return }
         if dtype == nil && shape == nil { return }
-        outputTypes[o] = .tensor(elementType: dtype ?? .undefined, shape: shape)
+        outputTypes[o] = .tensor(elementType: dtype ?? .undefined, shape: ShapeMath.sanitized(shape))
     }
 
     /// Sets output `o` to any type (sequence, map, optional...).
     public mutating func setOutputType(_ o: Int, _ type: ValueType?) {
         guard o >= 0, o < outputTypes.count else { return }
-        outputTypes[o] = type
+        outputTypes[o] = ShapeMath.sanitized(type)
     }
 
     /// Records known elements of integer output `o` (kept only when small).
@@ -131,6 +136,39 @@ public struct InferenceContext {
 
 /// Shape helpers used by type rules; all arithmetic is overflow-safe.
 public enum ShapeMath {
+    /// Largest rank inference works with; a longer shape is treated as of unknown rank. Real
+    /// models stay far below it, and it bounds what a hostile shape costs per node.
+    public static let maxRank = 1024
+
+    /// `shape` as inference may use it: negative dims (invalid, or -1 written for "unknown")
+    /// become unknown, and a rank above `maxRank` becomes an unknown rank.
+    public static func sanitized(_ shape: Shape?) -> Shape? {
+        guard let shape, shape.count <= maxRank else { return nil }
+        guard shape.contains(where: { ($0.value ?? 0) < 0 }) else { return shape }
+        return shape.map { ($0.value ?? 0) < 0 ? .unknown : $0 }
+    }
+
+    /// `type` with every tensor shape in it sanitized as above.
+    public static func sanitized(_ type: ValueType?) -> ValueType? {
+        switch type {
+        case .tensor(let e, let s)?: return .tensor(elementType: e, shape: sanitized(s))
+        case .sparseTensor(let e, let s)?: return .sparseTensor(elementType: e, shape: sanitized(s))
+        case .sequence(let e)?: return .sequence(sanitized(e))
+        case .optional(let e)?: return .optional(sanitized(e))
+        case .map(let k, let v)?: return .map(key: k, value: sanitized(v))
+        case .opaque?, nil: return type
+        }
+    }
+
+    /// Element pairs of two 1-D value lists under numpy broadcasting (a length of 1 repeats);
+    /// nil when the lengths cannot broadcast. Lengths 0 and 1 give no pairs.
+    public static func broadcastPairs(_ a: [Dim], _ b: [Dim]) -> [(Dim, Dim)]? {
+        if a.count == b.count { return Array(zip(a, b)) }
+        if a.count == 1 { return b.map { (a[0], $0) } }
+        if b.count == 1 { return a.map { ($0, b[0]) } }
+        return nil
+    }
+
     /// Normalizes a possibly negative axis into 0..<rank; nil when out of range.
     public static func axis(_ a: Int, rank: Int) -> Int? {
         let v = a < 0 ? a &+ rank : a
@@ -221,7 +259,7 @@ public enum ShapeMath {
             guard let i = rest.firstIndex(of: s) else { return .unknown }
             rest.remove(at: i)
         }
-        guard den.known != 0, num.known % den.known == 0 else { return .unknown }
+        guard den.known != 0, !(num.known == .min && den.known == -1), num.known % den.known == 0 else { return .unknown }
         let k = num.known / den.known
         if rest.isEmpty { return .known(k) }
         if rest.count == 1, k == 1 { return .symbolic(rest[0]) }
@@ -231,16 +269,18 @@ public enum ShapeMath {
     /// Output size of a sliding window (conv/pool) along one axis.
     public static func windowOutput(input: Dim, kernel: Int, stride: Int, dilation: Int, padBegin: Int, padEnd: Int,
                                     ceilMode: Bool = false) -> Dim {
-        guard let n = input.value, stride > 0, dilation > 0, kernel > 0, kernel < 1 << 30, dilation < 1 << 30,
-              abs(padBegin) < 1 << 40, abs(padEnd) < 1 << 40, n < 1 << 50
+        guard let n = input.value, n >= 0, stride > 0, dilation > 0, kernel > 0, kernel < 1 << 30, dilation < 1 << 30,
+              padBegin > -(1 << 40), padBegin < 1 << 40, padEnd > -(1 << 40), padEnd < 1 << 40, n < 1 << 50
         else { return .unknown }
         let effective = (kernel - 1) * dilation + 1
         let span = n + padBegin + padEnd - effective
         guard span >= 0 else { return .unknown }
         if ceilMode {
-            var out = (span + stride - 1) / stride + 1
+            // ceil(span / stride) + 1, written so that a huge stride cannot overflow.
+            var out = span / stride + (span % stride == 0 ? 0 : 1) + 1
             // The last window must start inside the input or the left padding (ONNX/PyTorch rule).
-            if (out - 1) * stride >= n + padBegin { out -= 1 }
+            let (lastStart, overflow) = (out - 1).multipliedReportingOverflow(by: stride)
+            if overflow || lastStart >= n + padBegin { out -= 1 }
             return .known(out)
         }
         return .known(span / stride + 1)
@@ -255,9 +295,9 @@ public enum ShapeMath {
         return .known(Int(v))
     }
 
-    /// `rank` unknown dims; nil for a negative or implausibly large rank.
+    /// `rank` unknown dims; nil for a negative rank or one above `maxRank`.
     public static func unknownShape(rank: Int) -> Shape? {
-        rank >= 0 && rank <= 1 << 16 ? Shape(repeating: .unknown, count: rank) : nil
+        rank >= 0 && rank <= maxRank ? Shape(repeating: .unknown, count: rank) : nil
     }
 
     /// A shape from known values, treating negatives as unknown.

@@ -36,11 +36,37 @@ struct InferenceScope {
     }
 }
 
+/// What one model's inference may still spend, shared by its nested graphs and function calls.
+final class InferenceBudget {
+    /// Function-body nodes left to visit. Each call of a model-local function infers its body
+    /// again, so 32 nested functions each calling the next twice would take 2^32 bodies; past
+    /// the budget a call's outputs are left unknown.
+    var remainingFunctionNodes: Int
+    /// Dims and values left to record. A small model can make every node output a new
+    /// 1024-dim shape or 65536 known values; past the budget later outputs are left unknown.
+    var remainingDims: Int
+
+    init(remainingFunctionNodes: Int = 1 << 18, remainingDims: Int = 1 << 24) {
+        self.remainingFunctionNodes = remainingFunctionNodes
+        self.remainingDims = remainingDims
+    }
+
+    /// Charges the shapes and values of one node's result.
+    func charge(_ result: GraphInference.NodeResult) {
+        var n = result.types.count
+        for t in result.types { if case .tensor(_, let s?)? = t { n += s.count } }
+        for v in result.values { n += v?.count ?? 0 }
+        remainingDims -= n
+    }
+}
+
 struct GraphInference {
     let registry: OpRegistry
     let opsets: [String: Int64]
     let functions: [String: Function]
     let depth: Int
+    /// Shared by the nested inferences of one top-level run.
+    var budget = InferenceBudget()
 
     /// Nesting deeper than this (hostile models) is left uninferred rather than recursed.
     static let maxDepth = 32
@@ -71,7 +97,8 @@ struct GraphInference {
         var inferred: [(String, ValueType)] = []
         for k in g.nodes.indices {
             let node = g.nodes[k]
-            let result = inferNode(node, scope: scope)
+            let result = budget.remainingDims > 0 ? inferNode(node, scope: scope) : nil
+            if let result { budget.charge(result) }
             if let updated = result?.attributes { g.nodes[k].attributes = updated }
             let constant = node.opType == "Constant" && node.canonicalDomain == "" ? GeneratorOps.constantTensor(of: node) : nil
             for (o, name) in node.outputs.enumerated() where !name.isEmpty {
@@ -131,7 +158,8 @@ struct GraphInference {
         }
         var subgraphs: ((inout Graph, [ValueType?]) -> [ValueType?])? = nil
         if hasSubgraphs {
-            let nested = GraphInference(registry: registry, opsets: opsets, functions: functions, depth: depth + 1)
+            let nested = GraphInference(registry: registry, opsets: opsets, functions: functions, depth: depth + 1,
+                                        budget: budget)
             subgraphs = { g, types in
                 guard nested.depth <= Self.maxDepth else { return Array(repeating: nil, count: g.outputs.count) }
                 return nested.infer(&g, outer: scope, inputTypes: types)
@@ -145,7 +173,9 @@ struct GraphInference {
             return NodeResult(types: ctx.outputTypes, values: ctx.outputValues,
                               attributes: hasSubgraphs ? ctx.node.attributes : nil)
         }
-        if let f = functions[domain + "\u{0}" + node.opType], depth < Self.maxDepth {
+        if let f = functions[domain + "\u{0}" + node.opType], depth < Self.maxDepth,
+           budget.remainingFunctionNodes > 0 {
+            budget.remainingFunctionNodes -= max(f.nodes.count, 1)
             let out = inferFunction(f, call: node, inputTypes: inputTypes, scope: scope)
             var types = Array(repeating: ValueType?.none, count: node.outputs.count)
             for o in 0..<min(out.count, types.count) { types[o] = out[o] }
@@ -173,7 +203,8 @@ struct GraphInference {
         }
         var fOpsets: [String: Int64] = opsets
         for o in f.opsetImports { fOpsets[OpDomain.canonical(o.domain)] = o.version }
-        let inner = GraphInference(registry: registry, opsets: fOpsets, functions: functions, depth: depth + 1)
+        let inner = GraphInference(registry: registry, opsets: fOpsets, functions: functions, depth: depth + 1,
+                                   budget: budget)
         // Pass constants of the call's inputs so that shape arithmetic survives the call.
         var outer = InferenceScope()
         for (i, name) in call.inputs.enumerated() where i < f.inputs.count && !name.isEmpty {

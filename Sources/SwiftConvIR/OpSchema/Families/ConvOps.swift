@@ -90,8 +90,11 @@ enum ConvOps {
                 continue
             }
             let p = autoPad == "VALID" ? 0 : pads[i] + pads[i + n]
-            let size = strides[i] * (v - 1) + outputPadding[i] + (kernel[i] - 1) * dilations[i] + 1 - p
-            out.append(size >= 0 ? .known(size) : .unknown)
+            // With every value below 2^31 each term fits; the checked sum keeps that from being the only guard.
+            guard let size = Checked.sumOrNil(strides[i] * (v - 1), outputPadding[i], (kernel[i] - 1) * dilations[i], 1, -p),
+                  size >= 0
+            else { out.append(.unknown); continue }
+            out.append(.known(size))
         }
         ctx.setOutput(0, dtype, out)
     }

@@ -72,15 +72,8 @@ enum ElementwiseOps {
         guard let a = ctx.values(0), let b = ctx.values(1), (ctx.rank(0) ?? 2) <= 1, (ctx.rank(1) ?? 2) <= 1 else {
             return
         }
-        guard a.count == b.count || a.count == 1 || b.count == 1 else { return }
-        let n = max(a.count, b.count)
-        var out: [Dim] = []
-        out.reserveCapacity(n)
-        for i in 0..<n {
-            let x = a[a.count == 1 ? 0 : i], y = b[b.count == 1 ? 0 : i]
-            out.append(combine(name, x, y))
-        }
-        ctx.setValues(0, out)
+        guard let pairs = ShapeMath.broadcastPairs(a, b) else { return }
+        ctx.setValues(0, pairs.map { combine(name, $0, $1) })
     }
 
     static func combine(_ name: String, _ x: Dim, _ y: Dim) -> Dim {
@@ -132,10 +125,10 @@ enum ElementwiseOps {
         for (i, term) in lhs.enumerated() {
             guard let s = ctx.shape(i) else { ctx.setOutput(0, dtype, nil); return }
             let letters = term
-            let hasEllipsis = letters.contains(".")
-            let named = letters.filter { $0 != "." }
-            let ellRank = s.count - named.count
-            guard ellRank >= 0, hasEllipsis || ellRank == 0 else { ctx.setOutput(0, dtype, nil); return }
+            let ellipses = letters.filter { $0 == "." }.count
+            let named = letters.count - ellipses
+            let ellRank = s.count - named
+            guard ellipses <= 1, ellRank >= 0, ellipses == 1 || ellRank == 0 else { ctx.setOutput(0, dtype, nil); return }
             var k = 0
             for c in letters {
                 if c == "." {

@@ -16,7 +16,7 @@ enum GeneratorOps {
             }
             ctx.setOutput(0, dtype, dims.map { if let v = $0.value, v < 0 { return .unknown } else { return $0 } })
             // A small integer fill (e.g. ones for Expand) is tracked as values.
-            if dims.count == 1, let n = dims[0].value, n <= 64, dtype.isInteger,
+            if dims.count == 1, let n = dims[0].value, n >= 0, n <= 64, dtype.isInteger,
                let fill = value?.int64Values()?.first ?? (value == nil ? 0 : nil) {
                 ctx.setValues(0, Array(repeating: .known(Int(clamping: fill)), count: n))
             }

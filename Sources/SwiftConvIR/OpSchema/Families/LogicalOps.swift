@@ -28,12 +28,9 @@ enum LogicalOps {
     }
 
     static func foldEqual(_ ctx: inout InferenceContext) {
-        guard let a = ctx.values(0), let b = ctx.values(1), a.count == b.count || a.count == 1 || b.count == 1 else {
-            return
-        }
+        guard let a = ctx.values(0), let b = ctx.values(1), let pairs = ShapeMath.broadcastPairs(a, b) else { return }
         var out: [Dim] = []
-        for i in 0..<max(a.count, b.count) {
-            let x = a[a.count == 1 ? 0 : i], y = b[b.count == 1 ? 0 : i]
+        for (x, y) in pairs {
             guard let p = x.value, let q = y.value else {
                 // A symbolic dim is never negative, so it differs from a negative constant.
                 if case .symbolic = x, let q = y.value, q < 0 { out.append(.known(0)); continue }

@@ -307,12 +307,15 @@ enum ShapeOps {
             }
         }
         ctx.setOutput(0, dtype, out)
-        if x.count == 1, let v = ctx.values(0), let r = ranges[0] {
+        // The loop is bounded by the known values, not by the (model-chosen) slice length.
+        if x.count == 1, let v = ctx.values(0), let r = ranges[0], r.count <= v.count {
             var picked: [Dim] = []
             var i = r.start
-            for _ in 0..<r.count where i >= 0 && i < v.count {
+            while picked.count < r.count, i >= 0, i < v.count {
                 picked.append(v[i])
-                i += r.step
+                let (next, overflow) = i.addingReportingOverflow(r.step)
+                if overflow { break }
+                i = next
             }
             if picked.count == r.count { ctx.setValues(0, picked) }
         } else if x.count == 1, ranges.isEmpty {
@@ -488,13 +491,14 @@ enum ShapeOps {
             if policy == "stretch" {
                 for (i, a) in axes.enumerated() { out[a] = .known(sizes[i]) }
             } else {
-                let ratios = axes.enumerated().map { (i, a) in x[a].value.map { Double(sizes[i]) / Double($0) } }
-                guard ratios.allSatisfy({ $0 != nil }) else {
+                let ratios = axes.enumerated().compactMap { (i, a) in x[a].value.map { Double(sizes[i]) / Double($0) } }
+                guard ratios.count == axes.count,
+                      let r = policy == "not_larger" ? ratios.min() : ratios.max()
+                else {
                     ctx.setOutput(0, dtype, Shape(repeating: .unknown, count: n))
                     return
                 }
-                let r = policy == "not_larger" ? ratios.map { $0! }.min()! : ratios.map { $0! }.max()!
-                for a in axes { out[a] = ShapeMath.dim((Double(x[a].value!) * r).rounded()) }
+                for a in axes { out[a] = x[a].value.map { ShapeMath.dim((Double($0) * r).rounded()) } ?? .unknown }
             }
         } else if let scales, scales.count == axes.count {
             for (i, a) in axes.enumerated() {
