@@ -126,7 +126,8 @@ public final class InferenceSession: @unchecked Sendable {
                 "invalid rank for input '\(info.name)': got \(t.shape.count), expected \(shape.count) (shape \(shape.map(\.description)))")
         }
         for (i, d) in shape.enumerated() {
-            if case .known(let v) = d, v != t.shape[i] {
+            // A negative declared dim is no size at all; like a symbolic one it accepts any.
+            if case .known(let v) = d, v >= 0, v != t.shape[i] {
                 throw SwiftConvError.invalidArgument(
                     "invalid dimensions for input '\(info.name)' at index \(i): got \(t.shape[i]), expected \(v)")
             }
