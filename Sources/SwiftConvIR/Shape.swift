@@ -37,13 +37,18 @@ extension Array where Element == Dim {
 }
 
 /// Number of elements of a concrete shape; nil on negative sizes or overflow.
+///
+/// The non-zero dimensions must multiply within `Int` even when another is zero (as numpy
+/// requires): strides of such a shape would overflow even though it holds no elements.
 public func elementCount(_ shape: [Int]) -> Int? {
     var n = 1
+    var empty = false
     for d in shape {
         guard d >= 0 else { return nil }
+        if d == 0 { empty = true; continue }
         let (p, o) = n.multipliedReportingOverflow(by: d)
         if o { return nil }
         n = p
     }
-    return n
+    return empty ? 0 : n
 }

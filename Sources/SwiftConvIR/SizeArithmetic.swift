@@ -30,14 +30,18 @@ public enum Checked {
         return r
     }
 
-    /// The product of `values` (all >= 0), or an error naming `what`.
+    /// The product of `values` (all >= 0), or an error naming `what`. The non-zero factors
+    /// must multiply within `Int` even when one is zero, so that a shape this accepts has
+    /// strides that fit (numpy refuses such shapes too).
     public static func product(_ values: [Int], _ what: @autoclosure () -> String = "a size") throws -> Int {
         var n = 1
+        var empty = false
         for v in values {
             guard v >= 0 else { throw SwiftConvError.invalidArgument("\(what()) has a negative factor \(v) in \(values)") }
+            if v == 0 { empty = true; continue }
             n = try multiply(n, v, what())
         }
-        return n
+        return empty ? 0 : n
     }
 
     /// A float that must be an integer (a count, an index, a dimension): NaN, infinity or a
