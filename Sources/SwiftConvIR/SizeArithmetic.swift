@@ -111,7 +111,9 @@ public func checkedElementCount(_ shape: [Int]) throws -> Int {
 /// Bytes of a `dtype` tensor of `shape` (packed for sub-byte types), checked as above.
 public func checkedByteCount(_ dtype: DType, _ shape: [Int]) throws -> Int {
     let n = try checkedElementCount(shape)
-    guard let bytes = dtype.byteCount(elements: n) else {
+    // An empty shape's other dims must still span a byte count that fits (numpy's rule).
+    let span = shape.reduce(1) { $1 == 0 ? $0 : $0 * $1 }
+    guard let bytes = dtype.byteCount(elements: n), dtype.byteCount(elements: span) != nil else {
         throw SwiftConvError.resourceExhausted("a \(dtype) tensor of shape \(shape) needs more bytes than fit in memory")
     }
     return bytes

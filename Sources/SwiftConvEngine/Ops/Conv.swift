@@ -416,6 +416,7 @@ struct ConvTransposeKernel: Kernel {
         } else {
             if let p = attrs.pads, attrs.autoPad == .notSet {
                 guard p.count == 2 * r else { throw kernelError("pads has \(p.count) values") }
+                guard p.allSatisfy({ $0 >= 0 }) else { throw kernelError("pads \(p) must not be negative") }
                 pb = Array(p[0..<r])
                 pe = Array(p[r...])
             }
@@ -425,6 +426,9 @@ struct ConvTransposeKernel: Kernel {
             }
         }
         guard outSp.allSatisfy({ $0 >= 0 }) else { throw kernelError("negative output size \(outSp)") }
+        // Every scatter position is at most the full extent, also when output_shape fixes the
+        // output size: checking the extent here keeps the position arithmetic below in range.
+        for i in 0..<r { _ = try fullExtent(i) }
         let out = try Tensor.allocate(.float32, [n, m] + outSp)
         let po = out.mutableFloatPointer
         let outCount = outSp.reduce(1, *), inCount = inSp.reduce(1, *), kc = kernel.reduce(1, *)
