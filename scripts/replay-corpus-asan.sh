@@ -18,13 +18,14 @@ cases=(tests/fuzz_corpus/*/)
 hostile=$(mktemp -d)
 trap 'rm -rf "$hostile"' EXIT
 if python3 -c "import onnx" 2>/dev/null; then
-    for name in $(python3 tests/hostile_cases.py --list | awk '{print $2}'); do
+    # loop_trip_2p62_terminated ends only because the Python test sets RunOptions.terminate.
+    for name in $(python3 tests/hostile_cases.py --list | awk '{print $2}' | grep -v '^loop_trip_2p62_terminated$'); do
         python3 tests/hostile_cases.py --write "$name" "$hostile/$name" >/dev/null 2>&1 && cases+=("$hostile/$name/")
     done
 fi
 failed=0
 for case in "${cases[@]}"; do
-    if ! out=$(ASAN_OPTIONS=detect_leaks=0 timeout 120 "$tool" --smoke "$case" 2>&1); then
+    if ! out=$(SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0 timeout 120 "$tool" --smoke "$case" 2>&1); then
         failed=$((failed + 1))
         echo "FAILED $case"
         echo "$out" | grep -E "ERROR: AddressSanitizer|Fatal error|SUMMARY|^ +#[0-9]+ .*Sources" | head -12
