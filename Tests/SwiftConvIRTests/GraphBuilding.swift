@@ -38,3 +38,16 @@ func inferredType(_ model: Model, _ name: String) -> ValueType? {
 }
 
 func inferredShape(_ model: Model, _ name: String) -> Shape? { inferredType(model, name)?.tensorShape }
+
+/// The validation message `body` throws, nil when it returns, or a note on any other error.
+func validationFailure(_ body: () throws -> Void) -> String? {
+    do {
+        try body()
+        return nil
+    } catch let e as SwiftConvError {
+        guard case .validation(let msg) = e else { return "wrong error kind: \(e)" }
+        return msg
+    } catch {
+        return "unexpected \(error)"
+    }
+}

@@ -17,15 +17,7 @@ import Testing
 
     /// The validation message, or nil when the model passes.
     func failure(_ m: Model) -> String? {
-        do {
-            try ModelChecker.checkForSession(m)
-            return nil
-        } catch let e as SwiftConvError {
-            guard case .validation(let msg) = e else { return "wrong error kind: \(e)" }
-            return msg
-        } catch {
-            return "unexpected \(error)"
-        }
+        validationFailure { try ModelChecker.checkForSession(m) }
     }
 
     @Test func validModelWithoutGraphNamePasses() {
