@@ -378,8 +378,8 @@ struct ResizeKernel: Kernel {
         case (.linear, true):
             let s = min(scale, 1)
             let start = try Checked.int((-1 / s).rounded(.down), "the antialias footprint") + 1
-            try checkTemporary(2 - 2 * start, of: Double.self, "the antialias footprint")
-            let footprint = 2 - 2 * start
+            let footprint = try Checked.subtract(2, Checked.multiply(2, start, "the antialias footprint"), "the antialias footprint")
+            try checkTemporary(footprint, of: Double.self, "the antialias footprint")
             var c = (0..<footprint).map { i in min(max(1 - abs((Double(start + i) - ratio) * s), 0), 1) }
             let sum = c.reduce(0, +)
             for i in c.indices { c[i] /= sum }
@@ -393,7 +393,8 @@ struct ResizeKernel: Kernel {
         case (.cubic, true):
             let s = min(scale, 1)
             let iStart = try Checked.int((-2 / s).rounded(.down), "the antialias footprint") + 1
-            try checkTemporary(2 - 2 * iStart, of: Double.self, "the antialias footprint")
+            try checkTemporary(Checked.subtract(2, Checked.multiply(2, iStart, "the antialias footprint"), "the antialias footprint"),
+                               of: Double.self, "the antialias footprint")
             let iEnd = 2 - iStart
             var c = (iStart..<iEnd).map { i -> Double in
                 let x = abs(s * (Double(i) - ratio))
