@@ -16,17 +16,15 @@ final class SessionBox: @unchecked Sendable {
         var types = [String: ValueType]()
         for i in session.inputs { if let t = i.type, types[i.name] == nil { types[i.name] = t } }
         inputTypes = types
-        outputs = SessionBox.inferredOutputs(session.model)
+        outputs = SessionBox.inferredOutputs(session)
     }
 
-    /// The declared outputs, each unknown rank or dim replaced by what inference finds.
-    static func inferredOutputs(_ model: Model) -> [ValueInfo] {
-        var copy = model
-        for i in copy.graph.outputs.indices { copy.graph.outputs[i].type = nil }
-        guard (try? ShapeInference.infer(&copy)) != nil else { return model.graph.outputs }
-        return zip(model.graph.outputs, copy.graph.outputs).map { declared, inferred in
+    /// The declared outputs, each unknown rank or dim replaced by what inference found when
+    /// the session was created.
+    static func inferredOutputs(_ session: InferenceSession) -> [ValueInfo] {
+        zip(session.outputs, session.inferredOutputTypes).map { declared, inferred in
             var out = declared
-            guard case .tensor(let e, let shape)? = declared.type, case .tensor(_, let found?)? = inferred.type else {
+            guard case .tensor(let e, let shape)? = declared.type, case .tensor(_, let found?)? = inferred else {
                 return out
             }
             guard let shape else {

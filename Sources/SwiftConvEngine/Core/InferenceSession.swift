@@ -16,6 +16,8 @@ public final class InferenceSession: @unchecked Sendable {
     let inputPosition: [String: Int]
     let requiredInputs: Set<String>
     public let options: SessionOptions
+    /// Graph output types as shape inference found them at creation (nil where unknown).
+    public let inferredOutputTypes: [ValueType?]
 
     public init(model: Model, options: SessionOptions = SessionOptions(), registry: KernelRegistry = Kernels.standard) throws {
         guard options.maxTensorBytes > 0, options.maxRunBytes > 0 else {
@@ -25,8 +27,11 @@ public final class InferenceSession: @unchecked Sendable {
         self.options = options
         // Constants folded and weights packed while building count against the same limits as a run.
         let budget = AllocationBudget(maxTensorBytes: options.maxTensorBytes, maxTotalBytes: options.maxRunBytes)
-        let (m, plan) = try AllocationBudget.withCurrent(budget) { try InferenceSession.compile(model, options, registry) }
+        let (m, plan, inferred) = try AllocationBudget.withCurrent(budget) {
+            try InferenceSession.compile(model, options, registry)
+        }
         self.plan = plan
+        inferredOutputTypes = inferred
         self.model = m
         pool = ThreadPool(threads: options.intraOpThreads)
         let weights = Set(m.graph.initializers.map(\.name))
@@ -37,8 +42,9 @@ public final class InferenceSession: @unchecked Sendable {
     }
 
     /// Inlines functions, optimizes the graph and builds the plan with a kernel per node.
-    private static func compile(_ model: Model, _ options: SessionOptions, _ registry: KernelRegistry) throws -> (Model, ExecutionPlan) {
-        try ModelChecker.checkForSession(model)
+    private static func compile(_ model: Model, _ options: SessionOptions, _ registry: KernelRegistry) throws
+        -> (Model, ExecutionPlan, [ValueType?]) {
+        let inferred = try ModelChecker.checkForSession(model)
         var m = model
         var inliner = FunctionInliner(model: model)
         m.graph = try inliner.inline(model.graph)
@@ -59,7 +65,7 @@ public final class InferenceSession: @unchecked Sendable {
             throw SwiftConvError.unsupportedOp(
                 "\(builder.unsupported.count) node(s) cannot run:\n  " + builder.unsupported.joined(separator: "\n  "))
         }
-        return (m, plan)
+        return (m, plan, inferred)
     }
 
     /// Inputs without an initializer default (what onnxruntime's `get_inputs()` lists).

@@ -4,10 +4,12 @@
 /// Conservative by construction: an output is judged only when shape inference knows its
 /// element type for certain; an unknown op, an untyped input or an output fed directly by
 /// a graph input or initializer is never a reason to refuse.
+///
+/// Returns the output types inference found (by output position, nil where unknown): the
+/// session reports them for outputs declared without a shape, so inference runs once.
 enum DeclaredOutputTypeCheck {
-    static func check(_ model: Model, registry: OpRegistry) throws {
+    static func check(_ model: Model, registry: OpRegistry) throws -> [ValueType?] {
         let declared = model.graph.outputs.map(\.type)
-        guard declared.contains(where: { Self.elementType($0) != nil }) else { return }
         // Infer without the declarations under test, which inference would otherwise keep.
         var graph = model.graph
         let outputNames = Set(graph.outputs.map(\.name))
@@ -32,6 +34,7 @@ enum DeclaredOutputTypeCheck {
             throw ModelChecker.fail("\(node): output '\(output.name)' is tensor(\(got.onnxTypeName)), "
                 + "but the graph declares it as tensor(\(want.onnxTypeName))")
         }
+        return model.graph.outputs.indices.map { $0 < computed.count ? computed[$0] : nil }
     }
 
     /// The element type of a tensor type, when it is defined.

@@ -9,8 +9,10 @@ extension ModelChecker {
     /// graph, a node whose input or output count its schema does not allow (ops without
     /// a schema are left to the kernel registry), two nodes of one graph with one name, a
     /// graph input listed twice, and a declared graph output element type that
-    /// contradicts what the graph computes. Subgraphs are checked too.
-    public static func checkForSession(_ model: Model, registry: OpRegistry = .standard) throws {
+    /// contradicts what the graph computes. Subgraphs are checked too. Returns the graph
+    /// output types shape inference found (nil where unknown), by output position.
+    @discardableResult
+    public static func checkForSession(_ model: Model, registry: OpRegistry = .standard) throws -> [ValueType?] {
         var opsets: [String: Int64] = [:]
         for o in model.opsetImports {
             let domain = OpDomain.canonical(o.domain)
@@ -29,7 +31,7 @@ extension ModelChecker {
         for f in model.functions { functions.insert(OpDomain.canonical(f.domain) + "\u{0}" + f.name) }
         let checker = SessionGraphChecker(registry: registry, opsets: opsets, functions: functions)
         try checker.check(model.graph, enclosing: [], depth: 0)
-        try DeclaredOutputTypeCheck.check(model, registry: registry)
+        return try DeclaredOutputTypeCheck.check(model, registry: registry)
     }
 
     /// "node 'n1' (Relu)" for the first node of `domain` in the main graph, if any.
