@@ -114,6 +114,18 @@ def _non_negative_int(value, what, owner="SessionOptions"):
     return int(value)
 
 
+def _non_negative_int_option(name):
+    """A SessionOptions property holding an int >= 0, checked when set."""
+
+    def get(self):
+        return getattr(self, "_" + name)
+
+    def set(self, value):
+        setattr(self, "_" + name, _non_negative_int(value, name))
+
+    return property(get, set)
+
+
 class SessionOptions:
     """onnxruntime's SessionOptions. ``intra_op_num_threads`` (0 = all cores) and
     ``graph_optimization_level`` are used; the rest is accepted and kept so that existing
@@ -146,29 +158,9 @@ class SessionOptions:
         self.optimized_model_filepath = ""
         self._config = {}
 
-    @property
-    def intra_op_num_threads(self):
-        return self._intra_op_num_threads
-
-    @intra_op_num_threads.setter
-    def intra_op_num_threads(self, value):
-        self._intra_op_num_threads = _non_negative_int(value, "intra_op_num_threads")
-
-    @property
-    def max_tensor_bytes(self):
-        return self._max_tensor_bytes
-
-    @max_tensor_bytes.setter
-    def max_tensor_bytes(self, value):
-        self._max_tensor_bytes = _non_negative_int(value, "max_tensor_bytes")
-
-    @property
-    def max_run_bytes(self):
-        return self._max_run_bytes
-
-    @max_run_bytes.setter
-    def max_run_bytes(self, value):
-        self._max_run_bytes = _non_negative_int(value, "max_run_bytes")
+    intra_op_num_threads = _non_negative_int_option("intra_op_num_threads")
+    max_tensor_bytes = _non_negative_int_option("max_tensor_bytes")
+    max_run_bytes = _non_negative_int_option("max_run_bytes")
 
     @property
     def graph_optimization_level(self):
