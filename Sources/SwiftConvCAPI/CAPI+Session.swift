@@ -24,7 +24,7 @@ final class SessionBox: @unchecked Sendable {
     static func inferredOutputs(_ session: InferenceSession) -> [ValueInfo] {
         zip(session.outputs, session.inferredOutputTypes).map { declared, inferred in
             var out = declared
-            guard case .tensor(let e, let shape)? = declared.type, case .tensor(_, let found?)? = inferred else {
+            guard case .tensor(let e, let shape, _)? = declared.type, case .tensor(_, let found?, _)? = inferred else {
                 return out
             }
             guard let shape else {

@@ -82,7 +82,7 @@ enum ModelInfo {
                     var dtype: DType? = nil
                     var shape: Shape? = nil
                     switch info.type {
-                    case .tensor(let t, let s)?, .sparseTensor(let t, let s)?:
+                    case .tensor(let t, let s, _)?, .sparseTensor(let t, let s)?:
                         dtype = t
                         shape = s
                     default:

@@ -1,7 +1,8 @@
 /// The type of a value flowing along a graph edge (ONNX `TypeProto`).
 public indirect enum ValueType: Hashable, Sendable {
-    /// A dense tensor; `shape` nil means the rank is unknown.
-    case tensor(elementType: DType, shape: Shape?)
+    /// A dense tensor; `shape` nil means the rank is unknown. `quantization`, when present,
+    /// says how the stored integers map to real numbers (TFLite tensors, ONNX Q/DQ values).
+    case tensor(elementType: DType, shape: Shape?, quantization: QuantParams? = nil)
     case sparseTensor(elementType: DType, shape: Shape?)
     case sequence(ValueType?)
     case map(key: DType, value: ValueType?)
@@ -9,19 +10,25 @@ public indirect enum ValueType: Hashable, Sendable {
     case opaque(domain: String, name: String)
 
     public var tensorElementType: DType? {
-        if case .tensor(let t, _) = self { return t }
+        if case .tensor(let t, _, _) = self { return t }
         return nil
     }
 
     public var tensorShape: Shape? {
-        if case .tensor(_, let s) = self { return s }
+        if case .tensor(_, let s, _) = self { return s }
+        return nil
+    }
+
+    /// The quantization of a tensor type (nil for float tensors and non-tensor types).
+    public var quantization: QuantParams? {
+        if case .tensor(_, _, let q) = self { return q }
         return nil
     }
 
     /// ONNX Runtime's spelling: `tensor(float)`, `seq(tensor(int64))`, `map(int64,tensor(float))`.
     public var onnxTypeString: String {
         switch self {
-        case .tensor(let t, _): return "tensor(\(t.onnxTypeName))"
+        case .tensor(let t, _, _): return "tensor(\(t.onnxTypeName))"
         case .sparseTensor(let t, _): return "sparse_tensor(\(t.onnxTypeName))"
         case .sequence(let e): return "seq(\(e?.onnxTypeString ?? "undefined"))"
         case .map(let k, let v): return "map(\(k.onnxTypeName),\(v?.onnxTypeString ?? "undefined"))"
@@ -51,8 +58,6 @@ public struct ValueInfo: Hashable, Sendable {
     public var docString: String = ""
     public var denotation: TypeDenotation = TypeDenotation()
     public var metadata: [MetadataEntry] = []
-    /// Quantization of the value (TFLite carries it per tensor; ONNX uses Q/DQ nodes).
-    public var quantization: QuantParams?
 
     public init(name: String, type: ValueType?, docString: String = "") {
         self.name = name

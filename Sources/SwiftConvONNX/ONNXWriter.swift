@@ -178,7 +178,7 @@ struct IRToProto {
         var p = Onnx_TypeProto()
         guard let t else { return p }
         switch t {
-        case .tensor(let e, let s):
+        case .tensor(let e, let s, _):
             var tt = Onnx_TypeProto.Tensor()
             tt.elemType = e.rawValue
             if let s { tt.shape = shape(s) }

@@ -1,3 +1,4 @@
+import SwiftConvTestSupport
 import Testing
 @testable import SwiftConvIR
 

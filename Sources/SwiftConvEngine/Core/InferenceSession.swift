@@ -110,7 +110,7 @@ public final class InferenceSession: @unchecked Sendable {
     /// A result whose element type contradicts the graph's declared output type is an error,
     /// as in onnxruntime (which finds most such models at creation by type inference).
     func checkOutput(_ value: Value, against info: ValueInfo) throws {
-        guard case .tensor(let declared, _)? = info.type, declared != .undefined, case .tensor(let t) = value,
+        guard case .tensor(let declared, _, _)? = info.type, declared != .undefined, case .tensor(let t) = value,
               t.dtype != declared else { return }
         throw SwiftConvError.validation(
             "graph output '\(info.name)' is declared tensor(\(declared.onnxTypeName)) but the graph computes tensor(\(t.dtype.onnxTypeName))")
@@ -118,7 +118,7 @@ public final class InferenceSession: @unchecked Sendable {
 
     /// onnxruntime's checks: element type, rank and every static dimension.
     func checkInput(_ value: Value, against info: ValueInfo) throws {
-        guard case .tensor(let expectedType, let shape)? = info.type else { return }
+        guard case .tensor(let expectedType, let shape, _)? = info.type else { return }
         guard case .tensor(let t) = value else {
             throw SwiftConvError.invalidArgument("input '\(info.name)' must be a tensor(\(expectedType.onnxTypeName)); got \(value.typeDescription)")
         }

@@ -29,7 +29,7 @@ func conditionValue(_ v: Value?, what: String) throws -> Bool {
 
 /// An empty value of a subgraph output's declared type, for scan outputs of zero iterations.
 func emptyScanOutput(_ info: ValueInfo, axis: Int = 0) throws -> Value {
-    guard case .tensor(let dt, let shape)? = info.type else { return .tensor(try Tensor.zeros(.float32, [0])) }
+    guard case .tensor(let dt, let shape, _)? = info.type else { return .tensor(try Tensor.zeros(.float32, [0])) }
     var dims: [Int] = []
     if let shape {
         for d in shape { if case .known(let v) = d { dims.append(v) } else { dims.append(0) } }

@@ -39,7 +39,7 @@ enum DeclaredOutputTypeCheck {
 
     /// The element type of a tensor type, when it is defined.
     static func elementType(_ type: ValueType?) -> DType? {
-        guard case .tensor(let e, _)? = type, e != .undefined else { return nil }
+        guard case .tensor(let e, _, _)? = type, e != .undefined else { return nil }
         return e
     }
 }

@@ -214,7 +214,7 @@ struct GraphChecker {
     func checkType(_ t: ValueType?, _ label: String) throws {
         guard let t else { return }
         switch t {
-        case .tensor(let e, let s), .sparseTensor(let e, let s):
+        case .tensor(let e, let s, _), .sparseTensor(let e, let s):
             guard e != .undefined else { throw ModelChecker.fail("\(label): element type is undefined") }
             if let s, s.count > 1 << 16 { throw ModelChecker.fail("\(label): rank \(s.count) is too large") }
         case .sequence(let e), .optional(let e): try checkType(e, label)

@@ -51,13 +51,13 @@ public struct InferenceContext {
 
     /// Element type of tensor input `i`, nil when unknown.
     public func dtype(_ i: Int) -> DType? {
-        guard case .tensor(let t, _)? = type(i), t != .undefined else { return nil }
+        guard case .tensor(let t, _, _)? = type(i), t != .undefined else { return nil }
         return t
     }
 
     /// Shape of tensor input `i` when its rank is known.
     public func shape(_ i: Int) -> Shape? {
-        if case .tensor(_, let s)? = type(i), let s { return ShapeMath.sanitized(s) }
+        if case .tensor(_, let s, _)? = type(i), let s { return ShapeMath.sanitized(s) }
         if let c = constant(i), c.shape.count <= ShapeMath.maxRank { return ShapeMath.sanitized(Shape(c.shape)) }
         return nil
     }
@@ -151,7 +151,7 @@ public enum ShapeMath {
     /// `type` with every tensor shape in it sanitized as above.
     public static func sanitized(_ type: ValueType?) -> ValueType? {
         switch type {
-        case .tensor(let e, let s)?: return .tensor(elementType: e, shape: sanitized(s))
+        case .tensor(let e, let s, _)?: return .tensor(elementType: e, shape: sanitized(s))
         case .sparseTensor(let e, let s)?: return .sparseTensor(elementType: e, shape: sanitized(s))
         case .sequence(let e)?: return .sequence(sanitized(e))
         case .optional(let e)?: return .optional(sanitized(e))

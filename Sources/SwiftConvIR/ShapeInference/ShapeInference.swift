@@ -54,7 +54,7 @@ final class InferenceBudget {
     /// Charges the shapes and values of one node's result.
     func charge(_ result: GraphInference.NodeResult) {
         var n = result.types.count
-        for t in result.types { if case .tensor(_, let s?)? = t { n += s.count } }
+        for t in result.types { if case .tensor(_, let s?, _)? = t { n += s.count } }
         for v in result.values { n += v?.count ?? 0 }
         remainingDims -= n
     }
@@ -219,7 +219,7 @@ struct GraphInference {
     /// Whether a type is complete enough to write into `valueInfo`.
     static func isReportable(_ t: ValueType) -> Bool {
         switch t {
-        case .tensor(let e, _), .sparseTensor(let e, _): return e != .undefined
+        case .tensor(let e, _, _), .sparseTensor(let e, _): return e != .undefined
         case .sequence(let e), .optional(let e): return e.map(isReportable) ?? false
         case .map(_, let v): return v.map(isReportable) ?? false
         case .opaque: return true
@@ -230,10 +230,13 @@ struct GraphInference {
     static func refine(_ declared: ValueType?, with inferred: ValueType?) -> ValueType? {
         guard let declared else { return inferred }
         guard let inferred else { return declared }
-        guard case .tensor(let dt, let ds) = declared, case .tensor(let it, let ishape) = inferred else { return declared }
+        guard case .tensor(let dt, let ds, let dq) = declared, case .tensor(let it, let ishape, let iq) = inferred else {
+            return declared
+        }
         let t = dt == .undefined ? it : dt
-        guard let ds else { return .tensor(elementType: t, shape: ishape) }
-        guard let ishape, ishape.count == ds.count else { return .tensor(elementType: t, shape: ds) }
-        return .tensor(elementType: t, shape: zip(ds, ishape).map { $0 == .unknown ? $1 : $0 })
+        let q = dq ?? iq
+        guard let ds else { return .tensor(elementType: t, shape: ishape, quantization: q) }
+        guard let ishape, ishape.count == ds.count else { return .tensor(elementType: t, shape: ds, quantization: q) }
+        return .tensor(elementType: t, shape: zip(ds, ishape).map { $0 == .unknown ? $1 : $0 }, quantization: q)
     }
 }

@@ -133,7 +133,7 @@ public enum ModelText {
     /// `[FLOAT, batchx3x224x224]` in the spirit of onnx's printer.
     static func typeTag(_ t: ValueType?) -> String {
         guard let t else { return "" }
-        if case .tensor(let e, let s) = t {
+        if case .tensor(let e, let s, _) = t {
             let dims = s.map { $0.map(\.description).joined(separator: "x") } ?? "?"
             return "[\(e.onnxTypeName), \(dims)]"
         }
@@ -148,13 +148,13 @@ public enum ModelText {
 
     static func typeText(_ t: ValueType?) -> String {
         guard let t else { return "?" }
-        if case .tensor(let e, _) = t { return e.numpyName }
+        if case .tensor(let e, _, _) = t { return e.numpyName }
         return t.onnxTypeString
     }
 
     static func shapeText(_ t: ValueType?) -> String {
         switch t {
-        case .tensor(_, let s)?, .sparseTensor(_, let s)?:
+        case .tensor(_, let s, _)?, .sparseTensor(_, let s)?:
             guard let s else { return "(rank unknown)" }
             return "[" + s.map(\.description).joined(separator: ", ") + "]"
         default: return ""

@@ -38,7 +38,7 @@ enum ControlFlowOps {
     static func merge(_ a: ValueType?, _ b: ValueType?) -> ValueType? {
         guard let a else { return b }
         guard let b else { return a }
-        guard case .tensor(let ta, let sa) = a, case .tensor(let tb, let sb) = b else { return a == b ? a : nil }
+        guard case .tensor(let ta, let sa, _) = a, case .tensor(let tb, let sb, _) = b else { return a == b ? a : nil }
         let t = ta == tb ? ta : (ta == .undefined ? tb : (tb == .undefined ? ta : DType.undefined))
         guard let sa, let sb, sa.count == sb.count else { return .tensor(elementType: t, shape: nil) }
         return .tensor(elementType: t, shape: zip(sa, sb).map { $0 == $1 ? $0 : .unknown })
@@ -65,14 +65,14 @@ enum ControlFlowOps {
             guard bodyIndex < out.count else { continue }
             if o < carried {
                 ctx.setOutputType(o, out[bodyIndex] ?? ctx.type(o + 2))
-            } else if case .tensor(let t, let s)? = out[bodyIndex] {
+            } else if case .tensor(let t, let s, _)? = out[bodyIndex] {
                 ctx.setOutputType(o, .tensor(elementType: t, shape: s.map { [.unknown] + $0 }))
             }
         }
     }
 
     static func relaxDims(_ t: ValueType) -> ValueType {
-        guard case .tensor(let e, let s) = t else { return t }
+        guard case .tensor(let e, let s, _) = t else { return t }
         return .tensor(elementType: e, shape: s.map { Shape(repeating: .unknown, count: $0.count) })
     }
 
@@ -84,7 +84,7 @@ enum ControlFlowOps {
         var bodyInputs: [ValueType?] = (0..<n).map { ctx.type($0) }
         var length: Dim = .unknown
         for j in 0..<m {
-            guard case .tensor(let t, let s)? = ctx.type(n + j), let s, j < inAxes.count,
+            guard case .tensor(let t, let s, _)? = ctx.type(n + j), let s, j < inAxes.count,
                   let a = ShapeMath.axis(inAxes[j], rank: s.count)
             else { bodyInputs.append(nil); continue }
             if length == .unknown { length = s[a] }
@@ -96,7 +96,7 @@ enum ControlFlowOps {
         let outAxes = ctx.ints("scan_output_axes") ?? []
         for o in 0..<min(ctx.outputCount, out.count) {
             if o < n { ctx.setOutputType(o, out[o]); continue }
-            guard case .tensor(let t, let s)? = out[o], let s else { continue }
+            guard case .tensor(let t, let s, _)? = out[o], let s else { continue }
             let k = o - n
             let axisRaw = k < outAxes.count ? outAxes[k] : 0
             guard let a = ShapeMath.axis(axisRaw, rank: s.count + 1) else { continue }

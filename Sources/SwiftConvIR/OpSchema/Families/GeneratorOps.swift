@@ -65,7 +65,7 @@ enum GeneratorOps {
             if let t = ctx.dtype(0) { ctx.setOutputType(0, .sequence(.tensor(elementType: t, shape: nil))) }
         })
         r.add("ConcatFromSequence", since: [11], inputs: "1", outputs: "1", attributes: "axis:i! new_axis:i", rule: { ctx in
-            if case .sequence(.tensor(let t, _)?)? = ctx.type(0) { ctx.setOutput(0, t, nil) }
+            if case .sequence(.tensor(let t, _, _)?)? = ctx.type(0) { ctx.setOutput(0, t, nil) }
         })
     }
 

@@ -81,7 +81,7 @@ enum MLOps {
               attributes: "int64_vocabulary:is string_vocabulary:ss", rule: { ctx in
             let count = ctx.attribute("string_vocabulary")?.strings?.count ?? ctx.attribute("int64_vocabulary")?.ints?.count
             var t: DType? = nil
-            if case .map(_, .tensor(let v, _)?)? = ctx.type(0) { t = v }
+            if case .map(_, .tensor(let v, _, _)?)? = ctx.type(0) { t = v }
             ctx.setOutput(0, t, [.unknown, count.map { .known($0) } ?? .unknown])
         })
         r.add("CastMap", domain: ml, since: [1], inputs: "1", outputs: "1", attributes: "cast_to:s map_form:s max_map:i",

@@ -1,27 +1,27 @@
-@testable import SwiftConvIR
+import SwiftConvIR
 
 /// Small helpers to build IR graphs in tests.
-func tensorInfo(_ name: String, _ dtype: DType, _ dims: [Dim]?) -> ValueInfo {
+public func tensorInfo(_ name: String, _ dtype: DType, _ dims: [Dim]?) -> ValueInfo {
     ValueInfo(name: name, type: .tensor(elementType: dtype, shape: dims))
 }
 
-func d(_ v: Int) -> Dim { .known(v) }
-func s(_ name: String) -> Dim { .symbolic(name) }
+public func d(_ v: Int) -> Dim { .known(v) }
+public func s(_ name: String) -> Dim { .symbolic(name) }
 
-func int64Tensor(_ name: String, _ values: [Int64], shape: [Int]? = nil) -> Tensor {
+public func int64Tensor(_ name: String, _ values: [Int64], shape: [Int]? = nil) -> Tensor {
     Tensor(name: name, dtype: .int64, shape: shape ?? [values.count], values: values)
 }
 
-func floatTensor(_ name: String, shape: [Int]) -> Tensor {
+public func floatTensor(_ name: String, shape: [Int]) -> Tensor {
     Tensor(name: name, dtype: .float32, shape: shape, storage: TensorStorage(copyingArray: [Float](repeating: 0, count: elementCount(shape) ?? 0)))
 }
 
-func attr(_ name: String, _ v: Int64) -> Attribute { Attribute(name: name, value: .int(v)) }
-func attr(_ name: String, _ v: [Int64]) -> Attribute { Attribute(name: name, value: .ints(v)) }
-func attrF(_ name: String, _ v: Float) -> Attribute { Attribute(name: name, value: .float(v)) }
-func attr(_ name: String, _ v: String) -> Attribute { Attribute(name: name, value: .string(Array(v.utf8))) }
+public func attr(_ name: String, _ v: Int64) -> Attribute { Attribute(name: name, value: .int(v)) }
+public func attr(_ name: String, _ v: [Int64]) -> Attribute { Attribute(name: name, value: .ints(v)) }
+public func attrF(_ name: String, _ v: Float) -> Attribute { Attribute(name: name, value: .float(v)) }
+public func attr(_ name: String, _ v: String) -> Attribute { Attribute(name: name, value: .string(Array(v.utf8))) }
 
-func makeModel(_ nodes: [Node], inputs: [ValueInfo], outputs: [String], initializers: [Tensor] = [],
+public func makeModel(_ nodes: [Node], inputs: [ValueInfo], outputs: [String], initializers: [Tensor] = [],
                opset: Int64 = 17, extraOpsets: [OpsetID] = []) -> Model {
     let g = Graph(name: "g", nodes: nodes, inputs: inputs,
                   outputs: outputs.map { ValueInfo(name: $0, type: nil) }, initializers: initializers)
@@ -31,16 +31,16 @@ func makeModel(_ nodes: [Node], inputs: [ValueInfo], outputs: [String], initiali
 }
 
 /// Runs inference and returns the type of `name` wherever it was recorded.
-func inferredType(_ model: Model, _ name: String) -> ValueType? {
+public func inferredType(_ model: Model, _ name: String) -> ValueType? {
     var m = model
     try? ShapeInference.infer(&m)
     return (m.graph.valueInfo + m.graph.outputs).first { $0.name == name }?.type
 }
 
-func inferredShape(_ model: Model, _ name: String) -> Shape? { inferredType(model, name)?.tensorShape }
+public func inferredShape(_ model: Model, _ name: String) -> Shape? { inferredType(model, name)?.tensorShape }
 
 /// The validation message `body` throws, nil when it returns, or a note on any other error.
-func validationFailure(_ body: () throws -> Void) -> String? {
+public func validationFailure(_ body: () throws -> Void) -> String? {
     do {
         try body()
         return nil

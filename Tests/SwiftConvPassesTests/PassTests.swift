@@ -1,0 +1,4 @@
+import SwiftConvIR
+import SwiftConvPasses
+import SwiftConvTestSupport
+import Testing
