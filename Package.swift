@@ -1,11 +1,12 @@
 // swift-tools-version:6.0
 // swiftconv: model converter and CPU inference engine.
 //
-// Module graph (see docs/ARCHITECTURE.md):
-//   SwiftConvIR  <- SwiftConvONNX (uses the generated ONNXProto)
-//   SwiftConvIR  <- SwiftConvKernels <- SwiftConvEngine (executor + op kernels)
-//                <- SwiftConvCAPI (the C ABI; product `swiftconv`, a shared library)
-// Later modules (engine, kernels, TFLite, converters) depend on SwiftConvIR only.
+// Module graph (arrows point to what a module imports; the table is in docs/ARCHITECTURE.md):
+//   SwiftConvCAPI -> SwiftConvModelIO -> SwiftConvONNX -> ONNXProto -> SwiftProtobuf
+//                 -> SwiftConvEngine  -> SwiftConvPasses
+//                                     -> SwiftConvKernels -> CSwiftConvKernels
+//                 -> CSwiftConv (the C header)
+//   every Swift module -> SwiftConvIR. Formats, passes and front ends depend on the IR only.
 import PackageDescription
 
 let package = Package(

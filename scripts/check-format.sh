@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Checks formatting without changing anything (CI runs it); `--fix` applies the formatters.
+#   Swift:  swift-format (ships with the toolchain), configured by .swift-format files
+#   Python: ruff format + ruff check, configured in pyproject.toml
+# Generated code (Sources/ONNXProto) is excluded; scripts/generate-onnx-proto.sh --check covers it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mapfile -t swift_files < <(git ls-files '*.swift' | grep -v '^Sources/ONNXProto/')
+if [[ "${1:-}" == "--fix" ]]; then
+  swift-format format --in-place --parallel "${swift_files[@]}"
+  ruff check --fix --quiet .
+  ruff format --quiet .
+  exit 0
+fi
+status=0
+swift-format lint --strict --parallel "${swift_files[@]}" || status=1
+ruff format --check --quiet . || { echo "ruff format: files above need formatting (scripts/check-format.sh --fix)"; status=1; }
+ruff check --quiet . || status=1
+[[ $status == 0 ]] && echo "format: Swift (${#swift_files[@]} files) and Python clean"
+exit $status
