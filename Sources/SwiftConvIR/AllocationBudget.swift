@@ -19,6 +19,7 @@ public final class AllocationBudget: @unchecked Sendable {
     public let maxTotalBytes: Int
     private let live = Atomic<Int>(0)
 
+    /// A budget allowing `maxTensorBytes` per allocation and `maxTotalBytes` held at once.
     public init(maxTensorBytes: Int, maxTotalBytes: Int) {
         self.maxTensorBytes = maxTensorBytes
         self.maxTotalBytes = maxTotalBytes
@@ -56,6 +57,7 @@ public final class AllocationBudget: @unchecked Sendable {
     /// Caps used where no session set any: one tensor may take half the machine's memory,
     /// all of a run's tensors together all of it.
     public static let defaultMaxTensorBytes = physicalMemoryBytes / 2
+    /// The default cap on bytes held at once: all of physical memory.
     public static let defaultMaxTotalBytes = physicalMemoryBytes
 
     /// Charged when no budget is current (library calls outside a session run).

@@ -56,6 +56,7 @@ public enum DType: Int32, Sendable, CaseIterable, CustomStringConvertible {
         return (bits + 7) / 8
     }
 
+    /// True for every floating-point type, the 8-, 6- and 4-bit ones included.
     public var isFloatingPoint: Bool {
         switch self {
         case .float16, .bfloat16, .float32, .float64, .float8e4m3fn, .float8e4m3fnuz, .float8e5m2,
@@ -65,6 +66,7 @@ public enum DType: Int32, Sendable, CaseIterable, CustomStringConvertible {
         }
     }
 
+    /// True for integer types, the sub-byte ones included (not bool).
     public var isInteger: Bool {
         switch self {
         case .uint8, .int8, .uint16, .int16, .int32, .int64, .uint32, .uint64, .uint4, .int4, .uint2, .int2:
@@ -73,6 +75,7 @@ public enum DType: Int32, Sendable, CaseIterable, CustomStringConvertible {
         }
     }
 
+    /// True for signed integer and float types.
     public var isSigned: Bool {
         switch self {
         case .int8, .int16, .int32, .int64, .int4, .int2: return true
@@ -127,5 +130,6 @@ public enum DType: Int32, Sendable, CaseIterable, CustomStringConvertible {
         }
     }
 
+    /// ONNX Runtime's spelling of the type (`float`, `int64`).
     public var description: String { onnxTypeName }
 }

@@ -4,11 +4,13 @@ public enum Dim: Hashable, Sendable, CustomStringConvertible {
     case symbolic(String)
     case unknown
 
+    /// The size when it is known.
     public var value: Int? {
         if case .known(let v) = self { return v }
         return nil
     }
 
+    /// The size, the symbol's name, or "?" when unknown.
     public var description: String {
         switch self {
         case .known(let v): return String(v)
@@ -33,6 +35,7 @@ extension Array where Element == Dim {
         return out
     }
 
+    /// A fully known shape of `sizes`.
     public init(_ sizes: [Int]) { self = sizes.map { .known($0) } }
 }
 

@@ -3,19 +3,26 @@
 /// Numeric data is stored C-contiguous and little-endian in `storage`, packed for
 /// sub-byte types (two int4 per byte, low nibble first), as ONNX `raw_data` is.
 public struct Tensor: Sendable {
+    /// The value this tensor defines (an initializer's name), or "" for an anonymous constant.
     public var name: String
+    /// Element type.
     public var dtype: DType
+    /// Dimensions, outermost first; [] for a scalar.
     public var shape: [Int]
+    /// The bytes, shared (never copied) between copies of this tensor.
     public var storage: TensorStorage
     /// Elements of a `.string` tensor (arbitrary bytes, usually UTF-8); empty otherwise.
     public var strings: [[UInt8]]
+    /// Free-form documentation carried for round trips.
     public var docString: String = ""
+    /// Key/value metadata carried for round trips.
     public var metadata: [MetadataEntry] = []
     /// Where the data lived outside the model file, when it did (ONNX external data).
     public var externalData: ExternalDataReference?
     /// Per-tensor quantization (TFLite); ONNX expresses it with Q/DQ nodes instead.
     public var quantization: QuantParams?
 
+    /// A numeric tensor over `storage`, which must hold exactly the bytes `dtype` and `shape` need.
     public init(name: String = "", dtype: DType, shape: [Int], storage: TensorStorage) {
         self.name = name
         self.dtype = dtype
@@ -24,6 +31,7 @@ public struct Tensor: Sendable {
         self.strings = []
     }
 
+    /// A string tensor holding `strings` in row-major order.
     public init(name: String = "", shape: [Int], strings: [[UInt8]]) {
         self.name = name
         self.dtype = .string
@@ -38,8 +46,10 @@ public struct Tensor: Sendable {
         self.init(name: name, dtype: dtype, shape: shape, storage: TensorStorage(copyingArray: values))
     }
 
+    /// Number of elements (product of `shape`; 0 when it would overflow, which loading refuses).
     public var elementCount: Int { SwiftConvIR.elementCount(shape) ?? 0 }
 
+    /// Bytes held in `storage`.
     public var byteCount: Int { storage.bytes.count }
 
     /// The elements as an array of `T`; the caller picks `T` to match `dtype`.
@@ -75,10 +85,15 @@ public struct Tensor: Sendable {
 
 /// ONNX external-data location of a tensor, kept so that saving can put it back.
 public struct ExternalDataReference: Hashable, Sendable {
+    /// The file holding the data, relative to the model's folder.
     public var location: String
+    /// Byte offset of the data in that file.
     public var offset: Int
+    /// Byte length of the data; nil means to the end of the file.
     public var length: Int?
+    /// The SHA-1 digest the file gave, kept but not checked.
     public var checksum: String?
+    /// A reference to `length` bytes at `offset` of `location`.
     public init(location: String, offset: Int = 0, length: Int? = nil, checksum: String? = nil) {
         self.location = location
         self.offset = offset
@@ -89,10 +104,13 @@ public struct ExternalDataReference: Hashable, Sendable {
 
 /// A COO sparse tensor (ONNX `SparseTensorProto`).
 public struct SparseTensor: Sendable {
+    /// The non-zero values, a 1-D tensor of NNZ elements.
     public var values: Tensor
     /// Either [NNZ] linearized indices or [NNZ, rank] coordinates, int64.
     public var indices: Tensor
+    /// The dense shape.
     public var shape: [Int]
+    /// A sparse tensor of `shape` with `values` at `indices`.
     public init(values: Tensor, indices: Tensor, shape: [Int]) {
         self.values = values
         self.indices = indices

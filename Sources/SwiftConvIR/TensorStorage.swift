@@ -12,6 +12,7 @@ public final class TensorStorage: @unchecked Sendable {
     /// Alignment of memory the library allocates itself (a cache line; enough for AVX-512).
     public static let alignment = 64
 
+    /// The bytes; read-only unless the storage owns them.
     public let bytes: UnsafeRawBufferPointer
     private let owner: AnyObject?
     private let release: (() -> Void)?
@@ -109,6 +110,7 @@ public final class TensorStorage: @unchecked Sendable {
         return UnsafeMutableRawBufferPointer(mutating: bytes)
     }
 
+    /// True when the library allocated these bytes itself (so they may be written).
     public var isOwned: Bool { ownsAllocation }
 
     /// `count` bytes aligned to `alignment`, or nil when the system refuses them.
@@ -118,6 +120,7 @@ public final class TensorStorage: @unchecked Sendable {
         return p
     }
 
+    /// Zero bytes, shared by every empty tensor.
     public static let empty = TensorStorage(copying: UnsafeRawBufferPointer(start: nil, count: 0))
 }
 

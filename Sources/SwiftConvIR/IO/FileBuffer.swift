@@ -4,8 +4,10 @@
 /// is read rather than memory-mapped so that another process truncating or rewriting the
 /// file cannot crash us (a mapped page past the new end raises SIGBUS).
 public final class FileBuffer: @unchecked Sendable {
+    /// The path the bytes were read from.
     public let path: String
     let storage: TensorStorage
+    /// The bytes read.
     public var bytes: UnsafeRawBufferPointer { storage.bytes }
 
     /// Reads `path`; `range` limits the read to part of the file (external data).

@@ -11,7 +11,9 @@ import Darwin
 /// the open is non-blocking, and the descriptor is checked again with `fstat`, so a file
 /// swapped for a FIFO between the two calls is still refused without blocking.
 public final class RegularFile {
+    /// The path as given.
     public let path: String
+    /// The open, non-blocking, read-only descriptor.
     public let descriptor: Int32
     /// The size in bytes when the file was opened; reads never go past it.
     public let size: Int

@@ -5,6 +5,7 @@
 /// are passed through `ShapeMath.sanitized` (no negative dims, no absurd ranks), so rules may
 /// use dims as sizes; arithmetic on attribute and value numbers must still be overflow-safe.
 public struct InferenceContext {
+    /// The node whose outputs are being inferred.
     public var node: Node
     /// The opset version imported for the node's domain.
     public let opset: Int64
@@ -22,6 +23,7 @@ public struct InferenceContext {
     /// Infers a subgraph (If/Loop/Scan body) given its input types; returns its output types.
     let subgraphInferrer: ((inout Graph, [ValueType?]) -> [ValueType?])?
 
+    /// A context for `node` read at `opset`, with what is known of its inputs.
     public init(node: Node, opset: Int64, inputTypes: [ValueType?], inputConstants: [Tensor?],
                 inputValues: [[Dim]?], subgraphInferrer: ((inout Graph, [ValueType?]) -> [ValueType?])? = nil) {
         self.node = node
@@ -92,12 +94,19 @@ public struct InferenceContext {
 
     /// The node's attribute `name`; the typed accessors below return nil on a kind mismatch.
     public func attribute(_ name: String) -> Attribute? { node.attribute(name) }
+    /// An INT attribute, clamped into `Int`.
     public func int(_ name: String) -> Int? { node.attribute(name)?.int.map { Int(clamping: $0) } }
+    /// An INT attribute, or `d` when absent.
     public func int(_ name: String, default d: Int) -> Int { int(name) ?? d }
+    /// An INTS attribute, each clamped into `Int`.
     public func ints(_ name: String) -> [Int]? { node.attribute(name)?.ints?.map { Int(clamping: $0) } }
+    /// A FLOAT attribute.
     public func float(_ name: String) -> Float? { node.attribute(name)?.float }
+    /// A FLOATS attribute.
     public func floats(_ name: String) -> [Float]? { node.attribute(name)?.floats }
+    /// A STRING attribute, decoded as UTF-8.
     public func string(_ name: String) -> String? { node.attribute(name)?.string }
+    /// A STRING attribute, or `d` when absent.
     public func string(_ name: String, default d: String) -> String { string(name) ?? d }
 
     // MARK: Outputs
