@@ -37,8 +37,9 @@ func addModel() -> Model {
     do {
         _ = try InferenceSession(model: m)
         Issue.record("expected unsupportedOp")
-    } catch SwiftConvError.unsupportedOp(let message) {
-        #expect(message.contains("NoSuchOp") && message.contains("'add'") && message.contains("opset 17"))
+    } catch let e as SwiftConvError where e.kind == .unsupportedOp {
+        #expect(e.description.contains("NoSuchOp") && e.description.contains("'add'") && e.description.contains("opset 17"))
+        #expect(e.node == SwiftConvError.NodeContext(name: "add", opType: "NoSuchOp"))
     }
 }
 
@@ -121,7 +122,8 @@ func convClipModel(extraReader: Bool = false) -> Model {
     do {
         _ = try InferenceSession(model: m)
         Issue.record("expected validation")
-    } catch SwiftConvError.validation(let message) {
-        #expect(message.hasPrefix("node 'again' (Relu): output 'y' is already produced by node 'add' (Add)"))
+    } catch let e as SwiftConvError where e.kind == .validation {
+        #expect(e.description.hasPrefix("node 'again' (Relu): output 'y' is already produced by node 'add' (Add)"))
+        #expect(e.node?.name == "again" && e.node?.opType == "Relu")
     }
 }
