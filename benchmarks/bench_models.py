@@ -9,9 +9,12 @@ fixed seed by `tests/real_models.py`). For each model, both engines get a sessio
 between the two engines in short blocks (10 swiftconv runs, 10 onnxruntime runs, ...) so
 that both see the same machine state. Each block starts after 0.2 s idle and two uncounted
 runs, because each engine's idle worker threads spin for a while after a run
-(onnxruntime's for tens of milliseconds) and would take a core from the other's next runs. Reported: median latency of each and the ratio
-swiftconv / onnxruntime (below 1 means swiftconv is faster). Outputs are checked against
-each other first, so a fast wrong answer cannot pass. See benchmarks/README.md.
+(onnxruntime's for tens of milliseconds) and would take a core from the other's next runs.
+Reported: median latency of each with its 10th and 90th percentiles, and the ratio of the
+medians swiftconv / onnxruntime (below 1 means swiftconv is faster). Outputs are checked
+against each other first: past `--max-error` (the real-model suite's 1e-4) nothing is
+timed and the script exits with status 1, so a fast wrong answer cannot pass. See
+benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -48,12 +51,27 @@ def _sessions(model: bytes, threads: int):
     )
 
 
-def bench(name: str, threads: int, runs: int, warmup: int, block: int = 10, settle: int = 2, pause: float = 0.2) -> dict:
+class WrongOutput(Exception):
+    """swiftconv's outputs differ from onnxruntime's by more than the limit."""
+
+
+def _percentile_ms(times: list[float], which: int) -> float:
+    """The `which`-th percentile (10 or 90) of `times`, in milliseconds."""
+    cuts = statistics.quantiles(times, n=10, method="inclusive")
+    return cuts[which // 10 - 1] * 1e3
+
+
+def bench(name: str, threads: int, runs: int, warmup: int, block: int = 10, settle: int = 2, pause: float = 0.2,
+          max_error: float = 1e-4) -> dict:
     model = real_models.build(name)
     feeds = real_models.inputs(name, 1)
     ours, theirs = _sessions(model, threads)
     got, want = ours.run(None, feeds), theirs.run(None, feeds)
+    if len(got) != len(want) or any(g.shape != w.shape or g.dtype != w.dtype for g, w in zip(got, want)):
+        raise WrongOutput(f"{name}: outputs {[(g.dtype, g.shape) for g in got]} vs {[(w.dtype, w.shape) for w in want]}")
     error = max(float(np.abs(g - w).max()) for g, w in zip(got, want))
+    if not error <= max_error:
+        raise WrongOutput(f"{name}: max |swiftconv - onnxruntime| = {error:.3g}, above the limit {max_error:g}")
     for _ in range(warmup):
         ours.run(None, feeds)
         theirs.run(None, feeds)
@@ -75,7 +93,17 @@ def bench(name: str, threads: int, runs: int, warmup: int, block: int = 10, sett
         measured += n
     sc_ms = statistics.median(times["swiftconv"]) * 1e3
     ort_ms = statistics.median(times["onnxruntime"]) * 1e3
-    return {"model": name, "swiftconv_ms": sc_ms, "onnxruntime_ms": ort_ms, "ratio": sc_ms / ort_ms, "max_abs_error": error}
+    return {
+        "model": name, "swiftconv_ms": sc_ms, "onnxruntime_ms": ort_ms, "ratio": sc_ms / ort_ms, "max_abs_error": error,
+        "swiftconv_p10_ms": _percentile_ms(times["swiftconv"], 10), "swiftconv_p90_ms": _percentile_ms(times["swiftconv"], 90),
+        "onnxruntime_p10_ms": _percentile_ms(times["onnxruntime"], 10),
+        "onnxruntime_p90_ms": _percentile_ms(times["onnxruntime"], 90),
+    }
+
+
+def _spread(r: dict, engine: str) -> str:
+    """"median (p10-p90)" of one engine, in milliseconds."""
+    return f"{r[engine + '_ms']:.2f} ({r[engine + '_p10_ms']:.2f}-{r[engine + '_p90_ms']:.2f})"
 
 
 def _machine() -> str:
@@ -97,18 +125,26 @@ def main() -> None:
     parser.add_argument("--block", type=int, default=10, help="measured runs per engine before switching")
     parser.add_argument("--settle", type=int, default=2, help="uncounted runs at the start of each block")
     parser.add_argument("--pause", type=float, default=0.2, help="seconds of idle before each block")
+    parser.add_argument("--max-error", type=float, default=1e-4,
+                        help="largest allowed |swiftconv - onnxruntime| of any output; past it, exit with status 1")
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
+    if args.runs < 2:
+        parser.error("--runs must be at least 2 (the spread needs two runs)")
     names = args.models or real_models.names()
     results = []
     for name in names:
-        results.append(bench(name, args.threads, args.runs, args.warmup, args.block, args.settle, args.pause))
+        try:
+            results.append(bench(name, args.threads, args.runs, args.warmup, args.block, args.settle, args.pause,
+                                 args.max_error))
+        except WrongOutput as e:
+            sys.exit(f"wrong output, not timed: {e}")
         if not (args.markdown or args.json):
             r = results[-1]
             print(
-                f"{r['model']:28s} swiftconv {r['swiftconv_ms']:8.2f} ms   onnxruntime {r['onnxruntime_ms']:8.2f} ms"
+                f"{r['model']:28s} swiftconv {_spread(r, 'swiftconv'):>24s} ms   onnxruntime {_spread(r, 'onnxruntime'):>24s} ms"
                 f"   ratio {r['ratio']:5.2f}   max|diff| {r['max_abs_error']:.1e}",
                 flush=True,
             )
@@ -116,11 +152,12 @@ def main() -> None:
         print(json.dumps({"machine": _machine(), "threads": args.threads, "runs": args.runs, "results": results}, indent=1))
     elif args.markdown:
         print(f"<!-- {time.strftime('%Y-%m-%d')}: {_machine()}; {args.threads} threads, batch 1, median of {args.runs} runs interleaved in blocks of {args.block} -->")
-        print("| model | swiftconv (ms) | onnxruntime (ms) | ratio | max abs diff |")
+        print("| model | swiftconv ms, median (p10-p90) | onnxruntime ms, median (p10-p90) | ratio | max abs diff |")
         print("|---|---:|---:|---:|---:|")
         for r in results:
             print(
-                f"| {r['model']} | {r['swiftconv_ms']:.2f} | {r['onnxruntime_ms']:.2f} | {r['ratio']:.2f} | {r['max_abs_error']:.1e} |"
+                f"| {r['model']} | {_spread(r, 'swiftconv')} | {_spread(r, 'onnxruntime')} | {r['ratio']:.2f} "
+                f"| {r['max_abs_error']:.1e} |"
             )
     else:
         print(f"# {_machine()}; {args.threads} threads, batch 1, median of {args.runs} runs interleaved in blocks of {args.block}")

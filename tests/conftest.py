@@ -473,6 +473,8 @@ def _arrays_equal(a: np.ndarray, b: np.ndarray) -> bool:
         return a.tolist() == b.tolist()
     if a.tobytes() == b.tobytes():
         return True
+    if a.dtype.kind in "iub":  # integers and bools: equal values have equal bytes
+        return False
     if a.dtype.kind == "c":
         return np.array_equal(a.astype(np.complex128), b.astype(np.complex128), equal_nan=True)
     try:

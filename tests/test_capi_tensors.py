@@ -244,16 +244,7 @@ def test_cli_reports_errors_with_exit_code_1(tmp_path):
         assert "missing.onnx" in r.stderr and r.stdout == ""
 
 
-# ------------------------------------------------- models (need the ONNX reader)
-
-
-def _load_or_skip(src):
-    try:
-        return sc.load(src)
-    except sc.SwiftconvError as e:
-        if "not implemented" in str(e):
-            pytest.skip("the ONNX reader is not implemented yet")
-        raise
+# ------------------------------------------------------------------ models
 
 
 @pytest.fixture
@@ -277,7 +268,7 @@ def small_model_bytes():
 
 
 def test_model_facts(small_model_bytes):
-    m = _load_or_skip(small_model_bytes)
+    m = sc.load(small_model_bytes)
     assert m.format == "onnx"
     assert m.opset == {"": 17, "ai.onnx.ml": 3}
     assert m.inputs == [sc.TensorInfo("X", ["batch", 3], np.dtype(np.float32))]
@@ -290,11 +281,11 @@ def test_model_facts(small_model_bytes):
 
 
 def test_initializer_outlives_model(small_model_bytes):
-    m = _load_or_skip(small_model_bytes)
+    m = sc.load(small_model_bytes)
     w = m.get_initializer("W")
     del m
     gc.collect()
     assert not w.flags.writeable
     np.testing.assert_array_equal(w, np.arange(12, dtype=np.float32).reshape(3, 4))
     with pytest.raises(sc.InvalidArgument):
-        _load_or_skip(small_model_bytes).get_initializer("nope")
+        sc.load(small_model_bytes).get_initializer("nope")

@@ -8,7 +8,11 @@ compared as protos (see conftest.compare_models). Parametrized by conftest over
     python -m pytest tests/test_roundtrip.py -q
 """
 
+import numpy as np
 import onnx
+from onnx import helper, numpy_helper
+
+from conftest import compare_models
 
 
 def test_roundtrip(sc, backend_case, assert_models_equal):
@@ -18,3 +22,18 @@ def test_roundtrip(sc, backend_case, assert_models_equal):
     written = onnx.ModelProto.FromString(data)
     onnx.checker.check_model(written)
     assert_models_equal(original, written)
+
+
+def _int64_model(value: int) -> onnx.ModelProto:
+    init = numpy_helper.from_array(np.array([value, -value], np.int64), "w")
+    graph = helper.make_graph([helper.make_node("Identity", ["w"], ["y"])], "g", [],
+                              [helper.make_tensor_value_info("y", onnx.TensorProto.INT64, [2])], [init])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_comparison_sees_the_low_bit_of_large_integers():
+    # 2**60 and 2**60 + 1 are one float64; the comparison must not go through floats.
+    assert float(2**60) == float(2**60 + 1)
+    assert compare_models(_int64_model(2**60), _int64_model(2**60)) == []
+    problems = compare_models(_int64_model(2**60), _int64_model(2**60 + 1))
+    assert len(problems) == 1 and "values differ" in problems[0]

@@ -1,8 +1,13 @@
 """Model-level zero copy: m.get_initializer(name) shares the model's memory.
 
-Two calls give views of the same bytes, values equal numpy_helper.to_array of
-the ONNX initializer, and an array outlives its model (del m + gc.collect()).
-The C-level buffer rules are covered by test_capi_tensors.py.
+A raw_data initializer of 1 KiB or more points into the loaded bytes: inside a
+bytes object the caller passed, and, loaded from a file or a ModelProto, at the
+distances apart its raw_data has in the serialized model; smaller ones are
+copied. A typed-field initializer (float_data,
+int32_data, ...) must be decoded, so it lies outside those bytes; it is decoded
+once (two calls share memory). Values equal numpy_helper.to_array of the ONNX
+initializer, and an array outlives its model (del m + gc.collect()). The C-level
+buffer rules are covered by test_capi_tensors.py.
 
     python -m pytest tests/test_zero_copy.py -q
 """
@@ -94,6 +99,60 @@ def test_two_calls_share_memory(loaded, name):
     assert _address(a) == _address(b)
     if a.size:
         assert np.shares_memory(a, b)
+
+
+def _buffer_range(data: bytes) -> tuple[int, int]:
+    return _address(np.frombuffer(data, np.uint8)), len(data)
+
+
+def _inside(a: np.ndarray, start: int, size: int) -> bool:
+    return start <= _address(a) and _address(a) + a.nbytes <= start + size
+
+
+# The ONNX reader leaves raw_data of at least this many bytes in place and copies smaller
+# payloads (ONNXReader.inPlaceThreshold): a copy of a few bytes costs less than a view.
+IN_PLACE_MIN_BYTES = 1024
+
+
+@pytest.mark.parametrize("name", [n for n, a in ARRAYS.items() if a.size])
+def test_raw_data_initializer_points_into_the_loaded_bytes(sc, name):
+    data = _model(raw=True).SerializeToString()
+    start, size = _buffer_range(data)
+    a = sc.load(data).get_initializer(name)
+    if a.nbytes < IN_PLACE_MIN_BYTES:
+        assert not _inside(a, start, size), f"{name} ({a.nbytes} bytes) should be copied"
+        return
+    assert _inside(a, start, size), f"{name} at {_address(a):#x} is outside the bytes at {start:#x}+{size}"
+    raw = next(t.raw_data for t in _model(raw=True).graph.initializer if t.name == name)
+    assert data.count(raw) == 1
+    assert _address(a) - start == data.find(raw)
+
+
+@pytest.mark.parametrize("source", ["path", "proto"])
+def test_raw_data_initializers_keep_their_file_layout(sc, tmp_path, source):
+    # Loaded from a path or a ModelProto the bytes are the library's own; arrays that point
+    # into them lie as far apart as their raw_data in the serialized model (copies would not).
+    proto = _model(raw=True)
+    if source == "path":
+        onnx.save_model(proto, str(tmp_path / "m.onnx"))
+        m = sc.load(str(tmp_path / "m.onnx"))
+    else:
+        m = sc.load(proto)
+    data = proto.SerializeToString()
+    offsets = {t.name: data.find(t.raw_data) for t in proto.graph.initializer if len(t.raw_data) >= IN_PLACE_MIN_BYTES}
+    assert offsets.keys() == {"w_big", "w_f32"}
+    assert _address(m.get_initializer("w_big")) - _address(m.get_initializer("w_f32")) == offsets["w_big"] - offsets["w_f32"]
+
+
+@pytest.mark.parametrize("name", [n for n, a in ARRAYS.items() if a.size])
+def test_typed_field_initializer_is_decoded_once(sc, name):
+    data = _model(raw=False).SerializeToString()
+    start, size = _buffer_range(data)
+    m = sc.load(data)
+    a, b = m.get_initializer(name), m.get_initializer(name)
+    assert not _inside(a, start, size)
+    assert _address(a) == _address(b)
+    np.testing.assert_array_equal(a, ARRAYS[name])
 
 
 def test_arrays_outlive_the_model(loaded):

@@ -7,23 +7,35 @@ import Glibc
 import Darwin
 #endif
 
-/// The object behind `sc_status *`: a code and a message owned by it.
+/// The object behind `sc_status *`: a code, a message and the node's name, op type and
+/// domain (when the error names a node), all owned by it.
 final class StatusBox {
     let code: sc_code
     let message: UnsafeMutablePointer<CChar>
+    let nodeName: UnsafeMutablePointer<CChar>?
+    let opType: UnsafeMutablePointer<CChar>?
+    let nodeDomain: UnsafeMutablePointer<CChar>?
 
-    init(code: sc_code, message: String) {
+    init(code: sc_code, message: String, node: SwiftConvError.NodeContext? = nil) {
         self.code = code
         self.message = cString(message)
+        self.nodeName = node.map { cString($0.name) }
+        self.opType = node.map { cString($0.opType) }
+        self.nodeDomain = node.map { cString($0.domain) }
     }
 
-    deinit { free(message) }
+    deinit {
+        free(message)
+        free(nodeName)
+        free(opType)
+        free(nodeDomain)
+    }
 }
 
 extension SwiftConvError {
     /// The C status code of this error (swiftconv.h, `sc_code`).
     var statusCode: sc_code {
-        switch self {
+        switch kind {
         case .invalidArgument: return SC_ERR_INVALID_ARGUMENT
         case .modelFormat: return SC_ERR_MODEL_FORMAT
         case .validation: return SC_ERR_VALIDATION
@@ -43,7 +55,7 @@ func withStatus(_ body: () throws -> Void) -> OpaquePointer? {
         try body()
         return nil
     } catch let error as SwiftConvError {
-        return retainedHandle(StatusBox(code: error.statusCode, message: error.message))
+        return retainedHandle(StatusBox(code: error.statusCode, message: error.description, node: error.node))
     } catch {
         return retainedHandle(StatusBox(code: SC_ERR_INTERNAL, message: String(describing: error)))
     }
@@ -70,4 +82,22 @@ public func scStatusMessage(_ status: OpaquePointer?) -> UnsafePointer<CChar>? {
 @_cdecl("sc_status_release")
 public func scStatusRelease(_ status: OpaquePointer?) {
     releaseHandle(status, as: StatusBox.self)
+}
+
+@_cdecl("sc_status_node_name")
+public func scStatusNodeName(_ status: OpaquePointer?) -> UnsafePointer<CChar>? {
+    guard let status else { return nil }
+    return object(status, as: StatusBox.self).nodeName.map { UnsafePointer($0) }
+}
+
+@_cdecl("sc_status_op_type")
+public func scStatusOpType(_ status: OpaquePointer?) -> UnsafePointer<CChar>? {
+    guard let status else { return nil }
+    return object(status, as: StatusBox.self).opType.map { UnsafePointer($0) }
+}
+
+@_cdecl("sc_status_node_domain")
+public func scStatusNodeDomain(_ status: OpaquePointer?) -> UnsafePointer<CChar>? {
+    guard let status else { return nil }
+    return object(status, as: StatusBox.self).nodeDomain.map { UnsafePointer($0) }
 }

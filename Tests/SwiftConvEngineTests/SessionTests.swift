@@ -37,8 +37,9 @@ func addModel() -> Model {
     do {
         _ = try InferenceSession(model: m)
         Issue.record("expected unsupportedOp")
-    } catch SwiftConvError.unsupportedOp(let message) {
-        #expect(message.contains("NoSuchOp") && message.contains("'add'") && message.contains("opset 17"))
+    } catch let e as SwiftConvError where e.kind == .unsupportedOp {
+        #expect(e.description.contains("NoSuchOp") && e.description.contains("'add'") && e.description.contains("opset 17"))
+        #expect(e.node == SwiftConvError.NodeContext(name: "add", opType: "NoSuchOp"))
     }
 }
 
@@ -121,7 +122,27 @@ func convClipModel(extraReader: Bool = false) -> Model {
     do {
         _ = try InferenceSession(model: m)
         Issue.record("expected validation")
-    } catch SwiftConvError.validation(let message) {
-        #expect(message.hasPrefix("node 'again' (Relu): output 'y' is already produced by node 'add' (Add)"))
+    } catch let e as SwiftConvError where e.kind == .validation {
+        #expect(e.description.hasPrefix("node 'again' (Relu): output 'y' is already produced by node 'add' (Add)"))
+        #expect(e.node?.name == "again" && e.node?.opType == "Relu")
+    }
+}
+
+@Test func kernelFailureNamesItsNodeAndKind() throws {
+    // A Pad of strings with a constant has no implementation: unsupportedOp, not invalidArgument.
+    var g = Graph(name: "pad")
+    g.inputs = [ValueInfo(name: "x", type: .tensor(elementType: .string, shape: [.known(2)]))]
+    g.outputs = [ValueInfo(name: "y", type: .tensor(elementType: .string, shape: [.known(4)]))]
+    g.initializers = [Tensor(name: "pads", dtype: .int64, shape: [2], values: [Int64(1), 1])]
+    g.nodes = [Node(name: "pad", opType: "Pad", inputs: ["x", "pads"], outputs: ["y"])]
+    let session = try InferenceSession(model: Model(format: .onnx, graph: g, opsetImports: [OpsetID(domain: "", version: 17)]))
+    let x = Tensor(shape: [2], strings: [Array("a".utf8), Array("b".utf8)])
+    do {
+        _ = try session.run(feeds: ["x": .tensor(x)])
+        Issue.record("expected unsupportedOp")
+    } catch let e as SwiftConvError {
+        #expect(e.kind == .unsupportedOp)
+        #expect(e.node == SwiftConvError.NodeContext(name: "pad", opType: "Pad"))
+        #expect(e.description == "node 'pad' (Pad): \(e.message)" && e.message.contains("strings"))
     }
 }

@@ -32,8 +32,8 @@ func validationMessage(_ body: () throws -> Void) -> String {
     do {
         try body()
         return "no error"
-    } catch SwiftConvError.validation(let message) {
-        return message
+    } catch let e as SwiftConvError where e.kind == .validation {
+        return e.description
     } catch {
         return "wrong error: \(error)"
     }
@@ -92,8 +92,8 @@ func validationMessage(_ body: () throws -> Void) -> String {
         do {
             _ = try ONNXReader.load(path: dir + "/model.onnx")
             Issue.record("expected an IO error")
-        } catch SwiftConvError.io(let message) {
-            #expect(message.contains("is a FIFO, not a regular file"))
+        } catch let e as SwiftConvError where e.kind == .io {
+            #expect(e.message.contains("is a FIFO, not a regular file"))
         } catch {
             Issue.record("wrong error: \(error)")
         }

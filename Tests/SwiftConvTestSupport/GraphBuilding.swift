@@ -45,8 +45,8 @@ public func validationFailure(_ body: () throws -> Void) -> String? {
         try body()
         return nil
     } catch let e as SwiftConvError {
-        guard case .validation(let msg) = e else { return "wrong error kind: \(e)" }
-        return msg
+        guard e.kind == .validation else { return "wrong error kind: \(e)" }
+        return e.description
     } catch {
         return "unexpected \(error)"
     }

@@ -25,14 +25,31 @@ static PyObject *error_classes = NULL;
 
 static PyObject *error_class(long code);
 
-/* Raises the exception for `status` and frees it; returns NULL for `return raise_status(st);`. */
+/* Sets `exception.<name>` to `value` as str, or None for NULL; 0 on success. */
+static int set_text_attribute(PyObject *exception, const char *name, const char *value) {
+    PyObject *text = Py_None;
+    if (value != NULL) text = PyUnicode_DecodeUTF8(value, (Py_ssize_t)strlen(value), "replace");
+    else Py_INCREF(text);
+    if (text == NULL) return -1;
+    int result = PyObject_SetAttrString(exception, name, text);
+    Py_DECREF(text);
+    return result;
+}
+
+/* Raises the exception for `status`, carrying the node it names as `node_name`, `op_type`
+ * and `node_domain` (None when it names none), and frees it; returns NULL for
+ * `return raise_status(st);`. */
 static PyObject *raise_status(sc_status *status) {
     PyObject *cls = error_class((long)sc_status_code(status));
     const char *message = sc_status_message(status);
-    PyObject *text = PyUnicode_DecodeUTF8(message, (Py_ssize_t)strlen(message), "replace");
-    if (text != NULL) {
-        PyErr_SetObject(cls, text);
-        Py_DECREF(text);
+    PyObject *exception = PyObject_CallFunction(cls, "N", PyUnicode_DecodeUTF8(message, (Py_ssize_t)strlen(message), "replace"));
+    if (exception != NULL) {
+        if (set_text_attribute(exception, "node_name", sc_status_node_name(status)) == 0
+            && set_text_attribute(exception, "op_type", sc_status_op_type(status)) == 0
+            && set_text_attribute(exception, "node_domain", sc_status_node_domain(status)) == 0) {
+            PyErr_SetObject(cls, exception);
+        }
+        Py_DECREF(exception);
     }
     sc_status_release(status);
     return NULL;

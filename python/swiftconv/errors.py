@@ -14,7 +14,16 @@ __all__ = [
 
 
 class SwiftconvError(RuntimeError):
-    """Base class of every error swiftconv raises."""
+    """Base class of every error swiftconv raises.
+
+    When the error concerns one node (a kernel that failed while running, a node the checker
+    or session creation refused), ``node_name``, ``op_type`` and ``node_domain`` ("" for the
+    default ONNX domain) name it; otherwise they are None.
+    """
+
+    node_name: "str | None" = None
+    op_type: "str | None" = None
+    node_domain: "str | None" = None
 
 
 class ValidationError(SwiftconvError):
@@ -30,7 +39,8 @@ class InvalidArgument(SwiftconvError, ValueError):
 
 
 class UnsupportedOp(SwiftconvError):
-    """An operator swiftconv cannot run or convert."""
+    """An operator swiftconv cannot run or convert, or an input type a kernel has no
+    implementation for (onnxruntime's NOT_IMPLEMENTED)."""
 
 
 class ModelFormatError(SwiftconvError):

@@ -346,6 +346,18 @@ sc_status *sc_registered_kernels_json(sc_buffer **out);
  * or "portable" (also when SWIFTCONV_PORTABLE_KERNELS is set). A static string; never free it. */
 const char *sc_kernel_isa(void);
 
+/* ---------------------------------------------------------------- error context */
+
+/* The node an error concerns, when it concerns one node (a kernel that failed while running,
+ * a node the checker or the kernel builder refused, the one unsupported node of a model):
+ * its name ("" for an unnamed node), op type and domain ("" for the default ONNX domain).
+ * NULL when the error names no node, and for a NULL status. The strings are owned by the
+ * status and live until sc_status_release; never free them. sc_status_message already
+ * starts with "node 'name' (Op): " for such errors. */
+const char *sc_status_node_name(const sc_status *status);
+const char *sc_status_op_type(const sc_status *status);
+const char *sc_status_node_domain(const sc_status *status);
+
 #ifdef __cplusplus
 }
 #endif

@@ -6,7 +6,7 @@ enum AxisBlocks {
     /// Bytes per element; throws for packed sub-byte types, which cannot be cut per element.
     static func elementBytes(_ dtype: DType) throws -> Int {
         guard dtype == .string || (dtype.bitWidth > 0 && dtype.bitWidth % 8 == 0) else {
-            throw kernelError("element type \(dtype) is not supported here")
+            throw kernelUnsupported("element type \(dtype) is not supported here")
         }
         return dtype.bitWidth / 8
     }
@@ -178,7 +178,7 @@ enum DoubleBridge {
             }
         }
         guard let t = try dispatchNumeric(dtype, Fill(values: values, shape: shape)) else {
-            throw kernelError("unsupported output type \(dtype)")
+            throw kernelUnsupported("unsupported output type \(dtype)")
         }
         return t
     }

@@ -10,7 +10,7 @@ public final class ExecutionPlan: @unchecked Sendable {
         let inputs: [Int]   // slot per node input; -1 for an omitted one
         let outputs: [Int]  // slot per node output; -1 for an omitted one
         let release: [Int]  // slots whose last reader is this step
-        let label: String
+        let node: SwiftConvError.NodeContext
     }
 
     let slotCount: Int
@@ -102,7 +102,7 @@ public final class ExecutionPlan: @unchecked Sendable {
                 captures: nodeCaptures, visible: visible)
             steps.append(Step(kernel: kernel, inputs: (n.inputs + nodeCaptures).map { $0.isEmpty ? -1 : slot($0) },
                               outputs: n.outputs.map { $0.isEmpty ? -1 : slot($0) }, release: [],
-                              label: "node '\(n.name)' (\(n.opType))"))
+                              node: SwiftConvError.NodeContext(n)))
         }
         let outputs = try graph.outputs.map { o -> Int in
             guard let s = slotOf[o.name] else {
@@ -123,7 +123,7 @@ public final class ExecutionPlan: @unchecked Sendable {
         var releases = [[Int]](repeating: [], count: steps.count)
         for (s, i) in lastUse where !keep.contains(s) { releases[i].append(s) }
         self.steps = steps.enumerated().map { i, s in
-            Step(kernel: s.kernel, inputs: s.inputs, outputs: s.outputs, release: releases[i], label: s.label)
+            Step(kernel: s.kernel, inputs: s.inputs, outputs: s.outputs, release: releases[i], node: s.node)
         }
         self.slotCount = slotOf.count
         self.maxInputs = steps.map(\.inputs.count).max() ?? 0
@@ -154,7 +154,7 @@ public final class ExecutionPlan: @unchecked Sendable {
             do {
                 results = try step.kernel.run(args, context)
             } catch let e as SwiftConvError {
-                throw e.prefixed(step.label)
+                throw e.at(step.node)
             }
             // Emptied right away so that released inputs can free their buffers now.
             args.removeAll(keepingCapacity: true)
@@ -235,14 +235,6 @@ public final class ExecutionPlan: @unchecked Sendable {
             out.append(o.name)
         }
         return out
-    }
-}
-
-extension SwiftConvError {
-    /// The same error with "node 'x' (Op): " in front, keeping its kind.
-    func prefixed(_ label: String) -> SwiftConvError {
-        if case .terminated = self { return self }
-        return withMessage(message.hasPrefix("node '") ? message : "\(label): \(message)")
     }
 }
 

@@ -61,10 +61,7 @@ public final class InferenceSession: @unchecked Sendable {
         }
         let builder = PlanBuilder(registry: registry, opsets: opsets)
         let plan = try ExecutionPlan(graph: m.graph, opsets: opsets, outerScope: [], builder: builder)
-        if !builder.unsupported.isEmpty {
-            throw SwiftConvError.unsupportedOp(
-                "\(builder.unsupported.count) node(s) cannot run:\n  " + builder.unsupported.joined(separator: "\n  "))
-        }
+        if let error = builder.unsupportedError { throw error }
         return (m, plan, inferred)
     }
 

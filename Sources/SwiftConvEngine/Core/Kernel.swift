@@ -51,8 +51,11 @@ public struct KernelBuildContext {
     /// in `run`'s `inputs`, in this order (empty for nodes without subgraphs).
     public var subgraphCaptures: [String] = []
 
+    /// The node as error context.
+    public var nodeContext: SwiftConvError.NodeContext { SwiftConvError.NodeContext(node) }
+
     /// "node 'name' (OpType)", for error messages.
-    public var label: String { "node '\(node.name)' (\(node.opType))" }
+    public var label: String { nodeContext.label }
 
     public func attribute(_ name: String) -> Attribute? { node.attribute(name) }
 
@@ -77,14 +80,18 @@ public struct KernelBuildContext {
     public func inputType(_ i: Int) -> ValueType? { i < inputTypes.count ? inputTypes[i] : nil }
 
     public func missing(_ attr: String) -> SwiftConvError {
-        .validation("\(label) is missing required attribute '\(attr)'")
+        SwiftConvError.validation("required attribute '\(attr)' is missing").at(nodeContext)
     }
 
-    public func invalid(_ why: String) -> SwiftConvError { .validation("\(label): \(why)") }
+    public func invalid(_ why: String) -> SwiftConvError { SwiftConvError.validation(why).at(nodeContext) }
 }
 
-/// Errors raised while a kernel runs name the node (the executor adds the name).
+/// A bad input met while a kernel runs (the executor adds the node).
 public func kernelError(_ why: String) -> SwiftConvError { .invalidArgument(why) }
+
+/// An input a kernel has no implementation for (a dtype, a mode), met while it runs; like
+/// onnxruntime's NOT_IMPLEMENTED for a missing kernel, it is `unsupportedOp`, not a bad argument.
+public func kernelUnsupported(_ what: String) -> SwiftConvError { .unsupportedOp(what) }
 
 /// Builds a kernel for one node.
 public typealias KernelFactory = (KernelBuildContext) throws -> Kernel

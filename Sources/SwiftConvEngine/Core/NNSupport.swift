@@ -15,7 +15,7 @@ func convertToFloat32(_ t: Tensor) throws -> Tensor {
     case .float32: return t
     case .float16: return try mapUnary(t, Float16.self, Float.self) { Float($0) }
     case .float64: return try mapUnary(t, Double.self, Float.self) { Float($0) }
-    default: throw kernelError("unsupported input type \(t.dtype)")
+    default: throw kernelUnsupported("unsupported input type \(t.dtype)")
     }
 }
 

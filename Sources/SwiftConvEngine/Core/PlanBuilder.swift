@@ -5,7 +5,8 @@ import SwiftConvIR
 final class PlanBuilder {
     let registry: KernelRegistry
     let opsets: [String: Int64]
-    private(set) var unsupported: [String] = []
+    /// Each node no kernel can run, with why.
+    private(set) var unsupported: [(node: SwiftConvError.NodeContext, why: String)] = []
 
     init(registry: KernelRegistry, opsets: [String: Int64]) {
         self.registry = registry
@@ -27,13 +28,14 @@ final class PlanBuilder {
         let domain = node.canonicalDomain
         let domainName = domain.isEmpty ? "ai.onnx" : domain
         guard let opset = opsets[domain] else {
-            unsupported.append("node '\(node.name)': op \(node.opType) of domain '\(domainName)', which the model does not import")
+            unsupported.append((SwiftConvError.NodeContext(node),
+                                "op \(node.opType) of domain '\(domainName)', which the model does not import"))
             return UnsupportedKernel()
         }
         guard let (since, factory) = registry.lookup(domain: domain, op: node.opType, opset: opset) else {
             let versions = registry.versions(domain: domain, op: node.opType)
             let why = versions.isEmpty ? "no kernel" : "kernels only for opset versions \(versions)"
-            unsupported.append("node '\(node.name)': op \(node.opType) (domain '\(domainName)', opset \(opset)): \(why)")
+            unsupported.append((SwiftConvError.NodeContext(node), "op \(node.opType) (domain '\(domainName)', opset \(opset)): \(why)"))
             return UnsupportedKernel()
         }
         let ctx = KernelBuildContext(
@@ -46,11 +48,11 @@ final class PlanBuilder {
         do {
             return try factory(ctx)
         } catch let e as SwiftConvError {
-            if case .unsupportedOp(let m) = e {
-                unsupported.append("node '\(node.name)': op \(node.opType) (domain '\(domainName)', opset \(opset)): \(m)")
+            if e.kind == .unsupportedOp {
+                unsupported.append((ctx.nodeContext, "op \(node.opType) (domain '\(domainName)', opset \(opset)): \(e.message)"))
                 return UnsupportedKernel()
             }
-            throw e.prefixed(ctx.label)
+            throw e.at(ctx.nodeContext)
         }
     }
 }
@@ -59,5 +61,16 @@ final class PlanBuilder {
 struct UnsupportedKernel: Kernel {
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
         throw SwiftConvError.unsupportedOp("this node is not supported")
+    }
+}
+
+extension PlanBuilder {
+    /// The session-creation error for the unsupported nodes: one node is named as data,
+    /// several are listed in the message.
+    var unsupportedError: SwiftConvError? {
+        guard let first = unsupported.first else { return nil }
+        if unsupported.count == 1 { return SwiftConvError.unsupportedOp(first.why).at(first.node) }
+        let lines = unsupported.map { "node '\($0.node.name)': \($0.why)" }
+        return SwiftConvError.unsupportedOp("\(unsupported.count) node(s) cannot run:\n  " + lines.joined(separator: "\n  "))
     }
 }

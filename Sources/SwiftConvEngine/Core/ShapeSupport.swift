@@ -22,7 +22,7 @@ func dispatchWidth<V: ElementWidthVisitor>(_ dtype: DType, _ v: V) throws -> V.R
     case 32: return try v.visit(UInt32.self)
     case 64: return try v.visit(UInt64.self)
     case 128: return try v.visit(Bytes16.self)
-    default: throw kernelError("element type \(dtype) is not supported by this op")
+    default: throw kernelUnsupported("element type \(dtype) is not supported by this op")
     }
 }
 

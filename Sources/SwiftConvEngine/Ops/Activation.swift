@@ -80,7 +80,7 @@ struct PReluKernel: Kernel {
             guard out.shape == x.shape else { throw kernelError("slope shape \(slope.shape) does not broadcast to \(x.shape)") }
             return [.tensor(out)]
         }
-        throw kernelError("unsupported input type \(x.dtype)")
+        throw kernelUnsupported("unsupported input type \(x.dtype)")
     }
 }
 
@@ -157,7 +157,7 @@ struct SoftmaxKernel: Kernel {
         }
         guard let out = try dispatchFloatLane(x.dtype, Visit(x: x, op: op, outer: outer, length: length, inner: inner,
                                                              threads: context.threads)) else {
-            throw kernelError("unsupported input type \(x.dtype)")
+            throw kernelUnsupported("unsupported input type \(x.dtype)")
         }
         return [.tensor(out)]
     }
@@ -221,7 +221,7 @@ struct SwishKernel: Kernel {
             }
         }
         guard let out = try dispatchFloatLane(a.dtype, Visit(a: a, b: b, alpha: alpha, gated: gated, threads: context.threads)) else {
-            throw kernelError("unsupported input type \(a.dtype)")
+            throw kernelUnsupported("unsupported input type \(a.dtype)")
         }
         return [.tensor(out)]
     }

@@ -227,7 +227,7 @@ struct ConvKernel: Kernel {
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
         let x0 = try inputs.tensor(0), w0 = try inputs.tensor(1)
         let b0 = inputs.optionalTensor(2)
-        guard x0.dtype == w0.dtype, x0.dtype.isFloatingPoint else { throw kernelError("unsupported input types \(x0.dtype), \(w0.dtype)") }
+        guard x0.dtype == w0.dtype, x0.dtype.isFloatingPoint else { throw kernelUnsupported("unsupported input types \(x0.dtype), \(w0.dtype)") }
         let x = try convertToFloat32(x0), w = try convertToFloat32(w0), b = try b0.map(convertToFloat32)
         let out = try conv(x, w, b, context)
         return [.tensor(try convertFromFloat32(out, to: x0.dtype))]
@@ -376,7 +376,7 @@ struct ConvTransposeKernel: Kernel {
 
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
         let x0 = try inputs.tensor(0), w0 = try inputs.tensor(1)
-        guard x0.dtype == w0.dtype, x0.dtype.isFloatingPoint else { throw kernelError("unsupported input types \(x0.dtype), \(w0.dtype)") }
+        guard x0.dtype == w0.dtype, x0.dtype.isFloatingPoint else { throw kernelUnsupported("unsupported input types \(x0.dtype), \(w0.dtype)") }
         let x = try convertToFloat32(x0), w = try convertToFloat32(w0), b = try inputs.optionalTensor(2).map(convertToFloat32)
         guard x.rank >= 3, w.rank == x.rank else { throw kernelError("ConvTranspose expects X and W of equal rank >= 3") }
         let n = x.shape[0], c = x.shape[1], group = attrs.group
@@ -522,7 +522,7 @@ struct DeformConvKernel: Kernel {
 
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
         let x0 = try inputs.tensor(0)
-        guard x0.dtype.isFloatingPoint else { throw kernelError("unsupported input type \(x0.dtype)") }
+        guard x0.dtype.isFloatingPoint else { throw kernelUnsupported("unsupported input type \(x0.dtype)") }
         let x = try convertToFloat32(x0), w = try convertToFloat32(inputs.tensor(1)), off = try convertToFloat32(inputs.tensor(2))
         let b = try inputs.optionalTensor(3).map(convertToFloat32), mask = try inputs.optionalTensor(4).map(convertToFloat32)
         guard x.rank == 4, w.rank == 4, off.rank == 4 else { throw kernelError("DeformConv supports 2-D inputs only") }

@@ -120,7 +120,7 @@ struct BinaryArithmetic: Kernel {
             }
         }
         guard let out = try dispatchSplit(a.dtype, Visit(a: a, b: b, op: op, threads: threads)) else {
-            throw kernelError("unsupported input type \(a.dtype)")
+            throw kernelUnsupported("unsupported input type \(a.dtype)")
         }
         return out
     }
@@ -166,7 +166,7 @@ struct PowKernel: Kernel {
             }
         }
         guard let out = try dispatchSplit(a.dtype, Visit(a: a, b: b, threads: threads)) else {
-            throw kernelError("unsupported base type \(a.dtype)")
+            throw kernelUnsupported("unsupported base type \(a.dtype)")
         }
         return [.tensor(narrow ? try narrowedToBFloat16(out) : out)]
     }
@@ -207,7 +207,7 @@ func convertNumeric<T: NumericScalar>(_ t: Tensor, to: T.Type) throws -> Tensor 
     if t.dtype == .bool {
         return try unaryMap(t, UInt8.self, T.dtype, ThreadPool.serial) { (x: UInt8) -> T in x != 0 ? 1 : 0 }
     }
-    guard let out = try dispatchNumeric(t.dtype, ConvertNumeric<T>(t: t)) else { throw kernelError("unsupported input type \(t.dtype)") }
+    guard let out = try dispatchNumeric(t.dtype, ConvertNumeric<T>(t: t)) else { throw kernelUnsupported("unsupported input type \(t.dtype)") }
     return out
 }
 
@@ -262,7 +262,7 @@ struct ModKernel: Kernel {
             ?? dispatchInteger(a.dtype, IntVisit(a: a, b: b, fmod: fmod, threads: context.threads)) {
             return [.tensor(out)]
         }
-        throw kernelError("unsupported input type \(a.dtype)")
+        throw kernelUnsupported("unsupported input type \(a.dtype)")
     }
 }
 
@@ -364,7 +364,7 @@ struct FloatUnaryKernel: Kernel {
             func visit<L: FloatLane>(_ lane: L.Type) throws -> Tensor { try op.apply(x, lane, threads) }
         }
         guard let out = try dispatchFloatLane(x.dtype, Visit(x: x, op: op, threads: context.threads)) else {
-            throw kernelError("unsupported input type \(x.dtype)")
+            throw kernelUnsupported("unsupported input type \(x.dtype)")
         }
         return [.tensor(out)]
     }
@@ -420,7 +420,7 @@ struct SignedUnaryKernel: Kernel {
             return [.tensor(try unaryFloat32(x, threads) { $0 > 0 || $0 != $0 ? $0 : 0 })]
         }
         guard let out = try dispatchSplit(x.dtype, Visit(x: x, op: op, threads: threads)) else {
-            throw kernelError("unsupported input type \(x.dtype)")
+            throw kernelUnsupported("unsupported input type \(x.dtype)")
         }
         return [.tensor(out)]
     }
@@ -469,7 +469,7 @@ struct VariadicKernel: Kernel {
         var acc = tensors[0]
         for t in tensors.dropFirst() {
             guard let r = try dispatchSplit(acc.dtype, Visit(a: acc, b: t, op: op, threads: threads)) else {
-                throw kernelError("unsupported input type \(acc.dtype)")
+                throw kernelUnsupported("unsupported input type \(acc.dtype)")
             }
             acc = r
         }
@@ -548,7 +548,7 @@ struct ClipKernel: Kernel {
             }
         }
         guard let out = try dispatchSplit(x.dtype, Visit(x: x, lo: lo, hi: hi, attributes: attributeBounds, threads: context.threads)) else {
-            throw kernelError("unsupported input type \(x.dtype)")
+            throw kernelUnsupported("unsupported input type \(x.dtype)")
         }
         return [.tensor(out)]
     }
@@ -589,7 +589,7 @@ struct WhereKernel: Kernel {
             case 16: return [.tensor(try select(UInt16.self))]
             case 32: return [.tensor(try select(UInt32.self))]
             case 64: return [.tensor(try select(UInt64.self))]
-            default: throw kernelError("unsupported input type \(x.dtype)")
+            default: throw kernelUnsupported("unsupported input type \(x.dtype)")
             }
         }
     }
@@ -612,7 +612,7 @@ struct BitwiseKernel: Kernel {
                 func visit<T: IntegerScalar>(_: T.Type) throws -> Tensor { try unaryMap(a, T.self, a.dtype, threads) { (v: T) -> T in ~v } }
             }
             guard let out = try dispatchInteger(a.dtype, Not(a: a, threads: threads)) else {
-                throw kernelError("unsupported input type \(a.dtype)")
+                throw kernelUnsupported("unsupported input type \(a.dtype)")
             }
             return [.tensor(out)]
         }
@@ -639,7 +639,7 @@ struct BitwiseKernel: Kernel {
             }
         }
         guard let out = try dispatchInteger(a.dtype, Visit(a: a, b: b, op: op, threads: threads)) else {
-            throw kernelError("unsupported input type \(a.dtype)")
+            throw kernelUnsupported("unsupported input type \(a.dtype)")
         }
         return [.tensor(out)]
     }

@@ -103,7 +103,7 @@ struct RangeKernel: Kernel {
             }
         }
         guard let out = try dispatchNumeric(s.dtype, Make(s: s, l: l, d: d)) else {
-            throw kernelError("unsupported type \(s.dtype)")
+            throw kernelUnsupported("unsupported type \(s.dtype)")
         }
         return [.tensor(out)]
     }
@@ -139,7 +139,7 @@ struct EyeLikeKernel: Kernel {
         let one = try scalarTensor(dtype, 1)
         let (rows, cols) = (x.shape[0], x.shape[1])
         let width = dtype.bitWidth / 8
-        guard width > 0 else { throw kernelError("unsupported type \(dtype)") }
+        guard width > 0 else { throw kernelUnsupported("unsupported type \(dtype)") }
         let dst = out.storage.mutableBytes
         // Beyond these bounds the diagonal misses the matrix; clamping keeps `i + k` from overflowing.
         let k = min(max(self.k, -rows), cols)

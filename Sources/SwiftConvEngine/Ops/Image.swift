@@ -267,7 +267,7 @@ struct ResizeKernel: Kernel {
         }
         guard let out = try dispatchFloat(x.dtype, Interp(k: self, x: x, sizes: sizes, scales: scales, roi: roi, axes: axes)) else {
             // Integer inputs are computed in float64 and rounded back.
-            guard let v = x.doubleValues() else { throw kernelError("unsupported type \(x.dtype)") }
+            guard let v = x.doubleValues() else { throw kernelUnsupported("unsupported type \(x.dtype)") }
             let f = try dispatchFloat(.float64, Interp(k: self, x: Tensor.from(v, shape: x.shape), sizes: sizes, scales: scales,
                                                        roi: roi, axes: axes))!
             return [.tensor(try castRounded(f, to: x.dtype))]
@@ -283,7 +283,7 @@ struct ResizeKernel: Kernel {
             }
         }
         guard let r = try dispatchInteger(dtype, Cast(v: t.values(as: Double.self), shape: t.shape)) else {
-            throw kernelError("unsupported type \(dtype)")
+            throw kernelUnsupported("unsupported type \(dtype)")
         }
         return r
     }
@@ -544,7 +544,7 @@ struct GridSampleKernel: Kernel {
         let shape = [n, c] + outSpatial
         guard let out = try dispatchFloat(x.dtype, Sample(x: x, shape: shape, n: n, c: c, points: points, plane: plane,
                                                           taps: tapCount, offsets: offsets, weights: weights)) else {
-            throw kernelError("unsupported type \(x.dtype)")
+            throw kernelUnsupported("unsupported type \(x.dtype)")
         }
         return [.tensor(out)]
     }
@@ -688,7 +688,7 @@ struct RoiAlignKernel: Kernel {
             }
         }
         guard let out = try dispatchFloat(x.dtype, Align(k: self, x: x, rv: rv, batch: batch, c: c, h: h, w: w, count: count)) else {
-            throw kernelError("unsupported type \(x.dtype)")
+            throw kernelUnsupported("unsupported type \(x.dtype)")
         }
         return [.tensor(out)]
     }
@@ -853,7 +853,7 @@ struct Col2ImKernel: Kernel {
         }
         guard let out = try dispatchNumeric(x.dtype, Fold(x: x, shape: [n, c] + image, n: n, c: c, kernelSize: kernelSize, l: l,
                                                           imageSize: imageSize, target: target)) else {
-            throw kernelError("unsupported type \(x.dtype)")
+            throw kernelUnsupported("unsupported type \(x.dtype)")
         }
         return [.tensor(out)]
     }

@@ -267,7 +267,7 @@ func scatterBlocks(into out: Tensor, updates: Tensor, offsets: [Int], block: Int
         }
     }
     guard try dispatchNumeric(out.dtype, Reduce(out: out, upd: updates, offsets: offsets, block: block, reduction: reduction)) != nil else {
-        throw kernelError("reduction is not supported for \(out.dtype)")
+        throw kernelUnsupported("reduction is not supported for \(out.dtype)")
     }
 }
 
@@ -388,7 +388,7 @@ func nonZeroPositions(_ x: Tensor) throws -> [Int] {
     if x.dtype == .bfloat16 {
         return try x.withElements(as: UInt16.self) { p in try positions(x.elementCount) { p[$0] & 0x7FFF != 0 } }
     }
-    guard x.dtype.bitWidth == 8 else { throw kernelError("unsupported type \(x.dtype)") }
+    guard x.dtype.bitWidth == 8 else { throw kernelUnsupported("unsupported type \(x.dtype)") }
     return try x.withElements(as: UInt8.self) { p in try positions(x.elementCount) { p[$0] != 0 } }
 }
 
@@ -501,7 +501,7 @@ struct TopKKernel: Kernel {
         }
         guard let values = try dispatchNumeric(x.dtype, Select(x: x, indices: indices, shape: shape, k: k, outer: outer,
                                                                dim: dim, inner: inner, largest: largest)) else {
-            throw kernelError("unsupported type \(x.dtype)")
+            throw kernelUnsupported("unsupported type \(x.dtype)")
         }
         return [.tensor(values), .tensor(indices)]
     }
@@ -570,7 +570,7 @@ struct ArgExtremeKernel: Kernel {
         }
         guard try dispatchNumeric(x.dtype, Find(x: x, out: out, outer: outer, dim: dim, inner: inner, isMax: isMax,
                                                 selectLast: selectLast)) != nil else {
-            throw kernelError("unsupported type \(x.dtype)")
+            throw kernelUnsupported("unsupported type \(x.dtype)")
         }
         return [.tensor(out)]
     }
@@ -628,7 +628,7 @@ struct UniqueKernel: Kernel {
         }
         guard let (groups, inverse) = try dispatchNumeric(keys.dtype, Group(x: keys, outer: outer, dim: dim, inner: inner,
                                                                              sorted: sorted)) else {
-            throw kernelError("unsupported type \(x.dtype)")
+            throw kernelUnsupported("unsupported type \(x.dtype)")
         }
         let first = groups.map(\.0)
         let y = try gatherAlongAxis(x, axis: a, indices: first, idxShape: [first.count])
@@ -671,7 +671,7 @@ struct CumSumKernel: Kernel {
         }
         guard let out = try dispatchNumeric(x.dtype, Sum(x: x, outer: outer, dim: dim, inner: inner, exclusive: exclusive,
                                                          reverse: reverse, product: product)) else {
-            throw kernelError("unsupported type \(x.dtype)")
+            throw kernelUnsupported("unsupported type \(x.dtype)")
         }
         return [.tensor(out)]
     }
@@ -692,7 +692,7 @@ struct TriluKernel: Kernel {
         // Beyond these bounds every row keeps all or nothing; clamping keeps `i + k` from overflowing.
         k = min(max(k, -rows - 1), cols + 1)
         let width = x.dtype.bitWidth / 8
-        guard x.dtype != .string, width > 0 else { throw kernelError("unsupported type \(x.dtype)") }
+        guard x.dtype != .string, width > 0 else { throw kernelUnsupported("unsupported type \(x.dtype)") }
         let out = try copied(x)
         guard out.elementCount > 0 else { return [.tensor(out)] }
         let p = out.storage.mutableBytes.baseAddress!

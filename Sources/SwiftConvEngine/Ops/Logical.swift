@@ -59,7 +59,7 @@ struct CompareKernel: Kernel {
             func visit<T: NumericScalar>(_: T.Type) throws -> Tensor { try kernel.compare(a, b, T.self, threads) }
         }
         guard let out = try dispatchNumeric(a.dtype, Visit(a: a, b: b, kernel: self, threads: threads)) else {
-            throw kernelError("unsupported input type \(a.dtype)")
+            throw kernelUnsupported("unsupported input type \(a.dtype)")
         }
         return [.tensor(out)]
     }
@@ -130,6 +130,6 @@ struct FloatClassKernel: Kernel {
                 return nan ? v.isNaN : v.isInfinite && (v > 0 ? p : n)
             })]
         }
-        throw kernelError("unsupported input type \(x.dtype)")
+        throw kernelUnsupported("unsupported input type \(x.dtype)")
     }
 }

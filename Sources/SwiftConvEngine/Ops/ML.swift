@@ -72,7 +72,7 @@ func mlValues(_ t: Tensor) throws -> [Double] {
     switch t.dtype {
     case .float32, .float64, .float16: return try DoubleBridge.values(t)
     default:
-        guard let v = t.int64Values() else { throw kernelError("unsupported input type \(t.dtype)") }
+        guard let v = t.int64Values() else { throw kernelUnsupported("unsupported input type \(t.dtype)") }
         return v.map(Double.init)
     }
 }
@@ -210,7 +210,7 @@ struct Binarizer: Kernel {
                 try mapUnary(x, T.self, T.self) { $0.asDouble > threshold ? 1 : 0 }
             }
         }
-        guard let out = try dispatchNumeric(x.dtype, V(x: x, threshold: threshold)) else { throw kernelError("unsupported type \(x.dtype)") }
+        guard let out = try dispatchNumeric(x.dtype, V(x: x, threshold: threshold)) else { throw kernelUnsupported("unsupported type \(x.dtype)") }
         return [.tensor(out)]
     }
 }
@@ -300,7 +300,7 @@ struct LabelEncoder: Kernel {
         } else if let v = x.int64Values() {
             for i in 0..<n { picks[i] = table[.int(v[i])] ?? -1 }
         } else {
-            throw kernelError("unsupported input type \(x.dtype)")
+            throw kernelUnsupported("unsupported input type \(x.dtype)")
         }
         if values.dtype == .string {
             return [.tensor(Tensor(shape: x.shape, strings: picks.map { $0 >= 0 ? values.strings[$0] : fallback.strings[0] }))]
@@ -758,7 +758,7 @@ struct CategoryMapper: Kernel {
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
         let x = try inputs.tensor(0)
         if x.dtype == .string { return [.tensor(.from(x.strings.map { toInt[$0] ?? defaultInt }, shape: x.shape))] }
-        guard let v = x.int64Values() else { throw kernelError("unsupported input type \(x.dtype)") }
+        guard let v = x.int64Values() else { throw kernelUnsupported("unsupported input type \(x.dtype)") }
         return [.tensor(Tensor(shape: x.shape, strings: v.map { toString[$0] ?? defaultString }))]
     }
 }

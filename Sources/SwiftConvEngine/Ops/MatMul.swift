@@ -160,7 +160,7 @@ func anyMatMul(_ a: Tensor, _ b: Tensor, packedB: FloatBuffer?, _ context: Execu
             func visit<T: IntegerScalar>(_ type: T.Type) throws -> Tensor { try genericMatMul(a, b, T.self, mul: (&*), add: (&+)) }
         }
         if let t = try dispatchFloat(a.dtype, F(a: a, b: b)) ?? dispatchInteger(a.dtype, I(a: a, b: b)) { return t }
-        throw kernelError("unsupported input type \(a.dtype)")
+        throw kernelUnsupported("unsupported input type \(a.dtype)")
     }
 }
 
@@ -230,7 +230,7 @@ struct GemmKernel: Kernel {
             func visit<T: NumericScalar>(_ type: T.Type) throws -> Tensor { try g.runGeneric(a, b, c, m, n, k, T.self) }
         }
         guard let out = try dispatchNumeric(a.dtype, V(g: self, a: a, b: b, c: c, m: m, n: n, k: k)) else {
-            throw kernelError("unsupported input type \(a.dtype)")
+            throw kernelUnsupported("unsupported input type \(a.dtype)")
         }
         return [.tensor(out)]
     }
@@ -433,7 +433,7 @@ struct EinsumKernel: Kernel {
             }
         }
         guard let out = try dispatchNumeric(dtype, V(ts: ts, dims: dims, strides: strides, outShape: outShape, nOut: outIds.count)) else {
-            throw kernelError("unsupported input type \(dtype)")
+            throw kernelUnsupported("unsupported input type \(dtype)")
         }
         return [.tensor(out)]
     }
@@ -456,7 +456,7 @@ fileprivate extension String {
 /// Decodes any float-like tensor (float16, bfloat16, float64...) to Float values.
 func floatValues(_ t: Tensor) throws -> [Float] {
     if t.dtype == .float32 { return t.values(as: Float.self) }
-    guard let v = DTypeConversion.floats(t) else { throw kernelError("unsupported input type \(t.dtype)") }
+    guard let v = DTypeConversion.floats(t) else { throw kernelUnsupported("unsupported input type \(t.dtype)") }
     return v
 }
 
@@ -464,7 +464,7 @@ func floatValues(_ t: Tensor) throws -> [Float] {
 func encodeFloats(_ v: [Float], _ dtype: DType, _ shape: [Int]) throws -> Tensor {
     if dtype == .float32 { return Tensor.from(v, shape: shape) }
     guard let t = try v.withUnsafeBufferPointer({ try DTypeConversion.tensor(from: $0, dtype: dtype, shape: shape) }) else {
-        throw kernelError("unsupported output type \(dtype)")
+        throw kernelUnsupported("unsupported output type \(dtype)")
     }
     return t
 }

@@ -79,7 +79,7 @@ func channelAffine(_ x: Tensor, a: [Double], b: [Double], _ context: ExecutionCo
         }
     }
     guard let out = try dispatchFloat(x.dtype, V(x: x, a: a, b: b, n: n, c: c, inner: inner)) else {
-        throw kernelError("unsupported input type \(x.dtype)")
+        throw kernelUnsupported("unsupported input type \(x.dtype)")
     }
     return out
 }
@@ -198,7 +198,7 @@ struct GroupNormKernel: Kernel {
         }
         guard let out = try dispatchFloat(x.dtype, V(k: self, x: x, n: n, c: c, g: g, inner: inner, groupSize: groupSize,
                                                      scale: scale, bias: bias, context: context)) else {
-            throw kernelError("unsupported input type \(x.dtype)")
+            throw kernelUnsupported("unsupported input type \(x.dtype)")
         }
         return [.tensor(out)]
     }
@@ -293,7 +293,7 @@ struct LayerNormKernel: Kernel {
             }
         }
         guard let (out, m, iv) = try dispatchFloat(x.dtype, V(k: self, x: x, rows: rows, cols: cols, scale: scale, bias: bias, context: context)) else {
-            throw kernelError("unsupported input type \(x.dtype)")
+            throw kernelUnsupported("unsupported input type \(x.dtype)")
         }
         means = m
         invs = iv
@@ -410,7 +410,7 @@ struct DropoutKernel: Kernel {
         let x = try inputs.tensor(0)
         if since >= 12, let t = inputs.optionalTensor(2), let training = t.int64Values()?.first, training != 0 {
             let ratio = try inputs.optionalTensor(1).map { try doubles($0).first ?? 0.5 } ?? 0.5
-            if ratio != 0 { throw kernelError("Dropout in training mode with a non-zero ratio is not supported") }
+            if ratio != 0 { throw kernelUnsupported("Dropout in training mode with a non-zero ratio is not supported") }
         }
         let mask: Tensor
         if since >= 10 {

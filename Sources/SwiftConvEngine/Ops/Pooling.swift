@@ -67,12 +67,12 @@ struct PoolKernel: Kernel {
             let k: PoolKernel, x: Tensor, geo: WindowGeometry, context: ExecutionContext
             func visit<T: NumericScalar>(_ type: T.Type) throws -> [Value] { try k.pool(x, geo, T.self, context) }
         }
-        if kind != .max && !x.dtype.isFloatingPoint { throw kernelError("unsupported input type \(x.dtype)") }
+        if kind != .max && !x.dtype.isFloatingPoint { throw kernelUnsupported("unsupported input type \(x.dtype)") }
         if x.dtype == .float32, kind != .lp, !wantsIndices, geo.inSpatial.count <= 2 {
             return [.tensor(try pool2DFloat(x, geo, context))]
         }
         guard let out = try dispatchNumeric(x.dtype, V(k: self, x: x, geo: geo, context: context)) else {
-            throw kernelError("unsupported input type \(x.dtype)")
+            throw kernelUnsupported("unsupported input type \(x.dtype)")
         }
         return out
     }
@@ -311,7 +311,7 @@ struct GlobalPoolKernel: Kernel {
                 return out
             }
         }
-        guard let out = try dispatchFloat(x.dtype, V(k: self, x: x)) else { throw kernelError("unsupported input type \(x.dtype)") }
+        guard let out = try dispatchFloat(x.dtype, V(k: self, x: x)) else { throw kernelUnsupported("unsupported input type \(x.dtype)") }
         return [.tensor(out)]
     }
 
@@ -409,7 +409,7 @@ struct MaxUnpoolKernel: Kernel {
             if inside { mapping[i] = off }
         }
         let bytes = x.dtype.bitWidth / 8
-        guard bytes > 0 else { throw kernelError("unsupported input type \(x.dtype)") }
+        guard bytes > 0 else { throw kernelUnsupported("unsupported input type \(x.dtype)") }
         let src = x.storage.bytes, dst = out.storage.mutableBytes
         for (i, o) in mapping.enumerated() where o >= 0 {
             for b in 0..<bytes { dst[o * bytes + b] = src[i * bytes + b] }
@@ -479,7 +479,7 @@ struct MaxRoiPoolKernel: Kernel {
                 return out
             }
         }
-        guard let out = try dispatchFloat(x.dtype, V(k: self, x: x, rois: rois)) else { throw kernelError("unsupported input type \(x.dtype)") }
+        guard let out = try dispatchFloat(x.dtype, V(k: self, x: x, rois: rois)) else { throw kernelUnsupported("unsupported input type \(x.dtype)") }
         return [.tensor(out)]
     }
 }

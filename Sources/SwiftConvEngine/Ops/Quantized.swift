@@ -103,10 +103,10 @@ struct QuantizeKernel: Kernel {
         let x = try inputs.tensor(0), scale = try inputs.tensor(1)
         let zp = inputs.optionalTensor(2)
         let outType = zp?.dtype ?? outputDType ?? .uint8
-        guard let xs = DTypeConversion.floats(x), let ss = DTypeConversion.floats(scale) else { throw kernelError("unsupported input type \(x.dtype)") }
+        guard let xs = DTypeConversion.floats(x), let ss = DTypeConversion.floats(scale) else { throw kernelUnsupported("unsupported input type \(x.dtype)") }
         let zs = try zp.map { z -> [Float] in
             guard z.shape == scale.shape || z.elementCount == scale.elementCount else { throw kernelError("zero point shape \(z.shape) differs from scale \(scale.shape)") }
-            guard let v = DTypeConversion.floats(z) else { throw kernelError("unsupported zero point type \(z.dtype)") }
+            guard let v = DTypeConversion.floats(z) else { throw kernelUnsupported("unsupported zero point type \(z.dtype)") }
             return v
         }
         let layout = try QuantParamLayout(shape: x.shape, paramShape: scale.shape, axis: axis, blockSize: blockSize)
@@ -121,7 +121,7 @@ struct QuantizeKernel: Kernel {
             layout.forEach { e, p in q[e] = xs[e] / ss[p] + (zs?[p] ?? 0) }
         }
         let out = try q.withUnsafeBufferPointer { try DTypeConversion.tensor(from: $0, dtype: outType, shape: x.shape, saturate: saturate) }
-        guard let o = out else { throw kernelError("unsupported output type \(outType)") }
+        guard let o = out else { throw kernelUnsupported("unsupported output type \(outType)") }
         return [.tensor(o)]
     }
 }
@@ -141,7 +141,7 @@ struct DequantizeKernel: Kernel {
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
         let x = try inputs.tensor(0), scale = try inputs.tensor(1)
         let zp = inputs.optionalTensor(2)
-        guard let xs = DTypeConversion.floats(x), let ss = DTypeConversion.floats(scale) else { throw kernelError("unsupported input type \(x.dtype)") }
+        guard let xs = DTypeConversion.floats(x), let ss = DTypeConversion.floats(scale) else { throw kernelUnsupported("unsupported input type \(x.dtype)") }
         if let z = zp, z.dtype != x.dtype { throw kernelError("zero point type \(z.dtype) differs from input \(x.dtype)") }
         let zs = try zp.map { z -> [Float] in
             guard let v = DTypeConversion.floats(z), v.count == ss.count else { throw kernelError("zero point shape \(z.shape) differs from scale \(scale.shape)") }
@@ -152,7 +152,7 @@ struct DequantizeKernel: Kernel {
         layout.forEach { e, p in y[e] = (xs[e] - (zs?[p] ?? 0)) * ss[p] }
         let outType = outputDType ?? scale.dtype
         guard let o = try y.withUnsafeBufferPointer({ try DTypeConversion.tensor(from: $0, dtype: outType, shape: x.shape) }) else {
-            throw kernelError("unsupported output type \(outType)")
+            throw kernelUnsupported("unsupported output type \(outType)")
         }
         return [.tensor(o)]
     }
@@ -161,7 +161,7 @@ struct DequantizeKernel: Kernel {
 struct DynamicQuantizeKernel: Kernel {
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
         let x = try inputs.tensor(0)
-        guard x.dtype == .float32 else { throw kernelError("unsupported input type \(x.dtype)") }
+        guard x.dtype == .float32 else { throw kernelUnsupported("unsupported input type \(x.dtype)") }
         let v = x.values(as: Float.self)
         var lo: Float = 0, hi: Float = 0
         for f in v { lo = min(lo, f); hi = max(hi, f) }
@@ -181,7 +181,7 @@ struct DynamicQuantizeKernel: Kernel {
 
 /// An integer tensor as Int32 values minus a zero point (scalar, or per entry along `axisFromEnd`).
 func centered(_ t: Tensor, zeroPoint: Tensor?, axisFromEnd: Int) throws -> Tensor {
-    guard let v = t.int64Values() else { throw kernelError("unsupported input type \(t.dtype)") }
+    guard let v = t.int64Values() else { throw kernelUnsupported("unsupported input type \(t.dtype)") }
     var out = v.map { Int32(truncatingIfNeeded: $0) }
     if let z = zeroPoint {
         guard let zv = z.int64Values(), z.dtype == t.dtype else { throw kernelError("zero point type \(z.dtype) differs from \(t.dtype)") }
@@ -229,12 +229,12 @@ struct QLinearMatMulKernel: Kernel {
 /// Requantizes accumulators: `round(acc * factor(i)) + zp`, saturated to the zero point's type.
 func requantize(_ acc: [Float], zeroPoint: Tensor, shape: [Int], combine: (Int) -> Float) throws -> Tensor {
     guard let (lo, hi) = quantRange(zeroPoint.dtype), let zv = DTypeConversion.floats(zeroPoint), let z = zv.first else {
-        throw kernelError("unsupported output type \(zeroPoint.dtype)")
+        throw kernelUnsupported("unsupported output type \(zeroPoint.dtype)")
     }
     var q = [Float](repeating: 0, count: acc.count)
     for i in 0..<acc.count { q[i] = min(max((acc[i] * combine(i)).rounded(.toNearestOrEven) + z, lo), hi) }
     guard let out = try q.withUnsafeBufferPointer({ try DTypeConversion.tensor(from: $0, dtype: zeroPoint.dtype, shape: shape) }) else {
-        throw kernelError("unsupported output type \(zeroPoint.dtype)")
+        throw kernelUnsupported("unsupported output type \(zeroPoint.dtype)")
     }
     return out
 }
@@ -251,7 +251,7 @@ struct ConvIntegerKernel: Kernel {
     }
 
     func floats(_ t: Tensor, minus zp: Tensor?, perChannel: Bool) throws -> Tensor {
-        guard var v = DTypeConversion.floats(t) else { throw kernelError("unsupported input type \(t.dtype)") }
+        guard var v = DTypeConversion.floats(t) else { throw kernelUnsupported("unsupported input type \(t.dtype)") }
         if let z = zp, let zv = DTypeConversion.floats(z) {
             if zv.count == 1 {
                 for i in 0..<v.count { v[i] -= zv[0] }

@@ -126,7 +126,7 @@ struct RecurrentKernel: Kernel {
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
         let x0 = try inputs.tensor(0)
         let dtype = x0.dtype
-        guard dtype.isFloatingPoint else { throw kernelError("unsupported input type \(dtype)") }
+        guard dtype.isFloatingPoint else { throw kernelUnsupported("unsupported input type \(dtype)") }
         var x = try convertToFloat32(x0)
         let w = try convertToFloat32(inputs.tensor(1)), r = try convertToFloat32(inputs.tensor(2))
         let b = try inputs.optionalTensor(3).map(convertToFloat32)

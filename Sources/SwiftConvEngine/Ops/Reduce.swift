@@ -67,7 +67,7 @@ struct ReduceKernel: Kernel {
 
         switch x.dtype {
         case .bool:
-            guard op == .max || op == .min else { throw kernelError("unsupported input type bool") }
+            guard op == .max || op == .min else { throw kernelUnsupported("unsupported input type bool") }
             let isMax = op == .max
             let out = try Tensor.allocate(.bool, outShape)
             x.withElements(as: Bool.self) { px in
@@ -90,7 +90,7 @@ struct ReduceKernel: Kernel {
                 }
             }
             guard let out = try dispatchInteger(x.dtype, Visit(x: x, kernel: self, layout: layout, outShape: outShape, count: count)) else {
-                throw kernelError("unsupported input type \(x.dtype)")
+                throw kernelUnsupported("unsupported input type \(x.dtype)")
             }
             return [.tensor(out)]
         case _ where x.dtype.isInteger:
@@ -107,7 +107,7 @@ struct ReduceKernel: Kernel {
             }
             guard let out = try dispatchFloatLane(x.dtype, Visit(x: x, kernel: self, layout: layout, outShape: outShape,
                                                                  count: count, threads: threads)) else {
-                throw kernelError("unsupported input type \(x.dtype)")
+                throw kernelUnsupported("unsupported input type \(x.dtype)")
             }
             return [.tensor(out)]
         }

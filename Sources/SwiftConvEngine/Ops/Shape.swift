@@ -418,7 +418,7 @@ struct PadKernel: Kernel {
         }
         guard shape.allSatisfy({ $0 >= 0 }) else { throw kernelError("pads \(given) remove more than the input \(x.shape)") }
         if mode == "constant" {
-            guard x.dtype != .string || shape == x.shape else { throw kernelError("constant padding of strings is not supported") }
+            guard x.dtype != .string || shape == x.shape else { throw kernelUnsupported("constant padding of strings is not supported") }
             var value: Tensor? = nil
             if let v = attrValue {
                 value = try scalarTensor(x.dtype, v)

@@ -31,7 +31,7 @@ enum DeclaredOutputTypeCheck {
                   let k = producer[output.name]
             else { continue }
             let node = GraphChecker.describe(model.graph.nodes[k], index: k)
-            throw ModelChecker.fail("\(node): output '\(output.name)' is tensor(\(got.onnxTypeName)), "
+            throw ModelChecker.fail(node, "output '\(output.name)' is tensor(\(got.onnxTypeName)), "
                 + "but the graph declares it as tensor(\(want.onnxTypeName))")
         }
         return model.graph.outputs.indices.map { $0 < computed.count ? computed[$0] : nil }

@@ -17,9 +17,10 @@ extension ModelChecker {
         for o in model.opsetImports {
             let domain = OpDomain.canonical(o.domain)
             if let known = OpDomain.knownVersions[domain], !known.contains(o.version) {
-                let user = firstNode(in: model.graph, domain: domain).map { "\($0): " } ?? "model: "
-                throw fail(user + "opset import '\(domain.isEmpty ? "ai.onnx" : domain)' version \(o.version) does not exist "
-                    + "(known: \(known.lowerBound)...\(known.upperBound))")
+                let why = "opset import '\(domain.isEmpty ? "ai.onnx" : domain)' version \(o.version) does not exist "
+                    + "(known: \(known.lowerBound)...\(known.upperBound))"
+                guard let user = firstNode(in: model.graph, domain: domain) else { throw fail("model: " + why) }
+                throw fail(user, why)
             }
             opsets[domain] = o.version
         }
@@ -34,8 +35,8 @@ extension ModelChecker {
         return try DeclaredOutputTypeCheck.check(model, registry: registry)
     }
 
-    /// "node 'n1' (Relu)" for the first node of `domain` in the main graph, if any.
-    static func firstNode(in graph: Graph, domain: String) -> String? {
+    /// The first node of `domain` in the main graph, if any.
+    static func firstNode(in graph: Graph, domain: String) -> SwiftConvError.NodeContext? {
         graph.nodes.firstIndex { $0.canonicalDomain == domain }.map { GraphChecker.describe(graph.nodes[$0], index: $0) }
     }
 }
@@ -67,21 +68,21 @@ struct SessionGraphChecker {
         for (k, node) in g.nodes.enumerated() {
             let label = GraphChecker.describe(node, index: k)
             if !node.name.isEmpty, let other = nodeNames.updateValue(k, forKey: node.name) {
-                throw ModelChecker.fail("\(label): node #\(other) of the same graph has the same name")
+                throw ModelChecker.fail(label, "node #\(other) of the same graph has the same name")
             }
             for out in node.outputs where !out.isEmpty {
                 if inputs.contains(out) {
-                    throw ModelChecker.fail("\(label): output '\(out)' overwrites a graph input of the same name")
+                    throw ModelChecker.fail(label, "output '\(out)' overwrites a graph input of the same name")
                 }
                 if initializers.contains(out) {
-                    throw ModelChecker.fail("\(label): output '\(out)' overwrites an initializer of the same name")
+                    throw ModelChecker.fail(label, "output '\(out)' overwrites an initializer of the same name")
                 }
                 if enclosing.contains(out) {
-                    throw ModelChecker.fail("\(label): output '\(out)' reuses the name of a value of an enclosing graph")
+                    throw ModelChecker.fail(label, "output '\(out)' reuses the name of a value of an enclosing graph")
                 }
                 if let earlier = producer[out] {
-                    let by = earlier == k ? "this node" : GraphChecker.describe(g.nodes[earlier], index: earlier)
-                    throw ModelChecker.fail("\(label): output '\(out)' is already produced by \(by); "
+                    let by = earlier == k ? "this node" : GraphChecker.describe(g.nodes[earlier], index: earlier).label
+                    throw ModelChecker.fail(label, "output '\(out)' is already produced by \(by); "
                         + "every value must be assigned once")
                 }
                 producer[out] = k
@@ -116,18 +117,18 @@ struct SessionGraphChecker {
     }
 
     /// Input and output counts against the op's schema, when swiftconv has one.
-    func checkArity(_ node: Node, label: String) throws {
+    func checkArity(_ node: Node, label: SwiftConvError.NodeContext) throws {
         let domain = node.canonicalDomain
         guard !functions.contains(domain + "\u{0}" + node.opType), let version = opsets[domain],
               let schema = registry.schema(domain: domain, opType: node.opType, version: version)
         else { return }
         let sig = "\(schema.name)-\(schema.sinceVersion)"
         if node.inputs.count < schema.minInputs || node.inputs.count > schema.maxInputs {
-            throw ModelChecker.fail("\(label): has \(node.inputs.count) inputs, \(sig) takes "
+            throw ModelChecker.fail(label, "has \(node.inputs.count) inputs, \(sig) takes "
                 + Self.range(schema.minInputs, schema.maxInputs))
         }
         if node.outputs.count < schema.minOutputs || node.outputs.count > schema.maxOutputs {
-            throw ModelChecker.fail("\(label): has \(node.outputs.count) outputs, \(sig) gives "
+            throw ModelChecker.fail(label, "has \(node.outputs.count) outputs, \(sig) gives "
                 + Self.range(schema.minOutputs, schema.maxOutputs))
         }
     }

@@ -47,6 +47,14 @@ public enum ModelChecker {
     }
 
     static func fail(_ message: String) -> SwiftConvError { .validation(message) }
+
+    /// A validation error about a value or an initializer, named by `label`.
+    static func fail(_ label: String, _ message: String) -> SwiftConvError { .validation("\(label): \(message)") }
+
+    /// A validation error naming `node`.
+    static func fail(_ node: SwiftConvError.NodeContext, _ message: String) -> SwiftConvError {
+        SwiftConvError.validation(message).at(node)
+    }
 }
 
 struct GraphChecker {
@@ -59,10 +67,8 @@ struct GraphChecker {
 
     static let maxDepth = 64
 
-    static func describe(_ node: Node, index: Int) -> String {
-        let name = node.name.isEmpty ? "#\(index)" : "'\(node.name)'"
-        let op = node.canonicalDomain.isEmpty ? node.opType : "\(node.canonicalDomain).\(node.opType)"
-        return "node \(name) (\(op))"
+    static func describe(_ node: Node, index: Int) -> SwiftConvError.NodeContext {
+        SwiftConvError.NodeContext(node, index: index)
     }
 
     func check(_ g: Graph, outer: Set<String>, depth: Int) throws {
@@ -84,9 +90,9 @@ struct GraphChecker {
         for t in g.initializers {
             let label = "initializer '\(t.name)'"
             guard !t.name.isEmpty else { throw ModelChecker.fail("\(what) '\(g.name)': an initializer has an empty name") }
-            guard initNames.insert(t.name).inserted else { throw ModelChecker.fail("\(label): name is not unique") }
+            guard initNames.insert(t.name).inserted else { throw ModelChecker.fail(label, "name is not unique") }
             if irVersion > 0, irVersion < 4, !inputNames.contains(t.name) {
-                throw ModelChecker.fail("\(label): with IR version < 4 every initializer must also be a graph input")
+                throw ModelChecker.fail(label, "with IR version < 4 every initializer must also be a graph input")
             }
             try checkTensor(t, label)
             defined.insert(t.name)
@@ -107,7 +113,7 @@ struct GraphChecker {
                           scope: { defined.union(outer) })
             for out in node.outputs where !out.isEmpty {
                 guard defined.insert(out).inserted else {
-                    throw ModelChecker.fail("\(label): output '\(out)' is already defined (graph must be in SSA form)")
+                    throw ModelChecker.fail(label, "output '\(out)' is already defined (graph must be in SSA form)")
                 }
             }
         }
@@ -122,32 +128,32 @@ struct GraphChecker {
         }
     }
 
-    func checkNode(_ node: Node, label: String, visible: (String) -> Bool, depth: Int, scope: () -> Set<String>) throws {
-        guard !node.opType.isEmpty else { throw ModelChecker.fail("\(label): op_type is empty") }
+    func checkNode(_ node: Node, label: SwiftConvError.NodeContext, visible: (String) -> Bool, depth: Int, scope: () -> Set<String>) throws {
+        guard !node.opType.isEmpty else { throw ModelChecker.fail(label, "op_type is empty") }
         for (i, name) in node.inputs.enumerated() where !name.isEmpty {
             guard visible(name) else {
-                throw ModelChecker.fail("\(label): input \(i) '\(name)' is not defined before use "
+                throw ModelChecker.fail(label, "input \(i) '\(name)' is not defined before use "
                     + "(not a graph input, initializer or earlier node output; nodes must be topologically sorted)")
             }
         }
         let domain = node.canonicalDomain
         let isFunction = functions.contains(domain + "\u{0}" + node.opType)
         guard let version = opsets[domain] else {
-            throw ModelChecker.fail("\(label): no opset import for domain '\(domain.isEmpty ? "ai.onnx" : domain)'")
+            throw ModelChecker.fail(label, "no opset import for domain '\(domain.isEmpty ? "ai.onnx" : domain)'")
         }
         var names = Set<String>()
         for a in node.attributes {
-            guard !a.name.isEmpty else { throw ModelChecker.fail("\(label): an attribute has an empty name") }
-            guard names.insert(a.name).inserted else { throw ModelChecker.fail("\(label): attribute '\(a.name)' is repeated") }
+            guard !a.name.isEmpty else { throw ModelChecker.fail(label, "an attribute has an empty name") }
+            guard names.insert(a.name).inserted else { throw ModelChecker.fail(label, "attribute '\(a.name)' is repeated") }
             if a.value == nil, a.refAttrName == nil {
-                throw ModelChecker.fail("\(label): attribute '\(a.name)' has no value")
+                throw ModelChecker.fail(label, "attribute '\(a.name)' has no value")
             }
         }
         // Only the domains swiftconv registers completely must know every op; others are custom.
         let standard = domain == OpDomain.onnx || domain == OpDomain.ml
         if !isFunction, standard {
             guard let schema = registry.schema(domain: domain, opType: node.opType, version: version) else {
-                throw ModelChecker.fail("\(label): no op '\(node.opType)' registered in domain "
+                throw ModelChecker.fail(label, "no op '\(node.opType)' registered in domain "
                     + "'\(domain.isEmpty ? "ai.onnx" : domain)' for opset version \(version)")
             }
             try checkAgainstSchema(node, schema, label: label)
@@ -165,30 +171,30 @@ struct GraphChecker {
         }
     }
 
-    func checkAgainstSchema(_ node: Node, _ schema: OpSchema, label: String) throws {
+    func checkAgainstSchema(_ node: Node, _ schema: OpSchema, label: SwiftConvError.NodeContext) throws {
         let sig = "\(schema.name)-\(schema.sinceVersion)"
         let (minIn, maxIn) = (schema.minInputs, schema.maxInputs)
         if node.inputs.count < minIn || node.inputs.count > maxIn {
-            throw ModelChecker.fail("\(label): has \(node.inputs.count) inputs, \(sig) takes "
+            throw ModelChecker.fail(label, "has \(node.inputs.count) inputs, \(sig) takes "
                 + (maxIn == Int.max ? "at least \(minIn)" : (minIn == maxIn ? "\(minIn)" : "\(minIn) to \(maxIn)")))
         }
         let (minOut, maxOut) = (schema.minOutputs, schema.maxOutputs)
         if node.outputs.count < minOut || node.outputs.count > maxOut {
-            throw ModelChecker.fail("\(label): has \(node.outputs.count) outputs, \(sig) gives "
+            throw ModelChecker.fail(label, "has \(node.outputs.count) outputs, \(sig) gives "
                 + (maxOut == Int.max ? "at least \(minOut)" : (minOut == maxOut ? "\(minOut)" : "\(minOut) to \(maxOut)")))
         }
         for (i, name) in node.inputs.enumerated() where name.isEmpty {
             if schema.inputOption(at: i) == .single {
-                throw ModelChecker.fail("\(label): input \(i) is required but given as an empty name")
+                throw ModelChecker.fail(label, "input \(i) is required but given as an empty name")
             }
         }
         for spec in schema.attributes {
             guard let a = node.attribute(spec.name) else {
-                if spec.required { throw ModelChecker.fail("\(label): required attribute '\(spec.name)' is missing") }
+                if spec.required { throw ModelChecker.fail(label, "required attribute '\(spec.name)' is missing") }
                 continue
             }
             if let v = a.value, v.kind != spec.kind {
-                throw ModelChecker.fail("\(label): attribute '\(spec.name)' should be \(spec.kind), not \(v.kind)")
+                throw ModelChecker.fail(label, "attribute '\(spec.name)' should be \(spec.kind), not \(v.kind)")
             }
         }
     }
@@ -196,13 +202,13 @@ struct GraphChecker {
     func checkFunction(_ f: Function) throws {
         var defined = Set(f.inputs)
         for (k, node) in f.nodes.enumerated() {
-            let label = "function '\(f.name)' " + Self.describe(node, index: k)
+            let label = SwiftConvError.NodeContext(node, index: k, function: f.name)
             for (i, name) in node.inputs.enumerated() where !name.isEmpty && !defined.contains(name) {
-                throw ModelChecker.fail("\(label): input \(i) '\(name)' is not defined before use")
+                throw ModelChecker.fail(label, "input \(i) '\(name)' is not defined before use")
             }
             for out in node.outputs where !out.isEmpty {
                 guard defined.insert(out).inserted else {
-                    throw ModelChecker.fail("\(label): output '\(out)' is already defined (function must be in SSA form)")
+                    throw ModelChecker.fail(label, "output '\(out)' is already defined (function must be in SSA form)")
                 }
             }
         }
@@ -215,37 +221,37 @@ struct GraphChecker {
         guard let t else { return }
         switch t {
         case .tensor(let e, let s, _), .sparseTensor(let e, let s):
-            guard e != .undefined else { throw ModelChecker.fail("\(label): element type is undefined") }
-            if let s, s.count > 1 << 16 { throw ModelChecker.fail("\(label): rank \(s.count) is too large") }
+            guard e != .undefined else { throw ModelChecker.fail(label, "element type is undefined") }
+            if let s, s.count > 1 << 16 { throw ModelChecker.fail(label, "rank \(s.count) is too large") }
         case .sequence(let e), .optional(let e): try checkType(e, label)
         case .map(let k, let v):
-            guard k.isInteger || k == .string else { throw ModelChecker.fail("\(label): map key type \(k) is not allowed") }
+            guard k.isInteger || k == .string else { throw ModelChecker.fail(label, "map key type \(k) is not allowed") }
             try checkType(v, label)
         case .opaque: break
         }
     }
 
     func checkTensor(_ t: Tensor, _ label: String) throws {
-        guard t.dtype != .undefined else { throw ModelChecker.fail("\(label): data type is undefined") }
+        guard t.dtype != .undefined else { throw ModelChecker.fail(label, "data type is undefined") }
         guard t.shape.allSatisfy({ $0 >= 0 }) else {
-            throw ModelChecker.fail("\(label): negative dimension in shape \(t.shape)")
+            throw ModelChecker.fail(label, "negative dimension in shape \(t.shape)")
         }
         guard let count = elementCount(t.shape) else {
-            throw ModelChecker.fail("\(label): shape \(t.shape) has too many elements")
+            throw ModelChecker.fail(label, "shape \(t.shape) has too many elements")
         }
         if t.dtype == .string {
             guard t.strings.count == count else {
-                throw ModelChecker.fail("\(label): has \(t.strings.count) strings, shape \(t.shape) needs \(count)")
+                throw ModelChecker.fail(label, "has \(t.strings.count) strings, shape \(t.shape) needs \(count)")
             }
             return
         }
         // Data left outside the file (not loaded) cannot be measured here.
         if t.externalData != nil, t.byteCount == 0 { return }
         guard let bytes = t.dtype.byteCount(elements: count) else {
-            throw ModelChecker.fail("\(label): shape \(t.shape) is too large for \(t.dtype)")
+            throw ModelChecker.fail(label, "shape \(t.shape) is too large for \(t.dtype)")
         }
         guard t.byteCount == bytes else {
-            throw ModelChecker.fail("\(label): has \(t.byteCount) bytes of data, shape \(t.shape) of \(t.dtype) needs \(bytes) bytes")
+            throw ModelChecker.fail(label, "has \(t.byteCount) bytes of data, shape \(t.shape) of \(t.dtype) needs \(bytes) bytes")
         }
     }
 }
