@@ -49,8 +49,9 @@ let package = Package(
         // Numeric routines (GEMM, convolution lowering) that know nothing of graphs.
         // Their few hottest inner loops for newer ISAs (AVX2+FMA), picked at start-up from CPU features.
         .target(name: "CSwiftConvKernels"),
-        .target(name: "SwiftConvKernels",
-                dependencies: ["CSwiftConvKernels", .product(name: "RealModule", package: "swift-numerics")]),
+        // A table of their inner loops: portable Swift first, then this CPU's faster slots.
+        // Only SwiftConvKernels imports CSwiftConvKernels.
+        .target(name: "SwiftConvKernels", dependencies: ["CSwiftConvKernels"]),
         // The engine: kernel registry, op implementations (Ops/, one file per family), executor.
         .target(
             name: "SwiftConvEngine",
@@ -73,6 +74,7 @@ let package = Package(
         .target(name: "SwiftConvTestSupport", dependencies: ["SwiftConvIR"], path: "Tests/SwiftConvTestSupport"),
         .testTarget(name: "SwiftConvIRTests", dependencies: ["SwiftConvIR", "SwiftConvTestSupport"]),
         .testTarget(name: "SwiftConvONNXTests", dependencies: ["SwiftConvONNX", "SwiftConvIR", "SwiftConvTestSupport"]),
+        .testTarget(name: "SwiftConvKernelsTests", dependencies: ["SwiftConvKernels"]),
         .testTarget(name: "SwiftConvEngineTests", dependencies: ["SwiftConvEngine", "SwiftConvIR", "SwiftConvTestSupport"]),
         .testTarget(name: "SwiftConvPassesTests",
                     dependencies: ["SwiftConvPasses", "SwiftConvEngine", "SwiftConvONNX", "SwiftConvIR", "SwiftConvTestSupport"]),

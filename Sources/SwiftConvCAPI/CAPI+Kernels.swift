@@ -38,7 +38,7 @@ public func scRegisteredKernelsJSON(_ out: UnsafeMutablePointer<OpaquePointer?>?
     }
 }
 
-nonisolated(unsafe) private let kernelISACString: UnsafeMutablePointer<CChar> = strdup(Gemm.usesAVX2 ? "avx2-fma" : "portable")!
+nonisolated(unsafe) private let kernelISACString: UnsafeMutablePointer<CChar> = strdup(KernelTable.best.name)!
 
 @_cdecl("sc_kernel_isa")
 public func scKernelISA() -> UnsafePointer<CChar>? {

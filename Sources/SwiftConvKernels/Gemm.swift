@@ -1,7 +1,6 @@
-/// Single-precision matrix multiply: cache-blocked, panel-packed, with a register-blocked
-/// micro-kernel (6x16 AVX2+FMA where the CPU has it, else a portable 6x8 Swift SIMD one),
-/// split over threads through a caller-supplied parallel-for.
-import CSwiftConvKernels
+/// Single-precision matrix multiply: cache-blocked, panel-packed, with the register-blocked
+/// micro-kernel of `KernelTable.best` (6x16 AVX2+FMA where the CPU has it, else a portable
+/// 6x8 Swift SIMD one), split over threads through a caller-supplied parallel-for.
 
 /// Runs `body` over disjoint ranges covering `0..<count` (possibly on several threads).
 public typealias ParallelFor = (_ count: Int, _ body: (Range<Int>) -> Void) -> Void
@@ -11,16 +10,19 @@ public let serialFor: ParallelFor = { count, body in if count > 0 { body(0..<cou
 
 /// A strided view of a logical `rows x cols` matrix: element (i, j) is at `base[i*rowStride + j*colStride]`.
 /// A transposed operand is the same memory with the strides swapped.
-public struct MatrixView {
-    public var base: UnsafePointer<Float>
+public struct StridedMatrix<Element> {
+    public var base: UnsafePointer<Element>
     public var rowStride: Int
     public var colStride: Int
-    public init(_ base: UnsafePointer<Float>, rowStride: Int, colStride: Int) {
+    public init(_ base: UnsafePointer<Element>, rowStride: Int, colStride: Int) {
         self.base = base
         self.rowStride = rowStride
         self.colStride = colStride
     }
 }
+
+/// A float32 operand of `Gemm.sgemm`.
+public typealias MatrixView = StridedMatrix<Float>
 
 /// Finishes a block of C (rows, columns) once its full depth is summed, while the block is
 /// still in cache: bias, activation. Called once per block, possibly from several threads
@@ -28,23 +30,33 @@ public struct MatrixView {
 public typealias Epilogue = (_ rows: Range<Int>, _ cols: Range<Int>) -> Void
 
 /// Bias per row of C and a clamp, applied to each block of C as its last depth block is
-/// stored (a convolution's bias and Relu/Clip). See `scv_tile_finish`.
-public typealias TileFinish = scv_tile_finish
+/// stored (a convolution's bias and Relu/Clip): `clamp(c + rowBias[row], lo, hi)`, NaN
+/// staying NaN. Relu is lo 0, hi +inf; no clamp is -inf, +inf.
+public struct TileFinish {
+    /// Bias per row of C, counted from the block's first row; nil for none.
+    public var rowBias: UnsafePointer<Float>?
+    public var lo: Float
+    public var hi: Float
 
-extension scv_tile_finish {
+    public init(rowBias: UnsafePointer<Float>?, lo: Float, hi: Float) {
+        self.rowBias = rowBias
+        self.lo = lo
+        self.hi = hi
+    }
+
     /// The same finish for a tile whose first row is row `i` of the block.
-    @inline(__always) func fromRow(_ i: Int) -> scv_tile_finish {
-        scv_tile_finish(row_bias: row_bias.map { $0 + i }, lo: lo, hi: hi)
+    @inline(__always) func fromRow(_ i: Int) -> TileFinish {
+        TileFinish(rowBias: rowBias.map { $0 + i }, lo: lo, hi: hi)
     }
 }
 
 public enum Gemm {
-    /// Whether the AVX2+FMA micro-kernel runs; decided once per process from the CPU.
-    public static let usesAVX2 = scv_cpu_has_avx2_fma() != 0
+    /// The micro-kernel of this process's kernel table.
+    static let tile = KernelTable.best.gemmTile
     /// Micro-kernel tile: MR rows of A by NR columns of B. Packed B panels are NR wide, so
     /// anything packed in this process matches the micro-kernel chosen here.
-    public static let mr = 6
-    public static let nr = usesAVX2 ? 16 : 8
+    public static let mr = KernelTable.best.gemmTileRows
+    public static let nr = KernelTable.best.gemmTileColumns
     /// Depth of one packed block (A and B panels of one block stay in L1/L2).
     public static let kc = 256
     /// Rows and columns one task computes per depth block.
@@ -297,16 +309,7 @@ public enum Gemm {
     static func micro(_ kb: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                       _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ rows: Int, _ cols: Int,
                       _ alpha: Float, _ beta: Float, _ finish: inout TileFinish?) {
-        if usesAVX2 {
-            if finish != nil {
-                withUnsafePointer(to: &finish!) { scv_sgemm_tile_6x16_avx2(kb, a, b, c, ldc, rows, cols, alpha, beta, $0) }
-            } else {
-                scv_sgemm_tile_6x16_avx2(kb, a, b, c, ldc, rows, cols, alpha, beta, nil)
-            }
-        } else {
-            portableMicro(kb, a, b, c, ldc, rows, cols, alpha, beta)
-            finishBlock(finish, c, ldc, 0..<rows, 0..<cols)
-        }
+        tile(GemmTile(depth: kb, a: a, b: b, c: c, ldc: ldc, rows: rows, cols: cols, alpha: alpha, beta: beta), finish)
     }
 
     /// Applies `finish` (row bias, clamp) to a block of C in place; the portable kernels' way.
@@ -314,7 +317,7 @@ public enum Gemm {
                             _ rows: Range<Int>, _ cols: Range<Int>) {
         guard let f = finish else { return }
         for r in rows {
-            let bias = f.row_bias?[r] ?? 0
+            let bias = f.rowBias?[r] ?? 0
             let row = c + r * ldc
             for j in cols {
                 let v = row[j] + bias
@@ -325,9 +328,9 @@ public enum Gemm {
 
     /// The portable 6x8 tile (Swift SIMD; whatever vector width the build targets).
     @inline(__always)
-    static func portableMicro(_ kb: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
-                      _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ rows: Int, _ cols: Int,
-                      _ alpha: Float, _ beta: Float) {
+    static func portableTile(_ tile: GemmTile) {
+        let (kb, a, b, c, ldc, rows, cols, alpha, beta) =
+            (tile.depth, tile.a, tile.b, tile.c, tile.ldc, tile.rows, tile.cols, tile.alpha, tile.beta)
         typealias V = SIMD8<Float>
         var c0 = V(), c1 = V(), c2 = V(), c3 = V(), c4 = V(), c5 = V()
         var ap = a

@@ -1,4 +1,3 @@
-import CSwiftConvKernels
 import RealModule
 import SwiftConvIR
 import SwiftConvKernels
@@ -53,78 +52,11 @@ func lift2D(_ g: WindowGeometry) -> WindowGeometry {
     return h
 }
 
-/// Unfolds one group of one image (`channels x in...`) into `channels*prod(kernel) x prod(out)` columns.
-func im2col(_ x: UnsafePointer<Float>, channels: Int, _ g: WindowGeometry, _ col: UnsafeMutablePointer<Float>, parallel: ParallelFor) {
-    let kc = g.kernelCount, outCount = g.outCount, inCount = g.inCount
-    let rows = channels * kc
-    if g.inSpatial.count == 2 {
-        let h = g.inSpatial[0], w = g.inSpatial[1]
-        let kh = g.kernel[0], kw = g.kernel[1]
-        let oh = g.outSpatial[0], ow = g.outSpatial[1]
-        let sh = g.strides[0], sw = g.strides[1], dh = g.dilations[0], dw = g.dilations[1]
-        let pt = g.padBegin[0], pl = g.padBegin[1]
-        parallel(rows) { range in
-            for r in range {
-                let c = r / kc, ki = (r % kc) / kw, kj = r % kw
-                _ = kh
-                let src = x + c * inCount
-                let dst = col + r * outCount
-                for y in 0..<oh {
-                    let iy = y * sh - pt + ki * dh
-                    let drow = dst + y * ow
-                    if iy < 0 || iy >= h {
-                        for xx in 0..<ow { drow[xx] = 0 }
-                        continue
-                    }
-                    let srow = src + iy * w
-                    let off = kj * dw - pl
-                    if sw == 1 {
-                        // Contiguous run: zeros, a copy, zeros.
-                        let lo = min(ow, max(0, -off)), hi = max(lo, min(ow, w - off))
-                        for xx in 0..<lo { drow[xx] = 0 }
-                        if hi > lo { (drow + lo).update(from: srow + lo + off, count: hi - lo) }
-                        for xx in hi..<ow { drow[xx] = 0 }
-                    } else {
-                        for xx in 0..<ow {
-                            let ix = xx * sw + off
-                            drow[xx] = ix >= 0 && ix < w ? srow[ix] : 0
-                        }
-                    }
-                }
-            }
-        }
-        return
-    }
-    // Any spatial rank: walk output positions with an index odometer.
-    let r = g.inSpatial.count
-    let inStrides = contiguousStrides(g.inSpatial)
-    parallel(rows) { range in
-        var kpos = [Int](repeating: 0, count: r), opos = [Int](repeating: 0, count: r)
-        for row in range {
-            let c = row / kc
-            var rem = row % kc
-            for d in stride(from: r - 1, through: 0, by: -1) { kpos[d] = rem % g.kernel[d]; rem /= g.kernel[d] }
-            let src = x + c * inCount
-            let dst = col + row * outCount
-            for d in 0..<r { opos[d] = 0 }
-            for o in 0..<outCount {
-                var off = 0
-                var inside = true
-                for d in 0..<r {
-                    let i = opos[d] * g.strides[d] - g.padBegin[d] + kpos[d] * g.dilations[d]
-                    if i < 0 || i >= g.inSpatial[d] { inside = false; break }
-                    off += i * inStrides[d]
-                }
-                dst[o] = inside ? src[off] : 0
-                var d = r - 1
-                while d >= 0 {
-                    opos[d] += 1
-                    if opos[d] < g.outSpatial[d] { break }
-                    opos[d] = 0
-                    d -= 1
-                }
-            }
-        }
+extension WindowGeometry {
+    /// The kernels' view of this geometry (resolved pads and extents).
+    var convWindow: ConvWindow {
+        ConvWindow(inSpatial: inSpatial, kernel: kernel, strides: strides, dilations: dilations, padBegin: padBegin,
+                   outSpatial: outSpatial)
     }
 }
 
@@ -162,28 +94,29 @@ struct ConvActivation {
         }
     }
 
+    /// `p[0..<count] = activation(p[i] + bias)` in double precision (float64 convolutions).
+    func apply(_ p: UnsafeMutablePointer<Double>, _ count: Int, bias: Double) {
+        let a = Double(self.a), b = Double(self.b)
+        for i in 0..<count {
+            let v = p[i] + bias
+            switch kind {
+            case .relu: p[i] = v < 0 ? 0 : v
+            case .clip: p[i] = v < a ? a : (v > b ? b : v)
+            case .leakyRelu: p[i] = v < 0 ? a * v : v
+            case .sigmoid: p[i] = 1 / (1 + Double.exp(-v))
+            case .tanh: p[i] = Double.tanh(v)
+            case .hardSigmoid: p[i] = Swift.max(0, Swift.min(1, a * v + b))
+            }
+        }
+    }
+
     /// `p[0..<count] = activation(p[i] + bias)`.
     func apply(_ p: UnsafeMutablePointer<Float>, _ count: Int, bias: Float) {
-        typealias V = SIMD8<Float>
-        let raw = UnsafeMutableRawPointer(p)
-        let vb = V(repeating: bias)
         var i = 0
         switch kind {
         case .relu, .clip:
-            let lo = V(repeating: kind == .relu ? 0 : a), hi = V(repeating: kind == .relu ? .infinity : b)
-            while i + 8 <= count {
-                var v = raw.loadUnaligned(fromByteOffset: i * 4, as: V.self) + vb
-                v.replace(with: lo, where: v .< lo)  // NaN compares false and stays NaN
-                v.replace(with: hi, where: v .> hi)
-                raw.storeBytes(of: v, toByteOffset: i * 4, as: V.self)
-                i += 8
-            }
-            let l = lo[0], h = hi[0]
-            while i < count {
-                let v = p[i] + bias
-                p[i] = v < l ? l : (v > h ? h : v)
-                i += 1
-            }
+            let (lo, hi) = clampBounds!
+            KernelTable.best.biasClamp(p, count, bias, lo, hi)
         case .leakyRelu:
             while i < count { let v = p[i] + bias; p[i] = v < 0 ? a * v : v; i += 1 }
         case .sigmoid:
@@ -228,12 +161,16 @@ struct ConvKernel: Kernel {
         let x0 = try inputs.tensor(0), w0 = try inputs.tensor(1)
         let b0 = inputs.optionalTensor(2)
         guard x0.dtype == w0.dtype, x0.dtype.isFloatingPoint else { throw kernelUnsupported("unsupported input types \(x0.dtype), \(w0.dtype)") }
+        if x0.dtype == .float64 {
+            return [.tensor(try convDouble(x0, w0, b0.map(Double.converted), context))]
+        }
         let x = try convertToFloat32(x0), w = try convertToFloat32(w0), b = try b0.map(convertToFloat32)
         let out = try conv(x, w, b, context)
         return [.tensor(try convertFromFloat32(out, to: x0.dtype))]
     }
 
-    func conv(_ x: Tensor, _ w: Tensor, _ b: Tensor?, _ context: ExecutionContext) throws -> Tensor {
+    /// Checks X, W and B against each other and the attributes; the convolution's window.
+    func window(_ x: Tensor, _ w: Tensor, _ b: Tensor?) throws -> WindowGeometry {
         guard x.rank >= 3, w.rank == x.rank else { throw kernelError("Conv expects X and W of equal rank >= 3, got \(x.shape) and \(w.shape)") }
         let n = x.shape[0], c = x.shape[1], m = w.shape[0]
         let group = attrs.group
@@ -243,8 +180,49 @@ struct ConvKernel: Kernel {
         let kernel = Array(w.shape[2...])
         if let ks = attrs.kernelShape, ks != kernel { throw kernelError("kernel_shape \(ks) differs from weights \(kernel)") }
         if let b = b, b.elementCount != m { throw kernelError("bias has \(b.elementCount) values, expected \(m)") }
-        let geo = try WindowGeometry(inSpatial: Array(x.shape[2...]), kernel: kernel, strides: attrs.strides,
+        return try WindowGeometry(inSpatial: Array(x.shape[2...]), kernel: kernel, strides: attrs.strides,
                                      dilations: attrs.dilations, pads: attrs.pads, autoPad: attrs.autoPad)
+    }
+
+    /// float64: the same lowering (im2col, one GEMM per group) in double precision, then
+    /// bias and activation.
+    func convDouble(_ x: Tensor, _ w: Tensor, _ b: Tensor?, _ context: ExecutionContext) throws -> Tensor {
+        let geo = try window(x, w, b)
+        let n = x.shape[0], c = x.shape[1], m = w.shape[0], group = attrs.group
+        let out = try Tensor.allocate(.float64, [n, m] + geo.outSpatial)
+        if out.elementCount == 0 { return out }
+        let outCount = geo.outCount, inCount = geo.inCount
+        let cg = c / group, mg = m / group, kg = cg * geo.kernelCount
+        let px = x.elementPointer(as: Double.self), pw = w.elementPointer(as: Double.self)
+        let po = out.mutableElementPointer(as: Double.self), pbias = b?.elementPointer(as: Double.self)
+        let par = context.parallel, window = geo.convWindow
+        try withCheckedElements(Checked.multiply(kg, outCount, "the im2col buffer"), of: Double.self) { col in
+            for img in 0..<n {
+                for gi in 0..<group {
+                    Double.unfold(px + (img * c + gi * cg) * inCount, channels: cg, window, col, parallel: par)
+                    let cptr = po + (img * m + gi * mg) * outCount
+                    Gemm.dgemm(m: mg, n: outCount, k: kg, a: StridedMatrix(pw + gi * mg * kg, rowStride: kg, colStride: 1),
+                               b: StridedMatrix(UnsafePointer(col), rowStride: outCount, colStride: 1), c: cptr, ldc: outCount,
+                               parallel: par)
+                    guard pbias != nil || activation != nil else { continue }
+                    for r in 0..<mg {
+                        let row = cptr + r * outCount, bias = pbias?[gi * mg + r] ?? 0
+                        if let act = activation {
+                            act.apply(row, outCount, bias: bias)
+                        } else {
+                            for j in 0..<outCount { row[j] += bias }
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    func conv(_ x: Tensor, _ w: Tensor, _ b: Tensor?, _ context: ExecutionContext) throws -> Tensor {
+        let geo = try window(x, w, b)
+        let n = x.shape[0], c = x.shape[1], m = w.shape[0]
+        let group = attrs.group
         let out = try Tensor.allocate(.float32, [n, m] + geo.outSpatial)
         let outCount = geo.outCount, inCount = geo.inCount
         let cg = c / group, mg = m / group, kg = cg * geo.kernelCount
@@ -270,12 +248,13 @@ struct ConvKernel: Kernel {
             Checked.product([max(1, kg), max(1, outCount), MemoryLayout<Float>.stride], "the im2col buffer"))
         defer { withExtendedLifetime(colStorage) {} }
         let col = colStorage.map { $0.mutableBytes.baseAddress!.assumingMemoryBound(to: Float.self) }
+        let kernels = KernelTable.best, window = geo.convWindow
         for img in 0..<n {
             for gi in 0..<group {
                 let xg = px + (img * c + gi * cg) * inCount
                 let bview: MatrixView
                 if let col = col {
-                    im2col(xg, channels: cg, geo, col, parallel: par)
+                    kernels.im2col(xg, cg, window, col, par)
                     bview = MatrixView(col, rowStride: outCount, colStride: 1)
                 } else {
                     bview = MatrixView(xg, rowStride: inCount, colStride: 1)
@@ -286,7 +265,7 @@ struct ConvKernel: Kernel {
                 // other activations per finished block, while it is in cache.
                 let clamp = activation?.clampBounds
                 let finish: TileFinish? = pbias == nil && activation == nil ? nil
-                    : TileFinish(row_bias: pbias.map { $0 + channel0 }, lo: clamp?.0 ?? -.infinity, hi: clamp?.1 ?? .infinity)
+                    : TileFinish(rowBias: pbias.map { $0 + channel0 }, lo: clamp?.0 ?? -.infinity, hi: clamp?.1 ?? .infinity)
                 let epilogue: Epilogue? = activation == nil || clamp != nil ? nil : { rows, cols in
                     for r in rows {
                         activation!.apply(cptr + r * outCount + cols.lowerBound, cols.count, bias: 0)
@@ -312,52 +291,16 @@ struct ConvKernel: Kernel {
         let sh = g.strides[0], sw = g.strides[1], dh = g.dilations[0], dw = g.dilations[1]
         let pt = g.padBegin[0], pl = g.padBegin[1]
         let activation = self.activation
-        // The AVX2 kernel covers MobileNet-style 3x3 filters at stride 1 or 2, and clamps
-        // (Relu, Clip) on the way out; other activations follow per plane.
-        if Gemm.usesAVX2 && kh == 3 && kw == 3 && dh == 1 && dw == 1 && sh == sw && (sh == 1 || sh == 2)
-            && pt >= 0 && pl >= 0 && oh > 0 && ow > 0 {
-            let clamp = activation?.clampBounds ?? (-.infinity, .infinity)
-            var done = true
-            par(planes) { range in
-                let ok = scv_depthwise3x3_avx2(x, w, bias, y, range.lowerBound, range.upperBound, channels,
-                                               h, wd, oh, ow, sh, pt, pl, clamp.0, clamp.1) != 0
-                if ok, let act = activation, act.clampBounds == nil {
-                    for p in range { act.apply(y + p * oh * ow, oh * ow, bias: 0) }
-                }
-                if !ok { done = false }
-            }
-            if done { return }
-        }
+        // Relu and Clip are clamps the kernel applies on the way out; other activations follow per plane.
+        let clamp = activation?.clampBounds ?? (-.infinity, .infinity)
+        let problem = DepthwiseConv2D(x: x, filters: w, bias: bias, y: y, channels: channels, height: h, width: wd,
+                                      kernelHeight: kh, kernelWidth: kw, outHeight: oh, outWidth: ow, strideY: sh, strideX: sw,
+                                      dilationY: dh, dilationX: dw, padTop: pt, padLeft: pl, lo: clamp.0, hi: clamp.1)
+        let kernel = KernelTable.best.depthwiseConv2D
         par(planes) { range in
-            for p in range {
-                let ch = p % channels
-                let src = x + p * h * wd, dst = y + p * oh * ow, flt = w + ch * kh * kw
-                let b0: Float = bias?[ch] ?? 0
-                for yy in 0..<oh {
-                    let drow = dst + yy * ow
-                    for xx in 0..<ow { drow[xx] = b0 }
-                    for i in 0..<kh {
-                        let iy = yy * sh - pt + i * dh
-                        if iy < 0 || iy >= h { continue }
-                        let srow = src + iy * wd
-                        for j in 0..<kw {
-                            let wv = flt[i * kw + j]
-                            let off = j * dw - pl
-                            // Output columns whose input column is inside the row.
-                            var lo = 0
-                            if off < 0 { lo = (-off + sw - 1) / sw }
-                            var hi = ow
-                            if wd - off <= 0 { hi = 0 } else { hi = min(ow, (wd - off - 1) / sw + 1) }
-                            if lo >= hi { continue }
-                            if sw == 1 {
-                                for xx in lo..<hi { drow[xx] += wv * srow[xx + off] }
-                            } else {
-                                for xx in lo..<hi { drow[xx] += wv * srow[xx * sw + off] }
-                            }
-                        }
-                    }
-                }
-                activation?.apply(dst, oh * ow, bias: 0)
+            kernel(problem, range)
+            if let act = activation, act.clampBounds == nil {
+                for p in range { act.apply(y + p * oh * ow, oh * ow, bias: 0) }
             }
         }
     }
@@ -377,7 +320,14 @@ struct ConvTransposeKernel: Kernel {
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
         let x0 = try inputs.tensor(0), w0 = try inputs.tensor(1)
         guard x0.dtype == w0.dtype, x0.dtype.isFloatingPoint else { throw kernelUnsupported("unsupported input types \(x0.dtype), \(w0.dtype)") }
-        let x = try convertToFloat32(x0), w = try convertToFloat32(w0), b = try inputs.optionalTensor(2).map(convertToFloat32)
+        if x0.dtype == .float64 { return [.tensor(try compute(Double.self, inputs, context))] }
+        return [.tensor(try convertFromFloat32(compute(Float.self, inputs, context), to: x0.dtype))]
+    }
+
+    /// Per image and group: columns `W_g^T X_g` by GEMM, scattered into the output (col2im).
+    func compute<T: ComputeFloat>(_: T.Type, _ inputs: [Value?], _ context: ExecutionContext) throws -> Tensor {
+        let x0 = try inputs.tensor(0), w0 = try inputs.tensor(1)
+        let x = try T.converted(x0), w = try T.converted(w0), b = try inputs.optionalTensor(2).map(T.converted)
         guard x.rank >= 3, w.rank == x.rank else { throw kernelError("ConvTranspose expects X and W of equal rank >= 3") }
         let n = x.shape[0], c = x.shape[1], group = attrs.group
         guard w.shape[0] == c, c % group == 0 else { throw kernelError("weights \(w.shape) do not fit \(c) channels") }
@@ -429,84 +379,34 @@ struct ConvTransposeKernel: Kernel {
         // Every scatter position is at most the full extent, also when output_shape fixes the
         // output size: checking the extent here keeps the position arithmetic below in range.
         for i in 0..<r { _ = try fullExtent(i) }
-        let out = try Tensor.allocate(.float32, [n, m] + outSp)
-        let po = out.mutableFloatPointer
+        let out = try Tensor.allocate(T.dtype, [n, m] + outSp)
+        let po = out.mutableElementPointer(as: T.self)
         let outCount = outSp.reduce(1, *), inCount = inSp.reduce(1, *), kc = kernel.reduce(1, *)
-        if out.elementCount == 0 { return [.tensor(try convertFromFloat32(out, to: x0.dtype))] }
-        let pbias = b?.floatPointer
+        if out.elementCount == 0 { return out }
+        let pbias = b?.elementPointer(as: T.self)
         for i in 0..<n * m {
             let v = pbias?[i % m] ?? 0
             for j in 0..<outCount { po[i * outCount + j] = v }
         }
         let rowsK = mg * kc
         let par = context.parallel
-        let px = x.floatPointer, pw = w.floatPointer
-        try withCheckedScratch(Checked.multiply(rowsK, inCount, "the column buffer")) { col in
+        let px = x.elementPointer(as: T.self), pw = w.elementPointer(as: T.self)
+        // The transposed convolution scatters over the window of the convolution it inverts.
+        let window = ConvWindow(inSpatial: outSp, kernel: kernel, strides: strides, dilations: dil, padBegin: pb, outSpatial: inSp)
+        try withCheckedElements(Checked.multiply(rowsK, inCount, "the column buffer"), of: T.self) { col in
             for img in 0..<n {
                 for gi in 0..<group {
                     // col (mg*kc x in) = W_g^T (mg*kc x cg) * X_g (cg x in)
-                    Gemm.sgemm(m: rowsK, n: inCount, k: cg,
-                               a: MatrixView(pw + gi * cg * rowsK, rowStride: 1, colStride: rowsK),
-                               b: MatrixView(px + (img * c + gi * cg) * inCount, rowStride: inCount, colStride: 1),
-                               c: col, ldc: inCount, parallel: par)
+                    T.gemm(m: rowsK, n: inCount, k: cg,
+                           a: StridedMatrix(pw + gi * cg * rowsK, rowStride: 1, colStride: rowsK),
+                           b: StridedMatrix(px + (img * c + gi * cg) * inCount, rowStride: inCount, colStride: 1),
+                           beta: 0, c: col, ldc: inCount, parallel: par)
                     let yg = po + (img * m + gi * mg) * outCount
-                    try col2im(col, channels: mg, inSp: inSp, kernel: kernel, strides: strides, dil: dil, padBegin: pb,
-                               outSp: outSp, y: yg, parallel: par)
+                    T.fold(col, channels: mg, window, yg, parallel: par)
                 }
             }
         }
-        return [.tensor(try convertFromFloat32(out, to: x0.dtype))]
-    }
-
-    /// Scatter-adds columns back into an image; each task owns whole output channels.
-    func col2im(_ col: UnsafePointer<Float>, channels: Int, inSp: [Int], kernel: [Int], strides: [Int], dil: [Int],
-                padBegin: [Int], outSp: [Int], y: UnsafeMutablePointer<Float>, parallel: ParallelFor) throws {
-        let r = inSp.count
-        let kc = kernel.reduce(1, *), inCount = inSp.reduce(1, *), outCount = outSp.reduce(1, *)
-        let outStrides = contiguousStrides(outSp)
-        parallel(channels) { range in
-            var kpos = [Int](repeating: 0, count: r), ipos = [Int](repeating: 0, count: r)
-            for ch in range {
-                let dst = y + ch * outCount
-                for k in 0..<kc {
-                    var rem = k
-                    for d in stride(from: r - 1, through: 0, by: -1) { kpos[d] = rem % kernel[d]; rem /= kernel[d] }
-                    let src = col + (ch * kc + k) * inCount
-                    if r == 2 {
-                        let oh = outSp[0], ow = outSp[1], ih = inSp[0], iw = inSp[1]
-                        for iy in 0..<ih {
-                            let oy = iy * strides[0] - padBegin[0] + kpos[0] * dil[0]
-                            if oy < 0 || oy >= oh { continue }
-                            let drow = dst + oy * ow, srow = src + iy * iw
-                            let off = kpos[1] * dil[1] - padBegin[1]
-                            for ix in 0..<iw {
-                                let ox = ix * strides[1] + off
-                                if ox >= 0 && ox < ow { drow[ox] += srow[ix] }
-                            }
-                        }
-                        continue
-                    }
-                    for d in 0..<r { ipos[d] = 0 }
-                    for i in 0..<inCount {
-                        var off = 0
-                        var inside = true
-                        for d in 0..<r {
-                            let o = ipos[d] * strides[d] - padBegin[d] + kpos[d] * dil[d]
-                            if o < 0 || o >= outSp[d] { inside = false; break }
-                            off += o * outStrides[d]
-                        }
-                        if inside { dst[off] += src[i] }
-                        var d = r - 1
-                        while d >= 0 {
-                            ipos[d] += 1
-                            if ipos[d] < inSp[d] { break }
-                            ipos[d] = 0
-                            d -= 1
-                        }
-                    }
-                }
-            }
-        }
+        return out
     }
 }
 
@@ -523,8 +423,15 @@ struct DeformConvKernel: Kernel {
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
         let x0 = try inputs.tensor(0)
         guard x0.dtype.isFloatingPoint else { throw kernelUnsupported("unsupported input type \(x0.dtype)") }
-        let x = try convertToFloat32(x0), w = try convertToFloat32(inputs.tensor(1)), off = try convertToFloat32(inputs.tensor(2))
-        let b = try inputs.optionalTensor(3).map(convertToFloat32), mask = try inputs.optionalTensor(4).map(convertToFloat32)
+        if x0.dtype == .float64 { return [.tensor(try compute(Double.self, inputs, context))] }
+        return [.tensor(try convertFromFloat32(compute(Float.self, inputs, context), to: x0.dtype))]
+    }
+
+    /// Columns sampled bilinearly (times the mask) per group, then one GEMM adding into the biased output.
+    func compute<T: ComputeFloat>(_: T.Type, _ inputs: [Value?], _ context: ExecutionContext) throws -> Tensor {
+        let x0 = try inputs.tensor(0)
+        let x = try T.converted(x0), w = try T.converted(inputs.tensor(1)), off = try T.converted(inputs.tensor(2))
+        let b = try inputs.optionalTensor(3).map(T.converted), mask = try inputs.optionalTensor(4).map(T.converted)
         guard x.rank == 4, w.rank == 4, off.rank == 4 else { throw kernelError("DeformConv supports 2-D inputs only") }
         let n = x.shape[0], c = x.shape[1], ih = x.shape[2], iw = x.shape[3]
         let m = w.shape[0], group = attrs.group, og = offsetGroups
@@ -547,15 +454,15 @@ struct DeformConvKernel: Kernel {
         }
         let cg = c / group, mg = m / group, kg = cg * kh * kw, outCount = oh * ow
         let cpo = c / og
-        let out = try Tensor.allocate(.float32, [n, m, oh, ow])
-        let px = x.floatPointer, pw = w.floatPointer, po_ = off.floatPointer, py = out.mutableFloatPointer
-        let pm = mask?.floatPointer
+        let out = try Tensor.allocate(T.dtype, [n, m, oh, ow])
+        let px = x.elementPointer(as: T.self), pw = w.elementPointer(as: T.self), po_ = off.elementPointer(as: T.self), py = out.mutableElementPointer(as: T.self)
+        let pm = mask?.elementPointer(as: T.self)
         for i in 0..<n * m {
-            let v = b?.floatPointer[i % m] ?? 0
+            let v = b?.elementPointer(as: T.self)[i % m] ?? 0
             for j in 0..<outCount { py[i * outCount + j] = v }
         }
         let par = context.parallel
-        try withCheckedScratch(Checked.multiply(kg, outCount, "the column buffer")) { col in
+        try withCheckedElements(Checked.multiply(kg, outCount, "the column buffer"), of: T.self) { col in
             for img in 0..<n {
                 for gi in 0..<group {
                     par(kg) { range in
@@ -570,13 +477,13 @@ struct DeformConvKernel: Kernel {
                             for i in 0..<oh {
                                 for j in 0..<ow {
                                     let o = i * ow + j
-                                    let h = Float(i * st[0] - pd[0] + a * dl[0]) + offH[o]
-                                    let wv = Float(j * st[1] - pd[1] + bb * dl[1]) + offW[o]
-                                    var v: Float = 0
-                                    if h > -1 && h < Float(ih) && wv > -1 && wv < Float(iw) {
+                                    let h = T(i * st[0] - pd[0] + a * dl[0]) + offH[o]
+                                    let wv = T(j * st[1] - pd[1] + bb * dl[1]) + offW[o]
+                                    var v: T = 0
+                                    if h > -1 && h < T(ih) && wv > -1 && wv < T(iw) {
                                         let h0 = Int(h.rounded(.down)), w0 = Int(wv.rounded(.down))
-                                        let fh = h - Float(h0), fw = wv - Float(w0)
-                                        func at(_ y: Int, _ xx: Int) -> Float { y >= 0 && y < ih && xx >= 0 && xx < iw ? plane[y * iw + xx] : 0 }
+                                        let fh = h - T(h0), fw = wv - T(w0)
+                                        func at(_ y: Int, _ xx: Int) -> T { y >= 0 && y < ih && xx >= 0 && xx < iw ? plane[y * iw + xx] : 0 }
                                         v = (1 - fh) * ((1 - fw) * at(h0, w0) + fw * at(h0, w0 + 1)) + fh * ((1 - fw) * at(h0 + 1, w0) + fw * at(h0 + 1, w0 + 1))
                                     }
                                     col[r * outCount + o] = v * (mrow?[o] ?? 1)
@@ -584,12 +491,12 @@ struct DeformConvKernel: Kernel {
                             }
                         }
                     }
-                    Gemm.sgemm(m: mg, n: outCount, k: kg, a: MatrixView(pw + gi * mg * kg, rowStride: kg, colStride: 1),
-                               b: MatrixView(col, rowStride: outCount, colStride: 1), beta: 1,
-                               c: py + (img * m + gi * mg) * outCount, ldc: outCount, parallel: par)
+                    T.gemm(m: mg, n: outCount, k: kg, a: StridedMatrix(pw + gi * mg * kg, rowStride: kg, colStride: 1),
+                           b: StridedMatrix(col, rowStride: outCount, colStride: 1), beta: 1,
+                           c: py + (img * m + gi * mg) * outCount, ldc: outCount, parallel: par)
                 }
             }
         }
-        return [.tensor(try convertFromFloat32(out, to: x0.dtype))]
+        return out
     }
 }

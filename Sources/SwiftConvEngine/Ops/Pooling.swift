@@ -1,5 +1,6 @@
 import RealModule
 import SwiftConvIR
+import SwiftConvKernels
 
 /// MaxPool, AveragePool, LpPool, global pools, MaxUnpool, MaxRoiPool.
 enum PoolingKernels {
@@ -157,11 +158,8 @@ struct PoolKernel: Kernel {
         return kind == .max && wantsIndices ? [.tensor(out), .tensor(indices)] : [.tensor(out)]
     }
 
-    /// Max/average pooling of float32 over one or two spatial dimensions, separably: each
-    /// output row first reduces its valid input rows into a contiguous scratch row (a
-    /// vectorizable pass), then each output reduces its valid columns of that row. Window
-    /// bounds are resolved per row and column up front, so no loop tests bounds per tap.
-    /// NaN handling matches the generic path: a NaN wins only when it is the first tap.
+    /// Max/average pooling of float32 over one or two spatial dimensions, one output row
+    /// per job through the kernel table (see `Pooling2D`).
     func pool2DFloat(_ x: Tensor, _ geo: WindowGeometry, _ context: ExecutionContext) throws -> Tensor {
         let twoD = geo.inSpatial.count == 2
         func axis(_ i: Int) -> PoolAxis {
@@ -178,97 +176,19 @@ struct PoolKernel: Kernel {
         let inW = w.size, inPlane = h.size * w.size, outW = w.out, outPlane = h.out * w.out
         let dh = h.d, dw = w.d
         let src = x.floatPointer, dst = out.mutableFloatPointer
+        let problem = Pooling2D(src: src, dst: dst, rows: rows, cols: cols, isMax: isMax, countPad: countPad,
+                                inWidth: inW, inPlane: inPlane, outWidth: outW, outPlane: outPlane, dilationY: dh,
+                                dilationX: dw, kernelWidth: w.k, strideX: w.s)
+        let poolRow = KernelTable.best.pool2DRow
         // One job is one output row: about k_h input rows plus k_w taps per output.
         // Taps beyond the input cost nothing (and a huge kernel must not overflow the estimate).
         let rowWork = max(1, min(h.k, h.size) * inW + outW * min(w.k, w.size))
         context.threads.parallelFor(planes * h.out, grain: max(1, 32768 / rowWork)) { range in
             withScratch(inW) { row in
-                for job in range {
-                    let plane = job / h.out, oy = job % h.out
-                    let r = rows[oy]
-                    let o = dst + plane * outPlane + oy * outW
-                    if r.n == 0 {
-                        for ox in 0..<outW { o[ox] = 0 }
-                        continue
-                    }
-                    var p = src + plane * inPlane + r.lo * inW
-                    row.update(from: p, count: inW)
-                    for _ in 1..<r.n {
-                        p += dh * inW
-                        if isMax {
-                            for i in 0..<inW { let v = p[i], m = row[i]; row[i] = v > m ? v : m }
-                        } else {
-                            for i in 0..<inW { row[i] += p[i] }
-                        }
-                    }
-                    if isMax && dw == 1 && w.k == 3 {
-                        // The common 3-wide window: full windows without the tap loop.
-                        var ox = 0
-                        while ox < outW && cols[ox].n != 3 { ox += 1 }
-                        let first = ox
-                        while ox < outW && cols[ox].n == 3 { ox += 1 }
-                        let s = w.s, lo = first < outW ? cols[first].lo : 0
-                        for j in first..<ox {
-                            let q = row + lo + (j - first) * s
-                            let a = q[0], b = q[1], c = q[2]
-                            let m = b > a ? b : a
-                            o[j] = c > m ? c : m
-                        }
-                        for j in 0..<first { o[j] = maxTaps(row, cols[j], dw) }
-                        for j in ox..<outW { o[j] = maxTaps(row, cols[j], dw) }
-                        continue
-                    }
-                    for ox in 0..<outW {
-                        let c = cols[ox]
-                        guard c.n > 0 else { o[ox] = 0; continue }
-                        var q = row + c.lo
-                        var acc = q[0]
-                        if isMax {
-                            for _ in 1..<max(c.n, 1) { q += dw; let v = q[0]; if v > acc { acc = v } }
-                            o[ox] = acc
-                        } else {
-                            for _ in 1..<max(c.n, 1) { q += dw; acc += q[0] }
-                            let n = countPad ? r.padded * c.padded : r.n * c.n
-                            o[ox] = acc / Float(n)
-                        }
-                    }
-                }
+                for job in range { poolRow(problem, job / h.out, job % h.out, row) }
             }
         }
         return out
-    }
-}
-
-/// Max of a window's valid taps along one reduced row (0 when it has none).
-@inline(__always)
-private func maxTaps(_ row: UnsafeMutablePointer<Float>, _ c: (lo: Int, n: Int, padded: Int), _ step: Int) -> Float {
-    guard c.n > 0 else { return 0 }
-    var q = row + c.lo
-    var acc = q[0]
-    for _ in 1..<c.n { q += step; let v = q[0]; if v > acc { acc = v } }
-    return acc
-}
-
-/// One spatial axis of a pooling window, for the float32 path.
-struct PoolAxis {
-    let size: Int, k: Int, s: Int, d: Int, pb: Int, pe: Int, out: Int
-
-    /// Per output position: first valid input index, valid tap count, and the tap count
-    /// including padding (taps past the end padding, possible with ceil_mode, never count).
-    func taps() -> [(lo: Int, n: Int, padded: Int)] {
-        (0..<out).map { o in PoolAxis.taps(start: o * s - pb, k: k, d: d, size: size, pe: pe) }
-    }
-
-    /// The taps `start + a * d` (a in 0..<k) of one window, counted arithmetically so that a
-    /// huge kernel costs nothing: the first inside [0, size), how many are inside, and how
-    /// many lie before `size + pe`.
-    @inline(__always)
-    static func taps(start: Int, k: Int, d: Int, size: Int, pe: Int) -> (lo: Int, n: Int, padded: Int) {
-        /// Taps at positions below `bound`.
-        func below(_ bound: Int) -> Int { bound <= start ? 0 : Swift.min(k, (bound - start - 1) / d + 1) }
-        let skipped = start >= 0 ? 0 : Swift.min(k, (-start - 1) / d + 1)
-        let n = Swift.max(0, below(size) - skipped)
-        return (n > 0 ? start + skipped * d : 0, n, below(size + pe))
     }
 }
 

@@ -23,19 +23,20 @@ struct RecurrentActivation {
     let kind: Kind
     let alpha: Float, beta: Float
 
-    @inline(__always) func apply(_ x: Float) -> Float {
+    @inline(__always) func apply<T: ComputeFloat>(_ x: T) -> T {
+        let alpha = T(self.alpha), beta = T(self.beta)
         switch kind {
         case .relu: return max(x, 0)
-        case .tanh: return Float.tanh(x)
-        case .sigmoid: return 1 / (1 + Float.exp(-x))
+        case .tanh: return T.tanh(x)
+        case .sigmoid: return 1 / (1 + T.exp(-x))
         case .affine: return alpha * x + beta
         case .leakyRelu: return x >= 0 ? x : alpha * x
         case .thresholdedRelu: return x > alpha ? x : 0
-        case .scaledTanh: return alpha * Float.tanh(beta * x)
+        case .scaledTanh: return alpha * T.tanh(beta * x)
         case .hardSigmoid: return max(0, min(1, alpha * x + beta))
-        case .elu: return x >= 0 ? x : alpha * (Float.exp(x) - 1)
+        case .elu: return x >= 0 ? x : alpha * (T.exp(x) - 1)
         case .softsign: return x / (1 + abs(x))
-        case .softplus: return Float.log(1 + Float.exp(x))
+        case .softplus: return T.log(1 + T.exp(x))
         }
     }
 
@@ -124,21 +125,27 @@ struct RecurrentKernel: Kernel {
     }
 
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
-        let x0 = try inputs.tensor(0)
-        let dtype = x0.dtype
+        let dtype = try inputs.tensor(0).dtype
         guard dtype.isFloatingPoint else { throw kernelUnsupported("unsupported input type \(dtype)") }
-        var x = try convertToFloat32(x0)
-        let w = try convertToFloat32(inputs.tensor(1)), r = try convertToFloat32(inputs.tensor(2))
-        let b = try inputs.optionalTensor(3).map(convertToFloat32)
+        if dtype == .float64 { return try compute(Double.self, inputs, context).map { .tensor($0) } }
+        return try compute(Float.self, inputs, context).map { .tensor(try convertFromFloat32($0, to: dtype)) }
+    }
+
+    /// The outputs (Y, Y_h and, for LSTM, Y_c) computed in `T`.
+    func compute<T: ComputeFloat>(_: T.Type, _ inputs: [Value?], _ context: ExecutionContext) throws -> [Tensor] {
+        let x0 = try inputs.tensor(0)
+        var x = try T.converted(x0)
+        let w = try T.converted(inputs.tensor(1)), r = try T.converted(inputs.tensor(2))
+        let b = try inputs.optionalTensor(3).map(T.converted)
         let seqLens = inputs.optionalTensor(4)
-        var h0 = try inputs.optionalTensor(5).map(convertToFloat32)
-        var c0 = cell == .lstm ? try inputs.optionalTensor(6).map(convertToFloat32) : nil
-        let peep = cell == .lstm ? try inputs.optionalTensor(7).map(convertToFloat32) : nil
+        var h0 = try inputs.optionalTensor(5).map(T.converted)
+        var c0 = cell == .lstm ? try inputs.optionalTensor(6).map(T.converted) : nil
+        let peep = cell == .lstm ? try inputs.optionalTensor(7).map(T.converted) : nil
         guard x.rank == 3, w.rank == 3, r.rank == 3 else { throw kernelError("X, W and R must be 3-D") }
         if layout == 1 {
-            x = try transpose01(x)
-            h0 = try h0.map(transpose01)
-            c0 = try c0.map(transpose01)
+            x = try transpose01(T.self, x)
+            h0 = try h0.map { try transpose01(T.self, $0) }
+            c0 = try c0.map { try transpose01(T.self, $0) }
         }
         let seq = x.shape[0], batch = x.shape[1], inputSize = x.shape[2]
         let hs = hidden ?? (r.shape[2])
@@ -155,51 +162,67 @@ struct RecurrentKernel: Kernel {
             guard let v = s.int64Values(), v.count == batch else { throw kernelError("sequence_lens must have \(batch) values") }
             lens = try v.map { guard $0 >= 0 && Int($0) <= seq else { throw kernelError("sequence length \($0) out of range") }; return Int($0) }
         }
-        let y = try Tensor.zeros(.float32, [seq, directions, batch, hs])
-        let yh = try Tensor.allocate(.float32, [directions, batch, hs])
-        let yc = try Tensor.allocate(.float32, [directions, batch, hs])
-        let py = y.mutableFloatPointer, pyh = yh.mutableFloatPointer, pyc = yc.mutableFloatPointer
+        let y = try Tensor.zeros(T.dtype, [seq, directions, batch, hs])
+        let yh = try Tensor.allocate(T.dtype, [directions, batch, hs])
+        let yc = try Tensor.allocate(T.dtype, [directions, batch, hs])
+        let py = y.mutableElementPointer(as: T.self), pyh = yh.mutableElementPointer(as: T.self), pyc = yc.mutableElementPointer(as: T.self)
         let par = context.parallel
         for d in 0..<directions {
             let reverse = reverseOnly || d == 1
-            let wd = w.floatPointer + d * g * hs * inputSize, rd = r.floatPointer + d * g * hs * hs
+            let wd = w.elementPointer(as: T.self) + d * g * hs * inputSize, rd = r.elementPointer(as: T.self) + d * g * hs * hs
             // All input projections at once: (seq*batch x input) * W^T.
-            var xw = [Float](repeating: 0, count: seq * batch * g * hs)
-            let packed = w.shape == packedWShape && d < packedW.count ? UnsafePointer(packedW[d].pointer) : nil
+            var xw = [T](repeating: 0, count: seq * batch * g * hs)
+            let packed = T.self == Float.self && w.shape == packedWShape && d < packedW.count ? UnsafePointer(packedW[d].pointer) : nil
             xw.withUnsafeMutableBufferPointer { p in
-                Gemm.sgemm(m: seq * batch, n: g * hs, k: inputSize, a: MatrixView(x.floatPointer, rowStride: inputSize, colStride: 1),
-                           b: packed == nil ? MatrixView(wd, rowStride: 1, colStride: inputSize) : nil, packedB: packed,
-                           c: p.baseAddress!, ldc: g * hs, parallel: par)
-            }
-            var wb = [Float](repeating: 0, count: g * hs), rb = wb
-            if let b = b {
-                for i in 0..<g * hs {
-                    wb[i] = b.floatPointer[d * 2 * g * hs + i]
-                    rb[i] = b.floatPointer[d * 2 * g * hs + g * hs + i]
+                if let packed = packed {
+                    // A constant float32 W packed at build time (T is Float here).
+                    Gemm.sgemm(m: seq * batch, n: g * hs, k: inputSize,
+                               a: MatrixView(x.floatPointer, rowStride: inputSize, colStride: 1), packedB: packed,
+                               c: UnsafeMutableRawPointer(p.baseAddress!).assumingMemoryBound(to: Float.self), ldc: g * hs,
+                               parallel: par)
+                } else {
+                    T.gemm(m: seq * batch, n: g * hs, k: inputSize,
+                           a: StridedMatrix(x.elementPointer(as: T.self), rowStride: inputSize, colStride: 1),
+                           b: StridedMatrix(wd, rowStride: 1, colStride: inputSize), beta: 0, c: p.baseAddress!, ldc: g * hs,
+                           parallel: par)
                 }
             }
-            var p = [Float](repeating: 0, count: 3 * hs)
-            if let pp = peep { for i in 0..<3 * hs { p[i] = pp.floatPointer[d * 3 * hs + i] } }
-            var h = [Float](repeating: 0, count: batch * hs), c = h
-            if let h0 = h0 { for i in 0..<batch * hs { h[i] = h0.floatPointer[d * batch * hs + i] } }
-            if let c0 = c0 { for i in 0..<batch * hs { c[i] = c0.floatPointer[d * batch * hs + i] } }
-            var hr = [Float](repeating: 0, count: batch * g * hs)
-            var rh = [Float](repeating: 0, count: batch * hs)
-            var hrh = [Float](repeating: 0, count: batch * hs)
+            var wb = [T](repeating: 0, count: g * hs), rb = wb
+            if let b = b {
+                for i in 0..<g * hs {
+                    wb[i] = b.elementPointer(as: T.self)[d * 2 * g * hs + i]
+                    rb[i] = b.elementPointer(as: T.self)[d * 2 * g * hs + g * hs + i]
+                }
+            }
+            var p = [T](repeating: 0, count: 3 * hs)
+            if let pp = peep { for i in 0..<3 * hs { p[i] = pp.elementPointer(as: T.self)[d * 3 * hs + i] } }
+            var h = [T](repeating: 0, count: batch * hs), c = h
+            if let h0 = h0 { for i in 0..<batch * hs { h[i] = h0.elementPointer(as: T.self)[d * batch * hs + i] } }
+            if let c0 = c0 { for i in 0..<batch * hs { c[i] = c0.elementPointer(as: T.self)[d * batch * hs + i] } }
+            var hr = [T](repeating: 0, count: batch * g * hs)
+            var rh = [T](repeating: 0, count: batch * hs)
+            var hrh = [T](repeating: 0, count: batch * hs)
             let act = acts[d]
-            let fast = cell == .lstm && clip == nil && !inputForget && peep == nil && act.map(\.kind) == [.sigmoid, .tanh, .tanh]
+            let fast = T.self == Float.self && cell == .lstm && clip == nil && !inputForget && peep == nil && act.map(\.kind) == [.sigmoid, .tanh, .tanh]
             if fast {
                 for i in 0..<g * hs { wb[i] += rb[i] }
-                lstmFloat(seq: seq, batch: batch, hs: hs, reverse: reverse, lens: lens, xw: xw, bias: wb, r: rd,
-                          h: &h, c: &c, y: py, yOffset: d * batch * hs, yStride: directions * batch * hs, threads: context.threads)
+                // T is Float on this path.
+                var hf = h as! [Float], cf = c as! [Float]
+                lstmFloat(seq: seq, batch: batch, hs: hs, reverse: reverse, lens: lens, xw: xw as! [Float], bias: wb as! [Float],
+                          r: UnsafeRawPointer(rd).assumingMemoryBound(to: Float.self), h: &hf, c: &cf,
+                          y: UnsafeMutableRawPointer(py).assumingMemoryBound(to: Float.self), yOffset: d * batch * hs,
+                          yStride: directions * batch * hs, threads: context.threads)
+                h = hf as! [T]
+                c = cf as! [T]
             }
             for step in 0..<seq where !fast {
                 let t = reverse ? seq - 1 - step : step
                 // Recurrent projection H * R^T for every gate.
                 h.withUnsafeBufferPointer { hp in
                     hr.withUnsafeMutableBufferPointer { op in
-                        Gemm.sgemm(m: batch, n: g * hs, k: hs, a: MatrixView(hp.baseAddress!, rowStride: hs, colStride: 1),
-                                   b: MatrixView(rd, rowStride: 1, colStride: hs), c: op.baseAddress!, ldc: g * hs)
+                        T.gemm(m: batch, n: g * hs, k: hs, a: StridedMatrix(hp.baseAddress!, rowStride: hs, colStride: 1),
+                               b: StridedMatrix(rd, rowStride: 1, colStride: hs), beta: 0, c: op.baseAddress!, ldc: g * hs,
+                               parallel: serialFor)
                     }
                 }
                 if cell == .gru && !linearBeforeReset {
@@ -215,8 +238,9 @@ struct RecurrentKernel: Kernel {
                     }
                     rh.withUnsafeBufferPointer { hp in
                         hrh.withUnsafeMutableBufferPointer { op in
-                            Gemm.sgemm(m: batch, n: hs, k: hs, a: MatrixView(hp.baseAddress!, rowStride: hs, colStride: 1),
-                                       b: MatrixView(rd + 2 * hs * hs, rowStride: 1, colStride: hs), c: op.baseAddress!, ldc: hs)
+                            T.gemm(m: batch, n: hs, k: hs, a: StridedMatrix(hp.baseAddress!, rowStride: hs, colStride: 1),
+                                   b: StridedMatrix(rd + 2 * hs * hs, rowStride: 1, colStride: hs), beta: 0,
+                                   c: op.baseAddress!, ldc: hs, parallel: serialFor)
                         }
                     }
                 }
@@ -227,14 +251,14 @@ struct RecurrentKernel: Kernel {
                     let xo = (tt * batch + bi) * g * hs, ho = bi * g * hs
                     for j in 0..<hs {
                         let hPrev = h[bi * hs + j]
-                        var hNew: Float
+                        var hNew: T
                         switch cell {
                         case .rnn:
                             hNew = act[0].apply(clipped(xw[xo + j] + hr[ho + j] + wb[j] + rb[j]))
                         case .gru:
                             let z = act[0].apply(clipped(xw[xo + j] + hr[ho + j] + wb[j] + rb[j]))
                             let rg = act[0].apply(clipped(xw[xo + hs + j] + hr[ho + hs + j] + wb[hs + j] + rb[hs + j]))
-                            let pre: Float
+                            let pre: T
                             if linearBeforeReset {
                                 pre = xw[xo + 2 * hs + j] + wb[2 * hs + j] + rg * (hr[ho + 2 * hs + j] + rb[2 * hs + j])
                             } else {
@@ -244,7 +268,7 @@ struct RecurrentKernel: Kernel {
                             hNew = (1 - z) * ht + z * hPrev
                         case .lstm:
                             let cPrev = c[bi * hs + j]
-                            func gate(_ k: Int) -> Float { xw[xo + k * hs + j] + hr[ho + k * hs + j] + wb[k * hs + j] + rb[k * hs + j] }
+                            func gate(_ k: Int) -> T { xw[xo + k * hs + j] + hr[ho + k * hs + j] + wb[k * hs + j] + rb[k * hs + j] }
                             let i = act[0].apply(clipped(gate(0) + p[j] * cPrev))
                             let f = inputForget ? 1 - i : act[0].apply(clipped(gate(2) + p[2 * hs + j] * cPrev))
                             let cc = act[1].apply(clipped(gate(3)))
@@ -265,11 +289,11 @@ struct RecurrentKernel: Kernel {
         }
         var outs = [y, yh, yc]
         if layout == 1 {
-            outs[0] = try transposeSeq(y)
-            outs[1] = try transpose01(yh)
-            outs[2] = try transpose01(yc)
+            outs[0] = try transposeSeq(T.self, y)
+            outs[1] = try transpose01(T.self, yh)
+            outs[2] = try transpose01(T.self, yc)
         }
-        return try outs.prefix(cell == .lstm ? 3 : 2).map { .tensor(try convertFromFloat32($0, to: dtype)) }
+        return Array(outs.prefix(cell == .lstm ? 3 : 2))
     }
 
     /// The common LSTM (default activations, no clip, peepholes or coupled gates) in float32:
@@ -319,8 +343,8 @@ struct RecurrentKernel: Kernel {
         }
     }
 
-    @inline(__always) func clipped(_ v: Float) -> Float {
-        guard let c = clip else { return v }
+    @inline(__always) func clipped<T: ComputeFloat>(_ v: T) -> T {
+        guard let c = clip.map({ T($0) }) else { return v }
         return min(max(v, -c), c)
     }
 }
@@ -367,20 +391,20 @@ func gemvRows(_ m: UnsafePointer<Float>, rows: Int, k: Int, x: UnsafePointer<Flo
     }
 }
 
-/// Swaps the first two axes of a 3-D float32 tensor.
-func transpose01(_ t: Tensor) throws -> Tensor {
+/// Swaps the first two axes of a 3-D tensor of `T`.
+func transpose01<T: ComputeFloat>(_: T.Type, _ t: Tensor) throws -> Tensor {
     let a = t.shape[0], b = t.shape[1], c = t.shape[2]
-    let out = try Tensor.allocate(.float32, [b, a, c])
-    let s = t.floatPointer, o = out.mutableFloatPointer
+    let out = try Tensor.allocate(T.dtype, [b, a, c])
+    let s = t.elementPointer(as: T.self), o = out.mutableElementPointer(as: T.self)
     for i in 0..<a { for j in 0..<b { for k in 0..<c { o[(j * a + i) * c + k] = s[(i * b + j) * c + k] } } }
     return out
 }
 
 /// Y [seq, dirs, batch, hidden] to layout 1 [batch, seq, dirs, hidden].
-func transposeSeq(_ t: Tensor) throws -> Tensor {
+func transposeSeq<T: ComputeFloat>(_: T.Type, _ t: Tensor) throws -> Tensor {
     let s0 = t.shape[0], d = t.shape[1], b = t.shape[2], h = t.shape[3]
-    let out = try Tensor.allocate(.float32, [b, s0, d, h])
-    let s = t.floatPointer, o = out.mutableFloatPointer
+    let out = try Tensor.allocate(T.dtype, [b, s0, d, h])
+    let s = t.elementPointer(as: T.self), o = out.mutableElementPointer(as: T.self)
     for i in 0..<s0 { for j in 0..<d { for k in 0..<b { for l in 0..<h { o[((k * s0 + i) * d + j) * h + l] = s[((i * d + j) * b + k) * h + l] } } } }
     return out
 }

@@ -1,0 +1,109 @@
+import CSwiftConvKernels
+
+/// The numeric inner loops the engine runs hottest, as one table of function entries.
+///
+/// `generic` holds the portable Swift loops, which run on every machine. `best` starts
+/// from `generic` and overwrites the slots this CPU runs faster (today the AVX2+FMA loops
+/// of `CSwiftConvKernels`); it is chosen once per process. Callers go through `best`;
+/// tests compare each slot of `best` with the same slot of `generic`.
+public struct KernelTable: Sendable {
+    /// What the table was built for: "portable", or the ISA extensions its slots use.
+    public var name: String
+    /// CPU features whose loops replaced generic slots (empty for the portable table).
+    public var features: [String]
+
+    /// Rows and columns of the GEMM micro-tile; packed operands follow `gemmTileColumns`.
+    public var gemmTileRows: Int
+    public var gemmTileColumns: Int
+    /// One `gemmTileRows x gemmTileColumns` tile of `C = alpha * A * B + beta * C` over one
+    /// depth block of packed A and B panels, then the tile finish (when given).
+    public var gemmTile: @Sendable (_ tile: GemmTile, _ finish: TileFinish?) -> Void
+
+    /// `p[0..<count] = clamp(p[i] + bias, lo, hi)`; NaN stays NaN. A convolution's bias
+    /// with Relu or Clip.
+    public var biasClamp: @Sendable (_ p: UnsafeMutablePointer<Float>, _ count: Int, _ bias: Float,
+                                     _ lo: Float, _ hi: Float) -> Void
+
+    /// A 2-D depthwise convolution (one filter per channel) of planes `planes`.
+    public var depthwiseConv2D: @Sendable (_ problem: DepthwiseConv2D, _ planes: Range<Int>) -> Void
+
+    /// Unfolds one group of one image into GEMM columns (`Im2Col.unfold`).
+    public var im2col: @Sendable (_ x: UnsafePointer<Float>, _ channels: Int, _ window: ConvWindow,
+                                  _ col: UnsafeMutablePointer<Float>, _ parallel: ParallelFor) -> Void
+    /// Scatter-adds GEMM columns back into an image (`Im2Col.fold`).
+    public var col2im: @Sendable (_ col: UnsafePointer<Float>, _ channels: Int, _ window: ConvWindow,
+                                  _ y: UnsafeMutablePointer<Float>, _ parallel: ParallelFor) -> Void
+
+    /// One output row of a 2-D max or average pool (`Pooling2D.row`).
+    public var pool2DRow: @Sendable (_ problem: Pooling2D, _ plane: Int, _ outRow: Int,
+                                     _ scratch: UnsafeMutablePointer<Float>) -> Void
+
+    /// The portable Swift loops, on every machine.
+    public static let generic = KernelTable(
+        name: "portable", features: [],
+        gemmTileRows: 6, gemmTileColumns: 8,
+        gemmTile: { tile, finish in
+            Gemm.portableTile(tile)
+            Gemm.finishBlock(finish, tile.c, tile.ldc, 0..<tile.rows, 0..<tile.cols)
+        },
+        biasClamp: { p, count, bias, lo, hi in BiasActivation.biasClamp(p, count, bias: bias, lo: lo, hi: hi) },
+        depthwiseConv2D: { problem, planes in problem.runPortable(planes) },
+        im2col: { x, channels, window, col, parallel in Im2Col.unfold(x, channels: channels, window, col, parallel: parallel) },
+        col2im: { col, channels, window, y, parallel in Im2Col.fold(col, channels: channels, window, y, parallel: parallel) },
+        pool2DRow: { problem, plane, outRow, scratch in problem.row(plane: plane, outRow: outRow, scratch: scratch) })
+
+    /// `generic` with the slots this CPU runs faster replaced; chosen once per process.
+    /// SWIFTCONV_PORTABLE_KERNELS=1 in the environment keeps `generic` (for tests).
+    public static let best: KernelTable = scv_cpu_has_avx2_fma() != 0 ? avx2FMA : generic
+
+    /// The AVX2+FMA slots over `generic`; only valid where the CPU has both.
+    static var avx2FMA: KernelTable {
+        var t = generic
+        t.name = "avx2-fma"
+        t.features = ["avx2", "fma"]
+        t.gemmTileColumns = 16
+        t.gemmTile = { tile, finish in
+            if var f = finish.map({ scv_tile_finish(row_bias: $0.rowBias, lo: $0.lo, hi: $0.hi) }) {
+                withUnsafePointer(to: &f) {
+                    scv_sgemm_tile_6x16_avx2(tile.depth, tile.a, tile.b, tile.c, tile.ldc, tile.rows, tile.cols,
+                                             tile.alpha, tile.beta, $0)
+                }
+            } else {
+                scv_sgemm_tile_6x16_avx2(tile.depth, tile.a, tile.b, tile.c, tile.ldc, tile.rows, tile.cols,
+                                         tile.alpha, tile.beta, nil)
+            }
+        }
+        t.depthwiseConv2D = { problem, planes in
+            // Each call decides for its own planes: no state is shared between parallel chunks.
+            if !problem.runAVX2x3(planes) { problem.runPortable(planes) }
+        }
+        return t
+    }
+}
+
+/// One GEMM micro-tile: `rows x cols` (at most the table's tile) of C at `c` (row stride
+/// `ldc`) from packed panels `a` and `b` of depth `depth`.
+public struct GemmTile {
+    public var depth: Int
+    public var a: UnsafePointer<Float>
+    public var b: UnsafePointer<Float>
+    public var c: UnsafeMutablePointer<Float>
+    public var ldc: Int
+    public var rows: Int
+    public var cols: Int
+    public var alpha: Float
+    public var beta: Float
+
+    public init(depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
+                rows: Int, cols: Int, alpha: Float, beta: Float) {
+        self.depth = depth
+        self.a = a
+        self.b = b
+        self.c = c
+        self.ldc = ldc
+        self.rows = rows
+        self.cols = cols
+        self.alpha = alpha
+        self.beta = beta
+    }
+}

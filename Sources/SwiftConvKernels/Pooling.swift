@@ -1,0 +1,137 @@
+/// Max and average pooling of float32 planes over one or two spatial dimensions, separably:
+/// each output row first reduces its valid input rows into a contiguous scratch row (a
+/// vectorizable pass), then each output reduces its valid columns of that row. Window bounds
+/// are resolved per row and column up front, so no loop tests bounds per tap. NaN handling
+/// matches a tap-by-tap max: a NaN wins only when it is the first tap.
+public struct Pooling2D {
+    public var src: UnsafePointer<Float>
+    public var dst: UnsafeMutablePointer<Float>
+    /// Valid input rows of each output row, and valid input columns of each output column.
+    public var rows: [PoolTaps]
+    public var cols: [PoolTaps]
+    public var isMax: Bool
+    /// Whether an average counts the padding taps.
+    public var countPad: Bool
+    public var inWidth: Int, inPlane: Int
+    public var outWidth: Int, outPlane: Int
+    public var dilationY: Int, dilationX: Int
+    public var kernelWidth: Int, strideX: Int
+
+    public init(src: UnsafePointer<Float>, dst: UnsafeMutablePointer<Float>, rows: [PoolTaps], cols: [PoolTaps], isMax: Bool,
+                countPad: Bool, inWidth: Int, inPlane: Int, outWidth: Int, outPlane: Int, dilationY: Int, dilationX: Int,
+                kernelWidth: Int, strideX: Int) {
+        self.src = src
+        self.dst = dst
+        self.rows = rows
+        self.cols = cols
+        self.isMax = isMax
+        self.countPad = countPad
+        self.inWidth = inWidth
+        self.inPlane = inPlane
+        self.outWidth = outWidth
+        self.outPlane = outPlane
+        self.dilationY = dilationY
+        self.dilationX = dilationX
+        self.kernelWidth = kernelWidth
+        self.strideX = strideX
+    }
+
+    /// Output row `outRow` of plane `plane`; `scratch` holds `inWidth` floats.
+    public func row(plane: Int, outRow oy: Int, scratch row: UnsafeMutablePointer<Float>) {
+        let inW = inWidth, outW = outWidth, dh = dilationY, dw = dilationX
+        let r = rows[oy]
+        let o = dst + plane * outPlane + oy * outW
+        if r.n == 0 {
+            for ox in 0..<outW { o[ox] = 0 }
+            return
+        }
+        var p = src + plane * inPlane + r.lo * inW
+        row.update(from: p, count: inW)
+        for _ in 1..<r.n {
+            p += dh * inW
+            if isMax {
+                for i in 0..<inW { let v = p[i], m = row[i]; row[i] = v > m ? v : m }
+            } else {
+                for i in 0..<inW { row[i] += p[i] }
+            }
+        }
+        if isMax && dw == 1 && kernelWidth == 3 {
+            // The common 3-wide window: full windows without the tap loop.
+            var ox = 0
+            while ox < outW && cols[ox].n != 3 { ox += 1 }
+            let first = ox
+            while ox < outW && cols[ox].n == 3 { ox += 1 }
+            let s = strideX, lo = first < outW ? cols[first].lo : 0
+            for j in first..<ox {
+                let q = row + lo + (j - first) * s
+                let a = q[0], b = q[1], c = q[2]
+                let m = b > a ? b : a
+                o[j] = c > m ? c : m
+            }
+            for j in 0..<first { o[j] = maxTaps(row, cols[j], dw) }
+            for j in ox..<outW { o[j] = maxTaps(row, cols[j], dw) }
+            return
+        }
+        for ox in 0..<outW {
+            let c = cols[ox]
+            guard c.n > 0 else { o[ox] = 0; continue }
+            var q = row + c.lo
+            var acc = q[0]
+            if isMax {
+                for _ in 1..<max(c.n, 1) { q += dw; let v = q[0]; if v > acc { acc = v } }
+                o[ox] = acc
+            } else {
+                for _ in 1..<max(c.n, 1) { q += dw; acc += q[0] }
+                let n = countPad ? r.padded * c.padded : r.n * c.n
+                o[ox] = acc / Float(n)
+            }
+        }
+    }
+}
+
+/// Max of a window's valid taps along one reduced row (0 when it has none).
+@inline(__always)
+private func maxTaps(_ row: UnsafeMutablePointer<Float>, _ c: PoolTaps, _ step: Int) -> Float {
+    guard c.n > 0 else { return 0 }
+    var q = row + c.lo
+    var acc = q[0]
+    for _ in 1..<c.n { q += step; let v = q[0]; if v > acc { acc = v } }
+    return acc
+}
+
+/// The taps of one pooling window along one axis: the first valid input index, how many
+/// taps are inside the input, and how many including padding.
+public typealias PoolTaps = (lo: Int, n: Int, padded: Int)
+
+/// One spatial axis of a pooling window.
+public struct PoolAxis {
+    public let size: Int, k: Int, s: Int, d: Int, pb: Int, pe: Int, out: Int
+
+    public init(size: Int, k: Int, s: Int, d: Int, pb: Int, pe: Int, out: Int) {
+        self.size = size
+        self.k = k
+        self.s = s
+        self.d = d
+        self.pb = pb
+        self.pe = pe
+        self.out = out
+    }
+
+    /// Per output position: first valid input index, valid tap count, and the tap count
+    /// including padding (taps past the end padding, possible with ceil_mode, never count).
+    public func taps() -> [PoolTaps] {
+        (0..<out).map { o in PoolAxis.taps(start: o * s - pb, k: k, d: d, size: size, pe: pe) }
+    }
+
+    /// The taps `start + a * d` (a in 0..<k) of one window, counted arithmetically so that a
+    /// huge kernel costs nothing: the first inside [0, size), how many are inside, and how
+    /// many lie before `size + pe`.
+    @inlinable
+    public static func taps(start: Int, k: Int, d: Int, size: Int, pe: Int) -> PoolTaps {
+        /// Taps at positions below `bound`.
+        func below(_ bound: Int) -> Int { bound <= start ? 0 : Swift.min(k, (bound - start - 1) / d + 1) }
+        let skipped = start >= 0 ? 0 : Swift.min(k, (-start - 1) / d + 1)
+        let n = Swift.max(0, below(size) - skipped)
+        return (n > 0 ? start + skipped * d : 0, n, below(size + pe))
+    }
+}

@@ -1,0 +1,223 @@
+import Testing
+
+@testable import SwiftConvKernels
+
+/// Every slot of `KernelTable.best` must compute what the same slot of `KernelTable.generic`
+/// computes (up to the rounding of fused multiply-adds) on random inputs.
+
+/// Deterministic pseudo-random floats in [-1, 1).
+struct RandomFloats {
+    var state: UInt64
+    mutating func next() -> Float {
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        return Float(Int32(truncatingIfNeeded: state >> 32)) / Float(Int32.max)
+    }
+    mutating func array(_ n: Int) -> [Float] { (0..<n).map { _ in next() } }
+}
+
+func expectClose(_ a: [Float], _ b: [Float], tolerance: Float = 1e-5, _ what: String) {
+    #expect(a.count == b.count, "\(what): sizes")
+    var worst: Float = 0
+    for i in 0..<min(a.count, b.count) {
+        if a[i].isNaN && b[i].isNaN { continue }
+        worst = max(worst, abs(a[i] - b[i]) / max(1, abs(b[i])))
+    }
+    #expect(worst <= tolerance, "\(what): largest relative difference \(worst)")
+}
+
+@Test func tablesAreNamed() {
+    #expect(KernelTable.generic.name == "portable")
+    #expect(KernelTable.generic.features.isEmpty)
+    #expect(KernelTable.best.name == "portable" ? KernelTable.best.features.isEmpty : !KernelTable.best.features.isEmpty)
+}
+
+/// The micro-tile of each table over the same packed operands: the generic tile is run on
+/// as many column panels as the best tile is wide.
+@Test(arguments: [(6, 16, 1.0, 0.0, true), (4, 11, 0.5, 1.0, false), (6, 13, 1.0, 0.25, true), (1, 3, 2.0, 0.0, false)])
+func gemmTileMatchesGeneric(rows: Int, cols: Int, alpha: Float, beta: Float, finished: Bool) {
+    let best = KernelTable.best, generic = KernelTable.generic
+    let mr = best.gemmTileRows, nrBest = best.gemmTileColumns, nrGeneric = generic.gemmTileColumns
+    #expect(mr == generic.gemmTileRows && nrBest % nrGeneric == 0)
+    var rng = RandomFloats(state: 7)
+    let depth = 37
+    let a = rng.array(depth * mr), bRows = rng.array(depth * nrBest)
+    let c0 = rng.array(mr * nrBest), bias = rng.array(mr)
+    // The same B as one wide panel and as narrow panels.
+    var bNarrow = [Float](repeating: 0, count: depth * nrBest)
+    for panel in 0..<nrBest / nrGeneric {
+        for k in 0..<depth {
+            for j in 0..<nrGeneric {
+                bNarrow[panel * depth * nrGeneric + k * nrGeneric + j] = bRows[k * nrBest + panel * nrGeneric + j]
+            }
+        }
+    }
+    var cBest = c0, cGeneric = c0
+    bias.withUnsafeBufferPointer { bias in
+        let finish = finished ? TileFinish(rowBias: bias.baseAddress, lo: -0.5, hi: 2) : nil
+        cBest.withUnsafeMutableBufferPointer { c in
+            best.gemmTile(GemmTile(depth: depth, a: a, b: bRows, c: c.baseAddress!, ldc: nrBest, rows: rows, cols: cols,
+                                   alpha: alpha, beta: beta), finish)
+        }
+        cGeneric.withUnsafeMutableBufferPointer { c in
+            bNarrow.withUnsafeBufferPointer { b in
+                var j = 0
+                while j < cols {
+                    generic.gemmTile(GemmTile(depth: depth, a: a, b: b.baseAddress! + j * depth, c: c.baseAddress! + j,
+                                              ldc: nrBest, rows: rows, cols: min(nrGeneric, cols - j), alpha: alpha, beta: beta),
+                                     finish)
+                    j += nrGeneric
+                }
+            }
+        }
+    }
+    expectClose(cBest, cGeneric, "gemm tile \(rows)x\(cols)")
+}
+
+/// A whole sgemm (packing, blocking, the tile) against a plain double-precision product.
+@Test(arguments: [(1, 1, 1), (7, 300, 19), (33, 70, 300), (130, 9, 5)])
+func sgemmMatchesPlainProduct(m: Int, n: Int, k: Int) {
+    var rng = RandomFloats(state: UInt64(m * 1000 + n))
+    let a = rng.array(m * k), b = rng.array(k * n)
+    var c = [Float](repeating: .nan, count: m * n)
+    c.withUnsafeMutableBufferPointer { c in
+        Gemm.sgemm(m: m, n: n, k: k, a: MatrixView(a, rowStride: k, colStride: 1), b: MatrixView(b, rowStride: n, colStride: 1),
+                   c: c.baseAddress!, ldc: n)
+    }
+    var expected = [Float](repeating: 0, count: m * n)
+    for i in 0..<m {
+        for j in 0..<n {
+            var s = 0.0
+            for p in 0..<k { s += Double(a[i * k + p]) * Double(b[p * n + j]) }
+            expected[i * n + j] = Float(s)
+        }
+    }
+    expectClose(c, expected, tolerance: 1e-4, "sgemm \(m)x\(n)x\(k)")
+}
+
+@Test func dgemmMatchesPlainProduct() {
+    let m = 5, n = 7, k = 9
+    var rng = RandomFloats(state: 3)
+    let a = rng.array(m * k).map(Double.init), b = rng.array(k * n).map(Double.init)
+    var c = [Double](repeating: 1, count: m * n)
+    var cT = c
+    c.withUnsafeMutableBufferPointer { c in
+        Gemm.dgemm(m: m, n: n, k: k, alpha: 2, a: StridedMatrix(a, rowStride: k, colStride: 1),
+                   b: StridedMatrix(b, rowStride: n, colStride: 1), beta: 0.5, c: c.baseAddress!, ldc: n)
+    }
+    // B read as the transpose of its transpose: the dot-product path.
+    var bt = [Double](repeating: 0, count: k * n)
+    for p in 0..<k { for j in 0..<n { bt[j * k + p] = b[p * n + j] } }
+    cT.withUnsafeMutableBufferPointer { c in
+        Gemm.dgemm(m: m, n: n, k: k, alpha: 2, a: StridedMatrix(a, rowStride: k, colStride: 1),
+                   b: StridedMatrix(bt, rowStride: 1, colStride: k), beta: 0.5, c: c.baseAddress!, ldc: n)
+    }
+    for i in 0..<m {
+        for j in 0..<n {
+            var s = 0.0
+            for p in 0..<k { s += a[i * k + p] * b[p * n + j] }
+            #expect(c[i * n + j] == 2 * s + 0.5)
+            #expect(cT[i * n + j] == 2 * s + 0.5)
+        }
+    }
+}
+
+@Test func biasClampMatchesGeneric() {
+    var rng = RandomFloats(state: 11)
+    var x = rng.array(37)
+    x[3] = .nan
+    var best = x, generic = x
+    KernelTable.best.biasClamp(&best, x.count, 0.1, -0.3, 0.6)
+    KernelTable.generic.biasClamp(&generic, x.count, 0.1, -0.3, 0.6)
+    #expect(best[3].isNaN && generic[3].isNaN)
+    expectClose(best, generic, tolerance: 0, "biasClamp")
+}
+
+/// Depthwise shapes the AVX2 loop takes (3x3, stride 1 and 2) and ones it leaves to the portable loop.
+@Test(arguments: [(3, 1, 1, 1), (3, 2, 1, 1), (3, 1, 0, 1), (3, 2, 2, 1), (5, 1, 2, 1), (3, 1, 2, 2)])
+func depthwiseMatchesGeneric(kernel: Int, stride: Int, pad: Int, dilation: Int) {
+    let channels = 3, planes = 6, h = 13, w = 17
+    let reach: Int = dilation * (kernel - 1) + 1
+    let oh: Int = (h + 2 * pad - reach) / stride + 1
+    let ow: Int = (w + 2 * pad - reach) / stride + 1
+    var rng = RandomFloats(state: UInt64(kernel * 100 + stride * 10 + pad))
+    let x = rng.array(planes * h * w), filters = rng.array(channels * kernel * kernel), bias = rng.array(channels)
+    func run(_ table: KernelTable) -> [Float] {
+        var y = [Float](repeating: .nan, count: planes * oh * ow)
+        y.withUnsafeMutableBufferPointer { y in
+            let problem = DepthwiseConv2D(x: x, filters: filters, bias: bias, y: y.baseAddress!, channels: channels,
+                                          height: h, width: w, kernelHeight: kernel, kernelWidth: kernel, outHeight: oh,
+                                          outWidth: ow, strideY: stride, strideX: stride, dilationY: dilation,
+                                          dilationX: dilation, padTop: pad, padLeft: pad, lo: 0, hi: 1.5)
+            table.depthwiseConv2D(problem, 0..<2)
+            table.depthwiseConv2D(problem, 2..<planes)
+        }
+        return y
+    }
+    expectClose(run(.best), run(.generic), "depthwise k\(kernel) s\(stride) p\(pad) d\(dilation)")
+}
+
+@Test(arguments: [[9, 11], [5, 6, 7]])
+func im2colAndCol2imMatchGeneric(spatial: [Int]) {
+    let r = spatial.count, channels = 2
+    let kernel = [Int](repeating: 3, count: r), strides = [Int](repeating: 2, count: r)
+    let dilations = [Int](repeating: 1, count: r), pads = [Int](repeating: 1, count: r)
+    let out: [Int] = (0..<r).map { (d: Int) -> Int in
+        let padded: Int = spatial[d] + 2 * pads[d]
+        return (padded - kernel[d]) / strides[d] + 1
+    }
+    let window = ConvWindow(inSpatial: spatial, kernel: kernel, strides: strides, dilations: dilations, padBegin: pads,
+                            outSpatial: out)
+    var rng = RandomFloats(state: UInt64(r))
+    let x = rng.array(channels * window.inCount)
+    let rows = channels * window.kernelCount
+    func unfold(_ table: KernelTable) -> [Float] {
+        var col = [Float](repeating: .nan, count: rows * window.outCount)
+        col.withUnsafeMutableBufferPointer { table.im2col(x, channels, window, $0.baseAddress!, serialFor) }
+        return col
+    }
+    let col = unfold(.best)
+    expectClose(col, unfold(.generic), tolerance: 0, "im2col \(spatial)")
+    // Unfolding copies: each column entry is the input at its window position, or 0 in the padding.
+    #expect(col.allSatisfy { v in v == 0 || x.contains(v) })
+    func fold(_ table: KernelTable) -> [Float] {
+        var y = [Float](repeating: 0.5, count: channels * window.inCount)
+        y.withUnsafeMutableBufferPointer { table.col2im(col, channels, window, $0.baseAddress!, serialFor) }
+        return y
+    }
+    let folded = fold(.best)
+    expectClose(folded, fold(.generic), tolerance: 0, "col2im \(spatial)")
+    // Fold is the adjoint of unfold: <unfold(x), col> == <x, fold(col)>.
+    let lhs = zip(col, col).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+    let rhs = zip(x, folded).reduce(0.0) { $0 + Double($1.0) * Double($1.1 - 0.5) }
+    #expect(abs(lhs - rhs) <= 1e-3 * max(1, abs(lhs)))
+}
+
+@Test(arguments: [(true, 3, 2, 1), (false, 3, 1, 1), (true, 2, 2, 0), (false, 4, 3, 2)])
+func poolRowMatchesGeneric(isMax: Bool, k: Int, s: Int, pad: Int) {
+    let planes = 3, h = 10, w = 12
+    let outH: Int = (h + 2 * pad - k) / s + 1, outW: Int = (w + 2 * pad - k) / s + 1
+    let hAxis = PoolAxis(size: h, k: k, s: s, d: 1, pb: pad, pe: pad, out: outH)
+    let wAxis = PoolAxis(size: w, k: k, s: s, d: 1, pb: pad, pe: pad, out: outW)
+    var rng = RandomFloats(state: UInt64(k * 10 + s))
+    let x = rng.array(planes * h * w)
+    func run(_ table: KernelTable) -> [Float] {
+        var y = [Float](repeating: .nan, count: planes * hAxis.out * wAxis.out)
+        var scratch = [Float](repeating: 0, count: w)
+        y.withUnsafeMutableBufferPointer { y in
+            let problem = Pooling2D(src: x, dst: y.baseAddress!, rows: hAxis.taps(), cols: wAxis.taps(), isMax: isMax,
+                                    countPad: !isMax, inWidth: w, inPlane: h * w, outWidth: wAxis.out,
+                                    outPlane: hAxis.out * wAxis.out, dilationY: 1, dilationX: 1, kernelWidth: k, strideX: s)
+            for plane in 0..<planes {
+                for row in 0..<hAxis.out { table.pool2DRow(problem, plane, row, &scratch) }
+            }
+        }
+        return y
+    }
+    let best = run(.best)
+    expectClose(best, run(.generic), tolerance: 0, "pool row")
+    // Spot-check against the window's definition at output (0, 0) of plane 1.
+    var window: [Float] = []
+    for i in 0..<k { for j in 0..<k where i - pad >= 0 && j - pad >= 0 { window.append(x[h * w + (i - pad) * w + (j - pad)]) } }
+    let expected = isMax ? window.max()! : window.reduce(0, +) / Float(k * k)
+    #expect(abs(best[hAxis.out * wAxis.out] - expected) <= 1e-6)
+}
