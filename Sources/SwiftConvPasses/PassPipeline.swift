@@ -3,7 +3,7 @@ import SwiftConvIR
 /// Passes run as one: in order once, or as a group repeated until a round changes nothing.
 ///
 /// A pipeline is itself a pass, so stages nest: `[inlining, fixedPoint([fold, fuse]), dce]`.
-public struct PassPipeline: ModelPass {
+public struct PassPipeline: ModelPass, CustomStringConvertible {
     /// How often the group runs.
     public enum Schedule: Sendable {
         /// Each pass once, in order.
@@ -24,7 +24,7 @@ public struct PassPipeline: ModelPass {
         self.schedule = schedule
     }
 
-    /// The names of the passes, nested pipelines spelled `name[a, b]`: for logs and tests.
+    /// The pipeline's name and its passes', nested pipelines alike: `name[a, inner[b, c]]`.
     public var description: String {
         name + "[" + passes.map { ($0 as? PassPipeline)?.description ?? $0.name }.joined(separator: ", ") + "]"
     }

@@ -348,7 +348,11 @@ let identityPairMerge = PatternRewriter(name: "merge-identities", chain: [OpPatt
     #expect(SessionPipeline.passes(for: .disableAll).isEmpty)
     #expect(SessionPipeline.passes(for: .basic).map(\.name) == ["eliminate-dead-code"])
     #expect(SessionPipeline.passes(for: .all).map(\.name) == ["eliminate-dead-code", "fuse-conv-activation", "eliminate-dead-code"])
+    // tests/test_optimization_levels.py relies on this: extended runs what all runs.
+    #expect(SessionPipeline.passes(for: .extended).map(\.name) == SessionPipeline.passes(for: .all).map(\.name))
     #expect(SessionPipeline.pipeline(for: .disableAll).passes.map(\.name) == ["inline-functions"])
+    let nested = PassPipeline(name: "outer", passes: [FunctionInlining(), SessionPipeline.pipeline(for: .basic)])
+    #expect(nested.description == "outer[inline-functions, session-basic[inline-functions, eliminate-dead-code]]")
 }
 
 /// Conv (1x1, weight 1) then Clip with only a max: -inf must stay -inf, fused or not.
@@ -385,4 +389,31 @@ let identityPairMerge = PatternRewriter(name: "merge-identities", chain: [OpPatt
     #expect(r?.tensorElementType == .float32 && r?.tensorShape == [d(2), d(3)])
     #expect(session.model.graph.outputs[0].type == nil)  // declarations stay as the model has them
     #expect(session.inferredOutputTypes[0]?.tensorShape == [d(2), d(3)])
+}
+
+// MARK: - Graph queries
+
+@Test func graphQueriesSeeNodeInputsAndSubgraphReads() throws {
+    // Listed out of order: "neg" reads what "mm" makes; the If branch reads "xw" from outside.
+    let branch = Graph(name: "then", nodes: [Node(opType: "Identity", inputs: ["xw"], outputs: ["t"])],
+                       outputs: [ValueInfo(name: "t", type: nil)])
+    var g = matMulAddModel().graph
+    g.nodes.insert(Node(name: "neg", opType: "Neg", inputs: ["xw"], outputs: ["n"]), at: 0)
+    g.nodes.append(Node(name: "if", opType: "If", inputs: ["c"], outputs: ["z"],
+                        attributes: [Attribute(name: "then_branch", value: .graph(branch)),
+                                     Attribute(name: "else_branch", value: .graph(branch))]))
+    #expect(try g.topologicallyOrderedNodes().map(\.name) == ["mm", "neg", "add", "if"])
+    #expect(g.producers["xw"] == 1)
+    #expect(g.consumers["xw"] == [0, 2, 3, 3])  // each branch's read counts
+    #expect(g.useCounts["xw"] == 4)
+    #expect(g.namesReadBySubgraphs == ["xw"])
+    #expect(branch.freeNames == ["xw"])
+
+    var names = UniqueNameGenerator(graph: g)
+    #expect(names.fresh("fresh") == "fresh")
+    #expect(names.fresh("fresh") == "fresh_1")
+    #expect(names.fresh("t") == "t_1")  // taken inside a subgraph
+
+    g.nodes[1].inputs = ["x", "n"]  // mm now needs neg, which needs mm
+    #expect(validationFailure { _ = try g.topologicallyOrderedNodes() }?.contains("cycle") == true)
 }
