@@ -38,10 +38,10 @@ def _params():
     ]
 
 
-def run_case(sc, case) -> None:
-    """Runs one case; raises on the first mismatch or error."""
+def run_case(sc, case, options=None) -> None:
+    """Runs one case (in a session made with `options`, if given); raises on the first mismatch or error."""
     model = onnx.load(str(case.model_path), load_external_data=False)
-    sess = sc.InferenceSession(str(case.model_path))
+    sess = sc.InferenceSession(str(case.model_path), options)
     feed_names = [i.name for i in sess.get_inputs()]
     rtol, atol = case.tolerances()
     for folder in case.data_sets():

@@ -63,7 +63,7 @@ def op_key(domain: str, op: str) -> str:
 
 def model_ops(model: onnx.ModelProto) -> set[tuple[str, str]]:
     """(domain, op) of every node the engine builds a kernel for: main graph, subgraphs and
-    the bodies of called model-local functions (looked up like the engine's FunctionInliner)."""
+    the bodies of called model-local functions (looked up like the FunctionInlining pass)."""
     functions = {(f.domain, f.name): f for f in model.functions}
     ops: set[tuple[str, str]] = set()
 

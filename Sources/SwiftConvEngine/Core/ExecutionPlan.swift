@@ -64,7 +64,7 @@ public final class ExecutionPlan: @unchecked Sendable {
         var defined = Set(graph.inputs.map(\.name))
         defined.formUnion(graph.initializers.map(\.name))
         defined.formUnion(graph.sparseInitializers.map(\.values.name))
-        let ordered = try ExecutionPlan.topologicalOrder(graph.nodes, available: defined.union(outerScope))
+        let ordered = try graph.topologicallyOrderedNodes()
         for n in ordered { defined.formUnion(n.outputs.filter { !$0.isEmpty }) }
 
         var captures: [String] = []
@@ -80,7 +80,7 @@ public final class ExecutionPlan: @unchecked Sendable {
         for n in ordered {
             let label = "node '\(n.name)' (\(n.opType))"
             for i in n.inputs { try noteFree(i, label: label) }
-            for name in ExecutionPlan.freeNames(ofSubgraphsOf: n) { try noteFree(name, label: label) }
+            for name in n.subgraphCaptures { try noteFree(name, label: label) }
         }
         for o in graph.outputs { try noteFree(o.name, label: "graph output '\(o.name)'") }
         let captureSlots = captures.map { slot($0) }
@@ -94,7 +94,7 @@ public final class ExecutionPlan: @unchecked Sendable {
         for n in ordered {
             // Outer values a node's subgraphs read are passed after its listed inputs.
             var seen = Set<String>()
-            let nodeCaptures = ExecutionPlan.freeNames(ofSubgraphsOf: n).filter { !$0.isEmpty && seen.insert($0).inserted }
+            let nodeCaptures = n.subgraphCaptures.filter { !$0.isEmpty && seen.insert($0).inserted }
             let kernel = try builder.makeKernel(
                 node: n, opsets: opsets,
                 constants: n.inputs.map { inputIndex[$0] == nil ? constantByName[$0] : nil },
@@ -167,74 +167,6 @@ public final class ExecutionPlan: @unchecked Sendable {
             }
             return v
         }
-    }
-
-    /// Kahn's algorithm, keeping file order among ready nodes; a cycle is a validation error.
-    static func topologicalOrder(_ nodes: [Node], available: Set<String>) throws -> [Node] {
-        var producer: [String: Int] = [:]
-        for (i, n) in nodes.enumerated() { for o in n.outputs where !o.isEmpty { producer[o] = i } }
-        var pending = [Int](repeating: 0, count: nodes.count)
-        var consumers = [[Int]](repeating: [], count: nodes.count)
-        for (i, n) in nodes.enumerated() {
-            var deps = Set<Int>()
-            for name in n.inputs + ExecutionPlan.freeNames(ofSubgraphsOf: n) where !name.isEmpty {
-                if let p = producer[name], p != i { deps.insert(p) }
-            }
-            pending[i] = deps.count
-            for d in deps { consumers[d].append(i) }
-        }
-        var ready = (0..<nodes.count).filter { pending[$0] == 0 }
-        var order: [Node] = []
-        order.reserveCapacity(nodes.count)
-        var head = 0
-        ready.sort()
-        while head < ready.count {
-            let i = ready[head]
-            head += 1
-            order.append(nodes[i])
-            for c in consumers[i] {
-                pending[c] -= 1
-                if pending[c] == 0 { ready.append(c) }
-            }
-        }
-        guard order.count == nodes.count else {
-            let stuck = nodes.indices.first { pending[$0] > 0 }.map { nodes[$0] }
-            throw SwiftConvError.validation("the graph has a cycle through node '\(stuck?.name ?? "?")' (\(stuck?.opType ?? "?"))")
-        }
-        return order
-    }
-
-    /// Names a node's subgraphs read but do not define (their outer-scope references).
-    static func freeNames(ofSubgraphsOf node: Node) -> [String] {
-        var out: [String] = []
-        for a in node.attributes {
-            switch a.value {
-            case .graph(let g)?: out += freeNames(of: g)
-            case .graphs(let gs)?: for g in gs { out += freeNames(of: g) }
-            default: break
-            }
-        }
-        return out
-    }
-
-    static func freeNames(of graph: Graph) -> [String] {
-        var defined = Set(graph.inputs.map(\.name))
-        defined.formUnion(graph.initializers.map(\.name))
-        defined.formUnion(graph.sparseInitializers.map(\.values.name))
-        for n in graph.nodes { defined.formUnion(n.outputs) }
-        var out: [String] = []
-        var seen = Set<String>()
-        for n in graph.nodes {
-            for name in n.inputs + freeNames(ofSubgraphsOf: n) where !name.isEmpty && !defined.contains(name) && !seen.contains(name) {
-                seen.insert(name)
-                out.append(name)
-            }
-        }
-        for o in graph.outputs where !defined.contains(o.name) && !seen.contains(o.name) {
-            seen.insert(o.name)
-            out.append(o.name)
-        }
-        return out
     }
 }
 

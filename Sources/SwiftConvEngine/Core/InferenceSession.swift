@@ -2,9 +2,9 @@ import SwiftConvIR
 
 /// Runs a model on the CPU: the engine behind `swiftconv.InferenceSession`.
 ///
-/// Creation validates the model, inlines model-local functions, picks a kernel for every
-/// node and plans value lifetimes; `run` only executes that plan and may be called from
-/// several threads at once.
+/// Creation validates the model, infers the types of its values, rewrites it with the
+/// passes of `SessionPipeline`, picks a kernel for every node and plans value lifetimes;
+/// `run` only executes that plan and may be called from several threads at once.
 public final class InferenceSession: @unchecked Sendable {
     public let model: Model
     /// Inputs a caller must (or, for initializer-backed ones, may) feed, in graph order.
@@ -41,21 +41,16 @@ public final class InferenceSession: @unchecked Sendable {
         requiredInputs = Set(m.graph.inputs.map(\.name).filter { !weights.contains($0) })
     }
 
-    /// Inlines functions, optimizes the graph and builds the plan with a kernel per node.
+    /// Checks the model and records the types shape inference finds, runs the pass pipeline
+    /// of the optimization level (function inlining first), and builds the plan with a
+    /// kernel per node.
     private static func compile(_ model: Model, _ options: SessionOptions, _ registry: KernelRegistry) throws
         -> (Model, ExecutionPlan, [ValueType?]) {
-        let inferred = try ModelChecker.checkForSession(model)
         var m = model
-        var inliner = FunctionInliner(model: model)
-        m.graph = try inliner.inline(model.graph)
+        let inferred = try ModelChecker.checkForSession(annotating: &m)
+        _ = try SessionPipeline.pipeline(for: options.graphOptimizationLevel).run(on: &m)
         var opsets: [String: Int64] = [:]
         for o in m.opsetImports { opsets[o.domain == "ai.onnx" ? "" : o.domain] = o.version }
-        let (optimized, usesFusedDomain) = GraphOptimizer.optimize(m.graph, level: options.graphOptimizationLevel)
-        m.graph = optimized
-        if usesFusedDomain && opsets[GraphOptimizer.fusedDomain] == nil {
-            opsets[GraphOptimizer.fusedDomain] = 1
-            m.opsetImports.append(OpsetID(domain: GraphOptimizer.fusedDomain, version: 1))
-        }
         if opsets[""] == nil, m.graph.nodes.contains(where: { $0.canonicalDomain.isEmpty }) {
             throw SwiftConvError.validation("the model imports no opset for the default ONNX domain")
         }

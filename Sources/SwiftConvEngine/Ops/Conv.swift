@@ -6,8 +6,8 @@ import SwiftConvKernels
 enum ConvKernels {
     static func register(into r: inout KernelRegistry) {
         r.register("Conv", since: [1, 11, 22]) { ctx in try ConvKernel(ctx) }
-        // Produced by GraphOptimizer from Conv + Relu/Clip; also runs models that contain it.
-        r.register("FusedConv", domain: GraphOptimizer.fusedDomain, since: [1]) { ctx in
+        // Produced by the ConvActivationFusion pass from Conv + Relu/Clip; also runs models that contain it.
+        r.register("FusedConv", domain: OpDomain.microsoft, since: [1]) { ctx in
             if ctx.node.inputs.count > 3 && !ctx.node.inputs[3].isEmpty {
                 throw SwiftConvError.unsupportedOp("FusedConv with a sum input Z")
             }

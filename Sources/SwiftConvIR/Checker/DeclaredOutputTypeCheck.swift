@@ -6,9 +6,11 @@
 /// a graph input or initializer is never a reason to refuse.
 ///
 /// Returns the output types inference found (by output position, nil where unknown): the
-/// session reports them for outputs declared without a shape, so inference runs once.
+/// session reports them for outputs declared without a shape, so inference runs once; and
+/// the graph with the types inferred for its other values added to its value_info (of
+/// subgraphs too), where kernels find them.
 enum DeclaredOutputTypeCheck {
-    static func check(_ model: Model, registry: OpRegistry) throws -> [ValueType?] {
+    static func check(_ model: Model, registry: OpRegistry) throws -> (outputTypes: [ValueType?], annotated: Graph) {
         let declared = model.graph.outputs.map(\.type)
         // Infer without the declarations under test, which inference would otherwise keep.
         var graph = model.graph
@@ -34,7 +36,10 @@ enum DeclaredOutputTypeCheck {
             throw ModelChecker.fail(node, "output '\(output.name)' is tensor(\(got.onnxTypeName)), "
                 + "but the graph declares it as tensor(\(want.onnxTypeName))")
         }
-        return model.graph.outputs.indices.map { $0 < computed.count ? computed[$0] : nil }
+        // The declarations taken away for the check come back as the model has them.
+        graph.outputs = model.graph.outputs
+        graph.valueInfo += model.graph.valueInfo.filter { outputNames.contains($0.name) }
+        return (model.graph.outputs.indices.map { $0 < computed.count ? computed[$0] : nil }, graph)
     }
 
     /// The element type of a tensor type, when it is defined.

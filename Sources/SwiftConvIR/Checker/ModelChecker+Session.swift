@@ -13,6 +13,15 @@ extension ModelChecker {
     /// output types shape inference found (nil where unknown), by output position.
     @discardableResult
     public static func checkForSession(_ model: Model, registry: OpRegistry = .standard) throws -> [ValueType?] {
+        var annotated = model
+        return try checkForSession(annotating: &annotated, registry: registry)
+    }
+
+    /// `checkForSession`, also recording in `model`'s value_info (and its subgraphs') the
+    /// types shape inference found for values the model does not declare, so that what runs
+    /// the model sees them without inferring again. Declared types are left as they are.
+    @discardableResult
+    public static func checkForSession(annotating model: inout Model, registry: OpRegistry = .standard) throws -> [ValueType?] {
         var opsets: [String: Int64] = [:]
         for o in model.opsetImports {
             let domain = OpDomain.canonical(o.domain)
@@ -32,7 +41,9 @@ extension ModelChecker {
         for f in model.functions { functions.insert(OpDomain.canonical(f.domain) + "\u{0}" + f.name) }
         let checker = SessionGraphChecker(registry: registry, opsets: opsets, functions: functions)
         try checker.check(model.graph, enclosing: [], depth: 0)
-        return try DeclaredOutputTypeCheck.check(model, registry: registry)
+        let (outputTypes, annotated) = try DeclaredOutputTypeCheck.check(model, registry: registry)
+        model.graph = annotated
+        return outputTypes
     }
 
     /// The first node of `domain` in the main graph, if any.

@@ -1,10 +1,30 @@
 import SwiftConvIR
 
-/// Replaces calls to model-local functions with their bodies, recursively, renaming the
-/// body's values so that two calls never collide and substituting attribute references.
-struct FunctionInliner {
+/// Replaces calls of model-local functions with their bodies, recursively and inside
+/// subgraphs, renaming each body's values so that two calls never collide and
+/// substituting attribute references. The functions stay in the model, uncalled.
+///
+/// Runs before anything else in a session: kernels exist for ops, not for functions.
+public struct FunctionInlining: ModelPass {
+    public let name = "inline-functions"
+
+    /// Calls nested deeper than this are refused (a function calling itself never ends).
+    public static let maxDepth = 32
+
+    public init() {}
+
+    public func run(on model: inout Model) throws -> Bool {
+        guard !model.functions.isEmpty else { return false }
+        var inliner = Inliner(model: model)
+        model.graph.nodes = try inliner.inlineNodes(model.graph.nodes, depth: 0)
+        return inliner.calls > 0
+    }
+}
+
+/// The state of one inlining run: the functions by (domain, name) and a call counter for prefixes.
+private struct Inliner {
     let functions: [String: Function]
-    var counter = 0
+    var calls = 0
 
     init(model: Model) {
         var f: [String: Function] = [:]
@@ -16,15 +36,10 @@ struct FunctionInliner {
         functions["\(node.domain)::\(node.opType)"] ?? (node.domain.isEmpty ? functions["ai.onnx::\(node.opType)"] : nil)
     }
 
-    mutating func inline(_ graph: Graph) throws -> Graph {
-        if functions.isEmpty { return graph }
-        var g = graph
-        g.nodes = try inlineNodes(graph.nodes, depth: 0)
-        return g
-    }
-
     mutating func inlineNodes(_ nodes: [Node], depth: Int) throws -> [Node] {
-        guard depth < 32 else { throw SwiftConvError.validation("model-local functions call each other more than 32 deep") }
+        guard depth < FunctionInlining.maxDepth else {
+            throw SwiftConvError.validation("model-local functions call each other more than \(FunctionInlining.maxDepth) deep")
+        }
         var out: [Node] = []
         for var n in nodes {
             n.attributes = try n.attributes.map { a in
@@ -49,9 +64,9 @@ struct FunctionInliner {
     }
 
     /// The body of `fn` for one call: formal names bound to the call's actual names.
-    mutating func expand(_ call: Node, _ fn: Function) throws -> [Node] {
-        counter += 1
-        let prefix = "\(fn.name)__\(counter)__"
+    mutating func expand(_ call: Node, _ fn: Function) -> [Node] {
+        calls += 1
+        let prefix = "\(fn.name)__\(calls)__"
         var rename: [String: String] = ["": ""]
         for (i, formal) in fn.inputs.enumerated() { rename[formal] = i < call.inputs.count ? call.inputs[i] : "" }
         for (i, formal) in fn.outputs.enumerated() { rename[formal] = i < call.outputs.count ? call.outputs[i] : "" }
