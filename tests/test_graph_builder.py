@@ -267,3 +267,18 @@ def test_c_abi_rejects_null_and_bad_arguments():
     finally:
         lib.sc_graph_builder_release(builder)
     lib.sc_graph_builder_release(None)
+
+
+def test_opset_imports_as_onnx_opsetids():
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
+    )
+    model = helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 13)], ir_version=7)
+    proto = model.to_onnx()
+    assert [(o.domain, o.version) for o in proto.opset_import] == [("", 13)]
+    assert proto.ir_version == 7
+    x = np.array([-1.0, 2.0], dtype=np.float32)
+    np.testing.assert_array_equal(sc.InferenceSession(model).run(None, {"x": x})[0], _ort_run(model, {"x": x})[0])

@@ -183,12 +183,18 @@ def _builder(graph, opsets, ir_version=0, producer_name=""):
 
 
 def make_model(graph, opset_imports=None, ir_version=None, producer_name="swiftconv"):
-    """A validated sc.Model of `graph`; opset_imports maps domains to versions ({'': 17} by
-    default); ir_version None takes the one onnx pairs with the default-domain opset.
-    A graph that breaks the rules raises ValidationError naming the node."""
+    """A validated sc.Model of `graph`.
+
+    opset_imports: {domain: version} ({'': 17} by default), (domain, version) pairs, or
+    onnx.helper.make_opsetid results. ir_version None takes the one onnx pairs with the
+    default-domain opset. A graph that breaks the rules raises ValidationError naming the node.
+    """
     if not isinstance(graph, Graph):
         raise InvalidArgument(f"[make_model] expected a helper.Graph, not {type(graph).__name__}")
     if opset_imports is None:
         opset_imports = {"": 17}
-    opsets = list(opset_imports.items()) if isinstance(opset_imports, dict) else list(opset_imports)
+    if isinstance(opset_imports, dict):
+        opsets = list(opset_imports.items())
+    else:  # (domain, version) pairs, or onnx OperatorSetIdProto objects
+        opsets = [(o.domain, o.version) if hasattr(o, "version") else tuple(o) for o in opset_imports]
     return Model(_builder(graph, opsets, ir_version or 0, producer_name or "").finish())
