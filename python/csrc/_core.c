@@ -1168,6 +1168,270 @@ static PyTypeObject SessionType = {
     .tp_getset = Session_getset,
 };
 
+/* ---------------------------------------------------------- graph builder */
+
+typedef struct {
+    PyObject_HEAD
+    sc_graph_builder *builder;
+} GraphBuilderObject;
+
+static PyTypeObject GraphBuilderType;
+
+/* A tuple of str from a sequence, with its UTF-8 pointers in a new PyMem array (*names). */
+static PyObject *name_tuple(PyObject *sequence, const char ***names) {
+    PyObject *tuple = PySequence_Tuple(sequence);
+    if (tuple == NULL) return NULL;
+    *names = PyMem_Calloc((size_t)PyTuple_GET_SIZE(tuple) + 1, sizeof(char *));
+    if (*names == NULL) {
+        Py_DECREF(tuple);
+        return PyErr_NoMemory();
+    }
+    if (utf8_names(tuple, *names) < 0) {
+        PyMem_Free(*names);
+        Py_DECREF(tuple);
+        return NULL;
+    }
+    return tuple;
+}
+
+/* GraphBuilder(name, ir_version, producer_name, opsets): opsets a sequence of (domain, version). */
+static PyObject *GraphBuilder_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
+    static char *keywords[] = {"name", "ir_version", "producer_name", "opsets", NULL};
+    const char *name, *producer;
+    long long ir_version;
+    PyObject *opsets_arg;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "sLsO:GraphBuilder", keywords, &name, &ir_version, &producer,
+                                     &opsets_arg))
+        return NULL;
+    PyObject *opsets = PySequence_Tuple(opsets_arg);
+    if (opsets == NULL) return NULL;
+    Py_ssize_t n = PyTuple_GET_SIZE(opsets);
+    const char **domains = PyMem_Calloc((size_t)n + 1, sizeof(char *));
+    int64_t *versions = PyMem_Calloc((size_t)n + 1, sizeof(int64_t));
+    PyObject *result = NULL;
+    if (domains == NULL || versions == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        long long version;
+        if (!PyArg_ParseTuple(PyTuple_GET_ITEM(opsets, i), "sL:opset", &domains[i], &version)) goto done;
+        versions[i] = (int64_t)version;
+    }
+    sc_graph_builder *builder = NULL;
+    sc_status *status = sc_graph_builder_create(name, (int64_t)ir_version, producer, domains, versions, (size_t)n,
+                                                &builder);
+    if (status != NULL) {
+        raise_status(status);
+        goto done;
+    }
+    GraphBuilderObject *self = (GraphBuilderObject *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        sc_graph_builder_release(builder);
+        goto done;
+    }
+    self->builder = builder;
+    result = (PyObject *)self;
+done:
+    PyMem_Free(domains);
+    PyMem_Free(versions);
+    Py_DECREF(opsets);
+    return result;
+}
+
+static void GraphBuilder_dealloc(GraphBuilderObject *self) {
+    sc_graph_builder_release(self->builder);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* add_value(role, name, dtype, shape): shape None (unknown rank) or a sequence of int, str or None. */
+static PyObject *GraphBuilder_add_value(GraphBuilderObject *self, PyObject *args) {
+    int role, dtype;
+    const char *name;
+    PyObject *shape_arg;
+    if (!PyArg_ParseTuple(args, "isiO:add_value", &role, &name, &dtype, &shape_arg)) return NULL;
+    int64_t dims[NPY_MAXDIMS];
+    const char *params[NPY_MAXDIMS];
+    int64_t rank = -1;
+    PyObject *shape = NULL;
+    if (shape_arg != Py_None) {
+        shape = PySequence_Tuple(shape_arg);
+        if (shape == NULL) return NULL;
+        rank = (int64_t)PyTuple_GET_SIZE(shape);
+        if (rank > NPY_MAXDIMS) {
+            Py_DECREF(shape);
+            return raise_code(SC_ERR_INVALID_ARGUMENT, "too many dimensions");
+        }
+        for (int64_t i = 0; i < rank; i++) {
+            PyObject *d = PyTuple_GET_ITEM(shape, i);
+            params[i] = NULL;
+            dims[i] = -1;
+            if (PyUnicode_Check(d)) {
+                params[i] = PyUnicode_AsUTF8(d);
+            } else if (d != Py_None) {
+                dims[i] = PyLong_AsLongLong(d);
+            }
+            if ((params[i] == NULL && PyUnicode_Check(d)) || (dims[i] == -1 && PyErr_Occurred())) {
+                Py_DECREF(shape);
+                return NULL;
+            }
+        }
+    }
+    sc_status *status = sc_graph_builder_add_value(self->builder, (sc_graph_value_role)role, name, (sc_dtype)dtype,
+                                                   dims, params, rank);
+    Py_XDECREF(shape);
+    if (status != NULL) return raise_status(status);
+    Py_RETURN_NONE;
+}
+
+/* add_initializer(name, tensor): the model shares the Tensor's memory. */
+static PyObject *GraphBuilder_add_initializer(GraphBuilderObject *self, PyObject *args) {
+    const char *name;
+    PyObject *tensor;
+    if (!PyArg_ParseTuple(args, "sO!:add_initializer", &name, &TensorType, &tensor)) return NULL;
+    sc_status *status = sc_graph_builder_add_initializer(self->builder, name, ((TensorObject *)tensor)->tensor);
+    if (status != NULL) return raise_status(status);
+    Py_RETURN_NONE;
+}
+
+/* add_node(op_type, domain, name, inputs, outputs) -> the node's index. */
+static PyObject *GraphBuilder_add_node(GraphBuilderObject *self, PyObject *args) {
+    const char *op_type, *domain, *name;
+    PyObject *inputs_arg, *outputs_arg;
+    if (!PyArg_ParseTuple(args, "sssOO:add_node", &op_type, &domain, &name, &inputs_arg, &outputs_arg)) return NULL;
+    const char **inputs = NULL, **outputs = NULL;
+    PyObject *input_tuple = name_tuple(inputs_arg, &inputs);
+    if (input_tuple == NULL) return NULL;
+    PyObject *output_tuple = name_tuple(outputs_arg, &outputs);
+    if (output_tuple == NULL) {
+        PyMem_Free(inputs);
+        Py_DECREF(input_tuple);
+        return NULL;
+    }
+    size_t index = 0;
+    sc_status *status = sc_graph_builder_add_node(self->builder, op_type, domain, name, inputs,
+                                                  (size_t)PyTuple_GET_SIZE(input_tuple), outputs,
+                                                  (size_t)PyTuple_GET_SIZE(output_tuple), &index);
+    PyMem_Free(inputs);
+    PyMem_Free(outputs);
+    Py_DECREF(input_tuple);
+    Py_DECREF(output_tuple);
+    if (status != NULL) return raise_status(status);
+    return PyLong_FromSize_t(index);
+}
+
+/* Attributes whose value is a list: the items as int64, float or bytes arrays, then the call. */
+static sc_status *set_list_attribute(sc_graph_builder *builder, size_t node, const char *name, const char *kind,
+                                     PyObject *items) {
+    Py_ssize_t n = PyTuple_GET_SIZE(items);
+    sc_status *status = NULL;
+    void *values = PyMem_Calloc((size_t)n + 1, 8);
+    size_t *sizes = PyMem_Calloc((size_t)n + 1, sizeof(size_t));
+    if (values == NULL || sizes == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyTuple_GET_ITEM(items, i);
+        if (strcmp(kind, "ints") == 0) {
+            ((int64_t *)values)[i] = PyLong_AsLongLong(item);
+        } else if (strcmp(kind, "floats") == 0) {
+            ((float *)values)[i] = (float)PyFloat_AsDouble(item);
+        } else if (PyBytes_Check(item)) {
+            ((const uint8_t **)values)[i] = (const uint8_t *)PyBytes_AS_STRING(item);
+            sizes[i] = (size_t)PyBytes_GET_SIZE(item);
+        } else {
+            PyErr_Format(error_class(SC_ERR_INVALID_ARGUMENT), "string items must be bytes, not %.100s",
+                         Py_TYPE(item)->tp_name);
+        }
+        if (PyErr_Occurred()) goto done;
+    }
+    if (strcmp(kind, "ints") == 0) {
+        status = sc_graph_builder_set_attribute_ints(builder, node, name, values, (size_t)n);
+    } else if (strcmp(kind, "floats") == 0) {
+        status = sc_graph_builder_set_attribute_floats(builder, node, name, values, (size_t)n);
+    } else {
+        status = sc_graph_builder_set_attribute_strings(builder, node, name, values, sizes, (size_t)n);
+    }
+done:
+    PyMem_Free(values);
+    PyMem_Free(sizes);
+    return status;
+}
+
+/* set_attribute(node, name, kind, value): kind is 'int', 'float', 'string' (bytes), 'ints',
+ * 'floats', 'strings' (a tuple of bytes), 'tensor' (a Tensor) or 'graph' (a GraphBuilder). */
+static PyObject *GraphBuilder_set_attribute(GraphBuilderObject *self, PyObject *args) {
+    Py_ssize_t node;
+    const char *name, *kind;
+    PyObject *value;
+    if (!PyArg_ParseTuple(args, "nssO:set_attribute", &node, &name, &kind, &value)) return NULL;
+    if (node < 0) return raise_code(SC_ERR_INVALID_ARGUMENT, "node index must not be negative");
+    sc_graph_builder *b = self->builder;
+    sc_status *status = NULL;
+    if (strcmp(kind, "int") == 0) {
+        long long v = PyLong_AsLongLong(value);
+        if (v == -1 && PyErr_Occurred()) return NULL;
+        status = sc_graph_builder_set_attribute_int(b, (size_t)node, name, (int64_t)v);
+    } else if (strcmp(kind, "float") == 0) {
+        double v = PyFloat_AsDouble(value);
+        if (v == -1.0 && PyErr_Occurred()) return NULL;
+        status = sc_graph_builder_set_attribute_float(b, (size_t)node, name, (float)v);
+    } else if (strcmp(kind, "string") == 0) {
+        if (!PyBytes_Check(value)) return raise_code(SC_ERR_INVALID_ARGUMENT, "a string attribute takes bytes");
+        status = sc_graph_builder_set_attribute_string(b, (size_t)node, name, (const uint8_t *)PyBytes_AS_STRING(value),
+                                                       (size_t)PyBytes_GET_SIZE(value));
+    } else if (strcmp(kind, "ints") == 0 || strcmp(kind, "floats") == 0 || strcmp(kind, "strings") == 0) {
+        PyObject *items = PySequence_Tuple(value);
+        if (items == NULL) return NULL;
+        status = set_list_attribute(b, (size_t)node, name, kind, items);
+        Py_DECREF(items);
+        if (status == NULL && PyErr_Occurred()) return NULL;
+    } else if (strcmp(kind, "tensor") == 0) {
+        if (!PyObject_TypeCheck(value, &TensorType)) return raise_code(SC_ERR_INVALID_ARGUMENT, "expected a Tensor");
+        status = sc_graph_builder_set_attribute_tensor(b, (size_t)node, name, ((TensorObject *)value)->tensor);
+    } else if (strcmp(kind, "graph") == 0) {
+        if (!PyObject_TypeCheck(value, &GraphBuilderType))
+            return raise_code(SC_ERR_INVALID_ARGUMENT, "expected a GraphBuilder");
+        status = sc_graph_builder_set_attribute_graph(b, (size_t)node, name, ((GraphBuilderObject *)value)->builder);
+    } else {
+        return raise_code(SC_ERR_INVALID_ARGUMENT, "unknown attribute kind");
+    }
+    if (status != NULL) return raise_status(status);
+    Py_RETURN_NONE;
+}
+
+static PyObject *GraphBuilder_finish(GraphBuilderObject *self, PyObject *Py_UNUSED(ignored)) {
+    sc_model *model = NULL;
+    sc_status *status = sc_graph_builder_finish(self->builder, &model);
+    if (status != NULL) return raise_status(status);
+    return wrap_model(model);
+}
+
+static PyMethodDef GraphBuilder_methods[] = {
+    {"add_value", (PyCFunction)GraphBuilder_add_value, METH_VARARGS,
+     "add_value(role, name, dtype_code, shape): a graph input (0), output (1) or value_info (2)."},
+    {"add_initializer", (PyCFunction)GraphBuilder_add_initializer, METH_VARARGS,
+     "add_initializer(name, tensor): a weight sharing the Tensor's memory."},
+    {"add_node", (PyCFunction)GraphBuilder_add_node, METH_VARARGS,
+     "add_node(op_type, domain, name, inputs, outputs) -> node index."},
+    {"set_attribute", (PyCFunction)GraphBuilder_set_attribute, METH_VARARGS,
+     "set_attribute(node, name, kind, value) (sc_graph_builder_set_attribute_<kind>)."},
+    {"finish", (PyCFunction)GraphBuilder_finish, METH_NOARGS, "The validated Model built so far."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject GraphBuilderType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "swiftconv._core.GraphBuilder",
+    .tp_doc = "A graph builder handle (sc_graph_builder).",
+    .tp_basicsize = sizeof(GraphBuilderObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = GraphBuilder_new,
+    .tp_dealloc = (destructor)GraphBuilder_dealloc,
+    .tp_methods = GraphBuilder_methods,
+};
+
 /* ---------------------------------------------------------------- module */
 
 static PyObject *load_file(PyObject *module, PyObject *args) {
@@ -1250,7 +1514,7 @@ static struct PyModuleDef core_module = {
 PyMODINIT_FUNC PyInit__core(void) {
     import_array();
     if (PyType_Ready(&TensorType) < 0 || PyType_Ready(&ModelType) < 0 || PyType_Ready(&SessionType) < 0 ||
-        PyType_Ready(&RunOptionsType) < 0)
+        PyType_Ready(&RunOptionsType) < 0 || PyType_Ready(&GraphBuilderType) < 0)
         return NULL;
     /* Signals reach Python handlers on the main thread only; Ctrl-C handling in run needs its id. */
     PyObject *threading = PyImport_ImportModule("threading");
@@ -1272,10 +1536,12 @@ PyMODINIT_FUNC PyInit__core(void) {
     Py_INCREF(&ModelType);
     Py_INCREF(&SessionType);
     Py_INCREF(&RunOptionsType);
+    Py_INCREF(&GraphBuilderType);
     if (PyModule_AddObject(module, "Tensor", (PyObject *)&TensorType) < 0 ||
         PyModule_AddObject(module, "RunOptions", (PyObject *)&RunOptionsType) < 0 ||
         PyModule_AddObject(module, "Model", (PyObject *)&ModelType) < 0 ||
         PyModule_AddObject(module, "Session", (PyObject *)&SessionType) < 0 ||
+        PyModule_AddObject(module, "GraphBuilder", (PyObject *)&GraphBuilderType) < 0 ||
         PyModule_AddIntConstant(module, "ABI_VERSION", SC_ABI_VERSION) < 0) {
         Py_DECREF(module);
         return NULL;

@@ -12,6 +12,7 @@ from .errors import (
     UnsupportedOp,
     ValidationError,
 )
+from . import helper
 from .model import Model, TensorInfo, check_model, load, printable_graph
 from .session import (
     ExecutionMode,
@@ -36,6 +37,7 @@ __all__ = [
     "TensorInfo",
     "check_model",
     "printable_graph",
+    "helper",
     "InferenceSession",
     "SessionOptions",
     "RunOptions",

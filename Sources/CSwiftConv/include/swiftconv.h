@@ -358,6 +358,85 @@ const char *sc_status_node_name(const sc_status *status);
 const char *sc_status_op_type(const sc_status *status);
 const char *sc_status_node_domain(const sc_status *status);
 
+/* ----------------------------------------------------------- graph builder */
+
+/* Builds an ONNX-domain model in memory, without ONNX bytes: graph inputs, outputs,
+ * value_info, initializers and nodes are added one by one, then sc_graph_builder_finish
+ * validates the graph and returns an sc_model. A builder is used by one thread at a time;
+ * it stays usable after finish (the model is a copy of what was built so far). */
+typedef struct sc_graph_builder sc_graph_builder;
+
+/* A builder for a graph named `graph_name` (non-empty). The model imports `n_opsets`
+ * opsets: `opset_domains[i]` ("" for the default ONNX domain) at `opset_versions[i]`
+ * (both borrowed; NULL when n_opsets is 0; a domain may appear once). `ir_version` 0
+ * takes the IR version onnx paired with the default-domain opset (8 when there is
+ * none). `producer_name` may be NULL. A builder used only as a subgraph
+ * (sc_graph_builder_set_attribute_graph) needs no opsets. The caller owns `*out`. */
+sc_status *sc_graph_builder_create(const char *graph_name, int64_t ir_version, const char *producer_name,
+                                   const char *const *opset_domains, const int64_t *opset_versions,
+                                   size_t n_opsets, sc_graph_builder **out);
+void sc_graph_builder_release(sc_graph_builder *builder);
+
+/* Which list of the graph a value goes to. */
+typedef enum sc_graph_value_role {
+    SC_GRAPH_INPUT = 0,
+    SC_GRAPH_OUTPUT = 1,
+    SC_GRAPH_VALUE_INFO = 2
+} sc_graph_value_role;
+
+/* Adds a tensor value `name` of element type `dtype`. `rank` -1 leaves the shape
+ * unknown (then `dims`/`dim_params` are not read); otherwise dimension i is the symbol
+ * `dim_params[i]` when `dim_params` and that entry are non-NULL, else `dims[i]` (>= 0),
+ * or unknown when `dims[i]` is -1. SC_DTYPE_UNDEFINED with rank -1 leaves the type out
+ * (allowed for subgraph inputs and outputs). An unknown dtype code or role gives
+ * SC_ERR_INVALID_ARGUMENT. */
+sc_status *sc_graph_builder_add_value(sc_graph_builder *builder, sc_graph_value_role role, const char *name,
+                                      sc_dtype dtype, const int64_t *dims, const char *const *dim_params,
+                                      int64_t rank);
+
+/* Adds initializer `name` holding `tensor` (borrowed) without copying: the model shares
+ * the tensor's memory, and so keeps a borrowed buffer (sc_tensor_create_borrowed) and
+ * its owner alive until the last model or tensor using it is released. */
+sc_status *sc_graph_builder_add_initializer(sc_graph_builder *builder, const char *name, const sc_tensor *tensor);
+
+/* Appends a node; `*index` receives its position, which the attribute setters take.
+ * `domain` and `name` may be NULL (""). `inputs`/`outputs`: `n_inputs`/`n_outputs`
+ * names (borrowed; "" marks an omitted optional input). Nodes are checked by
+ * sc_graph_builder_finish, not here. */
+sc_status *sc_graph_builder_add_node(sc_graph_builder *builder, const char *op_type, const char *domain,
+                                     const char *name, const char *const *inputs, size_t n_inputs,
+                                     const char *const *outputs, size_t n_outputs, size_t *index);
+
+/* Attributes of node `node` (an index from sc_graph_builder_add_node; out of range gives
+ * SC_ERR_INVALID_ARGUMENT). Arrays are copied; a tensor shares its memory like an
+ * initializer; a graph attribute copies what `subgraph` holds now (its opsets are not
+ * used: a subgraph sees the model's). Kinds not offered here (tensors, graphs,
+ * sparse_tensor, type_proto) cannot be built. */
+sc_status *sc_graph_builder_set_attribute_int(sc_graph_builder *builder, size_t node, const char *name,
+                                              int64_t value);
+sc_status *sc_graph_builder_set_attribute_float(sc_graph_builder *builder, size_t node, const char *name,
+                                                float value);
+/* `size` bytes at `data` (any bytes; UTF-8 by convention). */
+sc_status *sc_graph_builder_set_attribute_string(sc_graph_builder *builder, size_t node, const char *name,
+                                                 const uint8_t *data, size_t size);
+sc_status *sc_graph_builder_set_attribute_ints(sc_graph_builder *builder, size_t node, const char *name,
+                                               const int64_t *values, size_t count);
+sc_status *sc_graph_builder_set_attribute_floats(sc_graph_builder *builder, size_t node, const char *name,
+                                                 const float *values, size_t count);
+/* `count` strings, string i being `sizes[i]` bytes at `data[i]`. */
+sc_status *sc_graph_builder_set_attribute_strings(sc_graph_builder *builder, size_t node, const char *name,
+                                                  const uint8_t *const *data, const size_t *sizes, size_t count);
+sc_status *sc_graph_builder_set_attribute_tensor(sc_graph_builder *builder, size_t node, const char *name,
+                                                 const sc_tensor *tensor);
+sc_status *sc_graph_builder_set_attribute_graph(sc_graph_builder *builder, size_t node, const char *name,
+                                                const sc_graph_builder *subgraph);
+
+/* The model built so far, validated like sc_model_check: a graph that breaks the rules
+ * (a node reading an undefined value, a wrong input count, a missing opset import, ...)
+ * gives SC_ERR_VALIDATION naming the node. The caller owns `*out`; the model shares
+ * initializer memory with the builder. */
+sc_status *sc_graph_builder_finish(const sc_graph_builder *builder, sc_model **out);
+
 #ifdef __cplusplus
 }
 #endif
