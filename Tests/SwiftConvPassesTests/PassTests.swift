@@ -242,8 +242,9 @@ final class CountdownPass: ModelPass {
     do {
         _ = try pipeline.run(on: &model)
         Issue.record("expected an error")
-    } catch SwiftConvError.internal(let message) {
-        #expect(message.contains("'group'") && message.contains("converge"))
+    } catch let error as SwiftConvError {
+        #expect(error.kind == .internal)
+        #expect(error.message.contains("'group'") && error.message.contains("converge"))
     }
 }
 
