@@ -346,6 +346,16 @@ sc_status *sc_registered_kernels_json(sc_buffer **out);
  * or "portable" (also when SWIFTCONV_PORTABLE_KERNELS is set). A static string; never free it. */
 const char *sc_kernel_isa(void);
 
+/* ----------------------------------------------------------------- dtypes */
+
+/* Every element type the library knows, as UTF-8 JSON (schema in docs/C_API.md):
+ * {"dtypes": [{"code", "name", "onnx_type", "numpy", "bits", "signed"}, ...]} sorted by
+ * code. "code" is the sc_dtype value and "name" its enumerator in lower case
+ * (SC_DTYPE_FLOAT8E4M3FN: "float8e4m3fn"); "numpy" is the numpy or ml_dtypes dtype name
+ * (null for SC_DTYPE_UNDEFINED); "bits" is the packed size of one element (0 for strings).
+ * The caller owns `*out`. */
+sc_status *sc_dtypes_json(sc_buffer **out);
+
 #ifdef __cplusplus
 }
 #endif
