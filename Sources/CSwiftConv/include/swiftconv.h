@@ -152,9 +152,10 @@ void sc_tensor_release(sc_tensor *tensor);
 
 typedef struct sc_model sc_model;
 
-/* Loads an ONNX or TFLite model from a file (format found by magic bytes). The file
- * is memory-mapped; large weights are not copied. External data is read relative
- * to the file's folder and may not escape it. */
+/* Loads a model from a file; the format is found by magic bytes, not by suffix (a TFLite
+ * file gives SC_ERR_MODEL_FORMAT until its reader lands). The file is read into memory
+ * once and large weights point into that buffer. External data is read relative to the
+ * file's folder and may not escape it. */
 sc_status *sc_model_load_file(const char *path, sc_model **out);
 
 /* Loads a model from memory. The bytes are borrowed until `release(owner)` is
