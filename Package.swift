@@ -61,13 +61,14 @@ let package = Package(
 
         // MARK: C ABI
         .target(name: "SwiftConvCAPI",
-                dependencies: ["CSwiftConv", "SwiftConvIR", "SwiftConvONNX", "SwiftConvModelIO", "SwiftConvKernels",
+                dependencies: ["CSwiftConv", "SwiftConvIR", "SwiftConvModelIO", "SwiftConvKernels",
                                "SwiftConvEngine"]),
 
         // MARK: Developer tools
         // Runs the ONNX backend cases through the engine without Python (see its header).
-        .executableTarget(name: "swiftconv-conformance", dependencies: ["SwiftConvEngine", "SwiftConvONNX", "SwiftConvIR"],
-                         path: "Sources/SwiftConvConformance"),
+        .executableTarget(name: "swiftconv-conformance",
+                          dependencies: ["SwiftConvEngine", "SwiftConvModelIO", "SwiftConvONNX", "SwiftConvIR"],
+                          path: "Sources/SwiftConvConformance"),
 
         // MARK: Tests
         // Model-building helpers shared by every test target.
@@ -76,6 +77,8 @@ let package = Package(
         .testTarget(name: "SwiftConvONNXTests", dependencies: ["SwiftConvONNX", "SwiftConvIR", "SwiftConvTestSupport"]),
         .testTarget(name: "SwiftConvKernelsTests", dependencies: ["SwiftConvKernels"]),
         .testTarget(name: "SwiftConvEngineTests", dependencies: ["SwiftConvEngine", "SwiftConvIR", "SwiftConvTestSupport"]),
+        .testTarget(name: "SwiftConvModelIOTests",
+                    dependencies: ["SwiftConvModelIO", "SwiftConvONNX", "SwiftConvIR", "SwiftConvTestSupport"]),
         .testTarget(name: "SwiftConvPassesTests",
                     dependencies: ["SwiftConvPasses", "SwiftConvEngine", "SwiftConvONNX", "SwiftConvIR", "SwiftConvTestSupport"]),
     ],

@@ -1,6 +1,6 @@
 import CSwiftConv
 import SwiftConvIR
-import SwiftConvONNX
+import SwiftConvModelIO
 
 #if canImport(Glibc)
 import Glibc
@@ -22,14 +22,6 @@ final class ModelBox: @unchecked Sendable {
     deinit { free(format) }
 }
 
-/// Reads a model of either format from bytes kept alive by `owner`.
-private func readModel(bytes: UnsafeRawBufferPointer, owner: AnyObject) throws -> Model {
-    switch ModelFormat.detect(bytes) {
-    case .tflite: throw SwiftConvError.modelFormat("TFLite models are not supported yet")
-    case .onnx: return try ONNXReader.load(bytes: bytes, owner: owner, baseDirectory: nil)
-    }
-}
-
 private func cPath(_ path: UnsafePointer<CChar>?) throws -> String {
     let path = try required(path, "path")
     let text = String(cString: path)
@@ -42,13 +34,8 @@ public func scModelLoadFile(_ path: UnsafePointer<CChar>?, _ out: UnsafeMutableP
     withStatus {
         let out = try required(out, "out")
         let path = try cPath(path)
-        // Read once (a regular file only, so a FIFO cannot block us), then sniff the magic bytes.
-        let file = try FileBuffer(path: path)
-        let model: Model
-        switch ModelFormat.detect(file.bytes) {
-        case .tflite: throw SwiftConvError.modelFormat("TFLite models are not supported yet")
-        case .onnx: model = try ONNXReader.load(file: file)
-        }
+        // Read once (a regular file only, so a FIFO cannot block us); the registry sniffs that buffer.
+        let model = try ModelFormats.load(path: path)
         out.pointee = retainedHandle(ModelBox(model))
     }
 }
@@ -64,7 +51,7 @@ public func scModelLoadBytes(_ data: UnsafeRawPointer?, _ size: Int, _ owner: Un
         // Borrowed bytes stay alive through the storage, which releases them when the last weight goes.
         let storage = release == nil
             ? TensorStorage(copying: raw) : TensorStorage(external: raw, release: borrowed.take())
-        let model = try readModel(bytes: storage.bytes, owner: storage)
+        let model = try ModelFormats.load(bytes: storage.bytes, owner: storage, baseDirectory: nil)
         out.pointee = retainedHandle(ModelBox(model))
     }
 }
@@ -98,12 +85,7 @@ public func scModelInfoJSON(_ model: OpaquePointer?, _ out: UnsafeMutablePointer
 
 @_cdecl("sc_model_serialize")
 public func scModelSerialize(_ model: OpaquePointer?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> OpaquePointer? {
-    bufferResult(model, out) { model in
-        switch model.format {
-        case .onnx: return try ONNXWriter.serialize(model)
-        case .tflite: throw SwiftConvError.modelFormat("TFLite models are not supported yet")
-        }
-    }
+    bufferResult(model, out) { try ModelFormats.serialize($0) }
 }
 
 @_cdecl("sc_model_save")
@@ -111,10 +93,7 @@ public func scModelSave(_ model: OpaquePointer?, _ path: UnsafePointer<CChar>?) 
     withStatus {
         let box = object(try required(model, "model"), as: ModelBox.self)
         let path = try cPath(path)
-        switch box.model.format {
-        case .onnx: try ONNXWriter.save(box.model, to: path)
-        case .tflite: throw SwiftConvError.modelFormat("TFLite models are not supported yet")
-        }
+        try ModelFormats.save(box.model, to: path)
     }
 }
 
@@ -146,7 +125,7 @@ public func scModelGetInitializer(_ model: OpaquePointer?, _ name: UnsafePointer
         guard let tensor = box.model.graph.initializer(named: name) else {
             throw SwiftConvError.invalidArgument("[get_initializer] no initializer named '\(name)'")
         }
-        // The tensor shares the storage (and so the mapped file) with the model; no copy.
+        // The tensor shares the storage (and so the file buffer) with the model; no copy.
         out.pointee = retainedHandle(TensorBox(tensor))
     }
 }

@@ -6,39 +6,12 @@ import SwiftConvIR
 /// threads at once, and nothing here is mutated after creation.
 final class SessionBox: @unchecked Sendable {
     let session: InferenceSession
-    /// Declared type of every graph input, by name (fills in the type of empty sequences and optionals).
-    let inputTypes: [String: ValueType]
     /// Graph outputs with unknown dims filled in by shape inference, as onnxruntime reports them.
     let outputs: [ValueInfo]
 
     init(_ session: InferenceSession) {
         self.session = session
-        var types = [String: ValueType]()
-        for i in session.inputs { if let t = i.type, types[i.name] == nil { types[i.name] = t } }
-        inputTypes = types
-        outputs = SessionBox.inferredOutputs(session)
-    }
-
-    /// The declared outputs, each unknown rank or dim replaced by what inference found when
-    /// the session was created.
-    static func inferredOutputs(_ session: InferenceSession) -> [ValueInfo] {
-        zip(session.outputs, session.inferredOutputTypes).map { declared, inferred in
-            var out = declared
-            guard case .tensor(let e, let shape, _)? = declared.type, case .tensor(_, let found?, _)? = inferred else {
-                return out
-            }
-            guard let shape else {
-                out.type = .tensor(elementType: e, shape: found)
-                return out
-            }
-            guard shape.count == found.count else { return out }
-            let merged: Shape = zip(shape, found).map { d, f in
-                if case .unknown = d { return f }
-                return d
-            }
-            out.type = .tensor(elementType: e, shape: merged)
-            return out
-        }
+        outputs = session.outputInfo
     }
 }
 
@@ -49,20 +22,6 @@ extension GraphOptimizationLevel {
                 "graph_optimization_level must be 0, 1, 2 or 99 (onnxruntime's levels), not \(code)")
         }
         self = level
-    }
-}
-
-/// `value` with the element types a caller cannot spell through the C API (empty sequences,
-/// empty optionals) taken from the input's declared `type`.
-private func typed(_ value: Value, as type: ValueType?) -> Value {
-    switch (value, type) {
-    case (_, .optional(let inner)?):
-        if case .none(nil) = value { return .none(inner) }
-        return typed(value, as: inner)
-    case (.sequence(let items, nil), .sequence(let element)?):
-        return .sequence(items.map { typed($0, as: element) }, elementType: element)
-    default:
-        return value
     }
 }
 
@@ -114,14 +73,11 @@ public func scSessionInfoJSON(_ session: OpaquePointer?, _ out: UnsafeMutablePoi
         let box = object(try required(session, "session"), as: SessionBox.self)
         let s = box.session
         let out = try required(out, "out")
-        let requiredNames = Set(s.requiredInputInfo.map(\.name))
-        // Like onnxruntime: from IR 4 on, initializers listed as graph inputs may be fed.
-        let overridable = s.model.irVersion >= 4 ? s.inputs.filter { !requiredNames.contains($0.name) } : []
         var w = JSONWriter()
         w.object { w in
             w.key("inputs"); ModelInfo.values(s.requiredInputInfo, into: &w)
             w.key("outputs"); ModelInfo.values(box.outputs, into: &w)
-            w.key("overridable_initializers"); ModelInfo.values(overridable, into: &w)
+            w.key("overridable_initializers"); ModelInfo.values(s.overridableInputInfo, into: &w)
         }
         out.pointee = retainedHandle(BufferBox(w.bytes))
     }
@@ -158,7 +114,7 @@ public func scSessionRunWithOptions(
         var feeds = [String: Value]()
         for (i, name) in feedNames.enumerated() {
             let value = object(try required(inputs![i], "inputs[\(i)]"), as: ValueBox.self).value
-            guard feeds.updateValue(typed(value, as: box.inputTypes[name]), forKey: name) == nil else {
+            guard feeds.updateValue(value, forKey: name) == nil else {
                 throw SwiftConvError.invalidArgument("input '\(name)' is fed twice")
             }
         }

@@ -10,6 +10,7 @@ import Glibc
 #endif
 import SwiftConvEngine
 import SwiftConvIR
+import SwiftConvModelIO
 import SwiftConvONNX
 
 var root = "tests/.cache/backend-data/1.23.2"
@@ -41,7 +42,7 @@ func listDir(_ path: String) -> [String] {
 func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
 func readTensor(_ path: String) throws -> Tensor {
-    let f = try MappedFile(path: path)
+    let f = try FileBuffer(path: path)
     return try ONNXReader.tensor(serialized: f.bytes)
 }
 
@@ -79,7 +80,7 @@ func readValue(_ path: String, type: ValueType?) throws -> Value {
     switch type {
     case .tensor?, nil: return .tensor(try readTensor(path))
     default:
-        let f = try MappedFile(path: path)
+        let f = try FileBuffer(path: path)
         return try engineValue(ONNXReader.testValue(serialized: f.bytes, type: type), type: type)
     }
 }
@@ -137,7 +138,7 @@ func smokeCaseDirs(_ root: String) -> [String] {
 }
 
 func runSmoke(_ dir: String) throws {
-    let model = try ONNXReader.load(path: dir + "/model.onnx")
+    let model = try ModelFormats.load(path: dir + "/model.onnx")
     let session = try InferenceSession(model: model)
     var feeds: [String: Value] = [:]
     let needed = session.requiredInputInfo
@@ -179,7 +180,7 @@ for kind in listDir(root) {
         let dir = "\(root)/\(kind)/\(name)"
         let status: String?
         do {
-            let model = try ONNXReader.load(path: dir + "/model.onnx")
+            let model = try ModelFormats.load(path: dir + "/model.onnx")
             let session = try InferenceSession(model: model)
             var problem: String? = nil
             for ds in listDir(dir).filter({ $0.hasPrefix("test_data_set") }) {

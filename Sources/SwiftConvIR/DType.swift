@@ -1,5 +1,9 @@
-/// Element type of a tensor. Raw values follow ONNX `TensorProto.DataType`, which
-/// is also the numbering of the C ABI (`sc_dtype`), so no table is needed at either edge.
+/// Element type of a tensor. Raw values follow ONNX `TensorProto.DataType`, which is also
+/// the numbering of the C ABI (`sc_dtype`).
+///
+/// This enum is the one dtype table: the library reports it (`sc_dtypes_json`), the Python
+/// package builds its tables from that report, and tests/test_dtype_table.py fails when the
+/// header's `sc_dtype` or the extension's numpy mapping disagree with it.
 public enum DType: Int32, Sendable, CaseIterable, CustomStringConvertible {
     case undefined = 0
     case float32 = 1
@@ -118,14 +122,30 @@ public enum DType: Int32, Sendable, CaseIterable, CustomStringConvertible {
         }
     }
 
+    /// The case name, which is also the `sc_dtype` enumerator's suffix (`SC_DTYPE_FLOAT32`).
+    public var name: String {
+        switch self {
+        case .float32: return "float32"
+        case .float64: return "float64"
+        default: return onnxTypeName
+        }
+    }
+
     /// The numpy dtype name (`np.dtype(name)`); ml_dtypes names for the exotic ones.
     public var numpyName: String {
         switch self {
         case .float32: return "float32"
         case .float64: return "float64"
-        case .float16: return "float16"
         case .bool: return "bool"
         case .string: return "object"
+        case .float8e4m3fn: return "float8_e4m3fn"
+        case .float8e4m3fnuz: return "float8_e4m3fnuz"
+        case .float8e5m2: return "float8_e5m2"
+        case .float8e5m2fnuz: return "float8_e5m2fnuz"
+        case .float4e2m1: return "float4_e2m1fn"
+        case .float8e8m0: return "float8_e8m0fnu"
+        case .float6e2m3: return "float6_e2m3fn"
+        case .float6e3m2: return "float6_e3m2fn"
         default: return onnxTypeName
         }
     }

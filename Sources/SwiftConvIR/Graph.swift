@@ -209,7 +209,7 @@ public struct Function: Sendable {
 }
 
 /// The file format a model was read from and is written back to by default.
-public enum ModelFormat: String, Sendable {
+public enum ModelFormat: String, Sendable, CaseIterable {
     case onnx
     case tflite
 }

@@ -78,7 +78,7 @@ public final class TensorStorage: @unchecked Sendable {
         withExtendedLifetime(array) {}
     }
 
-    /// Bytes owned by `owner` (a mapped file, another storage); no copy.
+    /// Bytes owned by `owner` (a file buffer, another storage); no copy.
     public init(borrowing bytes: UnsafeRawBufferPointer, owner: AnyObject) {
         self.bytes = bytes
         self.owner = owner

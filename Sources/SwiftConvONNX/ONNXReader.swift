@@ -26,14 +26,7 @@ public enum ONNXReader {
     /// Loads a model file already read into memory; external data is resolved relative
     /// to the file's folder.
     public static func load(file: FileBuffer) throws -> Model {
-        let path = file.path
-        let dir: String
-        if let slash = path.lastIndex(of: "/") {
-            dir = slash == path.startIndex ? "/" : String(path[..<slash])
-        } else {
-            dir = "."
-        }
-        return try load(bytes: file.bytes, owner: file, baseDirectory: dir)
+        try load(bytes: file.bytes, owner: file, baseDirectory: file.directory)
     }
 
     /// Loads a model from bytes in memory. `owner` keeps `bytes` alive for as long as

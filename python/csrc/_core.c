@@ -100,7 +100,8 @@ static void release_buffer_owner(void *owner) {
 
 /* ----------------------------------------------------------------- dtypes */
 
-/* Types numpy only has through the ml_dtypes package, matched by dtype name. */
+/* Types numpy only has through the ml_dtypes package, matched by dtype name. This table and
+ * descr_for_code are checked against the library's (sc_dtypes_json) by tests/test_dtype_table.py. */
 static const struct {
     sc_dtype code;
     const char *name;
@@ -1488,6 +1489,16 @@ static PyObject *registered_kernels_json(PyObject *module, PyObject *Py_UNUSED(i
     return result;
 }
 
+static PyObject *dtypes_json(PyObject *module, PyObject *Py_UNUSED(ignored)) {
+    sc_buffer *buffer = NULL;
+    sc_status *status = sc_dtypes_json(&buffer);
+    if (status != NULL) return raise_status(status);
+    PyObject *result = PyUnicode_DecodeUTF8((const char *)sc_buffer_data(buffer), (Py_ssize_t)sc_buffer_size(buffer),
+                                            "strict");
+    sc_buffer_release(buffer);
+    return result;
+}
+
 static PyObject *kernel_isa(PyObject *module, PyObject *Py_UNUSED(ignored)) {
     return PyUnicode_FromString(sc_kernel_isa());
 }
@@ -1504,6 +1515,7 @@ static PyMethodDef module_methods[] = {
     {"registered_kernels_json", (PyCFunction)registered_kernels_json, METH_NOARGS,
      "The engine's registered kernels as JSON text (sc_registered_kernels_json)."},
     {"kernel_isa", (PyCFunction)kernel_isa, METH_NOARGS, "'avx2-fma' or 'portable' (sc_kernel_isa)."},
+    {"dtypes_json", (PyCFunction)dtypes_json, METH_NOARGS, "The library's element types as JSON text (sc_dtypes_json)."},
     {NULL, NULL, 0, NULL},
 };
 

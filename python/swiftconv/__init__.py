@@ -1,6 +1,7 @@
 """swiftconv: model converter and CPU inference engine (see API.md)."""
 
-from ._version import __version__
+from . import _core
+from ._version import __version__, require_library_version
 from .errors import (
     ConversionError,
     InvalidArgument,
@@ -29,6 +30,9 @@ from .session import (
     get_device,
     get_registered_kernels,
 )
+
+# The package and its library ship together; a mismatch fails here rather than later.
+require_library_version(_core.version())
 
 __all__ = [
     "__version__",

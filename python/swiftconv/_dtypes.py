@@ -6,27 +6,29 @@ swiftconv, as in ONNX raw_data, but take one byte per element in numpy: they are
 the only ones that are copied on the way in or out.
 """
 
+import json
+
 import numpy as np
 
-# sc_dtype code -> numpy dtype name (ml_dtypes names for the exotic ones).
-CODE_TO_NAME = {
-    1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32", 7: "int64",
-    8: "object", 9: "bool", 10: "float16", 11: "float64", 12: "uint32", 13: "uint64",
-    14: "complex64", 15: "complex128", 16: "bfloat16", 17: "float8_e4m3fn",
-    18: "float8_e4m3fnuz", 19: "float8_e5m2", 20: "float8_e5m2fnuz", 21: "uint4", 22: "int4",
-    23: "float4_e2m1fn", 24: "float8_e8m0fnu", 25: "uint2", 26: "int2",
-}
-NAME_TO_CODE = {name: code for code, name in CODE_TO_NAME.items()}
+from . import _core
 
-# The library's spelling (DType.numpyName) where it differs from ml_dtypes'.
-_LIBRARY_NAMES = {
-    "float8e4m3fn": "float8_e4m3fn", "float8e4m3fnuz": "float8_e4m3fnuz",
-    "float8e5m2": "float8_e5m2", "float8e5m2fnuz": "float8_e5m2fnuz",
-    "float4e2m1": "float4_e2m1fn", "float8e8m0": "float8_e8m0fnu",
-}
+# The library's dtype table (Swift's DType, reported by sc_dtypes_json) is the one source.
+DTYPES = json.loads(_core.dtypes_json())["dtypes"]
+
+# Bits per element of the packed types numpy arrays are unpacked from (one per byte in numpy).
+_UNPACKED_BITS = (2, 4)
 
 # code -> (bits per element, signed) for the packed types.
-SUBBYTE = {21: (4, False), 22: (4, True), 23: (4, False), 25: (2, False), 26: (2, True)}
+SUBBYTE = {d["code"]: (d["bits"], d["signed"]) for d in DTYPES if d["bits"] in _UNPACKED_BITS}
+
+# sc_dtype code -> numpy dtype name (ml_dtypes names for the exotic ones); strings are objects.
+# 6-bit floats have no unpacking here and so no numpy counterpart.
+CODE_TO_NAME = {
+    d["code"]: d["numpy"]
+    for d in DTYPES
+    if d["numpy"] is not None and (d["bits"] >= 8 or d["bits"] in _UNPACKED_BITS or d["numpy"] == "object")
+}
+NAME_TO_CODE = {name: code for code, name in CODE_TO_NAME.items()}
 
 
 def _ml_dtypes():
@@ -41,7 +43,6 @@ def dtype_from_name(name):
     """The numpy dtype for a type name in the model info; the name itself when numpy lacks it."""
     if name is None:
         return None
-    name = _LIBRARY_NAMES.get(name, name)
     try:
         return np.dtype(name)
     except TypeError:
@@ -84,8 +85,6 @@ def tensor_to_numpy(tensor):
 
 def array_to_tensor(array):
     """A _core.Tensor over a numpy array's memory (packed copy for sub-byte types)."""
-    from . import _core
-
     array = np.asarray(array)
     if array.dtype.byteorder not in ("=", "|") and not array.dtype.isnative:
         array = array.astype(array.dtype.newbyteorder("="))

@@ -152,9 +152,10 @@ void sc_tensor_release(sc_tensor *tensor);
 
 typedef struct sc_model sc_model;
 
-/* Loads an ONNX or TFLite model from a file (format found by magic bytes). The file
- * is memory-mapped; large weights are not copied. External data is read relative
- * to the file's folder and may not escape it. */
+/* Loads a model from a file; the format is found by magic bytes, not by suffix (a TFLite
+ * file gives SC_ERR_MODEL_FORMAT until its reader lands). The file is read into memory
+ * once and large weights point into that buffer. External data is read relative to the
+ * file's folder and may not escape it. */
 sc_status *sc_model_load_file(const char *path, sc_model **out);
 
 /* Loads a model from memory. The bytes are borrowed until `release(owner)` is
@@ -436,6 +437,16 @@ sc_status *sc_graph_builder_set_attribute_graph(sc_graph_builder *builder, size_
  * gives SC_ERR_VALIDATION naming the node. The caller owns `*out`; the model shares
  * initializer memory with the builder. */
 sc_status *sc_graph_builder_finish(const sc_graph_builder *builder, sc_model **out);
+
+/* ----------------------------------------------------------------- dtypes */
+
+/* Every element type the library knows, as UTF-8 JSON (schema in docs/C_API.md):
+ * {"dtypes": [{"code", "name", "onnx_type", "numpy", "bits", "signed"}, ...]} sorted by
+ * code. "code" is the sc_dtype value and "name" its enumerator in lower case
+ * (SC_DTYPE_FLOAT8E4M3FN: "float8e4m3fn"); "numpy" is the numpy or ml_dtypes dtype name
+ * (null for SC_DTYPE_UNDEFINED); "bits" is the packed size of one element (0 for strings).
+ * The caller owns `*out`. */
+sc_status *sc_dtypes_json(sc_buffer **out);
 
 #ifdef __cplusplus
 }

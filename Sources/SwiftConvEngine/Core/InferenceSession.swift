@@ -72,6 +72,7 @@ public final class InferenceSession: @unchecked Sendable {
             guard let i = inputPosition[name] else {
                 throw SwiftConvError.invalidArgument("invalid input name: '\(name)' (the model's inputs are \(inputs.map(\.name)))")
             }
+            let value = InferenceSession.typed(value, as: inputs[i].type)
             try checkInput(value, against: inputs[i])
             args[i] = value
         }

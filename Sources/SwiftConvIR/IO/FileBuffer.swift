@@ -10,6 +10,12 @@ public final class FileBuffer: @unchecked Sendable {
     /// The bytes read.
     public var bytes: UnsafeRawBufferPointer { storage.bytes }
 
+    /// The folder holding the file ("." for a bare file name): where its external data is looked up.
+    public var directory: String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+
     /// Reads `path`; `range` limits the read to part of the file (external data).
     ///
     /// Only a regular file is read, and nothing is allocated until `range` is known to
