@@ -22,8 +22,8 @@ private func modelFormatMessage(_ body: () throws -> Void) -> String? {
     do {
         try body()
         return nil
-    } catch SwiftConvError.modelFormat(let message) {
-        return message
+    } catch let error as SwiftConvError where error.kind == .modelFormat {
+        return error.message
     } catch {
         return "unexpected \(error)"
     }
