@@ -214,7 +214,11 @@ struct GraphChecker {
     func checkType(_ t: ValueType?, _ label: String) throws {
         guard let t else { return }
         switch t {
-        case .tensor(let e, let s, _), .sparseTensor(let e, let s):
+        case .tensor(let e, let s, let q):
+            guard e != .undefined else { throw ModelChecker.fail("\(label): element type is undefined") }
+            if let s, s.count > 1 << 16 { throw ModelChecker.fail("\(label): rank \(s.count) is too large") }
+            if let why = q?.violation(elementType: e, shape: s) { throw ModelChecker.fail("\(label): \(why)") }
+        case .sparseTensor(let e, let s):
             guard e != .undefined else { throw ModelChecker.fail("\(label): element type is undefined") }
             if let s, s.count > 1 << 16 { throw ModelChecker.fail("\(label): rank \(s.count) is too large") }
         case .sequence(let e), .optional(let e): try checkType(e, label)
@@ -229,6 +233,9 @@ struct GraphChecker {
         guard t.dtype != .undefined else { throw ModelChecker.fail("\(label): data type is undefined") }
         guard t.shape.allSatisfy({ $0 >= 0 }) else {
             throw ModelChecker.fail("\(label): negative dimension in shape \(t.shape)")
+        }
+        if let why = t.quantization?.violation(elementType: t.dtype, shape: t.shape.map { .known($0) }) {
+            throw ModelChecker.fail("\(label): \(why)")
         }
         guard let count = elementCount(t.shape) else {
             throw ModelChecker.fail("\(label): shape \(t.shape) has too many elements")
