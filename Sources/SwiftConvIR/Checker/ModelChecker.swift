@@ -1,7 +1,7 @@
 /// Structural validation like `onnx.checker.check_model`.
 ///
 /// Checks the model header (IR version, opset imports), then every graph: names and
-/// types of inputs and outputs, initializer sizes, single assignment, topological order,
+/// types of inputs and outputs (with their quantization), initializer sizes, single assignment, topological order,
 /// and each node against its `OpSchema` (input/output counts, omitted inputs, required
 /// attributes and their kinds). Subgraphs see the values of their enclosing scopes.
 public enum ModelChecker {
