@@ -112,12 +112,17 @@ enum QuantizationAnnotations {
 }
 
 /// Names not yet used by any value of a graph: `base`, else `base_1`, `base_2`, ...
+/// Node inputs count too, so a subgraph's new name never hides an outer-scope value it reads.
 struct FreshNames {
     var used: Set<String>
 
     init(_ g: Graph) {
         used = Set(g.inputs.map(\.name) + g.outputs.map(\.name) + g.valueInfo.map(\.name) + g.initializers.map(\.name))
-        for n in g.nodes { used.formUnion(n.outputs) }
+        used.formUnion(g.sparseInitializers.map(\.values.name))
+        for n in g.nodes {
+            used.formUnion(n.inputs)
+            used.formUnion(n.outputs)
+        }
     }
 
     mutating func fresh(_ base: String) -> String {

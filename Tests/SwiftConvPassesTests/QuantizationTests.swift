@@ -135,7 +135,11 @@ private func dequantizeFedScale(declared: QuantParams) -> Model {
 
 @Test func dequantizeKernelReadsTheScaleFromItsInputType() throws {
     let declared = QuantParams(scale: 0.25, zeroPoint: 10, storageType: .uint8)
-    let session = try InferenceSession(model: roundTrip(dequantizeFedScale(declared: declared)))
+    let loaded = try roundTrip(dequantizeFedScale(declared: declared))
+    // The save wrote the scale as a new initializer and reused the equal zero point one.
+    #expect(loaded.graph.initializers.map(\.name) == ["zp", "x_scale"])
+    #expect(typeOf(loaded, "x")?.quantization == declared)
+    let session = try InferenceSession(model: loaded)
     let xq: [UInt8] = [0, 10, 11, 255]
     let x = Value.tensor(Tensor(dtype: .uint8, shape: [4], values: xq))
     let y = try session.run(feeds: ["x": x, "s": .tensor(scalar("", Float(0.25)))])[0].tensor
