@@ -175,3 +175,16 @@ private func dequantizeFedScale(declared: QuantParams) -> Model {
     #expect(reloaded.graph.initializers.map(\.name) == ["s", "zp"])
     #expect(reloaded.graph.valueInfo.isEmpty)
 }
+
+@Test func qlinearConvRefusesWeightsThatContradictTheirType() throws {
+    var m = qlinearConvModel()
+    m.graph.valueInfo = [ValueInfo(name: "w", type: .tensor(
+        elementType: .int8, shape: nil,
+        quantization: QuantParams(scale: [0.05, 0.03], zeroPoint: [0, 1], axis: 0, storageType: .int8)))]
+    let message = validationFailure { _ = try InferenceSession(model: m) }
+    #expect(message?.contains("node 'conv'") == true && message?.contains("input 'w'") == true)
+    // The same model with the weights' true quantization builds.
+    m.graph.valueInfo[0].type = .tensor(elementType: .int8, shape: nil,
+                                        quantization: QuantParams(scale: [0.05, 0.02], zeroPoint: [0, 1], axis: 0, storageType: .int8))
+    _ = try InferenceSession(model: m)
+}

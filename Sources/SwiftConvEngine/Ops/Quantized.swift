@@ -126,6 +126,20 @@ struct QuantizeKernel: Kernel {
     }
 }
 
+/// Refuses, at session creation, constant scale and zero point inputs that contradict the
+/// quantization that input `value`'s type declares (`axis` as the op's attribute gives it).
+func checkDeclaredQuantization(_ ctx: KernelBuildContext, value: Int, scale: Int, zeroPoint: Int, axis: Int64) throws {
+    guard let declared = ctx.inputQuantization(value), let s = ctx.constant(scale),
+          !ctx.hasInput(zeroPoint) || ctx.constant(zeroPoint) != nil,
+          let rank = ctx.inputType(value)?.tensorShape?.count else { return }
+    let ax = axis < 0 ? Int(axis) + rank : Int(axis)
+    let given = QuantParams.fromConstants(scale: s, zeroPoint: ctx.constant(zeroPoint), storageType: declared.storageType, axis: ax)
+    guard given == declared else {
+        throw ctx.invalid("scale and zero point (\(given.map { "\($0)" } ?? "not per tensor or axis")) "
+            + "contradict the quantization of input '\(ctx.node.inputs[value])' (\(declared))")
+    }
+}
+
 struct DequantizeKernel: Kernel {
     let axis: Int64
     let blockSize: Int
@@ -140,14 +154,7 @@ struct DequantizeKernel: Kernel {
         let od = ctx.int("output_dtype", default: 0)
         outputDType = od == 0 ? nil : DType(rawValue: Int32(od))
         declared = ctx.inputQuantization(0)
-        if let declared, let scale = ctx.constant(1), !ctx.hasInput(2) || ctx.constant(2) != nil,
-           let rank = ctx.inputType(0)?.tensorShape?.count {
-            let given = quantization(scale: scale, zeroPoint: ctx.constant(2), storage: declared.storageType, rank: rank)
-            guard given == declared else {
-                throw ctx.invalid("scale and zero point (\(given.map { "\($0)" } ?? "not per tensor or axis")) "
-                    + "contradict the quantization of input '\(ctx.node.inputs[0])' (\(declared))")
-            }
-        }
+        if blockSize == 0 { try checkDeclaredQuantization(ctx, value: 0, scale: 1, zeroPoint: 2, axis: axis) }
     }
 
     /// The run's scale and zero point as `QuantParams`, to compare with the declared ones.
@@ -276,6 +283,10 @@ struct ConvIntegerKernel: Kernel {
     init(_ ctx: KernelBuildContext, qlinear: Bool) throws {
         conv = try ConvKernel(ctx)
         self.qlinear = qlinear
+        if qlinear {
+            try checkDeclaredQuantization(ctx, value: 0, scale: 1, zeroPoint: 2, axis: 1)
+            try checkDeclaredQuantization(ctx, value: 3, scale: 4, zeroPoint: 5, axis: 0)
+        }
     }
 
     func floats(_ t: Tensor, minus zp: Tensor?, perChannel: Bool) throws -> Tensor {
