@@ -75,16 +75,3 @@ public struct MetadataEntry: Hashable, Sendable {
         self.value = value
     }
 }
-
-/// Affine quantization `real = scale * (q - zeroPoint)`, per tensor or per `axis`.
-public struct QuantParams: Hashable, Sendable {
-    public var scale: [Float]
-    public var zeroPoint: [Int64]
-    /// nil for per-tensor; the channel axis for per-axis quantization.
-    public var axis: Int?
-    public init(scale: [Float], zeroPoint: [Int64], axis: Int? = nil) {
-        self.scale = scale
-        self.zeroPoint = zeroPoint
-        self.axis = axis
-    }
-}

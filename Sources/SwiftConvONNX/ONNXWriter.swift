@@ -73,7 +73,9 @@ struct IRToProto {
         p.input = g.inputs.map(valueInfo)
         p.output = g.outputs.map(valueInfo)
         p.valueInfo = g.valueInfo.map(valueInfo)
-        p.quantizationAnnotation = g.quantizationAnnotations.map {
+        let quantization = QuantizationAnnotations.annotations(for: g)
+        p.initializer += try quantization.initializers.map(tensor)
+        p.quantizationAnnotation = quantization.annotations.map {
             var a = Onnx_TensorAnnotation()
             a.tensorName = $0.tensorName
             a.quantParameterTensorNames = $0.parameters.map(entry)

@@ -45,6 +45,7 @@ struct ProtoToIR {
         g.quantizationAnnotations = p.quantizationAnnotation.map {
             TensorAnnotation(tensorName: $0.tensorName, parameters: $0.quantParameterTensorNames.map(entry))
         }
+        QuantizationAnnotations.apply(to: &g)
         return g
     }
 

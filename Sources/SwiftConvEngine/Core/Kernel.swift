@@ -78,6 +78,8 @@ public struct KernelBuildContext {
     public func constant(_ i: Int) -> Tensor? { i < constantInputs.count ? constantInputs[i] : nil }
     public func hasInput(_ i: Int) -> Bool { i < node.inputs.count && !node.inputs[i].isEmpty }
     public func inputType(_ i: Int) -> ValueType? { i < inputTypes.count ? inputTypes[i] : nil }
+    /// The quantization input `i`'s type carries (nil when it has none or the type is unknown).
+    public func inputQuantization(_ i: Int) -> QuantParams? { inputType(i)?.quantization }
 
     public func missing(_ attr: String) -> SwiftConvError {
         SwiftConvError.validation("required attribute '\(attr)' is missing").at(nodeContext)

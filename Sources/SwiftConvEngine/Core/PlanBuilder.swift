@@ -19,7 +19,11 @@ final class PlanBuilder {
         for v in graph.inputs + graph.outputs + graph.valueInfo {
             if let t = v.type { out[v.name] = t }
         }
-        for t in graph.initializers { out[t.name] = .tensor(elementType: t.dtype, shape: Shape(t.shape)) }
+        // A weight's quantization is its own or, for ONNX, the one its value_info declares.
+        for t in graph.initializers {
+            out[t.name] = .tensor(elementType: t.dtype, shape: Shape(t.shape),
+                                  quantization: t.quantization ?? out[t.name]?.quantization)
+        }
         return out
     }
 

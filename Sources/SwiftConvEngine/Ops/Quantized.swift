@@ -126,26 +126,61 @@ struct QuantizeKernel: Kernel {
     }
 }
 
+/// Refuses, at session creation, constant scale and zero point inputs that contradict the
+/// quantization that input `value`'s type declares (`axis` as the op's attribute gives it).
+func checkDeclaredQuantization(_ ctx: KernelBuildContext, value: Int, scale: Int, zeroPoint: Int, axis: Int64) throws {
+    guard let declared = ctx.inputQuantization(value), let s = ctx.constant(scale),
+          !ctx.hasInput(zeroPoint) || ctx.constant(zeroPoint) != nil,
+          let rank = ctx.inputType(value)?.tensorShape?.count else { return }
+    let ax = axis < 0 ? Int(axis) + rank : Int(axis)
+    let given = QuantParams.fromConstants(scale: s, zeroPoint: ctx.constant(zeroPoint), storageType: declared.storageType, axis: ax)
+    guard given == declared else {
+        throw ctx.invalid("scale and zero point (\(given.map { "\($0)" } ?? "not per tensor or axis")) "
+            + "contradict the quantization of input '\(ctx.node.inputs[value])' (\(declared))")
+    }
+}
+
 struct DequantizeKernel: Kernel {
     let axis: Int64
     let blockSize: Int
     let outputDType: DType?
+    /// The quantization x's type declares, if any: the kernel computes with it and refuses
+    /// a scale or zero point (constant or fed) that says otherwise.
+    let declared: QuantParams?
 
     init(_ ctx: KernelBuildContext) throws {
         axis = ctx.int("axis", default: 1)
         blockSize = Int(ctx.int("block_size", default: 0))
         let od = ctx.int("output_dtype", default: 0)
         outputDType = od == 0 ? nil : DType(rawValue: Int32(od))
+        declared = ctx.inputQuantization(0)
+        if blockSize == 0 { try checkDeclaredQuantization(ctx, value: 0, scale: 1, zeroPoint: 2, axis: axis) }
+    }
+
+    /// The run's scale and zero point as `QuantParams`, to compare with the declared ones.
+    func quantization(scale: Tensor, zeroPoint: Tensor?, storage: DType, rank: Int) -> QuantParams? {
+        guard blockSize == 0 else { return nil }
+        let ax = axis < 0 ? Int(axis) + rank : Int(axis)
+        return QuantParams.fromConstants(scale: scale, zeroPoint: zeroPoint, storageType: storage, axis: ax)
     }
 
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
         let x = try inputs.tensor(0), scale = try inputs.tensor(1)
         let zp = inputs.optionalTensor(2)
-        guard let xs = DTypeConversion.floats(x), let ss = DTypeConversion.floats(scale) else { throw kernelUnsupported("unsupported input type \(x.dtype)") }
+        guard let xs = DTypeConversion.floats(x), var ss = DTypeConversion.floats(scale) else { throw kernelUnsupported("unsupported input type \(x.dtype)") }
         if let z = zp, z.dtype != x.dtype { throw kernelError("zero point type \(z.dtype) differs from input \(x.dtype)") }
-        let zs = try zp.map { z -> [Float] in
+        var zs = try zp.map { z -> [Float] in
             guard let v = DTypeConversion.floats(z), v.count == ss.count else { throw kernelError("zero point shape \(z.shape) differs from scale \(scale.shape)") }
             return v
+        }
+        if let declared {
+            let given = quantization(scale: scale, zeroPoint: zp, storage: x.dtype, rank: x.shape.count)
+            guard given == declared else {
+                throw kernelError("scale and zero point (\(given.map { "\($0)" } ?? "not per tensor or axis")) "
+                    + "contradict the quantization of the input's type (\(declared))")
+            }
+            ss = declared.scale
+            zs = declared.zeroPoint.map { Float($0) }
         }
         let layout = try QuantParamLayout(shape: x.shape, paramShape: scale.shape, axis: axis, blockSize: blockSize)
         var y = [Float](repeating: 0, count: xs.count)
@@ -248,6 +283,10 @@ struct ConvIntegerKernel: Kernel {
     init(_ ctx: KernelBuildContext, qlinear: Bool) throws {
         conv = try ConvKernel(ctx)
         self.qlinear = qlinear
+        if qlinear {
+            try checkDeclaredQuantization(ctx, value: 0, scale: 1, zeroPoint: 2, axis: 1)
+            try checkDeclaredQuantization(ctx, value: 3, scale: 4, zeroPoint: 5, axis: 0)
+        }
     }
 
     func floats(_ t: Tensor, minus zp: Tensor?, perChannel: Bool) throws -> Tensor {

@@ -1,7 +1,7 @@
 /// Structural validation like `onnx.checker.check_model`.
 ///
 /// Checks the model header (IR version, opset imports), then every graph: names and
-/// types of inputs and outputs, initializer sizes, single assignment, topological order,
+/// types of inputs and outputs (with their quantization), initializer sizes, single assignment, topological order,
 /// and each node against its `OpSchema` (input/output counts, omitted inputs, required
 /// attributes and their kinds). Subgraphs see the values of their enclosing scopes.
 public enum ModelChecker {
@@ -220,7 +220,11 @@ struct GraphChecker {
     func checkType(_ t: ValueType?, _ label: String) throws {
         guard let t else { return }
         switch t {
-        case .tensor(let e, let s, _), .sparseTensor(let e, let s):
+        case .tensor(let e, let s, let q):
+            guard e != .undefined else { throw ModelChecker.fail(label, "element type is undefined") }
+            if let s, s.count > 1 << 16 { throw ModelChecker.fail(label, "rank \(s.count) is too large") }
+            if let why = q?.violation(elementType: e, shape: s) { throw ModelChecker.fail(label, why) }
+        case .sparseTensor(let e, let s):
             guard e != .undefined else { throw ModelChecker.fail(label, "element type is undefined") }
             if let s, s.count > 1 << 16 { throw ModelChecker.fail(label, "rank \(s.count) is too large") }
         case .sequence(let e), .optional(let e): try checkType(e, label)
@@ -235,6 +239,9 @@ struct GraphChecker {
         guard t.dtype != .undefined else { throw ModelChecker.fail(label, "data type is undefined") }
         guard t.shape.allSatisfy({ $0 >= 0 }) else {
             throw ModelChecker.fail(label, "negative dimension in shape \(t.shape)")
+        }
+        if let why = t.quantization?.violation(elementType: t.dtype, shape: t.shape.map { .known($0) }) {
+            throw ModelChecker.fail("\(label): \(why)")
         }
         guard let count = elementCount(t.shape) else {
             throw ModelChecker.fail(label, "shape \(t.shape) has too many elements")

@@ -133,9 +133,9 @@ public enum ModelText {
     /// `[FLOAT, batchx3x224x224]` in the spirit of onnx's printer.
     static func typeTag(_ t: ValueType?) -> String {
         guard let t else { return "" }
-        if case .tensor(let e, let s, _) = t {
+        if case .tensor(let e, let s, let q) = t {
             let dims = s.map { $0.map(\.description).joined(separator: "x") } ?? "?"
-            return "[\(e.onnxTypeName), \(dims)]"
+            return "[\(e.onnxTypeName), \(dims)\(q.map { ", quantized \($0)" } ?? "")]"
         }
         return "[\(t.onnxTypeString)]"
     }
@@ -148,7 +148,7 @@ public enum ModelText {
 
     static func typeText(_ t: ValueType?) -> String {
         guard let t else { return "?" }
-        if case .tensor(let e, _, _) = t { return e.numpyName }
+        if case .tensor(let e, _, let q) = t { return e.numpyName + (q.map { " (quantized \($0))" } ?? "") }
         return t.onnxTypeString
     }
 
