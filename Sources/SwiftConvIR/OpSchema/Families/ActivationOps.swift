@@ -5,7 +5,7 @@ enum ActivationOps {
         let plain: [(String, [Int64], String)] = [
             ("Relu", [1, 6, 13, 14], ""), ("Sigmoid", [1, 6, 13], ""), ("Tanh", [1, 6, 13], ""),
             ("LeakyRelu", [1, 6, 16], "alpha:f"), ("Elu", [1, 6, 22], "alpha:f"), ("Selu", [1, 6, 22], "alpha:f gamma:f"),
-            ("Celu", [12], "alpha:f"), ("HardSigmoid", [1, 6, 22], "alpha:f beta:f"), ("HardSwish", [14, 22], ""),
+            ("Celu", [12, 28], "alpha:f"), ("HardSigmoid", [1, 6, 22], "alpha:f beta:f"), ("HardSwish", [14, 22], ""),
             ("Softplus", [1, 22], ""), ("Softsign", [1, 22], ""), ("ThresholdedRelu", [10, 22], "alpha:f"),
             ("Mish", [18, 22], ""), ("Gelu", [20], "approximate:s"), ("Swish", [24], "alpha:f"),
             ("Shrink", [9], "bias:f lambd:f"),

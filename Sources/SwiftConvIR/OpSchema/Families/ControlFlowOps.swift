@@ -14,14 +14,14 @@ enum ControlFlowOps {
     }
 
     static func registerOptional(into r: inout OpRegistry) {
-        r.add("Optional", since: [15], inputs: "?", outputs: "1", attributes: "type:tp", rule: { ctx in
+        r.add("Optional", since: [15, 28], inputs: "?", outputs: "1", attributes: "type:tp", rule: { ctx in
             if let t = ctx.type(0) { ctx.setOutputType(0, .optional(t)) }
             else if case .type(let t)? = ctx.attribute("type")?.value { ctx.setOutputType(0, .optional(t)) }
         })
-        r.add("OptionalGetElement", since: [15, 18], inputs: "1", outputs: "1", rule: { ctx in
+        r.add("OptionalGetElement", since: [15, 18, 28], inputs: "1", outputs: "1", rule: { ctx in
             if case .optional(let e)? = ctx.type(0) { ctx.setOutputType(0, e) } else { ctx.setOutputType(0, ctx.type(0)) }
         })
-        r.add("OptionalHasElement", since: [15, 18], inputs: "?", outputs: "1", rule: { $0.setOutput(0, .bool, []) })
+        r.add("OptionalHasElement", since: [15, 18, 28], inputs: "?", outputs: "1", rule: { $0.setOutput(0, .bool, []) })
         r.add("SequenceMap", since: [17], inputs: "1v", outputs: "v", attributes: "body:g!", rule: nil)
     }
 

@@ -6,9 +6,9 @@ enum ElementwiseOps {
             r.add(name, since: since, inputs: "11", outputs: "1", rule: { binaryArithmetic(&$0, name) })
         }
         r.add("Pow", since: [1, 7, 12, 13, 15], inputs: "11", outputs: "1", rule: { broadcastRule(&$0, typeFrom: 0) })
-        r.add("Mod", since: [10, 13], inputs: "11", outputs: "1", attributes: "fmod:i",
+        r.add("Mod", since: [10, 13, 28], inputs: "11", outputs: "1", attributes: "fmod:i",
               rule: { broadcastRule(&$0, typeFrom: 0) })
-        r.add("BitShift", since: [11], inputs: "11", outputs: "1", attributes: "direction:s!",
+        r.add("BitShift", since: [11, 28], inputs: "11", outputs: "1", attributes: "direction:s!",
               rule: { broadcastRule(&$0, typeFrom: 0) })
         for name in ["BitwiseAnd", "BitwiseOr", "BitwiseXor"] {
             r.add(name, since: [18], inputs: "11", outputs: "1", rule: { broadcastRule(&$0, typeFrom: 0) })
@@ -40,7 +40,7 @@ enum ElementwiseOps {
         })
         r.add("CumSum", since: [11, 14], inputs: "11", outputs: "1", attributes: "exclusive:i reverse:i", rule: unary)
         r.add("CumProd", since: [26], inputs: "11", outputs: "1", attributes: "exclusive:i reverse:i", rule: unary)
-        r.add("Einsum", since: [12], inputs: "v", outputs: "1", attributes: "equation:s!", rule: einsum)
+        r.add("Einsum", since: [12, 28], inputs: "v", outputs: "1", attributes: "equation:s!", rule: einsum)
     }
 
     /// Output has input 0's type and shape.

@@ -22,6 +22,7 @@ enum GeneratorOps {
             }
         })
         r.add("Range", since: [11], inputs: "111", outputs: "1", rule: range)
+        r.add("Range", since: [27], inputs: "111", outputs: "1", attributes: "stash_type:i", rule: range)
         r.add("EyeLike", since: [9, 22], inputs: "1", outputs: "1", attributes: "dtype:i k:i", rule: { ctx in
             ctx.setOutput(0, dtypeAttribute(ctx) ?? ctx.dtype(0), ctx.shape(0))
         })

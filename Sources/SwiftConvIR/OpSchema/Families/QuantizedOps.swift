@@ -4,11 +4,11 @@ enum QuantizedOps {
         r.add("QuantizeLinear", since: [10], inputs: "11?", outputs: "1", rule: quantize)
         r.add("QuantizeLinear", since: [13], inputs: "11?", outputs: "1", attributes: "axis:i", rule: quantize)
         r.add("QuantizeLinear", since: [19], inputs: "11?", outputs: "1", attributes: "axis:i saturate:i", rule: quantize)
-        r.add("QuantizeLinear", since: [21, 23, 24, 25], inputs: "11?", outputs: "1",
+        r.add("QuantizeLinear", since: [21, 23, 24, 25, 28], inputs: "11?", outputs: "1",
               attributes: "axis:i block_size:i output_dtype:i precision:i saturate:i", rule: quantize)
         r.add("DequantizeLinear", since: [10], inputs: "11?", outputs: "1", rule: dequantize)
         r.add("DequantizeLinear", since: [13, 19], inputs: "11?", outputs: "1", attributes: "axis:i", rule: dequantize)
-        r.add("DequantizeLinear", since: [21, 23, 24, 25], inputs: "11?", outputs: "1",
+        r.add("DequantizeLinear", since: [21, 23, 24, 25, 28], inputs: "11?", outputs: "1",
               attributes: "axis:i block_size:i output_dtype:i", rule: dequantize)
         r.add("DynamicQuantizeLinear", since: [11], inputs: "1", outputs: "111", rule: { ctx in
             ctx.setOutput(0, .uint8, ctx.shape(0))

@@ -12,6 +12,7 @@ enum ReduceOps {
             r.add(name, since: attrVersions, inputs: "1", outputs: "1", attributes: "axes:is keepdims:i", rule: reduce)
             var inputVersions: [Int64] = [inputAxesSince]
             if name == "ReduceMax" || name == "ReduceMin" { inputVersions.append(20) }
+            if name == "ReduceLogSum" || name == "ReduceLogSumExp" { inputVersions.append(28) }
             r.add(name, since: inputVersions, inputs: "1?", outputs: "1", attributes: "keepdims:i noop_with_empty_axes:i",
                   rule: reduce)
         }

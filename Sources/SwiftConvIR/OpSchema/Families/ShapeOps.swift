@@ -47,12 +47,15 @@ enum ShapeOps {
             ctx.setOutput(0, .int64, [])
             if let s = ctx.shape(0) { ctx.setValues(0, [ShapeMath.productDim(s)]) }
         })
-        r.add("DepthToSpace", since: [1, 11, 13], inputs: "1", outputs: "1", attributes: "blocksize:i! mode:s",
+        r.add("DepthToSpace", since: [1, 11, 13, 28], inputs: "1", outputs: "1", attributes: "blocksize:i! mode:s",
               rule: { spaceDepth(&$0, toSpace: true) })
         r.add("SpaceToDepth", since: [1, 13], inputs: "1", outputs: "1", attributes: "blocksize:i!",
               rule: { spaceDepth(&$0, toSpace: false) })
+        r.add("SpaceToDepth", since: [28], inputs: "1", outputs: "1", attributes: "blocksize:i! mode:s",
+              rule: { spaceDepth(&$0, toSpace: false) })
+        r.add("Upsample", since: [1], inputs: "1", outputs: "1", attributes: "height_scale:f! mode:s width_scale:f!", rule: resize)
         r.add("Upsample", since: [7], inputs: "1", outputs: "1", attributes: "mode:s scales:fs!", rule: resize)
-        r.add("Upsample", since: [9], inputs: "11", outputs: "1", attributes: "mode:s", rule: resize)
+        r.add("Upsample", since: [9, 10], inputs: "11", outputs: "1", attributes: "mode:s", rule: resize)
         r.add("Resize", since: [10], inputs: "11", outputs: "1", attributes: "mode:s", rule: resize)
         r.add("Resize", since: [11, 13], inputs: "1???", outputs: "1",
               attributes: "coordinate_transformation_mode:s cubic_coeff_a:f exclude_outside:i extrapolation_value:f mode:s nearest_mode:s",
@@ -65,14 +68,14 @@ enum ShapeOps {
         r.add("NonZero", since: [9, 13], inputs: "1", outputs: "1", rule: { ctx in
             ctx.setOutput(0, .int64, ctx.rank(0).map { [.known($0), .unknown] })
         })
-        r.add("Compress", since: [9, 11], inputs: "11", outputs: "1", attributes: "axis:i", rule: { ctx in
+        r.add("Compress", since: [9, 11, 28], inputs: "11", outputs: "1", attributes: "axis:i", rule: { ctx in
             guard let x = ctx.shape(0), let a = ctx.int("axis") else { ctx.setOutput(0, ctx.dtype(0), [.unknown]); return }
             guard let axis = ShapeMath.axis(a, rank: x.count) else { return }
             var out = x
             out[axis] = .unknown
             ctx.setOutput(0, ctx.dtype(0), out)
         })
-        r.add("Unique", since: [11], inputs: "1", outputs: "1???", attributes: "axis:i sorted:i", rule: { ctx in
+        r.add("Unique", since: [11, 28], inputs: "1", outputs: "1???", attributes: "axis:i sorted:i", rule: { ctx in
             if let a = ctx.int("axis"), let x = ctx.shape(0), let axis = ShapeMath.axis(a, rank: x.count) {
                 var out = x
                 out[axis] = .unknown
@@ -83,9 +86,9 @@ enum ShapeOps {
             for o in 1..<4 { ctx.setOutput(o, .int64, [.unknown]) }
         })
         r.add("Trilu", since: [14], inputs: "1?", outputs: "1", attributes: "upper:i", rule: ElementwiseOps.unary)
-        r.add("ReverseSequence", since: [10], inputs: "11", outputs: "1", attributes: "batch_axis:i time_axis:i",
+        r.add("ReverseSequence", since: [10, 28], inputs: "11", outputs: "1", attributes: "batch_axis:i time_axis:i",
               rule: ElementwiseOps.unary)
-        r.add("OneHot", since: [9, 11], inputs: "111", outputs: "1", attributes: "axis:i", rule: { ctx in
+        r.add("OneHot", since: [9, 11, 28], inputs: "111", outputs: "1", attributes: "axis:i", rule: { ctx in
             let dtype = ctx.dtype(2)
             guard let idx = ctx.shape(0) else { ctx.setOutput(0, dtype, nil); return }
             let depth: Dim = ctx.doubles(1)?.first.map { ShapeMath.dim($0) } ?? .unknown
@@ -474,7 +477,9 @@ enum ShapeOps {
         let n = x.count
         var scales: [Double]? = nil
         var sizes: [Int]? = nil
-        if ctx.node.opType == "Upsample", ctx.opset < 9 {
+        if ctx.node.opType == "Upsample", ctx.opset < 7 {
+            if let h = ctx.float("height_scale"), let w = ctx.float("width_scale") { scales = [1, 1, Double(h), Double(w)] }
+        } else if ctx.node.opType == "Upsample", ctx.opset < 9 {
             scales = ctx.floats("scales")?.map(Double.init)
         } else if ctx.opset < 11 {
             scales = ctx.doubles(1)
