@@ -154,11 +154,14 @@ public struct OpRegistry: Sendable {
         r.addFamily("Recurrent", RecurrentOps.register)
         r.addFamily("ControlFlow", ControlFlowOps.register)
         r.addFamily("Generator", GeneratorOps.register)
-        r.addFamily("Attention", AttentionOps.register)
-        r.addFamily("Text", TextOps.register)
         r.addFamily("Signal", SignalOps.register)
         r.addFamily("ML", MLOps.register)
         r.addFamily("Training", TrainingOps.register)
+        r.addFamily("Image", ImageOps.register)
+        r.addFamily("Indexing", IndexingOps.register)
+        r.addFamily("Loss", LossOps.register)
+        r.addFamily("Sequence", SequenceOps.register)
+        r.addFamily("String", StringOps.register)
         return r
     }()
 

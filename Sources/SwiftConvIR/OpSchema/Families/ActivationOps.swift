@@ -20,7 +20,6 @@ enum ActivationOps {
             // Slope broadcasts to X (unidirectionally), so the output is X's shape.
             ctx.propagate(from: 0)
         })
-        r.add("Clip", since: [1, 6], inputs: "1", outputs: "1", attributes: "max:f min:f", rule: same)
-        r.add("Clip", since: [11, 12, 13], inputs: "1??", outputs: "1", rule: same)
+        r.add("SwiGLU", since: [28], inputs: "11", outputs: "1", attributes: "alpha:f", rule: ElementwiseOps.unary)
     }
 }
