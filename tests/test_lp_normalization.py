@@ -1,5 +1,6 @@
 """LpNormalization of a slice whose norm is zero: onnxruntime and the onnx reference
 give 0 there (not NaN); swiftconv must agree, for p=1 and p=2 at both since-versions.
+Every case also has a non-zero slice, so the test is not only about zeros.
 
     python -m pytest -q tests/test_lp_normalization.py
 """
@@ -42,5 +43,8 @@ def test_zero_norm_gives_zero(p, axis, opset):
         None, {"x": x})[0]
     assert not np.isnan(want).any()
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
-    reference = ReferenceEvaluator(model).run(None, {"x": x})[0]
-    np.testing.assert_allclose(got, reference, rtol=1e-6, atol=1e-7)
+    if p == 2:
+        # The reference evaluator divides by the signed sum for p=1 (1 / (1-2+3-4) = -0.5 where
+        # onnxruntime gives 1 / 10), so it judges p=2 only.
+        reference = ReferenceEvaluator(model).run(None, {"x": x})[0]
+        np.testing.assert_allclose(got, reference, rtol=1e-6, atol=1e-7)
