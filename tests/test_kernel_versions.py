@@ -9,8 +9,9 @@ for its domain (`selected_kernels` computes it as the engine does). A registered
   in Loop/Scan bodies and in called model-local functions, not in If branches (a branch
   that is not taken runs nothing);
 - the *version cases* here: a passing backend node case brought to an older opset, by
-  `onnx.version_converter` or, when the checker accepts the unchanged node at that opset,
-  by lowering the opset import. Each is run in swiftconv and compared with onnxruntime or,
+  `onnx.version_converter` or, when the checker accepts the node at that opset, by
+  lowering the opset import (integer inputs may first become initializers, and the axes,
+  k or scales inputs of reductions, TopK and Upsample the attributes older versions take). Each is run in swiftconv and compared with onnxruntime or,
   where onnxruntime has no kernel for that version, with `onnx.reference.ReferenceEvaluator`
   (the oracle's outputs are computed when the case is generated and cached in tests/.cache).
 
@@ -233,15 +234,56 @@ def _frozen(model: onnx.ModelProto, feed: dict) -> tuple[onnx.ModelProto, dict] 
     return frozen, {k: v for k, v in feed.items() if k not in ints}
 
 
+# Inputs that older versions of an op take as attributes: (input position, attribute, kind).
+INPUT_ATTRIBUTES = {
+    **{op: (1, "axes", "ints") for op in ("ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceMax",
+                                          "ReduceMean", "ReduceMin", "ReduceProd", "ReduceSum", "ReduceSumSquare")},
+    "TopK": (1, "k", "int"),
+    "Upsample": (1, "scales", "floats"),
+}
+
+
+def _inputs_as_attributes(model: onnx.ModelProto, feed: dict) -> tuple[onnx.ModelProto, dict] | None:
+    """`model` with the fed inputs of INPUT_ATTRIBUTES ops written as the attributes older
+    versions take (axes, k, scales), which onnx's converter does not do for them."""
+    rewritten = copy.deepcopy(model)
+    used = set()
+    for node in rewritten.graph.node:
+        spec = INPUT_ATTRIBUTES.get(node.op_type)
+        if node.domain not in ("", "ai.onnx") or spec is None:
+            continue
+        position, name, kind = spec
+        if len(node.input) <= position or node.input[position] not in feed:
+            return None
+        value = np.asarray(feed[node.input[position]]).ravel()
+        if value.size == 0:
+            return None
+        attr = {"ints": [int(v) for v in value], "int": int(value[0]) if value.size == 1 else None,
+                "floats": [float(v) for v in value]}[kind]
+        if attr is None:
+            return None
+        used.add(node.input[position])
+        del node.input[position:]
+        node.attribute.append(onnx.helper.make_attribute(name, attr))
+    if not used:
+        return None
+    kept = [i for i in rewritten.graph.input if i.name not in used]
+    del rewritten.graph.input[:]
+    rewritten.graph.input.extend(kept)
+    return rewritten, {k: v for k, v in feed.items() if k not in used}
+
+
 def _older_variants(candidate: dict, domain: str, version: int):
-    """(how, model at `version`, feed) for the candidate, then for its frozen form."""
+    """(how, model at `version`, feed) for the candidate, its frozen form and its form with
+    inputs written as attributes."""
     for how, older in _older(candidate["model"], domain, version):
         yield how, older, candidate["feed"]
-    frozen = _frozen(candidate["model"], candidate["feed"]())
-    if frozen is not None:
-        model, feed = frozen
-        for how, older in _older(model, domain, version):
-            yield f"{how}-frozen", older, lambda f=feed: copy.deepcopy(f)
+    for tag, rewrite in (("frozen", _frozen), ("attributes", _inputs_as_attributes)):
+        rewritten = rewrite(candidate["model"], candidate["feed"]())
+        if rewritten is not None:
+            model, feed = rewritten
+            for how, older in _older(model, domain, version):
+                yield f"{how}-{tag}", older, lambda f=feed: copy.deepcopy(f)
 
 
 def _candidates() -> dict[tuple[str, str], list[dict]]:
