@@ -11,7 +11,8 @@ for its domain (`selected_kernels` computes it as the engine does). A registered
 - the *version cases* here: a passing backend node case brought to an older opset, by
   `onnx.version_converter` or, when the checker accepts the node at that opset, by
   lowering the opset import (integer inputs may first become initializers, and the axes,
-  k or scales inputs of reductions, TopK and Upsample the attributes older versions take). Each is run in swiftconv and compared with onnxruntime or,
+  k, shape or scales inputs of reductions, TopK, Reshape and Upsample the attributes older
+  versions take). Each is run in swiftconv and compared with onnxruntime or,
   where onnxruntime has no kernel for that version, with `onnx.reference.ReferenceEvaluator`
   (the oracle's outputs are computed when the case is generated and cached in tests/.cache).
 
@@ -239,13 +240,14 @@ INPUT_ATTRIBUTES = {
     **{op: (1, "axes", "ints") for op in ("ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceMax",
                                           "ReduceMean", "ReduceMin", "ReduceProd", "ReduceSum", "ReduceSumSquare")},
     "TopK": (1, "k", "int"),
+    "Reshape": (1, "shape", "ints"),
     "Upsample": (1, "scales", "floats"),
 }
 
 
 def _inputs_as_attributes(model: onnx.ModelProto, feed: dict) -> tuple[onnx.ModelProto, dict] | None:
     """`model` with the fed inputs of INPUT_ATTRIBUTES ops written as the attributes older
-    versions take (axes, k, scales), which onnx's converter does not do for them."""
+    versions take (axes, k, shape, scales), which onnx's converter does not do for them."""
     rewritten = copy.deepcopy(model)
     used = set()
     for node in rewritten.graph.node:
