@@ -41,8 +41,8 @@ final class KernelSchemaAgreementTests: XCTestCase {
         XCTAssertEqual(mismatches, [], "schema and kernel family files disagree")
     }
 
-    /// A family with kernels has a schema family of the same name and the reverse, except
-    /// schema families whose ops the engine does not run at all.
+    /// Every kernel family (`Ops/<X>.swift`) has a schema family (`Families/<X>Ops.swift`)
+    /// and the reverse.
     func testFamiliesLineUp() {
         let kernelFamilies = Set(Kernels.standard.families)
         let schemaFamilies = Set(OpRegistry.standard.families)
