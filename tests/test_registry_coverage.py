@@ -187,7 +187,7 @@ def test_registered_kernels_listing():
         assert isinstance(k.since_version, int) and k.since_version >= 1, k
     assert ("", "Conv", 11) in kernels
     assert "ai.onnx.ml" in {k.domain for k in kernels}
-    assert list(json.loads(sc._core.registered_kernels_json())) == ["kernels"]
+    assert list(json.loads(sc._core.registered_kernels_json())) == ["kernels", "schemas"]
 
 
 def test_registered_kernels_json_rejects_null_out():

@@ -5,11 +5,12 @@ import Darwin
 #endif
 import CSwiftConv
 import SwiftConvEngine
+import SwiftConvIR
 import SwiftConvKernels
 
 /// The JSON document `sc_registered_kernels_json` returns; the schema is in docs/C_API.md.
 enum KernelListing {
-    static func json(_ registry: KernelRegistry) -> [UInt8] {
+    static func json(_ registry: KernelRegistry, schemas: OpRegistry) -> [UInt8] {
         let ops = registry.allOps.sorted { ($0.domain, $0.op) < ($1.domain, $1.op) }
         var w = JSONWriter()
         w.object { w in
@@ -17,6 +18,19 @@ enum KernelListing {
             w.array { w in
                 for (domain, op) in ops {
                     for since in Set(registry.versions(domain: domain, op: op)).sorted() {
+                        w.object { w in
+                            w.key("domain"); w.string(domain)
+                            w.key("op_type"); w.string(op)
+                            w.key("since_version"); w.int(since)
+                        }
+                    }
+                }
+            }
+            // The schema table every kernel version is checked against (Python tests compare it with onnx).
+            w.key("schemas")
+            w.array { w in
+                for (domain, op) in schemas.opNames {
+                    for since in schemas.versions(domain: domain, opType: op) {
                         w.object { w in
                             w.key("domain"); w.string(domain)
                             w.key("op_type"); w.string(op)
@@ -34,7 +48,7 @@ enum KernelListing {
 public func scRegisteredKernelsJSON(_ out: UnsafeMutablePointer<OpaquePointer?>?) -> OpaquePointer? {
     withStatus {
         let out = try required(out, "out")
-        out.pointee = retainedHandle(BufferBox(KernelListing.json(Kernels.standard)))
+        out.pointee = retainedHandle(BufferBox(KernelListing.json(Kernels.standard, schemas: OpRegistry.standard)))
     }
 }
 

@@ -340,7 +340,9 @@ sc_status *sc_session_run_with_options(sc_session *session, const sc_run_options
  * {"kernels": [{"domain", "op_type", "since_version"}, ...]}, one entry per registered
  * since-version, sorted by domain, op type and version; "ai.onnx" is written "". A node
  * runs when its op has an entry whose since_version is not above the model's opset for
- * the domain (the newest such entry is used). The caller owns `*out`. */
+ * the domain (the newest such entry is used). Key "schemas" lists the op schemas the same
+ * way; for every op in "kernels" its kernel and schema since-versions are equal. The caller
+ * owns `*out`. */
 sc_status *sc_registered_kernels_json(sc_buffer **out);
 
 /* Which inner kernels this process runs, chosen once at start-up from the CPU: "avx2-fma"

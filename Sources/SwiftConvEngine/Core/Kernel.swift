@@ -106,8 +106,18 @@ public struct KernelRegistry {
         var op: String
     }
     var entries: [Key: [(since: Int64, factory: KernelFactory)]] = [:]
+    var familyOf: [Key: String] = [:]
+    var currentFamily: String?
 
     public init() {}
+
+    /// Registers one family's kernels, recording `name` (its file is `Ops/<name>.swift`) as
+    /// the family of each op it registers; the schema of the op is in `Families/<name>Ops.swift`.
+    public mutating func registerFamily(_ name: String, _ register: (inout KernelRegistry) -> Void) {
+        currentFamily = name
+        register(&self)
+        currentFamily = nil
+    }
 
     /// Registers `factory` for each of `since` (the versions whose semantics it handles;
     /// the factory reads `sinceVersion` to tell them apart).
@@ -115,6 +125,7 @@ public struct KernelRegistry {
         let key = Key(domain: domain, op: op)
         for v in since { entries[key, default: []].append((v, factory)) }
         entries[key]!.sort { $0.since < $1.since }
+        if let currentFamily { familyOf[key] = currentFamily }
     }
 
     public func lookup(domain: String, op: String, opset: Int64) -> (since: Int64, factory: KernelFactory)? {
@@ -125,6 +136,12 @@ public struct KernelRegistry {
     public func versions(domain: String, op: String) -> [Int64] {
         entries[Key(domain: domain, op: op)]?.map(\.since) ?? []
     }
+
+    /// The family whose file registers the op's kernels (nil when registered outside a family).
+    public func family(domain: String, op: String) -> String? { familyOf[Key(domain: domain, op: op)] }
+
+    /// Every family name, sorted.
+    public var families: [String] { Set(familyOf.values).sorted() }
 
     /// Every registered (domain, op).
     public var allOps: [(domain: String, op: String)] { entries.keys.map { ($0.domain, $0.op) } }

@@ -18,7 +18,7 @@ enum ActivationKernels {
         }
         r.register("LeakyRelu", since: [1, 6, 16]) { ctx in FloatUnaryKernel(op: .leakyRelu(ctx.float("alpha", default: 0.01))) }
         r.register("Elu", since: [1, 6, 22]) { ctx in FloatUnaryKernel(op: .elu(ctx.float("alpha", default: 1))) }
-        r.register("Celu", since: [12]) { ctx in FloatUnaryKernel(op: .celu(ctx.float("alpha", default: 1))) }
+        r.register("Celu", since: [12, 28]) { ctx in FloatUnaryKernel(op: .celu(ctx.float("alpha", default: 1))) }
         r.register("ThresholdedRelu", since: [10, 22]) { ctx in
             FloatUnaryKernel(op: .thresholdedRelu(ctx.float("alpha", default: 1)))
         }

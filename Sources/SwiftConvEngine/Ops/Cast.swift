@@ -4,7 +4,7 @@ import SwiftConvIR
 /// the 4-bit and 2-bit integers.
 enum CastKernels {
     static func register(into r: inout KernelRegistry) {
-        r.register("Cast", since: [1, 6, 9, 13, 19, 21, 23, 24, 25]) { ctx in
+        r.register("Cast", since: [1, 6, 9, 13, 19, 21, 23, 24, 25, 28]) { ctx in
             let raw = try ctx.int("to")
             guard let to = DType(rawValue: Int32(truncatingIfNeeded: raw)), to != .undefined else {
                 throw ctx.invalid("unknown target type \(raw)")

@@ -17,7 +17,7 @@ enum ElementwiseKernels {
             try checkLegacyBroadcast(ctx)
             return PowKernel()
         }
-        r.register("Mod", since: [10, 13]) { ctx in ModKernel(fmod: ctx.int("fmod", default: 0) != 0) }
+        r.register("Mod", since: [10, 13, 28]) { ctx in ModKernel(fmod: ctx.int("fmod", default: 0) != 0) }
 
         let unary: [(String, FloatUnaryOp, [Int64])] = [
             ("Reciprocal", .reciprocal, [1, 6, 13]), ("Floor", .floor, [1, 6, 13]), ("Ceil", .ceil, [1, 6, 13]),
@@ -34,11 +34,11 @@ enum ElementwiseKernels {
             r.register(op, since: fn == .sign ? [9, 13] : [1, 6, 13]) { _ in SignedUnaryKernel(op: fn) }
         }
 
-        r.register("Max", since: [6, 8, 12, 13]) { _ in VariadicKernel(op: .max) }
-        r.register("Min", since: [6, 8, 12, 13]) { _ in VariadicKernel(op: .min) }
-        r.register("Sum", since: [6, 8, 13]) { _ in VariadicKernel(op: .sum) }
-        r.register("Mean", since: [6, 8, 13]) { _ in VariadicKernel(op: .mean) }
-        r.register("Clip", since: [6, 11, 12, 13]) { ctx in
+        r.register("Max", since: [1, 6, 8, 12, 13]) { _ in VariadicKernel(op: .max) }
+        r.register("Min", since: [1, 6, 8, 12, 13]) { _ in VariadicKernel(op: .min) }
+        r.register("Sum", since: [1, 6, 8, 13]) { _ in VariadicKernel(op: .sum) }
+        r.register("Mean", since: [1, 6, 8, 13]) { _ in VariadicKernel(op: .mean) }
+        r.register("Clip", since: [1, 6, 11, 12, 13]) { ctx in
             if ctx.sinceVersion < 11 {
                 return ClipKernel(attributeBounds: (Double(ctx.float("min", default: -.infinity)),
                                                     Double(ctx.float("max", default: .infinity))))
@@ -47,7 +47,7 @@ enum ElementwiseKernels {
         }
         r.register("Where", since: [9, 16]) { _ in WhereKernel() }
 
-        r.register("BitShift", since: [11]) { ctx in
+        r.register("BitShift", since: [11, 28]) { ctx in
             switch ctx.string("direction", default: "") {
             case "LEFT": return BitwiseKernel(op: .shiftLeft)
             case "RIGHT": return BitwiseKernel(op: .shiftRight)

@@ -11,7 +11,14 @@ enum GeneratorKernels {
             guard value.elementCount == 1 else { throw ctx.invalid("value must hold exactly one element") }
             return ConstantOfShapeKernel(value: value)
         }
-        r.register("Range", since: [11]) { _ in RangeKernel() }
+        r.register("Range", since: [11, 27]) { ctx in
+            // Float16 and bfloat16 ranges are computed in double and rounded once, which is the
+            // default stash_type (float); other stash types are not implemented.
+            guard ctx.int("stash_type", default: 1) == 1 else {
+                throw SwiftConvError.unsupportedOp("\(ctx.label): Range stash_type other than 1 (float) is not supported")
+            }
+            return RangeKernel()
+        }
         r.register("EyeLike", since: [9, 22]) { ctx in
             let dtype = ctx.attribute("dtype")?.int.flatMap { DType(rawValue: Int32($0)) }
             return EyeLikeKernel(dtype: dtype, k: Int(ctx.int("k", default: 0)))

@@ -4,17 +4,17 @@ import SwiftConvIR
 /// Resize, GridSample, AffineGrid, RoiAlign, NonMaxSuppression, DepthToSpace, SpaceToDepth, CenterCropPad, Col2Im.
 enum ImageKernels {
     static func register(into r: inout KernelRegistry) {
-        r.register("DepthToSpace", since: [1, 11, 13]) { ctx in
+        r.register("DepthToSpace", since: [1, 11, 13, 28]) { ctx in
             let mode = ctx.sinceVersion >= 11 ? ctx.string("mode", default: "DCR") : "DCR"
             guard mode == "DCR" || mode == "CRD" else { throw ctx.invalid("unknown mode '\(mode)'") }
             return SpaceDepthKernel(toSpace: true, block: Int(try ctx.int("blocksize")), crd: mode == "CRD")
         }
-        r.register("SpaceToDepth", since: [1, 13]) { ctx in
+        r.register("SpaceToDepth", since: [1, 13, 28]) { ctx in
             let mode = ctx.string("mode", default: "DCR")
             guard mode == "DCR" || mode == "CRD" else { throw ctx.invalid("unknown mode '\(mode)'") }
             return SpaceDepthKernel(toSpace: false, block: Int(try ctx.int("blocksize")), crd: mode == "CRD")
         }
-        r.register("Upsample", since: [7, 9]) { ctx in
+        r.register("Upsample", since: [1, 7, 9, 10]) { ctx in
             let mode = ctx.string("mode", default: "nearest")
             guard mode == "nearest" || mode == "linear" || mode == "bilinear" else {
                 throw SwiftConvError.unsupportedOp("\(ctx.label): Upsample mode '\(mode)' is not supported")
@@ -23,7 +23,14 @@ enum ImageKernels {
             p.mode = mode == "nearest" ? .nearest : .linear
             p.coordinates = "asymmetric"
             p.nearestMode = "floor"
-            p.attrScales = ctx.sinceVersion < 9 ? ctx.floats("scales").map { $0.map(Double.init) } : nil
+            if ctx.sinceVersion < 7 {
+                // Upsample-1: 4-D input, scales of the two spatial axes as attributes.
+                guard let h = ctx.attribute("height_scale")?.float else { throw ctx.missing("height_scale") }
+                guard let w = ctx.attribute("width_scale")?.float else { throw ctx.missing("width_scale") }
+                p.attrScales = [1, 1, Double(h), Double(w)]
+            } else {
+                p.attrScales = ctx.sinceVersion < 9 ? ctx.floats("scales").map { $0.map(Double.init) } : nil
+            }
             p.scalesInput = ctx.sinceVersion < 9 ? -1 : 1
             return ResizeKernel(p: p)
         }

@@ -6,16 +6,16 @@ enum IndexingKernels {
         r.register("Gather", since: [1, 11, 13]) { ctx in GatherKernel(axis: ctx.int("axis", default: 0)) }
         r.register("GatherElements", since: [11, 13]) { ctx in GatherElementsKernel(axis: ctx.int("axis", default: 0)) }
         r.register("GatherND", since: [11, 12, 13]) { ctx in GatherNDKernel(batchDims: Int(ctx.int("batch_dims", default: 0))) }
-        r.register("Scatter", since: [9]) { ctx in
+        r.register("Scatter", since: [9, 11]) { ctx in
             ScatterElementsKernel(axis: ctx.int("axis", default: 0), reduction: .none)
         }
         r.register("ScatterElements", since: [11, 13, 16, 18]) { ctx in
             ScatterElementsKernel(axis: ctx.int("axis", default: 0), reduction: try scatterReduction(ctx))
         }
         r.register("ScatterND", since: [11, 13, 16, 18]) { ctx in ScatterNDKernel(reduction: try scatterReduction(ctx)) }
-        r.register("OneHot", since: [9, 11]) { ctx in OneHotKernel(axis: Int(ctx.int("axis", default: -1))) }
+        r.register("OneHot", since: [9, 11, 28]) { ctx in OneHotKernel(axis: Int(ctx.int("axis", default: -1))) }
         r.register("NonZero", since: [9, 13]) { _ in NonZeroKernel() }
-        r.register("Compress", since: [9, 11]) { ctx in CompressKernel(axis: ctx.attribute("axis")?.int) }
+        r.register("Compress", since: [9, 11, 28]) { ctx in CompressKernel(axis: ctx.attribute("axis")?.int) }
         r.register("TopK", since: [1, 10, 11, 24]) { ctx in
             TopKKernel(axis: ctx.int("axis", default: -1), attrK: ctx.sinceVersion < 10 ? Int(try ctx.int("k")) : nil,
                        largest: ctx.sinceVersion < 11 || ctx.int("largest", default: 1) != 0,
@@ -27,7 +27,7 @@ enum IndexingKernels {
                                  selectLast: ctx.int("select_last_index", default: 0) != 0)
             }
         }
-        r.register("Unique", since: [11]) { ctx in
+        r.register("Unique", since: [11, 28]) { ctx in
             UniqueKernel(axis: ctx.attribute("axis")?.int, sorted: ctx.int("sorted", default: 1) != 0)
         }
         r.register("CumSum", since: [11, 14]) { ctx in
@@ -43,7 +43,7 @@ enum IndexingKernels {
                          product: true)
         }
         r.register("Trilu", since: [14]) { ctx in TriluKernel(upper: ctx.int("upper", default: 1) != 0) }
-        r.register("ReverseSequence", since: [10]) { ctx in
+        r.register("ReverseSequence", since: [10, 28]) { ctx in
             ReverseSequenceKernel(timeAxis: Int(ctx.int("time_axis", default: 0)), batchAxis: Int(ctx.int("batch_axis", default: 1)))
         }
     }

@@ -10,8 +10,8 @@ enum MLKernels {
         r.register("Binarizer", domain: domain, since: [1]) { ctx in Binarizer(threshold: Double(ctx.float("threshold", default: 0))) }
         r.register("LabelEncoder", domain: domain, since: [1, 2, 4]) { ctx in try LabelEncoder(ctx) }
         r.register("TreeEnsemble", domain: domain, since: [5]) { ctx in try TreeEnsembleKernel(opset5: ctx) }
-        r.register("TreeEnsembleRegressor", domain: domain, since: [1, 3]) { ctx in try TreeEnsembleKernel(legacy: ctx, classifier: false) }
-        r.register("TreeEnsembleClassifier", domain: domain, since: [1, 3]) { ctx in try TreeEnsembleKernel(legacy: ctx, classifier: true) }
+        r.register("TreeEnsembleRegressor", domain: domain, since: [1, 3, 5]) { ctx in try TreeEnsembleKernel(legacy: ctx, classifier: false) }
+        r.register("TreeEnsembleClassifier", domain: domain, since: [1, 3, 5]) { ctx in try TreeEnsembleKernel(legacy: ctx, classifier: true) }
         r.register("Scaler", domain: domain, since: [1]) { ctx in
             Scaler(offset: (ctx.floats("offset") ?? [0]).map(Double.init), scale: (ctx.floats("scale") ?? [1]).map(Double.init))
         }

@@ -6,9 +6,9 @@ enum MatMulKernels {
     static func register(into r: inout KernelRegistry) {
         r.register("MatMul", since: [1, 9, 13]) { ctx in try MatMulKernel(ctx) }
         r.register("Gemm", since: [1, 6, 7, 9, 11, 13]) { ctx in try GemmKernel(ctx) }
-        r.register("Einsum", since: [12]) { ctx in try EinsumKernel(ctx) }
+        r.register("Einsum", since: [12, 28]) { ctx in try EinsumKernel(ctx) }
         r.register("Det", since: [11, 22]) { _ in DetKernel() }
-        r.register("Attention", since: [23, 24]) { ctx in AttentionKernel(ctx) }
+        r.register("Attention", since: [23, 24, 25]) { ctx in AttentionKernel(ctx) }
         r.register("RotaryEmbedding", since: [23]) { ctx in RotaryEmbeddingKernel(ctx) }
     }
 }

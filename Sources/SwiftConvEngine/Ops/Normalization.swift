@@ -439,7 +439,8 @@ struct LpNormKernel: Kernel {
                 var s = 0.0
                 for a in 0..<dim { let t = v[(o * dim + a) * inner + i]; s += p == 1 ? abs(t) : t * t }
                 let norm = p == 1 ? s : s.squareRoot()
-                for a in 0..<dim { let idx = (o * dim + a) * inner + i; out[idx] = v[idx] / norm }
+                // A zero slice stays zero (as in onnxruntime and the onnx reference), not 0/0 = NaN.
+                for a in 0..<dim { let idx = (o * dim + a) * inner + i; out[idx] = norm == 0 ? 0 : v[idx] / norm }
             }
         }
         return [.tensor(floatTensor(out, x.dtype, x.shape))]

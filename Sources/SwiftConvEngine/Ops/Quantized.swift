@@ -3,8 +3,8 @@ import SwiftConvIR
 /// QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, QLinearConv, QLinearMatMul, MatMulInteger, ConvInteger.
 enum QuantizedKernels {
     static func register(into r: inout KernelRegistry) {
-        r.register("QuantizeLinear", since: [10, 13, 19, 21, 23, 24]) { ctx in try QuantizeKernel(ctx) }
-        r.register("DequantizeLinear", since: [10, 13, 19, 21, 23, 24]) { ctx in try DequantizeKernel(ctx) }
+        r.register("QuantizeLinear", since: [10, 13, 19, 21, 23, 24, 25, 28]) { ctx in try QuantizeKernel(ctx) }
+        r.register("DequantizeLinear", since: [10, 13, 19, 21, 23, 24, 25, 28]) { ctx in try DequantizeKernel(ctx) }
         r.register("DynamicQuantizeLinear", since: [11]) { _ in DynamicQuantizeKernel() }
         r.register("MatMulInteger", since: [10]) { _ in MatMulIntegerKernel() }
         r.register("QLinearMatMul", since: [10, 21]) { _ in QLinearMatMulKernel() }

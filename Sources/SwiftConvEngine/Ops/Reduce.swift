@@ -13,8 +13,8 @@ enum ReduceKernels {
             ("ReduceProd", .prod, [1, 11, 13, 18], 18),
             ("ReduceL1", .l1, [1, 11, 13, 18], 18),
             ("ReduceL2", .l2, [1, 11, 13, 18], 18),
-            ("ReduceLogSum", .logSum, [1, 11, 13, 18], 18),
-            ("ReduceLogSumExp", .logSumExp, [1, 11, 13, 18], 18),
+            ("ReduceLogSum", .logSum, [1, 11, 13, 18, 28], 18),
+            ("ReduceLogSumExp", .logSumExp, [1, 11, 13, 18, 28], 18),
             ("ReduceSumSquare", .sumSquare, [1, 11, 13, 18], 18),
         ]
         for (name, op, versions, axesInputSince) in ops {

@@ -10,9 +10,13 @@ enum ShapeKernels {
             }
             return BitCastKernel(to: to)
         }
-        r.register("Reshape", since: [5, 13, 14, 19, 21, 23, 24, 25]) { ctx in
-            ReshapeKernel(allowZero: ctx.sinceVersion >= 14 && ctx.int("allowzero", default: 0) != 0,
-                          constShape: try ctx.constant(1).map { try intValues($0, "shape") })
+        r.register("Reshape", since: [1, 5, 13, 14, 19, 21, 23, 24, 25]) { ctx in
+            if ctx.sinceVersion < 5 {
+                guard let shape = ctx.ints("shape") else { throw ctx.missing("shape") }
+                return ReshapeKernel(allowZero: false, constShape: shape.map { Int(truncatingIfNeeded: $0) })
+            }
+            return ReshapeKernel(allowZero: ctx.sinceVersion >= 14 && ctx.int("allowzero", default: 0) != 0,
+                                 constShape: try ctx.constant(1).map { try intValues($0, "shape") })
         }
         r.register("Flatten", since: [1, 9, 11, 13, 21, 23, 24, 25]) { ctx in FlattenKernel(axis: ctx.int("axis", default: 1)) }
         r.register("Squeeze", since: [1, 11, 13, 21, 23, 24, 25]) { ctx in
@@ -27,10 +31,17 @@ enum ShapeKernels {
             return UnsqueezeKernel(constAxes: try ctx.constant(1).map { try intValues($0, "axes") })
         }
         r.register("Transpose", since: [1, 13, 21, 23, 24, 25]) { ctx in TransposeKernel(perm: ctx.ints("perm")?.map { Int($0) }) }
-        r.register("Concat", since: [4, 11, 13, 23]) { ctx in ConcatKernel(axis: try ctx.int("axis")) }
-        r.register("Split", since: [2, 11, 13, 18]) { ctx in
+        r.register("Concat", since: [1, 4, 11, 13]) { ctx in
+            ConcatKernel(axis: ctx.sinceVersion < 4 ? ctx.int("axis", default: 1) : try ctx.int("axis"))
+        }
+        r.register("Split", since: [1, 2, 11, 13, 18]) { ctx in
             let split: [Int]?
-            if ctx.sinceVersion < 13 {
+            if ctx.sinceVersion < 2, ctx.hasInput(1) {
+                // Split-1 takes the split either as an attribute or as a second input.
+                split = try ctx.constant(1).map { try intValues($0, "split") }
+                return SplitKernel(axis: ctx.int("axis", default: 0), constSplit: split, splitInput: true,
+                                   outputs: ctx.node.outputs.count)
+            } else if ctx.sinceVersion < 13 {
                 split = ctx.ints("split")?.map { Int($0) }
             } else {
                 split = try ctx.constant(1).map { try intValues($0, "split") }
@@ -56,7 +67,7 @@ enum ShapeKernels {
             }
             return SliceKernel(attrs: attrs, fromInputs: true)
         }
-        r.register("Pad", since: [2, 11, 13, 18, 19, 21, 23, 24, 25]) { ctx in
+        r.register("Pad", since: [1, 2, 11, 13, 18, 19, 21, 23, 24, 25]) { ctx in
             let mode = ctx.string("mode", default: "constant")
             guard ["constant", "reflect", "edge", "wrap"].contains(mode), mode != "wrap" || ctx.sinceVersion >= 19 else {
                 throw SwiftConvError.unsupportedOp("\(ctx.label): Pad mode '\(mode)' is not supported")
@@ -70,7 +81,10 @@ enum ShapeKernels {
                              constAxes: try ctx.constant(3).map { try intValues($0, "axes") })
         }
         r.register("Expand", since: [8, 13]) { ctx in ExpandKernel(constShape: try ctx.constant(1).map { try intValues($0, "shape") }) }
-        r.register("Tile", since: [6, 13]) { ctx in TileKernel(constRepeats: try ctx.constant(1).map { try intValues($0, "repeats") }) }
+        r.register("Tile", since: [1, 6, 13]) { ctx in
+            if ctx.sinceVersion < 6 { return Tile1Kernel() }
+            return TileKernel(constRepeats: try ctx.constant(1).map { try intValues($0, "repeats") })
+        }
         r.register("Shape", since: [1, 13, 15, 19, 21, 23, 24, 25]) { ctx in
             ctx.sinceVersion >= 15
                 ? ShapeKernel(start: Int(ctx.int("start", default: 0)), end: ctx.attribute("end")?.int.map { Int($0) })
@@ -510,6 +524,19 @@ struct TileKernel: Kernel {
         }
         let out = try stridedGather(x, offset: 0, strides: strides, shape: shape)
         return [.tensor(out.reshaped(try (0..<x.rank).map { try Checked.multiply(x.shape[$0], repeats[$0], "the tiled shape") }))]
+    }
+}
+
+/// Tile-1: repeats the input `tiles` times along `axis` (both scalar inputs).
+struct Tile1Kernel: Kernel {
+    func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
+        let x = try inputs.tensor(0)
+        let tiles = try intValues(inputs.tensor(1), "tiles"), axes = try intValues(inputs.tensor(2), "axis")
+        guard tiles.count == 1, axes.count == 1 else { throw kernelError("tiles and axis must be scalars") }
+        let axis = try normalizeAxis(Int64(axes[0]), rank: x.rank)
+        var repeats = [Int](repeating: 1, count: x.rank)
+        repeats[axis] = tiles[0]
+        return try TileKernel(constRepeats: repeats).run([.tensor(x)], context)
     }
 }
 

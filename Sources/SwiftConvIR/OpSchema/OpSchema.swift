@@ -132,32 +132,46 @@ public struct OpRegistry: Sendable {
         var name: String
     }
     private var entries: [Key: [OpSchema]] = [:]
+    private var familyOf: [Key: String] = [:]
+    private var currentFamily: String?
 
     public init() {}
 
     /// The registry of every op family swiftconv knows.
     public static let standard: OpRegistry = {
         var r = OpRegistry()
-        ElementwiseOps.register(into: &r)
-        ActivationOps.register(into: &r)
-        LogicalOps.register(into: &r)
-        CastOps.register(into: &r)
-        ConvOps.register(into: &r)
-        PoolingOps.register(into: &r)
-        NormalizationOps.register(into: &r)
-        ReduceOps.register(into: &r)
-        ShapeOps.register(into: &r)
-        MatMulOps.register(into: &r)
-        QuantizedOps.register(into: &r)
-        RecurrentOps.register(into: &r)
-        ControlFlowOps.register(into: &r)
-        GeneratorOps.register(into: &r)
-        AttentionOps.register(into: &r)
-        TextOps.register(into: &r)
-        SignalOps.register(into: &r)
-        MLOps.register(into: &r)
+        r.addFamily("Elementwise", ElementwiseOps.register)
+        r.addFamily("Activation", ActivationOps.register)
+        r.addFamily("Logical", LogicalOps.register)
+        r.addFamily("Cast", CastOps.register)
+        r.addFamily("Conv", ConvOps.register)
+        r.addFamily("Pooling", PoolingOps.register)
+        r.addFamily("Normalization", NormalizationOps.register)
+        r.addFamily("Reduce", ReduceOps.register)
+        r.addFamily("Shape", ShapeOps.register)
+        r.addFamily("MatMul", MatMulOps.register)
+        r.addFamily("Quantized", QuantizedOps.register)
+        r.addFamily("Recurrent", RecurrentOps.register)
+        r.addFamily("ControlFlow", ControlFlowOps.register)
+        r.addFamily("Generator", GeneratorOps.register)
+        r.addFamily("Signal", SignalOps.register)
+        r.addFamily("ML", MLOps.register)
+        r.addFamily("Training", TrainingOps.register)
+        r.addFamily("Image", ImageOps.register)
+        r.addFamily("Indexing", IndexingOps.register)
+        r.addFamily("Loss", LossOps.register)
+        r.addFamily("Sequence", SequenceOps.register)
+        r.addFamily("String", StringOps.register)
         return r
     }()
+
+    /// Registers one family's schemas, recording `name` (its file is `Families/<name>Ops.swift`)
+    /// as the family of each op it adds.
+    public mutating func addFamily(_ name: String, _ register: (inout OpRegistry) -> Void) {
+        currentFamily = name
+        register(&self)
+        currentFamily = nil
+    }
 
     /// Adds (or replaces) one version of an op.
     public mutating func register(_ schema: OpSchema) {
@@ -167,7 +181,16 @@ public struct OpRegistry: Sendable {
         list.append(schema)
         list.sort { $0.sinceVersion < $1.sinceVersion }
         entries[key] = list
+        if let currentFamily { familyOf[key] = currentFamily }
     }
+
+    /// The family whose file registers the op (nil when unknown or registered outside a family).
+    public func family(domain: String, opType: String) -> String? {
+        familyOf[Key(domain: domain == "ai.onnx" ? "" : domain, name: opType)]
+    }
+
+    /// Every family name, sorted.
+    public var families: [String] { Set(familyOf.values).sorted() }
 
     /// The newest version of `opType` not above `version`, the model's import of `domain`.
     public func schema(domain: String, opType: String, version: Int64) -> OpSchema? {

@@ -5,7 +5,7 @@ enum ActivationOps {
         let plain: [(String, [Int64], String)] = [
             ("Relu", [1, 6, 13, 14], ""), ("Sigmoid", [1, 6, 13], ""), ("Tanh", [1, 6, 13], ""),
             ("LeakyRelu", [1, 6, 16], "alpha:f"), ("Elu", [1, 6, 22], "alpha:f"), ("Selu", [1, 6, 22], "alpha:f gamma:f"),
-            ("Celu", [12], "alpha:f"), ("HardSigmoid", [1, 6, 22], "alpha:f beta:f"), ("HardSwish", [14, 22], ""),
+            ("Celu", [12, 28], "alpha:f"), ("HardSigmoid", [1, 6, 22], "alpha:f beta:f"), ("HardSwish", [14, 22], ""),
             ("Softplus", [1, 22], ""), ("Softsign", [1, 22], ""), ("ThresholdedRelu", [10, 22], "alpha:f"),
             ("Mish", [18, 22], ""), ("Gelu", [20], "approximate:s"), ("Swish", [24], "alpha:f"),
             ("Shrink", [9], "bias:f lambd:f"),
@@ -20,7 +20,6 @@ enum ActivationOps {
             // Slope broadcasts to X (unidirectionally), so the output is X's shape.
             ctx.propagate(from: 0)
         })
-        r.add("Clip", since: [1, 6], inputs: "1", outputs: "1", attributes: "max:f min:f", rule: same)
-        r.add("Clip", since: [11, 12, 13], inputs: "1??", outputs: "1", rule: same)
+        r.add("SwiGLU", since: [28], inputs: "11", outputs: "1", attributes: "alpha:f", rule: ElementwiseOps.unary)
     }
 }

@@ -6,7 +6,7 @@ enum CastOps {
             ctx.setOutput(0, t, ctx.shape(0))
             ctx.setValues(0, ctx.values(0))
         })
-        r.add("Cast", since: [6, 9, 13, 19, 21, 23, 24, 25], inputs: "1", outputs: "1",
+        r.add("Cast", since: [6, 9, 13, 19, 21, 23, 24, 25, 28], inputs: "1", outputs: "1",
               attributes: "to:i! saturate:i round_mode:s", rule: { ctx in
             let t = ctx.int("to").flatMap { DType(rawValue: Int32(clamping: $0)) }
             ctx.setOutput(0, t == .undefined ? nil : t, ctx.shape(0))

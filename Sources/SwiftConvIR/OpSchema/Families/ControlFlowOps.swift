@@ -10,19 +10,6 @@ enum ControlFlowOps {
         r.add("Scan", since: [9, 11, 16, 19, 21, 23, 24, 25], inputs: "v", outputs: "v",
               attributes: "body:g! num_scan_inputs:i! scan_input_axes:is scan_input_directions:is scan_output_axes:is scan_output_directions:is",
               rule: scan)
-        registerOptional(into: &r)
-    }
-
-    static func registerOptional(into r: inout OpRegistry) {
-        r.add("Optional", since: [15], inputs: "?", outputs: "1", attributes: "type:tp", rule: { ctx in
-            if let t = ctx.type(0) { ctx.setOutputType(0, .optional(t)) }
-            else if case .type(let t)? = ctx.attribute("type")?.value { ctx.setOutputType(0, .optional(t)) }
-        })
-        r.add("OptionalGetElement", since: [15, 18], inputs: "1", outputs: "1", rule: { ctx in
-            if case .optional(let e)? = ctx.type(0) { ctx.setOutputType(0, e) } else { ctx.setOutputType(0, ctx.type(0)) }
-        })
-        r.add("OptionalHasElement", since: [15, 18], inputs: "?", outputs: "1", rule: { $0.setOutput(0, .bool, []) })
-        r.add("SequenceMap", since: [17], inputs: "1v", outputs: "v", attributes: "body:g!", rule: nil)
     }
 
     /// Runs inference on graph attribute `name` and stores the annotated graph back on the node.

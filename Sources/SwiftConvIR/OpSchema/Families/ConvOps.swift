@@ -1,19 +1,19 @@
-/// Convolutions: Conv, ConvTranspose, ConvInteger, DeformConv, and com.microsoft FusedConv.
+/// Convolutions: Conv, ConvTranspose, DeformConv, and com.microsoft FusedConv.
 enum ConvOps {
+    /// The attributes every convolution shares.
+    static let attributes = "auto_pad:s dilations:is group:i kernel_shape:is pads:is strides:is"
+
     static func register(into r: inout OpRegistry) {
-        let attrs = "auto_pad:s dilations:is group:i kernel_shape:is pads:is strides:is"
-        r.add("Conv", since: [1, 11, 22], inputs: "11?", outputs: "1", attributes: attrs, rule: { conv(&$0, outType: $0.dtype(0)) })
+        r.add("Conv", since: [1, 11, 22], inputs: "11?", outputs: "1", attributes: attributes, rule: { conv(&$0, outType: $0.dtype(0)) })
         // onnxruntime's contrib Conv + activation (optional 4th input Z is added before it);
         // swiftconv's graph optimizer produces it, so its sessions' graphs still infer shapes.
         r.add("FusedConv", domain: "com.microsoft", since: [1], inputs: "11??", outputs: "1",
-              attributes: attrs + " activation:s activation_params:fs", rule: { conv(&$0, outType: $0.dtype(0)) })
-        r.add("ConvInteger", since: [10], inputs: "11??", outputs: "1", attributes: attrs,
-              rule: { conv(&$0, outType: .int32) })
+              attributes: attributes + " activation:s activation_params:fs", rule: { conv(&$0, outType: $0.dtype(0)) })
         r.add("DeformConv", since: [19, 22], inputs: "111??", outputs: "1",
               attributes: "dilations:is group:i kernel_shape:is offset_group:i pads:is strides:is",
               rule: { conv(&$0, outType: $0.dtype(0)) })
         r.add("ConvTranspose", since: [1, 11, 22], inputs: "11?", outputs: "1",
-              attributes: attrs + " output_padding:is output_shape:is", rule: convTranspose)
+              attributes: attributes + " output_padding:is output_shape:is", rule: convTranspose)
     }
 
     /// Spatial output sizes of a window op over `input` (N, C, spatial...); nil when not computable.

@@ -1,4 +1,4 @@
-/// Arithmetic and math: Add/Sub/Mul/Div/Pow/Mod, variadic Sum/Max/Min/Mean, unary math.
+/// Arithmetic and math: Add/Sub/Mul/Div/Pow/Mod, variadic Sum/Max/Min/Mean, unary math, Clip, Where.
 enum ElementwiseOps {
     static func register(into r: inout OpRegistry) {
         for (name, since) in [("Add", [1, 6, 7, 13, 14]), ("Sub", [1, 6, 7, 13, 14]), ("Mul", [1, 6, 7, 13, 14]),
@@ -6,9 +6,9 @@ enum ElementwiseOps {
             r.add(name, since: since, inputs: "11", outputs: "1", rule: { binaryArithmetic(&$0, name) })
         }
         r.add("Pow", since: [1, 7, 12, 13, 15], inputs: "11", outputs: "1", rule: { broadcastRule(&$0, typeFrom: 0) })
-        r.add("Mod", since: [10, 13], inputs: "11", outputs: "1", attributes: "fmod:i",
+        r.add("Mod", since: [10, 13, 28], inputs: "11", outputs: "1", attributes: "fmod:i",
               rule: { broadcastRule(&$0, typeFrom: 0) })
-        r.add("BitShift", since: [11], inputs: "11", outputs: "1", attributes: "direction:s!",
+        r.add("BitShift", since: [11, 28], inputs: "11", outputs: "1", attributes: "direction:s!",
               rule: { broadcastRule(&$0, typeFrom: 0) })
         for name in ["BitwiseAnd", "BitwiseOr", "BitwiseXor"] {
             r.add(name, since: [18], inputs: "11", outputs: "1", rule: { broadcastRule(&$0, typeFrom: 0) })
@@ -34,13 +34,12 @@ enum ElementwiseOps {
         for (name, since) in unaryOps where name != "Det" {
             r.add(name, since: since, inputs: "1", outputs: "1", rule: unary)
         }
-        r.add("Det", since: [11, 22], inputs: "1", outputs: "1", rule: { ctx in
-            guard let s = ctx.shape(0), s.count >= 2 else { ctx.setOutput(0, ctx.dtype(0), nil); return }
-            ctx.setOutput(0, ctx.dtype(0), Array(s.dropLast(2)))
+        r.add("Clip", since: [1, 6], inputs: "1", outputs: "1", attributes: "max:f min:f", rule: unary)
+        r.add("Clip", since: [11, 12, 13], inputs: "1??", outputs: "1", rule: unary)
+        r.add("Where", since: [9, 16], inputs: "111", outputs: "1", rule: { ctx in
+            ctx.setOutput(0, ctx.dtype(1) ?? ctx.dtype(2), ShapeMath.broadcast([ctx.shape(0), ctx.shape(1), ctx.shape(2)]))
+            foldWhere(&ctx)
         })
-        r.add("CumSum", since: [11, 14], inputs: "11", outputs: "1", attributes: "exclusive:i reverse:i", rule: unary)
-        r.add("CumProd", since: [26], inputs: "11", outputs: "1", attributes: "exclusive:i reverse:i", rule: unary)
-        r.add("Einsum", since: [12], inputs: "v", outputs: "1", attributes: "equation:s!", rule: einsum)
     }
 
     /// Output has input 0's type and shape.
@@ -103,54 +102,17 @@ enum ElementwiseOps {
         }
     }
 
-    /// Einsum with an explicit or implicit output; ellipsis broadcasts.
-    static let einsum: TypeInferenceRule = { ctx in
-        let dtype = ctx.dtype(0)
-        guard let eq = ctx.string("equation") else { ctx.setOutput(0, dtype, nil); return }
-        // "..." becomes a single "." so each term is one character per dimension group.
-        var chars: [Character] = []
-        for c in eq where c != " " {
-            if c == ".", chars.last == "." { continue }
-            chars.append(c)
+
+    /// `Where(cond, a, b)` over known 1-D values (the pattern torch emits before Expand/Reshape).
+    static func foldWhere(_ ctx: inout InferenceContext) {
+        guard let c = ctx.values(0), let a = ctx.values(1), let b = ctx.values(2) else { return }
+        let n = max(c.count, a.count, b.count)
+        guard [c.count, a.count, b.count].allSatisfy({ $0 == n || $0 == 1 }) else { return }
+        var out: [Dim] = []
+        for i in 0..<n {
+            guard let cond = c[c.count == 1 ? 0 : i].value else { return }
+            out.append(cond != 0 ? a[a.count == 1 ? 0 : i] : b[b.count == 1 ? 0 : i])
         }
-        var sides: [[Character]] = [chars]
-        if let i = chars.firstIndex(of: "-"), i + 1 < chars.count, chars[i + 1] == ">" {
-            sides = [Array(chars[..<i]), Array(chars[(i + 2)...])]
-        }
-        let lhs = sides[0].split(separator: ",", omittingEmptySubsequences: false).map(Array.init)
-        guard lhs.count == ctx.inputCount, sides.count <= 2 else { ctx.setOutput(0, dtype, nil); return }
-        var sizes: [Character: Dim] = [:]
-        var counts: [Character: Int] = [:]
-        var ellipsis: Shape? = []
-        for (i, term) in lhs.enumerated() {
-            guard let s = ctx.shape(i) else { ctx.setOutput(0, dtype, nil); return }
-            let letters = term
-            let ellipses = letters.filter { $0 == "." }.count
-            let named = letters.count - ellipses
-            let ellRank = s.count - named
-            guard ellipses <= 1, ellRank >= 0, ellipses == 1 || ellRank == 0 else { ctx.setOutput(0, dtype, nil); return }
-            var k = 0
-            for c in letters {
-                if c == "." {
-                    let part = Array(s[k..<(k + ellRank)])
-                    ellipsis = ellipsis.flatMap { ShapeMath.broadcast($0, part) }
-                    k += ellRank
-                } else {
-                    let d = s[k]
-                    if let old = sizes[c] { sizes[c] = ShapeMath.broadcast(old, d) ?? .unknown } else { sizes[c] = d }
-                    counts[c, default: 0] += 1
-                    k += 1
-                }
-            }
-        }
-        var out: Shape = []
-        if sides.count == 2 {
-            for c in sides[1] {
-                if c == "." { out += ellipsis ?? [] } else { out.append(sizes[c] ?? .unknown) }
-            }
-        } else {
-            out = (ellipsis ?? []) + counts.filter { $0.value == 1 }.keys.sorted().map { sizes[$0] ?? .unknown }
-        }
-        ctx.setOutput(0, dtype, ellipsis == nil ? nil : out)
+        ctx.setValues(0, out)
     }
 }

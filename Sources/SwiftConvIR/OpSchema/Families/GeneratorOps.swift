@@ -1,4 +1,4 @@
-/// Ops that make tensors: Constant, ConstantOfShape, Range, EyeLike, random generators, windows, sequences.
+/// Ops that make tensors: Constant, ConstantOfShape, Range, EyeLike, random generators.
 enum GeneratorOps {
     static func register(into r: inout OpRegistry) {
         r.add("Constant", since: [1, 9], inputs: "", outputs: "1", attributes: "value:t!", rule: constant)
@@ -22,6 +22,7 @@ enum GeneratorOps {
             }
         })
         r.add("Range", since: [11], inputs: "111", outputs: "1", rule: range)
+        r.add("Range", since: [27], inputs: "111", outputs: "1", attributes: "stash_type:i", rule: range)
         r.add("EyeLike", since: [9, 22], inputs: "1", outputs: "1", attributes: "dtype:i k:i", rule: { ctx in
             ctx.setOutput(0, dtypeAttribute(ctx) ?? ctx.dtype(0), ctx.shape(0))
         })
@@ -42,30 +43,6 @@ enum GeneratorOps {
               rule: { ctx in
             let batch = ctx.shape(0)?.first ?? .unknown
             ctx.setOutput(0, dtypeAttribute(ctx) ?? .int32, [batch, .known(ctx.int("sample_size", default: 1))])
-        })
-        for name in ["HannWindow", "HammingWindow", "BlackmanWindow"] {
-            r.add(name, since: [17], inputs: "1", outputs: "1", attributes: "output_datatype:i periodic:i", rule: { ctx in
-                let t = DType(rawValue: Int32(clamping: ctx.int("output_datatype", default: 1))) ?? .float32
-                ctx.setOutput(0, t, [ctx.values(0)?.first ?? .unknown])
-            })
-        }
-        r.add("SequenceConstruct", since: [11], inputs: "v", outputs: "1", rule: { ctx in
-            ctx.setOutputType(0, .sequence(ctx.type(0)))
-        })
-        r.add("SequenceEmpty", since: [11], inputs: "", outputs: "1", attributes: "dtype:i", rule: { ctx in
-            ctx.setOutputType(0, .sequence(.tensor(elementType: dtypeAttribute(ctx) ?? .float32, shape: nil)))
-        })
-        r.add("SequenceAt", since: [11], inputs: "11", outputs: "1", rule: { ctx in
-            if case .sequence(let e)? = ctx.type(0) { ctx.setOutputType(0, e) }
-        })
-        r.add("SequenceLength", since: [11], inputs: "1", outputs: "1", rule: { $0.setOutput(0, .int64, []) })
-        r.add("SequenceInsert", since: [11], inputs: "11?", outputs: "1", rule: { $0.setOutputType(0, $0.type(0)) })
-        r.add("SequenceErase", since: [11], inputs: "1?", outputs: "1", rule: { $0.setOutputType(0, $0.type(0)) })
-        r.add("SplitToSequence", since: [11, 24], inputs: "1?", outputs: "1", attributes: "axis:i keepdims:i", rule: { ctx in
-            if let t = ctx.dtype(0) { ctx.setOutputType(0, .sequence(.tensor(elementType: t, shape: nil))) }
-        })
-        r.add("ConcatFromSequence", since: [11], inputs: "1", outputs: "1", attributes: "axis:i! new_axis:i", rule: { ctx in
-            if case .sequence(.tensor(let t, _, _)?)? = ctx.type(0) { ctx.setOutput(0, t, nil) }
         })
     }
 

@@ -1,4 +1,4 @@
-/// Boolean logic, comparisons, predicates and Where.
+/// Boolean logic, comparisons and predicates.
 enum LogicalOps {
     static func register(into r: inout OpRegistry) {
         let boolBroadcast: TypeInferenceRule = { ctx in
@@ -21,10 +21,6 @@ enum LogicalOps {
         r.add("IsNaN", since: [9, 13, 20], inputs: "1", outputs: "1", rule: { $0.setOutput(0, .bool, $0.shape(0)) })
         r.add("IsInf", since: [10, 20], inputs: "1", outputs: "1", attributes: "detect_negative:i detect_positive:i",
               rule: { $0.setOutput(0, .bool, $0.shape(0)) })
-        r.add("Where", since: [9, 16], inputs: "111", outputs: "1", rule: { ctx in
-            ctx.setOutput(0, ctx.dtype(1) ?? ctx.dtype(2), ShapeMath.broadcast([ctx.shape(0), ctx.shape(1), ctx.shape(2)]))
-            foldWhere(&ctx)
-        })
     }
 
     static func foldEqual(_ ctx: inout InferenceContext) {
@@ -38,19 +34,6 @@ enum LogicalOps {
                 return
             }
             out.append(.known(p == q ? 1 : 0))
-        }
-        ctx.setValues(0, out)
-    }
-
-    /// `Where(cond, a, b)` over known 1-D values (the pattern torch emits before Expand/Reshape).
-    static func foldWhere(_ ctx: inout InferenceContext) {
-        guard let c = ctx.values(0), let a = ctx.values(1), let b = ctx.values(2) else { return }
-        let n = max(c.count, a.count, b.count)
-        guard [c.count, a.count, b.count].allSatisfy({ $0 == n || $0 == 1 }) else { return }
-        var out: [Dim] = []
-        for i in 0..<n {
-            guard let cond = c[c.count == 1 ? 0 : i].value else { return }
-            out.append(cond != 0 ? a[a.count == 1 ? 0 : i] : b[b.count == 1 ? 0 : i])
         }
         ctx.setValues(0, out)
     }

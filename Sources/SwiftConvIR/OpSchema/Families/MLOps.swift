@@ -9,7 +9,7 @@ enum MLOps {
         r.add("SVMClassifier", domain: ml, since: [1], inputs: "1", outputs: "11",
               attributes: "classlabels_ints:is classlabels_strings:ss coefficients:fs kernel_params:fs kernel_type:s post_transform:s prob_a:fs prob_b:fs rho:fs support_vectors:fs vectors_per_class:is",
               rule: { classifier(&$0, labelsInts: "classlabels_ints", labelsStrings: "classlabels_strings") })
-        r.add("TreeEnsembleClassifier", domain: ml, since: [1, 3], inputs: "1", outputs: "11",
+        r.add("TreeEnsembleClassifier", domain: ml, since: [1, 3, 5], inputs: "1", outputs: "11",
               attributes: "base_values:fs class_ids:is class_nodeids:is class_treeids:is class_weights:fs classlabels_int64s:is classlabels_strings:ss nodes_falsenodeids:is nodes_featureids:is nodes_hitrates:fs nodes_missing_value_tracks_true:is nodes_modes:ss nodes_nodeids:is nodes_treeids:is nodes_truenodeids:is nodes_values:fs post_transform:s",
               rule: { classifier(&$0, labelsInts: "classlabels_int64s", labelsStrings: "classlabels_strings") })
         r.add("LinearRegressor", domain: ml, since: [1], inputs: "1", outputs: "1",
@@ -18,7 +18,7 @@ enum MLOps {
         r.add("SVMRegressor", domain: ml, since: [1], inputs: "1", outputs: "1",
               attributes: "coefficients:fs kernel_params:fs kernel_type:s n_supports:i one_class:i post_transform:s rho:fs support_vectors:fs",
               rule: { regressor(&$0, targets: 1) })
-        r.add("TreeEnsembleRegressor", domain: ml, since: [1, 3], inputs: "1", outputs: "1",
+        r.add("TreeEnsembleRegressor", domain: ml, since: [1, 3, 5], inputs: "1", outputs: "1",
               attributes: "aggregate_function:s base_values:fs n_targets:i nodes_falsenodeids:is nodes_featureids:is nodes_hitrates:fs nodes_missing_value_tracks_true:is nodes_modes:ss nodes_nodeids:is nodes_treeids:is nodes_truenodeids:is nodes_values:fs post_transform:s target_ids:is target_nodeids:is target_treeids:is target_weights:fs",
               rule: { regressor(&$0, targets: $0.int("n_targets", default: 1)) })
         r.add("TreeEnsemble", domain: ml, since: [5], inputs: "1", outputs: "1",

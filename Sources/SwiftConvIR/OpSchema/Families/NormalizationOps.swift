@@ -1,4 +1,4 @@
-/// Normalizations: BatchNormalization, InstanceNormalization, LayerNormalization, GroupNormalization, LRN...
+/// Normalizations: BatchNormalization, InstanceNormalization, LayerNormalization, GroupNormalization, LRN, LpNormalization, Dropout...
 enum NormalizationOps {
     static func register(into r: inout OpRegistry) {
         r.add("BatchNormalization", since: [1], inputs: "11111", outputs: "1????",
@@ -25,6 +25,9 @@ enum NormalizationOps {
               rule: ElementwiseOps.unary)
         r.add("MeanVarianceNormalization", since: [9, 13], inputs: "1", outputs: "1", attributes: "axes:is",
               rule: ElementwiseOps.unary)
+        r.add("Dropout", since: [1, 6], inputs: "1", outputs: "1?", attributes: "is_test:i ratio:f", rule: dropout)
+        r.add("Dropout", since: [7, 10], inputs: "1", outputs: "1?", attributes: "ratio:f", rule: dropout)
+        r.add("Dropout", since: [12, 13, 22], inputs: "1??", outputs: "1?", attributes: "seed:i", rule: dropout)
     }
 
     static let batchNorm: TypeInferenceRule = { ctx in
@@ -44,5 +47,11 @@ enum NormalizationOps {
         let stash = DType(rawValue: Int32(clamping: ctx.int("stash_type", default: 1))) ?? .float32
         let reduced = Array(x[..<axis]) + Array(repeating: Dim.known(1), count: x.count - axis)
         for o in [1, 2] where ctx.hasOutput(o) { ctx.setOutput(o, stash, reduced) }
+    }
+
+
+    static let dropout: TypeInferenceRule = { ctx in
+        ctx.propagate(from: 0)
+        if ctx.hasOutput(1) { ctx.setOutput(1, ctx.opset >= 10 ? .bool : ctx.dtype(0), ctx.shape(0)) }
     }
 }

@@ -1,4 +1,4 @@
-/// Pooling: Max/Average/Lp pools, their global forms, RoI pools, MaxUnpool.
+/// Pooling: Max/Average/Lp pools, their global forms, MaxRoiPool, MaxUnpool.
 enum PoolingOps {
     static func register(into r: inout OpRegistry) {
         r.add("MaxPool", since: [1], inputs: "1", outputs: "1", attributes: "auto_pad:s kernel_shape:is! pads:is strides:is",
@@ -25,14 +25,6 @@ enum PoolingOps {
             let c = ctx.shape(0).flatMap { $0.count > 1 ? $0[1] : nil } ?? .unknown
             let pooled = ctx.ints("pooled_shape") ?? []
             ctx.setOutput(0, ctx.dtype(0), [rois, c] + ShapeMath.dims(pooled))
-        })
-        r.add("RoiAlign", since: [10, 16, 22], inputs: "111", outputs: "1",
-              attributes: "coordinate_transformation_mode:s mode:s output_height:i output_width:i sampling_ratio:i spatial_scale:f",
-              rule: { ctx in
-            let rois = ctx.shape(1)?.first ?? ctx.shape(2)?.first ?? .unknown
-            let c = ctx.shape(0).flatMap { $0.count > 1 ? $0[1] : nil } ?? .unknown
-            ctx.setOutput(0, ctx.dtype(0), [rois, c, .known(ctx.int("output_height", default: 1)),
-                                            .known(ctx.int("output_width", default: 1))])
         })
         r.add("MaxUnpool", since: [9, 11, 22], inputs: "11?", outputs: "1", attributes: "kernel_shape:is! pads:is strides:is",
               rule: { ctx in

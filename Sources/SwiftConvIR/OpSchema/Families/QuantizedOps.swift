@@ -1,14 +1,14 @@
-/// Quantization: QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, QLinearConv, QLinearMatMul.
+/// Quantization: QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger.
 enum QuantizedOps {
     static func register(into r: inout OpRegistry) {
         r.add("QuantizeLinear", since: [10], inputs: "11?", outputs: "1", rule: quantize)
         r.add("QuantizeLinear", since: [13], inputs: "11?", outputs: "1", attributes: "axis:i", rule: quantize)
         r.add("QuantizeLinear", since: [19], inputs: "11?", outputs: "1", attributes: "axis:i saturate:i", rule: quantize)
-        r.add("QuantizeLinear", since: [21, 23, 24, 25], inputs: "11?", outputs: "1",
+        r.add("QuantizeLinear", since: [21, 23, 24, 25, 28], inputs: "11?", outputs: "1",
               attributes: "axis:i block_size:i output_dtype:i precision:i saturate:i", rule: quantize)
         r.add("DequantizeLinear", since: [10], inputs: "11?", outputs: "1", rule: dequantize)
         r.add("DequantizeLinear", since: [13, 19], inputs: "11?", outputs: "1", attributes: "axis:i", rule: dequantize)
-        r.add("DequantizeLinear", since: [21, 23, 24, 25], inputs: "11?", outputs: "1",
+        r.add("DequantizeLinear", since: [21, 23, 24, 25, 28], inputs: "11?", outputs: "1",
               attributes: "axis:i block_size:i output_dtype:i", rule: dequantize)
         r.add("DynamicQuantizeLinear", since: [11], inputs: "1", outputs: "111", rule: { ctx in
             ctx.setOutput(0, .uint8, ctx.shape(0))
@@ -20,6 +20,11 @@ enum QuantizedOps {
               rule: { ConvOps.conv(&$0, outType: $0.dtype(7) ?? $0.dtype(0), weight: 3) })
         r.add("QLinearMatMul", since: [10, 21], inputs: "11111111", outputs: "1", rule: { ctx in
             ctx.setOutput(0, ctx.dtype(7) ?? ctx.dtype(0), MatMulOps.matmulShape(ctx.shape(0), ctx.shape(3)))
+        })
+        r.add("ConvInteger", since: [10], inputs: "11??", outputs: "1", attributes: ConvOps.attributes,
+              rule: { ConvOps.conv(&$0, outType: .int32) })
+        r.add("MatMulInteger", since: [10], inputs: "11??", outputs: "1", rule: { ctx in
+            ctx.setOutput(0, .int32, MatMulOps.matmulShape(ctx.shape(0), ctx.shape(1)))
         })
     }
 

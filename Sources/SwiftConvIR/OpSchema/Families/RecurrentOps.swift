@@ -1,4 +1,4 @@
-/// Recurrent layers: LSTM, GRU, RNN.
+/// Recurrent layers: LSTM, GRU, RNN, and the opset 27 LinearAttention and CausalConvWithState.
 enum RecurrentOps {
     static func register(into r: inout OpRegistry) {
         let common = "activation_alpha:fs activation_beta:fs activations:ss clip:f direction:s hidden_size:i"
@@ -13,6 +13,9 @@ enum RecurrentOps {
         r.add("RNN", since: [1, 7], inputs: "111???", outputs: "??", attributes: common, rule: { recurrent(&$0, gates: 1) })
         r.add("RNN", since: [14, 22], inputs: "111???", outputs: "??", attributes: common + " layout:i",
               rule: { recurrent(&$0, gates: 1) })
+        r.add("LinearAttention", since: [27], inputs: "111???", outputs: "11",
+              attributes: "chunk_size:i kv_num_heads:i! q_num_heads:i! scale:f update_rule:s", rule: nil)
+        r.add("CausalConvWithState", since: [27], inputs: "11??", outputs: "11", attributes: "activation:s", rule: nil)
     }
 
     /// Y: [seq, dirs, batch, hidden] (layout 0) or [batch, seq, dirs, hidden]; Y_h, Y_c: [dirs, batch, hidden].

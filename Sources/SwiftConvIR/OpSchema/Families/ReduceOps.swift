@@ -1,4 +1,4 @@
-/// Reductions (axes as an attribute up to opset 17, ReduceSum 12; as an input after) and ArgMax/ArgMin.
+/// Reductions (axes as an attribute up to opset 17, ReduceSum 12; as an input after).
 enum ReduceOps {
     static let names = ["ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
                         "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare"]
@@ -12,30 +12,10 @@ enum ReduceOps {
             r.add(name, since: attrVersions, inputs: "1", outputs: "1", attributes: "axes:is keepdims:i", rule: reduce)
             var inputVersions: [Int64] = [inputAxesSince]
             if name == "ReduceMax" || name == "ReduceMin" { inputVersions.append(20) }
+            if name == "ReduceLogSum" || name == "ReduceLogSumExp" { inputVersions.append(28) }
             r.add(name, since: inputVersions, inputs: "1?", outputs: "1", attributes: "keepdims:i noop_with_empty_axes:i",
                   rule: reduce)
         }
-        r.add("NegativeLogLikelihoodLoss", since: [12, 13, 22], inputs: "11?", outputs: "1",
-              attributes: "ignore_index:i reduction:s", rule: loss)
-        r.add("SoftmaxCrossEntropyLoss", since: [12, 13], inputs: "11?", outputs: "1?",
-              attributes: "ignore_index:i reduction:s", rule: loss)
-        for name in ["ArgMax", "ArgMin"] {
-            r.add(name, since: [1, 11, 12, 13], inputs: "1", outputs: "1",
-                  attributes: "axis:i keepdims:i select_last_index:i", rule: { ctx in
-                guard let x = ctx.shape(0) else { ctx.setOutput(0, .int64, nil); return }
-                guard let axis = ShapeMath.axis(ctx.int("axis", default: 0), rank: x.count) else { return }
-                var out = x
-                if ctx.int("keepdims", default: 1) != 0 { out[axis] = .known(1) } else { out.remove(at: axis) }
-                ctx.setOutput(0, .int64, out)
-            })
-        }
-    }
-
-    static let loss: TypeInferenceRule = { ctx in
-        // reduction "none" keeps the per-sample shape (input minus the class axis); otherwise a scalar.
-        let none = ctx.string("reduction", default: "mean") == "none"
-        ctx.setOutput(0, ctx.dtype(0), none ? ctx.shape(1) : [])
-        if ctx.hasOutput(1) { ctx.propagate(from: 0, to: 1) }
     }
 
     static let reduce: TypeInferenceRule = { ctx in

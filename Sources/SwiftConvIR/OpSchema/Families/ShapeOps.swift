@@ -1,11 +1,8 @@
-/// Data movement and shape ops: Reshape, Transpose, Concat, Split, Slice, Gather*, Squeeze,
-/// Unsqueeze, Flatten, Expand, Tile, Pad, Resize, Shape, Size, TopK, Identity, Dropout...
+/// Data movement and shape ops: Reshape, Transpose, Concat, Split, Slice, Squeeze, Unsqueeze,
+/// Flatten, Expand, Tile, Pad, Shape, Size, Identity, BitCast...
 enum ShapeOps {
     static func register(into r: inout OpRegistry) {
         r.add("Identity", since: [1, 13, 14, 16, 19, 21, 23, 24, 25], inputs: "1", outputs: "1", rule: passThrough)
-        r.add("Dropout", since: [1, 6], inputs: "1", outputs: "1?", attributes: "is_test:i ratio:f", rule: dropout)
-        r.add("Dropout", since: [7, 10], inputs: "1", outputs: "1?", attributes: "ratio:f", rule: dropout)
-        r.add("Dropout", since: [12, 13, 22], inputs: "1??", outputs: "1?", attributes: "seed:i", rule: dropout)
         r.add("Reshape", since: [1], inputs: "1", outputs: "1", attributes: "shape:is", rule: reshape)
         r.add("Reshape", since: [5, 13], inputs: "11", outputs: "1", rule: reshape)
         r.add("Reshape", since: [14, 19, 21, 23, 24, 25], inputs: "11", outputs: "1", attributes: "allowzero:i", rule: reshape)
@@ -18,16 +15,6 @@ enum ShapeOps {
         r.add("Split", since: [18], inputs: "1?", outputs: "v", attributes: "axis:i num_outputs:i", rule: split)
         r.add("Slice", since: [1], inputs: "1", outputs: "1", attributes: "axes:is ends:is! starts:is!", rule: slice)
         r.add("Slice", since: [10, 11, 13], inputs: "111??", outputs: "1", rule: slice)
-        r.add("Gather", since: [1, 11, 13], inputs: "11", outputs: "1", attributes: "axis:i", rule: gather)
-        r.add("GatherElements", since: [11, 13], inputs: "11", outputs: "1", attributes: "axis:i",
-              rule: { $0.setOutput(0, $0.dtype(0), $0.shape(1)) })
-        r.add("GatherND", since: [11], inputs: "11", outputs: "1", rule: gatherND)
-        r.add("GatherND", since: [12, 13], inputs: "11", outputs: "1", attributes: "batch_dims:i", rule: gatherND)
-        r.add("Scatter", since: [9, 11], inputs: "111", outputs: "1", attributes: "axis:i", rule: ElementwiseOps.unary)
-        r.add("ScatterElements", since: [11, 13, 16, 18], inputs: "111", outputs: "1", attributes: "axis:i reduction:s",
-              rule: ElementwiseOps.unary)
-        r.add("ScatterND", since: [11, 13, 16, 18], inputs: "111", outputs: "1", attributes: "reduction:s",
-              rule: ElementwiseOps.unary)
         r.add("Squeeze", since: [1, 11], inputs: "1", outputs: "1", attributes: "axes:is", rule: squeeze)
         r.add("Squeeze", since: [13, 21, 23, 24, 25], inputs: "1?", outputs: "1", rule: squeeze)
         r.add("Unsqueeze", since: [1, 11], inputs: "1", outputs: "1", attributes: "axes:is!", rule: unsqueeze)
@@ -47,102 +34,12 @@ enum ShapeOps {
             ctx.setOutput(0, .int64, [])
             if let s = ctx.shape(0) { ctx.setValues(0, [ShapeMath.productDim(s)]) }
         })
-        r.add("DepthToSpace", since: [1, 11, 13], inputs: "1", outputs: "1", attributes: "blocksize:i! mode:s",
-              rule: { spaceDepth(&$0, toSpace: true) })
-        r.add("SpaceToDepth", since: [1, 13], inputs: "1", outputs: "1", attributes: "blocksize:i!",
-              rule: { spaceDepth(&$0, toSpace: false) })
-        r.add("Upsample", since: [7], inputs: "1", outputs: "1", attributes: "mode:s scales:fs!", rule: resize)
-        r.add("Upsample", since: [9], inputs: "11", outputs: "1", attributes: "mode:s", rule: resize)
-        r.add("Resize", since: [10], inputs: "11", outputs: "1", attributes: "mode:s", rule: resize)
-        r.add("Resize", since: [11, 13], inputs: "1???", outputs: "1",
-              attributes: "coordinate_transformation_mode:s cubic_coeff_a:f exclude_outside:i extrapolation_value:f mode:s nearest_mode:s",
-              rule: resize)
-        r.add("Resize", since: [18, 19], inputs: "1???", outputs: "1",
-              attributes: "antialias:i axes:is coordinate_transformation_mode:s cubic_coeff_a:f exclude_outside:i extrapolation_value:f keep_aspect_ratio_policy:s mode:s nearest_mode:s",
-              rule: resize)
-        r.add("TopK", since: [1], inputs: "1", outputs: "11", attributes: "axis:i k:i!", rule: topK)
-        r.add("TopK", since: [10, 11, 24], inputs: "11", outputs: "11", attributes: "axis:i largest:i sorted:i", rule: topK)
-        r.add("NonZero", since: [9, 13], inputs: "1", outputs: "1", rule: { ctx in
-            ctx.setOutput(0, .int64, ctx.rank(0).map { [.known($0), .unknown] })
-        })
-        r.add("Compress", since: [9, 11], inputs: "11", outputs: "1", attributes: "axis:i", rule: { ctx in
-            guard let x = ctx.shape(0), let a = ctx.int("axis") else { ctx.setOutput(0, ctx.dtype(0), [.unknown]); return }
-            guard let axis = ShapeMath.axis(a, rank: x.count) else { return }
-            var out = x
-            out[axis] = .unknown
-            ctx.setOutput(0, ctx.dtype(0), out)
-        })
-        r.add("Unique", since: [11], inputs: "1", outputs: "1???", attributes: "axis:i sorted:i", rule: { ctx in
-            if let a = ctx.int("axis"), let x = ctx.shape(0), let axis = ShapeMath.axis(a, rank: x.count) {
-                var out = x
-                out[axis] = .unknown
-                ctx.setOutput(0, ctx.dtype(0), out)
-            } else {
-                ctx.setOutput(0, ctx.dtype(0), [.unknown])
-            }
-            for o in 1..<4 { ctx.setOutput(o, .int64, [.unknown]) }
-        })
-        r.add("Trilu", since: [14], inputs: "1?", outputs: "1", attributes: "upper:i", rule: ElementwiseOps.unary)
-        r.add("ReverseSequence", since: [10], inputs: "11", outputs: "1", attributes: "batch_axis:i time_axis:i",
-              rule: ElementwiseOps.unary)
-        r.add("OneHot", since: [9, 11], inputs: "111", outputs: "1", attributes: "axis:i", rule: { ctx in
-            let dtype = ctx.dtype(2)
-            guard let idx = ctx.shape(0) else { ctx.setOutput(0, dtype, nil); return }
-            let depth: Dim = ctx.doubles(1)?.first.map { ShapeMath.dim($0) } ?? .unknown
-            guard let axis = ShapeMath.axis(ctx.int("axis", default: -1), rank: idx.count + 1) else { return }
-            var out = idx
-            out.insert(depth, at: axis)
-            ctx.setOutput(0, dtype, out)
-        })
-        r.add("NonMaxSuppression", since: [10, 11], inputs: "11???", outputs: "1", attributes: "center_point_box:i",
-              rule: { $0.setOutput(0, .int64, [.unknown, .known(3)]) })
-        r.add("AffineGrid", since: [20], inputs: "11", outputs: "1", attributes: "align_corners:i", rule: { ctx in
-            guard let size = ctx.values(1), size.count >= 3 else { ctx.setOutput(0, ctx.dtype(0), nil); return }
-            ctx.setOutput(0, ctx.dtype(0), [size[0]] + Array(size.dropFirst(2)) + [.known(size.count - 2)])
-        })
-        r.add("CenterCropPad", since: [18], inputs: "11", outputs: "1", attributes: "axes:is", rule: { ctx in
-            guard let x = ctx.shape(0), let sizes = ctx.values(1) else {
-                ctx.setOutput(0, ctx.dtype(0), ctx.shape(0).map { Shape(repeating: .unknown, count: $0.count) })
-                return
-            }
-            let axes = ctx.ints("axes") ?? Array(0..<x.count)
-            var out = x
-            for (i, a) in axes.enumerated() where i < sizes.count {
-                guard let v = ShapeMath.axis(a, rank: x.count) else { return }
-                out[v] = sizes[i]
-            }
-            ctx.setOutput(0, ctx.dtype(0), out)
-        })
-        r.add("Col2Im", since: [18], inputs: "111", outputs: "1", attributes: "dilations:is pads:is strides:is", rule: { ctx in
-            guard let x = ctx.shape(0), x.count == 3, let image = ctx.values(1), let block = ctx.ints(2),
-                  let k = ShapeMath.product(block.map { Dim.known($0) }), k.known > 0
-            else { ctx.setOutput(0, ctx.dtype(0), nil); return }
-            let c: Dim = x[1].value.map { .known($0 / k.known) } ?? .unknown
-            ctx.setOutput(0, ctx.dtype(0), [x[0], c] + image)
-        })
         r.add("BitCast", since: [26], inputs: "1", outputs: "1", attributes: "to:i!", rule: nil)
-        r.add("TensorScatter", since: [24], inputs: "11?", outputs: "1", attributes: "axis:i mode:s",
-              rule: ElementwiseOps.unary)
-        r.add("ImageDecoder", since: [20], inputs: "1", outputs: "1", attributes: "pixel_format:s",
-              rule: { $0.setOutput(0, .uint8, [.unknown, .unknown, .unknown]) })
-        r.add("GridSample", since: [16, 20, 22], inputs: "11", outputs: "1", attributes: "align_corners:i mode:s padding_mode:s",
-              rule: { ctx in
-            guard let x = ctx.shape(0), let g = ctx.shape(1), x.count >= 2, g.count == x.count else {
-                ctx.setOutput(0, ctx.dtype(0), nil)
-                return
-            }
-            ctx.setOutput(0, ctx.dtype(0), [x[0], x[1]] + Array(g.dropFirst().dropLast()))
-        })
     }
 
     static let passThrough: TypeInferenceRule = { ctx in
         ctx.setOutputType(0, ctx.type(0))
         ctx.setValues(0, ctx.values(0))
-    }
-
-    static let dropout: TypeInferenceRule = { ctx in
-        ctx.propagate(from: 0)
-        if ctx.hasOutput(1) { ctx.setOutput(1, ctx.opset >= 10 ? .bool : ctx.dtype(0), ctx.shape(0)) }
     }
 
     static let reshape: TypeInferenceRule = { ctx in
@@ -323,32 +220,6 @@ enum ShapeOps {
         }
     }
 
-    static let gather: TypeInferenceRule = { ctx in
-        let dtype = ctx.dtype(0)
-        guard let x = ctx.shape(0), let idx = ctx.shape(1),
-              let axis = ShapeMath.axis(ctx.int("axis", default: 0), rank: x.count)
-        else { ctx.setOutput(0, dtype, nil); return }
-        ctx.setOutput(0, dtype, Array(x[..<axis]) + idx + Array(x[(axis + 1)...]))
-        if x.count == 1, idx.count <= 1, let v = ctx.values(0), let i = ctx.ints(1) {
-            var out: [Dim] = []
-            for k in i {
-                let j = k < 0 ? k + v.count : k
-                guard j >= 0, j < v.count else { return }
-                out.append(v[j])
-            }
-            ctx.setValues(0, out)
-        }
-    }
-
-    static let gatherND: TypeInferenceRule = { ctx in
-        let dtype = ctx.dtype(0)
-        let b = ctx.int("batch_dims", default: 0)
-        guard let x = ctx.shape(0), let idx = ctx.shape(1), let last = idx.last?.value, b >= 0, last >= 0,
-              b < 1 << 20, last < 1 << 20, b + last <= x.count
-        else { ctx.setOutput(0, dtype, nil); return }
-        ctx.setOutput(0, dtype, Array(idx.dropLast()) + Array(x[(b + last)...]))
-    }
-
     static let squeeze: TypeInferenceRule = { ctx in
         let dtype = ctx.dtype(0)
         guard let x = ctx.shape(0) else { ctx.setOutput(0, dtype, nil); return }
@@ -454,74 +325,5 @@ enum ShapeOps {
         let dims = end > start ? Array(x[start..<end]) : []
         ctx.setOutput(0, .int64, [.known(dims.count)])
         ctx.setValues(0, dims)
-    }
-
-    static func spaceDepth(_ ctx: inout InferenceContext, toSpace: Bool) {
-        let dtype = ctx.dtype(0)
-        let b = ctx.int("blocksize", default: 0)
-        guard let x = ctx.shape(0), x.count == 4, b > 0, b < 1 << 16 else { ctx.setOutput(0, dtype, nil); return }
-        func div(_ d: Dim, _ k: Int) -> Dim { d.value.map { .known($0 / k) } ?? .unknown }
-        if toSpace {
-            ctx.setOutput(0, dtype, [x[0], div(x[1], b * b), ShapeMath.mul(x[2], .known(b)), ShapeMath.mul(x[3], .known(b))])
-        } else {
-            ctx.setOutput(0, dtype, [x[0], ShapeMath.mul(x[1], .known(b * b)), div(x[2], b), div(x[3], b)])
-        }
-    }
-
-    static let resize: TypeInferenceRule = { ctx in
-        let dtype = ctx.dtype(0)
-        guard let x = ctx.shape(0) else { ctx.setOutput(0, dtype, nil); return }
-        let n = x.count
-        var scales: [Double]? = nil
-        var sizes: [Int]? = nil
-        if ctx.node.opType == "Upsample", ctx.opset < 9 {
-            scales = ctx.floats("scales")?.map(Double.init)
-        } else if ctx.opset < 11 {
-            scales = ctx.doubles(1)
-        } else {
-            if ctx.has(3) { sizes = ctx.ints(3) }
-            if ctx.has(2), let s = ctx.doubles(2), !s.isEmpty { scales = s }
-            // An empty constant for scales means "use sizes".
-            if sizes?.isEmpty == true { sizes = nil }
-        }
-        let axes = ctx.ints("axes")?.compactMap { ShapeMath.axis($0, rank: n) } ?? Array(0..<n)
-        var out = x
-        if let sizes, sizes.count == axes.count {
-            let policy = ctx.string("keep_aspect_ratio_policy", default: "stretch")
-            if policy == "stretch" {
-                for (i, a) in axes.enumerated() { out[a] = .known(sizes[i]) }
-            } else {
-                let ratios = axes.enumerated().compactMap { (i, a) in x[a].value.map { Double(sizes[i]) / Double($0) } }
-                guard ratios.count == axes.count,
-                      let r = policy == "not_larger" ? ratios.min() : ratios.max()
-                else {
-                    ctx.setOutput(0, dtype, Shape(repeating: .unknown, count: n))
-                    return
-                }
-                for a in axes { out[a] = x[a].value.map { ShapeMath.dim((Double($0) * r).rounded()) } ?? .unknown }
-            }
-        } else if let scales, scales.count == axes.count {
-            for (i, a) in axes.enumerated() {
-                if scales[i] == 1 { continue }
-                out[a] = x[a].value.map { ShapeMath.dim((Double($0) * scales[i]).rounded(.down)) } ?? .unknown
-            }
-        } else {
-            out = Shape(repeating: .unknown, count: n)
-        }
-        ctx.setOutput(0, dtype, out)
-    }
-
-    static let topK: TypeInferenceRule = { ctx in
-        let dtype = ctx.dtype(0)
-        guard let x = ctx.shape(0), let axis = ShapeMath.axis(ctx.int("axis", default: -1), rank: x.count) else {
-            ctx.setOutput(0, dtype, nil)
-            ctx.setOutput(1, .int64, nil)
-            return
-        }
-        let k: Int? = ctx.opset < 10 ? ctx.int("k") : ctx.ints(1)?.first
-        var out = x
-        out[axis] = k.map { .known($0) } ?? .unknown
-        ctx.setOutput(0, dtype, out)
-        ctx.setOutput(1, .int64, out)
     }
 }

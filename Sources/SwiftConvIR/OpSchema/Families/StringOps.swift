@@ -1,5 +1,5 @@
 /// String processing: StringConcat, StringSplit, StringNormalizer, RegexFullMatch, TfIdfVectorizer.
-enum TextOps {
+enum StringOps {
     static func register(into r: inout OpRegistry) {
         r.add("StringConcat", since: [20], inputs: "11", outputs: "1", rule: { ctx in
             ctx.setOutput(0, .string, ShapeMath.broadcast([ctx.shape(0), ctx.shape(1)]))
