@@ -17,6 +17,7 @@ public struct QuantParams: Hashable, Sendable {
     /// The integer type the quantized values are stored in (int8, uint8, int16, int32, int4, ...).
     public var storageType: DType
 
+    /// Quantization with `scale` and `zeroPoint` per tensor (`axis` nil) or per index along `axis`, stored as `storageType`.
     public init(scale: [Float], zeroPoint: [Int64], axis: Int? = nil, storageType: DType) {
         self.scale = scale
         self.zeroPoint = zeroPoint

@@ -26,7 +26,9 @@ public struct SwiftConvError: Error, CustomStringConvertible, Sendable {
 
     /// The node an error concerns, kept as fields so that callers need not parse the message.
     public struct NodeContext: Sendable, Equatable {
+        /// The node's name ("" when it has none).
         public var name: String
+        /// The node's op type.
         public var opType: String
         /// The canonical domain ("" for the default ONNX domain).
         public var domain: String
@@ -35,6 +37,7 @@ public struct SwiftConvError: Error, CustomStringConvertible, Sendable {
         /// The model-local function whose body holds the node, if any.
         public var function: String?
 
+        /// The context of node `name` running `opType` of `domain`.
         public init(name: String, opType: String, domain: String = "", index: Int? = nil, function: String? = nil) {
             self.name = name
             self.opType = opType
@@ -51,11 +54,14 @@ public struct SwiftConvError: Error, CustomStringConvertible, Sendable {
         }
     }
 
+    /// What went wrong, as a class of error (one C status code and one Python exception each).
     public let kind: Kind
     /// The message without the node; `description` adds it.
     public let message: String
+    /// The node the error concerns, when it concerns one.
     public let node: NodeContext?
 
+    /// An error of `kind` saying `message`, about `node` when given.
     public init(_ kind: Kind, _ message: String, node: NodeContext? = nil) {
         self.kind = kind
         self.message = message
@@ -76,14 +82,23 @@ public struct SwiftConvError: Error, CustomStringConvertible, Sendable {
 }
 
 extension SwiftConvError {
+    /// A bad argument from the caller.
     public static func invalidArgument(_ m: String) -> SwiftConvError { SwiftConvError(.invalidArgument, m) }
+    /// Bytes that are not a readable model.
     public static func modelFormat(_ m: String) -> SwiftConvError { SwiftConvError(.modelFormat, m) }
+    /// A readable model that breaks the format's rules.
     public static func validation(_ m: String) -> SwiftConvError { SwiftConvError(.validation, m) }
+    /// An operator, type or mode swiftconv cannot run or convert.
     public static func unsupportedOp(_ m: String) -> SwiftConvError { SwiftConvError(.unsupportedOp, m) }
+    /// A conversion that cannot be done.
     public static func conversion(_ m: String) -> SwiftConvError { SwiftConvError(.conversion, m) }
+    /// A file-system failure.
     public static func io(_ m: String) -> SwiftConvError { SwiftConvError(.io, m) }
+    /// A bug in swiftconv.
     public static func `internal`(_ m: String) -> SwiftConvError { SwiftConvError(.internal, m) }
+    /// A size or allocation past a limit.
     public static func resourceExhausted(_ m: String) -> SwiftConvError { SwiftConvError(.resourceExhausted, m) }
+    /// A run stopped on request.
     public static func terminated(_ m: String) -> SwiftConvError { SwiftConvError(.terminated, m) }
 }
 

@@ -9,11 +9,13 @@ public indirect enum ValueType: Hashable, Sendable {
     case optional(ValueType?)
     case opaque(domain: String, name: String)
 
+    /// The element type of a dense tensor type; nil for other types.
     public var tensorElementType: DType? {
         if case .tensor(let t, _, _) = self { return t }
         return nil
     }
 
+    /// The shape of a dense tensor type (nil when unknown or not a tensor).
     public var tensorShape: Shape? {
         if case .tensor(_, let s, _) = self { return s }
         return nil
@@ -40,25 +42,33 @@ public indirect enum ValueType: Hashable, Sendable {
 
 /// Free-form denotations ONNX allows on types and dimensions; carried for fidelity only.
 public struct TypeDenotation: Hashable, Sendable {
+    /// A denotation of the whole type (`IMAGE`, `TEXT`), or "".
     public var type: String = ""
     /// One entry per dimension of a tensor type ("" where none).
     public var dims: [String] = []
+    /// Denotations of the type and of each dimension.
     public init(type: String = "", dims: [String] = []) {
         self.type = type
         self.dims = dims
     }
+    /// True when neither the type nor any dimension is denoted.
     public var isEmpty: Bool { type.isEmpty && dims.allSatisfy { $0.isEmpty } }
 }
 
 /// A named, typed graph value: a graph input, output or annotated intermediate.
 public struct ValueInfo: Hashable, Sendable {
+    /// The value's name.
     public var name: String
     /// nil when the file gives no type.
     public var type: ValueType?
+    /// Free-form documentation carried for round trips.
     public var docString: String = ""
+    /// Denotations carried for round trips.
     public var denotation: TypeDenotation = TypeDenotation()
+    /// Key/value metadata carried for round trips.
     public var metadata: [MetadataEntry] = []
 
+    /// A value `name` of `type` (nil when the file gives none).
     public init(name: String, type: ValueType?, docString: String = "") {
         self.name = name
         self.type = type
@@ -68,8 +78,11 @@ public struct ValueInfo: Hashable, Sendable {
 
 /// An ordered key/value pair (`StringStringEntryProto`); order is kept for round trips.
 public struct MetadataEntry: Hashable, Sendable {
+    /// The key.
     public var key: String
+    /// The value.
     public var value: String
+    /// An entry `key` = `value`.
     public init(_ key: String, _ value: String) {
         self.key = key
         self.value = value

@@ -83,7 +83,7 @@ enum QuantizationAnnotations {
             }
             out.append(a)
         }
-        var names = FreshNames(g)
+        var names = UniqueNameGenerator(graph: g)
         var added: [Tensor] = []
         func initializerName(for t: Tensor) -> String {
             if let same = (g.initializers + added).first(where: { sameContents($0, t) }) { return same.name }
@@ -111,28 +111,3 @@ enum QuantizationAnnotations {
     }
 }
 
-/// Names not yet used by any value of a graph: `base`, else `base_1`, `base_2`, ...
-/// Node inputs count too, so a subgraph's new name never hides an outer-scope value it reads.
-struct FreshNames {
-    var used: Set<String>
-
-    init(_ g: Graph) {
-        used = Set(g.inputs.map(\.name) + g.outputs.map(\.name) + g.valueInfo.map(\.name) + g.initializers.map(\.name))
-        used.formUnion(g.sparseInitializers.map(\.values.name))
-        for n in g.nodes {
-            used.formUnion(n.inputs)
-            used.formUnion(n.outputs)
-        }
-    }
-
-    mutating func fresh(_ base: String) -> String {
-        var name = base
-        var k = 0
-        while used.contains(name) {
-            k += 1
-            name = "\(base)_\(k)"
-        }
-        used.insert(name)
-        return name
-    }
-}

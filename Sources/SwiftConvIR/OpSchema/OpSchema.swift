@@ -48,9 +48,13 @@ extension AttributeValue {
 
 /// One declared attribute of an op.
 public struct AttributeSpec: Sendable, Hashable {
+    /// The attribute's name.
     public var name: String
+    /// The kind a value of it must have.
     public var kind: AttributeKind
+    /// True when a node must give it.
     public var required: Bool
+    /// An attribute `name` of `kind`.
     public init(name: String, kind: AttributeKind, required: Bool = false) {
         self.name = name
         self.kind = kind
@@ -73,13 +77,20 @@ public typealias TypeInferenceRule = @Sendable (inout InferenceContext) -> Void
 public struct OpSchema: Sendable {
     /// Canonical domain: "" for ai.onnx.
     public var domain: String
+    /// The op type.
     public var name: String
+    /// The opset version of the domain that introduced this definition.
     public var sinceVersion: Int64
+    /// Formal inputs in order, each single, optional or variadic.
     public var inputs: [ParameterOption]
+    /// Formal outputs in order, each single, optional or variadic.
     public var outputs: [ParameterOption]
+    /// Declared attributes.
     public var attributes: [AttributeSpec]
+    /// Computes output types from input types, when the op has a rule.
     public var inferTypes: TypeInferenceRule?
 
+    /// A schema for `domain::name` as defined since `sinceVersion`.
     public init(domain: String, name: String, sinceVersion: Int64, inputs: [ParameterOption],
                 outputs: [ParameterOption], attributes: [AttributeSpec] = [], inferTypes: TypeInferenceRule? = nil) {
         self.domain = domain == "ai.onnx" ? "" : domain
@@ -95,13 +106,17 @@ public struct OpSchema: Sendable {
     public var minInputs: Int { Self.minCount(inputs) }
     /// Most inputs a node may list (`Int.max` when the last one is variadic).
     public var maxInputs: Int { Self.maxCount(inputs) }
+    /// Fewest outputs a node may list.
     public var minOutputs: Int { Self.minCount(outputs) }
+    /// Most outputs a node may list (`Int.max` when the last one is variadic).
     public var maxOutputs: Int { Self.maxCount(outputs) }
 
+    /// The declared attribute called `name`, if any.
     public func attribute(_ name: String) -> AttributeSpec? { attributes.first { $0.name == name } }
 
     /// The option governing position `index` (variadic tails cover every later position).
     public func inputOption(at index: Int) -> ParameterOption? { Self.option(inputs, index) }
+    /// The option governing output position `index` (variadic tails cover every later position).
     public func outputOption(at index: Int) -> ParameterOption? { Self.option(outputs, index) }
 
     static func option(_ params: [ParameterOption], _ index: Int) -> ParameterOption? {
@@ -135,6 +150,7 @@ public struct OpRegistry: Sendable {
     private var familyOf: [Key: String] = [:]
     private var currentFamily: String?
 
+    /// An empty registry.
     public init() {}
 
     /// The registry of every op family swiftconv knows.
@@ -216,10 +232,15 @@ public struct OpRegistry: Sendable {
 
 /// Domains swiftconv recognizes and the opset versions it knows for each.
 public enum OpDomain {
+    /// The default ONNX domain (also spelled "ai.onnx").
     public static let onnx = ""
+    /// ONNX's traditional machine-learning domain.
     public static let ml = "ai.onnx.ml"
+    /// ONNX's preview training domain (optimizers, gradients).
     public static let training = "ai.onnx.preview.training"
+    /// ONNX's preview domain.
     public static let preview = "ai.onnx.preview"
+    /// onnxruntime's contrib domain (FusedConv and the like).
     public static let microsoft = "com.microsoft"
 
     /// Versions known for the standard domains (as of onnx 1.23: ai.onnx 28, ai.onnx.ml 5).
