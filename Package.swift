@@ -13,7 +13,7 @@ let package = Package(
     name: "swiftconv",
     products: [
         // The one shared library the Python extension links against.
-        .library(name: "swiftconv", type: .dynamic, targets: ["SwiftConvCAPI"]),
+        .library(name: "swiftconv", type: .dynamic, targets: ["SwiftConvCAPI"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
@@ -55,20 +55,26 @@ let package = Package(
         // The engine: kernel registry, op implementations (Ops/, one file per family), executor.
         .target(
             name: "SwiftConvEngine",
-            dependencies: ["SwiftConvIR", "SwiftConvPasses", "SwiftConvKernels",
-                           .product(name: "RealModule", package: "swift-numerics")]
+            dependencies: [
+                "SwiftConvIR", "SwiftConvPasses", "SwiftConvKernels",
+                .product(name: "RealModule", package: "swift-numerics"),
+            ]
         ),
 
         // MARK: C ABI
-        .target(name: "SwiftConvCAPI",
-                dependencies: ["CSwiftConv", "SwiftConvIR", "SwiftConvModelIO", "SwiftConvKernels",
-                               "SwiftConvEngine"]),
+        .target(
+            name: "SwiftConvCAPI",
+            dependencies: [
+                "CSwiftConv", "SwiftConvIR", "SwiftConvModelIO", "SwiftConvKernels",
+                "SwiftConvEngine",
+            ]),
 
         // MARK: Developer tools
         // Runs the ONNX backend cases through the engine without Python (see its header).
-        .executableTarget(name: "swiftconv-conformance",
-                          dependencies: ["SwiftConvEngine", "SwiftConvModelIO", "SwiftConvONNX", "SwiftConvIR"],
-                          path: "Sources/SwiftConvConformance"),
+        .executableTarget(
+            name: "swiftconv-conformance",
+            dependencies: ["SwiftConvEngine", "SwiftConvModelIO", "SwiftConvONNX", "SwiftConvIR"],
+            path: "Sources/SwiftConvConformance"),
 
         // MARK: Tests
         // Model-building helpers shared by every test target.
@@ -77,10 +83,12 @@ let package = Package(
         .testTarget(name: "SwiftConvONNXTests", dependencies: ["SwiftConvONNX", "SwiftConvIR", "SwiftConvTestSupport"]),
         .testTarget(name: "SwiftConvKernelsTests", dependencies: ["SwiftConvKernels"]),
         .testTarget(name: "SwiftConvEngineTests", dependencies: ["SwiftConvEngine", "SwiftConvIR", "SwiftConvTestSupport"]),
-        .testTarget(name: "SwiftConvModelIOTests",
-                    dependencies: ["SwiftConvModelIO", "SwiftConvONNX", "SwiftConvIR", "SwiftConvTestSupport"]),
-        .testTarget(name: "SwiftConvPassesTests",
-                    dependencies: ["SwiftConvPasses", "SwiftConvEngine", "SwiftConvONNX", "SwiftConvIR", "SwiftConvTestSupport"]),
+        .testTarget(
+            name: "SwiftConvModelIOTests",
+            dependencies: ["SwiftConvModelIO", "SwiftConvONNX", "SwiftConvIR", "SwiftConvTestSupport"]),
+        .testTarget(
+            name: "SwiftConvPassesTests",
+            dependencies: ["SwiftConvPasses", "SwiftConvEngine", "SwiftConvONNX", "SwiftConvIR", "SwiftConvTestSupport"]),
     ],
     // Swift 5 mode: kernels share immutable state across threads in ways the Swift 6
     // checker cannot prove (raw buffers), and is documented per type instead.

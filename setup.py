@@ -40,13 +40,21 @@ class BuildSwiftThenExtension(build_ext):
         if prebuilt:
             return prebuilt
         args = [
-            swift_driver(), "build", "-c", "release",
-            "-Xswiftc", "-static-stdlib",
-            "--product", "swiftconv",
-            "-Xlinker", f"-soname={LIBRARY}",
-            "-Xlinker", "--strip-all",  # the dynamic symbol table (the C ABI) stays
+            swift_driver(),
+            "build",
+            "-c",
+            "release",
+            "-Xswiftc",
+            "-static-stdlib",
+            "--product",
+            "swiftconv",
+            "-Xlinker",
+            f"-soname={LIBRARY}",
+            "-Xlinker",
+            "--strip-all",  # the dynamic symbol table (the C ABI) stays
             # Its own scratch path, so it never fights the debug build in .build.
-            "--scratch-path", os.path.join(ROOT, ".build-release"),
+            "--scratch-path",
+            os.path.join(ROOT, ".build-release"),
         ]
         self.announce("running " + " ".join(args), level=2)
         subprocess.check_call(args, cwd=ROOT)

@@ -123,7 +123,10 @@ def cached_model(cache: Path, size_mb: int) -> Path:
 def run_load(lib: str, path: Path, mode: str) -> dict:
     proc = subprocess.run(
         [sys.executable, "-c", LOAD_CHILD, lib, str(path), mode],
-        capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        stdin=subprocess.DEVNULL,
     )
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}")
@@ -132,7 +135,9 @@ def run_load(lib: str, path: Path, mode: str) -> dict:
 
 def run_wall(code: str) -> float:
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL
+    )
     t1 = time.perf_counter()
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}")
@@ -156,19 +161,26 @@ def bench_load(path: Path, repeat: int) -> list[dict]:
             continue
         secs = [r["seconds"] for r in runs]
         rss = [(r["peak_kb"] - r["base_kb"]) / 1024 for r in runs]  # KiB -> MiB
-        rows.append({
-            "what": label,
-            "median_ms": statistics.median(secs) * 1e3,
-            "min_ms": min(secs) * 1e3,
-            "max_ms": max(secs) * 1e3,
-            "peak_rss_mib": statistics.median(rss),
-        })
+        rows.append(
+            {
+                "what": label,
+                "median_ms": statistics.median(secs) * 1e3,
+                "min_ms": min(secs) * 1e3,
+                "max_ms": max(secs) * 1e3,
+                "peak_rss_mib": statistics.median(rss),
+            }
+        )
     return rows
 
 
 def bench_import(repeat: int) -> list[dict]:
     # numpy is imported by both libraries: its row shows how much of their time is numpy's.
-    codes = {"bare": "pass", "swiftconv": "import swiftconv", "onnxruntime": "import onnxruntime", "numpy": "import numpy"}
+    codes = {
+        "bare": "pass",
+        "swiftconv": "import swiftconv",
+        "onnxruntime": "import onnxruntime",
+        "numpy": "import numpy",
+    }
     ok = {}
     for name, code in codes.items():
         try:
@@ -190,13 +202,22 @@ def bench_import(repeat: int) -> list[dict]:
             rows.append({"what": label, "error": str(ok[name])})
             continue
         times = [t - bare for t in ok[name]]
-        rows.append({
-            "what": label,
-            "median_ms": statistics.median(times) * 1e3,
-            "min_ms": min(times) * 1e3,
-            "max_ms": max(times) * 1e3,
-        })
-    rows.append({"what": "python -c pass (subtracted above)", "median_ms": bare * 1e3, "min_ms": min(ok["bare"]) * 1e3, "max_ms": max(ok["bare"]) * 1e3})
+        rows.append(
+            {
+                "what": label,
+                "median_ms": statistics.median(times) * 1e3,
+                "min_ms": min(times) * 1e3,
+                "max_ms": max(times) * 1e3,
+            }
+        )
+    rows.append(
+        {
+            "what": "python -c pass (subtracted above)",
+            "median_ms": bare * 1e3,
+            "min_ms": min(ok["bare"]) * 1e3,
+            "max_ms": max(ok["bare"]) * 1e3,
+        }
+    )
     return rows
 
 
@@ -204,8 +225,12 @@ def _versions() -> dict:
     out = {"python": platform.python_version()}
     for mod in ("swiftconv", "onnx", "onnxruntime", "numpy"):
         try:
-            proc = subprocess.run([sys.executable, "-c", f"import {mod}; print({mod}.__version__)"],
-                                  capture_output=True, text=True, timeout=120)
+            proc = subprocess.run(
+                [sys.executable, "-c", f"import {mod}; print({mod}.__version__)"],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
             out[mod] = proc.stdout.strip() or "not importable"
         except subprocess.TimeoutExpired:
             out[mod] = "timeout"
@@ -233,7 +258,9 @@ def print_table(rows: list[dict], markdown: bool) -> None:
         if "error" in r:
             body.append([r["what"], f"unavailable: {r['error'][:80]}", "", "", ""])
         else:
-            body.append([r["what"], _fmt(r["median_ms"]), _fmt(r["min_ms"]), _fmt(r["max_ms"]), _fmt(r.get("peak_rss_mib"))])
+            body.append(
+                [r["what"], _fmt(r["median_ms"]), _fmt(r["min_ms"]), _fmt(r["max_ms"]), _fmt(r.get("peak_rss_mib"))]
+            )
     if markdown:
         print("| " + " | ".join(header) + " |")
         print("|" + "|".join([" --- "] + [" ---: "] * (len(header) - 1)) + "|")

@@ -61,14 +61,24 @@ def _percentile_ms(times: list[float], which: int) -> float:
     return cuts[which // 10 - 1] * 1e3
 
 
-def bench(name: str, threads: int, runs: int, warmup: int, block: int = 10, settle: int = 2, pause: float = 0.2,
-          max_error: float = 1e-4) -> dict:
+def bench(
+    name: str,
+    threads: int,
+    runs: int,
+    warmup: int,
+    block: int = 10,
+    settle: int = 2,
+    pause: float = 0.2,
+    max_error: float = 1e-4,
+) -> dict:
     model = real_models.build(name)
     feeds = real_models.inputs(name, 1)
     ours, theirs = _sessions(model, threads)
     got, want = ours.run(None, feeds), theirs.run(None, feeds)
     if len(got) != len(want) or any(g.shape != w.shape or g.dtype != w.dtype for g, w in zip(got, want)):
-        raise WrongOutput(f"{name}: outputs {[(g.dtype, g.shape) for g in got]} vs {[(w.dtype, w.shape) for w in want]}")
+        raise WrongOutput(
+            f"{name}: outputs {[(g.dtype, g.shape) for g in got]} vs {[(w.dtype, w.shape) for w in want]}"
+        )
     error = max(float(np.abs(g - w).max()) for g, w in zip(got, want))
     if not error <= max_error:
         raise WrongOutput(f"{name}: max |swiftconv - onnxruntime| = {error:.3g}, above the limit {max_error:g}")
@@ -94,15 +104,20 @@ def bench(name: str, threads: int, runs: int, warmup: int, block: int = 10, sett
     sc_ms = statistics.median(times["swiftconv"]) * 1e3
     ort_ms = statistics.median(times["onnxruntime"]) * 1e3
     return {
-        "model": name, "swiftconv_ms": sc_ms, "onnxruntime_ms": ort_ms, "ratio": sc_ms / ort_ms, "max_abs_error": error,
-        "swiftconv_p10_ms": _percentile_ms(times["swiftconv"], 10), "swiftconv_p90_ms": _percentile_ms(times["swiftconv"], 90),
+        "model": name,
+        "swiftconv_ms": sc_ms,
+        "onnxruntime_ms": ort_ms,
+        "ratio": sc_ms / ort_ms,
+        "max_abs_error": error,
+        "swiftconv_p10_ms": _percentile_ms(times["swiftconv"], 10),
+        "swiftconv_p90_ms": _percentile_ms(times["swiftconv"], 90),
         "onnxruntime_p10_ms": _percentile_ms(times["onnxruntime"], 10),
         "onnxruntime_p90_ms": _percentile_ms(times["onnxruntime"], 90),
     }
 
 
 def _spread(r: dict, engine: str) -> str:
-    """"median (p10-p90)" of one engine, in milliseconds."""
+    """ "median (p10-p90)" of one engine, in milliseconds."""
     return f"{r[engine + '_ms']:.2f} ({r[engine + '_p10_ms']:.2f}-{r[engine + '_p90_ms']:.2f})"
 
 
@@ -125,8 +140,12 @@ def main() -> None:
     parser.add_argument("--block", type=int, default=10, help="measured runs per engine before switching")
     parser.add_argument("--settle", type=int, default=2, help="uncounted runs at the start of each block")
     parser.add_argument("--pause", type=float, default=0.2, help="seconds of idle before each block")
-    parser.add_argument("--max-error", type=float, default=1e-4,
-                        help="largest allowed |swiftconv - onnxruntime| of any output; past it, exit with status 1")
+    parser.add_argument(
+        "--max-error",
+        type=float,
+        default=1e-4,
+        help="largest allowed |swiftconv - onnxruntime| of any output; past it, exit with status 1",
+    )
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -137,8 +156,9 @@ def main() -> None:
     results = []
     for name in names:
         try:
-            results.append(bench(name, args.threads, args.runs, args.warmup, args.block, args.settle, args.pause,
-                                 args.max_error))
+            results.append(
+                bench(name, args.threads, args.runs, args.warmup, args.block, args.settle, args.pause, args.max_error)
+            )
         except WrongOutput as e:
             sys.exit(f"wrong output, not timed: {e}")
         if not (args.markdown or args.json):
@@ -149,9 +169,15 @@ def main() -> None:
                 flush=True,
             )
     if args.json:
-        print(json.dumps({"machine": _machine(), "threads": args.threads, "runs": args.runs, "results": results}, indent=1))
+        print(
+            json.dumps(
+                {"machine": _machine(), "threads": args.threads, "runs": args.runs, "results": results}, indent=1
+            )
+        )
     elif args.markdown:
-        print(f"<!-- {time.strftime('%Y-%m-%d')}: {_machine()}; {args.threads} threads, batch 1, median of {args.runs} runs interleaved in blocks of {args.block} -->")
+        print(
+            f"<!-- {time.strftime('%Y-%m-%d')}: {_machine()}; {args.threads} threads, batch 1, median of {args.runs} runs interleaved in blocks of {args.block} -->"
+        )
         print("| model | swiftconv ms, median (p10-p90) | onnxruntime ms, median (p10-p90) | ratio | max abs diff |")
         print("|---|---:|---:|---:|---:|")
         for r in results:
@@ -160,7 +186,9 @@ def main() -> None:
                 f"| {r['max_abs_error']:.1e} |"
             )
     else:
-        print(f"# {_machine()}; {args.threads} threads, batch 1, median of {args.runs} runs interleaved in blocks of {args.block}")
+        print(
+            f"# {_machine()}; {args.threads} threads, batch 1, median of {args.runs} runs interleaved in blocks of {args.block}"
+        )
 
 
 if __name__ == "__main__":

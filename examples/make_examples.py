@@ -73,8 +73,12 @@ def make_tiny_cnn(seed: int = 1) -> onnx.ModelProto:
     ]
     nodes = [
         helper.make_node(
-            "Conv", ["input", "conv.weight", "conv.bias"], ["conv"], name="conv",
-            kernel_shape=[3, 3], pads=[1, 1, 1, 1],
+            "Conv",
+            ["input", "conv.weight", "conv.bias"],
+            ["conv"],
+            name="conv",
+            kernel_shape=[3, 3],
+            pads=[1, 1, 1, 1],
         ),
         helper.make_node("Relu", ["conv"], ["relu"], name="relu"),
         helper.make_node("MaxPool", ["relu"], ["pool"], name="pool", kernel_shape=[2, 2], strides=[2, 2]),

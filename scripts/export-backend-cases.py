@@ -3,13 +3,17 @@
 tests/.cache/backend-data/<onnx version>/<kind>/<case>/ so that tools that cannot import
 onnx (the Swift conformance runner) can read them. onnx >= 1.23 builds the `node` cases
 in memory; the other kinds ship as files and are copied."""
-import os, shutil, sys
+
+import os
+import shutil
+
 import numpy as np
 import onnx
-from onnx import numpy_helper
 import onnx.backend.test.case.node as node_cases
+from onnx import numpy_helper
 
 root = os.path.join(os.path.dirname(__file__), "..", "tests", ".cache", "backend-data", onnx.__version__)
+
 
 def write_value(path, value, info):
     """Serializes `value` as the proto its graph input/output type calls for."""
@@ -26,6 +30,7 @@ def write_value(path, value, info):
         proto = numpy_helper.from_array(np.asarray(value), info.name)
     with open(path, "wb") as f:
         f.write(proto.SerializeToString())
+
 
 def main():
     n = 0
@@ -52,6 +57,7 @@ def main():
                 shutil.copytree(os.path.join(data, kind, name), dst)
             n += 1
     print(f"{n} cases in {os.path.abspath(root)}")
+
 
 if __name__ == "__main__":
     main()

@@ -79,12 +79,14 @@ def run_all(backend: str, names: list[str], jobs: int) -> dict[str, dict]:
     """{case: {"ok": bool, "reason": str}}; crashes and hangs get "crash"/"hang" set."""
     results: dict[str, dict] = {}
     shards = [names[i::jobs] for i in range(jobs)]
-    procs: list[tuple[subprocess.Popen, list[str]]] = []
 
     def spawn():
         return subprocess.Popen(
             [sys.executable, __file__, "--child", backend],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=REPO,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            cwd=REPO,
         )
 
     # Each shard runs in its own child; when a child dies, the case it had started is
@@ -135,8 +137,12 @@ def run_all(backend: str, names: list[str], jobs: int) -> dict[str, dict]:
             del state[p]
             rest = s["pending"]
             if s["current"] is not None:
-                results[s["current"]] = {"case": s["current"], "ok": False, "crash": True,
-                                         "reason": f"process died (exit status {p.returncode})"}
+                results[s["current"]] = {
+                    "case": s["current"],
+                    "ok": False,
+                    "crash": True,
+                    "reason": f"process died (exit status {p.returncode})",
+                }
                 rest = [n for n in rest if n != s["current"]]
                 done += 1
             start(rest)
@@ -155,8 +161,11 @@ def run_all(backend: str, names: list[str], jobs: int) -> dict[str, dict]:
 def remove_entries(passing: set[str]) -> int:
     """Deletes the `engine::` lines of cases in `passing`; returns how many were removed."""
     lines = MANIFEST.read_text().splitlines()
-    kept = [ln for ln in lines if not (ln.strip().startswith(f"{SUITE}::")
-                                      and ln.split("#")[0].strip()[len(SUITE) + 2:] in passing)]
+    kept = [
+        ln
+        for ln in lines
+        if not (ln.strip().startswith(f"{SUITE}::") and ln.split("#")[0].strip()[len(SUITE) + 2 :] in passing)
+    ]
     tmp = MANIFEST.with_suffix(".tmp")
     tmp.write_text("\n".join(kept) + "\n")
     os.replace(tmp, MANIFEST)
@@ -176,7 +185,6 @@ def main() -> int:
         return 0
 
     import onnx
-
     from backend_data import engine_cases
 
     cases = engine_cases()
@@ -217,8 +225,10 @@ def main() -> int:
     passed = sum(1 for n in names if ours[n]["ok"])
     print(f"swiftconv: {passed}/{len(names)} passed, {len(failed)} failed, {len(crashed)} crashed or hung")
     if ort_fail_ours is not None:
-        print(f"onnxruntime: {ort_passes}/{len(names)} passed; "
-              f"{len(ort_fail_ours)} cases pass on onnxruntime but fail on swiftconv")
+        print(
+            f"onnxruntime: {ort_passes}/{len(names)} passed; "
+            f"{len(ort_fail_ours)} cases pass on onnxruntime but fail on swiftconv"
+        )
     for n in crashed:
         print(f"CRASH {n}: {ours[n]['reason']}")
     for n in unlisted:

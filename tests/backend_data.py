@@ -62,8 +62,9 @@ class EngineCase:
 
 def export_cases() -> None:
     """Runs the export script (idempotent: existing cases are kept) and marks the folder complete."""
-    subprocess.run([sys.executable, str(REPO_DIR / "scripts" / "export-backend-cases.py")], check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, str(REPO_DIR / "scripts" / "export-backend-cases.py")], check=True, stdout=subprocess.DEVNULL
+    )
     (DATA_DIR / _COMPLETE).write_text("ok\n")
 
 

@@ -99,17 +99,12 @@ def _build_node_models() -> dict[str, onnx.ModelProto]:
 def _file_cases(kind: str) -> list[BackendCase]:
     kind_dir = ONNX_DATA_DIR / kind
     return [
-        BackendCase(kind, d.name, d / "model.onnx")
-        for d in sorted(kind_dir.iterdir())
-        if (d / "model.onnx").is_file()
+        BackendCase(kind, d.name, d / "model.onnx") for d in sorted(kind_dir.iterdir()) if (d / "model.onnx").is_file()
     ]
 
 
 def _light_cases() -> list[BackendCase]:
-    return [
-        BackendCase("light", p.stem, p)
-        for p in sorted((ONNX_DATA_DIR / "light").glob("*.onnx"))
-    ]
+    return [BackendCase("light", p.stem, p) for p in sorted((ONNX_DATA_DIR / "light").glob("*.onnx"))]
 
 
 _CASES: list[BackendCase] | None = None
@@ -352,7 +347,10 @@ def build_synthetic_models() -> dict[str, onnx.ModelProto]:
         nodes,
         "typed_fields",
         [],
-        [helper.make_value_info(t.name + "_out", helper.make_tensor_type_proto(t.data_type, list(t.dims))) for t in inits],
+        [
+            helper.make_value_info(t.name + "_out", helper.make_tensor_type_proto(t.data_type, list(t.dims)))
+            for t in inits
+        ],
         initializer=inits,
     )
     models["synthetic_typed_fields"] = helper.make_model(
@@ -403,7 +401,6 @@ def build_synthetic_models() -> dict[str, onnx.ModelProto]:
     for m in models.values():
         onnx.checker.check_model(m, full_check=True)
     return models
-
 
 
 # --------------------------------------------------------------------------

@@ -34,8 +34,6 @@ hundred fresh cases.
 from __future__ import annotations
 
 import argparse
-import copy
-import hashlib
 import json
 import math
 import os
@@ -73,26 +71,125 @@ IMPORT_RETRY_PAUSE_S = 15.0
 I64_MAX = 2**63 - 1
 I64_MIN = -(2**63)
 NAN, INF = float("nan"), float("inf")
-EXTREME_INTS = [0, -1, 1, 2, 3, -2, 1000, 10**9, 2**31 - 1, 2**31, -(2**31), 2**32, 2**40, 2**59, 2**62,
-                -(2**62), -(10**12), I64_MAX, I64_MIN, I64_MAX - 1, I64_MIN + 1]
+EXTREME_INTS = [
+    0,
+    -1,
+    1,
+    2,
+    3,
+    -2,
+    1000,
+    10**9,
+    2**31 - 1,
+    2**31,
+    -(2**31),
+    2**32,
+    2**40,
+    2**59,
+    2**62,
+    -(2**62),
+    -(10**12),
+    I64_MAX,
+    I64_MIN,
+    I64_MAX - 1,
+    I64_MIN + 1,
+]
 EXTREME_FLOATS = [NAN, INF, -INF, 0.0, -0.0, 1e38, -1e38, 3.4e38, 1e-45, -1.0, 2.0**31, 2.0**63, 1e-30, 0.5]
-STRINGS = ["", "SAME_UPPER", "SAME_LOWER", "VALID", "NOTSET", "reflect", "edge", "wrap", "constant", "nearest",
-           "linear", "cubic", "bilinear", "bicubic", "zeros", "border", "reflection", "DCR", "CRD", "forward",
-           "reverse", "bidirectional", "half_pixel", "tf_crop_and_resize", "align_corners", "asymmetric",
-           "round_prefer_ceil", "floor", "ceil", "avg", "max", "TF", "IDF", "TFIDF", "none", "tanh", "Relu",
-           "garbage", "\x00", "x" * 300]
+STRINGS = [
+    "",
+    "SAME_UPPER",
+    "SAME_LOWER",
+    "VALID",
+    "NOTSET",
+    "reflect",
+    "edge",
+    "wrap",
+    "constant",
+    "nearest",
+    "linear",
+    "cubic",
+    "bilinear",
+    "bicubic",
+    "zeros",
+    "border",
+    "reflection",
+    "DCR",
+    "CRD",
+    "forward",
+    "reverse",
+    "bidirectional",
+    "half_pixel",
+    "tf_crop_and_resize",
+    "align_corners",
+    "asymmetric",
+    "round_prefer_ceil",
+    "floor",
+    "ceil",
+    "avg",
+    "max",
+    "TF",
+    "IDF",
+    "TFIDF",
+    "none",
+    "tanh",
+    "Relu",
+    "garbage",
+    "\x00",
+    "x" * 300,
+]
 ATTR_POOL = [  # (name, kind) added to nodes by `attr_add`
-    ("axis", "int"), ("axes", "ints"), ("keepdims", "int"), ("pads", "ints"), ("kernel_shape", "ints"),
-    ("strides", "ints"), ("dilations", "ints"), ("group", "int"), ("perm", "ints"), ("k", "int"), ("upper", "int"),
-    ("mode", "string"), ("auto_pad", "string"), ("alpha", "float"), ("beta", "float"), ("epsilon", "float"),
-    ("to", "int"), ("ceil_mode", "int"), ("count_include_pad", "int"), ("output_shape", "ints"),
-    ("output_padding", "ints"), ("batch_dims", "int"), ("num_outputs", "int"), ("size", "int"), ("exclusive", "int"),
-    ("reverse", "int"), ("sorted", "int"), ("largest", "int"), ("hidden_size", "int"), ("direction", "string"),
-    ("layout", "int"), ("blocksize", "int"), ("select_last_index", "int"), ("noop_with_empty_axes", "int"),
-    ("split", "ints"), ("allowzero", "int"), ("transA", "int"), ("transB", "int"), ("sampling_ratio", "int"),
-    ("spatial_scale", "float"), ("output_height", "int"), ("output_width", "int"), ("p", "int"), ("bias", "float"),
-    ("center_point_box", "int"), ("detect_negative", "int"), ("fmod", "int"), ("seed", "float"), ("dtype", "int"),
-    ("stash_type", "int"), ("block_size", "int"), ("coordinate_transformation_mode", "string"),
+    ("axis", "int"),
+    ("axes", "ints"),
+    ("keepdims", "int"),
+    ("pads", "ints"),
+    ("kernel_shape", "ints"),
+    ("strides", "ints"),
+    ("dilations", "ints"),
+    ("group", "int"),
+    ("perm", "ints"),
+    ("k", "int"),
+    ("upper", "int"),
+    ("mode", "string"),
+    ("auto_pad", "string"),
+    ("alpha", "float"),
+    ("beta", "float"),
+    ("epsilon", "float"),
+    ("to", "int"),
+    ("ceil_mode", "int"),
+    ("count_include_pad", "int"),
+    ("output_shape", "ints"),
+    ("output_padding", "ints"),
+    ("batch_dims", "int"),
+    ("num_outputs", "int"),
+    ("size", "int"),
+    ("exclusive", "int"),
+    ("reverse", "int"),
+    ("sorted", "int"),
+    ("largest", "int"),
+    ("hidden_size", "int"),
+    ("direction", "string"),
+    ("layout", "int"),
+    ("blocksize", "int"),
+    ("select_last_index", "int"),
+    ("noop_with_empty_axes", "int"),
+    ("split", "ints"),
+    ("allowzero", "int"),
+    ("transA", "int"),
+    ("transB", "int"),
+    ("sampling_ratio", "int"),
+    ("spatial_scale", "float"),
+    ("output_height", "int"),
+    ("output_width", "int"),
+    ("p", "int"),
+    ("bias", "float"),
+    ("center_point_box", "int"),
+    ("detect_negative", "int"),
+    ("fmod", "int"),
+    ("seed", "float"),
+    ("dtype", "int"),
+    ("stash_type", "int"),
+    ("block_size", "int"),
+    ("coordinate_transformation_mode", "string"),
 ]
 OPSETS = [1, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 0, -1, 10**6, 2**62]
 DOMAINS = ["", "ai.onnx.ml", "com.microsoft", "ai.onnx.preview.training", "nowhere"]
@@ -133,8 +230,9 @@ def seed_catalogue() -> dict:
 
     node_dir = backend_node_dir()
     if not node_dir.is_dir():
-        subprocess.run([sys.executable, str(REPO / "scripts" / "export-backend-cases.py")], check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, str(REPO / "scripts" / "export-backend-cases.py")], check=True, stdout=subprocess.DEVNULL
+        )
     cache = CACHE_DIR / f"seeds-{onnx.__version__}.json"
     if cache.exists():
         return json.loads(cache.read_text())
@@ -263,10 +361,9 @@ def _extreme_float(rng) -> float:
 
 def _fmt(v) -> str:
     if isinstance(v, int) and abs(v) >= 2**20:
-        for base in (2,):
-            e = int(math.log2(abs(v))) if v else 0
-            if abs(v) == 2**e:
-                return ("-" if v < 0 else "") + f"2^{e}"
+        e = int(math.log2(abs(v))) if v else 0
+        if abs(v) == 2**e:
+            return ("-" if v < 0 else "") + f"2^{e}"
         return {I64_MAX: "INT64_MAX", I64_MIN: "INT64_MIN"}.get(v, str(v))
     return repr(v)
 
@@ -290,7 +387,8 @@ def _int_list(rng, old: list[int]) -> list[int]:
 
 
 def mut_attr_value(rng, m, feeds, ctx):
-    from onnx import AttributeProto as A, helper
+    from onnx import AttributeProto as A
+    from onnx import helper
 
     nodes = [x for x in _walk_nodes(m.graph, []) if x[2].attribute]
     if not nodes:
@@ -521,8 +619,19 @@ def mut_rewire(rng, m, feeds, ctx):
     for x in g.node:
         names += list(x.output)
     names = [x for x in names if x] or ["x"]
-    how = rng.choice(["drop_input", "dup_input", "rewire_input", "empty_input", "drop_output", "extra_output",
-                      "dup_output", "reorder", "dangling"])
+    how = rng.choice(
+        [
+            "drop_input",
+            "dup_input",
+            "rewire_input",
+            "empty_input",
+            "drop_output",
+            "extra_output",
+            "dup_output",
+            "reorder",
+            "dangling",
+        ]
+    )
     ctx.ops.append(n.op_type)
     if how == "drop_input" and n.input:
         i = rng.randrange(len(n.input))
@@ -692,12 +801,21 @@ def _run_one(sc, model: bytes, feeds: dict) -> dict:
         shapes = [list(o.shape) if isinstance(o, np.ndarray) else type(o).__name__ for o in outs]
         return {"outcome": "ok", "stage": stage, "detail": str(shapes)[:200], "s": round(time.perf_counter() - t0, 3)}
     except sc.SwiftconvError as e:
-        return {"outcome": "clean", "stage": stage, "type": type(e).__name__, "detail": str(e)[:300],
-                "s": round(time.perf_counter() - t0, 3)}
+        return {
+            "outcome": "clean",
+            "stage": stage,
+            "type": type(e).__name__,
+            "detail": str(e)[:300],
+            "s": round(time.perf_counter() - t0, 3),
+        }
     except BaseException as e:  # noqa: BLE001 - anything else breaks the contract
-        return {"outcome": "other", "stage": stage, "type": f"{type(e).__module__}.{type(e).__qualname__}",
-                "detail": "".join(traceback.format_exception_only(type(e), e)).strip()[:500],
-                "s": round(time.perf_counter() - t0, 3)}
+        return {
+            "outcome": "other",
+            "stage": stage,
+            "type": f"{type(e).__module__}.{type(e).__qualname__}",
+            "detail": "".join(traceback.format_exception_only(type(e), e)).strip()[:500],
+            "s": round(time.perf_counter() - t0, 3),
+        }
 
 
 def limit_child():
@@ -764,8 +882,17 @@ def _child_env():
 def first_crash_line(stderr: str) -> str:
     """The line that says what went wrong (a Swift fatal error, a signal), for dedup and case.json."""
     lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
-    for pat in (r"Fatal error", r"fatal error", r"Fatal Python error", r"ERROR: AddressSanitizer", r"Assertion",
-                r"terminate called", r"Illegal instruction", r"Segmentation fault", r"Aborted"):
+    for pat in (
+        r"Fatal error",
+        r"fatal error",
+        r"Fatal Python error",
+        r"ERROR: AddressSanitizer",
+        r"Assertion",
+        r"terminate called",
+        r"Illegal instruction",
+        r"Segmentation fault",
+        r"Aborted",
+    ):
         for ln in lines:
             if re.search(pat, ln):
                 return ln[:300]
@@ -778,11 +905,12 @@ def _stderr_of(err, key) -> str:
     text = err.read().decode(errors="replace")
     marker = f"@@BEGIN {key}\n"
     at = text.rfind(marker) if key else -1
-    return text[at + len(marker):] if at >= 0 else text
+    return text[at + len(marker) :] if at >= 0 else text
 
 
-def run_items(args_for_child: list[str], keys: list[str], case_limit: float, deadline: float | None = None,
-              on_result=None) -> list[Result]:
+def run_items(
+    args_for_child: list[str], keys: list[str], case_limit: float, deadline: float | None = None, on_result=None
+) -> list[Result]:
     """Runs `keys` in as few children as possible, restarting past crashes and hangs."""
     results: dict[str, Result] = {}
     todo = list(keys)
@@ -792,10 +920,23 @@ def run_items(args_for_child: list[str], keys: list[str], case_limit: float, dea
             break
         with tempfile.TemporaryFile() as err:
             proc = subprocess.Popen(
-                [sys.executable, "-X", "faulthandler", str(Path(__file__).resolve()), *args_for_child,
-                 "--items", ",".join(todo)],
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err, env=_child_env(), text=True,
-                errors="replace", bufsize=1)
+                [
+                    sys.executable,
+                    "-X",
+                    "faulthandler",
+                    str(Path(__file__).resolve()),
+                    *args_for_child,
+                    "--items",
+                    ",".join(todo),
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                env=_child_env(),
+                text=True,
+                errors="replace",
+                bufsize=1,
+            )
             q: queue.Queue = queue.Queue()
 
             def reader():
@@ -821,8 +962,13 @@ def run_items(args_for_child: list[str], keys: list[str], case_limit: float, dea
                     proc.wait()
                     tail = _stderr_of(err, current)
                     key = current or (todo[0] if todo else "?")
-                    r = Result(key, "hang", f"no END after {case_limit:.0f} s" if current else "child startup hung",
-                               tail[:3000], case_limit)
+                    r = Result(
+                        key,
+                        "hang",
+                        f"no END after {case_limit:.0f} s" if current else "child startup hung",
+                        tail[:3000],
+                        case_limit,
+                    )
                     results[key] = r
                     on_result and on_result(r)
                     if key in todo:
@@ -867,8 +1013,10 @@ def run_items(args_for_child: list[str], keys: list[str], case_limit: float, dea
                     todo.remove(current)
             elif not finished and todo and current is None and proc.returncode != 0:
                 err.seek(0)
-                raise RuntimeError(f"fuzz child failed outside a case (status {proc.returncode}):\n"
-                                   + err.read().decode(errors="replace")[-3000:])
+                raise RuntimeError(
+                    f"fuzz child failed outside a case (status {proc.returncode}):\n"
+                    + err.read().decode(errors="replace")[-3000:]
+                )
             if finished:
                 break
     return [results[k] for k in keys if k in results]
@@ -892,8 +1040,16 @@ def existing_corpus_keys() -> set:
     return keys
 
 
-def campaign(seed: int, start: int, count: int, jobs: int, case_limit: float, save: bool = True,
-             budget: float | None = None, quiet: bool = False) -> dict:
+def campaign(
+    seed: int,
+    start: int,
+    count: int,
+    jobs: int,
+    case_limit: float,
+    save: bool = True,
+    budget: float | None = None,
+    quiet: bool = False,
+) -> dict:
     catalogue()  # build the seed cache once, before the children read it
     indices = list(range(start, start + count))
     chunks = [indices[j::jobs] for j in range(jobs)]
@@ -921,23 +1077,48 @@ def campaign(seed: int, start: int, count: int, jobs: int, case_limit: float, sa
         t.join()
     counts = {k: sum(r.outcome == k for r in results) for k in ("ok", "clean", "crash", "hang", "other", "skip")}
     failures = [r for r in results if r.outcome in FAILURES]
-    summary = {"seed": seed, "start": start, "count": count, "run": len(results), "counts": counts,
-               "seconds": round(time.monotonic() - t0, 1), "failures": [], "saved": [], "too_big": []}
+    summary = {
+        "seed": seed,
+        "start": start,
+        "count": count,
+        "run": len(results),
+        "counts": counts,
+        "seconds": round(time.monotonic() - t0, 1),
+        "failures": [],
+        "saved": [],
+        "too_big": [],
+    }
     known = existing_corpus_keys() if save else set()
     n_corpus = len(list(CORPUS_DIR.glob("*/case.json"))) if CORPUS_DIR.is_dir() else 0
     for r in sorted(failures, key=lambda r: int(r.key)):
         case = make_case(seed, int(r.key))
         line = first_crash_line(r.stderr) if r.outcome != "other" else r.detail.splitlines()[-1][:300]
         dedup = [case.op, case.kind, r.outcome, _norm(line)]
-        entry = {"index": case.index, "op": case.op, "kind": case.kind, "outcome": r.outcome, "line": line,
-                 "seed_model": case.seed_model, "desc": case.desc}
+        entry = {
+            "index": case.index,
+            "op": case.op,
+            "kind": case.kind,
+            "outcome": r.outcome,
+            "line": line,
+            "seed_model": case.seed_model,
+            "desc": case.desc,
+        }
         summary["failures"].append(entry)
         if not save or tuple(dedup) in known or n_corpus >= MAX_CORPUS_CASES:
             continue
         folder = CORPUS_DIR / case_id(case)
-        meta = {"seed": seed, "index": case.index, "seed_model": case.seed_model, "op": case.op, "kind": case.kind,
-                "mutation": case.desc, "failure": r.outcome, "detail": r.detail[:300], "stderr_first_line": line,
-                "dedup": dedup}
+        meta = {
+            "seed": seed,
+            "index": case.index,
+            "seed_model": case.seed_model,
+            "op": case.op,
+            "kind": case.kind,
+            "mutation": case.desc,
+            "failure": r.outcome,
+            "detail": r.detail[:300],
+            "stderr_first_line": line,
+            "dedup": dedup,
+        }
         size = write_case_dir(case, folder, meta)
         if size > MAX_CORPUS_CASE_BYTES:
             shutil.rmtree(folder, ignore_errors=True)
@@ -953,8 +1134,10 @@ def campaign(seed: int, start: int, count: int, jobs: int, case_limit: float, sa
 
 def summary_line(s: dict) -> str:
     c = s["counts"]
-    return (f"fuzz: {s['run'] - c['skip']} cases, {c['ok']} ok, {c['clean']} clean errors, {c['crash']} crashes, "
-            f"{c['hang']} hangs, {c['other']} other exceptions ({c['skip']} skipped as too big, {s['seconds']} s)")
+    return (
+        f"fuzz: {s['run'] - c['skip']} cases, {c['ok']} ok, {c['clean']} clean errors, {c['crash']} crashes, "
+        f"{c['hang']} hangs, {c['other']} other exceptions ({c['skip']} skipped as too big, {s['seconds']} s)"
+    )
 
 
 def replay_dirs(dirs: list[Path], case_limit: float = CASE_LIMIT_S) -> list[Result]:
@@ -983,16 +1166,28 @@ def main(argv=None) -> int:
         case = make_case(a.seed, a.describe)
         folder = CACHE_DIR / "describe" / case_id(case)
         shutil.rmtree(folder, ignore_errors=True)
-        write_case_dir(case, folder, {"seed": a.seed, "index": a.describe, "seed_model": case.seed_model,
-                                      "kind": case.kind, "mutation": case.desc})
+        write_case_dir(
+            case,
+            folder,
+            {
+                "seed": a.seed,
+                "index": a.describe,
+                "seed_model": case.seed_model,
+                "kind": case.kind,
+                "mutation": case.desc,
+            },
+        )
         print(f"seed {a.seed} case {a.describe}: {case.seed_model} [{case.kind}] op {case.op}")
         for d in case.desc:
             print("  " + d)
         print(f"files: {folder}" + (f"  (not run: {case.skip})" if case.skip else ""))
         return 0
     if a.replay:
-        dirs = [a.replay] if (a.replay / "model.onnx").is_file() else sorted(
-            d for d in a.replay.iterdir() if (d / "model.onnx").is_file())
+        dirs = (
+            [a.replay]
+            if (a.replay / "model.onnx").is_file()
+            else sorted(d for d in a.replay.iterdir() if (d / "model.onnx").is_file())
+        )
         bad = 0
         for r in replay_dirs(dirs, a.case_limit):
             extra = f" | {first_crash_line(r.stderr)}" if r.outcome in ("crash", "hang") else ""

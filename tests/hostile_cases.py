@@ -44,7 +44,7 @@ INF = float("inf")
 
 @dataclass
 class Built:
-    model: "object"  # onnx.ModelProto
+    model: object  # onnx.ModelProto
     feeds: dict[str, np.ndarray] = field(default_factory=dict)
     fifos: list[str] = field(default_factory=list)  # FIFOs to create beside model.onnx
     external: dict[str, bytes] = field(default_factory=dict)  # files beside model.onnx
@@ -76,8 +76,14 @@ def _onnx():
 
 def _model(nodes, inputs, outputs, initializers=(), opset=20, ir=9, sparse=(), domain_opsets=None):
     onnx, TP, helper, nh = _onnx()
-    graph = helper.make_graph(list(nodes), "hostile", list(inputs), list(outputs),
-                              initializer=list(initializers), sparse_initializer=list(sparse))
+    graph = helper.make_graph(
+        list(nodes),
+        "hostile",
+        list(inputs),
+        list(outputs),
+        initializer=list(initializers),
+        sparse_initializer=list(sparse),
+    )
     opsets = [helper.make_opsetid("", opset)] + list(domain_opsets or [])
     return helper.make_model(graph, opset_imports=opsets, ir_version=ir, producer_name="hostile_cases")
 
@@ -98,8 +104,9 @@ I64 = 7
 BOOL = 9
 
 
-def unary_shape_op(op, x, shape_name, shape_values, x_elem=F, extra_inputs=(), attrs=None, out_elem=None,
-                   const_shape=False):
+def unary_shape_op(
+    op, x, shape_name, shape_values, x_elem=F, extra_inputs=(), attrs=None, out_elem=None, const_shape=False
+):
     """op(x, shape_tensor, *extra) -> y, with the shape tensor fed at run time (or an initializer)."""
     _, _, helper, _ = _onnx()
     shape = np.asarray(shape_values, dtype=np.int64)
@@ -128,9 +135,11 @@ def constant_of_shape(shape):
     def build():
         _, _, helper, nh = _onnx()
         s = np.asarray(shape, dtype=np.int64)
-        node = helper.make_node("ConstantOfShape", ["shape"], ["y"],
-                                value=nh.from_array(np.array([1.0], dtype=np.float32), "value"))
+        node = helper.make_node(
+            "ConstantOfShape", ["shape"], ["y"], value=nh.from_array(np.array([1.0], dtype=np.float32), "value")
+        )
         return Built(_model([node], [_vi("shape", I64, list(s.shape))], [_vi("y", F, None)]), {"shape": s})
+
     return build
 
 
@@ -160,6 +169,7 @@ def onehot(indices, depth, values=(0.0, 1.0)):
         feeds = {"indices": idx, "depth": dep, "values": val}
         inputs = [_vi(k, _elem(v), list(v.shape)) for k, v in feeds.items()]
         return Built(_model([node], inputs, [_vi("y", F, None)]), feeds)
+
     return build
 
 
@@ -183,11 +193,13 @@ def resize(sizes=None, scales=None, roi=None, mode="nearest", ctm="half_pixel", 
         node = helper.make_node("Resize", names, ["y"], mode=mode, coordinate_transformation_mode=ctm)
         inputs = [_vi(k, _elem(v), list(v.shape)) for k, v in feeds.items()]
         return Built(_model([node], inputs, [_vi("y", F, None)]), feeds)
+
     return build
 
 
 def single(op, feeds, attrs=None, out_elem=F, n_out=1, opset=20, inits=None):
     """One node over fed inputs (and optional initializers) with untyped-shape outputs."""
+
     def build():
         _, _, helper, _ = _onnx()
         fs = {k: np.asarray(v) for k, v in feeds.items()}
@@ -198,23 +210,40 @@ def single(op, feeds, attrs=None, out_elem=F, n_out=1, opset=20, inits=None):
         inputs = [_vi(k, _elem(v), list(v.shape)) for k, v in fs.items()]
         initializers = [_init(k, v) for k, v in ins.items()]
         return Built(_model([node], inputs, [_vi(o, out_elem, None) for o in outs], initializers, opset=opset), fs)
+
     return build
 
 
 def conv_pads_huge():
-    return single("Conv", {"x": f32(1, 1, 3, 3), "w": f32(1, 1, 1, 1, seed=1)},
-                  {"pads": [2**40, 2**40, 0, 0], "kernel_shape": [1, 1]})()
+    return single(
+        "Conv",
+        {"x": f32(1, 1, 3, 3), "w": f32(1, 1, 1, 1, seed=1)},
+        {"pads": [2**40, 2**40, 0, 0], "kernel_shape": [1, 1]},
+    )()
 
 
 def convtranspose_output_shape():
-    return single("ConvTranspose", {"x": f32(1, 1, 2, 2), "w": f32(1, 1, 2, 2, seed=1)},
-                  {"output_shape": [2**31, 2**31], "kernel_shape": [2, 2]})()
+    return single(
+        "ConvTranspose",
+        {"x": f32(1, 1, 2, 2), "w": f32(1, 1, 2, 2, seed=1)},
+        {"output_shape": [2**31, 2**31], "kernel_shape": [2, 2]},
+    )()
 
 
 def tfidf_huge():
-    return single("TfIdfVectorizer", {"x": np.array([[1, 2, 3]], dtype=np.int64)},
-                  {"mode": "TF", "min_gram_length": 1, "max_gram_length": 1, "max_skip_count": 0,
-                   "ngram_counts": [0], "ngram_indexes": [2**40], "pool_int64s": [1]})()
+    return single(
+        "TfIdfVectorizer",
+        {"x": np.array([[1, 2, 3]], dtype=np.int64)},
+        {
+            "mode": "TF",
+            "min_gram_length": 1,
+            "max_gram_length": 1,
+            "max_skip_count": 0,
+            "ngram_counts": [0],
+            "ngram_indexes": [2**40],
+            "pool_int64s": [1],
+        },
+    )()
 
 
 def sparse_initializer_huge():
@@ -229,13 +258,20 @@ def sparse_initializer_huge():
 
 def split_wrapping():
     # sizes sum to 2^64 + 4, i.e. 4 modulo 2^64: a wrapping sum equals the axis length
-    return single("Split", {"x": f32(4), "split": np.array([I64_MAX, I64_MAX, 6], dtype=np.int64)}, {"axis": 0},
-                  n_out=3)()
+    return single(
+        "Split", {"x": f32(4), "split": np.array([I64_MAX, I64_MAX, 6], dtype=np.int64)}, {"axis": 0}, n_out=3
+    )()
 
 
 def col2im_huge():
-    return single("Col2Im", {"x": f32(1, 1, 1), "image_shape": np.array([2**62, 2**62], dtype=np.int64),
-                             "block_shape": np.array([1, 1], dtype=np.int64)})()
+    return single(
+        "Col2Im",
+        {
+            "x": f32(1, 1, 1),
+            "image_shape": np.array([2**62, 2**62], dtype=np.int64),
+            "block_shape": np.array([1, 1], dtype=np.int64),
+        },
+    )()
 
 
 def affinegrid_huge():
@@ -246,8 +282,17 @@ def affinegrid_huge():
 def slice_step(starts, ends, steps):
     def build():
         x = np.arange(5, dtype=np.float32)
-        return single("Slice", {"x": x, "starts": np.array(starts, dtype=np.int64), "ends": np.array(ends, dtype=np.int64),
-                                "axes": np.array([0], dtype=np.int64), "steps": np.array(steps, dtype=np.int64)})()
+        return single(
+            "Slice",
+            {
+                "x": x,
+                "starts": np.array(starts, dtype=np.int64),
+                "ends": np.array(ends, dtype=np.int64),
+                "axes": np.array([0], dtype=np.int64),
+                "steps": np.array(steps, dtype=np.int64),
+            },
+        )()
+
     return build
 
 
@@ -259,23 +304,32 @@ def gridsample(value):
     def build():
         grid = np.array([[[[value, 0.25], [0.5, -0.5]]]], dtype=np.float32)  # [1, 1, 2, 2]
         return single("GridSample", {"x": f32(1, 1, 3, 3), "grid": grid}, {"mode": "linear"})()
+
     return build
 
 
 def roialign_nan():
-    return single("RoiAlign", {"x": f32(1, 1, 4, 4), "rois": np.array([[0, 0, 2, 2]], dtype=np.float32),
-                               "batch_indices": np.array([0], dtype=np.int64)},
-                  {"spatial_scale": NAN, "output_height": 2, "output_width": 2, "sampling_ratio": 0})()
+    return single(
+        "RoiAlign",
+        {
+            "x": f32(1, 1, 4, 4),
+            "rois": np.array([[0, 0, 2, 2]], dtype=np.float32),
+            "batch_indices": np.array([0], dtype=np.int64),
+        },
+        {"spatial_scale": NAN, "output_height": 2, "output_width": 2, "sampling_ratio": 0},
+    )()
 
 
 def binary_consts(op, out_elem=F):
     """op(A, B) of two initializers of shapes [0] and [1]: folded or run at session creation."""
+
     def build():
         _, _, helper, _ = _onnx()
         a = _init("a", np.zeros([0], dtype=np.float32))
         b = _init("b", np.ones([1], dtype=np.float32))
         node = helper.make_node(op, ["a", "b"], ["y"])
         return Built(_model([node], [], [_vi("y", out_elem, None)], [a, b]))
+
     return build
 
 
@@ -301,15 +355,13 @@ def external_fifo():
 
 
 def averagepool_kernel_huge():
-    return single("AveragePool", {"x": f32(1, 1, 4, 4)},
-                  {"kernel_shape": [2**62, 2**62], "auto_pad": "SAME_LOWER"})()
+    return single("AveragePool", {"x": f32(1, 1, 4, 4)}, {"kernel_shape": [2**62, 2**62], "auto_pad": "SAME_LOWER"})()
 
 
 def loop_huge_trip_count():
     _, TP, helper, _ = _onnx()
     body = helper.make_graph(
-        [helper.make_node("Identity", ["cond_in"], ["cond_out"]),
-         helper.make_node("Add", ["v_in", "one"], ["v_out"])],
+        [helper.make_node("Identity", ["cond_in"], ["cond_out"]), helper.make_node("Add", ["v_in", "one"], ["v_out"])],
         "body",
         [_vi("iter", I64, []), _vi("cond_in", BOOL, []), _vi("v_in", F, [1])],
         [_vi("cond_out", BOOL, []), _vi("v_out", F, [1])],
@@ -330,14 +382,17 @@ def relu_relu(out1, out2, x_init=False):
         nodes = [helper.make_node("Relu", ["x"], [out1]), helper.make_node("Neg", ["x"], [out2])]
         inits = [_init("c", np.ones([2], dtype=np.float32))] if x_init else []
         return Built(_model(nodes, [_vi("x", F, [2])], [_vi(out1, F, [2])], inits), {"x": f32(2)})
+
     return build
 
 
 def node_writes_initializer():
     _, _, helper, _ = _onnx()
     nodes = [helper.make_node("Relu", ["x"], ["c"]), helper.make_node("Add", ["x", "c"], ["y"])]
-    return Built(_model(nodes, [_vi("x", F, [2])], [_vi("y", F, [2])], [_init("c", np.ones([2], dtype=np.float32))]),
-                 {"x": f32(2)})
+    return Built(
+        _model(nodes, [_vi("x", F, [2])], [_vi("y", F, [2])], [_init("c", np.ones([2], dtype=np.float32))]),
+        {"x": f32(2)},
+    )
 
 
 def output_type_contradicted():
@@ -365,8 +420,12 @@ def no_outputs():
 
 
 def mod_int_zero():
-    return single("Mod", {"a": np.array([5, 7, -3], dtype=np.int32), "b": np.array([2, 0, 0], dtype=np.int32)},
-                  {"fmod": 0}, out_elem=I32)()
+    return single(
+        "Mod",
+        {"a": np.array([5, 7, -3], dtype=np.int32), "b": np.array([2, 0, 0], dtype=np.int32)},
+        {"fmod": 0},
+        out_elem=I32,
+    )()
 
 
 def pool_pads_gt_kernel(op):
@@ -389,15 +448,23 @@ def pad_reflect_wide():
 # onnxruntime casts a non-finite float to an integer index (undefined behaviour in C++; INT64_MIN
 # on x86) and returns whatever its clamping makes of that, which contradicts the operator's own
 # definition; swiftconv raises InvalidArgument for a non-finite coordinate / scale instead.
-GRID_NAN = ("onnxruntime samples a NaN grid coordinate as if it were -1 (the border), an artefact of "
-            "casting NaN to int64; with padding_mode=zeros there is no defined value to match")
-GRID_INF = ("a grid coordinate at +inf lies outside the image, so padding_mode=zeros defines 0, but "
-            "onnxruntime returns the border sample (NaN/inf cast to int64, then clamped)")
-ROI_NAN = ("tf_crop_and_resize with a NaN ROI: onnxruntime's NaN comparisons pass and the NaN source "
-           "coordinate is cast to int64 and clamped to row 0; neither the crop nor the extrapolation "
-           "value is defined")
-ROIALIGN_NAN = ("RoiAlign with spatial_scale NaN: onnxruntime's adaptive sampling grid is ceil(NaN) cast "
-                "to int (INT_MIN), its loops run zero times and it returns zeros by accident")
+GRID_NAN = (
+    "onnxruntime samples a NaN grid coordinate as if it were -1 (the border), an artefact of "
+    "casting NaN to int64; with padding_mode=zeros there is no defined value to match"
+)
+GRID_INF = (
+    "a grid coordinate at +inf lies outside the image, so padding_mode=zeros defines 0, but "
+    "onnxruntime returns the border sample (NaN/inf cast to int64, then clamped)"
+)
+ROI_NAN = (
+    "tf_crop_and_resize with a NaN ROI: onnxruntime's NaN comparisons pass and the NaN source "
+    "coordinate is cast to int64 and clamped to row 0; neither the crop nor the extrapolation "
+    "value is defined"
+)
+ROIALIGN_NAN = (
+    "RoiAlign with spatial_scale NaN: onnxruntime's adaptive sampling grid is ceil(NaN) cast "
+    "to int (INT_MIN), its loops run zero times and it returns zeros by accident"
+)
 
 CASES: list[Case] = [
     # --- heap overflow: a wrapped or truncated size, then writes past the buffer
@@ -405,8 +472,11 @@ CASES: list[Case] = [
     Case("expand_2p30x2p30", "heap-overflow", expand([2**30, 2**30])),
     Case("tile_repeats_2p60", "heap-overflow", tile([2**60])),
     Case("pad_2p59", "heap-overflow", pad([0, 2**59])),
-    Case("onehot_depth_2p59", "heap-overflow",
-         onehot(np.array([0, 1], dtype=np.int64), np.array([2**59], dtype=np.int64))),
+    Case(
+        "onehot_depth_2p59",
+        "heap-overflow",
+        onehot(np.array([0, 1], dtype=np.int64), np.array([2**59], dtype=np.int64)),
+    ),
     # --- out of memory: the allocation must fail cleanly (ResourceExhausted)
     Case("constantofshape_2p40", "oom", constant_of_shape([2**40])),
     # 1.1e9 floats = 4.4 GB: more than the 4 GiB address-space cap whatever the interpreter's own
@@ -433,18 +503,23 @@ CASES: list[Case] = [
     Case("trilu_k_int64max_upper", "int-overflow", trilu(I64_MAX, 1)),
     Case("trilu_k_int64max_lower", "int-overflow", trilu(I64_MAX, 0)),
     # --- NaN / inf converted to an integer
-    Case("onehot_nan_indices", "nan-to-int",
-         # compared: a NaN index is outside [-depth, depth-1], so its row is all off_value (onnxruntime agrees)
-         onehot(np.array([NAN, 1.0], dtype=np.float32), np.array([3], dtype=np.float32))),
-    Case("onehot_nan_depth", "nan-to-int",
-         onehot(np.array([0, 1], dtype=np.int64), np.array([NAN], dtype=np.float32))),
+    Case(
+        "onehot_nan_indices",
+        "nan-to-int",
+        # compared: a NaN index is outside [-depth, depth-1], so its row is all off_value (onnxruntime agrees)
+        onehot(np.array([NAN, 1.0], dtype=np.float32), np.array([3], dtype=np.float32)),
+    ),
+    Case("onehot_nan_depth", "nan-to-int", onehot(np.array([0, 1], dtype=np.int64), np.array([NAN], dtype=np.float32))),
     Case("resize_scale_inf", "nan-to-int", resize(scales=[1, 1, INF, INF])),
     Case("resize_scale_1e38", "nan-to-int", resize(scales=[1, 1, 1e38, 1e38])),
     Case("gridsample_nan_grid", "nan-to-int", gridsample(NAN), reject=GRID_NAN),
     Case("gridsample_inf_grid", "nan-to-int", gridsample(INF), reject=GRID_INF),
-    Case("resize_tf_crop_nan_roi", "nan-to-int",
-         resize(scales=[1, 1, 2, 2], roi=[0, 0, NAN, 0, 1, 1, 1, 1], mode="linear", ctm="tf_crop_and_resize"),
-         reject=ROI_NAN),
+    Case(
+        "resize_tf_crop_nan_roi",
+        "nan-to-int",
+        resize(scales=[1, 1, 2, 2], roi=[0, 0, NAN, 0, 1, 1, 1, 1], mode="linear", ctm="tf_crop_and_resize"),
+        reject=ROI_NAN,
+    ),
     Case("roialign_spatial_scale_nan", "nan-to-int", roialign_nan, reject=ROIALIGN_NAN),
     # --- session creation (constant folding / planning)
     Case("add_consts_0_and_1", "session-creation", binary_consts("Add")),
@@ -518,7 +593,7 @@ def _digest(a: np.ndarray) -> str:
     flat = a.reshape(-1) if a.flags.c_contiguous else np.ascontiguousarray(a).reshape(-1)
     step = max(1, (16 << 20) // max(1, a.itemsize))
     for i in range(0, flat.size, step):
-        h.update(memoryview(flat[i:i + step]).cast("B"))
+        h.update(memoryview(flat[i : i + step]).cast("B"))
     return h.hexdigest()
 
 
@@ -531,8 +606,7 @@ def _summarize_outputs(outputs, out_path: Path):
             info.append({"kind": type(o).__name__, "repr": repr(o)[:200]})
             continue
         if o.nbytes > (64 << 20):
-            info.append({"kind": "digest", "dtype": str(o.dtype), "shape": list(o.shape),
-                         "sha256": _digest(o)})
+            info.append({"kind": "digest", "dtype": str(o.dtype), "shape": list(o.shape), "sha256": _digest(o)})
         else:
             arrays[f"o{i}"] = o
             info.append({"kind": "array", "dtype": str(o.dtype), "shape": list(o.shape)})
@@ -586,9 +660,13 @@ def child_main(engine: str, folder: Path, out_path: Path) -> int:
                 clean = isinstance(e, swiftconv.SwiftconvError)
             except Exception:  # noqa: BLE001
                 pass
-        report(status="raised", type=type(e).__module__ + "." + type(e).__qualname__, clean=clean,
-               message=str(e)[:1000],
-               traceback="".join(traceback.format_exception(type(e), e, e.__traceback__))[-2000:])
+        report(
+            status="raised",
+            type=type(e).__module__ + "." + type(e).__qualname__,
+            clean=clean,
+            message=str(e)[:1000],
+            traceback="".join(traceback.format_exception(type(e), e, e.__traceback__))[-2000:],
+        )
         return 0
     report(status="ok", outputs=info)
     return 0

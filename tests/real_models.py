@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +20,7 @@ MODELS = Path(__file__).resolve().parent / "models"
 SEED = 0
 
 
-@lru_cache(maxsize=None)
+@cache
 def manifest() -> dict:
     return json.loads((MODELS / "real_models.json").read_text())
 

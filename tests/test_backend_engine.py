@@ -15,7 +15,6 @@ scripts/update-known-failures.py. A crash of the engine kills the run, which fai
 
 import onnx
 import pytest
-
 from backend_data import assert_values_close, engine_cases, load_data_set
 from conftest import read_known_failures
 

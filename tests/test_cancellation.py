@@ -15,7 +15,6 @@ import threading
 import time
 
 import numpy as np
-import onnx
 import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper
@@ -47,7 +46,8 @@ def endless_loop_model(trip_count=None):
         inits.append(helper.make_tensor("M", TensorProto.INT64, [], [trip_count]))
     loop = helper.make_node("Loop", ["M" if trip_count is not None else "", "cond", "x"], ["y"], body=body)
     graph = helper.make_graph(
-        [loop], "endless",
+        [loop],
+        "endless",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
         inits,
@@ -57,8 +57,11 @@ def endless_loop_model(trip_count=None):
 
 def constant_of_shape_model(n):
     graph = helper.make_graph(
-        [helper.make_node("ConstantOfShape", ["shape"], ["y"],
-                          value=helper.make_tensor("v", TensorProto.FLOAT, [1], [2.0]))],
+        [
+            helper.make_node(
+                "ConstantOfShape", ["shape"], ["y"], value=helper.make_tensor("v", TensorProto.FLOAT, [1], [2.0])
+            )
+        ],
         "big",
         [helper.make_tensor_value_info("shape", TensorProto.INT64, [1])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
@@ -164,8 +167,9 @@ CTRL_C_CHILD = textwrap.dedent(
 
 def test_ctrl_c_stops_a_run_on_the_main_thread():
     here = os.path.dirname(os.path.abspath(__file__))
-    proc = subprocess.run([sys.executable, "-c", CTRL_C_CHILD, here], capture_output=True, text=True, timeout=30,
-                          stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        [sys.executable, "-c", CTRL_C_CHILD, here], capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     seconds = float(proc.stdout.split()[2])
     assert seconds < 2.0, proc.stdout
@@ -203,7 +207,9 @@ def test_max_run_bytes_counts_what_a_run_holds_at_once():
     x = {"x": np.ones(1 << 18, np.float32)}
     options = sc.SessionOptions()
     options.max_run_bytes = (2 << 20) + 100
-    np.testing.assert_array_equal(sc.InferenceSession(model, options).run(None, x)[0], np.full(1 << 18, 4.0, np.float32))
+    np.testing.assert_array_equal(
+        sc.InferenceSession(model, options).run(None, x)[0], np.full(1 << 18, 4.0, np.float32)
+    )
     options.max_run_bytes = (2 << 20) - 100
     with pytest.raises(sc.ResourceExhausted, match="run's limit"):
         sc.InferenceSession(model, options).run(None, x)

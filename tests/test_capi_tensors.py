@@ -63,8 +63,22 @@ def test_unaligned_array_is_copied():
 
 @pytest.mark.parametrize(
     "dtype",
-    ["float32", "float64", "float16", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
-     "uint64", "bool", "complex64", "complex128"],
+    [
+        "float32",
+        "float64",
+        "float16",
+        "int8",
+        "int16",
+        "int32",
+        "int64",
+        "uint8",
+        "uint16",
+        "uint32",
+        "uint64",
+        "bool",
+        "complex64",
+        "complex128",
+    ],
 )
 def test_dtypes_round_trip_without_copy(dtype):
     a = (np.arange(6) % 2 == 0) if dtype == "bool" else np.arange(6).astype(dtype)
@@ -249,15 +263,17 @@ def test_cli_reports_errors_with_exit_code_1(tmp_path):
 
 @pytest.fixture
 def small_model_bytes():
-    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnx")
     from onnx import TensorProto, helper, numpy_helper
 
     w = numpy_helper.from_array(np.arange(12, dtype=np.float32).reshape(3, 4), "W")
     graph = helper.make_graph(
         [helper.make_node("MatMul", ["X", "W"], ["Y"], name="mm")],
         "g",
-        [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["batch", 3]),
-         helper.make_tensor_value_info("W", TensorProto.FLOAT, [3, 4])],  # IR<4 style: weight listed as input
+        [
+            helper.make_tensor_value_info("X", TensorProto.FLOAT, ["batch", 3]),
+            helper.make_tensor_value_info("W", TensorProto.FLOAT, [3, 4]),
+        ],  # IR<4 style: weight listed as input
         [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["batch", None])],
         [w],
     )

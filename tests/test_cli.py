@@ -1,6 +1,6 @@
 """The command line (API.md section 6): `inspect` and `check`.
 
-    python -m pytest tests/test_cli.py -q
+python -m pytest tests/test_cli.py -q
 """
 
 import json

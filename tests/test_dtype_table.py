@@ -49,7 +49,9 @@ def extension_numpy_names():
 
 def extension_packed_codes():
     enum = header_enum()
-    body = re.search(r"static int is_packed_subbyte\(sc_dtype code\) \{(.*?)\n\}", extension_source(), re.DOTALL).group(1)
+    body = re.search(r"static int is_packed_subbyte\(sc_dtype code\) \{(.*?)\n\}", extension_source(), re.DOTALL).group(
+        1
+    )
     return {enum[c] for c in re.findall(r"code == (SC_DTYPE_\w+)", body)}
 
 

@@ -32,8 +32,10 @@ def _assert_names_node(error, name, op_type, domain=""):
 
 def test_kernel_failure_while_running_names_the_node(sc):
     model = _model(
-        [helper.make_node("Relu", ["x"], ["r"], name="first"),
-         helper.make_node("Reshape", ["r", "shape"], ["y"], name="to_4x4")],
+        [
+            helper.make_node("Relu", ["x"], ["r"], name="first"),
+            helper.make_node("Reshape", ["r", "shape"], ["y"], name="to_4x4"),
+        ],
         [helper.make_tensor_value_info("x", TP.FLOAT, [2, 3]), helper.make_tensor_value_info("shape", TP.INT64, [2])],
         [helper.make_tensor_value_info("y", TP.FLOAT, None)],
     )
@@ -48,8 +50,7 @@ def test_kernel_failure_while_running_names_the_node(sc):
 
 def test_node_refused_at_session_creation_is_named(sc):
     model = _model(
-        [helper.make_node("Relu", ["x"], ["y"], name="first"),
-         helper.make_node("Relu", ["x"], ["y"], name="again")],
+        [helper.make_node("Relu", ["x"], ["y"], name="first"), helper.make_node("Relu", ["x"], ["y"], name="again")],
         [helper.make_tensor_value_info("x", TP.FLOAT, [2])],
         [helper.make_tensor_value_info("y", TP.FLOAT, [2])],
     )
@@ -76,8 +77,10 @@ def test_one_node_without_a_kernel_is_named(sc):
 
 def test_several_nodes_without_a_kernel_are_listed_in_the_message(sc):
     model = _model(
-        [helper.make_node("Frobnicate", ["x"], ["h"], name="one", domain="com.example"),
-         helper.make_node("Frobnicate", ["h"], ["y"], name="two", domain="com.example")],
+        [
+            helper.make_node("Frobnicate", ["x"], ["h"], name="one", domain="com.example"),
+            helper.make_node("Frobnicate", ["h"], ["y"], name="two", domain="com.example"),
+        ],
         [helper.make_tensor_value_info("x", TP.FLOAT, [2])],
         [helper.make_tensor_value_info("y", TP.FLOAT, [2])],
         opsets=(("", 17), ("com.example", 1)),
@@ -93,8 +96,10 @@ def test_input_type_without_a_kernel_is_unsupported_op(sc):
     # NOT_IMPLEMENTED; swiftconv finds out when the kernel runs, with the same class.
     pads = helper.make_tensor("pads", TP.INT64, [2], [1, 1])
     graph = helper.make_graph(
-        [helper.make_node("Pad", ["x", "pads"], ["y"], name="pad")], "g",
-        [helper.make_tensor_value_info("x", TP.STRING, [2])], [helper.make_tensor_value_info("y", TP.STRING, [4])],
+        [helper.make_node("Pad", ["x", "pads"], ["y"], name="pad")],
+        "g",
+        [helper.make_tensor_value_info("x", TP.STRING, [2])],
+        [helper.make_tensor_value_info("y", TP.STRING, [4])],
         [pads],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)

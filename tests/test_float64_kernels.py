@@ -41,7 +41,9 @@ def out_info(name, rank):
     return helper.make_tensor_value_info(name, D, [None] * rank)
 
 
-def check(m, feeds, optimization_levels=(sc.GraphOptimizationLevel.ORT_DISABLE_ALL, sc.GraphOptimizationLevel.ORT_ENABLE_ALL)):
+def check(
+    m, feeds, optimization_levels=(sc.GraphOptimizationLevel.ORT_DISABLE_ALL, sc.GraphOptimizationLevel.ORT_ENABLE_ALL)
+):
     expected = ReferenceEvaluator(m).run(None, feeds)
     data = m.SerializeToString()
     for level in optimization_levels:
@@ -62,8 +64,12 @@ def rng(seed):
 
 CONV_CASES = {
     "2d_pads": dict(x=(2, 3, 9, 8), w=(4, 3, 3, 3), attrs=dict(pads=[1, 1, 1, 1])),
-    "2d_group_dilation": dict(x=(1, 4, 11, 10), w=(6, 2, 3, 3), attrs=dict(group=2, dilations=[2, 2], pads=[2, 1, 0, 2])),
-    "2d_depthwise_stride": dict(x=(1, 5, 12, 12), w=(5, 1, 3, 3), attrs=dict(group=5, strides=[2, 2], pads=[1, 1, 1, 1])),
+    "2d_group_dilation": dict(
+        x=(1, 4, 11, 10), w=(6, 2, 3, 3), attrs=dict(group=2, dilations=[2, 2], pads=[2, 1, 0, 2])
+    ),
+    "2d_depthwise_stride": dict(
+        x=(1, 5, 12, 12), w=(5, 1, 3, 3), attrs=dict(group=5, strides=[2, 2], pads=[1, 1, 1, 1])
+    ),
     "2d_pointwise": dict(x=(2, 6, 5, 7), w=(3, 6, 1, 1), attrs={}),
     "2d_same_upper": dict(x=(1, 2, 7, 9), w=(3, 2, 4, 2), attrs=dict(auto_pad="SAME_UPPER", strides=[2, 1])),
     "1d": dict(x=(2, 3, 17), w=(4, 3, 5), attrs=dict(pads=[2, 1], strides=[2])),
@@ -95,8 +101,10 @@ def test_conv_with_activation_and_constant_weights(activation):
     r = rng(5)
     w = r.normal(0, 2, (4, 3, 3, 3))
     b = r.normal(0, 3, (4,))
-    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1]),
-             helper.make_node(activation, ["c"], ["y"])]
+    nodes = [
+        helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node(activation, ["c"], ["y"]),
+    ]
     inits = [helper.make_tensor("w", D, w.shape, w.ravel()), helper.make_tensor("b", D, b.shape, b.ravel())]
     m = model(nodes, [vinfo("x", [1, 3, 8, 8])], [out_info("y", 4)], inits)
     feeds = {"x": r.normal(0, 4, (1, 3, 8, 8))}
@@ -111,8 +119,9 @@ def test_conv_with_activation_and_constant_weights(activation):
 
 CONV_TRANSPOSE_CASES = {
     "stride2_pads": dict(x=(1, 3, 5, 4), w=(3, 2, 3, 3), attrs=dict(strides=[2, 2], pads=[1, 0, 1, 1])),
-    "group_output_padding": dict(x=(2, 4, 4, 5), w=(4, 3, 3, 2),
-                                 attrs=dict(group=2, strides=[3, 2], output_padding=[1, 1])),
+    "group_output_padding": dict(
+        x=(2, 4, 4, 5), w=(4, 3, 3, 2), attrs=dict(group=2, strides=[3, 2], output_padding=[1, 1])
+    ),
     "1d": dict(x=(1, 2, 7), w=(2, 3, 4), attrs=dict(strides=[2], pads=[1, 2])),
     "3d": dict(x=(1, 2, 3, 4, 3), w=(2, 2, 2, 3, 2), attrs=dict(strides=[2, 1, 2])),
 }
@@ -136,9 +145,16 @@ def test_conv_transpose(case):
     cg, mg = c["x"][1] // group, c["w"][1]
     parts = []
     for g in range(group):
-        part = {"x": feeds["x"][:, g * cg:(g + 1) * cg], "w": feeds["w"][g * cg:(g + 1) * cg], "b": feeds["b"][g * mg:(g + 1) * mg]}
-        single = model([helper.make_node("ConvTranspose", ["x", "w", "b"], ["y"], **per_group)],
-                       [vinfo(k, list(v.shape)) for k, v in part.items()], [out_info("y", len(c["x"]))])
+        part = {
+            "x": feeds["x"][:, g * cg : (g + 1) * cg],
+            "w": feeds["w"][g * cg : (g + 1) * cg],
+            "b": feeds["b"][g * mg : (g + 1) * mg],
+        }
+        single = model(
+            [helper.make_node("ConvTranspose", ["x", "w", "b"], ["y"], **per_group)],
+            [vinfo(k, list(v.shape)) for k, v in part.items()],
+            [out_info("y", len(c["x"]))],
+        )
         parts.append(ReferenceEvaluator(single).run(None, part)[0])
     expected = np.concatenate(parts, axis=1)
     actual = sc.InferenceSession(m.SerializeToString()).run(None, feeds)[0]
@@ -167,11 +183,21 @@ def test_deform_conv(with_mask, group, offset_group):
         feeds["mask"] = r.uniform(0.2, 1.5, (n, offset_group * kh * kw, oh, ow))
         names.append("mask")
         inputs.append(vinfo("mask", list(feeds["mask"].shape)))
-    node = helper.make_node("DeformConv", names, ["y"], group=group, offset_group=offset_group,
-                            kernel_shape=[kh, kw], pads=pads, strides=strides, dilations=dil)
+    node = helper.make_node(
+        "DeformConv",
+        names,
+        ["y"],
+        group=group,
+        offset_group=offset_group,
+        kernel_shape=[kh, kw],
+        pads=pads,
+        strides=strides,
+        dilations=dil,
+    )
     m_ = model([node], inputs, [out_info("y", 4)])
-    expected = deform_conv_numpy(feeds["x"], feeds["w"], feeds["offset"], feeds["b"], feeds.get("mask"),
-                                 group, offset_group, pads, strides, dil)
+    expected = deform_conv_numpy(
+        feeds["x"], feeds["w"], feeds["offset"], feeds["b"], feeds.get("mask"), group, offset_group, pads, strides, dil
+    )
     # The onnx reference samples through GridSample, which rounds its weights to float32:
     # it confirms the oracle above only to float32 precision.
     np.testing.assert_allclose(ReferenceEvaluator(m_).run(None, feeds)[0], expected, rtol=1e-4, atol=1e-4)
@@ -199,8 +225,9 @@ def deform_conv_numpy(x, w, offset, b, mask, group, offset_group, pads, strides,
             inside = (r >= 0) & (r < ih) & (q >= 0) & (q < iw)
             return np.where(inside, plane[np.clip(r, 0, ih - 1), np.clip(q, 0, iw - 1)], 0.0)
 
-        return ((1 - fh) * ((1 - fw) * at(h0, w0) + fw * at(h0, w0 + 1))
-                + fh * ((1 - fw) * at(h0 + 1, w0) + fw * at(h0 + 1, w0 + 1)))
+        return (1 - fh) * ((1 - fw) * at(h0, w0) + fw * at(h0, w0 + 1)) + fh * (
+            (1 - fw) * at(h0 + 1, w0) + fw * at(h0 + 1, w0 + 1)
+        )
 
     rows, cols = np.arange(oh)[:, None], np.arange(ow)[None, :]
     for bi in range(n):
@@ -258,10 +285,13 @@ def test_recurrent(op, direction, with_initial):
     check_recurrent(m, feeds)
 
 
-@pytest.mark.parametrize("op,attrs", [
-    ("GRU", dict(linear_before_reset=1)),
-    ("RNN", dict(activations=["Affine"], activation_alpha=[0.5], activation_beta=[2.0])),
-])
+@pytest.mark.parametrize(
+    "op,attrs",
+    [
+        ("GRU", dict(linear_before_reset=1)),
+        ("RNN", dict(activations=["Affine"], activation_alpha=[0.5], activation_beta=[2.0])),
+    ],
+)
 def test_recurrent_options(op, attrs):
     m, feeds = recurrent_model(op, 5, "forward", attrs, True, seed=3)
     check_recurrent(m, feeds)
@@ -274,8 +304,9 @@ def test_float32_rounding_would_fail():
     node = helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1])
     m = model([node], [vinfo("x", [1, 3, 9, 9]), vinfo("w", [4, 3, 3, 3])], [out_info("y", 4)])
     expected = ReferenceEvaluator(m).run(None, {"x": x, "w": w})[0]
-    in_float32 = ReferenceEvaluator(m).run(None, {"x": x.astype(np.float32).astype(np.float64),
-                                                  "w": w.astype(np.float32).astype(np.float64)})[0]
+    in_float32 = ReferenceEvaluator(m).run(
+        None, {"x": x.astype(np.float32).astype(np.float64), "w": w.astype(np.float32).astype(np.float64)}
+    )[0]
     scale = float(np.max(np.abs(expected)))
     with pytest.raises(AssertionError):
         np.testing.assert_allclose(in_float32, expected, rtol=RTOL, atol=RTOL * scale)

@@ -140,7 +140,6 @@ class Base:
 
 def build_bases() -> list[Base]:
     import onnx
-
     from conftest import make_conv_net, make_if_model, save_with_external_data
 
     bases = [
@@ -197,7 +196,9 @@ def m_flip(rng, bases, ext):
     data = bytearray(b.model)
     k = rng.choice([1, 1, 2, 4, 8, 32])
     region = rng.choice(["any", "head", "tail"])
-    lo, hi = {"any": (0, len(data)), "head": (0, min(96, len(data))), "tail": (max(0, len(data) - 96), len(data))}[region]
+    lo, hi = {"any": (0, len(data)), "head": (0, min(96, len(data))), "tail": (max(0, len(data) - 96), len(data))}[
+        region
+    ]
     at = sorted(rng.randrange(lo, hi) for _ in range(k))
     for i in at:
         data[i] ^= rng.randrange(1, 256)
@@ -226,12 +227,24 @@ def m_bad_varint(rng, bases, ext):
     elif variant == "unterminated_end":
         data = b.model + tag(1, 0) + b"\xff" * rng.choice([1, 9, 12])
     else:
-        bad = {"field_zero": b"\x02\x05", "wire_type_6": b"\x0e\x00", "wire_type_7": b"\x0f", "end_group": b"\x0c"}[variant]
+        bad = {"field_zero": b"\x02\x05", "wire_type_6": b"\x0e\x00", "wire_type_7": b"\x0f", "end_group": b"\x0c"}[
+            variant
+        ]
         data = b.model[: f.tag_at] + bad + b.model[f.tag_at :]
     return f"{b.name}: {variant} near offset {f.tag_at}", data, b.sidecar, {}
 
 
-ABSURD_DIMS = [[2**40, 2**40], [-1, 4], [-(2**63)], [2**31, 2**31, 2**31], [2**62, 4], [2**63 - 1], [0], [1] * 64, [3, 0, 2**62]]
+ABSURD_DIMS = [
+    [2**40, 2**40],
+    [-1, 4],
+    [-(2**63)],
+    [2**31, 2**31, 2**31],
+    [2**62, 4],
+    [2**63 - 1],
+    [0],
+    [1] * 64,
+    [3, 0, 2**62],
+]
 
 
 def m_absurd_dims(rng, bases, ext):
@@ -260,7 +273,18 @@ def m_bad_tensor(rng, bases, ext):
     t = rng.choice(list(m.graph.initializer) or [None])
     if t is None:  # if_subgraph keeps its tensors in subgraphs
         t = m.graph.node[0].attribute[0].g.initializer[0]
-    variant = rng.choice(["data_type", "raw_short", "raw_long", "typed_short", "typed_long", "both_fields", "string_raw", "location_enum"])
+    variant = rng.choice(
+        [
+            "data_type",
+            "raw_short",
+            "raw_long",
+            "typed_short",
+            "typed_long",
+            "both_fields",
+            "string_raw",
+            "location_enum",
+        ]
+    )
     if variant == "data_type":
         t.data_type = rng.choice([0, 999, 2**31 - 1, 8, 17, 21, 23])
     elif variant == "raw_short":
@@ -351,7 +375,19 @@ def m_structure(rng, bases, ext):
     """Valid protobuf, wrong model: dangling names, duplicate names, absurd versions."""
     b = rng.choice([x for x in bases if x.name != "external"])
     m = _proto(b)
-    variant = rng.choice(["dangling_input", "dup_initializer", "opset_huge", "ir_negative", "no_graph", "empty_op", "cycle", "missing_subgraph", "dup_output"])
+    variant = rng.choice(
+        [
+            "dangling_input",
+            "dup_initializer",
+            "opset_huge",
+            "ir_negative",
+            "no_graph",
+            "empty_op",
+            "cycle",
+            "missing_subgraph",
+            "dup_output",
+        ]
+    )
     g = m.graph
     if variant == "dangling_input":
         g.node[0].input[0] = "nowhere"
@@ -424,9 +460,24 @@ def m_external(rng, bases, ext):
     outside: dict[str, bytes] = {}
     variant = rng.choice(
         [
-            "dotdot", "dotdot_deep", "absolute", "absolute_etc", "offset_beyond", "length_beyond",
-            "offset_huge", "length_huge", "offset_negative", "offset_text", "no_location", "empty_location",
-            "dir_location", "missing_file", "weights_truncated", "no_entries", "nul_in_location", "sum_overflow",
+            "dotdot",
+            "dotdot_deep",
+            "absolute",
+            "absolute_etc",
+            "offset_beyond",
+            "length_beyond",
+            "offset_huge",
+            "length_huge",
+            "offset_negative",
+            "offset_text",
+            "no_location",
+            "empty_location",
+            "dir_location",
+            "missing_file",
+            "weights_truncated",
+            "no_entries",
+            "nul_in_location",
+            "sum_overflow",
         ]
     )
     if variant == "dotdot":
@@ -457,7 +508,9 @@ def m_external(rng, bases, ext):
     elif variant == "offset_negative":
         entries["offset"] = str(rng.choice([-1, -4096, -(2**63)]))
     elif variant == "offset_text":
-        entries[rng.choice(["offset", "length"])] = rng.choice(["abc", "", "1e3", "0x10", " 12", "99999999999999999999999"])
+        entries[rng.choice(["offset", "length"])] = rng.choice(
+            ["abc", "", "1e3", "0x10", " 12", "99999999999999999999999"]
+        )
     elif variant == "no_location":
         entries.pop("location")
     elif variant == "empty_location":
@@ -485,12 +538,26 @@ def m_external(rng, bases, ext):
 
 # Weighted round-robin: index i uses KINDS[i % len(KINDS)].
 KINDS = [
-    ("identity", m_identity), ("truncate", m_truncate), ("truncate", m_truncate),
-    ("flip", m_flip), ("flip", m_flip), ("flip", m_flip),
-    ("huge_length", m_huge_length), ("huge_length", m_huge_length), ("bad_varint", m_bad_varint),
-    ("absurd_dims", m_absurd_dims), ("absurd_dims", m_absurd_dims), ("bad_tensor", m_bad_tensor), ("bad_tensor", m_bad_tensor),
-    ("nesting_bomb", m_nesting_bomb), ("structure", m_structure), ("splice", m_splice), ("garbage", m_garbage),
-    ("external", m_external), ("external", m_external), ("external", m_external),
+    ("identity", m_identity),
+    ("truncate", m_truncate),
+    ("truncate", m_truncate),
+    ("flip", m_flip),
+    ("flip", m_flip),
+    ("flip", m_flip),
+    ("huge_length", m_huge_length),
+    ("huge_length", m_huge_length),
+    ("bad_varint", m_bad_varint),
+    ("absurd_dims", m_absurd_dims),
+    ("absurd_dims", m_absurd_dims),
+    ("bad_tensor", m_bad_tensor),
+    ("bad_tensor", m_bad_tensor),
+    ("nesting_bomb", m_nesting_bomb),
+    ("structure", m_structure),
+    ("splice", m_splice),
+    ("garbage", m_garbage),
+    ("external", m_external),
+    ("external", m_external),
+    ("external", m_external),
 ]
 
 
@@ -500,8 +567,14 @@ def make_mutation(index: int, bases: list[Base]) -> Mutation:
     ext = next(b for b in bases if b.name == "external")
     desc, data, sidecar, extra = fn(rng, bases, ext)
     return Mutation(
-        index, kind, desc, data, dict(sidecar),
-        outside=extra.get("outside", {}), must_load=extra.get("must_load", False), must_raise=extra.get("must_raise", False),
+        index,
+        kind,
+        desc,
+        data,
+        dict(sidecar),
+        outside=extra.get("outside", {}),
+        must_load=extra.get("must_load", False),
+        must_raise=extra.get("must_raise", False),
     )
 
 
@@ -547,7 +620,9 @@ def _try(sc, src) -> tuple[str, str]:
     try:
         data = m.to_bytes()
     except BaseException as e:  # noqa: BLE001
-        return "bad", "loaded, but to_bytes() raised " + "".join(traceback.format_exception_only(type(e), e)).strip()[:500]
+        return "bad", "loaded, but to_bytes() raised " + "".join(traceback.format_exception_only(type(e), e)).strip()[
+            :500
+        ]
     if not isinstance(data, bytes):
         return "bad", f"to_bytes() returned {type(data).__name__}"
     # What a user does next with a model that loaded must not crash either.
@@ -555,13 +630,17 @@ def _try(sc, src) -> tuple[str, str]:
         text = m.summary()
         assert isinstance(text, str), f"summary() returned {type(text).__name__}"
     except BaseException as e:  # noqa: BLE001
-        return "bad", "loaded, but summary() raised " + "".join(traceback.format_exception_only(type(e), e)).strip()[:500]
+        return "bad", "loaded, but summary() raised " + "".join(traceback.format_exception_only(type(e), e)).strip()[
+            :500
+        ]
     try:
         sc.check_model(m)
     except sc.ValidationError:
         pass
     except BaseException as e:  # noqa: BLE001
-        return "bad", "loaded, but check_model() raised " + "".join(traceback.format_exception_only(type(e), e)).strip()[:500]
+        return "bad", "loaded, but check_model() raised " + "".join(
+            traceback.format_exception_only(type(e), e)
+        ).strip()[:500]
     return "loaded", f"{len(data)} bytes"
 
 
@@ -624,14 +703,27 @@ def _save_reproducer(index: int) -> Path:
 def _spawn(start: int, count: int, timeout: float):
     """Run one child; returns (records, stderr, returncode or None, timed_out)."""
     with tempfile.TemporaryDirectory(prefix="sc-fuzz-") as work:
-        cmd = [sys.executable, "-X", "faulthandler", str(Path(__file__).resolve()), "--child",
-               "--start", str(start), "--count", str(count), "--workdir", work]
+        cmd = [
+            sys.executable,
+            "-X",
+            "faulthandler",
+            str(Path(__file__).resolve()),
+            "--child",
+            "--start",
+            str(start),
+            "--count",
+            str(count),
+            "--workdir",
+            work,
+        ]
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
             stdout, stderr, rc, timed_out = proc.stdout, proc.stderr, proc.returncode, False
         except subprocess.TimeoutExpired as e:
+
             def _text(x):
                 return x.decode(errors="replace") if isinstance(x, bytes) else (x or "")
+
             stdout, stderr, rc, timed_out = _text(e.stdout), _text(e.stderr), None, True
     records = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
     return records, stderr, rc, timed_out
@@ -668,7 +760,9 @@ def _run_chunk(chunk: int):
         else:
             how = f"exited with status {rc}"
         if not pending:
-            failures.append(f"child {how} before its first mutation ({nxt})\n--- child stderr (tail) ---\n{stderr[-3000:]}")
+            failures.append(
+                f"child {how} before its first mutation ({nxt})\n--- child stderr (tail) ---\n{stderr[-3000:]}"
+            )
             break
         i = pending[0]
         try:
@@ -685,15 +779,18 @@ def _run_chunk(chunk: int):
             break
     failures += [
         f"seed {SEED} mutation {i} [{started[i]['kind']}] {started[i]['desc']}\n    " + "\n    ".join(r["problems"])
-        for i, r in sorted(done.items()) if r["problems"]
+        for i, r in sorted(done.items())
+        if r["problems"]
     ]
     counts: dict[str, int] = {}
     for r in done.values():
         for status, _ in r["results"].values():
             counts[status] = counts.get(status, 0) + 1
     slowest = max(done.values(), key=lambda r: r["seconds"], default=None)
-    print(f"chunk {chunk}: mutations {start}..{end - 1}, {len(done)} reported, outcomes {counts}, "
-          f"restarts {restarts}, slowest {slowest and (slowest['done'], slowest['seconds'])}")
+    print(
+        f"chunk {chunk}: mutations {start}..{end - 1}, {len(done)} reported, outcomes {counts}, "
+        f"restarts {restarts}, slowest {slowest and (slowest['done'], slowest['seconds'])}"
+    )
     if failures:
         pytest.fail(f"{len(failures)} problem(s):\n" + "\n".join(failures), pytrace=False)
     crashed = count - len(done)

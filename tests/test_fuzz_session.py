@@ -77,7 +77,9 @@ def test_corpus_replays_cleanly():
         if r is None or r.outcome not in fz.FAILURES:
             continue
         meta = json.loads((d / "case.json").read_text()) if (d / "case.json").exists() else {}
-        bad.append(_explain(r, f"{d.name} [{meta.get('op')} / {meta.get('kind')}] {'; '.join(meta.get('mutation', []))[:200]}"))
+        bad.append(
+            _explain(r, f"{d.name} [{meta.get('op')} / {meta.get('kind')}] {'; '.join(meta.get('mutation', []))[:200]}")
+        )
     counts = {k: sum(r.outcome == k for r in results) for k in ("ok", "clean", "crash", "hang", "other")}
     print(f"corpus: {len(dirs)} cases, outcomes {counts}")
     assert not missing, f"{len(missing)} corpus case(s) not reported: {missing[:5]}"
@@ -95,8 +97,10 @@ def test_fresh_mutations():
         case = fz.make_case(CI_SEED, f["index"])
         folder = CI_FAILURE_DIR / fz.case_id(case)
         fz.write_case_dir(case, folder, {"seed": CI_SEED, **f})
-        lines.append(f"seed {CI_SEED} case {f['index']} ({f['seed_model']}) [{f['op']} / {f['kind']}] "
-                     f"{f['outcome']}: {f['line'][:200]}\n    {'; '.join(f['desc'])[:300]}\n    files: {folder}")
+        lines.append(
+            f"seed {CI_SEED} case {f['index']} ({f['seed_model']}) [{f['op']} / {f['kind']}] "
+            f"{f['outcome']}: {f['line'][:200]}\n    {'; '.join(f['desc'])[:300]}\n    files: {folder}"
+        )
     if lines:
         pytest.fail(f"{len(lines)} of {s['run']} fresh case(s) failed:\n" + "\n".join(lines), pytrace=False)
     assert s["run"] == FRESH_CASES, f"only {s['run']} of {FRESH_CASES} cases ran within {CI_BUDGET_S:.0f} s"

@@ -12,8 +12,9 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-import swiftconv as sc
 from onnx import TensorProto, numpy_helper
+
+import swiftconv as sc
 from swiftconv import helper
 
 

@@ -47,11 +47,21 @@ IMPORT_RETRY_PAUSE_S = 15.0
 def spawn(engine: str, folder: Path, timeout: float) -> dict:
     """Run one case in a child; returns the child's RESULT record, or a crash/hang record."""
     out = folder / f"out-{engine}.npz"
-    cmd = [sys.executable, "-X", "faulthandler", str(HERE / "hostile_cases.py"), "--child", engine, str(folder),
-           "--out", str(out)]
+    cmd = [
+        sys.executable,
+        "-X",
+        "faulthandler",
+        str(HERE / "hostile_cases.py"),
+        "--child",
+        engine,
+        str(folder),
+        "--out",
+        str(out),
+    ]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
-                              errors="replace")
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL, errors="replace"
+        )
     except subprocess.TimeoutExpired as e:
         err = e.stderr.decode(errors="replace") if isinstance(e.stderr, bytes) else (e.stderr or "")
         return {"status": "hang", "detail": f"no result after {timeout:.0f} s", "stderr": err[-3000:]}
@@ -107,20 +117,24 @@ def describe(rec: dict) -> str:
         return f"raised {rec['type']} at {rec['stage']}: {rec['message'][:300]}"
     if rec["status"] == "ok":
         return f"returned {len(rec['outputs'])} output(s) " + ", ".join(
-            f"{o.get('dtype')}{o.get('shape')}" for o in rec["outputs"])
+            f"{o.get('dtype')}{o.get('shape')}" for o in rec["outputs"]
+        )
     return rec["detail"]
 
 
 def assert_same_outputs(case: hc.Case, ort: dict, sc: dict) -> None:
     if len(sc["outputs"]) != len(ort["outputs"]):
-        pytest.fail(f"[{case.name}] swiftconv returned {len(sc['outputs'])} outputs, onnxruntime {len(ort['outputs'])}",
-                    pytrace=False)
+        pytest.fail(
+            f"[{case.name}] swiftconv returned {len(sc['outputs'])} outputs, onnxruntime {len(ort['outputs'])}",
+            pytrace=False,
+        )
     for i, (want, got) in enumerate(zip(ort["outputs"], sc["outputs"])):
         where = f"[{case.name}] output {i}"
         assert got["kind"] == want["kind"], f"{where}: {got} vs onnxruntime {want}"
         if want["kind"] == "digest":
-            assert (got["dtype"], got["shape"], got["sha256"]) == (want["dtype"], want["shape"], want["sha256"]), \
+            assert (got["dtype"], got["shape"], got["sha256"]) == (want["dtype"], want["shape"], want["sha256"]), (
                 f"{where}: {got} vs onnxruntime {want}"
+            )
             continue
         if want["kind"] != "array":
             assert got == want, f"{where}: {got} vs onnxruntime {want}"
@@ -144,23 +158,28 @@ def test_hostile_model(case: hc.Case):
         sc = spawn_sc(folder, case.timeout)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    ctx = (f"\n  onnxruntime: {describe(ort)}\n  swiftconv:   {describe(sc)}"
-           f"\n--- swiftconv child stderr (tail) ---\n{sc.get('stderr', '')[-2000:]}")
+    ctx = (
+        f"\n  onnxruntime: {describe(ort)}\n  swiftconv:   {describe(sc)}"
+        f"\n--- swiftconv child stderr (tail) ---\n{sc.get('stderr', '')[-2000:]}"
+    )
     if sc["status"] in ("crash", "hang"):
         pytest.fail(f"[{case.name}] swiftconv child {sc['detail']}{ctx}", pytrace=False)
     if sc["status"] == "raised" and sc["stage"] == "import":
         pytest.fail(f"[{case.name}] swiftconv did not import{ctx}", pytrace=False)
     if sc["status"] == "raised" and not sc["clean"]:
-        pytest.fail(f"[{case.name}] swiftconv raised {sc['type']}, not a SwiftconvError{ctx}"
-                    f"\n{sc.get('traceback', '')}", pytrace=False)
+        pytest.fail(
+            f"[{case.name}] swiftconv raised {sc['type']}, not a SwiftconvError{ctx}\n{sc.get('traceback', '')}",
+            pytrace=False,
+        )
     if ort["status"] == "ok" and not case.reject:
         if sc["status"] != "ok":
             pytest.fail(f"[{case.name}] onnxruntime returns a result, swiftconv raised{ctx}", pytrace=False)
         assert_same_outputs(case, ort, sc)
     elif sc["status"] == "ok":
         why = f"listed as rejected: {case.reject}" if case.reject else "onnxruntime refuses it"
-        pytest.fail(f"[{case.name}] swiftconv returned a result; it must raise a SwiftconvError ({why}){ctx}",
-                    pytrace=False)
+        pytest.fail(
+            f"[{case.name}] swiftconv returned a result; it must raise a SwiftconvError ({why}){ctx}", pytrace=False
+        )
 
 
 def test_case_catalogue_is_deterministic():

@@ -31,19 +31,19 @@ import hashlib
 import json
 import pickle
 import warnings
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 import onnx
 import pytest
+import test_registry_coverage
+from backend_data import assert_values_close, engine_cases, load_data_set
+from conftest import read_known_failures
 from onnx import version_converter
 from onnx.reference import ReferenceEvaluator
 
 import swiftconv as sc
-import test_registry_coverage
-from backend_data import assert_values_close, engine_cases, load_data_set
-from conftest import read_known_failures
 
 ort = pytest.importorskip("onnxruntime")
 
@@ -64,12 +64,12 @@ def key_text(key: Key) -> str:
     return f"{domain + ':' if domain else ''}{op}-{since}"
 
 
-@lru_cache(maxsize=None)
+@cache
 def listing() -> dict:
     return json.loads(sc._core.registered_kernels_json())
 
 
-@lru_cache(maxsize=None)
+@cache
 def kernel_versions() -> dict[tuple[str, str], list[int]]:
     out = collections.defaultdict(list)
     for k in sc.get_registered_kernels():
@@ -124,8 +124,11 @@ def test_schema_versions_match_onnx():
     for s in onnx.defs.get_all_schemas_with_history():
         theirs[(canonical(s.domain), s.name)].add(s.since_version)
     standard = {"", "ai.onnx.ml", "ai.onnx.preview.training", "ai.onnx.preview"}
-    wrong = {f"{d}:{op}": (sorted(v), sorted(theirs.get((d, op), ()))) for (d, op), v in ours.items()
-             if d in standard and v != theirs.get((d, op), set())}
+    wrong = {
+        f"{d}:{op}": (sorted(v), sorted(theirs.get((d, op), ())))
+        for (d, op), v in ours.items()
+        if d in standard and v != theirs.get((d, op), set())
+    }
     assert not wrong, f"schema since-versions differ from onnx {onnx.__version__} (ours, onnx): {wrong}"
 
 
@@ -133,19 +136,25 @@ def test_kernel_versions_equal_schema_versions():
     schemas = collections.defaultdict(set)
     for s in listing()["schemas"]:
         schemas[(s["domain"], s["op_type"])].add(s["since_version"])
-    wrong = {op: (sorted(v), sorted(schemas.get(op, ()))) for op, v in kernel_versions().items()
-             if set(v) != schemas.get(op, set())}
+    wrong = {
+        op: (sorted(v), sorted(schemas.get(op, ())))
+        for op, v in kernel_versions().items()
+        if set(v) != schemas.get(op, set())
+    }
     assert not wrong, f"kernel and schema since-versions differ: {wrong}"
 
 
 # ---------------------------------------------------------------- coverage by the suites
 
 
-@lru_cache(maxsize=None)
+@cache
 def suite_models() -> list[onnx.ModelProto]:
     known = read_known_failures("engine")
-    models = [onnx.load(str(c.model_path), load_external_data=False)
-              for c in engine_cases() if c.name not in known and c.data_sets()]
+    models = [
+        onnx.load(str(c.model_path), load_external_data=False)
+        for c in engine_cases()
+        if c.name not in known and c.data_sets()
+    ]
     models += test_registry_coverage.test_rare_ops.rare_op_models()
     test = test_registry_coverage.test_examples_engine.test_example_matches_onnxruntime
     for name in test_registry_coverage._parametrized(test, "name"):
@@ -156,7 +165,7 @@ def suite_models() -> list[onnx.ModelProto]:
     return models
 
 
-@lru_cache(maxsize=None)
+@cache
 def suite_covered() -> frozenset:
     return frozenset().union(*(selected_kernels(m) for m in suite_models()))
 
@@ -237,8 +246,21 @@ def _frozen(model: onnx.ModelProto, feed: dict) -> tuple[onnx.ModelProto, dict] 
 
 # Inputs that older versions of an op take as attributes: (input position, attribute, kind).
 INPUT_ATTRIBUTES = {
-    **{op: (1, "axes", "ints") for op in ("ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceMax",
-                                          "ReduceMean", "ReduceMin", "ReduceProd", "ReduceSum", "ReduceSumSquare")},
+    **{
+        op: (1, "axes", "ints")
+        for op in (
+            "ReduceL1",
+            "ReduceL2",
+            "ReduceLogSum",
+            "ReduceLogSumExp",
+            "ReduceMax",
+            "ReduceMean",
+            "ReduceMin",
+            "ReduceProd",
+            "ReduceSum",
+            "ReduceSumSquare",
+        )
+    },
     "TopK": (1, "k", "int"),
     "Reshape": (1, "shape", "ints"),
     "Upsample": (1, "scales", "floats"),
@@ -260,8 +282,11 @@ def _inputs_as_attributes(model: onnx.ModelProto, feed: dict) -> tuple[onnx.Mode
         value = np.asarray(feed[node.input[position]]).ravel()
         if value.size == 0:
             return None
-        attr = {"ints": [int(v) for v in value], "int": int(value[0]) if value.size == 1 else None,
-                "floats": [float(v) for v in value]}[kind]
+        attr = {
+            "ints": [int(v) for v in value],
+            "int": int(value[0]) if value.size == 1 else None,
+            "floats": [float(v) for v in value],
+        }[kind]
         if attr is None:
             return None
         used.add(node.input[position])
@@ -301,13 +326,27 @@ def _candidates() -> dict[tuple[str, str], list[dict]]:
             continue
         names = [i.name for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}]
         feed, expected = load_data_set(model, case.data_sets()[0], names)
-        candidate = {"cost": len(model.graph.node), "name": case.name, "model": model, "feed": lambda f=feed: copy.deepcopy(f),
-                     "expected": expected, "tolerances": case.tolerances()}
+        candidate = {
+            "cost": len(model.graph.node),
+            "name": case.name,
+            "model": model,
+            "feed": lambda f=feed: copy.deepcopy(f),
+            "expected": expected,
+            "tolerances": case.tolerances(),
+        }
         for op in {(canonical(n.domain), n.op_type) for n in model.graph.node}:
             by_op[op].append(candidate)
-    for case, model in zip(test_registry_coverage.test_rare_ops.CASES, test_registry_coverage.test_rare_ops.rare_op_models()):
-        candidate = {"cost": len(model.graph.node) + 100, "name": case.id, "model": model,
-                     "feed": lambda c=case: c.build()[1], "expected": None, "tolerances": None}
+    for case, model in zip(
+        test_registry_coverage.test_rare_ops.CASES, test_registry_coverage.test_rare_ops.rare_op_models()
+    ):
+        candidate = {
+            "cost": len(model.graph.node) + 100,
+            "name": case.id,
+            "model": model,
+            "feed": lambda c=case: c.build()[1],
+            "expected": None,
+            "tolerances": None,
+        }
         for op in {(canonical(n.domain), n.op_type) for n in model.graph.node}:
             by_op[op].append(candidate)
     for op in by_op:
@@ -321,7 +360,7 @@ def _cache_dir() -> Path:
     return TESTS / ".cache" / f"kernel-versions-{tag}"
 
 
-@lru_cache(maxsize=None)
+@cache
 def version_cases() -> list[dict]:
     """Generated once per kernel list, onnx and onnxruntime version; cached on disk."""
     folder = _cache_dir()
@@ -356,8 +395,14 @@ def version_cases() -> list[dict]:
             onnx.save(older, str(folder / f"{case_name}.onnx"))
             with open(folder / f"{case_name}.pkl", "wb") as f:
                 pickle.dump({"feed": feed, "outputs": list(outputs)}, f)
-            cases.append({"name": case_name, "oracle": oracle, "outputs": len(outputs),
-                          "selects": sorted(selected_kernels(older))})
+            cases.append(
+                {
+                    "name": case_name,
+                    "oracle": oracle,
+                    "outputs": len(outputs),
+                    "selects": sorted(selected_kernels(older)),
+                }
+            )
             covered |= selected_kernels(older)
             break
     folder.mkdir(parents=True, exist_ok=True)

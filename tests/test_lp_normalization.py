@@ -21,9 +21,11 @@ ort = pytest.importorskip("onnxruntime")
 def lp_model(p: int, axis: int, opset: int) -> onnx.ModelProto:
     node = helper.make_node("LpNormalization", ["x"], ["y"], p=p, axis=axis)
     graph = helper.make_graph(
-        [node], "lp_zero_row",
+        [node],
+        "lp_zero_row",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, 4])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3, 4])])
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3, 4])],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     model.ir_version = 8
     onnx.checker.check_model(model)
@@ -39,8 +41,7 @@ def test_zero_norm_gives_zero(p, axis, opset):
         x[:, 1] = 0
     model = lp_model(p, axis, opset)
     got = sc.InferenceSession(model.SerializeToString()).run(None, {"x": x})[0]
-    want = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(
-        None, {"x": x})[0]
+    want = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
     assert not np.isnan(want).any()
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
     if p == 2:

@@ -1,6 +1,6 @@
 """sc.load and the sc.Model surface of docs API.md section 1, against onnx / onnxruntime.
 
-    python -m pytest tests/test_model_api.py -q
+python -m pytest tests/test_model_api.py -q
 """
 
 import os

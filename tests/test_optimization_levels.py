@@ -13,7 +13,6 @@ the same graph at every level.
 import numpy as np
 import onnx
 import pytest
-
 import real_models
 from backend_data import engine_cases
 from conftest import read_known_failures
@@ -104,8 +103,10 @@ def test_conv_clip_without_min_keeps_minus_infinity(sc, level):
         "conv_clip",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 1, 4])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, 1, 4])],
-        initializer=[numpy_helper.from_array(np.ones((1, 1, 1, 1), np.float32), "w"),
-                     numpy_helper.from_array(np.array(6, np.float32), "hi")],
+        initializer=[
+            numpy_helper.from_array(np.ones((1, 1, 1, 1), np.float32), "w"),
+            numpy_helper.from_array(np.array(6, np.float32), "hi"),
+        ],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
     x = np.array([[[[-np.inf, -1, 7, np.inf]]]], np.float32)

@@ -21,14 +21,31 @@ def test_portable_kernels_match_onnxruntime():
     env = dict(os.environ, SWIFTCONV_PORTABLE_KERNELS="1")
     probe = subprocess.run(
         [sys.executable, "-c", "import swiftconv; print(swiftconv._core.kernel_isa())"],
-        env=env, capture_output=True, text=True, check=True,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert probe.stdout.strip() == "portable"
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-         str(TESTS / "test_real_models.py"), str(TESTS / "test_examples_engine.py"),
-         str(TESTS / "test_rare_ops.py"), "-k", "real_model or example or conv"],
-        env=env, capture_output=True, text=True, cwd=TESTS.parent, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            str(TESTS / "test_real_models.py"),
+            str(TESTS / "test_examples_engine.py"),
+            str(TESTS / "test_rare_ops.py"),
+            "-k",
+            "real_model or example or conv",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=TESTS.parent,
+        timeout=600,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert " passed" in result.stdout and "skipped" not in result.stdout.splitlines()[-1]

@@ -1,6 +1,6 @@
 """ONNX quantization_annotation survives sc.load -> to_onnx, against onnx / onnxruntime.
 
-    python -m pytest tests/test_quantization_annotation.py -q
+python -m pytest tests/test_quantization_annotation.py -q
 """
 
 import numpy as np
@@ -16,15 +16,18 @@ def _qdq_model(with_value_info: bool) -> onnx.ModelProto:
         helper.make_node("DequantizeLinear", ["q", "s", "zp"], ["y"]),
     ]
     graph = helper.make_graph(
-        nodes, "qdq",
+        nodes,
+        "qdq",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])],
         [numpy_helper.from_array(np.array(0.5, np.float32), "s"), numpy_helper.from_array(np.array(3, np.uint8), "zp")],
         value_info=[helper.make_tensor_value_info("q", TensorProto.UINT8, [2, 3])] if with_value_info else [],
     )
-    for name, params in (("q", {"SCALE_TENSOR": "s", "ZERO_POINT_TENSOR": "zp"}),
-                         # Names no initializer: kept as written, not put on any type.
-                         ("y", {"SCALE_TENSOR": "missing", "ZERO_POINT_TENSOR": "zp"})):
+    for name, params in (
+        ("q", {"SCALE_TENSOR": "s", "ZERO_POINT_TENSOR": "zp"}),
+        # Names no initializer: kept as written, not put on any type.
+        ("y", {"SCALE_TENSOR": "missing", "ZERO_POINT_TENSOR": "zp"}),
+    ):
         annotation = graph.quantization_annotation.add()
         annotation.tensor_name = name
         for key, value in params.items():

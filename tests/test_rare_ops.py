@@ -172,20 +172,22 @@ CATS_INTS = [3, 7, 11, -2]
 
 @rare_case()
 def category_mapper_int_to_string():
-    node = ml_node("CategoryMapper", ["X"], ["Y"], cats_strings=CATS_STRINGS, cats_int64s=CATS_INTS,
-                   default_string="unknown")
-    model = make_model([node], [tensor_info("X", TensorProto.INT64, [None, 3])],
-                       [tensor_info("Y", TensorProto.STRING, [None, 3])])
+    node = ml_node(
+        "CategoryMapper", ["X"], ["Y"], cats_strings=CATS_STRINGS, cats_int64s=CATS_INTS, default_string="unknown"
+    )
+    model = make_model(
+        [node], [tensor_info("X", TensorProto.INT64, [None, 3])], [tensor_info("Y", TensorProto.STRING, [None, 3])]
+    )
     x = np.array([[3, 7, 11], [-2, 0, 3], [99, 11, -2]], dtype=np.int64)
     return model, {"X": x}
 
 
 @rare_case()
 def category_mapper_string_to_int():
-    node = ml_node("CategoryMapper", ["X"], ["Y"], cats_strings=CATS_STRINGS, cats_int64s=CATS_INTS,
-                   default_int64=-100)
-    model = make_model([node], [tensor_info("X", TensorProto.STRING, [None])],
-                       [tensor_info("Y", TensorProto.INT64, [None])])
+    node = ml_node("CategoryMapper", ["X"], ["Y"], cats_strings=CATS_STRINGS, cats_int64s=CATS_INTS, default_int64=-100)
+    model = make_model(
+        [node], [tensor_info("X", TensorProto.STRING, [None])], [tensor_info("Y", TensorProto.INT64, [None])]
+    )
     x = np.array(["dog", "cat", "horse", "fish", "", "bird"], dtype=object)
     return model, {"X": x}
 
@@ -218,8 +220,14 @@ def dict_vectorizer_int_keys():
 
 
 # onnxruntime binds all FeatureVectorizer inputs to one type T1, so each model uses a single input type.
-@rare_case(types={"float": (TensorProto.FLOAT, np.float32), "double": (TensorProto.DOUBLE, np.float64),
-                  "int64": (TensorProto.INT64, np.int64), "int32": (TensorProto.INT32, np.int32)})
+@rare_case(
+    types={
+        "float": (TensorProto.FLOAT, np.float32),
+        "double": (TensorProto.DOUBLE, np.float64),
+        "int64": (TensorProto.INT64, np.int64),
+        "int32": (TensorProto.INT32, np.int32),
+    }
+)
 def feature_vectorizer(types):
     elem, dtype = types
     rng = np.random.default_rng(0)
@@ -256,8 +264,9 @@ def feature_vectorizer_pads_and_truncates():
 def imputer_float_nan():
     rng = np.random.default_rng(2)
     node = ml_node("Imputer", ["X"], ["Y"], imputed_value_floats=[1.5, -2.0, 0.25], replaced_value_float=float("nan"))
-    model = make_model([node], [tensor_info("X", TensorProto.FLOAT, [None, 3])],
-                       [tensor_info("Y", TensorProto.FLOAT, [None, 3])])
+    model = make_model(
+        [node], [tensor_info("X", TensorProto.FLOAT, [None, 3])], [tensor_info("Y", TensorProto.FLOAT, [None, 3])]
+    )
     x = rng.standard_normal((5, 3)).astype(np.float32)
     x[rng.random((5, 3)) < 0.4] = np.nan
     return model, {"X": x}
@@ -266,8 +275,9 @@ def imputer_float_nan():
 @rare_case()
 def imputer_float_value_single_imputation():
     node = ml_node("Imputer", ["X"], ["Y"], imputed_value_floats=[9.0], replaced_value_float=-1.0)
-    model = make_model([node], [tensor_info("X", TensorProto.FLOAT, [None, 4])],
-                       [tensor_info("Y", TensorProto.FLOAT, [None, 4])])
+    model = make_model(
+        [node], [tensor_info("X", TensorProto.FLOAT, [None, 4])], [tensor_info("Y", TensorProto.FLOAT, [None, 4])]
+    )
     x = np.array([[-1.0, 2.0, -1.0, 3.0], [0.0, -1.0, np.nan, -1.0]], dtype=np.float32)
     return model, {"X": x}
 
@@ -275,8 +285,9 @@ def imputer_float_value_single_imputation():
 @rare_case()
 def imputer_int():
     node = ml_node("Imputer", ["X"], ["Y"], imputed_value_int64s=[100, 200, 300], replaced_value_int64=-1)
-    model = make_model([node], [tensor_info("X", TensorProto.INT64, [None, 3])],
-                       [tensor_info("Y", TensorProto.INT64, [None, 3])])
+    model = make_model(
+        [node], [tensor_info("X", TensorProto.INT64, [None, 3])], [tensor_info("Y", TensorProto.INT64, [None, 3])]
+    )
     x = np.array([[-1, 5, 6], [7, -1, -1], [0, 1, 2]], dtype=np.int64)
     return model, {"X": x}
 
@@ -300,7 +311,8 @@ def _linear_classifier(n_classes, n_features, post, labels, seed, multi_class=0)
         label_type = TensorProto.INT64
     node = ml_node("LinearClassifier", ["X"], ["Y", "Z"], **attrs)
     model = make_model(
-        [node], [tensor_info("X", TensorProto.FLOAT, [None, n_features])],
+        [node],
+        [tensor_info("X", TensorProto.FLOAT, [None, n_features])],
         [tensor_info("Y", label_type, [None]), tensor_info("Z", TensorProto.FLOAT, [None, None])],
     )
     x = rng.standard_normal((6, n_features)).astype(np.float32)
@@ -321,11 +333,18 @@ def linear_classifier_multiclass(post, labels):
 def linear_classifier_binary_two_rows():
     # Two coefficient rows for two classes: no binary special case.
     rng = np.random.default_rng(5)
-    node = ml_node("LinearClassifier", ["X"], ["Y", "Z"], classlabels_ints=[0, 1],
-                   coefficients=rng.standard_normal(6).astype(np.float32).tolist(),
-                   intercepts=rng.standard_normal(2).astype(np.float32).tolist(), post_transform="SOFTMAX")
+    node = ml_node(
+        "LinearClassifier",
+        ["X"],
+        ["Y", "Z"],
+        classlabels_ints=[0, 1],
+        coefficients=rng.standard_normal(6).astype(np.float32).tolist(),
+        intercepts=rng.standard_normal(2).astype(np.float32).tolist(),
+        post_transform="SOFTMAX",
+    )
     model = make_model(
-        [node], [tensor_info("X", TensorProto.FLOAT, [None, 3])],
+        [node],
+        [tensor_info("X", TensorProto.FLOAT, [None, 3])],
         [tensor_info("Y", TensorProto.INT64, [None]), tensor_info("Z", TensorProto.FLOAT, [None, 2])],
     )
     return model, {"X": rng.standard_normal((5, 3)).astype(np.float32)}
@@ -334,11 +353,18 @@ def linear_classifier_binary_two_rows():
 @rare_case(targets=[1, 3])
 def linear_regressor(targets):
     rng = np.random.default_rng(6 + targets)
-    node = ml_node("LinearRegressor", ["X"], ["Y"], targets=targets, post_transform="NONE",
-                   coefficients=rng.standard_normal(targets * 4).astype(np.float32).tolist(),
-                   intercepts=rng.standard_normal(targets).astype(np.float32).tolist())
-    model = make_model([node], [tensor_info("X", TensorProto.FLOAT, [None, 4])],
-                       [tensor_info("Y", TensorProto.FLOAT, [None, targets])])
+    node = ml_node(
+        "LinearRegressor",
+        ["X"],
+        ["Y"],
+        targets=targets,
+        post_transform="NONE",
+        coefficients=rng.standard_normal(targets * 4).astype(np.float32).tolist(),
+        intercepts=rng.standard_normal(targets).astype(np.float32).tolist(),
+    )
+    model = make_model(
+        [node], [tensor_info("X", TensorProto.FLOAT, [None, 4])], [tensor_info("Y", TensorProto.FLOAT, [None, targets])]
+    )
     return model, {"X": rng.standard_normal((5, 4)).astype(np.float32)}
 
 
@@ -351,8 +377,9 @@ def linear_regressor(targets):
 def normalizer(norm):
     rng = np.random.default_rng(10)
     node = ml_node("Normalizer", ["X"], ["Y"], norm=norm)
-    model = make_model([node], [tensor_info("X", TensorProto.FLOAT, [None, 4])],
-                       [tensor_info("Y", TensorProto.FLOAT, [None, 4])])
+    model = make_model(
+        [node], [tensor_info("X", TensorProto.FLOAT, [None, 4])], [tensor_info("Y", TensorProto.FLOAT, [None, 4])]
+    )
     x = rng.standard_normal((5, 4)).astype(np.float32)
     x[1] = np.abs(x[1])  # one all-positive row
     x[2] = -np.abs(x[2])  # one all-negative row (MAX of a negative row)
@@ -363,8 +390,9 @@ def normalizer(norm):
 def normalizer_double(norm):
     rng = np.random.default_rng(11)
     node = ml_node("Normalizer", ["X"], ["Y"], norm=norm)
-    model = make_model([node], [tensor_info("X", TensorProto.DOUBLE, [None, 3])],
-                       [tensor_info("Y", TensorProto.FLOAT, [None, 3])])
+    model = make_model(
+        [node], [tensor_info("X", TensorProto.DOUBLE, [None, 3])], [tensor_info("Y", TensorProto.FLOAT, [None, 3])]
+    )
     return model, {"X": rng.standard_normal((4, 3)) * 10}
 
 
@@ -372,16 +400,18 @@ def normalizer_double(norm):
 def scaler():
     rng = np.random.default_rng(12)
     node = ml_node("Scaler", ["X"], ["Y"], offset=[0.5, -1.0, 2.0], scale=[2.0, 0.5, -3.0])
-    model = make_model([node], [tensor_info("X", TensorProto.FLOAT, [None, 3])],
-                       [tensor_info("Y", TensorProto.FLOAT, [None, 3])])
+    model = make_model(
+        [node], [tensor_info("X", TensorProto.FLOAT, [None, 3])], [tensor_info("Y", TensorProto.FLOAT, [None, 3])]
+    )
     return model, {"X": rng.standard_normal((6, 3)).astype(np.float32)}
 
 
 @rare_case()
 def scaler_broadcast_single_value_int_input():
     node = ml_node("Scaler", ["X"], ["Y"], offset=[1.5], scale=[0.25])
-    model = make_model([node], [tensor_info("X", TensorProto.INT64, [None, 3])],
-                       [tensor_info("Y", TensorProto.FLOAT, [None, 3])])
+    model = make_model(
+        [node], [tensor_info("X", TensorProto.INT64, [None, 3])], [tensor_info("Y", TensorProto.FLOAT, [None, 3])]
+    )
     return model, {"X": np.array([[1, 2, 3], [-4, 0, 10]], dtype=np.int64)}
 
 
@@ -393,8 +423,9 @@ def scaler_broadcast_single_value_int_input():
 @rare_case(zeros=[0, 1])
 def one_hot_encoder_int64(zeros):
     node = ml_node("OneHotEncoder", ["X"], ["Y"], cats_int64s=[1, 5, 3, 8], zeros=zeros)
-    model = make_model([node], [tensor_info("X", TensorProto.INT64, [None, 2])],
-                       [tensor_info("Y", TensorProto.FLOAT, [None, 2, 4])])
+    model = make_model(
+        [node], [tensor_info("X", TensorProto.INT64, [None, 2])], [tensor_info("Y", TensorProto.FLOAT, [None, 2, 4])]
+    )
     x = np.array([[1, 8], [3, 5], [8, 1]], dtype=np.int64)
     if zeros:
         x[2, 1] = 42  # unknown category -> all zeros
@@ -404,16 +435,18 @@ def one_hot_encoder_int64(zeros):
 @rare_case(zeros=[0, 1])
 def one_hot_encoder_strings(zeros):
     node = ml_node("OneHotEncoder", ["X"], ["Y"], cats_strings=["red", "green", "blue"], zeros=zeros)
-    model = make_model([node], [tensor_info("X", TensorProto.STRING, [None])],
-                       [tensor_info("Y", TensorProto.FLOAT, [None, 3])])
+    model = make_model(
+        [node], [tensor_info("X", TensorProto.STRING, [None])], [tensor_info("Y", TensorProto.FLOAT, [None, 3])]
+    )
     x = np.array(["green", "blue", "red", "green"] + (["purple"] if zeros else []), dtype=object)
     return model, {"X": x}
 
 
 def test_one_hot_encoder_unknown_with_zeros_0_fails_in_both():
     node = ml_node("OneHotEncoder", ["X"], ["Y"], cats_int64s=[1, 2], zeros=0)
-    model = make_model([node], [tensor_info("X", TensorProto.INT64, [None])],
-                       [tensor_info("Y", TensorProto.FLOAT, [None, 2])])
+    model = make_model(
+        [node], [tensor_info("X", TensorProto.INT64, [None])], [tensor_info("Y", TensorProto.FLOAT, [None, 2])]
+    )
     feeds = {"X": np.array([1, 7], dtype=np.int64)}
     data = model.SerializeToString()
     with pytest.raises(Exception):
@@ -425,8 +458,9 @@ def test_one_hot_encoder_unknown_with_zeros_0_fails_in_both():
 @rare_case()
 def one_hot_encoder_double_input():
     node = ml_node("OneHotEncoder", ["X"], ["Y"], cats_int64s=[0, 2, 4], zeros=1)
-    model = make_model([node], [tensor_info("X", TensorProto.DOUBLE, [None, 1])],
-                       [tensor_info("Y", TensorProto.FLOAT, [None, 1, 3])])
+    model = make_model(
+        [node], [tensor_info("X", TensorProto.DOUBLE, [None, 1])], [tensor_info("Y", TensorProto.FLOAT, [None, 1, 3])]
+    )
     return model, {"X": np.array([[0.0], [4.0], [2.0], [3.0]])}
 
 
@@ -488,6 +522,7 @@ def classifier_trees_binary(layout="class1"):
     class1_positive: positive weights on class 1 only; both: a probability pair per leaf
     (as random forests write it); class0: weights on class 0 only.
     """
+
     def lf(w):
         if layout == "class1":
             return leaf((1, w))
@@ -507,19 +542,33 @@ def classifier_trees_binary(layout="class1"):
 
 def classifier_trees_multiclass():
     return [
-        ("BRANCH_LEQ", 0, 0.0,
-         ("BRANCH_LT", 1, 0.5, leaf((0, 0.6), (1, 0.3), (2, 0.1)), leaf((1, 0.7), (2, 0.3))),
-         leaf((2, 0.9), (0, 0.1))),
-        ("BRANCH_GT", 2, -0.25, leaf((0, 0.2), (1, 0.5), (2, 0.3)),
-         ("BRANCH_LEQ", 1, 1.0, leaf((0, 0.8), (2, 0.2)), leaf((1, 1.0)))),
+        (
+            "BRANCH_LEQ",
+            0,
+            0.0,
+            ("BRANCH_LT", 1, 0.5, leaf((0, 0.6), (1, 0.3), (2, 0.1)), leaf((1, 0.7), (2, 0.3))),
+            leaf((2, 0.9), (0, 0.1)),
+        ),
+        (
+            "BRANCH_GT",
+            2,
+            -0.25,
+            leaf((0, 0.2), (1, 0.5), (2, 0.3)),
+            ("BRANCH_LEQ", 1, 1.0, leaf((0, 0.8), (2, 0.2)), leaf((1, 1.0))),
+        ),
         ("BRANCH_LT", 0, 0.75, leaf((1, 0.45), (2, 0.55)), leaf((0, 1.0))),
     ]
 
 
 def _tree_classifier(trees, labels, post, base_values=None, n_features=3, seed=13):
     attrs, leaves = flatten_trees(trees)
-    attrs.update(class_treeids=leaves["treeids"], class_nodeids=leaves["nodeids"], class_ids=leaves["ids"],
-                 class_weights=leaves["weights"], post_transform=post)
+    attrs.update(
+        class_treeids=leaves["treeids"],
+        class_nodeids=leaves["nodeids"],
+        class_ids=leaves["ids"],
+        class_weights=leaves["weights"],
+        post_transform=post,
+    )
     if base_values is not None:
         attrs["base_values"] = base_values
     if isinstance(labels[0], str):
@@ -530,7 +579,8 @@ def _tree_classifier(trees, labels, post, base_values=None, n_features=3, seed=1
         label_type = TensorProto.INT64
     node = ml_node("TreeEnsembleClassifier", ["X"], ["Y", "Z"], **attrs)
     model = make_model(
-        [node], [tensor_info("X", TensorProto.FLOAT, [None, n_features])],
+        [node],
+        [tensor_info("X", TensorProto.FLOAT, [None, n_features])],
         [tensor_info("Y", label_type, [None]), tensor_info("Z", TensorProto.FLOAT, [None, len(labels)])],
     )
     rng = np.random.default_rng(seed)
@@ -546,14 +596,20 @@ def _tree_classifier(trees, labels, post, base_values=None, n_features=3, seed=1
 # Left out: two base_values with a binary classifier. onnxruntime then scores class 1 as
 # base_values[1] + (class-0 score) and class 0 as its negation, ignoring the class-1 tree scores
 # (for class-0-only weights it mixes the layouts again), corners its own source calls unspecified.
-@rare_case(labels={"int64": [0, 1], "string": ["neg", "pos"]},
-           layout=["class1", "class1_positive", "both", "class0"], post=["NONE", "LOGISTIC"])
+@rare_case(
+    labels={"int64": [0, 1], "string": ["neg", "pos"]},
+    layout=["class1", "class1_positive", "both", "class0"],
+    post=["NONE", "LOGISTIC"],
+)
 def tree_ensemble_classifier_binary(post, layout, labels):
     return _tree_classifier(classifier_trees_binary(layout), labels, post)
 
 
-@rare_case(labels={"int64": [10, 20, 30], "string": ["x", "y", "z"]},
-           base_values={"no_base": None, "base": [0.1, -0.2, 0.35]}, post=["NONE", "SOFTMAX", "LOGISTIC"])
+@rare_case(
+    labels={"int64": [10, 20, 30], "string": ["x", "y", "z"]},
+    base_values={"no_base": None, "base": [0.1, -0.2, 0.35]},
+    post=["NONE", "SOFTMAX", "LOGISTIC"],
+)
 def tree_ensemble_classifier_multiclass(post, base_values, labels):
     return _tree_classifier(classifier_trees_multiclass(), labels, post, base_values)
 
@@ -561,8 +617,13 @@ def tree_ensemble_classifier_multiclass(post, base_values, labels):
 def regressor_trees():
     return [
         ("BRANCH_LEQ", 0, 0.1, leaf((0, 1.0), (1, -1.0)), ("BRANCH_GT", 1, 0.0, leaf((0, 2.0)), leaf((1, 3.0)))),
-        ("BRANCH_LT", 2, -0.2, ("BRANCH_LEQ", 1, 0.5, leaf((0, -0.5), (1, 0.5)), leaf((0, 0.75), (1, 0.25))),
-         leaf((0, 4.0), (1, -4.0))),
+        (
+            "BRANCH_LT",
+            2,
+            -0.2,
+            ("BRANCH_LEQ", 1, 0.5, leaf((0, -0.5), (1, 0.5)), leaf((0, 0.75), (1, 0.25))),
+            leaf((0, 4.0), (1, -4.0)),
+        ),
         ("BRANCH_GT", 0, -0.3, leaf((0, 0.3), (1, 0.6)), leaf((0, -2.5), (1, 1.5))),
     ]
 
@@ -570,14 +631,21 @@ def regressor_trees():
 @rare_case(base_values={"no_base": None, "base": [0.5, -1.5]}, aggregate=["SUM", "AVERAGE", "MIN", "MAX"])
 def tree_ensemble_regressor(aggregate, base_values):
     attrs, leaves = flatten_trees(regressor_trees())
-    attrs.update(target_treeids=leaves["treeids"], target_nodeids=leaves["nodeids"], target_ids=leaves["ids"],
-                 target_weights=leaves["weights"], n_targets=2, aggregate_function=aggregate,
-                 post_transform="NONE")
+    attrs.update(
+        target_treeids=leaves["treeids"],
+        target_nodeids=leaves["nodeids"],
+        target_ids=leaves["ids"],
+        target_weights=leaves["weights"],
+        n_targets=2,
+        aggregate_function=aggregate,
+        post_transform="NONE",
+    )
     if base_values is not None:
         attrs["base_values"] = base_values
     node = ml_node("TreeEnsembleRegressor", ["X"], ["Y"], **attrs)
-    model = make_model([node], [tensor_info("X", TensorProto.FLOAT, [None, 3])],
-                       [tensor_info("Y", TensorProto.FLOAT, [None, 2])])
+    model = make_model(
+        [node], [tensor_info("X", TensorProto.FLOAT, [None, 3])], [tensor_info("Y", TensorProto.FLOAT, [None, 2])]
+    )
     rng = np.random.default_rng(14)
     x = rng.standard_normal((10, 3)).astype(np.float32)
     x[0] = [0.1, 0.0, -0.2]
@@ -588,11 +656,18 @@ def tree_ensemble_regressor(aggregate, base_values):
 @rare_case()
 def tree_ensemble_regressor_double_input():
     attrs, leaves = flatten_trees(regressor_trees())
-    attrs.update(target_treeids=leaves["treeids"], target_nodeids=leaves["nodeids"], target_ids=leaves["ids"],
-                 target_weights=leaves["weights"], n_targets=2, aggregate_function="SUM")
+    attrs.update(
+        target_treeids=leaves["treeids"],
+        target_nodeids=leaves["nodeids"],
+        target_ids=leaves["ids"],
+        target_weights=leaves["weights"],
+        n_targets=2,
+        aggregate_function="SUM",
+    )
     node = ml_node("TreeEnsembleRegressor", ["X"], ["Y"], **attrs)
-    model = make_model([node], [tensor_info("X", TensorProto.DOUBLE, [None, 3])],
-                       [tensor_info("Y", TensorProto.FLOAT, [None, 2])])
+    model = make_model(
+        [node], [tensor_info("X", TensorProto.DOUBLE, [None, 3])], [tensor_info("Y", TensorProto.FLOAT, [None, 2])]
+    )
     return model, {"X": np.random.default_rng(15).standard_normal((6, 3))}
 
 
@@ -626,8 +701,12 @@ def zipmap_string_labels():
 def global_lp_pool(p, shape):
     node = helper.make_node("GlobalLpPool", ["X"], ["Y"], p=p)
     out_shape = list(shape[:2]) + [1] * (len(shape) - 2)
-    model = make_model([node], [tensor_info("X", TensorProto.FLOAT, list(shape))],
-                       [tensor_info("Y", TensorProto.FLOAT, out_shape)], ml_opset=None)
+    model = make_model(
+        [node],
+        [tensor_info("X", TensorProto.FLOAT, list(shape))],
+        [tensor_info("Y", TensorProto.FLOAT, out_shape)],
+        ml_opset=None,
+    )
     x = np.random.default_rng(18 + p).standard_normal(shape).astype(np.float32)
     return model, {"X": x}
 
@@ -638,18 +717,23 @@ def max_roi_pool(pooled):
     rng = np.random.default_rng(19)
     node = helper.make_node("MaxRoiPool", ["X", "rois"], ["Y"], pooled_shape=pooled_shape, spatial_scale=spatial_scale)
     model = make_model(
-        [node], [tensor_info("X", TensorProto.FLOAT, [2, 3, 8, 10]), tensor_info("rois", TensorProto.FLOAT, [4, 5])],
-        [tensor_info("Y", TensorProto.FLOAT, [4, 3] + pooled_shape)], ml_opset=None,
+        [node],
+        [tensor_info("X", TensorProto.FLOAT, [2, 3, 8, 10]), tensor_info("rois", TensorProto.FLOAT, [4, 5])],
+        [tensor_info("Y", TensorProto.FLOAT, [4, 3] + pooled_shape)],
+        ml_opset=None,
     )
     x = rng.standard_normal((2, 3, 8, 10)).astype(np.float32)
     s = 1.0 / spatial_scale
     # (batch, x1, y1, x2, y2) in input-image coordinates.
-    rois = np.array([
-        [0, 0, 0, 9 * s, 7 * s],
-        [1, 2 * s, 1 * s, 6 * s, 5 * s],
-        [0, 3.4 * s, 2.6 * s, 4.2 * s, 3.1 * s],
-        [1, 1 * s, 4 * s, 8 * s, 7 * s],
-    ], dtype=np.float32)
+    rois = np.array(
+        [
+            [0, 0, 0, 9 * s, 7 * s],
+            [1, 2 * s, 1 * s, 6 * s, 5 * s],
+            [0, 3.4 * s, 2.6 * s, 4.2 * s, 3.1 * s],
+            [1, 1 * s, 4 * s, 8 * s, 7 * s],
+        ],
+        dtype=np.float32,
+    )
     return model, {"X": x, "rois": rois}
 
 
@@ -693,15 +777,22 @@ def fused_conv(conv, activation):
     extra = {"activation": name} | ({"activation_params": params} if params else {})
     node = helper.make_node("FusedConv", ["X", "W", "B"], ["Y"], domain="com.microsoft", **attrs, **extra)
     graph = helper.make_graph(
-        [node], "fused_conv", [tensor_info("X", TensorProto.FLOAT, list(x.shape))], [tensor_info("Y", TensorProto.FLOAT, None)],
+        [node],
+        "fused_conv",
+        [tensor_info("X", TensorProto.FLOAT, list(x.shape))],
+        [tensor_info("Y", TensorProto.FLOAT, None)],
         [onnx.numpy_helper.from_array(w, "W"), onnx.numpy_helper.from_array(b, "B")],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
+    )
     model.ir_version = 8
     return model, {"X": x}
 
 
-@rare_case(conv=["3x3", "dw-s1", "dw-s2"], variant=["relu", "clip", "clip-min-only", "clip-opset6", "conv-output-shared"])
+@rare_case(
+    conv=["3x3", "dw-s1", "dw-s2"], variant=["relu", "clip", "clip-min-only", "clip-opset6", "conv-output-shared"]
+)
 def conv_then_activation(conv, variant):
     """Plain ONNX Conv -> Relu/Clip graphs, which the engine fuses (or, when the Conv output
     has another reader, must not)."""
@@ -713,7 +804,9 @@ def conv_then_activation(conv, variant):
     if variant in ("relu", "conv-output-shared"):
         nodes.append(helper.make_node("Relu", ["C"], ["Y"]))
     elif variant == "clip":
-        nodes.append(helper.make_node("Constant", [], ["lo"], value=helper.make_tensor("lo", TensorProto.FLOAT, [], [-1.5])))
+        nodes.append(
+            helper.make_node("Constant", [], ["lo"], value=helper.make_tensor("lo", TensorProto.FLOAT, [], [-1.5]))
+        )
         inits.append(onnx.numpy_helper.from_array(np.array(2.5, np.float32), "hi"))
         nodes.append(helper.make_node("Clip", ["C", "lo", "hi"], ["Y"]))
     elif variant == "clip-min-only":
@@ -745,15 +838,27 @@ SVM_KERNELS = {
 
 def _svm_regressor(seed, n_features=4, n_supports=5, kernel="RBF", **extra):
     rng = np.random.default_rng(seed)
-    attrs = dict(coefficients=rng.standard_normal(max(n_supports, 1) * (n_features if n_supports == 0 else 1))
-                 .astype(np.float32).tolist(),
-                 rho=[float(rng.standard_normal())], n_supports=n_supports, kernel_params=[0.0, 0.0, 0.0], **extra)
+    attrs = dict(
+        coefficients=rng.standard_normal(max(n_supports, 1) * (n_features if n_supports == 0 else 1))
+        .astype(np.float32)
+        .tolist(),
+        rho=[float(rng.standard_normal())],
+        n_supports=n_supports,
+        kernel_params=[0.0, 0.0, 0.0],
+        **extra,
+    )
     if n_supports:
-        attrs.update(kernel_type=kernel, kernel_params=SVM_KERNELS[kernel],  # replaces the placeholder
-                     support_vectors=rng.standard_normal(n_supports * n_features).astype(np.float32).tolist())
+        attrs.update(
+            kernel_type=kernel,
+            kernel_params=SVM_KERNELS[kernel],  # replaces the placeholder
+            support_vectors=rng.standard_normal(n_supports * n_features).astype(np.float32).tolist(),
+        )
     node = ml_node("SVMRegressor", ["X"], ["Y"], **attrs)
-    model = make_model([node], [tensor_info("X", TensorProto.FLOAT, [None, n_features])],
-                       [tensor_info("Y", TensorProto.FLOAT, [None, 1])])
+    model = make_model(
+        [node],
+        [tensor_info("X", TensorProto.FLOAT, [None, n_features])],
+        [tensor_info("Y", TensorProto.FLOAT, [None, 1])],
+    )
     return model, {"X": rng.standard_normal((7, n_features)).astype(np.float32)}
 
 
@@ -773,8 +878,20 @@ def svm_regressor_one_class(kernel):
     return _svm_regressor(42, kernel=kernel, one_class=1)
 
 
-def _svm_classifier(seed, n_classes, *, kernel="RBF", labels=None, proba=False, post="NONE",
-                    n_features=3, rows=8, linear_mode=False, positive=False, x_type=TensorProto.FLOAT):
+def _svm_classifier(
+    seed,
+    n_classes,
+    *,
+    kernel="RBF",
+    labels=None,
+    proba=False,
+    post="NONE",
+    n_features=3,
+    rows=8,
+    linear_mode=False,
+    positive=False,
+    x_type=TensorProto.FLOAT,
+):
     rng = np.random.default_rng(seed)
     labels = labels or list(range(n_classes))
     pairs = n_classes * (n_classes - 1) // 2
@@ -783,17 +900,25 @@ def _svm_classifier(seed, n_classes, *, kernel="RBF", labels=None, proba=False, 
         if positive:
             coefficients = np.abs(coefficients) * 0.3
         # onnxruntime requires kernel_params even where no kernel is evaluated.
-        attrs = dict(coefficients=coefficients.tolist(), rho=[float(rng.standard_normal())], kernel_params=[0.0, 0.0, 0.0])
+        attrs = dict(
+            coefficients=coefficients.tolist(), rho=[float(rng.standard_normal())], kernel_params=[0.0, 0.0, 0.0]
+        )
     else:
         per_class = [int(v) for v in rng.integers(1, 4, n_classes)]
         vectors = sum(per_class)
-        attrs = dict(kernel_type=kernel, kernel_params=SVM_KERNELS[kernel], vectors_per_class=per_class,
-                     support_vectors=rng.standard_normal(vectors * n_features).astype(np.float32).tolist(),
-                     coefficients=rng.standard_normal((n_classes - 1) * vectors).astype(np.float32).tolist(),
-                     rho=rng.standard_normal(pairs).astype(np.float32).tolist())
+        attrs = dict(
+            kernel_type=kernel,
+            kernel_params=SVM_KERNELS[kernel],
+            vectors_per_class=per_class,
+            support_vectors=rng.standard_normal(vectors * n_features).astype(np.float32).tolist(),
+            coefficients=rng.standard_normal((n_classes - 1) * vectors).astype(np.float32).tolist(),
+            rho=rng.standard_normal(pairs).astype(np.float32).tolist(),
+        )
     if proba:
-        attrs.update(prob_a=(-1 - rng.random(pairs)).astype(np.float32).tolist(),
-                     prob_b=(0.2 * rng.standard_normal(pairs)).astype(np.float32).tolist())
+        attrs.update(
+            prob_a=(-1 - rng.random(pairs)).astype(np.float32).tolist(),
+            prob_b=(0.2 * rng.standard_normal(pairs)).astype(np.float32).tolist(),
+        )
     if isinstance(labels[0], str):
         attrs["classlabels_strings"] = labels
         label_type = TensorProto.STRING
@@ -802,7 +927,8 @@ def _svm_classifier(seed, n_classes, *, kernel="RBF", labels=None, proba=False, 
         label_type = TensorProto.INT64
     node = ml_node("SVMClassifier", ["X"], ["Y", "Z"], post_transform=post, **attrs)
     model = make_model(
-        [node], [tensor_info("X", x_type, [None, n_features])],
+        [node],
+        [tensor_info("X", x_type, [None, n_features])],
         [tensor_info("Y", label_type, [None]), tensor_info("Z", TensorProto.FLOAT, [None, None])],
     )
     x = rng.standard_normal((rows, n_features)) * 1.5
@@ -883,8 +1009,7 @@ if _have_skl2onnx():  # scikit-learn SVMs as skl2onnx converts them; registered 
             model = to_onnx(est, x[:1], options=options, target_opset={"": 17, ML: 3})
         return model, {model.graph.input[0].name: x[:15]}
 
-    @rare_case(kernel=["rbf", "linear", "poly", "sigmoid"], classes=[2, 3],
-               proba={"proba": True, "no_proba": False})
+    @rare_case(kernel=["rbf", "linear", "poly", "sigmoid"], classes=[2, 3], proba={"proba": True, "no_proba": False})
     def skl2onnx_svc(kernel, classes, proba):
         from sklearn.svm import SVC  # noqa: PLC0415
 

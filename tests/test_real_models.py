@@ -4,8 +4,8 @@ Transformer encoder) run on swiftconv and match onnxruntime within 1e-4 in float
 
 import numpy as np
 import pytest
-
 import real_models
+
 import swiftconv as sc
 
 ort = pytest.importorskip("onnxruntime")
@@ -38,7 +38,9 @@ def test_real_model_matches_onnxruntime(name, batch):
 
 def test_every_model_has_a_dynamic_batch_or_fixed_inputs():
     # The acceptance list asks for at least one model with a dynamic batch axis.
-    assert any(len(_batches(name)) > 1 for name in real_models.names() if name.startswith(("mobilenet", "resnet", "squeeze")))
+    assert any(
+        len(_batches(name)) > 1 for name in real_models.names() if name.startswith(("mobilenet", "resnet", "squeeze"))
+    )
 
 
 def test_threads_share_a_session_on_a_real_model():
@@ -49,7 +51,10 @@ def test_threads_share_a_session_on_a_real_model():
 
     name = "squeezenet1_1_op13"
     sess = sc.InferenceSession(real_models.build(name))
-    feeds = [{"image": x} for x in (np.random.default_rng(i).standard_normal((1, 3, 224, 224)).astype(np.float32) for i in range(4))]
+    feeds = [
+        {"image": x}
+        for x in (np.random.default_rng(i).standard_normal((1, 3, 224, 224)).astype(np.float32) for i in range(4))
+    ]
     expected = [sess.run(None, f)[0] for f in feeds]
     errors = []
 

@@ -33,21 +33,21 @@ from __future__ import annotations
 import ctypes
 import dataclasses
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Callable
 
 import onnx
 import pytest
-
 import real_models
-import swiftconv as sc
 import test_examples_engine
 import test_rare_ops
 import test_real_models
 from backend_data import engine_cases
 from conftest import read_known_failures
 from test_backend_engine import run_case
+
+import swiftconv as sc
 
 # Witnesses are tried cheapest first: backend cases, rare-op models, examples, real models.
 TIERS = ("backend", "rare", "example", "real")
@@ -112,15 +112,25 @@ def _backend_sources() -> list[Source]:
         if case.name in known or not case.data_sets():
             continue
         model = onnx.load(str(case.model_path), load_external_data=False)
-        out.append(Source("backend", f"tests/test_backend_engine.py {case.id}", frozenset(model_ops(model)),
-                          lambda case=case: run_case(sc, case)))
+        out.append(
+            Source(
+                "backend",
+                f"tests/test_backend_engine.py {case.id}",
+                frozenset(model_ops(model)),
+                lambda case=case: run_case(sc, case),
+            )
+        )
     return out
 
 
 def _rare_sources() -> list[Source]:
     return [
-        Source("rare", f"tests/test_rare_ops.py {case.id}", frozenset(model_ops(model)),
-               lambda case=case: test_rare_ops.check(*case.build()))
+        Source(
+            "rare",
+            f"tests/test_rare_ops.py {case.id}",
+            frozenset(model_ops(model)),
+            lambda case=case: test_rare_ops.check(*case.build()),
+        )
         for case, model in zip(test_rare_ops.CASES, test_rare_ops.rare_op_models())
     ]
 
@@ -137,9 +147,12 @@ def _example_sources() -> list[Source]:
     test = test_examples_engine.test_example_matches_onnxruntime
     batch = _parametrized(test, "batch")[0]
     return [
-        Source("example", f"tests/test_examples_engine.py {name}",
-               frozenset(model_ops(onnx.load(str(test_examples_engine.EXAMPLES / name)))),
-               lambda name=name: test(name, batch))
+        Source(
+            "example",
+            f"tests/test_examples_engine.py {name}",
+            frozenset(model_ops(onnx.load(str(test_examples_engine.EXAMPLES / name)))),
+            lambda name=name: test(name, batch),
+        )
         for name in _parametrized(test, "name")
     ]
 
@@ -152,18 +165,23 @@ def _real_sources() -> list[Source]:
     for name, batch in first_batch.items():
         skeleton = real_models.MODELS / real_models.manifest()[name]["file"]
         model = onnx.load(str(skeleton), load_external_data=False)
-        out.append(Source("real", f"tests/test_real_models.py {name}", frozenset(model_ops(model)),
-                          lambda name=name, batch=batch: test_real_models.test_real_model_matches_onnxruntime(name, batch)))
+        out.append(
+            Source(
+                "real",
+                f"tests/test_real_models.py {name}",
+                frozenset(model_ops(model)),
+                lambda name=name, batch=batch: test_real_models.test_real_model_matches_onnxruntime(name, batch),
+            )
+        )
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def sources() -> list[Source]:
-    return sorted(_backend_sources() + _rare_sources() + _example_sources() + _real_sources(),
-                  key=lambda s: s.cost)
+    return sorted(_backend_sources() + _rare_sources() + _example_sources() + _real_sources(), key=lambda s: s.cost)
 
 
-@lru_cache(maxsize=None)
+@cache
 def registered_ops() -> list[tuple[str, str]]:
     return sorted({(k.domain, k.op_type) for k in sc.get_registered_kernels()})
 

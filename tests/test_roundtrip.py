@@ -10,9 +10,8 @@ compared as protos (see conftest.compare_models). Parametrized by conftest over
 
 import numpy as np
 import onnx
-from onnx import helper, numpy_helper
-
 from conftest import compare_models
+from onnx import helper, numpy_helper
 
 
 def test_roundtrip(sc, backend_case, assert_models_equal):
@@ -26,8 +25,13 @@ def test_roundtrip(sc, backend_case, assert_models_equal):
 
 def _int64_model(value: int) -> onnx.ModelProto:
     init = numpy_helper.from_array(np.array([value, -value], np.int64), "w")
-    graph = helper.make_graph([helper.make_node("Identity", ["w"], ["y"])], "g", [],
-                              [helper.make_tensor_value_info("y", onnx.TensorProto.INT64, [2])], [init])
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["w"], ["y"])],
+        "g",
+        [],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.INT64, [2])],
+        [init],
+    )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 

@@ -7,10 +7,8 @@ results. Also: errors, zero-copy inputs/outputs, output writability, threads and
 """
 
 import gc
-import os
 import threading
 import time
-import warnings
 
 import numpy as np
 import onnx
@@ -100,7 +98,9 @@ def test_fused_graph_outputs_still_get_inferred_shapes(sc):
     w = numpy_helper.from_array(np.ones((4, 3, 3, 3), np.float32), "w")
     model = _model(
         [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]), helper.make_node("Relu", ["c"], ["y"])],
-        [_vi("x", TP.FLOAT, ["n", 3, 8, 8])], [_vi("y", TP.FLOAT, None)], [w],
+        [_vi("x", TP.FLOAT, ["n", 3, 8, 8])],
+        [_vi("y", TP.FLOAT, None)],
+        [w],
     )
     ours, theirs = _both(sc, model)
     assert _signature(ours.get_outputs()) == _signature(theirs.get_outputs())
@@ -137,11 +137,8 @@ def test_sequence_signature_matches_onnxruntime(sc):
 
 
 def test_optional_input_none(sc):
-    opt = helper.make_value_info(
-        "o", helper.make_optional_type_proto(helper.make_tensor_type_proto(TP.FLOAT, [2]))
-    )
-    model = _model([helper.make_node("OptionalHasElement", ["o"], ["has"])], [opt], [_vi("has", TP.BOOL, [])],
-                   opset=18)
+    opt = helper.make_value_info("o", helper.make_optional_type_proto(helper.make_tensor_type_proto(TP.FLOAT, [2])))
+    model = _model([helper.make_node("OptionalHasElement", ["o"], ["has"])], [opt], [_vi("has", TP.BOOL, [])], opset=18)
     ours, theirs = _both(sc, model)
     assert ours.run(None, {"o": None})[0] == theirs.run(None, {"o": None})[0] == np.array(False)
     x = np.ones(2, np.float32)
@@ -200,8 +197,9 @@ def test_run_matches_onnxruntime_with_output_subsets(sc, mlp):
             np.testing.assert_allclose(g, r, rtol=1e-5, atol=1e-6)
     # Overriding an initializer input.
     b = np.full(3, 10.0, np.float32)
-    np.testing.assert_allclose(ours.run(["h"], {"x": x, "b": b})[0], theirs.run(["h"], {"x": x, "b": b})[0],
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        ours.run(["h"], {"x": x, "b": b})[0], theirs.run(["h"], {"x": x, "b": b})[0], rtol=1e-5, atol=1e-6
+    )
 
 
 def test_mixed_dtypes_and_strings(sc, mixed_signature):

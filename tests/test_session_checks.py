@@ -75,7 +75,9 @@ INVALID_CASES = [
         "node-writes-initializer",
         _model(
             [_relu(["x"], ["w"], "n1"), helper.make_node("Add", ["w", "x"], ["y"], name="n2")],
-            [_vi("x")], [_vi("y")], initializers=[_w()],
+            [_vi("x")],
+            [_vi("y")],
+            initializers=[_w()],
         ),
         "node 'n1' (Relu): output 'w' overwrites an initializer",
     ),
@@ -86,7 +88,9 @@ INVALID_CASES = [
                 helper.make_node("If", ["c"], ["z"], name="if", then_branch=_branch("w"), else_branch=_branch("w")),
                 helper.make_node("Add", ["z", "w"], ["y"], name="add"),
             ],
-            [_vi("x")], [_vi("y")], initializers=[_cond(), _w()],
+            [_vi("x")],
+            [_vi("y")],
+            initializers=[_cond(), _w()],
         ),
         "node 'inner' (Relu): output 'w' reuses the name of a value of an enclosing graph",
     ),
@@ -198,7 +202,10 @@ _OPEN_IN_CHILD = textwrap.dedent(
 def _open_in_child(what, path):
     result = subprocess.run(
         [sys.executable, "-c", _OPEN_IN_CHILD, what, str(path)],
-        capture_output=True, text=True, timeout=60, env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=os.environ.copy(),
     )
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()

@@ -34,7 +34,7 @@ ARRAYS = {
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _model(raw: bool) -> onnx.ModelProto:
     """Built once per storage kind; callers must not modify it."""
     if raw:
@@ -49,7 +49,10 @@ def _model(raw: bool) -> onnx.ModelProto:
         nodes,
         "initializers",
         [],
-        [helper.make_tensor_value_info(n + "_out", helper.np_dtype_to_tensor_dtype(a.dtype), a.shape) for n, a in ARRAYS.items()],
+        [
+            helper.make_tensor_value_info(n + "_out", helper.np_dtype_to_tensor_dtype(a.dtype), a.shape)
+            for n, a in ARRAYS.items()
+        ],
         initializer=inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
@@ -141,7 +144,10 @@ def test_raw_data_initializers_keep_their_file_layout(sc, tmp_path, source):
     data = proto.SerializeToString()
     offsets = {t.name: data.find(t.raw_data) for t in proto.graph.initializer if len(t.raw_data) >= IN_PLACE_MIN_BYTES}
     assert offsets.keys() == {"w_big", "w_f32"}
-    assert _address(m.get_initializer("w_big")) - _address(m.get_initializer("w_f32")) == offsets["w_big"] - offsets["w_f32"]
+    assert (
+        _address(m.get_initializer("w_big")) - _address(m.get_initializer("w_f32"))
+        == offsets["w_big"] - offsets["w_f32"]
+    )
 
 
 @pytest.mark.parametrize("name", [n for n, a in ARRAYS.items() if a.size])
@@ -247,7 +253,10 @@ def test_file_rewritten_after_load_does_not_affect_the_model(sc, tmp_path):
     onnx.save_model(_model(raw=True), str(p))
     proc = subprocess.run(
         [sys.executable, "-X", "faulthandler", "-c", _REWRITE_CHILD, str(p)],
-        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
     )
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", (
         f"exit {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"

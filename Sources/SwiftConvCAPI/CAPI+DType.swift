@@ -10,12 +10,18 @@ enum DTypeListing {
             w.array { w in
                 for dtype in DType.allCases {
                     w.object { w in
-                        w.key("code"); w.int(Int64(dtype.rawValue))
-                        w.key("name"); w.string(dtype.name)
-                        w.key("onnx_type"); w.string(dtype.onnxTypeName)
-                        w.key("numpy"); w.string(dtype == .undefined ? nil : dtype.numpyName)
-                        w.key("bits"); w.int(Int64(dtype.bitWidth))
-                        w.key("signed"); w.bool(dtype.isSigned)
+                        w.key("code")
+                        w.int(Int64(dtype.rawValue))
+                        w.key("name")
+                        w.string(dtype.name)
+                        w.key("onnx_type")
+                        w.string(dtype.onnxTypeName)
+                        w.key("numpy")
+                        w.string(dtype == .undefined ? nil : dtype.numpyName)
+                        w.key("bits")
+                        w.int(Int64(dtype.bitWidth))
+                        w.key("signed")
+                        w.bool(dtype.isSigned)
                     }
                 }
             }

@@ -116,7 +116,8 @@ public func scGraphBuilderAddValue(
         let box = try builder(handle)
         let name = try nonEmptyString(name, "name")
         guard let dtype = DType(rawValue: Int32(truncatingIfNeeded: dtypeCode.rawValue)),
-              UInt32(dtype.rawValue) == dtypeCode.rawValue else {
+            UInt32(dtype.rawValue) == dtypeCode.rawValue
+        else {
             throw SwiftConvError.invalidArgument("value '\(name)': unknown dtype code \(dtypeCode.rawValue)")
         }
         guard rank >= -1 else { throw SwiftConvError.invalidArgument("value '\(name)': rank \(rank) (use -1 for unknown)") }
@@ -157,8 +158,10 @@ public func scGraphBuilderAddValue(
 }
 
 @_cdecl("sc_graph_builder_add_initializer")
-public func scGraphBuilderAddInitializer(_ handle: OpaquePointer?, _ name: UnsafePointer<CChar>?,
-                                        _ tensor: OpaquePointer?) -> OpaquePointer? {
+public func scGraphBuilderAddInitializer(
+    _ handle: OpaquePointer?, _ name: UnsafePointer<CChar>?,
+    _ tensor: OpaquePointer?
+) -> OpaquePointer? {
     withStatus {
         let box = try builder(handle)
         let name = try nonEmptyString(name, "name")
@@ -190,8 +193,10 @@ public func scGraphBuilderAddNode(
 }
 
 /// Adds attribute `name` made by `value` to node `index`: the shared body of the attribute setters.
-private func addAttribute(_ handle: OpaquePointer?, _ index: Int, _ name: UnsafePointer<CChar>?,
-                          _ value: () throws -> AttributeValue) -> OpaquePointer? {
+private func addAttribute(
+    _ handle: OpaquePointer?, _ index: Int, _ name: UnsafePointer<CChar>?,
+    _ value: () throws -> AttributeValue
+) -> OpaquePointer? {
     withStatus {
         let box = try builder(handle)
         let name = try nonEmptyString(name, "name")
@@ -200,32 +205,42 @@ private func addAttribute(_ handle: OpaquePointer?, _ index: Int, _ name: Unsafe
 }
 
 @_cdecl("sc_graph_builder_set_attribute_int")
-public func scGraphBuilderSetAttributeInt(_ handle: OpaquePointer?, _ node: Int, _ name: UnsafePointer<CChar>?,
-                                          _ value: Int64) -> OpaquePointer? {
+public func scGraphBuilderSetAttributeInt(
+    _ handle: OpaquePointer?, _ node: Int, _ name: UnsafePointer<CChar>?,
+    _ value: Int64
+) -> OpaquePointer? {
     addAttribute(handle, node, name) { .int(value) }
 }
 
 @_cdecl("sc_graph_builder_set_attribute_float")
-public func scGraphBuilderSetAttributeFloat(_ handle: OpaquePointer?, _ node: Int, _ name: UnsafePointer<CChar>?,
-                                            _ value: Float) -> OpaquePointer? {
+public func scGraphBuilderSetAttributeFloat(
+    _ handle: OpaquePointer?, _ node: Int, _ name: UnsafePointer<CChar>?,
+    _ value: Float
+) -> OpaquePointer? {
     addAttribute(handle, node, name) { .float(value) }
 }
 
 @_cdecl("sc_graph_builder_set_attribute_string")
-public func scGraphBuilderSetAttributeString(_ handle: OpaquePointer?, _ node: Int, _ name: UnsafePointer<CChar>?,
-                                             _ data: UnsafePointer<UInt8>?, _ size: Int) -> OpaquePointer? {
+public func scGraphBuilderSetAttributeString(
+    _ handle: OpaquePointer?, _ node: Int, _ name: UnsafePointer<CChar>?,
+    _ data: UnsafePointer<UInt8>?, _ size: Int
+) -> OpaquePointer? {
     addAttribute(handle, node, name) { .string(try elements(data, size, "data")) }
 }
 
 @_cdecl("sc_graph_builder_set_attribute_ints")
-public func scGraphBuilderSetAttributeInts(_ handle: OpaquePointer?, _ node: Int, _ name: UnsafePointer<CChar>?,
-                                           _ values: UnsafePointer<Int64>?, _ count: Int) -> OpaquePointer? {
+public func scGraphBuilderSetAttributeInts(
+    _ handle: OpaquePointer?, _ node: Int, _ name: UnsafePointer<CChar>?,
+    _ values: UnsafePointer<Int64>?, _ count: Int
+) -> OpaquePointer? {
     addAttribute(handle, node, name) { .ints(try elements(values, count, "values")) }
 }
 
 @_cdecl("sc_graph_builder_set_attribute_floats")
-public func scGraphBuilderSetAttributeFloats(_ handle: OpaquePointer?, _ node: Int, _ name: UnsafePointer<CChar>?,
-                                             _ values: UnsafePointer<Float>?, _ count: Int) -> OpaquePointer? {
+public func scGraphBuilderSetAttributeFloats(
+    _ handle: OpaquePointer?, _ node: Int, _ name: UnsafePointer<CChar>?,
+    _ values: UnsafePointer<Float>?, _ count: Int
+) -> OpaquePointer? {
     addAttribute(handle, node, name) { .floats(try elements(values, count, "values")) }
 }
 
@@ -237,21 +252,26 @@ public func scGraphBuilderSetAttributeStrings(
     addAttribute(handle, node, name) {
         let pointers = try elements(data, count, "data")
         let lengths = try elements(sizes, count, "sizes")
-        return .strings(try zip(pointers, lengths).enumerated().map { i, item in
-            try elements(item.0, item.1, "data[\(i)]")
-        })
+        return .strings(
+            try zip(pointers, lengths).enumerated().map { i, item in
+                try elements(item.0, item.1, "data[\(i)]")
+            })
     }
 }
 
 @_cdecl("sc_graph_builder_set_attribute_tensor")
-public func scGraphBuilderSetAttributeTensor(_ handle: OpaquePointer?, _ node: Int, _ name: UnsafePointer<CChar>?,
-                                             _ tensor: OpaquePointer?) -> OpaquePointer? {
+public func scGraphBuilderSetAttributeTensor(
+    _ handle: OpaquePointer?, _ node: Int, _ name: UnsafePointer<CChar>?,
+    _ tensor: OpaquePointer?
+) -> OpaquePointer? {
     addAttribute(handle, node, name) { .tensor(object(try required(tensor, "tensor"), as: TensorBox.self).tensor) }
 }
 
 @_cdecl("sc_graph_builder_set_attribute_graph")
-public func scGraphBuilderSetAttributeGraph(_ handle: OpaquePointer?, _ node: Int, _ name: UnsafePointer<CChar>?,
-                                            _ subgraph: OpaquePointer?) -> OpaquePointer? {
+public func scGraphBuilderSetAttributeGraph(
+    _ handle: OpaquePointer?, _ node: Int, _ name: UnsafePointer<CChar>?,
+    _ subgraph: OpaquePointer?
+) -> OpaquePointer? {
     addAttribute(handle, node, name) { .graph(try builder(try required(subgraph, "subgraph")).graph) }
 }
 

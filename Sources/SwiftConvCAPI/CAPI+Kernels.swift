@@ -1,12 +1,13 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import CSwiftConv
 import SwiftConvEngine
 import SwiftConvIR
 import SwiftConvKernels
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// The JSON document `sc_registered_kernels_json` returns; the schema is in docs/C_API.md.
 enum KernelListing {
@@ -19,9 +20,12 @@ enum KernelListing {
                 for (domain, op) in ops {
                     for since in Set(registry.versions(domain: domain, op: op)).sorted() {
                         w.object { w in
-                            w.key("domain"); w.string(domain)
-                            w.key("op_type"); w.string(op)
-                            w.key("since_version"); w.int(since)
+                            w.key("domain")
+                            w.string(domain)
+                            w.key("op_type")
+                            w.string(op)
+                            w.key("since_version")
+                            w.int(since)
                         }
                     }
                 }
@@ -32,9 +36,12 @@ enum KernelListing {
                 for (domain, op) in schemas.opNames {
                     for since in schemas.versions(domain: domain, opType: op) {
                         w.object { w in
-                            w.key("domain"); w.string(domain)
-                            w.key("op_type"); w.string(op)
-                            w.key("since_version"); w.int(since)
+                            w.key("domain")
+                            w.string(domain)
+                            w.key("op_type")
+                            w.string(op)
+                            w.key("since_version")
+                            w.int(since)
                         }
                     }
                 }

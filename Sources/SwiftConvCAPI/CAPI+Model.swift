@@ -3,9 +3,9 @@ import SwiftConvIR
 import SwiftConvModelIO
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The object behind `sc_model *`. Only `sc_model_infer_shapes` mutates `model`,
@@ -41,15 +41,18 @@ public func scModelLoadFile(_ path: UnsafePointer<CChar>?, _ out: UnsafeMutableP
 }
 
 @_cdecl("sc_model_load_bytes")
-public func scModelLoadBytes(_ data: UnsafeRawPointer?, _ size: Int, _ owner: UnsafeMutableRawPointer?,
-                             _ release: sc_release_fn?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> OpaquePointer? {
+public func scModelLoadBytes(
+    _ data: UnsafeRawPointer?, _ size: Int, _ owner: UnsafeMutableRawPointer?,
+    _ release: sc_release_fn?, _ out: UnsafeMutablePointer<OpaquePointer?>?
+) -> OpaquePointer? {
     let borrowed = BorrowedRelease(release, owner: owner)
     return withStatus {
         let out = try required(out, "out")
         guard size == 0 || data != nil else { throw SwiftConvError.invalidArgument("data must not be NULL") }
         let raw = UnsafeRawBufferPointer(start: size == 0 ? nil : data, count: size)
         // Borrowed bytes stay alive through the storage, which releases them when the last weight goes.
-        let storage = release == nil
+        let storage =
+            release == nil
             ? TensorStorage(copying: raw) : TensorStorage(external: raw, release: borrowed.take())
         let model = try ModelFormats.load(bytes: storage.bytes, owner: storage, baseDirectory: nil)
         out.pointee = retainedHandle(ModelBox(model))
@@ -68,8 +71,10 @@ public func scModelFormat(_ model: OpaquePointer?) -> UnsafePointer<CChar>? {
 }
 
 /// Runs `body` on the model behind a handle, producing a buffer handle in `out`.
-private func bufferResult(_ model: OpaquePointer?, _ out: UnsafeMutablePointer<OpaquePointer?>?,
-                          _ body: (Model) throws -> [UInt8]) -> OpaquePointer? {
+private func bufferResult(
+    _ model: OpaquePointer?, _ out: UnsafeMutablePointer<OpaquePointer?>?,
+    _ body: (Model) throws -> [UInt8]
+) -> OpaquePointer? {
     withStatus {
         let box = object(try required(model, "model"), as: ModelBox.self)
         let out = try required(out, "out")
@@ -116,8 +121,10 @@ public func scModelPrintableGraph(_ model: OpaquePointer?, _ out: UnsafeMutableP
 }
 
 @_cdecl("sc_model_get_initializer")
-public func scModelGetInitializer(_ model: OpaquePointer?, _ name: UnsafePointer<CChar>?,
-                                  _ out: UnsafeMutablePointer<OpaquePointer?>?) -> OpaquePointer? {
+public func scModelGetInitializer(
+    _ model: OpaquePointer?, _ name: UnsafePointer<CChar>?,
+    _ out: UnsafeMutablePointer<OpaquePointer?>?
+) -> OpaquePointer? {
     withStatus {
         let box = object(try required(model, "model"), as: ModelBox.self)
         let name = String(cString: try required(name, "name"))

@@ -26,15 +26,19 @@ extension GraphOptimizationLevel {
 }
 
 @_cdecl("sc_session_create")
-public func scSessionCreate(_ model: OpaquePointer?, _ options: UnsafePointer<sc_session_options>?,
-                            _ out: UnsafeMutablePointer<OpaquePointer?>?) -> OpaquePointer? {
+public func scSessionCreate(
+    _ model: OpaquePointer?, _ options: UnsafePointer<sc_session_options>?,
+    _ out: UnsafeMutablePointer<OpaquePointer?>?
+) -> OpaquePointer? {
     scSessionCreateWithLimits(model, options, nil, out)
 }
 
 @_cdecl("sc_session_create_with_limits")
-public func scSessionCreateWithLimits(_ model: OpaquePointer?, _ options: UnsafePointer<sc_session_options>?,
-                                      _ limits: UnsafePointer<sc_session_limits>?,
-                                      _ out: UnsafeMutablePointer<OpaquePointer?>?) -> OpaquePointer? {
+public func scSessionCreateWithLimits(
+    _ model: OpaquePointer?, _ options: UnsafePointer<sc_session_options>?,
+    _ limits: UnsafePointer<sc_session_limits>?,
+    _ out: UnsafeMutablePointer<OpaquePointer?>?
+) -> OpaquePointer? {
     withStatus {
         let box = object(try required(model, "model"), as: ModelBox.self)
         let out = try required(out, "out")
@@ -75,9 +79,12 @@ public func scSessionInfoJSON(_ session: OpaquePointer?, _ out: UnsafeMutablePoi
         let out = try required(out, "out")
         var w = JSONWriter()
         w.object { w in
-            w.key("inputs"); ModelInfo.values(s.requiredInputInfo, into: &w)
-            w.key("outputs"); ModelInfo.values(box.outputs, into: &w)
-            w.key("overridable_initializers"); ModelInfo.values(s.overridableInputInfo, into: &w)
+            w.key("inputs")
+            ModelInfo.values(s.requiredInputInfo, into: &w)
+            w.key("outputs")
+            ModelInfo.values(box.outputs, into: &w)
+            w.key("overridable_initializers")
+            ModelInfo.values(s.overridableInputInfo, into: &w)
         }
         out.pointee = retainedHandle(BufferBox(w.bytes))
     }

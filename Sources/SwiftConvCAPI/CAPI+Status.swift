@@ -2,9 +2,9 @@ import CSwiftConv
 import SwiftConvIR
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The object behind `sc_status *`: a code, a message and the node's name, op type and

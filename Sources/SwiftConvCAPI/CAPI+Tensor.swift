@@ -2,9 +2,9 @@ import CSwiftConv
 import SwiftConvIR
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The object behind `sc_tensor *`: a tensor plus the C views `sc_tensor_describe` hands out.
@@ -71,8 +71,10 @@ private struct StridedExtent {
 }
 
 /// Copies a strided array (byte strides, possibly negative or zero) into C order at `dst`.
-private func copyStrided(from src: UnsafeRawPointer, shape: [Int], strides: [Int], itemSize: Int,
-                         to dst: UnsafeMutableRawPointer) {
+private func copyStrided(
+    from src: UnsafeRawPointer, shape: [Int], strides: [Int], itemSize: Int,
+    to dst: UnsafeMutableRawPointer
+) {
     let rank = shape.count
     if rank == 0 {
         dst.copyMemory(from: src, byteCount: itemSize)
@@ -92,15 +94,35 @@ private func copyStrided(from src: UnsafeRawPointer, shape: [Int], strides: [Int
             var p = srcRow
             switch itemSize {
             case 1:
-                for _ in 0..<inner { out.storeBytes(of: p.load(as: UInt8.self), as: UInt8.self); out += 1; p += innerStride }
+                for _ in 0..<inner {
+                    out.storeBytes(of: p.load(as: UInt8.self), as: UInt8.self)
+                    out += 1
+                    p += innerStride
+                }
             case 2:
-                for _ in 0..<inner { out.storeBytes(of: p.loadUnaligned(as: UInt16.self), as: UInt16.self); out += 2; p += innerStride }
+                for _ in 0..<inner {
+                    out.storeBytes(of: p.loadUnaligned(as: UInt16.self), as: UInt16.self)
+                    out += 2
+                    p += innerStride
+                }
             case 4:
-                for _ in 0..<inner { out.storeBytes(of: p.loadUnaligned(as: UInt32.self), as: UInt32.self); out += 4; p += innerStride }
+                for _ in 0..<inner {
+                    out.storeBytes(of: p.loadUnaligned(as: UInt32.self), as: UInt32.self)
+                    out += 4
+                    p += innerStride
+                }
             case 8:
-                for _ in 0..<inner { out.storeBytes(of: p.loadUnaligned(as: UInt64.self), as: UInt64.self); out += 8; p += innerStride }
+                for _ in 0..<inner {
+                    out.storeBytes(of: p.loadUnaligned(as: UInt64.self), as: UInt64.self)
+                    out += 8
+                    p += innerStride
+                }
             default:
-                for _ in 0..<inner { out.copyMemory(from: p, byteCount: itemSize); out += itemSize; p += innerStride }
+                for _ in 0..<inner {
+                    out.copyMemory(from: p, byteCount: itemSize)
+                    out += itemSize
+                    p += innerStride
+                }
             }
         }
         // Advance the outer odometer (all dimensions but the last).
@@ -185,8 +207,9 @@ public func scTensorCreateBorrowed(
                 throw SwiftConvError.invalidArgument("strided layout spans \(extent.span) bytes but nbytes is \(nbytes)")
             }
             let storage = try TensorStorage(zeroedByteCount: byteCount)
-            copyStrided(from: UnsafeRawPointer(data), shape: shape, strides: strides, itemSize: itemSize,
-                        to: storage.mutableBytes.baseAddress!)
+            copyStrided(
+                from: UnsafeRawPointer(data), shape: shape, strides: strides, itemSize: itemSize,
+                to: storage.mutableBytes.baseAddress!)
             borrowed.fire()
             tensor = Tensor(dtype: dtype, shape: shape, storage: storage)
         } else {
@@ -211,8 +234,9 @@ public func scTensorCreateBorrowed(
 public func scTensorDescribe(_ handle: OpaquePointer?, _ out: UnsafeMutablePointer<sc_tensor_desc>?) {
     guard let out else { return }
     guard let handle else {
-        out.pointee = sc_tensor_desc(dtype: SC_DTYPE_UNDEFINED, rank: 0, shape: nil, data: nil, nbytes: 0,
-                                     name: UnsafeRawPointer(emptyBytes).assumingMemoryBound(to: CChar.self))
+        out.pointee = sc_tensor_desc(
+            dtype: SC_DTYPE_UNDEFINED, rank: 0, shape: nil, data: nil, nbytes: 0,
+            name: UnsafeRawPointer(emptyBytes).assumingMemoryBound(to: CChar.self))
         return
     }
     let box = object(handle, as: TensorBox.self)
@@ -228,8 +252,10 @@ public func scTensorDescribe(_ handle: OpaquePointer?, _ out: UnsafeMutablePoint
 }
 
 @_cdecl("sc_tensor_string_at")
-public func scTensorStringAt(_ handle: OpaquePointer?, _ index: Int, _ data: UnsafeMutablePointer<UnsafePointer<UInt8>?>?,
-                             _ size: UnsafeMutablePointer<Int>?) -> OpaquePointer? {
+public func scTensorStringAt(
+    _ handle: OpaquePointer?, _ index: Int, _ data: UnsafeMutablePointer<UnsafePointer<UInt8>?>?,
+    _ size: UnsafeMutablePointer<Int>?
+) -> OpaquePointer? {
     withStatus {
         let box = object(try required(handle, "tensor"), as: TensorBox.self)
         let data = try required(data, "data")
@@ -267,9 +293,11 @@ public func scTensorIsWritable(_ handle: OpaquePointer?) -> Int32 {
 }
 
 @_cdecl("sc_tensor_create_strings")
-public func scTensorCreateStrings(_ shapePointer: UnsafePointer<Int64>?, _ rank: Int, _ data: UnsafePointer<UnsafePointer<UInt8>?>?,
-                                  _ sizes: UnsafePointer<Int>?, _ count: Int,
-                                  _ out: UnsafeMutablePointer<OpaquePointer?>?) -> OpaquePointer? {
+public func scTensorCreateStrings(
+    _ shapePointer: UnsafePointer<Int64>?, _ rank: Int, _ data: UnsafePointer<UnsafePointer<UInt8>?>?,
+    _ sizes: UnsafePointer<Int>?, _ count: Int,
+    _ out: UnsafeMutablePointer<OpaquePointer?>?
+) -> OpaquePointer? {
     withStatus {
         let out = try required(out, "out")
         guard rank == 0 || shapePointer != nil else { throw SwiftConvError.invalidArgument("shape must not be NULL") }

@@ -78,8 +78,10 @@ public func scValueCreateTensor(_ tensor: OpaquePointer?, _ out: UnsafeMutablePo
 }
 
 @_cdecl("sc_value_create_sequence")
-public func scValueCreateSequence(_ items: UnsafePointer<OpaquePointer?>?, _ count: Int,
-                                  _ out: UnsafeMutablePointer<OpaquePointer?>?) -> OpaquePointer? {
+public func scValueCreateSequence(
+    _ items: UnsafePointer<OpaquePointer?>?, _ count: Int,
+    _ out: UnsafeMutablePointer<OpaquePointer?>?
+) -> OpaquePointer? {
     withStatus {
         let out = try required(out, "out")
         guard count == 0 || items != nil else { throw SwiftConvError.invalidArgument("items must not be NULL") }
@@ -101,8 +103,10 @@ public func scValueCreateNone(_ out: UnsafeMutablePointer<OpaquePointer?>?) -> O
 }
 
 @_cdecl("sc_value_create_map")
-public func scValueCreateMap(_ keys: OpaquePointer?, _ values: OpaquePointer?,
-                             _ out: UnsafeMutablePointer<OpaquePointer?>?) -> OpaquePointer? {
+public func scValueCreateMap(
+    _ keys: OpaquePointer?, _ values: OpaquePointer?,
+    _ out: UnsafeMutablePointer<OpaquePointer?>?
+) -> OpaquePointer? {
     withStatus {
         let k = object(try required(keys, "keys"), as: TensorBox.self)
         let v = object(try required(values, "values"), as: TensorBox.self)
@@ -143,8 +147,10 @@ public func scValueSequenceLength(_ value: OpaquePointer?) -> Int {
 }
 
 @_cdecl("sc_value_sequence_at")
-public func scValueSequenceAt(_ value: OpaquePointer?, _ index: Int,
-                              _ out: UnsafeMutablePointer<OpaquePointer?>?) -> OpaquePointer? {
+public func scValueSequenceAt(
+    _ value: OpaquePointer?, _ index: Int,
+    _ out: UnsafeMutablePointer<OpaquePointer?>?
+) -> OpaquePointer? {
     withStatus {
         let box = object(try required(value, "value"), as: ValueBox.self)
         let out = try required(out, "out")
@@ -159,8 +165,10 @@ public func scValueSequenceAt(_ value: OpaquePointer?, _ index: Int,
 }
 
 @_cdecl("sc_value_get_map")
-public func scValueGetMap(_ value: OpaquePointer?, _ keys: UnsafeMutablePointer<OpaquePointer?>?,
-                          _ values: UnsafeMutablePointer<OpaquePointer?>?) -> OpaquePointer? {
+public func scValueGetMap(
+    _ value: OpaquePointer?, _ keys: UnsafeMutablePointer<OpaquePointer?>?,
+    _ values: UnsafeMutablePointer<OpaquePointer?>?
+) -> OpaquePointer? {
     withStatus {
         let box = object(try required(value, "value"), as: ValueBox.self)
         let keys = try required(keys, "keys")

@@ -3,9 +3,9 @@
 import CSwiftConv
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The library version reported by `sc_version`; the Python package checks it matches its own.

@@ -38,13 +38,28 @@ struct JSONWriter {
         bytes.append(UInt8(ascii: close))
     }
 
-    mutating func string(_ value: String) { beginValue(); appendQuoted(Array(value.utf8)) }
+    mutating func string(_ value: String) {
+        beginValue()
+        appendQuoted(Array(value.utf8))
+    }
     /// Raw bytes as a JSON string; invalid UTF-8 becomes U+FFFD.
-    mutating func string(bytes value: [UInt8]) { beginValue(); appendQuoted(value) }
+    mutating func string(bytes value: [UInt8]) {
+        beginValue()
+        appendQuoted(value)
+    }
     mutating func string(_ value: String?) { if let value { string(value) } else { null() } }
-    mutating func int(_ value: Int64) { beginValue(); bytes.append(contentsOf: String(value).utf8) }
-    mutating func bool(_ value: Bool) { beginValue(); bytes.append(contentsOf: (value ? "true" : "false").utf8) }
-    mutating func null() { beginValue(); bytes.append(contentsOf: "null".utf8) }
+    mutating func int(_ value: Int64) {
+        beginValue()
+        bytes.append(contentsOf: String(value).utf8)
+    }
+    mutating func bool(_ value: Bool) {
+        beginValue()
+        bytes.append(contentsOf: (value ? "true" : "false").utf8)
+    }
+    mutating func null() {
+        beginValue()
+        bytes.append(contentsOf: "null".utf8)
+    }
 
     private static let hexDigits = Array("0123456789abcdef".utf8)
 

@@ -5,14 +5,22 @@ enum ModelInfo {
     static func json(_ model: Model) -> [UInt8] {
         var w = JSONWriter()
         w.object { w in
-            w.key("format"); w.string(model.format.rawValue)
-            w.key("ir_version"); w.int(model.irVersion)
-            w.key("producer_name"); w.string(model.producerName)
-            w.key("producer_version"); w.string(model.producerVersion)
-            w.key("domain"); w.string(model.domain)
-            w.key("model_version"); w.int(model.modelVersion)
-            w.key("doc_string"); w.string(model.docString)
-            w.key("graph_name"); w.string(model.graph.name)
+            w.key("format")
+            w.string(model.format.rawValue)
+            w.key("ir_version")
+            w.int(model.irVersion)
+            w.key("producer_name")
+            w.string(model.producerName)
+            w.key("producer_version")
+            w.string(model.producerVersion)
+            w.key("domain")
+            w.string(model.domain)
+            w.key("model_version")
+            w.int(model.modelVersion)
+            w.key("doc_string")
+            w.string(model.docString)
+            w.key("graph_name")
+            w.string(model.graph.name)
             w.key("opset")
             w.object { w in
                 // "ai.onnx" is the default domain ""; the first import of a domain wins, as in opsetVersion(for:).
@@ -20,19 +28,27 @@ enum ModelInfo {
                 for op in model.opsetImports {
                     let domain = op.domain == "ai.onnx" ? "" : op.domain
                     guard seen.insert(domain).inserted else { continue }
-                    w.key(domain); w.int(op.version)
+                    w.key(domain)
+                    w.int(op.version)
                 }
             }
-            w.key("inputs"); values(model.graph.runtimeInputs, into: &w)
-            w.key("outputs"); values(model.graph.outputs, into: &w)
+            w.key("inputs")
+            values(model.graph.runtimeInputs, into: &w)
+            w.key("outputs")
+            values(model.graph.outputs, into: &w)
             w.key("initializers")
             w.array { w in for t in model.graph.initializers { w.string(t.name) } }
             let (count, bytes) = parameterTotals(model.graph)
-            w.key("parameters"); w.int(count)
-            w.key("parameter_bytes"); w.int(bytes)
+            w.key("parameters")
+            w.int(count)
+            w.key("parameter_bytes")
+            w.int(bytes)
             w.key("ops")
             w.object { w in
-                for (op, n) in opHistogram(model.graph) { w.key(op); w.int(Int64(n)) }
+                for (op, n) in opHistogram(model.graph) {
+                    w.key(op)
+                    w.int(Int64(n))
+                }
             }
             w.key("metadata")
             w.object { w in
@@ -40,7 +56,8 @@ enum ModelInfo {
                 var last = [String: Int]()
                 for (i, e) in model.metadata.enumerated() { last[e.key] = i }
                 for (i, e) in model.metadata.enumerated() where last[e.key] == i {
-                    w.key(e.key); w.string(e.value)
+                    w.key(e.key)
+                    w.string(e.value)
                 }
             }
         }
@@ -78,7 +95,8 @@ enum ModelInfo {
         w.array { w in
             for info in infos {
                 w.object { w in
-                    w.key("name"); w.string(info.name)
+                    w.key("name")
+                    w.string(info.name)
                     var dtype: DType? = nil
                     var shape: Shape? = nil
                     switch info.type {
@@ -88,8 +106,10 @@ enum ModelInfo {
                     default:
                         break
                     }
-                    w.key("dtype"); w.string(dtype.map { $0.numpyName })
-                    w.key("type"); w.string(info.type?.onnxTypeString)
+                    w.key("dtype")
+                    w.string(dtype.map { $0.numpyName })
+                    w.key("type")
+                    w.string(info.type?.onnxTypeString)
                     w.key("shape")
                     if let shape {
                         w.array { w in

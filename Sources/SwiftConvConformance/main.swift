@@ -1,3 +1,8 @@
+import SwiftConvEngine
+import SwiftConvIR
+import SwiftConvModelIO
+import SwiftConvONNX
+
 // swiftconv-conformance: runs ONNX backend test cases through the engine, in Swift only.
 //
 // A developer tool for working on kernels without the Python layer:
@@ -6,12 +11,8 @@
 //   swift run swiftconv-conformance --smoke tests/fuzz_corpus   # replay hostile cases, outputs not compared
 // The acceptance suite is tests/test_backend_engine.py (pytest, against the same cases).
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
-import SwiftConvEngine
-import SwiftConvIR
-import SwiftConvModelIO
-import SwiftConvONNX
 
 var root = "tests/.cache/backend-data/1.23.2"
 var filter: String? = nil
@@ -131,7 +132,10 @@ func smokeCaseDirs(_ root: String) -> [String] {
     var out: [String] = []
     for sub in listDir(root) {
         let dir = root + "/" + sub
-        if exists(dir + "/model.onnx") { out.append(dir); continue }
+        if exists(dir + "/model.onnx") {
+            out.append(dir)
+            continue
+        }
         for name in listDir(dir) where exists("\(dir)/\(name)/model.onnx") { out.append("\(dir)/\(name)") }
     }
     return out
@@ -157,7 +161,7 @@ if smoke {
     for dir in smokeCaseDirs(root) {
         if let f = filter, !dir.contains(f) { continue }
         print("\(dir): ", terminator: "")
-        fflush(stdout)  // the case name is out before a crash
+        fflush(stdout) // the case name is out before a crash
         do {
             try runSmoke(dir)
             nOK += 1
@@ -195,7 +199,10 @@ for kind in listDir(root) {
                 for (i, v) in outs.enumerated() {
                     let type = i < model.graph.outputs.count ? model.graph.outputs[i].type : nil
                     let want = try readValue("\(dir)/\(ds)/output_\(i).pb", type: type)
-                    if let why = compareValues(v, want) { problem = "output \(i): \(why)"; break }
+                    if let why = compareValues(v, want) {
+                        problem = "output \(i): \(why)"
+                        break
+                    }
                 }
                 if problem != nil { break }
             }

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// What one session run (or one session creation) may allocate: a cap on any single tensor
 /// and on the bytes its tensors hold at once.
@@ -32,13 +33,15 @@ public final class AllocationBudget: @unchecked Sendable {
     func charge(_ count: Int) throws {
         guard count <= maxTensorBytes else {
             throw SwiftConvError.resourceExhausted(
-                "a tensor of \(count) bytes is larger than the limit of \(maxTensorBytes) bytes per tensor (SessionOptions.max_tensor_bytes)")
+                "a tensor of \(count) bytes is larger than the limit of \(maxTensorBytes) bytes per tensor (SessionOptions.max_tensor_bytes)"
+            )
         }
         let before = live.wrappingAdd(count, ordering: .relaxed).oldValue
         if before > maxTotalBytes - count {
             live.wrappingSubtract(count, ordering: .relaxed)
             throw SwiftConvError.resourceExhausted(
-                "allocating \(count) more bytes would pass the run's limit of \(maxTotalBytes) bytes (\(before) in use; SessionOptions.max_run_bytes)")
+                "allocating \(count) more bytes would pass the run's limit of \(maxTotalBytes) bytes (\(before) in use; SessionOptions.max_run_bytes)"
+            )
         }
     }
 

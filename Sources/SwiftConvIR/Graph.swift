@@ -82,8 +82,10 @@ public struct Node: Sendable {
     public var metadata: [MetadataEntry] = []
 
     /// A node running `opType` of `domain`, reading `inputs` and writing `outputs`.
-    public init(name: String = "", opType: String, domain: String = "", inputs: [String], outputs: [String],
-                attributes: [Attribute] = []) {
+    public init(
+        name: String = "", opType: String, domain: String = "", inputs: [String], outputs: [String],
+        attributes: [Attribute] = []
+    ) {
         self.name = name
         self.opType = opType
         self.domain = domain
@@ -123,8 +125,10 @@ public struct Graph: Sendable {
     public var quantizationAnnotations: [TensorAnnotation] = []
 
     /// A graph of `nodes` with the given interface and constants.
-    public init(name: String = "", nodes: [Node] = [], inputs: [ValueInfo] = [], outputs: [ValueInfo] = [],
-                initializers: [Tensor] = []) {
+    public init(
+        name: String = "", nodes: [Node] = [], inputs: [ValueInfo] = [], outputs: [ValueInfo] = [],
+        initializers: [Tensor] = []
+    ) {
         self.name = name
         self.nodes = nodes
         self.inputs = inputs
@@ -196,8 +200,10 @@ public struct Function: Sendable {
     public var metadata: [MetadataEntry] = []
 
     /// A function `domain::name` with the given formal parameters and body.
-    public init(name: String, domain: String, inputs: [String], outputs: [String], attributeNames: [String] = [],
-                nodes: [Node], opsetImports: [OpsetID]) {
+    public init(
+        name: String, domain: String, inputs: [String], outputs: [String], attributeNames: [String] = [],
+        nodes: [Node], opsetImports: [OpsetID]
+    ) {
         self.name = name
         self.domain = domain
         self.inputs = inputs

@@ -154,11 +154,17 @@ extension Graph {
             for a in nodes[k].attributes.indices {
                 switch nodes[k].attributes[a].value {
                 case .graph(var g)?:
-                    if g.removeDeadCode() { nodes[k].attributes[a].value = .graph(g); changed = true }
+                    if g.removeDeadCode() {
+                        nodes[k].attributes[a].value = .graph(g)
+                        changed = true
+                    }
                 case .graphs(var gs)?:
                     var any = false
                     for i in gs.indices where gs[i].removeDeadCode() { any = true }
-                    if any { nodes[k].attributes[a].value = .graphs(gs); changed = true }
+                    if any {
+                        nodes[k].attributes[a].value = .graphs(gs)
+                        changed = true
+                    }
                 default: break
                 }
             }

@@ -107,7 +107,8 @@ public struct QuantParams: Hashable, Sendable {
         var zeroPoints = [Int64](repeating: 0, count: scales.count)
         if let zeroPoint {
             guard zeroPoint.dtype == storageType, zeroPoint.shape == scale.shape, let z = integerValues(zeroPoint),
-                  z.count == scales.count else { return nil }
+                z.count == scales.count
+            else { return nil }
             zeroPoints = z
         }
         // A single scale is per-tensor whatever the axis (kernels treat it so too).

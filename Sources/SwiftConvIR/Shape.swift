@@ -48,7 +48,10 @@ public func elementCount(_ shape: [Int]) -> Int? {
     var empty = false
     for d in shape {
         guard d >= 0 else { return nil }
-        if d == 0 { empty = true; continue }
+        if d == 0 {
+            empty = true
+            continue
+        }
         let (p, o) = n.multipliedReportingOverflow(by: d)
         if o { return nil }
         n = p

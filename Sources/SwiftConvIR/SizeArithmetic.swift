@@ -38,7 +38,10 @@ public enum Checked {
         var empty = false
         for v in values {
             guard v >= 0 else { throw SwiftConvError.invalidArgument("\(what()) has a negative factor \(v) in \(values)") }
-            if v == 0 { empty = true; continue }
+            if v == 0 {
+                empty = true
+                continue
+            }
             n = try multiply(n, v, what())
         }
         return empty ? 0 : n
@@ -60,8 +63,10 @@ public enum Checked {
     /// `x` rounded toward zero and clamped to `range` (NaN is an error): for floats used as
     /// positions, where ONNX clamps out-of-range values (GridSample, RoiAlign, Resize).
     @inlinable
-    public static func clampedInt<F: BinaryFloatingPoint>(_ x: F, _ range: ClosedRange<Int>,
-                                                           _ what: @autoclosure () -> String = "a value") throws -> Int {
+    public static func clampedInt<F: BinaryFloatingPoint>(
+        _ x: F, _ range: ClosedRange<Int>,
+        _ what: @autoclosure () -> String = "a value"
+    ) throws -> Int {
         guard !x.isNaN else { throw SwiftConvError.invalidArgument("\(what()) must not be NaN") }
         if x <= F(range.lowerBound) { return range.lowerBound }
         if x >= F(range.upperBound) { return range.upperBound }

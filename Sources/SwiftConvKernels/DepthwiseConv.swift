@@ -21,9 +21,11 @@ public struct DepthwiseConv2D {
     /// Output clamp; -inf, +inf for none.
     public var lo: Float, hi: Float
 
-    public init(x: UnsafePointer<Float>, filters: UnsafePointer<Float>, bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>,
-                channels: Int, height: Int, width: Int, kernelHeight: Int, kernelWidth: Int, outHeight: Int, outWidth: Int,
-                strideY: Int, strideX: Int, dilationY: Int, dilationX: Int, padTop: Int, padLeft: Int, lo: Float, hi: Float) {
+    public init(
+        x: UnsafePointer<Float>, filters: UnsafePointer<Float>, bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>,
+        channels: Int, height: Int, width: Int, kernelHeight: Int, kernelWidth: Int, outHeight: Int, outWidth: Int,
+        strideY: Int, strideX: Int, dilationY: Int, dilationX: Int, padTop: Int, padLeft: Int, lo: Float, hi: Float
+    ) {
         self.x = x
         self.filters = filters
         self.bias = bias
@@ -86,9 +88,12 @@ public struct DepthwiseConv2D {
     /// The AVX2+FMA loop for MobileNet-style 3x3 filters at stride 1 or 2 (dilation 1);
     /// false, having written nothing, for any other shape.
     func runAVX2x3(_ planes: Range<Int>) -> Bool {
-        guard kernelHeight == 3 && kernelWidth == 3 && dilationY == 1 && dilationX == 1 && strideY == strideX
-            && (strideY == 1 || strideY == 2) && padTop >= 0 && padLeft >= 0 && outHeight > 0 && outWidth > 0 else { return false }
-        return scv_depthwise3x3_avx2(x, filters, bias, y, planes.lowerBound, planes.upperBound, channels, height, width,
-                                     outHeight, outWidth, strideY, padTop, padLeft, lo, hi) != 0
+        guard
+            kernelHeight == 3 && kernelWidth == 3 && dilationY == 1 && dilationX == 1 && strideY == strideX
+                && (strideY == 1 || strideY == 2) && padTop >= 0 && padLeft >= 0 && outHeight > 0 && outWidth > 0
+        else { return false }
+        return scv_depthwise3x3_avx2(
+            x, filters, bias, y, planes.lowerBound, planes.upperBound, channels, height, width,
+            outHeight, outWidth, strideY, padTop, padLeft, lo, hi) != 0
     }
 }

@@ -3,9 +3,11 @@
 extension Gemm {
     /// `C = alpha * A * B + beta * C` with A `m x k`, B `k x n`, C row-major with row stride
     /// `ldc`; each element of C is one sum in depth order. `beta` 0 never reads C.
-    public static func dgemm(m: Int, n: Int, k: Int, alpha: Double = 1, a: StridedMatrix<Double>, b: StridedMatrix<Double>,
-                             beta: Double = 0, c: UnsafeMutablePointer<Double>, ldc: Int,
-                             parallel: ParallelFor = serialFor) {
+    public static func dgemm(
+        m: Int, n: Int, k: Int, alpha: Double = 1, a: StridedMatrix<Double>, b: StridedMatrix<Double>,
+        beta: Double = 0, c: UnsafeMutablePointer<Double>, ldc: Int,
+        parallel: ParallelFor = serialFor
+    ) {
         if m <= 0 || n <= 0 { return }
         parallel(m) { rows in
             for i in rows {

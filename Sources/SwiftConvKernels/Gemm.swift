@@ -134,8 +134,9 @@ public enum Gemm {
                     let src = UnsafeRawPointer(b.base + (p0 + kk) * b.rowStride + c0)
                     let dst = UnsafeMutableRawPointer(out + kk * nr)
                     for v in stride(from: 0, to: nr * 4, by: 32) {
-                        dst.storeBytes(of: src.loadUnaligned(fromByteOffset: v, as: SIMD8<Float>.self),
-                                       toByteOffset: v, as: SIMD8<Float>.self)
+                        dst.storeBytes(
+                            of: src.loadUnaligned(fromByteOffset: v, as: SIMD8<Float>.self),
+                            toByteOffset: v, as: SIMD8<Float>.self)
                     }
                 }
             } else if cols == nr && b.rowStride == 1 {
@@ -157,11 +158,13 @@ public enum Gemm {
     /// `C = alpha * A * B + beta * C` with A `m x k`, B `k x n`, C row-major with row stride `ldc`.
     /// `packedA`/`packedB` are results of `pack` (pass them for constant operands packed once);
     /// otherwise `a`/`b` are packed here. `beta` 0 never reads C (it may hold garbage).
-    public static func sgemm(m: Int, n: Int, k: Int, alpha: Float = 1,
-                             a: MatrixView? = nil, packedA: UnsafePointer<Float>? = nil,
-                             b: MatrixView? = nil, packedB: UnsafePointer<Float>? = nil,
-                             beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int,
-                             parallel: ParallelFor = serialFor, finish: TileFinish? = nil, epilogue: Epilogue? = nil) {
+    public static func sgemm(
+        m: Int, n: Int, k: Int, alpha: Float = 1,
+        a: MatrixView? = nil, packedA: UnsafePointer<Float>? = nil,
+        b: MatrixView? = nil, packedB: UnsafePointer<Float>? = nil,
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int,
+        parallel: ParallelFor = serialFor, finish: TileFinish? = nil, epilogue: Epilogue? = nil
+    ) {
         if m <= 0 || n <= 0 { return }
         if k <= 0 {
             for i in 0..<m {
@@ -191,7 +194,9 @@ public enum Gemm {
             ownedB?.deallocate()
         }
         let pa: UnsafePointer<Float>
-        if let p = packedA { pa = p } else {
+        if let p = packedA {
+            pa = p
+        } else {
             let buf = UnsafeMutablePointer<Float>.allocate(capacity: packedASize(m: m, k: k))
             pack(a: a!, m: m, k: k, into: buf, parallel: parallel)
             ownedA = buf
@@ -200,19 +205,23 @@ public enum Gemm {
         // Wide B (a convolution's input): each task packs only the column blocks it computes,
         // so packing and multiplying are one parallel pass and packed B stays in cache.
         if packedB == nil, let b = b, n >= 4 * columnBlock {
-            computeByColumns(m: m, n: n, k: k, alpha: alpha, pa: pa, b: b, beta: beta, c: c, ldc: ldc,
-                             parallel: parallel, finish: finish, epilogue: epilogue)
+            computeByColumns(
+                m: m, n: n, k: k, alpha: alpha, pa: pa, b: b, beta: beta, c: c, ldc: ldc,
+                parallel: parallel, finish: finish, epilogue: epilogue)
             return
         }
         let pb: UnsafePointer<Float>
-        if let p = packedB { pb = p } else {
+        if let p = packedB {
+            pb = p
+        } else {
             let buf = UnsafeMutablePointer<Float>.allocate(capacity: packedBSize(k: k, n: n))
             pack(b: b!, k: k, n: n, into: buf, parallel: parallel)
             ownedB = buf
             pb = UnsafePointer(buf)
         }
-        compute(m: m, n: n, k: k, alpha: alpha, pa: pa, pb: pb, beta: beta, c: c, ldc: ldc, parallel: parallel,
-                finish: finish, epilogue: epilogue)
+        compute(
+            m: m, n: n, k: k, alpha: alpha, pa: pa, pb: pb, beta: beta, c: c, ldc: ldc, parallel: parallel,
+            finish: finish, epilogue: epilogue)
     }
 
     /// Columns one task packs and multiplies at a time in `computeByColumns`.
@@ -221,9 +230,11 @@ public enum Gemm {
     /// The product of packed A and unpacked B, split over column blocks of B and C: each task
     /// packs a `kc x columnBlock` block of B at a time into its own buffer and multiplies it
     /// with every row panel of A.
-    static func computeByColumns(m: Int, n: Int, k: Int, alpha: Float, pa: UnsafePointer<Float>, b: MatrixView,
-                                 beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, parallel: ParallelFor,
-                                 finish: TileFinish?, epilogue: Epilogue?) {
+    static func computeByColumns(
+        m: Int, n: Int, k: Int, alpha: Float, pa: UnsafePointer<Float>, b: MatrixView,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, parallel: ParallelFor,
+        finish: TileFinish?, epilogue: Epilogue?
+    ) {
         let mp = roundUp(m, mr)
         let blocks = (n + columnBlock - 1) / columnBlock
         parallel(blocks) { range in
@@ -261,9 +272,11 @@ public enum Gemm {
     }
 
     /// The blocked product of two packed operands.
-    static func compute(m: Int, n: Int, k: Int, alpha: Float, pa: UnsafePointer<Float>, pb: UnsafePointer<Float>,
-                        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, parallel: ParallelFor,
-                        finish: TileFinish? = nil, epilogue: Epilogue? = nil) {
+    static func compute(
+        m: Int, n: Int, k: Int, alpha: Float, pa: UnsafePointer<Float>, pb: UnsafePointer<Float>,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, parallel: ParallelFor,
+        finish: TileFinish? = nil, epilogue: Epilogue? = nil
+    ) {
         let mp = roundUp(m, mr), np = roundUp(n, nr)
         // Tiles of up to MC x NC; shrink them when there are fewer tiles than threads' worth of work.
         var mcb = mc, ncb = nc
@@ -306,22 +319,26 @@ public enum Gemm {
 
     /// One MR x NR tile over depth `kb`: accumulators stay in registers.
     @inline(__always)
-    static func micro(_ kb: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
-                      _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ rows: Int, _ cols: Int,
-                      _ alpha: Float, _ beta: Float, _ finish: inout TileFinish?) {
+    static func micro(
+        _ kb: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+        _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ rows: Int, _ cols: Int,
+        _ alpha: Float, _ beta: Float, _ finish: inout TileFinish?
+    ) {
         tile(GemmTile(depth: kb, a: a, b: b, c: c, ldc: ldc, rows: rows, cols: cols, alpha: alpha, beta: beta), finish)
     }
 
     /// Applies `finish` (row bias, clamp) to a block of C in place; the portable kernels' way.
-    static func finishBlock(_ finish: TileFinish?, _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
-                            _ rows: Range<Int>, _ cols: Range<Int>) {
+    static func finishBlock(
+        _ finish: TileFinish?, _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
+        _ rows: Range<Int>, _ cols: Range<Int>
+    ) {
         guard let f = finish else { return }
         for r in rows {
             let bias = f.rowBias?[r] ?? 0
             let row = c + r * ldc
             for j in cols {
                 let v = row[j] + bias
-                row[j] = v < f.lo ? f.lo : (v > f.hi ? f.hi : v)  // NaN compares false and stays NaN
+                row[j] = v < f.lo ? f.lo : (v > f.hi ? f.hi : v) // NaN compares false and stays NaN
             }
         }
     }
@@ -379,8 +396,10 @@ public enum Gemm {
     }
 
     /// Matrix-vector products (one row or one column of output): dot products or row sweeps.
-    static func gemv(m: Int, n: Int, k: Int, alpha: Float, a: MatrixView, b: MatrixView,
-                     beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, parallel: ParallelFor) {
+    static func gemv(
+        m: Int, n: Int, k: Int, alpha: Float, a: MatrixView, b: MatrixView,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, parallel: ParallelFor
+    ) {
         @inline(__always) func finish(_ p: UnsafeMutablePointer<Float>, _ s: Float) {
             p.pointee = beta == 0 ? alpha * s : alpha * s + beta * p.pointee
         }
@@ -419,7 +438,10 @@ public enum Gemm {
                                     UnsafeMutableRawPointer(tp + j).storeBytes(of: y + vv * x, as: SIMD8<Float>.self)
                                     j += 8
                                 }
-                                while j < cnt { tp[j] += av * row[j]; j += 1 }
+                                while j < cnt {
+                                    tp[j] += av * row[j]
+                                    j += 1
+                                }
                             } else {
                                 for j in 0..<cnt { tp[j] += av * row[j * b.colStride] }
                             }
@@ -439,12 +461,19 @@ public enum Gemm {
             var p = 0
             let rx = UnsafeRawPointer(x), ry = UnsafeRawPointer(y)
             while p + 16 <= k {
-                s0 += rx.loadUnaligned(fromByteOffset: p * 4, as: SIMD8<Float>.self) * ry.loadUnaligned(fromByteOffset: p * 4, as: SIMD8<Float>.self)
-                s1 += rx.loadUnaligned(fromByteOffset: p * 4 + 32, as: SIMD8<Float>.self) * ry.loadUnaligned(fromByteOffset: p * 4 + 32, as: SIMD8<Float>.self)
+                s0 +=
+                    rx.loadUnaligned(fromByteOffset: p * 4, as: SIMD8<Float>.self)
+                    * ry.loadUnaligned(fromByteOffset: p * 4, as: SIMD8<Float>.self)
+                s1 +=
+                    rx.loadUnaligned(fromByteOffset: p * 4 + 32, as: SIMD8<Float>.self)
+                    * ry.loadUnaligned(fromByteOffset: p * 4 + 32, as: SIMD8<Float>.self)
                 p += 16
             }
             var s = (s0 + s1).sum()
-            while p < k { s += x[p] * y[p]; p += 1 }
+            while p < k {
+                s += x[p] * y[p]
+                p += 1
+            }
             return s
         }
         var s: Float = 0
@@ -453,8 +482,10 @@ public enum Gemm {
     }
 
     /// Plain triple loop for tiny products.
-    static func naive(m: Int, n: Int, k: Int, alpha: Float, a: MatrixView, b: MatrixView,
-                      beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    static func naive(
+        m: Int, n: Int, k: Int, alpha: Float, a: MatrixView, b: MatrixView,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
         for i in 0..<m {
             for j in 0..<n {
                 var s: Float = 0

@@ -29,30 +29,40 @@ public struct ConvWindow {
 public enum Im2Col {
     /// Unfolds one group of one image (`channels x inSpatial`) into
     /// `channels * kernelCount x outCount` columns (zero where the window is in the padding).
-    public static func unfold(_ x: UnsafePointer<Float>, channels: Int, _ g: ConvWindow, _ col: UnsafeMutablePointer<Float>,
-                              parallel: ParallelFor) {
+    public static func unfold(
+        _ x: UnsafePointer<Float>, channels: Int, _ g: ConvWindow, _ col: UnsafeMutablePointer<Float>,
+        parallel: ParallelFor
+    ) {
         unfoldElements(x, channels: channels, g, col, parallel: parallel)
     }
 
-    public static func unfold(_ x: UnsafePointer<Double>, channels: Int, _ g: ConvWindow, _ col: UnsafeMutablePointer<Double>,
-                              parallel: ParallelFor) {
+    public static func unfold(
+        _ x: UnsafePointer<Double>, channels: Int, _ g: ConvWindow, _ col: UnsafeMutablePointer<Double>,
+        parallel: ParallelFor
+    ) {
         unfoldElements(x, channels: channels, g, col, parallel: parallel)
     }
 
     /// Scatter-adds `channels * kernelCount x outCount` columns into `y` (`channels x inSpatial`,
     /// already holding the bias or zeros); each task owns whole channels.
-    public static func fold(_ col: UnsafePointer<Float>, channels: Int, _ g: ConvWindow, _ y: UnsafeMutablePointer<Float>,
-                            parallel: ParallelFor) {
+    public static func fold(
+        _ col: UnsafePointer<Float>, channels: Int, _ g: ConvWindow, _ y: UnsafeMutablePointer<Float>,
+        parallel: ParallelFor
+    ) {
         foldElements(col, channels: channels, g, y, parallel: parallel)
     }
 
-    public static func fold(_ col: UnsafePointer<Double>, channels: Int, _ g: ConvWindow, _ y: UnsafeMutablePointer<Double>,
-                            parallel: ParallelFor) {
+    public static func fold(
+        _ col: UnsafePointer<Double>, channels: Int, _ g: ConvWindow, _ y: UnsafeMutablePointer<Double>,
+        parallel: ParallelFor
+    ) {
         foldElements(col, channels: channels, g, y, parallel: parallel)
     }
 
-    static func unfoldElements<T: BinaryFloatingPoint>(_ x: UnsafePointer<T>, channels: Int, _ g: ConvWindow,
-                                                       _ col: UnsafeMutablePointer<T>, parallel: ParallelFor) {
+    static func unfoldElements<T: BinaryFloatingPoint>(
+        _ x: UnsafePointer<T>, channels: Int, _ g: ConvWindow,
+        _ col: UnsafeMutablePointer<T>, parallel: ParallelFor
+    ) {
         let kc = g.kernelCount, outCount = g.outCount, inCount = g.inCount
         let rows = channels * kc
         if g.inSpatial.count == 2 {
@@ -100,7 +110,10 @@ public enum Im2Col {
             for row in range {
                 let c = row / kc
                 var rem = row % kc
-                for d in stride(from: r - 1, through: 0, by: -1) { kpos[d] = rem % g.kernel[d]; rem /= g.kernel[d] }
+                for d in stride(from: r - 1, through: 0, by: -1) {
+                    kpos[d] = rem % g.kernel[d]
+                    rem /= g.kernel[d]
+                }
                 let src = x + c * inCount
                 let dst = col + row * outCount
                 for d in 0..<r { opos[d] = 0 }
@@ -109,7 +122,10 @@ public enum Im2Col {
                     var inside = true
                     for d in 0..<r {
                         let i = opos[d] * g.strides[d] - g.padBegin[d] + kpos[d] * g.dilations[d]
-                        if i < 0 || i >= g.inSpatial[d] { inside = false; break }
+                        if i < 0 || i >= g.inSpatial[d] {
+                            inside = false
+                            break
+                        }
                         off += i * inStrides[d]
                     }
                     dst[o] = inside ? src[off] : 0
@@ -125,8 +141,10 @@ public enum Im2Col {
         }
     }
 
-    static func foldElements<T: BinaryFloatingPoint>(_ col: UnsafePointer<T>, channels: Int, _ g: ConvWindow,
-                                                     _ y: UnsafeMutablePointer<T>, parallel: ParallelFor) {
+    static func foldElements<T: BinaryFloatingPoint>(
+        _ col: UnsafePointer<T>, channels: Int, _ g: ConvWindow,
+        _ y: UnsafeMutablePointer<T>, parallel: ParallelFor
+    ) {
         let r = g.inSpatial.count
         let kernel = g.kernel, strides = g.strides, dil = g.dilations, padBegin = g.padBegin
         let imageSp = g.inSpatial, colSp = g.outSpatial
@@ -138,7 +156,10 @@ public enum Im2Col {
                 let dst = y + ch * imageCount
                 for k in 0..<kc {
                     var rem = k
-                    for d in stride(from: r - 1, through: 0, by: -1) { kpos[d] = rem % kernel[d]; rem /= kernel[d] }
+                    for d in stride(from: r - 1, through: 0, by: -1) {
+                        kpos[d] = rem % kernel[d]
+                        rem /= kernel[d]
+                    }
                     let src = col + (ch * kc + k) * colCount
                     if r == 2 {
                         let oh = imageSp[0], ow = imageSp[1], ih = colSp[0], iw = colSp[1]
@@ -160,7 +181,10 @@ public enum Im2Col {
                         var inside = true
                         for d in 0..<r {
                             let o = ipos[d] * strides[d] - padBegin[d] + kpos[d] * dil[d]
-                            if o < 0 || o >= imageSp[d] { inside = false; break }
+                            if o < 0 || o >= imageSp[d] {
+                                inside = false
+                                break
+                            }
                             off += o * imageStrides[d]
                         }
                         if inside { dst[off] += src[i] }

@@ -21,22 +21,34 @@ public struct KernelTable: Sendable {
 
     /// `p[0..<count] = clamp(p[i] + bias, lo, hi)`; NaN stays NaN. A convolution's bias
     /// with Relu or Clip.
-    public var biasClamp: @Sendable (_ p: UnsafeMutablePointer<Float>, _ count: Int, _ bias: Float,
-                                     _ lo: Float, _ hi: Float) -> Void
+    public var biasClamp:
+        @Sendable (
+            _ p: UnsafeMutablePointer<Float>, _ count: Int, _ bias: Float,
+            _ lo: Float, _ hi: Float
+        ) -> Void
 
     /// A 2-D depthwise convolution (one filter per channel) of planes `planes`.
     public var depthwiseConv2D: @Sendable (_ problem: DepthwiseConv2D, _ planes: Range<Int>) -> Void
 
     /// Unfolds one group of one image into GEMM columns (`Im2Col.unfold`).
-    public var im2col: @Sendable (_ x: UnsafePointer<Float>, _ channels: Int, _ window: ConvWindow,
-                                  _ col: UnsafeMutablePointer<Float>, _ parallel: ParallelFor) -> Void
+    public var im2col:
+        @Sendable (
+            _ x: UnsafePointer<Float>, _ channels: Int, _ window: ConvWindow,
+            _ col: UnsafeMutablePointer<Float>, _ parallel: ParallelFor
+        ) -> Void
     /// Scatter-adds GEMM columns back into an image (`Im2Col.fold`).
-    public var col2im: @Sendable (_ col: UnsafePointer<Float>, _ channels: Int, _ window: ConvWindow,
-                                  _ y: UnsafeMutablePointer<Float>, _ parallel: ParallelFor) -> Void
+    public var col2im:
+        @Sendable (
+            _ col: UnsafePointer<Float>, _ channels: Int, _ window: ConvWindow,
+            _ y: UnsafeMutablePointer<Float>, _ parallel: ParallelFor
+        ) -> Void
 
     /// One output row of a 2-D max or average pool (`Pooling2D.row`).
-    public var pool2DRow: @Sendable (_ problem: Pooling2D, _ plane: Int, _ outRow: Int,
-                                     _ scratch: UnsafeMutablePointer<Float>) -> Void
+    public var pool2DRow:
+        @Sendable (
+            _ problem: Pooling2D, _ plane: Int, _ outRow: Int,
+            _ scratch: UnsafeMutablePointer<Float>
+        ) -> Void
 
     /// The portable Swift loops, on every machine.
     public static let generic = KernelTable(
@@ -65,12 +77,14 @@ public struct KernelTable: Sendable {
         t.gemmTile = { tile, finish in
             if var f = finish.map({ scv_tile_finish(row_bias: $0.rowBias, lo: $0.lo, hi: $0.hi) }) {
                 withUnsafePointer(to: &f) {
-                    scv_sgemm_tile_6x16_avx2(tile.depth, tile.a, tile.b, tile.c, tile.ldc, tile.rows, tile.cols,
-                                             tile.alpha, tile.beta, $0)
+                    scv_sgemm_tile_6x16_avx2(
+                        tile.depth, tile.a, tile.b, tile.c, tile.ldc, tile.rows, tile.cols,
+                        tile.alpha, tile.beta, $0)
                 }
             } else {
-                scv_sgemm_tile_6x16_avx2(tile.depth, tile.a, tile.b, tile.c, tile.ldc, tile.rows, tile.cols,
-                                         tile.alpha, tile.beta, nil)
+                scv_sgemm_tile_6x16_avx2(
+                    tile.depth, tile.a, tile.b, tile.c, tile.ldc, tile.rows, tile.cols,
+                    tile.alpha, tile.beta, nil)
             }
         }
         t.depthwiseConv2D = { problem, planes in
@@ -94,8 +108,10 @@ public struct GemmTile {
     public var alpha: Float
     public var beta: Float
 
-    public init(depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
-                rows: Int, cols: Int, alpha: Float, beta: Float) {
+    public init(
+        depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
+        rows: Int, cols: Int, alpha: Float, beta: Float
+    ) {
         self.depth = depth
         self.a = a
         self.b = b

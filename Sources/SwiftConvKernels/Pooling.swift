@@ -17,9 +17,11 @@ public struct Pooling2D {
     public var dilationY: Int, dilationX: Int
     public var kernelWidth: Int, strideX: Int
 
-    public init(src: UnsafePointer<Float>, dst: UnsafeMutablePointer<Float>, rows: [PoolTaps], cols: [PoolTaps], isMax: Bool,
-                countPad: Bool, inWidth: Int, inPlane: Int, outWidth: Int, outPlane: Int, dilationY: Int, dilationX: Int,
-                kernelWidth: Int, strideX: Int) {
+    public init(
+        src: UnsafePointer<Float>, dst: UnsafeMutablePointer<Float>, rows: [PoolTaps], cols: [PoolTaps], isMax: Bool,
+        countPad: Bool, inWidth: Int, inPlane: Int, outWidth: Int, outPlane: Int, dilationY: Int, dilationX: Int,
+        kernelWidth: Int, strideX: Int
+    ) {
         self.src = src
         self.dst = dst
         self.rows = rows
@@ -50,7 +52,10 @@ public struct Pooling2D {
         for _ in 1..<r.n {
             p += dh * inW
             if isMax {
-                for i in 0..<inW { let v = p[i], m = row[i]; row[i] = v > m ? v : m }
+                for i in 0..<inW {
+                    let v = p[i], m = row[i]
+                    row[i] = v > m ? v : m
+                }
             } else {
                 for i in 0..<inW { row[i] += p[i] }
             }
@@ -74,14 +79,24 @@ public struct Pooling2D {
         }
         for ox in 0..<outW {
             let c = cols[ox]
-            guard c.n > 0 else { o[ox] = 0; continue }
+            guard c.n > 0 else {
+                o[ox] = 0
+                continue
+            }
             var q = row + c.lo
             var acc = q[0]
             if isMax {
-                for _ in 1..<max(c.n, 1) { q += dw; let v = q[0]; if v > acc { acc = v } }
+                for _ in 1..<max(c.n, 1) {
+                    q += dw
+                    let v = q[0]
+                    if v > acc { acc = v }
+                }
                 o[ox] = acc
             } else {
-                for _ in 1..<max(c.n, 1) { q += dw; acc += q[0] }
+                for _ in 1..<max(c.n, 1) {
+                    q += dw
+                    acc += q[0]
+                }
                 let n = countPad ? r.padded * c.padded : r.n * c.n
                 o[ox] = acc / Float(n)
             }
@@ -95,7 +110,11 @@ private func maxTaps(_ row: UnsafeMutablePointer<Float>, _ c: PoolTaps, _ step: 
     guard c.n > 0 else { return 0 }
     var q = row + c.lo
     var acc = q[0]
-    for _ in 1..<c.n { q += step; let v = q[0]; if v > acc { acc = v } }
+    for _ in 1..<c.n {
+        q += step
+        let v = q[0]
+        if v > acc { acc = v }
+    }
     return acc
 }
 

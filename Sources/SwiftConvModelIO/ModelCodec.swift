@@ -9,8 +9,11 @@ import SwiftConvIR
 public struct ModelCodec: Sendable {
     /// Reads a model from `bytes`, kept alive by `owner` for as long as any weight points
     /// into them; `baseDirectory` resolves external data (nil: refuse it).
-    public typealias Reader = @Sendable (_ bytes: UnsafeRawBufferPointer, _ owner: AnyObject,
-                                         _ baseDirectory: String?) throws -> Model
+    public typealias Reader =
+        @Sendable (
+            _ bytes: UnsafeRawBufferPointer, _ owner: AnyObject,
+            _ baseDirectory: String?
+        ) throws -> Model
     /// Serializes a model to the bytes of a file.
     public typealias Serializer = @Sendable (Model) throws -> [UInt8]
     /// Writes a model to a path atomically: a reader of the path sees the old file or the new one.
@@ -28,17 +31,21 @@ public struct ModelCodec: Sendable {
     public let save: Saver?
 
     /// `save` defaults to writing what `serialize` returns with `AtomicFile`.
-    public init(format: ModelFormat, name: String, signature: MagicBytes?, suffixes: [String], read: Reader?,
-                serialize: Serializer?, save: Saver? = nil) {
+    public init(
+        format: ModelFormat, name: String, signature: MagicBytes?, suffixes: [String], read: Reader?,
+        serialize: Serializer?, save: Saver? = nil
+    ) {
         self.format = format
         self.name = name
         self.signature = signature
         self.suffixes = suffixes
         self.read = read
         self.serialize = serialize
-        self.save = save ?? serialize.map { serialize -> Saver in
-            { @Sendable model, path in try AtomicFile.write(serialize(model), to: path) }
-        }
+        self.save =
+            save
+            ?? serialize.map { serialize -> Saver in
+                { @Sendable model, path in try AtomicFile.write(serialize(model), to: path) }
+            }
     }
 }
 

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import SwiftConvIR
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Reads ONNX external data (`location`/`offset`/`length`) into tensor storage, each
 /// tensor's byte range once.

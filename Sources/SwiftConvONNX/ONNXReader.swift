@@ -1,12 +1,13 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#endif
-#if canImport(Glibc)
-import Glibc
-#endif
 import ONNXProto
 import SwiftConvIR
 import SwiftProtobuf
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Reads ONNX `ModelProto` bytes into the IR.
 ///

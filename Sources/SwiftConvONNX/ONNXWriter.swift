@@ -1,9 +1,10 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#endif
 import ONNXProto
 import SwiftConvIR
 import SwiftProtobuf
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#endif
 
 /// Writes the IR as ONNX `ModelProto` bytes.
 ///
@@ -127,20 +128,48 @@ struct IRToProto {
         }
         guard let value = a.value else { return p }
         switch value {
-        case .float(let v): p.f = v; p.type = .float
-        case .int(let v): p.i = v; p.type = .int
-        case .string(let v): p.s = Data(v); p.type = .string
-        case .tensor(let t): p.t = try tensor(t); p.type = .tensor
-        case .graph(let g): p.g = try graph(g); p.type = .graph
-        case .sparseTensor(let s): p.sparseTensor = try sparseTensor(s); p.type = .sparseTensor
-        case .type(let t): p.tp = typeProto(t); p.type = .typeProto
-        case .floats(let v): p.floats = v; p.type = .floats
-        case .ints(let v): p.ints = v; p.type = .ints
-        case .strings(let v): p.strings = v.map { Data($0) }; p.type = .strings
-        case .tensors(let v): p.tensors = try v.map(tensor); p.type = .tensors
-        case .graphs(let v): p.graphs = try v.map(graph); p.type = .graphs
-        case .sparseTensors(let v): p.sparseTensors = try v.map(sparseTensor); p.type = .sparseTensors
-        case .types(let v): p.typeProtos = v.map(typeProto); p.type = .typeProtos
+        case .float(let v):
+            p.f = v
+            p.type = .float
+        case .int(let v):
+            p.i = v
+            p.type = .int
+        case .string(let v):
+            p.s = Data(v)
+            p.type = .string
+        case .tensor(let t):
+            p.t = try tensor(t)
+            p.type = .tensor
+        case .graph(let g):
+            p.g = try graph(g)
+            p.type = .graph
+        case .sparseTensor(let s):
+            p.sparseTensor = try sparseTensor(s)
+            p.type = .sparseTensor
+        case .type(let t):
+            p.tp = typeProto(t)
+            p.type = .typeProto
+        case .floats(let v):
+            p.floats = v
+            p.type = .floats
+        case .ints(let v):
+            p.ints = v
+            p.type = .ints
+        case .strings(let v):
+            p.strings = v.map { Data($0) }
+            p.type = .strings
+        case .tensors(let v):
+            p.tensors = try v.map(tensor)
+            p.type = .tensors
+        case .graphs(let v):
+            p.graphs = try v.map(graph)
+            p.type = .graphs
+        case .sparseTensors(let v):
+            p.sparseTensors = try v.map(sparseTensor)
+            p.type = .sparseTensors
+        case .types(let v):
+            p.typeProtos = v.map(typeProto)
+            p.type = .typeProtos
         }
         return p
     }

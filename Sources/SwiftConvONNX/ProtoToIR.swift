@@ -1,9 +1,10 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#endif
 import ONNXProto
 import SwiftConvIR
 import SwiftProtobuf
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#endif
 
 /// Translates decoded ONNX protos into IR values, checking sizes as it goes so that
 /// every IR tensor's bytes match its shape and type.
@@ -209,15 +210,20 @@ struct ProtoToIR {
             guard r.count == nbytes else {
                 throw SwiftConvError.validation("\(label) has \(r.count) bytes of raw_data; shape \(shape) of \(dt) needs \(nbytes)")
             }
-            t = Tensor(name: p.name, dtype: dt, shape: shape, storage: TensorStorage(borrowing: UnsafeRawBufferPointer(rebasing: decoder.bytes[r]), owner: decoder.owner))
+            t = Tensor(
+                name: p.name, dtype: dt, shape: shape,
+                storage: TensorStorage(borrowing: UnsafeRawBufferPointer(rebasing: decoder.bytes[r]), owner: decoder.owner))
         } else if p.hasRawData {
             guard p.rawData.count == nbytes else {
-                throw SwiftConvError.validation("\(label) has \(p.rawData.count) bytes of raw_data; shape \(shape) of \(dt) needs \(nbytes)")
+                throw SwiftConvError.validation(
+                    "\(label) has \(p.rawData.count) bytes of raw_data; shape \(shape) of \(dt) needs \(nbytes)")
             }
             let storage = p.rawData.withUnsafeBytes { TensorStorage(copying: $0) }
             t = Tensor(name: p.name, dtype: dt, shape: shape, storage: storage)
         } else {
-            t = Tensor(name: p.name, dtype: dt, shape: shape, storage: try TypedFieldData.storage(p, dtype: dt, count: count, nbytes: nbytes, label: label))
+            t = Tensor(
+                name: p.name, dtype: dt, shape: shape,
+                storage: try TypedFieldData.storage(p, dtype: dt, count: count, nbytes: nbytes, label: label))
         }
         t.docString = p.docString
         t.metadata = p.metadataProps.map(entry)
@@ -230,10 +236,14 @@ struct ProtoToIR {
             switch e.key {
             case "location": ref.location = e.value
             case "offset":
-                guard let v = Int(e.value), v >= 0 else { throw SwiftConvError.validation("\(label) has an invalid external data offset '\(e.value)'") }
+                guard let v = Int(e.value), v >= 0 else {
+                    throw SwiftConvError.validation("\(label) has an invalid external data offset '\(e.value)'")
+                }
                 ref.offset = v
             case "length":
-                guard let v = Int(e.value), v >= 0 else { throw SwiftConvError.validation("\(label) has an invalid external data length '\(e.value)'") }
+                guard let v = Int(e.value), v >= 0 else {
+                    throw SwiftConvError.validation("\(label) has an invalid external data length '\(e.value)'")
+                }
                 ref.length = v
             case "checksum": ref.checksum = e.value
             default: break

@@ -28,7 +28,8 @@ enum QuantizationAnnotations {
             axis = ax
         }
         guard let q = QuantParams.fromConstants(scale: scale, zeroPoint: zeroPoint, storageType: storage, axis: axis),
-              q.violation(elementType: elementType ?? storage, shape: nil) == nil else { return nil }
+            q.violation(elementType: elementType ?? storage, shape: nil) == nil
+        else { return nil }
         return q
     }
 
@@ -44,15 +45,25 @@ enum QuantizationAnnotations {
             let declared = (g.inputs + g.outputs + g.valueInfo).first { $0.name == name && $0.type != nil }?.type
             if let declared, declared.tensorElementType == nil { continue }
             guard let q = params(a, initializers: initializers, elementType: declared?.tensorElementType),
-                  q.violation(elementType: q.storageType, shape: declared?.tensorShape) == nil else { continue }
+                q.violation(elementType: q.storageType, shape: declared?.tensorShape) == nil
+            else { continue }
             let annotate = { (v: inout ValueInfo) in
                 guard v.name == name else { return }
                 v.type = .tensor(elementType: q.storageType, shape: v.type?.tensorShape, quantization: q)
             }
             var found = false
-            for i in g.inputs.indices where g.inputs[i].name == name { annotate(&g.inputs[i]); found = true }
-            for i in g.outputs.indices where g.outputs[i].name == name { annotate(&g.outputs[i]); found = true }
-            for i in g.valueInfo.indices where g.valueInfo[i].name == name { annotate(&g.valueInfo[i]); found = true }
+            for i in g.inputs.indices where g.inputs[i].name == name {
+                annotate(&g.inputs[i])
+                found = true
+            }
+            for i in g.outputs.indices where g.outputs[i].name == name {
+                annotate(&g.outputs[i])
+                found = true
+            }
+            for i in g.valueInfo.indices where g.valueInfo[i].name == name {
+                annotate(&g.valueInfo[i])
+                found = true
+            }
             if !found {
                 g.valueInfo.append(ValueInfo(name: name, type: .tensor(elementType: q.storageType, shape: nil, quantization: q)))
             }
@@ -94,8 +105,10 @@ enum QuantizationAnnotations {
         }
         for (name, q) in quantized where !covered.contains(name) {
             guard let zeroPoint = q.zeroPointTensor(name: name + "_zero_point") else { continue }
-            var parameters = [MetadataEntry(scaleKey, initializerName(for: q.scaleTensor(name: name + "_scale"))),
-                              MetadataEntry(zeroPointKey, initializerName(for: zeroPoint))]
+            var parameters = [
+                MetadataEntry(scaleKey, initializerName(for: q.scaleTensor(name: name + "_scale"))),
+                MetadataEntry(zeroPointKey, initializerName(for: zeroPoint)),
+            ]
             if let axis = q.axis {
                 let t = Tensor(name: name + "_axis", dtype: .int64, shape: [], values: [Int64(axis)])
                 parameters.append(MetadataEntry(axisKey, initializerName(for: t)))
@@ -110,4 +123,3 @@ enum QuantizationAnnotations {
         return a.storage.bytes.elementsEqual(b.storage.bytes)
     }
 }
-

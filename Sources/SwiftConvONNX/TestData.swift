@@ -86,8 +86,10 @@ extension ONNXReader {
             default: break
             }
         }
-        let k = stringKeys.isEmpty ? Tensor(dtype: .int64, shape: [keys.count], values: keys)
-                                   : Tensor(shape: [stringKeys.count], strings: stringKeys)
+        let k =
+            stringKeys.isEmpty
+            ? Tensor(dtype: .int64, shape: [keys.count], values: keys)
+            : Tensor(shape: [stringKeys.count], strings: stringKeys)
         return .map(keys: k, values: values)
     }
 }

@@ -17,8 +17,9 @@ public struct ConvActivationFusion: ModelPass {
             guard activation.outputs.count == 1, let params = Self.parameters(of: activation, in: context.graph) else {
                 return nil
             }
-            var fused = Node(name: conv.name, opType: "FusedConv", domain: OpDomain.microsoft, inputs: conv.inputs,
-                             outputs: activation.outputs, attributes: conv.attributes)
+            var fused = Node(
+                name: conv.name, opType: "FusedConv", domain: OpDomain.microsoft, inputs: conv.inputs,
+                outputs: activation.outputs, attributes: conv.attributes)
             fused.attributes.append(Attribute(name: "activation", value: .string(Array(activation.opType.utf8))))
             if !params.isEmpty { fused.attributes.append(Attribute(name: "activation_params", value: .floats(params))) }
             context.importOpset(OpDomain.microsoft, version: 1)

@@ -49,7 +49,12 @@ private struct Inliner {
                     sub.nodes = try inlineNodes(sub.nodes, depth: depth)
                     a.value = .graph(sub)
                 case .graphs(let subs)?:
-                    a.value = .graphs(try subs.map { var s = $0; s.nodes = try inlineNodes(s.nodes, depth: depth); return s })
+                    a.value = .graphs(
+                        try subs.map {
+                            var s = $0
+                            s.nodes = try inlineNodes(s.nodes, depth: depth)
+                            return s
+                        })
                 default: break
                 }
                 return a

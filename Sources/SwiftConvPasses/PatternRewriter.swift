@@ -84,7 +84,8 @@ public struct PatternRewriter: ModelPass {
             }
             for x in candidates where !x.isEmpty && uses[x] == 1 && !pinned.contains(x) {
                 guard let p = producer[x], !taken.contains(p), pattern.matches(g.nodes[p]),
-                      g.nodes[p].outputs.filter({ !$0.isEmpty }) == [x] else { continue }
+                    g.nodes[p].outputs.filter({ !$0.isEmpty }) == [x]
+                else { continue }
                 return p
             }
             return nil

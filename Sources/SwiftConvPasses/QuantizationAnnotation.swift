@@ -74,15 +74,19 @@ private struct Annotator {
             operands = [QuantizedOperand(value: input(0), scale: 1, zeroPoint: 2, axis: axis)]
         case "QLinearConv":
             guard node.outputs.count == 1 else { return }
-            operands = [QuantizedOperand(value: input(0), scale: 1, zeroPoint: 2, axis: 1),
-                        QuantizedOperand(value: input(3), scale: 4, zeroPoint: 5, axis: 0),
-                        QuantizedOperand(value: node.outputs[0], scale: 6, zeroPoint: 7, axis: 1)]
+            operands = [
+                QuantizedOperand(value: input(0), scale: 1, zeroPoint: 2, axis: 1),
+                QuantizedOperand(value: input(3), scale: 4, zeroPoint: 5, axis: 0),
+                QuantizedOperand(value: node.outputs[0], scale: 6, zeroPoint: 7, axis: 1),
+            ]
         case "QLinearMatMul":
             guard node.outputs.count == 1 else { return }
             // Per-row scales for A, per-column scales for B.
-            operands = [QuantizedOperand(value: input(0), scale: 1, zeroPoint: 2, axis: -2),
-                        QuantizedOperand(value: input(3), scale: 4, zeroPoint: 5, axis: -1),
-                        QuantizedOperand(value: node.outputs[0], scale: 6, zeroPoint: 7, axis: -1)]
+            operands = [
+                QuantizedOperand(value: input(0), scale: 1, zeroPoint: 2, axis: -2),
+                QuantizedOperand(value: input(3), scale: 4, zeroPoint: 5, axis: -1),
+                QuantizedOperand(value: node.outputs[0], scale: 6, zeroPoint: 7, axis: -1),
+            ]
         default:
             return
         }
@@ -92,13 +96,15 @@ private struct Annotator {
             if !input(op.zeroPoint).isEmpty, zeroPoint == nil { continue }
             let current = declaredType(op.value)
             guard let elementType = zeroPoint?.dtype ?? storage[op.value] ?? current?.tensorElementType,
-                  elementType != .undefined else { continue }
+                elementType != .undefined
+            else { continue }
             var axis: Int? = op.axis
             let rank = current?.tensorShape?.count
             if op.axis < 0 { axis = rank.map { $0 + op.axis } }
             if let a = axis, a < 0 || (rank.map { a >= $0 } ?? false) { axis = nil }
             guard let q = QuantParams.fromConstants(scale: scale, zeroPoint: zeroPoint, storageType: elementType, axis: axis),
-                  q.violation(elementType: elementType, shape: current?.tensorShape) == nil else { continue }
+                q.violation(elementType: elementType, shape: current?.tensorShape) == nil
+            else { continue }
             try setQuantization(q, on: op.value, from: Self.describe(node, index: index))
         }
     }
@@ -123,16 +129,26 @@ private struct Annotator {
         if let e = current?.tensorElementType, e != .undefined, e != q.storageType { return }
         if let existing = current?.quantization {
             guard existing == q else {
-                throw SwiftConvError.validation("value '\(name)': \(node) implies quantization \(q), "
-                    + "but the value already carries \(existing)")
+                throw SwiftConvError.validation(
+                    "value '\(name)': \(node) implies quantization \(q), "
+                        + "but the value already carries \(existing)")
             }
             return
         }
         let typed = ValueType.tensor(elementType: q.storageType, shape: current?.tensorShape, quantization: q)
         var found = false
-        for i in graph.inputs.indices where graph.inputs[i].name == name { graph.inputs[i].type = typed; found = true }
-        for i in graph.outputs.indices where graph.outputs[i].name == name { graph.outputs[i].type = typed; found = true }
-        for i in graph.valueInfo.indices where graph.valueInfo[i].name == name { graph.valueInfo[i].type = typed; found = true }
+        for i in graph.inputs.indices where graph.inputs[i].name == name {
+            graph.inputs[i].type = typed
+            found = true
+        }
+        for i in graph.outputs.indices where graph.outputs[i].name == name {
+            graph.outputs[i].type = typed
+            found = true
+        }
+        for i in graph.valueInfo.indices where graph.valueInfo[i].name == name {
+            graph.valueInfo[i].type = typed
+            found = true
+        }
         if !found { graph.valueInfo.append(ValueInfo(name: name, type: typed)) }
         changed = true
     }

@@ -35,7 +35,8 @@ final class KernelSchemaAgreementTests: XCTestCase {
             let kernelFamily = Kernels.standard.family(domain: domain, op: op)
             let schemaFamily = OpRegistry.standard.family(domain: domain, opType: op)
             if kernelFamily == nil || kernelFamily != schemaFamily {
-                mismatches.append("\(domain.isEmpty ? "" : domain + ":")\(op): kernels in \(kernelFamily ?? "?"), schema in \(schemaFamily ?? "?")")
+                mismatches.append(
+                    "\(domain.isEmpty ? "" : domain + ":")\(op): kernels in \(kernelFamily ?? "?"), schema in \(schemaFamily ?? "?")")
             }
         }
         XCTAssertEqual(mismatches, [], "schema and kernel family files disagree")

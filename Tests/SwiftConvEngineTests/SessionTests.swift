@@ -75,10 +75,12 @@ func convClipModel(extraReader: Bool = false) -> Model {
         Tensor(name: "b", dtype: .float32, shape: [3], values: [Float(0.5), -0.5, 1]),
     ]
     g.nodes = [
-        Node(name: "lo", opType: "Constant", inputs: [], outputs: ["lo"],
-             attributes: [Attribute(name: "value", value: .tensor(Tensor(name: "", dtype: .float32, shape: [], values: [Float(0)])))]),
-        Node(name: "hi", opType: "Constant", inputs: [], outputs: ["hi"],
-             attributes: [Attribute(name: "value", value: .tensor(Tensor(name: "", dtype: .float32, shape: [], values: [Float(6)])))]),
+        Node(
+            name: "lo", opType: "Constant", inputs: [], outputs: ["lo"],
+            attributes: [Attribute(name: "value", value: .tensor(Tensor(name: "", dtype: .float32, shape: [], values: [Float(0)])))]),
+        Node(
+            name: "hi", opType: "Constant", inputs: [], outputs: ["hi"],
+            attributes: [Attribute(name: "value", value: .tensor(Tensor(name: "", dtype: .float32, shape: [], values: [Float(6)])))]),
         Node(name: "conv", opType: "Conv", inputs: ["x", "w", "b"], outputs: ["c"]),
         Node(name: "clip", opType: "Clip", inputs: ["c", "lo", "hi"], outputs: ["y"]),
     ]

@@ -15,9 +15,13 @@ private func iota(_ shape: [Int]) -> Tensor {
     let y = try transposed(x, [0, 2, 1])
     #expect(y.shape == [3, 45, 37])
     let v = y.values(as: Float.self)
-    for b in 0..<3 { for i in 0..<45 { for j in 0..<37 {
-        #expect(v[(b * 45 + i) * 37 + j] == Float((b * 37 + j) * 45 + i))
-    } } }
+    for b in 0..<3 {
+        for i in 0..<45 {
+            for j in 0..<37 {
+                #expect(v[(b * 45 + i) * 37 + j] == Float((b * 37 + j) * 45 + i))
+            }
+        }
+    }
 }
 
 /// Negative steps, clamping of out-of-range starts and ends.

@@ -1,5 +1,6 @@
 import SwiftConvTestSupport
 import Testing
+
 @testable import SwiftConvIR
 
 /// Shape inference runs on every model a session loads, so hostile shapes, attributes and
@@ -17,39 +18,46 @@ import Testing
 
     @Test func equalAndAddOnTheEmptyShapeOfAScalar() {
         // Shape of a scalar is [] (no values); broadcasting it with one value used to index past the end.
-        let m = makeModel([
-            Node(opType: "Shape", inputs: ["x"], outputs: ["s"]),
-            Node(opType: "Equal", inputs: ["s", "c"], outputs: ["e"]),
-            Node(opType: "Add", inputs: ["c", "s"], outputs: ["a"]),
-            Node(opType: "Max", inputs: ["s", "c"], outputs: ["mx"]),
-        ], inputs: [tensorInfo("x", .float32, [])], outputs: ["e", "a", "mx"],
-           initializers: [int64Tensor("c", [5], shape: [])])
+        let m = makeModel(
+            [
+                Node(opType: "Shape", inputs: ["x"], outputs: ["s"]),
+                Node(opType: "Equal", inputs: ["s", "c"], outputs: ["e"]),
+                Node(opType: "Add", inputs: ["c", "s"], outputs: ["a"]),
+                Node(opType: "Max", inputs: ["s", "c"], outputs: ["mx"]),
+            ], inputs: [tensorInfo("x", .float32, [])], outputs: ["e", "a", "mx"],
+            initializers: [int64Tensor("c", [5], shape: [])])
         #expect(inferredShape(m, "e") == [d(0)])
         #expect(inferredShape(m, "a") == [d(0)])
     }
 
     @Test func constantOfShapeWithNegativeLength() {
-        let m = makeModel([Node(opType: "ConstantOfShape", inputs: ["c"], outputs: ["y"],
-                                attributes: [Attribute(name: "value", value: .tensor(int64Tensor("v", [1])))])],
-                          inputs: [], outputs: ["y"], initializers: [int64Tensor("c", [-5])])
+        let m = makeModel(
+            [
+                Node(
+                    opType: "ConstantOfShape", inputs: ["c"], outputs: ["y"],
+                    attributes: [Attribute(name: "value", value: .tensor(int64Tensor("v", [1])))])
+            ],
+            inputs: [], outputs: ["y"], initializers: [int64Tensor("c", [-5])])
         #expect(inferredShape(m, "y") == [.unknown])
     }
 
     @Test func einsumWithTwoEllipsesInOneTerm() {
-        let m = makeModel([Node(opType: "Einsum", inputs: ["a", "b"], outputs: ["y"], attributes: [attr("equation", "...i...,i->i")])],
-                          inputs: [tensorInfo("a", .float32, [d(2), d(3), d(4)]), tensorInfo("b", .float32, [d(4)])],
-                          outputs: ["y"])
+        let m = makeModel(
+            [Node(opType: "Einsum", inputs: ["a", "b"], outputs: ["y"], attributes: [attr("equation", "...i...,i->i")])],
+            inputs: [tensorInfo("a", .float32, [d(2), d(3), d(4)]), tensorInfo("b", .float32, [d(4)])],
+            outputs: ["y"])
         #expect(inferredShape(m, "y") == nil)
     }
 
     @Test func sliceOfKnownValuesUnderAHugeDeclaredLength() {
         // The declared [2^60] wins over the 2 known values of Shape(x); the fold must not loop 2^60 times.
-        var m = makeModel([
-            Node(opType: "Shape", inputs: ["x"], outputs: ["s"]),
-            Node(opType: "Slice", inputs: ["s", "zero", "big"], outputs: ["y"]),
-            Node(opType: "Slice", inputs: ["s", "one", "big", "zero", "big"], outputs: ["z"]),
-        ], inputs: [tensorInfo("x", .float32, [d(2), d(3)])], outputs: ["y", "z"],
-           initializers: [int64Tensor("zero", [0]), int64Tensor("one", [1]), int64Tensor("big", [Int64.max])])
+        var m = makeModel(
+            [
+                Node(opType: "Shape", inputs: ["x"], outputs: ["s"]),
+                Node(opType: "Slice", inputs: ["s", "zero", "big"], outputs: ["y"]),
+                Node(opType: "Slice", inputs: ["s", "one", "big", "zero", "big"], outputs: ["z"]),
+            ], inputs: [tensorInfo("x", .float32, [d(2), d(3)])], outputs: ["y", "z"],
+            initializers: [int64Tensor("zero", [0]), int64Tensor("one", [1]), int64Tensor("big", [Int64.max])])
         m.graph.valueInfo = [tensorInfo("s", .int64, [d(1 << 60)])]
         #expect(inferredShape(m, "y") == [d(1 << 60)])
         m.graph.valueInfo = [tensorInfo("s", .int64, [d(2)])]
@@ -59,35 +67,49 @@ import Testing
 
     @Test func convTransposeNearTheLimitIsExact() {
         let big: Int64 = (1 << 31) - 1
-        let m = makeModel([Node(opType: "ConvTranspose", inputs: ["x"], outputs: ["y"],
-                                attributes: [attr("strides", [big]), attr("dilations", [big]), attr("kernel_shape", [big])])],
-                          inputs: [tensorInfo("x", .float32, [d(1), d(1), d(Int(big))])], outputs: ["y"])
+        let m = makeModel(
+            [
+                Node(
+                    opType: "ConvTranspose", inputs: ["x"], outputs: ["y"],
+                    attributes: [attr("strides", [big]), attr("dilations", [big]), attr("kernel_shape", [big])])
+            ],
+            inputs: [tensorInfo("x", .float32, [d(1), d(1), d(Int(big))])], outputs: ["y"])
         // 2 * (2^31 - 1) * (2^31 - 2) + 1: each term and the sum still fit.
         #expect(inferredShape(m, "y") == [d(1), .unknown, d(9_223_372_023_969_873_925)])
     }
 
     @Test func ceilModeWindowWithAHugeStride() {
-        let out = ShapeMath.windowOutput(input: d(10), kernel: 1, stride: .max, dilation: 1, padBegin: 0, padEnd: 0,
-                                         ceilMode: true)
+        let out = ShapeMath.windowOutput(
+            input: d(10), kernel: 1, stride: .max, dilation: 1, padBegin: 0, padEnd: 0,
+            ceilMode: true)
         #expect(out == d(1))
     }
 
     @Test func negativeAndOverlongDeclaredShapes() {
-        let m = makeModel([Node(opType: "Relu", inputs: ["x"], outputs: ["y"]),
-                           Node(opType: "Relu", inputs: ["w"], outputs: ["z"])],
-                          inputs: [tensorInfo("x", .float32, [d(-7), d(3)]),
-                                   tensorInfo("w", .float32, Shape(repeating: d(1), count: ShapeMath.maxRank + 1))],
-                          outputs: ["y", "z"])
+        let m = makeModel(
+            [
+                Node(opType: "Relu", inputs: ["x"], outputs: ["y"]),
+                Node(opType: "Relu", inputs: ["w"], outputs: ["z"]),
+            ],
+            inputs: [
+                tensorInfo("x", .float32, [d(-7), d(3)]),
+                tensorInfo("w", .float32, Shape(repeating: d(1), count: ShapeMath.maxRank + 1)),
+            ],
+            outputs: ["y", "z"])
         #expect(inferredShape(m, "y") == [.unknown, d(3)])
         #expect(inferredType(m, "z") == .tensor(elementType: .float32, shape: nil))
     }
 
     @Test func negativeAttributeSizesBecomeUnknown() {
-        let m = makeModel([
-            Node(opType: "RoiAlign", inputs: ["x", "r", "b"], outputs: ["y"], attributes: [attr("output_height", -3)]),
-            Node(opType: "Multinomial", inputs: ["p"], outputs: ["z"], attributes: [attr("sample_size", Int64.min)]),
-        ], inputs: [tensorInfo("x", .float32, [d(1), d(2), d(8), d(8)]), tensorInfo("r", .float32, [d(4), d(4)]),
-                    tensorInfo("b", .int64, [d(4)]), tensorInfo("p", .float32, [d(1), d(5)])], outputs: ["y", "z"])
+        let m = makeModel(
+            [
+                Node(opType: "RoiAlign", inputs: ["x", "r", "b"], outputs: ["y"], attributes: [attr("output_height", -3)]),
+                Node(opType: "Multinomial", inputs: ["p"], outputs: ["z"], attributes: [attr("sample_size", Int64.min)]),
+            ],
+            inputs: [
+                tensorInfo("x", .float32, [d(1), d(2), d(8), d(8)]), tensorInfo("r", .float32, [d(4), d(4)]),
+                tensorInfo("b", .int64, [d(4)]), tensorInfo("p", .float32, [d(1), d(5)]),
+            ], outputs: ["y", "z"])
         #expect(inferredShape(m, "y") == [d(4), d(2), .unknown, d(1)])
         #expect(inferredShape(m, "z") == [d(1), .unknown])
     }
@@ -95,21 +117,27 @@ import Testing
     @Test func functionsCallingEachOtherTwiceStopAtTheBudget() {
         // F0 calls F1 twice, F1 calls F2 twice, ...: 2^31 bodies if every call were inferred.
         let depth = 31
-        var m = makeModel([Node(opType: "F0", domain: "local", inputs: ["x"], outputs: ["y"])],
-                          inputs: [tensorInfo("x", .float32, [d(2)])], outputs: ["y"],
-                          extraOpsets: [OpsetID(domain: "local", version: 1)])
+        var m = makeModel(
+            [Node(opType: "F0", domain: "local", inputs: ["x"], outputs: ["y"])],
+            inputs: [tensorInfo("x", .float32, [d(2)])], outputs: ["y"],
+            extraOpsets: [OpsetID(domain: "local", version: 1)])
         m.functions = (0..<depth).map { i in
-            let body = i == depth - 1
+            let body =
+                i == depth - 1
                 ? [Node(opType: "Relu", inputs: ["a"], outputs: ["b"])]
-                : [Node(opType: "F\(i + 1)", domain: "local", inputs: ["a"], outputs: ["t"]),
-                   Node(opType: "F\(i + 1)", domain: "local", inputs: ["t"], outputs: ["b"])]
-            return Function(name: "F\(i)", domain: "local", inputs: ["a"], outputs: ["b"], nodes: body,
-                            opsetImports: [OpsetID(domain: "", version: 17), OpsetID(domain: "local", version: 1)])
+                : [
+                    Node(opType: "F\(i + 1)", domain: "local", inputs: ["a"], outputs: ["t"]),
+                    Node(opType: "F\(i + 1)", domain: "local", inputs: ["t"], outputs: ["b"]),
+                ]
+            return Function(
+                name: "F\(i)", domain: "local", inputs: ["a"], outputs: ["b"], nodes: body,
+                opsetImports: [OpsetID(domain: "", version: 17), OpsetID(domain: "local", version: 1)])
         }
         let budget = InferenceBudget(remainingFunctionNodes: 1000)
-        let inference = GraphInference(registry: .standard, opsets: ["": 17, "local": 1],
-                                       functions: Dictionary(uniqueKeysWithValues: m.functions.map { ("local\u{0}" + $0.name, $0) }),
-                                       depth: 0, budget: budget)
+        let inference = GraphInference(
+            registry: .standard, opsets: ["": 17, "local": 1],
+            functions: Dictionary(uniqueKeysWithValues: m.functions.map { ("local\u{0}" + $0.name, $0) }),
+            depth: 0, budget: budget)
         _ = inference.infer(&m.graph, outer: InferenceScope(), inputTypes: nil)
         #expect(budget.remainingFunctionNodes <= 0)
     }
@@ -119,8 +147,9 @@ import Testing
         let values = int64Tensor("c", Array(repeating: 1, count: 4096))
         let nodes = (0..<64).map { Node(opType: "Add", inputs: ["c", "c"], outputs: ["a\($0)"]) }
         var m = makeModel(nodes, inputs: [], outputs: ["a0", "a63"], initializers: [values])
-        let inference = GraphInference(registry: .standard, opsets: ["": 17], functions: [:], depth: 0,
-                                       budget: InferenceBudget(remainingDims: 5 * 4096))
+        let inference = GraphInference(
+            registry: .standard, opsets: ["": 17], functions: [:], depth: 0,
+            budget: InferenceBudget(remainingDims: 5 * 4096))
         let out = inference.infer(&m.graph, outer: InferenceScope(), inputTypes: nil)
         #expect(out.first??.tensorShape == [d(4096)])
         #expect(out.last ?? nil == nil)
@@ -130,16 +159,24 @@ import Testing
     // MARK: Every registered schema against hostile inputs
 
     /// Builds one node of `schema` with the given inputs and attribute values and runs inference.
-    static func infer(_ schema: OpSchema, inputs: [(ValueInfo?, Tensor?)], int: Int64, ints: [Int64],
-                      float: Float, string: String) {
+    static func infer(
+        _ schema: OpSchema, inputs: [(ValueInfo?, Tensor?)], int: Int64, ints: [Int64],
+        float: Float, string: String
+    ) {
         var names: [String] = []
         var graphInputs: [ValueInfo] = []
         var initializers: [Tensor] = []
         for (k, (info, constant)) in inputs.enumerated() {
             let name = "in\(k)"
             names.append(name)
-            if var info { info.name = name; graphInputs.append(info) }
-            if var constant { constant.name = name; initializers.append(constant) }
+            if var info {
+                info.name = name
+                graphInputs.append(info)
+            }
+            if var constant {
+                constant.name = name
+                initializers.append(constant)
+            }
         }
         var attributes: [Attribute] = []
         for spec in schema.attributes {
@@ -153,9 +190,11 @@ import Testing
             case .strings: value = .strings([Array(string.utf8)])
             case .tensor: value = .tensor(int64Tensor("t", ints))
             case .graph:
-                value = .graph(Graph(name: "body", nodes: [Node(opType: "Identity", inputs: ["b0"], outputs: ["o0"])],
-                                     inputs: [tensorInfo("b0", .float32, hostileShapes[3])],
-                                     outputs: [ValueInfo(name: "o0", type: nil)]))
+                value = .graph(
+                    Graph(
+                        name: "body", nodes: [Node(opType: "Identity", inputs: ["b0"], outputs: ["o0"])],
+                        inputs: [tensorInfo("b0", .float32, hostileShapes[3])],
+                        outputs: [ValueInfo(name: "o0", type: nil)]))
             default: value = nil
             }
             if let value { attributes.append(Attribute(name: spec.name, value: value)) }
@@ -194,8 +233,9 @@ import Testing
                     // Every input a constant, the first one of each length against the others.
                     for firstLength in [0, 1, 4] where inputCount > 0 {
                         let first = (ValueInfo?.none, Optional(Self.intConstant(v, length: firstLength)))
-                        Self.infer(schema, inputs: [first] + Array(repeating: (nil, constant), count: inputCount - 1),
-                                   int: v, ints: ints, float: float, string: string)
+                        Self.infer(
+                            schema, inputs: [first] + Array(repeating: (nil, constant), count: inputCount - 1),
+                            int: v, ints: ints, float: float, string: string)
                     }
                     for shape in Self.hostileShapes {
                         let typed = tensorInfo("", .int64, shape)
@@ -205,8 +245,9 @@ import Testing
                         Self.infer(schema, inputs: inputs, int: v, ints: ints, float: float, string: string)
                         guard length == 4 else { continue }
                         // Every input typed, and float constants (NaN, infinities) after a typed input.
-                        Self.infer(schema, inputs: Array(repeating: (typed, nil), count: inputCount),
-                                   int: v, ints: ints, float: float, string: string)
+                        Self.infer(
+                            schema, inputs: Array(repeating: (typed, nil), count: inputCount),
+                            int: v, ints: ints, float: float, string: string)
                         var floats: [(ValueInfo?, Tensor?)] = inputCount > 0 ? [(typed, nil)] : []
                         floats += Array(repeating: (nil, floatConstant), count: max(inputCount - 1, 0))
                         Self.infer(schema, inputs: floats, int: v, ints: ints, float: float, string: string)

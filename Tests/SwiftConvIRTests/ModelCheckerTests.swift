@@ -1,11 +1,13 @@
 import SwiftConvTestSupport
 import Testing
+
 @testable import SwiftConvIR
 
 @Suite struct ModelCheckerTests {
     func validModel() -> Model {
-        var m = makeModel([Node(name: "relu1", opType: "Relu", inputs: ["x"], outputs: ["y"])],
-                          inputs: [tensorInfo("x", .float32, [s("N"), d(3)])], outputs: ["y"])
+        var m = makeModel(
+            [Node(name: "relu1", opType: "Relu", inputs: ["x"], outputs: ["y"])],
+            inputs: [tensorInfo("x", .float32, [s("N"), d(3)])], outputs: ["y"])
         m.graph.outputs[0].type = .tensor(elementType: .float32, shape: [s("N"), d(3)])
         return m
     }
@@ -77,7 +79,7 @@ import Testing
 
     @Test func opTooNewForOpset() {
         var m = validModel()
-        m.graph.nodes[0].opType = "Gelu"  // since opset 20
+        m.graph.nodes[0].opType = "Gelu" // since opset 20
         #expect(failure(m)?.contains("opset version 17") == true)
     }
 
@@ -103,7 +105,9 @@ import Testing
 
     @Test func initializerSizes() {
         var m = validModel()
-        m.graph.initializers = [Tensor(name: "w", dtype: .float32, shape: [3], storage: TensorStorage(copyingArray: [UInt8](repeating: 0, count: 8)))]
+        m.graph.initializers = [
+            Tensor(name: "w", dtype: .float32, shape: [3], storage: TensorStorage(copyingArray: [UInt8](repeating: 0, count: 8)))
+        ]
         #expect(failure(m) == "initializer 'w': has 8 bytes of data, shape [3] of float needs 12 bytes")
         m.graph.initializers = [Tensor(name: "s", shape: [2], strings: [Array("a".utf8)])]
         #expect(failure(m)?.hasPrefix("initializer 's': has 1 strings") == true)
@@ -125,15 +129,21 @@ import Testing
     }
 
     @Test func subgraphSeesOuterScope() {
-        let body = Graph(name: "then", nodes: [Node(name: "inner", opType: "Relu", inputs: ["x"], outputs: ["t"])],
-                         outputs: [tensorInfo("t", .float32, nil)])
-        let bad = Graph(name: "else", nodes: [Node(name: "innerBad", opType: "Relu", inputs: ["zzz"], outputs: ["e"])],
-                        outputs: [tensorInfo("e", .float32, nil)])
+        let body = Graph(
+            name: "then", nodes: [Node(name: "inner", opType: "Relu", inputs: ["x"], outputs: ["t"])],
+            outputs: [tensorInfo("t", .float32, nil)])
+        let bad = Graph(
+            name: "else", nodes: [Node(name: "innerBad", opType: "Relu", inputs: ["zzz"], outputs: ["e"])],
+            outputs: [tensorInfo("e", .float32, nil)])
         var m = validModel()
         m.graph.inputs.append(tensorInfo("c", .bool, []))
-        m.graph.nodes.append(Node(name: "if", opType: "If", inputs: ["c"], outputs: ["z"],
-                                  attributes: [Attribute(name: "then_branch", value: .graph(body)),
-                                               Attribute(name: "else_branch", value: .graph(body))]))
+        m.graph.nodes.append(
+            Node(
+                name: "if", opType: "If", inputs: ["c"], outputs: ["z"],
+                attributes: [
+                    Attribute(name: "then_branch", value: .graph(body)),
+                    Attribute(name: "else_branch", value: .graph(body)),
+                ]))
         #expect(failure(m) == nil)
         m.graph.nodes[1].attributes[1] = Attribute(name: "else_branch", value: .graph(bad))
         #expect(failure(m)?.hasPrefix("node 'innerBad' (Relu)") == true)
@@ -142,9 +152,12 @@ import Testing
     @Test func functionCallsAreAccepted() {
         var m = validModel()
         m.opsetImports.append(OpsetID(domain: "local", version: 1))
-        m.functions = [Function(name: "Twice", domain: "local", inputs: ["a"], outputs: ["b"],
-                                nodes: [Node(opType: "Relu", inputs: ["a"], outputs: ["b"])],
-                                opsetImports: [OpsetID(domain: "", version: 17)])]
+        m.functions = [
+            Function(
+                name: "Twice", domain: "local", inputs: ["a"], outputs: ["b"],
+                nodes: [Node(opType: "Relu", inputs: ["a"], outputs: ["b"])],
+                opsetImports: [OpsetID(domain: "", version: 17)])
+        ]
         m.graph.nodes = [Node(name: "call", opType: "Twice", domain: "local", inputs: ["x"], outputs: ["y"])]
         #expect(failure(m) == nil)
         var inferred = m

@@ -1,18 +1,21 @@
 import SwiftConvTestSupport
 import Testing
+
 @testable import SwiftConvIR
 
 @Suite struct ModelTextTests {
     func model() -> Model {
-        var m = makeModel([
-            Node(name: "conv0", opType: "Conv", inputs: ["input", "w", "b"], outputs: ["c"],
-                 attributes: [attr("kernel_shape", [3, 3]), attr("pads", [1, 1, 1, 1])]),
-            Node(opType: "Relu", inputs: ["c"], outputs: ["r"]),
-            Node(opType: "Relu", inputs: ["r"], outputs: ["output"]),
-            Node(opType: "Normalizer", domain: "ai.onnx.ml", inputs: ["output"], outputs: ["n"]),
-        ], inputs: [tensorInfo("input", .float32, [s("batch"), d(3), d(8), d(8)])], outputs: ["output"],
-           initializers: [floatTensor("w", shape: [4, 3, 3, 3]), floatTensor("b", shape: [4])],
-           extraOpsets: [OpsetID(domain: "ai.onnx.ml", version: 3)])
+        var m = makeModel(
+            [
+                Node(
+                    name: "conv0", opType: "Conv", inputs: ["input", "w", "b"], outputs: ["c"],
+                    attributes: [attr("kernel_shape", [3, 3]), attr("pads", [1, 1, 1, 1])]),
+                Node(opType: "Relu", inputs: ["c"], outputs: ["r"]),
+                Node(opType: "Relu", inputs: ["r"], outputs: ["output"]),
+                Node(opType: "Normalizer", domain: "ai.onnx.ml", inputs: ["output"], outputs: ["n"]),
+            ], inputs: [tensorInfo("input", .float32, [s("batch"), d(3), d(8), d(8)])], outputs: ["output"],
+            initializers: [floatTensor("w", shape: [4, 3, 3, 3]), floatTensor("b", shape: [4])],
+            extraOpsets: [OpsetID(domain: "ai.onnx.ml", version: 3)])
         m.producerName = "pytorch"
         m.producerVersion = "2.3.0"
         m.graph.outputs[0].type = .tensor(elementType: .float32, shape: [s("batch"), d(4), d(8), d(8)])

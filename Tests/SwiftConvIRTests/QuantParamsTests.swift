@@ -4,8 +4,9 @@ import Testing
 
 /// A one-node model whose input `x` has the given type (Identity to `y`).
 private func modelWithInput(_ type: ValueType) -> Model {
-    var m = makeModel([Node(name: "id", opType: "Identity", inputs: ["x"], outputs: ["y"])],
-                      inputs: [ValueInfo(name: "x", type: type)], outputs: ["y"])
+    var m = makeModel(
+        [Node(name: "id", opType: "Identity", inputs: ["x"], outputs: ["y"])],
+        inputs: [ValueInfo(name: "x", type: type)], outputs: ["y"])
     m.graph.outputs[0].type = .tensor(elementType: type.tensorElementType ?? .float32, shape: type.tensorShape)
     return m
 }
@@ -16,8 +17,11 @@ private func quantized(_ e: DType, _ dims: [Int], _ q: QuantParams) -> ValueType
 
 @Test func checkerAcceptsValidQuantization() throws {
     try ModelChecker.check(modelWithInput(quantized(.uint8, [2, 3], QuantParams(scale: 0.5, zeroPoint: 255, storageType: .uint8))))
-    try ModelChecker.check(modelWithInput(quantized(.int8, [2, 3],
-                                                    QuantParams(scale: [0.1, 0.2], zeroPoint: [-128, 127], axis: 0, storageType: .int8))))
+    try ModelChecker.check(
+        modelWithInput(
+            quantized(
+                .int8, [2, 3],
+                QuantParams(scale: [0.1, 0.2], zeroPoint: [-128, 127], axis: 0, storageType: .int8))))
     try ModelChecker.check(modelWithInput(quantized(.int4, [3], QuantParams(scale: 2, zeroPoint: -8, storageType: .int4))))
 }
 
@@ -29,8 +33,10 @@ private func quantized(_ e: DType, _ dims: [Int], _ q: QuantParams) -> ValueType
         (QuantParams(scale: 1, zeroPoint: 256, storageType: .uint8), .uint8, [2], "zero point 256 is outside the uint8 range 0...255"),
         (QuantParams(scale: 1, zeroPoint: -129, storageType: .int8), .int8, [2], "zero point -129 is outside the int8 range"),
         (QuantParams(scale: 1, zeroPoint: 8, storageType: .int4), .int4, [2], "zero point 8 is outside the int4 range"),
-        (QuantParams(scale: [1, 1, 1], zeroPoint: [0, 0, 0], axis: 0, storageType: .int8), .int8, [2, 3],
-         "3 scales for 2 channels along axis 0"),
+        (
+            QuantParams(scale: [1, 1, 1], zeroPoint: [0, 0, 0], axis: 0, storageType: .int8), .int8, [2, 3],
+            "3 scales for 2 channels along axis 0"
+        ),
         (QuantParams(scale: [1, 1], zeroPoint: [0], axis: 0, storageType: .int8), .int8, [2, 3], "2 scales but 1 zero points"),
         (QuantParams(scale: [1, 1], zeroPoint: [0, 0], axis: 2, storageType: .int8), .int8, [2, 3], "axis 2 is out of range for rank 2"),
         (QuantParams(scale: [1, 1], zeroPoint: [0, 0], storageType: .int8), .int8, [2], "per-tensor quantization has 2 scales"),
@@ -66,10 +72,12 @@ private func quantized(_ e: DType, _ dims: [Int], _ q: QuantParams) -> ValueType
 }
 
 @Test func parametersRoundTripThroughTensors() throws {
-    for q in [QuantParams(scale: [0.5, 0.25, 4], zeroPoint: [-8, 7, -1], axis: 0, storageType: .int4),
-              QuantParams(scale: [0.5, 0.25, 4], zeroPoint: [0, 15, 9], axis: 2, storageType: .uint4),
-              QuantParams(scale: 0.125, zeroPoint: -32768, storageType: .int16),
-              QuantParams(scale: 3, zeroPoint: 200, storageType: .uint8)] {
+    for q in [
+        QuantParams(scale: [0.5, 0.25, 4], zeroPoint: [-8, 7, -1], axis: 0, storageType: .int4),
+        QuantParams(scale: [0.5, 0.25, 4], zeroPoint: [0, 15, 9], axis: 2, storageType: .uint4),
+        QuantParams(scale: 0.125, zeroPoint: -32768, storageType: .int16),
+        QuantParams(scale: 3, zeroPoint: 200, storageType: .uint8),
+    ] {
         let zp = try #require(q.zeroPointTensor(name: "zp"))
         #expect(zp.dtype == q.storageType && zp.shape == (q.isPerTensor ? [] : [q.channelCount]))
         #expect(QuantParams.fromConstants(scale: q.scaleTensor(name: "s"), zeroPoint: zp, storageType: q.storageType, axis: q.axis) == q)
@@ -78,10 +86,14 @@ private func quantized(_ e: DType, _ dims: [Int], _ q: QuantParams) -> ValueType
     let packed = QuantParams(scale: [1, 1, 1], zeroPoint: [-8, 7, -1], axis: 0, storageType: .int4).zeroPointTensor(name: "zp")
     #expect(packed?.values(as: UInt8.self) == [0x78, 0x0F])
     // Several scales need an axis; a zero point of another type is not these parameters.
-    #expect(QuantParams.fromConstants(scale: Tensor(dtype: .float32, shape: [2], values: [Float(1), 2]), zeroPoint: nil,
-                                      storageType: .int8, axis: nil) == nil)
-    #expect(QuantParams.fromConstants(scale: Tensor(dtype: .float32, shape: [], values: [Float(1)]),
-                                      zeroPoint: Tensor(dtype: .int8, shape: [], values: [Int8(0)]), storageType: .uint8, axis: nil) == nil)
+    #expect(
+        QuantParams.fromConstants(
+            scale: Tensor(dtype: .float32, shape: [2], values: [Float(1), 2]), zeroPoint: nil,
+            storageType: .int8, axis: nil) == nil)
+    #expect(
+        QuantParams.fromConstants(
+            scale: Tensor(dtype: .float32, shape: [], values: [Float(1)]),
+            zeroPoint: Tensor(dtype: .int8, shape: [], values: [Int8(0)]), storageType: .uint8, axis: nil) == nil)
 }
 
 @Test func modelTextShowsQuantization() {

@@ -1,5 +1,6 @@
 import SwiftConvTestSupport
 import Testing
+
 @testable import SwiftConvIR
 
 /// `ModelChecker.checkForSession`: what onnxruntime refuses at session creation, and
@@ -7,10 +8,13 @@ import Testing
 @Suite struct SessionCheckerTests {
     /// x -> Relu (n1) -> h -> Relu (n2) -> y, with an anonymous graph and no doc strings.
     func validModel() -> Model {
-        var m = makeModel([Node(name: "n1", opType: "Relu", inputs: ["x"], outputs: ["h"]),
-                           Node(name: "n2", opType: "Relu", inputs: ["h"], outputs: ["y"])],
-                          inputs: [tensorInfo("x", .float32, [d(2)])], outputs: ["y"],
-                          initializers: [floatTensor("w", shape: [2])])
+        var m = makeModel(
+            [
+                Node(name: "n1", opType: "Relu", inputs: ["x"], outputs: ["h"]),
+                Node(name: "n2", opType: "Relu", inputs: ["h"], outputs: ["y"]),
+            ],
+            inputs: [tensorInfo("x", .float32, [d(2)])], outputs: ["y"],
+            initializers: [floatTensor("w", shape: [2])])
         m.graph.name = ""
         m.graph.outputs[0].type = .tensor(elementType: .float32, shape: [d(2)])
         return m
@@ -34,8 +38,11 @@ import Testing
 
     @Test func nodeListingOneOutputTwice() {
         var m = validModel()
-        m.graph.nodes = [Node(name: "sp", opType: "Split", inputs: ["x"], outputs: ["a", "a"],
-                              attributes: [attr("axis", 0)])]
+        m.graph.nodes = [
+            Node(
+                name: "sp", opType: "Split", inputs: ["x"], outputs: ["a", "a"],
+                attributes: [attr("axis", 0)])
+        ]
         m.graph.outputs = [tensorInfo("a", .float32, nil)]
         #expect(failure(m)?.hasPrefix("node 'sp' (Split): output 'a' is already produced by this node") == true)
     }
@@ -89,22 +96,29 @@ import Testing
         func ifModel(_ branch: Graph, condition: String = "c") -> Model {
             var m = validModel()
             m.graph.initializers.append(Tensor(name: "c", dtype: .bool, shape: [], values: [true]))
-            m.graph.nodes.append(Node(name: "if", opType: "If", inputs: [condition], outputs: ["z"],
-                                      attributes: [Attribute(name: "then_branch", value: .graph(branch)),
-                                                   Attribute(name: "else_branch", value: .graph(branch))]))
+            m.graph.nodes.append(
+                Node(
+                    name: "if", opType: "If", inputs: [condition], outputs: ["z"],
+                    attributes: [
+                        Attribute(name: "then_branch", value: .graph(branch)),
+                        Attribute(name: "else_branch", value: .graph(branch)),
+                    ]))
             m.graph.outputs.append(tensorInfo("z", .float32, nil))
             return m
         }
         func branch(writing name: String) -> Graph {
-            Graph(name: "b", nodes: [Node(name: "inner", opType: "Relu", inputs: ["x"], outputs: [name])],
-                  outputs: [tensorInfo(name, .float32, nil)])
+            Graph(
+                name: "b", nodes: [Node(name: "inner", opType: "Relu", inputs: ["x"], outputs: [name])],
+                outputs: [tensorInfo(name, .float32, nil)])
         }
         // 'h' comes from n1, which the If does not depend on: onnxruntime may not have seen it yet.
         #expect(failure(ifModel(branch(writing: "h"))) == nil)
         do {
             var m = ifModel(branch(writing: "h"))
-            m.graph.nodes.insert(Node(name: "gate", opType: "Cast", inputs: ["h"], outputs: ["hc"],
-                                      attributes: [attr("to", Int64(DType.bool.rawValue))]), at: 2)
+            m.graph.nodes.insert(
+                Node(
+                    name: "gate", opType: "Cast", inputs: ["h"], outputs: ["hc"],
+                    attributes: [attr("to", Int64(DType.bool.rawValue))]), at: 2)
             m.graph.nodes[3].inputs = ["hc"]
             #expect(failure(m) == "node 'inner' (Relu): output 'h' reuses the name of a value of an enclosing graph")
         }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import SwiftConvIR
 
 @Test func checkedSizesRejectOverflowNegativeAndNaN() throws {

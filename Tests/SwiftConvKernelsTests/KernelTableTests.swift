@@ -55,16 +55,20 @@ func gemmTileMatchesGeneric(rows: Int, cols: Int, alpha: Float, beta: Float, fin
     bias.withUnsafeBufferPointer { bias in
         let finish = finished ? TileFinish(rowBias: bias.baseAddress, lo: -0.5, hi: 2) : nil
         cBest.withUnsafeMutableBufferPointer { c in
-            best.gemmTile(GemmTile(depth: depth, a: a, b: bRows, c: c.baseAddress!, ldc: nrBest, rows: rows, cols: cols,
-                                   alpha: alpha, beta: beta), finish)
+            best.gemmTile(
+                GemmTile(
+                    depth: depth, a: a, b: bRows, c: c.baseAddress!, ldc: nrBest, rows: rows, cols: cols,
+                    alpha: alpha, beta: beta), finish)
         }
         cGeneric.withUnsafeMutableBufferPointer { c in
             bNarrow.withUnsafeBufferPointer { b in
                 var j = 0
                 while j < cols {
-                    generic.gemmTile(GemmTile(depth: depth, a: a, b: b.baseAddress! + j * depth, c: c.baseAddress! + j,
-                                              ldc: nrBest, rows: rows, cols: min(nrGeneric, cols - j), alpha: alpha, beta: beta),
-                                     finish)
+                    generic.gemmTile(
+                        GemmTile(
+                            depth: depth, a: a, b: b.baseAddress! + j * depth, c: c.baseAddress! + j,
+                            ldc: nrBest, rows: rows, cols: min(nrGeneric, cols - j), alpha: alpha, beta: beta),
+                        finish)
                     j += nrGeneric
                 }
             }
@@ -80,8 +84,9 @@ func sgemmMatchesPlainProduct(m: Int, n: Int, k: Int) {
     let a = rng.array(m * k), b = rng.array(k * n)
     var c = [Float](repeating: .nan, count: m * n)
     c.withUnsafeMutableBufferPointer { c in
-        Gemm.sgemm(m: m, n: n, k: k, a: MatrixView(a, rowStride: k, colStride: 1), b: MatrixView(b, rowStride: n, colStride: 1),
-                   c: c.baseAddress!, ldc: n)
+        Gemm.sgemm(
+            m: m, n: n, k: k, a: MatrixView(a, rowStride: k, colStride: 1), b: MatrixView(b, rowStride: n, colStride: 1),
+            c: c.baseAddress!, ldc: n)
     }
     var expected = [Float](repeating: 0, count: m * n)
     for i in 0..<m {
@@ -101,15 +106,17 @@ func sgemmMatchesPlainProduct(m: Int, n: Int, k: Int) {
     var c = [Double](repeating: 1, count: m * n)
     var cT = c
     c.withUnsafeMutableBufferPointer { c in
-        Gemm.dgemm(m: m, n: n, k: k, alpha: 2, a: StridedMatrix(a, rowStride: k, colStride: 1),
-                   b: StridedMatrix(b, rowStride: n, colStride: 1), beta: 0.5, c: c.baseAddress!, ldc: n)
+        Gemm.dgemm(
+            m: m, n: n, k: k, alpha: 2, a: StridedMatrix(a, rowStride: k, colStride: 1),
+            b: StridedMatrix(b, rowStride: n, colStride: 1), beta: 0.5, c: c.baseAddress!, ldc: n)
     }
     // B read as the transpose of its transpose: the dot-product path.
     var bt = [Double](repeating: 0, count: k * n)
     for p in 0..<k { for j in 0..<n { bt[j * k + p] = b[p * n + j] } }
     cT.withUnsafeMutableBufferPointer { c in
-        Gemm.dgemm(m: m, n: n, k: k, alpha: 2, a: StridedMatrix(a, rowStride: k, colStride: 1),
-                   b: StridedMatrix(bt, rowStride: 1, colStride: k), beta: 0.5, c: c.baseAddress!, ldc: n)
+        Gemm.dgemm(
+            m: m, n: n, k: k, alpha: 2, a: StridedMatrix(a, rowStride: k, colStride: 1),
+            b: StridedMatrix(bt, rowStride: 1, colStride: k), beta: 0.5, c: c.baseAddress!, ldc: n)
     }
     for i in 0..<m {
         for j in 0..<n {
@@ -144,10 +151,11 @@ func depthwiseMatchesGeneric(kernel: Int, stride: Int, pad: Int, dilation: Int) 
     func run(_ table: KernelTable) -> [Float] {
         var y = [Float](repeating: .nan, count: planes * oh * ow)
         y.withUnsafeMutableBufferPointer { y in
-            let problem = DepthwiseConv2D(x: x, filters: filters, bias: bias, y: y.baseAddress!, channels: channels,
-                                          height: h, width: w, kernelHeight: kernel, kernelWidth: kernel, outHeight: oh,
-                                          outWidth: ow, strideY: stride, strideX: stride, dilationY: dilation,
-                                          dilationX: dilation, padTop: pad, padLeft: pad, lo: 0, hi: 1.5)
+            let problem = DepthwiseConv2D(
+                x: x, filters: filters, bias: bias, y: y.baseAddress!, channels: channels,
+                height: h, width: w, kernelHeight: kernel, kernelWidth: kernel, outHeight: oh,
+                outWidth: ow, strideY: stride, strideX: stride, dilationY: dilation,
+                dilationX: dilation, padTop: pad, padLeft: pad, lo: 0, hi: 1.5)
             table.depthwiseConv2D(problem, 0..<2)
             table.depthwiseConv2D(problem, 2..<planes)
         }
@@ -165,8 +173,9 @@ func im2colAndCol2imMatchGeneric(spatial: [Int]) {
         let padded: Int = spatial[d] + 2 * pads[d]
         return (padded - kernel[d]) / strides[d] + 1
     }
-    let window = ConvWindow(inSpatial: spatial, kernel: kernel, strides: strides, dilations: dilations, padBegin: pads,
-                            outSpatial: out)
+    let window = ConvWindow(
+        inSpatial: spatial, kernel: kernel, strides: strides, dilations: dilations, padBegin: pads,
+        outSpatial: out)
     var rng = RandomFloats(state: UInt64(r))
     let x = rng.array(channels * window.inCount)
     let rows = channels * window.kernelCount
@@ -204,9 +213,10 @@ func poolRowMatchesGeneric(isMax: Bool, k: Int, s: Int, pad: Int) {
         var y = [Float](repeating: .nan, count: planes * hAxis.out * wAxis.out)
         var scratch = [Float](repeating: 0, count: w)
         y.withUnsafeMutableBufferPointer { y in
-            let problem = Pooling2D(src: x, dst: y.baseAddress!, rows: hAxis.taps(), cols: wAxis.taps(), isMax: isMax,
-                                    countPad: !isMax, inWidth: w, inPlane: h * w, outWidth: wAxis.out,
-                                    outPlane: hAxis.out * wAxis.out, dilationY: 1, dilationX: 1, kernelWidth: k, strideX: s)
+            let problem = Pooling2D(
+                src: x, dst: y.baseAddress!, rows: hAxis.taps(), cols: wAxis.taps(), isMax: isMax,
+                countPad: !isMax, inWidth: w, inPlane: h * w, outWidth: wAxis.out,
+                outPlane: hAxis.out * wAxis.out, dilationY: 1, dilationX: 1, kernelWidth: k, strideX: s)
             for plane in 0..<planes {
                 for row in 0..<hAxis.out { table.pool2DRow(problem, plane, row, &scratch) }
             }

@@ -1,18 +1,20 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import SwiftConvIR
 import SwiftConvModelIO
 import SwiftConvONNX
 import SwiftConvTestSupport
 import Testing
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 private final class Owner {}
 
 /// A one-node ONNX model: y = Relu(x).
 private func reluModel() -> Model {
-    makeModel([Node(name: "act", opType: "Relu", inputs: ["x"], outputs: ["y"])],
-              inputs: [tensorInfo("x", .float32, [d(2), d(3)])], outputs: ["y"])
+    makeModel(
+        [Node(name: "act", opType: "Relu", inputs: ["x"], outputs: ["y"])],
+        inputs: [tensorInfo("x", .float32, [d(2), d(3)])], outputs: ["y"])
 }
 
 /// The first bytes of a TFLite FlatBuffer: a root offset, then the file identifier.

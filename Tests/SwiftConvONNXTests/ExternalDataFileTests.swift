@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import SwiftConvIR
 import Testing
 
 @testable import SwiftConvONNX
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A fresh temporary folder for one test.
 func temporaryDirectory() -> String {
@@ -47,8 +48,9 @@ func validationMessage(_ body: () throws -> Void) -> String {
         #expect(mkfifo(dir + "/weights.bin", 0o600) == 0)
         let resolver = ExternalDataResolver(baseDirectory: dir)
         let message = validationMessage {
-            _ = try resolver.storage(for: ExternalDataReference(location: "weights.bin"), byteCount: 16,
-                                     label: "initializer 'w'")
+            _ = try resolver.storage(
+                for: ExternalDataReference(location: "weights.bin"), byteCount: 16,
+                label: "initializer 'w'")
         }
         #expect(message.hasPrefix("initializer 'w': external data 'weights.bin':"))
         #expect(message.contains("is a FIFO, not a regular file"))
@@ -71,17 +73,20 @@ func validationMessage(_ body: () throws -> Void) -> String {
         writeFile(dir + "/w.bin", [UInt8](repeating: 1, count: 8))
         let resolver = ExternalDataResolver(baseDirectory: dir)
         let huge = validationMessage {
-            _ = try resolver.storage(for: ExternalDataReference(location: "w.bin"), byteCount: 1 << 40,
-                                     label: "initializer 'w'")
+            _ = try resolver.storage(
+                for: ExternalDataReference(location: "w.bin"), byteCount: 1 << 40,
+                label: "initializer 'w'")
         }
         #expect(huge.contains("is 8 bytes"))
         let shifted = validationMessage {
-            _ = try resolver.storage(for: ExternalDataReference(location: "w.bin", offset: 4, length: 8), byteCount: 8,
-                                     label: "initializer 'w'")
+            _ = try resolver.storage(
+                for: ExternalDataReference(location: "w.bin", offset: 4, length: 8), byteCount: 8,
+                label: "initializer 'w'")
         }
         #expect(shifted.contains("lie past its end"))
-        let storage = try? resolver.storage(for: ExternalDataReference(location: "w.bin", offset: 4), byteCount: 4,
-                                            label: "initializer 'w'")
+        let storage = try? resolver.storage(
+            for: ExternalDataReference(location: "w.bin", offset: 4), byteCount: 4,
+            label: "initializer 'w'")
         #expect(storage?.bytes.count == 4)
     }
 

@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import SwiftConvIR
 import Testing
 
 @testable import SwiftConvONNX
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A two-node model with one large initializer (kept in place) and one small one (copied).
 func sampleModel() -> Model {
@@ -16,8 +17,9 @@ func sampleModel() -> Model {
     g.initializers = [big, small]
     var mm = Node(name: "mm", opType: "MatMul", inputs: ["x", "W"], outputs: ["h"])
     mm.docString = "matmul"
-    let relu = Node(name: "act", opType: "LeakyRelu", inputs: ["h"], outputs: ["y"],
-                    attributes: [Attribute(name: "alpha", value: .float(0.25))])
+    let relu = Node(
+        name: "act", opType: "LeakyRelu", inputs: ["h"], outputs: ["y"],
+        attributes: [Attribute(name: "alpha", value: .float(0.25))])
     g.nodes = [mm, relu]
     var m = Model(format: .onnx, graph: g, opsetImports: [OpsetID(domain: "", version: 17)])
     m.irVersion = 8

@@ -17,8 +17,11 @@ func unoptimizedOutputs(_ model: Model, _ feeds: [String: Value]) throws -> [Val
 }
 
 /// `model`'s outputs before and after `pass`, and the rewritten model.
-func outputsAround(_ pass: any ModelPass, _ model: Model, _ feeds: [String: Value]) throws
-    -> (before: [Value], after: [Value], rewritten: Model, changed: Bool) {
+func outputsAround(
+    _ pass: any ModelPass, _ model: Model, _ feeds: [String: Value]
+) throws
+    -> (before: [Value], after: [Value], rewritten: Model, changed: Bool)
+{
     var rewritten = model
     let changed = try pass.run(on: &rewritten)
     return (try unoptimizedOutputs(model, feeds), try unoptimizedOutputs(rewritten, feeds), rewritten, changed)
@@ -145,7 +148,8 @@ enum RealModels {
 let matMulAddToGemm = PatternRewriter(name: "matmul-add-to-gemm", chain: [OpPattern("MatMul"), OpPattern("Add", input: nil)]) { m, ctx in
     let (matMul, add) = (m[0], m[1])
     guard let bias = add.inputs.first(where: { $0 != matMul.outputs[0] }), ctx.graph.constantTensor(named: bias)?.shape.count == 1,
-          ctx.graph.inputs.first(where: { $0.name == matMul.inputs[0] })?.type?.tensorShape?.count == 2 else { return nil }
+        ctx.graph.inputs.first(where: { $0.name == matMul.inputs[0] })?.type?.tensorShape?.count == 2
+    else { return nil }
     return [Node(name: ctx.freshName(matMul.name + "_gemm"), opType: "Gemm", inputs: matMul.inputs + [bias], outputs: add.outputs)]
 }
 
@@ -155,15 +159,20 @@ let reluMaxPoolSwap = PatternRewriter(name: "swap-relu-maxpool", chain: [OpPatte
     let (relu, pool) = (m[0], m[1])
     guard pool.outputs.count == 1 else { return nil }
     let pooled = ctx.freshName(pool.outputs[0] + "_before_relu")
-    return [Node(name: pool.name, opType: "MaxPool", inputs: relu.inputs, outputs: [pooled], attributes: pool.attributes),
-            Node(name: relu.name, opType: "Relu", inputs: [pooled], outputs: pool.outputs)]
+    return [
+        Node(name: pool.name, opType: "MaxPool", inputs: relu.inputs, outputs: [pooled], attributes: pool.attributes),
+        Node(name: relu.name, opType: "Relu", inputs: [pooled], outputs: pool.outputs),
+    ]
 }
 
 func matMulAddModel(extraOutput: Bool = false) -> Model {
-    var m = makeModel([Node(name: "mm", opType: "MatMul", inputs: ["x", "w"], outputs: ["xw"]),
-                       Node(name: "add", opType: "Add", inputs: ["b", "xw"], outputs: ["y"])],
-                      inputs: [tensorInfo("x", .float32, [d(2), d(3)])], outputs: extraOutput ? ["y", "xw"] : ["y"],
-                      initializers: [RealModels.floats("w", shape: [3, 4]), RealModels.floats("b", shape: [4])])
+    var m = makeModel(
+        [
+            Node(name: "mm", opType: "MatMul", inputs: ["x", "w"], outputs: ["xw"]),
+            Node(name: "add", opType: "Add", inputs: ["b", "xw"], outputs: ["y"]),
+        ],
+        inputs: [tensorInfo("x", .float32, [d(2), d(3)])], outputs: extraOutput ? ["y", "xw"] : ["y"],
+        initializers: [RealModels.floats("w", shape: [3, 4]), RealModels.floats("b", shape: [4])])
     m.graph.valueInfo = [tensorInfo("xw", .float32, [d(2), d(4)])]
     return m
 }
@@ -173,7 +182,7 @@ func matMulAddModel(extraOutput: Bool = false) -> Model {
     let r = try outputsAround(matMulAddToGemm, matMulAddModel(), ["x": .tensor(x)])
     #expect(r.changed)
     #expect(r.rewritten.graph.nodes.map(\.opType) == ["Gemm"])
-    #expect(r.rewritten.graph.valueInfo.isEmpty)  // the intermediate's declaration left with it
+    #expect(r.rewritten.graph.valueInfo.isEmpty) // the intermediate's declaration left with it
     #expect(maxDifference(r.before, r.after) < 1e-6)
 }
 
@@ -188,12 +197,17 @@ func matMulAddModel(extraOutput: Bool = false) -> Model {
     #expect(try !matMulAddToGemm.run(on: &model))
     // Read inside a subgraph.
     model = matMulAddModel()
-    let branch = Graph(name: "then", nodes: [Node(opType: "Identity", inputs: ["xw"], outputs: ["t"])],
-                       outputs: [ValueInfo(name: "t", type: nil)])
+    let branch = Graph(
+        name: "then", nodes: [Node(opType: "Identity", inputs: ["xw"], outputs: ["t"])],
+        outputs: [ValueInfo(name: "t", type: nil)])
     model.graph.initializers.append(Tensor(name: "c", dtype: .bool, shape: [], values: [UInt8(1)]))
-    model.graph.nodes.append(Node(name: "if", opType: "If", inputs: ["c"], outputs: ["z"],
-                                  attributes: [Attribute(name: "then_branch", value: .graph(branch)),
-                                               Attribute(name: "else_branch", value: .graph(branch))]))
+    model.graph.nodes.append(
+        Node(
+            name: "if", opType: "If", inputs: ["c"], outputs: ["z"],
+            attributes: [
+                Attribute(name: "then_branch", value: .graph(branch)),
+                Attribute(name: "else_branch", value: .graph(branch)),
+            ]))
     model.graph.outputs.append(ValueInfo(name: "z", type: nil))
     #expect(try !matMulAddToGemm.run(on: &model))
 }
@@ -206,7 +220,7 @@ func matMulAddModel(extraOutput: Bool = false) -> Model {
         #expect(count("MaxPool", in: r.rewritten) == count("MaxPool", in: model), "\(name)")
         #expect(maxDifference(r.before, r.after) == 0, "\(name)")
     }
-    #expect(fired >= 2)  // tiny_cnn and squeezenet have Relu -> MaxPool
+    #expect(fired >= 2) // tiny_cnn and squeezenet have Relu -> MaxPool
 }
 
 // MARK: - Pipelines
@@ -231,7 +245,7 @@ final class CountdownPass: ModelPass {
     var model = matMulAddModel()
     let pipeline = PassPipeline(name: "group", passes: [countdown], schedule: .untilFixedPoint(maxRounds: 3))
     #expect(try pipeline.run(on: &model))
-    #expect(countdown.runs == 4)  // three that changed the model, one that confirmed
+    #expect(countdown.runs == 4) // three that changed the model, one that confirmed
     #expect(model.metadata.count == 3)
     #expect(try !pipeline.run(on: &model))
 }
@@ -254,8 +268,9 @@ let identityPairMerge = PatternRewriter(name: "merge-identities", chain: [OpPatt
 }
 
 @Test func fixedPointPipelineKeepsRealModelOutputs() throws {
-    let group = PassPipeline(name: "fuse", passes: [identityPairMerge, reluMaxPoolSwap, ConvActivationFusion(), DeadCodeElimination()],
-                             schedule: .untilFixedPoint(maxRounds: 8))
+    let group = PassPipeline(
+        name: "fuse", passes: [identityPairMerge, reluMaxPoolSwap, ConvActivationFusion(), DeadCodeElimination()],
+        schedule: .untilFixedPoint(maxRounds: 8))
     for (name, model, feeds) in try RealModels.runnable() {
         // Five Identity nodes in front of the first node reading an input take three merging rounds.
         var padded = model
@@ -282,22 +297,34 @@ let identityPairMerge = PatternRewriter(name: "merge-identities", chain: [OpPatt
     model.graph.inputs.append(tensorInfo("unused_input", .float32, [d(1)]))
     model.graph.initializers.append(RealModels.floats("unused_weight", shape: [2]))
     // A dead chain: two nodes, the second reading the first, neither reaching an output.
-    model.graph.nodes += [Node(name: "dead1", opType: "Relu", inputs: ["x"], outputs: ["d1"]),
-                          Node(name: "dead2", opType: "Neg", inputs: ["d1"], outputs: ["d2"])]
+    model.graph.nodes += [
+        Node(name: "dead1", opType: "Relu", inputs: ["x"], outputs: ["d1"]),
+        Node(name: "dead2", opType: "Neg", inputs: ["d1"], outputs: ["d2"]),
+    ]
     model.graph.valueInfo.append(tensorInfo("d2", .float32, nil))
     // A value read only by a subgraph stays.
     model.graph.nodes.append(Node(name: "kept", opType: "Neg", inputs: ["x"], outputs: ["k"]))
-    let branch = Graph(name: "b", nodes: [Node(opType: "Identity", inputs: ["k"], outputs: ["t"]),
-                                         Node(opType: "Neg", inputs: ["k"], outputs: ["dead_in_branch"])],
-                       outputs: [ValueInfo(name: "t", type: nil)])
+    let branch = Graph(
+        name: "b",
+        nodes: [
+            Node(opType: "Identity", inputs: ["k"], outputs: ["t"]),
+            Node(opType: "Neg", inputs: ["k"], outputs: ["dead_in_branch"]),
+        ],
+        outputs: [ValueInfo(name: "t", type: nil)])
     model.graph.initializers.append(Tensor(name: "c", dtype: .bool, shape: [], values: [UInt8(1)]))
-    model.graph.nodes.append(Node(name: "if", opType: "If", inputs: ["c"], outputs: ["z"],
-                                  attributes: [Attribute(name: "then_branch", value: .graph(branch)),
-                                               Attribute(name: "else_branch", value: .graph(branch))]))
+    model.graph.nodes.append(
+        Node(
+            name: "if", opType: "If", inputs: ["c"], outputs: ["z"],
+            attributes: [
+                Attribute(name: "then_branch", value: .graph(branch)),
+                Attribute(name: "else_branch", value: .graph(branch)),
+            ]))
     model.graph.outputs.append(ValueInfo(name: "z", type: nil))
 
-    let feeds: [String: Value] = ["x": .tensor(RealModels.floats("x", shape: [2, 3])),
-                                  "unused_input": .tensor(RealModels.floats("u", shape: [1]))]
+    let feeds: [String: Value] = [
+        "x": .tensor(RealModels.floats("x", shape: [2, 3])),
+        "unused_input": .tensor(RealModels.floats("u", shape: [1])),
+    ]
     let r = try outputsAround(DeadCodeElimination(), model, feeds)
     let g = r.rewritten.graph
     #expect(r.changed)
@@ -317,10 +344,13 @@ let identityPairMerge = PatternRewriter(name: "merge-identities", chain: [OpPatt
         var padded = model
         let input = model.graph.runtimeInputs[0].name
         padded.graph.initializers.append(RealModels.floats("dead_weight", shape: [1]))
-        padded.graph.nodes += [Node(name: "dead_shape", opType: "Shape", inputs: [input], outputs: ["dead_shape"]),
-                               Node(name: "dead_cast", opType: "Cast", inputs: ["dead_shape"], outputs: ["dead_float"],
-                                    attributes: [attr("to", Int64(DType.float32.rawValue))]),
-                               Node(name: "dead_mul", opType: "Mul", inputs: ["dead_float", "dead_weight"], outputs: ["dead_out"])]
+        padded.graph.nodes += [
+            Node(name: "dead_shape", opType: "Shape", inputs: [input], outputs: ["dead_shape"]),
+            Node(
+                name: "dead_cast", opType: "Cast", inputs: ["dead_shape"], outputs: ["dead_float"],
+                attributes: [attr("to", Int64(DType.float32.rawValue))]),
+            Node(name: "dead_mul", opType: "Mul", inputs: ["dead_float", "dead_weight"], outputs: ["dead_out"]),
+        ]
         let r = try outputsAround(DeadCodeElimination(), padded, feeds)
         #expect(r.changed)
         #expect(r.rewritten.graph.nodes.count == model.graph.nodes.count, "\(name)")
@@ -359,14 +389,18 @@ let identityPairMerge = PatternRewriter(name: "merge-identities", chain: [OpPatt
 /// Conv (1x1, weight 1) then Clip with only a max: -inf must stay -inf, fused or not.
 @Test func clipWithoutMinKeepsMinusInfinityAtEveryLevel() throws {
     for opset: Int64 in [6, 13] {
-        let clip = opset < 11
+        let clip =
+            opset < 11
             ? Node(name: "clip", opType: "Clip", inputs: ["c"], outputs: ["y"], attributes: [attrF("max", 6)])
             : Node(name: "clip", opType: "Clip", inputs: ["c", "", "hi"], outputs: ["y"])
-        let model = makeModel([Node(name: "conv", opType: "Conv", inputs: ["x", "w"], outputs: ["c"]), clip],
-                              inputs: [tensorInfo("x", .float32, [d(1), d(1), d(1), d(4)])], outputs: ["y"],
-                              initializers: [Tensor(name: "w", dtype: .float32, shape: [1, 1, 1, 1], values: [Float(1)]),
-                                             Tensor(name: "hi", dtype: .float32, shape: [], values: [Float(6)])],
-                              opset: opset)
+        let model = makeModel(
+            [Node(name: "conv", opType: "Conv", inputs: ["x", "w"], outputs: ["c"]), clip],
+            inputs: [tensorInfo("x", .float32, [d(1), d(1), d(1), d(4)])], outputs: ["y"],
+            initializers: [
+                Tensor(name: "w", dtype: .float32, shape: [1, 1, 1, 1], values: [Float(1)]),
+                Tensor(name: "hi", dtype: .float32, shape: [], values: [Float(6)]),
+            ],
+            opset: opset)
         let x = Tensor(dtype: .float32, shape: [1, 1, 1, 4], values: [-Float.infinity, -1, 7, .infinity])
         for level in [GraphOptimizationLevel.disableAll, .basic, .extended, .all] {
             var options = SessionOptions()
@@ -381,14 +415,17 @@ let identityPairMerge = PatternRewriter(name: "merge-identities", chain: [OpPatt
 
 @Test func sessionsRecordInferredTypesForKernels() throws {
     // y = Relu(x) + 1: nothing declares the type of the intermediate r; inference does.
-    let model = makeModel([Node(name: "relu", opType: "Relu", inputs: ["x"], outputs: ["r"]),
-                           Node(name: "add", opType: "Add", inputs: ["r", "one"], outputs: ["y"])],
-                          inputs: [tensorInfo("x", .float32, [d(2), d(3)])], outputs: ["y"],
-                          initializers: [Tensor(name: "one", dtype: .float32, shape: [], values: [Float(1)])])
+    let model = makeModel(
+        [
+            Node(name: "relu", opType: "Relu", inputs: ["x"], outputs: ["r"]),
+            Node(name: "add", opType: "Add", inputs: ["r", "one"], outputs: ["y"]),
+        ],
+        inputs: [tensorInfo("x", .float32, [d(2), d(3)])], outputs: ["y"],
+        initializers: [Tensor(name: "one", dtype: .float32, shape: [], values: [Float(1)])])
     let session = try InferenceSession(model: model)
     let r = session.model.graph.valueInfo.first { $0.name == "r" }?.type
     #expect(r?.tensorElementType == .float32 && r?.tensorShape == [d(2), d(3)])
-    #expect(session.model.graph.outputs[0].type == nil)  // declarations stay as the model has them
+    #expect(session.model.graph.outputs[0].type == nil) // declarations stay as the model has them
     #expect(session.inferredOutputTypes[0]?.tensorShape == [d(2), d(3)])
 }
 
@@ -396,16 +433,21 @@ let identityPairMerge = PatternRewriter(name: "merge-identities", chain: [OpPatt
 
 @Test func graphQueriesSeeNodeInputsAndSubgraphReads() throws {
     // Listed out of order: "neg" reads what "mm" makes; the If branch reads "xw" from outside.
-    let branch = Graph(name: "then", nodes: [Node(opType: "Identity", inputs: ["xw"], outputs: ["t"])],
-                       outputs: [ValueInfo(name: "t", type: nil)])
+    let branch = Graph(
+        name: "then", nodes: [Node(opType: "Identity", inputs: ["xw"], outputs: ["t"])],
+        outputs: [ValueInfo(name: "t", type: nil)])
     var g = matMulAddModel().graph
     g.nodes.insert(Node(name: "neg", opType: "Neg", inputs: ["xw"], outputs: ["n"]), at: 0)
-    g.nodes.append(Node(name: "if", opType: "If", inputs: ["c"], outputs: ["z"],
-                        attributes: [Attribute(name: "then_branch", value: .graph(branch)),
-                                     Attribute(name: "else_branch", value: .graph(branch))]))
+    g.nodes.append(
+        Node(
+            name: "if", opType: "If", inputs: ["c"], outputs: ["z"],
+            attributes: [
+                Attribute(name: "then_branch", value: .graph(branch)),
+                Attribute(name: "else_branch", value: .graph(branch)),
+            ]))
     #expect(try g.topologicallyOrderedNodes().map(\.name) == ["mm", "neg", "add", "if"])
     #expect(g.producers["xw"] == 1)
-    #expect(g.consumers["xw"] == [0, 2, 3, 3])  // each branch's read counts
+    #expect(g.consumers["xw"] == [0, 2, 3, 3]) // each branch's read counts
     #expect(g.useCounts["xw"] == 4)
     #expect(g.namesReadBySubgraphs == ["xw"])
     #expect(branch.freeNames == ["xw"])
@@ -413,8 +455,8 @@ let identityPairMerge = PatternRewriter(name: "merge-identities", chain: [OpPatt
     var names = UniqueNameGenerator(graph: g)
     #expect(names.fresh("fresh") == "fresh")
     #expect(names.fresh("fresh") == "fresh_1")
-    #expect(names.fresh("t") == "t_1")  // taken inside a subgraph
+    #expect(names.fresh("t") == "t_1") // taken inside a subgraph
 
-    g.nodes[1].inputs = ["x", "n"]  // mm now needs neg, which needs mm
+    g.nodes[1].inputs = ["x", "n"] // mm now needs neg, which needs mm
     #expect(validationFailure { _ = try g.topologicallyOrderedNodes() }?.contains("cycle") == true)
 }

@@ -26,10 +26,13 @@ private func typeOf(_ m: Model, _ name: String) -> ValueType? {
 /// x (float) -> QuantizeLinear(s = 0.5, zp = 3) -> q -> DequantizeLinear(scale from a Constant node) -> y.
 private func qdqModel() -> Model {
     var m = makeModel(
-        [Node(name: "quantize", opType: "QuantizeLinear", inputs: ["x", "s", "zp"], outputs: ["q"]),
-         Node(name: "scale", opType: "Constant", inputs: [], outputs: ["s_const"],
-              attributes: [Attribute(name: "value", value: .tensor(scalar("", Float(0.5))))]),
-         Node(name: "dequantize", opType: "DequantizeLinear", inputs: ["q", "s_const", "zp"], outputs: ["y"])],
+        [
+            Node(name: "quantize", opType: "QuantizeLinear", inputs: ["x", "s", "zp"], outputs: ["q"]),
+            Node(
+                name: "scale", opType: "Constant", inputs: [], outputs: ["s_const"],
+                attributes: [Attribute(name: "value", value: .tensor(scalar("", Float(0.5))))]),
+            Node(name: "dequantize", opType: "DequantizeLinear", inputs: ["q", "s_const", "zp"], outputs: ["y"]),
+        ],
         inputs: [tensorInfo("x", .float32, [d(2), d(3)])], outputs: ["y"],
         initializers: [scalar("s", Float(0.5)), scalar("zp", UInt8(3))], opset: 13)
     m.graph.outputs[0].type = .tensor(elementType: .float32, shape: [d(2), d(3)])
@@ -57,8 +60,9 @@ private func quantizeDequantize(_ x: Float, scale: Float, zeroPoint: Float) -> F
     #expect(typeOf(reloaded, "q")?.quantization == expected)
     // The annotation names the existing scale and zero-point initializers; nothing is added.
     #expect(reloaded.graph.initializers.map(\.name) == ["s", "zp"])
-    #expect(reloaded.graph.quantizationAnnotations.first?.parameters
-        == [MetadataEntry("SCALE_TENSOR", "s"), MetadataEntry("ZERO_POINT_TENSOR", "zp")])
+    #expect(
+        reloaded.graph.quantizationAnnotations.first?.parameters
+            == [MetadataEntry("SCALE_TENSOR", "s"), MetadataEntry("ZERO_POINT_TENSOR", "zp")])
     // Saving the reloaded model again writes the same bytes.
     #expect(try ONNXWriter.serialize(reloaded) == ONNXWriter.serialize(annotated))
 
@@ -72,14 +76,19 @@ private func quantizeDequantize(_ x: Float, scale: Float, zeroPoint: Float) -> F
 private func qlinearConvModel() -> Model {
     let w: [Int8] = [1, -2, 3, 4, -5, 6, 7, -8]
     var m = makeModel(
-        [Node(name: "conv", opType: "QLinearConv",
-              inputs: ["x", "x_scale", "x_zp", "w", "w_scale", "w_zp", "y_scale", "y_zp"], outputs: ["y"])],
+        [
+            Node(
+                name: "conv", opType: "QLinearConv",
+                inputs: ["x", "x_scale", "x_zp", "w", "w_scale", "w_zp", "y_scale", "y_zp"], outputs: ["y"])
+        ],
         inputs: [tensorInfo("x", .uint8, [d(1), d(1), d(3), d(3)])], outputs: ["y"],
-        initializers: [scalar("x_scale", Float(0.1)), scalar("x_zp", UInt8(2)),
-                       Tensor(name: "w", dtype: .int8, shape: [2, 1, 2, 2], values: w),
-                       Tensor(name: "w_scale", dtype: .float32, shape: [2], values: [Float(0.05), 0.02]),
-                       Tensor(name: "w_zp", dtype: .int8, shape: [2], values: [Int8(0), 1]),
-                       scalar("y_scale", Float(0.2)), scalar("y_zp", UInt8(5))], opset: 13)
+        initializers: [
+            scalar("x_scale", Float(0.1)), scalar("x_zp", UInt8(2)),
+            Tensor(name: "w", dtype: .int8, shape: [2, 1, 2, 2], values: w),
+            Tensor(name: "w_scale", dtype: .float32, shape: [2], values: [Float(0.05), 0.02]),
+            Tensor(name: "w_zp", dtype: .int8, shape: [2], values: [Int8(0), 1]),
+            scalar("y_scale", Float(0.2)), scalar("y_zp", UInt8(5)),
+        ], opset: 13)
     m.graph.outputs[0].type = .tensor(elementType: .uint8, shape: [d(1), d(2), d(2), d(2)])
     return m
 }
@@ -109,9 +118,11 @@ private func qlinearConvModel() -> Model {
         for i in 0..<2 {
             for j in 0..<2 {
                 var acc = 0
-                for ki in 0..<2 { for kj in 0..<2 {
-                    acc += (Int(xq[(i + ki) * 3 + j + kj]) - 2) * (wv[c * 4 + ki * 2 + kj] - wzp[c])
-                } }
+                for ki in 0..<2 {
+                    for kj in 0..<2 {
+                        acc += (Int(xq[(i + ki) * 3 + j + kj]) - 2) * (wv[c * 4 + ki * 2 + kj] - wzp[c])
+                    }
+                }
                 let r = (Float(acc) * (Float(0.1) * ws[c] / 0.2)).rounded(.toNearestOrEven) + 5
                 expected.append(UInt8(min(max(r, 0), 255)))
             }
@@ -126,8 +137,10 @@ private func qlinearConvModel() -> Model {
 private func dequantizeFedScale(declared: QuantParams) -> Model {
     var m = makeModel(
         [Node(name: "dequantize", opType: "DequantizeLinear", inputs: ["x", "s", "zp"], outputs: ["y"])],
-        inputs: [ValueInfo(name: "x", type: .tensor(elementType: .uint8, shape: [d(4)], quantization: declared)),
-                 tensorInfo("s", .float32, [])],
+        inputs: [
+            ValueInfo(name: "x", type: .tensor(elementType: .uint8, shape: [d(4)], quantization: declared)),
+            tensorInfo("s", .float32, []),
+        ],
         outputs: ["y"], initializers: [scalar("zp", UInt8(10))], opset: 13)
     m.graph.outputs[0].type = .tensor(elementType: .float32, shape: [d(4)])
     return m
@@ -163,8 +176,13 @@ private func dequantizeFedScale(declared: QuantParams) -> Model {
 
 @Test func annotationRefusesConflictingQuantization() throws {
     var m = qdqModel()
-    m.graph.valueInfo = [ValueInfo(name: "q", type: .tensor(elementType: .uint8, shape: nil,
-                                                            quantization: QuantParams(scale: 0.25, zeroPoint: 3, storageType: .uint8)))]
+    m.graph.valueInfo = [
+        ValueInfo(
+            name: "q",
+            type: .tensor(
+                elementType: .uint8, shape: nil,
+                quantization: QuantParams(scale: 0.25, zeroPoint: 3, storageType: .uint8)))
+    ]
     let message = validationFailure { _ = try QuantizationAnnotation().run(on: &m) }
     #expect(message?.contains("value 'q'") == true && message?.contains("node 'quantize'") == true)
 }
@@ -178,13 +196,18 @@ private func dequantizeFedScale(declared: QuantParams) -> Model {
 
 @Test func qlinearConvRefusesWeightsThatContradictTheirType() throws {
     var m = qlinearConvModel()
-    m.graph.valueInfo = [ValueInfo(name: "w", type: .tensor(
-        elementType: .int8, shape: nil,
-        quantization: QuantParams(scale: [0.05, 0.03], zeroPoint: [0, 1], axis: 0, storageType: .int8)))]
+    m.graph.valueInfo = [
+        ValueInfo(
+            name: "w",
+            type: .tensor(
+                elementType: .int8, shape: nil,
+                quantization: QuantParams(scale: [0.05, 0.03], zeroPoint: [0, 1], axis: 0, storageType: .int8)))
+    ]
     let message = validationFailure { _ = try InferenceSession(model: m) }
     #expect(message?.contains("node 'conv'") == true && message?.contains("input 'w'") == true)
     // The same model with the weights' true quantization builds.
-    m.graph.valueInfo[0].type = .tensor(elementType: .int8, shape: nil,
-                                        quantization: QuantParams(scale: [0.05, 0.02], zeroPoint: [0, 1], axis: 0, storageType: .int8))
+    m.graph.valueInfo[0].type = .tensor(
+        elementType: .int8, shape: nil,
+        quantization: QuantParams(scale: [0.05, 0.02], zeroPoint: [0, 1], axis: 0, storageType: .int8))
     _ = try InferenceSession(model: m)
 }

@@ -13,7 +13,9 @@ public func int64Tensor(_ name: String, _ values: [Int64], shape: [Int]? = nil) 
 }
 
 public func floatTensor(_ name: String, shape: [Int]) -> Tensor {
-    Tensor(name: name, dtype: .float32, shape: shape, storage: TensorStorage(copyingArray: [Float](repeating: 0, count: elementCount(shape) ?? 0)))
+    Tensor(
+        name: name, dtype: .float32, shape: shape,
+        storage: TensorStorage(copyingArray: [Float](repeating: 0, count: elementCount(shape) ?? 0)))
 }
 
 public func attr(_ name: String, _ v: Int64) -> Attribute { Attribute(name: name, value: .int(v)) }
@@ -21,10 +23,13 @@ public func attr(_ name: String, _ v: [Int64]) -> Attribute { Attribute(name: na
 public func attrF(_ name: String, _ v: Float) -> Attribute { Attribute(name: name, value: .float(v)) }
 public func attr(_ name: String, _ v: String) -> Attribute { Attribute(name: name, value: .string(Array(v.utf8))) }
 
-public func makeModel(_ nodes: [Node], inputs: [ValueInfo], outputs: [String], initializers: [Tensor] = [],
-               opset: Int64 = 17, extraOpsets: [OpsetID] = []) -> Model {
-    let g = Graph(name: "g", nodes: nodes, inputs: inputs,
-                  outputs: outputs.map { ValueInfo(name: $0, type: nil) }, initializers: initializers)
+public func makeModel(
+    _ nodes: [Node], inputs: [ValueInfo], outputs: [String], initializers: [Tensor] = [],
+    opset: Int64 = 17, extraOpsets: [OpsetID] = []
+) -> Model {
+    let g = Graph(
+        name: "g", nodes: nodes, inputs: inputs,
+        outputs: outputs.map { ValueInfo(name: $0, type: nil) }, initializers: initializers)
     var m = Model(format: .onnx, graph: g, opsetImports: [OpsetID(domain: "", version: opset)] + extraOpsets)
     m.irVersion = 8
     return m

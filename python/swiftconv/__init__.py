@@ -1,19 +1,18 @@
 """swiftconv: model converter and CPU inference engine (see API.md)."""
 
-from . import _core
+from . import _core, helper
 from ._version import __version__, require_library_version
 from .errors import (
     ConversionError,
     InvalidArgument,
     ModelFormatError,
-    SwiftconvError,
-    SwiftconvIOError,
     ResourceExhausted,
     RunTerminated,
+    SwiftconvError,
+    SwiftconvIOError,
     UnsupportedOp,
     ValidationError,
 )
-from . import helper
 from .model import Model, TensorInfo, check_model, load, printable_graph
 from .session import (
     ExecutionMode,

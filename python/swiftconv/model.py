@@ -94,7 +94,9 @@ class Model:
         except ImportError:
             raise ImportError("Model.to_onnx() needs the onnx package: pip install 'swiftconv[onnx]'") from None
         if self.format != "onnx":
-            raise ConversionError("[to_onnx] this is a TFLite model; convert it first with swiftconv.convert(m, 'onnx')")
+            raise ConversionError(
+                "[to_onnx] this is a TFLite model; convert it first with swiftconv.convert(m, 'onnx')"
+            )
         return onnx.load_model_from_string(self.to_bytes())
 
     def check(self):
@@ -117,9 +119,7 @@ class Model:
     def _repr_html_(self):
         def rows(infos):
             return "".join(
-                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>".format(
-                    html.escape(i.name), html.escape(str(i.shape)), html.escape(str(i.dtype))
-                )
+                f"<tr><td>{html.escape(i.name)}</td><td>{html.escape(str(i.shape))}</td><td>{html.escape(str(i.dtype))}</td></tr>"
                 for i in infos
             )
 

@@ -269,8 +269,15 @@ def _node_args(entries):
 class ModelMetadata:
     """onnxruntime's ModelMetadata: facts from the model file."""
 
-    __slots__ = ("producer_name", "graph_name", "domain", "description", "graph_description", "version",
-                 "custom_metadata_map")
+    __slots__ = (
+        "producer_name",
+        "graph_name",
+        "domain",
+        "description",
+        "graph_description",
+        "version",
+        "custom_metadata_map",
+    )
 
     def __init__(self, facts, graph_description=""):
         self.producer_name = facts["producer_name"]
@@ -307,8 +314,7 @@ def _provider_names(providers, provider_options):
             raise ValueError(f"a provider must be a str or a (name, options) tuple, not {type(p).__name__}")
         if p != _CPU:
             warnings.warn(
-                f"Specified provider '{p}' is not in available provider names."
-                f"Available providers: '{_CPU}'",
+                f"Specified provider '{p}' is not in available provider names.Available providers: '{_CPU}'",
                 UserWarning,
                 stacklevel=3,
             )
@@ -407,7 +413,9 @@ class InferenceSession:
         if not isinstance(input_feed, dict):
             raise InvalidArgument(f"[run] input_feed must be a dict of name -> array, not {type(input_feed).__name__}")
         if output_names is not None and not isinstance(output_names, (list, tuple)):
-            raise InvalidArgument(f"[run] output_names must be a list of str or None, not {type(output_names).__name__}")
+            raise InvalidArgument(
+                f"[run] output_names must be a list of str or None, not {type(output_names).__name__}"
+            )
         names = list(output_names) if output_names else self._output_names
         missing = [a.name for a in self._inputs if a.name not in input_feed]
         if missing:
@@ -452,23 +460,27 @@ def _to_value(value, type_string, name):
     if kind == "optional":
         if value is None:
             return None
-        return _to_value(value, type_string[len("optional("):-1], name)
+        return _to_value(value, type_string[len("optional(") : -1], name)
     if kind == "seq":
         if not isinstance(value, (list, tuple)):
-            raise InvalidArgument(f"input '{name}' is a sequence ({type_string}); feed a list, not {type(value).__name__}")
-        element = type_string[len("seq("):-1]
+            raise InvalidArgument(
+                f"input '{name}' is a sequence ({type_string}); feed a list, not {type(value).__name__}"
+            )
+        element = type_string[len("seq(") : -1]
         return [_to_value(v, element, name) for v in value]
     if kind == "map":
         if not isinstance(value, dict):
             raise InvalidArgument(f"input '{name}' is a map ({type_string}); feed a dict, not {type(value).__name__}")
         # Python dicts hold Python scalars: convert them to the declared types, as onnxruntime does.
-        key_type, value_type = type_string[len("map("):-1].split(",", 1)
-        element = value_type[len("tensor("):-1] if value_type.startswith("tensor(") else value_type
+        key_type, value_type = type_string[len("map(") : -1].split(",", 1)
+        element = value_type[len("tensor(") : -1] if value_type.startswith("tensor(") else value_type
         keys = np.array(list(value.keys()), dtype=object if key_type == "string" else np.int64)
         values = np.array(list(value.values()), dtype=_MAP_VALUE_DTYPES.get(element))
         return (_tensor(keys, name), _tensor(values, name))
     if value is None:
-        raise InvalidArgument(f"input '{name}' is {type_string or 'a tensor'}; None is only allowed for optional inputs")
+        raise InvalidArgument(
+            f"input '{name}' is {type_string or 'a tensor'}; None is only allowed for optional inputs"
+        )
     return _tensor(value, name)
 
 

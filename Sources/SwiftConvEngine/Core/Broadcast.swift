@@ -7,7 +7,11 @@ public func broadcastShapes(_ a: [Int], _ b: [Int]) throws -> [Int] {
     for i in 0..<n {
         let da = i < n - a.count ? 1 : a[i - (n - a.count)]
         let db = i < n - b.count ? 1 : b[i - (n - b.count)]
-        if da == db || db == 1 { out[i] = da } else if da == 1 { out[i] = db } else {
+        if da == db || db == 1 {
+            out[i] = da
+        } else if da == 1 {
+            out[i] = db
+        } else {
             throw kernelError("shapes \(a) and \(b) cannot be broadcast together")
         }
     }
@@ -32,8 +36,10 @@ public func broadcastStrides(_ shape: [Int], to outShape: [Int]) -> [Int] {
 /// innermost dimension: `body(outOffset, inOffsets, runLength, innerStrides)`.
 /// Keeps per-element work to a multiply-add per input in the hot loop.
 @inlinable
-public func forEachBroadcastRun(outShape: [Int], inputStrides: [[Int]],
-                                _ body: (_ out: Int, _ ins: [Int], _ count: Int, _ inner: [Int]) -> Void) {
+public func forEachBroadcastRun(
+    outShape: [Int], inputStrides: [[Int]],
+    _ body: (_ out: Int, _ ins: [Int], _ count: Int, _ inner: [Int]) -> Void
+) {
     let rank = outShape.count
     guard let total = elementCount(outShape), total > 0 else { return }
     if rank == 0 {

@@ -7,28 +7,37 @@ protocol ComputeFloat: FloatScalar {
     /// `t` (any float dtype) as a tensor of this type, converted when it is not one already.
     static func converted(_ t: Tensor) throws -> Tensor
     /// `C = A * B + beta * C` (see `Gemm.sgemm`, `Gemm.dgemm`).
-    static func gemm(m: Int, n: Int, k: Int, a: StridedMatrix<Self>, b: StridedMatrix<Self>, beta: Self,
-                     c: UnsafeMutablePointer<Self>, ldc: Int, parallel: ParallelFor)
+    static func gemm(
+        m: Int, n: Int, k: Int, a: StridedMatrix<Self>, b: StridedMatrix<Self>, beta: Self,
+        c: UnsafeMutablePointer<Self>, ldc: Int, parallel: ParallelFor)
     /// See `Im2Col.unfold`.
-    static func unfold(_ x: UnsafePointer<Self>, channels: Int, _ window: ConvWindow, _ col: UnsafeMutablePointer<Self>,
-                       parallel: ParallelFor)
+    static func unfold(
+        _ x: UnsafePointer<Self>, channels: Int, _ window: ConvWindow, _ col: UnsafeMutablePointer<Self>,
+        parallel: ParallelFor)
     /// See `Im2Col.fold`.
-    static func fold(_ col: UnsafePointer<Self>, channels: Int, _ window: ConvWindow, _ y: UnsafeMutablePointer<Self>,
-                     parallel: ParallelFor)
+    static func fold(
+        _ col: UnsafePointer<Self>, channels: Int, _ window: ConvWindow, _ y: UnsafeMutablePointer<Self>,
+        parallel: ParallelFor)
 }
 
 extension Float: ComputeFloat {
     static func converted(_ t: Tensor) throws -> Tensor { try convertToFloat32(t) }
-    static func gemm(m: Int, n: Int, k: Int, a: StridedMatrix<Float>, b: StridedMatrix<Float>, beta: Float,
-                     c: UnsafeMutablePointer<Float>, ldc: Int, parallel: ParallelFor) {
+    static func gemm(
+        m: Int, n: Int, k: Int, a: StridedMatrix<Float>, b: StridedMatrix<Float>, beta: Float,
+        c: UnsafeMutablePointer<Float>, ldc: Int, parallel: ParallelFor
+    ) {
         Gemm.sgemm(m: m, n: n, k: k, a: a, b: b, beta: beta, c: c, ldc: ldc, parallel: parallel)
     }
-    static func unfold(_ x: UnsafePointer<Float>, channels: Int, _ window: ConvWindow, _ col: UnsafeMutablePointer<Float>,
-                       parallel: ParallelFor) {
+    static func unfold(
+        _ x: UnsafePointer<Float>, channels: Int, _ window: ConvWindow, _ col: UnsafeMutablePointer<Float>,
+        parallel: ParallelFor
+    ) {
         KernelTable.best.im2col(x, channels, window, col, parallel)
     }
-    static func fold(_ col: UnsafePointer<Float>, channels: Int, _ window: ConvWindow, _ y: UnsafeMutablePointer<Float>,
-                     parallel: ParallelFor) {
+    static func fold(
+        _ col: UnsafePointer<Float>, channels: Int, _ window: ConvWindow, _ y: UnsafeMutablePointer<Float>,
+        parallel: ParallelFor
+    ) {
         KernelTable.best.col2im(col, channels, window, y, parallel)
     }
 }
@@ -42,16 +51,22 @@ extension Double: ComputeFloat {
         default: throw kernelUnsupported("unsupported input type \(t.dtype)")
         }
     }
-    static func gemm(m: Int, n: Int, k: Int, a: StridedMatrix<Double>, b: StridedMatrix<Double>, beta: Double,
-                     c: UnsafeMutablePointer<Double>, ldc: Int, parallel: ParallelFor) {
+    static func gemm(
+        m: Int, n: Int, k: Int, a: StridedMatrix<Double>, b: StridedMatrix<Double>, beta: Double,
+        c: UnsafeMutablePointer<Double>, ldc: Int, parallel: ParallelFor
+    ) {
         Gemm.dgemm(m: m, n: n, k: k, a: a, b: b, beta: beta, c: c, ldc: ldc, parallel: parallel)
     }
-    static func unfold(_ x: UnsafePointer<Double>, channels: Int, _ window: ConvWindow, _ col: UnsafeMutablePointer<Double>,
-                       parallel: ParallelFor) {
+    static func unfold(
+        _ x: UnsafePointer<Double>, channels: Int, _ window: ConvWindow, _ col: UnsafeMutablePointer<Double>,
+        parallel: ParallelFor
+    ) {
         Im2Col.unfold(x, channels: channels, window, col, parallel: parallel)
     }
-    static func fold(_ col: UnsafePointer<Double>, channels: Int, _ window: ConvWindow, _ y: UnsafeMutablePointer<Double>,
-                     parallel: ParallelFor) {
+    static func fold(
+        _ col: UnsafePointer<Double>, channels: Int, _ window: ConvWindow, _ y: UnsafeMutablePointer<Double>,
+        parallel: ParallelFor
+    ) {
         Im2Col.fold(col, channels: channels, window, y, parallel: parallel)
     }
 }
@@ -59,8 +74,9 @@ extension Double: ComputeFloat {
 extension Tensor {
     /// Base pointer of the elements as `T`, which must be the tensor's element type (a dummy for empty tensors).
     func elementPointer<T: ComputeFloat>(as _: T.Type) -> UnsafePointer<T> {
-        UnsafePointer(storage.bytes.baseAddress.map { $0.assumingMemoryBound(to: T.self) }
-            ?? UnsafePointer(emptyElements.assumingMemoryBound(to: T.self)))
+        UnsafePointer(
+            storage.bytes.baseAddress.map { $0.assumingMemoryBound(to: T.self) }
+                ?? UnsafePointer(emptyElements.assumingMemoryBound(to: T.self)))
     }
     func mutableElementPointer<T: ComputeFloat>(as _: T.Type) -> UnsafeMutablePointer<T> {
         storage.mutableBytes.baseAddress.map { $0.assumingMemoryBound(to: T.self) } ?? emptyElements.assumingMemoryBound(to: T.self)

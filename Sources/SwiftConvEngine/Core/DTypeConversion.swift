@@ -47,7 +47,7 @@ public enum DTypeConversion {
             case .unsignedZero: return 0x80
             case .allOnes: return signBit | maxCode | format.mantissaMask
             case .e5m2: return signBit | 0x7E
-            case .none: return negative ? 0 : 0x08  // float4e2m1: what ml_dtypes (the onnx reference) produces
+            case .none: return negative ? 0 : 0x08 // float4e2m1: what ml_dtypes (the onnx reference) produces
             }
         }
         let magnitude = x.magnitude
@@ -115,7 +115,7 @@ public enum DTypeConversion {
     @inlinable
     public static func float(float8E8M0 bits: UInt8) -> Float {
         if bits == 0xFF { return .nan }
-        if bits == 0 { return Float(bitPattern: 0x0040_0000) }  // 2^-127 is subnormal in float32
+        if bits == 0 { return Float(bitPattern: 0x0040_0000) } // 2^-127 is subnormal in float32
         return Float(bitPattern: UInt32(bits) << 23)
     }
 
@@ -141,8 +141,10 @@ public enum DTypeConversion {
 
     /// Unpacks the `count` fields of a packed sub-byte buffer (bitWidth 2 or 4) into bytes
     /// holding one raw field each (not sign-extended).
-    public static func unpackedFields(_ packed: UnsafeBufferPointer<UInt8>, bitWidth: Int, count: Int,
-                                      into out: UnsafeMutableBufferPointer<UInt8>) {
+    public static func unpackedFields(
+        _ packed: UnsafeBufferPointer<UInt8>, bitWidth: Int, count: Int,
+        into out: UnsafeMutableBufferPointer<UInt8>
+    ) {
         let perByte = 8 / bitWidth
         let mask = UInt8((1 << bitWidth) - 1)
         for i in 0..<min(count, out.count, packed.count * perByte) {
@@ -242,8 +244,10 @@ public enum DTypeConversion {
 
     /// A tensor of `dtype` holding `values` converted with ONNX Cast semantics (`saturate`
     /// applies to the float8 types); nil for dtypes this cannot produce (string, complex).
-    public static func tensor(from values: UnsafeBufferPointer<Float>, dtype: DType, shape: [Int],
-                              saturate: Bool = true, rounding: E8M0Rounding = .up) throws -> Tensor? {
+    public static func tensor(
+        from values: UnsafeBufferPointer<Float>, dtype: DType, shape: [Int],
+        saturate: Bool = true, rounding: E8M0Rounding = .up
+    ) throws -> Tensor? {
         let out = try Tensor.allocate(dtype, shape)
         let n = min(values.count, out.elementCount)
         func fill<T>(_: T.Type, _ f: (Float) -> T) {
@@ -273,7 +277,8 @@ public enum DTypeConversion {
             out.withMutableElements(as: UInt8.self) { p in
                 for j in 0..<p.count { p[j] = 0 }
                 for i in 0..<min(n, p.count * perByte) {
-                    let field = dtype == .float4e2m1
+                    let field =
+                        dtype == .float4e2m1
                         ? smallFloatBits(values[i], .e2m1, saturate: true) : wrappedIntegerBits(values[i], bits: bits)
                     p[i / perByte] |= field << UInt8((i % perByte) * bits)
                 }

@@ -102,7 +102,8 @@ struct BroadcastLayout {
         let full = inputShapes.map { broadcastStrides($0, to: outShape) }
         for d in 0..<outShape.count where outShape[d] != 1 {
             if let last = shape.last,
-               (0..<full.count).allSatisfy({ strides[$0].last! == full[$0][d] * outShape[d] }) {
+                (0..<full.count).allSatisfy({ strides[$0].last! == full[$0][d] * outShape[d] })
+            {
                 shape[shape.count - 1] = last * outShape[d]
                 for k in 0..<full.count { strides[k][strides[k].count - 1] = full[k][d] }
             } else {
@@ -139,8 +140,10 @@ struct BroadcastLayout {
 }
 
 /// `out[i] = f(a[i], b[i])` with numpy broadcasting into a new tensor of `outType`.
-func binaryMap<A, B, R>(_ a: Tensor, _ b: Tensor, _: A.Type, _: B.Type, _ outType: DType,
-                        _ threads: ThreadPool, _ f: (A, B) -> R) throws -> Tensor {
+func binaryMap<A, B, R>(
+    _ a: Tensor, _ b: Tensor, _: A.Type, _: B.Type, _ outType: DType,
+    _ threads: ThreadPool, _ f: (A, B) -> R
+) throws -> Tensor {
     let shape = a.shape == b.shape ? a.shape : try broadcastShapes(a.shape, b.shape)
     let out = try Tensor.allocate(outType, shape)
     a.withElements(as: A.self) { pa in
@@ -194,8 +197,10 @@ func binaryMap<A, B, R>(_ a: Tensor, _ b: Tensor, _: A.Type, _: B.Type, _ outTyp
 }
 
 /// `out[i] = f(a[i], b[i], c[i])` with numpy broadcasting of three inputs.
-func ternaryMap<A, B, C, R>(_ a: Tensor, _ b: Tensor, _ c: Tensor, _: A.Type, _: B.Type, _: C.Type,
-                            _ outType: DType, _ threads: ThreadPool, _ f: (A, B, C) -> R) throws -> Tensor {
+func ternaryMap<A, B, C, R>(
+    _ a: Tensor, _ b: Tensor, _ c: Tensor, _: A.Type, _: B.Type, _: C.Type,
+    _ outType: DType, _ threads: ThreadPool, _ f: (A, B, C) -> R
+) throws -> Tensor {
     let shape = try broadcastShapes([a.shape, b.shape, c.shape])
     let out = try Tensor.allocate(outType, shape)
     let layout = BroadcastLayout(outShape: shape, inputShapes: [a.shape, b.shape, c.shape])
@@ -290,8 +295,10 @@ func binaryFloat32(_ op: BinaryArithmetic.Op, _ a: Tensor, _ b: Tensor, _ thread
 
 /// One run of `n` outputs; `sx`/`sy` are 1 for a contiguous operand, 0 for a repeated one.
 @inline(__always)
-func floatBinaryRun(_ op: BinaryArithmetic.Op, _ x: UnsafePointer<Float>, _ sx: Int, _ y: UnsafePointer<Float>, _ sy: Int,
-                    _ o: UnsafeMutablePointer<Float>, _ n: Int) {
+func floatBinaryRun(
+    _ op: BinaryArithmetic.Op, _ x: UnsafePointer<Float>, _ sx: Int, _ y: UnsafePointer<Float>, _ sy: Int,
+    _ o: UnsafeMutablePointer<Float>, _ n: Int
+) {
     switch op {
     case .add: floatBinaryLoop(x, sx, y, sy, o, n) { $0 + $1 }
     case .sub: floatBinaryLoop(x, sx, y, sy, o, n) { $0 - $1 }
@@ -301,8 +308,10 @@ func floatBinaryRun(_ op: BinaryArithmetic.Op, _ x: UnsafePointer<Float>, _ sx: 
 }
 
 @inline(__always)
-private func floatBinaryLoop(_ x: UnsafePointer<Float>, _ sx: Int, _ y: UnsafePointer<Float>, _ sy: Int,
-                             _ o: UnsafeMutablePointer<Float>, _ n: Int, _ f: (Float, Float) -> Float) {
+private func floatBinaryLoop(
+    _ x: UnsafePointer<Float>, _ sx: Int, _ y: UnsafePointer<Float>, _ sy: Int,
+    _ o: UnsafeMutablePointer<Float>, _ n: Int, _ f: (Float, Float) -> Float
+) {
     if sx == 1 && sy == 1 {
         for i in 0..<n { o[i] = f(x[i], y[i]) }
     } else if sx == 1 {

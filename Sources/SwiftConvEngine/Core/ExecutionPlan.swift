@@ -7,9 +7,9 @@ import SwiftConvIR
 public final class ExecutionPlan: @unchecked Sendable {
     struct Step {
         let kernel: Kernel
-        let inputs: [Int]   // slot per node input; -1 for an omitted one
-        let outputs: [Int]  // slot per node output; -1 for an omitted one
-        let release: [Int]  // slots whose last reader is this step
+        let inputs: [Int] // slot per node input; -1 for an omitted one
+        let outputs: [Int] // slot per node output; -1 for an omitted one
+        let release: [Int] // slots whose last reader is this step
         let node: SwiftConvError.NodeContext
     }
 
@@ -100,9 +100,11 @@ public final class ExecutionPlan: @unchecked Sendable {
                 constants: n.inputs.map { inputIndex[$0] == nil ? constantByName[$0] : nil },
                 inputTypes: n.inputs.map { typeByName[$0] }, outputTypes: n.outputs.map { typeByName[$0] },
                 captures: nodeCaptures, visible: visible)
-            steps.append(Step(kernel: kernel, inputs: (n.inputs + nodeCaptures).map { $0.isEmpty ? -1 : slot($0) },
-                              outputs: n.outputs.map { $0.isEmpty ? -1 : slot($0) }, release: [],
-                              node: SwiftConvError.NodeContext(n)))
+            steps.append(
+                Step(
+                    kernel: kernel, inputs: (n.inputs + nodeCaptures).map { $0.isEmpty ? -1 : slot($0) },
+                    outputs: n.outputs.map { $0.isEmpty ? -1 : slot($0) }, release: [],
+                    node: SwiftConvError.NodeContext(n)))
         }
         let outputs = try graph.outputs.map { o -> Int in
             guard let s = slotOf[o.name] else {
@@ -175,7 +177,8 @@ enum SparseTensorDensifier {
     static func dense(_ s: SparseTensor) throws -> Tensor {
         let v = s.values
         guard v.dtype != .string, let count = elementCount(s.shape), let bytes = v.dtype.byteCount(elements: count),
-              v.dtype.bitWidth % 8 == 0 else {
+            v.dtype.bitWidth % 8 == 0
+        else {
             throw SwiftConvError.validation("sparse initializer '\(v.name)' has an unsupported type or shape")
         }
         var out = Tensor(name: v.name, dtype: v.dtype, shape: s.shape, storage: try TensorStorage(zeroedByteCount: bytes))
@@ -197,7 +200,7 @@ enum SparseTensorDensifier {
                     guard i >= 0, i < s.shape[d] else {
                         throw SwiftConvError.validation("sparse initializer '\(v.name)' has an index out of range")
                     }
-                    linear += i * strides[d]  // < count: each coordinate is within its dimension
+                    linear += i * strides[d] // < count: each coordinate is within its dimension
                 }
             } else {
                 throw SwiftConvError.validation("sparse initializer '\(v.name)' has \(idx.count) indices for \(nnz) values")

@@ -44,8 +44,11 @@ public final class InferenceSession: @unchecked Sendable {
     /// Checks the model and records the types shape inference finds, runs the pass pipeline
     /// of the optimization level (function inlining first), and builds the plan with a
     /// kernel per node.
-    private static func compile(_ model: Model, _ options: SessionOptions, _ registry: KernelRegistry) throws
-        -> (Model, ExecutionPlan, [ValueType?]) {
+    private static func compile(
+        _ model: Model, _ options: SessionOptions, _ registry: KernelRegistry
+    ) throws
+        -> (Model, ExecutionPlan, [ValueType?])
+    {
         var m = model
         let inferred = try ModelChecker.checkForSession(annotating: &m)
         _ = try SessionPipeline.pipeline(for: options.graphOptimizationLevel).run(on: &m)
@@ -104,20 +107,24 @@ public final class InferenceSession: @unchecked Sendable {
     /// as in onnxruntime (which finds most such models at creation by type inference).
     func checkOutput(_ value: Value, against info: ValueInfo) throws {
         guard case .tensor(let declared, _, _)? = info.type, declared != .undefined, case .tensor(let t) = value,
-              t.dtype != declared else { return }
+            t.dtype != declared
+        else { return }
         throw SwiftConvError.validation(
-            "graph output '\(info.name)' is declared tensor(\(declared.onnxTypeName)) but the graph computes tensor(\(t.dtype.onnxTypeName))")
+            "graph output '\(info.name)' is declared tensor(\(declared.onnxTypeName)) but the graph computes tensor(\(t.dtype.onnxTypeName))"
+        )
     }
 
     /// onnxruntime's checks: element type, rank and every static dimension.
     func checkInput(_ value: Value, against info: ValueInfo) throws {
         guard case .tensor(let expectedType, let shape, _)? = info.type else { return }
         guard case .tensor(let t) = value else {
-            throw SwiftConvError.invalidArgument("input '\(info.name)' must be a tensor(\(expectedType.onnxTypeName)); got \(value.typeDescription)")
+            throw SwiftConvError.invalidArgument(
+                "input '\(info.name)' must be a tensor(\(expectedType.onnxTypeName)); got \(value.typeDescription)")
         }
         if expectedType != .undefined && t.dtype != expectedType {
             throw SwiftConvError.invalidArgument(
-                "unexpected input data type for '\(info.name)': actual tensor(\(t.dtype.onnxTypeName)), expected tensor(\(expectedType.onnxTypeName))")
+                "unexpected input data type for '\(info.name)': actual tensor(\(t.dtype.onnxTypeName)), expected tensor(\(expectedType.onnxTypeName))"
+            )
         }
         guard let shape else { return }
         guard shape.count == t.shape.count else {

@@ -63,8 +63,10 @@ struct WindowGeometry {
     var outSpatial: [Int]
 
     /// `pads` holds begins then ends (ONNX order); `ceilMode` rounds the output size up (pooling).
-    init(inSpatial: [Int], kernel: [Int], strides: [Int]?, dilations: [Int]?, pads: [Int]?,
-         autoPad: AutoPad, ceilMode: Bool = false) throws {
+    init(
+        inSpatial: [Int], kernel: [Int], strides: [Int]?, dilations: [Int]?, pads: [Int]?,
+        autoPad: AutoPad, ceilMode: Bool = false
+    ) throws {
         let r = inSpatial.count
         guard kernel.count == r else { throw kernelError("kernel has rank \(kernel.count), input has \(r) spatial dimensions") }
         self.inSpatial = inSpatial
@@ -77,7 +79,9 @@ struct WindowGeometry {
         }
         var pb = Array(repeating: 0, count: r), pe = pb
         if autoPad == .notSet, let p = pads {
-            guard p.count == 2 * r, p.allSatisfy({ $0 >= 0 }) else { throw kernelError("pads must be \(2 * r) non-negative values, got \(p)") }
+            guard p.count == 2 * r, p.allSatisfy({ $0 >= 0 }) else {
+                throw kernelError("pads must be \(2 * r) non-negative values, got \(p)")
+            }
             pb = Array(p[0..<r])
             pe = Array(p[r...])
         }
@@ -98,9 +102,13 @@ struct WindowGeometry {
             case .valid:
                 out[i] = n >= ek ? (n - ek) / s + 1 : 0
             case .notSet:
-                let span = try Checked.subtract(Checked.add(Checked.add(n, pb[i], "the padded input"), pe[i], "the padded input"),
-                                                ek, "the padded input")
-                if span < 0 { out[i] = 0; continue }
+                let span = try Checked.subtract(
+                    Checked.add(Checked.add(n, pb[i], "the padded input"), pe[i], "the padded input"),
+                    ek, "the padded input")
+                if span < 0 {
+                    out[i] = 0
+                    continue
+                }
                 if ceilMode {
                     var o = span / s + (span % s == 0 ? 1 : 2)
                     // The last window must start inside the input or the begin padding.

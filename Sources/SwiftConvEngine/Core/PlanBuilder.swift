@@ -21,19 +21,25 @@ final class PlanBuilder {
         }
         // A weight's quantization is its own or, for ONNX, the one its value_info declares.
         for t in graph.initializers {
-            out[t.name] = .tensor(elementType: t.dtype, shape: Shape(t.shape),
-                                  quantization: t.quantization ?? out[t.name]?.quantization)
+            out[t.name] = .tensor(
+                elementType: t.dtype, shape: Shape(t.shape),
+                quantization: t.quantization ?? out[t.name]?.quantization)
         }
         return out
     }
 
-    func makeKernel(node: Node, opsets: [String: Int64], constants: [Tensor?], inputTypes: [ValueType?],
-                    outputTypes: [ValueType?], captures: [String], visible: Set<String>) throws -> Kernel {
+    func makeKernel(
+        node: Node, opsets: [String: Int64], constants: [Tensor?], inputTypes: [ValueType?],
+        outputTypes: [ValueType?], captures: [String], visible: Set<String>
+    ) throws -> Kernel {
         let domain = node.canonicalDomain
         let domainName = domain.isEmpty ? "ai.onnx" : domain
         guard let opset = opsets[domain] else {
-            unsupported.append((SwiftConvError.NodeContext(node),
-                                "op \(node.opType) of domain '\(domainName)', which the model does not import"))
+            unsupported.append(
+                (
+                    SwiftConvError.NodeContext(node),
+                    "op \(node.opType) of domain '\(domainName)', which the model does not import"
+                ))
             return UnsupportedKernel()
         }
         guard let (since, factory) = registry.lookup(domain: domain, op: node.opType, opset: opset) else {

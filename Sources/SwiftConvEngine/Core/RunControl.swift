@@ -1,5 +1,5 @@
-import Synchronization
 import SwiftConvIR
+import Synchronization
 
 /// What a caller controls of one run while it is in progress: a terminate flag that any
 /// thread (or a signal handler) may set, and a cap on the bytes the run's tensors may hold.

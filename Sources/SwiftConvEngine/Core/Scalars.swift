@@ -51,7 +51,15 @@ extension Float16: FloatScalar {
 extension IntegerScalar {
     /// Saturating conversion from Double; NaN becomes 0 (as ONNX Cast leaves it undefined).
     @inlinable public init(fromDouble d: Double) {
-        if d.isNaN { self = 0 } else if d >= Double(Self.max) { self = .max } else if d <= Double(Self.min) { self = .min } else { self.init(d) }
+        if d.isNaN {
+            self = 0
+        } else if d >= Double(Self.max) {
+            self = .max
+        } else if d <= Double(Self.min) {
+            self = .min
+        } else {
+            self.init(d)
+        }
     }
     @inlinable public var asDouble: Double { Double(self) }
 }

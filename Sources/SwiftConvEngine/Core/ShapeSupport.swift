@@ -96,8 +96,10 @@ func simplifyLayout(shape: [Int], _ a: [Int], _ b: [Int]) -> (shape: [Int], a: [
 
 /// Copies the `shape` block at `srcOffset` with `srcStrides` (elements; 0 and negative
 /// strides allowed) into `dst` at `dstOffset` with `dstStrides`. `dst` must be library-owned.
-func stridedCopy(from src: Tensor, offset srcOffset: Int, strides srcStrides: [Int],
-                 into dst: Tensor, offset dstOffset: Int, strides dstStrides: [Int], shape: [Int]) throws {
+func stridedCopy(
+    from src: Tensor, offset srcOffset: Int, strides srcStrides: [Int],
+    into dst: Tensor, offset dstOffset: Int, strides dstStrides: [Int], shape: [Int]
+) throws {
     guard let n = elementCount(shape), n > 0 else { return }
     let l = simplifyLayout(shape: shape, srcStrides, dstStrides)
     struct Copy: ElementWidthVisitor {
@@ -107,7 +109,8 @@ func stridedCopy(from src: Tensor, offset srcOffset: Int, strides srcStrides: [I
             // A transpose (contiguous writes, the contiguous source axis elsewhere) goes through tiles.
             let last = shape.count - 1
             if last >= 1, ds[last] == 1, ss[last] != 1, shape[last] >= 8,
-               let k = (0..<last).last(where: { ss[$0] == 1 }), shape[k] >= 8 {
+                let k = (0..<last).last(where: { ss[$0] == 1 }), shape[k] >= 8
+            {
                 tiledTranspose(s + so, ss, d + dO, ds, shape, k)
             } else {
                 stridedLoop(s + so, ss, d + dO, ds, shape)
@@ -211,8 +214,9 @@ func forEachOffsetPair(_ shape: [Int], _ a: [Int], _ b: [Int], _ body: (Int, Int
 func stridedGather(_ src: Tensor, offset: Int, strides: [Int], shape: [Int]) throws -> Tensor {
     try onStringIndices(src) { src in
         let out = try Tensor.allocate(src.dtype, shape)
-        try stridedCopy(from: src, offset: offset, strides: strides, into: out, offset: 0,
-                        strides: contiguousStrides(shape), shape: shape)
+        try stridedCopy(
+            from: src, offset: offset, strides: strides, into: out, offset: 0,
+            strides: contiguousStrides(shape), shape: shape)
         return out
     }
 }
@@ -231,7 +235,10 @@ func indexMapGather(_ src: Tensor, shape: [Int], maps makeMaps: () throws -> [[I
             func visit<E>(_: E.Type) throws {
                 guard let s = src.elementBase(E.self), let d = dst.mutableElementBase(E.self) else { return }
                 let rank = shape.count
-                if rank == 0 { d.pointee = s.pointee; return }
+                if rank == 0 {
+                    d.pointee = s.pointee
+                    return
+                }
                 let inner = maps[rank - 1]
                 let outer = shape.dropLast().reduce(1, *)
                 var index = [Int](repeating: 0, count: rank)
@@ -247,7 +254,10 @@ func indexMapGather(_ src: Tensor, shape: [Int], maps makeMaps: () throws -> [[I
                     while r >= 0 {
                         base -= maps[r][index[r]]
                         index[r] += 1
-                        if index[r] < shape[r] { base += maps[r][index[r]]; break }
+                        if index[r] < shape[r] {
+                            base += maps[r][index[r]]
+                            break
+                        }
                         index[r] = 0
                         base += maps[r][0]
                         r -= 1

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import SwiftConvIR
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 extension TensorStorage {
     /// Storage for `count` bytes whose contents the caller overwrites (no zeroing pass).

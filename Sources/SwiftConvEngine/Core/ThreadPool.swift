@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Splits loops across `threadCount` threads (the caller's included).
 ///
@@ -126,11 +127,13 @@ private final class WorkerGroup: @unchecked Sendable {
         for _ in 0..<workers {
             var thread = pthread_t()
             let context = Unmanaged.passRetained(self).toOpaque()
-            pthread_create(&thread, nil, { context in
-                let group = Unmanaged<WorkerGroup>.fromOpaque(context!).takeRetainedValue()
-                group.workerLoop()
-                return nil
-            }, context)
+            pthread_create(
+                &thread, nil,
+                { context in
+                    let group = Unmanaged<WorkerGroup>.fromOpaque(context!).takeRetainedValue()
+                    group.workerLoop()
+                    return nil
+                }, context)
             pthread_detach(thread)
         }
     }
@@ -179,7 +182,7 @@ private func monotonicNanoseconds() -> UInt64 {
 }
 
 #if canImport(Glibc)
-private func sysconfCores() -> Int { sysconf(Int32(_SC_NPROCESSORS_ONLN)) }
+    private func sysconfCores() -> Int { sysconf(Int32(_SC_NPROCESSORS_ONLN)) }
 #else
-private func sysconfCores() -> Int { 1 }
+    private func sysconfCores() -> Int { 1 }
 #endif

@@ -23,8 +23,10 @@ enum ActivationKernels {
             FloatUnaryKernel(op: .thresholdedRelu(ctx.float("alpha", default: 1)))
         }
         r.register("Selu", since: [1, 6, 22]) { ctx in
-            FloatUnaryKernel(op: .selu(alpha: ctx.float("alpha", default: 1.67326319217681884765625),
-                                       gamma: ctx.float("gamma", default: 1.05070102214813232421875)))
+            FloatUnaryKernel(
+                op: .selu(
+                    alpha: ctx.float("alpha", default: 1.67326319217681884765625),
+                    gamma: ctx.float("gamma", default: 1.05070102214813232421875)))
         }
         r.register("HardSigmoid", since: [1, 6, 22]) { ctx in
             FloatUnaryKernel(op: .hardSigmoid(alpha: ctx.float("alpha", default: 0.2), beta: ctx.float("beta", default: 0.5)))
@@ -76,7 +78,8 @@ struct PReluKernel: Kernel {
             }
         }
         if let out = try dispatchFloatLane(x.dtype, Visit(x: x, s: slope, threads: context.threads))
-            ?? dispatchInteger(x.dtype, IntVisit(x: x, s: slope, threads: context.threads)) {
+            ?? dispatchInteger(x.dtype, IntVisit(x: x, s: slope, threads: context.threads))
+        {
             guard out.shape == x.shape else { throw kernelError("slope shape \(slope.shape) does not broadcast to \(x.shape)") }
             return [.tensor(out)]
         }
@@ -124,7 +127,10 @@ struct SoftmaxKernel: Kernel {
                                 var best = L.load(px[base]), bestIndex = 0
                                 for k in 1..<max(length, 1) {
                                     let v = L.load(px[base + k * inner])
-                                    if v > best { best = v; bestIndex = k }
+                                    if v > best {
+                                        best = v
+                                        bestIndex = k
+                                    }
                                 }
                                 switch op {
                                 case .hardmax:
@@ -155,8 +161,13 @@ struct SoftmaxKernel: Kernel {
                 return out
             }
         }
-        guard let out = try dispatchFloatLane(x.dtype, Visit(x: x, op: op, outer: outer, length: length, inner: inner,
-                                                             threads: context.threads)) else {
+        guard
+            let out = try dispatchFloatLane(
+                x.dtype,
+                Visit(
+                    x: x, op: op, outer: outer, length: length, inner: inner,
+                    threads: context.threads))
+        else {
             throw kernelUnsupported("unsupported input type \(x.dtype)")
         }
         return [.tensor(out)]

@@ -5,8 +5,9 @@ enum ControlFlowKernels {
     static func register(into r: inout KernelRegistry) {
         let versions: [Int64] = [1, 11, 13, 16, 19, 21, 23, 24, 25]
         r.register("If", since: versions) { ctx in
-            IfKernel(thenBranch: try Subgraph(ctx, attribute: "then_branch"),
-                     elseBranch: try Subgraph(ctx, attribute: "else_branch"))
+            IfKernel(
+                thenBranch: try Subgraph(ctx, attribute: "then_branch"),
+                elseBranch: try Subgraph(ctx, attribute: "else_branch"))
         }
         r.register("Loop", since: versions) { ctx in try LoopKernel(ctx) }
         r.register("Scan", since: [8, 9, 11, 16, 19, 21, 23, 24, 25]) { ctx in

@@ -55,8 +55,9 @@ func lift2D(_ g: WindowGeometry) -> WindowGeometry {
 extension WindowGeometry {
     /// The kernels' view of this geometry (resolved pads and extents).
     var convWindow: ConvWindow {
-        ConvWindow(inSpatial: inSpatial, kernel: kernel, strides: strides, dilations: dilations, padBegin: padBegin,
-                   outSpatial: outSpatial)
+        ConvWindow(
+            inSpatial: inSpatial, kernel: kernel, strides: strides, dilations: dilations, padBegin: padBegin,
+            outSpatial: outSpatial)
     }
 }
 
@@ -73,14 +74,31 @@ struct ConvActivation {
         let params = ctx.floats("activation_params") ?? []
         func param(_ i: Int, _ d: Float) -> Float { i < params.count ? params[i] : d }
         switch name {
-        case "Relu": kind = .relu; a = 0; b = 0
+        case "Relu":
+            kind = .relu
+            a = 0
+            b = 0
         case "Clip":
             guard params.count == 2 else { throw ctx.invalid("Clip activation needs activation_params [min, max]") }
-            kind = .clip; a = params[0]; b = params[1]
-        case "LeakyRelu": kind = .leakyRelu; a = param(0, 0.01); b = 0
-        case "Sigmoid": kind = .sigmoid; a = 0; b = 0
-        case "Tanh": kind = .tanh; a = 0; b = 0
-        case "HardSigmoid": kind = .hardSigmoid; a = param(0, 0.2); b = param(1, 0.5)
+            kind = .clip
+            a = params[0]
+            b = params[1]
+        case "LeakyRelu":
+            kind = .leakyRelu
+            a = param(0, 0.01)
+            b = 0
+        case "Sigmoid":
+            kind = .sigmoid
+            a = 0
+            b = 0
+        case "Tanh":
+            kind = .tanh
+            a = 0
+            b = 0
+        case "HardSigmoid":
+            kind = .hardSigmoid
+            a = param(0, 0.2)
+            b = param(1, 0.5)
         default: throw SwiftConvError.unsupportedOp("FusedConv activation '\(name)'")
         }
     }
@@ -118,13 +136,26 @@ struct ConvActivation {
             let (lo, hi) = clampBounds!
             KernelTable.best.biasClamp(p, count, bias, lo, hi)
         case .leakyRelu:
-            while i < count { let v = p[i] + bias; p[i] = v < 0 ? a * v : v; i += 1 }
+            while i < count {
+                let v = p[i] + bias
+                p[i] = v < 0 ? a * v : v
+                i += 1
+            }
         case .sigmoid:
-            while i < count { p[i] = 1 / (1 + Float.exp(-(p[i] + bias))); i += 1 }
+            while i < count {
+                p[i] = 1 / (1 + Float.exp(-(p[i] + bias)))
+                i += 1
+            }
         case .tanh:
-            while i < count { p[i] = Float.tanh(p[i] + bias); i += 1 }
+            while i < count {
+                p[i] = Float.tanh(p[i] + bias)
+                i += 1
+            }
         case .hardSigmoid:
-            while i < count { p[i] = Swift.max(0, Swift.min(1, a * (p[i] + bias) + b)); i += 1 }
+            while i < count {
+                p[i] = Swift.max(0, Swift.min(1, a * (p[i] + bias) + b))
+                i += 1
+            }
         }
     }
 }
@@ -146,8 +177,9 @@ struct ConvKernel: Kernel {
             let per = Gemm.packedASize(m: mg, k: kg)
             let buf = FloatBuffer(count: per * g)
             for gi in 0..<g {
-                Gemm.pack(a: MatrixView(w.floatPointer + gi * mg * kg, rowStride: kg, colStride: 1), m: mg, k: kg,
-                          into: buf.pointer + gi * per)
+                Gemm.pack(
+                    a: MatrixView(w.floatPointer + gi * mg * kg, rowStride: kg, colStride: 1), m: mg, k: kg,
+                    into: buf.pointer + gi * per)
             }
             packed = buf
             packedShape = w.shape
@@ -160,7 +192,9 @@ struct ConvKernel: Kernel {
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
         let x0 = try inputs.tensor(0), w0 = try inputs.tensor(1)
         let b0 = inputs.optionalTensor(2)
-        guard x0.dtype == w0.dtype, x0.dtype.isFloatingPoint else { throw kernelUnsupported("unsupported input types \(x0.dtype), \(w0.dtype)") }
+        guard x0.dtype == w0.dtype, x0.dtype.isFloatingPoint else {
+            throw kernelUnsupported("unsupported input types \(x0.dtype), \(w0.dtype)")
+        }
         if x0.dtype == .float64 {
             return [.tensor(try convDouble(x0, w0, b0.map(Double.converted), context))]
         }
@@ -171,7 +205,9 @@ struct ConvKernel: Kernel {
 
     /// Checks X, W and B against each other and the attributes; the convolution's window.
     func window(_ x: Tensor, _ w: Tensor, _ b: Tensor?) throws -> WindowGeometry {
-        guard x.rank >= 3, w.rank == x.rank else { throw kernelError("Conv expects X and W of equal rank >= 3, got \(x.shape) and \(w.shape)") }
+        guard x.rank >= 3, w.rank == x.rank else {
+            throw kernelError("Conv expects X and W of equal rank >= 3, got \(x.shape) and \(w.shape)")
+        }
         let n = x.shape[0], c = x.shape[1], m = w.shape[0]
         let group = attrs.group
         guard c % group == 0, m % group == 0, w.shape[1] * group == c else {
@@ -180,8 +216,9 @@ struct ConvKernel: Kernel {
         let kernel = Array(w.shape[2...])
         if let ks = attrs.kernelShape, ks != kernel { throw kernelError("kernel_shape \(ks) differs from weights \(kernel)") }
         if let b = b, b.elementCount != m { throw kernelError("bias has \(b.elementCount) values, expected \(m)") }
-        return try WindowGeometry(inSpatial: Array(x.shape[2...]), kernel: kernel, strides: attrs.strides,
-                                     dilations: attrs.dilations, pads: attrs.pads, autoPad: attrs.autoPad)
+        return try WindowGeometry(
+            inSpatial: Array(x.shape[2...]), kernel: kernel, strides: attrs.strides,
+            dilations: attrs.dilations, pads: attrs.pads, autoPad: attrs.autoPad)
     }
 
     /// float64: the same lowering (im2col, one GEMM per group) in double precision, then
@@ -201,9 +238,10 @@ struct ConvKernel: Kernel {
                 for gi in 0..<group {
                     Double.unfold(px + (img * c + gi * cg) * inCount, channels: cg, window, col, parallel: par)
                     let cptr = po + (img * m + gi * mg) * outCount
-                    Gemm.dgemm(m: mg, n: outCount, k: kg, a: StridedMatrix(pw + gi * mg * kg, rowStride: kg, colStride: 1),
-                               b: StridedMatrix(UnsafePointer(col), rowStride: outCount, colStride: 1), c: cptr, ldc: outCount,
-                               parallel: par)
+                    Gemm.dgemm(
+                        m: mg, n: outCount, k: kg, a: StridedMatrix(pw + gi * mg * kg, rowStride: kg, colStride: 1),
+                        b: StridedMatrix(UnsafePointer(col), rowStride: outCount, colStride: 1), c: cptr, ldc: outCount,
+                        parallel: par)
                     guard pbias != nil || activation != nil else { continue }
                     for r in 0..<mg {
                         let row = cptr + r * outCount, bias = pbias?[gi * mg + r] ?? 0
@@ -238,14 +276,19 @@ struct ConvKernel: Kernel {
             return out
         }
         let activation = self.activation
-        let pointwise = geo.kernel.allSatisfy { $0 == 1 } && geo.strides.allSatisfy { $0 == 1 }
+        let pointwise =
+            geo.kernel.allSatisfy { $0 == 1 } && geo.strides.allSatisfy { $0 == 1 }
             && geo.padBegin.allSatisfy { $0 == 0 } && geo.padEnd.allSatisfy { $0 == 0 }
         let usePacked = packed != nil && w.shape == packedShape
         let perGroup = Gemm.packedASize(m: mg, k: kg)
         // The column buffer can be far larger than input and output (kernel size times the output):
         // tensor storage, so a size the run cannot afford is an error rather than an abort.
-        let colStorage = pointwise ? nil : try TensorStorage(uninitializedByteCount:
-            Checked.product([max(1, kg), max(1, outCount), MemoryLayout<Float>.stride], "the im2col buffer"))
+        let colStorage =
+            pointwise
+            ? nil
+            : try TensorStorage(
+                uninitializedByteCount:
+                    Checked.product([max(1, kg), max(1, outCount), MemoryLayout<Float>.stride], "the im2col buffer"))
         defer { withExtendedLifetime(colStorage) {} }
         let col = colStorage.map { $0.mutableBytes.baseAddress!.assumingMemoryBound(to: Float.self) }
         let kernels = KernelTable.best, window = geo.convWindow
@@ -264,19 +307,26 @@ struct ConvKernel: Kernel {
                 // Bias and Relu/Clip are applied by the GEMM as it stores each finished tile;
                 // other activations per finished block, while it is in cache.
                 let clamp = activation?.clampBounds
-                let finish: TileFinish? = pbias == nil && activation == nil ? nil
+                let finish: TileFinish? =
+                    pbias == nil && activation == nil
+                    ? nil
                     : TileFinish(rowBias: pbias.map { $0 + channel0 }, lo: clamp?.0 ?? -.infinity, hi: clamp?.1 ?? .infinity)
-                let epilogue: Epilogue? = activation == nil || clamp != nil ? nil : { rows, cols in
-                    for r in rows {
-                        activation!.apply(cptr + r * outCount + cols.lowerBound, cols.count, bias: 0)
+                let epilogue: Epilogue? =
+                    activation == nil || clamp != nil
+                    ? nil
+                    : { rows, cols in
+                        for r in rows {
+                            activation!.apply(cptr + r * outCount + cols.lowerBound, cols.count, bias: 0)
+                        }
                     }
-                }
                 if usePacked, let pk = packed {
-                    Gemm.sgemm(m: mg, n: outCount, k: kg, packedA: UnsafePointer(pk.pointer + gi * perGroup), b: bview,
-                               c: cptr, ldc: outCount, parallel: par, finish: finish, epilogue: epilogue)
+                    Gemm.sgemm(
+                        m: mg, n: outCount, k: kg, packedA: UnsafePointer(pk.pointer + gi * perGroup), b: bview,
+                        c: cptr, ldc: outCount, parallel: par, finish: finish, epilogue: epilogue)
                 } else {
-                    Gemm.sgemm(m: mg, n: outCount, k: kg, a: MatrixView(pw + gi * mg * kg, rowStride: kg, colStride: 1),
-                               b: bview, c: cptr, ldc: outCount, parallel: par, finish: finish, epilogue: epilogue)
+                    Gemm.sgemm(
+                        m: mg, n: outCount, k: kg, a: MatrixView(pw + gi * mg * kg, rowStride: kg, colStride: 1),
+                        b: bview, c: cptr, ldc: outCount, parallel: par, finish: finish, epilogue: epilogue)
                 }
             }
         }
@@ -284,8 +334,10 @@ struct ConvKernel: Kernel {
     }
 
     /// Depthwise 2-D convolution, one plane per task.
-    func depthwise(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
-                   _ y: UnsafeMutablePointer<Float>, planes: Int, channels: Int, _ g: WindowGeometry, _ par: ParallelFor) {
+    func depthwise(
+        _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
+        _ y: UnsafeMutablePointer<Float>, planes: Int, channels: Int, _ g: WindowGeometry, _ par: ParallelFor
+    ) {
         let h = g.inSpatial[0], wd = g.inSpatial[1], kh = g.kernel[0], kw = g.kernel[1]
         let oh = g.outSpatial[0], ow = g.outSpatial[1]
         let sh = g.strides[0], sw = g.strides[1], dh = g.dilations[0], dw = g.dilations[1]
@@ -293,9 +345,10 @@ struct ConvKernel: Kernel {
         let activation = self.activation
         // Relu and Clip are clamps the kernel applies on the way out; other activations follow per plane.
         let clamp = activation?.clampBounds ?? (-.infinity, .infinity)
-        let problem = DepthwiseConv2D(x: x, filters: w, bias: bias, y: y, channels: channels, height: h, width: wd,
-                                      kernelHeight: kh, kernelWidth: kw, outHeight: oh, outWidth: ow, strideY: sh, strideX: sw,
-                                      dilationY: dh, dilationX: dw, padTop: pt, padLeft: pl, lo: clamp.0, hi: clamp.1)
+        let problem = DepthwiseConv2D(
+            x: x, filters: w, bias: bias, y: y, channels: channels, height: h, width: wd,
+            kernelHeight: kh, kernelWidth: kw, outHeight: oh, outWidth: ow, strideY: sh, strideX: sw,
+            dilationY: dh, dilationX: dw, padTop: pt, padLeft: pl, lo: clamp.0, hi: clamp.1)
         let kernel = KernelTable.best.depthwiseConv2D
         par(planes) { range in
             kernel(problem, range)
@@ -319,7 +372,9 @@ struct ConvTransposeKernel: Kernel {
 
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
         let x0 = try inputs.tensor(0), w0 = try inputs.tensor(1)
-        guard x0.dtype == w0.dtype, x0.dtype.isFloatingPoint else { throw kernelUnsupported("unsupported input types \(x0.dtype), \(w0.dtype)") }
+        guard x0.dtype == w0.dtype, x0.dtype.isFloatingPoint else {
+            throw kernelUnsupported("unsupported input types \(x0.dtype), \(w0.dtype)")
+        }
         if x0.dtype == .float64 { return [.tensor(try compute(Double.self, inputs, context))] }
         return [.tensor(try convertFromFloat32(compute(Float.self, inputs, context), to: x0.dtype))]
     }
@@ -338,7 +393,9 @@ struct ConvTransposeKernel: Kernel {
         let dil = attrs.dilations ?? Array(repeating: 1, count: r)
         let opad = outputPadding ?? Array(repeating: 0, count: r)
         guard strides.count == r, dil.count == r, opad.count >= r else { throw kernelError("attribute ranks do not match input") }
-        guard strides.allSatisfy({ $0 > 0 }), dil.allSatisfy({ $0 > 0 }) else { throw kernelError("strides and dilations must be positive") }
+        guard strides.allSatisfy({ $0 > 0 }), dil.allSatisfy({ $0 > 0 }) else {
+            throw kernelError("strides and dilations must be positive")
+        }
         /// The full (unpadded) output extent of axis i, checked: every term comes from the model.
         func fullExtent(_ i: Int) throws -> Int {
             let what = "the output size of axis \(i)"
@@ -371,7 +428,8 @@ struct ConvTransposeKernel: Kernel {
                 pe = Array(p[r...])
             }
             for i in 0..<r {
-                outSp[i] = try explicitOut?[i]
+                outSp[i] =
+                    try explicitOut?[i]
                     ?? Checked.subtract(fullExtent(i), Checked.add(pb[i], pe[i], "the pads"), "the output size of axis \(i)")
             }
         }
@@ -397,10 +455,11 @@ struct ConvTransposeKernel: Kernel {
             for img in 0..<n {
                 for gi in 0..<group {
                     // col (mg*kc x in) = W_g^T (mg*kc x cg) * X_g (cg x in)
-                    T.gemm(m: rowsK, n: inCount, k: cg,
-                           a: StridedMatrix(pw + gi * cg * rowsK, rowStride: 1, colStride: rowsK),
-                           b: StridedMatrix(px + (img * c + gi * cg) * inCount, rowStride: inCount, colStride: 1),
-                           beta: 0, c: col, ldc: inCount, parallel: par)
+                    T.gemm(
+                        m: rowsK, n: inCount, k: cg,
+                        a: StridedMatrix(pw + gi * cg * rowsK, rowStride: 1, colStride: rowsK),
+                        b: StridedMatrix(px + (img * c + gi * cg) * inCount, rowStride: inCount, colStride: 1),
+                        beta: 0, c: col, ldc: inCount, parallel: par)
                     let yg = po + (img * m + gi * mg) * outCount
                     T.fold(col, channels: mg, window, yg, parallel: par)
                 }
@@ -438,9 +497,13 @@ struct DeformConvKernel: Kernel {
         let kh = w.shape[2], kw = w.shape[3]
         guard c == w.shape[1] * group, m % group == 0, og > 0, c % og == 0 else { throw kernelError("shapes do not fit groups") }
         let oh = off.shape[2], ow = off.shape[3]
-        guard off.shape[0] == n, off.shape[1] == (try? Checked.product([og, kh, kw, 2])) else { throw kernelError("offset shape \(off.shape) does not fit") }
+        guard off.shape[0] == n, off.shape[1] == (try? Checked.product([og, kh, kw, 2])) else {
+            throw kernelError("offset shape \(off.shape) does not fit")
+        }
         if let mk = mask {
-            guard mk.elementCount == (try? checkedElementCount([n, og, kh, kw, oh, ow])) else { throw kernelError("mask shape \(mk.shape) does not fit") }
+            guard mk.elementCount == (try? checkedElementCount([n, og, kh, kw, oh, ow])) else {
+                throw kernelError("mask shape \(mk.shape) does not fit")
+            }
         }
         if let b = b { guard b.elementCount == m else { throw kernelError("bias must have \(m) values") } }
         let st = attrs.strides ?? [1, 1], dl = attrs.dilations ?? [1, 1], pd = attrs.pads ?? [0, 0, 0, 0]
@@ -450,12 +513,14 @@ struct DeformConvKernel: Kernel {
         }
         // Sampling positions i * stride + k * dilation are computed per output: checked once here.
         for (d, extent) in [(0, oh), (1, ow)] {
-            _ = try Checked.add(Checked.multiply(extent, st[d], "a sampling position"), Checked.multiply(d == 0 ? kh : kw, dl[d], "a sampling position"))
+            _ = try Checked.add(
+                Checked.multiply(extent, st[d], "a sampling position"), Checked.multiply(d == 0 ? kh : kw, dl[d], "a sampling position"))
         }
         let cg = c / group, mg = m / group, kg = cg * kh * kw, outCount = oh * ow
         let cpo = c / og
         let out = try Tensor.allocate(T.dtype, [n, m, oh, ow])
-        let px = x.elementPointer(as: T.self), pw = w.elementPointer(as: T.self), po_ = off.elementPointer(as: T.self), py = out.mutableElementPointer(as: T.self)
+        let px = x.elementPointer(as: T.self), pw = w.elementPointer(as: T.self), po_ = off.elementPointer(as: T.self),
+            py = out.mutableElementPointer(as: T.self)
         let pm = mask?.elementPointer(as: T.self)
         for i in 0..<n * m {
             let v = b?.elementPointer(as: T.self)[i % m] ?? 0
@@ -483,17 +548,22 @@ struct DeformConvKernel: Kernel {
                                     if h > -1 && h < T(ih) && wv > -1 && wv < T(iw) {
                                         let h0 = Int(h.rounded(.down)), w0 = Int(wv.rounded(.down))
                                         let fh = h - T(h0), fw = wv - T(w0)
-                                        func at(_ y: Int, _ xx: Int) -> T { y >= 0 && y < ih && xx >= 0 && xx < iw ? plane[y * iw + xx] : 0 }
-                                        v = (1 - fh) * ((1 - fw) * at(h0, w0) + fw * at(h0, w0 + 1)) + fh * ((1 - fw) * at(h0 + 1, w0) + fw * at(h0 + 1, w0 + 1))
+                                        func at(_ y: Int, _ xx: Int) -> T {
+                                            y >= 0 && y < ih && xx >= 0 && xx < iw ? plane[y * iw + xx] : 0
+                                        }
+                                        v =
+                                            (1 - fh) * ((1 - fw) * at(h0, w0) + fw * at(h0, w0 + 1)) + fh
+                                            * ((1 - fw) * at(h0 + 1, w0) + fw * at(h0 + 1, w0 + 1))
                                     }
                                     col[r * outCount + o] = v * (mrow?[o] ?? 1)
                                 }
                             }
                         }
                     }
-                    T.gemm(m: mg, n: outCount, k: kg, a: StridedMatrix(pw + gi * mg * kg, rowStride: kg, colStride: 1),
-                           b: StridedMatrix(col, rowStride: outCount, colStride: 1), beta: 1,
-                           c: py + (img * m + gi * mg) * outCount, ldc: outCount, parallel: par)
+                    T.gemm(
+                        m: mg, n: outCount, k: kg, a: StridedMatrix(pw + gi * mg * kg, rowStride: kg, colStride: 1),
+                        b: StridedMatrix(col, rowStride: outCount, colStride: 1), beta: 1,
+                        c: py + (img * m + gi * mg) * outCount, ldc: outCount, parallel: par)
                 }
             }
         }

@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import RealModule
 import SwiftConvIR
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Arithmetic and math on tensors: Add..Pow, Mod, unary math, Min/Max/Sum/Mean, Clip, Where, bitwise.
 enum ElementwiseKernels {
@@ -40,8 +41,11 @@ enum ElementwiseKernels {
         r.register("Mean", since: [1, 6, 8, 13]) { _ in VariadicKernel(op: .mean) }
         r.register("Clip", since: [1, 6, 11, 12, 13]) { ctx in
             if ctx.sinceVersion < 11 {
-                return ClipKernel(attributeBounds: (Double(ctx.float("min", default: -.infinity)),
-                                                    Double(ctx.float("max", default: .infinity))))
+                return ClipKernel(
+                    attributeBounds: (
+                        Double(ctx.float("min", default: -.infinity)),
+                        Double(ctx.float("max", default: .infinity))
+                    ))
             }
             return ClipKernel(attributeBounds: nil)
         }
@@ -64,7 +68,8 @@ enum ElementwiseKernels {
     static func checkLegacyBroadcast(_ ctx: KernelBuildContext) throws {
         guard ctx.sinceVersion < 7, ctx.int("broadcast", default: 0) != 0, let axis = ctx.attribute("axis")?.int else { return }
         if let a = ctx.inputType(0)?.tensorShape, let b = ctx.inputType(1)?.tensorShape,
-           a.count - b.count == Int(axis) || Int(axis) == -b.count {
+            a.count - b.count == Int(axis) || Int(axis) == -b.count
+        {
             return
         }
         throw SwiftConvError.unsupportedOp("\(ctx.label): legacy broadcast with axis \(axis)")
@@ -111,7 +116,10 @@ struct BinaryArithmetic: Kernel {
                     zero.initialize(to: false)
                     defer { zero.deallocate() }
                     let t = try binaryMap(a, b, T.self, T.self, a.dtype, threads) { (x: T, y: T) -> T in
-                        if y == 0 { zero.pointee = true; return 0 }
+                        if y == 0 {
+                            zero.pointee = true
+                            return 0
+                        }
                         return x.dividedReportingOverflow(by: y).partialValue
                     }
                     if zero.pointee { throw kernelError("integer division by zero") }
@@ -207,7 +215,9 @@ func convertNumeric<T: NumericScalar>(_ t: Tensor, to: T.Type) throws -> Tensor 
     if t.dtype == .bool {
         return try unaryMap(t, UInt8.self, T.dtype, ThreadPool.serial) { (x: UInt8) -> T in x != 0 ? 1 : 0 }
     }
-    guard let out = try dispatchNumeric(t.dtype, ConvertNumeric<T>(t: t)) else { throw kernelUnsupported("unsupported input type \(t.dtype)") }
+    guard let out = try dispatchNumeric(t.dtype, ConvertNumeric<T>(t: t)) else {
+        throw kernelUnsupported("unsupported input type \(t.dtype)")
+    }
     return out
 }
 
@@ -249,7 +259,10 @@ struct ModKernel: Kernel {
                 zero.initialize(to: false)
                 defer { zero.deallocate() }
                 let t = try binaryMap(a, b, T.self, T.self, a.dtype, threads) { (x: T, y: T) -> T in
-                    if y == 0 { zero.pointee = true; return 0 }
+                    if y == 0 {
+                        zero.pointee = true
+                        return 0
+                    }
                     var r = x.remainderReportingOverflow(dividingBy: y).partialValue
                     if !fmod && r != 0 && (r < 0) != (y < 0) { r = r &+ y }
                     return r
@@ -259,7 +272,8 @@ struct ModKernel: Kernel {
             }
         }
         if let out = try dispatchFloatLane(a.dtype, Visit(a: a, b: b, fmod: fmod, threads: context.threads))
-            ?? dispatchInteger(a.dtype, IntVisit(a: a, b: b, fmod: fmod, threads: context.threads)) {
+            ?? dispatchInteger(a.dtype, IntVisit(a: a, b: b, fmod: fmod, threads: context.threads))
+        {
             return [.tensor(out)]
         }
         throw kernelUnsupported("unsupported input type \(a.dtype)")
@@ -486,12 +500,15 @@ struct VariadicKernel: Kernel {
                 let t: Tensor, n: Int
                 func visit<T: IntegerScalar>(_: T.Type) throws -> Tensor {
                     let d = T(truncatingIfNeeded: n)
-                    t.withMutableElements(as: T.self) { p in for i in 0..<p.count { p[i] = p[i].dividedReportingOverflow(by: d).partialValue } }
+                    t.withMutableElements(as: T.self) { p in
+                        for i in 0..<p.count { p[i] = p[i].dividedReportingOverflow(by: d).partialValue }
+                    }
                     return t
                 }
             }
             if tensors.count > 1 {
-                acc = try dispatchFloat(acc.dtype, Divide(t: acc, n: tensors.count))
+                acc =
+                    try dispatchFloat(acc.dtype, Divide(t: acc, n: tensors.count))
                     ?? dispatchInteger(acc.dtype, IntDivide(t: acc, n: tensors.count)) ?? acc
             }
         }
@@ -517,10 +534,13 @@ struct ClipKernel: Kernel {
             let l = attributeBounds.map { Float($0.0) } ?? lo.map { $0.floatPointer[0] } ?? -.infinity
             let h = attributeBounds.map { Float($0.1) } ?? hi.map { $0.floatPointer[0] } ?? .infinity
             // Select form keeps NaN and gives `h` everywhere when l > h, and vectorizes.
-            return [.tensor(try unaryFloat32(x, context.threads) { v in
-                let t = v < l ? l : v
-                return t > h ? h : t
-            })]
+            return [
+                .tensor(
+                    try unaryFloat32(x, context.threads) { v in
+                        let t = v < l ? l : v
+                        return t > h ? h : t
+                    })
+            ]
         }
         if x.dtype == .bfloat16 {
             let out = try ClipKernel(attributeBounds: attributeBounds).run(
@@ -547,7 +567,8 @@ struct ClipKernel: Kernel {
                 return try unaryMap(x, T.self, x.dtype, threads) { (v: T) -> T in Swift.min(Swift.max(v, l), h) }
             }
         }
-        guard let out = try dispatchSplit(x.dtype, Visit(x: x, lo: lo, hi: hi, attributes: attributeBounds, threads: context.threads)) else {
+        guard let out = try dispatchSplit(x.dtype, Visit(x: x, lo: lo, hi: hi, attributes: attributeBounds, threads: context.threads))
+        else {
             throw kernelUnsupported("unsupported input type \(x.dtype)")
         }
         return [.tensor(out)]

@@ -90,7 +90,8 @@ struct RangeKernel: Kernel {
                 guard delta != 0 else { throw kernelError("delta cannot be 0") }
                 let n: Int
                 if T.self is any BinaryInteger.Type, let a = s.int64Values()?.first, let b = l.int64Values()?.first,
-                   let c = d.int64Values()?.first {
+                    let c = d.int64Values()?.first
+                {
                     n = try integerRangeCount(start: a, limit: b, delta: c)
                 } else {
                     n = try rangeCount((limit.asDouble - start.asDouble) / delta.asDouble)
@@ -100,7 +101,10 @@ struct RangeKernel: Kernel {
                     if T.self is any BinaryInteger.Type {
                         var v = start
                         // Wrapping: uint64 counts are computed in Double and may round one past the limit.
-                        for i in 0..<n { p[i] = v; v = T.wrappingSum(v, delta) }
+                        for i in 0..<n {
+                            p[i] = v
+                            v = T.wrappingSum(v, delta)
+                        }
                     } else {
                         let a = start.asDouble, b = delta.asDouble
                         for i in 0..<n { p[i] = T(fromDouble: a + Double(i) * b) }

@@ -61,8 +61,10 @@ enum ImageKernels {
                 p.axes = ctx.ints("axes")?.map { Int($0) }
                 p.policy = ctx.string("keep_aspect_ratio_policy", default: "stretch")
             }
-            let known = ["half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric", "tf_crop_and_resize",
-                         "half_pixel_symmetric"]
+            let known = [
+                "half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric", "tf_crop_and_resize",
+                "half_pixel_symmetric",
+            ]
             guard known.contains(p.coordinates) else {
                 throw SwiftConvError.unsupportedOp("\(ctx.label): coordinate_transformation_mode '\(p.coordinates)' is not supported")
             }
@@ -81,18 +83,20 @@ enum ImageKernels {
         r.register("AffineGrid", since: [20]) { ctx in AffineGridKernel(alignCorners: ctx.int("align_corners", default: 0) != 0) }
         r.register("RoiAlign", since: [10, 16, 22]) { ctx in
             let ctm = ctx.sinceVersion >= 16 ? ctx.string("coordinate_transformation_mode", default: "half_pixel") : "output_half_pixel"
-            return RoiAlignKernel(isMax: ctx.string("mode", default: "avg") == "max",
-                                  outH: Int(ctx.int("output_height", default: 1)), outW: Int(ctx.int("output_width", default: 1)),
-                                  samplingRatio: Int(ctx.int("sampling_ratio", default: 0)),
-                                  spatialScale: Double(ctx.float("spatial_scale", default: 1)), halfPixel: ctm == "half_pixel")
+            return RoiAlignKernel(
+                isMax: ctx.string("mode", default: "avg") == "max",
+                outH: Int(ctx.int("output_height", default: 1)), outW: Int(ctx.int("output_width", default: 1)),
+                samplingRatio: Int(ctx.int("sampling_ratio", default: 0)),
+                spatialScale: Double(ctx.float("spatial_scale", default: 1)), halfPixel: ctm == "half_pixel")
         }
         r.register("NonMaxSuppression", since: [10, 11]) { ctx in
             NonMaxSuppressionKernel(centerPointBox: ctx.int("center_point_box", default: 0) != 0)
         }
         r.register("CenterCropPad", since: [18]) { ctx in CenterCropPadKernel(axes: ctx.ints("axes")?.map { Int($0) }) }
         r.register("Col2Im", since: [18]) { ctx in
-            Col2ImKernel(dilations: ctx.ints("dilations")?.map { Int($0) }, pads: ctx.ints("pads")?.map { Int($0) },
-                         strides: ctx.ints("strides")?.map { Int($0) })
+            Col2ImKernel(
+                dilations: ctx.ints("dilations")?.map { Int($0) }, pads: ctx.ints("pads")?.map { Int($0) },
+                strides: ctx.ints("strides")?.map { Int($0) })
         }
     }
 }
@@ -217,11 +221,16 @@ struct ResizeKernel: Kernel {
         // Nearest without extrapolation is a pure gather: exact for every dtype.
         if p.mode == .nearest && p.coordinates != "tf_crop_and_resize" {
             let strides = contiguousStrides(x.shape)
-            return [.tensor(try indexMapGather(x, shape: sizes) {
-                try (0..<r).map { d in
-                    try axisPlan(d: d, inSize: x.shape[d], outSize: sizes[d], scale: scales[d], roi: roi).index.map { $0 * strides[d] }
-                }
-            })]
+            return [
+                .tensor(
+                    try indexMapGather(x, shape: sizes) {
+                        try (0..<r).map { d in
+                            try axisPlan(d: d, inSize: x.shape[d], outSize: sizes[d], scale: scales[d], roi: roi).index.map {
+                                $0 * strides[d]
+                            }
+                        }
+                    })
+            ]
         }
         try checkTemporary(outCount, of: Double.self, "the resized values")
 
@@ -275,8 +284,11 @@ struct ResizeKernel: Kernel {
         guard let out = try dispatchFloat(x.dtype, Interp(k: self, x: x, sizes: sizes, scales: scales, roi: roi, axes: axes)) else {
             // Integer inputs are computed in float64 and rounded back.
             guard let v = x.doubleValues() else { throw kernelUnsupported("unsupported type \(x.dtype)") }
-            let f = try dispatchFloat(.float64, Interp(k: self, x: Tensor.from(v, shape: x.shape), sizes: sizes, scales: scales,
-                                                       roi: roi, axes: axes))!
+            let f = try dispatchFloat(
+                .float64,
+                Interp(
+                    k: self, x: Tensor.from(v, shape: x.shape), sizes: sizes, scales: scales,
+                    roi: roi, axes: axes))!
             return [.tensor(try castRounded(f, to: x.dtype))]
         }
         return [.tensor(out)]
@@ -326,7 +338,9 @@ struct ResizeKernel: Kernel {
                 if p.coordinates == "tf_crop_and_resize" && (x < 0 || x > Double(inSize - 1)) { plan.extrapolated[y] = true }
                 var i: Double
                 let f = x.rounded(.down)
-                if x == f { i = x } else {
+                if x == f {
+                    i = x
+                } else {
                     let ratio = x - f
                     switch p.nearestMode {
                     case "round_prefer_ceil": i = ratio >= 0.5 ? f + 1 : f
@@ -393,15 +407,18 @@ struct ResizeKernel: Kernel {
             return c
         case (.cubic, false):
             let r1 = ratio + 1, q = 1 - ratio, q1 = q + 1
-            return [((a * r1 - 5 * a) * r1 + 8 * a) * r1 - 4 * a,
-                    ((a + 2) * ratio - (a + 3)) * ratio * ratio + 1,
-                    ((a + 2) * q - (a + 3)) * q * q + 1,
-                    ((a * q1 - 5 * a) * q1 + 8 * a) * q1 - 4 * a]
+            return [
+                ((a * r1 - 5 * a) * r1 + 8 * a) * r1 - 4 * a,
+                ((a + 2) * ratio - (a + 3)) * ratio * ratio + 1,
+                ((a + 2) * q - (a + 3)) * q * q + 1,
+                ((a * q1 - 5 * a) * q1 + 8 * a) * q1 - 4 * a,
+            ]
         case (.cubic, true):
             let s = min(scale, 1)
             let iStart = try Checked.int((-2 / s).rounded(.down), "the antialias footprint") + 1
-            try checkTemporary(Checked.subtract(2, Checked.multiply(2, iStart, "the antialias footprint"), "the antialias footprint"),
-                               of: Double.self, "the antialias footprint")
+            try checkTemporary(
+                Checked.subtract(2, Checked.multiply(2, iStart, "the antialias footprint"), "the antialias footprint"),
+                of: Double.self, "the antialias footprint")
             let iEnd = 2 - iStart
             var c = (iStart..<iEnd).map { i -> Double in
                 let x = abs(s * (Double(i) - ratio))
@@ -472,8 +489,10 @@ struct GridSampleKernel: Kernel {
         func cubic(_ t: Double) -> [Double] {
             let a = -0.75, x = abs(t)
             let x1 = x + 1, q = 1 - x, q2 = 2 - x
-            return [((a * x1 - 5 * a) * x1 + 8 * a) * x1 - 4 * a, ((a + 2) * x - (a + 3)) * x * x + 1,
-                    ((a + 2) * q - (a + 3)) * q * q + 1, ((a * q2 - 5 * a) * q2 + 8 * a) * q2 - 4 * a]
+            return [
+                ((a * x1 - 5 * a) * x1 + 8 * a) * x1 - 4 * a, ((a + 2) * x - (a + 3)) * x * x + 1,
+                ((a + 2) * q - (a + 3)) * q * q + 1, ((a * q2 - 5 * a) * q2 + 8 * a) * q2 - 4 * a,
+            ]
         }
 
         // Per output point: taps (flat offsets into a plane, -1 = zero) and weights.
@@ -492,8 +511,11 @@ struct GridSampleKernel: Kernel {
                     var v = Double(alignCorners ? (gval + 1) / 2 * (size - 1) : ((gval + 1) * size - 1) / 2)
                     if mode == "nearest" { v = v.rounded(.toNearestOrEven) }
                     if v < lo[d] || v > hi[d] {
-                        if padding == "border" { v = min(max(v, 0), Double(dims[d] - 1)) }
-                        else if padding == "reflection" { v = reflect(v, lo[d], hi[d]) }
+                        if padding == "border" {
+                            v = min(max(v, 0), Double(dims[d] - 1))
+                        } else if padding == "reflection" {
+                            v = reflect(v, lo[d], hi[d])
+                        }
                     }
                     // Positions far outside the input are clamped where every tap reads padding or the edge.
                     if mode == "nearest" {
@@ -549,8 +571,13 @@ struct GridSampleKernel: Kernel {
             }
         }
         let shape = [n, c] + outSpatial
-        guard let out = try dispatchFloat(x.dtype, Sample(x: x, shape: shape, n: n, c: c, points: points, plane: plane,
-                                                          taps: tapCount, offsets: offsets, weights: weights)) else {
+        guard
+            let out = try dispatchFloat(
+                x.dtype,
+                Sample(
+                    x: x, shape: shape, n: n, c: c, points: points, plane: plane,
+                    taps: tapCount, offsets: offsets, weights: weights))
+        else {
             throw kernelUnsupported("unsupported type \(x.dtype)")
         }
         return [.tensor(out)]
@@ -640,13 +667,21 @@ struct RoiAlignKernel: Kernel {
                     let sw = rv[r * 4] * k.spatialScale - offset, sh = rv[r * 4 + 1] * k.spatialScale - offset
                     let ew = rv[r * 4 + 2] * k.spatialScale - offset, eh = rv[r * 4 + 3] * k.spatialScale - offset
                     var rw = ew - sw, rh = eh - sh
-                    if !k.halfPixel { rw = max(rw, 1); rh = max(rh, 1) }
+                    if !k.halfPixel {
+                        rw = max(rw, 1)
+                        rh = max(rh, 1)
+                    }
                     let binH = rh / Double(k.outH), binW = rw / Double(k.outW)
                     // An empty or inverted roi samples nothing (onnxruntime's loops run zero times).
-                    let gh = k.samplingRatio > 0 ? k.samplingRatio : max(0, try Checked.int((rh / Double(k.outH)).rounded(.up), "the sampling grid"))
-                    let gw = k.samplingRatio > 0 ? k.samplingRatio : max(0, try Checked.int((rw / Double(k.outW)).rounded(.up), "the sampling grid"))
+                    let gh =
+                        k.samplingRatio > 0
+                        ? k.samplingRatio : max(0, try Checked.int((rh / Double(k.outH)).rounded(.up), "the sampling grid"))
+                    let gw =
+                        k.samplingRatio > 0
+                        ? k.samplingRatio : max(0, try Checked.int((rw / Double(k.outW)).rounded(.up), "the sampling grid"))
                     let samples = max(try Checked.multiply(gh, gw, "the sampling grid"), 1)
-                    try checkTemporary(Checked.product([k.outH, k.outW, samples, 4], "the sampling grid"), of: (Int, Double).self, "the sampling grid")
+                    try checkTemporary(
+                        Checked.product([k.outH, k.outW, samples, 4], "the sampling grid"), of: (Int, Double).self, "the sampling grid")
                     // Bilinear taps per sample, shared by all channels.
                     var taps: [(Int, Double)] = []
                     for ph in 0..<k.outH {
@@ -661,10 +696,24 @@ struct RoiAlignKernel: Kernel {
                                     }
                                     var y = max(yy, 0), xv = max(xx, 0)
                                     var yl = Int(y), xl = Int(xv), yh: Int, xh: Int
-                                    if yl >= h - 1 { yl = h - 1; yh = h - 1; y = Double(yl) } else { yh = yl + 1 }
-                                    if xl >= w - 1 { xl = w - 1; xh = w - 1; xv = Double(xl) } else { xh = xl + 1 }
+                                    if yl >= h - 1 {
+                                        yl = h - 1
+                                        yh = h - 1
+                                        y = Double(yl)
+                                    } else {
+                                        yh = yl + 1
+                                    }
+                                    if xl >= w - 1 {
+                                        xl = w - 1
+                                        xh = w - 1
+                                        xv = Double(xl)
+                                    } else {
+                                        xh = xl + 1
+                                    }
                                     let ly = y - Double(yl), lx = xv - Double(xl), hy = 1 - ly, hx = 1 - lx
-                                    taps += [(yl * w + xl, hy * hx), (yl * w + xh, hy * lx), (yh * w + xl, ly * hx), (yh * w + xh, ly * lx)]
+                                    taps += [
+                                        (yl * w + xl, hy * hx), (yl * w + xh, hy * lx), (yh * w + xl, ly * hx), (yh * w + xh, ly * lx),
+                                    ]
                                 }
                             }
                         }
@@ -710,7 +759,8 @@ struct NonMaxSuppressionKernel: Kernel {
         let iouThreshold = inputs.optionalTensor(3).flatMap { $0.doubleValues()?.first } ?? 0
         let scoreThreshold = inputs.optionalTensor(4).flatMap { $0.doubleValues()?.first }
         guard boxesT.rank == 3, scoresT.rank == 3, boxesT.shape[2] == 4, boxesT.shape[0] == scoresT.shape[0],
-              boxesT.shape[1] == scoresT.shape[2] else {
+            boxesT.shape[1] == scoresT.shape[2]
+        else {
             throw kernelError("boxes \(boxesT.shape) and scores \(scoresT.shape) do not fit")
         }
         guard let boxes = boxesT.doubleValues(), let scores = scoresT.doubleValues() else {
@@ -780,14 +830,17 @@ struct CenterCropPadKernel: Kernel {
                 outStart[a] = (t - dim) / 2
             }
         }
-        return [.tensor(try onStringIndices(x) { x in
-            let out = try Tensor.zeros(x.dtype, shape)
-            let si = contiguousStrides(x.shape), so = contiguousStrides(shape)
-            let inOff = (0..<x.rank).reduce(0) { $0 + inStart[$1] * si[$1] }
-            let outOff = (0..<x.rank).reduce(0) { $0 + outStart[$1] * so[$1] }
-            try stridedCopy(from: x, offset: inOff, strides: si, into: out, offset: outOff, strides: so, shape: region)
-            return out
-        })]
+        return [
+            .tensor(
+                try onStringIndices(x) { x in
+                    let out = try Tensor.zeros(x.dtype, shape)
+                    let si = contiguousStrides(x.shape), so = contiguousStrides(shape)
+                    let inOff = (0..<x.rank).reduce(0) { $0 + inStart[$1] * si[$1] }
+                    let outOff = (0..<x.rank).reduce(0) { $0 + outStart[$1] * so[$1] }
+                    try stridedCopy(from: x, offset: inOff, strides: si, into: out, offset: outOff, strides: so, shape: region)
+                    return out
+                })
+        ]
     }
 }
 
@@ -808,7 +861,8 @@ struct Col2ImKernel: Kernel {
             throw kernelError("input \(x.shape), image_shape \(image) and block_shape \(block) do not fit")
         }
         guard image.allSatisfy({ $0 >= 0 }), block.allSatisfy({ $0 > 0 }), dil.allSatisfy({ $0 > 0 }), str.allSatisfy({ $0 > 0 }),
-              pad.allSatisfy({ $0 >= 0 }) else {
+            pad.allSatisfy({ $0 >= 0 })
+        else {
             throw kernelError("image_shape and pads must be >= 0, block_shape, dilations and strides > 0")
         }
         let kernelSize = try checkedElementCount(block)
@@ -837,7 +891,10 @@ struct Col2ImKernel: Kernel {
                 for d in 0..<nd {
                     let kd = (k / kStrides[d]) % block[d], pd = (p / pStrides[d]) % positions[d]
                     let i = pd * str[d] - pad[d] + kd * dil[d]
-                    if i < 0 || i >= image[d] { off = -1; break }
+                    if i < 0 || i >= image[d] {
+                        off = -1
+                        break
+                    }
                     off += i * iStrides[d]
                 }
                 target[k * l + p] = off
@@ -858,8 +915,13 @@ struct Col2ImKernel: Kernel {
                 return out
             }
         }
-        guard let out = try dispatchNumeric(x.dtype, Fold(x: x, shape: [n, c] + image, n: n, c: c, kernelSize: kernelSize, l: l,
-                                                          imageSize: imageSize, target: target)) else {
+        guard
+            let out = try dispatchNumeric(
+                x.dtype,
+                Fold(
+                    x: x, shape: [n, c] + image, n: n, c: c, kernelSize: kernelSize, l: l,
+                    imageSize: imageSize, target: target))
+        else {
             throw kernelUnsupported("unsupported type \(x.dtype)")
         }
         return [.tensor(out)]

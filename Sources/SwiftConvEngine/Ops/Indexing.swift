@@ -17,14 +17,16 @@ enum IndexingKernels {
         r.register("NonZero", since: [9, 13]) { _ in NonZeroKernel() }
         r.register("Compress", since: [9, 11, 28]) { ctx in CompressKernel(axis: ctx.attribute("axis")?.int) }
         r.register("TopK", since: [1, 10, 11, 24]) { ctx in
-            TopKKernel(axis: ctx.int("axis", default: -1), attrK: ctx.sinceVersion < 10 ? Int(try ctx.int("k")) : nil,
-                       largest: ctx.sinceVersion < 11 || ctx.int("largest", default: 1) != 0,
-                       sorted: ctx.sinceVersion < 11 || ctx.int("sorted", default: 1) != 0)
+            TopKKernel(
+                axis: ctx.int("axis", default: -1), attrK: ctx.sinceVersion < 10 ? Int(try ctx.int("k")) : nil,
+                largest: ctx.sinceVersion < 11 || ctx.int("largest", default: 1) != 0,
+                sorted: ctx.sinceVersion < 11 || ctx.int("sorted", default: 1) != 0)
         }
         for (op, isMax) in [("ArgMax", true), ("ArgMin", false)] {
             r.register(op, since: [1, 11, 12, 13]) { ctx in
-                ArgExtremeKernel(isMax: isMax, axis: ctx.int("axis", default: 0), keepDims: ctx.int("keepdims", default: 1) != 0,
-                                 selectLast: ctx.int("select_last_index", default: 0) != 0)
+                ArgExtremeKernel(
+                    isMax: isMax, axis: ctx.int("axis", default: 0), keepDims: ctx.int("keepdims", default: 1) != 0,
+                    selectLast: ctx.int("select_last_index", default: 0) != 0)
             }
         }
         r.register("Unique", since: [11, 28]) { ctx in
@@ -39,8 +41,9 @@ enum IndexingKernels {
             return TensorScatterKernel(axis: ctx.int("axis", default: -2), circular: mode == "circular")
         }
         r.register("CumProd", since: [26]) { ctx in
-            CumSumKernel(exclusive: ctx.int("exclusive", default: 0) != 0, reverse: ctx.int("reverse", default: 0) != 0,
-                         product: true)
+            CumSumKernel(
+                exclusive: ctx.int("exclusive", default: 0) != 0, reverse: ctx.int("reverse", default: 0) != 0,
+                product: true)
         }
         r.register("Trilu", since: [14]) { ctx in TriluKernel(upper: ctx.int("upper", default: 1) != 0) }
         r.register("ReverseSequence", since: [10, 28]) { ctx in
@@ -89,7 +92,10 @@ func gatherAlongAxis(_ x: Tensor, axis a: Int, indices idx: [Int], idxShape: [In
                 for r in 0..<outer {
                     let row = s + r * dim * inner
                     if inner == 1 {
-                        for k in idx { d[o] = row[k]; o += 1 }
+                        for k in idx {
+                            d[o] = row[k]
+                            o += 1
+                        }
                     } else {
                         for k in idx {
                             (d + o).update(from: row + k * inner, count: inner)
@@ -152,18 +158,21 @@ struct GatherElementsKernel: Kernel {
         var strides = contiguousStrides(x.shape)
         let axisStride = strides[a]
         strides[a] = 0
-        return [.tensor(try onStringIndices(x) { x in
-            let out = try Tensor.allocate(x.dtype, i.shape)
-            struct Copy: ElementWidthVisitor {
-                let x: Tensor, out: Tensor, idx: [Int], shape: [Int], strides: [Int], axisStride: Int
-                func visit<E>(_: E.Type) throws {
-                    guard let s = x.elementBase(E.self), let d = out.mutableElementBase(E.self) else { return }
-                    forEachOffset(shape, strides) { k, off in d[k] = s[off + idx[k] * axisStride] }
-                }
-            }
-            try dispatchWidth(x.dtype, Copy(x: x, out: out, idx: idx, shape: i.shape, strides: strides, axisStride: axisStride))
-            return out
-        })]
+        return [
+            .tensor(
+                try onStringIndices(x) { x in
+                    let out = try Tensor.allocate(x.dtype, i.shape)
+                    struct Copy: ElementWidthVisitor {
+                        let x: Tensor, out: Tensor, idx: [Int], shape: [Int], strides: [Int], axisStride: Int
+                        func visit<E>(_: E.Type) throws {
+                            guard let s = x.elementBase(E.self), let d = out.mutableElementBase(E.self) else { return }
+                            forEachOffset(shape, strides) { k, off in d[k] = s[off + idx[k] * axisStride] }
+                        }
+                    }
+                    try dispatchWidth(x.dtype, Copy(x: x, out: out, idx: idx, shape: i.shape, strides: strides, axisStride: axisStride))
+                    return out
+                })
+        ]
     }
 }
 
@@ -325,7 +334,8 @@ struct OneHotKernel: Kernel {
 
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
         let i = try inputs.tensor(0), dt = try inputs.tensor(1), v = try inputs.tensor(2)
-        guard let depthValue = dt.doubleValues()?.first ?? (dt.dtype == .float16 ? dt.values(as: Float16.self).first.map(Double.init) : nil) else {
+        guard let depthValue = dt.doubleValues()?.first ?? (dt.dtype == .float16 ? dt.values(as: Float16.self).first.map(Double.init) : nil)
+        else {
             throw kernelError("depth must be a numeric scalar")
         }
         let depth = try Checked.int(depthValue, "depth")
@@ -339,28 +349,31 @@ struct OneHotKernel: Kernel {
         var shape = i.shape
         shape.insert(depth, at: a)
         let outer = i.shape[..<a].reduce(1, *), inner = i.shape[a...].reduce(1, *)
-        return [.tensor(try onStringIndices(v) { v in
-            let out = try Tensor.allocate(v.dtype, shape)
-            struct Fill: ElementWidthVisitor {
-                let v: Tensor, out: Tensor, idx: [Double], outer: Int, inner: Int, depth: Int
-                func visit<E>(_: E.Type) throws {
-                    guard let s = v.elementBase(E.self), let d = out.mutableElementBase(E.self) else { return }
-                    d.update(repeating: s[0], count: out.elementCount)
-                    for o in 0..<outer {
-                        for k in 0..<inner {
-                            // NaN, infinite and out-of-range indices are hot nowhere, as in onnxruntime.
-                            guard var j = Int(exactly: idx[o * inner + k].rounded(.towardZero)) else { continue }
-                            if j < 0 { j += depth }
-                            if j >= 0 && j < depth { d[(o * depth + j) * inner + k] = s[1] }
+        return [
+            .tensor(
+                try onStringIndices(v) { v in
+                    let out = try Tensor.allocate(v.dtype, shape)
+                    struct Fill: ElementWidthVisitor {
+                        let v: Tensor, out: Tensor, idx: [Double], outer: Int, inner: Int, depth: Int
+                        func visit<E>(_: E.Type) throws {
+                            guard let s = v.elementBase(E.self), let d = out.mutableElementBase(E.self) else { return }
+                            d.update(repeating: s[0], count: out.elementCount)
+                            for o in 0..<outer {
+                                for k in 0..<inner {
+                                    // NaN, infinite and out-of-range indices are hot nowhere, as in onnxruntime.
+                                    guard var j = Int(exactly: idx[o * inner + k].rounded(.towardZero)) else { continue }
+                                    if j < 0 { j += depth }
+                                    if j >= 0 && j < depth { d[(o * depth + j) * inner + k] = s[1] }
+                                }
+                            }
                         }
                     }
-                }
-            }
-            if out.elementCount > 0 {
-                try dispatchWidth(v.dtype, Fill(v: v, out: out, idx: idx, outer: outer, inner: inner, depth: depth))
-            }
-            return out
-        })]
+                    if out.elementCount > 0 {
+                        try dispatchWidth(v.dtype, Fill(v: v, out: out, idx: idx, outer: outer, inner: inner, depth: depth))
+                    }
+                    return out
+                })
+        ]
     }
 }
 
@@ -449,7 +462,9 @@ struct TopKKernel: Kernel {
         let x = try inputs.tensor(0)
         let a = try normalizeAxis(axis, rank: x.rank)
         let k: Int
-        if let attrK { k = attrK } else {
+        if let attrK {
+            k = attrK
+        } else {
             guard let v = try inputs.tensor(1).int64Values()?.first else { throw kernelError("K must be an integer") }
             k = Int(v)
         }
@@ -463,15 +478,20 @@ struct TopKKernel: Kernel {
             func visit<T: NumericScalar>(_ type: T.Type) throws -> Tensor {
                 let values = try Tensor.allocate(T.dtype, shape)
                 guard values.elementCount > 0, let s = x.elementBase(T.self),
-                      let dv = values.mutableElementBase(T.self), let di = indices.mutableElementBase(Int64.self) else { return values }
+                    let dv = values.mutableElementBase(T.self), let di = indices.mutableElementBase(Int64.self)
+                else { return values }
                 var order = [Int](repeating: 0, count: dim)
                 var column = [T](repeating: s[0], count: dim)
                 for o in 0..<outer {
                     for i in 0..<inner {
                         let base = o * dim * inner + i
-                        for j in 0..<dim { column[j] = s[base + j * inner]; order[j] = j }
+                        for j in 0..<dim {
+                            column[j] = s[base + j * inner]
+                            order[j] = j
+                        }
                         // Ties keep the lower index first; NaN counts as the largest value.
-                        let before: (Int, Int) -> Bool = largest
+                        let before: (Int, Int) -> Bool =
+                            largest
                             ? { p, q in
                                 let u = column[p], v = column[q]
                                 if u != u { return v == v || p < q }
@@ -499,8 +519,13 @@ struct TopKKernel: Kernel {
                 return values
             }
         }
-        guard let values = try dispatchNumeric(x.dtype, Select(x: x, indices: indices, shape: shape, k: k, outer: outer,
-                                                               dim: dim, inner: inner, largest: largest)) else {
+        guard
+            let values = try dispatchNumeric(
+                x.dtype,
+                Select(
+                    x: x, indices: indices, shape: shape, k: k, outer: outer,
+                    dim: dim, inner: inner, largest: largest))
+        else {
             throw kernelUnsupported("unsupported type \(x.dtype)")
         }
         return [.tensor(values), .tensor(indices)]
@@ -561,15 +586,23 @@ struct ArgExtremeKernel: Kernel {
                         for j in 1..<max(dim, 1) {
                             let v = s[base + j * inner]
                             let better = isMax ? (selectLast ? v >= best : v > best) : (selectLast ? v <= best : v < best)
-                            if better { best = v; at = j }
+                            if better {
+                                best = v
+                                at = j
+                            }
                         }
                         d[o * inner + i] = Int64(at)
                     }
                 }
             }
         }
-        guard try dispatchNumeric(x.dtype, Find(x: x, out: out, outer: outer, dim: dim, inner: inner, isMax: isMax,
-                                                selectLast: selectLast)) != nil else {
+        guard
+            try dispatchNumeric(
+                x.dtype,
+                Find(
+                    x: x, out: out, outer: outer, dim: dim, inner: inner, isMax: isMax,
+                    selectLast: selectLast)) != nil
+        else {
             throw kernelUnsupported("unsupported type \(x.dtype)")
         }
         return [.tensor(out)]
@@ -626,14 +659,21 @@ struct UniqueKernel: Kernel {
                 return (groups, groupOf)
             }
         }
-        guard let (groups, inverse) = try dispatchNumeric(keys.dtype, Group(x: keys, outer: outer, dim: dim, inner: inner,
-                                                                             sorted: sorted)) else {
+        guard
+            let (groups, inverse) = try dispatchNumeric(
+                keys.dtype,
+                Group(
+                    x: keys, outer: outer, dim: dim, inner: inner,
+                    sorted: sorted))
+        else {
             throw kernelUnsupported("unsupported type \(x.dtype)")
         }
         let first = groups.map(\.0)
         let y = try gatherAlongAxis(x, axis: a, indices: first, idxShape: [first.count])
-        return [.tensor(y), .tensor(Tensor.from(first.map { Int64($0) })), .tensor(Tensor.from(inverse.map { Int64($0) })),
-                .tensor(Tensor.from(groups.map { Int64($0.1) }))]
+        return [
+            .tensor(y), .tensor(Tensor.from(first.map { Int64($0) })), .tensor(Tensor.from(inverse.map { Int64($0) })),
+            .tensor(Tensor.from(groups.map { Int64($0.1) })),
+        ]
     }
 }
 
@@ -662,15 +702,26 @@ struct CumSumKernel: Kernel {
                         for n in 0..<dim {
                             let j = reverse ? dim - 1 - n : n
                             let p = base + j * inner
-                            if exclusive { d[p] = acc; acc = combine(acc, s[p]) } else { acc = combine(acc, s[p]); d[p] = acc }
+                            if exclusive {
+                                d[p] = acc
+                                acc = combine(acc, s[p])
+                            } else {
+                                acc = combine(acc, s[p])
+                                d[p] = acc
+                            }
                         }
                     }
                 }
                 return out
             }
         }
-        guard let out = try dispatchNumeric(x.dtype, Sum(x: x, outer: outer, dim: dim, inner: inner, exclusive: exclusive,
-                                                         reverse: reverse, product: product)) else {
+        guard
+            let out = try dispatchNumeric(
+                x.dtype,
+                Sum(
+                    x: x, outer: outer, dim: dim, inner: inner, exclusive: exclusive,
+                    reverse: reverse, product: product))
+        else {
             throw kernelUnsupported("unsupported type \(x.dtype)")
         }
         return [.tensor(out)]
@@ -727,15 +778,19 @@ struct ReverseSequenceKernel: Kernel {
         }
         let s = contiguousStrides(x.shape)
         let st = s[timeAxis], sb = s[batchAxis]
-        return [.tensor(try onStringIndices(x) { x in
-            let out = try copied(x)
-            let rest = Array(x.shape[2...]), restStrides = Array(s[2...])
-            for b in 0..<batch where lens[b] > 1 {
-                try stridedCopy(from: x, offset: b * sb + (lens[b] - 1) * st, strides: [-st] + restStrides,
-                                into: out, offset: b * sb, strides: [st] + restStrides, shape: [lens[b]] + rest)
-            }
-            return out
-        })]
+        return [
+            .tensor(
+                try onStringIndices(x) { x in
+                    let out = try copied(x)
+                    let rest = Array(x.shape[2...]), restStrides = Array(s[2...])
+                    for b in 0..<batch where lens[b] > 1 {
+                        try stridedCopy(
+                            from: x, offset: b * sb + (lens[b] - 1) * st, strides: [-st] + restStrides,
+                            into: out, offset: b * sb, strides: [st] + restStrides, shape: [lens[b]] + rest)
+                    }
+                    return out
+                })
+        ]
     }
 }
 

@@ -14,8 +14,9 @@ enum LogicalKernels {
         r.register("Not", since: [1]) { _ in BooleanKernel(op: .not) }
         r.register("IsNaN", since: [9, 13, 20]) { _ in FloatClassKernel(detectNaN: true, positive: false, negative: false) }
         r.register("IsInf", since: [10, 20]) { ctx in
-            FloatClassKernel(detectNaN: false, positive: ctx.int("detect_positive", default: 1) != 0,
-                             negative: ctx.int("detect_negative", default: 1) != 0)
+            FloatClassKernel(
+                detectNaN: false, positive: ctx.int("detect_positive", default: 1) != 0,
+                negative: ctx.int("detect_negative", default: 1) != 0)
         }
     }
 }
@@ -40,7 +41,8 @@ struct CompareKernel: Kernel {
                 for r in 0..<layout.rows {
                     let ia = layout.offset(row: r, input: 0), ib = layout.offset(row: r, input: 1)
                     for k in 0..<layout.inner {
-                        po[r * layout.inner + k] = a.strings[ia + k * layout.strides[0][last]]
+                        po[r * layout.inner + k] =
+                            a.strings[ia + k * layout.strides[0][last]]
                             == b.strings[ib + k * layout.strides[1][last]]
                     }
                 }
@@ -125,10 +127,13 @@ struct FloatClassKernel: Kernel {
             // float8: decode each code through the format's table.
             let table = format.decodeTable
             let (nan, p, n) = (detectNaN, positive, negative)
-            return [.tensor(try unaryMap(x, UInt8.self, .bool, context.threads) { (c: UInt8) -> Bool in
-                let v = table[Int(c)]
-                return nan ? v.isNaN : v.isInfinite && (v > 0 ? p : n)
-            })]
+            return [
+                .tensor(
+                    try unaryMap(x, UInt8.self, .bool, context.threads) { (c: UInt8) -> Bool in
+                        let v = table[Int(c)]
+                        return nan ? v.isNaN : v.isInfinite && (v > 0 ? p : n)
+                    })
+            ]
         }
         throw kernelUnsupported("unsupported input type \(x.dtype)")
     }

@@ -10,8 +10,12 @@ enum MLKernels {
         r.register("Binarizer", domain: domain, since: [1]) { ctx in Binarizer(threshold: Double(ctx.float("threshold", default: 0))) }
         r.register("LabelEncoder", domain: domain, since: [1, 2, 4]) { ctx in try LabelEncoder(ctx) }
         r.register("TreeEnsemble", domain: domain, since: [5]) { ctx in try TreeEnsembleKernel(opset5: ctx) }
-        r.register("TreeEnsembleRegressor", domain: domain, since: [1, 3, 5]) { ctx in try TreeEnsembleKernel(legacy: ctx, classifier: false) }
-        r.register("TreeEnsembleClassifier", domain: domain, since: [1, 3, 5]) { ctx in try TreeEnsembleKernel(legacy: ctx, classifier: true) }
+        r.register("TreeEnsembleRegressor", domain: domain, since: [1, 3, 5]) { ctx in
+            try TreeEnsembleKernel(legacy: ctx, classifier: false)
+        }
+        r.register("TreeEnsembleClassifier", domain: domain, since: [1, 3, 5]) { ctx in
+            try TreeEnsembleKernel(legacy: ctx, classifier: true)
+        }
         r.register("Scaler", domain: domain, since: [1]) { ctx in
             Scaler(offset: (ctx.floats("offset") ?? [0]).map(Double.init), scale: (ctx.floats("scale") ?? [1]).map(Double.init))
         }
@@ -21,21 +25,24 @@ enum MLKernels {
             return Normalizer(norm: norm)
         }
         r.register("LinearRegressor", domain: domain, since: [1]) { ctx in
-            LinearModel(coefficients: (ctx.floats("coefficients") ?? []).map(Double.init),
-                        intercepts: (ctx.floats("intercepts") ?? []).map(Double.init),
-                        targets: Int(ctx.int("targets", default: 1)), post: try PostTransform(ctx), labels: nil)
+            LinearModel(
+                coefficients: (ctx.floats("coefficients") ?? []).map(Double.init),
+                intercepts: (ctx.floats("intercepts") ?? []).map(Double.init),
+                targets: Int(ctx.int("targets", default: 1)), post: try PostTransform(ctx), labels: nil)
         }
         r.register("LinearClassifier", domain: domain, since: [1]) { ctx in
             let coefficients = (ctx.floats("coefficients") ?? []).map(Double.init)
             let labels = try ClassLabels(ctx)
-            return LinearModel(coefficients: coefficients, intercepts: (ctx.floats("intercepts") ?? []).map(Double.init),
-                               targets: labels.count, post: try PostTransform(ctx), labels: labels)
+            return LinearModel(
+                coefficients: coefficients, intercepts: (ctx.floats("intercepts") ?? []).map(Double.init),
+                targets: labels.count, post: try PostTransform(ctx), labels: labels)
         }
         r.register("Imputer", domain: domain, since: [1]) { ctx in
-            Imputer(values: (ctx.floats("imputed_value_floats") ?? []).map(Double.init),
-                    intValues: ctx.ints("imputed_value_int64s") ?? [],
-                    replaceFloat: Double(ctx.float("replaced_value_float", default: 0)),
-                    replaceInt: ctx.int("replaced_value_int64", default: 0))
+            Imputer(
+                values: (ctx.floats("imputed_value_floats") ?? []).map(Double.init),
+                intValues: ctx.ints("imputed_value_int64s") ?? [],
+                replaceFloat: Double(ctx.float("replaced_value_float", default: 0)),
+                replaceInt: ctx.int("replaced_value_int64", default: 0))
         }
         r.register("FeatureVectorizer", domain: domain, since: [1]) { ctx in
             let dims = (ctx.ints("inputdimensions") ?? []).map(Int.init)
@@ -43,26 +50,30 @@ enum MLKernels {
             return FeatureVectorizer(dims: dims)
         }
         r.register("OneHotEncoder", domain: domain, since: [1]) { ctx in
-            OneHotEncoderML(ints: ctx.ints("cats_int64s") ?? [], strings: ctx.node.attribute("cats_strings").flatMap {
-                if case .strings(let s)? = $0.value { return s } else { return nil }
-            } ?? [], zeros: ctx.int("zeros", default: 1) != 0)
+            OneHotEncoderML(
+                ints: ctx.ints("cats_int64s") ?? [],
+                strings: ctx.node.attribute("cats_strings").flatMap {
+                    if case .strings(let s)? = $0.value { return s } else { return nil }
+                } ?? [], zeros: ctx.int("zeros", default: 1) != 0)
         }
         r.register("CategoryMapper", domain: domain, since: [1]) { ctx in
             let strs: [[UInt8]] = { if case .strings(let s)? = ctx.attribute("cats_strings")?.value { return s } else { return [] } }()
             let ints = ctx.ints("cats_int64s") ?? []
             guard strs.count == ints.count else { throw ctx.invalid("cats_strings and cats_int64s differ in length") }
-            return CategoryMapper(toInt: Dictionary(zip(strs, ints), uniquingKeysWith: { a, _ in a }),
-                                  toString: Dictionary(zip(ints, strs), uniquingKeysWith: { a, _ in a }),
-                                  defaultString: Array(ctx.string("default_string", default: "_Unused").utf8),
-                                  defaultInt: ctx.int("default_int64", default: -1))
+            return CategoryMapper(
+                toInt: Dictionary(zip(strs, ints), uniquingKeysWith: { a, _ in a }),
+                toString: Dictionary(zip(ints, strs), uniquingKeysWith: { a, _ in a }),
+                defaultString: Array(ctx.string("default_string", default: "_Unused").utf8),
+                defaultInt: ctx.int("default_int64", default: -1))
         }
         registerSupportVector(into: &r)
         r.register("ZipMap", domain: domain, since: [1]) { ctx in try ZipMap(labels: ClassLabels(ctx)) }
         r.register("DictVectorizer", domain: domain, since: [1]) { ctx in
             let strs: [[UInt8]] = { if case .strings(let s)? = ctx.attribute("string_vocabulary")?.value { return s } else { return [] } }()
-            return DictVectorizer(strings: Dictionary(strs.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a }),
-                                  ints: Dictionary((ctx.ints("int64_vocabulary") ?? []).enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a }),
-                                  size: max(strs.count, ctx.ints("int64_vocabulary")?.count ?? 0))
+            return DictVectorizer(
+                strings: Dictionary(strs.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a }),
+                ints: Dictionary((ctx.ints("int64_vocabulary") ?? []).enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a }),
+                size: max(strs.count, ctx.ints("int64_vocabulary")?.count ?? 0))
         }
     }
 }
@@ -97,7 +108,7 @@ struct ClassLabels {
         if case .strings(let s)? = ctx.attribute("classlabels_strings")?.value, !s.isEmpty {
             strings = s
             ints = nil
-        } else if let i = ctx.ints("classlabels_int64s") ?? ctx.ints("classlabels_ints") {   // LinearClassifier/SVMClassifier: _ints
+        } else if let i = ctx.ints("classlabels_int64s") ?? ctx.ints("classlabels_ints") { // LinearClassifier/SVMClassifier: _ints
             ints = i
             strings = nil
         } else {
@@ -117,7 +128,7 @@ enum PostTransform {
     case none, softmax, logistic, softmaxZero, probit
 
     init(_ ctx: KernelBuildContext) throws {
-        if let code = ctx.attribute("post_transform")?.int {   // TreeEnsemble opset 5: an int
+        if let code = ctx.attribute("post_transform")?.int { // TreeEnsemble opset 5: an int
             switch code {
             case 0: self = .none
             case 1: self = .softmax
@@ -210,7 +221,9 @@ struct Binarizer: Kernel {
                 try mapUnary(x, T.self, T.self) { $0.asDouble > threshold ? 1 : 0 }
             }
         }
-        guard let out = try dispatchNumeric(x.dtype, V(x: x, threshold: threshold)) else { throw kernelUnsupported("unsupported type \(x.dtype)") }
+        guard let out = try dispatchNumeric(x.dtype, V(x: x, threshold: threshold)) else {
+            throw kernelUnsupported("unsupported type \(x.dtype)")
+        }
         return [.tensor(out)]
     }
 }
@@ -252,11 +265,17 @@ struct LabelEncoder: Kernel {
                 fallback = .from([ctx.int("default_int64", default: -1)], shape: [])
             }
         } else {
-            if let s = strs("keys_strings") { keys = s.map { .string($0) } }
-            else if let i = ctx.ints("keys_int64s") { keys = i.map { .int($0) } }
-            else if let f = ctx.floats("keys_floats") { keys = f.map { .real(Double($0)) } }
-            else if let t = ctx.tensor("keys_tensor") { keys = try keysOf(t) }
-            else { throw ctx.invalid("no keys") }
+            if let s = strs("keys_strings") {
+                keys = s.map { .string($0) }
+            } else if let i = ctx.ints("keys_int64s") {
+                keys = i.map { .int($0) }
+            } else if let f = ctx.floats("keys_floats") {
+                keys = f.map { .real(Double($0)) }
+            } else if let t = ctx.tensor("keys_tensor") {
+                keys = try keysOf(t)
+            } else {
+                throw ctx.invalid("no keys")
+            }
             if let s = strs("values_strings") {
                 values = Tensor(shape: [s.count], strings: s)
                 fallback = Tensor(shape: [], strings: [Array(ctx.string("default_string", default: "_Unused").utf8)])
@@ -358,7 +377,8 @@ struct TreeEnsembleKernel: Kernel {
         let leafWeights = try doubles("leaf_weights")
         let n = splits.count
         guard [modes.count, features.count, trueIds.count, falseIds.count, trueLeaf.count, falseLeaf.count].allSatisfy({ $0 == n }),
-              leafTargets.count == leafWeights.count else {
+            leafTargets.count == leafWeights.count
+        else {
             throw ctx.invalid("node or leaf attributes differ in length")
         }
         var memberValues = try ctx.tensor("membership_values").map { try DoubleBridge.values($0) } ?? []
@@ -383,9 +403,11 @@ struct TreeEnsembleKernel: Kernel {
                 guard id >= 0, Int(id) < n else { throw ctx.invalid("node id \(id) is out of range") }
                 return Int(id)
             }
-            nodes.append(Node(feature: Int(features[i]), mode: mode, value: splits[i], members: members,
-                              missingTrue: i < missing.count && missing[i] != 0,
-                              onTrue: try child(trueIds[i], trueLeaf[i]), onFalse: try child(falseIds[i], falseLeaf[i])))
+            nodes.append(
+                Node(
+                    feature: Int(features[i]), mode: mode, value: splits[i], members: members,
+                    missingTrue: i < missing.count && missing[i] != 0,
+                    onTrue: try child(trueIds[i], trueLeaf[i]), onFalse: try child(falseIds[i], falseLeaf[i])))
         }
         for (i, t) in leafTargets.enumerated() where t < 0 || Int(t) >= targets {
             throw ctx.invalid("leaf \(i) targets \(t), outside n_targets \(targets)")
@@ -475,8 +497,10 @@ struct TreeEnsembleKernel: Kernel {
                 t = ref(ti)
                 f = ref(fi)
             }
-            nodes.append(Node(feature: Int(features[i]), mode: mode, value: values[i], members: [],
-                              missingTrue: i < missing.count && missing[i] != 0, onTrue: t, onFalse: f))
+            nodes.append(
+                Node(
+                    feature: Int(features[i]), mode: mode, value: values[i], members: [],
+                    missingTrue: i < missing.count && missing[i] != 0, onTrue: t, onFalse: f))
         }
         var roots: [Int] = []
         var seen = Set<Int64>()
@@ -601,7 +625,7 @@ struct Scaler: Kernel {
         let x = try inputs.tensor(0)
         let (_, c) = try mlRows(x)
         var v = try mlValues(x)
-        guard (offset.count == 1 || offset.count == c), (scale.count == 1 || scale.count == c) else {
+        guard offset.count == 1 || offset.count == c, scale.count == 1 || scale.count == c else {
             throw kernelError("offset/scale must have 1 or \(c) entries")
         }
         for i in 0..<v.count {

@@ -48,7 +48,10 @@ struct MatMulGeometry {
         offsets.reserveCapacity(count)
         for _ in 0..<count {
             var oa = 0, ob = 0
-            for d in 0..<batch.count { oa += idx[d] * sa[d]; ob += idx[d] * sb[d] }
+            for d in 0..<batch.count {
+                oa += idx[d] * sa[d]
+                ob += idx[d] * sb[d]
+            }
             offsets.append((oa * m * k, ob * k * n))
             var d = batch.count - 1
             while d >= 0 {
@@ -75,9 +78,10 @@ func batchedMatMul(_ a: Tensor, _ b: Tensor, packedB: FloatBuffer?, _ context: E
     // B shared by every batch and A contiguous: one product with the batch folded into M.
     if bBatch.reduce(1, *) == 1 {
         let rows = count * m
-        Gemm.sgemm(m: rows, n: n, k: k, a: MatrixView(pa, rowStride: k, colStride: 1),
-                   packedA: nil, b: packedB == nil ? MatrixView(pb, rowStride: n, colStride: 1) : nil,
-                   packedB: packedB.map { UnsafePointer($0.pointer) }, c: pc, ldc: n, parallel: par)
+        Gemm.sgemm(
+            m: rows, n: n, k: k, a: MatrixView(pa, rowStride: k, colStride: 1),
+            packedA: nil, b: packedB == nil ? MatrixView(pb, rowStride: n, colStride: 1) : nil,
+            packedB: packedB.map { UnsafePointer($0.pointer) }, c: pc, ldc: n, parallel: par)
         return out
     }
     let offsets = g.batchOffsets()
@@ -92,9 +96,10 @@ func batchedMatMul(_ a: Tensor, _ b: Tensor, packedB: FloatBuffer?, _ context: E
         return out
     }
     for (bi, (oa, ob)) in offsets.enumerated() {
-        Gemm.sgemm(m: m, n: n, k: k, a: MatrixView(pa + oa, rowStride: k, colStride: 1),
-                   b: MatrixView(pb + ob, rowStride: n, colStride: 1),
-                   c: pc + bi * m * n, ldc: n, parallel: par)
+        Gemm.sgemm(
+            m: m, n: n, k: k, a: MatrixView(pa + oa, rowStride: k, colStride: 1),
+            b: MatrixView(pb + ob, rowStride: n, colStride: 1),
+            c: pc + bi * m * n, ldc: n, parallel: par)
     }
     return out
 }
@@ -145,7 +150,8 @@ func anyMatMul(_ a: Tensor, _ b: Tensor, packedB: FloatBuffer?, _ context: Execu
     guard a.dtype == b.dtype else { throw kernelError("input types differ: \(a.dtype) and \(b.dtype)") }
     switch a.dtype {
     case .float32: return try batchedMatMul(a, b, packedB: packedB, context)
-    case .float16: return try convertFromFloat32(try batchedMatMul(convertToFloat32(a), convertToFloat32(b), packedB: nil, context), to: .float16)
+    case .float16:
+        return try convertFromFloat32(try batchedMatMul(convertToFloat32(a), convertToFloat32(b), packedB: nil, context), to: .float16)
     case .bfloat16:
         let af = Tensor.from(try floatValues(a), shape: a.shape), bf = Tensor.from(try floatValues(b), shape: b.shape)
         let y = try batchedMatMul(af, bf, packedB: nil, context)
@@ -216,13 +222,16 @@ struct GemmKernel: Kernel {
         guard k == kb else { throw kernelError("Gemm inner dimensions differ: \(a.shape) x \(b.shape)") }
         if let c = c {
             guard c.dtype == a.dtype else { throw kernelError("C type \(c.dtype) differs from \(a.dtype)") }
-            guard try broadcastShapes(c.shape, [m, n]) == [m, n] else { throw kernelError("C shape \(c.shape) does not broadcast to [\(m), \(n)]") }
+            guard try broadcastShapes(c.shape, [m, n]) == [m, n] else {
+                throw kernelError("C shape \(c.shape) does not broadcast to [\(m), \(n)]")
+            }
         }
         if a.dtype == .float32 {
             return [.tensor(try runFloat(a, b, c, m, n, k, context))]
         }
         if a.dtype == .float16 {
-            let out = try runFloat(try convertToFloat32(a), try convertToFloat32(b), try c.map(convertToFloat32), m, n, k, context, allowPacked: false)
+            let out = try runFloat(
+                try convertToFloat32(a), try convertToFloat32(b), try c.map(convertToFloat32), m, n, k, context, allowPacked: false)
             return [.tensor(try convertFromFloat32(out, to: .float16))]
         }
         struct V: NumericVisitor {
@@ -235,8 +244,10 @@ struct GemmKernel: Kernel {
         return [.tensor(out)]
     }
 
-    func runFloat(_ a: Tensor, _ b: Tensor, _ c: Tensor?, _ m: Int, _ n: Int, _ k: Int, _ context: ExecutionContext,
-                  allowPacked: Bool = true) throws -> Tensor {
+    func runFloat(
+        _ a: Tensor, _ b: Tensor, _ c: Tensor?, _ m: Int, _ n: Int, _ k: Int, _ context: ExecutionContext,
+        allowPacked: Bool = true
+    ) throws -> Tensor {
         let out = try Tensor.allocate(.float32, [m, n])
         let po = out.mutableFloatPointer
         var bt: Float = 0
@@ -250,8 +261,9 @@ struct GemmKernel: Kernel {
         let av = transA ? MatrixView(a.floatPointer, rowStride: 1, colStride: ak) : MatrixView(a.floatPointer, rowStride: ak, colStride: 1)
         let usePacked = allowPacked && packedB != nil && b.shape == packedShape
         let bv = transB ? MatrixView(b.floatPointer, rowStride: 1, colStride: bn) : MatrixView(b.floatPointer, rowStride: bn, colStride: 1)
-        Gemm.sgemm(m: m, n: n, k: k, alpha: alpha, a: av, b: usePacked ? nil : bv,
-                   packedB: usePacked ? UnsafePointer(packedB!.pointer) : nil, beta: bt, c: po, ldc: n, parallel: context.parallel)
+        Gemm.sgemm(
+            m: m, n: n, k: k, alpha: alpha, a: av, b: usePacked ? nil : bv,
+            packedB: usePacked ? UnsafePointer(packedB!.pointer) : nil, beta: bt, c: po, ldc: n, parallel: context.parallel)
         return out
     }
 
@@ -302,7 +314,14 @@ struct EinsumKernel: Kernel {
             var ell = false
             var rest = s[...]
             while !rest.isEmpty {
-                if rest.hasPrefix("...") { ell = true; chars.append("."); rest = rest.dropFirst(3) } else { chars.append(rest.first!); rest = rest.dropFirst() }
+                if rest.hasPrefix("...") {
+                    ell = true
+                    chars.append(".")
+                    rest = rest.dropFirst(3)
+                } else {
+                    chars.append(rest.first!)
+                    rest = rest.dropFirst()
+                }
             }
             return (chars, ell)
         }
@@ -332,7 +351,9 @@ struct EinsumKernel: Kernel {
             guard case .tensor(let y)? = try run(ts.map { Value.tensor($0) }, context).first else { throw kernelError("Einsum failed") }
             return [.tensor(try encodeFloats(y.values(as: Float.self), .bfloat16, y.shape))]
         }
-        guard let dtype = ts.first?.dtype, ts.allSatisfy({ $0.dtype == dtype }) else { throw kernelError("Einsum inputs must share one type") }
+        guard let dtype = ts.first?.dtype, ts.allSatisfy({ $0.dtype == dtype }) else {
+            throw kernelError("Einsum inputs must share one type")
+        }
         // Resolve labels to ids; ellipsis dimensions get ids 1000+.
         var ellRank = 0
         for (i, t) in ts.enumerated() where hasEllipsis[i] {
@@ -356,14 +377,18 @@ struct EinsumKernel: Kernel {
                 let s = t.shape[d]
                 if let old = sizes[id], old != s {
                     if old == 1 { sizes[id] = s } else if s != 1 { throw kernelError("Einsum label size mismatch") }
-                } else if sizes[id] == nil { sizes[id] = s }
+                } else if sizes[id] == nil {
+                    sizes[id] = s
+                }
             }
             termIds.append(ids)
         }
         var outIds: [Int] = []
         if let o = outputTerm {
             for ch in o {
-                if ch == "." { for e in 0..<ellRank { outIds.append(1000 + e) } } else {
+                if ch == "." {
+                    for e in 0..<ellRank { outIds.append(1000 + e) }
+                } else {
                     let id = Int(ch.asciiValue ?? 0)
                     guard sizes[id] != nil else { throw kernelError("Einsum output label \(ch) does not appear in the inputs") }
                     outIds.append(id)
@@ -495,12 +520,20 @@ struct AttentionKernel: Kernel {
     func heads(_ t: Tensor, _ h: Int?) throws -> ([Float], [Int]) {
         let v = try floatValues(t)
         if t.rank == 4 { return (v, t.shape) }
-        guard t.rank == 3, let h = h, h > 0, t.shape[2] % h == 0 else { throw kernelError("3-D inputs need q_num_heads/kv_num_heads dividing the hidden size") }
+        guard t.rank == 3, let h = h, h > 0, t.shape[2] % h == 0 else {
+            throw kernelError("3-D inputs need q_num_heads/kv_num_heads dividing the hidden size")
+        }
         let b = t.shape[0], s = t.shape[1], d = t.shape[2] / h
         var out = [Float](repeating: 0, count: v.count)
-        for bi in 0..<b { for si in 0..<s { for hi in 0..<h { for di in 0..<d {
-            out[((bi * h + hi) * s + si) * d + di] = v[((bi * s + si) * h + hi) * d + di]
-        } } } }
+        for bi in 0..<b {
+            for si in 0..<s {
+                for hi in 0..<h {
+                    for di in 0..<d {
+                        out[((bi * h + hi) * s + si) * d + di] = v[((bi * s + si) * h + hi) * d + di]
+                    }
+                }
+            }
+        }
         return (out, [b, h, s, d])
     }
 
@@ -511,7 +544,9 @@ struct AttentionKernel: Kernel {
         var (k, ks) = try heads(kT, kvHeads)
         var (v, vs) = try heads(vT, kvHeads)
         let b = qs[0], hq = qs[1], sq = qs[2], d = qs[3]
-        guard ks[0] == b, vs[0] == b, ks[1] == vs[1], ks[3] == d, ks[2] == vs[2] else { throw kernelError("Q \(qs), K \(ks), V \(vs) do not fit") }
+        guard ks[0] == b, vs[0] == b, ks[1] == vs[1], ks[3] == d, ks[2] == vs[2] else {
+            throw kernelError("Q \(qs), K \(ks), V \(vs) do not fit")
+        }
         let hkv = ks[1], dv = vs[3]
         guard hkv > 0, hq % hkv == 0 else { throw kernelError("q heads \(hq) not a multiple of kv heads \(hkv)") }
         var pastLen = 0
@@ -525,12 +560,20 @@ struct AttentionKernel: Kernel {
             var k2 = [Float](repeating: 0, count: b * hkv * total * d), v2 = [Float](repeating: 0, count: b * hkv * total * dv)
             for bh in 0..<b * hkv {
                 for s in 0..<total {
-                    for di in 0..<d { k2[(bh * total + s) * d + di] = s < pastLen ? pkv[(bh * pastLen + s) * d + di] : k[(bh * sNew + s - pastLen) * d + di] }
-                    for di in 0..<dv { v2[(bh * total + s) * dv + di] = s < pastLen ? pvv[(bh * pastLen + s) * dv + di] : v[(bh * sNew + s - pastLen) * dv + di] }
+                    for di in 0..<d {
+                        k2[(bh * total + s) * d + di] =
+                            s < pastLen ? pkv[(bh * pastLen + s) * d + di] : k[(bh * sNew + s - pastLen) * d + di]
+                    }
+                    for di in 0..<dv {
+                        v2[(bh * total + s) * dv + di] =
+                            s < pastLen ? pvv[(bh * pastLen + s) * dv + di] : v[(bh * sNew + s - pastLen) * dv + di]
+                    }
                 }
             }
-            k = k2; v = v2
-            ks[2] = total; vs[2] = total
+            k = k2
+            v = v2
+            ks[2] = total
+            vs[2] = total
         }
         let skv = ks[2]
         // Additive bias [B or 1, H or 1, Sq, Skv] from the mask, causal frontier and padding.
@@ -547,11 +590,22 @@ struct AttentionKernel: Kernel {
             guard m.rank >= 1, m.rank <= 4 else { throw kernelError("attn_mask must have rank 1..4") }
             let mlast = m.shape[m.rank - 1], mq = m.rank >= 2 ? m.shape[m.rank - 2] : 1
             let mh = m.rank >= 3 ? m.shape[m.rank - 3] : 1, mb = m.rank == 4 ? m.shape[0] : 1
-            guard mlast <= skv, mq == sq || mq == 1, mh == hq || mh == 1, mb == b || mb == 1 else { throw kernelError("attn_mask \(m.shape) does not broadcast") }
-            for bi in 0..<b { for hi in 0..<hq { for i in 0..<sq { for j in 0..<skv {
-                let val: Float = j < mlast ? mv[(((mb == 1 ? 0 : bi) * mh + (mh == 1 ? 0 : hi)) * mq + (mq == 1 ? 0 : i)) * mlast + j] : -Float.infinity
-                bias[((bi * hq + hi) * sq + i) * skv + j] = val
-            } } } }
+            guard mlast <= skv, mq == sq || mq == 1, mh == hq || mh == 1, mb == b || mb == 1 else {
+                throw kernelError("attn_mask \(m.shape) does not broadcast")
+            }
+            for bi in 0..<b {
+                for hi in 0..<hq {
+                    for i in 0..<sq {
+                        for j in 0..<skv {
+                            let val: Float =
+                                j < mlast
+                                ? mv[(((mb == 1 ? 0 : bi) * mh + (mh == 1 ? 0 : hi)) * mq + (mq == 1 ? 0 : i)) * mlast + j]
+                                : -Float.infinity
+                            bias[((bi * hq + hi) * sq + i) * skv + j] = val
+                        }
+                    }
+                }
+            }
         }
         var nonpad: [Int]? = nil
         if let np = inputs.optionalTensor(6) {
@@ -564,26 +618,40 @@ struct AttentionKernel: Kernel {
         if isCausal {
             for bi in 0..<b {
                 let offset = nonpad.map { $0[bi] - sq } ?? pastLen
-                for hi in 0..<hq { for i in 0..<sq { for j in 0..<skv where j > i + offset {
-                    bias[((bi * hq + hi) * sq + i) * skv + j] = -Float.infinity
-                } } }
+                for hi in 0..<hq {
+                    for i in 0..<sq {
+                        for j in 0..<skv where j > i + offset {
+                            bias[((bi * hq + hi) * sq + i) * skv + j] = -Float.infinity
+                        }
+                    }
+                }
             }
         }
         if leftWindow >= 0 || rightWindow >= 0 {
             for bi in 0..<b {
                 let offset = nonpad.map { $0[bi] - sq } ?? pastLen
-                for hi in 0..<hq { for i in 0..<sq { for j in 0..<skv {
-                    let diff = i + offset - j
-                    if (leftWindow >= 0 && diff > leftWindow) || (rightWindow >= 0 && -diff > rightWindow) {
-                        bias[((bi * hq + hi) * sq + i) * skv + j] = -Float.infinity
+                for hi in 0..<hq {
+                    for i in 0..<sq {
+                        for j in 0..<skv {
+                            let diff = i + offset - j
+                            if (leftWindow >= 0 && diff > leftWindow) || (rightWindow >= 0 && -diff > rightWindow) {
+                                bias[((bi * hq + hi) * sq + i) * skv + j] = -Float.infinity
+                            }
+                        }
                     }
-                } } }
+                }
             }
         }
         if let np = nonpad {
-            for bi in 0..<b { for hi in 0..<hq { for i in 0..<sq { for j in 0..<skv where j >= np[bi] {
-                bias[((bi * hq + hi) * sq + i) * skv + j] = -Float.infinity
-            } } } }
+            for bi in 0..<b {
+                for hi in 0..<hq {
+                    for i in 0..<sq {
+                        for j in 0..<skv where j >= np[bi] {
+                            bias[((bi * hq + hi) * sq + i) * skv + j] = -Float.infinity
+                        }
+                    }
+                }
+            }
         }
         _ = hasMask
         let sc = scale ?? 1 / Float(d).squareRoot()
@@ -613,7 +681,10 @@ struct AttentionKernel: Kernel {
                     }
                     let safe = mx == -Float.infinity ? 0 : mx
                     var sum: Float = 0
-                    for j in 0..<skv { row[j] = Float.exp(row[j] - safe); sum += row[j] }
+                    for j in 0..<skv {
+                        row[j] = Float.exp(row[j] - safe)
+                        sum += row[j]
+                    }
                     if sum == 0 { sum = 1 }
                     let masked = biasMax == -Float.infinity && skv > 0
                     for j in 0..<skv { row[j] = masked ? 0 : row[j] / sum }
@@ -629,16 +700,24 @@ struct AttentionKernel: Kernel {
         var yShape = [b, hq, sq, dv]
         if qT.rank == 3 {
             var t = [Float](repeating: 0, count: y.count)
-            for bi in 0..<b { for hi in 0..<hq { for i in 0..<sq { for di in 0..<dv {
-                t[((bi * sq + i) * hq + hi) * dv + di] = y[((bi * hq + hi) * sq + i) * dv + di]
-            } } } }
+            for bi in 0..<b {
+                for hi in 0..<hq {
+                    for i in 0..<sq {
+                        for di in 0..<dv {
+                            t[((bi * sq + i) * hq + hi) * dv + di] = y[((bi * hq + hi) * sq + i) * dv + di]
+                        }
+                    }
+                }
+            }
             y = t
             yShape = [b, sq, hq * dv]
         }
-        return [.tensor(try encodeFloats(y, dtype, yShape)),
-                .tensor(try encodeFloats(k, kT.dtype, [b, hkv, skv, d])),
-                .tensor(try encodeFloats(v, vT.dtype, [b, hkv, skv, dv])),
-                .tensor(try encodeFloats(qk, dtype, [b, hq, sq, skv]))]
+        return [
+            .tensor(try encodeFloats(y, dtype, yShape)),
+            .tensor(try encodeFloats(k, kT.dtype, [b, hkv, skv, d])),
+            .tensor(try encodeFloats(v, vT.dtype, [b, hkv, skv, dv])),
+            .tensor(try encodeFloats(qk, dtype, [b, hq, sq, skv])),
+        ]
     }
 }
 
@@ -659,9 +738,15 @@ struct RotaryEmbeddingKernel: Kernel {
         let pos = inputs.optionalTensor(3).flatMap { $0.int64Values() }
         let b: Int, s: Int, h: Int, d: Int
         if xT.rank == 4 {
-            b = xT.shape[0]; h = xT.shape[1]; s = xT.shape[2]; d = xT.shape[3]
+            b = xT.shape[0]
+            h = xT.shape[1]
+            s = xT.shape[2]
+            d = xT.shape[3]
         } else if xT.rank == 3, numHeads > 0, xT.shape[2] % numHeads == 0 {
-            b = xT.shape[0]; s = xT.shape[1]; h = numHeads; d = xT.shape[2] / numHeads
+            b = xT.shape[0]
+            s = xT.shape[1]
+            h = numHeads
+            d = xT.shape[2] / numHeads
         } else {
             throw kernelError("input must be 4-D, or 3-D with num_heads")
         }
@@ -716,7 +801,10 @@ struct DetKernel: Kernel {
             for col in 0..<n {
                 var pivot = col
                 for r in (col + 1)..<max(n, col + 1) where abs(a[r * n + col]) > abs(a[pivot * n + col]) { pivot = r }
-                if a[pivot * n + col] == 0 { det = 0; break }
+                if a[pivot * n + col] == 0 {
+                    det = 0
+                    break
+                }
                 if pivot != col {
                     for k in 0..<n { a.swapAt(pivot * n + k, col * n + k) }
                     det = -det

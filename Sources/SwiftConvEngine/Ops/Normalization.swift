@@ -10,15 +10,17 @@ enum NormalizationKernels {
             GroupNormKernel(epsilon: Double(ctx.float("epsilon", default: 1e-5)), groups: nil, perChannelAffine: true)
         }
         r.register("GroupNormalization", since: [18, 21]) { ctx in
-            GroupNormKernel(epsilon: Double(ctx.float("epsilon", default: 1e-5)), groups: Int(ctx.int("num_groups", default: 1)),
-                            perChannelAffine: ctx.sinceVersion >= 21)
+            GroupNormKernel(
+                epsilon: Double(ctx.float("epsilon", default: 1e-5)), groups: Int(ctx.int("num_groups", default: 1)),
+                perChannelAffine: ctx.sinceVersion >= 21)
         }
         r.register("LayerNormalization", since: [17]) { ctx in LayerNormKernel(ctx, rms: false) }
         r.register("RMSNormalization", since: [23]) { ctx in LayerNormKernel(ctx, rms: true) }
         r.register("LRN", since: [1, 13]) { ctx in
             guard ctx.int("size", default: 1) > 0 else { throw ctx.invalid("size must be positive") }
-            return LRNKernel(size: Int(ctx.int("size", default: 1)), alpha: Double(ctx.float("alpha", default: 1e-4)),
-                      beta: Double(ctx.float("beta", default: 0.75)), bias: Double(ctx.float("bias", default: 1)))
+            return LRNKernel(
+                size: Int(ctx.int("size", default: 1)), alpha: Double(ctx.float("alpha", default: 1e-4)),
+                beta: Double(ctx.float("beta", default: 0.75)), bias: Double(ctx.float("bias", default: 1)))
         }
         r.register("MeanVarianceNormalization", since: [9, 13]) { ctx in
             MVNKernel(axes: ctx.ints("axes") ?? [0, 2, 3])
@@ -98,7 +100,10 @@ func channelStats(_ x: Tensor) throws -> (mean: [Double], variance: [Double]) {
     for ch in 0..<c { mean[ch] /= cnt }
     for p in 0..<n * c {
         let ch = p % c
-        for i in p * inner..<(p + 1) * inner { let d = v[i] - mean[ch]; sq[ch] += d * d }
+        for i in p * inner..<(p + 1) * inner {
+            let d = v[i] - mean[ch]
+            sq[ch] += d * d
+        }
     }
     return (mean, sq.map { $0 / cnt })
 }
@@ -160,7 +165,9 @@ struct GroupNormKernel: Kernel {
         guard g > 0, c % g == 0 else { throw kernelError("num_groups \(g) does not divide \(c) channels") }
         let scale = try doubles(inputs.tensor(1)), bias = try doubles(inputs.tensor(2))
         let affineCount = perChannelAffine ? c : g
-        guard scale.count == affineCount, bias.count == affineCount else { throw kernelError("scale and bias must have \(affineCount) values") }
+        guard scale.count == affineCount, bias.count == affineCount else {
+            throw kernelError("scale and bias must have \(affineCount) values")
+        }
         let inner = x.rank > 2 ? x.shape[2...].reduce(1, *) : 1
         let groupSize = c / g * inner
         struct V: FloatVisitor {
@@ -178,7 +185,10 @@ struct GroupNormKernel: Kernel {
                                 for i in 0..<groupSize { s += bx[base + i].asDouble }
                                 let mean = s / Double(groupSize)
                                 var sq = 0.0
-                                for i in 0..<groupSize { let d = bx[base + i].asDouble - mean; sq += d * d }
+                                for i in 0..<groupSize {
+                                    let d = bx[base + i].asDouble - mean
+                                    sq += d * d
+                                }
                                 let inv = 1 / (sq / Double(groupSize) + k.epsilon).squareRoot()
                                 let gi = p % g
                                 let cpg = c / g
@@ -196,8 +206,13 @@ struct GroupNormKernel: Kernel {
                 return out
             }
         }
-        guard let out = try dispatchFloat(x.dtype, V(k: self, x: x, n: n, c: c, g: g, inner: inner, groupSize: groupSize,
-                                                     scale: scale, bias: bias, context: context)) else {
+        guard
+            let out = try dispatchFloat(
+                x.dtype,
+                V(
+                    k: self, x: x, n: n, c: c, g: g, inner: inner, groupSize: groupSize,
+                    scale: scale, bias: bias, context: context))
+        else {
             throw kernelUnsupported("unsupported input type \(x.dtype)")
         }
         return [.tensor(out)]
@@ -227,7 +242,8 @@ struct LayerNormKernel: Kernel {
         let ax = try normalizeAxis(axis, rank: x.rank)
         let rows = x.shape[..<ax].reduce(1, *), cols = x.shape[ax...].reduce(1, *)
         if x.dtype == .float32, !wantsStats, scaleT.dtype == .float32, scaleT.elementCount == cols,
-           biasT.map({ $0.dtype == .float32 && $0.elementCount == cols }) ?? true {
+            biasT.map({ $0.dtype == .float32 && $0.elementCount == cols }) ?? true
+        {
             return [.tensor(try normalizeFloat(x, scaleT, biasT, rows: rows, cols: cols, context))]
         }
         let normShape = Array(x.shape[ax...])
@@ -263,17 +279,24 @@ struct LayerNormKernel: Kernel {
                     out.withMutableElements(as: T.self) { po in
                         means.withUnsafeMutableBufferPointer { pm in
                             invs.withUnsafeMutableBufferPointer { pi in
-                                guard let bx = px.baseAddress, let bo = po.baseAddress, let bm = pm.baseAddress, let bi = pi.baseAddress else { return }
+                                guard let bx = px.baseAddress, let bo = po.baseAddress, let bm = pm.baseAddress, let bi = pi.baseAddress
+                                else { return }
                                 context.threads.parallelFor(rows) { range in
                                     for r in range {
                                         let base = r * cols
                                         var mean = 0.0, v = 0.0
                                         if k.rms {
-                                            for i in 0..<cols { let d = bx[base + i].asDouble; v += d * d }
+                                            for i in 0..<cols {
+                                                let d = bx[base + i].asDouble
+                                                v += d * d
+                                            }
                                         } else {
                                             for i in 0..<cols { mean += bx[base + i].asDouble }
                                             mean /= Double(cols)
-                                            for i in 0..<cols { let d = bx[base + i].asDouble - mean; v += d * d }
+                                            for i in 0..<cols {
+                                                let d = bx[base + i].asDouble - mean
+                                                v += d * d
+                                            }
                                         }
                                         let inv = 1 / (v / Double(cols) + k.epsilon).squareRoot()
                                         bm[r] = mean
@@ -292,7 +315,10 @@ struct LayerNormKernel: Kernel {
                 return (out, means, invs)
             }
         }
-        guard let (out, m, iv) = try dispatchFloat(x.dtype, V(k: self, x: x, rows: rows, cols: cols, scale: scale, bias: bias, context: context)) else {
+        guard
+            let (out, m, iv) = try dispatchFloat(
+                x.dtype, V(k: self, x: x, rows: rows, cols: cols, scale: scale, bias: bias, context: context))
+        else {
             throw kernelUnsupported("unsupported input type \(x.dtype)")
         }
         means = m
@@ -323,7 +349,10 @@ extension LayerNormKernel {
                     mean = s / n
                 }
                 var v: Float = 0
-                for i in 0..<cols { let d = xr[i] - mean; v += d * d }
+                for i in 0..<cols {
+                    let d = xr[i] - mean
+                    v += d * d
+                }
                 let inv = 1 / (v / n + eps).squareRoot()
                 if let pb {
                     for i in 0..<cols { yr[i] = (xr[i] - mean) * inv * ps[i] + pb[i] }
@@ -352,7 +381,12 @@ struct LRNKernel: Kernel {
                 let c0 = max(0, ch - lo), c1 = min(c - 1, ch + hi)
                 for i in 0..<inner {
                     var s = 0.0
-                    if c0 <= c1 { for k in c0...c1 { let t = v[(b * c + k) * inner + i]; s += t * t } }
+                    if c0 <= c1 {
+                        for k in c0...c1 {
+                            let t = v[(b * c + k) * inner + i]
+                            s += t * t
+                        }
+                    }
                     let idx = (b * c + ch) * inner + i
                     out[idx] = v[idx] / Double.pow(bias + alpha / Double(size) * s, beta)
                 }
@@ -383,7 +417,12 @@ struct MVNKernel: Kernel {
             sum[o] += v[i]
             sq[o] += v[i] * v[i]
             var d = x.rank - 1
-            while d >= 0 { idx[d] += 1; if idx[d] < x.shape[d] { break }; idx[d] = 0; d -= 1 }
+            while d >= 0 {
+                idx[d] += 1
+                if idx[d] < x.shape[d] { break }
+                idx[d] = 0
+                d -= 1
+            }
         }
         let cnt = Double(max(1, v.count / max(redCount, 1)))
         var out = [Double](repeating: 0, count: v.count)
@@ -437,10 +476,16 @@ struct LpNormKernel: Kernel {
         for o in 0..<outer {
             for i in 0..<inner {
                 var s = 0.0
-                for a in 0..<dim { let t = v[(o * dim + a) * inner + i]; s += p == 1 ? abs(t) : t * t }
+                for a in 0..<dim {
+                    let t = v[(o * dim + a) * inner + i]
+                    s += p == 1 ? abs(t) : t * t
+                }
                 let norm = p == 1 ? s : s.squareRoot()
                 // A zero slice stays zero (as in onnxruntime and the onnx reference), not 0/0 = NaN.
-                for a in 0..<dim { let idx = (o * dim + a) * inner + i; out[idx] = norm == 0 ? 0 : v[idx] / norm }
+                for a in 0..<dim {
+                    let idx = (o * dim + a) * inner + i
+                    out[idx] = norm == 0 ? 0 : v[idx] / norm
+                }
             }
         }
         return [.tensor(floatTensor(out, x.dtype, x.shape))]

@@ -56,8 +56,9 @@ struct PoolKernel: Kernel {
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
         let x = try inputs.tensor(0)
         guard x.rank >= 3, x.rank <= 5 else { throw kernelError("pooling supports 1 to 3 spatial dimensions, got shape \(x.shape)") }
-        let geo = try WindowGeometry(inSpatial: Array(x.shape[2...]), kernel: kernelShape, strides: strides,
-                                     dilations: dilations, pads: pads, autoPad: autoPad, ceilMode: ceilMode)
+        let geo = try WindowGeometry(
+            inSpatial: Array(x.shape[2...]), kernel: kernelShape, strides: strides,
+            dilations: dilations, pads: pads, autoPad: autoPad, ceilMode: ceilMode)
         if autoPad == .notSet { try geo.requirePadsSmallerThanKernel() }
         // onnxruntime never finishes a window of 2^62 taps (auto_pad makes its padding fit); a window
         // past 2^31 taps per axis that is also larger than the input serves no model and is refused.
@@ -124,7 +125,10 @@ struct PoolKernel: Kernel {
                                                     let v = src[idx]
                                                     switch kind {
                                                     case .max:
-                                                        if best == nil || v > best! { best = v; bestIndex = idx }
+                                                        if best == nil || v > best! {
+                                                            best = v
+                                                            bestIndex = idx
+                                                        }
                                                     case .average: sum += v.asDouble
                                                     case .lp: sum += Double.pow(abs(v.asDouble), p)
                                                     }
@@ -163,8 +167,9 @@ struct PoolKernel: Kernel {
     func pool2DFloat(_ x: Tensor, _ geo: WindowGeometry, _ context: ExecutionContext) throws -> Tensor {
         let twoD = geo.inSpatial.count == 2
         func axis(_ i: Int) -> PoolAxis {
-            PoolAxis(size: geo.inSpatial[i], k: geo.kernel[i], s: geo.strides[i], d: geo.dilations[i],
-                     pb: geo.padBegin[i], pe: geo.padEnd[i], out: geo.outSpatial[i])
+            PoolAxis(
+                size: geo.inSpatial[i], k: geo.kernel[i], s: geo.strides[i], d: geo.dilations[i],
+                pb: geo.padBegin[i], pe: geo.padEnd[i], out: geo.outSpatial[i])
         }
         let h = twoD ? axis(0) : PoolAxis(size: 1, k: 1, s: 1, d: 1, pb: 0, pe: 0, out: 1)
         let w = axis(twoD ? 1 : 0)
@@ -176,9 +181,10 @@ struct PoolKernel: Kernel {
         let inW = w.size, inPlane = h.size * w.size, outW = w.out, outPlane = h.out * w.out
         let dh = h.d, dw = w.d
         let src = x.floatPointer, dst = out.mutableFloatPointer
-        let problem = Pooling2D(src: src, dst: dst, rows: rows, cols: cols, isMax: isMax, countPad: countPad,
-                                inWidth: inW, inPlane: inPlane, outWidth: outW, outPlane: outPlane, dilationY: dh,
-                                dilationX: dw, kernelWidth: w.k, strideX: w.s)
+        let problem = Pooling2D(
+            src: src, dst: dst, rows: rows, cols: cols, isMax: isMax, countPad: countPad,
+            inWidth: inW, inPlane: inPlane, outWidth: outW, outPlane: outPlane, dilationY: dh,
+            dilationX: dw, kernelWidth: w.k, strideX: w.s)
         let poolRow = KernelTable.best.pool2DRow
         // One job is one output row: about k_h input rows plus k_w taps per output.
         // Taps beyond the input cost nothing (and a huge kernel must not overflow the estimate).
@@ -247,7 +253,10 @@ struct GlobalPoolKernel: Kernel {
         context.threads.parallelFor(planes, grain: max(1, 32768 / max(size, 1))) { range in
             for plane in range {
                 let p = src + plane * size
-                guard size > 0 else { dst[plane] = 0; continue }
+                guard size > 0 else {
+                    dst[plane] = 0
+                    continue
+                }
                 let body = size & ~7
                 if isMax {
                     var m = SIMD8<Float>(repeating: p[0])
@@ -258,7 +267,10 @@ struct GlobalPoolKernel: Kernel {
                         i += 8
                     }
                     var r = m.max()
-                    while i < size { if p[i] > r { r = p[i] }; i += 1 }
+                    while i < size {
+                        if p[i] > r { r = p[i] }
+                        i += 1
+                    }
                     dst[plane] = r
                 } else {
                     var acc = SIMD8<Float>()
@@ -268,7 +280,10 @@ struct GlobalPoolKernel: Kernel {
                         i += 8
                     }
                     var r = acc.sum()
-                    while i < size { r += p[i]; i += 1 }
+                    while i < size {
+                        r += p[i]
+                        i += 1
+                    }
                     dst[plane] = r / Float(size)
                 }
             }
@@ -292,7 +307,9 @@ struct MaxUnpoolKernel: Kernel {
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
         let x = try inputs.tensor(0), ind = try inputs.tensor(1)
         let r = kernelShape.count
-        guard x.rank == r + 2, ind.shape == x.shape, ind.dtype == .int64 else { throw kernelError("X \(x.shape) and I \(ind.shape) do not fit kernel_shape") }
+        guard x.rank == r + 2, ind.shape == x.shape, ind.dtype == .int64 else {
+            throw kernelError("X \(x.shape) and I \(ind.shape) do not fit kernel_shape")
+        }
         let st = strides ?? Array(repeating: 1, count: r)
         let pd = pads ?? Array(repeating: 0, count: 2 * r)
         guard st.count == r, pd.count == 2 * r else { throw kernelError("strides/pads rank mismatch") }
@@ -399,7 +416,9 @@ struct MaxRoiPoolKernel: Kernel {
                 return out
             }
         }
-        guard let out = try dispatchFloat(x.dtype, V(k: self, x: x, rois: rois)) else { throw kernelUnsupported("unsupported input type \(x.dtype)") }
+        guard let out = try dispatchFloat(x.dtype, V(k: self, x: x, rois: rois)) else {
+            throw kernelUnsupported("unsupported input type \(x.dtype)")
+        }
         return [.tensor(out)]
     }
 }

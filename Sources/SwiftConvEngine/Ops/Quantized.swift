@@ -39,7 +39,11 @@ struct QuantParamLayout {
     init(shape: [Int], paramShape: [Int], axis: Int64, blockSize: Int) throws {
         let count = paramShape.reduce(1, *)
         if paramShape.isEmpty || (count == 1 && blockSize == 0) {
-            outer = 1; dim = 1; inner = shape.reduce(1, *); mode = .tensor; blocks = 1
+            outer = 1
+            dim = 1
+            inner = shape.reduce(1, *)
+            mode = .tensor
+            blocks = 1
             return
         }
         let ax = try normalizeAxis(axis, rank: shape.count)
@@ -47,7 +51,7 @@ struct QuantParamLayout {
         dim = shape[ax]
         inner = shape[(ax + 1)...].reduce(1, *)
         if blockSize > 0 {
-            let nb = dim == 0 ? 0 : (dim - 1) / blockSize + 1  // ceil without overflow for any block_size
+            let nb = dim == 0 ? 0 : (dim - 1) / blockSize + 1 // ceil without overflow for any block_size
             var expected = shape
             expected[ax] = nb
             guard paramShape == expected else {
@@ -72,13 +76,23 @@ struct QuantParamLayout {
             for i in 0..<inner { body(i, 0) }
         case .axis:
             var e = 0
-            for _ in 0..<outer { for a in 0..<dim { for _ in 0..<inner { body(e, a); e += 1 } } }
+            for _ in 0..<outer {
+                for a in 0..<dim {
+                    for _ in 0..<inner {
+                        body(e, a)
+                        e += 1
+                    }
+                }
+            }
         case .block(let bs):
             var e = 0
             for o in 0..<outer {
                 for a in 0..<dim {
                     let base = (o * blocks + a / bs) * inner
-                    for i in 0..<inner { body(e, base + i); e += 1 }
+                    for i in 0..<inner {
+                        body(e, base + i)
+                        e += 1
+                    }
                 }
             }
         }
@@ -103,9 +117,13 @@ struct QuantizeKernel: Kernel {
         let x = try inputs.tensor(0), scale = try inputs.tensor(1)
         let zp = inputs.optionalTensor(2)
         let outType = zp?.dtype ?? outputDType ?? .uint8
-        guard let xs = DTypeConversion.floats(x), let ss = DTypeConversion.floats(scale) else { throw kernelUnsupported("unsupported input type \(x.dtype)") }
+        guard let xs = DTypeConversion.floats(x), let ss = DTypeConversion.floats(scale) else {
+            throw kernelUnsupported("unsupported input type \(x.dtype)")
+        }
         let zs = try zp.map { z -> [Float] in
-            guard z.shape == scale.shape || z.elementCount == scale.elementCount else { throw kernelError("zero point shape \(z.shape) differs from scale \(scale.shape)") }
+            guard z.shape == scale.shape || z.elementCount == scale.elementCount else {
+                throw kernelError("zero point shape \(z.shape) differs from scale \(scale.shape)")
+            }
             guard let v = DTypeConversion.floats(z) else { throw kernelUnsupported("unsupported zero point type \(z.dtype)") }
             return v
         }
@@ -130,13 +148,15 @@ struct QuantizeKernel: Kernel {
 /// quantization that input `value`'s type declares (`axis` as the op's attribute gives it).
 func checkDeclaredQuantization(_ ctx: KernelBuildContext, value: Int, scale: Int, zeroPoint: Int, axis: Int64) throws {
     guard let declared = ctx.inputQuantization(value), let s = ctx.constant(scale),
-          !ctx.hasInput(zeroPoint) || ctx.constant(zeroPoint) != nil,
-          let rank = ctx.inputType(value)?.tensorShape?.count else { return }
+        !ctx.hasInput(zeroPoint) || ctx.constant(zeroPoint) != nil,
+        let rank = ctx.inputType(value)?.tensorShape?.count
+    else { return }
     let ax = axis < 0 ? Int(axis) + rank : Int(axis)
     let given = QuantParams.fromConstants(scale: s, zeroPoint: ctx.constant(zeroPoint), storageType: declared.storageType, axis: ax)
     guard given == declared else {
-        throw ctx.invalid("scale and zero point (\(given.map { "\($0)" } ?? "not per tensor or axis")) "
-            + "contradict the quantization of input '\(ctx.node.inputs[value])' (\(declared))")
+        throw ctx.invalid(
+            "scale and zero point (\(given.map { "\($0)" } ?? "not per tensor or axis")) "
+                + "contradict the quantization of input '\(ctx.node.inputs[value])' (\(declared))")
     }
 }
 
@@ -167,17 +187,22 @@ struct DequantizeKernel: Kernel {
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
         let x = try inputs.tensor(0), scale = try inputs.tensor(1)
         let zp = inputs.optionalTensor(2)
-        guard let xs = DTypeConversion.floats(x), var ss = DTypeConversion.floats(scale) else { throw kernelUnsupported("unsupported input type \(x.dtype)") }
+        guard let xs = DTypeConversion.floats(x), var ss = DTypeConversion.floats(scale) else {
+            throw kernelUnsupported("unsupported input type \(x.dtype)")
+        }
         if let z = zp, z.dtype != x.dtype { throw kernelError("zero point type \(z.dtype) differs from input \(x.dtype)") }
         var zs = try zp.map { z -> [Float] in
-            guard let v = DTypeConversion.floats(z), v.count == ss.count else { throw kernelError("zero point shape \(z.shape) differs from scale \(scale.shape)") }
+            guard let v = DTypeConversion.floats(z), v.count == ss.count else {
+                throw kernelError("zero point shape \(z.shape) differs from scale \(scale.shape)")
+            }
             return v
         }
         if let declared {
             let given = quantization(scale: scale, zeroPoint: zp, storage: x.dtype, rank: x.shape.count)
             guard given == declared else {
-                throw kernelError("scale and zero point (\(given.map { "\($0)" } ?? "not per tensor or axis")) "
-                    + "contradict the quantization of the input's type (\(declared))")
+                throw kernelError(
+                    "scale and zero point (\(given.map { "\($0)" } ?? "not per tensor or axis")) "
+                        + "contradict the quantization of the input's type (\(declared))")
             }
             ss = declared.scale
             zs = declared.zeroPoint.map { Float($0) }
@@ -199,7 +224,10 @@ struct DynamicQuantizeKernel: Kernel {
         guard x.dtype == .float32 else { throw kernelUnsupported("unsupported input type \(x.dtype)") }
         let v = x.values(as: Float.self)
         var lo: Float = 0, hi: Float = 0
-        for f in v { lo = min(lo, f); hi = max(hi, f) }
+        for f in v {
+            lo = min(lo, f)
+            hi = max(hi, f)
+        }
         let scale = (hi - lo) / 255
         var zp: Float = 0
         if scale != 0 { zp = min(max((0 - lo / scale).rounded(.toNearestOrEven), 0), 255) }
@@ -209,8 +237,10 @@ struct DynamicQuantizeKernel: Kernel {
             let r = (f / scale).rounded(.toNearestOrEven) + zp
             return r.isNaN ? 0 : UInt8(min(max(r, 0), 255))
         }
-        return [.tensor(Tensor.from(q, shape: x.shape)), .tensor(Tensor.from([scale], shape: [])),
-                .tensor(Tensor.from([UInt8(zp)], shape: []))]
+        return [
+            .tensor(Tensor.from(q, shape: x.shape)), .tensor(Tensor.from([scale], shape: [])),
+            .tensor(Tensor.from([UInt8(zp)], shape: [])),
+        ]
     }
 }
 
@@ -248,15 +278,18 @@ struct QLinearMatMulKernel: Kernel {
         let b = try centered(inputs.tensor(3), zeroPoint: inputs.tensor(5), axisFromEnd: 1)
         let acc = try genericMatMul(a, b, Int32.self, mul: (&*), add: (&+))
         guard let sa = DTypeConversion.floats(try inputs.tensor(1)), let sb = DTypeConversion.floats(try inputs.tensor(4)),
-              let sy = DTypeConversion.floats(try inputs.tensor(6))?.first else { throw kernelError("scales must be float") }
+            let sy = DTypeConversion.floats(try inputs.tensor(6))?.first
+        else { throw kernelError("scales must be float") }
         let n = acc.shape.last ?? 1, m = acc.rank >= 2 ? acc.shape[acc.rank - 2] : 1
         let accF = acc.values(as: Int32.self).map { Float($0) }
         // Per-row A scales and per-column B scales combine into one factor per element.
-        let out = try requantize(accF, zeroPoint: inputs.tensor(7), shape: acc.shape, combine: { i in
-            let ra = sa.count == 1 ? sa[0] : sa[(i / n) % m]
-            let rb = sb.count == 1 ? sb[0] : sb[i % n]
-            return ra * rb / sy
-        })
+        let out = try requantize(
+            accF, zeroPoint: inputs.tensor(7), shape: acc.shape,
+            combine: { i in
+                let ra = sa.count == 1 ? sa[0] : sa[(i / n) % m]
+                let rb = sb.count == 1 ? sb[0] : sb[i % n]
+                return ra * rb / sy
+            })
         return [.tensor(out)]
     }
 }
@@ -322,13 +355,16 @@ struct ConvIntegerKernel: Kernel {
         }
         let y = try conv.conv(x, w, bias, context)
         guard let xs = DTypeConversion.floats(try inputs.tensor(1))?.first, let ws = DTypeConversion.floats(try inputs.tensor(4)),
-              let ys = DTypeConversion.floats(try inputs.tensor(6))?.first else { throw kernelError("scales must be float") }
+            let ys = DTypeConversion.floats(try inputs.tensor(6))?.first
+        else { throw kernelError("scales must be float") }
         let m = y.shape[1], inner = y.elementCount / max(y.shape[0] * m, 1)
         let acc = y.values(as: Float.self)
-        let out = try requantize(acc, zeroPoint: inputs.tensor(7), shape: y.shape, combine: { i in
-            let wsc = ws.count == 1 ? ws[0] : ws[(i / inner) % m]
-            return xs * wsc / ys
-        })
+        let out = try requantize(
+            acc, zeroPoint: inputs.tensor(7), shape: y.shape,
+            combine: { i in
+                let wsc = ws.count == 1 ? ws[0] : ws[(i / inner) % m]
+                return xs * wsc / ys
+            })
         return [.tensor(out)]
     }
 }

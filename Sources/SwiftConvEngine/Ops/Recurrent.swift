@@ -43,8 +43,14 @@ struct RecurrentActivation {
     /// Parses a list of names, taking alphas/betas in order for the functions that use them.
     static func parse(_ names: [String], alphas: [Float], betas: [Float]) throws -> [RecurrentActivation] {
         var ai = 0, bi = 0
-        func a(_ d: Float) -> Float { defer { ai += 1 }; return ai < alphas.count ? alphas[ai] : d }
-        func b(_ d: Float) -> Float { defer { bi += 1 }; return bi < betas.count ? betas[bi] : d }
+        func a(_ d: Float) -> Float {
+            defer { ai += 1 }
+            return ai < alphas.count ? alphas[ai] : d
+        }
+        func b(_ d: Float) -> Float {
+            defer { bi += 1 }
+            return bi < betas.count ? betas[bi] : d
+        }
         return try names.map { name in
             switch name.lowercased() {
             case "relu": return .init(kind: .relu, alpha: 0, beta: 0)
@@ -88,9 +94,15 @@ struct RecurrentKernel: Kernel {
         if let h = hidden, h <= 0 || h > Int(Int32.max) { throw ctx.invalid("hidden_size \(h) is out of range") }
         let dir = ctx.string("direction", default: "forward")
         switch dir {
-        case "forward": directions = 1; reverseOnly = false
-        case "reverse": directions = 1; reverseOnly = true
-        case "bidirectional": directions = 2; reverseOnly = false
+        case "forward":
+            directions = 1
+            reverseOnly = false
+        case "reverse":
+            directions = 1
+            reverseOnly = true
+        case "bidirectional":
+            directions = 2
+            reverseOnly = false
         default: throw ctx.invalid("direction '\(dir)'")
         }
         layout = Int(ctx.int("layout", default: 0))
@@ -100,15 +112,24 @@ struct RecurrentKernel: Kernel {
         let perDir: Int
         let defaults: [String]
         switch cell {
-        case .rnn: perDir = 1; defaults = ["Tanh"]
-        case .gru: perDir = 2; defaults = ["Sigmoid", "Tanh"]
-        case .lstm: perDir = 3; defaults = ["Sigmoid", "Tanh", "Tanh"]
+        case .rnn:
+            perDir = 1
+            defaults = ["Tanh"]
+        case .gru:
+            perDir = 2
+            defaults = ["Sigmoid", "Tanh"]
+        case .lstm:
+            perDir = 3
+            defaults = ["Sigmoid", "Tanh", "Tanh"]
         }
         var names = ctx.strings("activations") ?? []
         if names.isEmpty { names = Array(repeating: defaults, count: directions).flatMap { $0 } }
         if names.count == perDir && directions == 2 { names += names }
-        guard names.count == perDir * directions else { throw ctx.invalid("expected \(perDir * directions) activations, got \(names.count)") }
-        let all = try RecurrentActivation.parse(names, alphas: ctx.floats("activation_alpha") ?? [], betas: ctx.floats("activation_beta") ?? [])
+        guard names.count == perDir * directions else {
+            throw ctx.invalid("expected \(perDir * directions) activations, got \(names.count)")
+        }
+        let all = try RecurrentActivation.parse(
+            names, alphas: ctx.floats("activation_alpha") ?? [], betas: ctx.floats("activation_beta") ?? [])
         acts = (0..<directions).map { Array(all[$0 * perDir..<($0 + 1) * perDir]) }
         if let w = ctx.constant(1), w.dtype == .float32, w.rank == 3, w.shape.allSatisfy({ $0 > 0 }) {
             let (n, k) = (w.shape[1], w.shape[2])
@@ -160,7 +181,10 @@ struct RecurrentKernel: Kernel {
         var lens = [Int](repeating: seq, count: batch)
         if let s = seqLens {
             guard let v = s.int64Values(), v.count == batch else { throw kernelError("sequence_lens must have \(batch) values") }
-            lens = try v.map { guard $0 >= 0 && Int($0) <= seq else { throw kernelError("sequence length \($0) out of range") }; return Int($0) }
+            lens = try v.map {
+                guard $0 >= 0 && Int($0) <= seq else { throw kernelError("sequence length \($0) out of range") }
+                return Int($0)
+            }
         }
         let y = try Tensor.zeros(T.dtype, [seq, directions, batch, hs])
         let yh = try Tensor.allocate(T.dtype, [directions, batch, hs])
@@ -176,15 +200,17 @@ struct RecurrentKernel: Kernel {
             xw.withUnsafeMutableBufferPointer { p in
                 if let packed = packed {
                     // A constant float32 W packed at build time (T is Float here).
-                    Gemm.sgemm(m: seq * batch, n: g * hs, k: inputSize,
-                               a: MatrixView(x.floatPointer, rowStride: inputSize, colStride: 1), packedB: packed,
-                               c: UnsafeMutableRawPointer(p.baseAddress!).assumingMemoryBound(to: Float.self), ldc: g * hs,
-                               parallel: par)
+                    Gemm.sgemm(
+                        m: seq * batch, n: g * hs, k: inputSize,
+                        a: MatrixView(x.floatPointer, rowStride: inputSize, colStride: 1), packedB: packed,
+                        c: UnsafeMutableRawPointer(p.baseAddress!).assumingMemoryBound(to: Float.self), ldc: g * hs,
+                        parallel: par)
                 } else {
-                    T.gemm(m: seq * batch, n: g * hs, k: inputSize,
-                           a: StridedMatrix(x.elementPointer(as: T.self), rowStride: inputSize, colStride: 1),
-                           b: StridedMatrix(wd, rowStride: 1, colStride: inputSize), beta: 0, c: p.baseAddress!, ldc: g * hs,
-                           parallel: par)
+                    T.gemm(
+                        m: seq * batch, n: g * hs, k: inputSize,
+                        a: StridedMatrix(x.elementPointer(as: T.self), rowStride: inputSize, colStride: 1),
+                        b: StridedMatrix(wd, rowStride: 1, colStride: inputSize), beta: 0, c: p.baseAddress!, ldc: g * hs,
+                        parallel: par)
                 }
             }
             var wb = [T](repeating: 0, count: g * hs), rb = wb
@@ -203,15 +229,18 @@ struct RecurrentKernel: Kernel {
             var rh = [T](repeating: 0, count: batch * hs)
             var hrh = [T](repeating: 0, count: batch * hs)
             let act = acts[d]
-            let fast = T.self == Float.self && cell == .lstm && clip == nil && !inputForget && peep == nil && act.map(\.kind) == [.sigmoid, .tanh, .tanh]
+            let fast =
+                T.self == Float.self && cell == .lstm && clip == nil && !inputForget && peep == nil
+                && act.map(\.kind) == [.sigmoid, .tanh, .tanh]
             if fast {
                 for i in 0..<g * hs { wb[i] += rb[i] }
                 // T is Float on this path.
                 var hf = h as! [Float], cf = c as! [Float]
-                lstmFloat(seq: seq, batch: batch, hs: hs, reverse: reverse, lens: lens, xw: xw as! [Float], bias: wb as! [Float],
-                          r: UnsafeRawPointer(rd).assumingMemoryBound(to: Float.self), h: &hf, c: &cf,
-                          y: UnsafeMutableRawPointer(py).assumingMemoryBound(to: Float.self), yOffset: d * batch * hs,
-                          yStride: directions * batch * hs, threads: context.threads)
+                lstmFloat(
+                    seq: seq, batch: batch, hs: hs, reverse: reverse, lens: lens, xw: xw as! [Float], bias: wb as! [Float],
+                    r: UnsafeRawPointer(rd).assumingMemoryBound(to: Float.self), h: &hf, c: &cf,
+                    y: UnsafeMutableRawPointer(py).assumingMemoryBound(to: Float.self), yOffset: d * batch * hs,
+                    yStride: directions * batch * hs, threads: context.threads)
                 h = hf as! [T]
                 c = cf as! [T]
             }
@@ -220,9 +249,10 @@ struct RecurrentKernel: Kernel {
                 // Recurrent projection H * R^T for every gate.
                 h.withUnsafeBufferPointer { hp in
                     hr.withUnsafeMutableBufferPointer { op in
-                        T.gemm(m: batch, n: g * hs, k: hs, a: StridedMatrix(hp.baseAddress!, rowStride: hs, colStride: 1),
-                               b: StridedMatrix(rd, rowStride: 1, colStride: hs), beta: 0, c: op.baseAddress!, ldc: g * hs,
-                               parallel: serialFor)
+                        T.gemm(
+                            m: batch, n: g * hs, k: hs, a: StridedMatrix(hp.baseAddress!, rowStride: hs, colStride: 1),
+                            b: StridedMatrix(rd, rowStride: 1, colStride: hs), beta: 0, c: op.baseAddress!, ldc: g * hs,
+                            parallel: serialFor)
                     }
                 }
                 if cell == .gru && !linearBeforeReset {
@@ -238,9 +268,10 @@ struct RecurrentKernel: Kernel {
                     }
                     rh.withUnsafeBufferPointer { hp in
                         hrh.withUnsafeMutableBufferPointer { op in
-                            T.gemm(m: batch, n: hs, k: hs, a: StridedMatrix(hp.baseAddress!, rowStride: hs, colStride: 1),
-                                   b: StridedMatrix(rd + 2 * hs * hs, rowStride: 1, colStride: hs), beta: 0,
-                                   c: op.baseAddress!, ldc: hs, parallel: serialFor)
+                            T.gemm(
+                                m: batch, n: hs, k: hs, a: StridedMatrix(hp.baseAddress!, rowStride: hs, colStride: 1),
+                                b: StridedMatrix(rd + 2 * hs * hs, rowStride: 1, colStride: hs), beta: 0,
+                                c: op.baseAddress!, ldc: hs, parallel: serialFor)
                         }
                     }
                 }
@@ -300,9 +331,11 @@ struct RecurrentKernel: Kernel {
     /// per step and batch row one matrix-vector product with R (rows split across threads
     /// when large) added to the precomputed input projection and the summed biases, then
     /// the gates through vectorizable sigmoid/tanh.
-    func lstmFloat(seq: Int, batch: Int, hs: Int, reverse: Bool, lens: [Int], xw: [Float], bias: [Float],
-                   r: UnsafePointer<Float>, h: inout [Float], c: inout [Float], y: UnsafeMutablePointer<Float>,
-                   yOffset: Int, yStride: Int, threads: ThreadPool) {
+    func lstmFloat(
+        seq: Int, batch: Int, hs: Int, reverse: Bool, lens: [Int], xw: [Float], bias: [Float],
+        r: UnsafePointer<Float>, h: inout [Float], c: inout [Float], y: UnsafeMutablePointer<Float>,
+        yOffset: Int, yStride: Int, threads: ThreadPool
+    ) {
         guard seq > 0, batch > 0, hs > 0 else { return }
         let rows = 4 * hs
         var gates = [Float](repeating: 0, count: rows)
@@ -352,8 +385,10 @@ struct RecurrentKernel: Kernel {
 /// `out[n] = add[n] + bias[n] + dot(m[n, 0..<k], x)` for `rows` contiguous rows of length
 /// `k`: four rows at a time with eight-lane accumulators, so each load of `x` feeds four
 /// multiply-adds.
-func gemvRows(_ m: UnsafePointer<Float>, rows: Int, k: Int, x: UnsafePointer<Float>, add: UnsafePointer<Float>,
-              bias: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) {
+func gemvRows(
+    _ m: UnsafePointer<Float>, rows: Int, k: Int, x: UnsafePointer<Float>, add: UnsafePointer<Float>,
+    bias: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>
+) {
     @inline(__always) func load(_ p: UnsafePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
     let body = k & ~7
     var n = 0
@@ -405,7 +440,9 @@ func transposeSeq<T: ComputeFloat>(_: T.Type, _ t: Tensor) throws -> Tensor {
     let s0 = t.shape[0], d = t.shape[1], b = t.shape[2], h = t.shape[3]
     let out = try Tensor.allocate(T.dtype, [b, s0, d, h])
     let s = t.elementPointer(as: T.self), o = out.mutableElementPointer(as: T.self)
-    for i in 0..<s0 { for j in 0..<d { for k in 0..<b { for l in 0..<h { o[((k * s0 + i) * d + j) * h + l] = s[((i * d + j) * b + k) * h + l] } } } }
+    for i in 0..<s0 {
+        for j in 0..<d { for k in 0..<b { for l in 0..<h { o[((k * s0 + i) * d + j) * h + l] = s[((i * d + j) * b + k) * h + l] } } }
+    }
     return out
 }
 
@@ -498,8 +535,9 @@ struct LinearAttentionKernel: Kernel {
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
         let q = try inputs.tensor(0), k = try inputs.tensor(1), v = try inputs.tensor(2)
         guard q.rank == 3, k.rank == 3, v.rank == 3, q.shape[0] == k.shape[0], q.shape[1] == k.shape[1],
-              v.shape[0] == q.shape[0], v.shape[1] == q.shape[1],
-              q.shape[2] % qHeads == 0, k.shape[2] % kvHeads == 0, v.shape[2] % kvHeads == 0 else {
+            v.shape[0] == q.shape[0], v.shape[1] == q.shape[1],
+            q.shape[2] % qHeads == 0, k.shape[2] % kvHeads == 0, v.shape[2] % kvHeads == 0
+        else {
             throw kernelError("query, key and value must be [B, T, heads * D]; got \(q.shape), \(k.shape), \(v.shape)")
         }
         let (b, t) = (q.shape[0], q.shape[1])
@@ -570,7 +608,9 @@ struct LinearAttentionKernel: Kernel {
                 }
             }
         }
-        return [.tensor(try tensor(out, q.dtype, [b, t, qHeads * dv])),
-                .tensor(try tensor(state, stateType, [b, kvHeads, dk, dv]))]
+        return [
+            .tensor(try tensor(out, q.dtype, [b, t, qHeads * dv])),
+            .tensor(try tensor(state, stateType, [b, kvHeads, dk, dv])),
+        ]
     }
 }

@@ -25,9 +25,10 @@ enum ReduceKernels {
                     guard let v = c.int64Values() else { throw ctx.invalid("axes must be int64") }
                     axes = v
                 }
-                return ReduceKernel(op: op, fixedAxes: axes, axesFromInput: axesFromInput && axes == nil,
-                                    keepDims: ctx.int("keepdims", default: 1) != 0,
-                                    noopWithEmptyAxes: ctx.int("noop_with_empty_axes", default: 0) != 0)
+                return ReduceKernel(
+                    op: op, fixedAxes: axes, axesFromInput: axesFromInput && axes == nil,
+                    keepDims: ctx.int("keepdims", default: 1) != 0,
+                    noopWithEmptyAxes: ctx.int("noop_with_empty_axes", default: 0) != 0)
             }
         }
     }
@@ -105,8 +106,13 @@ struct ReduceKernel: Kernel {
                     try kernel.reduceFloats(x, lane, layout, outShape, count, threads)
                 }
             }
-            guard let out = try dispatchFloatLane(x.dtype, Visit(x: x, kernel: self, layout: layout, outShape: outShape,
-                                                                 count: count, threads: threads)) else {
+            guard
+                let out = try dispatchFloatLane(
+                    x.dtype,
+                    Visit(
+                        x: x, kernel: self, layout: layout, outShape: outShape,
+                        count: count, threads: threads))
+            else {
                 throw kernelUnsupported("unsupported input type \(x.dtype)")
             }
             return [.tensor(out)]
@@ -114,8 +120,10 @@ struct ReduceKernel: Kernel {
     }
 
     /// Float reductions accumulate in the lane's compute type (Float for float16/bfloat16).
-    func reduceFloats<L: FloatLane>(_ x: Tensor, _: L.Type, _ layout: ReductionLayout, _ outShape: [Int],
-                                    _ count: Int, _ threads: ThreadPool) throws -> Tensor {
+    func reduceFloats<L: FloatLane>(
+        _ x: Tensor, _: L.Type, _ layout: ReductionLayout, _ outShape: [Int],
+        _ count: Int, _ threads: ThreadPool
+    ) throws -> Tensor {
         typealias T = L.Compute
         let outCount = outShape.reduce(1, *)
         var acc = [T](repeating: 0, count: outCount)
@@ -166,8 +174,10 @@ struct ReduceKernel: Kernel {
     }
 
     /// Integer sums and products wrap; Mean divides the sum, truncating.
-    func reduceIntegers<T: IntegerScalar>(_ x: Tensor, _: T.Type, _ layout: ReductionLayout, _ outShape: [Int],
-                                          _ count: Int) throws -> Tensor {
+    func reduceIntegers<T: IntegerScalar>(
+        _ x: Tensor, _: T.Type, _ layout: ReductionLayout, _ outShape: [Int],
+        _ count: Int
+    ) throws -> Tensor {
         let out = try Tensor.allocate(x.dtype, outShape)
         x.withElements(as: T.self) { px in
             out.withMutableElements(as: T.self) { pa in

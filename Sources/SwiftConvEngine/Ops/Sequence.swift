@@ -20,8 +20,9 @@ enum SequenceKernels {
             ConcatFromSequence(axis: try ctx.int("axis"), newAxis: ctx.int("new_axis", default: 0) != 0)
         }
         r.register("SequenceMap", since: [17]) { ctx in
-            SequenceMap(body: try Subgraph(ctx, attribute: "body"), listed: ctx.node.inputs.count,
-                        outputTypes: try ctx.graph("body").outputs.map(\.type))
+            SequenceMap(
+                body: try Subgraph(ctx, attribute: "body"), listed: ctx.node.inputs.count,
+                outputTypes: try ctx.graph("body").outputs.map(\.type))
         }
         r.register("Optional", since: [15, 28]) { ctx in
             var element: ValueType? = nil
@@ -124,7 +125,10 @@ struct SplitToSequence: Kernel {
             if s.rank == 0 {
                 guard v.count == 1, v[0] > 0 else { throw kernelError("split must be positive") }
                 var left = len
-                while left > 0 { sizes.append(min(Int(v[0]), left)); left -= sizes.last! }
+                while left > 0 {
+                    sizes.append(min(Int(v[0]), left))
+                    left -= sizes.last!
+                }
             } else {
                 guard v.allSatisfy({ $0 >= 0 }), (try? v.reduce(0) { try Checked.add($0, Int($1)) }) == len else {
                     throw kernelError("split sizes \(v) do not add up to \(len)")
@@ -138,8 +142,11 @@ struct SplitToSequence: Kernel {
             }
         } else {
             for i in 0..<len {
-                items.append(.tensor(keepDims ? try AxisBlocks.slice(x, axis: a, start: i, count: 1)
-                                              : try AxisBlocks.take(x, axis: a, index: i)))
+                items.append(
+                    .tensor(
+                        keepDims
+                            ? try AxisBlocks.slice(x, axis: a, start: i, count: 1)
+                            : try AxisBlocks.take(x, axis: a, index: i)))
             }
         }
         return [.sequence(items, elementType: .tensor(elementType: x.dtype, shape: nil))]

@@ -15,8 +15,9 @@ enum ShapeKernels {
                 guard let shape = ctx.ints("shape") else { throw ctx.missing("shape") }
                 return ReshapeKernel(allowZero: false, constShape: shape.map { Int(truncatingIfNeeded: $0) })
             }
-            return ReshapeKernel(allowZero: ctx.sinceVersion >= 14 && ctx.int("allowzero", default: 0) != 0,
-                                 constShape: try ctx.constant(1).map { try intValues($0, "shape") })
+            return ReshapeKernel(
+                allowZero: ctx.sinceVersion >= 14 && ctx.int("allowzero", default: 0) != 0,
+                constShape: try ctx.constant(1).map { try intValues($0, "shape") })
         }
         r.register("Flatten", since: [1, 9, 11, 13, 21, 23, 24, 25]) { ctx in FlattenKernel(axis: ctx.int("axis", default: 1)) }
         r.register("Squeeze", since: [1, 11, 13, 21, 23, 24, 25]) { ctx in
@@ -39,31 +40,37 @@ enum ShapeKernels {
             if ctx.sinceVersion < 2, ctx.hasInput(1) {
                 // Split-1 takes the split either as an attribute or as a second input.
                 split = try ctx.constant(1).map { try intValues($0, "split") }
-                return SplitKernel(axis: ctx.int("axis", default: 0), constSplit: split, splitInput: true,
-                                   outputs: ctx.node.outputs.count)
+                return SplitKernel(
+                    axis: ctx.int("axis", default: 0), constSplit: split, splitInput: true,
+                    outputs: ctx.node.outputs.count)
             } else if ctx.sinceVersion < 13 {
                 split = ctx.ints("split")?.map { Int($0) }
             } else {
                 split = try ctx.constant(1).map { try intValues($0, "split") }
             }
-            return SplitKernel(axis: ctx.int("axis", default: 0), constSplit: split,
-                               splitInput: ctx.sinceVersion >= 13, outputs: ctx.node.outputs.count)
+            return SplitKernel(
+                axis: ctx.int("axis", default: 0), constSplit: split,
+                splitInput: ctx.sinceVersion >= 13, outputs: ctx.node.outputs.count)
         }
         r.register("Slice", since: [1, 10, 11, 13]) { ctx in
             if ctx.sinceVersion < 10 {
                 guard let s = ctx.ints("starts") else { throw ctx.missing("starts") }
                 guard let e = ctx.ints("ends") else { throw ctx.missing("ends") }
-                return SliceKernel(attrs: SliceKernel.Params(starts: s.map { Int(truncatingIfNeeded: $0) },
-                                                             ends: e.map { Int(truncatingIfNeeded: $0) },
-                                                             axes: ctx.ints("axes")?.map { Int($0) }, steps: nil))
+                return SliceKernel(
+                    attrs: SliceKernel.Params(
+                        starts: s.map { Int(truncatingIfNeeded: $0) },
+                        ends: e.map { Int(truncatingIfNeeded: $0) },
+                        axes: ctx.ints("axes")?.map { Int($0) }, steps: nil))
             }
             // Constant starts/ends/axes/steps are parsed once.
             var attrs: SliceKernel.Params? = nil
             if let s = ctx.constant(1), let e = ctx.constant(2),
-               !ctx.hasInput(3) || ctx.constant(3) != nil, !ctx.hasInput(4) || ctx.constant(4) != nil {
-                attrs = SliceKernel.Params(starts: try intValues(s, "starts"), ends: try intValues(e, "ends"),
-                                           axes: try ctx.constant(3).map { try intValues($0, "axes") },
-                                           steps: try ctx.constant(4).map { try intValues($0, "steps") })
+                !ctx.hasInput(3) || ctx.constant(3) != nil, !ctx.hasInput(4) || ctx.constant(4) != nil
+            {
+                attrs = SliceKernel.Params(
+                    starts: try intValues(s, "starts"), ends: try intValues(e, "ends"),
+                    axes: try ctx.constant(3).map { try intValues($0, "axes") },
+                    steps: try ctx.constant(4).map { try intValues($0, "steps") })
             }
             return SliceKernel(attrs: attrs, fromInputs: true)
         }
@@ -74,11 +81,13 @@ enum ShapeKernels {
             }
             if ctx.sinceVersion < 11 {
                 guard let pads = ctx.ints("pads") ?? ctx.ints("paddings") else { throw ctx.missing("pads") }
-                return PadKernel(mode: mode, constPads: pads.map { Int($0) }, attrValue: Double(ctx.float("value", default: 0)),
-                                 constAxes: nil)
+                return PadKernel(
+                    mode: mode, constPads: pads.map { Int($0) }, attrValue: Double(ctx.float("value", default: 0)),
+                    constAxes: nil)
             }
-            return PadKernel(mode: mode, constPads: try ctx.constant(1).map { try intValues($0, "pads") }, attrValue: nil,
-                             constAxes: try ctx.constant(3).map { try intValues($0, "axes") })
+            return PadKernel(
+                mode: mode, constPads: try ctx.constant(1).map { try intValues($0, "pads") }, attrValue: nil,
+                constAxes: try ctx.constant(3).map { try intValues($0, "axes") })
         }
         r.register("Expand", since: [8, 13]) { ctx in ExpandKernel(constShape: try ctx.constant(1).map { try intValues($0, "shape") }) }
         r.register("Tile", since: [1, 6, 13]) { ctx in
@@ -197,7 +206,12 @@ struct UnsqueezeKernel: Kernel {
         var shape: [Int] = []
         var k = 0
         for d in 0..<rank {
-            if add.contains(d) { shape.append(1) } else { shape.append(x.shape[k]); k += 1 }
+            if add.contains(d) {
+                shape.append(1)
+            } else {
+                shape.append(x.shape[k])
+                k += 1
+            }
         }
         return [.tensor(x.reshaped(shape))]
     }
@@ -238,8 +252,9 @@ func concatenate(_ ts: [Tensor], axis a: Int) throws -> Tensor {
         var offset = 0
         for t in ts {
             let w = t.shape[a] * inner
-            try stridedCopy(from: t, offset: 0, strides: [w, 1], into: out, offset: offset,
-                            strides: [shape[a] * inner, 1], shape: [outer, w])
+            try stridedCopy(
+                from: t, offset: 0, strides: [w, 1], into: out, offset: offset,
+                strides: [shape[a] * inner, 1], shape: [outer, w])
             offset += w
         }
         return [out]
@@ -354,9 +369,10 @@ struct SliceKernel: Kernel {
         if let attrs {
             p = attrs
         } else {
-            p = Params(starts: try intValues(inputs.tensor(1), "starts"), ends: try intValues(inputs.tensor(2), "ends"),
-                       axes: try inputs.optionalTensor(3).map { try intValues($0, "axes") },
-                       steps: try inputs.optionalTensor(4).map { try intValues($0, "steps") })
+            p = Params(
+                starts: try intValues(inputs.tensor(1), "starts"), ends: try intValues(inputs.tensor(2), "ends"),
+                axes: try inputs.optionalTensor(3).map { try intValues($0, "axes") },
+                steps: try inputs.optionalTensor(4).map { try intValues($0, "steps") })
         }
         let n = p.starts.count
         let axes = p.axes ?? Array(0..<n)
@@ -440,24 +456,27 @@ struct PadKernel: Kernel {
                 guard t.dtype == x.dtype else { throw kernelError("constant_value is \(t.dtype), input is \(x.dtype)") }
                 value = t
             }
-            return [.tensor(try onStringIndices(x) { x in
-                let out = try Tensor.allocate(x.dtype, shape)
-                try fillElements(out, with: value)
-                // Copy the part of the input that survives.
-                let sIn = contiguousStrides(x.shape), sOut = contiguousStrides(shape)
-                var region = [Int](), inOff = 0, outOff = 0
-                for d in 0..<rank {
-                    // Written so that pads near Int.min/Int.max whose sum fits do not overflow here.
-                    let lo = before[d] >= 0 ? 0 : before[d] <= -x.shape[d] ? x.shape[d] : -before[d]
-                    let hi = after[d] < 0 ? x.shape[d] + after[d] : x.shape[d]
-                    region.append(max(0, hi - lo))
-                    guard hi > lo else { return out }
-                    inOff += lo * sIn[d]
-                    outOff += max(0, before[d]) * sOut[d]
-                }
-                try stridedCopy(from: x, offset: inOff, strides: sIn, into: out, offset: outOff, strides: sOut, shape: region)
-                return out
-            })]
+            return [
+                .tensor(
+                    try onStringIndices(x) { x in
+                        let out = try Tensor.allocate(x.dtype, shape)
+                        try fillElements(out, with: value)
+                        // Copy the part of the input that survives.
+                        let sIn = contiguousStrides(x.shape), sOut = contiguousStrides(shape)
+                        var region = [Int](), inOff = 0, outOff = 0
+                        for d in 0..<rank {
+                            // Written so that pads near Int.min/Int.max whose sum fits do not overflow here.
+                            let lo = before[d] >= 0 ? 0 : before[d] <= -x.shape[d] ? x.shape[d] : -before[d]
+                            let hi = after[d] < 0 ? x.shape[d] + after[d] : x.shape[d]
+                            region.append(max(0, hi - lo))
+                            guard hi > lo else { return out }
+                            inOff += lo * sIn[d]
+                            outOff += max(0, before[d]) * sOut[d]
+                        }
+                        try stridedCopy(from: x, offset: inOff, strides: sIn, into: out, offset: outOff, strides: sOut, shape: region)
+                        return out
+                    })
+            ]
         }
         let sIn = contiguousStrides(x.shape)
         for d in 0..<rank {
@@ -471,26 +490,31 @@ struct PadKernel: Kernel {
                 }
             }
         }
-        return [.tensor(try indexMapGather(x, shape: shape) {
-            (0..<rank).map { d in
-                let n = x.shape[d]
-                return (0..<shape[d]).map { o in
-                    let i = o - before[d]
-                    let j: Int
-                    switch mode {
-                    case "edge": j = min(max(i, 0), n - 1)
-                    case "wrap": j = ((i % n) + n) % n
-                    default:
-                        if n == 1 { j = 0 } else {
-                            let period = 2 * (n - 1)
-                            let m = ((i % period) + period) % period
-                            j = m < n ? m : period - m
+        return [
+            .tensor(
+                try indexMapGather(x, shape: shape) {
+                    (0..<rank).map { d in
+                        let n = x.shape[d]
+                        return (0..<shape[d]).map { o in
+                            let i = o - before[d]
+                            let j: Int
+                            switch mode {
+                            case "edge": j = min(max(i, 0), n - 1)
+                            case "wrap": j = ((i % n) + n) % n
+                            default:
+                                if n == 1 {
+                                    j = 0
+                                } else {
+                                    let period = 2 * (n - 1)
+                                    let m = ((i % period) + period) % period
+                                    j = m < n ? m : period - m
+                                }
+                            }
+                            return j * sIn[d]
                         }
                     }
-                    return j * sIn[d]
-                }
-            }
-        })]
+                })
+        ]
     }
 }
 

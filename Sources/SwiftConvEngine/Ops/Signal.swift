@@ -5,14 +5,16 @@ import SwiftConvIR
 enum SignalKernels {
     static func register(into r: inout KernelRegistry) {
         r.register("DFT", since: [17, 20]) { ctx in
-            DFTKernel(axisAttribute: ctx.sinceVersion < 20 ? ctx.int("axis", default: 1) : nil,
-                      inverse: ctx.int("inverse", default: 0) != 0, onesided: ctx.int("onesided", default: 0) != 0)
+            DFTKernel(
+                axisAttribute: ctx.sinceVersion < 20 ? ctx.int("axis", default: 1) : nil,
+                inverse: ctx.int("inverse", default: 0) != 0, onesided: ctx.int("onesided", default: 0) != 0)
         }
         r.register("STFT", since: [17]) { ctx in STFTKernel(onesided: ctx.int("onesided", default: 1) != 0) }
         for (op, kind) in [("HannWindow", WindowKernel.Kind.hann), ("HammingWindow", .hamming), ("BlackmanWindow", .blackman)] {
             r.register(op, since: [17]) { ctx in
-                WindowKernel(kind: kind, periodic: ctx.int("periodic", default: 1) != 0,
-                             dtype: try outputDatatype(ctx, default: .float32))
+                WindowKernel(
+                    kind: kind, periodic: ctx.int("periodic", default: 1) != 0,
+                    dtype: try outputDatatype(ctx, default: .float32))
             }
         }
         r.register("MelWeightMatrix", since: [17]) { ctx in
@@ -23,7 +25,8 @@ enum SignalKernels {
     static func outputDatatype(_ ctx: KernelBuildContext, default d: DType) throws -> DType {
         let code = ctx.int("output_datatype", default: Int64(d.rawValue))
         guard let dt = DType(rawValue: Int32(code)), dt == .float32 || dt == .float64 || dt == .float16 || dt.isInteger,
-              dt.bitWidth % 8 == 0 else {
+            dt.bitWidth % 8 == 0
+        else {
             throw SwiftConvError.unsupportedOp("output_datatype \(code) is not supported")
         }
         return dt
@@ -75,9 +78,15 @@ struct ComplexDFT {
         var j = 0
         for i in 1..<n {
             var bit = n >> 1
-            while j & bit != 0 { j ^= bit; bit >>= 1 }
+            while j & bit != 0 {
+                j ^= bit
+                bit >>= 1
+            }
             j |= bit
-            if i < j { re.swapAt(i, j); im.swapAt(i, j) }
+            if i < j {
+                re.swapAt(i, j)
+                im.swapAt(i, j)
+            }
         }
         var len = 2
         while len <= n {
@@ -144,7 +153,10 @@ struct DFTKernel: Kernel {
         var re = [Double](repeating: 0, count: length), im = [Double](repeating: 0, count: length)
         for o in 0..<outer {
             for i in 0..<inner {
-                for k in 0..<length { re[k] = 0; im[k] = 0 }
+                for k in 0..<length {
+                    re[k] = 0
+                    im[k] = 0
+                }
                 if irfft {
                     // Hermitian extension of the one-sided spectrum.
                     for k in 0...(length / 2) where k < inLen {
@@ -153,7 +165,10 @@ struct DFTKernel: Kernel {
                         im[k] = c == 2 ? src[p + 1] : 0
                     }
                     if length / 2 + 1 < length {
-                        for k in (length / 2 + 1)..<length { re[k] = re[length - k]; im[k] = -im[length - k] }
+                        for k in (length / 2 + 1)..<length {
+                            re[k] = re[length - k]
+                            im[k] = -im[length - k]
+                        }
                     }
                 } else {
                     for k in 0..<min(inLen, length) {
@@ -226,7 +241,9 @@ struct WindowKernel: Kernel {
     let dtype: DType
 
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
-        guard let size = try inputs.tensor(0).scalarInt(), size >= 0 else { throw kernelError("size must be a non-negative integer scalar") }
+        guard let size = try inputs.tensor(0).scalarInt(), size >= 0 else {
+            throw kernelError("size must be a non-negative integer scalar")
+        }
         let n = Int(size)
         try checkTemporary(n, of: Double.self, "the window")
         let denom = Double(periodic ? n : n - 1)
@@ -247,12 +264,14 @@ struct MelWeightMatrixKernel: Kernel {
 
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
         guard let mels = try inputs.tensor(0).scalarInt(), mels > 0,
-              let dftLength = try inputs.tensor(1).scalarInt(), dftLength > 0,
-              let rate = try inputs.tensor(2).scalarInt(), rate > 0 else {
+            let dftLength = try inputs.tensor(1).scalarInt(), dftLength > 0,
+            let rate = try inputs.tensor(2).scalarInt(), rate > 0
+        else {
             throw kernelError("num_mel_bins, dft_length and sample_rate must be positive integer scalars")
         }
         guard let low = try DoubleBridge.values(try inputs.tensor(3)).first,
-              let high = try DoubleBridge.values(try inputs.tensor(4)).first else {
+            let high = try DoubleBridge.values(try inputs.tensor(4)).first
+        else {
             throw kernelError("the edge frequencies must be float scalars")
         }
         let bins = Int(dftLength) / 2 + 1

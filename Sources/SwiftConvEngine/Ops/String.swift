@@ -6,14 +6,16 @@ enum StringKernels {
         r.register("StringNormalizer", since: [10]) { ctx in
             let action = ctx.string("case_change_action", default: "NONE")
             guard ["NONE", "LOWER", "UPPER"].contains(action) else { throw ctx.invalid("unknown case_change_action '\(action)'") }
-            return StringNormalizer(caseChange: action, caseSensitive: ctx.int("is_case_sensitive", default: 0) != 0,
-                                    stopwords: ctx.strings("stopwords") ?? [])
+            return StringNormalizer(
+                caseChange: action, caseSensitive: ctx.int("is_case_sensitive", default: 0) != 0,
+                stopwords: ctx.strings("stopwords") ?? [])
         }
         r.register("StringConcat", since: [20]) { _ in StringConcat() }
         r.register("StringSplit", since: [20]) { ctx in
-            let d = ctx.node.attribute("delimiter").flatMap { a -> [UInt8]? in
-                if case .string(let b)? = a.value { return b } else { return nil }
-            } ?? []
+            let d =
+                ctx.node.attribute("delimiter").flatMap { a -> [UInt8]? in
+                    if case .string(let b)? = a.value { return b } else { return nil }
+                } ?? []
             let m = ctx.attribute("maxsplit")?.int
             return StringSplit(delimiter: d, maxSplit: m.map { Int(max(0, $0)) })
         }
@@ -235,7 +237,10 @@ struct RegexPattern: Sendable {
                 var atom = try self.atom()
                 while let (lo, hi) = try quantifier() {
                     var greedy = true
-                    if peek("?") { greedy = false; i += 1 }
+                    if peek("?") {
+                        greedy = false
+                        i += 1
+                    }
                     atom = .rep(atom, min: lo, max: hi, greedy: greedy)
                 }
                 items.append(atom)
@@ -256,16 +261,31 @@ struct RegexPattern: Sendable {
         mutating func quantifier() throws -> (Int, Int?)? {
             guard i < chars.count else { return nil }
             switch chars[i] {
-            case 42: i += 1; return (0, nil)       // *
-            case 43: i += 1; return (1, nil)       // +
-            case 63: i += 1; return (0, 1)         // ?
-            case 123:                              // {
+            case 42:
+                i += 1
+                return (0, nil) // *
+            case 43:
+                i += 1
+                return (1, nil) // +
+            case 63:
+                i += 1
+                return (0, 1) // ?
+            case 123: // {
                 let save = i
                 i += 1
-                guard let lo = number() else { i = save; return nil }
+                guard let lo = number() else {
+                    i = save
+                    return nil
+                }
                 var hi: Int? = lo
-                if peek(",") { i += 1; hi = number() }
-                guard peek("}") else { i = save; return nil }
+                if peek(",") {
+                    i += 1
+                    hi = number()
+                }
+                guard peek("}") else {
+                    i = save
+                    return nil
+                }
                 i += 1
                 if lo > 1000 || (hi ?? 0) > 1000 || (hi.map { $0 < lo } ?? false) {
                     throw RegexSyntaxError(why: "bad repetition count")
@@ -317,8 +337,14 @@ struct RegexPattern: Sendable {
             case 36: return .lineEnd
             case 42, 43, 63: throw RegexSyntaxError(why: "nothing to repeat")
             case 92:
-                if peek("b") { i += 1; return .wordBoundary(true) }
-                if peek("B") { i += 1; return .wordBoundary(false) }
+                if peek("b") {
+                    i += 1
+                    return .wordBoundary(true)
+                }
+                if peek("B") {
+                    i += 1
+                    return .wordBoundary(false)
+                }
                 if i < chars.count, chars[i] >= 49, chars[i] <= 57 { throw RegexSyntaxError(why: "backreferences are not supported") }
                 return .chars(CharClass(items: [try escape(inClass: false)], negated: false))
             default:
@@ -328,7 +354,10 @@ struct RegexPattern: Sendable {
 
         mutating func charClass() throws -> CharClass {
             var cls = CharClass(items: [], negated: false)
-            if peek("^") { cls.negated = true; i += 1 }
+            if peek("^") {
+                cls.negated = true
+                i += 1
+            }
             var first = true
             while i < chars.count && (first || !peek("]")) {
                 first = false
@@ -403,8 +432,10 @@ struct RegexPattern: Sendable {
             return match(items[j], i) { p in self.matchSeq(items, j + 1, p, k) }
         }
 
-        func matchRep(_ node: Node, _ lo: Int, _ hi: Int?, _ greedy: Bool, _ count: Int, _ i: Int,
-                               _ k: (Int) -> Bool) -> Bool {
+        func matchRep(
+            _ node: Node, _ lo: Int, _ hi: Int?, _ greedy: Bool, _ count: Int, _ i: Int,
+            _ k: (Int) -> Bool
+        ) -> Bool {
             let canMore = hi.map { count < $0 } ?? true
             if !greedy && count >= lo && k(i) { return true }
             if canMore && match(node, i, { p in (p != i || count < lo) && self.matchRep(node, lo, hi, greedy, count + 1, p, k) }) {

@@ -8,15 +8,19 @@ enum TrainingKernels {
 
     static func register(into r: inout KernelRegistry) {
         r.register("Adagrad", domain: domain, since: [1]) { ctx in
-            OptimizerKernel(rule: .adagrad(decay: Double(ctx.float("decay_factor", default: 0)),
-                                           epsilon: Double(ctx.float("epsilon", default: 1e-6))),
-                            norm: Double(ctx.float("norm_coefficient", default: 0)), stateCount: 1)
+            OptimizerKernel(
+                rule: .adagrad(
+                    decay: Double(ctx.float("decay_factor", default: 0)),
+                    epsilon: Double(ctx.float("epsilon", default: 1e-6))),
+                norm: Double(ctx.float("norm_coefficient", default: 0)), stateCount: 1)
         }
         r.register("Adam", domain: domain, since: [1]) { ctx in
-            OptimizerKernel(rule: .adam(alpha: Double(ctx.float("alpha", default: 0.9)), beta: Double(ctx.float("beta", default: 0.999)),
-                                        epsilon: Double(ctx.float("epsilon", default: 1e-6)),
-                                        post: Double(ctx.float("norm_coefficient_post", default: 0))),
-                            norm: Double(ctx.float("norm_coefficient", default: 0)), stateCount: 2)
+            OptimizerKernel(
+                rule: .adam(
+                    alpha: Double(ctx.float("alpha", default: 0.9)), beta: Double(ctx.float("beta", default: 0.999)),
+                    epsilon: Double(ctx.float("epsilon", default: 1e-6)),
+                    post: Double(ctx.float("norm_coefficient_post", default: 0))),
+                norm: Double(ctx.float("norm_coefficient", default: 0)), stateCount: 2)
         }
         r.register("Momentum", domain: domain, since: [1]) { ctx in
             let mode = ctx.string("mode", default: "standard")
@@ -25,13 +29,14 @@ enum TrainingKernels {
                 guard let v = ctx.attribute(name)?.float else { throw ctx.missing(name) }
                 return Double(v)
             }
-            return OptimizerKernel(rule: .momentum(alpha: try required("alpha"), beta: try required("beta"),
-                                                   nesterov: mode == "nesterov"),
-                                   norm: try required("norm_coefficient"), stateCount: 1)
+            return OptimizerKernel(
+                rule: .momentum(
+                    alpha: try required("alpha"), beta: try required("beta"),
+                    nesterov: mode == "nesterov"),
+                norm: try required("norm_coefficient"), stateCount: 1)
         }
     }
 }
-
 
 /// One optimizer step on n tensors: inputs R, T, X1..n, G1..n, then `stateCount` groups of
 /// n state tensors; outputs X1..n then the updated states.
@@ -57,7 +62,9 @@ struct OptimizerKernel: Kernel {
         for i in 0..<n {
             let x = try inputs.tensor(2 + i), g = try inputs.tensor(2 + n + i)
             let ss = try (0..<stateCount).map { try inputs.tensor(2 + (2 + $0) * n + i) }
-            guard g.shape == x.shape, ss.allSatisfy({ $0.shape == x.shape }) else { throw kernelError("X, G and states must have the same shape") }
+            guard g.shape == x.shape, ss.allSatisfy({ $0.shape == x.shape }) else {
+                throw kernelError("X, G and states must have the same shape")
+            }
             let xv = try DoubleBridge.values(x), gv = try DoubleBridge.values(g)
             var sv = try ss.map(DoubleBridge.values)
             var out = xv

@@ -30,11 +30,13 @@ enum DeclaredOutputTypeCheck {
         }
         for (i, output) in model.graph.outputs.enumerated() where i < computed.count {
             guard let want = elementType(declared[i]), let got = elementType(computed[i]), got != want,
-                  let k = producer[output.name]
+                let k = producer[output.name]
             else { continue }
             let node = GraphChecker.describe(model.graph.nodes[k], index: k)
-            throw ModelChecker.fail(node, "output '\(output.name)' is tensor(\(got.onnxTypeName)), "
-                + "but the graph declares it as tensor(\(want.onnxTypeName))")
+            throw ModelChecker.fail(
+                node,
+                "output '\(output.name)' is tensor(\(got.onnxTypeName)), "
+                    + "but the graph declares it as tensor(\(want.onnxTypeName))")
         }
         // The declarations taken away for the check come back as the model has them.
         graph.outputs = model.graph.outputs

@@ -26,7 +26,8 @@ extension ModelChecker {
         for o in model.opsetImports {
             let domain = OpDomain.canonical(o.domain)
             if let known = OpDomain.knownVersions[domain], !known.contains(o.version) {
-                let why = "opset import '\(domain.isEmpty ? "ai.onnx" : domain)' version \(o.version) does not exist "
+                let why =
+                    "opset import '\(domain.isEmpty ? "ai.onnx" : domain)' version \(o.version) does not exist "
                     + "(known: \(known.lowerBound)...\(known.upperBound))"
                 guard let user = firstNode(in: model.graph, domain: domain) else { throw fail("model: " + why) }
                 throw fail(user, why)
@@ -93,8 +94,10 @@ struct SessionGraphChecker {
                 }
                 if let earlier = producer[out] {
                     let by = earlier == k ? "this node" : GraphChecker.describe(g.nodes[earlier], index: earlier).label
-                    throw ModelChecker.fail(label, "output '\(out)' is already produced by \(by); "
-                        + "every value must be assigned once")
+                    throw ModelChecker.fail(
+                        label,
+                        "output '\(out)' is already produced by \(by); "
+                            + "every value must be assigned once")
                 }
                 producer[out] = k
             }
@@ -131,16 +134,20 @@ struct SessionGraphChecker {
     func checkArity(_ node: Node, label: SwiftConvError.NodeContext) throws {
         let domain = node.canonicalDomain
         guard !functions.contains(domain + "\u{0}" + node.opType), let version = opsets[domain],
-              let schema = registry.schema(domain: domain, opType: node.opType, version: version)
+            let schema = registry.schema(domain: domain, opType: node.opType, version: version)
         else { return }
         let sig = "\(schema.name)-\(schema.sinceVersion)"
         if node.inputs.count < schema.minInputs || node.inputs.count > schema.maxInputs {
-            throw ModelChecker.fail(label, "has \(node.inputs.count) inputs, \(sig) takes "
-                + Self.range(schema.minInputs, schema.maxInputs))
+            throw ModelChecker.fail(
+                label,
+                "has \(node.inputs.count) inputs, \(sig) takes "
+                    + Self.range(schema.minInputs, schema.maxInputs))
         }
         if node.outputs.count < schema.minOutputs || node.outputs.count > schema.maxOutputs {
-            throw ModelChecker.fail(label, "has \(node.outputs.count) outputs, \(sig) gives "
-                + Self.range(schema.minOutputs, schema.maxOutputs))
+            throw ModelChecker.fail(
+                label,
+                "has \(node.outputs.count) outputs, \(sig) gives "
+                    + Self.range(schema.minOutputs, schema.maxOutputs))
         }
     }
 

@@ -25,8 +25,9 @@ public enum ModelChecker {
         for o in model.opsetImports {
             let d = OpDomain.canonical(o.domain)
             if let known = OpDomain.knownVersions[d], !known.contains(o.version) {
-                throw fail("model: opset import '\(d.isEmpty ? "ai.onnx" : d)' version \(o.version) is not supported "
-                    + "(known: \(known.lowerBound)...\(known.upperBound))")
+                throw fail(
+                    "model: opset import '\(d.isEmpty ? "ai.onnx" : d)' version \(o.version) is not supported "
+                        + "(known: \(known.lowerBound)...\(known.upperBound))")
             }
             opsets[d] = o.version
         }
@@ -109,8 +110,9 @@ struct GraphChecker {
         }
         for (k, node) in g.nodes.enumerated() {
             let label = Self.describe(node, index: k)
-            try checkNode(node, label: label, visible: { defined.contains($0) || outer.contains($0) }, depth: depth,
-                          scope: { defined.union(outer) })
+            try checkNode(
+                node, label: label, visible: { defined.contains($0) || outer.contains($0) }, depth: depth,
+                scope: { defined.union(outer) })
             for out in node.outputs where !out.isEmpty {
                 guard defined.insert(out).inserted else {
                     throw ModelChecker.fail(label, "output '\(out)' is already defined (graph must be in SSA form)")
@@ -128,12 +130,15 @@ struct GraphChecker {
         }
     }
 
-    func checkNode(_ node: Node, label: SwiftConvError.NodeContext, visible: (String) -> Bool, depth: Int, scope: () -> Set<String>) throws {
+    func checkNode(_ node: Node, label: SwiftConvError.NodeContext, visible: (String) -> Bool, depth: Int, scope: () -> Set<String>) throws
+    {
         guard !node.opType.isEmpty else { throw ModelChecker.fail(label, "op_type is empty") }
         for (i, name) in node.inputs.enumerated() where !name.isEmpty {
             guard visible(name) else {
-                throw ModelChecker.fail(label, "input \(i) '\(name)' is not defined before use "
-                    + "(not a graph input, initializer or earlier node output; nodes must be topologically sorted)")
+                throw ModelChecker.fail(
+                    label,
+                    "input \(i) '\(name)' is not defined before use "
+                        + "(not a graph input, initializer or earlier node output; nodes must be topologically sorted)")
             }
         }
         let domain = node.canonicalDomain
@@ -153,8 +158,10 @@ struct GraphChecker {
         let standard = domain == OpDomain.onnx || domain == OpDomain.ml
         if !isFunction, standard {
             guard let schema = registry.schema(domain: domain, opType: node.opType, version: version) else {
-                throw ModelChecker.fail(label, "no op '\(node.opType)' registered in domain "
-                    + "'\(domain.isEmpty ? "ai.onnx" : domain)' for opset version \(version)")
+                throw ModelChecker.fail(
+                    label,
+                    "no op '\(node.opType)' registered in domain "
+                        + "'\(domain.isEmpty ? "ai.onnx" : domain)' for opset version \(version)")
             }
             try checkAgainstSchema(node, schema, label: label)
         }
@@ -175,13 +182,17 @@ struct GraphChecker {
         let sig = "\(schema.name)-\(schema.sinceVersion)"
         let (minIn, maxIn) = (schema.minInputs, schema.maxInputs)
         if node.inputs.count < minIn || node.inputs.count > maxIn {
-            throw ModelChecker.fail(label, "has \(node.inputs.count) inputs, \(sig) takes "
-                + (maxIn == Int.max ? "at least \(minIn)" : (minIn == maxIn ? "\(minIn)" : "\(minIn) to \(maxIn)")))
+            throw ModelChecker.fail(
+                label,
+                "has \(node.inputs.count) inputs, \(sig) takes "
+                    + (maxIn == Int.max ? "at least \(minIn)" : (minIn == maxIn ? "\(minIn)" : "\(minIn) to \(maxIn)")))
         }
         let (minOut, maxOut) = (schema.minOutputs, schema.maxOutputs)
         if node.outputs.count < minOut || node.outputs.count > maxOut {
-            throw ModelChecker.fail(label, "has \(node.outputs.count) outputs, \(sig) gives "
-                + (maxOut == Int.max ? "at least \(minOut)" : (minOut == maxOut ? "\(minOut)" : "\(minOut) to \(maxOut)")))
+            throw ModelChecker.fail(
+                label,
+                "has \(node.outputs.count) outputs, \(sig) gives "
+                    + (maxOut == Int.max ? "at least \(minOut)" : (minOut == maxOut ? "\(minOut)" : "\(minOut) to \(maxOut)")))
         }
         for (i, name) in node.inputs.enumerated() where name.isEmpty {
             if schema.inputOption(at: i) == .single {

@@ -24,8 +24,10 @@ public struct InferenceContext {
     let subgraphInferrer: ((inout Graph, [ValueType?]) -> [ValueType?])?
 
     /// A context for `node` read at `opset`, with what is known of its inputs.
-    public init(node: Node, opset: Int64, inputTypes: [ValueType?], inputConstants: [Tensor?],
-                inputValues: [[Dim]?], subgraphInferrer: ((inout Graph, [ValueType?]) -> [ValueType?])? = nil) {
+    public init(
+        node: Node, opset: Int64, inputTypes: [ValueType?], inputConstants: [Tensor?],
+        inputValues: [[Dim]?], subgraphInferrer: ((inout Graph, [ValueType?]) -> [ValueType?])? = nil
+    ) {
         self.node = node
         self.opset = opset
         self.inputTypes = inputTypes
@@ -74,7 +76,8 @@ public struct InferenceContext {
     public func values(_ i: Int) -> [Dim]? {
         if has(i), i < inputValues.count, let v = inputValues[i] { return v }
         if let c = constant(i), c.elementCount <= 1 << 16, c.shape.count <= 1, let ints = c.int64Values(),
-           ints.count == c.elementCount {
+            ints.count == c.elementCount
+        {
             return ints.map { Dim.known(Int(clamping: $0)) }
         }
         return nil
@@ -276,10 +279,12 @@ public enum ShapeMath {
     }
 
     /// Output size of a sliding window (conv/pool) along one axis.
-    public static func windowOutput(input: Dim, kernel: Int, stride: Int, dilation: Int, padBegin: Int, padEnd: Int,
-                                    ceilMode: Bool = false) -> Dim {
+    public static func windowOutput(
+        input: Dim, kernel: Int, stride: Int, dilation: Int, padBegin: Int, padEnd: Int,
+        ceilMode: Bool = false
+    ) -> Dim {
         guard let n = input.value, n >= 0, stride > 0, dilation > 0, kernel > 0, kernel < 1 << 30, dilation < 1 << 30,
-              padBegin > -(1 << 40), padBegin < 1 << 40, padEnd > -(1 << 40), padEnd < 1 << 40, n < 1 << 50
+            padBegin > -(1 << 40), padBegin < 1 << 40, padEnd > -(1 << 40), padEnd < 1 << 40, n < 1 << 50
         else { return .unknown }
         let effective = (kernel - 1) * dilation + 1
         let span = n + padBegin + padEnd - effective

@@ -91,8 +91,10 @@ public struct OpSchema: Sendable {
     public var inferTypes: TypeInferenceRule?
 
     /// A schema for `domain::name` as defined since `sinceVersion`.
-    public init(domain: String, name: String, sinceVersion: Int64, inputs: [ParameterOption],
-                outputs: [ParameterOption], attributes: [AttributeSpec] = [], inferTypes: TypeInferenceRule? = nil) {
+    public init(
+        domain: String, name: String, sinceVersion: Int64, inputs: [ParameterOption],
+        outputs: [ParameterOption], attributes: [AttributeSpec] = [], inferTypes: TypeInferenceRule? = nil
+    ) {
         self.domain = domain == "ai.onnx" ? "" : domain
         self.name = name
         self.sinceVersion = sinceVersion
@@ -266,14 +268,18 @@ extension OpRegistry {
     /// `inputs`/`outputs` use one character per formal parameter: `1` single, `?` optional,
     /// `v` variadic. `attributes` is a space-separated list of `name:kind`, `!` marking
     /// required ones; kinds are `f i s t g fs is ss ts gs st tp`.
-    mutating func add(_ name: String, domain: String = "", since: [Int64], inputs: String, outputs: String,
-                      attributes: String = "", rule: TypeInferenceRule?) {
+    mutating func add(
+        _ name: String, domain: String = "", since: [Int64], inputs: String, outputs: String,
+        attributes: String = "", rule: TypeInferenceRule?
+    ) {
         let ins = Self.parseParams(inputs)
         let outs = Self.parseParams(outputs)
         let attrs = Self.parseAttributes(attributes)
         for v in since {
-            register(OpSchema(domain: domain, name: name, sinceVersion: v, inputs: ins, outputs: outs,
-                              attributes: attrs, inferTypes: rule))
+            register(
+                OpSchema(
+                    domain: domain, name: name, sinceVersion: v, inputs: ins, outputs: outs,
+                    attributes: attrs, inferTypes: rule))
         }
     }
 

@@ -86,7 +86,8 @@ struct GraphInference {
         for t in g.initializers {
             let isInput = graphInputNames.contains(t.name)
             // An initializer that is also a graph input may be overridden at run time: not a constant.
-            let type = scope.types[t.name].flatMap { isInput ? $0 : nil }
+            let type =
+                scope.types[t.name].flatMap { isInput ? $0 : nil }
                 ?? .tensor(elementType: t.dtype, shape: Shape(t.shape))
             scope.define(t.name, type: type, constant: isInput ? nil : t)
         }
@@ -127,7 +128,8 @@ struct GraphInference {
         let existing = Set(g.valueInfo.map(\.name))
         for (name, t) in inferred
         where !outputNames.contains(name) && !existing.contains(name) && !graphInputNames.contains(name)
-            && !reported.contains(name) {
+            && !reported.contains(name)
+        {
             g.valueInfo.append(ValueInfo(name: name, type: t))
             reported.insert(name)
         }
@@ -158,23 +160,28 @@ struct GraphInference {
         }
         var subgraphs: ((inout Graph, [ValueType?]) -> [ValueType?])? = nil
         if hasSubgraphs {
-            let nested = GraphInference(registry: registry, opsets: opsets, functions: functions, depth: depth + 1,
-                                        budget: budget)
+            let nested = GraphInference(
+                registry: registry, opsets: opsets, functions: functions, depth: depth + 1,
+                budget: budget)
             subgraphs = { g, types in
                 guard nested.depth <= Self.maxDepth else { return Array(repeating: nil, count: g.outputs.count) }
                 return nested.infer(&g, outer: scope, inputTypes: types)
             }
         }
         if let schema = registry.schema(domain: domain, opType: node.opType, version: version),
-           let rule = schema.inferTypes {
-            var ctx = InferenceContext(node: node, opset: version, inputTypes: inputTypes, inputConstants: constants,
-                                       inputValues: values, subgraphInferrer: subgraphs)
+            let rule = schema.inferTypes
+        {
+            var ctx = InferenceContext(
+                node: node, opset: version, inputTypes: inputTypes, inputConstants: constants,
+                inputValues: values, subgraphInferrer: subgraphs)
             rule(&ctx)
-            return NodeResult(types: ctx.outputTypes, values: ctx.outputValues,
-                              attributes: hasSubgraphs ? ctx.node.attributes : nil)
+            return NodeResult(
+                types: ctx.outputTypes, values: ctx.outputValues,
+                attributes: hasSubgraphs ? ctx.node.attributes : nil)
         }
         if let f = functions[domain + "\u{0}" + node.opType], depth < Self.maxDepth,
-           budget.remainingFunctionNodes > 0 {
+            budget.remainingFunctionNodes > 0
+        {
             budget.remainingFunctionNodes -= max(f.nodes.count, 1)
             let out = inferFunction(f, call: node, inputTypes: inputTypes, scope: scope)
             var types = Array(repeating: ValueType?.none, count: node.outputs.count)
@@ -203,8 +210,9 @@ struct GraphInference {
         }
         var fOpsets: [String: Int64] = opsets
         for o in f.opsetImports { fOpsets[OpDomain.canonical(o.domain)] = o.version }
-        let inner = GraphInference(registry: registry, opsets: fOpsets, functions: functions, depth: depth + 1,
-                                   budget: budget)
+        let inner = GraphInference(
+            registry: registry, opsets: fOpsets, functions: functions, depth: depth + 1,
+            budget: budget)
         // Pass constants of the call's inputs so that shape arithmetic survives the call.
         var outer = InferenceScope()
         for (i, name) in call.inputs.enumerated() where i < f.inputs.count && !name.isEmpty {

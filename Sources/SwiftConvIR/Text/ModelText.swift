@@ -35,8 +35,9 @@ public enum ModelText {
             params &+= s.values.elementCount
             bytes &+= s.values.dtype.byteCount(elements: s.values.elementCount) ?? 0
         }
-        lines.append("Parameters: \(grouped(params)) in \(g.initializers.count + g.sparseInitializers.count) initializers, "
-            + "\(grouped(bytes)) bytes (\(humanBytes(bytes)))")
+        lines.append(
+            "Parameters: \(grouped(params)) in \(g.initializers.count + g.sparseInitializers.count) initializers, "
+                + "\(grouped(bytes)) bytes (\(humanBytes(bytes)))")
         if !model.functions.isEmpty { lines.append("Functions: " + model.functions.map(\.name).joined(separator: ", ")) }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -191,7 +192,10 @@ public enum ModelText {
     static func humanBytes(_ n: Int) -> String {
         let units = ["B", "KiB", "MiB", "GiB", "TiB"]
         var v = Double(n), u = 0
-        while v >= 1024, u < units.count - 1 { v /= 1024; u += 1 }
+        while v >= 1024, u < units.count - 1 {
+            v /= 1024
+            u += 1
+        }
         if u == 0 { return "\(n) B" }
         let tenths = Int((v * 10).rounded())
         return "\(tenths / 10).\(tenths % 10) \(units[u])"

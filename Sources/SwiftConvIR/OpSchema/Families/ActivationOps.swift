@@ -16,10 +16,12 @@ enum ActivationOps {
         for name in ["Softmax", "LogSoftmax", "Hardmax"] {
             r.add(name, since: [1, 11, 13], inputs: "1", outputs: "1", attributes: "axis:i", rule: same)
         }
-        r.add("PRelu", since: [1, 6, 7, 9, 16], inputs: "11", outputs: "1", rule: { ctx in
-            // Slope broadcasts to X (unidirectionally), so the output is X's shape.
-            ctx.propagate(from: 0)
-        })
+        r.add(
+            "PRelu", since: [1, 6, 7, 9, 16], inputs: "11", outputs: "1",
+            rule: { ctx in
+                // Slope broadcasts to X (unidirectionally), so the output is X's shape.
+                ctx.propagate(from: 0)
+            })
         r.add("SwiGLU", since: [28], inputs: "11", outputs: "1", attributes: "alpha:f", rule: ElementwiseOps.unary)
     }
 }

@@ -5,11 +5,14 @@ enum ControlFlowOps {
     static func register(into r: inout OpRegistry) {
         r.add("If", since: versions, inputs: "1", outputs: "v", attributes: "else_branch:g! then_branch:g!", rule: ifRule)
         r.add("Loop", since: versions, inputs: "??v", outputs: "v", attributes: "body:g!", rule: loop)
-        r.add("Scan", since: [8], inputs: "?v", outputs: "v",
-              attributes: "body:g! directions:is num_scan_inputs:i!", rule: nil)
-        r.add("Scan", since: [9, 11, 16, 19, 21, 23, 24, 25], inputs: "v", outputs: "v",
-              attributes: "body:g! num_scan_inputs:i! scan_input_axes:is scan_input_directions:is scan_output_axes:is scan_output_directions:is",
-              rule: scan)
+        r.add(
+            "Scan", since: [8], inputs: "?v", outputs: "v",
+            attributes: "body:g! directions:is num_scan_inputs:i!", rule: nil)
+        r.add(
+            "Scan", since: [9, 11, 16, 19, 21, 23, 24, 25], inputs: "v", outputs: "v",
+            attributes:
+                "body:g! num_scan_inputs:i! scan_input_axes:is scan_input_directions:is scan_output_axes:is scan_output_directions:is",
+            rule: scan)
     }
 
     /// Runs inference on graph attribute `name` and stores the annotated graph back on the node.
@@ -72,8 +75,11 @@ enum ControlFlowOps {
         var length: Dim = .unknown
         for j in 0..<m {
             guard case .tensor(let t, let s, _)? = ctx.type(n + j), let s, j < inAxes.count,
-                  let a = ShapeMath.axis(inAxes[j], rank: s.count)
-            else { bodyInputs.append(nil); continue }
+                let a = ShapeMath.axis(inAxes[j], rank: s.count)
+            else {
+                bodyInputs.append(nil)
+                continue
+            }
             if length == .unknown { length = s[a] }
             var sliced = s
             sliced.remove(at: a)
@@ -82,7 +88,10 @@ enum ControlFlowOps {
         guard let out = inferBody(&ctx, "body", inputs: bodyInputs) else { return }
         let outAxes = ctx.ints("scan_output_axes") ?? []
         for o in 0..<min(ctx.outputCount, out.count) {
-            if o < n { ctx.setOutputType(o, out[o]); continue }
+            if o < n {
+                ctx.setOutputType(o, out[o])
+                continue
+            }
             guard case .tensor(let t, let s, _)? = out[o], let s else { continue }
             let k = o - n
             let axisRaw = k < outAxes.count ? outAxes[k] : 0

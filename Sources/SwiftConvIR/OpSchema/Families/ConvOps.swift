@@ -7,13 +7,16 @@ enum ConvOps {
         r.add("Conv", since: [1, 11, 22], inputs: "11?", outputs: "1", attributes: attributes, rule: { conv(&$0, outType: $0.dtype(0)) })
         // onnxruntime's contrib Conv + activation (optional 4th input Z is added before it);
         // swiftconv's graph optimizer produces it, so its sessions' graphs still infer shapes.
-        r.add("FusedConv", domain: "com.microsoft", since: [1], inputs: "11??", outputs: "1",
-              attributes: attributes + " activation:s activation_params:fs", rule: { conv(&$0, outType: $0.dtype(0)) })
-        r.add("DeformConv", since: [19, 22], inputs: "111??", outputs: "1",
-              attributes: "dilations:is group:i kernel_shape:is offset_group:i pads:is strides:is",
-              rule: { conv(&$0, outType: $0.dtype(0)) })
-        r.add("ConvTranspose", since: [1, 11, 22], inputs: "11?", outputs: "1",
-              attributes: attributes + " output_padding:is output_shape:is", rule: convTranspose)
+        r.add(
+            "FusedConv", domain: "com.microsoft", since: [1], inputs: "11??", outputs: "1",
+            attributes: attributes + " activation:s activation_params:fs", rule: { conv(&$0, outType: $0.dtype(0)) })
+        r.add(
+            "DeformConv", since: [19, 22], inputs: "111??", outputs: "1",
+            attributes: "dilations:is group:i kernel_shape:is offset_group:i pads:is strides:is",
+            rule: { conv(&$0, outType: $0.dtype(0)) })
+        r.add(
+            "ConvTranspose", since: [1, 11, 22], inputs: "11?", outputs: "1",
+            attributes: attributes + " output_padding:is output_shape:is", rule: convTranspose)
     }
 
     /// Spatial output sizes of a window op over `input` (N, C, spatial...); nil when not computable.
@@ -24,26 +27,35 @@ enum ConvOps {
         let dilations = ctx.ints("dilations") ?? Array(repeating: 1, count: n)
         var pads = ctx.ints("pads") ?? Array(repeating: 0, count: 2 * n)
         guard strides.count == n, dilations.count == n, pads.count == 2 * n,
-              ShapeMath.sane(strides + dilations + pads + kernel) else { return nil }
+            ShapeMath.sane(strides + dilations + pads + kernel)
+        else { return nil }
         let autoPad = ctx.string("auto_pad", default: "NOTSET")
         var out: Shape = []
         for i in 0..<n {
             switch autoPad {
             case "SAME_UPPER", "SAME_LOWER":
-                guard let v = spatial[i].value, v >= 0, strides[i] > 0 else { out.append(.unknown); continue }
+                guard let v = spatial[i].value, v >= 0, strides[i] > 0 else {
+                    out.append(.unknown)
+                    continue
+                }
                 out.append(.known(v / strides[i] + (v % strides[i] == 0 ? 0 : 1)))
             default:
                 if autoPad == "VALID" { pads = Array(repeating: 0, count: 2 * n) }
-                out.append(ShapeMath.windowOutput(input: spatial[i], kernel: kernel[i], stride: strides[i],
-                                                  dilation: dilations[i], padBegin: pads[i], padEnd: pads[i + n],
-                                                  ceilMode: ceilMode))
+                out.append(
+                    ShapeMath.windowOutput(
+                        input: spatial[i], kernel: kernel[i], stride: strides[i],
+                        dilation: dilations[i], padBegin: pads[i], padEnd: pads[i + n],
+                        ceilMode: ceilMode))
             }
         }
         return out
     }
 
     static func conv(_ ctx: inout InferenceContext, outType: DType?, weight: Int = 1) {
-        guard let x = ctx.shape(0), x.count >= 2 else { ctx.setOutput(0, outType, nil); return }
+        guard let x = ctx.shape(0), x.count >= 2 else {
+            ctx.setOutput(0, outType, nil)
+            return
+        }
         let w = ctx.shape(weight)
         let spatialRank = x.count - 2
         let kernel = ctx.ints("kernel_shape") ?? w.flatMap { ws in ws.count == x.count ? Array(ws.dropFirst(2)).concrete : nil }
@@ -59,7 +71,10 @@ enum ConvOps {
 
     static let convTranspose: TypeInferenceRule = { ctx in
         let dtype = ctx.dtype(0)
-        guard let x = ctx.shape(0), x.count >= 2 else { ctx.setOutput(0, dtype, nil); return }
+        guard let x = ctx.shape(0), x.count >= 2 else {
+            ctx.setOutput(0, dtype, nil)
+            return
+        }
         let n = x.count - 2
         let w = ctx.shape(1)
         let group = ctx.int("group", default: 1)
@@ -78,13 +93,16 @@ enum ConvOps {
         let pads = ctx.ints("pads") ?? Array(repeating: 0, count: 2 * n)
         let autoPad = ctx.string("auto_pad", default: "NOTSET")
         guard let kernel, kernel.count == n, strides.count == n, dilations.count == n, outputPadding.count == n,
-              pads.count == 2 * n, ShapeMath.sane(kernel + strides + dilations + outputPadding + pads)
+            pads.count == 2 * n, ShapeMath.sane(kernel + strides + dilations + outputPadding + pads)
         else {
             ctx.setOutput(0, dtype, out + Array(repeating: .unknown, count: n))
             return
         }
         for i in 0..<n {
-            guard let v = x[i + 2].value, v >= 0, v < 1 << 31 else { out.append(.unknown); continue }
+            guard let v = x[i + 2].value, v >= 0, v < 1 << 31 else {
+                out.append(.unknown)
+                continue
+            }
             if autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER" {
                 out.append(.known(v * strides[i]))
                 continue
@@ -92,8 +110,11 @@ enum ConvOps {
             let p = autoPad == "VALID" ? 0 : pads[i] + pads[i + n]
             // With every value below 2^31 each term fits; the checked sum keeps that from being the only guard.
             guard let size = Checked.sumOrNil(strides[i] * (v - 1), outputPadding[i], (kernel[i] - 1) * dilations[i], 1, -p),
-                  size >= 0
-            else { out.append(.unknown); continue }
+                size >= 0
+            else {
+                out.append(.unknown)
+                continue
+            }
             out.append(.known(size))
         }
         ctx.setOutput(0, dtype, out)

@@ -1,15 +1,19 @@
 /// Arithmetic and math: Add/Sub/Mul/Div/Pow/Mod, variadic Sum/Max/Min/Mean, unary math, Clip, Where.
 enum ElementwiseOps {
     static func register(into r: inout OpRegistry) {
-        for (name, since) in [("Add", [1, 6, 7, 13, 14]), ("Sub", [1, 6, 7, 13, 14]), ("Mul", [1, 6, 7, 13, 14]),
-                              ("Div", [1, 6, 7, 13, 14])] as [(String, [Int64])] {
+        for (name, since) in [
+            ("Add", [1, 6, 7, 13, 14]), ("Sub", [1, 6, 7, 13, 14]), ("Mul", [1, 6, 7, 13, 14]),
+            ("Div", [1, 6, 7, 13, 14]),
+        ] as [(String, [Int64])] {
             r.add(name, since: since, inputs: "11", outputs: "1", rule: { binaryArithmetic(&$0, name) })
         }
         r.add("Pow", since: [1, 7, 12, 13, 15], inputs: "11", outputs: "1", rule: { broadcastRule(&$0, typeFrom: 0) })
-        r.add("Mod", since: [10, 13, 28], inputs: "11", outputs: "1", attributes: "fmod:i",
-              rule: { broadcastRule(&$0, typeFrom: 0) })
-        r.add("BitShift", since: [11, 28], inputs: "11", outputs: "1", attributes: "direction:s!",
-              rule: { broadcastRule(&$0, typeFrom: 0) })
+        r.add(
+            "Mod", since: [10, 13, 28], inputs: "11", outputs: "1", attributes: "fmod:i",
+            rule: { broadcastRule(&$0, typeFrom: 0) })
+        r.add(
+            "BitShift", since: [11, 28], inputs: "11", outputs: "1", attributes: "direction:s!",
+            rule: { broadcastRule(&$0, typeFrom: 0) })
         for name in ["BitwiseAnd", "BitwiseOr", "BitwiseXor"] {
             r.add(name, since: [18], inputs: "11", outputs: "1", rule: { broadcastRule(&$0, typeFrom: 0) })
         }
@@ -18,10 +22,12 @@ enum ElementwiseOps {
             r.add(name, since: [1, 6, 8, 13], inputs: "v", outputs: "1", rule: variadicRule)
         }
         for name in ["Max", "Min"] {
-            r.add(name, since: [1, 6, 8, 12, 13], inputs: "v", outputs: "1", rule: { ctx in
-                variadicRule(&ctx)
-                if ctx.inputCount == 2 { foldValues(&ctx, name) }
-            })
+            r.add(
+                name, since: [1, 6, 8, 12, 13], inputs: "v", outputs: "1",
+                rule: { ctx in
+                    variadicRule(&ctx)
+                    if ctx.inputCount == 2 { foldValues(&ctx, name) }
+                })
         }
         let unaryOps: [(String, [Int64])] = [
             ("Abs", [1, 6, 13]), ("Neg", [1, 6, 13]), ("Ceil", [1, 6, 13]), ("Floor", [1, 6, 13]),
@@ -36,10 +42,12 @@ enum ElementwiseOps {
         }
         r.add("Clip", since: [1, 6], inputs: "1", outputs: "1", attributes: "max:f min:f", rule: unary)
         r.add("Clip", since: [11, 12, 13], inputs: "1??", outputs: "1", rule: unary)
-        r.add("Where", since: [9, 16], inputs: "111", outputs: "1", rule: { ctx in
-            ctx.setOutput(0, ctx.dtype(1) ?? ctx.dtype(2), ShapeMath.broadcast([ctx.shape(0), ctx.shape(1), ctx.shape(2)]))
-            foldWhere(&ctx)
-        })
+        r.add(
+            "Where", since: [9, 16], inputs: "111", outputs: "1",
+            rule: { ctx in
+                ctx.setOutput(0, ctx.dtype(1) ?? ctx.dtype(2), ShapeMath.broadcast([ctx.shape(0), ctx.shape(1), ctx.shape(2)]))
+                foldWhere(&ctx)
+            })
     }
 
     /// Output has input 0's type and shape.
@@ -101,7 +109,6 @@ enum ElementwiseOps {
         default: return .unknown
         }
     }
-
 
     /// `Where(cond, a, b)` over known 1-D values (the pattern torch emits before Expand/Reshape).
     static func foldWhere(_ ctx: inout InferenceContext) {

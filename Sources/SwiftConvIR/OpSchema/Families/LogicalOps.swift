@@ -13,14 +13,17 @@ enum LogicalOps {
             ("GreaterOrEqual", [12, 16]), ("LessOrEqual", [12, 16]),
         ]
         for (name, since) in compares {
-            r.add(name, since: since, inputs: "11", outputs: "1", rule: { ctx in
-                boolBroadcast(&ctx)
-                if name == "Equal" { foldEqual(&ctx) }
-            })
+            r.add(
+                name, since: since, inputs: "11", outputs: "1",
+                rule: { ctx in
+                    boolBroadcast(&ctx)
+                    if name == "Equal" { foldEqual(&ctx) }
+                })
         }
         r.add("IsNaN", since: [9, 13, 20], inputs: "1", outputs: "1", rule: { $0.setOutput(0, .bool, $0.shape(0)) })
-        r.add("IsInf", since: [10, 20], inputs: "1", outputs: "1", attributes: "detect_negative:i detect_positive:i",
-              rule: { $0.setOutput(0, .bool, $0.shape(0)) })
+        r.add(
+            "IsInf", since: [10, 20], inputs: "1", outputs: "1", attributes: "detect_negative:i detect_positive:i",
+            rule: { $0.setOutput(0, .bool, $0.shape(0)) })
     }
 
     static func foldEqual(_ ctx: inout InferenceContext) {
@@ -29,8 +32,14 @@ enum LogicalOps {
         for (x, y) in pairs {
             guard let p = x.value, let q = y.value else {
                 // A symbolic dim is never negative, so it differs from a negative constant.
-                if case .symbolic = x, let q = y.value, q < 0 { out.append(.known(0)); continue }
-                if case .symbolic = y, let p = x.value, p < 0 { out.append(.known(0)); continue }
+                if case .symbolic = x, let q = y.value, q < 0 {
+                    out.append(.known(0))
+                    continue
+                }
+                if case .symbolic = y, let p = x.value, p < 0 {
+                    out.append(.known(0))
+                    continue
+                }
                 return
             }
             out.append(.known(p == q ? 1 : 0))

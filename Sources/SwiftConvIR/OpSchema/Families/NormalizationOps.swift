@@ -1,30 +1,42 @@
 /// Normalizations: BatchNormalization, InstanceNormalization, LayerNormalization, GroupNormalization, LRN, LpNormalization, Dropout...
 enum NormalizationOps {
     static func register(into r: inout OpRegistry) {
-        r.add("BatchNormalization", since: [1], inputs: "11111", outputs: "1????",
-              attributes: "consumed_inputs:is! epsilon:f is_test:i momentum:f spatial:i", rule: batchNorm)
-        r.add("BatchNormalization", since: [6], inputs: "11111", outputs: "1????",
-              attributes: "epsilon:f is_test:i momentum:f spatial:i", rule: batchNorm)
-        r.add("BatchNormalization", since: [7], inputs: "11111", outputs: "1????",
-              attributes: "epsilon:f momentum:f spatial:i", rule: batchNorm)
-        r.add("BatchNormalization", since: [9], inputs: "11111", outputs: "1????",
-              attributes: "epsilon:f momentum:f", rule: batchNorm)
-        r.add("BatchNormalization", since: [14, 15], inputs: "11111", outputs: "1??",
-              attributes: "epsilon:f momentum:f training_mode:i", rule: batchNorm)
-        r.add("InstanceNormalization", since: [1, 6, 22], inputs: "111", outputs: "1", attributes: "epsilon:f",
-              rule: ElementwiseOps.unary)
-        r.add("LayerNormalization", since: [17], inputs: "11?", outputs: "1??",
-              attributes: "axis:i epsilon:f stash_type:i", rule: layerNorm)
-        r.add("RMSNormalization", since: [23], inputs: "11", outputs: "1", attributes: "axis:i epsilon:f stash_type:i",
-              rule: ElementwiseOps.unary)
-        r.add("GroupNormalization", since: [18, 21], inputs: "111", outputs: "1",
-              attributes: "epsilon:f num_groups:i! stash_type:i", rule: ElementwiseOps.unary)
-        r.add("LRN", since: [1, 13], inputs: "1", outputs: "1", attributes: "alpha:f beta:f bias:f size:i!",
-              rule: ElementwiseOps.unary)
-        r.add("LpNormalization", since: [1, 22], inputs: "1", outputs: "1", attributes: "axis:i p:i",
-              rule: ElementwiseOps.unary)
-        r.add("MeanVarianceNormalization", since: [9, 13], inputs: "1", outputs: "1", attributes: "axes:is",
-              rule: ElementwiseOps.unary)
+        r.add(
+            "BatchNormalization", since: [1], inputs: "11111", outputs: "1????",
+            attributes: "consumed_inputs:is! epsilon:f is_test:i momentum:f spatial:i", rule: batchNorm)
+        r.add(
+            "BatchNormalization", since: [6], inputs: "11111", outputs: "1????",
+            attributes: "epsilon:f is_test:i momentum:f spatial:i", rule: batchNorm)
+        r.add(
+            "BatchNormalization", since: [7], inputs: "11111", outputs: "1????",
+            attributes: "epsilon:f momentum:f spatial:i", rule: batchNorm)
+        r.add(
+            "BatchNormalization", since: [9], inputs: "11111", outputs: "1????",
+            attributes: "epsilon:f momentum:f", rule: batchNorm)
+        r.add(
+            "BatchNormalization", since: [14, 15], inputs: "11111", outputs: "1??",
+            attributes: "epsilon:f momentum:f training_mode:i", rule: batchNorm)
+        r.add(
+            "InstanceNormalization", since: [1, 6, 22], inputs: "111", outputs: "1", attributes: "epsilon:f",
+            rule: ElementwiseOps.unary)
+        r.add(
+            "LayerNormalization", since: [17], inputs: "11?", outputs: "1??",
+            attributes: "axis:i epsilon:f stash_type:i", rule: layerNorm)
+        r.add(
+            "RMSNormalization", since: [23], inputs: "11", outputs: "1", attributes: "axis:i epsilon:f stash_type:i",
+            rule: ElementwiseOps.unary)
+        r.add(
+            "GroupNormalization", since: [18, 21], inputs: "111", outputs: "1",
+            attributes: "epsilon:f num_groups:i! stash_type:i", rule: ElementwiseOps.unary)
+        r.add(
+            "LRN", since: [1, 13], inputs: "1", outputs: "1", attributes: "alpha:f beta:f bias:f size:i!",
+            rule: ElementwiseOps.unary)
+        r.add(
+            "LpNormalization", since: [1, 22], inputs: "1", outputs: "1", attributes: "axis:i p:i",
+            rule: ElementwiseOps.unary)
+        r.add(
+            "MeanVarianceNormalization", since: [9, 13], inputs: "1", outputs: "1", attributes: "axes:is",
+            rule: ElementwiseOps.unary)
         r.add("Dropout", since: [1, 6], inputs: "1", outputs: "1?", attributes: "is_test:i ratio:f", rule: dropout)
         r.add("Dropout", since: [7, 10], inputs: "1", outputs: "1?", attributes: "ratio:f", rule: dropout)
         r.add("Dropout", since: [12, 13, 22], inputs: "1??", outputs: "1?", attributes: "seed:i", rule: dropout)
@@ -48,7 +60,6 @@ enum NormalizationOps {
         let reduced = Array(x[..<axis]) + Array(repeating: Dim.known(1), count: x.count - axis)
         for o in [1, 2] where ctx.hasOutput(o) { ctx.setOutput(o, stash, reduced) }
     }
-
 
     static let dropout: TypeInferenceRule = { ctx in
         ctx.propagate(from: 0)

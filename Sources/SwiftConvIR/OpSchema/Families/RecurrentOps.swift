@@ -2,19 +2,25 @@
 enum RecurrentOps {
     static func register(into r: inout OpRegistry) {
         let common = "activation_alpha:fs activation_beta:fs activations:ss clip:f direction:s hidden_size:i"
-        r.add("LSTM", since: [1, 7], inputs: "111?????", outputs: "???", attributes: common + " input_forget:i",
-              rule: { recurrent(&$0, gates: 4) })
-        r.add("LSTM", since: [14, 22], inputs: "111?????", outputs: "???", attributes: common + " input_forget:i layout:i",
-              rule: { recurrent(&$0, gates: 4) })
-        r.add("GRU", since: [1, 3, 7], inputs: "111???", outputs: "??", attributes: common + " linear_before_reset:i",
-              rule: { recurrent(&$0, gates: 3) })
-        r.add("GRU", since: [14, 22], inputs: "111???", outputs: "??",
-              attributes: common + " layout:i linear_before_reset:i", rule: { recurrent(&$0, gates: 3) })
+        r.add(
+            "LSTM", since: [1, 7], inputs: "111?????", outputs: "???", attributes: common + " input_forget:i",
+            rule: { recurrent(&$0, gates: 4) })
+        r.add(
+            "LSTM", since: [14, 22], inputs: "111?????", outputs: "???", attributes: common + " input_forget:i layout:i",
+            rule: { recurrent(&$0, gates: 4) })
+        r.add(
+            "GRU", since: [1, 3, 7], inputs: "111???", outputs: "??", attributes: common + " linear_before_reset:i",
+            rule: { recurrent(&$0, gates: 3) })
+        r.add(
+            "GRU", since: [14, 22], inputs: "111???", outputs: "??",
+            attributes: common + " layout:i linear_before_reset:i", rule: { recurrent(&$0, gates: 3) })
         r.add("RNN", since: [1, 7], inputs: "111???", outputs: "??", attributes: common, rule: { recurrent(&$0, gates: 1) })
-        r.add("RNN", since: [14, 22], inputs: "111???", outputs: "??", attributes: common + " layout:i",
-              rule: { recurrent(&$0, gates: 1) })
-        r.add("LinearAttention", since: [27], inputs: "111???", outputs: "11",
-              attributes: "chunk_size:i kv_num_heads:i! q_num_heads:i! scale:f update_rule:s", rule: nil)
+        r.add(
+            "RNN", since: [14, 22], inputs: "111???", outputs: "??", attributes: common + " layout:i",
+            rule: { recurrent(&$0, gates: 1) })
+        r.add(
+            "LinearAttention", since: [27], inputs: "111???", outputs: "11",
+            attributes: "chunk_size:i kv_num_heads:i! q_num_heads:i! scale:f update_rule:s", rule: nil)
         r.add("CausalConvWithState", since: [27], inputs: "11??", outputs: "11", attributes: "activation:s", rule: nil)
     }
 

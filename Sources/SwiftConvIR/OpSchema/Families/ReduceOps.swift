@@ -1,7 +1,9 @@
 /// Reductions (axes as an attribute up to opset 17, ReduceSum 12; as an input after).
 enum ReduceOps {
-    static let names = ["ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
-                        "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare"]
+    static let names = [
+        "ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
+        "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare",
+    ]
 
     static func register(into r: inout OpRegistry) {
         for name in names {
@@ -13,15 +15,19 @@ enum ReduceOps {
             var inputVersions: [Int64] = [inputAxesSince]
             if name == "ReduceMax" || name == "ReduceMin" { inputVersions.append(20) }
             if name == "ReduceLogSum" || name == "ReduceLogSumExp" { inputVersions.append(28) }
-            r.add(name, since: inputVersions, inputs: "1?", outputs: "1", attributes: "keepdims:i noop_with_empty_axes:i",
-                  rule: reduce)
+            r.add(
+                name, since: inputVersions, inputs: "1?", outputs: "1", attributes: "keepdims:i noop_with_empty_axes:i",
+                rule: reduce)
         }
     }
 
     static let reduce: TypeInferenceRule = { ctx in
         let dtype = ctx.dtype(0)
         let keep = ctx.int("keepdims", default: 1) != 0
-        guard let x = ctx.shape(0) else { ctx.setOutput(0, dtype, nil); return }
+        guard let x = ctx.shape(0) else {
+            ctx.setOutput(0, dtype, nil)
+            return
+        }
         var axes: [Int]
         if let a = ctx.ints("axes") {
             axes = a
@@ -36,12 +42,18 @@ enum ReduceOps {
             axes = []
         }
         if axes.isEmpty {
-            if ctx.int("noop_with_empty_axes", default: 0) != 0 { ctx.setOutput(0, dtype, x); return }
+            if ctx.int("noop_with_empty_axes", default: 0) != 0 {
+                ctx.setOutput(0, dtype, x)
+                return
+            }
             axes = Array(0..<x.count)
         }
         var set = Set<Int>()
         for a in axes {
-            guard let v = ShapeMath.axis(a, rank: x.count) else { ctx.setOutput(0, dtype, nil); return }
+            guard let v = ShapeMath.axis(a, rank: x.count) else {
+                ctx.setOutput(0, dtype, nil)
+                return
+            }
             set.insert(v)
         }
         var out: Shape = []

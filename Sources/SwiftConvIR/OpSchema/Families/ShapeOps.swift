@@ -21,8 +21,15 @@ enum ShapeOps {
         r.add("Unsqueeze", since: [13, 21, 23, 24, 25], inputs: "11", outputs: "1", rule: unsqueeze)
         r.add("Flatten", since: [1, 9, 11, 13, 21, 23, 24, 25], inputs: "1", outputs: "1", attributes: "axis:i", rule: flatten)
         r.add("Expand", since: [8, 13], inputs: "11", outputs: "1", rule: expand)
-        r.add("Tile", since: [1], inputs: "111", outputs: "1", rule: { $0.setOutput(0, $0.dtype(0), $0.shape(0).map { s in
-            Shape(repeating: .unknown, count: s.count) }) })
+        r.add(
+            "Tile", since: [1], inputs: "111", outputs: "1",
+            rule: {
+                $0.setOutput(
+                    0, $0.dtype(0),
+                    $0.shape(0).map { s in
+                        Shape(repeating: .unknown, count: s.count)
+                    })
+            })
         r.add("Tile", since: [6, 13], inputs: "11", outputs: "1", rule: tile)
         r.add("Pad", since: [1], inputs: "1", outputs: "1", attributes: "mode:s paddings:is! value:f", rule: pad)
         r.add("Pad", since: [2], inputs: "1", outputs: "1", attributes: "mode:s pads:is! value:f", rule: pad)
@@ -30,10 +37,12 @@ enum ShapeOps {
         r.add("Pad", since: [18, 19, 21, 23, 24, 25], inputs: "11??", outputs: "1", attributes: "mode:s", rule: pad)
         r.add("Shape", since: [1, 13], inputs: "1", outputs: "1", rule: shapeOf)
         r.add("Shape", since: [15, 19, 21, 23, 24, 25], inputs: "1", outputs: "1", attributes: "end:i start:i", rule: shapeOf)
-        r.add("Size", since: [1, 13, 19, 21, 23, 24, 25], inputs: "1", outputs: "1", rule: { ctx in
-            ctx.setOutput(0, .int64, [])
-            if let s = ctx.shape(0) { ctx.setValues(0, [ShapeMath.productDim(s)]) }
-        })
+        r.add(
+            "Size", since: [1, 13, 19, 21, 23, 24, 25], inputs: "1", outputs: "1",
+            rule: { ctx in
+                ctx.setOutput(0, .int64, [])
+                if let s = ctx.shape(0) { ctx.setValues(0, [ShapeMath.productDim(s)]) }
+            })
         r.add("BitCast", since: [26], inputs: "1", outputs: "1", attributes: "to:i!", rule: nil)
     }
 
@@ -46,7 +55,10 @@ enum ShapeOps {
         let dtype = ctx.dtype(0)
         let target: [Dim]
         if ctx.opset < 5 {
-            guard let s = ctx.ints("shape") else { ctx.setOutput(0, dtype, nil); return }
+            guard let s = ctx.ints("shape") else {
+                ctx.setOutput(0, dtype, nil)
+                return
+            }
             target = s.map { .known($0) }
         } else if let v = ctx.values(1) {
             target = v
@@ -65,7 +77,10 @@ enum ShapeOps {
             case .known(0) where !allowZero:
                 out.append(x.flatMap { i < $0.count ? $0[i] : nil } ?? .unknown)
             case .known(-1):
-                guard inferIndex == nil else { ctx.setOutput(0, dtype, nil); return }
+                guard inferIndex == nil else {
+                    ctx.setOutput(0, dtype, nil)
+                    return
+                }
                 inferIndex = i
                 out.append(.unknown)
             case .known(let v) where v < 0:
@@ -86,7 +101,10 @@ enum ShapeOps {
 
     static let transpose: TypeInferenceRule = { ctx in
         let dtype = ctx.dtype(0)
-        guard let x = ctx.shape(0) else { ctx.setOutput(0, dtype, nil); return }
+        guard let x = ctx.shape(0) else {
+            ctx.setOutput(0, dtype, nil)
+            return
+        }
         let perm = ctx.ints("perm") ?? Array((0..<x.count).reversed())
         guard perm.count == x.count, Set(perm).count == perm.count, perm.allSatisfy({ $0 >= 0 && $0 < x.count }) else {
             return
@@ -98,7 +116,10 @@ enum ShapeOps {
         let n = ctx.inputCount
         let dtype = ElementwiseOps.firstDType(ctx)
         let shapes = (0..<n).map { ctx.shape($0) }
-        guard let first = shapes.first ?? nil else { ctx.setOutput(0, dtype, nil); return }
+        guard let first = shapes.first ?? nil else {
+            ctx.setOutput(0, dtype, nil)
+            return
+        }
         let rank = first.count
         guard let axis = ShapeMath.axis(ctx.int("axis", default: 1), rank: rank) else {
             ctx.setOutput(0, dtype, nil)
@@ -171,17 +192,24 @@ enum ShapeOps {
 
     static let slice: TypeInferenceRule = { ctx in
         let dtype = ctx.dtype(0)
-        guard let x = ctx.shape(0) else { ctx.setOutput(0, dtype, nil); return }
+        guard let x = ctx.shape(0) else {
+            ctx.setOutput(0, dtype, nil)
+            return
+        }
         let starts: [Int]?, ends: [Int]?, axesIn: [Int]?, steps: [Int]?
         if ctx.opset < 10 {
-            starts = ctx.ints("starts"); ends = ctx.ints("ends"); axesIn = ctx.ints("axes"); steps = nil
+            starts = ctx.ints("starts")
+            ends = ctx.ints("ends")
+            axesIn = ctx.ints("axes")
+            steps = nil
         } else {
-            starts = ctx.ints(1); ends = ctx.ints(2)
+            starts = ctx.ints(1)
+            ends = ctx.ints(2)
             axesIn = ctx.has(3) ? ctx.ints(3) : nil
             steps = ctx.has(4) ? ctx.ints(4) : nil
         }
         guard let starts, let ends, starts.count == ends.count,
-              !(ctx.opset >= 10 && ctx.has(3) && axesIn == nil), !(ctx.opset >= 10 && ctx.has(4) && steps == nil)
+            !(ctx.opset >= 10 && ctx.has(3) && axesIn == nil), !(ctx.opset >= 10 && ctx.has(4) && steps == nil)
         else {
             ctx.setOutput(0, dtype, Shape(repeating: .unknown, count: x.count))
             return
@@ -222,12 +250,21 @@ enum ShapeOps {
 
     static let squeeze: TypeInferenceRule = { ctx in
         let dtype = ctx.dtype(0)
-        guard let x = ctx.shape(0) else { ctx.setOutput(0, dtype, nil); return }
+        guard let x = ctx.shape(0) else {
+            ctx.setOutput(0, dtype, nil)
+            return
+        }
         var axes: [Int]? = ctx.opset < 13 ? ctx.ints("axes") : (ctx.has(1) ? ctx.ints(1) : nil)
-        if ctx.opset >= 13, ctx.has(1), axes == nil { ctx.setOutput(0, dtype, nil); return }
+        if ctx.opset >= 13, ctx.has(1), axes == nil {
+            ctx.setOutput(0, dtype, nil)
+            return
+        }
         if axes == nil {
             // Without axes every size-1 dim goes; an unknown dim makes the rank unknown.
-            guard x.allSatisfy({ $0.value != nil }) else { ctx.setOutput(0, dtype, nil); return }
+            guard x.allSatisfy({ $0.value != nil }) else {
+                ctx.setOutput(0, dtype, nil)
+                return
+            }
             axes = x.indices.filter { x[$0] == .known(1) }
         }
         var drop = Set<Int>()
@@ -242,7 +279,10 @@ enum ShapeOps {
     static let unsqueeze: TypeInferenceRule = { ctx in
         let dtype = ctx.dtype(0)
         let axes = ctx.opset < 13 ? ctx.ints("axes") : ctx.ints(1)
-        guard let x = ctx.shape(0), let axes else { ctx.setOutput(0, dtype, nil); return }
+        guard let x = ctx.shape(0), let axes else {
+            ctx.setOutput(0, dtype, nil)
+            return
+        }
         let rank = x.count + axes.count
         var positions = Set<Int>()
         for a in axes {
@@ -258,7 +298,10 @@ enum ShapeOps {
 
     static let flatten: TypeInferenceRule = { ctx in
         let dtype = ctx.dtype(0)
-        guard let x = ctx.shape(0) else { ctx.setOutput(0, dtype, nil); return }
+        guard let x = ctx.shape(0) else {
+            ctx.setOutput(0, dtype, nil)
+            return
+        }
         var axis = ctx.int("axis", default: 1)
         if axis < 0 { axis += x.count }
         guard axis >= 0, axis <= x.count else { return }
@@ -267,10 +310,16 @@ enum ShapeOps {
 
     static let expand: TypeInferenceRule = { ctx in
         let dtype = ctx.dtype(0)
-        guard let x = ctx.shape(0) else { ctx.setOutput(0, dtype, nil); return }
+        guard let x = ctx.shape(0) else {
+            ctx.setOutput(0, dtype, nil)
+            return
+        }
         guard let target = ctx.values(1) else {
-            if let n = ctx.shape(1)?.first?.value { ctx.setOutput(0, dtype, ShapeMath.unknownShape(rank: max(n, x.count))) }
-            else { ctx.setOutput(0, dtype, nil) }
+            if let n = ctx.shape(1)?.first?.value {
+                ctx.setOutput(0, dtype, ShapeMath.unknownShape(rank: max(n, x.count)))
+            } else {
+                ctx.setOutput(0, dtype, nil)
+            }
             return
         }
         ctx.setOutput(0, dtype, ShapeMath.broadcast(x, target))
@@ -278,7 +327,10 @@ enum ShapeOps {
 
     static let tile: TypeInferenceRule = { ctx in
         let dtype = ctx.dtype(0)
-        guard let x = ctx.shape(0) else { ctx.setOutput(0, dtype, nil); return }
+        guard let x = ctx.shape(0) else {
+            ctx.setOutput(0, dtype, nil)
+            return
+        }
         guard let reps = ctx.ints(1), reps.count == x.count else {
             ctx.setOutput(0, dtype, Shape(repeating: .unknown, count: x.count))
             return
@@ -288,7 +340,10 @@ enum ShapeOps {
 
     static let pad: TypeInferenceRule = { ctx in
         let dtype = ctx.dtype(0)
-        guard let x = ctx.shape(0) else { ctx.setOutput(0, dtype, nil); return }
+        guard let x = ctx.shape(0) else {
+            ctx.setOutput(0, dtype, nil)
+            return
+        }
         let n = x.count
         let pads: [Int]?
         switch ctx.opset {
@@ -298,7 +353,10 @@ enum ShapeOps {
         }
         var axes = Array(0..<n)
         if ctx.opset >= 18, ctx.has(3) {
-            guard let a = ctx.ints(3) else { ctx.setOutput(0, dtype, Shape(repeating: .unknown, count: n)); return }
+            guard let a = ctx.ints(3) else {
+                ctx.setOutput(0, dtype, Shape(repeating: .unknown, count: n))
+                return
+            }
             axes = a
         }
         guard let pads, pads.count == 2 * axes.count else {
@@ -315,7 +373,10 @@ enum ShapeOps {
     }
 
     static let shapeOf: TypeInferenceRule = { ctx in
-        guard let x = ctx.shape(0) else { ctx.setOutput(0, .int64, [.unknown]); return }
+        guard let x = ctx.shape(0) else {
+            ctx.setOutput(0, .int64, [.unknown])
+            return
+        }
         let n = x.count
         var start = ctx.int("start", default: 0), end = ctx.int("end", default: n)
         if start < 0 { start += n }
