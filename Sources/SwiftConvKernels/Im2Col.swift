@@ -202,7 +202,7 @@ public enum Im2Col {
     }
 
     /// Element strides of a row-major array of the given extents.
-    static func rowMajorStrides(_ extents: [Int]) -> [Int] {
+    public static func rowMajorStrides(_ extents: [Int]) -> [Int] {
         var s = [Int](repeating: 1, count: extents.count)
         var acc = 1
         for d in stride(from: extents.count - 1, through: 0, by: -1) {

@@ -1,4 +1,5 @@
 import SwiftConvIR
+import SwiftConvKernels
 
 #if canImport(Glibc)
     import Glibc
@@ -81,12 +82,4 @@ extension Tensor {
 }
 
 /// Row-major strides, in elements.
-public func contiguousStrides(_ shape: [Int]) -> [Int] {
-    var s = [Int](repeating: 1, count: shape.count)
-    var acc = 1
-    for i in stride(from: shape.count - 1, through: 0, by: -1) {
-        s[i] = acc
-        acc *= shape[i]
-    }
-    return s
-}
+public func contiguousStrides(_ shape: [Int]) -> [Int] { Im2Col.rowMajorStrides(shape) }
