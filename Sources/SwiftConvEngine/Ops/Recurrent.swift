@@ -234,15 +234,17 @@ struct RecurrentKernel: Kernel {
                 && act.map(\.kind) == [.sigmoid, .tanh, .tanh]
             if fast {
                 for i in 0..<g * hs { wb[i] += rb[i] }
-                // T is Float on this path.
-                var hf = h as! [Float], cf = c as! [Float]
+                // T is Float on this path, so reinterpreting the arrays is free (`as!` would
+                // convert element by element).
+                var hf = unsafeBitCast(h, to: [Float].self), cf = unsafeBitCast(c, to: [Float].self)
                 lstmFloat(
-                    seq: seq, batch: batch, hs: hs, reverse: reverse, lens: lens, xw: xw as! [Float], bias: wb as! [Float],
+                    seq: seq, batch: batch, hs: hs, reverse: reverse, lens: lens, xw: unsafeBitCast(xw, to: [Float].self),
+                    bias: unsafeBitCast(wb, to: [Float].self),
                     r: UnsafeRawPointer(rd).assumingMemoryBound(to: Float.self), h: &hf, c: &cf,
                     y: UnsafeMutableRawPointer(py).assumingMemoryBound(to: Float.self), yOffset: d * batch * hs,
                     yStride: directions * batch * hs, threads: context.threads)
-                h = hf as! [T]
-                c = cf as! [T]
+                h = unsafeBitCast(hf, to: [T].self)
+                c = unsafeBitCast(cf, to: [T].self)
             }
             for step in 0..<seq where !fast {
                 let t = reverse ? seq - 1 - step : step
