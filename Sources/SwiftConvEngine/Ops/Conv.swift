@@ -208,7 +208,7 @@ struct ConvKernel: Kernel {
         guard x.rank >= 3, w.rank == x.rank else {
             throw kernelError("Conv expects X and W of equal rank >= 3, got \(x.shape) and \(w.shape)")
         }
-        let n = x.shape[0], c = x.shape[1], m = w.shape[0]
+        let c = x.shape[1], m = w.shape[0]
         let group = attrs.group
         guard c % group == 0, m % group == 0, w.shape[1] * group == c else {
             throw kernelError("channels \(c) / weights \(w.shape) do not fit group \(group)")

@@ -755,7 +755,7 @@ struct NonMaxSuppressionKernel: Kernel {
 
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
         let boxesT = try inputs.tensor(0), scoresT = try inputs.tensor(1)
-        let maxOut = try inputs.optionalTensor(2).flatMap { $0.int64Values()?.first } ?? 0
+        let maxOut = inputs.optionalTensor(2).flatMap { $0.int64Values()?.first } ?? 0
         let iouThreshold = inputs.optionalTensor(3).flatMap { $0.doubleValues()?.first } ?? 0
         let scoreThreshold = inputs.optionalTensor(4).flatMap { $0.doubleValues()?.first }
         guard boxesT.rank == 3, scoresT.rank == 3, boxesT.shape[2] == 4, boxesT.shape[0] == scoresT.shape[0],

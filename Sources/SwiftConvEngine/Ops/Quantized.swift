@@ -20,7 +20,8 @@ func quantRange(_ dtype: DType) -> (Float, Float)? {
     case .int8: return (-128, 127)
     case .uint16: return (0, 65535)
     case .int16: return (-32768, 32767)
-    case .int32: return (-2147483648, 2147483647)
+    // Int32.max is not a Float: the largest Float below 2^31, so a saturated value still fits.
+    case .int32: return (-2147483648, 2147483520)
     case .uint4: return (0, 15)
     case .int4: return (-8, 7)
     case .uint2: return (0, 3)

@@ -547,8 +547,8 @@ struct LinearAttentionKernel: Kernel {
         guard k.shape[2] == kvHeads * dk else { throw kernelError("key must be [B, T, \(kvHeads * dk)]") }
         let group = qHeads / kvHeads
         let qv = try floats(q), kv = try floats(k), vv = try floats(v)
-        let decay = try inputs.optionalTensor(4)
-        let beta = try inputs.optionalTensor(5)
+        let decay = inputs.optionalTensor(4)
+        let beta = inputs.optionalTensor(5)
         guard gating == (decay != nil), delta == (beta != nil) else {
             throw kernelError("the update rule needs decay \(gating ? "given" : "omitted") and beta \(delta ? "given" : "omitted")")
         }
