@@ -41,6 +41,10 @@ let package = Package(
             dependencies: ["SwiftConvIR", "ONNXProto", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
 
+        // MARK: TFLite
+        // The FlatBuffers reader and builder, then the TFLite <-> IR mapping (issue 9).
+        .target(name: "SwiftConvTFLite", dependencies: ["SwiftConvIR"]),
+
         // MARK: Format registry
         // Every format's detector, reader and writer, registered once; callers never switch on the format.
         .target(name: "SwiftConvModelIO", dependencies: ["SwiftConvIR", "SwiftConvONNX"]),
@@ -89,6 +93,7 @@ let package = Package(
         .testTarget(
             name: "SwiftConvPassesTests",
             dependencies: ["SwiftConvPasses", "SwiftConvEngine", "SwiftConvONNX", "SwiftConvIR", "SwiftConvTestSupport"]),
+        .testTarget(name: "SwiftConvTFLiteTests", dependencies: ["SwiftConvTFLite", "SwiftConvIR"]),
     ],
     // Swift 5 mode: kernels share immutable state across threads in ways the Swift 6
     // checker cannot prove (raw buffers), and is documented per type instead.
