@@ -113,7 +113,7 @@ public struct FlatBufferReader {
         } catch let e as SwiftConvError {
             throw SwiftConvError.modelFormat("FlatBuffer: \(e.message)")
         }
-        try check(position + 4, body, "vector of \(count) \(elementSize)-byte elements")
+        try check(position + 4, body, "the body of the vector at byte \(position) (\(count) elements of \(elementSize) bytes)")
         return FBVector(reader: self, start: position + 4, count: count, elementSize: elementSize, depth: depth)
     }
 }
