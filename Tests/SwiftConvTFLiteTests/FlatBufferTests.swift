@@ -184,9 +184,9 @@ private func nestedFromJSON(_ j: [String: Any]) throws -> Nested {
     b.add(field: 8, UInt64.max, default: 0)
     b.add(field: 9, -Float.greatestFiniteMagnitude, default: 0)
     b.add(field: 10, Double.leastNonzeroMagnitude, default: 0)
-    b.add(field: 11, Int32(3), default: 3)  // omitted
+    b.add(field: 11, Int32(3), default: 3) // omitted
     b.forceDefaults = true
-    b.add(field: 12, Int32(3), default: 3)  // written anyway
+    b.add(field: 12, Int32(3), default: 3) // written anyway
     let bytes = try b.finish(root: b.endTable())
     try withReader(bytes) { r in
         let t = try r.root()
@@ -379,11 +379,11 @@ private struct SplitMix64 {
         for _ in 0..<(1 + rng.below(4)) {
             switch rng.below(4) {
             case 0: m[rng.below(m.count)] = UInt8(truncatingIfNeeded: rng.next())
-            case 1:  // an extreme 32-bit value at a 4-aligned spot: offsets, lengths, soffsets
+            case 1: // an extreme 32-bit value at a 4-aligned spot: offsets, lengths, soffsets
                 let at = rng.below(m.count / 4) * 4
                 let v = extremes[rng.below(extremes.count)]
                 for k in 0..<4 { m[at + k] = UInt8(truncatingIfNeeded: v >> (8 * k)) }
-            case 2:  // an extreme 16-bit value: vtable sizes and field offsets
+            case 2: // an extreme 16-bit value: vtable sizes and field offsets
                 let at = rng.below(m.count / 2) * 2
                 let v = UInt16(truncatingIfNeeded: extremes[rng.below(extremes.count)])
                 m[at] = UInt8(truncatingIfNeeded: v)

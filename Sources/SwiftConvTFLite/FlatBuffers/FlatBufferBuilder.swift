@@ -126,7 +126,7 @@ public struct FlatBufferBuilder {
     /// Closes the open table, writing its vtable or reusing an identical one.
     public mutating func endTable() -> FBOffset {
         guard let start = tableStart else { preconditionFailure("no table is open") }
-        prepend(Int32(0))  // the soffset to the vtable, patched below
+        prepend(Int32(0)) // the soffset to the vtable, patched below
         let tableEnd = size
         var used = slots.count
         while used > 0 && slots[used - 1] == 0 { used -= 1 }
