@@ -6,6 +6,7 @@
 //                 -> SwiftConvEngine  -> SwiftConvPasses
 //                                     -> SwiftConvKernels -> CSwiftConvKernels
 //                 -> CSwiftConv (the C header)
+//   SwiftConvTFLite (FlatBuffers so far; ModelIO will import it, issue 9)
 //   every Swift module -> SwiftConvIR. Formats, passes and front ends depend on the IR only.
 import PackageDescription
 
