@@ -21,7 +21,7 @@ private func expected() throws -> [String: Any] {
 }
 
 /// Runs `body` on a reader over `bytes`.
-private func withReader<R>(_ bytes: [UInt8], maxTables: Int = 10_000_000, _ body: (FlatBufferReader) throws -> R) throws -> R {
+private func withReader<R>(_ bytes: [UInt8], maxTables: Int? = nil, _ body: (FlatBufferReader) throws -> R) throws -> R {
     try bytes.withUnsafeBytes { try body(FlatBufferReader(bytes: $0, maxTables: maxTables)) }
 }
 
@@ -47,14 +47,15 @@ private func readNested(_ r: FlatBufferReader) throws -> Nested {
     if let v = try root.vector(field: 4) {
         for i in 0..<v.count { names.append(try v.string(at: i)) }
     }
-    let options = try root.table(field: 6)
+    let union = try root.union(field: 6)
+    let options = union?.value
     return Nested(
         version: try root.scalar(field: 0, default: 0),
         description: try root.string(field: 1),
         buffers: buffers,
         shape: try root.vector(field: 3)?.scalars() ?? [],
         names: names,
-        optionsType: try root.scalar(field: 5, default: 0),
+        optionsType: union?.type ?? 0,
         stride: try options?.scalar(field: 0, default: 0) ?? 0,
         innerValue: try options?.table(field: 1)?.scalar(field: 0, default: 0) ?? 0)
 }
@@ -89,6 +90,24 @@ private func buildNested(_ n: Nested, alignment: Int = 1) throws -> [UInt8] {
     b.add(field: 5, n.optionsType, default: 0)
     b.add(field: 6, offset: options)
     return try b.finish(root: b.endTable(), fileIdentifier: "TFL3")
+}
+
+/// Root{0 data:[Entry]}, Entry{0 data:[ubyte], 1 label:string} of make_fixtures.py: each
+/// entry's bytes, its offset from the buffer start, and its label.
+private func readAligned(_ r: FlatBufferReader) throws -> [(data: [UInt8], offset: Int, label: String)] {
+    // A missing field is a format error here, as in a schema reader, not a test failure:
+    // hostile buffers go through this too.
+    func required<T>(_ value: T?, _ what: String) throws -> T {
+        guard let value else { throw SwiftConvError.modelFormat("missing \(what)") }
+        return value
+    }
+    let v = try required(try r.root().vector(field: 0), "entries")
+    return try (0..<v.count).map { i in
+        let entry = try v.table(at: i)
+        let data = try required(try entry.bytes(field: 0), "data")
+        let offset = try required(data.baseAddress, "data") - (try required(r.bytes.baseAddress, "buffer"))
+        return (Array(data), offset, try required(try entry.string(field: 1), "label"))
+    }
 }
 
 private func nestedFromJSON(_ j: [String: Any]) throws -> Nested {
@@ -166,6 +185,32 @@ private func nestedFromJSON(_ j: [String: Any]) throws -> Nested {
     b.add(field: 11, Int32(7), default: 7)
     b.add(field: 12, offset: name)
     #expect(try b.finish(root: b.endTable(), fileIdentifier: "SCF1") == (try fixture("scalars.bin")))
+}
+
+@Test func readsAndWritesSixteenByteAlignedDataLikeTheReferenceBuilder() throws {
+    let e = try #require(try expected()["aligned"] as? [String: Any])
+    let payloads = try #require(e["payloads"] as? [[Int]]).map { $0.map { UInt8($0) } }
+    let labels = try #require(e["labels"] as? [String])
+    let bytes = try fixture("aligned.bin")
+    let entries = try withReader(bytes, readAligned)
+    #expect(entries.map(\.data) == payloads)
+    #expect(entries.map(\.label) == labels)
+    for entry in entries { #expect(entry.offset % 16 == 0, "data at byte \(entry.offset)") }
+
+    var b = FlatBufferBuilder(capacity: 8)
+    var offsets: [FBOffset] = []
+    for (payload, label) in zip(payloads, labels) {
+        let data = payload.withUnsafeBytes { b.createBytes($0, alignment: 16) }
+        let name = b.createString(label)
+        b.startTable(fieldCount: 2)
+        b.add(field: 0, offset: data)
+        b.add(field: 1, offset: name)
+        offsets.append(b.endTable())
+    }
+    let vector = b.createVector(offsets: offsets)
+    b.startTable(fieldCount: 1)
+    b.add(field: 0, offset: vector)
+    #expect(try b.finish(root: b.endTable(), fileIdentifier: "TFL3") == bytes)
 }
 
 // MARK: (a) Builder -> reader round trip
@@ -314,15 +359,24 @@ private final class Outcomes {
 
 /// Reads `bytes` by its schema and then every other way: each read succeeds or throws
 /// `.modelFormat`; anything else (another error kind, a trap) fails the test.
-private func expectReadableOrModelFormat(_ bytes: [UInt8], _ note: String, nested: Bool, _ outcomes: Outcomes) {
+private func expectReadableOrModelFormat(_ bytes: [UInt8], _ note: String, schema: String, _ outcomes: Outcomes) {
     outcomes.total += 1
     bytes.withUnsafeBytes { raw in
         let r = FlatBufferReader(bytes: raw, maxTables: 5_000)
         _ = r.identifier
-        if probe(note, { nested ? _ = try readNested(r) : try readScalars(r) }) == nil { outcomes.refused += 1 }
+        let readBySchema = {
+            switch schema {
+            case "nested.bin": _ = try readNested(r)
+            case "aligned.bin": _ = try readAligned(r)
+            default: try readScalars(r)
+            }
+        }
+        if probe(note, readBySchema) == nil { outcomes.refused += 1 }
         if let root = probe(note, { try r.root() }) { readEverything(root, note) }
     }
 }
+
+private let fixtureNames = ["scalars.bin", "nested.bin", "aligned.bin"]
 
 /// A small deterministic generator (SplitMix64), so failures reproduce.
 private struct SplitMix64 {
@@ -339,29 +393,31 @@ private struct SplitMix64 {
 
 @Test func everyTruncationThrowsModelFormatOrReads() throws {
     let outcomes = Outcomes()
-    for name in ["scalars.bin", "nested.bin"] {
+    for name in fixtureNames {
         let bytes = try fixture(name)
         for n in 0..<bytes.count {
-            expectReadableOrModelFormat(Array(bytes[..<n]), "\(name) cut to \(n) bytes", nested: name == "nested.bin", outcomes)
+            expectReadableOrModelFormat(Array(bytes[..<n]), "\(name) cut to \(n) bytes", schema: name, outcomes)
         }
     }
-    // Every cut loses part of a string, vector or table, except the two padding bytes after
-    // the NUL of scalars.bin's string (its last data): those two cuts still read.
+    // Every cut loses part of a string, vector or table, except cuts into the zero padding
+    // after the last data: 2 bytes after scalars.bin's last string's NUL, and 11 after
+    // aligned.bin's first payload (the reference builder pads the buffer to 16 bytes).
     #expect(try fixture("scalars.bin").suffix(3) == [0, 0, 0])
-    #expect(outcomes.refused == outcomes.total - 2)
+    #expect(try fixture("aligned.bin").suffix(12) == [0x14] + [UInt8](repeating: 0, count: 11))
+    #expect(outcomes.refused == outcomes.total - 2 - 11)
     // An empty buffer has no root.
     #expect(throws: SwiftConvError.self) { try withReader([]) { try $0.root() } }
 }
 
 @Test func everySingleByteFlipThrowsModelFormatOrReads() throws {
     let outcomes = Outcomes()
-    for name in ["scalars.bin", "nested.bin"] {
+    for name in fixtureNames {
         let bytes = try fixture(name)
         for i in bytes.indices {
             for mask: UInt8 in [0x01, 0x80, 0xFF] {
                 var m = bytes
                 m[i] ^= mask
-                expectReadableOrModelFormat(m, "\(name) byte \(i) ^ \(mask)", nested: name == "nested.bin", outcomes)
+                expectReadableOrModelFormat(m, "\(name) byte \(i) ^ \(mask)", schema: name, outcomes)
             }
         }
     }
@@ -370,12 +426,12 @@ private struct SplitMix64 {
 }
 
 @Test func seededRandomMutationsThrowModelFormatOrRead() throws {
-    let sources = [try fixture("scalars.bin"), try fixture("nested.bin")]
+    let sources = try fixtureNames.map { try fixture($0) }
     let outcomes = Outcomes()
     var rng = SplitMix64(state: 0x5EED)
     let extremes: [UInt32] = [0, 1, 3, 0x7FFF_FFFF, 0x8000_0000, 0xFFFF_FFFC, 0xFFFF_FFFF]
     for round in 0..<4000 {
-        var m = sources[round % 2]
+        var m = sources[round % sources.count]
         for _ in 0..<(1 + rng.below(4)) {
             switch rng.below(4) {
             case 0: m[rng.below(m.count)] = UInt8(truncatingIfNeeded: rng.next())
@@ -391,7 +447,7 @@ private struct SplitMix64 {
             default: m = Array(m[..<max(4, m.count - rng.below(16))])
             }
         }
-        expectReadableOrModelFormat(m, "mutation round \(round)", nested: round % 2 == 1, outcomes)
+        expectReadableOrModelFormat(m, "mutation round \(round)", schema: fixtureNames[round % sources.count], outcomes)
     }
     #expect(outcomes.total == 4000)
     #expect(outcomes.refused > 400 && outcomes.refused < 3600, "\(outcomes.refused)/\(outcomes.total)")
@@ -434,6 +490,22 @@ private struct SplitMix64 {
     m = bytes
     m[stringAt + 4 + 14] = 0x41
     #expect(modelFormatMessage(m) { _ = try $0.root().string(field: 1) }?.contains("NUL") == true)
+}
+
+@Test func vectorByteCountsThatOverflowAreModelFormatErrors() throws {
+    let bytes = try fixture("nested.bin")
+    let error = #expect(throws: SwiftConvError.self) {
+        try withReader(bytes) { _ = try $0.root().vector(field: 3, elementSize: Int.max / 2) }
+    }
+    #expect(error?.kind == .modelFormat)
+    #expect(error?.message.contains("overflows") == true)
+    // The same vector read with its real element size is fine, and indices past it are errors.
+    try withReader(bytes) { r in
+        let v = try #require(try r.root().vector(field: 3))
+        #expect(v.count == 4)
+        #expect(throws: SwiftConvError.self) { try v.scalar(at: 4) as Int32 }
+        #expect(throws: SwiftConvError.self) { try v.scalar(at: -1) as Int32 }
+    }
 }
 
 @Test func deepNestingAndSharedSubtreesAreBounded() throws {

@@ -16,11 +16,13 @@ public struct FlatBufferReader {
     public let maxTables: Int
     let visits: VisitCounter
 
-    /// A reader over `bytes`, with limits on nesting and on the tables opened.
-    public init(bytes: UnsafeRawBufferPointer, maxDepth: Int = 64, maxTables: Int = 10_000_000) {
+    /// A reader over `bytes`, with limits on nesting and on the tables opened. The default
+    /// table cap, one per byte (at least 65,536), lets a reader open every table of a valid
+    /// buffer (4 bytes or more each) several times, yet bounds the work on shared subtrees.
+    public init(bytes: UnsafeRawBufferPointer, maxDepth: Int = 64, maxTables: Int? = nil) {
         self.bytes = bytes
         self.maxDepth = maxDepth
-        self.maxTables = maxTables
+        self.maxTables = maxTables ?? max(65_536, bytes.count)
         self.visits = VisitCounter()
     }
 
@@ -146,7 +148,8 @@ public struct FBTable {
         return position + offset
     }
 
-    /// Whether the vtable stores field `field`.
+    /// Whether the vtable stores field `field` (false also when it lies outside the table, which
+    /// reading it reports).
     public func has(field: Int) -> Bool {
         (try? fieldOffset(field, size: 0)) != nil
     }
@@ -174,6 +177,15 @@ public struct FBTable {
     public func table(field: Int) throws -> FBTable? {
         guard let t = try target(field) else { return nil }
         return try reader.table(at: t, depth: depth + 1)
+    }
+
+    /// The union whose value is in slot `field` and whose type (a `UInt8`, 0 for none) is in
+    /// the slot before it, as schemas lay unions out; nil when either is absent or the type is 0.
+    public func union(field: Int) throws -> (type: UInt8, value: FBTable)? {
+        guard field >= 1 else { return nil }
+        let type = try scalar(field: field - 1, default: UInt8(0))
+        guard type != 0, let value = try table(field: field) else { return nil }
+        return (type, value)
     }
 
     /// The string in slot `field`, or nil.
