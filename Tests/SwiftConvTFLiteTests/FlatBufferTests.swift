@@ -289,11 +289,20 @@ private func nestedFromJSON(_ j: [String: Any]) throws -> Nested {
     }
 }
 
-@Test func builderRefusesABadIdentifier() throws {
+@Test func builderRefusesABadIdentifierAndATablePast64KB() throws {
     var b = FlatBufferBuilder()
     b.startTable(fieldCount: 0)
     let root = b.endTable()
     #expect(throws: SwiftConvError.self) { try b.finish(root: root, fileIdentifier: "TFLITE") }
+    #expect(try b.finish(root: root, fileIdentifier: "TFL3").count == 16)
+
+    // A 70,000-byte inline struct: its table cannot be described by uint16 vtable entries.
+    var big = FlatBufferBuilder()
+    big.startTable(fieldCount: 1)
+    big.addStruct(field: 0, bytes: [UInt8](repeating: 1, count: 70_000), alignment: 4)
+    let table = big.endTable()
+    let error = #expect(throws: SwiftConvError.self) { try big.finish(root: table) }
+    #expect(error?.message.contains("64 KB") == true)
 }
 
 // MARK: (c) Hostile input

@@ -11,8 +11,8 @@ public struct FBOffset: Equatable {
 /// then the tables that point forward to them, then the root offset.
 ///
 /// Calls must nest like the format's (no object started inside an open table); a misuse is a
-/// programming error and traps. A buffer past `maxSize` (2 GB, the format's limit for
-/// uoffsets) is an error at `finish`.
+/// programming error and traps. What the format cannot hold (a buffer past `maxSize`, 2 GB,
+/// or a table past 64 KB) is an error at `finish`.
 public struct FlatBufferBuilder {
     /// Data lives in `buffer[head...]`; free space is before `head`.
     private var buffer: [UInt8]
@@ -24,6 +24,8 @@ public struct FlatBufferBuilder {
     private var tableStart: Int?
     /// Vtables written so far (bytes from the end), for reuse by identical tables.
     private var vtables: [Int] = []
+    /// The first thing written that the format cannot hold, reported by `finish`.
+    private var failure: String?
     /// Whether scalars equal to their default are written anyway.
     public var forceDefaults = false
     /// Largest buffer `finish` accepts.
@@ -130,6 +132,11 @@ public struct FlatBufferBuilder {
         let tableEnd = size
         var used = slots.count
         while used > 0 && slots[used - 1] == 0 { used -= 1 }
+        // vtable entries are uint16: a bigger table cannot be written (counts and uoffsets that
+        // do not fit 32 bits imply a buffer past maxSize, which finish refuses).
+        if tableEnd - start > Int(UInt16.max) || 4 + 2 * used > Int(UInt16.max) {
+            failure = failure ?? "a table of \(tableEnd - start) bytes and \(used) fields is past the format's 64 KB limit"
+        }
         var vtable: [UInt16] = [UInt16(truncatingIfNeeded: 4 + 2 * used), UInt16(truncatingIfNeeded: tableEnd - start)]
         for s in slots[..<used] { vtable.append(s == 0 ? 0 : UInt16(truncatingIfNeeded: tableEnd - s)) }
         tableStart = nil
@@ -214,6 +221,7 @@ public struct FlatBufferBuilder {
         align(minAlign, additional: 4 + (identifier == nil ? 0 : 4))
         if let identifier { place(bytes: identifier) }
         prepend(offset: root)
+        if let failure { throw SwiftConvError.resourceExhausted("FlatBuffer: \(failure)") }
         guard size <= Self.maxSize else {
             throw SwiftConvError.resourceExhausted("FlatBuffer of \(size) bytes is past the format's 2 GB limit")
         }

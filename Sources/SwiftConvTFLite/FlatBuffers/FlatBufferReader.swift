@@ -140,7 +140,7 @@ public struct FBTable {
         guard field >= 0, field < (vtableSize - 4) / 2 else { return nil }
         let offset = Int(reader.load(vtable + 4 + 2 * field, as: UInt16.self))
         if offset == 0 { return nil }
-        guard offset >= 4, offset + size <= tableSize else {
+        guard offset >= 4, size <= tableSize - offset else {
             throw SwiftConvError.modelFormat(
                 "FlatBuffer: field \(field) of the table at byte \(position) (offset \(offset), \(size) bytes) "
                     + "is outside the table's \(tableSize) bytes")
