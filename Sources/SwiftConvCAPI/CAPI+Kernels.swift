@@ -13,20 +13,24 @@ import SwiftConvKernels
 enum KernelListing {
     static func json(_ registry: KernelRegistry, schemas: OpRegistry) -> [UInt8] {
         let ops = registry.allOps.sorted { ($0.domain, $0.op) < ($1.domain, $1.op) }
+        /// One `{"domain", "op_type", "since_version"}` object.
+        func entry(_ w: inout JSONWriter, _ domain: String, _ op: String, _ since: Int64) {
+            w.object { w in
+                w.key("domain")
+                w.string(domain)
+                w.key("op_type")
+                w.string(op)
+                w.key("since_version")
+                w.int(since)
+            }
+        }
         var w = JSONWriter()
         w.object { w in
             w.key("kernels")
             w.array { w in
                 for (domain, op) in ops {
                     for since in Set(registry.versions(domain: domain, op: op)).sorted() {
-                        w.object { w in
-                            w.key("domain")
-                            w.string(domain)
-                            w.key("op_type")
-                            w.string(op)
-                            w.key("since_version")
-                            w.int(since)
-                        }
+                        entry(&w, domain, op, since)
                     }
                 }
             }
@@ -35,14 +39,7 @@ enum KernelListing {
             w.array { w in
                 for (domain, op) in schemas.opNames {
                     for since in schemas.versions(domain: domain, opType: op) {
-                        w.object { w in
-                            w.key("domain")
-                            w.string(domain)
-                            w.key("op_type")
-                            w.string(op)
-                            w.key("since_version")
-                            w.int(since)
-                        }
+                        entry(&w, domain, op, since)
                     }
                 }
             }

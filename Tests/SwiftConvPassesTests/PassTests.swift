@@ -200,15 +200,7 @@ func matMulAddModel(extraOutput: Bool = false) -> Model {
     let branch = Graph(
         name: "then", nodes: [Node(opType: "Identity", inputs: ["xw"], outputs: ["t"])],
         outputs: [ValueInfo(name: "t", type: nil)])
-    model.graph.initializers.append(Tensor(name: "c", dtype: .bool, shape: [], values: [UInt8(1)]))
-    model.graph.nodes.append(
-        Node(
-            name: "if", opType: "If", inputs: ["c"], outputs: ["z"],
-            attributes: [
-                Attribute(name: "then_branch", value: .graph(branch)),
-                Attribute(name: "else_branch", value: .graph(branch)),
-            ]))
-    model.graph.outputs.append(ValueInfo(name: "z", type: nil))
+    appendIf(to: &model, branch: branch)
     #expect(try !matMulAddToGemm.run(on: &model))
 }
 
@@ -311,15 +303,7 @@ let identityPairMerge = PatternRewriter(name: "merge-identities", chain: [OpPatt
             Node(opType: "Neg", inputs: ["k"], outputs: ["dead_in_branch"]),
         ],
         outputs: [ValueInfo(name: "t", type: nil)])
-    model.graph.initializers.append(Tensor(name: "c", dtype: .bool, shape: [], values: [UInt8(1)]))
-    model.graph.nodes.append(
-        Node(
-            name: "if", opType: "If", inputs: ["c"], outputs: ["z"],
-            attributes: [
-                Attribute(name: "then_branch", value: .graph(branch)),
-                Attribute(name: "else_branch", value: .graph(branch)),
-            ]))
-    model.graph.outputs.append(ValueInfo(name: "z", type: nil))
+    appendIf(to: &model, branch: branch)
 
     let feeds: [String: Value] = [
         "x": .tensor(RealModels.floats("x", shape: [2, 3])),
@@ -459,4 +443,17 @@ let identityPairMerge = PatternRewriter(name: "merge-identities", chain: [OpPatt
 
     g.nodes[1].inputs = ["x", "n"] // mm now needs neg, which needs mm
     #expect(validationFailure { _ = try g.topologicallyOrderedNodes() }?.contains("cycle") == true)
+}
+
+/// Appends `if c then branch else branch` writing graph output "z" (c: a true constant).
+private func appendIf(to model: inout Model, branch: Graph) {
+    model.graph.initializers.append(Tensor(name: "c", dtype: .bool, shape: [], values: [UInt8(1)]))
+    model.graph.nodes.append(
+        Node(
+            name: "if", opType: "If", inputs: ["c"], outputs: ["z"],
+            attributes: [
+                Attribute(name: "then_branch", value: .graph(branch)),
+                Attribute(name: "else_branch", value: .graph(branch)),
+            ]))
+    model.graph.outputs.append(ValueInfo(name: "z", type: nil))
 }
