@@ -244,6 +244,12 @@ public enum OpDomain {
     public static let preview = "ai.onnx.preview"
     /// onnxruntime's contrib domain (FusedConv and the like).
     public static let microsoft = "com.microsoft"
+    /// TFLite's builtin operators imported as they are (NHWC, fused activations, TFLite's
+    /// semantics): op type = the `BuiltinOperator` name (`CONV_2D`), attributes = the fields of
+    /// its builtin options table. One version; a node's TFLite op version is in its metadata.
+    public static let tflite = "tflite"
+    /// TFLite custom operators (Flex ops included): op type = the custom code. No kernels.
+    public static let tfliteCustom = "tflite.custom"
 
     /// Versions known for the standard domains (as of onnx 1.23: ai.onnx 28, ai.onnx.ml 5).
     public static let knownVersions: [String: ClosedRange<Int64>] = [
@@ -251,10 +257,13 @@ public enum OpDomain {
         ml: 1...5,
         training: 1...1,
         preview: 1...1,
+        tflite: 1...1,
     ]
 
     /// Domains accepted without a version check; their ops are treated as custom.
-    public static let customDomains: Set<String> = [microsoft, "com.microsoft.nchwc", "ai.onnx.contrib", "org.pytorch.aten"]
+    public static let customDomains: Set<String> = [
+        microsoft, "com.microsoft.nchwc", "ai.onnx.contrib", "org.pytorch.aten", tfliteCustom,
+    ]
 
     /// The canonical spelling: "ai.onnx" becomes "".
     public static func canonical(_ domain: String) -> String { domain == "ai.onnx" ? "" : domain }

@@ -2,7 +2,7 @@ import Foundation
 import SwiftConvIR
 import Testing
 
-@testable import SwiftConvTFLite
+@testable import SwiftConvFlatBuffers
 
 // MARK: Helpers
 

@@ -1,0 +1,2 @@
+// Placeholder until the TFLite <-> IR mapping lands.
+import SwiftConvIR

@@ -1,0 +1,2 @@
+// Placeholder until scripts/generate-tflite-schema.py writes the accessors.
+import SwiftConvFlatBuffers
