@@ -19,8 +19,6 @@ import argparse
 import json
 import random
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,6 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fuzz_harness import FuzzCampaign  # noqa: E402
 
 SEED = 20240917
 N_MUTATIONS = 1200
@@ -680,13 +681,15 @@ def child_main(start: int, count: int, workdir: Path) -> int:
 # Tests (parent side)
 # ============================================================================
 
-_started_at: list[float] = []
-
-
-def _chunk_bounds(chunk: int) -> tuple[int, int]:
-    per = -(-N_MUTATIONS // N_CHUNKS)
-    start = chunk * per
-    return start, max(0, min(per, N_MUTATIONS - start))
+CAMPAIGN = FuzzCampaign(
+    script=Path(__file__).resolve(),
+    seed=SEED,
+    n_mutations=N_MUTATIONS,
+    n_chunks=N_CHUNKS,
+    chunk_timeout_s=CHUNK_TIMEOUT_S,
+    total_budget_s=TOTAL_BUDGET_S,
+    save_reproducer=lambda index: _save_reproducer(index),
+)
 
 
 def _save_reproducer(index: int) -> Path:
@@ -700,106 +703,9 @@ def _save_reproducer(index: int) -> Path:
     return model
 
 
-def _spawn(start: int, count: int, timeout: float):
-    """Run one child; returns (records, stderr, returncode or None, timed_out)."""
-    with tempfile.TemporaryDirectory(prefix="sc-fuzz-") as work:
-        cmd = [
-            sys.executable,
-            "-X",
-            "faulthandler",
-            str(Path(__file__).resolve()),
-            "--child",
-            "--start",
-            str(start),
-            "--count",
-            str(count),
-            "--workdir",
-            work,
-        ]
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-            stdout, stderr, rc, timed_out = proc.stdout, proc.stderr, proc.returncode, False
-        except subprocess.TimeoutExpired as e:
-
-            def _text(x):
-                return x.decode(errors="replace") if isinstance(x, bytes) else (x or "")
-
-            stdout, stderr, rc, timed_out = _text(e.stdout), _text(e.stderr), None, True
-    records = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
-    return records, stderr, rc, timed_out
-
-
-MAX_RESTARTS = 16  # per chunk: after a crash the child restarts past the crashing mutation
-
-
-def _run_chunk(chunk: int):
-    if not _started_at:
-        _started_at.append(time.monotonic())
-    start, count = _chunk_bounds(chunk)
-    end = start + count
-    started: dict = {}
-    done: dict = {}
-    failures: list[str] = []
-    nxt, restarts = start, 0
-    while nxt < end:
-        remaining = TOTAL_BUDGET_S - (time.monotonic() - _started_at[0])
-        if remaining <= 1:
-            failures.append(f"fuzz time budget ({TOTAL_BUDGET_S:.0f} s for the file) used up at mutation {nxt}")
-            break
-        timeout = min(CHUNK_TIMEOUT_S, remaining)
-        records, stderr, rc, timed_out = _spawn(nxt, end - nxt, timeout)
-        started.update({r["start"]: r for r in records if "start" in r})
-        done.update({r["done"]: r for r in records if "done" in r})
-        if any(r.get("finished") for r in records):
-            break
-        pending = sorted(i for i in started if i not in done and i >= nxt)
-        if timed_out:
-            how = f"hung (> {timeout:.0f} s)"
-        elif rc is not None and rc < 0:
-            how = f"died of signal {signal.Signals(-rc).name}"
-        else:
-            how = f"exited with status {rc}"
-        if not pending:
-            failures.append(
-                f"child {how} before its first mutation ({nxt})\n--- child stderr (tail) ---\n{stderr[-3000:]}"
-            )
-            break
-        i = pending[0]
-        try:
-            repro = _save_reproducer(i)
-        except Exception as e:  # noqa: BLE001
-            repro = f"(could not save: {e})"
-        failures.append(
-            f"child {how} on seed {SEED} mutation {i} [{started[i]['kind']}] {started[i]['desc']}\n"
-            f"    files: {repro}\n--- child stderr (tail) ---\n{stderr[-2000:]}"
-        )
-        nxt, restarts = i + 1, restarts + 1
-        if restarts > MAX_RESTARTS:
-            failures.append(f"gave up after {MAX_RESTARTS} restarts; mutations {nxt}..{end - 1} not run")
-            break
-    failures += [
-        f"seed {SEED} mutation {i} [{started[i]['kind']}] {started[i]['desc']}\n    " + "\n    ".join(r["problems"])
-        for i, r in sorted(done.items())
-        if r["problems"]
-    ]
-    counts: dict[str, int] = {}
-    for r in done.values():
-        for status, _ in r["results"].values():
-            counts[status] = counts.get(status, 0) + 1
-    slowest = max(done.values(), key=lambda r: r["seconds"], default=None)
-    print(
-        f"chunk {chunk}: mutations {start}..{end - 1}, {len(done)} reported, outcomes {counts}, "
-        f"restarts {restarts}, slowest {slowest and (slowest['done'], slowest['seconds'])}"
-    )
-    if failures:
-        pytest.fail(f"{len(failures)} problem(s):\n" + "\n".join(failures), pytrace=False)
-    crashed = count - len(done)
-    assert crashed == 0, f"{crashed} of {count} mutations not reported"
-
-
 @pytest.mark.parametrize("chunk", range(N_CHUNKS))
 def test_fuzz_load(sc, chunk):
-    _run_chunk(chunk)
+    CAMPAIGN.run_chunk(chunk)
 
 
 def test_mutation_generator_is_deterministic_and_covers_every_kind():
