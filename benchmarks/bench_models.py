@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -32,9 +30,11 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import onnxruntime as ort  # noqa: E402
 import real_models  # noqa: E402
+from interleave import cpu_name, interleave, percentile_ms  # noqa: E402
 
 import swiftconv as sc  # noqa: E402
 
@@ -53,12 +53,6 @@ def _sessions(model: bytes, threads: int):
 
 class WrongOutput(Exception):
     """swiftconv's outputs differ from onnxruntime's by more than the limit."""
-
-
-def _percentile_ms(times: list[float], which: int) -> float:
-    """The `which`-th percentile (10 or 90) of `times`, in milliseconds."""
-    cuts = statistics.quantiles(times, n=10, method="inclusive")
-    return cuts[which // 10 - 1] * 1e3
 
 
 def bench(
@@ -85,22 +79,13 @@ def bench(
     for _ in range(warmup):
         ours.run(None, feeds)
         theirs.run(None, feeds)
-    times = {"swiftconv": [], "onnxruntime": []}
-    # Blocks of `block` runs alternate between the engines. Each block starts after a
-    # `pause` and with `settle` uncounted runs: both engines' idle workers spin for a while
-    # after a run (onnxruntime's for tens of milliseconds), and would otherwise take a core
-    # from the other engine's next runs.
-    measured = 0
-    while measured < runs:
-        n = min(block, runs - measured)
-        for label, session in (("swiftconv", ours), ("onnxruntime", theirs)):
-            time.sleep(pause)
-            for i in range(settle + n):
-                start = time.perf_counter()
-                session.run(None, feeds)
-                if i >= settle:
-                    times[label].append(time.perf_counter() - start)
-        measured += n
+    times = interleave(
+        {"swiftconv": lambda: ours.run(None, feeds), "onnxruntime": lambda: theirs.run(None, feeds)},
+        runs,
+        block,
+        settle,
+        pause,
+    )
     sc_ms = statistics.median(times["swiftconv"]) * 1e3
     ort_ms = statistics.median(times["onnxruntime"]) * 1e3
     return {
@@ -109,10 +94,10 @@ def bench(
         "onnxruntime_ms": ort_ms,
         "ratio": sc_ms / ort_ms,
         "max_abs_error": error,
-        "swiftconv_p10_ms": _percentile_ms(times["swiftconv"], 10),
-        "swiftconv_p90_ms": _percentile_ms(times["swiftconv"], 90),
-        "onnxruntime_p10_ms": _percentile_ms(times["onnxruntime"], 10),
-        "onnxruntime_p90_ms": _percentile_ms(times["onnxruntime"], 90),
+        "swiftconv_p10_ms": percentile_ms(times["swiftconv"], 10),
+        "swiftconv_p90_ms": percentile_ms(times["swiftconv"], 90),
+        "onnxruntime_p10_ms": percentile_ms(times["onnxruntime"], 10),
+        "onnxruntime_p90_ms": percentile_ms(times["onnxruntime"], 90),
     }
 
 
@@ -122,13 +107,7 @@ def _spread(r: dict, engine: str) -> str:
 
 
 def _machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{cpu}, {os.cpu_count()} cores; swiftconv {sc.__version__}, onnxruntime {ort.__version__}, numpy {np.__version__}"
+    return f"{cpu_name()}; swiftconv {sc.__version__}, onnxruntime {ort.__version__}, numpy {np.__version__}"
 
 
 def main() -> None:
