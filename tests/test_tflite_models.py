@@ -157,6 +157,16 @@ def test_stored_outputs_match_live_litert(stem):
         assert _max_abs(live, stored) <= (1 if _is_integer(stored) else FLOAT_ATOL), f"out_default_{k}"
 
 
+@pytest.mark.parametrize("stem", [s for s in FIXTURES if s.endswith("_float32")])
+def test_float32_fixtures_match_keras(stem):
+    """The fixtures themselves: LiteRT's float32 outputs are the Keras model's (keras_<k>)."""
+    _, arrays = _load(stem)
+    keras, ref = _stored(arrays, "keras"), _stored(arrays, "out_ref")
+    assert keras and len(keras) == len(ref)
+    for k, (a, b) in enumerate(zip(keras, ref)):
+        assert a.shape == b.shape and _max_abs(a, b) <= FLOAT_ATOL, f"keras_{k}"
+
+
 def test_report_distance_from_xnnpack(capsys):
     """Report (not a pass criterion) how far our outputs are from LiteRT's default XNNPACK kernels."""
     rows = []
