@@ -53,15 +53,51 @@ struct Writer {
     var buffers: [FBOffset] = []
     var constantBytes = 0
 
-    mutating func write(_ model: Model) throws -> [UInt8] {
-        buffers.append(emptyBuffer())
-        graphs = [model.graph]
-        var subgraphOffsets: [FBOffset] = []
+    /// "parent subgraph/node index/attribute name" -> the subgraph index of that graph attribute.
+    var attributeSlots: [String: Int] = [:]
+
+    /// Numbers every graph attribute (depth first) as a subgraph, giving each the index it was
+    /// read from where that index is free, so that a load and save keeps the subgraph order.
+    mutating func planSubgraphs(_ main: Graph) {
+        var found: [(graph: Graph, parent: Int, node: Int, attribute: String)] = [(main, -1, -1, "")]
         var k = 0
-        while k < graphs.count {
-            subgraphOffsets.append(try subgraph(graphs[k]))
+        while k < found.count {
+            let g = found[k].graph
+            for (j, n) in g.nodes.enumerated() {
+                for a in n.attributes { if case .graph(let sub)? = a.value { found.append((sub, k, j, a.name)) } }
+            }
             k += 1
         }
+        var slot = [Int?](repeating: nil, count: found.count)
+        var taken = Set<Int>([0])
+        slot[0] = 0
+        for (i, f) in found.enumerated().dropFirst() {
+            if let old = f.graph.metadata.first(where: { $0.key == TFLiteKeys.subgraphIndex }).flatMap({ Int($0.value) }),
+                old > 0, old < found.count, !taken.contains(old)
+            {
+                slot[i] = old
+                taken.insert(old)
+            }
+        }
+        var next = 1
+        for i in found.indices where slot[i] == nil {
+            while taken.contains(next) { next += 1 }
+            slot[i] = next
+            taken.insert(next)
+        }
+        graphs = [Graph](repeating: Graph(), count: found.count)
+        for (i, f) in found.enumerated() {
+            let s = slot[i] ?? 0
+            graphs[s] = f.graph
+            if f.parent >= 0 { attributeSlots["\(slot[f.parent] ?? 0)/\(f.node)/\(f.attribute)"] = s }
+        }
+    }
+
+    mutating func write(_ model: Model) throws -> [UInt8] {
+        buffers.append(emptyBuffer())
+        planSubgraphs(model.graph)
+        var subgraphOffsets: [FBOffset] = []
+        for k in graphs.indices { subgraphOffsets.append(try subgraph(graphs[k])) }
         let codes = opcodes.map { op -> FBOffset in
             let custom = op.custom.map { b.createString($0) }
             b.startTable(fieldCount: OperatorCode.slotCount)
@@ -173,7 +209,7 @@ struct Writer {
         var oldIndex: Int?
     }
 
-    /// Writes `g` as a subgraph; its graph attributes are queued as further subgraphs.
+    /// Writes `g` as the next subgraph (its graph attributes were numbered by `planSubgraphs`).
     mutating func subgraph(_ g: Graph) throws -> FBOffset {
         let s = indexMaps.count
         originalIndex.append(g.metadata.first { $0.key == TFLiteKeys.subgraphIndex }.flatMap { Int($0.value) } ?? (s == 0 ? 0 : nil))
@@ -213,7 +249,7 @@ struct Writer {
         for k in order { tensors.append(try tensor(values[k])) }
 
         var operators: [FBOffset] = []
-        for n in g.nodes { operators.append(try op(n, newIndex)) }
+        for (j, n) in g.nodes.enumerated() { operators.append(try op(n, newIndex, at: "\(s)/\(j)")) }
         let tensorsVector = b.createVector(offsets: tensors)
         let inputs = b.createVector(try g.inputs.map { try index($0.name, newIndex) })
         let outputs = b.createVector(try g.outputs.map { try index($0.name, newIndex) })
@@ -405,7 +441,8 @@ struct Writer {
         return UInt32(opcodes.count - 1)
     }
 
-    mutating func op(_ n: Node, _ newIndex: [String: Int32]) throws -> FBOffset {
+    /// Operator `n`; `at` is "subgraph/node index", the key prefix of its graph attributes.
+    mutating func op(_ n: Node, _ newIndex: [String: Int32], at: String) throws -> FBOffset {
         let context = SwiftConvError.NodeContext(n)
         let version = n.metadata.first { $0.key == TFLiteKeys.version }.flatMap { Int32($0.value) } ?? 1
         let opcodeIndex: UInt32
@@ -422,9 +459,11 @@ struct Writer {
             }
             opcodeIndex = opcode(code.rawValue, custom: nil, version: version)
             if let d = BuiltinOptionsTables.table(forOperator: code.rawValue) {
-                let table = try TFLiteOptions.write(d, node: n, into: &b) { g in
-                    self.graphs.append(g)
-                    return self.graphs.count - 1
+                let table = try TFLiteOptions.write(d, node: n, into: &b) { name, _ in
+                    guard let s = self.attributeSlots["\(at)/\(name)"] else {
+                        throw SwiftConvError.internal("TFLite export: graph attribute '\(name)' was not planned")
+                    }
+                    return s
                 }
                 options = (d.union, d.unionType, table)
             }

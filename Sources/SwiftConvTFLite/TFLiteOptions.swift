@@ -96,9 +96,9 @@ enum TFLiteOptions {
     }
 
     /// Writes options table `d` from `node`'s attributes (absent ones take the schema default).
-    /// `subgraph` gives the index a graph attribute is written at.
+    /// `subgraph` gives the index the graph attribute (name, graph) is written at.
     static func write(
-        _ d: OptionsTableDescriptor, node: Node, into b: inout FlatBufferBuilder, subgraph: (Graph) throws -> Int
+        _ d: OptionsTableDescriptor, node: Node, into b: inout FlatBufferBuilder, subgraph: (String, Graph) throws -> Int
     ) throws -> FBOffset {
         func bad(_ f: OptionFieldDescriptor, _ m: String) -> SwiftConvError {
             SwiftConvError.invalidArgument("attribute '\(attributeName(f))' of \(d.name): \(m)").at(SwiftConvError.NodeContext(node))
@@ -154,7 +154,7 @@ enum TFLiteOptions {
                 try addInt(try enumValue(f, name, cases), s, f, &b, { bad(f, $0) })
             case .subgraph(let s):
                 guard let g = a.graph else { throw bad(f, "expected a graph") }
-                try addInt(Int64(try subgraph(g)), s, f, &b, { bad(f, $0) })
+                try addInt(Int64(try subgraph(attributeName(f), g)), s, f, &b, { bad(f, $0) })
             default: break
             }
         }

@@ -49,4 +49,18 @@ enum FixtureFiles {
         let file = try FileBuffer(path: path)
         return Array(file.bytes)
     }
+
+    /// When SWIFTCONV_TFLITE_EXPORT_DIR is set, writes what the exporter made of fixture `path`
+    /// there under the same file name, for a LiteRT check from Python
+    /// (tests/test_tflite_roundtrip.py does the same through the library).
+    static func keepWritten(_ bytes: [UInt8], for path: String) throws {
+        guard let dir = getenv("SWIFTCONV_TFLITE_EXPORT_DIR") else { return }
+        let name = path.split(separator: "/").last.map(String.init) ?? "model.tflite"
+        let out = String(cString: dir) + "/" + name
+        guard let f = fopen(out, "wb") else { throw SwiftConvError.io("cannot write \(out)") }
+        defer { fclose(f) }
+        guard bytes.withUnsafeBytes({ fwrite($0.baseAddress, 1, $0.count, f) }) == bytes.count else {
+            throw SwiftConvError.io("short write to \(out)")
+        }
+    }
 }
