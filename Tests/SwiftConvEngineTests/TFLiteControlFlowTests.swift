@@ -68,9 +68,13 @@ private func controlFlowModel(_ node: Node, inputs: [ValueInfo], outputs: [Strin
 @Test func endlessWhileStopsOnTerminate() throws {
     let cond = subgraph(
         "cond", [scalarInfo("ci", .int32)], [scalarInfo("go", .bool)],
-        [Node(opType: "Constant", inputs: [], outputs: ["go"], attributes: [
-            Attribute(name: "value", value: .tensor(Tensor(dtype: .bool, shape: [], values: [true])))
-        ])])
+        [
+            Node(
+                opType: "Constant", inputs: [], outputs: ["go"],
+                attributes: [
+                    Attribute(name: "value", value: .tensor(Tensor(dtype: .bool, shape: [], values: [true])))
+                ])
+        ])
     let body = subgraph(
         "body", [scalarInfo("bi", .int32)], [scalarInfo("bi2", .int32)], [Node(opType: "Identity", inputs: ["bi"], outputs: ["bi2"])])
     let node = Node(

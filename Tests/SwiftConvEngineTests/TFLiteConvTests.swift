@@ -23,18 +23,28 @@ private func referenceConv(
     let (oh, pt) = tflitePad(h, kh, stride.0, dilation.0, same: same)
     let (ow, pl) = tflitePad(wd, kw, stride.1, dilation.1, same: same)
     var out = [Float](repeating: 0, count: n * oh * ow * cout)
-    for b0 in 0..<n { for oy in 0..<oh { for ox in 0..<ow { for o in 0..<cout {
-        var s: Float = b?[o] ?? 0
-        let g = o / mg
-        for ky in 0..<kh { for kx in 0..<kw { for c in 0..<cg {
-            let iy = oy * stride.0 - pt + ky * dilation.0, ix = ox * stride.1 - pl + kx * dilation.1
-            if iy < 0 || iy >= h || ix < 0 || ix >= wd { continue }
-            let xi: Int = ((b0 * h + iy) * wd + ix) * cin + g * cg + c
-            let wi: Int = ((o * kh + ky) * kw + kx) * cg + c
-            s += xv[xi] * wv[wi]
-        } } }
-        out[((b0 * oh + oy) * ow + ox) * cout + o] = tfliteActivate(s, act)
-    } } } }
+    for b0 in 0..<n {
+        for oy in 0..<oh {
+            for ox in 0..<ow {
+                for o in 0..<cout {
+                    var s: Float = b?[o] ?? 0
+                    let g = o / mg
+                    for ky in 0..<kh {
+                        for kx in 0..<kw {
+                            for c in 0..<cg {
+                                let iy = oy * stride.0 - pt + ky * dilation.0, ix = ox * stride.1 - pl + kx * dilation.1
+                                if iy < 0 || iy >= h || ix < 0 || ix >= wd { continue }
+                                let xi: Int = ((b0 * h + iy) * wd + ix) * cin + g * cg + c
+                                let wi: Int = ((o * kh + ky) * kw + kx) * cg + c
+                                s += xv[xi] * wv[wi]
+                            }
+                        }
+                    }
+                    out[((b0 * oh + oy) * ow + ox) * cout + o] = tfliteActivate(s, act)
+                }
+            }
+        }
+    }
     return ([n, oh, ow, cout], out)
 }
 
@@ -50,9 +60,9 @@ private func convAttributes(_ stride: (Int, Int), _ dilation: (Int, Int), _ same
     ([1, 9, 11, 3], [8, 3, 3, 3], 1, 1, true, "RELU6"),
     ([2, 10, 7, 5], [6, 3, 2, 5], 2, 1, true, "NONE"),
     ([1, 12, 12, 4], [5, 3, 3, 4], 1, 2, false, "RELU"),
-    ([1, 6, 6, 16], [20, 1, 1, 16], 1, 1, true, "RELU_N1_TO_1"),  // pointwise: one GEMM
-    ([1, 8, 8, 6], [6, 3, 3, 2], 1, 1, true, "TANH"),  // grouped: 3 groups
-    ([1, 30, 30, 16], [32, 3, 3, 16], 2, 1, true, "NONE"),  // several window blocks
+    ([1, 6, 6, 16], [20, 1, 1, 16], 1, 1, true, "RELU_N1_TO_1"), // pointwise: one GEMM
+    ([1, 8, 8, 6], [6, 3, 3, 2], 1, 1, true, "TANH"), // grouped: 3 groups
+    ([1, 30, 30, 16], [32, 3, 3, 16], 2, 1, true, "NONE"), // several window blocks
 ])
 func conv2DMatchesDirectLoops(x: [Int], w: [Int], stride: Int, dilation: Int, same: Bool, act: String) throws {
     let xt = tfliteRandom(x, seed: 1), wt = tfliteRandom(w, seed: 2, name: "w"), bt = tfliteRandom([w[0]], seed: 3, name: "b")
@@ -97,18 +107,28 @@ func depthwiseConv2DMatchesDirectLoops(x: [Int], kh: Int, kw: Int, mult: Int, st
     let (h, wd) = (x[1], x[2])
     let (oh, pt) = tflitePad(h, kh, stride, dilation, same: same), (ow, pl) = tflitePad(wd, kw, stride, dilation, same: same)
     var want = [Float](repeating: 0, count: x[0] * oh * ow * oc)
-    for b0 in 0..<x[0] { for oy in 0..<oh { for ox in 0..<ow { for ic in 0..<c { for m in 0..<mult {
-        let o = ic * mult + m
-        var s = bv[o]
-        for ky in 0..<kh { for kx in 0..<kw {
-            let iy = oy * stride - pt + ky * dilation, ix = ox * stride - pl + kx * dilation
-            if iy < 0 || iy >= h || ix < 0 || ix >= wd { continue }
-            let xi = ((b0 * h + iy) * wd + ix) * c + ic
-            let wi = (ky * kw + kx) * oc + o
-            s += xv[xi] * wv[wi]
-        } }
-        want[((b0 * oh + oy) * ow + ox) * oc + o] = max(0, s)
-    } } } } }
+    for b0 in 0..<x[0] {
+        for oy in 0..<oh {
+            for ox in 0..<ow {
+                for ic in 0..<c {
+                    for m in 0..<mult {
+                        let o = ic * mult + m
+                        var s = bv[o]
+                        for ky in 0..<kh {
+                            for kx in 0..<kw {
+                                let iy = oy * stride - pt + ky * dilation, ix = ox * stride - pl + kx * dilation
+                                if iy < 0 || iy >= h || ix < 0 || ix >= wd { continue }
+                                let xi = ((b0 * h + iy) * wd + ix) * c + ic
+                                let wi = (ky * kw + kx) * oc + o
+                                s += xv[xi] * wv[wi]
+                            }
+                        }
+                        want[((b0 * oh + oy) * ow + ox) * oc + o] = max(0, s)
+                    }
+                }
+            }
+        }
+    }
     #expect(got.shape == [x[0], oh, ow, oc])
     #expect(tfliteMaxError(got.values(as: Float.self), want) < 1e-5)
 }
@@ -136,16 +156,26 @@ func transposeConvMatchesScatterLoops(x: [Int], outHW: [Int], w: [Int], stride: 
     let (kh, kw, cin, cout) = (w[1], w[2], w[3], w[0])
     let pt = tflitePad(outHW[0], kh, stride, 1, same: same).pad, pl = tflitePad(outHW[1], kw, stride, 1, same: same).pad
     var want = [Float](repeating: 0, count: outShape.reduce(1, *))
-    for b0 in 0..<x[0] { for iy in 0..<x[1] { for ix in 0..<x[2] { for ky in 0..<kh { for kx in 0..<kw {
-        let oy = iy * stride - pt + ky, ox = ix * stride - pl + kx
-        if oy < 0 || oy >= outHW[0] || ox < 0 || ox >= outHW[1] { continue }
-        for o in 0..<cout { for c in 0..<cin {
-            let oi: Int = ((b0 * outHW[0] + oy) * outHW[1] + ox) * cout + o
-            let xi: Int = ((b0 * x[1] + iy) * x[2] + ix) * cin + c
-            let wi: Int = ((o * kh + ky) * kw + kx) * cin + c
-            want[oi] += xv[xi] * wv[wi]
-        } }
-    } } } } }
+    for b0 in 0..<x[0] {
+        for iy in 0..<x[1] {
+            for ix in 0..<x[2] {
+                for ky in 0..<kh {
+                    for kx in 0..<kw {
+                        let oy = iy * stride - pt + ky, ox = ix * stride - pl + kx
+                        if oy < 0 || oy >= outHW[0] || ox < 0 || ox >= outHW[1] { continue }
+                        for o in 0..<cout {
+                            for c in 0..<cin {
+                                let oi: Int = ((b0 * outHW[0] + oy) * outHW[1] + ox) * cout + o
+                                let xi: Int = ((b0 * x[1] + iy) * x[2] + ix) * cin + c
+                                let wi: Int = ((o * kh + ky) * kw + kx) * cin + c
+                                want[oi] += xv[xi] * wv[wi]
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
     for i in 0..<want.count { want[i] = tfliteActivate(want[i] + bv[i % cout], act) }
     #expect(got.shape == outShape)
     #expect(tfliteMaxError(got.values(as: Float.self), want) < 1e-5)
@@ -156,7 +186,8 @@ func transposeConvMatchesScatterLoops(x: [Int], outHW: [Int], w: [Int], stride: 
 ])
 func fullyConnectedMatchesDotProducts(x: [Int], keep: Bool, act: String) throws {
     let depth = x.last!, units = 7
-    let xt = tfliteRandom(x, seed: 12), wt = tfliteRandom([units, depth], seed: 13, name: "w"), bt = tfliteRandom([units], seed: 14, name: "b")
+    let xt = tfliteRandom(x, seed: 12), wt = tfliteRandom([units, depth], seed: 13, name: "w"),
+        bt = tfliteRandom([units], seed: 14, name: "b")
     let model = tfliteModel(
         "FULLY_CONNECTED", inputs: [("x", xt)], constants: [wt, bt], nodeInputs: ["x", "w", "b"],
         attributes: [tfl("keep_num_dims", keep ? 1 : 0), tfl("fused_activation_function", act)])

@@ -103,8 +103,12 @@ struct TFLiteSequenceLSTMKernel: Kernel {
         let cifg = wi == nil
         let proj = try opt(16), projBias = try opt(17)
         let outSize = proj?.shape.first ?? units
-        if let proj, proj.shape != [outSize, units] { throw kernelError("\(op): projection weights \(proj.shape) do not fit \(units) units") }
-        if let projBias, projBias.shape != [outSize] { throw kernelError("\(op): projection bias \(projBias.shape) does not fit \(outSize)") }
+        if let proj, proj.shape != [outSize, units] {
+            throw kernelError("\(op): projection weights \(proj.shape) do not fit \(units) units")
+        }
+        if let projBias, projBias.shape != [outSize] {
+            throw kernelError("\(op): projection bias \(projBias.shape) does not fit \(outSize)")
+        }
         for r in [ri, rf, rc, ro] {
             guard let r else { continue }
             if diagonal ? r.shape != [units] : r.shape != [units, outSize] {
@@ -126,7 +130,9 @@ struct TFLiteSequenceLSTMKernel: Kernel {
         let held: [Tensor?] = (0..<inputs.count).map { inputs.optionalTensor($0) }
         defer { withExtendedLifetime(held) {} }
         let h0 = try opt(18), c0 = try opt(19)
-        if let h0, h0.elementCount != batch * outSize { throw kernelError("\(op): output state \(h0.shape) does not fit [\(batch), \(outSize)]") }
+        if let h0, h0.elementCount != batch * outSize {
+            throw kernelError("\(op): output state \(h0.shape) does not fit [\(batch), \(outSize)]")
+        }
         if let c0, c0.elementCount != batch * units { throw kernelError("\(op): cell state \(c0.shape) does not fit [\(batch), \(units)]") }
 
         let outShape = timeMajor ? [steps, batch, outSize] : [batch, steps, outSize]
@@ -149,9 +155,17 @@ struct TFLiteSequenceLSTMKernel: Kernel {
                 packedB: UnsafePointer(pIn.pointer), c: pre, ldc: g4, parallel: par)
             try withCheckedScratch(Checked.product([batch, g4 + 2 * units + outSize], "the LSTM state")) { scratch in
                 let gates = scratch, cell = scratch + batch * g4, hidden = cell + batch * units
-                let h = hidden + batch * units  // [batch, outSize]: the output state
-                if let c0 { cell.update(from: c0.floatPointer, count: batch * units) } else { cell.update(repeating: 0, count: batch * units) }
-                if let h0 { h.update(from: h0.floatPointer, count: batch * outSize) } else { h.update(repeating: 0, count: batch * outSize) }
+                let h = hidden + batch * units // [batch, outSize]: the output state
+                if let c0 {
+                    cell.update(from: c0.floatPointer, count: batch * units)
+                } else {
+                    cell.update(repeating: 0, count: batch * units)
+                }
+                if let h0 {
+                    h.update(from: h0.floatPointer, count: batch * outSize)
+                } else {
+                    h.update(repeating: 0, count: batch * outSize)
+                }
                 for t in 0..<steps {
                     try context.checkTerminated()
                     for b in 0..<batch {
