@@ -25,6 +25,11 @@ public enum Kernels {
         r.registerFamily("ML", MLKernels.register)
         r.registerFamily("Training", TrainingKernels.register)
         r.registerFamily("Loss", LossKernels.register)
+        r.registerFamily("TFLiteElementwise", TFLiteElementwiseKernels.register)
+        r.registerFamily("TFLiteActivation", TFLiteActivationKernels.register)
+        r.registerFamily("TFLiteReduce", TFLiteReduceKernels.register)
+        r.registerFamily("TFLiteShape", TFLiteShapeKernels.register)
+        r.registerFamily("TFLiteIndexing", TFLiteIndexingKernels.register)
         return r
     }()
 }

@@ -180,6 +180,11 @@ public struct OpRegistry: Sendable {
         r.addFamily("Loss", LossOps.register)
         r.addFamily("Sequence", SequenceOps.register)
         r.addFamily("String", StringOps.register)
+        r.addFamily("TFLiteElementwise", TFLiteElementwiseOps.register)
+        r.addFamily("TFLiteActivation", TFLiteActivationOps.register)
+        r.addFamily("TFLiteReduce", TFLiteReduceOps.register)
+        r.addFamily("TFLiteShape", TFLiteShapeOps.register)
+        r.addFamily("TFLiteIndexing", TFLiteIndexingOps.register)
         return r
     }()
 
