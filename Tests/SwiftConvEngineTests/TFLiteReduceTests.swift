@@ -6,7 +6,7 @@ import Testing
 
 // TFLite reductions; expected values summed here by hand-written loops.
 
-private let x: [Float] = (0..<24).map { Float($0 % 7) - 2.5 }  // shape [2, 3, 4]
+private let x: [Float] = (0..<24).map { Float($0 % 7) - 2.5 } // shape [2, 3, 4]
 
 private func at(_ i: Int, _ j: Int, _ k: Int) -> Float { x[(i * 3 + j) * 4 + k] }
 
