@@ -230,14 +230,17 @@ enum TFLiteIndexingKernels {
     static func blockRearrange(_ x: Tensor, block b: Int, toDepth: Bool) throws -> Tensor {
         guard x.rank == 4 else { throw kernelError("expected an NHWC tensor, got \(x.shape)") }
         let (n, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let area = try Checked.multiply(b, b, "block_size squared")
         if toDepth {
             guard h % b == 0, w % b == 0 else { throw kernelError("SPACE_TO_DEPTH: \(h)x\(w) is not a multiple of block \(b)") }
+            let depth = try Checked.multiply(area, c, "SPACE_TO_DEPTH channels")
             let moved = try transposed(x.reshaped([n, h / b, b, w / b, b, c]), [0, 1, 3, 2, 4, 5])
-            return moved.reshaped([n, h / b, w / b, b * b * c])
+            return moved.reshaped([n, h / b, w / b, depth])
         }
-        guard c % (b * b) == 0 else { throw kernelError("DEPTH_TO_SPACE: \(c) channels do not divide by block \(b) squared") }
-        let moved = try transposed(x.reshaped([n, h, w, b, b, c / (b * b)]), [0, 1, 3, 2, 4, 5])
-        return moved.reshaped([n, h * b, w * b, c / (b * b)])
+        guard c % area == 0 else { throw kernelError("DEPTH_TO_SPACE: \(c) channels do not divide by block \(b) squared") }
+        let (height, width) = (try Checked.multiply(h, b, "DEPTH_TO_SPACE height"), try Checked.multiply(w, b, "DEPTH_TO_SPACE width"))
+        let moved = try transposed(x.reshaped([n, h, w, b, b, c / area]), [0, 1, 3, 2, 4, 5])
+        return moved.reshaped([n, height, width, c / area])
     }
 }
 
@@ -284,7 +287,7 @@ struct StridedSliceSpec: Sendable {
             }
             guard d < x.rank else { throw kernelError("STRIDED_SLICE: more entries than the \(x.rank) dimensions of \(x.shape)") }
             let size = x.shape[d], stride = strides[i]
-            guard stride != 0 else { throw kernelError("STRIDED_SLICE: stride 0 on dimension \(d)") }
+            guard stride != 0, stride != Int.min else { throw kernelError("STRIDED_SLICE: stride \(stride) on dimension \(d)") }
             let (lo, hi) = stride > 0 ? (0, size) : (-1, size - 1)
             var start = begin[i]
             if bit(beginMask, i) {
@@ -305,14 +308,21 @@ struct StridedSliceSpec: Sendable {
             if bit(endMask, i) {
                 stop = stride > 0 ? hi : lo
             } else {
-                stop = offset ? start + end[i] : end[i]
-                if stop < 0 && !offset { stop += size }
+                if offset {
+                    let (sum, overflow) = start.addingReportingOverflow(end[i])
+                    stop = overflow ? (end[i] > 0 ? hi : lo) : sum
+                } else {
+                    stop = end[i] < 0 ? end[i] + size : end[i]
+                }
                 stop = min(max(stop, lo), hi)
             }
-            let count = stride > 0 ? max(0, (stop - start + stride - 1) / stride) : max(0, (start - stop - stride - 1) / -stride)
+            // start and stop lie in [-1, size], so these differences cannot overflow.
+            let count =
+                stride > 0 ? (stop > start ? (stop - start - 1) / stride + 1 : 0) : (start > stop ? (start - stop - 1) / -stride + 1 : 0)
             if count > 0 { srcOffset += start * s[d] }
             gatherShape.append(count)
-            gatherStrides.append(stride * s[d])
+            // With two or more elements |stride| < size, so the product stays within the tensor.
+            gatherStrides.append(count > 1 ? stride * s[d] : 0)
             outShape.append(count)
             d += 1
         }

@@ -28,7 +28,9 @@ enum TFLiteIndexingOps {
                 var shape: Shape? = nil
                 if let s = ctx.shape(0), let begin = ctx.ints(1), let size = ctx.ints(2), begin.count == s.count, size.count == s.count {
                     shape = (0..<s.count).map { d in
-                        size[d] >= 0 ? .known(size[d]) : (s[d].value.map { .known($0 - begin[d]) } ?? .unknown)
+                        size[d] >= 0
+                            ? .known(size[d])
+                            : (s[d].value.map { ShapeMath.add(.known($0), .known(0 &- begin[d])) } ?? .unknown)
                     }
                 }
                 ctx.setOutput(0, ctx.dtype(0), shape)
@@ -40,7 +42,7 @@ enum TFLiteIndexingOps {
                 rule: { ctx in
                     var shape: Shape? = nil
                     if let s = ctx.shape(0), let p = ctx.ints(1), p.count == 2 * s.count {
-                        shape = (0..<s.count).map { d in ShapeMath.add(s[d], .known(p[2 * d] + p[2 * d + 1])) }
+                        shape = (0..<s.count).map { d in ShapeMath.add(ShapeMath.add(s[d], .known(p[2 * d])), .known(p[2 * d + 1])) }
                     }
                     ctx.setOutput(0, ctx.dtype(0), shape)
                 })
@@ -80,13 +82,14 @@ enum TFLiteIndexingOps {
                 rule: { ctx in
                     var shape: Shape? = nil
                     let b = ctx.int("block_size", default: 0)
-                    if let s = ctx.shape(0), s.count == 4, b > 0, let dims = s.concrete {
+                    let (area, overflow) = b.multipliedReportingOverflow(by: b)
+                    if let s = ctx.shape(0), s.count == 4, b > 0, !overflow, let dims = s.concrete {
                         let toDepth = name == "SPACE_TO_DEPTH"
                         let (h, w, c) = (dims[1], dims[2], dims[3])
                         if toDepth, h % b == 0, w % b == 0 {
-                            shape = [s[0], .known(h / b), .known(w / b), .known(c * b * b)]
-                        } else if !toDepth, c % (b * b) == 0 {
-                            shape = [s[0], .known(h * b), .known(w * b), .known(c / (b * b))]
+                            shape = [s[0], .known(h / b), .known(w / b), ShapeMath.mul(.known(c), .known(area))]
+                        } else if !toDepth, c % area == 0 {
+                            shape = [s[0], ShapeMath.mul(.known(h), .known(b)), ShapeMath.mul(.known(w), .known(b)), .known(c / area)]
                         }
                     }
                     ctx.setOutput(0, ctx.dtype(0), shape)
