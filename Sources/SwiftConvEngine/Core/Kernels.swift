@@ -25,6 +25,7 @@ public enum Kernels {
         r.registerFamily("ML", MLKernels.register)
         r.registerFamily("Training", TrainingKernels.register)
         r.registerFamily("Loss", LossKernels.register)
+        r.registerFamily("TFLiteQuantize", TFLiteQuantizeKernels.register)
         return r
     }()
 }

@@ -5,5 +5,35 @@ import SwiftConvIR
 enum TFLiteIntegerKernels {
     /// The integer kernel for `ctx`'s node when its input or weight types call for one
     /// (TFLite's reference fixed-point arithmetic), nil for the float path.
-    static func make(_ ctx: KernelBuildContext) throws -> Kernel? { nil }
+    static func make(_ ctx: KernelBuildContext) throws -> Kernel? {
+        guard ctx.node.domain == OpDomain.tflite else { return nil }
+        let input = ctx.inputType(0)?.tensorElementType
+        let quantized = isTFLiteQuantizedStorage(input)
+        switch ctx.node.opType {
+        case "FULLY_CONNECTED":
+            if quantized { return try IntegerFullyConnectedKernel(ctx) }
+            if input == .float32, isHybridWeight(ctx) { return try HybridFullyConnectedKernel(ctx) }
+        case "CONV_2D":
+            if quantized { return try IntegerConv2DKernel(ctx) }
+        case "DEPTHWISE_CONV_2D":
+            if quantized { return try IntegerDepthwiseConvKernel(ctx) }
+        case "ADD", "SUB":
+            if quantized { return try IntegerAddSubKernel(ctx) }
+        case "MUL":
+            if quantized { return try IntegerMulKernel(ctx) }
+        case "MAX_POOL_2D", "AVERAGE_POOL_2D":
+            if quantized { return try IntegerPoolKernel(ctx) }
+        case "RELU", "RELU6", "RELU_N1_TO_1", "RELU_0_TO_1":
+            if quantized { return try IntegerReluKernel(ctx) }
+        default:
+            break
+        }
+        return nil
+    }
+
+    /// Dynamic-range ops: float activations with int8 weights that carry a scale.
+    static func isHybridWeight(_ ctx: KernelBuildContext) -> Bool {
+        let t = ctx.inputType(1)?.tensorElementType ?? ctx.constant(1)?.dtype
+        return t == .int8 && ctx.quantization(ofInput: 1) != nil
+    }
 }
