@@ -25,6 +25,35 @@ enum TFLiteIntegerKernels {
             if quantized { return try IntegerPoolKernel(ctx) }
         case "RELU", "RELU6", "RELU_N1_TO_1", "RELU_0_TO_1":
             if quantized { return try IntegerReluKernel(ctx) }
+        case "LOGISTIC":
+            if quantized { return try IntegerLookupTableKernel(ctx, IntegerLookupTableKernel.logistic) }
+        case "TANH":
+            if quantized { return try IntegerLookupTableKernel(ctx, IntegerLookupTableKernel.tanh) }
+        case "GELU":
+            if quantized {
+                let approximate = ctx.int("approximate", default: 0) != 0
+                return try IntegerLookupTableKernel(ctx, approximate ? IntegerLookupTableKernel.geluTanh : IntegerLookupTableKernel.geluExact)
+            }
+        case "SOFTMAX":
+            if quantized { return try IntegerSoftmaxKernel(ctx) }
+        case "LEAKY_RELU":
+            if quantized { return try IntegerLeakyReluKernel(ctx) }
+        case "HARD_SWISH":
+            if quantized { return try IntegerHardSwishKernel(ctx) }
+        case "MEAN":
+            if quantized { return try IntegerReduceKernel(ctx, .mean) }
+        case "SUM":
+            if quantized { return try IntegerReduceKernel(ctx, .sum) }
+        case "REDUCE_MAX":
+            if quantized { return try IntegerReduceKernel(ctx, .max) }
+        case "REDUCE_MIN":
+            if quantized { return try IntegerReduceKernel(ctx, .min) }
+        case "CONCATENATION":
+            if quantized { return try IntegerConcatKernel(ctx) }
+        case "PAD", "PADV2":
+            if quantized { return try IntegerPadKernel(ctx) }
+        case "MAXIMUM", "MINIMUM":
+            if quantized { return try IntegerMinMaxKernel(ctx) }
         default:
             break
         }
