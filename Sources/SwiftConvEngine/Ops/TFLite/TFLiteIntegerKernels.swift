@@ -54,6 +54,18 @@ enum TFLiteIntegerKernels {
             if quantized { return try IntegerPadKernel(ctx) }
         case "MAXIMUM", "MINIMUM":
             if quantized { return try IntegerMinMaxKernel(ctx) }
+        case "RESIZE_BILINEAR":
+            if quantized { return try IntegerResizeBilinearKernel(ctx) }
+        case "RESIZE_NEAREST_NEIGHBOR":
+            if quantized { return try IntegerResizeNearestKernel(ctx) }
+        case "ABS":
+            if quantized { return try IntegerAbsKernel(ctx) }
+        case "DIV", "SQUARED_DIFFERENCE", "REDUCE_PROD", "EXP", "LOG", "SQRT", "RSQRT", "LOG_SOFTMAX", "PRELU", "TRANSPOSE_CONV":
+            // Quantized variants with their own fixed-point algorithms not implemented here: refuse
+            // rather than let a float kernel read the stored integers as numbers.
+            if quantized {
+                throw SwiftConvError.unsupportedOp("quantized \(input.map { "\($0)" } ?? "") \(ctx.node.opType)").at(ctx.nodeContext)
+            }
         default:
             break
         }

@@ -2,9 +2,8 @@ import SwiftConvIR
 import SwiftConvKernels
 
 /// Quantized MEAN, SUM, REDUCE_MAX, REDUCE_MIN over constant axes, as LiteRT's reference
-/// reduce kernels: MEAN over H and W of a 4-D tensor rescales then divides with rounding;
-/// MEAN with the same input and output quantization divides the stored sum (truncating);
-/// otherwise the sum minus `n·zin` is rescaled with `1/n` folded into the multiplier.
+/// reduce kernels: MEAN rescales the sum minus `n·zin` with `1/n` folded into the multiplier;
+/// SUM rescales in float; MAX and MIN compare stored values.
 struct IntegerReduceKernel: Kernel {
     enum Mode { case mean, sum, max, min }
     let mode: Mode
@@ -62,24 +61,22 @@ struct IntegerReduceKernel: Kernel {
         var out = acc
         if n > 0, mode == .mean || mode == .sum {
             let count = Int32(clamping: n)
-            let hw = rank == 4 && reduced == [false, true, true, false]
-            if mode == .mean && hw {
+            if mode == .sum {
+                // LiteRT's SUM rescales in float: round(sum·s + b) + zout, s = sin/sout, b = -zin·s·n.
+                // (Its BUILTIN_REF int8 SUM gives values unrelated to the sums; this matches its default kernel.)
+                let scale = input.scale / output.scale
+                let bias = -Float(input.zeroPoint) * scale * Float(n)
                 for i in out.indices {
-                    var a = multiplier.apply(acc[i] &- count &* input.zeroPoint)
-                    a = a > 0 ? (a + count / 2) / count : (a - count / 2) / count
-                    out[i] = min(max(a + output.zeroPoint, r.lowerBound), r.upperBound)
+                    let v = (Float(acc[i]) * scale + bias).rounded(.toNearestOrAwayFromZero) + Float(output.zeroPoint)
+                    out[i] = Int32(min(max(v, Float(r.lowerBound)), Float(r.upperBound)))
                 }
-            } else if mode == .mean && input.scale == output.scale && input.zeroPoint == output.zeroPoint {
-                for i in out.indices { out[i] = acc[i] / count }
             } else {
+                // MEAN: 1/n folded into the multiplier (a shift of up to 32 bits), then one rescale.
                 var m = multiplier
-                if mode == .mean {
-                    // Fold 1/n into the multiplier as LiteRT does (a shift of up to 32 bits).
-                    var shift = 63 - Int(UInt64(n).leadingZeroBitCount)
-                    shift = min(shift, 32, 31 + m.shift)
-                    m.mantissa = Int32(truncatingIfNeeded: (Int64(m.mantissa) << Int64(shift)) / Int64(n))
-                    m.shift -= shift
-                }
+                var shift = 63 - Int(UInt64(n).leadingZeroBitCount)
+                shift = min(shift, 32, 31 + m.shift)
+                m.mantissa = Int32(truncatingIfNeeded: (Int64(m.mantissa) << Int64(shift)) / Int64(n))
+                m.shift -= shift
                 for i in out.indices {
                     let v = m.apply(acc[i] &- count &* input.zeroPoint) &+ output.zeroPoint
                     out[i] = min(max(v, r.lowerBound), r.upperBound)
