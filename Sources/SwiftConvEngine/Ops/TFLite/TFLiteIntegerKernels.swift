@@ -15,8 +15,12 @@ enum TFLiteIntegerKernels {
             if input == .float32, isHybridWeight(ctx) { return try HybridFullyConnectedKernel(ctx) }
         case "CONV_2D":
             if quantized { return try IntegerConv2DKernel(ctx) }
+            if input == .float32, isHybridWeight(ctx) { return try HybridConvKernel(ctx, depthwise: false) }
         case "DEPTHWISE_CONV_2D":
             if quantized { return try IntegerDepthwiseConvKernel(ctx) }
+            if input == .float32, isHybridWeight(ctx) { return try HybridConvKernel(ctx, depthwise: true) }
+        case "BATCH_MATMUL":
+            if quantized { return try IntegerBatchMatMulKernel(ctx) }
         case "ADD", "SUB":
             if quantized { return try IntegerAddSubKernel(ctx) }
         case "MUL":

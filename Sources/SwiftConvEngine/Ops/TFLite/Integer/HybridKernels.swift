@@ -131,3 +131,109 @@ struct HybridFullyConnectedKernel: Kernel {
         return [.tensor(Tensor(dtype: .float32, shape: shape, values: out))]
     }
 }
+
+/// Dynamic-range CONV_2D and DEPTHWISE_CONV_2D (TFLite's `HybridConvPerChannel` and
+/// `DepthwiseConvHybridPerChannel`): each image quantized to int8 as a whole, int32 window sums
+/// over valid taps, then `acc · weightScale[c] · imageScale + bias` and the float activation.
+struct HybridConvKernel: Kernel {
+    let depthwise: Bool
+    let filter: [Int32]
+    let kh: Int, kw: Int, oc: Int, ic: Int
+    let scales: [Float]
+    let bias: [Float]?
+    let strideH: Int, strideW: Int, dilH: Int, dilW: Int
+    let padding: String
+    let asymmetric: Bool
+    let activation: String
+
+    init(_ ctx: KernelBuildContext, depthwise: Bool) throws {
+        guard let w = ctx.constant(1), w.shape.count == 4, w.dtype == .int8, let q = ctx.quantization(ofInput: 1) else {
+            throw SwiftConvError.unsupportedOp("a dynamic-range \(ctx.node.opType) needs constant int8 rank-4 weights").at(ctx.nodeContext)
+        }
+        guard q.zeroPoint.allSatisfy({ $0 == 0 }) else { throw ctx.invalid("dynamic-range weights must be symmetric (zero point 0)") }
+        self.depthwise = depthwise
+        if depthwise {
+            guard w.shape[0] == 1 else { throw ctx.invalid("depthwise weights must be [1, KH, KW, C], got \(w.shape)") }
+            (kh, kw, oc, ic) = (w.shape[1], w.shape[2], w.shape[3], 1)
+        } else {
+            (oc, kh, kw, ic) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3])
+        }
+        guard kh > 0, kw > 0, oc > 0, ic > 0 else { throw ctx.invalid("empty weights \(w.shape)") }
+        guard q.scale.count == 1 || q.scale.count == oc else { throw ctx.invalid("weights have \(q.scale.count) scales for \(oc) channels") }
+        let channels = oc
+        scales = q.scale.count == 1 ? [Float](repeating: q.scale[0], count: channels) : q.scale
+        filter = w.values(as: Int8.self).map(Int32.init)
+        if ctx.hasInput(2) {
+            guard let b = ctx.constant(2), b.dtype == .float32, b.elementCount == channels else {
+                throw SwiftConvError.unsupportedOp("a dynamic-range \(ctx.node.opType) needs a constant float bias").at(ctx.nodeContext)
+            }
+            bias = b.values(as: Float.self)
+        } else {
+            bias = nil
+        }
+        strideH = Int(ctx.int("stride_h", default: 1))
+        strideW = Int(ctx.int("stride_w", default: 1))
+        dilH = Int(ctx.int("dilation_h_factor", default: 1))
+        dilW = Int(ctx.int("dilation_w_factor", default: 1))
+        padding = ctx.string("padding", default: "SAME")
+        asymmetric = ctx.int("asymmetric_quantize_inputs", default: 0) != 0
+        activation = ctx.fusedActivation
+    }
+
+    func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
+        let x = try inputs.tensor(0)
+        guard x.dtype == .float32 else { throw kernelError("dynamic-range \(depthwise ? "DEPTHWISE_CONV_2D" : "CONV_2D") expects float32 input") }
+        let (n, h, w, c) = try nhwc(x, "input")
+        if depthwise {
+            guard c > 0, oc % c == 0 else { throw kernelError("\(oc) output channels are not a multiple of \(c) input channels") }
+        } else {
+            guard c == ic else { throw kernelError("input has \(c) channels, the weights expect \(ic)") }
+        }
+        let (oh, padT) = try tflitePadding(padding, input: h, filter: kh, stride: strideH, dilation: dilH)
+        let (ow, padL) = try tflitePadding(padding, input: w, filter: kw, stride: strideW, dilation: dilW)
+        let xs = x.values(as: Float.self)
+        let image = h * w * c
+        var q = [Int8](repeating: 0, count: xs.count)
+        var rowScale = [Float](repeating: 1, count: n), rowOffset = [Int32](repeating: 0, count: n)
+        xs.withUnsafeBufferPointer { xb in
+            q.withUnsafeMutableBufferPointer { qb in
+                for b in 0..<n where image > 0 {
+                    (rowScale[b], rowOffset[b]) = quantizeRowForHybrid(xb.baseAddress! + b * image, image, asymmetric: asymmetric, into: qb.baseAddress! + b * image)
+                }
+            }
+        }
+        let m = depthwise ? oc / max(c, 1) : 1
+        var out = [Float](repeating: 0, count: n * oh * ow * oc)
+        for b in 0..<n {
+            try context.checkTerminated()
+            let zx = rowOffset[b]
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    for ch in 0..<oc {
+                        var acc: Int32 = 0
+                        for ky in 0..<kh {
+                            let iy = oy * strideH - padT + ky * dilH
+                            guard iy >= 0, iy < h else { continue }
+                            for kx in 0..<kw {
+                                let ix = ox * strideW - padL + kx * dilW
+                                guard ix >= 0, ix < w else { continue }
+                                let base = ((b * h + iy) * w + ix) * c
+                                if depthwise {
+                                    acc &+= filter[(ky * kw + kx) * oc + ch] &* (Int32(q[base + ch / m]) &- zx)
+                                } else {
+                                    let f = ((ch * kh + ky) * kw + kx) * ic
+                                    for i in 0..<ic { acc &+= filter[f + i] &* (Int32(q[base + i]) &- zx) }
+                                }
+                            }
+                        }
+                        var v = Float(acc) * scales[ch] * rowScale[b]
+                        if let bias { v += bias[ch] }
+                        out[((b * oh + oy) * ow + ox) * oc + ch] = v
+                    }
+                }
+            }
+        }
+        try applyFloatActivation(activation, &out)
+        return [.tensor(Tensor(dtype: .float32, shape: [n, oh, ow, oc], values: out))]
+    }
+}

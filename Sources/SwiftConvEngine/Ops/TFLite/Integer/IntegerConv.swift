@@ -338,3 +338,59 @@ struct IntegerDepthwiseConvKernel: Kernel {
         return [.tensor(narrowedTensor(out, dtype: requant.outputType, shape: [n, oh, ow, oc]))]
     }
 }
+
+/// Quantized BATCH_MATMUL (TFLite's reference int8 `BatchMatMul`): per-tensor operands,
+/// `Σ (l - zl)(r - zr)` per output, rescaled by `sl·sr/so`; batch dimensions broadcast.
+struct IntegerBatchMatMulKernel: Kernel {
+    let lhs: TensorQuant, rhs: TensorQuant, output: TensorQuant
+    let multiplier: FixedPoint.Multiplier
+    let adjX: Bool, adjY: Bool
+
+    init(_ ctx: KernelBuildContext) throws {
+        lhs = try TensorQuant(ctx.quantization(ofInput: 0), "lhs", ctx)
+        rhs = try TensorQuant(ctx.quantization(ofInput: 1), "rhs", ctx)
+        output = try TensorQuant(ctx.quantization(ofOutput: 0), "output", ctx)
+        guard lhs.storage == .int8, rhs.storage == .int8, output.storage == .int8 else {
+            throw SwiftConvError.unsupportedOp("BATCH_MATMUL of \(lhs.storage) and \(rhs.storage) into \(output.storage)").at(ctx.nodeContext)
+        }
+        multiplier = FixedPoint.Multiplier(Double(lhs.scale) * Double(rhs.scale) / Double(output.scale))
+        adjX = ctx.int("adj_x", default: 0) != 0
+        adjY = ctx.int("adj_y", default: 0) != 0
+    }
+
+    func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
+        let a = try inputs.tensor(0), b = try inputs.tensor(1)
+        guard a.shape.count >= 2, b.shape.count >= 2 else { throw kernelError("BATCH_MATMUL operands must be at least rank 2") }
+        let (ra, rb) = (a.shape.count, b.shape.count)
+        let m = adjX ? a.shape[ra - 1] : a.shape[ra - 2], k = adjX ? a.shape[ra - 2] : a.shape[ra - 1]
+        let kb = adjY ? b.shape[rb - 1] : b.shape[rb - 2], n = adjY ? b.shape[rb - 2] : b.shape[rb - 1]
+        guard k == kb else { throw kernelError("BATCH_MATMUL inner dimensions \(k) and \(kb) differ") }
+        let batchA = Array(a.shape.dropLast(2)), batchB = Array(b.shape.dropLast(2))
+        let batch = try broadcastShapes(batchA, batchB)
+        let stA = broadcastStrides(batchA, to: batch), stB = broadcastStrides(batchB, to: batch)
+        let xs = try widenedIntegers(a), ys = try widenedIntegers(b)
+        let count = batch.reduce(1, *)
+        var out = [Int32](repeating: 0, count: count * m * n)
+        let bStrides = contiguousStrides(batch)
+        for p in 0..<count {
+            var oa = 0, ob = 0
+            for d in 0..<batch.count {
+                let i = (p / bStrides[d]) % batch[d]
+                oa += i * stA[d]
+                ob += i * stB[d]
+            }
+            let baseA = oa * m * k, baseB = ob * k * n
+            for i in 0..<m {
+                for j in 0..<n {
+                    var acc: Int32 = 0
+                    for t in 0..<k {
+                        let l = xs[baseA + (adjX ? t * m + i : i * k + t)], r = ys[baseB + (adjY ? j * k + t : t * n + j)]
+                        acc &+= (l &- lhs.zeroPoint) &* (r &- rhs.zeroPoint)
+                    }
+                    out[(p * m + i) * n + j] = min(max(multiplier.apply(acc) &+ output.zeroPoint, -128), 127)
+                }
+            }
+        }
+        return [.tensor(narrowedTensor(out, dtype: .int8, shape: batch + [m, n]))]
+    }
+}
