@@ -143,7 +143,8 @@ struct HybridConvKernel: Kernel {
     let bias: [Float]?
     let strideH: Int, strideW: Int, dilH: Int, dilW: Int
     let padding: String
-    let asymmetric: Bool
+    /// LiteRT's per-channel hybrid convolutions always quantize the image asymmetrically.
+    let asymmetric = true
     let activation: String
 
     init(_ ctx: KernelBuildContext, depthwise: Bool) throws {
@@ -176,7 +177,6 @@ struct HybridConvKernel: Kernel {
         dilH = Int(ctx.int("dilation_h_factor", default: 1))
         dilW = Int(ctx.int("dilation_w_factor", default: 1))
         padding = ctx.string("padding", default: "SAME")
-        asymmetric = ctx.int("asymmetric_quantize_inputs", default: 0) != 0
         activation = ctx.fusedActivation
     }
 
