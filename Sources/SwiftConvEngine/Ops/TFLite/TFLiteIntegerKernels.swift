@@ -64,7 +64,9 @@ enum TFLiteIntegerKernels {
             if quantized { return try IntegerResizeNearestKernel(ctx) }
         case "ABS":
             if quantized { return try IntegerAbsKernel(ctx) }
-        case "DIV", "SQUARED_DIFFERENCE", "REDUCE_PROD", "EXP", "LOG", "SQRT", "RSQRT", "LOG_SOFTMAX", "PRELU", "TRANSPOSE_CONV":
+        case "SQUARED_DIFFERENCE":
+            if quantized { return try IntegerSquaredDifferenceKernel(ctx) }
+        case "DIV", "REDUCE_PROD", "EXP", "LOG", "SQRT", "RSQRT", "LOG_SOFTMAX", "PRELU", "TRANSPOSE_CONV":
             // Quantized variants with their own fixed-point algorithms not implemented here: refuse
             // rather than let a float kernel read the stored integers as numbers.
             if quantized {

@@ -235,3 +235,39 @@ struct IntegerAbsKernel: Kernel {
         return [.tensor(narrowedTensor(out, dtype: outputType, shape: x.shape))]
     }
 }
+
+/// Quantized SQUARED_DIFFERENCE (TFLite's int8 path): both inputs shifted left 7 bits and
+/// scaled to twice the larger input scale, the difference squared, rescaled by
+/// `(2·max s)² / (2^14 · so)`.
+struct IntegerSquaredDifferenceKernel: Kernel {
+    let offset1: Int32, offset2: Int32, outputOffset: Int32
+    let m1: FixedPoint.Multiplier, m2: FixedPoint.Multiplier, mOut: FixedPoint.Multiplier
+    let clamp: ClosedRange<Int32>
+
+    init(_ ctx: KernelBuildContext) throws {
+        let a = try TensorQuant(ctx.quantization(ofInput: 0), "input 0", ctx)
+        let b = try TensorQuant(ctx.quantization(ofInput: 1), "input 1", ctx)
+        let o = try TensorQuant(ctx.quantization(ofOutput: 0), "output", ctx)
+        guard a.storage == .int8, b.storage == .int8, o.storage == .int8 else {
+            throw SwiftConvError.unsupportedOp("SQUARED_DIFFERENCE of \(a.storage) and \(b.storage) into \(o.storage)").at(ctx.nodeContext)
+        }
+        offset1 = -a.zeroPoint
+        offset2 = -b.zeroPoint
+        outputOffset = o.zeroPoint
+        let twiceMax = 2.0 * Double(max(a.scale, b.scale))
+        m1 = FixedPoint.Multiplier(Double(a.scale) / twiceMax)
+        m2 = FixedPoint.Multiplier(Double(b.scale) / twiceMax)
+        mOut = FixedPoint.Multiplier(twiceMax * twiceMax / (Double(1 << 14) * Double(o.scale)))
+        clamp = try quantizedActivationRange(ctx.fusedActivation, o, ctx)
+    }
+
+    func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
+        let x = try inputs.tensor(0), y = try inputs.tensor(1)
+        let (out, shape) = try broadcastInt32(try widenedIntegers(x), x.shape, try widenedIntegers(y), y.shape) { p, q in
+            let d = m1.apply((p &+ offset1) &<< 7) &- m2.apply((q &+ offset2) &<< 7)
+            let r = mOut.apply(d &* d) &+ outputOffset
+            return min(max(r, clamp.lowerBound), clamp.upperBound)
+        }
+        return [.tensor(narrowedTensor(out, dtype: .int8, shape: shape))]
+    }
+}
