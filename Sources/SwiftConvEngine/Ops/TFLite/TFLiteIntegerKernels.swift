@@ -66,7 +66,10 @@ enum TFLiteIntegerKernels {
             if quantized { return try IntegerAbsKernel(ctx) }
         case "SQUARED_DIFFERENCE":
             if quantized { return try IntegerSquaredDifferenceKernel(ctx) }
-        case "DIV", "REDUCE_PROD", "EXP", "LOG", "SQRT", "RSQRT", "LOG_SOFTMAX", "PRELU", "TRANSPOSE_CONV":
+        case "TRANSPOSE_CONV":
+            // Inputs: output shape, weights, activations, bias.
+            if isTFLiteQuantizedStorage(ctx.inputType(2)?.tensorElementType) { return try IntegerTransposeConvKernel(ctx) }
+        case "DIV", "REDUCE_PROD", "EXP", "LOG", "SQRT", "RSQRT", "LOG_SOFTMAX", "PRELU":
             // Quantized variants with their own fixed-point algorithms not implemented here: refuse
             // rather than let a float kernel read the stored integers as numbers.
             if quantized {

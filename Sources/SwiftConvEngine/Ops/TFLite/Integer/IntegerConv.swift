@@ -74,8 +74,8 @@ struct ConvRequantization: Sendable {
     let clamp: ClosedRange<Int32>
     let outputType: DType
 
-    init(_ ctx: KernelBuildContext, channels: Int, weightInput: Int = 1, biasInput: Int = 2) throws {
-        let input = try TensorQuant(ctx.quantization(ofInput: 0), "input", ctx)
+    init(_ ctx: KernelBuildContext, channels: Int, input activations: Int = 0, weightInput: Int = 1, biasInput: Int = 2) throws {
+        let input = try TensorQuant(ctx.quantization(ofInput: activations), "input", ctx)
         let output = try TensorQuant(ctx.quantization(ofOutput: 0), "output", ctx)
         guard let wq = ctx.quantization(ofInput: weightInput), !wq.scale.isEmpty else {
             throw ctx.invalid("the weights have no quantization parameters")
@@ -392,5 +392,74 @@ struct IntegerBatchMatMulKernel: Kernel {
             }
         }
         return [.tensor(narrowedTensor(out, dtype: .int8, shape: batch + [m, n]))]
+    }
+}
+
+/// Quantized TRANSPOSE_CONV (TFLite's reference `TransposeConv` per channel): each input
+/// pixel scatters `(x - zx)·w` into the output window, int32 accumulation, then bias and the
+/// per-channel requantization. Inputs: output shape, OHWI weights, activations, optional bias.
+struct IntegerTransposeConvKernel: Kernel {
+    let filter: [Int32]
+    let requant: ConvRequantization
+    let inputZeroPoint: Int32
+    let oc: Int, kh: Int, kw: Int, ic: Int
+    let strideH: Int, strideW: Int
+    let padding: String
+
+    init(_ ctx: KernelBuildContext) throws {
+        guard let w = ctx.constant(1), w.shape.count == 4 else {
+            throw SwiftConvError.unsupportedOp("a quantized TRANSPOSE_CONV needs constant rank-4 weights").at(ctx.nodeContext)
+        }
+        (oc, kh, kw, ic) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3])
+        guard oc > 0, kh > 0, kw > 0, ic > 0 else { throw ctx.invalid("empty weights \(w.shape)") }
+        guard ctx.quantization(ofInput: 1)?.zeroPoint.allSatisfy({ $0 == 0 }) ?? true else {
+            throw SwiftConvError.unsupportedOp("TRANSPOSE_CONV weights with a zero point").at(ctx.nodeContext)
+        }
+        filter = try widenedIntegers(w)
+        requant = try ConvRequantization(ctx, channels: w.shape[0], input: 2, weightInput: 1, biasInput: 3)
+        inputZeroPoint = try TensorQuant(ctx.quantization(ofInput: 2), "input", ctx).zeroPoint
+        strideH = Int(ctx.int("stride_h", default: 1))
+        strideW = Int(ctx.int("stride_w", default: 1))
+        padding = ctx.string("padding", default: "SAME")
+    }
+
+    func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
+        let shapeTensor = try inputs.tensor(0), x = try inputs.tensor(2)
+        guard let os = shapeTensor.int64Values(), os.count == 4, os.allSatisfy({ $0 > 0 && $0 <= 1 << 20 }) else {
+            throw kernelError("TRANSPOSE_CONV output shape must hold four positive sizes")
+        }
+        let (n, h, w, c) = try nhwc(x, "input")
+        let (oh, ow) = (Int(os[1]), Int(os[2]))
+        guard Int(os[0]) == n, Int(os[3]) == oc, c == ic else { throw kernelError("TRANSPOSE_CONV shapes \(os), \(x.shape) do not fit the weights") }
+        guard let total = elementCount([n, oh, ow, oc]), total <= 1 << 30 else { throw kernelError("TRANSPOSE_CONV output is too large") }
+        let padT = try tflitePadding(padding, input: oh, filter: kh, stride: strideH, dilation: 1).before
+        let padL = try tflitePadding(padding, input: ow, filter: kw, stride: strideW, dilation: 1).before
+        let xs = try widenedIntegers(x)
+        var acc = [Int32](repeating: 0, count: total)
+        for b in 0..<n {
+            try context.checkTerminated()
+            for iy in 0..<h {
+                for ix in 0..<w {
+                    let inBase = ((b * h + iy) * w + ix) * c
+                    for ky in 0..<kh {
+                        let y = iy * strideH - padT + ky
+                        guard y >= 0, y < oh else { continue }
+                        for kx in 0..<kw {
+                            let xo = ix * strideW - padL + kx
+                            guard xo >= 0, xo < ow else { continue }
+                            let outBase = ((b * oh + y) * ow + xo) * oc
+                            for o in 0..<oc {
+                                let f = ((o * kh + ky) * kw + kx) * ic
+                                var s: Int32 = 0
+                                for i in 0..<ic { s &+= (xs[inBase + i] &- inputZeroPoint) &* filter[f + i] }
+                                acc[outBase + o] &+= s
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let out = acc.enumerated().map { i, a in requant.output(a, channel: i % oc) }
+        return [.tensor(narrowedTensor(out, dtype: requant.outputType, shape: [n, oh, ow, oc]))]
     }
 }
