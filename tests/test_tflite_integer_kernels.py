@@ -42,6 +42,8 @@ KNOWN_UNSUPPORTED = {
     "lstm_weights1280_int8": "UNIDIRECTIONAL_SEQUENCE_LSTM int8",
     "bilstm_sequences_int8": "UNIDIRECTIONAL_SEQUENCE_LSTM int8",
     "lstm_tfkeras_int8": "UNIDIRECTIONAL_SEQUENCE_LSTM int8",
+    "lstm_tfkeras_dynamic": "dynamic-range UNIDIRECTIONAL_SEQUENCE_LSTM not implemented",
+    "lstm_weights1280_dynamic": "dynamic-range UNIDIRECTIONAL_SEQUENCE_LSTM",
 }
 # LiteRT's BUILTIN_REF int8 SUM returns values unrelated to the sums; we match its default kernel.
 COMPARE_DEFAULT = {"sum_axes0_2_keep_int8", "sum_axes1_2_drop_int8", "sum_axes1_2_keep_int8", "sum_axesm1_drop_int8"}

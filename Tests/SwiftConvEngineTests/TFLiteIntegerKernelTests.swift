@@ -11,7 +11,11 @@ import Testing
 /// The standard kernels plus the integer paths of the ops whose float kernels other files own.
 private let integerRegistry: KernelRegistry = {
     var r = Kernels.standard
-    for op in ["FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "SUB", "MUL", "MAX_POOL_2D", "AVERAGE_POOL_2D", "RELU", "RELU6"] {
+    for op in [
+        "FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "SUB", "MUL", "MAX_POOL_2D", "AVERAGE_POOL_2D", "RELU", "RELU6",
+        "SOFTMAX", "LOGISTIC", "MEAN", "CONCATENATION", "RESIZE_BILINEAR", "BATCH_MATMUL", "TRANSPOSE_CONV", "PAD",
+        "SQUARED_DIFFERENCE",
+    ] {
         r.register(op, domain: OpDomain.tflite, since: [1]) { ctx in
             guard let k = try TFLiteIntegerKernels.make(ctx) else { throw SwiftConvError.unsupportedOp("no integer kernel for \(op)") }
             return k
@@ -20,14 +24,14 @@ private let integerRegistry: KernelRegistry = {
     return r
 }()
 
-private func q8(_ scale: Float, _ zp: Int64, _ t: DType = .int8) -> QuantParams { QuantParams(scale: scale, zeroPoint: zp, storageType: t) }
+func q8(_ scale: Float, _ zp: Int64, _ t: DType = .int8) -> QuantParams { QuantParams(scale: scale, zeroPoint: zp, storageType: t) }
 
 private func info(_ name: String, _ t: DType, _ shape: [Int], _ q: QuantParams?) -> ValueInfo {
     ValueInfo(name: name, type: .tensor(elementType: t, shape: Shape(shape.map { .known($0) }), quantization: q))
 }
 
 /// Runs one tflite node with graph inputs `feeds` (name, tensor, quantization) and constant `weights`.
-private func runNode(
+func runNode(
     _ op: String, inputs: [String], feeds: [(String, Tensor, QuantParams?)], weights: [(Tensor, QuantParams?)] = [],
     output: (DType, [Int], QuantParams?), attributes: [Attribute] = []
 ) throws -> Tensor {
@@ -45,7 +49,7 @@ private func runNode(
 }
 
 /// Deterministic pseudo-random integers in `range`.
-private func ints(_ n: Int, _ range: ClosedRange<Int32>, seed: UInt64) -> [Int32] {
+func ints(_ n: Int, _ range: ClosedRange<Int32>, seed: UInt64) -> [Int32] {
     var s = seed
     return (0..<n).map { _ in
         s = s &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
@@ -53,11 +57,11 @@ private func ints(_ n: Int, _ range: ClosedRange<Int32>, seed: UInt64) -> [Int32
     }
 }
 
-private func int8(_ name: String, _ shape: [Int], _ v: [Int32]) -> Tensor {
+func int8(_ name: String, _ shape: [Int], _ v: [Int32]) -> Tensor {
     Tensor(name: name, dtype: .int8, shape: shape, values: v.map { Int8($0) })
 }
 
-private func requant(_ acc: Int32, _ m: Double, _ zp: Int32, _ lo: Int32 = -128, _ hi: Int32 = 127) -> Int32 {
+func requant(_ acc: Int32, _ m: Double, _ zp: Int32, _ lo: Int32 = -128, _ hi: Int32 = 127) -> Int32 {
     min(max(FixedPoint.Multiplier(m).apply(acc) + zp, lo), hi)
 }
 
