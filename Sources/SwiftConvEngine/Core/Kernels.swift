@@ -25,6 +25,7 @@ public enum Kernels {
         r.registerFamily("ML", MLKernels.register)
         r.registerFamily("Training", TrainingKernels.register)
         r.registerFamily("Loss", LossKernels.register)
+        r.registerFamily("TFLiteQuantize", TFLiteQuantizeKernels.register)
         r.registerFamily("TFLiteConv", TFLiteConvKernels.register)
         r.registerFamily("TFLitePooling", TFLitePoolingKernels.register)
         r.registerFamily("TFLiteImage", TFLiteImageKernels.register)

@@ -180,6 +180,7 @@ public struct OpRegistry: Sendable {
         r.addFamily("Loss", LossOps.register)
         r.addFamily("Sequence", SequenceOps.register)
         r.addFamily("String", StringOps.register)
+        r.addFamily("TFLiteQuantize", TFLiteQuantizeOps.register)
         r.addFamily("TFLiteConv", TFLiteConvOps.register)
         r.addFamily("TFLitePooling", TFLitePoolingOps.register)
         r.addFamily("TFLiteImage", TFLiteImageOps.register)

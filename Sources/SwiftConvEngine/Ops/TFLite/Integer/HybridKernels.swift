@@ -1,0 +1,239 @@
+import SwiftConvIR
+import RealModule
+import SwiftConvKernels
+
+/// TFLite's on-the-fly quantization of one float row for dynamic-range kernels
+/// (`SymmetricQuantizeFloats` / `AsymmetricQuantizeFloats` of portable_tensor_utils): returns
+/// the int8 row's scale and zero point (0 when symmetric).
+func quantizeRowForHybrid(_ x: UnsafePointer<Float>, _ n: Int, asymmetric: Bool, into q: UnsafeMutablePointer<Int8>) -> (
+    scale: Float, offset: Int32
+) {
+    var lo = Float.infinity, hi = -Float.infinity
+    for i in 0..<n {
+        lo = min(lo, x[i])
+        hi = max(hi, x[i])
+    }
+    if n == 0 { (lo, hi) = (0, 0) }
+    if !asymmetric {
+        let range = max(abs(lo), abs(hi))
+        if range == 0 {
+            for i in 0..<n { q[i] = 0 }
+            return (1, 0)
+        }
+        let inv = 127 / range
+        for i in 0..<n {
+            let v = (x[i] * inv).rounded(.toNearestOrAwayFromZero)
+            q[i] = Int8(min(127, max(-127, v.isNaN ? 0 : v)))
+        }
+        return (range / 127, 0)
+    }
+    let rmin = Double(min(0, lo)), rmax = Double(max(0, hi))
+    if rmin == rmax {
+        for i in 0..<n { q[i] = 0 }
+        return (1, 0)
+    }
+    let scale = (rmax - rmin) / 255
+    let fromMin = -128 - rmin / scale, fromMax = 127 - rmax / scale
+    let errMin = 128 + abs(rmin / scale), errMax = 127 + abs(rmax / scale)
+    let zp = errMin < errMax ? fromMin : fromMax
+    let offset: Int32 = zp <= -128 ? -128 : zp >= 127 ? 127 : Int32(zp.rounded(.toNearestOrAwayFromZero))
+    let fscale = Float(scale)
+    let inv = 1 / fscale
+    for i in 0..<n {
+        let v = (Float(offset) + x[i] * inv).rounded(.toNearestOrAwayFromZero)
+        q[i] = Int8(min(127, max(-128, v.isNaN ? 0 : v)))
+    }
+    return (fscale, offset)
+}
+
+/// A float fused activation applied after a dynamic-range op (`ApplyActivationToVector`).
+func applyFloatActivation(_ name: String, _ v: inout [Float]) throws {
+    switch name {
+    case "NONE": return
+    case "RELU": for i in v.indices { v[i] = max(0, v[i]) }
+    case "RELU6": for i in v.indices { v[i] = min(6, max(0, v[i])) }
+    case "RELU_N1_TO_1": for i in v.indices { v[i] = min(1, max(-1, v[i])) }
+    case "TANH": for i in v.indices { v[i] = Float.tanh(v[i]) }
+    case "SIGN_BIT": for i in v.indices { v[i] = v[i].sign == .minus ? 1 : 0 }
+    default: throw kernelUnsupported("fused activation \(name)")
+    }
+}
+
+/// Dynamic-range FULLY_CONNECTED (TFLite's `EvalHybrid`): each input row quantized to int8 on
+/// the fly, int8 dot products with the weights, scaled back by row scale times weight scale,
+/// added to the float bias; the fused activation in float.
+struct HybridFullyConnectedKernel: Kernel {
+    let weights: [Int8]
+    let rowSums: [Int32]
+    let units: Int, depth: Int
+    let weightScales: [Float]  // one, or one per unit
+    let bias: [Float]?
+    let asymmetric: Bool
+    let keepNumDims: Bool
+    let activation: String
+
+    init(_ ctx: KernelBuildContext) throws {
+        guard let w = ctx.constant(1), w.shape.count == 2, w.dtype == .int8 else {
+            throw SwiftConvError.unsupportedOp("a dynamic-range FULLY_CONNECTED needs constant int8 rank-2 weights").at(ctx.nodeContext)
+        }
+        guard let q = ctx.quantization(ofInput: 1), q.zeroPoint.allSatisfy({ $0 == 0 }) else {
+            throw ctx.invalid("dynamic-range weights must be symmetric (zero point 0)")
+        }
+        (units, depth) = (w.shape[0], w.shape[1])
+        guard q.scale.count == 1 || q.scale.count == units else { throw ctx.invalid("weights have \(q.scale.count) scales for \(units) units") }
+        weightScales = q.scale
+        let data = w.values(as: Int8.self)
+        let (u, k) = (units, depth)
+        weights = data
+        rowSums = (0..<u).map { r in data[(r * k)..<((r + 1) * k)].reduce(Int32(0)) { $0 &+ Int32($1) } }
+        if ctx.hasInput(2) {
+            guard let b = ctx.constant(2), b.dtype == .float32, b.elementCount == units else {
+                throw SwiftConvError.unsupportedOp("a dynamic-range FULLY_CONNECTED needs a constant float bias of \(units)").at(ctx.nodeContext)
+            }
+            bias = b.values(as: Float.self)
+        } else {
+            bias = nil
+        }
+        asymmetric = ctx.int("asymmetric_quantize_inputs", default: 0) != 0
+        keepNumDims = ctx.int("keep_num_dims", default: 0) != 0
+        activation = ctx.fusedActivation
+    }
+
+    func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
+        let x = try inputs.tensor(0)
+        guard x.dtype == .float32 else { throw kernelError("dynamic-range FULLY_CONNECTED expects float32 input, got \(x.dtype)") }
+        guard depth > 0, x.elementCount % depth == 0 else { throw kernelError("input of shape \(x.shape) does not divide into rows of \(depth)") }
+        let batch = x.elementCount / depth
+        let xs = x.values(as: Float.self)
+        var out = [Float](repeating: 0, count: batch * units)
+        var q = [Int8](repeating: 0, count: depth)
+        xs.withUnsafeBufferPointer { xb in
+            q.withUnsafeMutableBufferPointer { qb in
+                weights.withUnsafeBufferPointer { wb in
+                    for b in 0..<batch {
+                        let (rowScale, offset) = quantizeRowForHybrid(xb.baseAddress! + b * depth, depth, asymmetric: asymmetric, into: qb.baseAddress!)
+                        // TFLite folds a per-tensor weight scale into the row scale first.
+                        let folded = weightScales.count == 1 ? rowScale * weightScales[0] : rowScale
+                        for r in 0..<units {
+                            let row = wb.baseAddress! + r * depth
+                            var dot: Int32 = 0
+                            for k in 0..<depth { dot &+= Int32(row[k]) &* Int32(qb[k]) }
+                            dot &-= rowSums[r] &* offset
+                            let scale = weightScales.count == 1 ? folded : folded * weightScales[r]
+                            out[b * units + r] = (bias?[r] ?? 0) + Float(dot) * scale
+                        }
+                    }
+                }
+            }
+        }
+        try applyFloatActivation(activation, &out)
+        let shape = keepNumDims ? Array(x.shape.dropLast()) + [units] : [batch, units]
+        return [.tensor(Tensor(dtype: .float32, shape: shape, values: out))]
+    }
+}
+
+/// Dynamic-range CONV_2D and DEPTHWISE_CONV_2D (TFLite's `HybridConvPerChannel` and
+/// `DepthwiseConvHybridPerChannel`): each image quantized to int8 as a whole, int32 window sums
+/// over valid taps, then `acc · weightScale[c] · imageScale + bias` and the float activation.
+struct HybridConvKernel: Kernel {
+    let depthwise: Bool
+    let filter: [Int32]
+    let kh: Int, kw: Int, oc: Int, ic: Int
+    let scales: [Float]
+    let bias: [Float]?
+    let strideH: Int, strideW: Int, dilH: Int, dilW: Int
+    let padding: String
+    /// LiteRT's per-channel hybrid convolutions always quantize the image asymmetrically.
+    let asymmetric = true
+    let activation: String
+
+    init(_ ctx: KernelBuildContext, depthwise: Bool) throws {
+        guard let w = ctx.constant(1), w.shape.count == 4, w.dtype == .int8, let q = ctx.quantization(ofInput: 1) else {
+            throw SwiftConvError.unsupportedOp("a dynamic-range \(ctx.node.opType) needs constant int8 rank-4 weights").at(ctx.nodeContext)
+        }
+        guard q.zeroPoint.allSatisfy({ $0 == 0 }) else { throw ctx.invalid("dynamic-range weights must be symmetric (zero point 0)") }
+        self.depthwise = depthwise
+        if depthwise {
+            guard w.shape[0] == 1 else { throw ctx.invalid("depthwise weights must be [1, KH, KW, C], got \(w.shape)") }
+            (kh, kw, oc, ic) = (w.shape[1], w.shape[2], w.shape[3], 1)
+        } else {
+            (oc, kh, kw, ic) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3])
+        }
+        guard kh > 0, kw > 0, oc > 0, ic > 0 else { throw ctx.invalid("empty weights \(w.shape)") }
+        guard q.scale.count == 1 || q.scale.count == oc else { throw ctx.invalid("weights have \(q.scale.count) scales for \(oc) channels") }
+        let channels = oc
+        scales = q.scale.count == 1 ? [Float](repeating: q.scale[0], count: channels) : q.scale
+        filter = w.values(as: Int8.self).map(Int32.init)
+        if ctx.hasInput(2) {
+            guard let b = ctx.constant(2), b.dtype == .float32, b.elementCount == channels else {
+                throw SwiftConvError.unsupportedOp("a dynamic-range \(ctx.node.opType) needs a constant float bias").at(ctx.nodeContext)
+            }
+            bias = b.values(as: Float.self)
+        } else {
+            bias = nil
+        }
+        strideH = Int(ctx.int("stride_h", default: 1))
+        strideW = Int(ctx.int("stride_w", default: 1))
+        dilH = Int(ctx.int("dilation_h_factor", default: 1))
+        dilW = Int(ctx.int("dilation_w_factor", default: 1))
+        padding = ctx.string("padding", default: "SAME")
+        activation = ctx.fusedActivation
+    }
+
+    func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
+        let x = try inputs.tensor(0)
+        guard x.dtype == .float32 else { throw kernelError("dynamic-range \(depthwise ? "DEPTHWISE_CONV_2D" : "CONV_2D") expects float32 input") }
+        let (n, h, w, c) = try nhwc(x, "input")
+        if depthwise {
+            guard c > 0, oc % c == 0 else { throw kernelError("\(oc) output channels are not a multiple of \(c) input channels") }
+        } else {
+            guard c == ic else { throw kernelError("input has \(c) channels, the weights expect \(ic)") }
+        }
+        let (oh, padT) = try tflitePadding(padding, input: h, filter: kh, stride: strideH, dilation: dilH)
+        let (ow, padL) = try tflitePadding(padding, input: w, filter: kw, stride: strideW, dilation: dilW)
+        let xs = x.values(as: Float.self)
+        let image = h * w * c
+        var q = [Int8](repeating: 0, count: xs.count)
+        var rowScale = [Float](repeating: 1, count: n), rowOffset = [Int32](repeating: 0, count: n)
+        xs.withUnsafeBufferPointer { xb in
+            q.withUnsafeMutableBufferPointer { qb in
+                for b in 0..<n where image > 0 {
+                    (rowScale[b], rowOffset[b]) = quantizeRowForHybrid(xb.baseAddress! + b * image, image, asymmetric: asymmetric, into: qb.baseAddress! + b * image)
+                }
+            }
+        }
+        let m = depthwise ? oc / max(c, 1) : 1
+        var out = [Float](repeating: 0, count: n * oh * ow * oc)
+        for b in 0..<n {
+            try context.checkTerminated()
+            let zx = rowOffset[b]
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    for ch in 0..<oc {
+                        var acc: Int32 = 0
+                        for ky in 0..<kh {
+                            let iy = oy * strideH - padT + ky * dilH
+                            guard iy >= 0, iy < h else { continue }
+                            for kx in 0..<kw {
+                                let ix = ox * strideW - padL + kx * dilW
+                                guard ix >= 0, ix < w else { continue }
+                                let base = ((b * h + iy) * w + ix) * c
+                                if depthwise {
+                                    acc &+= filter[(ky * kw + kx) * oc + ch] &* (Int32(q[base + ch / m]) &- zx)
+                                } else {
+                                    let f = ((ch * kh + ky) * kw + kx) * ic
+                                    for i in 0..<ic { acc &+= filter[f + i] &* (Int32(q[base + i]) &- zx) }
+                                }
+                            }
+                        }
+                        var v = Float(acc) * scales[ch] * rowScale[b]
+                        if let bias { v += bias[ch] }
+                        out[((b * oh + oy) * ow + ox) * oc + ch] = v
+                    }
+                }
+            }
+        }
+        try applyFloatActivation(activation, &out)
+        return [.tensor(Tensor(dtype: .float32, shape: [n, oh, ow, oc], values: out))]
+    }
+}

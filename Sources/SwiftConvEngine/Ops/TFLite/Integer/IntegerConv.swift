@@ -1,0 +1,465 @@
+import SwiftConvIR
+import SwiftConvKernels
+
+/// Quantized weights prepared once for an int8 GEMM: rows of `depth` int8 values (uint8
+/// weights shifted by -128 with the offset adjusted), their sums, and the offset that turns a
+/// stored value back into `w - zeroPoint`, so `Σ(w-zw)(x-zx)` becomes int8 dot products plus
+/// row-sum corrections.
+struct Int8GemmWeights: Sendable {
+    let rows: Int
+    let depth: Int
+    let data: [Int8]
+    let rowSums: [Int32]
+    let offset: Int32
+
+    init(_ t: Tensor, rows: Int, depth: Int, zeroPoint: Int32) throws {
+        guard rows >= 0, depth > 0, t.elementCount == rows * depth else {
+            throw kernelError("weights of shape \(t.shape) are not \(rows)x\(depth)")
+        }
+        self.rows = rows
+        self.depth = depth
+        switch t.dtype {
+        case .int8:
+            data = t.values(as: Int8.self)
+            offset = -zeroPoint
+        case .uint8:
+            data = t.values(as: UInt8.self).map { Int8(truncatingIfNeeded: Int32($0) - 128) }
+            offset = 128 - zeroPoint
+        default: throw kernelUnsupported("\(t.dtype) weights in an integer kernel")
+        }
+        var sums = [Int32](repeating: 0, count: rows)
+        data.withUnsafeBufferPointer { w in
+            for r in 0..<rows {
+                var s: Int32 = 0
+                for k in 0..<depth { s &+= Int32(w[r * depth + k]) }
+                sums[r] = s
+            }
+        }
+        rowSums = sums
+    }
+
+    /// `Σ_k (w[r,k] + offset) * (x[k] + xOffset)` for every row r of one input row `x` (stored
+    /// int8, sum `xSum`), written to `acc`.
+    @inline(__always)
+    func accumulate(_ x: UnsafePointer<Int8>, xSum: Int32, xOffset: Int32, into acc: UnsafeMutablePointer<Int32>) {
+        let constant = Int32(depth) &* offset &* xOffset &+ offset &* xSum
+        data.withUnsafeBufferPointer { wb in
+            let w = wb.baseAddress!
+            for r in 0..<rows {
+                let row = w + r * depth
+                var s: Int32 = 0
+                for k in 0..<depth { s &+= Int32(row[k]) &* Int32(x[k]) }
+                acc[r] = s &+ xOffset &* rowSums[r] &+ constant
+            }
+        }
+    }
+}
+
+/// An activation tensor's stored values as int8 plus the offset that makes them `x - zeroPoint`.
+func int8Activations(_ t: Tensor, zeroPoint: Int32) throws -> (values: [Int8], offset: Int32) {
+    switch t.dtype {
+    case .int8: return (t.values(as: Int8.self), -zeroPoint)
+    case .uint8: return (t.values(as: UInt8.self).map { Int8(truncatingIfNeeded: Int32($0) - 128) }, 128 - zeroPoint)
+    default: throw kernelUnsupported("\(t.dtype) activations in an int8 kernel")
+    }
+}
+
+/// The per-output-channel requantization of a quantized convolution or fully connected op:
+/// multipliers `inputScale * filterScale[c] / outputScale` computed in double as TFLite's
+/// `PopulateConvolutionQuantizationParams`, int32 bias, output zero point, activation clamp.
+struct ConvRequantization: Sendable {
+    let multipliers: [FixedPoint.Multiplier]
+    let bias: [Int32]?
+    let outputZeroPoint: Int32
+    let clamp: ClosedRange<Int32>
+    let outputType: DType
+
+    init(_ ctx: KernelBuildContext, channels: Int, input activations: Int = 0, weightInput: Int = 1, biasInput: Int = 2) throws {
+        let input = try TensorQuant(ctx.quantization(ofInput: activations), "input", ctx)
+        let output = try TensorQuant(ctx.quantization(ofOutput: 0), "output", ctx)
+        guard let wq = ctx.quantization(ofInput: weightInput), !wq.scale.isEmpty else {
+            throw ctx.invalid("the weights have no quantization parameters")
+        }
+        guard wq.scale.count == 1 || wq.scale.count == channels else {
+            throw ctx.invalid("the weights have \(wq.scale.count) scales for \(channels) output channels")
+        }
+        multipliers = (0..<channels).map { c in
+            let fs = Double(wq.scale.count == 1 ? wq.scale[0] : wq.scale[c])
+            return FixedPoint.Multiplier(Double(input.scale) * fs / Double(output.scale))
+        }
+        if ctx.hasInput(biasInput) {
+            guard let b = ctx.constant(biasInput) else { throw SwiftConvError.unsupportedOp("a non-constant bias").at(ctx.nodeContext) }
+            guard b.dtype == .int32 else {
+                throw SwiftConvError.unsupportedOp("a \(b.dtype) bias with \(input.storage) activations").at(ctx.nodeContext)
+            }
+            guard b.elementCount == channels else { throw ctx.invalid("bias has \(b.elementCount) values for \(channels) channels") }
+            bias = b.values(as: Int32.self)
+        } else {
+            bias = nil
+        }
+        outputZeroPoint = output.zeroPoint
+        outputType = output.storage
+        clamp = try quantizedActivationRange(ctx.fusedActivation, output, ctx)
+        guard input.storage == .int8 || input.storage == .uint8, output.storage == input.storage else {
+            throw SwiftConvError.unsupportedOp("\(ctx.node.opType) with \(input.storage) input and \(output.storage) output")
+                .at(ctx.nodeContext)
+        }
+    }
+
+    /// The stored output value of channel `c` for accumulator `acc`.
+    @inline(__always)
+    func output(_ acc: Int32, channel c: Int) -> Int32 {
+        var a = acc
+        if let bias { a &+= bias[c] }
+        let v = multipliers[c].apply(a) &+ outputZeroPoint
+        return min(max(v, clamp.lowerBound), clamp.upperBound)
+    }
+}
+
+/// Quantized FULLY_CONNECTED (TFLite's reference `FullyConnected`/per-channel variant):
+/// `input [..., K]` rows times `weights [N, K]`, int32 accumulation, requantized per output unit.
+struct IntegerFullyConnectedKernel: Kernel {
+    let weights: Int8GemmWeights
+    let requant: ConvRequantization
+    let inputZeroPoint: Int32
+    let keepNumDims: Bool
+
+    init(_ ctx: KernelBuildContext) throws {
+        guard let w = ctx.constant(1), w.shape.count == 2 else {
+            throw SwiftConvError.unsupportedOp("a quantized FULLY_CONNECTED needs constant rank-2 weights").at(ctx.nodeContext)
+        }
+        guard ctx.string("weights_format", default: "DEFAULT") == "DEFAULT" else {
+            throw SwiftConvError.unsupportedOp("weights_format \(ctx.string("weights_format", default: ""))").at(ctx.nodeContext)
+        }
+        let wq = ctx.quantization(ofInput: 1)
+        guard wq?.zeroPoint.allSatisfy({ $0 == wq?.zeroPoint.first }) ?? true else {
+            throw SwiftConvError.unsupportedOp("per-channel weight zero points").at(ctx.nodeContext)
+        }
+        let wzp = Int32(clamping: wq?.zeroPoint.first ?? 0)
+        weights = try Int8GemmWeights(w, rows: w.shape[0], depth: w.shape[1], zeroPoint: wzp)
+        requant = try ConvRequantization(ctx, channels: w.shape[0])
+        inputZeroPoint = try TensorQuant(ctx.quantization(ofInput: 0), "input", ctx).zeroPoint
+        keepNumDims = ctx.int("keep_num_dims", default: 0) != 0
+    }
+
+    func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
+        let x = try inputs.tensor(0)
+        let k = weights.depth, n = weights.rows
+        guard x.elementCount % k == 0 else { throw kernelError("input of shape \(x.shape) does not divide into rows of \(k)") }
+        let batch = x.elementCount / k
+        if keepNumDims, x.shape.last != k { throw kernelError("keep_num_dims needs the last input dimension to be \(k)") }
+        let (xs, xOffset) = try int8Activations(x, zeroPoint: inputZeroPoint)
+        var out = [Int32](repeating: 0, count: batch * n)
+        var acc = [Int32](repeating: 0, count: n)
+        xs.withUnsafeBufferPointer { xb in
+            acc.withUnsafeMutableBufferPointer { ab in
+                for b in 0..<batch {
+                    let row = xb.baseAddress! + b * k
+                    var sum: Int32 = 0
+                    for i in 0..<k { sum &+= Int32(row[i]) }
+                    weights.accumulate(row, xSum: sum, xOffset: xOffset, into: ab.baseAddress!)
+                    for r in 0..<n { out[b * n + r] = requant.output(ab[r], channel: r) }
+                }
+            }
+        }
+        let shape = keepNumDims ? Array(x.shape.dropLast()) + [n] : [batch, n]
+        return [.tensor(narrowedTensor(out, dtype: requant.outputType, shape: shape))]
+    }
+}
+
+/// Quantized CONV_2D (TFLite's reference `ConvPerChannel`): NHWC input, OHWI weights (grouped
+/// when the weights hold fewer input channels), padding taps contribute nothing; each output
+/// pixel's window is gathered into an int8 row (padding = the input zero point) and multiplied
+/// by the prepared weight rows.
+struct IntegerConv2DKernel: Kernel {
+    let weights: [Int8GemmWeights]  // one per group
+    let requant: ConvRequantization
+    let inputZeroPoint: Int32
+    let kh: Int, kw: Int, ic: Int, oc: Int
+    let strideH: Int, strideW: Int, dilH: Int, dilW: Int
+    let padding: String
+
+    init(_ ctx: KernelBuildContext) throws {
+        guard let w = ctx.constant(1), w.shape.count == 4 else {
+            throw SwiftConvError.unsupportedOp("a quantized CONV_2D needs constant rank-4 weights").at(ctx.nodeContext)
+        }
+        (oc, kh, kw, ic) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3])
+        guard oc > 0, kh > 0, kw > 0, ic > 0 else { throw ctx.invalid("empty weights \(w.shape)") }
+        let wq = ctx.quantization(ofInput: 1)
+        guard wq?.zeroPoint.allSatisfy({ $0 == wq?.zeroPoint.first }) ?? true else {
+            throw SwiftConvError.unsupportedOp("per-channel weight zero points").at(ctx.nodeContext)
+        }
+        let wzp = Int32(clamping: wq?.zeroPoint.first ?? 0)
+        let inChannels = ctx.inputType(0)?.tensorShape?.last.flatMap { if case .known(let v) = $0 { v } else { nil } } ?? ic
+        guard inChannels % ic == 0, oc % (inChannels / ic) == 0 else {
+            throw ctx.invalid("\(inChannels) input channels do not split into groups of \(ic) for \(oc) filters")
+        }
+        let groups = inChannels / ic
+        let perGroup = oc / groups
+        let depth = kh * kw * ic
+        let all = w
+        weights = try (0..<groups).map { g in
+            let slice = Tensor(
+                dtype: all.dtype, shape: [perGroup, depth],
+                storage: TensorStorage(copying: UnsafeRawBufferPointer(rebasing: all.storage.bytes[(g * perGroup * depth)..<((g + 1) * perGroup * depth)])))
+            return try Int8GemmWeights(slice, rows: perGroup, depth: depth, zeroPoint: wzp)
+        }
+        requant = try ConvRequantization(ctx, channels: oc)
+        inputZeroPoint = try TensorQuant(ctx.quantization(ofInput: 0), "input", ctx).zeroPoint
+        strideH = Int(ctx.int("stride_h", default: 1))
+        strideW = Int(ctx.int("stride_w", default: 1))
+        dilH = Int(ctx.int("dilation_h_factor", default: 1))
+        dilW = Int(ctx.int("dilation_w_factor", default: 1))
+        padding = ctx.string("padding", default: "SAME")
+    }
+
+    func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
+        let x = try inputs.tensor(0)
+        let (n, h, w, c) = try nhwc(x, "input")
+        guard c % ic == 0, c / ic == weights.count else { throw kernelError("input has \(c) channels, the weights expect \(ic * weights.count)") }
+        let (oh, padT) = try tflitePadding(padding, input: h, filter: kh, stride: strideH, dilation: dilH)
+        let (ow, padL) = try tflitePadding(padding, input: w, filter: kw, stride: strideW, dilation: dilW)
+        let (xs, xOffset) = try int8Activations(x, zeroPoint: inputZeroPoint)
+        let padValue = Int8(truncatingIfNeeded: -xOffset)  // stored value whose offset sum is 0
+        let depth = kh * kw * ic
+        let perGroup = oc / weights.count
+        var out = [Int32](repeating: 0, count: n * oh * ow * oc)
+        var patch = [Int8](repeating: 0, count: depth)
+        var acc = [Int32](repeating: 0, count: perGroup)
+        try xs.withUnsafeBufferPointer { xb in
+            for b in 0..<n {
+                try context.checkTerminated()
+                for oy in 0..<oh {
+                    for ox in 0..<ow {
+                        let outBase = ((b * oh + oy) * ow + ox) * oc
+                        for (g, gw) in weights.enumerated() {
+                            var sum: Int32 = 0
+                            var p = 0
+                            for ky in 0..<kh {
+                                let iy = oy * strideH - padT + ky * dilH
+                                for kx in 0..<kw {
+                                    let ix = ox * strideW - padL + kx * dilW
+                                    if iy >= 0, iy < h, ix >= 0, ix < w {
+                                        let base = ((b * h + iy) * w + ix) * c + g * ic
+                                        for i in 0..<ic {
+                                            let v = xb[base + i]
+                                            patch[p + i] = v
+                                            sum &+= Int32(v)
+                                        }
+                                    } else {
+                                        for i in 0..<ic { patch[p + i] = padValue }
+                                        sum &+= Int32(padValue) &* Int32(ic)
+                                    }
+                                    p += ic
+                                }
+                            }
+                            patch.withUnsafeBufferPointer { pb in
+                                acc.withUnsafeMutableBufferPointer { ab in
+                                    gw.accumulate(pb.baseAddress!, xSum: sum, xOffset: xOffset, into: ab.baseAddress!)
+                                }
+                            }
+                            for r in 0..<perGroup {
+                                let ch = g * perGroup + r
+                                out[outBase + ch] = requant.output(acc[r], channel: ch)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return [.tensor(narrowedTensor(out, dtype: requant.outputType, shape: [n, oh, ow, oc]))]
+    }
+}
+
+/// Quantized DEPTHWISE_CONV_2D (TFLite's reference `DepthwiseConvPerChannel`): weights
+/// `[1, KH, KW, C * depth_multiplier]`, output channel `ic * m + j` reads input channel `ic`.
+struct IntegerDepthwiseConvKernel: Kernel {
+    let filter: [Int32]  // already w - zeroPoint
+    let requant: ConvRequantization
+    let inputZeroPoint: Int32
+    let kh: Int, kw: Int, oc: Int
+    let strideH: Int, strideW: Int, dilH: Int, dilW: Int
+    let padding: String
+
+    init(_ ctx: KernelBuildContext) throws {
+        guard let w = ctx.constant(1), w.shape.count == 4, w.shape[0] == 1 else {
+            throw SwiftConvError.unsupportedOp("a quantized DEPTHWISE_CONV_2D needs constant [1,KH,KW,C] weights").at(ctx.nodeContext)
+        }
+        (kh, kw, oc) = (w.shape[1], w.shape[2], w.shape[3])
+        guard kh > 0, kw > 0, oc > 0 else { throw ctx.invalid("empty weights \(w.shape)") }
+        let wq = ctx.quantization(ofInput: 1)
+        let zps = wq?.zeroPoint ?? [0]
+        let raw = try widenedIntegers(w)
+        let channels = oc
+        guard zps.count == 1 || zps.count == channels else { throw ctx.invalid("weights have \(zps.count) zero points for \(channels) channels") }
+        filter = raw.enumerated().map { i, v in v - Int32(clamping: zps.count == 1 ? zps[0] : zps[i % channels]) }
+        requant = try ConvRequantization(ctx, channels: oc)
+        inputZeroPoint = try TensorQuant(ctx.quantization(ofInput: 0), "input", ctx).zeroPoint
+        strideH = Int(ctx.int("stride_h", default: 1))
+        strideW = Int(ctx.int("stride_w", default: 1))
+        dilH = Int(ctx.int("dilation_h_factor", default: 1))
+        dilW = Int(ctx.int("dilation_w_factor", default: 1))
+        padding = ctx.string("padding", default: "SAME")
+    }
+
+    func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
+        let x = try inputs.tensor(0)
+        let (n, h, w, c) = try nhwc(x, "input")
+        // TFLite derives the multiplier from the shapes; the attribute may be stale.
+        guard c > 0, oc % c == 0 else { throw kernelError("\(oc) output channels are not a multiple of \(c) input channels") }
+        let m = oc / c
+        let (oh, padT) = try tflitePadding(padding, input: h, filter: kh, stride: strideH, dilation: dilH)
+        let (ow, padL) = try tflitePadding(padding, input: w, filter: kw, stride: strideW, dilation: dilW)
+        let xs = try widenedIntegers(x)
+        let xOffset = -inputZeroPoint
+        var out = [Int32](repeating: 0, count: n * oh * ow * oc)
+        for b in 0..<n {
+            try context.checkTerminated()
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    let outBase = ((b * oh + oy) * ow + ox) * oc
+                    for ch in 0..<oc {
+                        let inC = ch / m
+                        var acc: Int32 = 0
+                        for ky in 0..<kh {
+                            let iy = oy * strideH - padT + ky * dilH
+                            guard iy >= 0, iy < h else { continue }
+                            for kx in 0..<kw {
+                                let ix = ox * strideW - padL + kx * dilW
+                                guard ix >= 0, ix < w else { continue }
+                                acc &+= filter[(ky * kw + kx) * oc + ch] &* (xs[((b * h + iy) * w + ix) * c + inC] &+ xOffset)
+                            }
+                        }
+                        out[outBase + ch] = requant.output(acc, channel: ch)
+                    }
+                }
+            }
+        }
+        return [.tensor(narrowedTensor(out, dtype: requant.outputType, shape: [n, oh, ow, oc]))]
+    }
+}
+
+/// Quantized BATCH_MATMUL (TFLite's reference int8 `BatchMatMul`): per-tensor operands,
+/// `Σ (l - zl)(r - zr)` per output, rescaled by `sl·sr/so`; batch dimensions broadcast.
+struct IntegerBatchMatMulKernel: Kernel {
+    let lhs: TensorQuant, rhs: TensorQuant, output: TensorQuant
+    let multiplier: FixedPoint.Multiplier
+    let adjX: Bool, adjY: Bool
+
+    init(_ ctx: KernelBuildContext) throws {
+        lhs = try TensorQuant(ctx.quantization(ofInput: 0), "lhs", ctx)
+        rhs = try TensorQuant(ctx.quantization(ofInput: 1), "rhs", ctx)
+        output = try TensorQuant(ctx.quantization(ofOutput: 0), "output", ctx)
+        guard lhs.storage == .int8, rhs.storage == .int8, output.storage == .int8 else {
+            throw SwiftConvError.unsupportedOp("BATCH_MATMUL of \(lhs.storage) and \(rhs.storage) into \(output.storage)").at(ctx.nodeContext)
+        }
+        multiplier = FixedPoint.Multiplier(Double(lhs.scale) * Double(rhs.scale) / Double(output.scale))
+        adjX = ctx.int("adj_x", default: 0) != 0
+        adjY = ctx.int("adj_y", default: 0) != 0
+    }
+
+    func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
+        let a = try inputs.tensor(0), b = try inputs.tensor(1)
+        guard a.shape.count >= 2, b.shape.count >= 2 else { throw kernelError("BATCH_MATMUL operands must be at least rank 2") }
+        let (ra, rb) = (a.shape.count, b.shape.count)
+        let m = adjX ? a.shape[ra - 1] : a.shape[ra - 2], k = adjX ? a.shape[ra - 2] : a.shape[ra - 1]
+        let kb = adjY ? b.shape[rb - 1] : b.shape[rb - 2], n = adjY ? b.shape[rb - 2] : b.shape[rb - 1]
+        guard k == kb else { throw kernelError("BATCH_MATMUL inner dimensions \(k) and \(kb) differ") }
+        let batchA = Array(a.shape.dropLast(2)), batchB = Array(b.shape.dropLast(2))
+        let batch = try broadcastShapes(batchA, batchB)
+        let stA = broadcastStrides(batchA, to: batch), stB = broadcastStrides(batchB, to: batch)
+        let xs = try widenedIntegers(a), ys = try widenedIntegers(b)
+        let count = batch.reduce(1, *)
+        var out = [Int32](repeating: 0, count: count * m * n)
+        let bStrides = contiguousStrides(batch)
+        for p in 0..<count {
+            var oa = 0, ob = 0
+            for d in 0..<batch.count {
+                let i = (p / bStrides[d]) % batch[d]
+                oa += i * stA[d]
+                ob += i * stB[d]
+            }
+            let baseA = oa * m * k, baseB = ob * k * n
+            for i in 0..<m {
+                for j in 0..<n {
+                    var acc: Int32 = 0
+                    for t in 0..<k {
+                        let l = xs[baseA + (adjX ? t * m + i : i * k + t)], r = ys[baseB + (adjY ? j * k + t : t * n + j)]
+                        acc &+= (l &- lhs.zeroPoint) &* (r &- rhs.zeroPoint)
+                    }
+                    out[(p * m + i) * n + j] = min(max(multiplier.apply(acc) &+ output.zeroPoint, -128), 127)
+                }
+            }
+        }
+        return [.tensor(narrowedTensor(out, dtype: .int8, shape: batch + [m, n]))]
+    }
+}
+
+/// Quantized TRANSPOSE_CONV (TFLite's reference `TransposeConv` per channel): each input
+/// pixel scatters `(x - zx)·w` into the output window, int32 accumulation, then bias and the
+/// per-channel requantization. Inputs: output shape, OHWI weights, activations, optional bias.
+struct IntegerTransposeConvKernel: Kernel {
+    let filter: [Int32]
+    let requant: ConvRequantization
+    let inputZeroPoint: Int32
+    let oc: Int, kh: Int, kw: Int, ic: Int
+    let strideH: Int, strideW: Int
+    let padding: String
+
+    init(_ ctx: KernelBuildContext) throws {
+        guard let w = ctx.constant(1), w.shape.count == 4 else {
+            throw SwiftConvError.unsupportedOp("a quantized TRANSPOSE_CONV needs constant rank-4 weights").at(ctx.nodeContext)
+        }
+        (oc, kh, kw, ic) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3])
+        guard oc > 0, kh > 0, kw > 0, ic > 0 else { throw ctx.invalid("empty weights \(w.shape)") }
+        guard ctx.quantization(ofInput: 1)?.zeroPoint.allSatisfy({ $0 == 0 }) ?? true else {
+            throw SwiftConvError.unsupportedOp("TRANSPOSE_CONV weights with a zero point").at(ctx.nodeContext)
+        }
+        filter = try widenedIntegers(w)
+        requant = try ConvRequantization(ctx, channels: w.shape[0], input: 2, weightInput: 1, biasInput: 3)
+        inputZeroPoint = try TensorQuant(ctx.quantization(ofInput: 2), "input", ctx).zeroPoint
+        strideH = Int(ctx.int("stride_h", default: 1))
+        strideW = Int(ctx.int("stride_w", default: 1))
+        padding = ctx.string("padding", default: "SAME")
+    }
+
+    func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
+        let shapeTensor = try inputs.tensor(0), x = try inputs.tensor(2)
+        guard let os = shapeTensor.int64Values(), os.count == 4, os.allSatisfy({ $0 > 0 && $0 <= 1 << 20 }) else {
+            throw kernelError("TRANSPOSE_CONV output shape must hold four positive sizes")
+        }
+        let (n, h, w, c) = try nhwc(x, "input")
+        let (oh, ow) = (Int(os[1]), Int(os[2]))
+        guard Int(os[0]) == n, Int(os[3]) == oc, c == ic else { throw kernelError("TRANSPOSE_CONV shapes \(os), \(x.shape) do not fit the weights") }
+        guard let total = elementCount([n, oh, ow, oc]), total <= 1 << 30 else { throw kernelError("TRANSPOSE_CONV output is too large") }
+        let padT = try tflitePadding(padding, input: oh, filter: kh, stride: strideH, dilation: 1).before
+        let padL = try tflitePadding(padding, input: ow, filter: kw, stride: strideW, dilation: 1).before
+        let xs = try widenedIntegers(x)
+        var acc = [Int32](repeating: 0, count: total)
+        for b in 0..<n {
+            try context.checkTerminated()
+            for iy in 0..<h {
+                for ix in 0..<w {
+                    let inBase = ((b * h + iy) * w + ix) * c
+                    for ky in 0..<kh {
+                        let y = iy * strideH - padT + ky
+                        guard y >= 0, y < oh else { continue }
+                        for kx in 0..<kw {
+                            let xo = ix * strideW - padL + kx
+                            guard xo >= 0, xo < ow else { continue }
+                            let outBase = ((b * oh + y) * ow + xo) * oc
+                            for o in 0..<oc {
+                                let f = ((o * kh + ky) * kw + kx) * ic
+                                var s: Int32 = 0
+                                for i in 0..<ic { s &+= (xs[inBase + i] &- inputZeroPoint) &* filter[f + i] }
+                                acc[outBase + o] &+= s
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let out = acc.enumerated().map { i, a in requant.output(a, channel: i % oc) }
+        return [.tensor(narrowedTensor(out, dtype: requant.outputType, shape: [n, oh, ow, oc]))]
+    }
+}
