@@ -25,6 +25,11 @@ public enum Kernels {
         r.registerFamily("ML", MLKernels.register)
         r.registerFamily("Training", TrainingKernels.register)
         r.registerFamily("Loss", LossKernels.register)
+        r.registerFamily("TFLiteConv", TFLiteConvKernels.register)
+        r.registerFamily("TFLitePooling", TFLitePoolingKernels.register)
+        r.registerFamily("TFLiteImage", TFLiteImageKernels.register)
+        r.registerFamily("TFLiteRecurrent", TFLiteRecurrentKernels.register)
+        r.registerFamily("TFLiteControlFlow", TFLiteControlFlowKernels.register)
         return r
     }()
 }

@@ -180,6 +180,11 @@ public struct OpRegistry: Sendable {
         r.addFamily("Loss", LossOps.register)
         r.addFamily("Sequence", SequenceOps.register)
         r.addFamily("String", StringOps.register)
+        r.addFamily("TFLiteConv", TFLiteConvOps.register)
+        r.addFamily("TFLitePooling", TFLitePoolingOps.register)
+        r.addFamily("TFLiteImage", TFLiteImageOps.register)
+        r.addFamily("TFLiteRecurrent", TFLiteRecurrentOps.register)
+        r.addFamily("TFLiteControlFlow", TFLiteControlFlowOps.register)
         return r
     }()
 
