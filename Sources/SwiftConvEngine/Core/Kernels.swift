@@ -30,6 +30,11 @@ public enum Kernels {
         r.registerFamily("TFLiteImage", TFLiteImageKernels.register)
         r.registerFamily("TFLiteRecurrent", TFLiteRecurrentKernels.register)
         r.registerFamily("TFLiteControlFlow", TFLiteControlFlowKernels.register)
+        r.registerFamily("TFLiteElementwise", TFLiteElementwiseKernels.register)
+        r.registerFamily("TFLiteActivation", TFLiteActivationKernels.register)
+        r.registerFamily("TFLiteReduce", TFLiteReduceKernels.register)
+        r.registerFamily("TFLiteShape", TFLiteShapeKernels.register)
+        r.registerFamily("TFLiteIndexing", TFLiteIndexingKernels.register)
         return r
     }()
 }

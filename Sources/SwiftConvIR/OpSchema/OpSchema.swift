@@ -185,6 +185,11 @@ public struct OpRegistry: Sendable {
         r.addFamily("TFLiteImage", TFLiteImageOps.register)
         r.addFamily("TFLiteRecurrent", TFLiteRecurrentOps.register)
         r.addFamily("TFLiteControlFlow", TFLiteControlFlowOps.register)
+        r.addFamily("TFLiteElementwise", TFLiteElementwiseOps.register)
+        r.addFamily("TFLiteActivation", TFLiteActivationOps.register)
+        r.addFamily("TFLiteReduce", TFLiteReduceOps.register)
+        r.addFamily("TFLiteShape", TFLiteShapeOps.register)
+        r.addFamily("TFLiteIndexing", TFLiteIndexingOps.register)
         return r
     }()
 
