@@ -42,9 +42,6 @@ public func scSessionCreateWithLimits(
     withStatus {
         let box = object(try required(model, "model"), as: ModelBox.self)
         let out = try required(out, "out")
-        guard box.model.format == .onnx else {
-            throw SwiftConvError.invalidArgument("sessions run ONNX models; convert TFLite models first")
-        }
         var settings = SessionOptions()
         if let o = options?.pointee {
             guard o.intra_op_threads >= 0 else {

@@ -52,6 +52,12 @@ struct JSONWriter {
         beginValue()
         bytes.append(contentsOf: String(value).utf8)
     }
+    /// The shortest text that reads back as the same Float; NaN and infinities as Python's json writes them.
+    mutating func float(_ value: Float) {
+        beginValue()
+        let text = value.isNaN ? "NaN" : value.isInfinite ? (value < 0 ? "-Infinity" : "Infinity") : "\(value)"
+        bytes.append(contentsOf: text.utf8)
+    }
     mutating func bool(_ value: Bool) {
         beginValue()
         bytes.append(contentsOf: (value ? "true" : "false").utf8)

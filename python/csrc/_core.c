@@ -668,6 +668,78 @@ static PyObject *Model_get_format(ModelObject *self, void *closure) {
     return PyUnicode_FromString(sc_model_format(self->model));
 }
 
+static PyObject *Model_interpreter_tensors_json(ModelObject *self, PyObject *Py_UNUSED(ignored)) {
+    return call_buffer(self, sc_interpreter_tensors_json, 1);
+}
+
+/* interpreter_model(names, shapes, preserve_all_tensors): sc_interpreter_model_create. `shapes`
+ * holds one sequence of ints per name; the Python layer has checked them. */
+static PyObject *Model_interpreter_model(ModelObject *self, PyObject *args) {
+    PyObject *names_object, *shapes_object;
+    int preserve = 0;
+    if (!PyArg_ParseTuple(args, "OOp:interpreter_model", &names_object, &shapes_object, &preserve)) return NULL;
+    PyObject *names = PySequence_Fast(names_object, "names must be a sequence of str");
+    if (names == NULL) return NULL;
+    PyObject *shapes = PySequence_Fast(shapes_object, "shapes must be a sequence of sequences of ints");
+    if (shapes == NULL) {
+        Py_DECREF(names);
+        return NULL;
+    }
+    PyObject *result = NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(names);
+    const char **cnames = PyMem_Calloc((size_t)n + 1, sizeof(char *));
+    size_t *ranks = PyMem_Calloc((size_t)n + 1, sizeof(size_t));
+    int64_t *dims = NULL;
+    size_t total = 0, used = 0;
+    if (cnames == NULL || ranks == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (PySequence_Fast_GET_SIZE(shapes) != n) {
+        PyErr_SetString(PyExc_ValueError, "names and shapes must have the same length");
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        cnames[i] = PyUnicode_AsUTF8(PySequence_Fast_GET_ITEM(names, i));
+        if (cnames[i] == NULL) goto done;
+        Py_ssize_t rank = PySequence_Size(PySequence_Fast_GET_ITEM(shapes, i));
+        if (rank < 0) goto done;
+        ranks[i] = (size_t)rank;
+        total += (size_t)rank;
+    }
+    dims = PyMem_Calloc(total + 1, sizeof(int64_t));
+    if (dims == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < ranks[i]; k++) {
+            PyObject *item = PySequence_GetItem(PySequence_Fast_GET_ITEM(shapes, i), (Py_ssize_t)k);
+            if (item == NULL) goto done;
+            dims[used++] = PyLong_AsLongLong(item);
+            Py_DECREF(item);
+            if (PyErr_Occurred()) goto done;
+        }
+    }
+    sc_model *out = NULL;
+    sc_status *status;
+    Py_BEGIN_ALLOW_THREADS
+    status = sc_interpreter_model_create(self->model, (size_t)n, cnames, ranks, dims, preserve, &out);
+    Py_END_ALLOW_THREADS
+    if (status != NULL) {
+        raise_status(status);
+        goto done;
+    }
+    result = wrap_model(out);
+done:
+    PyMem_Free(cnames);
+    PyMem_Free(ranks);
+    PyMem_Free(dims);
+    Py_DECREF(names);
+    Py_DECREF(shapes);
+    return result;
+}
+
 static PyMethodDef Model_methods[] = {
     {"info_json", (PyCFunction)Model_info_json, METH_NOARGS, "Model facts as JSON text (docs/C_API.md)."},
     {"serialize", (PyCFunction)Model_serialize, METH_NOARGS, "The model in its own format, as bytes."},
@@ -679,6 +751,10 @@ static PyMethodDef Model_methods[] = {
     {"initializer", (PyCFunction)Model_initializer, METH_VARARGS, "An initializer as a Tensor handle."},
     {"get_initializer", (PyCFunction)Model_get_initializer, METH_VARARGS,
      "An initializer as a read-only numpy array sharing the model's memory."},
+    {"interpreter_tensors_json", (PyCFunction)Model_interpreter_tensors_json, METH_NOARGS,
+     "The tensor table for sc.Interpreter as JSON text (sc_interpreter_tensors_json)."},
+    {"interpreter_model", (PyCFunction)Model_interpreter_model, METH_VARARGS,
+     "A resized / all-tensors-exposed copy for an interpreter session (sc_interpreter_model_create)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -1,6 +1,6 @@
 """swiftconv: model converter and CPU inference engine (see API.md)."""
 
-from . import _core, helper
+from . import _core, helper, lite
 from ._version import __version__, require_library_version
 from .errors import (
     ConversionError,
@@ -13,6 +13,7 @@ from .errors import (
     UnsupportedOp,
     ValidationError,
 )
+from .lite import Interpreter
 from .model import Model, TensorInfo, check_model, load, printable_graph
 from .session import (
     ExecutionMode,
@@ -63,4 +64,6 @@ __all__ = [
     "SwiftconvIOError",
     "ResourceExhausted",
     "RunTerminated",
+    "lite",
+    "Interpreter",
 ]

@@ -270,7 +270,7 @@ typedef struct sc_session_options {
     int32_t graph_optimization_level; /* 0 disable all, 1 basic, 2 extended, 99 all (onnxruntime's values) */
 } sc_session_options;
 
-/* Prepares `model` (ONNX) for inference: picks a kernel for every node. `options` may
+/* Prepares `model` (ONNX or TFLite) for inference: picks a kernel for every node. `options` may
  * be NULL (defaults: 0 threads, level 99). The session keeps what it needs of the
  * model; `model` may be released afterwards. SC_ERR_UNSUPPORTED_OP lists every node
  * that cannot run (name, op, domain, opset). */
@@ -449,6 +449,29 @@ sc_status *sc_graph_builder_finish(const sc_graph_builder *builder, sc_model **o
  * (null for SC_DTYPE_UNDEFINED); "bits" is the packed size of one element (0 for strings).
  * The caller owns `*out`. */
 sc_status *sc_dtypes_json(sc_buffer **out);
+
+/* ------------------------------------------- TFLite-style interpreter, ABI 1 */
+
+/* The tensor table of the main graph as tf.lite's Interpreter reports it, as UTF-8 JSON:
+ * {"tensors": [{"index", "name", "dtype" (numpy name or null), "shape" (ints, an unknown
+ * dim is 1 as in tf.lite), "shape_signature" (ints, -1 for an unknown dim), "scales"
+ * (floats), "zero_points" (ints), "quantized_dimension", "constant" (bool), "sparsity"
+ * (string or null)}, ...] sorted by index, "inputs": [tensor indices of the inputs a caller
+ * feeds], "outputs": [tensor indices], "signature_defs": the model's
+ * "tflite.signature_defs" metadata (JSON text) or null}. A TFLite model's indices are the
+ * file's tensor indices; any other model's are positions in graph order (inputs, weights,
+ * node outputs). The caller owns `*out`. */
+sc_status *sc_interpreter_tensors_json(const sc_model *model, sc_buffer **out);
+
+/* A new model for an interpreter session: `model` with the `n_inputs` inputs named in
+ * `input_names` resized to static shapes (`ranks[i]` dims each, all dims of all inputs one
+ * after the other in `dims`), the other values' static shapes inferred again from them, and,
+ * when `preserve_all_tensors` is non-zero, every node output appended to the graph outputs.
+ * All arrays are borrowed for the call. The caller owns `*out` (sc_model_release); it
+ * shares weight memory with `model`. */
+sc_status *sc_interpreter_model_create(const sc_model *model, size_t n_inputs, const char *const *input_names,
+                                       const size_t *ranks, const int64_t *dims, int preserve_all_tensors,
+                                       sc_model **out);
 
 #ifdef __cplusplus
 }
