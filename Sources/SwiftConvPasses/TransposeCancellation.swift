@@ -65,11 +65,21 @@ public struct TransposeCancellation: ModelPass {
                     g.removeDeadCode()
                     return true
                 }
-                if p2 == Array(0..<p2.count), !pinned.contains(n.outputs[0]) {
+                if p2 == Array(0..<p2.count) {
                     let (x, y) = (n.inputs[0], n.outputs[0])
-                    g.nodes.remove(at: i)
-                    for k in g.nodes.indices { g.nodes[k].inputs = g.nodes[k].inputs.map { $0 == y ? x : $0 } }
-                    return true
+                    if !pinned.contains(y) {
+                        g.nodes.remove(at: i)
+                        for k in g.nodes.indices { g.nodes[k].inputs = g.nodes[k].inputs.map { $0 == y ? x : $0 } }
+                        return true
+                    }
+                    // A graph output: its producer's producer writes it directly.
+                    let interface = Set(g.inputs.map(\.name) + g.outputs.map(\.name) + g.initializers.map(\.name))
+                    if let p = producer[x], singleUse(x), !interface.contains(x), !g.namesReadBySubgraphs.contains(y) {
+                        g.nodes[p].outputs = g.nodes[p].outputs.map { $0 == x ? y : $0 }
+                        g.nodes.remove(at: i)
+                        g.valueInfo.removeAll { $0.name == x }
+                        return true
+                    }
                 }
                 continue
             }

@@ -323,7 +323,9 @@ final class NodeLowering {
                 guard let newAxis = perm.firstIndex(of: axis) else { throw NotLowerable("weight '\(name)': bad quantization axis") }
                 q2.axis = newAxis
             }
-            let c = scope.constant(name + "_onnx", moved)
+            var quantized = moved
+            quantized.quantization = q2
+            let c = scope.constant(name + "_onnx", quantized)
             scope.types[c] = .tensor(elementType: t.dtype, shape: Shape(moved.shape), quantization: q2)
             return try scope.float(of: c)
         }
