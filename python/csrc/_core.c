@@ -668,6 +668,20 @@ static PyObject *Model_get_format(ModelObject *self, void *closure) {
     return PyUnicode_FromString(sc_model_format(self->model));
 }
 
+/* sc_model_convert: target format and options JSON (or None); a new Model. */
+static PyObject *Model_convert(ModelObject *self, PyObject *args) {
+    const char *target;
+    const char *options = NULL;
+    if (!PyArg_ParseTuple(args, "sz:convert", &target, &options)) return NULL;
+    sc_model *out = NULL;
+    sc_status *status;
+    Py_BEGIN_ALLOW_THREADS
+    status = sc_model_convert(self->model, target, options, &out);
+    Py_END_ALLOW_THREADS
+    if (status != NULL) return raise_status(status);
+    return wrap_model(out);
+}
+
 static PyMethodDef Model_methods[] = {
     {"info_json", (PyCFunction)Model_info_json, METH_NOARGS, "Model facts as JSON text (docs/C_API.md)."},
     {"serialize", (PyCFunction)Model_serialize, METH_NOARGS, "The model in its own format, as bytes."},
@@ -679,6 +693,7 @@ static PyMethodDef Model_methods[] = {
     {"initializer", (PyCFunction)Model_initializer, METH_VARARGS, "An initializer as a Tensor handle."},
     {"get_initializer", (PyCFunction)Model_get_initializer, METH_VARARGS,
      "An initializer as a read-only numpy array sharing the model's memory."},
+    {"convert", (PyCFunction)Model_convert, METH_VARARGS, "Converts to another format (target, options JSON)."},
     {NULL, NULL, 0, NULL},
 };
 

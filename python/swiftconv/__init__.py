@@ -2,6 +2,7 @@
 
 from . import _core, helper
 from ._version import __version__, require_library_version
+from .convert import convert
 from .errors import (
     ConversionError,
     InvalidArgument,
@@ -63,4 +64,5 @@ __all__ = [
     "SwiftconvIOError",
     "ResourceExhausted",
     "RunTerminated",
+    "convert",
 ]

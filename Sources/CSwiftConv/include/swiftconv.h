@@ -450,6 +450,18 @@ sc_status *sc_graph_builder_finish(const sc_graph_builder *builder, sc_model **o
  * The caller owns `*out`. */
 sc_status *sc_dtypes_json(sc_buffer **out);
 
+/* ------------------------------------------------------------- conversion */
+
+/* Converts `model` to the format `target` ("onnx"): a new model the caller owns; `model`
+ * is not changed. Only TFLite -> ONNX is supported so far: every tflite op is lowered to
+ * default-domain ONNX ops (opset 13 or the requested one), quantized values as
+ * QuantizeLinear/DequantizeLinear pairs; the TFLite input/output names, order and NHWC
+ * layout are kept. `options_json` may be NULL or a flat JSON object:
+ * {"opset": 13 | null, "quantize": null, "keep_layout": false | true}. Nodes that cannot
+ * be lowered give SC_ERR_CONVERSION naming every one of them (op, name, why); another
+ * direction or a quantize mode also gives SC_ERR_CONVERSION. `*out` is written only on success. */
+sc_status *sc_model_convert(const sc_model *model, const char *target, const char *options_json, sc_model **out);
+
 #ifdef __cplusplus
 }
 #endif
