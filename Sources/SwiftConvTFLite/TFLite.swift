@@ -1,2 +1,0 @@
-// Placeholder until the TFLite <-> IR mapping lands.
-import SwiftConvIR

@@ -1,2 +1,0 @@
-// Placeholder until scripts/generate-tflite-schema.py writes the accessors.
-import SwiftConvFlatBuffers
