@@ -75,7 +75,7 @@ let package = Package(
             name: "SwiftConvCAPI",
             dependencies: [
                 "CSwiftConv", "SwiftConvIR", "SwiftConvModelIO", "SwiftConvKernels",
-                "SwiftConvEngine",
+                "SwiftConvEngine", "SwiftConvPasses",
             ]),
 
         // MARK: Developer tools

@@ -738,6 +738,14 @@ done:
     Py_DECREF(names);
     Py_DECREF(shapes);
     return result;
+/* sc_model_convert: target format and options JSON (or None); a new Model. */
+static PyObject *Model_convert(ModelObject *self, PyObject *args) {
+    const char *target;
+    const char *options = NULL;
+    if (!PyArg_ParseTuple(args, "sz:convert", &target, &options)) return NULL;
+    status = sc_model_convert(self->model, target, options, &out);
+    if (status != NULL) return raise_status(status);
+    return wrap_model(out);
 }
 
 static PyMethodDef Model_methods[] = {
@@ -755,6 +763,7 @@ static PyMethodDef Model_methods[] = {
      "The tensor table for sc.Interpreter as JSON text (sc_interpreter_tensors_json)."},
     {"interpreter_model", (PyCFunction)Model_interpreter_model, METH_VARARGS,
      "A resized / all-tensors-exposed copy for an interpreter session (sc_interpreter_model_create)."},
+    {"convert", (PyCFunction)Model_convert, METH_VARARGS, "Converts to another format (target, options JSON)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -2,6 +2,7 @@
 
 from . import _core, helper, lite
 from ._version import __version__, require_library_version
+from .convert import convert
 from .errors import (
     ConversionError,
     InvalidArgument,
@@ -66,4 +67,5 @@ __all__ = [
     "RunTerminated",
     "lite",
     "Interpreter",
+    "convert",
 ]

@@ -472,6 +472,17 @@ sc_status *sc_interpreter_tensors_json(const sc_model *model, sc_buffer **out);
 sc_status *sc_interpreter_model_create(const sc_model *model, size_t n_inputs, const char *const *input_names,
                                        const size_t *ranks, const int64_t *dims, int preserve_all_tensors,
                                        sc_model **out);
+/* ------------------------------------------------------------- conversion */
+
+/* Converts `model` to the format `target` ("onnx"): a new model the caller owns; `model`
+ * is not changed. Only TFLite -> ONNX is supported so far: every tflite op is lowered to
+ * default-domain ONNX ops (opset 13 or the requested one), quantized values as
+ * QuantizeLinear/DequantizeLinear pairs; the TFLite input/output names, order and NHWC
+ * layout are kept. `options_json` may be NULL or a flat JSON object:
+ * {"opset": 13 | null, "quantize": null, "keep_layout": false | true}. Nodes that cannot
+ * be lowered give SC_ERR_CONVERSION naming every one of them (op, name, why); another
+ * direction or a quantize mode also gives SC_ERR_CONVERSION. `*out` is written only on success. */
+sc_status *sc_model_convert(const sc_model *model, const char *target, const char *options_json, sc_model **out);
 
 #ifdef __cplusplus
 }

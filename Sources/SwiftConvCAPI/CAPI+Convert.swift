@@ -1,0 +1,149 @@
+import CSwiftConv
+import SwiftConvIR
+import SwiftConvPasses
+
+/// What `sc_model_convert` takes from its options JSON.
+struct ConversionOptions {
+    var opset: Int64?
+    var quantize: String?
+    var keepLayout = false
+
+    /// Parses a flat JSON object of scalars (`{"opset": 13, "quantize": null, "keep_layout": false}`);
+    /// NULL or "" is no options. Unknown keys and other value kinds are errors.
+    init(json text: String?) throws {
+        guard let text, !text.isEmpty else { return }
+        var scanner = FlatJSONScanner(Array(text.utf8))
+        for (key, value) in try scanner.object() {
+            switch (key, value) {
+            case ("opset", .null): opset = nil
+            case ("opset", .integer(let v)): opset = v
+            case ("quantize", .null): quantize = nil
+            case ("quantize", .string(let s)): quantize = s
+            case ("keep_layout", .bool(let b)): keepLayout = b
+            case ("representative_dataset", .null): break
+            default: throw SwiftConvError.invalidArgument("conversion option '\(key)' is unknown or has the wrong type")
+            }
+        }
+    }
+}
+
+/// Converts between formats: only TFLite -> ONNX so far, through the `TFLiteToONNX` pipeline.
+/// The source is never changed; `out` is written only on success.
+@_cdecl("sc_model_convert")
+public func scModelConvert(
+    _ model: OpaquePointer?, _ target: UnsafePointer<CChar>?, _ optionsJSON: UnsafePointer<CChar>?,
+    _ out: UnsafeMutablePointer<OpaquePointer?>?
+) -> OpaquePointer? {
+    withStatus {
+        let box = object(try required(model, "model"), as: ModelBox.self)
+        let target = String(cString: try required(target, "target"))
+        let out = try required(out, "out")
+        let options = try ConversionOptions(json: optionsJSON.map { String(cString: $0) })
+        let source = box.model.format
+        guard let to = ModelFormat(rawValue: target) else {
+            throw SwiftConvError.invalidArgument("conversion target '\(target)' is not a format (onnx, tflite)")
+        }
+        guard source == .tflite, to == .onnx else {
+            let why = source == .onnx && to == .tflite ? " yet (ONNX -> TFLite is issue 10)" : ""
+            throw SwiftConvError.conversion("converting \(source.rawValue) to \(to.rawValue) is not supported\(why)")
+        }
+        if let q = options.quantize {
+            throw SwiftConvError.conversion("quantize='\(q)' is not implemented for TFLite -> ONNX; the model keeps its own quantization")
+        }
+        var converted = box.model
+        _ = try TFLiteToONNX.pipeline(opset: options.opset ?? 13).run(on: &converted)
+        try ModelChecker.check(converted)
+        out.pointee = retainedHandle(ModelBox(converted))
+    }
+}
+
+/// A scanner for the flat JSON objects of conversion options (no Foundation in the library).
+struct FlatJSONScanner {
+    enum Scalar {
+        case null, bool(Bool), integer(Int64), string(String)
+    }
+
+    private let bytes: [UInt8]
+    private var i = 0
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    private func fail(_ what: String) -> SwiftConvError {
+        SwiftConvError.invalidArgument("options JSON: \(what) at byte \(i)")
+    }
+
+    private mutating func skipSpace() {
+        while i < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[i]) { i += 1 }
+    }
+
+    private mutating func expect(_ c: UInt8) throws {
+        skipSpace()
+        guard i < bytes.count, bytes[i] == c else { throw fail("expected '\(Character(UnicodeScalar(c)))'") }
+        i += 1
+    }
+
+    private mutating func literal(_ word: String) -> Bool {
+        let w = Array(word.utf8)
+        guard i + w.count <= bytes.count, Array(bytes[i..<(i + w.count)]) == w else { return false }
+        i += w.count
+        return true
+    }
+
+    /// A string without escapes other than \" and \\ (option names and values need no more).
+    private mutating func string() throws -> String {
+        try expect(0x22)
+        var s: [UInt8] = []
+        while i < bytes.count, bytes[i] != 0x22 {
+            if bytes[i] == 0x5C {
+                i += 1
+                guard i < bytes.count, bytes[i] == 0x22 || bytes[i] == 0x5C else { throw fail("unsupported escape") }
+            }
+            s.append(bytes[i])
+            i += 1
+        }
+        guard i < bytes.count else { throw fail("unterminated string") }
+        i += 1
+        return String(decoding: s, as: UTF8.self)
+    }
+
+    private mutating func scalar() throws -> Scalar {
+        skipSpace()
+        guard i < bytes.count else { throw fail("expected a value") }
+        if bytes[i] == 0x22 { return .string(try string()) }
+        if literal("null") { return .null }
+        if literal("true") { return .bool(true) }
+        if literal("false") { return .bool(false) }
+        let start = i
+        if bytes[i] == 0x2D { i += 1 }
+        while i < bytes.count, (0x30...0x39).contains(bytes[i]), i - start < 19 { i += 1 }
+        guard let v = Int64(String(decoding: bytes[start..<i], as: UTF8.self)) else { throw fail("expected a scalar value") }
+        return .integer(v)
+    }
+
+    mutating func object() throws -> [(String, Scalar)] {
+        try expect(0x7B)
+        var entries: [(String, Scalar)] = []
+        skipSpace()
+        if i < bytes.count, bytes[i] == 0x7D {
+            i += 1
+        } else {
+            while true {
+                let key = try string()
+                try expect(0x3A)
+                entries.append((key, try scalar()))
+                skipSpace()
+                guard i < bytes.count else { throw fail("unterminated object") }
+                if bytes[i] == 0x2C {
+                    i += 1
+                    skipSpace()
+                    continue
+                }
+                try expect(0x7D)
+                break
+            }
+        }
+        skipSpace()
+        guard i == bytes.count else { throw fail("trailing characters") }
+        return entries
+    }
+}

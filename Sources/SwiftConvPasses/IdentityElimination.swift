@@ -1,0 +1,51 @@
+import SwiftConvIR
+
+/// Removes Identity nodes of the main graph: readers of the copy read the original instead,
+/// or, when the copy is a graph output, the original's producer writes the output directly.
+///
+/// Lowerings emit an Identity wherever a rule's last value is not the node's output name;
+/// this keeps the rules simple and the result free of copies. An Identity whose names are
+/// both interface names (graph input to graph output) or read by subgraphs stays.
+public struct IdentityElimination: ModelPass {
+    public let name = "eliminate-identity"
+
+    public init() {}
+
+    public func run(on model: inout Model) throws -> Bool {
+        var changed = false
+        while let i = removable(in: model.graph) {
+            apply(i, to: &model.graph)
+            changed = true
+        }
+        return changed
+    }
+
+    private func removable(in g: Graph) -> Int? {
+        let interface = Set(g.inputs.map(\.name) + g.outputs.map(\.name) + g.initializers.map(\.name))
+        let captured = g.namesReadBySubgraphs
+        let uses = g.useCounts
+        let producer = g.producers
+        for (i, n) in g.nodes.enumerated() where n.opType == "Identity" && n.canonicalDomain.isEmpty {
+            guard n.inputs.count == 1, n.outputs.count == 1, !n.inputs[0].isEmpty else { continue }
+            let (x, y) = (n.inputs[0], n.outputs[0])
+            if !interface.contains(y) && !captured.contains(y) { return i }
+            if !interface.contains(x), !captured.contains(x), uses[x] == 1, producer[x] != nil, !captured.contains(y) {
+                return i
+            }
+        }
+        return nil
+    }
+
+    private func apply(_ i: Int, to g: inout Graph) {
+        let n = g.nodes[i]
+        let (x, y) = (n.inputs[0], n.outputs[0])
+        let outputs = Set(g.outputs.map(\.name))
+        g.nodes.remove(at: i)
+        let (from, to) = outputs.contains(y) ? (x, y) : (y, x)
+        for k in g.nodes.indices {
+            g.nodes[k].inputs = g.nodes[k].inputs.map { $0 == from ? to : $0 }
+            g.nodes[k].outputs = g.nodes[k].outputs.map { $0 == from ? to : $0 }
+        }
+        g.valueInfo.removeAll { $0.name == from }
+    }
+}

@@ -1,0 +1,138 @@
+import SwiftConvIR
+
+/// CONV_2D, DEPTHWISE_CONV_2D, TRANSPOSE_CONV, FULLY_CONNECTED, BATCH_MATMUL.
+///
+/// Convolutions run in NCHW in ONNX: the input is transposed in, the result transposed back,
+/// the weights transposed once as constants (OHWI -> OIHW; depthwise [1,kh,kw,C*m] ->
+/// [C*m,1,kh,kw] with group = C). `TransposeCancellation` removes the pairs between ops.
+extension TFLiteLoweringRules {
+    static let conv: [String: TFLiteLoweringRule] = [
+        "CONV_2D": { l in try lowerConvolution(l, depthwise: false) },
+        "DEPTHWISE_CONV_2D": { l in try lowerConvolution(l, depthwise: true) },
+        "TRANSPOSE_CONV": lowerTransposeConv,
+        "FULLY_CONNECTED": lowerFullyConnected,
+        "BATCH_MATMUL": lowerBatchMatMul,
+    ]
+
+    static func lowerConvolution(_ l: NodeLowering, depthwise: Bool) throws {
+        guard try l.rank(0) == 4, let w = l.shape(1), w.count == 4, let kh = w[1].value, let kw = w[2].value else {
+            throw NotLowerable("needs a rank-4 input and a rank-4 filter of known size")
+        }
+        let strides = [Int(l.int("stride_h", 1)), Int(l.int("stride_w", 1))]
+        let dilations = [Int(l.int("dilation_h_factor", 1)), Int(l.int("dilation_w_factor", 1))]
+        var attributes = [Attribute.ints("strides", strides), .ints("dilations", dilations), .ints("kernel_shape", [kh, kw])]
+        attributes += try l.paddingAttributes(kernel: [kh, kw], strides: strides, dilations: dilations)
+        let channels = l.shape(0)?[3].value
+        let weight: String
+        if depthwise {
+            // [1, kh, kw, C*m] -> [C*m, 1, kh, kw]; one group per input channel.
+            weight = try l.weight(1, perm: [3, 0, 1, 2])
+            let multiplier = max(Int(l.int("depth_multiplier", 1)), 1)
+            guard let group = channels ?? w[3].value.map({ $0 / multiplier }) else {
+                throw NotLowerable("the input channel count is unknown")
+            }
+            attributes.append(.int("group", Int64(group)))
+        } else {
+            weight = try l.weight(1, perm: [0, 3, 1, 2])
+            // TFLite runs a grouped convolution when the input has a multiple of the filter's channels.
+            if let c = channels, let per = w[3].value, per > 0, c != per {
+                guard c % per == 0 else { throw NotLowerable("input channels \(c) are not a multiple of the filter's \(per)") }
+                attributes.append(.int("group", Int64(c / per)))
+            }
+        }
+        var inputs = [l.toNCHW(try l.input(0)), weight]
+        if l.has(2) { inputs.append(try l.input(2)) }
+        let y = l.emit("Conv", inputs, attributes: attributes)
+        try l.bind(0, l.toNHWC(try l.fusedActivation(y)))
+    }
+
+    /// TFLite's TRANSPOSE_CONV: inputs (output_shape, weights OHWI, input, bias?). Explicit pads
+    /// and output_padding reproduce the requested output size with TFLite's SAME rule.
+    static func lowerTransposeConv(_ l: NodeLowering) throws {
+        let outShape = try l.constantInts(0, what: "output_shape")
+        guard outShape.count == 4, try l.rank(2) == 4, let s = l.shape(2), let inH = s[1].value, let inW = s[2].value,
+            let w = l.shape(1), w.count == 4, let kh = w[1].value, let kw = w[2].value
+        else { throw NotLowerable("needs a constant output_shape, a static rank-4 input and a rank-4 filter") }
+        let strides = [Int(l.int("stride_h", 1)), Int(l.int("stride_w", 1))]
+        let same = l.string("padding", "SAME") == "SAME"
+        var begin: [Int] = []
+        var end: [Int] = []
+        var outputPadding: [Int] = []
+        for (i, (input, k)) in [(inH, kh), (inW, kw)].enumerated() {
+            let out = Int(outShape[1 + i])
+            let full = (input - 1) * strides[i] + k
+            let total = same ? max(full - out, 0) : 0
+            begin.append(total / 2)
+            end.append(total - total / 2)
+            let extra = out - (full - total)
+            guard extra >= 0 else { throw NotLowerable("output_shape \(outShape) is smaller than the filter allows") }
+            outputPadding.append(extra)
+        }
+        var inputs = [l.toNCHW(try l.input(2)), try l.weight(1, perm: [3, 0, 1, 2])]
+        if l.has(3) { inputs.append(try l.input(3)) }
+        let y = l.emit(
+            "ConvTranspose", inputs,
+            attributes: [
+                .ints("strides", strides), .ints("kernel_shape", [kh, kw]), .ints("pads", begin + end),
+                .ints("output_padding", outputPadding),
+            ])
+        try l.bind(0, l.toNHWC(try l.fusedActivation(y)))
+    }
+
+    /// y = x W^T + b on the last axis; without keep_num_dims the input is first flattened to
+    /// [-1, K] as TFLite does.
+    static func lowerFullyConnected(_ l: NodeLowering) throws {
+        guard l.string("weights_format", "DEFAULT") == "DEFAULT" else {
+            throw NotLowerable("weights_format \(l.string("weights_format", "")) is not lowered")
+        }
+        guard let w = l.shape(1), w.count == 2, let k = w[1].value else { throw NotLowerable("needs a rank-2 weight of known size") }
+        var x = try l.input(0)
+        let rank = try l.rank(0)
+        if !l.bool("keep_num_dims") && rank != 2 {
+            x = l.emit("Reshape", [x, l.int64s([-1, Int64(k)])])
+        }
+        var y = l.emit("MatMul", [x, try l.weight(1, perm: [1, 0])])
+        if l.has(2) { y = l.emit("Add", [y, try l.input(2)]) }
+        try l.bind(0, try l.fusedActivation(y))
+    }
+
+    static func lowerBatchMatMul(_ l: NodeLowering) throws {
+        func operand(_ k: Int, adjoint: Bool) throws -> String {
+            guard adjoint else { return try l.input(k) }
+            let r = try l.rank(k)
+            guard r >= 2 else { throw NotLowerable("an adjoint operand needs rank 2 or more") }
+            var perm = Array(0..<r)
+            perm.swapAt(r - 1, r - 2)
+            return try l.weight(k, perm: perm)
+        }
+        try l.bind(0, l.emit("MatMul", [try operand(0, adjoint: l.bool("adj_x")), try operand(1, adjoint: l.bool("adj_y"))]))
+    }
+}
+
+extension NodeLowering {
+    /// ONNX pads for TFLite's `padding`: VALID is none; SAME is explicit pads when the input's
+    /// spatial size is known (TFLite puts the odd pixel at the end), else SAME_UPPER, which
+    /// does the same.
+    func paddingAttributes(kernel: [Int], strides: [Int], dilations: [Int]) throws -> [Attribute] {
+        let padding = string("padding", "SAME")
+        switch padding {
+        case "VALID": return [.ints("pads", [0, 0, 0, 0])]
+        case "SAME": break
+        default: throw NotLowerable("padding \(padding) is not lowered")
+        }
+        guard let s = shape(0), s.count == 4, let h = s[1].value, let w = s[2].value else {
+            return [.string("auto_pad", "SAME_UPPER")]
+        }
+        var begin: [Int] = []
+        var end: [Int] = []
+        for (i, size) in [h, w].enumerated() {
+            guard strides[i] > 0, dilations[i] > 0 else { throw NotLowerable("strides and dilations must be positive") }
+            let effective = (kernel[i] - 1) * dilations[i] + 1
+            let out = (size + strides[i] - 1) / strides[i]
+            let total = max((out - 1) * strides[i] + effective - size, 0)
+            begin.append(total / 2)
+            end.append(total - total / 2)
+        }
+        return [.ints("pads", begin + end)]
+    }
+}

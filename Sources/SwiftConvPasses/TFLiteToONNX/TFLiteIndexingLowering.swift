@@ -1,0 +1,131 @@
+import SwiftConvIR
+
+/// GATHER, GATHER_ND, STRIDED_SLICE, SLICE, PAD, PADV2, MIRROR_PAD, REVERSE_V2, CUMSUM, TOPK_V2,
+/// ONE_HOT, SPACE_TO_DEPTH, DEPTH_TO_SPACE.
+extension TFLiteLoweringRules {
+    static let indexing: [String: TFLiteLoweringRule] = [
+        "GATHER": { l in
+            guard l.int("batch_dims", 0) == 0 else { throw NotLowerable("batch_dims \(l.int("batch_dims", 0)) is not lowered") }
+            try l.bind(0, l.emit("Gather", [try l.input(0), try l.int64Input(1)], attributes: [.int("axis", l.int("axis", 0))]))
+        },
+        "GATHER_ND": { l in try l.bind(0, l.emit("GatherND", [try l.input(0), try l.int64Input(1)])) },
+        "STRIDED_SLICE": lowerStridedSlice,
+        "SLICE": lowerSlice,
+        "PAD": { l in try lowerPad(l, mode: "constant") },
+        "PADV2": { l in try lowerPad(l, mode: "constant") },
+        "MIRROR_PAD": { l in
+            guard l.string("mode", "REFLECT") == "REFLECT" else {
+                throw NotLowerable("SYMMETRIC mirror padding has no ONNX Pad mode")
+            }
+            try lowerPad(l, mode: "reflect")
+        },
+        "REVERSE_V2": { l in
+            let axes = try l.constantInts(1, what: "axis")
+            let y = l.emit(
+                "Slice",
+                [
+                    try l.input(0), l.int64s(axes.map { _ in -1 }), l.int64s(axes.map { _ in Int64.min }), l.int64s(axes),
+                    l.int64s(axes.map { _ in -1 }),
+                ])
+            try l.bind(0, y)
+        },
+        "CUMSUM": { l in
+            let y = l.emit(
+                "CumSum", [try l.input(0), try l.int64Input(1)],
+                attributes: [.int("exclusive", l.bool("exclusive") ? 1 : 0), .int("reverse", l.bool("reverse") ? 1 : 0)])
+            try l.bind(0, y)
+        },
+        "TOPK_V2": { l in
+            let k = l.emit("Reshape", [try l.int64Input(1), l.int64s([1])])
+            let outs = l.emit(
+                "TopK", [try l.input(0), k], outputs: 2, attributes: [.int("axis", -1), .int("largest", 1), .int("sorted", 1)])
+            try l.bind(0, outs[0])
+            let t = l.outputElementType(1) ?? .int32
+            try l.bind(1, t == .int64 ? outs[1] : l.cast(outs[1], to: t))
+        },
+        "ONE_HOT": { l in
+            // Inputs (indices, depth, on_value, off_value); ONNX wants values = [off, on].
+            let values = l.emit(
+                "Concat",
+                [
+                    l.emit("Reshape", [try l.input(3), l.int64s([1])]), l.emit("Reshape", [try l.input(2), l.int64s([1])]),
+                ], attributes: [.int("axis", 0)])
+            try l.bind(0, l.emit("OneHot", [try l.input(0), try l.input(1), values], attributes: [.int("axis", l.int("axis", -1))]))
+        },
+        "SPACE_TO_DEPTH": { l in
+            let y = l.emit("SpaceToDepth", [l.toNCHW(try l.input(0))], attributes: [.int("blocksize", l.int("block_size", 1))])
+            try l.bind(0, l.toNHWC(y))
+        },
+        "DEPTH_TO_SPACE": { l in
+            // TensorFlow's depth order (block row, block column, channel) is ONNX's DCR.
+            let y = l.emit(
+                "DepthToSpace", [l.toNCHW(try l.input(0))],
+                attributes: [.int("blocksize", l.int("block_size", 1)), .string("mode", "DCR")])
+            try l.bind(0, l.toNHWC(y))
+        },
+    ]
+
+    /// TFLite's paddings are [rank, 2] (begin, end per axis); ONNX's pads are all begins, then all ends.
+    static func lowerPad(_ l: NodeLowering, mode: String) throws {
+        let pads: String
+        if let p = l.constant(1), let v = p.int64Values(), v.count % 2 == 0 {
+            let n = v.count / 2
+            pads = l.int64s((0..<n).map { v[2 * $0] } + (0..<n).map { v[2 * $0 + 1] })
+        } else {
+            let t = l.emit("Transpose", [try l.int64Input(1)], attributes: [.ints("perm", [1, 0])])
+            pads = l.emit("Reshape", [t, l.int64s([-1])])
+        }
+        var inputs = [try l.input(0), pads]
+        if l.has(2) { inputs.append(l.emit("Reshape", [try l.input(2), l.int64s([])])) }
+        try l.bind(0, l.emit("Pad", inputs, attributes: [.string("mode", mode)]))
+    }
+
+    /// SLICE(input, begin, size): size -1 runs to the end.
+    static func lowerSlice(_ l: NodeLowering) throws {
+        let begin = try l.constantInts(1, what: "begin")
+        let size = try l.constantInts(2, what: "size")
+        guard begin.count == size.count else { throw NotLowerable("begin and size differ in length") }
+        let ends = zip(begin, size).map { $1 < 0 ? Int64.max : $0 + $1 }
+        let axes = (0..<Int64(begin.count)).map { $0 }
+        try l.bind(0, l.emit("Slice", [try l.input(0), l.int64s(begin), l.int64s(ends), l.int64s(axes)]))
+    }
+
+    /// STRIDED_SLICE with constant begin/end/strides: masks become open bounds, shrunk axes a
+    /// Squeeze after the Slice. The ellipsis and new-axis masks are not lowered.
+    static func lowerStridedSlice(_ l: NodeLowering) throws {
+        let begin = try l.constantInts(1, what: "begin")
+        let end = try l.constantInts(2, what: "end")
+        let strides = try l.constantInts(3, what: "strides")
+        guard begin.count == end.count, end.count == strides.count else { throw NotLowerable("begin, end and strides differ in length") }
+        guard l.int("ellipsis_mask", 0) == 0, l.int("new_axis_mask", 0) == 0 else {
+            throw NotLowerable("ellipsis_mask and new_axis_mask are not lowered")
+        }
+        let (beginMask, endMask, shrink) = (l.int("begin_mask", 0), l.int("end_mask", 0), l.int("shrink_axis_mask", 0))
+        let offset = l.bool("offset")
+        var starts: [Int64] = []
+        var ends: [Int64] = []
+        var squeezed: [Int64] = []
+        for i in begin.indices {
+            let step = strides[i]
+            guard step != 0 else { throw NotLowerable("stride 0") }
+            let bit = Int64(1) << Int64(i)
+            if shrink & bit != 0 {
+                starts.append(begin[i])
+                ends.append(begin[i] == -1 ? Int64.max : begin[i] + 1)
+                squeezed.append(Int64(i))
+                continue
+            }
+            starts.append(beginMask & bit != 0 ? (step > 0 ? 0 : Int64.max) : begin[i])
+            if endMask & bit != 0 {
+                ends.append(step > 0 ? Int64.max : Int64.min)
+            } else {
+                ends.append(offset ? begin[i] + end[i] : end[i])
+            }
+        }
+        let axes = (0..<Int64(begin.count)).map { $0 }
+        let steps = strides.indices.map { shrink & (Int64(1) << Int64($0)) != 0 ? 1 : strides[$0] }
+        var y = l.emit("Slice", [try l.input(0), l.int64s(starts), l.int64s(ends), l.int64s(axes), l.int64s(steps)])
+        if !squeezed.isEmpty { y = l.emit("Squeeze", [y, l.int64s(squeezed)]) }
+        try l.bind(0, y)
+    }
+}

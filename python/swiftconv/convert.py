@@ -1,0 +1,58 @@
+"""sc.convert: conversion between model formats (API.md section 4).
+
+Only TFLite -> ONNX is implemented (issue 9); ONNX -> TFLite is issue 10. The work is
+done by the Swift pass pipeline behind sc_model_convert; this module checks arguments.
+"""
+
+import json
+
+from .errors import ConversionError, InvalidArgument
+from .model import Model, _fspath, load
+
+__all__ = ["convert"]
+
+_TARGETS = ("onnx", "tflite")
+_QUANTIZE_MODES = ("dynamic", "float16", "int8")
+
+
+def convert(
+    src,
+    to,
+    output_path=None,
+    *,
+    opset=None,
+    quantize=None,
+    representative_dataset=None,
+    keep_layout=False,
+):
+    """Converts a model (a Model, path, bytes or onnx.ModelProto) to format `to`.
+
+    TFLite -> ONNX gives a default-domain ONNX model (opset 13, or `opset` >= 13) with the
+    TFLite input/output names, order and NHWC layout; quantized tensors become
+    QuantizeLinear/DequantizeLinear pairs around float ops. In this direction the layout
+    is always kept, whatever `keep_layout` says. Nodes that cannot be converted raise
+    ConversionError naming every one of them; nothing partial is returned or written.
+    With `output_path` the result is also written there atomically.
+    """
+    if not isinstance(to, str) or to not in _TARGETS:
+        raise InvalidArgument(f"[convert] to must be one of {_TARGETS}, not {to!r}")
+    if opset is not None and (isinstance(opset, bool) or not isinstance(opset, int) or opset < 13):
+        raise InvalidArgument(f"[convert] opset must be an int >= 13 or None, not {opset!r}")
+    if quantize is not None and quantize not in _QUANTIZE_MODES:
+        raise InvalidArgument(f"[convert] quantize must be None or one of {_QUANTIZE_MODES}, not {quantize!r}")
+    if representative_dataset is not None and quantize != "int8":
+        raise InvalidArgument("[convert] representative_dataset is only used with quantize='int8'")
+    if not isinstance(keep_layout, bool):
+        raise InvalidArgument(f"[convert] keep_layout must be a bool, not {type(keep_layout).__name__}")
+    path = None if output_path is None else _fspath(output_path, "convert")
+    model = src if isinstance(src, Model) else load(src)
+    if quantize is not None and model.format == "tflite":
+        raise ConversionError(
+            f"[convert] quantize={quantize!r} is not implemented for TFLite -> ONNX; "
+            "the TFLite model's own quantization is kept (use quantize=None)"
+        )
+    options = json.dumps({"opset": opset, "quantize": quantize, "keep_layout": keep_layout})
+    result = Model(model._handle.convert(to, options))
+    if path is not None:
+        result.save(path)
+    return result
