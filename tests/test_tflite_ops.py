@@ -31,12 +31,15 @@ def coverage(request):
     reporter = request.config.pluginmanager.getplugin("terminalreporter")
     if reporter is None or not results:
         return
-    reporter.write_line("")
-    reporter.write_line("tflite op coverage (fixtures passed / fixtures with the op):")
+    lines = ["", "tflite op coverage (fixtures passed / fixtures with the op):"]
     for op in sorted(results):
         passed = sum(results[op])
         mark = "ok  " if passed == len(results[op]) else "FAIL"
-        reporter.write_line(f"  {mark} {op:32s} {passed}/{len(results[op])}")
+        lines.append(f"  {mark} {op:32s} {passed}/{len(results[op])}")
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled():  # module teardown output is captured otherwise
+        for line in lines:
+            reporter.write_line(line)
 
 
 def run_interpreter(model_path: Path, inputs: list[np.ndarray]) -> list[np.ndarray]:
