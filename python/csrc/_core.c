@@ -738,6 +738,8 @@ done:
     Py_DECREF(names);
     Py_DECREF(shapes);
     return result;
+}
+
 /* sc_model_convert: target format and options JSON (or None); a new Model. */
 static PyObject *Model_convert(ModelObject *self, PyObject *args) {
     const char *target;
