@@ -20,8 +20,13 @@ public enum TFLiteImporter {
         guard reader.identifier == TFLiteSchema.fileIdentifier else {
             throw SwiftConvError.modelFormat("TFLite: the file identifier is not \"\(TFLiteSchema.fileIdentifier)\"")
         }
-        var importer = try Importer(reader: reader, bytes: bytes, owner: owner)
-        return try importer.model()
+        do {
+            var importer = try Importer(reader: reader, bytes: bytes, owner: owner)
+            return try importer.model()
+        } catch let e as SwiftConvError where !e.message.hasPrefix("TFLite") {
+            // The FlatBuffers reader's messages name bytes, not the format: say which file kind it was.
+            throw e.withMessage("TFLite: " + e.message)
+        }
     }
 }
 

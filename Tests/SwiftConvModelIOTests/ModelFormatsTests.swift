@@ -63,12 +63,11 @@ private func temporaryDirectory() throws -> String {
     #expect(ModelFormats.codec(forPath: "model.bin") == nil)
 }
 
-@Test func aFormatWithoutAReaderIsAModelFormatErrorNamingIt() {
+@Test func aMalformedTFLiteFileIsAModelFormatErrorNamingTheFormat() {
     let message = modelFormatMessage {
         _ = try tfliteHeader.withUnsafeBytes { try ModelFormats.load(bytes: $0, owner: Owner(), baseDirectory: nil) }
     }
-    #expect(message?.contains("TFLite") == true)
-    #expect(message?.contains("'TFL3' at offset 4") == true)
+    #expect(message?.hasPrefix("TFLite: ") == true)
 }
 
 @Test func aModelIsWrittenByItsOwnFormat() throws {
@@ -79,9 +78,15 @@ private func temporaryDirectory() throws -> String {
     #expect(back.format == .onnx)
     #expect(back.graph.nodes.map(\.opType) == ["Relu"])
 
+    // The TFLite writer takes only tflite-domain nodes, and names the others.
     var tflite = model
     tflite.format = .tflite
-    #expect(modelFormatMessage { _ = try ModelFormats.serialize(tflite) }?.contains("TFLite") == true)
+    #expect {
+        _ = try ModelFormats.serialize(tflite)
+    } throws: { error in
+        guard let e = error as? SwiftConvError, e.kind == .unsupportedOp else { return false }
+        return e.message.contains("TFLite") && e.message.contains("Relu")
+    }
 }
 
 @Test func saveReplacesTheFileWholeAndAFailedSaveLeavesItAlone() throws {
