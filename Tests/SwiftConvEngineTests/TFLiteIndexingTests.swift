@@ -137,3 +137,29 @@ private func stridedSlice(
     #expect(d.shape == [1, 2, 2, 2])
     #expect(d.values(as: Float.self) == v)
 }
+
+/// Hostile arguments are errors, never traps: extreme strides and ends, huge block sizes,
+/// negative paddings and sizes, indices out of range.
+@Test func tfliteIndexingHostileArgumentsThrowOrClamp() throws {
+    let v = floats(iota(4))
+    let big = try stridedSlice(v, [0], [Int32.max], [Int32.max])
+    #expect(big.values(as: Float.self) == [0])
+    let back = try stridedSlice(v, [Int32.max], [Int32.min], [Int32.min])
+    #expect(back.values(as: Float.self) == [3])
+    let offset = try stridedSlice(v, [1], [Int32.max], [1], offset: 1)
+    #expect(offset.values(as: Float.self) == [1, 2, 3])
+    #expect(throws: SwiftConvError.self) { try stridedSlice(v, [0], [4], [0]) }
+    #expect(throws: SwiftConvError.self) { try stridedSlice(v, [9], [4], [1], shrink_axis_mask: 1) }
+    let x = floats(iota(4), [1, 2, 2, 1])
+    #expect(throws: SwiftConvError.self) {
+        try runTFLite1("DEPTH_TO_SPACE", [x], attributes: [attr("block_size", Int64(1) << 40)])
+    }
+    #expect(throws: SwiftConvError.self) {
+        try runTFLite1("SPACE_TO_DEPTH", [floats([], [1, 0, 0, 1])], attributes: [attr("block_size", Int64(1) << 40)])
+    }
+    #expect(throws: SwiftConvError.self) { try runTFLite1("PAD", [v, int32s([-1, 0], [1, 2])]) }
+    #expect(throws: SwiftConvError.self) { try runTFLite1("SLICE", [v, int32s([1]), int32s([-2])]) }
+    #expect(throws: SwiftConvError.self) { try runTFLite1("GATHER", [v, int32s([-1])]) }
+    #expect(throws: SwiftConvError.self) { try runTFLite1("TOPK_V2", [v, int32s([5], [])]) }
+    #expect(throws: SwiftConvError.self) { try runTFLite1("FILL", [int32s([-2]), floats([1], [])]) }
+}

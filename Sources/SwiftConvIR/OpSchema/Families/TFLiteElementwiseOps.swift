@@ -29,9 +29,11 @@ enum TFLiteElementwiseOps {
                 rule: { ctx in ctx.setOutput(0, .bool, ShapeMath.broadcast([ctx.shape(0), ctx.shape(1)])) })
         }
         r.add("LOGICAL_NOT", domain: tfl, since: [1], inputs: "1", outputs: "1", rule: ElementwiseOps.unary)
+        // CAST converts to its output tensor's declared type: TFLite's converter usually writes
+        // no CastOptions, so `out_data_type` is often the schema default (FLOAT32), not the target.
         r.add(
             "CAST", domain: tfl, since: [1], inputs: "1", outputs: "1", attributes: "in_data_type:s out_data_type:s",
-            rule: { ctx in ctx.setOutput(0, ctx.string("out_data_type").flatMap(TFLiteTensorType.dtype), ctx.shape(0)) })
+            rule: { ctx in ctx.setOutput(0, nil, ctx.shape(0)) })
         // SELECT (v1) takes a condition of x's shape or a 1-D one choosing along x's first axis.
         r.add("SELECT", domain: tfl, since: [1], inputs: "111", outputs: "1", rule: { ctx in ctx.setOutput(0, ctx.dtype(1), ctx.shape(1)) })
         r.add(

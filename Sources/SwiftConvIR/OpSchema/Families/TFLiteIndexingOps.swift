@@ -60,7 +60,8 @@ enum TFLiteIndexingOps {
                     shape = s
                 }
                 ctx.setOutput(0, ctx.dtype(0), shape)
-                ctx.setOutput(1, .int32, shape)
+                // The indices' type is the file's (int32 by TFLite's converter).
+                ctx.setOutput(1, nil, shape)
             })
         r.add(
             "ONE_HOT", domain: tfl, since: [1], inputs: "1111", outputs: "1", attributes: "axis:i",

@@ -12,8 +12,9 @@ enum TFLiteReduceOps {
             r.add(
                 name, domain: tfl, since: [1], inputs: "11", outputs: "1", attributes: "output_type:s",
                 rule: { ctx in
+                    // Only an explicit INT32/INT64 says; absent options read as the schema default FLOAT32.
                     let dtype = ctx.string("output_type").flatMap(TFLiteTensorType.dtype)
-                    ctx.setOutput(0, dtype == .int32 ? .int32 : .int64, reducedShape(ctx, keepDims: false))
+                    ctx.setOutput(0, dtype == .int32 || dtype == .int64 ? dtype : nil, reducedShape(ctx, keepDims: false))
                 })
         }
     }

@@ -120,8 +120,9 @@ enum TFLiteShapeOps {
         r.add(
             "SHAPE", domain: tfl, since: [1], inputs: "1", outputs: "1", attributes: "out_type:s",
             rule: { ctx in
-                let dtype: DType = ctx.string("out_type").flatMap(TFLiteTensorType.dtype) == .int64 ? .int64 : .int32
-                ctx.setOutput(0, dtype, ctx.rank(0).map { [.known($0)] })
+                // Only an explicit INT32/INT64 says; absent options read as the schema default FLOAT32.
+                let dtype = ctx.string("out_type").flatMap(TFLiteTensorType.dtype)
+                ctx.setOutput(0, dtype == .int32 || dtype == .int64 ? dtype : nil, ctx.rank(0).map { [.known($0)] })
                 if let s = ctx.shape(0) { ctx.setValues(0, s) }
             })
         r.add(
