@@ -36,7 +36,8 @@ enum TFLiteIntegerKernels {
         case "GELU":
             if quantized {
                 let approximate = ctx.int("approximate", default: 0) != 0
-                return try IntegerLookupTableKernel(ctx, approximate ? IntegerLookupTableKernel.geluTanh : IntegerLookupTableKernel.geluExact)
+                return try IntegerLookupTableKernel(
+                    ctx, approximate ? IntegerLookupTableKernel.geluTanh : IntegerLookupTableKernel.geluExact)
             }
         case "SOFTMAX":
             if quantized { return try IntegerSoftmaxKernel(ctx) }

@@ -5,7 +5,7 @@ import SwiftConvKernels
 /// An 8-bit activation computed through a 256-entry table, as LiteRT's `LUTPopulate`:
 /// dequantize in float, transform, `round(y / outScale) + outZeroPoint`, clamp.
 struct IntegerLookupTableKernel: Kernel {
-    let table: [Int32]  // indexed by stored value - storage minimum
+    let table: [Int32] // indexed by stored value - storage minimum
     let minimum: Int32
     let outputType: DType
 
@@ -46,7 +46,7 @@ struct IntegerLookupTableKernel: Kernel {
 /// difference d to the row maximum from a 256-entry float table, summed in float, each
 /// probability `round(e / (sum · outScale)) + outZeroPoint`.
 struct IntegerSoftmaxKernel: Kernel {
-    let table: [Float]  // table[d] = exp(-inputScale * beta * d), d in 0...255
+    let table: [Float] // table[d] = exp(-inputScale * beta * d), d in 0...255
     let outputScale: Float
     let outputZeroPoint: Int32
     let outputType: DType

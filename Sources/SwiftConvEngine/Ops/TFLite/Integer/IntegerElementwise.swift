@@ -221,7 +221,9 @@ struct IntegerAbsKernel: Kernel {
     init(_ ctx: KernelBuildContext) throws {
         let i = try TensorQuant(ctx.quantization(ofInput: 0), "input", ctx)
         let o = try TensorQuant(ctx.quantization(ofOutput: 0), "output", ctx)
-        guard i.storage == o.storage else { throw SwiftConvError.unsupportedOp("ABS of \(i.storage) into \(o.storage)").at(ctx.nodeContext) }
+        guard i.storage == o.storage else {
+            throw SwiftConvError.unsupportedOp("ABS of \(i.storage) into \(o.storage)").at(ctx.nodeContext)
+        }
         inputZeroPoint = i.zeroPoint
         outputZeroPoint = o.zeroPoint
         multiplier = FixedPoint.Multiplier(Double(i.scale / o.scale))
@@ -231,7 +233,9 @@ struct IntegerAbsKernel: Kernel {
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
         let x = try inputs.tensor(0)
         let r = storageRange(outputType)
-        let out = try widenedIntegers(x).map { v in min(max(multiplier.apply(abs(v - inputZeroPoint)) &+ outputZeroPoint, r.lowerBound), r.upperBound) }
+        let out = try widenedIntegers(x).map { v in
+            min(max(multiplier.apply(abs(v - inputZeroPoint)) &+ outputZeroPoint, r.lowerBound), r.upperBound)
+        }
         return [.tensor(narrowedTensor(out, dtype: outputType, shape: x.shape))]
     }
 }
