@@ -29,8 +29,6 @@ KNOWN_UNSUPPORTED = {
     "log_softmax_int8": "LOG_SOFTMAX int8",
     "sqrt_int8": "SQRT int8",
     "rsqrt_int8": "RSQRT int8",
-    "prelu_channel_int8": "PRELU int8",
-    "prelu_full_int8": "PRELU int8",
     "reduce_prod_axes0_2_keep_int8": "REDUCE_PROD int8",
     "reduce_prod_axes1_2_drop_int8": "REDUCE_PROD int8",
     "reduce_prod_axes1_2_keep_int8": "REDUCE_PROD int8",

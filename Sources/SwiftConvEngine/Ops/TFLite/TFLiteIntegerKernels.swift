@@ -70,7 +70,9 @@ enum TFLiteIntegerKernels {
         case "TRANSPOSE_CONV":
             // Inputs: output shape, weights, activations, bias.
             if isTFLiteQuantizedStorage(ctx.inputType(2)?.tensorElementType) { return try IntegerTransposeConvKernel(ctx) }
-        case "DIV", "REDUCE_PROD", "EXP", "LOG", "SQRT", "RSQRT", "LOG_SOFTMAX", "PRELU":
+        case "PRELU":
+            if quantized { return try IntegerPreluKernel(ctx) }
+        case "DIV", "REDUCE_PROD", "EXP", "LOG", "SQRT", "RSQRT", "LOG_SOFTMAX":
             // Quantized variants with their own fixed-point algorithms not implemented here: refuse
             // rather than let a float kernel read the stored integers as numbers.
             if quantized {
