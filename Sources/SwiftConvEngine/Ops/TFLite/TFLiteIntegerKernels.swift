@@ -21,6 +21,7 @@ enum TFLiteIntegerKernels {
             if input == .float32, isHybridWeight(ctx) { return try HybridConvKernel(ctx, depthwise: true) }
         case "BATCH_MATMUL":
             if quantized { return try IntegerBatchMatMulKernel(ctx) }
+            if input == .float32, isHybridWeight(ctx) { return try HybridBatchMatMulKernel(ctx) }
         case "ADD", "SUB":
             if quantized { return try IntegerAddSubKernel(ctx) }
         case "MUL":

@@ -250,3 +250,85 @@ struct HybridConvKernel: Kernel {
         return [.tensor(Tensor(dtype: .float32, shape: [n, oh, ow, oc], values: out))]
     }
 }
+
+/// Dynamic-range BATCH_MATMUL with constant int8 weights (TFLite's hybrid `BatchMatMul`): every
+/// lhs row quantized on the fly, int8 dot products with the weight columns, scaled by the row
+/// scale times the weight scale; batch dimensions broadcast.
+struct HybridBatchMatMulKernel: Kernel {
+    let columns: [Int8] // weights as [batches..., N, K]
+    let rowSums: [Int32]
+    let weightBatch: [Int]
+    let depth: Int, units: Int
+    let scale: Float
+    let asymmetric: Bool
+
+    init(_ ctx: KernelBuildContext) throws {
+        guard let w = ctx.constant(1), w.dtype == .int8, w.shape.count >= 2, let q = ctx.quantization(ofInput: 1), q.scale.count == 1,
+            q.zeroPoint == [0]
+        else {
+            throw SwiftConvError.unsupportedOp("dynamic-range BATCH_MATMUL needs constant int8 weights quantized per tensor")
+                .at(ctx.nodeContext)
+        }
+        guard ctx.int("adj_x", default: 0) == 0 else {
+            throw SwiftConvError.unsupportedOp("dynamic-range BATCH_MATMUL with adj_x").at(ctx.nodeContext)
+        }
+        let adjY = ctx.int("adj_y", default: 0) != 0
+        let raw = w.values(as: Int8.self)
+        let r = w.shape.count
+        let (k, n) = adjY ? (w.shape[r - 1], w.shape[r - 2]) : (w.shape[r - 2], w.shape[r - 1])
+        guard k > 0 else { throw ctx.invalid("BATCH_MATMUL weights \(w.shape) have an empty inner dimension") }
+        let batches = w.shape.dropLast(2).reduce(1, *)
+        var cols = [Int8](repeating: 0, count: raw.count)
+        for b in 0..<batches {
+            let base = b * k * n
+            for i in 0..<(n * k) { cols[base + i] = adjY ? raw[base + i] : raw[base + (i % k) * n + i / k] }
+        }
+        (depth, units) = (k, n)
+        weightBatch = Array(w.shape.dropLast(2))
+        columns = cols
+        rowSums = (0..<(batches * n)).map { u in cols[(u * k)..<((u + 1) * k)].reduce(Int32(0)) { $0 &+ Int32($1) } }
+        scale = q.scale[0]
+        asymmetric = ctx.int("asymmetric_quantize_inputs", default: 0) != 0
+    }
+
+    func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
+        let x = try inputs.tensor(0)
+        guard x.dtype == .float32, x.shape.count >= 2, x.shape.last == depth else {
+            throw kernelError("dynamic-range BATCH_MATMUL expects float32 [..., M, \(depth)], got \(x.dtype) \(x.shape)")
+        }
+        let m = x.shape[x.shape.count - 2]
+        let lhsBatch = Array(x.shape.dropLast(2))
+        let batch = try broadcastShapes(lhsBatch, weightBatch)
+        let stL = broadcastStrides(lhsBatch, to: batch), stW = broadcastStrides(weightBatch, to: batch)
+        let bStrides = contiguousStrides(batch)
+        let count = batch.reduce(1, *)
+        let xs = x.values(as: Float.self)
+        var out = [Float](repeating: 0, count: count * m * units)
+        var q = [Int8](repeating: 0, count: depth)
+        xs.withUnsafeBufferPointer { xb in
+            q.withUnsafeMutableBufferPointer { qb in
+                for p in 0..<count {
+                    var ol = 0, ow = 0
+                    for d in 0..<batch.count {
+                        let i = (p / bStrides[d]) % batch[d]
+                        ol += i * stL[d]
+                        ow += i * stW[d]
+                    }
+                    for row in 0..<m {
+                        let src = xb.baseAddress! + (ol * m + row) * depth
+                        let (s, offset) = quantizeRowForHybrid(src, depth, asymmetric: asymmetric, into: qb.baseAddress!)
+                        let rowScale = s * scale
+                        for u in 0..<units {
+                            let c = (ow * units + u)
+                            var dot: Int32 = 0
+                            for t in 0..<depth { dot &+= Int32(columns[c * depth + t]) &* Int32(qb[t]) }
+                            dot &-= rowSums[c] &* offset
+                            out[(p * m + row) * units + u] = rowScale * Float(dot)
+                        }
+                    }
+                }
+            }
+        }
+        return [.tensor(Tensor(dtype: .float32, shape: batch + [m, units], values: out))]
+    }
+}
