@@ -78,7 +78,11 @@ func requant(_ acc: Int32, _ m: Double, _ zp: Int32, _ lo: Int32 = -128, _ hi: I
         for c in 0..<3 {
             var acc = b[c]
             for k in 0..<5 { acc += (x[r * 5 + k] - 3) * w[c * 5 + k] }
-            want.append(Int8(requant(acc, Double(Float(0.05)) * Double(ws[c]) / Double(Float(0.1)), -5, -5, 127)))
+            // Per-channel FULLY_CONNECTED rounds once (x·m + 2^(30-shift)) >> (31-shift), as LiteRT.
+            let m = FixedPoint.Multiplier(Double(Float(0.05)) * Double(ws[c]) / Double(Float(0.1)))
+            let total = Int64(31 - m.shift)
+            let scaled = Int32((Int64(acc) * Int64(m.mantissa) + (1 << (total - 1))) >> total)
+            want.append(Int8(min(max(scaled - 5, -5), 127)))
         }
     }
     #expect(y.shape == [2, 3])

@@ -73,7 +73,9 @@ enum TFLiteIntegerKernels {
             if isTFLiteQuantizedStorage(ctx.inputType(2)?.tensorElementType) { return try IntegerTransposeConvKernel(ctx) }
         case "PRELU":
             if quantized { return try IntegerPreluKernel(ctx) }
-        case "DIV", "REDUCE_PROD", "EXP", "LOG", "SQRT", "RSQRT", "LOG_SOFTMAX":
+        case "RSQRT":
+            if quantized { return try IntegerRsqrtKernel(ctx) }
+        case "DIV", "REDUCE_PROD", "EXP", "LOG", "SQRT", "LOG_SOFTMAX":
             // Quantized variants with their own fixed-point algorithms not implemented here: refuse
             // rather than let a float kernel read the stored integers as numbers.
             if quantized {

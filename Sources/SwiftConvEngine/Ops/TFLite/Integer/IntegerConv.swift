@@ -73,6 +73,8 @@ struct ConvRequantization: Sendable {
     let outputZeroPoint: Int32
     let clamp: ClosedRange<Int32>
     let outputType: DType
+    /// Single rounding instead of gemmlowp's double rounding (per-channel FULLY_CONNECTED).
+    var singleRounding = false
 
     init(_ ctx: KernelBuildContext, channels: Int, input activations: Int = 0, weightInput: Int = 1, biasInput: Int = 2) throws {
         let input = try TensorQuant(ctx.quantization(ofInput: activations), "input", ctx)
@@ -111,7 +113,11 @@ struct ConvRequantization: Sendable {
     func output(_ acc: Int32, channel c: Int) -> Int32 {
         var a = acc
         if let bias { a &+= bias[c] }
-        let v = multipliers[c].apply(a) &+ outputZeroPoint
+        let m = multipliers[c]
+        let scaled =
+            singleRounding
+            ? FixedPoint.multiplyByQuantizedMultiplierSingleRounding(a, m.mantissa, m.shift) : m.apply(a)
+        let v = scaled &+ outputZeroPoint
         return min(max(v, clamp.lowerBound), clamp.upperBound)
     }
 }
@@ -137,7 +143,10 @@ struct IntegerFullyConnectedKernel: Kernel {
         }
         let wzp = Int32(clamping: wq?.zeroPoint.first ?? 0)
         weights = try Int8GemmWeights(w, rows: w.shape[0], depth: w.shape[1], zeroPoint: wzp)
-        requant = try ConvRequantization(ctx, channels: w.shape[0])
+        var r = try ConvRequantization(ctx, channels: w.shape[0])
+        // Observed against LiteRT's BUILTIN_REF: its per-channel FULLY_CONNECTED rounds once.
+        r.singleRounding = (wq?.scale.count ?? 1) > 1
+        requant = r
         inputZeroPoint = try TensorQuant(ctx.quantization(ofInput: 0), "input", ctx).zeroPoint
         keepNumDims = ctx.int("keep_num_dims", default: 0) != 0
     }
