@@ -78,6 +78,15 @@ public enum FixedPoint {
         return roundingDivideByPOT(saturatingRoundingDoublingHighMul(x &<< Int32(left), mantissa), right)
     }
 
+    /// The single-rounding variant (`TFLITE_SINGLE_ROUNDING`): one 64-bit product and one
+    /// rounding shift. LiteRT's per-channel FULLY_CONNECTED rounds this way.
+    @inline(__always)
+    public static func multiplyByQuantizedMultiplierSingleRounding(_ x: Int32, _ mantissa: Int32, _ shift: Int) -> Int32 {
+        let total = Int64(31 - min(max(shift, -31), 30))
+        let r = (Int64(x) &* Int64(mantissa) &+ (Int64(1) << (total - 1))) >> total
+        return Int32(truncatingIfNeeded: r)
+    }
+
     /// The 64-bit-input variant TFLite uses for int16 activations (`MultiplyByQuantizedMultiplier(int64_t…)`):
     /// the mantissa rounded to 16 bits, then one rounding shift (shift in -31...7).
     @inline(__always)
@@ -91,4 +100,53 @@ public enum FixedPoint {
     /// TFLite's `TfLiteRound`: round half away from zero.
     @inline(__always)
     public static func round(_ x: Float) -> Float { x.rounded(.toNearestOrAwayFromZero) }
+}
+
+extension FixedPoint {
+    /// gemmlowp's `SaturatingRoundingMultiplyByPOT`: a saturating left shift for a positive
+    /// exponent, a rounding right shift for a negative one.
+    @inline(__always)
+    public static func saturatingRoundingMultiplyByPOT(_ x: Int32, _ exponent: Int) -> Int32 {
+        if exponent == 0 { return x }
+        if exponent < 0 { return roundingDivideByPOT(x, -exponent) }
+        let threshold: Int32 = (1 << Int32(31 - exponent)) - 1
+        if x > threshold { return Int32.max }
+        if x < -threshold { return Int32.min }
+        return x << Int32(exponent)
+    }
+
+    /// TFLite's `GetInvSqrtQuantizedMultiplierExp`: `1/sqrt(input)` as a Q31 mantissa and a
+    /// shift, by five Newton-Raphson steps in gemmlowp fixed point with 3 integer bits.
+    /// `reverseShift` -1 returns the shift as a left shift.
+    public static func inverseSqrtMultiplier(_ value: Int32, reverseShift: Int) -> (mantissa: Int32, shift: Int) {
+        guard value > 1 else { return (Int32.max, 0) }
+        var input = value
+        var shift = 11
+        while input >= 1 << 29 {
+            input /= 4
+            shift += 1
+        }
+        let maxLeftShiftBits = UInt32(bitPattern: input).leadingZeroBitCount - 1
+        let pairs = maxLeftShiftBits / 2 - 1
+        shift -= pairs
+        input <<= Int32(2 * pairs)
+        // F3 values: raw / 2^28. Products of Fa and Fb are F(a+b) with raw SRDHM.
+        let fInput = input >> 1
+        let halfInput = saturatingRoundingMultiplyByPOT(fInput, -1)
+        let halfThree: Int32 = (1 << 28) + (1 << 27)
+        var x: Int32 = 1 << 28
+        for _ in 0..<5 {
+            let x2 = saturatingRoundingDoublingHighMul(x, x) // F6
+            let x3 = saturatingRoundingMultiplyByPOT(saturatingRoundingDoublingHighMul(x2, x), 6) // F9 -> F3
+            let a = saturatingRoundingDoublingHighMul(halfThree, x) // F6
+            let b = saturatingRoundingDoublingHighMul(halfInput, x3) // F6
+            x = saturatingRoundingMultiplyByPOT(a &- b, 3) // F6 -> F3
+        }
+        var m = saturatingRoundingDoublingHighMul(x, 1_518_500_250) // times sqrt(2)/2 (F0)
+        if shift < 0 {
+            m <<= Int32(-shift)
+            shift = 0
+        }
+        return (m, shift * reverseShift)
+    }
 }

@@ -78,7 +78,11 @@ func requant(_ acc: Int32, _ m: Double, _ zp: Int32, _ lo: Int32 = -128, _ hi: I
         for c in 0..<3 {
             var acc = b[c]
             for k in 0..<5 { acc += (x[r * 5 + k] - 3) * w[c * 5 + k] }
-            want.append(Int8(requant(acc, Double(Float(0.05)) * Double(ws[c]) / Double(Float(0.1)), -5, -5, 127)))
+            // Per-channel FULLY_CONNECTED rounds once (x·m + 2^(30-shift)) >> (31-shift), as LiteRT.
+            let m = FixedPoint.Multiplier(Double(Float(0.05)) * Double(ws[c]) / Double(Float(0.1)))
+            let total = Int64(31 - m.shift)
+            let scaled = Int32((Int64(acc) * Int64(m.mantissa) + (1 << (total - 1))) >> total)
+            want.append(Int8(min(max(scaled - 5, -5), 127)))
         }
     }
     #expect(y.shape == [2, 3])
@@ -221,7 +225,9 @@ func int8AddSubRescaleThroughTwiceTheLargerScale(op: String) throws {
         for ox in 0..<2 {
             for c in 0..<2 {
                 var taps: [Int32] = []
-                for iy in (oy * 2)..<min(3, oy * 2 + 2) { for ix in (ox * 2)..<min(3, ox * 2 + 2) { taps.append(x[(iy * 3 + ix) * 2 + c]) } }
+                for iy in (oy * 2)..<min(3, oy * 2 + 2) {
+                    for ix in (ox * 2)..<min(3, ox * 2 + 2) { taps.append(x[(iy * 3 + ix) * 2 + c]) }
+                }
                 wantMax.append(Int8(taps.max()!))
                 // Round half away from zero of the mean.
                 let mean = (Double(taps.reduce(0, +)) / Double(taps.count)).rounded(.toNearestOrAwayFromZero)
@@ -243,19 +249,26 @@ func int8AddSubRescaleThroughTwiceTheLargerScale(op: String) throws {
 
 @Test func quantizeDequantizeRoundTrips() throws {
     let xs: [Float] = [-1.0, -0.26, 0, 0.25, 0.75, 100, -100]
-    let q = try runNode("QUANTIZE", inputs: ["x"], feeds: [("x", Tensor(name: "x", dtype: .float32, shape: [7], values: xs), nil)],
+    let q = try runNode(
+        "QUANTIZE", inputs: ["x"], feeds: [("x", Tensor(name: "x", dtype: .float32, shape: [7], values: xs), nil)],
         output: (.int8, [7], q8(0.5, 3)))
     // round(x / 0.5) half away from zero, + 3, clamped.
     #expect(q.values(as: Int8.self) == [1, 2, 3, 4, 5, 127, -128])
-    let r = try runNode("QUANTIZE", inputs: ["x"], feeds: [("x", int8("x", [4], [-128, -3, 0, 127]), q8(0.5, 3))],
+    let r = try runNode(
+        "QUANTIZE", inputs: ["x"], feeds: [("x", int8("x", [4], [-128, -3, 0, 127]), q8(0.5, 3))],
         output: (.int8, [4], q8(0.25, -1)))
     #expect(r.values(as: Int8.self) == [-128, -13, -7, 127])
-    let u = try runNode("QUANTIZE", inputs: ["x"], feeds: [("x", Tensor(name: "x", dtype: .uint8, shape: [3], values: [UInt8(0), 128, 255]), q8(0.1, 128, .uint8))],
+    let u = try runNode(
+        "QUANTIZE", inputs: ["x"],
+        feeds: [("x", Tensor(name: "x", dtype: .uint8, shape: [3], values: [UInt8(0), 128, 255]), q8(0.1, 128, .uint8))],
         output: (.int8, [3], q8(0.1, 0)))
     #expect(u.values(as: Int8.self) == [-128, 0, 127])
-    let d = try runNode("DEQUANTIZE", inputs: ["x"], feeds: [("x", int8("x", [3], [-128, 3, 127]), q8(0.5, 3))], output: (.float32, [3], nil))
+    let d = try runNode(
+        "DEQUANTIZE", inputs: ["x"], feeds: [("x", int8("x", [3], [-128, 3, 127]), q8(0.5, 3))], output: (.float32, [3], nil))
     #expect(d.values(as: Float.self) == [-65.5, 0, 62])
-    let h = try runNode("DEQUANTIZE", inputs: ["x"], feeds: [("x", Tensor(name: "x", dtype: .float16, shape: [2], values: [Float16(1.5), Float16(-0.25)]), nil)],
+    let h = try runNode(
+        "DEQUANTIZE", inputs: ["x"],
+        feeds: [("x", Tensor(name: "x", dtype: .float16, shape: [2], values: [Float16(1.5), Float16(-0.25)]), nil)],
         output: (.float32, [2], nil))
     #expect(h.values(as: Float.self) == [1.5, -0.25])
 }

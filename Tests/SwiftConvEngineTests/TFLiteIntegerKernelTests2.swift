@@ -85,7 +85,8 @@ import Testing
             let x0 = max(px >= 0 ? px / 1024 : -(-px / 1024), 0), x1 = min((px + 1023) / 1024, 2)
             let fy = Int64(py - 1024 * y0), fx = Int64(px - 1024 * x0)
             func at(_ r: Int, _ c: Int) -> Int64 { Int64(x[r * 3 + c]) }
-            let v = at(y0, x0) * (1024 - fy) * (1024 - fx) + at(y1, x0) * fy * (1024 - fx) + at(y0, x1) * (1024 - fy) * fx
+            let v =
+                at(y0, x0) * (1024 - fy) * (1024 - fx) + at(y1, x0) * fy * (1024 - fx) + at(y0, x1) * (1024 - fy) * fx
                 + at(y1, x1) * fy * fx
             want.append(Int8((v + (v > 0 ? 1 << 19 : -(1 << 19))) / (1 << 20)))
         }
@@ -173,7 +174,9 @@ import Testing
                 var real: Float = 0
                 for ky in 0..<2 {
                     for kx in 0..<2 {
-                        for i in 0..<2 { real += xs[((oy + ky) * 3 + ox + kx) * 2 + i] * Float(f[((o * 2 + ky) * 2 + kx) * 2 + i]) * [0.01, 0.02][o] }
+                        for i in 0..<2 {
+                            real += xs[((oy + ky) * 3 + ox + kx) * 2 + i] * Float(f[((o * 2 + ky) * 2 + kx) * 2 + i]) * [0.01, 0.02][o]
+                        }
                     }
                 }
                 #expect(abs(got[(oy * 2 + ox) * 2 + o] - real) < 0.05)

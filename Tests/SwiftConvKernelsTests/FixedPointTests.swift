@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import SwiftConvKernels
@@ -51,4 +52,22 @@ import Testing
     #expect(FixedPoint.multiplyByQuantizedMultiplier(Int64(1000), 1 << 30, 0) == 500)
     #expect(FixedPoint.multiplyByQuantizedMultiplier(Int64(3), 1 << 30, 0) == 2)
     #expect(FixedPoint.multiplyByQuantizedMultiplier(Int64(-3), 1 << 30, 0) == -1)
+}
+
+@Test func singleRoundingMultipliesOnce() {
+    // 5 * 0.25 = 1.25 rounds to 1 with one rounding (2 with gemmlowp's two).
+    let q = FixedPoint.Multiplier(0.25)
+    #expect(FixedPoint.multiplyByQuantizedMultiplierSingleRounding(5, q.mantissa, q.shift) == 1)
+    #expect(FixedPoint.multiplyByQuantizedMultiplierSingleRounding(6, q.mantissa, q.shift) == 2)
+    #expect(FixedPoint.multiplyByQuantizedMultiplierSingleRounding(-6, q.mantissa, q.shift) == -1)
+}
+
+@Test func inverseSqrtMultiplierMatchesOneOverRoot() {
+    for v: Int32 in [2, 3, 16, 1000, 123_456, 1 << 30] {
+        let (m, s) = FixedPoint.inverseSqrtMultiplier(v, reverseShift: -1)
+        let real = Double(m) / 2_147_483_648.0 * pow(2.0, Double(s))
+        // Q28 Newton-Raphson: a few parts per million.
+        #expect(abs(real * Double(v).squareRoot() - 1) < 1e-5)
+    }
+    #expect(FixedPoint.inverseSqrtMultiplier(1, reverseShift: -1) == (Int32.max, 0))
 }

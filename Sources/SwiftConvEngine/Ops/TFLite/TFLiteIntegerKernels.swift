@@ -21,6 +21,7 @@ enum TFLiteIntegerKernels {
             if input == .float32, isHybridWeight(ctx) { return try HybridConvKernel(ctx, depthwise: true) }
         case "BATCH_MATMUL":
             if quantized { return try IntegerBatchMatMulKernel(ctx) }
+            if input == .float32, isHybridWeight(ctx) { return try HybridBatchMatMulKernel(ctx) }
         case "ADD", "SUB":
             if quantized { return try IntegerAddSubKernel(ctx) }
         case "MUL":
@@ -36,7 +37,8 @@ enum TFLiteIntegerKernels {
         case "GELU":
             if quantized {
                 let approximate = ctx.int("approximate", default: 0) != 0
-                return try IntegerLookupTableKernel(ctx, approximate ? IntegerLookupTableKernel.geluTanh : IntegerLookupTableKernel.geluExact)
+                return try IntegerLookupTableKernel(
+                    ctx, approximate ? IntegerLookupTableKernel.geluTanh : IntegerLookupTableKernel.geluExact)
             }
         case "SOFTMAX":
             if quantized { return try IntegerSoftmaxKernel(ctx) }
@@ -69,7 +71,11 @@ enum TFLiteIntegerKernels {
         case "TRANSPOSE_CONV":
             // Inputs: output shape, weights, activations, bias.
             if isTFLiteQuantizedStorage(ctx.inputType(2)?.tensorElementType) { return try IntegerTransposeConvKernel(ctx) }
-        case "DIV", "REDUCE_PROD", "EXP", "LOG", "SQRT", "RSQRT", "LOG_SOFTMAX", "PRELU":
+        case "PRELU":
+            if quantized { return try IntegerPreluKernel(ctx) }
+        case "RSQRT":
+            if quantized { return try IntegerRsqrtKernel(ctx) }
+        case "DIV", "REDUCE_PROD", "EXP", "LOG", "SQRT", "LOG_SOFTMAX":
             // Quantized variants with their own fixed-point algorithms not implemented here: refuse
             // rather than let a float kernel read the stored integers as numbers.
             if quantized {

@@ -1,11 +1,13 @@
-import SwiftConvIR
 import RealModule
+import SwiftConvIR
 import SwiftConvKernels
 
 /// TFLite's on-the-fly quantization of one float row for dynamic-range kernels
 /// (`SymmetricQuantizeFloats` / `AsymmetricQuantizeFloats` of portable_tensor_utils): returns
 /// the int8 row's scale and zero point (0 when symmetric).
-func quantizeRowForHybrid(_ x: UnsafePointer<Float>, _ n: Int, asymmetric: Bool, into q: UnsafeMutablePointer<Int8>) -> (
+func quantizeRowForHybrid(
+    _ x: UnsafePointer<Float>, _ n: Int, asymmetric: Bool, into q: UnsafeMutablePointer<Int8>
+) -> (
     scale: Float, offset: Int32
 ) {
     var lo = Float.infinity, hi = -Float.infinity
@@ -66,7 +68,7 @@ struct HybridFullyConnectedKernel: Kernel {
     let weights: [Int8]
     let rowSums: [Int32]
     let units: Int, depth: Int
-    let weightScales: [Float]  // one, or one per unit
+    let weightScales: [Float] // one, or one per unit
     let bias: [Float]?
     let asymmetric: Bool
     let keepNumDims: Bool
@@ -80,7 +82,9 @@ struct HybridFullyConnectedKernel: Kernel {
             throw ctx.invalid("dynamic-range weights must be symmetric (zero point 0)")
         }
         (units, depth) = (w.shape[0], w.shape[1])
-        guard q.scale.count == 1 || q.scale.count == units else { throw ctx.invalid("weights have \(q.scale.count) scales for \(units) units") }
+        guard q.scale.count == 1 || q.scale.count == units else {
+            throw ctx.invalid("weights have \(q.scale.count) scales for \(units) units")
+        }
         weightScales = q.scale
         let data = w.values(as: Int8.self)
         let (u, k) = (units, depth)
@@ -88,7 +92,8 @@ struct HybridFullyConnectedKernel: Kernel {
         rowSums = (0..<u).map { r in data[(r * k)..<((r + 1) * k)].reduce(Int32(0)) { $0 &+ Int32($1) } }
         if ctx.hasInput(2) {
             guard let b = ctx.constant(2), b.dtype == .float32, b.elementCount == units else {
-                throw SwiftConvError.unsupportedOp("a dynamic-range FULLY_CONNECTED needs a constant float bias of \(units)").at(ctx.nodeContext)
+                throw SwiftConvError.unsupportedOp("a dynamic-range FULLY_CONNECTED needs a constant float bias of \(units)").at(
+                    ctx.nodeContext)
             }
             bias = b.values(as: Float.self)
         } else {
@@ -102,7 +107,9 @@ struct HybridFullyConnectedKernel: Kernel {
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
         let x = try inputs.tensor(0)
         guard x.dtype == .float32 else { throw kernelError("dynamic-range FULLY_CONNECTED expects float32 input, got \(x.dtype)") }
-        guard depth > 0, x.elementCount % depth == 0 else { throw kernelError("input of shape \(x.shape) does not divide into rows of \(depth)") }
+        guard depth > 0, x.elementCount % depth == 0 else {
+            throw kernelError("input of shape \(x.shape) does not divide into rows of \(depth)")
+        }
         let batch = x.elementCount / depth
         let xs = x.values(as: Float.self)
         var out = [Float](repeating: 0, count: batch * units)
@@ -111,7 +118,8 @@ struct HybridFullyConnectedKernel: Kernel {
             q.withUnsafeMutableBufferPointer { qb in
                 weights.withUnsafeBufferPointer { wb in
                     for b in 0..<batch {
-                        let (rowScale, offset) = quantizeRowForHybrid(xb.baseAddress! + b * depth, depth, asymmetric: asymmetric, into: qb.baseAddress!)
+                        let (rowScale, offset) = quantizeRowForHybrid(
+                            xb.baseAddress! + b * depth, depth, asymmetric: asymmetric, into: qb.baseAddress!)
                         // TFLite folds a per-tensor weight scale into the row scale first.
                         let folded = weightScales.count == 1 ? rowScale * weightScales[0] : rowScale
                         for r in 0..<units {
@@ -160,7 +168,9 @@ struct HybridConvKernel: Kernel {
             (oc, kh, kw, ic) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3])
         }
         guard kh > 0, kw > 0, oc > 0, ic > 0 else { throw ctx.invalid("empty weights \(w.shape)") }
-        guard q.scale.count == 1 || q.scale.count == oc else { throw ctx.invalid("weights have \(q.scale.count) scales for \(oc) channels") }
+        guard q.scale.count == 1 || q.scale.count == oc else {
+            throw ctx.invalid("weights have \(q.scale.count) scales for \(oc) channels")
+        }
         let channels = oc
         scales = q.scale.count == 1 ? [Float](repeating: q.scale[0], count: channels) : q.scale
         filter = w.values(as: Int8.self).map(Int32.init)
@@ -182,7 +192,9 @@ struct HybridConvKernel: Kernel {
 
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
         let x = try inputs.tensor(0)
-        guard x.dtype == .float32 else { throw kernelError("dynamic-range \(depthwise ? "DEPTHWISE_CONV_2D" : "CONV_2D") expects float32 input") }
+        guard x.dtype == .float32 else {
+            throw kernelError("dynamic-range \(depthwise ? "DEPTHWISE_CONV_2D" : "CONV_2D") expects float32 input")
+        }
         let (n, h, w, c) = try nhwc(x, "input")
         if depthwise {
             guard c > 0, oc % c == 0 else { throw kernelError("\(oc) output channels are not a multiple of \(c) input channels") }
@@ -198,7 +210,8 @@ struct HybridConvKernel: Kernel {
         xs.withUnsafeBufferPointer { xb in
             q.withUnsafeMutableBufferPointer { qb in
                 for b in 0..<n where image > 0 {
-                    (rowScale[b], rowOffset[b]) = quantizeRowForHybrid(xb.baseAddress! + b * image, image, asymmetric: asymmetric, into: qb.baseAddress! + b * image)
+                    (rowScale[b], rowOffset[b]) = quantizeRowForHybrid(
+                        xb.baseAddress! + b * image, image, asymmetric: asymmetric, into: qb.baseAddress! + b * image)
                 }
             }
         }
@@ -235,5 +248,87 @@ struct HybridConvKernel: Kernel {
         }
         try applyFloatActivation(activation, &out)
         return [.tensor(Tensor(dtype: .float32, shape: [n, oh, ow, oc], values: out))]
+    }
+}
+
+/// Dynamic-range BATCH_MATMUL with constant int8 weights (TFLite's hybrid `BatchMatMul`): every
+/// lhs row quantized on the fly, int8 dot products with the weight columns, scaled by the row
+/// scale times the weight scale; batch dimensions broadcast.
+struct HybridBatchMatMulKernel: Kernel {
+    let columns: [Int8] // weights as [batches..., N, K]
+    let rowSums: [Int32]
+    let weightBatch: [Int]
+    let depth: Int, units: Int
+    let scale: Float
+    let asymmetric: Bool
+
+    init(_ ctx: KernelBuildContext) throws {
+        guard let w = ctx.constant(1), w.dtype == .int8, w.shape.count >= 2, let q = ctx.quantization(ofInput: 1), q.scale.count == 1,
+            q.zeroPoint == [0]
+        else {
+            throw SwiftConvError.unsupportedOp("dynamic-range BATCH_MATMUL needs constant int8 weights quantized per tensor")
+                .at(ctx.nodeContext)
+        }
+        guard ctx.int("adj_x", default: 0) == 0 else {
+            throw SwiftConvError.unsupportedOp("dynamic-range BATCH_MATMUL with adj_x").at(ctx.nodeContext)
+        }
+        let adjY = ctx.int("adj_y", default: 0) != 0
+        let raw = w.values(as: Int8.self)
+        let r = w.shape.count
+        let (k, n) = adjY ? (w.shape[r - 1], w.shape[r - 2]) : (w.shape[r - 2], w.shape[r - 1])
+        guard k > 0 else { throw ctx.invalid("BATCH_MATMUL weights \(w.shape) have an empty inner dimension") }
+        let batches = w.shape.dropLast(2).reduce(1, *)
+        var cols = [Int8](repeating: 0, count: raw.count)
+        for b in 0..<batches {
+            let base = b * k * n
+            for i in 0..<(n * k) { cols[base + i] = adjY ? raw[base + i] : raw[base + (i % k) * n + i / k] }
+        }
+        (depth, units) = (k, n)
+        weightBatch = Array(w.shape.dropLast(2))
+        columns = cols
+        rowSums = (0..<(batches * n)).map { u in cols[(u * k)..<((u + 1) * k)].reduce(Int32(0)) { $0 &+ Int32($1) } }
+        scale = q.scale[0]
+        asymmetric = ctx.int("asymmetric_quantize_inputs", default: 0) != 0
+    }
+
+    func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
+        let x = try inputs.tensor(0)
+        guard x.dtype == .float32, x.shape.count >= 2, x.shape.last == depth else {
+            throw kernelError("dynamic-range BATCH_MATMUL expects float32 [..., M, \(depth)], got \(x.dtype) \(x.shape)")
+        }
+        let m = x.shape[x.shape.count - 2]
+        let lhsBatch = Array(x.shape.dropLast(2))
+        let batch = try broadcastShapes(lhsBatch, weightBatch)
+        let stL = broadcastStrides(lhsBatch, to: batch), stW = broadcastStrides(weightBatch, to: batch)
+        let bStrides = contiguousStrides(batch)
+        let count = batch.reduce(1, *)
+        let xs = x.values(as: Float.self)
+        var out = [Float](repeating: 0, count: count * m * units)
+        var q = [Int8](repeating: 0, count: depth)
+        xs.withUnsafeBufferPointer { xb in
+            q.withUnsafeMutableBufferPointer { qb in
+                for p in 0..<count {
+                    var ol = 0, ow = 0
+                    for d in 0..<batch.count {
+                        let i = (p / bStrides[d]) % batch[d]
+                        ol += i * stL[d]
+                        ow += i * stW[d]
+                    }
+                    for row in 0..<m {
+                        let src = xb.baseAddress! + (ol * m + row) * depth
+                        let (s, offset) = quantizeRowForHybrid(src, depth, asymmetric: asymmetric, into: qb.baseAddress!)
+                        let rowScale = s * scale
+                        for u in 0..<units {
+                            let c = (ow * units + u)
+                            var dot: Int32 = 0
+                            for t in 0..<depth { dot &+= Int32(columns[c * depth + t]) &* Int32(qb[t]) }
+                            dot &-= rowSums[c] &* offset
+                            out[(p * m + row) * units + u] = rowScale * Float(dot)
+                        }
+                    }
+                }
+            }
+        }
+        return [.tensor(Tensor(dtype: .float32, shape: batch + [m, units], values: out))]
     }
 }

@@ -5,7 +5,7 @@ import SwiftConvKernels
 /// An 8-bit activation computed through a 256-entry table, as LiteRT's `LUTPopulate`:
 /// dequantize in float, transform, `round(y / outScale) + outZeroPoint`, clamp.
 struct IntegerLookupTableKernel: Kernel {
-    let table: [Int32]  // indexed by stored value - storage minimum
+    let table: [Int32] // indexed by stored value - storage minimum
     let minimum: Int32
     let outputType: DType
 
@@ -46,7 +46,7 @@ struct IntegerLookupTableKernel: Kernel {
 /// difference d to the row maximum from a 256-entry float table, summed in float, each
 /// probability `round(e / (sum · outScale)) + outZeroPoint`.
 struct IntegerSoftmaxKernel: Kernel {
-    let table: [Float]  // table[d] = exp(-inputScale * beta * d), d in 0...255
+    let table: [Float] // table[d] = exp(-inputScale * beta * d), d in 0...255
     let outputScale: Float
     let outputZeroPoint: Int32
     let outputType: DType
@@ -190,5 +190,39 @@ struct IntegerHardSwishKernel: Kernel {
             return min(max(y, r.lowerBound), r.upperBound)
         }
         return [.tensor(narrowedTensor(out, dtype: outputType, shape: x.shape))]
+    }
+}
+
+/// Quantized PRELU (TFLite's `BroadcastPrelu4DSlow`): `x - zin` rescaled by `sin/sout` when
+/// non-negative, else `(x - zin)(a - za)` rescaled by `sin·sa/sout`; alpha broadcasts.
+struct IntegerPreluKernel: Kernel {
+    let inputZeroPoint: Int32, alphaZeroPoint: Int32, outputZeroPoint: Int32
+    let identity: FixedPoint.Multiplier, negative: FixedPoint.Multiplier
+    let outputType: DType
+
+    init(_ ctx: KernelBuildContext) throws {
+        let i = try TensorQuant(ctx.quantization(ofInput: 0), "input", ctx)
+        let a = try TensorQuant(ctx.quantization(ofInput: 1), "alpha", ctx)
+        let o = try TensorQuant(ctx.quantization(ofOutput: 0), "output", ctx)
+        guard i.storage == o.storage, a.storage == o.storage, o.storage != .int16 else {
+            throw SwiftConvError.unsupportedOp("PRELU of \(i.storage) and \(a.storage) into \(o.storage)").at(ctx.nodeContext)
+        }
+        inputZeroPoint = i.zeroPoint
+        alphaZeroPoint = a.zeroPoint
+        outputZeroPoint = o.zeroPoint
+        identity = FixedPoint.Multiplier(Double(i.scale / o.scale))
+        negative = FixedPoint.Multiplier(Double(i.scale * a.scale / o.scale))
+        outputType = o.storage
+    }
+
+    func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
+        let x = try inputs.tensor(0), alpha = try inputs.tensor(1)
+        let r = storageRange(outputType)
+        let (out, shape) = try broadcastInt32(try widenedIntegers(x), x.shape, try widenedIntegers(alpha), alpha.shape) { v, a in
+            let d = v - inputZeroPoint
+            let y = (d >= 0 ? identity.apply(d) : negative.apply(d &* (a - alphaZeroPoint))) &+ outputZeroPoint
+            return min(max(y, r.lowerBound), r.upperBound)
+        }
+        return [.tensor(narrowedTensor(out, dtype: outputType, shape: shape))]
     }
 }

@@ -73,6 +73,8 @@ struct ConvRequantization: Sendable {
     let outputZeroPoint: Int32
     let clamp: ClosedRange<Int32>
     let outputType: DType
+    /// Single rounding instead of gemmlowp's double rounding (per-channel FULLY_CONNECTED).
+    var singleRounding = false
 
     init(_ ctx: KernelBuildContext, channels: Int, input activations: Int = 0, weightInput: Int = 1, biasInput: Int = 2) throws {
         let input = try TensorQuant(ctx.quantization(ofInput: activations), "input", ctx)
@@ -111,7 +113,11 @@ struct ConvRequantization: Sendable {
     func output(_ acc: Int32, channel c: Int) -> Int32 {
         var a = acc
         if let bias { a &+= bias[c] }
-        let v = multipliers[c].apply(a) &+ outputZeroPoint
+        let m = multipliers[c]
+        let scaled =
+            singleRounding
+            ? FixedPoint.multiplyByQuantizedMultiplierSingleRounding(a, m.mantissa, m.shift) : m.apply(a)
+        let v = scaled &+ outputZeroPoint
         return min(max(v, clamp.lowerBound), clamp.upperBound)
     }
 }
@@ -137,7 +143,10 @@ struct IntegerFullyConnectedKernel: Kernel {
         }
         let wzp = Int32(clamping: wq?.zeroPoint.first ?? 0)
         weights = try Int8GemmWeights(w, rows: w.shape[0], depth: w.shape[1], zeroPoint: wzp)
-        requant = try ConvRequantization(ctx, channels: w.shape[0])
+        var r = try ConvRequantization(ctx, channels: w.shape[0])
+        // Observed against LiteRT's BUILTIN_REF: its per-channel FULLY_CONNECTED rounds once.
+        r.singleRounding = (wq?.scale.count ?? 1) > 1
+        requant = r
         inputZeroPoint = try TensorQuant(ctx.quantization(ofInput: 0), "input", ctx).zeroPoint
         keepNumDims = ctx.int("keep_num_dims", default: 0) != 0
     }
@@ -172,7 +181,7 @@ struct IntegerFullyConnectedKernel: Kernel {
 /// pixel's window is gathered into an int8 row (padding = the input zero point) and multiplied
 /// by the prepared weight rows.
 struct IntegerConv2DKernel: Kernel {
-    let weights: [Int8GemmWeights]  // one per group
+    let weights: [Int8GemmWeights] // one per group
     let requant: ConvRequantization
     let inputZeroPoint: Int32
     let kh: Int, kw: Int, ic: Int, oc: Int
@@ -201,7 +210,8 @@ struct IntegerConv2DKernel: Kernel {
         weights = try (0..<groups).map { g in
             let slice = Tensor(
                 dtype: all.dtype, shape: [perGroup, depth],
-                storage: TensorStorage(copying: UnsafeRawBufferPointer(rebasing: all.storage.bytes[(g * perGroup * depth)..<((g + 1) * perGroup * depth)])))
+                storage: TensorStorage(
+                    copying: UnsafeRawBufferPointer(rebasing: all.storage.bytes[(g * perGroup * depth)..<((g + 1) * perGroup * depth)])))
             return try Int8GemmWeights(slice, rows: perGroup, depth: depth, zeroPoint: wzp)
         }
         requant = try ConvRequantization(ctx, channels: oc)
@@ -216,11 +226,13 @@ struct IntegerConv2DKernel: Kernel {
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
         let x = try inputs.tensor(0)
         let (n, h, w, c) = try nhwc(x, "input")
-        guard c % ic == 0, c / ic == weights.count else { throw kernelError("input has \(c) channels, the weights expect \(ic * weights.count)") }
+        guard c % ic == 0, c / ic == weights.count else {
+            throw kernelError("input has \(c) channels, the weights expect \(ic * weights.count)")
+        }
         let (oh, padT) = try tflitePadding(padding, input: h, filter: kh, stride: strideH, dilation: dilH)
         let (ow, padL) = try tflitePadding(padding, input: w, filter: kw, stride: strideW, dilation: dilW)
         let (xs, xOffset) = try int8Activations(x, zeroPoint: inputZeroPoint)
-        let padValue = Int8(truncatingIfNeeded: -xOffset)  // stored value whose offset sum is 0
+        let padValue = Int8(truncatingIfNeeded: -xOffset) // stored value whose offset sum is 0
         let depth = kh * kw * ic
         let perGroup = oc / weights.count
         var out = [Int32](repeating: 0, count: n * oh * ow * oc)
@@ -274,7 +286,7 @@ struct IntegerConv2DKernel: Kernel {
 /// Quantized DEPTHWISE_CONV_2D (TFLite's reference `DepthwiseConvPerChannel`): weights
 /// `[1, KH, KW, C * depth_multiplier]`, output channel `ic * m + j` reads input channel `ic`.
 struct IntegerDepthwiseConvKernel: Kernel {
-    let filter: [Int32]  // already w - zeroPoint
+    let filter: [Int32] // already w - zeroPoint
     let requant: ConvRequantization
     let inputZeroPoint: Int32
     let kh: Int, kw: Int, oc: Int
@@ -291,7 +303,9 @@ struct IntegerDepthwiseConvKernel: Kernel {
         let zps = wq?.zeroPoint ?? [0]
         let raw = try widenedIntegers(w)
         let channels = oc
-        guard zps.count == 1 || zps.count == channels else { throw ctx.invalid("weights have \(zps.count) zero points for \(channels) channels") }
+        guard zps.count == 1 || zps.count == channels else {
+            throw ctx.invalid("weights have \(zps.count) zero points for \(channels) channels")
+        }
         filter = raw.enumerated().map { i, v in v - Int32(clamping: zps.count == 1 ? zps[0] : zps[i % channels]) }
         requant = try ConvRequantization(ctx, channels: oc)
         inputZeroPoint = try TensorQuant(ctx.quantization(ofInput: 0), "input", ctx).zeroPoint
@@ -351,7 +365,8 @@ struct IntegerBatchMatMulKernel: Kernel {
         rhs = try TensorQuant(ctx.quantization(ofInput: 1), "rhs", ctx)
         output = try TensorQuant(ctx.quantization(ofOutput: 0), "output", ctx)
         guard lhs.storage == .int8, rhs.storage == .int8, output.storage == .int8 else {
-            throw SwiftConvError.unsupportedOp("BATCH_MATMUL of \(lhs.storage) and \(rhs.storage) into \(output.storage)").at(ctx.nodeContext)
+            throw SwiftConvError.unsupportedOp("BATCH_MATMUL of \(lhs.storage) and \(rhs.storage) into \(output.storage)").at(
+                ctx.nodeContext)
         }
         multiplier = FixedPoint.Multiplier(Double(lhs.scale) * Double(rhs.scale) / Double(output.scale))
         adjX = ctx.int("adj_x", default: 0) != 0
@@ -430,7 +445,9 @@ struct IntegerTransposeConvKernel: Kernel {
         }
         let (n, h, w, c) = try nhwc(x, "input")
         let (oh, ow) = (Int(os[1]), Int(os[2]))
-        guard Int(os[0]) == n, Int(os[3]) == oc, c == ic else { throw kernelError("TRANSPOSE_CONV shapes \(os), \(x.shape) do not fit the weights") }
+        guard Int(os[0]) == n, Int(os[3]) == oc, c == ic else {
+            throw kernelError("TRANSPOSE_CONV shapes \(os), \(x.shape) do not fit the weights")
+        }
         guard let total = elementCount([n, oh, ow, oc]), total <= 1 << 30 else { throw kernelError("TRANSPOSE_CONV output is too large") }
         let padT = try tflitePadding(padding, input: oh, filter: kh, stride: strideH, dilation: 1).before
         let padL = try tflitePadding(padding, input: ow, filter: kw, stride: strideW, dilation: 1).before

@@ -221,7 +221,9 @@ struct IntegerAbsKernel: Kernel {
     init(_ ctx: KernelBuildContext) throws {
         let i = try TensorQuant(ctx.quantization(ofInput: 0), "input", ctx)
         let o = try TensorQuant(ctx.quantization(ofOutput: 0), "output", ctx)
-        guard i.storage == o.storage else { throw SwiftConvError.unsupportedOp("ABS of \(i.storage) into \(o.storage)").at(ctx.nodeContext) }
+        guard i.storage == o.storage else {
+            throw SwiftConvError.unsupportedOp("ABS of \(i.storage) into \(o.storage)").at(ctx.nodeContext)
+        }
         inputZeroPoint = i.zeroPoint
         outputZeroPoint = o.zeroPoint
         multiplier = FixedPoint.Multiplier(Double(i.scale / o.scale))
@@ -231,7 +233,9 @@ struct IntegerAbsKernel: Kernel {
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
         let x = try inputs.tensor(0)
         let r = storageRange(outputType)
-        let out = try widenedIntegers(x).map { v in min(max(multiplier.apply(abs(v - inputZeroPoint)) &+ outputZeroPoint, r.lowerBound), r.upperBound) }
+        let out = try widenedIntegers(x).map { v in
+            min(max(multiplier.apply(abs(v - inputZeroPoint)) &+ outputZeroPoint, r.lowerBound), r.upperBound)
+        }
         return [.tensor(narrowedTensor(out, dtype: outputType, shape: x.shape))]
     }
 }
@@ -269,5 +273,38 @@ struct IntegerSquaredDifferenceKernel: Kernel {
             return min(max(r, clamp.lowerBound), clamp.upperBound)
         }
         return [.tensor(narrowedTensor(out, dtype: .int8, shape: shape))]
+    }
+}
+
+/// Quantized RSQRT (TFLite's int8 path): `1/sqrt(x - zin)` from the fixed-point inverse square
+/// root, kept 20 bits up, then rescaled by `1/(sqrt(sin)·sout)`; 0 maps to the maximum.
+struct IntegerRsqrtKernel: Kernel {
+    let inputZeroPoint: Int32, outputZeroPoint: Int32
+    let multiplier: FixedPoint.Multiplier
+
+    init(_ ctx: KernelBuildContext) throws {
+        let i = try TensorQuant(ctx.quantization(ofInput: 0), "input", ctx)
+        let o = try TensorQuant(ctx.quantization(ofOutput: 0), "output", ctx)
+        guard i.storage == .int8, o.storage == .int8 else {
+            throw SwiftConvError.unsupportedOp("RSQRT of \(i.storage) into \(o.storage)").at(ctx.nodeContext)
+        }
+        inputZeroPoint = i.zeroPoint
+        outputZeroPoint = o.zeroPoint
+        multiplier = FixedPoint.Multiplier(1.0 / Double(i.scale.squareRoot() * o.scale))
+    }
+
+    func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
+        let x = try inputs.tensor(0)
+        let out = try widenedIntegers(x).map { v -> Int32 in
+            let d = v - inputZeroPoint
+            guard d >= 0 else { return Int32.min }
+            if d == 0 { return 127 }
+            let (m, s) = FixedPoint.inverseSqrtMultiplier(d, reverseShift: -1)
+            let data = FixedPoint.multiplyByQuantizedMultiplier(Int32(1), m, s + 20)
+            let y = FixedPoint.multiplyByQuantizedMultiplier(data, multiplier.mantissa, multiplier.shift - 20) &+ outputZeroPoint
+            return min(max(y, -128), 127)
+        }
+        if out.contains(Int32.min) { throw kernelError("RSQRT is only defined for non-negative values") }
+        return [.tensor(narrowedTensor(out, dtype: .int8, shape: x.shape))]
     }
 }

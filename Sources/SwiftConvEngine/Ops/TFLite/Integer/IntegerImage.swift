@@ -54,7 +54,8 @@ struct IntegerResizeBilinearKernel: Kernel {
                     let fx = Int64(ix - 1024 * x0)
                     for ch in 0..<c {
                         func at(_ y: Int, _ x: Int) -> Int64 { Int64(xs[((b * h + y) * w + x) * c + ch]) }
-                        let v = at(y0, x0) * (1024 - fy) * (1024 - fx) + at(y1, x0) * fy * (1024 - fx)
+                        let v =
+                            at(y0, x0) * (1024 - fy) * (1024 - fx) + at(y1, x0) * fy * (1024 - fx)
                             + at(y0, x1) * (1024 - fy) * fx + at(y1, x1) * fy * fx
                         let round: Int64 = v > 0 ? 1 << 19 : -(1 << 19)
                         out[((b * oh + oy) * ow + ox) * c + ch] = Int32(truncatingIfNeeded: (v + round) / (1 << 20))

@@ -3,7 +3,7 @@ import SwiftConvIR
 /// Quantized PAD and PADV2: the padding holds the output zero point (real 0), or PADV2's
 /// constant value as stored.
 struct IntegerPadKernel: Kernel {
-    let padValue: Int32?  // nil: read PADV2's constant at run time
+    let padValue: Int32? // nil: read PADV2's constant at run time
     let outputType: DType
 
     init(_ ctx: KernelBuildContext) throws {
@@ -57,7 +57,9 @@ struct IntegerMinMaxKernel: Kernel {
 
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
         let a = try inputs.tensor(0), b = try inputs.tensor(1)
-        let (out, shape) = try broadcastInt32(try widenedIntegers(a), a.shape, try widenedIntegers(b), b.shape) { isMax ? max($0, $1) : min($0, $1) }
+        let (out, shape) = try broadcastInt32(try widenedIntegers(a), a.shape, try widenedIntegers(b), b.shape) {
+            isMax ? max($0, $1) : min($0, $1)
+        }
         return [.tensor(narrowedTensor(out, dtype: outputType, shape: shape))]
     }
 }
