@@ -416,3 +416,29 @@ def test_onnx_model_round_trips_through_onnx_checker(mlp):
     it.allocate_tensors()
     onnx.checker.check_model(onnx.load_model_from_string(it._model.to_bytes()))
     assert [o.name for o in onnx.load_model_from_string(it._model.to_bytes()).graph.output] == ["y"]
+
+
+@pytest.mark.parametrize("path", TFLITE_FILES, ids=[p.stem for p in TFLITE_FILES])
+def test_preserved_intermediates_match_litert(path):
+    ours = _allocated(path, experimental_preserve_all_tensors=True)
+    theirs = _litert(path, experimental_preserve_all_tensors=True)
+    theirs.allocate_tensors()
+    rng = np.random.default_rng(4)
+    for d in theirs.get_input_details():
+        value = _random_input(d, rng)
+        ours.set_tensor(d["index"], value)
+        theirs.set_tensor(d["index"], value)
+    _needing_kernels(ours.invoke)
+    theirs.invoke()
+    compared = 0
+    for d in theirs.get_tensor_details():
+        try:
+            want = theirs.get_tensor(d["index"])
+        except ValueError:  # LiteRT holds no data for it (a tensor of a delegated partition)
+            continue
+        got = ours.get_tensor(d["index"])
+        assert np.shape(got) == np.shape(want), d["name"]
+        if np.issubdtype(np.asarray(want).dtype, np.floating):
+            np.testing.assert_allclose(got, want, atol=1e-4, rtol=1e-4, err_msg=d["name"])
+            compared += 1
+    assert compared > 0
