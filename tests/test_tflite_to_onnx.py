@@ -12,6 +12,7 @@ other fixture folders.
 """
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -61,13 +62,13 @@ FIXTURES = _fixtures()
 def _inputs(data):
     if "inputs" in data.files:
         return list(data["inputs"])
-    count = sum(1 for k in data.files if k.startswith("input_"))
+    count = sum(1 for k in data.files if re.fullmatch(r"input_\d+", k))
     return [data[f"input_{k}"] for k in range(count)]
 
 
 def _expected(data):
     prefix = "out_ref_" if any(k.startswith("out_ref_") for k in data.files) else "out_default_"
-    count = sum(1 for k in data.files if k.startswith(prefix))
+    count = sum(1 for k in data.files if re.fullmatch(prefix + r"\d+", k))
     return [data[f"{prefix}{k}"] for k in range(count)]
 
 
