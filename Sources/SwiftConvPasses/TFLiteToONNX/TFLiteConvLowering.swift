@@ -40,7 +40,10 @@ extension TFLiteLoweringRules {
                 attributes.append(.int("group", Int64(c / per)))
             }
         }
-        var inputs = [l.toNCHW(try l.input(0)), weight]
+        var x = try l.input(0)
+        // Hybrid per-channel convolutions quantize each image asymmetrically.
+        if l.isHybrid(weight: 1) { x = try l.hybridQuantized(x, axes: [1, 2, 3], asymmetric: true) }
+        var inputs = [l.toNCHW(x), weight]
         if l.has(2) { inputs.append(try l.input(2)) }
         let y = l.emit("Conv", inputs, attributes: attributes)
         try l.bind(0, l.toNHWC(try l.fusedActivation(y)))
@@ -68,7 +71,10 @@ extension TFLiteLoweringRules {
             guard extra >= 0 else { throw NotLowerable("output_shape \(outShape) is smaller than the filter allows") }
             outputPadding.append(extra)
         }
-        var inputs = [l.toNCHW(try l.input(2)), try l.weight(1, perm: [3, 0, 1, 2])]
+        var x = try l.input(2)
+        // Hybrid transpose convolutions quantize each image asymmetrically.
+        if l.isHybrid(weight: 1, input: 2) { x = try l.hybridQuantized(x, axes: [1, 2, 3], asymmetric: true) }
+        var inputs = [l.toNCHW(x), try l.weight(1, perm: [3, 0, 1, 2])]
         if l.has(3) { inputs.append(try l.input(3)) }
         let y = l.emit(
             "ConvTranspose", inputs,
@@ -91,6 +97,7 @@ extension TFLiteLoweringRules {
         if !l.bool("keep_num_dims") && rank != 2 {
             x = l.emit("Reshape", [x, l.int64s([-1, Int64(k)])])
         }
+        if l.isHybrid(weight: 1) { x = try l.hybridQuantized(x, axes: [-1], asymmetric: l.bool("asymmetric_quantize_inputs")) }
         var y = l.emit("MatMul", [x, try l.weight(1, perm: [1, 0])])
         if l.has(2) { y = l.emit("Add", [y, try l.input(2)]) }
         try l.bind(0, try l.fusedActivation(y))
@@ -105,7 +112,9 @@ extension TFLiteLoweringRules {
             perm.swapAt(r - 1, r - 2)
             return try l.weight(k, perm: perm)
         }
-        try l.bind(0, l.emit("MatMul", [try operand(0, adjoint: l.bool("adj_x")), try operand(1, adjoint: l.bool("adj_y"))]))
+        var lhs = try operand(0, adjoint: l.bool("adj_x"))
+        if l.isHybrid(weight: 1) { lhs = try l.hybridQuantized(lhs, axes: [-1], asymmetric: l.bool("asymmetric_quantize_inputs")) }
+        try l.bind(0, l.emit("MatMul", [lhs, try operand(1, adjoint: l.bool("adj_y"))]))
     }
 }
 
@@ -134,5 +143,47 @@ extension NodeLowering {
             end.append(total - total / 2)
         }
         return [.ints("pads", begin + end)]
+    }
+}
+
+extension NodeLowering {
+    /// Whether this is a dynamic-range ("hybrid") op: float input 0, quantized int8 weight `k`.
+    func isHybrid(weight k: Int, input i: Int = 0) -> Bool {
+        type(i)?.quantization == nil && type(i)?.tensorElementType == .float32 && type(k)?.quantization?.storageType == .int8
+    }
+
+    /// `x` as TFLite's hybrid kernels see it: quantized to int8 per row (the values over
+    /// `axes`) and back, symmetric (range max|x|, 127 steps) or asymmetric (TFLite's nudged
+    /// zero point over [min(x,0), max(x,0)], 255 steps). The ONNX model then multiplies the
+    /// same numbers LiteRT does, so the conversion agrees with it to float rounding (about
+    /// 1e-6 on the fixtures) instead of to the input's quantization noise (about 1e-2).
+    func hybridQuantized(_ x: String, axes: [Int64], asymmetric: Bool) throws -> String {
+        func reduce(_ op: String) -> String {
+            if opset >= 18 { return emit(op, [x, int64s(axes)], attributes: [.int("keepdims", 1)]) }
+            return emit(op, [x], attributes: [.int("keepdims", 1), .ints("axes", axes)])
+        }
+        let zero = float(0)
+        if !asymmetric {
+            let absMax = emit("Max", [emit("Abs", [reduce("ReduceMin")]), emit("Abs", [reduce("ReduceMax")])])
+            let nonzero = emit("Where", [emit("Equal", [absMax, zero]), float(1), absMax])
+            let inverse = emit("Div", [float(127), nonzero])
+            let q = emit("Clip", [emit("Round", [emit("Mul", [x, inverse])]), float(-127), float(127)])
+            return emit("Mul", [q, emit("Div", [nonzero, float(127)])])
+        }
+        let low = emit("Min", [reduce("ReduceMin"), zero])
+        let high = emit("Max", [reduce("ReduceMax"), zero])
+        let span = emit("Div", [emit("Sub", [high, low]), float(255)])
+        let scale = emit("Where", [emit("Equal", [span, zero]), float(1), span])
+        let lowSteps = emit("Div", [low, scale])
+        let highSteps = emit("Div", [high, scale])
+        let fromMin = emit("Sub", [float(-128), lowSteps])
+        let fromMax = emit("Sub", [float(127), highSteps])
+        let minError = emit("Add", [float(-128), emit("Abs", [lowSteps])])
+        let maxError = emit("Add", [float(127), emit("Abs", [highSteps])])
+        let zeroPoint = emit(
+            "Round", [emit("Clip", [emit("Where", [emit("Less", [minError, maxError]), fromMin, fromMax]), float(-128), float(127)])])
+        let inverse = emit("Div", [float(1), scale])
+        let q = emit("Clip", [emit("Add", [emit("Round", [emit("Mul", [x, inverse])]), zeroPoint]), float(-128), float(127)])
+        return emit("Mul", [emit("Sub", [q, zeroPoint]), scale])
     }
 }

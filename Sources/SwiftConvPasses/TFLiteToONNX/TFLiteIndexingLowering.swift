@@ -50,7 +50,12 @@ extension TFLiteLoweringRules {
                 [
                     l.emit("Reshape", [try l.input(3), l.int64s([1])]), l.emit("Reshape", [try l.input(2), l.int64s([1])]),
                 ], attributes: [.int("axis", 0)])
-            try l.bind(0, l.emit("OneHot", [try l.input(0), try l.input(1), values], attributes: [.int("axis", l.int("axis", -1))]))
+            // A negative index is all off in TFLite but counts from the end in ONNX: move it out of range.
+            let indices = try l.input(0)
+            let t = l.elementType(0) ?? .int32
+            let depth = l.cast(try l.input(1), to: t)
+            let kept = l.emit("Where", [l.emit("Less", [indices, try l.scalar(0, t)]), depth, indices])
+            try l.bind(0, l.emit("OneHot", [kept, try l.input(1), values], attributes: [.int("axis", l.int("axis", -1))]))
         },
         "SPACE_TO_DEPTH": { l in
             let y = l.emit("SpaceToDepth", [l.toNCHW(try l.input(0))], attributes: [.int("blocksize", l.int("block_size", 1))])
@@ -82,8 +87,12 @@ extension TFLiteLoweringRules {
 
     /// SLICE(input, begin, size): size -1 runs to the end.
     static func lowerSlice(_ l: NodeLowering) throws {
-        let begin = try l.constantInts(1, what: "begin")
-        let size = try l.constantInts(2, what: "size")
+        guard let begin = l.constant(1)?.int64Values(), let size = l.constant(2)?.int64Values() else {
+            // Computed begin/size: ends = begin + size, or the end where size is -1.
+            let (b, n) = (try l.int64Input(1), try l.int64Input(2))
+            let ends = l.emit("Where", [l.emit("Less", [n, l.int64s([0])]), l.int64s([Int64.max]), l.emit("Add", [b, n])])
+            return try l.bind(0, l.emit("Slice", [try l.input(0), b, ends]))
+        }
         guard begin.count == size.count else { throw NotLowerable("begin and size differ in length") }
         let ends = zip(begin, size).map { $1 < 0 ? Int64.max : $0 + $1 }
         let axes = (0..<Int64(begin.count)).map { $0 }

@@ -27,7 +27,8 @@ extension TFLiteLoweringRules {
     static func reduction(_ l: NodeLowering, _ op: String, _ x: String) throws -> String {
         let keep = Attribute.int("keepdims", l.bool("keep_dims") ? 1 : 0)
         if op == "ReduceSum" || l.opset >= 18 {
-            return l.emit(op, [x, try l.int64Input(1)], attributes: [keep])
+            // ONNX wants the axes as a vector; TFLite also allows a scalar.
+            return l.emit(op, [x, l.emit("Reshape", [try l.int64Input(1), l.int64s([-1])])], attributes: [keep])
         }
         let axes = try l.constantInts(1, what: "axis")
         return l.emit(op, [x], attributes: [keep, .ints("axes", axes)])
