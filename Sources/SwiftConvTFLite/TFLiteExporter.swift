@@ -230,7 +230,11 @@ struct Writer {
             if let constant { values[k].constant = constant }
         }
         for v in g.inputs + g.outputs + g.valueInfo { note(v.name, info: v) }
-        for t in g.initializers { note(t.name, constant: t) }
+        // A variable tensor's zero state is made on import; the file holds no data for it.
+        for t in g.initializers {
+            let variable = t.metadata.contains { $0.key == TFLiteKeys.isVariable && $0.value == "1" }
+            note(t.name, constant: variable ? nil : t)
+        }
         for n in g.nodes { (n.inputs + n.outputs).forEach { note($0) } }
         for k in values.indices {
             let md = values[k].info?.metadata ?? values[k].constant?.metadata ?? []

@@ -12,6 +12,8 @@ import TFLiteSchema
 public enum TFLiteImporter {
     /// Nesting of control-flow subgraphs deeper than this is refused (it also ends cycles early).
     public static let maxSubgraphDepth = 32
+    /// Largest zero state made for a variable tensor without data (LSTM states are kilobytes).
+    public static let maxVariableBytes = 1 << 28
 
     /// Loads a model from `bytes`, which `owner` keeps alive as long as any weight points into them.
     public static func load(bytes: UnsafeRawBufferPointer, owner: AnyObject) throws -> SwiftConvIR.Model {
@@ -278,7 +280,10 @@ struct Importer {
         guard bufferIndex < buffers.count else {
             throw SwiftConvError.modelFormat("TFLite: \(at) names buffer \(bufferIndex) of \(buffers.count)")
         }
-        guard bufferIndex != 0, let data = try bufferBytes(bufferIndex) else { return (info, nil) }
+        guard bufferIndex != 0, let data = try bufferBytes(bufferIndex) else {
+            if try tensor.isVariable, let dtype { return (info, try variableState(name, dtype, shape, info: info, at: at)) }
+            return (info, nil)
+        }
         guard let dtype else { throw SwiftConvError.modelFormat("TFLite: \(at): a \(tflType.name ?? "") tensor cannot hold data") }
         guard shape.allSatisfy({ $0 >= 0 }) else { throw SwiftConvError.modelFormat("TFLite: \(at): a constant with unknown dimensions") }
         let count: Int
@@ -304,6 +309,28 @@ struct Importer {
         constant.quantization = type.quantization
         constant.metadata = info.metadata
         return (info, constant)
+    }
+
+    /// The initial value of a variable tensor without data (an LSTM's state): zeros.
+    ///
+    /// LiteRT keeps what a kernel wrote into such a tensor for the next `invoke`, so its second
+    /// run of a Keras (stateless) LSTM starts from the first run's final state; here every run
+    /// starts from zeros, which is what the source model computes and what LiteRT gives after
+    /// `reset_all_variables()`. The state's size comes from the file's shape, so it is capped.
+    func variableState(_ name: String, _ dtype: DType, _ shape: [Int], info: ValueInfo, at: String) throws -> SwiftConvIR.Tensor {
+        guard shape.allSatisfy({ $0 >= 0 }) else {
+            throw SwiftConvError.modelFormat("TFLite: \(at): a variable tensor with unknown dimensions")
+        }
+        guard let count = try? checkedElementCount(shape), let bytes = dtype.byteCount(elements: count),
+            bytes <= TFLiteImporter.maxVariableBytes
+        else {
+            throw SwiftConvError.modelFormat(
+                "TFLite: \(at): variable tensor of shape \(shape) is larger than \(TFLiteImporter.maxVariableBytes) bytes")
+        }
+        var state = SwiftConvIR.Tensor(name: name, dtype: dtype, shape: shape, storage: try TensorStorage(zeroedByteCount: bytes))
+        state.quantization = info.type?.quantization
+        state.metadata = info.metadata
+        return state
     }
 
     /// Per-tensor or per-axis parameters from `scale`/`zero_point`; min/max only is ignored.
