@@ -117,3 +117,21 @@ import Testing
         try runTFLite1("ADD", [floats([1]), floats([2])], attributes: [attr("fused_activation_function", "SWISH")])
     }
 }
+
+/// Quantized int8 arithmetic the integer kernels did not take is refused as unsupported,
+/// not computed on the raw integers; int8 data movement with one shared scale still runs.
+@Test func tfliteQuantizedArithmeticIsNotComputedOnRawIntegers() throws {
+    let q = QuantParams(scale: 0.5, zeroPoint: 1, storageType: .int8)
+    let a = Tensor(dtype: .int8, shape: [2], values: [Int8(3), 4])
+    do {
+        _ = try runTFLite1("ADD", [a, a], quantization: [0: q, 1: q])
+        Issue.record("a quantized ADD ran on the float path")
+    } catch let e as SwiftConvError {
+        #expect(e.kind == .unsupportedOp)
+    }
+    #expect(throws: SwiftConvError.self) {
+        try runTFLite1("CONCATENATION", [a, a], quantization: [0: q, 1: QuantParams(scale: 0.25, zeroPoint: 1, storageType: .int8)])
+    }
+    let joined = try runTFLite1("CONCATENATION", [a, a], quantization: [0: q, 1: q])
+    #expect(joined.values(as: Int8.self) == [3, 4, 3, 4])
+}

@@ -11,6 +11,7 @@ enum TFLiteElementwiseKernels {
     static func register(into r: inout KernelRegistry) {
         for (op, fn) in [("ADD", BinaryArithmetic.Op.add), ("SUB", .sub), ("MUL", .mul), ("DIV", .div)] {
             r.registerTFLite(op) { ctx in
+                try ctx.requireUnquantizedInputs()
                 let act = try TFLiteFusedActivation(ctx)
                 return TFLiteKernel { inputs, context in
                     let (a, b) = try sameTypePair(inputs)
@@ -18,15 +19,17 @@ enum TFLiteElementwiseKernels {
                 }
             }
         }
-        r.registerTFLite("SQUARED_DIFFERENCE") { _ in
-            TFLiteKernel { inputs, context in
+        r.registerTFLite("SQUARED_DIFFERENCE") { ctx in
+            try ctx.requireUnquantizedInputs()
+            return TFLiteKernel { inputs, context in
                 let (a, b) = try sameTypePair(inputs)
                 let d = try BinaryArithmetic.apply(.sub, a, b, context.threads)
                 return [.tensor(try BinaryArithmetic.apply(.mul, d, d, context.threads))]
             }
         }
         for (op, fn) in [("MAXIMUM", VariadicKernel.Op.max), ("MINIMUM", .min)] {
-            r.registerTFLite(op) { _ in
+            r.registerTFLite(op) { ctx in
+                try ctx.requireUnquantizedInputs()
                 let k = VariadicKernel(op: fn)
                 return TFLiteKernel { inputs, context in
                     let (a, b) = try sameTypePair(inputs)
@@ -34,21 +37,24 @@ enum TFLiteElementwiseKernels {
                 }
             }
         }
-        r.registerTFLite("POW") { _ in
+        r.registerTFLite("POW") { ctx in
+            try ctx.requireUnquantizedInputs()
             let k = PowKernel()
             return TFLiteKernel { inputs, context in
                 let (a, b) = try sameTypePair(inputs)
                 return try k.run([.tensor(a), .tensor(b)], context)
             }
         }
-        r.registerTFLite("FLOOR_DIV") { _ in
-            TFLiteKernel { inputs, context in
+        r.registerTFLite("FLOOR_DIV") { ctx in
+            try ctx.requireUnquantizedInputs()
+            return TFLiteKernel { inputs, context in
                 let (a, b) = try sameTypePair(inputs)
                 return [.tensor(try floorDivide(a, b, context.threads))]
             }
         }
         // TFLite's FLOOR_MOD is Python's %: the remainder takes the divisor's sign.
-        r.registerTFLite("FLOOR_MOD") { _ in
+        r.registerTFLite("FLOOR_MOD") { ctx in
+            try ctx.requireUnquantizedInputs()
             let k = ModKernel(fmod: false)
             return TFLiteKernel { inputs, context in
                 let (a, b) = try sameTypePair(inputs)
@@ -57,7 +63,10 @@ enum TFLiteElementwiseKernels {
         }
 
         for (op, fn) in [("ABS", SignedUnaryOp.abs), ("NEG", .neg), ("SIGN", .sign)] {
-            r.registerTFLite(op) { _ in SignedUnaryKernel(op: fn) }
+            r.registerTFLite(op) { ctx in
+                try ctx.requireUnquantizedInputs()
+                return SignedUnaryKernel(op: fn)
+            }
         }
         // TFLite's ROUND rounds half to even, like ONNX's Round.
         let floatOps: [(String, FloatUnaryOp)] = [
@@ -65,15 +74,20 @@ enum TFLiteElementwiseKernels {
             ("CEIL", .ceil), ("ROUND", .round),
         ]
         for (op, fn) in floatOps {
-            r.registerTFLite(op) { _ in TFLiteActivationKernels.floatUnary(FloatUnaryKernel(op: fn)) }
+            r.registerTFLite(op) { ctx in
+                try ctx.requireUnquantizedInputs()
+                return TFLiteActivationKernels.floatUnary(FloatUnaryKernel(op: fn))
+            }
         }
-        r.registerTFLite("RSQRT") { _ in
-            TFLiteKernel { inputs, context in
+        r.registerTFLite("RSQRT") { ctx in
+            try ctx.requireUnquantizedInputs()
+            return TFLiteKernel { inputs, context in
                 [.tensor(try unaryFloat32(TFLiteActivationKernels.floatInput(inputs), context.threads) { 1 / $0.squareRoot() })]
             }
         }
-        r.registerTFLite("SQUARE") { _ in
-            TFLiteKernel { inputs, context in
+        r.registerTFLite("SQUARE") { ctx in
+            try ctx.requireUnquantizedInputs()
+            return TFLiteKernel { inputs, context in
                 let x = try inputs.tensor(0)
                 return [.tensor(try BinaryArithmetic.apply(.mul, x, x, context.threads))]
             }
@@ -94,9 +108,13 @@ enum TFLiteElementwiseKernels {
             ("GREATER_EQUAL", .greaterOrEqual),
         ]
         for (op, fn) in comparisons {
-            r.registerTFLite(op) { _ in CompareKernel(op: fn) }
+            r.registerTFLite(op) { ctx in
+                try ctx.requireUnquantizedInputs()
+                return CompareKernel(op: fn)
+            }
         }
-        r.registerTFLite("NOT_EQUAL") { _ in
+        r.registerTFLite("NOT_EQUAL") { ctx in
+            try ctx.requireUnquantizedInputs()
             let equal = CompareKernel(op: .equal), not = BooleanKernel(op: .not)
             return TFLiteKernel { inputs, context in try not.run(equal.run(inputs, context).map { $0 }, context) }
         }
@@ -121,7 +139,8 @@ enum TFLiteElementwiseKernels {
                 return try k.run([.tensor(c), .tensor(x), .tensor(y)], context)
             }
         }
-        r.registerTFLite("ADD_N") { _ in
+        r.registerTFLite("ADD_N") { ctx in
+            try ctx.requireUnquantizedInputs()
             let k = VariadicKernel(op: .sum)
             return TFLiteKernel { inputs, context in
                 let ts = try (0..<inputs.count).map { try inputs.tensor($0) }

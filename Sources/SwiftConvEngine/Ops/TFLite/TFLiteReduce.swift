@@ -11,6 +11,7 @@ enum TFLiteReduceKernels {
         ]
         for (name, op) in ops {
             r.registerTFLite(name) { ctx in
+                try ctx.requireUnquantizedInputs()
                 let keepDims = ctx.int("keep_dims", default: 0) != 0
                 let anyOnly = name == "REDUCE_ANY"
                 let fixed = try ctx.constant(1).map { try axesValues($0) }

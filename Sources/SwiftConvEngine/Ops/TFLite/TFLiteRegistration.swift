@@ -11,6 +11,26 @@ extension KernelRegistry {
     }
 }
 
+extension KernelBuildContext {
+    /// Refuses quantized inputs on a float path: reached only when the integer kernels did
+    /// not take the node, where computing on the raw integers would give wrong values.
+    func requireUnquantizedInputs() throws {
+        for i in 0..<node.inputs.count where inputQuantization(i) != nil {
+            throw SwiftConvError.unsupportedOp("\(label): quantized input \(i) needs the integer kernels")
+        }
+    }
+
+    /// Refuses a data-moving node whose quantized inputs and output do not share one scale
+    /// and zero point (joining them would need requantization).
+    func requireSharedQuantization() throws {
+        let all = ((0..<node.inputs.count).map { inputQuantization($0) } + [outputTypes.first??.quantization]).compactMap { $0 }
+        guard let first = all.first else { return }
+        for q in all where q.scale != first.scale || q.zeroPoint != first.zeroPoint {
+            throw SwiftConvError.unsupportedOp("\(label): inputs and output quantized differently need requantization")
+        }
+    }
+}
+
 /// A `tflite` kernel whose per-run work is a closure over what its factory parsed once
 /// (most TFLite ops are a few lines around the engine's shared machinery).
 struct TFLiteKernel: Kernel {

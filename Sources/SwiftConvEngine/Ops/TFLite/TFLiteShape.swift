@@ -29,6 +29,7 @@ enum TFLiteShapeKernels {
             }
         }
         r.registerTFLite("CONCATENATION") { ctx in
+            try ctx.requireSharedQuantization()
             let act = try TFLiteFusedActivation(ctx)
             let k = ConcatKernel(axis: ctx.int("axis", default: 0))
             return TFLiteKernel { inputs, context in
@@ -53,6 +54,7 @@ enum TFLiteShapeKernels {
             }
         }
         r.registerTFLite("PACK") { ctx in
+            try ctx.requireSharedQuantization()
             let axis = ctx.int("axis", default: 0)
             return TFLiteKernel { inputs, _ in
                 let ts = try (0..<inputs.count).map { try inputs.tensor($0) }
