@@ -139,8 +139,9 @@ def test_transposes_only_where_ops_need_them():
     graph = onnx.load_model_from_string(sc.convert(path, "onnx").to_bytes()).graph
     transposes = sum(1 for n in graph.node if n.op_type == "Transpose")
     convs = sum(1 for n in graph.node if n.op_type == "Conv")
-    # A pair per convolution would be 2 * convs; cancellation must remove most of them.
-    assert transposes < convs
+    # A pair per convolution would be 2 * convs; cancellation leaves one in and one out.
+    assert convs >= 2
+    assert transposes <= 2
 
 
 def test_int8_model_keeps_int8_interface_and_uses_qdq():

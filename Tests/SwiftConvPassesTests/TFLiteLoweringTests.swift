@@ -212,7 +212,7 @@ private func maxError(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).map { abs
     let m = tfliteModel(
         [
             Node(name: "c", opType: "MyCustom", domain: OpDomain.tfliteCustom, inputs: ["x"], outputs: ["c"]),
-            tflite("MIRROR_PAD", ["c", "p"], ["m"], [attr("mode", "SYMMETRIC")]),
+            tflite("GATHER", ["c", "p"], ["m"], [attr("batch_dims", 1)]),
             tflite("NOT_A_TFLITE_OP", ["m"], ["y"]),
         ],
         inputs: [info("x", .float32, [2])], outputs: [info("y", .float32, [4])],
@@ -223,7 +223,7 @@ private func maxError(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).map { abs
     #expect(error?.kind == .conversion)
     let message = error?.message ?? ""
     #expect(message.contains("MyCustom 'c'"))
-    #expect(message.contains("MIRROR_PAD 'm'") && message.contains("SYMMETRIC"))
+    #expect(message.contains("GATHER 'm'") && message.contains("batch_dims"))
     #expect(message.contains("NOT_A_TFLITE_OP 'y'"))
     // Nothing was rewritten.
     #expect(copy.format == .tflite)

@@ -14,9 +14,7 @@ extension TFLiteLoweringRules {
         "PAD": { l in try lowerPad(l, mode: "constant") },
         "PADV2": { l in try lowerPad(l, mode: "constant") },
         "MIRROR_PAD": { l in
-            guard l.string("mode", "REFLECT") == "REFLECT" else {
-                throw NotLowerable("SYMMETRIC mirror padding has no ONNX Pad mode")
-            }
+            guard l.string("mode", "REFLECT") == "REFLECT" else { return try lowerSymmetricPad(l) }
             try lowerPad(l, mode: "reflect")
         },
         "REVERSE_V2": { l in
@@ -83,6 +81,30 @@ extension TFLiteLoweringRules {
         var inputs = [try l.input(0), pads]
         if l.has(2) { inputs.append(l.emit("Reshape", [try l.input(2), l.int64s([])])) }
         try l.bind(0, l.emit("Pad", inputs, attributes: [.string("mode", mode)]))
+    }
+
+    /// SYMMETRIC mirror padding (the edge repeated, which ONNX Pad has no mode for): per
+    /// axis, the first `before` and last `after` entries reversed and concatenated around it.
+    static func lowerSymmetricPad(_ l: NodeLowering) throws {
+        let pads = try l.constantInts(1, what: "paddings")
+        guard pads.count % 2 == 0 else { throw NotLowerable("paddings must be [rank, 2]") }
+        var x = try l.input(0)
+        for axis in 0..<(pads.count / 2) {
+            let (before, after) = (pads[2 * axis], pads[2 * axis + 1])
+            guard before >= 0, after >= 0 else { throw NotLowerable("negative paddings") }
+            if before == 0 && after == 0 { continue }
+            let a = l.int64s([Int64(axis)])
+            var parts: [String] = []
+            if before > 0 {
+                parts.append(l.emit("Slice", [x, l.int64s([before - 1]), l.int64s([Int64.min]), a, l.int64s([-1])]))
+            }
+            parts.append(x)
+            if after > 0 {
+                parts.append(l.emit("Slice", [x, l.int64s([-1]), l.int64s([-after - 1]), a, l.int64s([-1])]))
+            }
+            x = l.emit("Concat", parts, attributes: [.int("axis", Int64(axis))])
+        }
+        try l.bind(0, x)
     }
 
     /// SLICE(input, begin, size): size -1 runs to the end.
