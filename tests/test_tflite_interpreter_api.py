@@ -59,6 +59,9 @@ def mlp():
 
 
 def _litert(path, **kwargs):
+    """LiteRT with its reference kernels (the ones ours match; XNNPACK differs from them by up
+    to 1.5e-3 on the dynamic-range MobileNetV2), unless the caller asks otherwise."""
+    kwargs.setdefault("experimental_op_resolver_type", litert.OpResolverType.BUILTIN_REF)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return litert.Interpreter(model_path=str(path), **kwargs)
@@ -421,6 +424,8 @@ def test_onnx_model_round_trips_through_onnx_checker(mlp):
 @pytest.mark.parametrize("path", TFLITE_FILES, ids=[p.stem for p in TFLITE_FILES])
 def test_preserved_intermediates_match_litert(path):
     ours = _allocated(path, experimental_preserve_all_tensors=True)
+    # (With LiteRT's default XNNPACK delegate the tensors inside a delegated partition hold
+    # stale data: _litert uses the reference kernels.)
     theirs = _litert(path, experimental_preserve_all_tensors=True)
     theirs.allocate_tensors()
     rng = np.random.default_rng(4)
@@ -431,7 +436,14 @@ def test_preserved_intermediates_match_litert(path):
     _needing_kernels(ours.invoke)
     theirs.invoke()
     compared = 0
+    ours_indices = {d["index"] for d in ours.get_tensor_details()}
     for d in theirs.get_tensor_details():
+        if d["index"] not in ours_indices:  # a scratch tensor a reference kernel added (im2col)
+            continue
+        if ours._tensors[d["index"]]["constant"]:
+            # Weights are compared by the round-trip tests; a variable tensor (an LSTM's state)
+            # is zeros at every run here, while LiteRT keeps the last run's final state in it.
+            continue
         try:
             want = theirs.get_tensor(d["index"])
         except ValueError:  # LiteRT holds no data for it (a tensor of a delegated partition)
@@ -440,5 +452,7 @@ def test_preserved_intermediates_match_litert(path):
         assert np.shape(got) == np.shape(want), d["name"]
         if np.issubdtype(np.asarray(want).dtype, np.floating):
             np.testing.assert_allclose(got, want, atol=1e-4, rtol=1e-4, err_msg=d["name"])
-            compared += 1
+        else:
+            np.testing.assert_array_equal(got, want, err_msg=d["name"])
+        compared += 1
     assert compared > 0

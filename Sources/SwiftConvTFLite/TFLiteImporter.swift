@@ -227,6 +227,12 @@ struct Importer {
             }
             graph.nodes.append(node)
         }
+        // A variable tensor an operator writes (a DEQUANTIZE of float16 state) starts from that
+        // operator, not from zeros.
+        let written = Set(graph.nodes.flatMap(\.outputs))
+        graph.initializers.removeAll { t in
+            written.contains(t.name) && t.metadata.contains { $0.key == TFLiteKeys.isVariable && $0.value == "1" }
+        }
         return graph
     }
 
