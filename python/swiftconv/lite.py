@@ -162,7 +162,10 @@ class Interpreter:
         if not self._allocated:
             raise InvalidArgument("Invoke called on model that is not ready. Call allocate_tensors() first.")
         by_name = {self._tensors[i]["name"]: i for i in self._inputs}
-        values = [array_to_tensor(np.ascontiguousarray(self._buffers[by_name[n]])) for n in self._session_inputs]
+        # np.require, not np.ascontiguousarray: the latter turns a scalar input into shape (1,).
+        values = [
+            array_to_tensor(np.require(self._buffers[by_name[n]], requirements="C")) for n in self._session_inputs
+        ]
         results = self._session.run(self._session_inputs, values, None, None)
         for name, value in zip(self._session_outputs, results):
             i = self._index_by_name.get(name)
