@@ -75,7 +75,7 @@ let package = Package(
             name: "SwiftConvCAPI",
             dependencies: [
                 "CSwiftConv", "SwiftConvIR", "SwiftConvModelIO", "SwiftConvKernels",
-                "SwiftConvEngine", "SwiftConvPasses",
+                "SwiftConvEngine", "SwiftConvPasses", "SwiftConvTFLite",
             ]),
 
         // MARK: Developer tools

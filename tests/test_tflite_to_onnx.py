@@ -6,7 +6,7 @@ run by onnxruntime, and compared with LiteRT's reference-kernel outputs stored n
 (`out_ref_<k>`): float within 1e-4 (absolute, or relative for large values), int8/uint8
 within one quantization step. The converted model keeps the TFLite input/output names, order
 and NHWC shapes. Fixtures that cannot be converted yet are listed with their reason in
-tests/tflite_to_onnx_known_failures.txt and run as xfail(strict=True), so the list only
+tests/tflite_known_failures.txt (suite `onnx`) and run as xfail(strict=True), so the list only
 shrinks. SWIFTCONV_TFLITE_FIXTURES (folders separated by os.pathsep) points the test at
 other fixture folders.
 """
@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import pytest
+from tflite_fixtures import known_failures
 
 import swiftconv as sc
 
 TESTS_DIR = Path(__file__).resolve().parent
-KNOWN_FAILURES = TESTS_DIR / "tflite_to_onnx_known_failures.txt"
 
 
 def _fixture_dirs():
@@ -33,19 +33,8 @@ def _fixture_dirs():
     return [root, root / "ops"]
 
 
-def _known_failures():
-    known = {}
-    if KNOWN_FAILURES.exists():
-        for line in KNOWN_FAILURES.read_text().splitlines():
-            line = line.strip()
-            if line and not line.startswith("#"):
-                name, _, reason = line.partition(" ")
-                known[name] = reason.strip() or "known failure"
-    return known
-
-
 def _fixtures():
-    known = _known_failures()
+    known = known_failures("onnx")
     params = []
     for folder in _fixture_dirs():
         for model in sorted(folder.glob("*.tflite")):

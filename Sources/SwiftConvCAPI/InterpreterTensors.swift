@@ -1,4 +1,5 @@
 import SwiftConvIR
+import SwiftConvTFLite
 
 /// The tensor table a tf.lite-style interpreter reports for the main graph: one entry per
 /// tensor with its TFLite index, shapes, element type and quantization.
@@ -17,6 +18,8 @@ struct InterpreterTensors {
         var signature: [Int]
         var quantization: QuantParams?
         var constant: Bool
+        /// A TFLite variable tensor (an LSTM's state): zeros at the start of every run here.
+        var variable: Bool
         var sparsity: String?
     }
 
@@ -25,10 +28,10 @@ struct InterpreterTensors {
     var inputs: [Int] = []
     var outputs: [Int] = []
 
-    static let indexKey = "tflite.tensor_index"
-    static let shapeKey = "tflite.shape"
-    static let signatureKey = "tflite.shape_signature"
-    static let sparsityKey = "tflite.sparsity"
+    static let indexKey = TFLiteKeys.tensorIndex
+    static let shapeKey = TFLiteKeys.shape
+    static let signatureKey = TFLiteKeys.shapeSignature
+    static let sparsityKey = TFLiteKeys.sparsity
 
     init(_ model: Model) {
         let g = model.graph
@@ -115,7 +118,7 @@ struct InterpreterTensors {
         if file == nil, irShape == nil { shape = signature.map { max($0, 1) } }
         return Entry(
             index: index, name: info.name, dtype: dtype, shape: shape, signature: signature, quantization: quantization,
-            constant: constant, sparsity: meta(info, sparsityKey))
+            constant: constant, variable: meta(info, TFLiteKeys.isVariable) == "1", sparsity: meta(info, sparsityKey))
     }
 
     /// The table as JSON (schema next to `sc_interpreter_tensors_json` in swiftconv.h).
@@ -144,6 +147,8 @@ struct InterpreterTensors {
                         w.int(Int64(e.quantization?.axis ?? 0))
                         w.key("constant")
                         w.bool(e.constant)
+                        w.key("variable")
+                        w.bool(e.variable)
                         w.key("sparsity")
                         w.string(e.sparsity)
                     }

@@ -26,20 +26,20 @@ enum TFLiteTypes {
 }
 
 /// Metadata keys the importer writes and the exporter reads (the IR contract in the issue 9 spec).
-enum TFLiteKeys {
-    static let tensorIndex = "tflite.tensor_index"
-    static let shape = "tflite.shape"
-    static let shapeSignature = "tflite.shape_signature"
-    static let sparsity = "tflite.sparsity"
-    static let isVariable = "tflite.is_variable"
-    static let version = "tflite.version"
-    static let intermediates = "tflite.intermediates"
-    static let signatureDefs = "tflite.signature_defs"
+public enum TFLiteKeys {
+    public static let tensorIndex = "tflite.tensor_index"
+    public static let shape = "tflite.shape"
+    public static let shapeSignature = "tflite.shape_signature"
+    public static let sparsity = "tflite.sparsity"
+    public static let isVariable = "tflite.is_variable"
+    public static let version = "tflite.version"
+    public static let intermediates = "tflite.intermediates"
+    public static let signatureDefs = "tflite.signature_defs"
     /// On a control-flow graph: the index of the subgraph it was read from.
-    static let subgraphIndex = "tflite.subgraph_index"
+    public static let subgraphIndex = "tflite.subgraph_index"
     /// Prefix of a TFLite `Model.metadata` entry kept for round trips; the value is base64.
-    static let metadataPrefix = "tflite.metadata."
-    static let customOptions = "custom_options"
+    public static let metadataPrefix = "tflite.metadata."
+    public static let customOptions = "custom_options"
 }
 
 /// Base64 (RFC 4648, padded), for TFLite metadata buffers, which are binary, in string metadata.

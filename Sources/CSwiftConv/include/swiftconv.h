@@ -455,7 +455,7 @@ sc_status *sc_dtypes_json(sc_buffer **out);
 /* The tensor table of the main graph as tf.lite's Interpreter reports it, as UTF-8 JSON:
  * {"tensors": [{"index", "name", "dtype" (numpy name or null), "shape" (ints, an unknown
  * dim is 1 as in tf.lite), "shape_signature" (ints, -1 for an unknown dim), "scales"
- * (floats), "zero_points" (ints), "quantized_dimension", "constant" (bool), "sparsity"
+ * (floats), "zero_points" (ints), "quantized_dimension", "constant" (bool), "variable" (bool: a TFLite variable tensor, zeros at the start of every run), "sparsity"
  * (string or null)}, ...] sorted by index, "inputs": [tensor indices of the inputs a caller
  * feeds], "outputs": [tensor indices], "signature_defs": the model's
  * "tflite.signature_defs" metadata (JSON text) or null}. A TFLite model's indices are the

@@ -193,6 +193,13 @@ final class GraphLowering {
     func float(of value: String) throws -> String {
         guard !value.isEmpty, let q = types[value]?.quantization else { return value }
         if let done = dequantized[value] { return done }
+        if let c = constants[value], ![.int8, .uint8, .int32].contains(c.dtype), let folded = dequantizedConstant(c, q) {
+            // DequantizeLinear takes only (u)int8 and int32 before opset 21: an int16 constant
+            // (an integer LSTM's zero cell state) becomes its float value here.
+            let out = constant(value + "_dequantized", folded)
+            dequantized[value] = out
+            return out
+        }
         let (scale, zero) = quantizationConstants(q, base: value)
         let out = fresh(value + "_dequantized")
         var attributes: [Attribute] = []
@@ -201,6 +208,19 @@ final class GraphLowering {
         types[out] = .tensor(elementType: .float32, shape: types[value]?.tensorShape)
         dequantized[value] = out
         return out
+    }
+
+    /// `(c - zero point) * scale` of a quantized constant, per tensor or along its axis.
+    func dequantizedConstant(_ c: Tensor, _ q: QuantParams) -> Tensor? {
+        guard let raw = c.doubleValues(), !q.scale.isEmpty, q.scale.count == q.zeroPoint.count else { return nil }
+        let axis = q.axis ?? 0
+        let inner = c.shape.count > axis ? c.shape[(axis + 1)...].reduce(1, *) : 1
+        let channels = q.isPerTensor ? 1 : q.scale.count
+        let values: [Float] = raw.enumerated().map { i, v in
+            let k = q.isPerTensor ? 0 : (i / max(inner, 1)) % channels
+            return Float((v - Double(q.zeroPoint[k])) * Double(q.scale[k]))
+        }
+        return Tensor(dtype: .float32, shape: c.shape, values: values)
     }
 
     /// Scale and zero-point constants for Q/DQ: scalars per tensor, vectors per axis.
