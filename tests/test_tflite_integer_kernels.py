@@ -33,13 +33,6 @@ KNOWN_UNSUPPORTED = {
     "reduce_prod_axes1_2_keep_int8": "REDUCE_PROD int8",
     "reduce_prod_axesm1_drop_int8": "REDUCE_PROD int8",
     "tconv_weights1152_dynamic": "dynamic-range TRANSPOSE_CONV",
-    "lstm_last_int8": "UNIDIRECTIONAL_SEQUENCE_LSTM int8 not implemented",
-    "lstm_sequences_int8": "UNIDIRECTIONAL_SEQUENCE_LSTM int8",
-    "lstm_weights1280_int8": "UNIDIRECTIONAL_SEQUENCE_LSTM int8",
-    "bilstm_sequences_int8": "UNIDIRECTIONAL_SEQUENCE_LSTM int8",
-    "lstm_tfkeras_int8": "UNIDIRECTIONAL_SEQUENCE_LSTM int8",
-    "lstm_tfkeras_dynamic": "dynamic-range UNIDIRECTIONAL_SEQUENCE_LSTM not implemented",
-    "lstm_weights1280_dynamic": "dynamic-range UNIDIRECTIONAL_SEQUENCE_LSTM",
 }
 # LiteRT's BUILTIN_REF int8 SUM returns values unrelated to the sums; we match its default kernel.
 COMPARE_DEFAULT = {"sum_axes0_2_keep_int8", "sum_axes1_2_drop_int8", "sum_axes1_2_keep_int8", "sum_axesm1_drop_int8"}

@@ -133,7 +133,8 @@ func hybridLSTMTracksTheFloatCell(asymmetric: Bool) throws {
         case .int32:
             // Biases back to float with their scale (input scale * weight scale).
             return Tensor(name: t.name, dtype: .float32, shape: t.shape, values: t.values(as: Int32.self).map { Float($0) / 64 / 128 })
-        case .int16, .int8 where t.name == "h0":
+        case .int16,
+            .int8 where t.name == "h0":
             return Tensor(name: t.name, dtype: .float32, shape: t.shape, values: [Float](repeating: 0, count: t.elementCount))
         default:
             return t

@@ -43,7 +43,9 @@ private struct LSTMLayout {
         guard let t = ctx.constant(i) else {
             throw SwiftConvError.unsupportedOp("an integer LSTM needs constant weights (input \(i))").at(ctx.nodeContext)
         }
-        guard t.dtype == .int8 else { throw SwiftConvError.unsupportedOp("LSTM weights of type \(t.dtype) (input \(i))").at(ctx.nodeContext) }
+        guard t.dtype == .int8 else {
+            throw SwiftConvError.unsupportedOp("LSTM weights of type \(t.dtype) (input \(i))").at(ctx.nodeContext)
+        }
         let expected = rows.map { [$0, cols] } ?? [cols]
         guard t.shape == expected else { throw ctx.invalid("LSTM input \(i) has shape \(t.shape), expected \(expected)") }
         let q = try TensorQuant(ctx.quantization(ofInput: i), "LSTM weights (input \(i))", ctx)
