@@ -311,7 +311,9 @@ struct Importer {
         return (info, constant)
     }
 
-    /// The initial value of a variable tensor without data (an LSTM's state): zeros.
+    /// The initial value of a variable tensor without data (an LSTM's state): zeros, or for an
+    /// int8 tensor its zero point in every byte (LiteRT's `ResetVariableTensor`), i.e. the
+    /// real value 0 that a quantized LSTM's output state starts from.
     ///
     /// LiteRT keeps what a kernel wrote into such a tensor for the next `invoke`, so its second
     /// run of a Keras (stateless) LSTM starts from the first run's final state; here every run
@@ -328,6 +330,10 @@ struct Importer {
                 "TFLite: \(at): variable tensor of shape \(shape) is larger than \(TFLiteImporter.maxVariableBytes) bytes")
         }
         var state = SwiftConvIR.Tensor(name: name, dtype: dtype, shape: shape, storage: try TensorStorage(zeroedByteCount: bytes))
+        if dtype == .int8, let zp = info.type?.quantization?.zeroPoint.first, zp != 0 {
+            state = SwiftConvIR.Tensor(
+                name: name, dtype: dtype, shape: shape, values: [Int8](repeating: Int8(truncatingIfNeeded: zp), count: count))
+        }
         state.quantization = info.type?.quantization
         state.metadata = info.metadata
         return state

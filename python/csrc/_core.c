@@ -745,7 +745,8 @@ static PyObject *Model_convert(ModelObject *self, PyObject *args) {
     const char *target;
     const char *options = NULL;
     if (!PyArg_ParseTuple(args, "sz:convert", &target, &options)) return NULL;
-    status = sc_model_convert(self->model, target, options, &out);
+    sc_model *out = NULL;
+    sc_status *status = sc_model_convert(self->model, target, options, &out);
     if (status != NULL) return raise_status(status);
     return wrap_model(out);
 }
