@@ -227,6 +227,12 @@ struct Importer {
             }
             graph.nodes.append(node)
         }
+        // A variable tensor that an operator writes (an LSTM state made by DEQUANTIZE from
+        // float16 data) or that the caller feeds has no initial value of its own.
+        let written = Set(graph.nodes.flatMap(\.outputs) + graph.inputs.map(\.name))
+        graph.initializers.removeAll { t in
+            written.contains(t.name) && t.metadata.contains { $0.key == TFLiteKeys.isVariable && $0.value == "1" }
+        }
         return graph
     }
 
