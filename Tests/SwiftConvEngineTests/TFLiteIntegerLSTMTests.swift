@@ -117,6 +117,12 @@ private func int8LSTMModel(cellScale: Float = 0x1p-11, intermediates: Bool = tru
     #expect(throws: SwiftConvError.self) { _ = try InferenceSession(model: int8LSTMModel(cellScale: 0.001).0) }
     // TFLite's tanh handles at most 6 integer bits: a cell scale of 2^-8 is refused.
     #expect(throws: SwiftConvError.self) { _ = try InferenceSession(model: int8LSTMModel(cellScale: 0x1p-8).0) }
+    // A NaN or negative clip is refused, not converted to an integer.
+    for clip in [Float.nan, -1, .infinity] {
+        var m = int8LSTMModel().0
+        m.graph.nodes[0].attributes.append(tfl("cell_clip", clip))
+        #expect(throws: SwiftConvError.self) { _ = try InferenceSession(model: m) }
+    }
 }
 
 /// The dynamic-range form: the same weights as int8 with scales, float input, biases and state.

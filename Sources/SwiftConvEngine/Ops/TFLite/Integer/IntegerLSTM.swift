@@ -50,6 +50,7 @@ private struct LSTMLayout {
         guard t.shape == expected else { throw ctx.invalid("LSTM input \(i) has shape \(t.shape), expected \(expected)") }
         let q = try TensorQuant(ctx.quantization(ofInput: i), "LSTM weights (input \(i))", ctx)
         guard q.zeroPoint == 0 else { throw ctx.invalid("LSTM weights (input \(i)) must be symmetric (zero point 0)") }
+        guard q.scale.isFinite, q.scale > 0 else { throw ctx.invalid("LSTM weights (input \(i)) scale \(q.scale) must be positive") }
         return (t.values(as: Int8.self), q.scale)
     }
 
@@ -108,6 +109,9 @@ struct IntegerLSTMKernel: Kernel {
         guard ctx.hasInput(18), ctx.hasInput(19) else { throw ctx.invalid("a full-integer LSTM needs its output and cell state tensors") }
         let outputState = try TensorQuant(ctx.quantization(ofInput: 18), "the LSTM output state", ctx)
         let cellState = try TensorQuant(ctx.quantization(ofInput: 19), "the LSTM cell state", ctx)
+        for (q, what) in [(input, "input"), (outputState, "output state"), (cellState, "cell state")] {
+            guard q.scale.isFinite, q.scale > 0 else { throw ctx.invalid("the LSTM \(what) scale \(q.scale) must be positive") }
+        }
         guard outputState.storage == .int8 else { throw unsupported("an integer LSTM with a \(outputState.storage) output state") }
         guard cellState.storage == .int16 else {
             throw unsupported("an integer LSTM with a \(cellState.storage) cell state (only the int16 form)")
@@ -127,6 +131,7 @@ struct IntegerLSTMKernel: Kernel {
             throw unsupported("a full-integer LSTM with \(intermediates.count) intermediate tensors (the int16-cell form has 5)")
         }
         let hidden = try TensorQuant(intermediates[4], "the LSTM hidden intermediate", ctx)
+        guard hidden.scale.isFinite, hidden.scale > 0 else { throw ctx.invalid("the LSTM hidden scale \(hidden.scale) must be positive") }
         hiddenZeroPoint = hidden.zeroPoint
         outputStateZeroPoint = outputState.zeroPoint
         // Without layer norm every gate sum is Q3.12.
@@ -161,8 +166,11 @@ struct IntegerLSTMKernel: Kernel {
         let twoToMinus15 = Float(1.0 / 32768.0)
         hiddenMultiplier = FixedPoint.Multiplier(Double(twoToMinus15 / hidden.scale * twoToMinus15))
         let cellClipReal = ctx.float("cell_clip", default: 0)
-        cellClip = Int16(min(max(cellClipReal / cellState.scale, -32768), 32767))
         let projClipReal = ctx.float("proj_clip", default: 0)
+        guard cellClipReal.isFinite, cellClipReal >= 0, projClipReal.isFinite, projClipReal >= 0 else {
+            throw ctx.invalid("cell_clip and proj_clip must be finite and not negative")
+        }
+        cellClip = Int16(min(max(cellClipReal / cellState.scale, -32768), 32767))
         if ctx.hasInput(16) {
             let wp = try layout.weights(ctx, 16, rows: nOutput, cols: nCell)
             var bias = [Int32](repeating: 0, count: nOutput)
@@ -325,6 +333,9 @@ struct HybridLSTMKernel: Kernel {
         if activation == .signBit { throw SwiftConvError.unsupportedOp("LSTM activation SIGN_BIT").at(ctx.nodeContext) }
         cellClip = ctx.float("cell_clip", default: 0)
         projClip = ctx.float("proj_clip", default: 0)
+        guard cellClip.isFinite, cellClip >= 0, projClip.isFinite, projClip >= 0 else {
+            throw ctx.invalid("cell_clip and proj_clip must be finite and not negative")
+        }
         asymmetric = ctx.int("asymmetric_quantize_inputs", default: 0) != 0
         func floatVector(_ i: Int, _ n: Int) throws -> [Float]? {
             guard ctx.hasInput(i) else { return nil }
@@ -413,11 +424,12 @@ struct HybridLSTMKernel: Kernel {
         if v.allSatisfy({ $0 == 0 }) { return nil }
         var q = [Int8](repeating: 0, count: v.count)
         let r = v.withUnsafeBufferPointer { vb in
-            q.withUnsafeMutableBufferPointer { qb in
-                quantizeRowForHybrid(vb.baseAddress!, v.count, asymmetric: asymmetric, into: qb.baseAddress!)
+            q.withUnsafeMutableBufferPointer { qb -> (scale: Float, offset: Int32)? in
+                guard let src = vb.baseAddress, let dst = qb.baseAddress else { return nil }
+                return quantizeRowForHybrid(src, v.count, asymmetric: asymmetric, into: dst)
             }
         }
-        return (q, r.scale, r.offset)
+        return r.map { (q, $0.scale, $0.offset) }
     }
 
     /// `result += (dot(w_row, q) - rowSum * offset) * (rowScale * weightScale)` for every row.
