@@ -227,9 +227,9 @@ struct Importer {
             }
             graph.nodes.append(node)
         }
-        // A variable tensor an operator writes (a DEQUANTIZE of float16 state) starts from that
-        // operator, not from zeros.
-        let written = Set(graph.nodes.flatMap(\.outputs))
+        // A variable tensor that an operator writes (an LSTM state made by DEQUANTIZE from
+        // float16 data) or that the caller feeds has no initial value of its own.
+        let written = Set(graph.nodes.flatMap(\.outputs) + graph.inputs.map(\.name))
         graph.initializers.removeAll { t in
             written.contains(t.name) && t.metadata.contains { $0.key == TFLiteKeys.isVariable && $0.value == "1" }
         }
@@ -317,7 +317,9 @@ struct Importer {
         return (info, constant)
     }
 
-    /// The initial value of a variable tensor without data (an LSTM's state): zeros.
+    /// The initial value of a variable tensor without data (an LSTM's state): zeros, or for an
+    /// int8 tensor its zero point in every byte (LiteRT's `ResetVariableTensor`), i.e. the
+    /// real value 0 that a quantized LSTM's output state starts from.
     ///
     /// LiteRT keeps what a kernel wrote into such a tensor for the next `invoke`, so its second
     /// run of a Keras (stateless) LSTM starts from the first run's final state; here every run
@@ -334,6 +336,10 @@ struct Importer {
                 "TFLite: \(at): variable tensor of shape \(shape) is larger than \(TFLiteImporter.maxVariableBytes) bytes")
         }
         var state = SwiftConvIR.Tensor(name: name, dtype: dtype, shape: shape, storage: try TensorStorage(zeroedByteCount: bytes))
+        if dtype == .int8, let zp = info.type?.quantization?.zeroPoint.first, zp != 0 {
+            state = SwiftConvIR.Tensor(
+                name: name, dtype: dtype, shape: shape, values: [Int8](repeating: Int8(truncatingIfNeeded: zp), count: count))
+        }
         state.quantization = info.type?.quantization
         state.metadata = info.metadata
         return state

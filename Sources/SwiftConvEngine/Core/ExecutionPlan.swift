@@ -99,7 +99,7 @@ public final class ExecutionPlan: @unchecked Sendable {
                 node: n, opsets: opsets,
                 constants: n.inputs.map { inputIndex[$0] == nil ? constantByName[$0] : nil },
                 inputTypes: n.inputs.map { typeByName[$0] }, outputTypes: n.outputs.map { typeByName[$0] },
-                captures: nodeCaptures, visible: visible)
+                captures: nodeCaptures, visible: visible, valueTypes: typeByName)
             steps.append(
                 Step(
                     kernel: kernel, inputs: (n.inputs + nodeCaptures).map { $0.isEmpty ? -1 : slot($0) },

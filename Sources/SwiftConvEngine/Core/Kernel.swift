@@ -50,6 +50,10 @@ public struct KernelBuildContext {
     /// Outer-scope names the node's subgraphs read; their values follow the node inputs
     /// in `run`'s `inputs`, in this order (empty for nodes without subgraphs).
     public var subgraphCaptures: [String] = []
+    /// The declared types of every value of the node's graph, by name: ops whose file format
+    /// attaches extra tensors (a TFLite op's `intermediates`, which carry an integer LSTM's
+    /// gate scales) read their quantization here.
+    public var valueTypes: [String: ValueType] = [:]
 
     /// The node as error context.
     public var nodeContext: SwiftConvError.NodeContext { SwiftConvError.NodeContext(node) }

@@ -30,7 +30,7 @@ final class PlanBuilder {
 
     func makeKernel(
         node: Node, opsets: [String: Int64], constants: [Tensor?], inputTypes: [ValueType?],
-        outputTypes: [ValueType?], captures: [String], visible: Set<String>
+        outputTypes: [ValueType?], captures: [String], visible: Set<String>, valueTypes: [String: ValueType] = [:]
     ) throws -> Kernel {
         let domain = node.canonicalDomain
         let domainName = domain.isEmpty ? "ai.onnx" : domain
@@ -54,7 +54,7 @@ final class PlanBuilder {
             buildSubgraph: { [unowned self] g in
                 try ExecutionPlan(graph: g, opsets: opsets, outerScope: visible, builder: self)
             },
-            subgraphCaptures: captures)
+            subgraphCaptures: captures, valueTypes: valueTypes)
         do {
             return try factory(ctx)
         } catch let e as SwiftConvError {

@@ -22,6 +22,11 @@ enum TFLiteIntegerKernels {
         case "BATCH_MATMUL":
             if quantized { return try IntegerBatchMatMulKernel(ctx) }
             if input == .float32, isHybridWeight(ctx) { return try HybridBatchMatMulKernel(ctx) }
+        case "UNIDIRECTIONAL_SEQUENCE_LSTM":
+            if quantized { return try IntegerLSTMKernel(ctx) }
+            // Input 2 (input-to-forget weights) is the one weight every LSTM has.
+            let w = ctx.inputType(2)?.tensorElementType ?? ctx.constant(2)?.dtype
+            if input == .float32, w == .int8, ctx.quantization(ofInput: 2) != nil { return try HybridLSTMKernel(ctx) }
         case "ADD", "SUB":
             if quantized { return try IntegerAddSubKernel(ctx) }
         case "MUL":
