@@ -397,11 +397,17 @@ def test_resize_batch_matches_litert(path):
         theirs.set_tensor(d["index"], value)
     _needing_kernels(ours.invoke)
     theirs.invoke()
+    # A dynamic-range op quantizes its float input per image at run time: a 1-ulp difference
+    # upstream (summation order) can move one element across a rounding boundary, one int8
+    # step, about 1e-3 on MobileNetV2's logits (checked on batch 3: one element of one image;
+    # LiteRT's own XNNPACK and reference kernels differ by 1.5e-3 on this model). Float models
+    # are held to 1e-4.
+    tol = 2e-3 if path.stem.endswith("_dynamic") else 1e-4
     for d in theirs.get_output_details():
         want, got = theirs.get_tensor(d["index"]), ours.get_tensor(d["index"])
         assert got.shape == want.shape
         if np.issubdtype(want.dtype, np.floating):
-            np.testing.assert_allclose(got, want, atol=1e-4, rtol=1e-4)
+            np.testing.assert_allclose(got, want, atol=tol, rtol=1e-4)
 
 
 def test_fixtures_present_when_importer_is():
@@ -437,8 +443,14 @@ def test_preserved_intermediates_match_litert(path):
     theirs.invoke()
     compared = 0
     ours_indices = {d["index"] for d in ours.get_tensor_details()}
+    # Tensors no operator writes and no caller feeds (an LSTM's `intermediates`, which only carry
+    # quantization parameters) have no defined value in LiteRT either.
+    defined = {i for op in theirs._get_ops_details() for i in op["outputs"]}
+    defined |= {d["index"] for d in theirs.get_input_details()}
     for d in theirs.get_tensor_details():
         if d["index"] not in ours_indices:  # a scratch tensor a reference kernel added (im2col)
+            continue
+        if d["index"] not in defined:
             continue
         if ours._tensors[d["index"]]["constant"] or ours._tensors[d["index"]]["variable"]:
             # Weights are compared by the round-trip tests; a variable tensor (an LSTM's state)
