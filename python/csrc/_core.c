@@ -745,7 +745,11 @@ static PyObject *Model_convert(ModelObject *self, PyObject *args) {
     const char *target;
     const char *options = NULL;
     if (!PyArg_ParseTuple(args, "sz:convert", &target, &options)) return NULL;
+    sc_model *out = NULL;
+    sc_status *status;
+    Py_BEGIN_ALLOW_THREADS
     status = sc_model_convert(self->model, target, options, &out);
+    Py_END_ALLOW_THREADS
     if (status != NULL) return raise_status(status);
     return wrap_model(out);
 }
