@@ -45,7 +45,8 @@ class WrongOutput(Exception):
 
 def _inputs(path: Path) -> list[np.ndarray]:
     data = np.load(path.with_suffix(".npz"))
-    return [data[f"input_{k}"] for k in range(sum(1 for key in data.files if key.startswith("input_")))]
+    count = sum(1 for key in data.files if key.startswith("input_") and key[6:].isdigit())  # not input_names
+    return [data[f"input_{k}"] for k in range(count)]
 
 
 class _Runner:
