@@ -50,6 +50,25 @@ public struct KernelTable: Sendable {
             _ scratch: UnsafeMutablePointer<Float>
         ) -> Void
 
+    /// Int32 dot products of int16 rows, `IntegerGemm.portableGemmNT`; `k` a multiple of 16.
+    public var int16GemmNT:
+        @Sendable (
+            _ m: Int, _ n: Int, _ k: Int, _ x: UnsafePointer<Int16>, _ ldx: Int, _ w: UnsafePointer<Int16>, _ ldw: Int,
+            _ out: UnsafeMutablePointer<Int32>, _ ldo: Int
+        ) -> Void = { m, n, k, x, ldx, w, ldw, out, ldo in
+            IntegerGemm.portableGemmNT(m: m, n: n, k: k, x: x, ldx: ldx, w: w, ldw: ldw, out: out, ldo: ldo)
+        }
+
+    /// One output pixel of a quantized depthwise convolution, `IntegerGemm.portableDepthwisePixel`.
+    public var int16DepthwisePixel:
+        @Sendable (
+            _ channels: Int, _ taps: Int, _ x: UnsafePointer<Int16>, _ xOffsets: UnsafePointer<Int>,
+            _ f: UnsafePointer<Int16>, _ fOffsets: UnsafePointer<Int>, _ acc: UnsafeMutablePointer<Int32>
+        ) -> Void = { channels, taps, x, xOffsets, f, fOffsets, acc in
+            IntegerGemm.portableDepthwisePixel(
+                channels: channels, taps: taps, x: x, xOffsets: xOffsets, f: f, fOffsets: fOffsets, acc: acc)
+        }
+
     /// The portable Swift loops, on every machine.
     public static let generic = KernelTable(
         name: "portable", features: [],
@@ -90,6 +109,10 @@ public struct KernelTable: Sendable {
         t.depthwiseConv2D = { problem, planes in
             // Each call decides for its own planes: no state is shared between parallel chunks.
             if !problem.runAVX2x3(planes) { problem.runPortable(planes) }
+        }
+        t.int16GemmNT = { m, n, k, x, ldx, w, ldw, out, ldo in scv_i16_gemm_nt_avx2(m, n, k, x, ldx, w, ldw, out, ldo) }
+        t.int16DepthwisePixel = { channels, taps, x, xOffsets, f, fOffsets, acc in
+            scv_i16_depthwise_pixel_avx2(channels, taps, x, xOffsets, f, fOffsets, acc)
         }
         return t
     }

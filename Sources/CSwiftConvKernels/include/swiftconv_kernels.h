@@ -8,6 +8,7 @@
 #define SWIFTCONV_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -45,6 +46,19 @@ int scv_depthwise3x3_avx2(const float *x, const float *filters, const float *bia
                           ptrdiff_t plane_begin, ptrdiff_t plane_end, ptrdiff_t channels,
                           ptrdiff_t h, ptrdiff_t w, ptrdiff_t oh, ptrdiff_t ow, ptrdiff_t stride,
                           ptrdiff_t pad_top, ptrdiff_t pad_left, float lo, float hi);
+
+/// Int32 dot products of int16 rows (AVX2): `out[i * ldo + j] = Σ_t x[i * ldx + t] * w[j * ldw + t]`
+/// for i < m, j < n, t < k. `k` must be a multiple of 16 (callers zero-pad rows). The quantized
+/// kernels pass values already offset by their zero points (|v| <= 255), so no pair sum overflows.
+void scv_i16_gemm_nt_avx2(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const int16_t *x, ptrdiff_t ldx,
+                          const int16_t *w, ptrdiff_t ldw, int32_t *out, ptrdiff_t ldo);
+
+/// One output pixel of a quantized depthwise convolution (AVX2):
+/// `acc[c] = Σ_t x[x_offsets[t] + c] * f[f_offsets[t] + c]` for c < channels, over the `taps`
+/// window taps inside the image (int16 values already offset by their zero points).
+void scv_i16_depthwise_pixel_avx2(ptrdiff_t channels, ptrdiff_t taps, const int16_t *x,
+                                  const ptrdiff_t *x_offsets, const int16_t *f,
+                                  const ptrdiff_t *f_offsets, int32_t *acc);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,39 @@
+/// Int32 dot products of int16 operands for the quantized TFLite kernels.
+///
+/// The kernels store activations and weights as int16 values already offset by their zero
+/// points (`x - zx`, `w - zw`, each within ±255), so a product sum needs no row-sum
+/// corrections and padding taps are plain zeros. Integer sums are exact in any order, so the
+/// AVX2 slots and these portable loops give identical accumulators.
+public enum IntegerGemm {
+    /// `k` of a packed row: rounded up to a multiple of 16 (the AVX2 loop's step), the tail
+    /// zero-filled.
+    public static func paddedDepth(_ k: Int) -> Int { (k + 15) & ~15 }
+
+    /// `out[i * ldo + j] = Σ_t x[i * ldx + t] * w[j * ldw + t]` for i < m, j < n, t < k.
+    public static func portableGemmNT(
+        m: Int, n: Int, k: Int, x: UnsafePointer<Int16>, ldx: Int, w: UnsafePointer<Int16>, ldw: Int,
+        out: UnsafeMutablePointer<Int32>, ldo: Int
+    ) {
+        for i in 0..<m {
+            let xr = x + i * ldx
+            for j in 0..<n {
+                let wr = w + j * ldw
+                var s: Int32 = 0
+                for t in 0..<k { s &+= Int32(xr[t]) &* Int32(wr[t]) }
+                out[i * ldo + j] = s
+            }
+        }
+    }
+
+    /// `acc[c] = Σ_t x[xOffsets[t] + c] * f[fOffsets[t] + c]` for c < channels.
+    public static func portableDepthwisePixel(
+        channels: Int, taps: Int, x: UnsafePointer<Int16>, xOffsets: UnsafePointer<Int>, f: UnsafePointer<Int16>,
+        fOffsets: UnsafePointer<Int>, acc: UnsafeMutablePointer<Int32>
+    ) {
+        for c in 0..<channels { acc[c] = 0 }
+        for t in 0..<taps {
+            let xr = x + xOffsets[t], fr = f + fOffsets[t]
+            for c in 0..<channels { acc[c] &+= Int32(xr[c]) &* Int32(fr[c]) }
+        }
+    }
+}
