@@ -31,12 +31,22 @@ struct Int16GemmWeights: Sendable {
 
 /// An activation tensor's values minus `zeroPoint`, as int16 (int8/uint8 inputs only).
 func offsetActivations(_ t: Tensor, zeroPoint: Int32) throws -> [Int16] {
-    let z = Int16(truncatingIfNeeded: zeroPoint)
     guard (-255...255).contains(zeroPoint) else { throw kernelError("input zero point \(zeroPoint) is out of range") }
+    let z = Int16(truncatingIfNeeded: zeroPoint)
+    let signed: Bool
     switch t.dtype {
-    case .int8: return t.values(as: Int8.self).map { Int16($0) &- z }
-    case .uint8: return t.values(as: UInt8.self).map { Int16($0) &- z }
+    case .int8: signed = true
+    case .uint8: signed = false
     default: throw kernelUnsupported("\(t.dtype) activations in an int8 kernel")
+    }
+    let bytes = t.storage.bytes
+    return [Int16](unsafeUninitializedCapacity: bytes.count) { out, initialized in
+        if signed {
+            for i in 0..<bytes.count { out[i] = Int16(Int8(bitPattern: bytes[i])) &- z }
+        } else {
+            for i in 0..<bytes.count { out[i] = Int16(bytes[i]) &- z }
+        }
+        initialized = bytes.count
     }
 }
 
@@ -96,6 +106,18 @@ struct ConvRequantization: Sendable {
         let v = scaled &+ outputZeroPoint
         return min(max(v, clamp.lowerBound), clamp.upperBound)
     }
+
+    /// Requantizes the accumulators of channels `first..<first + count` (`acc[i]` belongs to
+    /// channel `first + i`) into 8-bit outputs `out[i]` (the bit pattern of an int8 or uint8).
+    @inline(__always)
+    func store(_ acc: UnsafePointer<Int32>, first: Int, count: Int, to out: UnsafeMutablePointer<UInt8>) {
+        for i in 0..<count { out[i] = UInt8(truncatingIfNeeded: output(acc[i], channel: first + i)) }
+    }
+
+    /// An 8-bit output tensor from its stored bytes.
+    func tensor(_ bytes: [UInt8], shape: [Int]) -> Tensor {
+        Tensor(dtype: outputType == .uint8 ? .uint8 : .int8, shape: shape, values: bytes)
+    }
 }
 
 /// Quantized FULLY_CONNECTED (TFLite's reference `FullyConnected`/per-channel variant):
@@ -138,26 +160,30 @@ struct IntegerFullyConnectedKernel: Kernel {
         // Rows padded to the weights' stride; the padding stays zero.
         var rows = [Int16](repeating: 0, count: batch * ld)
         for b in 0..<batch { for i in 0..<k { rows[b * ld + i] = xs[b * k + i] } }
-        var out = [Int32](repeating: 0, count: batch * n)
+        var acc = [Int32](repeating: 0, count: batch * n)
+        var out = [UInt8](repeating: 0, count: batch * n)
         let table = KernelTable.best
         let requant = self.requant
         rows.withUnsafeBufferPointer { xb in
             weights.data.withUnsafeBufferPointer { wb in
-                out.withUnsafeMutableBufferPointer { ob in
-                    let xp = xb.baseAddress!, wp = wb.baseAddress!, op = ob.baseAddress!
-                    // Enough rows per chunk that a thread's share outweighs waking it.
-                    let grain = max(16, 16_384 / max(ld * batch, 1))
-                    context.threads.parallelFor(n, grain: grain) { range in
-                        table.int16GemmNT(batch, range.count, ld, xp, ld, wp + range.lowerBound * ld, ld, op + range.lowerBound, n)
-                        for b in 0..<batch {
-                            for r in range { op[b * n + r] = requant.output(op[b * n + r], channel: r) }
+                acc.withUnsafeMutableBufferPointer { ab in
+                    out.withUnsafeMutableBufferPointer { ob in
+                        let xp = xb.baseAddress!, wp = wb.baseAddress!, ap = ab.baseAddress!, op = ob.baseAddress!
+                        // Enough rows per chunk that a thread's share outweighs waking it.
+                        let grain = max(16, 16_384 / max(ld * batch, 1))
+                        context.threads.parallelFor(n, grain: grain) { range in
+                            table.int16GemmNT(batch, range.count, ld, xp, ld, wp + range.lowerBound * ld, ld, ap + range.lowerBound, n)
+                            for b in 0..<batch {
+                                let at = b * n + range.lowerBound
+                                requant.store(ap + at, first: range.lowerBound, count: range.count, to: op + at)
+                            }
                         }
                     }
                 }
             }
         }
         let shape = keepNumDims ? Array(x.shape.dropLast()) + [n] : [batch, n]
-        return [.tensor(narrowedTensor(out, dtype: requant.outputType, shape: shape))]
+        return [.tensor(requant.tensor(out, shape: shape))]
     }
 }
 
@@ -218,7 +244,7 @@ struct IntegerConv2DKernel: Kernel {
         let ld = weights.ld
         let perGroup = oc / groups
         let pixels = n * oh * ow
-        var out = [Int32](repeating: 0, count: total)
+        var out = [UInt8](repeating: 0, count: total)
         let table = KernelTable.best
         let requant = self.requant
         let (kh, kw, ic, oc, groups) = (self.kh, self.kw, self.ic, self.oc, self.groups)
@@ -230,20 +256,21 @@ struct IntegerConv2DKernel: Kernel {
                 out.withUnsafeMutableBufferPointer { ob in
                     let xp = xb.baseAddress!, wp = wb.baseAddress!, op = ob.baseAddress!
                     context.threads.parallelFor(pixels, grain: block) { range in
+                        let acc = UnsafeMutablePointer<Int32>.allocate(capacity: block * oc)
+                        defer { acc.deallocate() }
                         if direct {
                             // Output pixel p reads input pixel p: the input rows are the GEMM rows.
-                            table.int16GemmNT(range.count, oc, ld, xp + range.lowerBound * c, c, wp, ld, op + range.lowerBound * oc, oc)
-                            for p in range {
-                                for ch in 0..<oc { op[p * oc + ch] = requant.output(op[p * oc + ch], channel: ch) }
+                            var start = range.lowerBound
+                            while start < range.upperBound {
+                                let count = min(block, range.upperBound - start)
+                                table.int16GemmNT(count, oc, ld, xp + start * c, c, wp, ld, acc, oc)
+                                for i in 0..<count { requant.store(acc + i * oc, first: 0, count: oc, to: op + (start + i) * oc) }
+                                start += count
                             }
                             return
                         }
                         let patches = UnsafeMutablePointer<Int16>.allocate(capacity: block * ld)
-                        let acc = UnsafeMutablePointer<Int32>.allocate(capacity: block * perGroup)
-                        defer {
-                            patches.deallocate()
-                            acc.deallocate()
-                        }
+                        defer { patches.deallocate() }
                         patches.initialize(repeating: 0, count: block * ld)
                         var start = range.lowerBound
                         while start < range.upperBound {
@@ -270,9 +297,7 @@ struct IntegerConv2DKernel: Kernel {
                                 table.int16GemmNT(count, perGroup, ld, patches, ld, wp + g * perGroup * ld, ld, acc, perGroup)
                                 for i in 0..<count {
                                     let outBase = (start + i) * oc + g * perGroup
-                                    for r in 0..<perGroup {
-                                        op[outBase + r] = requant.output(acc[i * perGroup + r], channel: g * perGroup + r)
-                                    }
+                                    requant.store(acc + i * perGroup, first: g * perGroup, count: perGroup, to: op + outBase)
                                 }
                             }
                             start += count
@@ -281,7 +306,7 @@ struct IntegerConv2DKernel: Kernel {
                 }
             }
         }
-        return [.tensor(narrowedTensor(out, dtype: requant.outputType, shape: [n, oh, ow, oc]))]
+        return [.tensor(requant.tensor(out, shape: [n, oh, ow, oc]))]
     }
 }
 
@@ -335,7 +360,7 @@ struct IntegerDepthwiseConvKernel: Kernel {
         guard let total = elementCount([n, oh, ow, oc]) else { throw kernelError("DEPTHWISE_CONV_2D output is too large") }
         try context.checkTerminated()
         let xs = try offsetActivations(x, zeroPoint: inputZeroPoint)
-        var out = [Int32](repeating: 0, count: total)
+        var out = [UInt8](repeating: 0, count: total)
         let table = KernelTable.best
         let requant = self.requant
         let (kh, kw, oc) = (self.kh, self.kw, self.oc)
@@ -347,9 +372,11 @@ struct IntegerDepthwiseConvKernel: Kernel {
                     context.threads.parallelFor(n * oh, grain: 1) { range in
                         let xOffsets = UnsafeMutablePointer<Int>.allocate(capacity: kh * kw)
                         let fOffsets = UnsafeMutablePointer<Int>.allocate(capacity: kh * kw)
+                        let acc = UnsafeMutablePointer<Int32>.allocate(capacity: oc)
                         defer {
                             xOffsets.deallocate()
                             fOffsets.deallocate()
+                            acc.deallocate()
                         }
                         for row in range {
                             let b = row / oh, oy = row % oh
@@ -368,8 +395,8 @@ struct IntegerDepthwiseConvKernel: Kernel {
                                             taps += 1
                                         }
                                     }
-                                    table.int16DepthwisePixel(oc, taps, xp, xOffsets, fp, fOffsets, op + outBase)
-                                    for ch in 0..<oc { op[outBase + ch] = requant.output(op[outBase + ch], channel: ch) }
+                                    table.int16DepthwisePixel(oc, taps, xp, xOffsets, fp, fOffsets, acc)
+                                    requant.store(acc, first: 0, count: oc, to: op + outBase)
                                     continue
                                 }
                                 for ch in 0..<oc {
@@ -384,7 +411,7 @@ struct IntegerDepthwiseConvKernel: Kernel {
                                             acc &+= Int32(fp[(ky * kw + kx) * oc + ch]) &* Int32(xp[((b * h + iy) * w + ix) * c + inC])
                                         }
                                     }
-                                    op[outBase + ch] = requant.output(acc, channel: ch)
+                                    op[outBase + ch] = UInt8(truncatingIfNeeded: requant.output(acc, channel: ch))
                                 }
                             }
                         }
@@ -392,7 +419,7 @@ struct IntegerDepthwiseConvKernel: Kernel {
                 }
             }
         }
-        return [.tensor(narrowedTensor(out, dtype: requant.outputType, shape: [n, oh, ow, oc]))]
+        return [.tensor(requant.tensor(out, shape: [n, oh, ow, oc]))]
     }
 }
 
