@@ -6,6 +6,8 @@
 
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #include <immintrin.h>
+#include <stdint.h>
+#include <string.h>
 
 #define SCV_AVX2 __attribute__((target("avx2,fma")))
 
@@ -120,6 +122,108 @@ SCV_AVX2 void scv_i16_depthwise_pixel_avx2(ptrdiff_t channels, ptrdiff_t taps, c
     }
 }
 
+/// TFLite's requantization of one accumulator (see scv_requantize_avx2), in scalar C.
+static inline int32_t requantize_one(int32_t a, int32_t m, int32_t shift, int single_rounding) {
+    if (single_rounding) {
+        int32_t clamped = shift < -31 ? -31 : (shift > 30 ? 30 : shift);
+        int total = 31 - clamped;
+        int64_t r = ((int64_t)a * (int64_t)m + ((int64_t)1 << (total - 1))) >> total;
+        return (int32_t)r;
+    }
+    int left = shift > 0 ? shift : 0, right = shift > 0 ? 0 : -shift;
+    int32_t x = (int32_t)((uint32_t)a << left);
+    int32_t high;
+    if (x == INT32_MIN && m == INT32_MIN) {
+        high = INT32_MAX;
+    } else {
+        int64_t ab = (int64_t)x * (int64_t)m;
+        int64_t nudge = ab >= 0 ? ((int64_t)1 << 30) : (1 - ((int64_t)1 << 30));
+        high = (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+    }
+    int32_t mask = (int32_t)(((uint32_t)1 << right) - 1u);
+    int32_t remainder = high & mask;
+    int32_t threshold = (mask >> 1) + (high < 0 ? 1 : 0);
+    return (high >> right) + (remainder > threshold ? 1 : 0);
+}
+
+/// The high 32 bits of 2*x*m rounded as gemmlowp's SaturatingRoundingDoublingHighMul, for
+/// the even 32-bit lanes of x and m (results in the low halves of the 64-bit lanes).
+SCV_AVX2 static inline __m256i doubling_high_mul_even(__m256i x, __m256i m) {
+    __m256i ab = _mm256_mul_epi32(x, m);
+    __m256i negative = _mm256_cmpgt_epi64(_mm256_setzero_si256(), ab);
+    // nudge: 2^30, or 1 - 2^30 for a negative product; then division by 2^31 truncating
+    // toward zero = shift of (s + (negative ? 2^31 - 1 : 0)). Only the low 32 bits of the
+    // shifted value are kept, so a logical shift serves.
+    __m256i nudge = _mm256_blendv_epi8(_mm256_set1_epi64x(1 << 30), _mm256_set1_epi64x(1 - (1 << 30)), negative);
+    __m256i s = _mm256_add_epi64(ab, nudge);
+    s = _mm256_add_epi64(s, _mm256_and_si256(negative, _mm256_set1_epi64x(0x7FFFFFFF)));
+    return _mm256_srli_epi64(s, 31);
+}
+
+/// (a*m + 2^(t-1)) >> t (arithmetic) for the even 32-bit lanes, t per 64-bit lane in 1...62;
+/// the low 32 bits of each result in the low half of its 64-bit lane.
+SCV_AVX2 static inline __m256i single_round_even(__m256i a, __m256i m, __m256i t) {
+    __m256i p = _mm256_mul_epi32(a, m);
+    __m256i one = _mm256_set1_epi64x(1);
+    p = _mm256_add_epi64(p, _mm256_sllv_epi64(one, _mm256_sub_epi64(t, one)));
+    __m256i negative = _mm256_cmpgt_epi64(_mm256_setzero_si256(), p);
+    __m256i shifted = _mm256_srlv_epi64(p, t);
+    // Sign bits shifted in from the left (count 64 - t in 2...63).
+    __m256i fill = _mm256_sllv_epi64(negative, _mm256_sub_epi64(_mm256_set1_epi64x(64), t));
+    return _mm256_or_si256(shifted, fill);
+}
+
+SCV_AVX2 void scv_requantize_avx2(ptrdiff_t count, const int32_t *acc, const int32_t *bias, const int32_t *mantissa,
+                                  const int32_t *shift, int single_rounding, int32_t zero_point, int32_t lo,
+                                  int32_t hi, uint8_t *out) {
+    const __m256i vzp = _mm256_set1_epi32(zero_point), vlo = _mm256_set1_epi32(lo), vhi = _mm256_set1_epi32(hi);
+    const __m256i zero = _mm256_setzero_si256(), one = _mm256_set1_epi32(1);
+    const __m256i bytes = _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 4, 8, 12, -1,
+                                           -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+    ptrdiff_t i = 0;
+    for (; i + 8 <= count; i += 8) {
+        __m256i a = _mm256_loadu_si256((const __m256i *)(acc + i));
+        if (bias) a = _mm256_add_epi32(a, _mm256_loadu_si256((const __m256i *)(bias + i)));
+        __m256i m = _mm256_loadu_si256((const __m256i *)(mantissa + i));
+        __m256i sh = _mm256_loadu_si256((const __m256i *)(shift + i));
+        __m256i r;
+        if (single_rounding) {
+            __m256i clamped = _mm256_min_epi32(_mm256_max_epi32(sh, _mm256_set1_epi32(-31)), _mm256_set1_epi32(30));
+            __m256i total = _mm256_sub_epi32(_mm256_set1_epi32(31), clamped);
+            __m256i t_even = _mm256_and_si256(total, _mm256_set1_epi64x(0xFFFFFFFF));
+            __m256i t_odd = _mm256_srli_epi64(total, 32);
+            __m256i even = single_round_even(a, m, t_even);
+            __m256i odd = single_round_even(_mm256_srli_epi64(a, 32), _mm256_srli_epi64(m, 32), t_odd);
+            r = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+        } else {
+            __m256i left = _mm256_max_epi32(sh, zero), right = _mm256_max_epi32(_mm256_sub_epi32(zero, sh), zero);
+            __m256i x = _mm256_sllv_epi32(a, left);
+            __m256i even = doubling_high_mul_even(x, m);
+            __m256i odd = doubling_high_mul_even(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(m, 32));
+            __m256i high = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+            __m256i minimum = _mm256_set1_epi32(INT32_MIN);
+            __m256i saturate = _mm256_and_si256(_mm256_cmpeq_epi32(x, minimum), _mm256_cmpeq_epi32(m, minimum));
+            high = _mm256_blendv_epi8(high, _mm256_set1_epi32(INT32_MAX), saturate);
+            // gemmlowp's RoundingDivideByPOT with a per-lane exponent.
+            __m256i mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, right), one);
+            __m256i remainder = _mm256_and_si256(high, mask);
+            __m256i threshold = _mm256_add_epi32(_mm256_srli_epi32(mask, 1), _mm256_srli_epi32(high, 31));
+            r = _mm256_sub_epi32(_mm256_srav_epi32(high, right), _mm256_cmpgt_epi32(remainder, threshold));
+        }
+        r = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(r, vzp), vlo), vhi);
+        __m256i b = _mm256_shuffle_epi8(r, bytes);
+        int32_t w0 = _mm256_extract_epi32(b, 0), w1 = _mm256_extract_epi32(b, 4);
+        memcpy(out + i, &w0, 4);
+        memcpy(out + i + 4, &w1, 4);
+    }
+    for (; i < count; i++) {
+        int32_t a = acc[i] + (bias ? bias[i] : 0);
+        int32_t v = requantize_one(a, mantissa[i], shift[i], single_rounding) + zero_point;
+        v = v < lo ? lo : (v > hi ? hi : v);
+        out[i] = (uint8_t)v;
+    }
+}
+
 #else
 
 void scv_i16_gemm_nt_avx2(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const int16_t *x, ptrdiff_t ldx,
@@ -131,6 +235,13 @@ void scv_i16_depthwise_pixel_avx2(ptrdiff_t channels, ptrdiff_t taps, const int1
                                   const ptrdiff_t *x_offsets, const int16_t *f,
                                   const ptrdiff_t *f_offsets, int32_t *acc) {
     (void)channels; (void)taps; (void)x; (void)x_offsets; (void)f; (void)f_offsets; (void)acc;
+}
+
+void scv_requantize_avx2(ptrdiff_t count, const int32_t *acc, const int32_t *bias, const int32_t *mantissa,
+                         const int32_t *shift, int single_rounding, int32_t zero_point, int32_t lo, int32_t hi,
+                         uint8_t *out) {
+    (void)count; (void)acc; (void)bias; (void)mantissa; (void)shift; (void)single_rounding; (void)zero_point;
+    (void)lo; (void)hi; (void)out;
 }
 
 #endif

@@ -37,3 +37,24 @@ public enum IntegerGemm {
         }
     }
 }
+
+extension IntegerGemm {
+    /// TFLite's per-channel requantization into 8-bit outputs:
+    /// `out[i] = clamp(M(acc[i] + bias[i]) + zeroPoint, lo, hi)` as a byte (an int8's or uint8's
+    /// bit pattern), M being `FixedPoint.multiplyByQuantizedMultiplier` with `mantissa[i]`,
+    /// `shift[i]`, or its single-rounding variant.
+    public static func portableRequantize(
+        count: Int, acc: UnsafePointer<Int32>, bias: UnsafePointer<Int32>?, mantissa: UnsafePointer<Int32>,
+        shift: UnsafePointer<Int32>, singleRounding: Bool, zeroPoint: Int32, lo: Int32, hi: Int32,
+        out: UnsafeMutablePointer<UInt8>
+    ) {
+        for i in 0..<count {
+            let a = acc[i] &+ (bias?[i] ?? 0)
+            let scaled =
+                singleRounding
+                ? FixedPoint.multiplyByQuantizedMultiplierSingleRounding(a, mantissa[i], Int(shift[i]))
+                : FixedPoint.multiplyByQuantizedMultiplier(a, mantissa[i], Int(shift[i]))
+            out[i] = UInt8(truncatingIfNeeded: min(max(scaled &+ zeroPoint, lo), hi))
+        }
+    }
+}

@@ -69,6 +69,18 @@ public struct KernelTable: Sendable {
                 channels: channels, taps: taps, x: x, xOffsets: xOffsets, f: f, fOffsets: fOffsets, acc: acc)
         }
 
+    /// Per-channel requantization into 8-bit outputs, `IntegerGemm.portableRequantize`.
+    public var requantize:
+        @Sendable (
+            _ count: Int, _ acc: UnsafePointer<Int32>, _ bias: UnsafePointer<Int32>?, _ mantissa: UnsafePointer<Int32>,
+            _ shift: UnsafePointer<Int32>, _ singleRounding: Bool, _ zeroPoint: Int32, _ lo: Int32, _ hi: Int32,
+            _ out: UnsafeMutablePointer<UInt8>
+        ) -> Void = { count, acc, bias, mantissa, shift, singleRounding, zeroPoint, lo, hi, out in
+            IntegerGemm.portableRequantize(
+                count: count, acc: acc, bias: bias, mantissa: mantissa, shift: shift, singleRounding: singleRounding,
+                zeroPoint: zeroPoint, lo: lo, hi: hi, out: out)
+        }
+
     /// The portable Swift loops, on every machine.
     public static let generic = KernelTable(
         name: "portable", features: [],
@@ -111,6 +123,9 @@ public struct KernelTable: Sendable {
             if !problem.runAVX2x3(planes) { problem.runPortable(planes) }
         }
         t.int16GemmNT = { m, n, k, x, ldx, w, ldw, out, ldo in scv_i16_gemm_nt_avx2(m, n, k, x, ldx, w, ldw, out, ldo) }
+        t.requantize = { count, acc, bias, mantissa, shift, singleRounding, zeroPoint, lo, hi, out in
+            scv_requantize_avx2(count, acc, bias, mantissa, shift, singleRounding ? 1 : 0, zeroPoint, lo, hi, out)
+        }
         t.int16DepthwisePixel = { channels, taps, x, xOffsets, f, fOffsets, acc in
             scv_i16_depthwise_pixel_avx2(channels, taps, x, xOffsets, f, fOffsets, acc)
         }

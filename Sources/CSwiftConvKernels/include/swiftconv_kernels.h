@@ -60,6 +60,14 @@ void scv_i16_depthwise_pixel_avx2(ptrdiff_t channels, ptrdiff_t taps, const int1
                                   const ptrdiff_t *x_offsets, const int16_t *f,
                                   const ptrdiff_t *f_offsets, int32_t *acc);
 
+/// TFLite's per-channel requantization of int32 accumulators into 8-bit outputs (AVX2):
+/// `out[i] = clamp(M(acc[i] + bias[i]) + zero_point, lo, hi)` stored as a byte, where M is
+/// gemmlowp's MultiplyByQuantizedMultiplier with `mantissa[i]`, `shift[i]` (double rounding),
+/// or with `single_rounding` TFLite's single-rounding variant. `bias` may be NULL.
+void scv_requantize_avx2(ptrdiff_t count, const int32_t *acc, const int32_t *bias, const int32_t *mantissa,
+                         const int32_t *shift, int single_rounding, int32_t zero_point, int32_t lo, int32_t hi,
+                         uint8_t *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -55,6 +55,9 @@ func offsetActivations(_ t: Tensor, zeroPoint: Int32) throws -> [Int16] {
 /// `PopulateConvolutionQuantizationParams`, int32 bias, output zero point, activation clamp.
 struct ConvRequantization: Sendable {
     let multipliers: [FixedPoint.Multiplier]
+    /// `multipliers` as two arrays, the layout of `KernelTable.requantize`.
+    let mantissas: [Int32]
+    let shifts: [Int32]
     let bias: [Int32]?
     let outputZeroPoint: Int32
     let clamp: ClosedRange<Int32>
@@ -75,6 +78,8 @@ struct ConvRequantization: Sendable {
             let fs = Double(wq.scale.count == 1 ? wq.scale[0] : wq.scale[c])
             return FixedPoint.Multiplier(Double(input.scale) * fs / Double(output.scale))
         }
+        mantissas = multipliers.map(\.mantissa)
+        shifts = multipliers.map { Int32($0.shift) }
         if ctx.hasInput(biasInput) {
             guard let b = ctx.constant(biasInput) else { throw SwiftConvError.unsupportedOp("a non-constant bias").at(ctx.nodeContext) }
             guard b.dtype == .int32 else {
@@ -108,10 +113,25 @@ struct ConvRequantization: Sendable {
     }
 
     /// Requantizes the accumulators of channels `first..<first + count` (`acc[i]` belongs to
-    /// channel `first + i`) into 8-bit outputs `out[i]` (the bit pattern of an int8 or uint8).
+    /// channel `first + i`) into 8-bit outputs `out[i]` (the bit pattern of an int8 or uint8),
+    /// through `KernelTable.requantize` (vectorized where the CPU allows; bit-identical to `output`).
     @inline(__always)
-    func store(_ acc: UnsafePointer<Int32>, first: Int, count: Int, to out: UnsafeMutablePointer<UInt8>) {
-        for i in 0..<count { out[i] = UInt8(truncatingIfNeeded: output(acc[i], channel: first + i)) }
+    func store(_ acc: UnsafePointer<Int32>, first: Int, count: Int, to out: UnsafeMutablePointer<UInt8>, _ table: KernelTable) {
+        mantissas.withUnsafeBufferPointer { m in
+            shifts.withUnsafeBufferPointer { sh in
+                if let bias {
+                    bias.withUnsafeBufferPointer { b in
+                        table.requantize(
+                            count, acc, b.baseAddress! + first, m.baseAddress! + first, sh.baseAddress! + first, singleRounding,
+                            outputZeroPoint, clamp.lowerBound, clamp.upperBound, out)
+                    }
+                } else {
+                    table.requantize(
+                        count, acc, nil, m.baseAddress! + first, sh.baseAddress! + first, singleRounding, outputZeroPoint,
+                        clamp.lowerBound, clamp.upperBound, out)
+                }
+            }
+        }
     }
 
     /// An 8-bit output tensor from its stored bytes.
@@ -175,7 +195,7 @@ struct IntegerFullyConnectedKernel: Kernel {
                             table.int16GemmNT(batch, range.count, ld, xp, ld, wp + range.lowerBound * ld, ld, ap + range.lowerBound, n)
                             for b in 0..<batch {
                                 let at = b * n + range.lowerBound
-                                requant.store(ap + at, first: range.lowerBound, count: range.count, to: op + at)
+                                requant.store(ap + at, first: range.lowerBound, count: range.count, to: op + at, table)
                             }
                         }
                     }
@@ -264,7 +284,7 @@ struct IntegerConv2DKernel: Kernel {
                             while start < range.upperBound {
                                 let count = min(block, range.upperBound - start)
                                 table.int16GemmNT(count, oc, ld, xp + start * c, c, wp, ld, acc, oc)
-                                for i in 0..<count { requant.store(acc + i * oc, first: 0, count: oc, to: op + (start + i) * oc) }
+                                for i in 0..<count { requant.store(acc + i * oc, first: 0, count: oc, to: op + (start + i) * oc, table) }
                                 start += count
                             }
                             return
@@ -297,7 +317,7 @@ struct IntegerConv2DKernel: Kernel {
                                 table.int16GemmNT(count, perGroup, ld, patches, ld, wp + g * perGroup * ld, ld, acc, perGroup)
                                 for i in 0..<count {
                                     let outBase = (start + i) * oc + g * perGroup
-                                    requant.store(acc + i * perGroup, first: g * perGroup, count: perGroup, to: op + outBase)
+                                    requant.store(acc + i * perGroup, first: g * perGroup, count: perGroup, to: op + outBase, table)
                                 }
                             }
                             start += count
@@ -396,7 +416,7 @@ struct IntegerDepthwiseConvKernel: Kernel {
                                         }
                                     }
                                     table.int16DepthwisePixel(oc, taps, xp, xOffsets, fp, fOffsets, acc)
-                                    requant.store(acc, first: 0, count: oc, to: op + outBase)
+                                    requant.store(acc, first: 0, count: oc, to: op + outBase, table)
                                     continue
                                 }
                                 for ch in 0..<oc {
