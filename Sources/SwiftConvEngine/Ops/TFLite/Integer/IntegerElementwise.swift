@@ -63,6 +63,9 @@ struct IntegerAddSubKernel: Kernel {
 
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
         let x = try inputs.tensor(0), y = try inputs.tensor(1)
+        if x.shape == y.shape, x.dtype == outputType, y.dtype == outputType, outputType == .int8 || outputType == .uint8 {
+            return [.tensor(sameShape8Bit(x, y, context))]
+        }
         let (out, shape) = try broadcastInt32(try widenedIntegers(x), x.shape, try widenedIntegers(y), y.shape) { p, q in
             let s1 = m1.apply((p &+ offset1) &<< leftShift)
             let s2 = m2.apply((q &+ offset2) &<< leftShift)
@@ -70,6 +73,31 @@ struct IntegerAddSubKernel: Kernel {
             return min(max(r, clamp.lowerBound), clamp.upperBound)
         }
         return [.tensor(narrowedTensor(out, dtype: outputType, shape: shape))]
+    }
+
+    /// The common case (a residual connection): same-shape 8-bit operands read and written as
+    /// bytes in place of the widened, broadcasting path; the arithmetic is the same.
+    private func sameShape8Bit(_ x: Tensor, _ y: Tensor, _ context: ExecutionContext) -> Tensor {
+        let count = min(x.storage.bytes.count, y.storage.bytes.count)
+        var out = [UInt8](repeating: 0, count: count)
+        let signed = outputType == .int8
+        let (m1, m2, mOut, offset1, offset2, leftShift, outputOffset) = (m1, m2, mOut, offset1, offset2, leftShift, outputOffset)
+        let (lo, hi) = (clamp.lowerBound, clamp.upperBound)
+        let xb = x.storage.bytes, yb = y.storage.bytes
+        out.withUnsafeMutableBufferPointer { ob in
+            let op = ob.baseAddress!
+            context.threads.parallelFor(count, grain: 8192) { range in
+                for i in range {
+                    let p = signed ? Int32(Int8(bitPattern: xb[i])) : Int32(xb[i])
+                    let q = signed ? Int32(Int8(bitPattern: yb[i])) : Int32(yb[i])
+                    let s1 = m1.apply((p &+ offset1) &<< leftShift)
+                    let s2 = m2.apply((q &+ offset2) &<< leftShift)
+                    let r = mOut.apply(s1 &+ s2) &+ outputOffset
+                    op[i] = UInt8(truncatingIfNeeded: min(max(r, lo), hi))
+                }
+            }
+        }
+        return Tensor(dtype: outputType, shape: x.shape, values: out)
     }
 }
 
