@@ -173,11 +173,70 @@ SCV_AVX2 static inline __m256i single_round_even(__m256i a, __m256i m, __m256i t
     return _mm256_or_si256(shifted, fill);
 }
 
+/// gemmlowp's MultiplyByQuantizedMultiplier (double rounding) of 8 lanes, per-lane mantissa
+/// and shift (in -31...30).
+SCV_AVX2 static inline __m256i multiply_by_quantized_multiplier(__m256i a, __m256i m, __m256i sh) {
+    const __m256i zero = _mm256_setzero_si256(), one = _mm256_set1_epi32(1);
+    __m256i left = _mm256_max_epi32(sh, zero), right = _mm256_max_epi32(_mm256_sub_epi32(zero, sh), zero);
+    __m256i x = _mm256_sllv_epi32(a, left);
+    __m256i even = doubling_high_mul_even(x, m);
+    __m256i odd = doubling_high_mul_even(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(m, 32));
+    __m256i high = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+    __m256i minimum = _mm256_set1_epi32(INT32_MIN);
+    __m256i saturate = _mm256_and_si256(_mm256_cmpeq_epi32(x, minimum), _mm256_cmpeq_epi32(m, minimum));
+    high = _mm256_blendv_epi8(high, _mm256_set1_epi32(INT32_MAX), saturate);
+    // gemmlowp's RoundingDivideByPOT with a per-lane exponent.
+    __m256i mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, right), one);
+    __m256i remainder = _mm256_and_si256(high, mask);
+    __m256i threshold = _mm256_add_epi32(_mm256_srli_epi32(mask, 1), _mm256_srli_epi32(high, 31));
+    return _mm256_sub_epi32(_mm256_srav_epi32(high, right), _mm256_cmpgt_epi32(remainder, threshold));
+}
+
+/// The low bytes of 8 int32 lanes stored to out[0..<8].
+SCV_AVX2 static inline void store_low_bytes(__m256i r, uint8_t *out) {
+    const __m256i bytes = _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 4, 8, 12, -1,
+                                           -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+    __m256i b = _mm256_shuffle_epi8(r, bytes);
+    int32_t w0 = _mm256_extract_epi32(b, 0), w1 = _mm256_extract_epi32(b, 4);
+    memcpy(out, &w0, 4);
+    memcpy(out + 4, &w1, 4);
+}
+
+SCV_AVX2 void scv_quantized_add_avx2(ptrdiff_t count, const uint8_t *x, const uint8_t *y, int is_signed,
+                                     const scv_quantized_add *p, uint8_t *out) {
+    const __m256i off1 = _mm256_set1_epi32(p->offset1), off2 = _mm256_set1_epi32(p->offset2);
+    const __m256i left = _mm256_set1_epi32(p->left_shift);
+    const __m256i m1 = _mm256_set1_epi32(p->mantissa1), s1 = _mm256_set1_epi32(p->shift1);
+    const __m256i m2 = _mm256_set1_epi32(p->mantissa2), s2 = _mm256_set1_epi32(p->shift2);
+    const __m256i mo = _mm256_set1_epi32(p->mantissa_out), so = _mm256_set1_epi32(p->shift_out);
+    const __m256i zp = _mm256_set1_epi32(p->zero_point), lo = _mm256_set1_epi32(p->lo), hi = _mm256_set1_epi32(p->hi);
+    ptrdiff_t i = 0;
+    for (; i + 8 <= count; i += 8) {
+        __m128i xb = _mm_loadl_epi64((const __m128i *)(x + i)), yb = _mm_loadl_epi64((const __m128i *)(y + i));
+        __m256i a = is_signed ? _mm256_cvtepi8_epi32(xb) : _mm256_cvtepu8_epi32(xb);
+        __m256i b = is_signed ? _mm256_cvtepi8_epi32(yb) : _mm256_cvtepu8_epi32(yb);
+        a = _mm256_sllv_epi32(_mm256_add_epi32(a, off1), left);
+        b = _mm256_sllv_epi32(_mm256_add_epi32(b, off2), left);
+        __m256i sum = _mm256_add_epi32(multiply_by_quantized_multiplier(a, m1, s1), multiply_by_quantized_multiplier(b, m2, s2));
+        __m256i r = _mm256_add_epi32(multiply_by_quantized_multiplier(sum, mo, so), zp);
+        store_low_bytes(_mm256_min_epi32(_mm256_max_epi32(r, lo), hi), out + i);
+    }
+    for (; i < count; i++) {
+        int32_t a = (is_signed ? (int32_t)(int8_t)x[i] : (int32_t)x[i]) + p->offset1;
+        int32_t b = (is_signed ? (int32_t)(int8_t)y[i] : (int32_t)y[i]) + p->offset2;
+        a = (int32_t)((uint32_t)a << p->left_shift);
+        b = (int32_t)((uint32_t)b << p->left_shift);
+        int32_t sum = requantize_one(a, p->mantissa1, p->shift1, 0) + requantize_one(b, p->mantissa2, p->shift2, 0);
+        int32_t r = requantize_one(sum, p->mantissa_out, p->shift_out, 0) + p->zero_point;
+        r = r < p->lo ? p->lo : (r > p->hi ? p->hi : r);
+        out[i] = (uint8_t)r;
+    }
+}
+
 SCV_AVX2 void scv_requantize_avx2(ptrdiff_t count, const int32_t *acc, const int32_t *bias, const int32_t *mantissa,
                                   const int32_t *shift, int single_rounding, int32_t zero_point, int32_t lo,
                                   int32_t hi, uint8_t *out) {
     const __m256i vzp = _mm256_set1_epi32(zero_point), vlo = _mm256_set1_epi32(lo), vhi = _mm256_set1_epi32(hi);
-    const __m256i zero = _mm256_setzero_si256(), one = _mm256_set1_epi32(1);
     const __m256i bytes = _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 4, 8, 12, -1,
                                            -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
     ptrdiff_t i = 0;
@@ -196,19 +255,7 @@ SCV_AVX2 void scv_requantize_avx2(ptrdiff_t count, const int32_t *acc, const int
             __m256i odd = single_round_even(_mm256_srli_epi64(a, 32), _mm256_srli_epi64(m, 32), t_odd);
             r = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
         } else {
-            __m256i left = _mm256_max_epi32(sh, zero), right = _mm256_max_epi32(_mm256_sub_epi32(zero, sh), zero);
-            __m256i x = _mm256_sllv_epi32(a, left);
-            __m256i even = doubling_high_mul_even(x, m);
-            __m256i odd = doubling_high_mul_even(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(m, 32));
-            __m256i high = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
-            __m256i minimum = _mm256_set1_epi32(INT32_MIN);
-            __m256i saturate = _mm256_and_si256(_mm256_cmpeq_epi32(x, minimum), _mm256_cmpeq_epi32(m, minimum));
-            high = _mm256_blendv_epi8(high, _mm256_set1_epi32(INT32_MAX), saturate);
-            // gemmlowp's RoundingDivideByPOT with a per-lane exponent.
-            __m256i mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, right), one);
-            __m256i remainder = _mm256_and_si256(high, mask);
-            __m256i threshold = _mm256_add_epi32(_mm256_srli_epi32(mask, 1), _mm256_srli_epi32(high, 31));
-            r = _mm256_sub_epi32(_mm256_srav_epi32(high, right), _mm256_cmpgt_epi32(remainder, threshold));
+            r = multiply_by_quantized_multiplier(a, m, sh);
         }
         r = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(r, vzp), vlo), vhi);
         __m256i b = _mm256_shuffle_epi8(r, bytes);
@@ -242,6 +289,11 @@ void scv_requantize_avx2(ptrdiff_t count, const int32_t *acc, const int32_t *bia
                          uint8_t *out) {
     (void)count; (void)acc; (void)bias; (void)mantissa; (void)shift; (void)single_rounding; (void)zero_point;
     (void)lo; (void)hi; (void)out;
+}
+
+void scv_quantized_add_avx2(ptrdiff_t count, const uint8_t *x, const uint8_t *y, int is_signed,
+                            const scv_quantized_add *p, uint8_t *out) {
+    (void)count; (void)x; (void)y; (void)is_signed; (void)p; (void)out;
 }
 
 #endif

@@ -58,3 +58,39 @@ extension IntegerGemm {
         }
     }
 }
+
+/// TFLite's quantized 8-bit ADD/SUB parameters (reference `AddElementwise`): input offsets, the
+/// common left shift, the two input multipliers and the output one, output zero point, clamp.
+public struct QuantizedAdd: Sendable {
+    public var offset1: Int32, offset2: Int32, leftShift: Int32
+    public var m1: FixedPoint.Multiplier, m2: FixedPoint.Multiplier, mOut: FixedPoint.Multiplier
+    public var zeroPoint: Int32, lo: Int32, hi: Int32
+
+    public init(
+        offset1: Int32, offset2: Int32, leftShift: Int32, m1: FixedPoint.Multiplier, m2: FixedPoint.Multiplier,
+        mOut: FixedPoint.Multiplier, zeroPoint: Int32, lo: Int32, hi: Int32
+    ) {
+        (self.offset1, self.offset2, self.leftShift) = (offset1, offset2, leftShift)
+        (self.m1, self.m2, self.mOut) = (m1, m2, mOut)
+        (self.zeroPoint, self.lo, self.hi) = (zeroPoint, lo, hi)
+    }
+
+    /// One output from stored inputs `p`, `q` (already widened).
+    @inlinable @inline(__always)
+    public func apply(_ p: Int32, _ q: Int32) -> Int32 {
+        let s1 = m1.apply((p &+ offset1) &<< leftShift)
+        let s2 = m2.apply((q &+ offset2) &<< leftShift)
+        return min(max(mOut.apply(s1 &+ s2) &+ zeroPoint, lo), hi)
+    }
+
+    /// Same-shape operands of `count` bytes (int8 when `signed`, else uint8) into `out`.
+    public func portableRun(
+        count: Int, x: UnsafePointer<UInt8>, y: UnsafePointer<UInt8>, signed: Bool, out: UnsafeMutablePointer<UInt8>
+    ) {
+        for i in 0..<count {
+            let p = signed ? Int32(Int8(bitPattern: x[i])) : Int32(x[i])
+            let q = signed ? Int32(Int8(bitPattern: y[i])) : Int32(y[i])
+            out[i] = UInt8(truncatingIfNeeded: apply(p, q))
+        }
+    }
+}

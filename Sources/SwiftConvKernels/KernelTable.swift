@@ -81,6 +81,15 @@ public struct KernelTable: Sendable {
                 zeroPoint: zeroPoint, lo: lo, hi: hi, out: out)
         }
 
+    /// Quantized same-shape 8-bit ADD/SUB, `QuantizedAdd.portableRun`.
+    public var quantizedAdd:
+        @Sendable (
+            _ count: Int, _ x: UnsafePointer<UInt8>, _ y: UnsafePointer<UInt8>, _ signed: Bool, _ params: QuantizedAdd,
+            _ out: UnsafeMutablePointer<UInt8>
+        ) -> Void = { count, x, y, signed, params, out in
+            params.portableRun(count: count, x: x, y: y, signed: signed, out: out)
+        }
+
     /// The portable Swift loops, on every machine.
     public static let generic = KernelTable(
         name: "portable", features: [],
@@ -125,6 +134,13 @@ public struct KernelTable: Sendable {
         t.int16GemmNT = { m, n, k, x, ldx, w, ldw, out, ldo in scv_i16_gemm_nt_avx2(m, n, k, x, ldx, w, ldw, out, ldo) }
         t.requantize = { count, acc, bias, mantissa, shift, singleRounding, zeroPoint, lo, hi, out in
             scv_requantize_avx2(count, acc, bias, mantissa, shift, singleRounding ? 1 : 0, zeroPoint, lo, hi, out)
+        }
+        t.quantizedAdd = { count, x, y, signed, p, out in
+            var c = scv_quantized_add(
+                offset1: p.offset1, offset2: p.offset2, left_shift: p.leftShift, mantissa1: p.m1.mantissa,
+                shift1: Int32(p.m1.shift), mantissa2: p.m2.mantissa, shift2: Int32(p.m2.shift), mantissa_out: p.mOut.mantissa,
+                shift_out: Int32(p.mOut.shift), zero_point: p.zeroPoint, lo: p.lo, hi: p.hi)
+            scv_quantized_add_avx2(count, x, y, signed ? 1 : 0, &c, out)
         }
         t.int16DepthwisePixel = { channels, taps, x, xOffsets, f, fOffsets, acc in
             scv_i16_depthwise_pixel_avx2(channels, taps, x, xOffsets, f, fOffsets, acc)

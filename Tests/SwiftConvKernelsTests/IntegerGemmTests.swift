@@ -104,3 +104,29 @@ func requantizeMatchesGeneric(singleRounding: Bool) {
         #expect(Set(outGeneric).count > 100)
     }
 }
+
+/// The quantized ADD slot of `best` against `generic` (FixedPoint's arithmetic) for every pair
+/// of byte values, int8 and uint8, with multipliers as TFLite's Prepare makes them.
+@Test(arguments: [true, false])
+func quantizedAddMatchesGeneric(signed: Bool) {
+    let twiceMax = 2 * 0.05
+    let params = QuantizedAdd(
+        offset1: signed ? 3 : -128, offset2: signed ? -7 : -120, leftShift: 20,
+        m1: FixedPoint.Multiplier(0.05 / twiceMax), m2: FixedPoint.Multiplier(-0.031 / twiceMax),
+        mOut: FixedPoint.Multiplier(twiceMax / (Double(1 << 20) * 0.07)), zeroPoint: signed ? -5 : 130,
+        lo: signed ? -128 : 0, hi: signed ? 120 : 255)
+    var x = [UInt8](), y = [UInt8]()
+    for a in 0..<256 {
+        for b in 0..<256 {
+            x.append(UInt8(a))
+            y.append(UInt8(b))
+        }
+    }
+    x.append(7) // a tail past the vector width
+    y.append(250)
+    var best = [UInt8](repeating: 0, count: x.count), generic = best
+    KernelTable.best.quantizedAdd(x.count, x, y, signed, params, &best)
+    KernelTable.generic.quantizedAdd(x.count, x, y, signed, params, &generic)
+    #expect(best == generic)
+    #expect(Set(generic).count > 100)
+}

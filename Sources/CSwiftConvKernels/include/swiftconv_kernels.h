@@ -68,6 +68,19 @@ void scv_requantize_avx2(ptrdiff_t count, const int32_t *acc, const int32_t *bia
                          const int32_t *shift, int single_rounding, int32_t zero_point, int32_t lo, int32_t hi,
                          uint8_t *out);
 
+/// The parameters of TFLite's quantized 8-bit ADD/SUB (reference `AddElementwise`).
+typedef struct scv_quantized_add {
+    int32_t offset1, offset2, left_shift;
+    int32_t mantissa1, shift1, mantissa2, shift2, mantissa_out, shift_out;
+    int32_t zero_point, lo, hi;
+} scv_quantized_add;
+
+/// Quantized same-shape ADD/SUB of 8-bit operands (AVX2), TFLite's arithmetic:
+/// `clamp(M_out(M1((x + offset1) << left_shift) + M2((y + offset2) << left_shift)) + zero_point, lo, hi)`
+/// with gemmlowp's double-rounding multipliers; bytes read as int8 when `is_signed`, else uint8.
+void scv_quantized_add_avx2(ptrdiff_t count, const uint8_t *x, const uint8_t *y, int is_signed,
+                            const scv_quantized_add *p, uint8_t *out);
+
 #ifdef __cplusplus
 }
 #endif

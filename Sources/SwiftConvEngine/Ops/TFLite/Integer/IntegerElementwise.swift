@@ -81,20 +81,18 @@ struct IntegerAddSubKernel: Kernel {
         let count = min(x.storage.bytes.count, y.storage.bytes.count)
         var out = [UInt8](repeating: 0, count: count)
         let signed = outputType == .int8
-        let (m1, m2, mOut, offset1, offset2, leftShift, outputOffset) = (m1, m2, mOut, offset1, offset2, leftShift, outputOffset)
-        let (lo, hi) = (clamp.lowerBound, clamp.upperBound)
+        let params = QuantizedAdd(
+            offset1: offset1, offset2: offset2, leftShift: leftShift, m1: m1, m2: m2, mOut: mOut, zeroPoint: outputOffset,
+            lo: clamp.lowerBound, hi: clamp.upperBound)
+        let table = KernelTable.best
         let xb = x.storage.bytes, yb = y.storage.bytes
         out.withUnsafeMutableBufferPointer { ob in
             let op = ob.baseAddress!
-            context.threads.parallelFor(count, grain: 8192) { range in
-                for i in range {
-                    let p = signed ? Int32(Int8(bitPattern: xb[i])) : Int32(xb[i])
-                    let q = signed ? Int32(Int8(bitPattern: yb[i])) : Int32(yb[i])
-                    let s1 = m1.apply((p &+ offset1) &<< leftShift)
-                    let s2 = m2.apply((q &+ offset2) &<< leftShift)
-                    let r = mOut.apply(s1 &+ s2) &+ outputOffset
-                    op[i] = UInt8(truncatingIfNeeded: min(max(r, lo), hi))
-                }
+            context.threads.parallelFor(count, grain: 16_384) { range in
+                table.quantizedAdd(
+                    range.count, xb.baseAddress!.assumingMemoryBound(to: UInt8.self) + range.lowerBound,
+                    yb.baseAddress!.assumingMemoryBound(to: UInt8.self) + range.lowerBound, signed, params,
+                    op + range.lowerBound)
             }
         }
         return Tensor(dtype: outputType, shape: x.shape, values: out)
