@@ -211,25 +211,38 @@ struct IntegerPoolKernel: Kernel {
         let (ow, padL) = try tflitePadding(padding, input: w, filter: kw, stride: strideW, dilation: 1)
         let xs = try widenedIntegers(x)
         var out = [Int32](repeating: 0, count: n * oh * ow * c)
-        for b in 0..<n {
-            for oy in 0..<oh {
-                let y0 = max(0, oy * strideH - padT), y1 = min(h, oy * strideH - padT + kh)
-                for ox in 0..<ow {
-                    let x0 = max(0, ox * strideW - padL), x1 = min(w, ox * strideW - padL + kw)
-                    let count = Int32(max(0, y1 - y0) * max(0, x1 - x0))
-                    for ch in 0..<c {
-                        var acc: Int32 = isMax ? Int32.min : 0
-                        for iy in y0..<max(y0, y1) {
-                            for ix in x0..<max(x0, x1) {
-                                let v = xs[((b * h + iy) * w + ix) * c + ch]
-                                acc = isMax ? max(acc, v) : acc &+ v
+        // Channels innermost (contiguous in NHWC): one window walk per output pixel, not per channel.
+        var acc = [Int32](repeating: 0, count: c)
+        try xs.withUnsafeBufferPointer { xb in
+            try out.withUnsafeMutableBufferPointer { ob in
+                try acc.withUnsafeMutableBufferPointer { ab in
+                    guard let xp = xb.baseAddress, let op = ob.baseAddress, let ap = ab.baseAddress else { return }
+                    for b in 0..<n {
+                        for oy in 0..<oh {
+                            let y0 = max(0, oy * strideH - padT), y1 = min(h, oy * strideH - padT + kh)
+                            for ox in 0..<ow {
+                                let x0 = max(0, ox * strideW - padL), x1 = min(w, ox * strideW - padL + kw)
+                                let count = Int32(max(0, y1 - y0) * max(0, x1 - x0))
+                                if !isMax, count == 0 { throw kernelError("a pooling window covers no input") }
+                                ap.update(repeating: isMax ? Int32.min : 0, count: c)
+                                for iy in y0..<max(y0, y1) {
+                                    for ix in x0..<max(x0, x1) {
+                                        let row = xp + ((b * h + iy) * w + ix) * c
+                                        if isMax {
+                                            for ch in 0..<c { ap[ch] = max(ap[ch], row[ch]) }
+                                        } else {
+                                            for ch in 0..<c { ap[ch] &+= row[ch] }
+                                        }
+                                    }
+                                }
+                                let o = op + ((b * oh + oy) * ow + ox) * c
+                                for ch in 0..<c {
+                                    var v = ap[ch]
+                                    if !isMax { v = v > 0 ? (v + count / 2) / count : (v - count / 2) / count }
+                                    o[ch] = min(max(v, clamp.lowerBound), clamp.upperBound)
+                                }
                             }
                         }
-                        if !isMax {
-                            guard count > 0 else { throw kernelError("a pooling window covers no input") }
-                            acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count
-                        }
-                        out[((b * oh + oy) * ow + ox) * c + ch] = min(max(acc, clamp.lowerBound), clamp.upperBound)
                     }
                 }
             }
