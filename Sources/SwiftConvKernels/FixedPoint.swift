@@ -43,7 +43,7 @@ public enum FixedPoint {
         }
 
         /// `x * real`, rounded as TFLite's `MultiplyByQuantizedMultiplier`.
-        @inline(__always)
+        @inlinable @inline(__always)
         public func apply(_ x: Int32) -> Int32 {
             FixedPoint.multiplyByQuantizedMultiplier(x, mantissa, shift)
         }
@@ -51,7 +51,7 @@ public enum FixedPoint {
 
     /// gemmlowp's `SaturatingRoundingDoublingHighMul`: the high 32 bits of `2*a*b`, rounded
     /// half away from zero; the one overflowing case (both Int32.min) saturates.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func saturatingRoundingDoublingHighMul(_ a: Int32, _ b: Int32) -> Int32 {
         if a == Int32.min && b == Int32.min { return Int32.max }
         let ab = Int64(a) * Int64(b)
@@ -61,7 +61,7 @@ public enum FixedPoint {
     }
 
     /// gemmlowp's `RoundingDivideByPOT`: `x / 2^exponent` rounded half away from zero.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func roundingDivideByPOT(_ x: Int32, _ exponent: Int) -> Int32 {
         let mask: Int32 = (1 << Int32(exponent)) &- 1
         let remainder = x & mask
@@ -71,7 +71,7 @@ public enum FixedPoint {
 
     /// TFLite's `MultiplyByQuantizedMultiplier` (double rounding): shift left, high-multiply,
     /// rounding shift right. The left shift wraps like the int32 arithmetic it mirrors.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func multiplyByQuantizedMultiplier(_ x: Int32, _ mantissa: Int32, _ shift: Int) -> Int32 {
         let left = shift > 0 ? shift : 0
         let right = shift > 0 ? 0 : -shift
@@ -80,7 +80,7 @@ public enum FixedPoint {
 
     /// The single-rounding variant (`TFLITE_SINGLE_ROUNDING`): one 64-bit product and one
     /// rounding shift. LiteRT's per-channel FULLY_CONNECTED rounds this way.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func multiplyByQuantizedMultiplierSingleRounding(_ x: Int32, _ mantissa: Int32, _ shift: Int) -> Int32 {
         let total = Int64(31 - min(max(shift, -31), 30))
         let r = (Int64(x) &* Int64(mantissa) &+ (Int64(1) << (total - 1))) >> total
@@ -89,7 +89,7 @@ public enum FixedPoint {
 
     /// The 64-bit-input variant TFLite uses for int16 activations (`MultiplyByQuantizedMultiplier(int64_t…)`):
     /// the mantissa rounded to 16 bits, then one rounding shift (shift in -31...7).
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func multiplyByQuantizedMultiplier(_ x: Int64, _ mantissa: Int32, _ shift: Int) -> Int32 {
         let reduced = Int64(mantissa < 0x7FFF_0000 ? (mantissa + (1 << 15)) >> 16 : 0x7FFF)
         let total = Int64(15 - shift)
@@ -98,14 +98,14 @@ public enum FixedPoint {
     }
 
     /// TFLite's `TfLiteRound`: round half away from zero.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func round(_ x: Float) -> Float { x.rounded(.toNearestOrAwayFromZero) }
 }
 
 extension FixedPoint {
     /// gemmlowp's `SaturatingRoundingMultiplyByPOT`: a saturating left shift for a positive
     /// exponent, a rounding right shift for a negative one.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func saturatingRoundingMultiplyByPOT(_ x: Int32, _ exponent: Int) -> Int32 {
         if exponent == 0 { return x }
         if exponent < 0 { return roundingDivideByPOT(x, -exponent) }

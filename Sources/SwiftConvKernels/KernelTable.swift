@@ -50,6 +50,46 @@ public struct KernelTable: Sendable {
             _ scratch: UnsafeMutablePointer<Float>
         ) -> Void
 
+    /// Int32 dot products of int16 rows, `IntegerGemm.portableGemmNT`; `k` a multiple of 16.
+    public var int16GemmNT:
+        @Sendable (
+            _ m: Int, _ n: Int, _ k: Int, _ x: UnsafePointer<Int16>, _ ldx: Int, _ w: UnsafePointer<Int16>, _ ldw: Int,
+            _ out: UnsafeMutablePointer<Int32>, _ ldo: Int
+        ) -> Void = { m, n, k, x, ldx, w, ldw, out, ldo in
+            IntegerGemm.portableGemmNT(m: m, n: n, k: k, x: x, ldx: ldx, w: w, ldw: ldw, out: out, ldo: ldo)
+        }
+
+    /// One output pixel of a quantized depthwise convolution, `IntegerGemm.portableDepthwisePixel`.
+    public var int16DepthwisePixel:
+        @Sendable (
+            _ channels: Int, _ taps: Int, _ x: UnsafePointer<Int16>, _ xOffsets: UnsafePointer<Int>,
+            _ f: UnsafePointer<Int16>, _ fOffsets: UnsafePointer<Int>, _ acc: UnsafeMutablePointer<Int32>
+        ) -> Void = { channels, taps, x, xOffsets, f, fOffsets, acc in
+            IntegerGemm.portableDepthwisePixel(
+                channels: channels, taps: taps, x: x, xOffsets: xOffsets, f: f, fOffsets: fOffsets, acc: acc)
+        }
+
+    /// Per-channel requantization into 8-bit outputs, `IntegerGemm.portableRequantize`.
+    public var requantize:
+        @Sendable (
+            _ count: Int, _ acc: UnsafePointer<Int32>, _ bias: UnsafePointer<Int32>?, _ mantissa: UnsafePointer<Int32>,
+            _ shift: UnsafePointer<Int32>, _ singleRounding: Bool, _ zeroPoint: Int32, _ lo: Int32, _ hi: Int32,
+            _ out: UnsafeMutablePointer<UInt8>
+        ) -> Void = { count, acc, bias, mantissa, shift, singleRounding, zeroPoint, lo, hi, out in
+            IntegerGemm.portableRequantize(
+                count: count, acc: acc, bias: bias, mantissa: mantissa, shift: shift, singleRounding: singleRounding,
+                zeroPoint: zeroPoint, lo: lo, hi: hi, out: out)
+        }
+
+    /// Quantized same-shape 8-bit ADD/SUB, `QuantizedAdd.portableRun`.
+    public var quantizedAdd:
+        @Sendable (
+            _ count: Int, _ x: UnsafePointer<UInt8>, _ y: UnsafePointer<UInt8>, _ signed: Bool, _ params: QuantizedAdd,
+            _ out: UnsafeMutablePointer<UInt8>
+        ) -> Void = { count, x, y, signed, params, out in
+            params.portableRun(count: count, x: x, y: y, signed: signed, out: out)
+        }
+
     /// The portable Swift loops, on every machine.
     public static let generic = KernelTable(
         name: "portable", features: [],
@@ -90,6 +130,20 @@ public struct KernelTable: Sendable {
         t.depthwiseConv2D = { problem, planes in
             // Each call decides for its own planes: no state is shared between parallel chunks.
             if !problem.runAVX2x3(planes) { problem.runPortable(planes) }
+        }
+        t.int16GemmNT = { m, n, k, x, ldx, w, ldw, out, ldo in scv_i16_gemm_nt_avx2(m, n, k, x, ldx, w, ldw, out, ldo) }
+        t.requantize = { count, acc, bias, mantissa, shift, singleRounding, zeroPoint, lo, hi, out in
+            scv_requantize_avx2(count, acc, bias, mantissa, shift, singleRounding ? 1 : 0, zeroPoint, lo, hi, out)
+        }
+        t.quantizedAdd = { count, x, y, signed, p, out in
+            var c = scv_quantized_add(
+                offset1: p.offset1, offset2: p.offset2, left_shift: p.leftShift, mantissa1: p.m1.mantissa,
+                shift1: Int32(p.m1.shift), mantissa2: p.m2.mantissa, shift2: Int32(p.m2.shift), mantissa_out: p.mOut.mantissa,
+                shift_out: Int32(p.mOut.shift), zero_point: p.zeroPoint, lo: p.lo, hi: p.hi)
+            scv_quantized_add_avx2(count, x, y, signed ? 1 : 0, &c, out)
+        }
+        t.int16DepthwisePixel = { channels, taps, x, xOffsets, f, fOffsets, acc in
+            scv_i16_depthwise_pixel_avx2(channels, taps, x, xOffsets, f, fOffsets, acc)
         }
         return t
     }

@@ -8,6 +8,7 @@
 #define SWIFTCONV_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -45,6 +46,40 @@ int scv_depthwise3x3_avx2(const float *x, const float *filters, const float *bia
                           ptrdiff_t plane_begin, ptrdiff_t plane_end, ptrdiff_t channels,
                           ptrdiff_t h, ptrdiff_t w, ptrdiff_t oh, ptrdiff_t ow, ptrdiff_t stride,
                           ptrdiff_t pad_top, ptrdiff_t pad_left, float lo, float hi);
+
+/// Int32 dot products of int16 rows (AVX2): `out[i * ldo + j] = Σ_t x[i * ldx + t] * w[j * ldw + t]`
+/// for i < m, j < n, t < k. `k` must be a multiple of 16 (callers zero-pad rows). The quantized
+/// kernels pass values already offset by their zero points (|v| <= 255), so no pair sum overflows.
+void scv_i16_gemm_nt_avx2(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const int16_t *x, ptrdiff_t ldx,
+                          const int16_t *w, ptrdiff_t ldw, int32_t *out, ptrdiff_t ldo);
+
+/// One output pixel of a quantized depthwise convolution (AVX2):
+/// `acc[c] = Σ_t x[x_offsets[t] + c] * f[f_offsets[t] + c]` for c < channels, over the `taps`
+/// window taps inside the image (int16 values already offset by their zero points).
+void scv_i16_depthwise_pixel_avx2(ptrdiff_t channels, ptrdiff_t taps, const int16_t *x,
+                                  const ptrdiff_t *x_offsets, const int16_t *f,
+                                  const ptrdiff_t *f_offsets, int32_t *acc);
+
+/// TFLite's per-channel requantization of int32 accumulators into 8-bit outputs (AVX2):
+/// `out[i] = clamp(M(acc[i] + bias[i]) + zero_point, lo, hi)` stored as a byte, where M is
+/// gemmlowp's MultiplyByQuantizedMultiplier with `mantissa[i]`, `shift[i]` (double rounding),
+/// or with `single_rounding` TFLite's single-rounding variant. `bias` may be NULL.
+void scv_requantize_avx2(ptrdiff_t count, const int32_t *acc, const int32_t *bias, const int32_t *mantissa,
+                         const int32_t *shift, int single_rounding, int32_t zero_point, int32_t lo, int32_t hi,
+                         uint8_t *out);
+
+/// The parameters of TFLite's quantized 8-bit ADD/SUB (reference `AddElementwise`).
+typedef struct scv_quantized_add {
+    int32_t offset1, offset2, left_shift;
+    int32_t mantissa1, shift1, mantissa2, shift2, mantissa_out, shift_out;
+    int32_t zero_point, lo, hi;
+} scv_quantized_add;
+
+/// Quantized same-shape ADD/SUB of 8-bit operands (AVX2), TFLite's arithmetic:
+/// `clamp(M_out(M1((x + offset1) << left_shift) + M2((y + offset2) << left_shift)) + zero_point, lo, hi)`
+/// with gemmlowp's double-rounding multipliers; bytes read as int8 when `is_signed`, else uint8.
+void scv_quantized_add_avx2(ptrdiff_t count, const uint8_t *x, const uint8_t *y, int is_signed,
+                            const scv_quantized_add *p, uint8_t *out);
 
 #ifdef __cplusplus
 }

@@ -1,66 +1,52 @@
 import SwiftConvIR
 import SwiftConvKernels
 
-/// Quantized weights prepared once for an int8 GEMM: rows of `depth` int8 values (uint8
-/// weights shifted by -128 with the offset adjusted), their sums, and the offset that turns a
-/// stored value back into `w - zeroPoint`, so `Σ(w-zw)(x-zx)` becomes int8 dot products plus
-/// row-sum corrections.
-struct Int8GemmWeights: Sendable {
+/// Quantized weights prepared once for the int16 GEMM slot (`KernelTable.int16GemmNT`): `rows`
+/// rows of `w - zeroPoint` as int16, each zero-padded to `ld` (a multiple of 16), so
+/// `Σ (w - zw)(x - zx)` is a plain dot product with activations offset the same way.
+struct Int16GemmWeights: Sendable {
     let rows: Int
     let depth: Int
-    let data: [Int8]
-    let rowSums: [Int32]
-    let offset: Int32
+    let ld: Int
+    let data: [Int16]
 
     init(_ t: Tensor, rows: Int, depth: Int, zeroPoint: Int32) throws {
         guard rows >= 0, depth > 0, t.elementCount == rows * depth else {
             throw kernelError("weights of shape \(t.shape) are not \(rows)x\(depth)")
         }
+        guard t.dtype == .int8 || t.dtype == .uint8 else { throw kernelUnsupported("\(t.dtype) weights in an integer kernel") }
+        // Offsets must stay within ±255 so int16 pair sums cannot overflow.
+        guard (-255...255).contains(zeroPoint) else { throw kernelError("weight zero point \(zeroPoint) is out of range") }
         self.rows = rows
         self.depth = depth
-        switch t.dtype {
-        case .int8:
-            data = t.values(as: Int8.self)
-            offset = -zeroPoint
-        case .uint8:
-            data = t.values(as: UInt8.self).map { Int8(truncatingIfNeeded: Int32($0) - 128) }
-            offset = 128 - zeroPoint
-        default: throw kernelUnsupported("\(t.dtype) weights in an integer kernel")
+        ld = IntegerGemm.paddedDepth(depth)
+        let raw = try widenedIntegers(t)
+        var packed = [Int16](repeating: 0, count: rows * ld)
+        for r in 0..<rows {
+            for k in 0..<depth { packed[r * ld + k] = Int16(truncatingIfNeeded: raw[r * depth + k] &- zeroPoint) }
         }
-        var sums = [Int32](repeating: 0, count: rows)
-        data.withUnsafeBufferPointer { w in
-            for r in 0..<rows {
-                var s: Int32 = 0
-                for k in 0..<depth { s &+= Int32(w[r * depth + k]) }
-                sums[r] = s
-            }
-        }
-        rowSums = sums
-    }
-
-    /// `Σ_k (w[r,k] + offset) * (x[k] + xOffset)` for every row r of one input row `x` (stored
-    /// int8, sum `xSum`), written to `acc`.
-    @inline(__always)
-    func accumulate(_ x: UnsafePointer<Int8>, xSum: Int32, xOffset: Int32, into acc: UnsafeMutablePointer<Int32>) {
-        let constant = Int32(depth) &* offset &* xOffset &+ offset &* xSum
-        data.withUnsafeBufferPointer { wb in
-            let w = wb.baseAddress!
-            for r in 0..<rows {
-                let row = w + r * depth
-                var s: Int32 = 0
-                for k in 0..<depth { s &+= Int32(row[k]) &* Int32(x[k]) }
-                acc[r] = s &+ xOffset &* rowSums[r] &+ constant
-            }
-        }
+        data = packed
     }
 }
 
-/// An activation tensor's stored values as int8 plus the offset that makes them `x - zeroPoint`.
-func int8Activations(_ t: Tensor, zeroPoint: Int32) throws -> (values: [Int8], offset: Int32) {
+/// An activation tensor's values minus `zeroPoint`, as int16 (int8/uint8 inputs only).
+func offsetActivations(_ t: Tensor, zeroPoint: Int32) throws -> [Int16] {
+    guard (-255...255).contains(zeroPoint) else { throw kernelError("input zero point \(zeroPoint) is out of range") }
+    let z = Int16(truncatingIfNeeded: zeroPoint)
+    let signed: Bool
     switch t.dtype {
-    case .int8: return (t.values(as: Int8.self), -zeroPoint)
-    case .uint8: return (t.values(as: UInt8.self).map { Int8(truncatingIfNeeded: Int32($0) - 128) }, 128 - zeroPoint)
+    case .int8: signed = true
+    case .uint8: signed = false
     default: throw kernelUnsupported("\(t.dtype) activations in an int8 kernel")
+    }
+    let bytes = t.storage.bytes
+    return [Int16](unsafeUninitializedCapacity: bytes.count) { out, initialized in
+        if signed {
+            for i in 0..<bytes.count { out[i] = Int16(Int8(bitPattern: bytes[i])) &- z }
+        } else {
+            for i in 0..<bytes.count { out[i] = Int16(bytes[i]) &- z }
+        }
+        initialized = bytes.count
     }
 }
 
@@ -69,6 +55,9 @@ func int8Activations(_ t: Tensor, zeroPoint: Int32) throws -> (values: [Int8], o
 /// `PopulateConvolutionQuantizationParams`, int32 bias, output zero point, activation clamp.
 struct ConvRequantization: Sendable {
     let multipliers: [FixedPoint.Multiplier]
+    /// `multipliers` as two arrays, the layout of `KernelTable.requantize`.
+    let mantissas: [Int32]
+    let shifts: [Int32]
     let bias: [Int32]?
     let outputZeroPoint: Int32
     let clamp: ClosedRange<Int32>
@@ -89,6 +78,8 @@ struct ConvRequantization: Sendable {
             let fs = Double(wq.scale.count == 1 ? wq.scale[0] : wq.scale[c])
             return FixedPoint.Multiplier(Double(input.scale) * fs / Double(output.scale))
         }
+        mantissas = multipliers.map(\.mantissa)
+        shifts = multipliers.map { Int32($0.shift) }
         if ctx.hasInput(biasInput) {
             guard let b = ctx.constant(biasInput) else { throw SwiftConvError.unsupportedOp("a non-constant bias").at(ctx.nodeContext) }
             guard b.dtype == .int32 else {
@@ -120,12 +111,40 @@ struct ConvRequantization: Sendable {
         let v = scaled &+ outputZeroPoint
         return min(max(v, clamp.lowerBound), clamp.upperBound)
     }
+
+    /// Requantizes the accumulators of channels `first..<first + count` (`acc[i]` belongs to
+    /// channel `first + i`) into 8-bit outputs `out[i]` (the bit pattern of an int8 or uint8),
+    /// through `KernelTable.requantize` (vectorized where the CPU allows; bit-identical to `output`).
+    @inline(__always)
+    func store(_ acc: UnsafePointer<Int32>, first: Int, count: Int, to out: UnsafeMutablePointer<UInt8>, _ table: KernelTable) {
+        mantissas.withUnsafeBufferPointer { m in
+            shifts.withUnsafeBufferPointer { sh in
+                if let bias {
+                    bias.withUnsafeBufferPointer { b in
+                        table.requantize(
+                            count, acc, b.baseAddress! + first, m.baseAddress! + first, sh.baseAddress! + first, singleRounding,
+                            outputZeroPoint, clamp.lowerBound, clamp.upperBound, out)
+                    }
+                } else {
+                    table.requantize(
+                        count, acc, nil, m.baseAddress! + first, sh.baseAddress! + first, singleRounding, outputZeroPoint,
+                        clamp.lowerBound, clamp.upperBound, out)
+                }
+            }
+        }
+    }
+
+    /// An 8-bit output tensor from its stored bytes.
+    func tensor(_ bytes: [UInt8], shape: [Int]) -> Tensor {
+        Tensor(dtype: outputType == .uint8 ? .uint8 : .int8, shape: shape, values: bytes)
+    }
 }
 
 /// Quantized FULLY_CONNECTED (TFLite's reference `FullyConnected`/per-channel variant):
 /// `input [..., K]` rows times `weights [N, K]`, int32 accumulation, requantized per output unit.
+/// Output units are split across the session's threads.
 struct IntegerFullyConnectedKernel: Kernel {
-    let weights: Int8GemmWeights
+    let weights: Int16GemmWeights
     let requant: ConvRequantization
     let inputZeroPoint: Int32
     let keepNumDims: Bool
@@ -142,7 +161,7 @@ struct IntegerFullyConnectedKernel: Kernel {
             throw SwiftConvError.unsupportedOp("per-channel weight zero points").at(ctx.nodeContext)
         }
         let wzp = Int32(clamping: wq?.zeroPoint.first ?? 0)
-        weights = try Int8GemmWeights(w, rows: w.shape[0], depth: w.shape[1], zeroPoint: wzp)
+        weights = try Int16GemmWeights(w, rows: w.shape[0], depth: w.shape[1], zeroPoint: wzp)
         var r = try ConvRequantization(ctx, channels: w.shape[0])
         // Observed against LiteRT's BUILTIN_REF: its per-channel FULLY_CONNECTED rounds once.
         r.singleRounding = (wq?.scale.count ?? 1) > 1
@@ -153,40 +172,57 @@ struct IntegerFullyConnectedKernel: Kernel {
 
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
         let x = try inputs.tensor(0)
-        let k = weights.depth, n = weights.rows
+        let k = weights.depth, n = weights.rows, ld = weights.ld
         guard x.elementCount % k == 0 else { throw kernelError("input of shape \(x.shape) does not divide into rows of \(k)") }
         let batch = x.elementCount / k
         if keepNumDims, x.shape.last != k { throw kernelError("keep_num_dims needs the last input dimension to be \(k)") }
-        let (xs, xOffset) = try int8Activations(x, zeroPoint: inputZeroPoint)
-        var out = [Int32](repeating: 0, count: batch * n)
-        var acc = [Int32](repeating: 0, count: n)
-        xs.withUnsafeBufferPointer { xb in
-            acc.withUnsafeMutableBufferPointer { ab in
-                for b in 0..<batch {
-                    let row = xb.baseAddress! + b * k
-                    var sum: Int32 = 0
-                    for i in 0..<k { sum &+= Int32(row[i]) }
-                    weights.accumulate(row, xSum: sum, xOffset: xOffset, into: ab.baseAddress!)
-                    for r in 0..<n { out[b * n + r] = requant.output(ab[r], channel: r) }
+        let xs = try offsetActivations(x, zeroPoint: inputZeroPoint)
+        // Rows padded to the weights' stride; the padding stays zero.
+        var rows = [Int16](repeating: 0, count: batch * ld)
+        for b in 0..<batch { for i in 0..<k { rows[b * ld + i] = xs[b * k + i] } }
+        var acc = [Int32](repeating: 0, count: batch * n)
+        var out = [UInt8](repeating: 0, count: batch * n)
+        let table = KernelTable.best
+        let requant = self.requant
+        rows.withUnsafeBufferPointer { xb in
+            weights.data.withUnsafeBufferPointer { wb in
+                acc.withUnsafeMutableBufferPointer { ab in
+                    out.withUnsafeMutableBufferPointer { ob in
+                        let xp = xb.baseAddress!, wp = wb.baseAddress!, ap = ab.baseAddress!, op = ob.baseAddress!
+                        // Enough rows per chunk that a thread's share outweighs waking it.
+                        let grain = max(16, 16_384 / max(ld * batch, 1))
+                        context.threads.parallelFor(n, grain: grain) { range in
+                            table.int16GemmNT(batch, range.count, ld, xp, ld, wp + range.lowerBound * ld, ld, ap + range.lowerBound, n)
+                            for b in 0..<batch {
+                                let at = b * n + range.lowerBound
+                                requant.store(ap + at, first: range.lowerBound, count: range.count, to: op + at, table)
+                            }
+                        }
+                    }
                 }
             }
         }
         let shape = keepNumDims ? Array(x.shape.dropLast()) + [n] : [batch, n]
-        return [.tensor(narrowedTensor(out, dtype: requant.outputType, shape: shape))]
+        return [.tensor(requant.tensor(out, shape: shape))]
     }
 }
 
 /// Quantized CONV_2D (TFLite's reference `ConvPerChannel`): NHWC input, OHWI weights (grouped
-/// when the weights hold fewer input channels), padding taps contribute nothing; each output
-/// pixel's window is gathered into an int8 row (padding = the input zero point) and multiplied
-/// by the prepared weight rows.
+/// when the weights hold fewer input channels), padding taps contribute nothing. Blocks of
+/// output pixels have their windows gathered into int16 rows (`x - zx`, padding 0) and go
+/// through the int16 GEMM slot; a 1x1, stride-1 convolution over 16k channels multiplies the
+/// input rows in place. Output pixels are split across the session's threads.
 struct IntegerConv2DKernel: Kernel {
-    let weights: [Int8GemmWeights] // one per group
+    let weights: Int16GemmWeights // all groups: group g owns rows g*perGroup..<(g+1)*perGroup
+    let groups: Int
     let requant: ConvRequantization
     let inputZeroPoint: Int32
     let kh: Int, kw: Int, ic: Int, oc: Int
     let strideH: Int, strideW: Int, dilH: Int, dilW: Int
     let padding: String
+
+    /// Output pixels gathered and multiplied together (bounds a chunk's scratch memory).
+    static let pixelBlock = 16
 
     init(_ ctx: KernelBuildContext) throws {
         guard let w = ctx.constant(1), w.shape.count == 4 else {
@@ -203,17 +239,8 @@ struct IntegerConv2DKernel: Kernel {
         guard inChannels % ic == 0, oc % (inChannels / ic) == 0 else {
             throw ctx.invalid("\(inChannels) input channels do not split into groups of \(ic) for \(oc) filters")
         }
-        let groups = inChannels / ic
-        let perGroup = oc / groups
-        let depth = kh * kw * ic
-        let all = w
-        weights = try (0..<groups).map { g in
-            let slice = Tensor(
-                dtype: all.dtype, shape: [perGroup, depth],
-                storage: TensorStorage(
-                    copying: UnsafeRawBufferPointer(rebasing: all.storage.bytes[(g * perGroup * depth)..<((g + 1) * perGroup * depth)])))
-            return try Int8GemmWeights(slice, rows: perGroup, depth: depth, zeroPoint: wzp)
-        }
+        groups = inChannels / ic
+        weights = try Int16GemmWeights(w, rows: oc, depth: kh * kw * ic, zeroPoint: wzp)
         requant = try ConvRequantization(ctx, channels: oc)
         inputZeroPoint = try TensorQuant(ctx.quantization(ofInput: 0), "input", ctx).zeroPoint
         strideH = Int(ctx.int("stride_h", default: 1))
@@ -226,67 +253,89 @@ struct IntegerConv2DKernel: Kernel {
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
         let x = try inputs.tensor(0)
         let (n, h, w, c) = try nhwc(x, "input")
-        guard c % ic == 0, c / ic == weights.count else {
-            throw kernelError("input has \(c) channels, the weights expect \(ic * weights.count)")
+        guard c % ic == 0, c / ic == groups else {
+            throw kernelError("input has \(c) channels, the weights expect \(ic * groups)")
         }
         let (oh, padT) = try tflitePadding(padding, input: h, filter: kh, stride: strideH, dilation: dilH)
         let (ow, padL) = try tflitePadding(padding, input: w, filter: kw, stride: strideW, dilation: dilW)
-        let (xs, xOffset) = try int8Activations(x, zeroPoint: inputZeroPoint)
-        let padValue = Int8(truncatingIfNeeded: -xOffset) // stored value whose offset sum is 0
-        let depth = kh * kw * ic
-        let perGroup = oc / weights.count
-        var out = [Int32](repeating: 0, count: n * oh * ow * oc)
-        var patch = [Int8](repeating: 0, count: depth)
-        var acc = [Int32](repeating: 0, count: perGroup)
-        try xs.withUnsafeBufferPointer { xb in
-            for b in 0..<n {
-                try context.checkTerminated()
-                for oy in 0..<oh {
-                    for ox in 0..<ow {
-                        let outBase = ((b * oh + oy) * ow + ox) * oc
-                        for (g, gw) in weights.enumerated() {
-                            var sum: Int32 = 0
-                            var p = 0
-                            for ky in 0..<kh {
-                                let iy = oy * strideH - padT + ky * dilH
-                                for kx in 0..<kw {
-                                    let ix = ox * strideW - padL + kx * dilW
-                                    if iy >= 0, iy < h, ix >= 0, ix < w {
-                                        let base = ((b * h + iy) * w + ix) * c + g * ic
-                                        for i in 0..<ic {
-                                            let v = xb[base + i]
-                                            patch[p + i] = v
-                                            sum &+= Int32(v)
+        guard let total = elementCount([n, oh, ow, oc]) else { throw kernelError("CONV_2D output is too large") }
+        try context.checkTerminated()
+        let xs = try offsetActivations(x, zeroPoint: inputZeroPoint)
+        let ld = weights.ld
+        let perGroup = oc / groups
+        let pixels = n * oh * ow
+        var out = [UInt8](repeating: 0, count: total)
+        let table = KernelTable.best
+        let requant = self.requant
+        let (kh, kw, ic, oc, groups) = (self.kh, self.kw, self.ic, self.oc, self.groups)
+        let (strideH, strideW, dilH, dilW) = (self.strideH, self.strideW, self.dilH, self.dilW)
+        let direct = kh == 1 && kw == 1 && strideH == 1 && strideW == 1 && padT == 0 && padL == 0 && groups == 1 && ic == ld
+        let block = Self.pixelBlock
+        xs.withUnsafeBufferPointer { xb in
+            weights.data.withUnsafeBufferPointer { wb in
+                out.withUnsafeMutableBufferPointer { ob in
+                    let xp = xb.baseAddress!, wp = wb.baseAddress!, op = ob.baseAddress!
+                    context.threads.parallelFor(pixels, grain: block) { range in
+                        let acc = UnsafeMutablePointer<Int32>.allocate(capacity: block * oc)
+                        defer { acc.deallocate() }
+                        if direct {
+                            // Output pixel p reads input pixel p: the input rows are the GEMM rows.
+                            var start = range.lowerBound
+                            while start < range.upperBound {
+                                let count = min(block, range.upperBound - start)
+                                table.int16GemmNT(count, oc, ld, xp + start * c, c, wp, ld, acc, oc)
+                                for i in 0..<count { requant.store(acc + i * oc, first: 0, count: oc, to: op + (start + i) * oc, table) }
+                                start += count
+                            }
+                            return
+                        }
+                        let patches = UnsafeMutablePointer<Int16>.allocate(capacity: block * ld)
+                        defer { patches.deallocate() }
+                        patches.initialize(repeating: 0, count: block * ld)
+                        var start = range.lowerBound
+                        while start < range.upperBound {
+                            let count = min(block, range.upperBound - start)
+                            for g in 0..<groups {
+                                for i in 0..<count {
+                                    let p = start + i
+                                    let ox = p % ow, oy = (p / ow) % oh, b = p / (ow * oh)
+                                    let row = patches + i * ld
+                                    var q = 0
+                                    for ky in 0..<kh {
+                                        let iy = oy * strideH - padT + ky * dilH
+                                        for kx in 0..<kw {
+                                            let ix = ox * strideW - padL + kx * dilW
+                                            if iy >= 0, iy < h, ix >= 0, ix < w {
+                                                (row + q).update(from: xp + (((b * h + iy) * w + ix) * c + g * ic), count: ic)
+                                            } else {
+                                                (row + q).update(repeating: 0, count: ic)
+                                            }
+                                            q += ic
                                         }
-                                    } else {
-                                        for i in 0..<ic { patch[p + i] = padValue }
-                                        sum &+= Int32(padValue) &* Int32(ic)
                                     }
-                                    p += ic
+                                }
+                                table.int16GemmNT(count, perGroup, ld, patches, ld, wp + g * perGroup * ld, ld, acc, perGroup)
+                                for i in 0..<count {
+                                    let outBase = (start + i) * oc + g * perGroup
+                                    requant.store(acc + i * perGroup, first: g * perGroup, count: perGroup, to: op + outBase, table)
                                 }
                             }
-                            patch.withUnsafeBufferPointer { pb in
-                                acc.withUnsafeMutableBufferPointer { ab in
-                                    gw.accumulate(pb.baseAddress!, xSum: sum, xOffset: xOffset, into: ab.baseAddress!)
-                                }
-                            }
-                            for r in 0..<perGroup {
-                                let ch = g * perGroup + r
-                                out[outBase + ch] = requant.output(acc[r], channel: ch)
-                            }
+                            start += count
                         }
                     }
                 }
             }
         }
-        return [.tensor(narrowedTensor(out, dtype: requant.outputType, shape: [n, oh, ow, oc]))]
+        return [.tensor(requant.tensor(out, shape: [n, oh, ow, oc]))]
     }
 }
 
 /// Quantized DEPTHWISE_CONV_2D (TFLite's reference `DepthwiseConvPerChannel`): weights
 /// `[1, KH, KW, C * depth_multiplier]`, output channel `ic * m + j` reads input channel `ic`.
+/// With multiplier 1 each output pixel's taps inside the image go to the depthwise slot
+/// (`KernelTable.int16DepthwisePixel`); output rows are split across the session's threads.
 struct IntegerDepthwiseConvKernel: Kernel {
-    let filter: [Int32] // already w - zeroPoint
+    let filter: [Int16] // [KH*KW][oc], already w - zeroPoint
     let requant: ConvRequantization
     let inputZeroPoint: Int32
     let kh: Int, kw: Int, oc: Int
@@ -299,6 +348,7 @@ struct IntegerDepthwiseConvKernel: Kernel {
         }
         (kh, kw, oc) = (w.shape[1], w.shape[2], w.shape[3])
         guard kh > 0, kw > 0, oc > 0 else { throw ctx.invalid("empty weights \(w.shape)") }
+        guard w.dtype == .int8 || w.dtype == .uint8 else { throw kernelUnsupported("\(w.dtype) depthwise weights") }
         let wq = ctx.quantization(ofInput: 1)
         let zps = wq?.zeroPoint ?? [0]
         let raw = try widenedIntegers(w)
@@ -306,7 +356,10 @@ struct IntegerDepthwiseConvKernel: Kernel {
         guard zps.count == 1 || zps.count == channels else {
             throw ctx.invalid("weights have \(zps.count) zero points for \(channels) channels")
         }
-        filter = raw.enumerated().map { i, v in v - Int32(clamping: zps.count == 1 ? zps[0] : zps[i % channels]) }
+        guard zps.allSatisfy({ (-255...255).contains($0) }) else { throw ctx.invalid("weight zero points out of range") }
+        filter = raw.enumerated().map { i, v in
+            Int16(truncatingIfNeeded: v - Int32(clamping: zps.count == 1 ? zps[0] : zps[i % channels]))
+        }
         requant = try ConvRequantization(ctx, channels: oc)
         inputZeroPoint = try TensorQuant(ctx.quantization(ofInput: 0), "input", ctx).zeroPoint
         strideH = Int(ctx.int("stride_h", default: 1))
@@ -324,32 +377,69 @@ struct IntegerDepthwiseConvKernel: Kernel {
         let m = oc / c
         let (oh, padT) = try tflitePadding(padding, input: h, filter: kh, stride: strideH, dilation: dilH)
         let (ow, padL) = try tflitePadding(padding, input: w, filter: kw, stride: strideW, dilation: dilW)
-        let xs = try widenedIntegers(x)
-        let xOffset = -inputZeroPoint
-        var out = [Int32](repeating: 0, count: n * oh * ow * oc)
-        for b in 0..<n {
-            try context.checkTerminated()
-            for oy in 0..<oh {
-                for ox in 0..<ow {
-                    let outBase = ((b * oh + oy) * ow + ox) * oc
-                    for ch in 0..<oc {
-                        let inC = ch / m
-                        var acc: Int32 = 0
-                        for ky in 0..<kh {
-                            let iy = oy * strideH - padT + ky * dilH
-                            guard iy >= 0, iy < h else { continue }
-                            for kx in 0..<kw {
-                                let ix = ox * strideW - padL + kx * dilW
-                                guard ix >= 0, ix < w else { continue }
-                                acc &+= filter[(ky * kw + kx) * oc + ch] &* (xs[((b * h + iy) * w + ix) * c + inC] &+ xOffset)
+        guard let total = elementCount([n, oh, ow, oc]) else { throw kernelError("DEPTHWISE_CONV_2D output is too large") }
+        try context.checkTerminated()
+        let xs = try offsetActivations(x, zeroPoint: inputZeroPoint)
+        var out = [UInt8](repeating: 0, count: total)
+        let table = KernelTable.best
+        let requant = self.requant
+        let (kh, kw, oc) = (self.kh, self.kw, self.oc)
+        let (strideH, strideW, dilH, dilW) = (self.strideH, self.strideW, self.dilH, self.dilW)
+        xs.withUnsafeBufferPointer { xb in
+            filter.withUnsafeBufferPointer { fb in
+                out.withUnsafeMutableBufferPointer { ob in
+                    let xp = xb.baseAddress!, fp = fb.baseAddress!, op = ob.baseAddress!
+                    context.threads.parallelFor(n * oh, grain: 1) { range in
+                        let xOffsets = UnsafeMutablePointer<Int>.allocate(capacity: kh * kw)
+                        let fOffsets = UnsafeMutablePointer<Int>.allocate(capacity: kh * kw)
+                        let acc = UnsafeMutablePointer<Int32>.allocate(capacity: oc)
+                        defer {
+                            xOffsets.deallocate()
+                            fOffsets.deallocate()
+                            acc.deallocate()
+                        }
+                        for row in range {
+                            let b = row / oh, oy = row % oh
+                            for ox in 0..<ow {
+                                let outBase = (row * ow + ox) * oc
+                                if m == 1 {
+                                    var taps = 0
+                                    for ky in 0..<kh {
+                                        let iy = oy * strideH - padT + ky * dilH
+                                        guard iy >= 0, iy < h else { continue }
+                                        for kx in 0..<kw {
+                                            let ix = ox * strideW - padL + kx * dilW
+                                            guard ix >= 0, ix < w else { continue }
+                                            xOffsets[taps] = ((b * h + iy) * w + ix) * c
+                                            fOffsets[taps] = (ky * kw + kx) * oc
+                                            taps += 1
+                                        }
+                                    }
+                                    table.int16DepthwisePixel(oc, taps, xp, xOffsets, fp, fOffsets, acc)
+                                    requant.store(acc, first: 0, count: oc, to: op + outBase, table)
+                                    continue
+                                }
+                                for ch in 0..<oc {
+                                    let inC = ch / m
+                                    var acc: Int32 = 0
+                                    for ky in 0..<kh {
+                                        let iy = oy * strideH - padT + ky * dilH
+                                        guard iy >= 0, iy < h else { continue }
+                                        for kx in 0..<kw {
+                                            let ix = ox * strideW - padL + kx * dilW
+                                            guard ix >= 0, ix < w else { continue }
+                                            acc &+= Int32(fp[(ky * kw + kx) * oc + ch]) &* Int32(xp[((b * h + iy) * w + ix) * c + inC])
+                                        }
+                                    }
+                                    op[outBase + ch] = UInt8(truncatingIfNeeded: requant.output(acc, channel: ch))
+                                }
                             }
                         }
-                        out[outBase + ch] = requant.output(acc, channel: ch)
                     }
                 }
             }
         }
-        return [.tensor(narrowedTensor(out, dtype: requant.outputType, shape: [n, oh, ow, oc]))]
+        return [.tensor(requant.tensor(out, shape: [n, oh, ow, oc]))]
     }
 }
 
@@ -383,10 +473,15 @@ struct IntegerBatchMatMulKernel: Kernel {
         let batchA = Array(a.shape.dropLast(2)), batchB = Array(b.shape.dropLast(2))
         let batch = try broadcastShapes(batchA, batchB)
         let stA = broadcastStrides(batchA, to: batch), stB = broadcastStrides(batchB, to: batch)
-        let xs = try widenedIntegers(a), ys = try widenedIntegers(b)
+        let xs = try offsetActivations(a, zeroPoint: lhs.zeroPoint), ys = try offsetActivations(b, zeroPoint: rhs.zeroPoint)
         let count = batch.reduce(1, *)
-        var out = [Int32](repeating: 0, count: count * m * n)
+        guard let total = elementCount(batch + [m, n]) else { throw kernelError("BATCH_MATMUL output is too large") }
+        var out = [Int32](repeating: 0, count: total)
         let bStrides = contiguousStrides(batch)
+        let ld = IntegerGemm.paddedDepth(k)
+        // Both operands as rows of the shared dimension, zero-padded to `ld`.
+        var left = [Int16](repeating: 0, count: m * ld), right = [Int16](repeating: 0, count: n * ld)
+        let table = KernelTable.best
         for p in 0..<count {
             var oa = 0, ob = 0
             for d in 0..<batch.count {
@@ -395,17 +490,17 @@ struct IntegerBatchMatMulKernel: Kernel {
                 ob += i * stB[d]
             }
             let baseA = oa * m * k, baseB = ob * k * n
-            for i in 0..<m {
-                for j in 0..<n {
-                    var acc: Int32 = 0
-                    for t in 0..<k {
-                        let l = xs[baseA + (adjX ? t * m + i : i * k + t)], r = ys[baseB + (adjY ? j * k + t : t * n + j)]
-                        acc &+= (l &- lhs.zeroPoint) &* (r &- rhs.zeroPoint)
+            for i in 0..<m { for t in 0..<k { left[i * ld + t] = xs[baseA + (adjX ? t * m + i : i * k + t)] } }
+            for j in 0..<n { for t in 0..<k { right[j * ld + t] = ys[baseB + (adjY ? j * k + t : t * n + j)] } }
+            left.withUnsafeBufferPointer { lb in
+                right.withUnsafeBufferPointer { rb in
+                    out.withUnsafeMutableBufferPointer { ob in
+                        table.int16GemmNT(m, n, ld, lb.baseAddress!, ld, rb.baseAddress!, ld, ob.baseAddress! + p * m * n, n)
                     }
-                    out[(p * m + i) * n + j] = min(max(multiplier.apply(acc) &+ output.zeroPoint, -128), 127)
                 }
             }
         }
+        for i in 0..<out.count { out[i] = min(max(multiplier.apply(out[i]) &+ output.zeroPoint, -128), 127) }
         return [.tensor(narrowedTensor(out, dtype: .int8, shape: batch + [m, n]))]
     }
 }

@@ -63,6 +63,9 @@ struct IntegerAddSubKernel: Kernel {
 
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
         let x = try inputs.tensor(0), y = try inputs.tensor(1)
+        if x.shape == y.shape, x.dtype == outputType, y.dtype == outputType, outputType == .int8 || outputType == .uint8 {
+            return [.tensor(sameShape8Bit(x, y, context))]
+        }
         let (out, shape) = try broadcastInt32(try widenedIntegers(x), x.shape, try widenedIntegers(y), y.shape) { p, q in
             let s1 = m1.apply((p &+ offset1) &<< leftShift)
             let s2 = m2.apply((q &+ offset2) &<< leftShift)
@@ -70,6 +73,29 @@ struct IntegerAddSubKernel: Kernel {
             return min(max(r, clamp.lowerBound), clamp.upperBound)
         }
         return [.tensor(narrowedTensor(out, dtype: outputType, shape: shape))]
+    }
+
+    /// The common case (a residual connection): same-shape 8-bit operands read and written as
+    /// bytes in place of the widened, broadcasting path; the arithmetic is the same.
+    private func sameShape8Bit(_ x: Tensor, _ y: Tensor, _ context: ExecutionContext) -> Tensor {
+        let count = min(x.storage.bytes.count, y.storage.bytes.count)
+        var out = [UInt8](repeating: 0, count: count)
+        let signed = outputType == .int8
+        let params = QuantizedAdd(
+            offset1: offset1, offset2: offset2, leftShift: leftShift, m1: m1, m2: m2, mOut: mOut, zeroPoint: outputOffset,
+            lo: clamp.lowerBound, hi: clamp.upperBound)
+        let table = KernelTable.best
+        let xb = x.storage.bytes, yb = y.storage.bytes
+        out.withUnsafeMutableBufferPointer { ob in
+            let op = ob.baseAddress!
+            context.threads.parallelFor(count, grain: 16_384) { range in
+                table.quantizedAdd(
+                    range.count, xb.baseAddress!.assumingMemoryBound(to: UInt8.self) + range.lowerBound,
+                    yb.baseAddress!.assumingMemoryBound(to: UInt8.self) + range.lowerBound, signed, params,
+                    op + range.lowerBound)
+            }
+        }
+        return Tensor(dtype: outputType, shape: x.shape, values: out)
     }
 }
 
@@ -185,25 +211,38 @@ struct IntegerPoolKernel: Kernel {
         let (ow, padL) = try tflitePadding(padding, input: w, filter: kw, stride: strideW, dilation: 1)
         let xs = try widenedIntegers(x)
         var out = [Int32](repeating: 0, count: n * oh * ow * c)
-        for b in 0..<n {
-            for oy in 0..<oh {
-                let y0 = max(0, oy * strideH - padT), y1 = min(h, oy * strideH - padT + kh)
-                for ox in 0..<ow {
-                    let x0 = max(0, ox * strideW - padL), x1 = min(w, ox * strideW - padL + kw)
-                    let count = Int32(max(0, y1 - y0) * max(0, x1 - x0))
-                    for ch in 0..<c {
-                        var acc: Int32 = isMax ? Int32.min : 0
-                        for iy in y0..<max(y0, y1) {
-                            for ix in x0..<max(x0, x1) {
-                                let v = xs[((b * h + iy) * w + ix) * c + ch]
-                                acc = isMax ? max(acc, v) : acc &+ v
+        // Channels innermost (contiguous in NHWC): one window walk per output pixel, not per channel.
+        var acc = [Int32](repeating: 0, count: c)
+        try xs.withUnsafeBufferPointer { xb in
+            try out.withUnsafeMutableBufferPointer { ob in
+                try acc.withUnsafeMutableBufferPointer { ab in
+                    guard let xp = xb.baseAddress, let op = ob.baseAddress, let ap = ab.baseAddress else { return }
+                    for b in 0..<n {
+                        for oy in 0..<oh {
+                            let y0 = max(0, oy * strideH - padT), y1 = min(h, oy * strideH - padT + kh)
+                            for ox in 0..<ow {
+                                let x0 = max(0, ox * strideW - padL), x1 = min(w, ox * strideW - padL + kw)
+                                let count = Int32(max(0, y1 - y0) * max(0, x1 - x0))
+                                if !isMax, count == 0 { throw kernelError("a pooling window covers no input") }
+                                ap.update(repeating: isMax ? Int32.min : 0, count: c)
+                                for iy in y0..<max(y0, y1) {
+                                    for ix in x0..<max(x0, x1) {
+                                        let row = xp + ((b * h + iy) * w + ix) * c
+                                        if isMax {
+                                            for ch in 0..<c { ap[ch] = max(ap[ch], row[ch]) }
+                                        } else {
+                                            for ch in 0..<c { ap[ch] &+= row[ch] }
+                                        }
+                                    }
+                                }
+                                let o = op + ((b * oh + oy) * ow + ox) * c
+                                for ch in 0..<c {
+                                    var v = ap[ch]
+                                    if !isMax { v = v > 0 ? (v + count / 2) / count : (v - count / 2) / count }
+                                    o[ch] = min(max(v, clamp.lowerBound), clamp.upperBound)
+                                }
                             }
                         }
-                        if !isMax {
-                            guard count > 0 else { throw kernelError("a pooling window covers no input") }
-                            acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count
-                        }
-                        out[((b * oh + oy) * ow + ox) * c + ch] = min(max(acc, clamp.lowerBound), clamp.upperBound)
                     }
                 }
             }

@@ -78,10 +78,19 @@ func quantizedActivationRange(_ activation: String, _ out: TensorQuant, _ ctx: K
 
 /// A quantized tensor's stored integers widened to Int32 (int8, uint8, int16).
 func widenedIntegers(_ t: Tensor) throws -> [Int32] {
+    // One pass over the stored bytes (no intermediate array of the narrow type).
+    func widen<T: BinaryInteger>(_: T.Type) -> [Int32] {
+        let bytes = t.storage.bytes
+        let count = bytes.count / MemoryLayout<T>.stride
+        return [Int32](unsafeUninitializedCapacity: count) { out, initialized in
+            for i in 0..<count { out[i] = Int32(bytes.loadUnaligned(fromByteOffset: i * MemoryLayout<T>.stride, as: T.self)) }
+            initialized = count
+        }
+    }
     switch t.dtype {
-    case .int8: return t.values(as: Int8.self).map(Int32.init)
-    case .uint8: return t.values(as: UInt8.self).map(Int32.init)
-    case .int16: return t.values(as: Int16.self).map(Int32.init)
+    case .int8: return widen(Int8.self)
+    case .uint8: return widen(UInt8.self)
+    case .int16: return widen(Int16.self)
     case .int32: return t.values(as: Int32.self)
     default: throw kernelUnsupported("a quantized kernel got a \(t.dtype) tensor")
     }
