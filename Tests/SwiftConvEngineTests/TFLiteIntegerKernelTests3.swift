@@ -94,7 +94,9 @@ func int8UnaryMathFromItsTable(op: String) throws {
     let want = x.map { v -> Int8 in
         let y = f(real(v, s, z))
         guard y.isFinite else { return -128 } // log(0): LiteRT's conversion gives the minimum
-        return Int8(min(max((y / so).rounded(.toNearestOrAwayFromZero) + Float(zo), -128), 127))
+        // LiteRT's SQRT truncates the scaled value; EXP and LOG round it.
+        let scaled = (y * (1 / so)).rounded(op == "SQRT" ? .towardZero : .toNearestOrAwayFromZero)
+        return Int8(min(max(scaled + Float(zo), -128), 127))
     }
     #expect(out.values(as: Int8.self) == want)
 }

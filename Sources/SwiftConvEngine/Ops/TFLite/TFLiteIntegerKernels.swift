@@ -86,7 +86,7 @@ enum TFLiteIntegerKernels {
         case "LOG":
             if quantized { return try IntegerTableKernel(ctx) { Foundation.log($0) } }
         case "SQRT":
-            if quantized { return try IntegerTableKernel(ctx) { $0.squareRoot() } }
+            if quantized { return try IntegerTableKernel(ctx, truncate: true) { $0.squareRoot() } }
         case "REDUCE_PROD":
             if quantized { return try IntegerReduceProdKernel(ctx) }
         case "EQUAL", "NOT_EQUAL", "LESS", "LESS_EQUAL", "GREATER", "GREATER_EQUAL":

@@ -2,7 +2,8 @@ import SwiftConvIR
 import SwiftConvKernels
 
 /// Dynamic-range TRANSPOSE_CONV (LiteRT's `EvalHybrid` with `HybridTransposeConv`): each image
-/// quantized symmetrically to int8 on the fly, every input pixel scattered through the int8
+/// quantized asymmetrically to int8 on the fly (scale and zero point from its range; symmetric
+/// quantization misses LiteRT's outputs by 5e-2, this matches them to 2e-6), every input pixel scattered through the int8
 /// weights into int32 output sums, then `acc · imageScale · weightScale[c] + bias` and the
 /// float activation. Inputs: output shape, weights `[Cout, KH, KW, Cin]` (int8, per-tensor or
 /// per-output-channel scales), float activations, optional float bias.
@@ -61,20 +62,19 @@ struct HybridTransposeConvKernel: Kernel {
         let xs = x.values(as: Float.self)
         let image = h * w * c
         var q = [Int8](repeating: 0, count: xs.count)
-        var imageScale = [Float](repeating: 1, count: n)
+        var imageScale = [Float](repeating: 1, count: n), imageOffset = [Int32](repeating: 0, count: n)
         xs.withUnsafeBufferPointer { xb in
             q.withUnsafeMutableBufferPointer { qb in
                 for b in 0..<n where image > 0 {
-                    imageScale[b] =
-                        quantizeRowForHybrid(
-                            xb.baseAddress! + b * image, image, asymmetric: false, into: qb.baseAddress! + b * image
-                        ).scale
+                    (imageScale[b], imageOffset[b]) = quantizeRowForHybrid(
+                        xb.baseAddress! + b * image, image, asymmetric: true, into: qb.baseAddress! + b * image)
                 }
             }
         }
         var acc = [Int32](repeating: 0, count: count)
         for b in 0..<n {
             try context.checkTerminated()
+            let zx = imageOffset[b]
             for iy in 0..<h {
                 for ix in 0..<w {
                     let src = ((b * h + iy) * w + ix) * c
@@ -88,7 +88,7 @@ struct HybridTransposeConvKernel: Kernel {
                             for o in 0..<oc {
                                 let f = ((o * kh + ky) * kw + kx) * ic
                                 var s: Int32 = 0
-                                for i in 0..<ic { s &+= Int32(q[src + i]) &* filter[f + i] }
+                                for i in 0..<ic { s &+= (Int32(q[src + i]) &- zx) &* filter[f + i] }
                                 acc[dst + o] &+= s
                             }
                         }

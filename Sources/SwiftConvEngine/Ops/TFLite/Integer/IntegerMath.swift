@@ -91,30 +91,34 @@ struct IntegerDivKernel: Kernel {
 /// LiteRT's `LUTPopulate` table for an 8-bit op: dequantize, transform in float,
 /// `round(y / so)` plus the zero point in float, converted to int32 the way x86's truncating
 /// conversion does (NaN, infinities and out-of-range values become Int32.min, so the clamp
-/// gives the storage minimum), then clamped.
-func lutTable(_ i: TensorQuant, _ o: TensorQuant, _ transform: (Float) -> Float) -> [Int32] {
+/// gives the storage minimum), then clamped. `truncate` drops the fraction of `y / so` instead
+/// of rounding it (LiteRT's int8 SQRT: its outputs match truncation on every fixture value,
+/// rounding misses 18 of 30).
+func lutTable(_ i: TensorQuant, _ o: TensorQuant, truncate: Bool = false, _ transform: (Float) -> Float) -> [Int32] {
     let r = i.range
     let inverse = 1 / o.scale
     return (r.lowerBound...r.upperBound).map { v in
-        let y = (transform(i.scale * Float(v - i.zeroPoint)) * inverse).rounded(.toNearestOrAwayFromZero) + Float(o.zeroPoint)
+        let scaled = transform(i.scale * Float(v - i.zeroPoint)) * inverse
+        let y = scaled.rounded(truncate ? .towardZero : .toNearestOrAwayFromZero) + Float(o.zeroPoint)
         let q = y.isFinite && y >= -2_147_483_648 && y < 2_147_483_648 ? Int32(y) : Int32.min
         return min(max(q, r.lowerBound), r.upperBound)
     }
 }
 
-/// Quantized EXP, LOG and SQRT: a 256-entry table prepared as LiteRT's `LUTPopulate` does.
+/// Quantized EXP, LOG and SQRT: a 256-entry table prepared as LiteRT's `LUTPopulate` does
+/// (SQRT truncating, see `lutTable`).
 struct IntegerTableKernel: Kernel {
     let table: [Int32]
     let minimum: Int32
     let outputType: DType
 
-    init(_ ctx: KernelBuildContext, _ transform: (Float) -> Float) throws {
+    init(_ ctx: KernelBuildContext, truncate: Bool = false, _ transform: (Float) -> Float) throws {
         let i = try TensorQuant(ctx.quantization(ofInput: 0), "input", ctx)
         let o = try TensorQuant(ctx.quantization(ofOutput: 0), "output", ctx)
         guard i.storage == o.storage, i.storage == .int8 || i.storage == .uint8 else {
             throw SwiftConvError.unsupportedOp("\(ctx.node.opType) of \(i.storage) into \(o.storage)").at(ctx.nodeContext)
         }
-        table = lutTable(i, o, transform)
+        table = lutTable(i, o, truncate: truncate, transform)
         minimum = i.range.lowerBound
         outputType = o.storage
     }
