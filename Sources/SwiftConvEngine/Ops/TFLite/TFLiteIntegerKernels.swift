@@ -1,3 +1,4 @@
+import Foundation
 import SwiftConvIR
 
 /// The integer (int8/int16, full-integer and dynamic-range) paths of the `tflite` domain's
@@ -76,16 +77,30 @@ enum TFLiteIntegerKernels {
         case "TRANSPOSE_CONV":
             // Inputs: output shape, weights, activations, bias.
             if isTFLiteQuantizedStorage(ctx.inputType(2)?.tensorElementType) { return try IntegerTransposeConvKernel(ctx) }
+            if ctx.inputType(2)?.tensorElementType == .float32, ctx.constant(1)?.dtype == .int8, ctx.quantization(ofInput: 1) != nil {
+                return try HybridTransposeConvKernel(ctx)
+            }
         case "PRELU":
             if quantized { return try IntegerPreluKernel(ctx) }
         case "RSQRT":
             if quantized { return try IntegerRsqrtKernel(ctx) }
-        case "DIV", "REDUCE_PROD", "EXP", "LOG", "SQRT", "LOG_SOFTMAX":
-            // Quantized variants with their own fixed-point algorithms not implemented here: refuse
-            // rather than let a float kernel read the stored integers as numbers.
-            if quantized {
-                throw SwiftConvError.unsupportedOp("quantized \(input.map { "\($0)" } ?? "") \(ctx.node.opType)").at(ctx.nodeContext)
+        case "DIV":
+            if quantized { return try IntegerDivKernel(ctx) }
+        case "EXP":
+            if quantized { return try IntegerTableKernel(ctx) { Foundation.exp($0) } }
+        case "LOG":
+            if quantized { return try IntegerTableKernel(ctx) { Foundation.log($0) } }
+        case "SQRT":
+            if quantized { return try IntegerTableKernel(ctx, truncate: true) { $0.squareRoot() } }
+        case "REDUCE_PROD":
+            if quantized { return try IntegerReduceProdKernel(ctx) }
+        case "EQUAL", "NOT_EQUAL", "LESS", "LESS_EQUAL", "GREATER", "GREATER_EQUAL":
+            // Unquantized int8 operands compare as plain integers on the float path.
+            if input == .int8 || input == .uint8, ctx.quantization(ofInput: 0) != nil || ctx.quantization(ofInput: 1) != nil {
+                return try IntegerCompareKernel(ctx)
             }
+        case "LOG_SOFTMAX":
+            if quantized { return try IntegerLogSoftmaxKernel(ctx) }
         default:
             break
         }
