@@ -40,7 +40,7 @@ func int8DivIsTheQuotientWithinOneStep(activation: String) throws {
     let y = ints(24, -128...127, seed: 41).map { $0 == -60 ? 0 : $0 } // 0 is real 0.3, never zero
     let (sx, zx, sy, zy, so, zo): (Float, Int32, Float, Int32, Float, Int32) = (0.01, 3, 0.005, -60, 0.05, -10)
     let out = try runNode(
-        "DIV", inputs: ["x", "y"], feeds: [("x", int8("x", [2, 3, 4], x), q8(sx, 3)), ("y", int8("y", [2, 3, 4], y), q8(sy, -60))],
+        "DIV", inputs: ["x", "d"], feeds: [("x", int8("x", [2, 3, 4], x), q8(sx, 3)), ("d", int8("d", [2, 3, 4], y), q8(sy, -60))],
         output: (.int8, [2, 3, 4], q8(so, Int64(zo))), attributes: [attr("fused_activation_function", activation)])
     let got = out.values(as: Int8.self)
     for i in 0..<24 {

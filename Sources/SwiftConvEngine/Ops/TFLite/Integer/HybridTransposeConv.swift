@@ -33,7 +33,9 @@ struct HybridTransposeConvKernel: Kernel {
         filter = w.values(as: Int8.self).map(Int32.init)
         strideH = Int(ctx.int("stride_h", default: 0))
         strideW = Int(ctx.int("stride_w", default: 0))
-        guard strideH > 0, strideW > 0 else { throw ctx.invalid("strides must be positive") }
+        guard strideH > 0, strideW > 0, strideH <= Int(Int32.max), strideW <= Int(Int32.max) else {
+            throw ctx.invalid("strides must be positive int32 values")
+        }
         padding = ctx.string("padding", default: "SAME")
         activation = ctx.fusedActivation
     }
@@ -51,6 +53,7 @@ struct HybridTransposeConvKernel: Kernel {
             throw kernelError("TRANSPOSE_CONV shapes disagree: input \(x.shape), weights [\(oc),\(kh),\(kw),\(ic)], output \(dims)")
         }
         let count = try checkedElementCount([n, oh, ow, oc])
+        try checkTemporary(count, of: Int32.self, "TRANSPOSE_CONV's output")
         var bias: [Float]? = nil
         if let b = inputs.optionalTensor(3) {
             guard b.dtype == .float32, b.elementCount == oc else { throw kernelError("bias must be float32 [\(oc)]") }

@@ -68,6 +68,8 @@ struct IntegerDivKernel: Kernel {
 
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
         let x = try inputs.tensor(0), y = try inputs.tensor(1)
+        // The broadcast result is sized by the model: refused cleanly when past the run's caps.
+        try checkTemporary(checkedElementCount(broadcastShapes(x.shape, y.shape)), of: Int32.self, "DIV's output")
         let (out, shape) = try broadcastInt32(try widenedIntegers(x), x.shape, try widenedIntegers(y), y.shape) { p, q in
             var dividend = p &+ offset1, divisor = q &+ offset2
             guard divisor != 0 else { return dividend >= 0 ? clamp.upperBound : clamp.lowerBound }
@@ -156,6 +158,8 @@ struct IntegerCompareKernel: Kernel {
 
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
         let x = try inputs.tensor(0), y = try inputs.tensor(1)
+        // The broadcast result is sized by the model: refused cleanly when past the run's caps.
+        try checkTemporary(checkedElementCount(broadcastShapes(x.shape, y.shape)), of: Int32.self, "\(op)'s output")
         let test: (Int32, Int32) -> Bool =
             switch op {
             case "EQUAL": (==)
@@ -199,7 +203,9 @@ struct IntegerReduceProdKernel: Kernel {
         let x = try inputs.tensor(0)
         let rank = x.shape.count
         var reduced = [Bool](repeating: false, count: rank)
-        for a in axes { reduced[try normalizeAxis(a, rank: max(rank, 1))] = true }
+        // A scalar has no axis to reduce (axes would index past `reduced`).
+        guard rank > 0 || axes.isEmpty else { throw kernelError("REDUCE_PROD of a scalar has no axis \(axes)") }
+        for a in axes { reduced[try normalizeAxis(a, rank: rank)] = true }
         let outShape = x.shape.enumerated().compactMap { i, d in reduced[i] ? (keepDims ? 1 : nil) : d }
         let keptShape = x.shape.enumerated().map { i, d in reduced[i] ? 1 : d }
         let n = x.shape.enumerated().reduce(1) { $0 * (reduced[$1.offset] ? $1.element : 1) }
