@@ -118,20 +118,27 @@ import Testing
     }
 }
 
-/// Quantized int8 arithmetic the integer kernels did not take is refused as unsupported,
-/// not computed on the raw integers; int8 data movement with one shared scale still runs.
+/// Quantized int8 arithmetic runs on the integer kernels (the real values added, not the raw
+/// integers); an op they do not take is refused as unsupported; int8 data movement with one
+/// shared scale copies the bytes.
 @Test func tfliteQuantizedArithmeticIsNotComputedOnRawIntegers() throws {
     let q = QuantParams(scale: 0.5, zeroPoint: 1, storageType: .int8)
     let a = Tensor(dtype: .int8, shape: [2], values: [Int8(3), 4])
+    // Real values 1 and 1.5; their sums 2 and 3 are 5 and 7 at scale 0.5, zero point 1.
+    let sum = try runTFLite1("ADD", [a, a], quantization: [0: q, 1: q], outputQuantization: [0: q])
+    #expect(sum.values(as: Int8.self) == [5, 7])
     do {
-        _ = try runTFLite1("ADD", [a, a], quantization: [0: q, 1: q])
-        Issue.record("a quantized ADD ran on the float path")
+        _ = try runTFLite1("POW", [a, a], quantization: [0: q, 1: q], outputQuantization: [0: q])
+        Issue.record("a quantized POW ran on the float path")
     } catch let e as SwiftConvError {
         #expect(e.kind == .unsupportedOp)
     }
-    #expect(throws: SwiftConvError.self) {
-        try runTFLite1("CONCATENATION", [a, a], quantization: [0: q, 1: QuantParams(scale: 0.25, zeroPoint: 1, storageType: .int8)])
-    }
-    let joined = try runTFLite1("CONCATENATION", [a, a], quantization: [0: q, 1: q])
+    // An input of another scale is requantized to the output's: raw 3, 4 at scale 0.25 are
+    // 0.5, 0.75, i.e. 1 + 1 and 1 + round(1.5) at scale 0.5 (TFLite rounds half away from zero).
+    let requantized = try runTFLite1(
+        "CONCATENATION", [a, a], quantization: [0: q, 1: QuantParams(scale: 0.25, zeroPoint: 1, storageType: .int8)],
+        outputQuantization: [0: q])
+    #expect(requantized.values(as: Int8.self) == [3, 4, 2, 3])
+    let joined = try runTFLite1("CONCATENATION", [a, a], quantization: [0: q, 1: q], outputQuantization: [0: q])
     #expect(joined.values(as: Int8.self) == [3, 4, 3, 4])
 }

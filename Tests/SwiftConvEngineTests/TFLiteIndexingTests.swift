@@ -88,7 +88,8 @@ private func stridedSlice(
     #expect(v2.values(as: Float.self) == [-1, -1, -1, -1, 1, 2, -1, -1, 3, 4, -1, -1])
     let q = Tensor(dtype: .int8, shape: [2], values: [Int8(5), 6])
     let qp = try runTFLite1(
-        "PAD", [q, int32s([1, 1], [1, 2])], quantization: [0: QuantParams(scale: 0.5, zeroPoint: -3, storageType: .int8)])
+        "PAD", [q, int32s([1, 1], [1, 2])], quantization: [0: QuantParams(scale: 0.5, zeroPoint: -3, storageType: .int8)],
+        outputQuantization: [0: QuantParams(scale: 0.5, zeroPoint: -3, storageType: .int8)])
     #expect(qp.values(as: Int8.self) == [-3, 5, 6, -3])
     let row = floats([1, 2, 3])
     let reflect = try runTFLite1("MIRROR_PAD", [row, int32s([2, 2], [1, 2])], attributes: [attr("mode", "REFLECT")])

@@ -6,9 +6,11 @@ import Testing
 
 /// One `tflite`-domain node in a `.tflite` model, every input fed at run time (or given as
 /// an initializer when listed in `constants`), run through a session; returns the outputs.
+/// `quantization` is by input position, `outputQuantization` by output position (a quantized
+/// output takes input 0's element type).
 func runTFLite(
     _ op: String, _ inputs: [Tensor], constants: Set<Int> = [], attributes: [Attribute] = [], outputs: Int = 1,
-    quantization: [Int: QuantParams] = [:]
+    quantization: [Int: QuantParams] = [:], outputQuantization: [Int: QuantParams] = [:]
 ) throws -> [Tensor] {
     var g = Graph(name: op)
     var names: [String] = []
@@ -27,7 +29,10 @@ func runTFLite(
         }
     }
     let outs = (0..<outputs).map { "out\($0)" }
-    g.outputs = outs.map { ValueInfo(name: $0, type: nil) }
+    g.outputs = outs.enumerated().map { k, name in
+        guard let q = outputQuantization[k], let first = inputs.first else { return ValueInfo(name: name, type: nil) }
+        return ValueInfo(name: name, type: .tensor(elementType: first.dtype, shape: nil, quantization: q))
+    }
     g.nodes = [Node(name: outs[0], opType: op, domain: OpDomain.tflite, inputs: names, outputs: outs, attributes: attributes)]
     let model = Model(format: .tflite, graph: g, opsetImports: [OpsetID(domain: OpDomain.tflite, version: 1)])
     let session = try InferenceSession(model: model)
@@ -40,9 +45,11 @@ func runTFLite(
 /// `runTFLite` for a one-output op.
 func runTFLite1(
     _ op: String, _ inputs: [Tensor], constants: Set<Int> = [], attributes: [Attribute] = [],
-    quantization: [Int: QuantParams] = [:]
+    quantization: [Int: QuantParams] = [:], outputQuantization: [Int: QuantParams] = [:]
 ) throws -> Tensor {
-    try runTFLite(op, inputs, constants: constants, attributes: attributes, quantization: quantization)[0]
+    try runTFLite(
+        op, inputs, constants: constants, attributes: attributes, quantization: quantization,
+        outputQuantization: outputQuantization)[0]
 }
 
 func floats(_ v: [Float], _ shape: [Int]? = nil) -> Tensor { Tensor.from(v, shape: shape) }
