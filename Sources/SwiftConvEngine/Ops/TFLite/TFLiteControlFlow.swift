@@ -6,16 +6,13 @@ import SwiftConvIR
 /// `init_subgraph`).
 enum TFLiteControlFlowKernels {
     static func register(into r: inout KernelRegistry) {
-        r.register("WHILE", domain: OpDomain.tflite, since: [1]) { ctx in
-            if let k = try TFLiteIntegerKernels.make(ctx) { return k }
+        r.registerTFLite("WHILE") { ctx in
             return try TFLiteWhileKernel(ctx)
         }
-        r.register("IF", domain: OpDomain.tflite, since: [1]) { ctx in
-            if let k = try TFLiteIntegerKernels.make(ctx) { return k }
+        r.registerTFLite("IF") { ctx in
             return try TFLiteIfKernel(ctx)
         }
-        r.register("CALL_ONCE", domain: OpDomain.tflite, since: [1]) { ctx in
-            if let k = try TFLiteIntegerKernels.make(ctx) { return k }
+        r.registerTFLite("CALL_ONCE") { ctx in
             return try TFLiteCallOnceKernel(ctx)
         }
     }

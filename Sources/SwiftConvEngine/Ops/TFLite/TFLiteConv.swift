@@ -7,24 +7,19 @@ import SwiftConvKernels
 /// packed GEMM so the output comes out in NHWC without a layout change.
 enum TFLiteConvKernels {
     static func register(into r: inout KernelRegistry) {
-        r.register("CONV_2D", domain: OpDomain.tflite, since: [1]) { ctx in
-            if let k = try TFLiteIntegerKernels.make(ctx) { return k }
+        r.registerTFLite("CONV_2D") { ctx in
             return try TFLiteConv2DKernel(ctx)
         }
-        r.register("DEPTHWISE_CONV_2D", domain: OpDomain.tflite, since: [1]) { ctx in
-            if let k = try TFLiteIntegerKernels.make(ctx) { return k }
+        r.registerTFLite("DEPTHWISE_CONV_2D") { ctx in
             return try TFLiteDepthwiseConv2DKernel(ctx)
         }
-        r.register("TRANSPOSE_CONV", domain: OpDomain.tflite, since: [1]) { ctx in
-            if let k = try TFLiteIntegerKernels.make(ctx) { return k }
+        r.registerTFLite("TRANSPOSE_CONV") { ctx in
             return try TFLiteTransposeConvKernel(ctx)
         }
-        r.register("FULLY_CONNECTED", domain: OpDomain.tflite, since: [1]) { ctx in
-            if let k = try TFLiteIntegerKernels.make(ctx) { return k }
+        r.registerTFLite("FULLY_CONNECTED") { ctx in
             return try TFLiteFullyConnectedKernel(ctx)
         }
-        r.register("BATCH_MATMUL", domain: OpDomain.tflite, since: [1]) { ctx in
-            if let k = try TFLiteIntegerKernels.make(ctx) { return k }
+        r.registerTFLite("BATCH_MATMUL") { ctx in
             return try TFLiteBatchMatMulKernel(ctx)
         }
     }

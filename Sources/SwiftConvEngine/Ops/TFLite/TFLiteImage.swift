@@ -5,12 +5,10 @@ import SwiftConvKernels
 /// the `size` input (int32 [2]: new height, width) and align_corners / half_pixel_centers.
 enum TFLiteImageKernels {
     static func register(into r: inout KernelRegistry) {
-        r.register("RESIZE_BILINEAR", domain: OpDomain.tflite, since: [1]) { ctx in
-            if let k = try TFLiteIntegerKernels.make(ctx) { return k }
+        r.registerTFLite("RESIZE_BILINEAR") { ctx in
             return TFLiteResizeKernel(ctx, bilinear: true)
         }
-        r.register("RESIZE_NEAREST_NEIGHBOR", domain: OpDomain.tflite, since: [1]) { ctx in
-            if let k = try TFLiteIntegerKernels.make(ctx) { return k }
+        r.registerTFLite("RESIZE_NEAREST_NEIGHBOR") { ctx in
             return TFLiteResizeKernel(ctx, bilinear: false)
         }
     }

@@ -5,8 +5,7 @@ import SwiftConvKernels
 enum TFLitePoolingKernels {
     static func register(into r: inout KernelRegistry) {
         for (op, kind) in [("AVERAGE_POOL_2D", TFLitePoolKernel.Kind.average), ("MAX_POOL_2D", .max), ("L2_POOL_2D", .l2)] {
-            r.register(op, domain: OpDomain.tflite, since: [1]) { ctx in
-                if let k = try TFLiteIntegerKernels.make(ctx) { return k }
+            r.registerTFLite(op) { ctx in
                 return try TFLitePoolKernel(ctx, kind: kind)
             }
         }

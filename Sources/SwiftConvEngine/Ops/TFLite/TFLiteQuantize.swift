@@ -5,12 +5,10 @@ import SwiftConvKernels
 /// (integer or float16 → float32), rounding as LiteRT's reference kernels.
 enum TFLiteQuantizeKernels {
     static func register(into r: inout KernelRegistry) {
-        r.register("QUANTIZE", domain: OpDomain.tflite, since: [1]) { ctx in
-            if let k = try TFLiteIntegerKernels.make(ctx) { return k }
+        r.registerTFLite("QUANTIZE") { ctx in
             return try TFLiteQuantizeKernel(ctx)
         }
-        r.register("DEQUANTIZE", domain: OpDomain.tflite, since: [1]) { ctx in
-            if let k = try TFLiteIntegerKernels.make(ctx) { return k }
+        r.registerTFLite("DEQUANTIZE") { ctx in
             return try TFLiteDequantizeKernel(ctx)
         }
     }

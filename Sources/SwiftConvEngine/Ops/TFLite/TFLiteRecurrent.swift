@@ -5,8 +5,7 @@ import SwiftConvKernels
 /// TFLite's recurrent ops, float32: UNIDIRECTIONAL_SEQUENCE_LSTM.
 enum TFLiteRecurrentKernels {
     static func register(into r: inout KernelRegistry) {
-        r.register("UNIDIRECTIONAL_SEQUENCE_LSTM", domain: OpDomain.tflite, since: [1]) { ctx in
-            if let k = try TFLiteIntegerKernels.make(ctx) { return k }
+        r.registerTFLite("UNIDIRECTIONAL_SEQUENCE_LSTM") { ctx in
             return try TFLiteSequenceLSTMKernel(ctx)
         }
     }
