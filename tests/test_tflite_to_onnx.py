@@ -61,13 +61,9 @@ def _expected(data):
     return [data[f"{prefix}{k}"] for k in range(count)]
 
 
-def _run_onnx(model, feeds, basic=False):
-    options = ort.SessionOptions()
-    if basic:
-        # onnxruntime's extended level fuses DequantizeLinear(weight) + MatMul into its own
-        # dynamic uint8 quantization of the input, which changes the numbers the model defines.
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
-    session = ort.InferenceSession(model.to_bytes(), options, providers=["CPUExecutionProvider"])
+def _run_onnx(model, feeds):
+    """onnxruntime at its default optimization level, as a user runs it."""
+    session = ort.InferenceSession(model.to_bytes(), providers=["CPUExecutionProvider"])
     names = [i.name for i in session.get_inputs()]
     return session.run(None, dict(zip(names, feeds, strict=True)))
 
@@ -97,7 +93,7 @@ def test_fixture_converts_and_matches_litert(path):
     assert [o.name for o in onnx_model.outputs] == [o.name for o in source.outputs]
     assert [i.shape for i in onnx_model.inputs] == [i.shape for i in source.inputs]
     assert [i.dtype for i in onnx_model.inputs] == [i.dtype for i in source.inputs]
-    outputs = _run_onnx(onnx_model, _inputs(data), basic=path.stem.endswith("_dynamic"))
+    outputs = _run_onnx(onnx_model, _inputs(data))
     expected = _expected(data)
     assert len(outputs) == len(expected)
     for k, (got, want) in enumerate(zip(outputs, expected, strict=True)):

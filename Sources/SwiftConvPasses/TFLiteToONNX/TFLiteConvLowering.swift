@@ -97,23 +97,28 @@ extension TFLiteLoweringRules {
         if !l.bool("keep_num_dims") && rank != 2 {
             x = l.emit("Reshape", [x, l.int64s([-1, Int64(k)])])
         }
-        if l.isHybrid(weight: 1) { x = try l.hybridQuantized(x, axes: [-1], asymmetric: l.bool("asymmetric_quantize_inputs")) }
-        var y = l.emit("MatMul", [x, try l.weight(1, perm: [1, 0])])
+        let hybrid = l.isHybrid(weight: 1)
+        if hybrid { x = try l.hybridQuantized(x, axes: [-1], asymmetric: l.bool("asymmetric_quantize_inputs")) }
+        var y = l.emit("MatMul", [x, try l.weight(1, perm: [1, 0], dequantizedNow: hybrid)])
         if l.has(2) { y = l.emit("Add", [y, try l.input(2)]) }
         try l.bind(0, try l.fusedActivation(y))
     }
 
     static func lowerBatchMatMul(_ l: NodeLowering) throws {
+        let hybrid = l.isHybrid(weight: 1)
         func operand(_ k: Int, adjoint: Bool) throws -> String {
-            guard adjoint else { return try l.input(k) }
+            let foldWeight = hybrid && k == 1 && l.constant(k) != nil
+            guard adjoint || foldWeight else { return try l.input(k) }
             let r = try l.rank(k)
-            guard r >= 2 else { throw NotLowerable("an adjoint operand needs rank 2 or more") }
             var perm = Array(0..<r)
-            perm.swapAt(r - 1, r - 2)
-            return try l.weight(k, perm: perm)
+            if adjoint {
+                guard r >= 2 else { throw NotLowerable("an adjoint operand needs rank 2 or more") }
+                perm.swapAt(r - 1, r - 2)
+            }
+            return try l.weight(k, perm: perm, dequantizedNow: foldWeight)
         }
         var lhs = try operand(0, adjoint: l.bool("adj_x"))
-        if l.isHybrid(weight: 1) { lhs = try l.hybridQuantized(lhs, axes: [-1], asymmetric: l.bool("asymmetric_quantize_inputs")) }
+        if hybrid { lhs = try l.hybridQuantized(lhs, axes: [-1], asymmetric: l.bool("asymmetric_quantize_inputs")) }
         try l.bind(0, l.emit("MatMul", [lhs, try operand(1, adjoint: l.bool("adj_y"))]))
     }
 }

@@ -329,7 +329,13 @@ final class NodeLowering {
     /// Weight input `k` transposed by `perm` (ONNX `Transpose` semantics): a new constant for
     /// constants (quantized ones stay integer, with the DequantizeLinear axis moved along),
     /// float16 constants cast to float32, anything else through a Transpose node.
-    func weight(_ k: Int, perm: [Int]) throws -> String {
+    ///
+    /// `dequantizedNow`: a quantized weight becomes its float32 value in the file instead of
+    /// an int8 constant behind DequantizeLinear. Dynamic-range matrix products need it:
+    /// onnxruntime fuses DequantizeLinear(weight) + MatMul into its own uint8 quantization of
+    /// the input at its default level, which moves results by about 2e-2 from what the model
+    /// (and LiteRT) computes; a float weight leaves nothing to fuse.
+    func weight(_ k: Int, perm: [Int], dequantizedNow: Bool = false) throws -> String {
         let name = try raw(k)
         guard let t = constant(k) else {
             return emit("Transpose", [try input(k)], attributes: [.ints("perm", perm)])
@@ -342,6 +348,9 @@ final class NodeLowering {
             if let axis = q.axis {
                 guard let newAxis = perm.firstIndex(of: axis) else { throw NotLowerable("weight '\(name)': bad quantization axis") }
                 q2.axis = newAxis
+            }
+            if dequantizedNow, let folded = scope.dequantizedConstant(moved, q2) {
+                return scope.constant(name + "_onnx", folded)
             }
             var quantized = moved
             quantized.quantization = q2
