@@ -16,5 +16,11 @@ status=0
 swift-format lint --strict --parallel "${swift_files[@]}" || status=1
 ruff format --check --quiet . || { echo "ruff format: files above need formatting (scripts/check-format.sh --fix)"; status=1; }
 ruff check --quiet . || status=1
+# docs/ARCHITECTURE.md, "No Foundation in the library": math comes from Glibc/Darwin, locks
+# from Synchronization. (Generated protobuf code is SwiftProtobuf's business.)
+if foundation=$(git grep -l -E '^\s*import Foundation\b' -- 'Sources/*.swift' ':!Sources/ONNXProto'); then
+  echo "import Foundation in the library (see docs/ARCHITECTURE.md): $foundation"
+  status=1
+fi
 [[ $status == 0 ]] && echo "format: Swift (${#swift_files[@]} files) and Python clean"
 exit $status

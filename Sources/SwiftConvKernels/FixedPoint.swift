@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// TFLite's fixed-point arithmetic (gemmlowp's conventions), so integer kernels reproduce
 /// LiteRT's reference kernels bit for bit: a real multiplier is a Q31 mantissa and a power of

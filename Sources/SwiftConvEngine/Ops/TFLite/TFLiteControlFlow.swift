@@ -1,5 +1,5 @@
-import Foundation
 import SwiftConvIR
+import Synchronization
 
 /// TFLite's control flow: WHILE, IF and CALL_ONCE, running the subgraphs the importer attaches
 /// as graph attributes (`cond_subgraph`/`body_subgraph`, `then_subgraph`/`else_subgraph`,
@@ -100,15 +100,14 @@ struct TFLiteCallOnceKernel: Kernel {
 
 /// Session-lifetime "already ran" state of a CALL_ONCE node; a failed run leaves it unset so
 /// the next run tries again.
-final class OnceFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var ran = false
+final class OnceFlag: Sendable {
+    private let ran = Mutex(false)
 
     func runOnce(_ body: () throws -> Void) throws {
-        lock.lock()
-        defer { lock.unlock() }
-        if ran { return }
-        try body()
-        ran = true
+        try ran.withLock { ran in
+            if ran { return }
+            try body()
+            ran = true
+        }
     }
 }

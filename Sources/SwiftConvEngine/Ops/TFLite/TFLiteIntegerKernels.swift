@@ -1,5 +1,10 @@
-import Foundation
 import SwiftConvIR
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// The integer (int8/int16, full-integer and dynamic-range) paths of the `tflite` domain's
 /// kernels, kept apart from the float paths: every `tflite` factory first asks here.
@@ -87,9 +92,9 @@ enum TFLiteIntegerKernels {
         case "DIV":
             if quantized { return try IntegerDivKernel(ctx) }
         case "EXP":
-            if quantized { return try IntegerTableKernel(ctx) { Foundation.exp($0) } }
+            if quantized { return try IntegerTableKernel(ctx) { exp($0) } }
         case "LOG":
-            if quantized { return try IntegerTableKernel(ctx) { Foundation.log($0) } }
+            if quantized { return try IntegerTableKernel(ctx) { log($0) } }
         case "SQRT":
             if quantized { return try IntegerTableKernel(ctx, truncate: true) { $0.squareRoot() } }
         case "REDUCE_PROD":

@@ -1,6 +1,11 @@
-import Foundation
 import SwiftConvIR
 import SwiftConvKernels
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// An 8-bit activation computed through a 256-entry table, as LiteRT's `LUTPopulate`:
 /// dequantize in float, transform, `round(y / outScale) + outZeroPoint`, clamp.

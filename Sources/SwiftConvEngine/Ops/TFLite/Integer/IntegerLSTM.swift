@@ -1,7 +1,12 @@
-import Foundation
 import RealModule
 import SwiftConvIR
 import SwiftConvKernels
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 // UNIDIRECTIONAL_SEQUENCE_LSTM's integer forms, as LiteRT's lstm_eval computes them:
 // full-integer ("8x8_16": int8 activations and weights, int16 cell state, Q3.12 gate sums)
@@ -117,7 +122,7 @@ struct IntegerLSTMKernel: Kernel {
             throw unsupported("an integer LSTM with a \(cellState.storage) cell state (only the int16 form)")
         }
         // TFLite's CheckedLog2: the cell scale must be a power of two.
-        let log2 = Foundation.log2(Double(cellState.scale))
+        let log2 = log2(Double(cellState.scale))
         guard log2.isFinite, abs(log2 - log2.rounded()) < 1e-3 else {
             throw ctx.invalid("the LSTM cell state scale \(cellState.scale) is not a power of two")
         }
@@ -196,7 +201,7 @@ struct IntegerLSTMKernel: Kernel {
     /// `tflite.intermediates`, a JSON list of value names).
     static func intermediates(_ ctx: KernelBuildContext) throws -> [QuantParams?] {
         guard let text = ctx.node.metadata.first(where: { $0.key == "tflite.intermediates" })?.value else { return [] }
-        guard let names = try? JSONDecoder().decode([String].self, from: Data(text.utf8)) else {
+        guard let names = jsonStringList(text) else {
             throw ctx.invalid("node metadata tflite.intermediates is not a JSON list of names")
         }
         return names.map { ctx.valueTypes[$0]?.quantization }
@@ -497,4 +502,56 @@ struct HybridLSTMKernel: Kernel {
         if projClip > 0 { for i in 0..<nOutput { o[i] = min(max(o[i], -projClip), projClip) } }
         h = o
     }
+}
+
+/// The strings of a JSON array of strings (`["a", "b\"c"]`), nil for anything else; enough for
+/// the importer's `tflite.intermediates` without linking Foundation's JSON decoder.
+func jsonStringList(_ text: String) -> [String]? {
+    var chars = Array(text.unicodeScalars)[...]
+    func skipSpace() { while let c = chars.first, c == " " || c == "\n" || c == "\t" || c == "\r" { chars.removeFirst() } }
+    skipSpace()
+    guard chars.popFirst() == "[" else { return nil }
+    var out: [String] = []
+    skipSpace()
+    if chars.first == "]" {
+        chars.removeFirst()
+        skipSpace()
+        return chars.isEmpty ? out : nil
+    }
+    while true {
+        skipSpace()
+        guard chars.popFirst() == "\"" else { return nil }
+        var s = String.UnicodeScalarView()
+        while true {
+            guard let c = chars.popFirst() else { return nil }
+            if c == "\"" { break }
+            guard c == "\\" else {
+                s.append(c)
+                continue
+            }
+            guard let e = chars.popFirst() else { return nil }
+            switch e {
+            case "\"", "\\", "/": s.append(e)
+            case "n": s.append("\n")
+            case "t": s.append("\t")
+            case "r": s.append("\r")
+            case "b": s.append("\u{08}")
+            case "f": s.append("\u{0C}")
+            case "u":
+                guard chars.count >= 4, let v = UInt32(String(String.UnicodeScalarView(chars.prefix(4))), radix: 16),
+                    let scalar = Unicode.Scalar(v)
+                else { return nil }
+                chars.removeFirst(4)
+                s.append(scalar)
+            default: return nil
+            }
+        }
+        out.append(String(s))
+        skipSpace()
+        guard let sep = chars.popFirst() else { return nil }
+        if sep == "]" { break }
+        guard sep == "," else { return nil }
+    }
+    skipSpace()
+    return chars.isEmpty ? out : nil
 }

@@ -1,6 +1,11 @@
-import Foundation
 import SwiftConvIR
 import SwiftConvKernels
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 // The remaining full-integer elementwise ops (DIV, EXP, LOG, SQRT, the comparisons) and
 // REDUCE_PROD, each computed as LiteRT's reference kernel does so int8 outputs are bit-identical.
