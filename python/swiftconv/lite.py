@@ -115,6 +115,9 @@ class Interpreter:
         self._allocated = False
         self._session = None
         self._built_for = None
+        # The session is built now, so a model with an op we cannot run (a custom or Flex op)
+        # fails at construction with UnsupportedOp naming it; allocate_tensors reuses it.
+        self._build()
 
     # ------------------------------------------------------------ session
 
