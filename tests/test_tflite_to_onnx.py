@@ -149,9 +149,6 @@ def test_other_directions_and_quantize_are_conversion_errors():
         sc.convert(source, "onnx", quantize="dynamic")
     with pytest.raises(sc.ConversionError, match="not supported"):
         sc.convert(source, "tflite")
-    onnx_model = sc.convert(source, "onnx")
-    with pytest.raises(sc.ConversionError, match="issue 10"):
-        sc.convert(onnx_model, "tflite")
     with pytest.raises(sc.InvalidArgument):
         sc.convert(source, "keras")
     with pytest.raises(sc.InvalidArgument):

@@ -1,12 +1,14 @@
 import CSwiftConv
 import SwiftConvIR
 import SwiftConvPasses
+import SwiftConvTFLite
 
 /// What `sc_model_convert` takes from its options JSON.
 struct ConversionOptions {
     var opset: Int64?
     var quantize: String?
-    var keepLayout = false
+    /// nil: the direction's default (ONNX -> TFLite keeps the ONNX layouts).
+    var keepLayout: Bool?
 
     /// Parses a flat JSON object of scalars (`{"opset": 13, "quantize": null, "keep_layout": false}`);
     /// NULL or "" is no options. Unknown keys and other value kinds are errors.
@@ -19,6 +21,7 @@ struct ConversionOptions {
             case ("opset", .integer(let v)): opset = v
             case ("quantize", .null): quantize = nil
             case ("quantize", .string(let s)): quantize = s
+            case ("keep_layout", .null): keepLayout = nil
             case ("keep_layout", .bool(let b)): keepLayout = b
             case ("representative_dataset", .null): break
             default: throw SwiftConvError.invalidArgument("conversion option '\(key)' is unknown or has the wrong type")
@@ -43,15 +46,23 @@ public func scModelConvert(
         guard let to = ModelFormat(rawValue: target) else {
             throw SwiftConvError.invalidArgument("conversion target '\(target)' is not a format (onnx, tflite)")
         }
-        guard source == .tflite, to == .onnx else {
-            let why = source == .onnx && to == .tflite ? " yet (ONNX -> TFLite is issue 10)" : ""
-            throw SwiftConvError.conversion("converting \(source.rawValue) to \(to.rawValue) is not supported\(why)")
-        }
-        if let q = options.quantize {
-            throw SwiftConvError.conversion("quantize='\(q)' is not implemented for TFLite -> ONNX; the model keeps its own quantization")
-        }
         var converted = box.model
-        _ = try TFLiteToONNX.pipeline(opset: options.opset ?? 13).run(on: &converted)
+        switch (source, to) {
+        case (.tflite, .onnx):
+            if let q = options.quantize {
+                throw SwiftConvError.conversion("quantize='\(q)' is not implemented for TFLite -> ONNX; the model keeps its own quantization")
+            }
+            _ = try TFLiteToONNX.pipeline(opset: options.opset ?? 13).run(on: &converted)
+        case (.onnx, .tflite):
+            if let q = options.quantize {
+                throw SwiftConvError.conversion("quantize='\(q)' is not implemented for ONNX -> TFLite yet")
+            }
+            _ = try ONNXToTFLite.pipeline(ONNXToTFLite.Options(keepLayout: options.keepLayout ?? true)).run(on: &converted)
+            // The writer must be able to write what came out; a failure here is a converter bug.
+            _ = try TFLiteExporter.serialize(converted)
+        default:
+            throw SwiftConvError.conversion("converting \(source.rawValue) to \(to.rawValue) is not supported")
+        }
         try ModelChecker.check(converted)
         out.pointee = retainedHandle(ModelBox(converted))
     }

@@ -1,7 +1,7 @@
 """sc.convert: conversion between model formats (API.md section 4).
 
-Only TFLite -> ONNX is implemented (issue 9); ONNX -> TFLite is issue 10. The work is
-done by the Swift pass pipeline behind sc_model_convert; this module checks arguments.
+TFLite -> ONNX and ONNX -> TFLite. The work is done by the Swift pass pipelines behind
+sc_model_convert; this module checks arguments.
 """
 
 import json
@@ -23,14 +23,19 @@ def convert(
     opset=None,
     quantize=None,
     representative_dataset=None,
-    keep_layout=False,
+    keep_layout=None,
 ):
     """Converts a model (a Model, path, bytes or onnx.ModelProto) to format `to`.
 
     TFLite -> ONNX gives a default-domain ONNX model (opset 13, or `opset` >= 13) with the
     TFLite input/output names, order and NHWC layout; quantized tensors become
     QuantizeLinear/DequantizeLinear pairs around float ops. In this direction the layout
-    is always kept, whatever `keep_layout` says. Nodes that cannot be converted raise
+    is always kept, whatever `keep_layout` says.
+
+    ONNX -> TFLite gives a TFLite model that runs NHWC inside. By default (`keep_layout`
+    None or True) its inputs and outputs keep the ONNX names, order and layouts, so the
+    same arrays feed both; `keep_layout=False` exposes channels-last inputs and outputs
+    instead (summary() names them). Nodes that cannot be converted raise
     ConversionError naming every one of them; nothing partial is returned or written.
     With `output_path` the result is also written there atomically.
     """
@@ -42,7 +47,7 @@ def convert(
         raise InvalidArgument(f"[convert] quantize must be None or one of {_QUANTIZE_MODES}, not {quantize!r}")
     if representative_dataset is not None and quantize != "int8":
         raise InvalidArgument("[convert] representative_dataset is only used with quantize='int8'")
-    if not isinstance(keep_layout, bool):
+    if keep_layout is not None and not isinstance(keep_layout, bool):
         raise InvalidArgument(f"[convert] keep_layout must be a bool, not {type(keep_layout).__name__}")
     path = None if output_path is None else _fspath(output_path, "convert")
     model = src if isinstance(src, Model) else load(src)

