@@ -127,3 +127,73 @@ def test_console_script(tiny_cnn_path, broken_model_path):
     assert good.returncode == 0, good.stderr
     bad = subprocess.run([str(exe), "check", str(broken_model_path)], capture_output=True, text=True, timeout=TIMEOUT)
     assert bad.returncode != 0
+
+
+def _small_cnn(tmp_path):
+    """A Conv + Relu + GlobalAveragePool + Gemm model with a dynamic batch, and one input."""
+    rng = np.random.default_rng(0)
+    w = helper.make_tensor("w", TensorProto.FLOAT, [4, 3, 3, 3], rng.standard_normal(108).astype(np.float32).tolist())
+    fc = helper.make_tensor("fc", TensorProto.FLOAT, [4, 2], rng.standard_normal(8).astype(np.float32).tolist())
+    graph = helper.make_graph(
+        [
+            helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+            helper.make_node("Relu", ["c"], ["r"]),
+            helper.make_node("GlobalAveragePool", ["r"], ["g"]),
+            helper.make_node("Flatten", ["g"], ["f"]),
+            helper.make_node("Gemm", ["f", "fc"], ["y"]),
+        ],
+        "small_cnn",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 2])],
+        [w, fc],
+    )
+    path = tmp_path / "small.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path
+
+
+def test_convert_run_and_bench(tmp_path):
+    source = _small_cnn(tmp_path)
+    out = tmp_path / "small.tflite"
+    proc = _run("convert", str(source), str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert out.exists() and out.read_bytes()[4:8] == b"TFL3"
+    x = np.random.default_rng(1).standard_normal((1, 3, 8, 8)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    results = tmp_path / "results"
+    proc = _run("run", str(out), "--input", f"x={tmp_path / 'x.npy'}", "--output", str(results))
+    assert proc.returncode == 0, proc.stderr
+    ort = pytest.importorskip("onnxruntime")
+    want = ort.InferenceSession(str(source), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    np.testing.assert_allclose(np.load(results / "y.npy"), want, atol=1e-5)
+    assert "y: float32 [1, 2]" in proc.stdout
+    proc = _run("bench", str(out), "--runs", "3", "--warmup", "1", "--compare", "litert")
+    assert proc.returncode == 0, proc.stderr
+    assert "swiftconv / litert median" in proc.stdout
+
+
+def test_convert_usage_errors(tmp_path):
+    source = _small_cnn(tmp_path)
+    proc = _run("convert", str(source), str(tmp_path / "out.txt"))
+    assert proc.returncode == 2 and "cannot tell the target format" in proc.stderr
+    proc = _run("convert", str(source), str(tmp_path / "out.tflite"), "--quantize", "int8")
+    assert proc.returncode == 2 and "--calib" in proc.stderr
+    proc = _run("run", str(source), "--input", "nope=x.npy")
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert not (tmp_path / "out.tflite").exists()
+
+
+def test_convert_failure_leaves_no_file(tmp_path):
+    graph = helper.make_graph(
+        [helper.make_node("Det", ["x"], ["y"], name="the_det")],
+        "det",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [])],
+    )
+    source = tmp_path / "det.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(source))
+    out = tmp_path / "det.tflite"
+    proc = _run("convert", str(source), str(out))
+    assert proc.returncode == 1
+    assert "ConversionError" in proc.stderr and "the_det" in proc.stderr
+    assert not out.exists()
