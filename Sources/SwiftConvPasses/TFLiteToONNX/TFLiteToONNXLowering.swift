@@ -469,20 +469,38 @@ extension Tensor {
         let outShape = perm.map { shape[$0] }
         var inStrides = [Int](repeating: 1, count: rank)
         for i in stride(from: rank - 2, through: 0, by: -1) { inStrides[i] = inStrides[i + 1] * shape[i + 1] }
-        let strides = perm.map { inStrides[$0] }
+        // Byte strides of the source in output-axis order; the last output axis is copied in a
+        // tight loop (weights of big models are tens of megabytes).
+        let strides = perm.map { inStrides[$0] * size }
         var out = [UInt8](repeating: 0, count: count * size)
-        var index = [Int](repeating: 0, count: rank)
+        guard count > 0 else {
+            return Tensor(name: name, dtype: dtype, shape: outShape, storage: TensorStorage(copyingArray: out))
+        }
+        let inner = rank > 0 ? outShape[rank - 1] : 1
+        let innerStride = rank > 0 ? strides[rank - 1] : 0
+        var index = [Int](repeating: 0, count: max(rank - 1, 0))
         let src = storage.bytes
-        for o in 0..<count {
-            var offset = 0
-            for i in 0..<rank { offset += index[i] * strides[i] }
-            for b in 0..<size { out[o * size + b] = src[offset * size + b] }
-            var i = rank - 1
-            while i >= 0 {
-                index[i] += 1
-                if index[i] < outShape[i] { break }
-                index[i] = 0
-                i -= 1
+        withExtendedLifetime(storage) {
+            out.withUnsafeMutableBytes { dst in
+                guard let s = src.baseAddress, let d = dst.baseAddress else { return }
+                var o = 0
+                while o < count * size {
+                    var offset = 0
+                    for i in 0..<index.count { offset += index[i] * strides[i] }
+                    var p = s + offset
+                    for _ in 0..<inner {
+                        (d + o).copyMemory(from: p, byteCount: size)
+                        o += size
+                        p += innerStride
+                    }
+                    var i = index.count - 1
+                    while i >= 0 {
+                        index[i] += 1
+                        if index[i] < outShape[i] { break }
+                        index[i] = 0
+                        i -= 1
+                    }
+                }
             }
         }
         var t = Tensor(name: name, dtype: dtype, shape: outShape, storage: TensorStorage(copyingArray: out))
