@@ -45,6 +45,8 @@ struct Writer {
     var graphs: [Graph] = []
     /// Per written subgraph: old tensor index (from `tflite.tensor_index`) -> new index.
     var indexMaps: [[Int: Int]] = []
+    /// Per written subgraph: value name -> new tensor index.
+    var nameMaps: [[String: Int32]] = []
     /// Per written subgraph: the original subgraph index, when the importer recorded it.
     var originalIndex: [Int?] = []
     var opcodeKeys: [String: Int] = [:]
@@ -180,7 +182,15 @@ struct Writer {
             guard let s = originalIndex.firstIndex(where: { $0 == oldSubgraph }) ?? (oldSubgraph == 0 ? 0 : nil) else { continue }
             func maps(_ key: String) -> [FBOffset] {
                 (sig[key]?.array ?? []).compactMap { m -> FBOffset? in
-                    guard let old = m["tensor_index"]?.int, let new = indexMaps[s][Int(old)] else { return nil }
+                    // An imported signature names tensors by their old index; a converter's by value name.
+                    let new: Int
+                    if let old = m["tensor_index"]?.int, let mapped = indexMaps[s][Int(old)] {
+                        new = mapped
+                    } else if let value = m["tensor"]?.string, let mapped = nameMaps[s][value] {
+                        new = Int(mapped)
+                    } else {
+                        return nil
+                    }
                     let name = b.createString(m["name"]?.string ?? "")
                     b.startTable(fieldCount: TensorMap.slotCount)
                     b.add(field: 0, offset: name)
@@ -249,6 +259,7 @@ struct Writer {
             if let old = values[k].oldIndex { indexMap[old] = new }
         }
         indexMaps.append(indexMap)
+        nameMaps.append(newIndex)
         var tensors: [FBOffset] = []
         for k in order { tensors.append(try tensor(values[k])) }
 

@@ -31,6 +31,7 @@ public enum ONNXToTFLite {
         ]
         if !options.keepLayout { passes.append(ChannelsLastBoundary()) }
         passes.append(TypeAnnotation())
+        passes.append(TFLiteSignatureDef())
         return PassPipeline(name: "onnx-to-tflite", passes: passes)
     }
 }
@@ -45,5 +46,41 @@ public struct TypeAnnotation: ModelPass {
         let before = model.graph.valueInfo.count
         try ShapeInference.infer(&model)
         return model.graph.valueInfo.count != before
+    }
+}
+
+/// Gives a converted model the `serving_default` signature LiteRT's signature runners use,
+/// with the graph's input and output names as the signature's names.
+public struct TFLiteSignatureDef: ModelPass {
+    public let name = "tflite-signature-def"
+    /// The model metadata key the TFLite importer and exporter use for signature defs.
+    public static let metadataKey = "tflite.signature_defs"
+
+    public init() {}
+
+    public func run(on model: inout Model) throws -> Bool {
+        guard !model.metadata.contains(where: { $0.key == Self.metadataKey }) else { return false }
+        func entries(_ values: [ValueInfo]) -> String {
+            "[" + values.map { "{\"name\": \(quoted($0.name)), \"tensor\": \(quoted($0.name))}" }.joined(separator: ", ") + "]"
+        }
+        let text =
+            "[{\"signature_key\": \"serving_default\", \"subgraph_index\": 0, \"inputs\": \(entries(model.graph.inputs)), "
+            + "\"outputs\": \(entries(model.graph.outputs))}]"
+        model.metadata.append(MetadataEntry(Self.metadataKey, text))
+        return true
+    }
+
+    /// A JSON string literal.
+    private func quoted(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case _ where u.value < 0x20: out += "\\u" + String(repeating: "0", count: 4 - String(u.value, radix: 16).count) + String(u.value, radix: 16)
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        return out + "\""
     }
 }
