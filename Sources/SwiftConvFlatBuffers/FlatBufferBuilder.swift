@@ -48,7 +48,13 @@ public struct FlatBufferBuilder {
         var capacity = buffer.count
         while capacity - used < n { capacity *= 2 }
         var grown = [UInt8](repeating: 0, count: capacity)
-        grown.replaceSubrange((capacity - used)..<capacity, with: buffer[head...])
+        let from = head
+        buffer.withUnsafeBytes { src in
+            grown.withUnsafeMutableBytes { dst in
+                guard let s = src.baseAddress, let d = dst.baseAddress else { return }
+                (d + capacity - used).copyMemory(from: s + from, byteCount: used)
+            }
+        }
         buffer = grown
         head = capacity - used
     }
@@ -75,7 +81,16 @@ public struct FlatBufferBuilder {
     private mutating func place(bytes: some Collection<UInt8>) {
         reserve(bytes.count)
         head -= bytes.count
-        buffer.replaceSubrange(head..<(head + bytes.count), with: bytes)
+        let at = head
+        // Tensor data is tens of megabytes: copy contiguous bytes in one go.
+        let copied: Bool? = bytes.withContiguousStorageIfAvailable { src in
+            buffer.withUnsafeMutableBytes { dst in
+                guard let s = src.baseAddress, let d = dst.baseAddress else { return }
+                (d + at).copyMemory(from: s, byteCount: src.count)
+            }
+            return true
+        }
+        if copied == nil { buffer.replaceSubrange(at..<(at + bytes.count), with: bytes) }
     }
 
     /// Writes `value`, aligned to its size.
