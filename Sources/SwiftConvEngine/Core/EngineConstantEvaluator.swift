@@ -26,7 +26,9 @@ public final class EngineConstantEvaluator: ConstantEvaluator, @unchecked Sendab
         }
         // Kernels load typed (and SIMD) values: a weight borrowed from a file may sit anywhere.
         let constants = inputs.map { $0?.alignedForKernels() }
-        let types = constants.map { t in t.map { ValueType.tensor(elementType: $0.dtype, shape: Shape($0.shape), quantization: $0.quantization) } }
+        let types = constants.map { t in
+            t.map { ValueType.tensor(elementType: $0.dtype, shape: Shape($0.shape), quantization: $0.quantization) }
+        }
         let build = KernelBuildContext(
             node: node, opset: opset, sinceVersion: since, constantInputs: constants, inputTypes: types,
             outputTypes: Array(repeating: nil, count: node.outputs.count),
