@@ -1,5 +1,6 @@
 import CSwiftConv
 import SwiftConvIR
+import SwiftConvEngine
 import SwiftConvPasses
 import SwiftConvTFLite
 
@@ -57,7 +58,10 @@ public func scModelConvert(
             if let q = options.quantize {
                 throw SwiftConvError.conversion("quantize='\(q)' is not implemented for ONNX -> TFLite yet")
             }
-            _ = try ONNXToTFLite.pipeline(ONNXToTFLite.Options(keepLayout: options.keepLayout ?? true)).run(on: &converted)
+            // Constant folding needs the engine, so the C ABI, which sees both, hands it in.
+            let preparation: [any ModelPass] = [ConstantFolding.engine(), BatchNormFolding()]
+            _ = try ONNXToTFLite.pipeline(ONNXToTFLite.Options(keepLayout: options.keepLayout ?? true), preparation: preparation)
+                .run(on: &converted)
             // The writer must be able to write what came out; a failure here is a converter bug.
             _ = try TFLiteExporter.serialize(converted)
         default:

@@ -24,6 +24,8 @@ public struct RewriteContext {
     public let graph: Graph
     private var names: UniqueNameGenerator
     private(set) var opsetImports: [OpsetID]
+    /// Constants the replacements added, appended to the graph's initializers.
+    fileprivate(set) var newInitializers: [Tensor] = []
 
     init(graph: Graph, opsetImports: [OpsetID]) {
         self.graph = graph
@@ -33,6 +35,10 @@ public struct RewriteContext {
 
     /// A value or node name nothing in the graph uses yet.
     public mutating func freshName(_ base: String) -> String { names.fresh(base) }
+
+    /// Adds `tensor` to the graph's initializers (named with `freshName`), for replacements
+    /// that compute new weights.
+    public mutating func addInitializer(_ tensor: Tensor) { newInitializers.append(tensor) }
 
     /// Makes the model import `domain` (at `version` unless it imports it already), for
     /// replacements that use ops of another domain.
@@ -104,7 +110,12 @@ public struct PatternRewriter: ModelPass {
             }
             guard matched.count == chain.count else { continue }
             matched.reverse()
-            guard let nodes = try replace(matched.map { g.nodes[$0] }, &context) else { continue }
+            let added = context.newInitializers.count
+            guard let nodes = try replace(matched.map { g.nodes[$0] }, &context) else {
+                // A match left alone adds nothing.
+                context.newInitializers.removeSubrange(added...)
+                continue
+            }
             taken.formUnion(matched)
             replacements[i] = nodes
         }
@@ -124,6 +135,7 @@ public struct PatternRewriter: ModelPass {
         removed.subtract(replacements.values.joined().flatMap(\.outputs))
         model.graph.nodes = rewritten
         model.graph.valueInfo.removeAll { removed.contains($0.name) }
+        model.graph.initializers += context.newInitializers
         model.opsetImports = context.opsetImports
         return true
     }

@@ -754,6 +754,19 @@ static PyObject *Model_convert(ModelObject *self, PyObject *args) {
     return wrap_model(out);
 }
 
+/* sc_model_optimize: level as onnxruntime's graph_optimization_level; a new Model. */
+static PyObject *Model_optimize(ModelObject *self, PyObject *args) {
+    int level;
+    if (!PyArg_ParseTuple(args, "i:optimize", &level)) return NULL;
+    sc_model *out = NULL;
+    sc_status *status;
+    Py_BEGIN_ALLOW_THREADS
+    status = sc_model_optimize(self->model, (int32_t)level, &out);
+    Py_END_ALLOW_THREADS
+    if (status != NULL) return raise_status(status);
+    return wrap_model(out);
+}
+
 static PyMethodDef Model_methods[] = {
     {"info_json", (PyCFunction)Model_info_json, METH_NOARGS, "Model facts as JSON text (docs/C_API.md)."},
     {"serialize", (PyCFunction)Model_serialize, METH_NOARGS, "The model in its own format, as bytes."},
@@ -770,6 +783,7 @@ static PyMethodDef Model_methods[] = {
     {"interpreter_model", (PyCFunction)Model_interpreter_model, METH_VARARGS,
      "A resized / all-tensors-exposed copy for an interpreter session (sc_interpreter_model_create)."},
     {"convert", (PyCFunction)Model_convert, METH_VARARGS, "Converts to another format (target, options JSON)."},
+    {"optimize", (PyCFunction)Model_optimize, METH_VARARGS, "An optimized copy (graph optimization level)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -484,6 +484,19 @@ sc_status *sc_interpreter_model_create(const sc_model *model, size_t n_inputs, c
  * direction or a quantize mode also gives SC_ERR_CONVERSION. `*out` is written only on success. */
 sc_status *sc_model_convert(const sc_model *model, const char *target, const char *options_json, sc_model **out);
 
+/* ------------------------------------------------------------ optimization */
+
+/* Rewrites a copy of the ONNX model `model` for saving, like onnxsim: `level` 0 changes
+ * nothing; 1 (basic) inlines model-local functions, folds constants (shape arithmetic on
+ * static dims included; results above 4194304 elements and DequantizeLinear stay), removes
+ * Identity nodes and dead code, and records inferred types in value_info; 2 (extended) also
+ * folds BatchNormalization into a Conv/ConvTranspose/Gemm/MatMul with constant weights;
+ * 99 (all) also merges and cancels Transposes. Only default-domain ops are rewritten and the
+ * result keeps to them. Any other level gives SC_ERR_INVALID_ARGUMENT, as does a TFLite
+ * model. The caller owns `*out` (sc_model_release), written only on success; it may share
+ * weight memory with `model`, which is not changed. */
+sc_status *sc_model_optimize(const sc_model *model, int32_t level, sc_model **out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -30,22 +30,9 @@ public enum ONNXToTFLite {
             DeadCodeElimination(),
         ]
         if !options.keepLayout { passes.append(ChannelsLastBoundary()) }
-        passes.append(TypeAnnotation())
+        passes.append(ShapeInferencePass())
         passes.append(TFLiteSignatureDef())
         return PassPipeline(name: "onnx-to-tflite", passes: passes)
-    }
-}
-
-/// Records the type of every value in `valueInfo`, as a TFLite file needs one per tensor.
-public struct TypeAnnotation: ModelPass {
-    public let name = "annotate-types"
-
-    public init() {}
-
-    public func run(on model: inout Model) throws -> Bool {
-        let before = model.graph.valueInfo.count
-        try ShapeInference.infer(&model)
-        return model.graph.valueInfo.count != before
     }
 }
 
