@@ -126,6 +126,13 @@ def test_unary_float(op, low, high):
     _check(_unary(op, x), {"x": x})
 
 
+@pytest.mark.parametrize("op,elem", [("Neg", I32), ("Neg", I64), ("Abs", I32), ("Sign", I32)])
+def test_unary_integer(op, elem):
+    x = np.array([[-7, -1, 0, 2, 9]], NP[elem])
+    model = _model([helper.make_node(op, ["x"], ["y"])], [("x", elem, [1, 5])], [("y", elem, None)])
+    _check(model, {"x": x})
+
+
 def test_unary_dynamic_batch():
     model = _model([helper.make_node("Exp", ["x"], ["y"])], [("x", F, ["n", 4])], [("y", F, ["n", 4])])
     _check(model, {"x": _rand([3, 4])})
