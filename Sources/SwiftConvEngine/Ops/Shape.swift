@@ -411,7 +411,11 @@ struct SliceKernel: Kernel {
         // A block that is contiguous in the input is returned as a view.
         if x.dtype != .string {
             let first = count.firstIndex { $0 != 1 } ?? x.rank
-            if first == x.rank || step[first] == 1 && ((first + 1)..<x.rank).allSatisfy({ count[$0] == x.shape[$0] }) {
+            // Every later axis must be whole and forward: a reversed whole axis starts at its end,
+            // and a view from there would read past the buffer.
+            if first == x.rank
+                || step[first] == 1 && ((first + 1)..<x.rank).allSatisfy({ count[$0] == x.shape[$0] && step[$0] == 1 })
+            {
                 return [.tensor(x.slicedView(elementOffset: offset, shape: count))]
             }
         }
