@@ -98,7 +98,9 @@ func requantizationHelperMatchesTFLiteFixedPoint(rounding: TFLiteRounding) throw
 
 // MARK: whole ops against the engine's tflite integer kernels
 
-private func quant(_ scale: Float, _ zeroPoint: Int64) -> QuantParams { QuantParams(scale: scale, zeroPoint: zeroPoint, storageType: .int8) }
+private func quant(_ scale: Float, _ zeroPoint: Int64) -> QuantParams {
+    QuantParams(scale: scale, zeroPoint: zeroPoint, storageType: .int8)
+}
 
 private func int8Info(_ name: String, _ shape: [Int], _ q: QuantParams) -> ValueInfo {
     ValueInfo(name: name, type: .tensor(elementType: .int8, shape: Shape(shape), quantization: q))
@@ -113,9 +115,12 @@ private func expectLoweringExact(
     attributes: [Attribute] = [], feeds: [String: Tensor], onnxOps: Set<String>
 ) throws {
     var g = Graph(
-        name: "g", nodes: [Node(name: "y", opType: op, domain: OpDomain.tflite, inputs: nodeInputs, outputs: [output.name], attributes: attributes)],
+        name: "g",
+        nodes: [Node(name: "y", opType: op, domain: OpDomain.tflite, inputs: nodeInputs, outputs: [output.name], attributes: attributes)],
         inputs: inputs, outputs: [output], initializers: constants)
-    g.valueInfo = constants.map { ValueInfo(name: $0.name, type: .tensor(elementType: $0.dtype, shape: Shape($0.shape), quantization: $0.quantization)) }
+    g.valueInfo = constants.map {
+        ValueInfo(name: $0.name, type: .tensor(elementType: $0.dtype, shape: Shape($0.shape), quantization: $0.quantization))
+    }
     let source = Model(format: .tflite, graph: g, opsetImports: [OpsetID(domain: OpDomain.tflite, version: 1)])
     var lowered = source
     _ = try TFLiteToONNX.pipeline().run(on: &lowered)
@@ -166,7 +171,8 @@ func int8FullyConnectedIsExact(perChannel: Bool) throws {
     var w = Tensor(name: "w", dtype: .int8, shape: [4, 12], values: int8s(48, seed: 6).map { $0 == -128 ? -127 : $0 })
     func params(_ s: [Float], _ t: DType) -> QuantParams {
         s.count == 1
-            ? QuantParams(scale: s[0], zeroPoint: 0, storageType: t) : QuantParams(scale: s, zeroPoint: s.map { _ in 0 }, axis: 0, storageType: t)
+            ? QuantParams(scale: s[0], zeroPoint: 0, storageType: t)
+            : QuantParams(scale: s, zeroPoint: s.map { _ in 0 }, axis: 0, storageType: t)
     }
     w.quantization = params(scales, .int8)
     var bias = Tensor(name: "bias", dtype: .int32, shape: [4], values: [Int32(300), -1200, 45, 0])
@@ -256,4 +262,13 @@ func int8AveragePoolIsExact(padding: String) throws {
             attr("padding", padding), attr("filter_height", 3), attr("filter_width", 3), attr("stride_h", 2), attr("stride_w", 2),
             attr("fused_activation_function", "RELU"),
         ], feeds: ["x": x], onnxOps: ["ConvInteger"])
+}
+
+@Test(arguments: [Float(0.2), -0.7])
+func int8LeakyReluIsExact(alpha: Float) throws {
+    let x = Tensor(dtype: .int8, shape: [2, 128], values: int8s(256, seed: 11))
+    try expectLoweringExact(
+        "LEAKY_RELU", inputs: [int8Info("x", [2, 128], quant(0.023, 4))], nodeInputs: ["x"],
+        output: int8Info("y", [2, 128], quant(0.017, -60)),
+        attributes: [attrF("alpha", alpha)], feeds: ["x": x], onnxOps: ["Where"])
 }

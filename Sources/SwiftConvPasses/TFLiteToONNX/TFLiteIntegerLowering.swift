@@ -25,6 +25,7 @@ extension TFLiteLoweringRules {
         "SQUARED_DIFFERENCE": lowerIntegerSquaredDifference,
         "MEAN": lowerIntegerMean,
         "AVERAGE_POOL_2D": lowerIntegerAveragePool,
+        "LEAKY_RELU": lowerIntegerLeakyRelu,
     ]
 
     /// FULLY_CONNECTED: `Σ (x - zx)(w - zw)` by MatMulInteger, the int32 bias, then the rescale
@@ -57,7 +58,8 @@ extension TFLiteLoweringRules {
             [input, l.scope.constant(w.name + "_onnx", weights), try l.int8Scalar(x.zeroPoint), try l.int8Scalar(Int32(wZero))])
         let withBias = bias.map { l.emit("Add", [accumulators, $0]) } ?? accumulators
         let rounding: TFLiteRounding = wq.scale.count > 1 ? .single : .double
-        try l.bindStored(0, l.multipliedByQuantizedMultiplier(withBias, multipliers, rounding: rounding), zeroPoint: y.zeroPoint, clamp: clamp)
+        try l.bindStored(
+            0, l.multipliedByQuantizedMultiplier(withBias, multipliers, rounding: rounding), zeroPoint: y.zeroPoint, clamp: clamp)
         return true
     }
 
@@ -213,7 +215,8 @@ extension TFLiteLoweringRules {
         let kernel = [Int(l.int("filter_height", 1)), Int(l.int("filter_width", 1))]
         let strides = [Int(l.int("stride_h", 1)), Int(l.int("stride_w", 1))]
         guard kernel.allSatisfy({ $0 > 0 }), strides.allSatisfy({ $0 > 0 }),
-            let pads = try l.paddingAttributes(kernel: kernel, strides: strides, dilations: [1, 1]).first(where: { $0.name == "pads" })?.ints,
+            let pads = try l.paddingAttributes(kernel: kernel, strides: strides, dilations: [1, 1]).first(where: { $0.name == "pads" })?
+                .ints,
             pads.count == 4
         else { return false }
         // Output size and taps inside the image per window, per spatial axis (TFLite's SAME/VALID).
@@ -238,6 +241,21 @@ extension TFLiteLoweringRules {
         // (|sum| + count/2) / count with the sum's sign: non-negative operands, so truncation is floor.
         let average = l.emit("Mul", [l.emit("Div", [l.emit("Add", [l.emit("Abs", [sum]), half]), count]), l.emit("Sign", [sum])])
         try l.bindStored(0, average, zeroPoint: 0, clamp: clamp)
+        return true
+    }
+
+    /// LEAKY_RELU (TFLite's `QuantizeLeakyRelu`): the centred input rescaled by `sx/sy` where it
+    /// is non-negative, by `sx·alpha/sy` where negative (ratios in float, as TFLite's Prepare).
+    static func lowerIntegerLeakyRelu(_ l: NodeLowering) throws -> Bool {
+        guard let x = l.int8Quantization(input: 0), let y = l.int8Quantization(output: 0) else { return false }
+        let centred = try l.centered(0, x)
+        let identity = FixedPoint.Multiplier(Double(x.scale / y.scale))
+        let alpha = FixedPoint.Multiplier(Double(x.scale * l.float("alpha", 0) / y.scale))
+        let negative = l.emit("Less", [centred, try l.scalar(0, .int32)])
+        let scaled = l.emit(
+            "Where",
+            [negative, l.multipliedByQuantizedMultiplier(centred, [alpha]), l.multipliedByQuantizedMultiplier(centred, [identity])])
+        try l.bindStored(0, scaled, zeroPoint: y.zeroPoint, clamp: -128...127)
         return true
     }
 
@@ -315,7 +333,9 @@ extension NodeLowering {
     /// `FixedPoint.multiplyByQuantizedMultiplier` (double rounding) or its single-rounding
     /// variant; products are formed in int64 and divided exactly (`floorDivided`), because ONNX
     /// has no arithmetic right shift for signed integers.
-    func multipliedByQuantizedMultiplier(_ x: String, _ multipliers: [FixedPoint.Multiplier], rounding: TFLiteRounding = .double)
+    func multipliedByQuantizedMultiplier(
+        _ x: String, _ multipliers: [FixedPoint.Multiplier], rounding: TFLiteRounding = .double
+    )
         -> String
     {
         let ms = Set(multipliers).count == 1 ? [multipliers[0]] : multipliers
