@@ -15,6 +15,21 @@ extension TFLiteLoweringRules {
     ]
 
     static func lowerConvolution(_ l: NodeLowering, depthwise: Bool) throws {
+        let (attributes, filterPerm) = try convolutionAttributes(l, depthwise: depthwise)
+        let weight = try l.weight(1, perm: filterPerm)
+        var x = try l.input(0)
+        // Hybrid per-channel convolutions quantize each image asymmetrically.
+        if l.isHybrid(weight: 1) { x = try l.hybridQuantized(x, axes: [1, 2, 3], asymmetric: true) }
+        var inputs = [l.toNCHW(x), weight]
+        if l.has(2) { inputs.append(try l.input(2)) }
+        let y = l.emit("Conv", inputs, attributes: attributes)
+        try l.bind(0, l.toNHWC(try l.fusedActivation(y)))
+    }
+
+    /// The ONNX Conv attributes of a TFLite convolution and the permutation that takes its
+    /// filter to OIHW: OHWI -> OIHW, or depthwise [1,kh,kw,C*m] -> [C*m,1,kh,kw] with one group
+    /// per input channel.
+    static func convolutionAttributes(_ l: NodeLowering, depthwise: Bool) throws -> (attributes: [Attribute], filterPerm: [Int]) {
         guard try l.rank(0) == 4, let w = l.shape(1), w.count == 4, let kh = w[1].value, let kw = w[2].value else {
             throw NotLowerable("needs a rank-4 input and a rank-4 filter of known size")
         }
@@ -23,30 +38,20 @@ extension TFLiteLoweringRules {
         var attributes = [Attribute.ints("strides", strides), .ints("dilations", dilations), .ints("kernel_shape", [kh, kw])]
         attributes += try l.paddingAttributes(kernel: [kh, kw], strides: strides, dilations: dilations)
         let channels = l.shape(0)?[3].value
-        let weight: String
         if depthwise {
-            // [1, kh, kw, C*m] -> [C*m, 1, kh, kw]; one group per input channel.
-            weight = try l.weight(1, perm: [3, 0, 1, 2])
             let multiplier = max(Int(l.int("depth_multiplier", 1)), 1)
             guard let group = channels ?? w[3].value.map({ $0 / multiplier }) else {
                 throw NotLowerable("the input channel count is unknown")
             }
             attributes.append(.int("group", Int64(group)))
-        } else {
-            weight = try l.weight(1, perm: [0, 3, 1, 2])
-            // TFLite runs a grouped convolution when the input has a multiple of the filter's channels.
-            if let c = channels, let per = w[3].value, per > 0, c != per {
-                guard c % per == 0 else { throw NotLowerable("input channels \(c) are not a multiple of the filter's \(per)") }
-                attributes.append(.int("group", Int64(c / per)))
-            }
+            return (attributes, [3, 0, 1, 2])
         }
-        var x = try l.input(0)
-        // Hybrid per-channel convolutions quantize each image asymmetrically.
-        if l.isHybrid(weight: 1) { x = try l.hybridQuantized(x, axes: [1, 2, 3], asymmetric: true) }
-        var inputs = [l.toNCHW(x), weight]
-        if l.has(2) { inputs.append(try l.input(2)) }
-        let y = l.emit("Conv", inputs, attributes: attributes)
-        try l.bind(0, l.toNHWC(try l.fusedActivation(y)))
+        // TFLite runs a grouped convolution when the input has a multiple of the filter's channels.
+        if let c = channels, let per = w[3].value, per > 0, c != per {
+            guard c % per == 0 else { throw NotLowerable("input channels \(c) are not a multiple of the filter's \(per)") }
+            attributes.append(.int("group", Int64(c / per)))
+        }
+        return (attributes, [0, 3, 1, 2])
     }
 
     /// TFLite's TRANSPOSE_CONV: inputs (output_shape, weights OHWI, input, bias?). Explicit pads

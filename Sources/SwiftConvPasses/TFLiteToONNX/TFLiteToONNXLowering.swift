@@ -4,9 +4,10 @@ import SwiftConvIR
 /// TFLite graph boundary (names, order, NHWC layout) as it is.
 ///
 /// Each op family has its own file of rules (`TFLite<Family>Lowering.swift`); this file holds
-/// the driver and what the rules share. Quantized values are lowered as QDQ: a rule sees
-/// float values (a quantized input gets a DequantizeLinear) and each quantized output gets a
-/// QuantizeLinear with its declared scale and zero point. Every node that cannot be lowered
+/// the driver and what the rules share. Full-integer int8 ops that an integer rule computes
+/// exactly (`TFLiteIntegerLowering.swift`) become integer ONNX ops; other quantized values are
+/// lowered as QDQ: a rule sees float values (a quantized input gets a DequantizeLinear) and
+/// each quantized output gets a QuantizeLinear with its declared scale and zero point. Every node that cannot be lowered
 /// is collected and reported in one `.conversion` error, so no partial model comes out.
 public struct TFLiteToONNXLowering: ModelPass {
     public let name = "lower-tflite-to-onnx"
@@ -105,7 +106,9 @@ final class TFLiteLoweringState {
             let lowering = NodeLowering(node: node, scope: scope)
             let mark = (scope.nodes.count, scope.initializers.count, scope.dequantized)
             do {
-                try rule(lowering)
+                // Full-integer ops the integer rules compute exactly; QDQ around float ops for the rest.
+                let exact = try TFLiteLoweringRules.integer[node.opType]?(lowering) ?? false
+                if !exact { try rule(lowering) }
                 try lowering.checkOutputsBound()
             } catch let e as NotLowerable {
                 scope.nodes.removeSubrange(mark.0...)
