@@ -57,7 +57,7 @@ enum ONNXToTFLiteRules {
     /// Rules of ops whose TFLite form is NHWC; lowered in the first, layout, run.
     static let layout: [String: ToTFLiteRule] = {
         var table: [String: ToTFLiteRule] = [:]
-        for family in [convolution] {
+        for family in [convolution, image, normalization] {
             table.merge(family) { first, _ in first }
         }
         return table
