@@ -24,13 +24,14 @@ extension ONNXToTFLiteRules {
         var strides: [Int]
         var dilations: [Int]
         var padding: String
-        var explicitPads: [Int]  // [top, left, bottom, right]
+        var explicitPads: [Int] // [top, left, bottom, right]
 
         var needsPad: Bool { explicitPads.contains { $0 != 0 } }
     }
 
     /// `lifted`: the node is 1-D, run as 2-D on [N, 1, L, C]; its attributes gain a unit H.
-    static func window(_ l: ToTFLiteNode, kernel: [Int], spatial: [Int]?, ceilAllowed: Bool = false, lifted: Bool = false) throws -> Window {
+    static func window(_ l: ToTFLiteNode, kernel: [Int], spatial: [Int]?, ceilAllowed: Bool = false, lifted: Bool = false) throws -> Window
+    {
         let strides = l.ints("strides").map { lift($0, lifted, pad: 1) } ?? [1, 1]
         let dilations = l.ints("dilations").map { lift($0, lifted, pad: 1) } ?? [1, 1]
         guard strides.count == 2, dilations.count == 2, strides.allSatisfy({ $0 > 0 }), dilations.allSatisfy({ $0 > 0 }) else {
@@ -58,7 +59,8 @@ extension ONNXToTFLiteRules {
                 guard pads.allSatisfy({ $0 == 0 }), l.int("count_include_pad", 0) == 0, same[0] == 0, same[1] == 0,
                     sizes == (0..<2).map({ (spatial[$0] + strides[$0] - 1) / strides[$0] })
                 else {
-                    throw NotLowerable("ceil_mode=1 average pooling is lowered only without pads and count_include_pad=0, where it is TFLite's SAME")
+                    throw NotLowerable(
+                        "ceil_mode=1 average pooling is lowered only without pads and count_include_pad=0, where it is TFLite's SAME")
                 }
                 return Window(kernel: kernel, strides: strides, dilations: dilations, padding: "SAME", explicitPads: [0, 0, 0, 0])
             }
@@ -175,12 +177,14 @@ extension ONNXToTFLiteRules {
         let y: String
         if group == 1 {
             guard let filter = w.transposed([0, 2, 3, 1]) else { throw NotLowerable("the filter cannot be transposed") }
-            y = l.emit("CONV_2D", [x, l.floatConstant(filter, (l.node.inputs[1]) + "_ohwi"), bias(biasValues[...])], attributes: attributes)
+            y = l.emit(
+                "CONV_2D", [x, l.floatConstant(filter, (l.node.inputs[1]) + "_ohwi"), bias(biasValues[...])], attributes: attributes)
         } else if group == inChannels, w.shape[1] == 1 {
             guard let filter = w.transposed([1, 2, 3, 0]) else { throw NotLowerable("the filter cannot be transposed") }
             attributes.append(.int("depth_multiplier", Int64(outChannels / group)))
             y = l.emit(
-                "DEPTHWISE_CONV_2D", [x, l.floatConstant(filter, (l.node.inputs[1]) + "_1hwo"), bias(biasValues[...])], attributes: attributes)
+                "DEPTHWISE_CONV_2D", [x, l.floatConstant(filter, (l.node.inputs[1]) + "_1hwo"), bias(biasValues[...])],
+                attributes: attributes)
         } else {
             // Grouped: one CONV_2D per group on its channels, joined again (LiteRT's CONV_2D
             // takes fewer filter channels than input channels in its reference kernel only).
@@ -280,8 +284,12 @@ extension ONNXToTFLiteRules {
 
     static func lowerPool(_ l: ToTFLiteNode, max: Bool) throws {
         let rank = try l.rank(0)
-        guard rank == 3 || rank == 4, l.elementType(0) == .float32 else { throw NotLowerable("only 1-D and 2-D float32 pooling is lowered") }
-        guard let given = l.ints("kernel_shape"), given.count == rank - 2 else { throw NotLowerable("kernel_shape must have \(rank - 2) dims") }
+        guard rank == 3 || rank == 4, l.elementType(0) == .float32 else {
+            throw NotLowerable("only 1-D and 2-D float32 pooling is lowered")
+        }
+        guard let given = l.ints("kernel_shape"), given.count == rank - 2 else {
+            throw NotLowerable("kernel_shape must have \(rank - 2) dims")
+        }
         let k = lift(given, rank == 3, pad: 1)
         if l.node.outputs.count > 1, !l.node.outputs[1].isEmpty { throw NotLowerable("MaxPool's Indices output has no TFLite form") }
         if l.int("storage_order", 0) != 0 { throw NotLowerable("storage_order=1 has no TFLite form") }
@@ -291,7 +299,8 @@ extension ONNXToTFLiteRules {
         var x = try channelsLast2D(l, rank: rank)
         if win.needsPad {
             if !max && l.int("count_include_pad", 0) == 0 {
-                throw NotLowerable("average pooling with pads \(win.explicitPads) that are not SAME and count_include_pad=0 has no TFLite form")
+                throw NotLowerable(
+                    "average pooling with pads \(win.explicitPads) that are not SAME and count_include_pad=0 has no TFLite form")
             }
             x = padNHWC(l, x, win.explicitPads, value: max ? -Float.greatestFiniteMagnitude : nil)
         } else if !max, win.padding == "SAME", l.int("count_include_pad", 0) != 0 {
