@@ -15,10 +15,15 @@ public enum ModelText {
         }
         if !g.name.isEmpty { lines.append("Graph: \(g.name)") }
 
+        // A converter that changed a value's layout (ONNX -> TFLite with keep_layout=False)
+        // records it as metadata `swiftconv.layout.<name>`.
+        var layouts: [String: String] = [:]
+        for m in model.metadata where m.key.hasPrefix("swiftconv.layout.") { layouts[String(m.key.dropFirst(17))] = m.value }
+        func row(_ v: ValueInfo) -> [String] { [v.name, typeText(v.type), shapeText(v.type)] + (layouts[v.name].map { [$0] } ?? []) }
         lines.append("Inputs (\(g.runtimeInputs.count)):")
-        lines += table(g.runtimeInputs.map { [$0.name, typeText($0.type), shapeText($0.type)] })
+        lines += table(g.runtimeInputs.map(row))
         lines.append("Outputs (\(g.outputs.count)):")
-        lines += table(g.outputs.map { [$0.name, typeText($0.type), shapeText($0.type)] })
+        lines += table(g.outputs.map(row))
 
         var counts: [String: Int] = [:]
         for n in g.nodes { counts[opLabel(n), default: 0] += 1 }

@@ -1,14 +1,16 @@
 import SwiftConvIR
 
-/// Conv, MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool: the NHWC ops.
+/// Conv, ConvTranspose, MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool: the NHWC ops.
 ///
 /// Each becomes its TFLite op on a channels-last input between two transposes; weights are
-/// transposed once as constants (OIHW -> OHWI; depthwise OIHW -> [1, kh, kw, O]). ONNX's
+/// transposed once as constants (OIHW -> OHWI; depthwise OIHW -> [1, kh, kw, O]; grouped
+/// convolutions one CONV_2D per group). 1-D ops run as 2-D ones on [N, 1, L, C]. ONNX's
 /// explicit pads become TFLite's SAME when they are what SAME computes for the static input
 /// size, and a PAD (PADV2 with the lowest float for max pooling) before a VALID op otherwise.
 extension ONNXToTFLiteRules {
     static let convolution: [String: ToTFLiteRule] = [
         "Conv": lowerConv,
+        "ConvTranspose": lowerConvTranspose,
         "MaxPool": { l in try lowerPool(l, max: true) },
         "AveragePool": { l in try lowerPool(l, max: false) },
         "GlobalAveragePool": { l in try lowerGlobalPool(l, op: "MEAN") },
@@ -22,25 +24,45 @@ extension ONNXToTFLiteRules {
         var strides: [Int]
         var dilations: [Int]
         var padding: String
-        var explicitPads: [Int]  // [top, left, bottom, right]
+        var explicitPads: [Int] // [top, left, bottom, right]
 
         var needsPad: Bool { explicitPads.contains { $0 != 0 } }
     }
 
-    static func window(_ l: ToTFLiteNode, kernel: [Int], spatial: [Int]?, ceilAllowed: Bool = false) throws -> Window {
-        let strides = l.ints("strides")?.map { Int($0) } ?? [1, 1]
-        let dilations = l.ints("dilations")?.map { Int($0) } ?? [1, 1]
+    /// `lifted`: the node is 1-D, run as 2-D on [N, 1, L, C]; its attributes gain a unit H.
+    static func window(_ l: ToTFLiteNode, kernel: [Int], spatial: [Int]?, ceilAllowed: Bool = false, lifted: Bool = false) throws -> Window
+    {
+        let strides = l.ints("strides").map { lift($0, lifted, pad: 1) } ?? [1, 1]
+        let dilations = l.ints("dilations").map { lift($0, lifted, pad: 1) } ?? [1, 1]
         guard strides.count == 2, dilations.count == 2, strides.allSatisfy({ $0 > 0 }), dilations.allSatisfy({ $0 > 0 }) else {
             throw NotLowerable("strides \(strides) and dilations \(dilations) must be two positive numbers each")
         }
         let autoPad = l.string("auto_pad", "NOTSET")
-        var pads = l.ints("pads")?.map { Int($0) } ?? [0, 0, 0, 0]
+        var pads = l.ints("pads").map { lifted && $0.count == 2 ? [0, Int($0[0]), 0, Int($0[1])] : $0.map { Int($0) } } ?? [0, 0, 0, 0]
         guard pads.count == 4, pads.allSatisfy({ $0 >= 0 }) else { throw NotLowerable("pads \(pads) must be four non-negative numbers") }
         if l.int("ceil_mode", 0) != 0 {
             // ceil_mode adds a last window that starts inside the (padded) input: as more
             // padding at the end, which only max pooling can take (it ignores the -inf pad).
-            guard ceilAllowed, autoPad == "NOTSET", let spatial else {
-                throw NotLowerable("ceil_mode=1 is lowered only for max pooling with explicit pads and a static input size")
+            guard autoPad == "NOTSET", let spatial else {
+                throw NotLowerable("ceil_mode=1 is lowered only with explicit pads and a static input size")
+            }
+            if !ceilAllowed {
+                // Average pooling: TFLite's SAME leaves padding out of the count, as ONNX
+                // (count_include_pad=0) does for the windows ceil_mode adds, when SAME puts
+                // no padding in front and ends where ceil_mode ends.
+                let same = samePads(spatial: spatial, kernel: kernel, strides: strides, dilations: dilations, upper: true)
+                let sizes: [Int] = (0..<2).map { (i: Int) -> Int in
+                    let effective: Int = (kernel[i] - 1) * dilations[i] + 1
+                    let span: Int = spatial[i] + pads[i] + pads[i + 2] - effective
+                    return (span + strides[i] - 1) / strides[i] + 1
+                }
+                guard pads.allSatisfy({ $0 == 0 }), l.int("count_include_pad", 0) == 0, same[0] == 0, same[1] == 0,
+                    sizes == (0..<2).map({ (spatial[$0] + strides[$0] - 1) / strides[$0] })
+                else {
+                    throw NotLowerable(
+                        "ceil_mode=1 average pooling is lowered only without pads and count_include_pad=0, where it is TFLite's SAME")
+                }
+                return Window(kernel: kernel, strides: strides, dilations: dilations, padding: "SAME", explicitPads: [0, 0, 0, 0])
             }
             for i in 0..<2 {
                 let effective = (kernel[i] - 1) * dilations[i] + 1
@@ -73,6 +95,11 @@ extension ONNXToTFLiteRules {
         return Window(kernel: kernel, strides: strides, dilations: dilations, padding: "VALID", explicitPads: pads)
     }
 
+    /// A 1-D attribute as the 2-D one of a [N, C, 1, L] input (`pad` for the unit H dim).
+    static func lift(_ v: [Int64], _ lifted: Bool, pad: Int) -> [Int] {
+        lifted && v.count == 1 ? [pad, Int(v[0])] : v.map { Int($0) }
+    }
+
     /// ONNX-order pads [top, left, bottom, right] of SAME padding (extra pixel at the end when
     /// `upper`, as TFLite and SAME_UPPER do).
     static func samePads(spatial: [Int], kernel: [Int], strides: [Int], dilations: [Int], upper: Bool) -> [Int] {
@@ -97,72 +124,194 @@ extension ONNXToTFLiteRules {
         return l.emit("PAD", [x, paddings])
     }
 
+    /// Input 0 channels-last, as [N, H, W, C]: a 1-D [N, C, L] input becomes [N, 1, L, C].
+    static func channelsLast2D(_ l: ToTFLiteNode, rank: Int) throws -> String {
+        let x = l.toChannelsLast(try l.input(0), rank: rank)
+        return rank == 3 ? l.emit("EXPAND_DIMS", [x, l.int32s([1], shape: [])]) : x
+    }
+
+    /// Binds an [N, H, W, C] result as the ONNX output, back to channels-first (and 1-D).
+    static func bindChannelsFirst(_ l: ToTFLiteNode, _ y: String, rank: Int) throws {
+        let y = rank == 3 ? l.emit("SQUEEZE", [y], attributes: [.ints("squeeze_dims", [1])]) : y
+        try l.bind(0, l.toChannelsFirst(y, rank: rank))
+    }
+
+    /// The spatial dims of input 0 as 2-D ([1, L] for 1-D), or nil when unknown.
+    static func spatial2D(_ l: ToTFLiteNode, rank: Int) -> [Int]? {
+        l.spatialDims(0).map { rank == 3 ? [1] + $0 : $0 }
+    }
+
     static func lowerConv(_ l: ToTFLiteNode) throws {
-        guard try l.rank(0) == 4, l.elementType(0) == .float32 else {
-            throw NotLowerable("only 2-D float32 convolutions are lowered so far")
+        let rank = try l.rank(0)
+        guard rank == 3 || rank == 4, l.elementType(0) == .float32 else {
+            throw NotLowerable("only 1-D and 2-D float32 convolutions are lowered")
         }
-        guard let w = l.constant(1), w.shape.count == 4, w.dtype == .float32 else {
-            throw NotLowerable("the filter must be a constant float32 [O, I/group, kH, kW] tensor")
+        guard var w = l.constant(1), w.shape.count == rank, w.dtype == .float32 else {
+            throw NotLowerable("the filter must be a constant float32 [O, I/group, k...] tensor")
         }
+        if rank == 3 { w.shape.insert(1, at: 2) }
         let outChannels = w.shape[0]
         let group = Int(l.int("group", 1))
         let inChannels = l.shape(0)?[1].value ?? w.shape[1] * group
-        let spatial = l.spatialDims(0)
-        let win = try window(l, kernel: [w.shape[2], w.shape[3]], spatial: spatial)
-        let bias: String
+        guard group >= 1, outChannels % group == 0, inChannels == w.shape[1] * group else {
+            throw NotLowerable("group \(group) does not divide \(inChannels) input and \(outChannels) output channels")
+        }
+        let win = try window(l, kernel: [w.shape[2], w.shape[3]], spatial: spatial2D(l, rank: rank), lifted: rank == 3)
+        var biasValues = [Float](repeating: 0, count: outChannels)
         if l.has(2) {
-            guard let b = l.constant(2), b.dtype == .float32, b.elementCount == outChannels else {
+            guard let b = l.constant(2), let v = b.float32Values, v.count == outChannels else {
                 throw NotLowerable("the bias must be a constant float32 vector of \(outChannels)")
             }
-            bias = try l.input(2)
-            _ = b
-        } else {
-            bias = l.floatConstant(Tensor(dtype: .float32, shape: [outChannels], values: [Float](repeating: 0, count: outChannels)))
+            biasValues = v
         }
-        var x = l.toChannelsLast(try l.input(0), rank: 4)
+        var x = try channelsLast2D(l, rank: rank)
         if win.needsPad { x = padNHWC(l, x, win.explicitPads) }
         var attributes: [Attribute] = [
             .string("padding", win.padding), .int("stride_h", Int64(win.strides[0])), .int("stride_w", Int64(win.strides[1])),
             .int("dilation_h_factor", Int64(win.dilations[0])), .int("dilation_w_factor", Int64(win.dilations[1])),
             .string("fused_activation_function", "NONE"),
         ]
+        let bias = { (values: ArraySlice<Float>) -> String in
+            l.floatConstant(Tensor(dtype: .float32, shape: [values.count], values: Array(values)))
+        }
         let y: String
         if group == 1 {
             guard let filter = w.transposed([0, 2, 3, 1]) else { throw NotLowerable("the filter cannot be transposed") }
-            y = l.emit("CONV_2D", [x, l.floatConstant(filter, (l.node.inputs[1]) + "_ohwi"), bias], attributes: attributes)
-        } else if group == inChannels, w.shape[1] == 1, outChannels % group == 0 {
+            y = l.emit(
+                "CONV_2D", [x, l.floatConstant(filter, (l.node.inputs[1]) + "_ohwi"), bias(biasValues[...])], attributes: attributes)
+        } else if group == inChannels, w.shape[1] == 1 {
             guard let filter = w.transposed([1, 2, 3, 0]) else { throw NotLowerable("the filter cannot be transposed") }
             attributes.append(.int("depth_multiplier", Int64(outChannels / group)))
-            y = l.emit("DEPTHWISE_CONV_2D", [x, l.floatConstant(filter, (l.node.inputs[1]) + "_1hwo"), bias], attributes: attributes)
+            y = l.emit(
+                "DEPTHWISE_CONV_2D", [x, l.floatConstant(filter, (l.node.inputs[1]) + "_1hwo"), bias(biasValues[...])],
+                attributes: attributes)
         } else {
-            throw NotLowerable("grouped convolution (group \(group) of \(inChannels) channels) is not lowered yet")
+            // Grouped: one CONV_2D per group on its channels, joined again (LiteRT's CONV_2D
+            // takes fewer filter channels than input channels in its reference kernel only).
+            guard let filter = w.transposed([0, 2, 3, 1]), let values = filter.float32Values else {
+                throw NotLowerable("the filter cannot be transposed")
+            }
+            let parts = l.emit("SPLIT", [l.int32s([3], shape: []), x], outputs: group, attributes: [.int("num_splits", Int64(group))])
+            let perGroup = outChannels / group
+            let size = values.count / group
+            var results: [String] = []
+            for (k, part) in parts.enumerated() {
+                let slice = Tensor(
+                    dtype: .float32, shape: [perGroup] + Array(filter.shape[1...]), values: Array(values[(k * size)..<((k + 1) * size)]))
+                results.append(
+                    l.emit(
+                        "CONV_2D", [part, l.floatConstant(slice), bias(biasValues[(k * perGroup)..<((k + 1) * perGroup)])],
+                        attributes: attributes))
+            }
+            y = l.emit("CONCATENATION", results, attributes: [.int("axis", 3), .string("fused_activation_function", "NONE")])
+        }
+        try bindChannelsFirst(l, y, rank: rank)
+    }
+
+    /// ConvTranspose as TRANSPOSE_CONV: the full result (VALID) or TFLite's SAME crop when
+    /// it is the ONNX pads', else the full result cropped by a SLICE.
+    static func lowerConvTranspose(_ l: ToTFLiteNode) throws {
+        guard try l.rank(0) == 4, l.elementType(0) == .float32, let shape = l.staticShape(0) else {
+            throw NotLowerable("only 2-D float32 transposed convolutions of a static input shape are lowered")
+        }
+        guard let w = l.constant(1), w.shape.count == 4, w.dtype == .float32, w.shape[0] == shape[1] else {
+            throw NotLowerable("the filter must be a constant float32 [C_in, C_out, kH, kW] tensor")
+        }
+        guard l.int("group", 1) == 1 else { throw NotLowerable("grouped ConvTranspose is not lowered") }
+        let strides = l.ints("strides")?.map { Int($0) } ?? [1, 1]
+        let dilations = l.ints("dilations")?.map { Int($0) } ?? [1, 1]
+        guard strides.count == 2, strides.allSatisfy({ $0 > 0 }), dilations == [1, 1] else {
+            throw NotLowerable("strides must be two positive numbers and dilations 1 (TRANSPOSE_CONV has no dilation)")
+        }
+        let outputPadding = l.ints("output_padding")?.map { Int($0) } ?? [0, 0]
+        let kernel = [w.shape[2], w.shape[3]]
+        let input = [shape[2], shape[3]]
+        let full: [Int] = (0..<2).map { (i: Int) -> Int in strides[i] * (input[i] - 1) + kernel[i] }
+        var pads = l.ints("pads")?.map { Int($0) } ?? [0, 0, 0, 0]
+        let autoPad = l.string("auto_pad", "NOTSET")
+        guard autoPad == "NOTSET" || autoPad == "VALID", pads.count == 4, pads.allSatisfy({ $0 >= 0 }), outputPadding.count == 2 else {
+            throw NotLowerable("auto_pad '\(autoPad)' with pads \(pads) and output_padding \(outputPadding) is not lowered")
+        }
+        if autoPad == "VALID" { pads = [0, 0, 0, 0] }
+        if let given = l.ints("output_shape")?.map({ Int($0) }) {
+            let wanted = Array(given.suffix(2))
+            guard wanted.count == 2 else { throw NotLowerable("output_shape must give the two spatial sizes") }
+            for i in 0..<2 {
+                let total = full[i] + outputPadding[i] - wanted[i]
+                guard total >= 0 else { throw NotLowerable("output_shape \(given) is larger than the full result") }
+                pads[i] = total - total / 2
+                pads[i + 2] = total / 2
+            }
+        }
+        let out: [Int] = (0..<2).map { (i: Int) -> Int in
+            let cropped: Int = full[i] - pads[i] - pads[i + 2]
+            return cropped + outputPadding[i]
+        }
+        guard out.allSatisfy({ $0 > 0 }) else { throw NotLowerable("pads \(pads) leave no output") }
+        let (n, cOut) = (shape[0], w.shape[1])
+        guard let filter = w.transposed([1, 2, 3, 0]) else { throw NotLowerable("the filter cannot be transposed") }
+        var biasValues = [Float](repeating: 0, count: cOut)
+        if l.has(2) {
+            guard let b = l.constant(2), let v = b.float32Values, v.count == cOut else {
+                throw NotLowerable("the bias must be a constant float32 vector of \(cOut)")
+            }
+            biasValues = v
+        }
+        let x = l.toChannelsLast(try l.input(0), rank: 4)
+        let weights = l.floatConstant(filter, l.node.inputs[1] + "_ohwi")
+        let bias = l.floatConstant(Tensor(dtype: .float32, shape: [cOut], values: biasValues))
+        // TFLite's SAME crops total/2 in front of an output of ceil(out/stride) input rows.
+        let sameFits = (0..<2).allSatisfy { (i: Int) -> Bool in
+            let rows: Int = (out[i] + strides[i] - 1) / strides[i]
+            return rows == input[i] && full[i] >= out[i] && (full[i] - out[i]) / 2 == pads[i]
+        }
+        let exact = pads == [0, 0, 0, 0] && outputPadding == [0, 0]
+        guard exact || sameFits || (0..<2).allSatisfy({ pads[$0] + out[$0] <= full[$0] }) else {
+            throw NotLowerable("output_padding \(outputPadding) reaches past the full result")
+        }
+        let size = exact || sameFits ? out : full
+        var y = l.emit(
+            "TRANSPOSE_CONV", [l.int32s([n, size[0], size[1], cOut]), weights, x, bias],
+            attributes: [
+                .string("padding", exact || !sameFits ? "VALID" : "SAME"), .int("stride_h", Int64(strides[0])),
+                .int("stride_w", Int64(strides[1])), .string("fused_activation_function", "NONE"),
+            ])
+        if size != out {
+            y = l.emit("SLICE", [y, l.int32s([0, pads[0], pads[1], 0]), l.int32s([n, out[0], out[1], cOut])])
         }
         try l.bind(0, l.toChannelsFirst(y, rank: 4))
     }
 
     static func lowerPool(_ l: ToTFLiteNode, max: Bool) throws {
-        guard try l.rank(0) == 4, l.elementType(0) == .float32 else { throw NotLowerable("only 2-D float32 pooling is lowered so far") }
-        guard let k = l.ints("kernel_shape")?.map({ Int($0) }), k.count == 2 else { throw NotLowerable("kernel_shape must have two dims") }
+        let rank = try l.rank(0)
+        guard rank == 3 || rank == 4, l.elementType(0) == .float32 else {
+            throw NotLowerable("only 1-D and 2-D float32 pooling is lowered")
+        }
+        guard let given = l.ints("kernel_shape"), given.count == rank - 2 else {
+            throw NotLowerable("kernel_shape must have \(rank - 2) dims")
+        }
+        let k = lift(given, rank == 3, pad: 1)
         if l.node.outputs.count > 1, !l.node.outputs[1].isEmpty { throw NotLowerable("MaxPool's Indices output has no TFLite form") }
         if l.int("storage_order", 0) != 0 { throw NotLowerable("storage_order=1 has no TFLite form") }
-        let spatial = l.spatialDims(0)
-        let win = try window(l, kernel: k, spatial: spatial, ceilAllowed: max)
+        let spatial = spatial2D(l, rank: rank)
+        let win = try window(l, kernel: k, spatial: spatial, ceilAllowed: max, lifted: rank == 3)
         guard win.dilations == [1, 1] else { throw NotLowerable("dilated pooling has no TFLite form") }
-        var x = l.toChannelsLast(try l.input(0), rank: 4)
+        var x = try channelsLast2D(l, rank: rank)
         if win.needsPad {
             if !max && l.int("count_include_pad", 0) == 0 {
-                throw NotLowerable("average pooling with pads \(win.explicitPads) that are not SAME and count_include_pad=0 has no TFLite form")
+                throw NotLowerable(
+                    "average pooling with pads \(win.explicitPads) that are not SAME and count_include_pad=0 has no TFLite form")
             }
             x = padNHWC(l, x, win.explicitPads, value: max ? -Float.greatestFiniteMagnitude : nil)
         } else if !max, win.padding == "SAME", l.int("count_include_pad", 0) != 0 {
             // TFLite's SAME average leaves padding out of the count.
             x = padNHWC(l, x, samePads(spatial: spatial ?? [], kernel: k, strides: win.strides, dilations: [1, 1], upper: true))
-            return try finishPool(l, x, win, max: max, padding: "VALID")
+            return try finishPool(l, x, win, max: max, padding: "VALID", rank: rank)
         }
-        try finishPool(l, x, win, max: max, padding: win.padding)
+        try finishPool(l, x, win, max: max, padding: win.padding, rank: rank)
     }
 
-    private static func finishPool(_ l: ToTFLiteNode, _ x: String, _ win: Window, max: Bool, padding: String) throws {
+    private static func finishPool(_ l: ToTFLiteNode, _ x: String, _ win: Window, max: Bool, padding: String, rank: Int) throws {
         let y = l.emit(
             max ? "MAX_POOL_2D" : "AVERAGE_POOL_2D", [x],
             attributes: [
@@ -170,7 +319,7 @@ extension ONNXToTFLiteRules {
                 .int("filter_height", Int64(win.kernel[0])), .int("filter_width", Int64(win.kernel[1])),
                 .string("fused_activation_function", "NONE"),
             ])
-        try l.bind(0, l.toChannelsFirst(y, rank: 4))
+        try bindChannelsFirst(l, y, rank: rank)
     }
 
     static func lowerGlobalPool(_ l: ToTFLiteNode, op: String) throws {

@@ -57,7 +57,7 @@ enum ONNXToTFLiteRules {
     /// Rules of ops whose TFLite form is NHWC; lowered in the first, layout, run.
     static let layout: [String: ToTFLiteRule] = {
         var table: [String: ToTFLiteRule] = [:]
-        for family in [convolution] {
+        for family in [convolution, image, channelNormalization] {
             table.merge(family) { first, _ in first }
         }
         return table
@@ -106,13 +106,14 @@ final class ToTFLiteState {
                 }
                 continue
             }
-            let rule: ToTFLiteRule?
-            switch (self.scope, domain) {
-            case (.layout, OpDomain.onnx): rule = ONNXToTFLiteRules.layout[node.opType]
-            case (.all, OpDomain.onnx): rule = ONNXToTFLiteRules.layout[node.opType] ?? ONNXToTFLiteRules.plain[node.opType]
-            default: rule = nil
+            // In the last run a layout rule that refuses a node leaves it to the plain rule of
+            // the same op, if there is one (a BatchNormalization with statistics computed in the graph).
+            var rules: [ToTFLiteRule] = []
+            if domain == OpDomain.onnx {
+                if let r = ONNXToTFLiteRules.layout[node.opType] { rules.append(r) }
+                if self.scope == .all, let r = ONNXToTFLiteRules.plain[node.opType] { rules.append(r) }
             }
-            guard let rule else {
+            guard !rules.isEmpty else {
                 if self.scope == .all {
                     let domainName = domain.isEmpty ? "" : domain + "::"
                     problems.append((domainName + node.opType, node.name, "no TFLite lowering for this op"))
@@ -121,17 +122,27 @@ final class ToTFLiteState {
                 }
                 continue
             }
-            let lowering = ToTFLiteNode(node: node, scope: scope)
-            let mark = (scope.nodes.count, scope.initializers.count)
-            do {
-                try rule(lowering)
-                try lowering.checkOutputsBound()
-                changed = true
-            } catch let e as NotLowerable {
-                scope.nodes.removeSubrange(mark.0...)
-                scope.initializers.removeSubrange(mark.1...)
+            var reasons: [String] = []
+            for rule in rules {
+                let lowering = ToTFLiteNode(node: node, scope: scope)
+                let mark = (scope.nodes.count, scope.initializers.count, scope.aliases, scope.int32Copies)
+                do {
+                    try rule(lowering)
+                    try lowering.checkOutputsBound()
+                    changed = true
+                    reasons = []
+                    break
+                } catch let e as NotLowerable {
+                    scope.nodes.removeSubrange(mark.0...)
+                    scope.initializers.removeSubrange(mark.1...)
+                    scope.aliases = mark.2
+                    scope.int32Copies = mark.3
+                    reasons.append(e.why)
+                }
+            }
+            if !reasons.isEmpty {
                 if self.scope == .all {
-                    problems.append((node.opType, node.name, e.why))
+                    problems.append((node.opType, node.name, reasons.joined(separator: "; and ")))
                 } else {
                     // A layout op that cannot take the NHWC form here may still lower later.
                     scope.keep(node)
