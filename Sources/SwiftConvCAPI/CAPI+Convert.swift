@@ -27,7 +27,8 @@ struct ConversionOptions {
     }
 }
 
-/// Converts between formats: only TFLite -> ONNX so far, through the `TFLiteToONNX` pipeline.
+/// Converts between formats: TFLite -> ONNX through the `TFLiteToONNX` pipeline, and a float
+/// TFLite model to a quantized one ('dynamic', 'float16'; 'int8' needs the calibrator).
 /// The source is never changed; `out` is written only on success.
 @_cdecl("sc_model_convert")
 public func scModelConvert(
@@ -43,6 +44,10 @@ public func scModelConvert(
         guard let to = ModelFormat(rawValue: target) else {
             throw SwiftConvError.invalidArgument("conversion target '\(target)' is not a format (onnx, tflite)")
         }
+        if source == .tflite, to == .tflite, let q = options.quantize {
+            out.pointee = retainedHandle(ModelBox(try quantizedForConversion(box.model, mode: q)))
+            return
+        }
         guard source == .tflite, to == .onnx else {
             let why = source == .onnx && to == .tflite ? " yet (ONNX -> TFLite is issue 10)" : ""
             throw SwiftConvError.conversion("converting \(source.rawValue) to \(to.rawValue) is not supported\(why)")
@@ -55,6 +60,20 @@ public func scModelConvert(
         try ModelChecker.check(converted)
         out.pointee = retainedHandle(ModelBox(converted))
     }
+}
+
+/// A float TFLite model quantized for `sc_model_convert`'s `quantize` option: the dataset-free
+/// modes here, 'int8' through `sc_calibrator_*` (it needs samples). Every route to TFLite calls this.
+func quantizedForConversion(_ model: Model, mode: String) throws -> Model {
+    guard let m = TFLiteQuantizationMode(rawValue: mode) else {
+        throw SwiftConvError.invalidArgument("quantize must be one of dynamic, float16, int8, not '\(mode)'")
+    }
+    guard m != .int8 else {
+        throw SwiftConvError.invalidArgument("quantize='int8' needs a representative dataset: use sc_calibrator_create")
+    }
+    let quantized = try TFLiteQuantizer.quantize(model, mode: m, ranges: nil)
+    try ModelChecker.check(quantized)
+    return quantized
 }
 
 /// A scanner for the flat JSON objects of conversion options (no Foundation in the library).
