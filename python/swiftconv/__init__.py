@@ -16,6 +16,7 @@ from .errors import (
 )
 from .lite import Interpreter
 from .model import Model, TensorInfo, check_model, load, printable_graph
+from .quantize import quantize
 from .session import (
     ExecutionMode,
     ExecutionOrder,
@@ -68,4 +69,5 @@ __all__ = [
     "lite",
     "Interpreter",
     "convert",
+    "quantize",
 ]
