@@ -21,7 +21,7 @@ enum DynamicRangeQuantization {
             guard node.domain == OpDomain.tflite, let rule = TFLiteQuantizationRules.hybridWeights(node) else { continue }
             func eligible(_ slot: Int) -> Tensor? {
                 guard slot < node.inputs.count, let w = constants[node.inputs[slot]], w.dtype == .float32,
-                    !interface.contains(w.name)
+                    !w.isVariableOrSparse, !interface.contains(w.name)
                 else { return nil }
                 return w
             }
@@ -30,14 +30,15 @@ enum DynamicRangeQuantization {
             var changed = false
             for (slot, axis) in rule.weights {
                 guard let w = eligible(slot), (rule.allOrNothing ? largest : w.elementCount) >= minimumElements else { continue }
-                let name = w.name
-                if useCounts[name] == 1 {
-                    g.replaceConstant(QuantizedTensors.symmetricInt8(w, axis: axis, name: name))
-                } else {
-                    // Another op reads the float weights too: the int8 copy gets a name of its own.
-                    let q = QuantizedTensors.symmetricInt8(w, axis: axis, name: names.fresh(name + "_int8"))
+                // Another op reading the float weights too keeps them: the int8 copy gets a name of its own.
+                let shared = useCounts[w.name] != 1
+                guard let q = QuantizedTensors.symmetricInt8(w, axis: axis, name: shared ? names.fresh(w.name + "_int8") : w.name)
+                else { continue }
+                if shared {
                     g.addConstant(q)
                     g.nodes[k].inputs[slot] = q.name
+                } else {
+                    g.replaceConstant(q)
                 }
                 changed = true
             }

@@ -2,7 +2,8 @@ import SwiftConvIR
 
 /// 'float16' mode: every float32 constant that a node reads becomes a float16 constant and a
 /// DEQUANTIZE to float32 at the start of its graph, as TFLiteConverter writes it (weights,
-/// biases, scalars alike; variable tensors such as LSTM states stay, they hold no data).
+/// biases, scalars alike; variable tensors such as LSTM states stay, they hold no data, and so
+/// do sparse constants).
 enum Float16Quantization {
     static func rewrite(_ graph: Graph) -> Graph {
         var g = graph
@@ -13,7 +14,7 @@ enum Float16Quantization {
         var dequantizes: [Node] = []
         for t in g.initializers
         where t.dtype == .float32 && read.contains(t.name) && !interface.contains(t.name)
-            && !t.metadata.contains(where: { $0.key == TFLiteMetadataKey.isVariable && $0.value == "1" })
+            && !t.isVariableOrSparse
         {
             let half = QuantizedTensors.float16(t, name: names.fresh(t.name + "_fp16"))
             g.addConstant(half)

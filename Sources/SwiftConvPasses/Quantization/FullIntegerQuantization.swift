@@ -50,6 +50,7 @@ struct FullIntegerQuantization {
         guard !node.outputs.isEmpty, node.outputs.allSatisfy({ !$0.isEmpty && isFloat($0) }) else { return nil }
         for (slot, input) in node.inputs.enumerated() where !input.isEmpty {
             if let c = constants[input] {
+                if c.isVariableOrSparse { return nil }
                 if slot == op.weight?.slot || slot == op.bias {
                     guard c.dtype == .float32 else { return nil }
                 }
@@ -59,7 +60,17 @@ struct FullIntegerQuantization {
             if slot == op.weight?.slot { return nil }
             if isFloat(input), effective(input) == nil { return nil }
         }
-        if let w = op.weight, !(w.slot < node.inputs.count && constants[node.inputs[w.slot]] != nil) { return nil }
+        if let w = op.weight {
+            // Constant weights with the channel axis, and one bias per channel.
+            guard w.slot < node.inputs.count, let weights = constants[node.inputs[w.slot]], w.axis < weights.shape.count,
+                weights.shape[w.axis] > 0
+            else { return nil }
+            if let b = op.bias, b < node.inputs.count, let bias = constants[node.inputs[b]],
+                bias.elementCount != weights.shape[w.axis]
+            {
+                return nil
+            }
+        }
         if case .sameAsInput(let data) = op.output {
             guard data < node.inputs.count, isFloat(node.inputs[data]) else { return nil }
         }
@@ -142,7 +153,11 @@ struct FullIntegerQuantization {
                 guard c.dtype == .float32 else { continue }
                 let q: Tensor
                 if let w = op.weight, w.slot == slot {
-                    q = QuantizedTensors.symmetricInt8(c, axis: w.axis, name: names.fresh(input + "_int8"))
+                    // plan() checked the axis, so this cannot be nil.
+                    guard let weights = QuantizedTensors.symmetricInt8(c, axis: w.axis, name: names.fresh(input + "_int8")) else {
+                        throw SwiftConvError.internal("int8 quantization: weights of '\(node.name)' have no axis \(w.axis)")
+                    }
+                    q = weights
                     weightParams = q.quantization
                 } else if let shared {
                     var t = Tensor(
@@ -163,11 +178,6 @@ struct FullIntegerQuantization {
         if let b = op.bias, b < node.inputs.count, let bias = constants[node.inputs[b]], let w = weightParams,
             let inputScale = params[n.inputs[0]]?.scale.first ?? constants[n.inputs[0]]?.quantization?.scale.first
         {
-            guard bias.elementCount == w.channelCount || w.isPerTensor else {
-                throw SwiftConvError.conversion(
-                    "int8 quantization: node '\(node.name)' (\(node.opType)) has \(bias.elementCount) biases for \(w.channelCount) channels"
-                )
-            }
             let q = QuantizedTensors.int32Bias(bias, inputScale: inputScale, weight: w, name: names.fresh(bias.name + "_int32"))
             g.addConstant(q)
             constants[q.name] = q

@@ -6,6 +6,15 @@ enum TFLiteMetadataKey {
     static let version = "tflite.version"
     static let isVariable = "tflite.is_variable"
     static let tensorIndex = "tflite.tensor_index"
+    static let sparsity = "tflite.sparsity"
+}
+
+extension Tensor {
+    /// A TFLite variable (LSTM state) or sparse constant: its storage is not the dense value,
+    /// so quantization leaves it alone.
+    var isVariableOrSparse: Bool {
+        metadata.contains { ($0.key == TFLiteMetadataKey.isVariable && $0.value == "1") || $0.key == TFLiteMetadataKey.sparsity }
+    }
 }
 
 extension Graph {

@@ -13,8 +13,10 @@ enum QuantizedTensors {
     static let symmetricLimit: Float = 127
 
     /// Symmetric int8 quantization of a float32 constant: one scale per index along `axis`,
-    /// or one for the tensor when `axis` is nil; zero points are 0.
-    static func symmetricInt8(_ t: Tensor, axis: Int?, name: String) -> Tensor {
+    /// or one for the tensor when `axis` is nil; zero points are 0. Nil when `axis` is not
+    /// a dimension of `t` (a malformed model: the op then stays float).
+    static func symmetricInt8(_ t: Tensor, axis: Int?, name: String) -> Tensor? {
+        if let axis, !(axis >= 0 && axis < t.shape.count && t.shape[axis] > 0) { return nil }
         let values = t.values(as: Float.self)
         let channels = axis.map { t.shape[$0] } ?? 1
         // inner: elements after the axis; an index i belongs to channel (i / inner) % channels.
