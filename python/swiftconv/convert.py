@@ -35,6 +35,9 @@ def convert(
     QuantizeLinear/DequantizeLinear pairs around float ops. In this direction the layout
     is always kept, whatever `keep_layout` says. Nodes that cannot be converted raise
     ConversionError naming every one of them; nothing partial is returned or written.
+    With `to='tflite'`, `quantize` ('dynamic', 'float16', 'int8' with
+    `representative_dataset`) quantizes the float TFLite model as sc.quantize does; a
+    TFLite source is quantized directly.
     With `output_path` the result is also written there atomically.
     """
     if not isinstance(to, str) or to not in _TARGETS:
