@@ -211,6 +211,38 @@ def test_dynamic_mimics_tfliteconverter():
         assert int8_weights(ours) == int8_weights(theirs), name
 
 
+def _operator_codes(content):
+    """The file's (builtin op name, version) pairs, read with LiteRT's own schema module."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    model = schema.Model.GetRootAsModel(content, 0)
+    codes = (model.OperatorCodes(i) for i in range(model.OperatorCodesLength()))
+    return {(names[max(c.BuiltinCode(), c.DeprecatedBuiltinCode())], c.Version()) for c in codes}
+
+
+# The int8 LSTM: TFLiteConverter writes a full-integer UNIDIRECTIONAL_SEQUENCE_LSTM (int16 cell
+# state, calibrated intermediates); ours stays a hybrid LSTM between DEQUANTIZE and QUANTIZE.
+OWN_OP_CHOICES = {"lstm_tfkeras_int8"}
+
+
+@pytest.mark.parametrize(
+    "stem",
+    [
+        f"{n}_{m}"
+        for n in MODELS
+        for m in ("dynamic", "float16", "int8")
+        if f"{n}_{m}" not in NO_TF_FIXTURE | OWN_OP_CHOICES
+    ],
+)
+def test_ops_and_versions_are_tfliteconverters(stem):
+    """The same operators at the same versions as TFLiteConverter's file (int8 with int8 interface, as TF's)."""
+    name, mode = stem.rsplit("_", 1)
+    options = {"input_type": "int8", "output_type": "int8"} if mode == "int8" else {}
+    ours = _operator_codes(_quantized(name, mode, **options))
+    assert ours == _operator_codes((FIXTURE_DIR / f"{stem}.tflite").read_bytes())
+
+
 def test_int8_interface_types():
     """input_type/output_type='int8' give int8 model inputs and outputs, like TF's int8 fixtures."""
     content = _quantized("cnn", "int8", input_type="int8", output_type="int8")
