@@ -16,6 +16,8 @@ For every float fixture and mode:
 """
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -296,3 +298,54 @@ def test_quantize_argument_errors():
         sc.quantize(str(FIXTURE_DIR / "cnn_int8.tflite"), "dynamic")
     with pytest.raises(sc.InvalidArgument, match="sample 0"):
         sc.quantize(path, "int8", [[np.zeros((1, 32, 32, 3), np.float32)] * 2])
+
+
+# ---------------------------------------------------------------- hostile input
+
+FUZZ_MUTATIONS = 600
+
+
+def _quantize_mutations(start, count):
+    """Child process: every mutated fixture that loads is quantized in each mode (int8 on one
+    zero sample); anything but a SwiftconvError is printed and fails the run."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import test_fuzz_tflite as fuzz
+
+    bases = fuzz.build_bases()
+    failures = 0
+    for i in range(start, start + count):
+        try:
+            model = sc.load(fuzz.make_mutation(i, bases).data)
+        except sc.SwiftconvError:
+            continue
+        for mode in ("dynamic", "float16", "int8"):
+            try:
+                dataset = None
+                if mode == "int8":
+                    shapes = [[d if isinstance(d, int) and d > 0 else 1 for d in (t.shape or [])] for t in model.inputs]
+                    if any(np.prod(s) > 1 << 20 for s in shapes):
+                        continue
+                    dataset = [[np.zeros(s, t.dtype) for s, t in zip(shapes, model.inputs)]]
+                sc.quantize(model, mode, dataset).to_bytes()
+            except sc.SwiftconvError:
+                pass
+            except Exception as e:  # noqa: BLE001 (the point is to catch every other kind)
+                print(f"mutation {i}, {mode}: {type(e).__name__}: {e}", flush=True)
+                failures += 1
+    return failures
+
+
+def test_quantize_survives_hostile_files():
+    """Mutated fixtures (tests/test_fuzz_tflite.py's mutations) either quantize or raise a
+    SwiftconvError: no crash, no other exception. A child process, so a crash is a failure."""
+    proc = subprocess.run(
+        [sys.executable, __file__, "--fuzz-child", "0", str(FUZZ_MUTATIONS)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--fuzz-child"]:
+    sys.exit(1 if _quantize_mutations(int(sys.argv[2]), int(sys.argv[3])) else 0)
