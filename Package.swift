@@ -92,7 +92,8 @@ let package = Package(
         .testTarget(name: "SwiftConvIRTests", dependencies: ["SwiftConvIR", "SwiftConvTestSupport"]),
         .testTarget(name: "SwiftConvONNXTests", dependencies: ["SwiftConvONNX", "SwiftConvIR", "SwiftConvTestSupport"]),
         .testTarget(name: "SwiftConvKernelsTests", dependencies: ["SwiftConvKernels"]),
-        .testTarget(name: "SwiftConvEngineTests", dependencies: ["SwiftConvEngine", "SwiftConvIR", "SwiftConvTestSupport"]),
+        .testTarget(
+            name: "SwiftConvEngineTests", dependencies: ["SwiftConvEngine", "SwiftConvPasses", "SwiftConvIR", "SwiftConvTestSupport"]),
         .testTarget(
             name: "SwiftConvModelIOTests",
             dependencies: ["SwiftConvModelIO", "SwiftConvONNX", "SwiftConvIR", "SwiftConvTestSupport"]),

@@ -31,7 +31,9 @@ struct ConversionOptions {
     }
 }
 
-/// Converts between formats: only TFLite -> ONNX so far, through the `TFLiteToONNX` pipeline.
+/// Converts between formats: TFLite -> ONNX (`TFLiteToONNX`), ONNX -> TFLite (`ONNXToTFLite`,
+/// with constant and BatchNorm folding first), and a float
+/// TFLite model to a quantized one ('dynamic', 'float16'; 'int8' needs the calibrator).
 /// The source is never changed; `out` is written only on success.
 @_cdecl("sc_model_convert")
 public func scModelConvert(
@@ -54,22 +56,40 @@ public func scModelConvert(
                 throw SwiftConvError.conversion("quantize='\(q)' is not implemented for TFLite -> ONNX; the model keeps its own quantization")
             }
             _ = try TFLiteToONNX.pipeline(opset: options.opset ?? 13).run(on: &converted)
-        case (.onnx, .tflite):
-            if let q = options.quantize {
-                throw SwiftConvError.conversion("quantize='\(q)' is not implemented for ONNX -> TFLite yet")
+        case (.tflite, .tflite):
+            guard let q = options.quantize else {
+                throw SwiftConvError.conversion("converting tflite to tflite does nothing without quantize")
             }
+            converted = try quantizedForConversion(box.model, mode: q)
+        case (.onnx, .tflite):
             // Constant folding needs the engine, so the C ABI, which sees both, hands it in.
             let preparation: [any ModelPass] = [ConstantFolding.engine(), BatchNormFolding()]
             _ = try ONNXToTFLite.pipeline(ONNXToTFLite.Options(keepLayout: options.keepLayout ?? true), preparation: preparation)
                 .run(on: &converted)
             // The writer must be able to write what came out; a failure here is a converter bug.
             _ = try TFLiteExporter.serialize(converted)
+            // The float model is quantized as any TFLite model is ('int8' through the calibrator).
+            if let q = options.quantize { converted = try quantizedForConversion(converted, mode: q) }
         default:
             throw SwiftConvError.conversion("converting \(source.rawValue) to \(to.rawValue) is not supported")
         }
         try ModelChecker.check(converted)
         out.pointee = retainedHandle(ModelBox(converted))
     }
+}
+
+/// A float TFLite model quantized for `sc_model_convert`'s `quantize` option: the dataset-free
+/// modes here, 'int8' through `sc_calibrator_*` (it needs samples). Every route to TFLite calls this.
+func quantizedForConversion(_ model: Model, mode: String) throws -> Model {
+    guard let m = TFLiteQuantizationMode(rawValue: mode) else {
+        throw SwiftConvError.invalidArgument("quantize must be one of dynamic, float16, int8, not '\(mode)'")
+    }
+    guard m != .int8 else {
+        throw SwiftConvError.invalidArgument("quantize='int8' needs a representative dataset: use sc_calibrator_create")
+    }
+    let quantized = try TFLiteQuantizer.quantize(model, mode: m, ranges: nil)
+    try ModelChecker.check(quantized)
+    return quantized
 }
 
 /// A scanner for the flat JSON objects of conversion options (no Foundation in the library).

@@ -767,6 +767,19 @@ static PyObject *Model_optimize(ModelObject *self, PyObject *args) {
     return wrap_model(out);
 }
 
+/* sc_quantize: options JSON; a new Model ('dynamic' and 'float16'). */
+static PyObject *Model_quantize(ModelObject *self, PyObject *args) {
+    const char *options;
+    if (!PyArg_ParseTuple(args, "s:quantize", &options)) return NULL;
+    sc_model *out = NULL;
+    sc_status *status;
+    Py_BEGIN_ALLOW_THREADS
+    status = sc_quantize(self->model, options, &out);
+    Py_END_ALLOW_THREADS
+    if (status != NULL) return raise_status(status);
+    return wrap_model(out);
+}
+
 static PyMethodDef Model_methods[] = {
     {"info_json", (PyCFunction)Model_info_json, METH_NOARGS, "Model facts as JSON text (docs/C_API.md)."},
     {"serialize", (PyCFunction)Model_serialize, METH_NOARGS, "The model in its own format, as bytes."},
@@ -784,6 +797,7 @@ static PyMethodDef Model_methods[] = {
      "A resized / all-tensors-exposed copy for an interpreter session (sc_interpreter_model_create)."},
     {"convert", (PyCFunction)Model_convert, METH_VARARGS, "Converts to another format (target, options JSON)."},
     {"optimize", (PyCFunction)Model_optimize, METH_VARARGS, "An optimized copy (graph optimization level)."},
+    {"quantize", (PyCFunction)Model_quantize, METH_VARARGS, "Quantizes a float TFLite model (options JSON; sc_quantize)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1274,6 +1288,112 @@ static PyTypeObject SessionType = {
     .tp_getset = Session_getset,
 };
 
+/* ---------------------------------------------------------------- Calibrator */
+
+typedef struct {
+    PyObject_HEAD
+    sc_calibrator *calibrator;
+} CalibratorObject;
+
+/* Calibrator(model, options_json): sc_calibrator_create. */
+static PyObject *Calibrator_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
+    static char *keywords[] = {"model", "options", NULL};
+    PyObject *model;
+    const char *options;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!s:Calibrator", keywords, &ModelType, &model, &options)) return NULL;
+    sc_calibrator *calibrator = NULL;
+    sc_status *status;
+    Py_BEGIN_ALLOW_THREADS
+    status = sc_calibrator_create(((ModelObject *)model)->model, options, &calibrator);
+    Py_END_ALLOW_THREADS
+    if (status != NULL) return raise_status(status);
+    CalibratorObject *self = (CalibratorObject *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        sc_calibrator_release(calibrator);
+        return NULL;
+    }
+    self->calibrator = calibrator;
+    return (PyObject *)self;
+}
+
+static void Calibrator_dealloc(CalibratorObject *self) {
+    sc_calibrator_release(self->calibrator);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* feed(input_names, inputs): one sample of Tensors, borrowed (no copy), without the GIL. */
+static PyObject *Calibrator_feed(CalibratorObject *self, PyObject *args) {
+    PyObject *names_arg, *inputs_arg;
+    if (!PyArg_ParseTuple(args, "OO:feed", &names_arg, &inputs_arg)) return NULL;
+    PyObject *result = NULL;
+    PyObject *input_names = PySequence_Tuple(names_arg);
+    PyObject *inputs = input_names ? PySequence_Tuple(inputs_arg) : NULL;
+    const char **in_names = NULL;
+    sc_value **in_values = NULL;
+    Py_ssize_t n_in = 0, made = 0;
+    if (inputs == NULL) goto done;
+    n_in = PyTuple_GET_SIZE(input_names);
+    if (PyTuple_GET_SIZE(inputs) != n_in) {
+        raise_code(SC_ERR_INVALID_ARGUMENT, "input_names and inputs differ in length");
+        goto done;
+    }
+    in_names = PyMem_Calloc((size_t)n_in + 1, sizeof(char *));
+    in_values = PyMem_Calloc((size_t)n_in + 1, sizeof(sc_value *));
+    if (!in_names || !in_values) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (utf8_names(input_names, in_names) < 0) goto done;
+    for (; made < n_in; made++) {
+        in_values[made] = value_from_object(PyTuple_GET_ITEM(inputs, made), 0);
+        if (in_values[made] == NULL) goto done;
+    }
+    sc_status *status;
+    Py_BEGIN_ALLOW_THREADS
+    status = sc_calibrator_feed(self->calibrator, in_names, in_values, (size_t)n_in);
+    Py_END_ALLOW_THREADS
+    if (status != NULL) {
+        raise_status(status);
+        goto done;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    for (Py_ssize_t i = 0; i < made; i++) sc_value_release(in_values[i]);
+    PyMem_Free(in_names);
+    PyMem_Free(in_values);
+    Py_XDECREF(input_names);
+    Py_XDECREF(inputs);
+    return result;
+}
+
+/* finish(): the quantized Model (sc_calibrator_finish). */
+static PyObject *Calibrator_finish(CalibratorObject *self, PyObject *Py_UNUSED(ignored)) {
+    sc_model *out = NULL;
+    sc_status *status;
+    Py_BEGIN_ALLOW_THREADS
+    status = sc_calibrator_finish(self->calibrator, &out);
+    Py_END_ALLOW_THREADS
+    if (status != NULL) return raise_status(status);
+    return wrap_model(out);
+}
+
+static PyMethodDef Calibrator_methods[] = {
+    {"feed", (PyCFunction)Calibrator_feed, METH_VARARGS, "Runs one sample: feed(input_names, tensors)."},
+    {"finish", (PyCFunction)Calibrator_finish, METH_NOARGS, "The quantized Model from the ranges seen so far."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject CalibratorType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "swiftconv._core.Calibrator",
+    .tp_basicsize = sizeof(CalibratorObject),
+    .tp_dealloc = (destructor)Calibrator_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Calibration for int8 quantization (sc_calibrator).",
+    .tp_methods = Calibrator_methods,
+    .tp_new = Calibrator_new,
+};
+
 /* ---------------------------------------------------------- graph builder */
 
 typedef struct {
@@ -1631,7 +1751,7 @@ static struct PyModuleDef core_module = {
 PyMODINIT_FUNC PyInit__core(void) {
     import_array();
     if (PyType_Ready(&TensorType) < 0 || PyType_Ready(&ModelType) < 0 || PyType_Ready(&SessionType) < 0 ||
-        PyType_Ready(&RunOptionsType) < 0 || PyType_Ready(&GraphBuilderType) < 0)
+        PyType_Ready(&RunOptionsType) < 0 || PyType_Ready(&GraphBuilderType) < 0 || PyType_Ready(&CalibratorType) < 0)
         return NULL;
     /* Signals reach Python handlers on the main thread only; Ctrl-C handling in run needs its id. */
     PyObject *threading = PyImport_ImportModule("threading");
@@ -1654,11 +1774,13 @@ PyMODINIT_FUNC PyInit__core(void) {
     Py_INCREF(&SessionType);
     Py_INCREF(&RunOptionsType);
     Py_INCREF(&GraphBuilderType);
+    Py_INCREF(&CalibratorType);
     if (PyModule_AddObject(module, "Tensor", (PyObject *)&TensorType) < 0 ||
         PyModule_AddObject(module, "RunOptions", (PyObject *)&RunOptionsType) < 0 ||
         PyModule_AddObject(module, "Model", (PyObject *)&ModelType) < 0 ||
         PyModule_AddObject(module, "Session", (PyObject *)&SessionType) < 0 ||
         PyModule_AddObject(module, "GraphBuilder", (PyObject *)&GraphBuilderType) < 0 ||
+        PyModule_AddObject(module, "Calibrator", (PyObject *)&CalibratorType) < 0 ||
         PyModule_AddIntConstant(module, "ABI_VERSION", SC_ABI_VERSION) < 0) {
         Py_DECREF(module);
         return NULL;

@@ -17,6 +17,7 @@ from .errors import (
 from .lite import Interpreter
 from .model import Model, TensorInfo, check_model, load, printable_graph
 from .optimize import optimize
+from .quantize import quantize
 from .session import (
     ExecutionMode,
     ExecutionOrder,
@@ -70,4 +71,5 @@ __all__ = [
     "Interpreter",
     "convert",
     "optimize",
+    "quantize",
 ]

@@ -1,13 +1,16 @@
 """sc.convert: conversion between model formats (API.md section 4).
 
 TFLite -> ONNX and ONNX -> TFLite. The work is done by the Swift pass pipelines behind
-sc_model_convert; this module checks arguments.
+sc_model_convert; this module checks arguments. With `to='tflite'` and `quantize`, the float
+TFLite model (the source itself when it is TFLite) is quantized by sc.quantize, so every
+route to TFLite shares one quantizer.
 """
 
 import json
 
 from .errors import ConversionError, InvalidArgument
 from .model import Model, _fspath, load
+from .quantize import quantize as _quantize
 
 __all__ = ["convert"]
 
@@ -37,6 +40,9 @@ def convert(
     same arrays feed both; `keep_layout=False` exposes channels-last inputs and outputs
     instead (summary() names them). Nodes that cannot be converted raise
     ConversionError naming every one of them; nothing partial is returned or written.
+    With `to='tflite'`, `quantize` ('dynamic', 'float16', 'int8' with
+    `representative_dataset`) quantizes the float TFLite model as sc.quantize does; a
+    TFLite source is quantized directly.
     With `output_path` the result is also written there atomically.
     """
     if not isinstance(to, str) or to not in _TARGETS:
@@ -51,13 +57,19 @@ def convert(
         raise InvalidArgument(f"[convert] keep_layout must be a bool, not {type(keep_layout).__name__}")
     path = None if output_path is None else _fspath(output_path, "convert")
     model = src if isinstance(src, Model) else load(src)
-    if quantize is not None and model.format == "tflite":
+    if quantize is not None and to == "onnx":
         raise ConversionError(
-            f"[convert] quantize={quantize!r} is not implemented for TFLite -> ONNX; "
+            f"[convert] quantize={quantize!r} is not implemented for conversion to ONNX; "
             "the TFLite model's own quantization is kept (use quantize=None)"
         )
-    options = json.dumps({"opset": opset, "quantize": quantize, "keep_layout": keep_layout})
-    result = Model(model._handle.convert(to, options))
+    if quantize is not None:
+        if model.format != "tflite":
+            options = json.dumps({"opset": opset, "quantize": None, "keep_layout": keep_layout})
+            model = Model(model._handle.convert(to, options))
+        result = _quantize(model, quantize, representative_dataset)
+    else:
+        options = json.dumps({"opset": opset, "quantize": None, "keep_layout": keep_layout})
+        result = Model(model._handle.convert(to, options))
     if path is not None:
         result.save(path)
     return result

@@ -481,7 +481,9 @@ sc_status *sc_interpreter_model_create(const sc_model *model, size_t n_inputs, c
  * layout are kept. `options_json` may be NULL or a flat JSON object:
  * {"opset": 13 | null, "quantize": null, "keep_layout": false | true}. Nodes that cannot
  * be lowered give SC_ERR_CONVERSION naming every one of them (op, name, why); another
- * direction or a quantize mode also gives SC_ERR_CONVERSION. `*out` is written only on success. */
+ * direction or a quantize mode also gives SC_ERR_CONVERSION. A float TFLite model with target
+ * "tflite" and "quantize": "dynamic" | "float16" is quantized as sc_quantize does ("int8" needs
+ * the calibrator). `*out` is written only on success. */
 sc_status *sc_model_convert(const sc_model *model, const char *target, const char *options_json, sc_model **out);
 
 /* ------------------------------------------------------------ optimization */
@@ -496,6 +498,40 @@ sc_status *sc_model_convert(const sc_model *model, const char *target, const cha
  * model. The caller owns `*out` (sc_model_release), written only on success; it may share
  * weight memory with `model`, which is not changed. */
 sc_status *sc_model_optimize(const sc_model *model, int32_t level, sc_model **out);
+
+/* ----------------------------------------------------------- quantization */
+
+/* Post-training quantization of a float TFLite model, as TFLiteConverter does it.
+ * `options_json` is a flat JSON object:
+ *   {"mode": "dynamic" | "float16" | "int8",
+ *    "input_type": "float32" | "int8", "output_type": "float32" | "int8"}   (int8 mode only;
+ *   default "float32": a QUANTIZE/DEQUANTIZE at the model boundary).
+ * 'dynamic': int8 weights for hybrid kernels; 'float16': float16 constants behind DEQUANTIZE;
+ * 'int8': full integer from calibrated ranges (use the calibrator below).
+ * A model that is not float TFLite gives SC_ERR_INVALID_ARGUMENT. */
+
+/* One-shot quantization for the modes that need no data ('dynamic', 'float16'); 'int8' gives
+ * SC_ERR_INVALID_ARGUMENT. The caller owns `*out` (sc_model_release); `model` is unchanged. */
+sc_status *sc_quantize(const sc_model *model, const char *options_json, sc_model **out);
+
+/* Calibrates a float TFLite model for 'int8': feed representative samples, then finish. */
+typedef struct sc_calibrator sc_calibrator;
+
+/* A calibrator over `model` (kept alive by the calibrator; `model` may be released).
+ * `options_json` as above with "mode": "int8". Release with sc_calibrator_release. */
+sc_status *sc_calibrator_create(const sc_model *model, const char *options_json, sc_calibrator **out);
+
+/* Runs one sample: `n_inputs` names and values (every model input), borrowed for the call, as
+ * in sc_session_run. Calls on one calibrator are serialized. */
+sc_status *sc_calibrator_feed(sc_calibrator *calibrator, const char *const *input_names, sc_value *const *inputs,
+                              size_t n_inputs);
+
+/* The int8 model from the ranges seen so far (at least one sample): a new model the caller owns.
+ * The calibrator stays usable (more samples, another finish). */
+sc_status *sc_calibrator_finish(sc_calibrator *calibrator, sc_model **out);
+
+/* Releases a calibrator; NULL is ignored. */
+void sc_calibrator_release(sc_calibrator *calibrator);
 
 #ifdef __cplusplus
 }
