@@ -80,6 +80,9 @@ public enum TFLiteQuantizer {
         }
         out.graph.removeDeadCode()
         TFLiteOpVersions.update(&out.graph)
+        // Values the rewrite made (a DEQUANTIZE's float copy of a float16 weight) need a type in
+        // the file; a model converted here, unlike an imported one, lists no constant in value_info.
+        try ShapeInference.infer(&out)
         return out
     }
 

@@ -41,7 +41,9 @@ enum TFLiteIndexingOps {
                 attributes: name == "MIRROR_PAD" ? "mode:s" : "",
                 rule: { ctx in
                     var shape: Shape? = nil
-                    if let s = ctx.shape(0), let p = ctx.ints(1), p.count == 2 * s.count {
+                    // The paddings are a [rank, 2] constant, which `ints` (vectors only) does not read.
+                    let pads = ctx.ints(1) ?? ctx.doubles(1).flatMap { v in v.allSatisfy({ abs($0) < 1e15 }) ? v.map { Int($0) } : nil }
+                    if let s = ctx.shape(0), let p = pads, p.count == 2 * s.count {
                         shape = (0..<s.count).map { d in ShapeMath.add(ShapeMath.add(s[d], .known(p[2 * d])), .known(p[2 * d + 1])) }
                     }
                     ctx.setOutput(0, ctx.dtype(0), shape)
