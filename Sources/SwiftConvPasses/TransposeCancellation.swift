@@ -9,6 +9,8 @@ import SwiftConvIR
 /// Concat whose operands are all transposed the same way (constants count, transposed
 /// here once) becomes the op on the untransposed values, then one Transpose. A rule fires
 /// only when it removes a Transpose that nothing else reads, so the count never grows.
+/// The model's value map follows: an untransposed value gets its transposed value's entry
+/// with the permutation composed, a renamed value its old name's.
 public struct TransposeCancellation: ModelPass {
     public let name = "cancel-transposes"
 
@@ -26,9 +28,11 @@ public struct TransposeCancellation: ModelPass {
 
     public func run(on model: inout Model) throws -> Bool {
         var changed = false
+        var map = try? ValueMap(model: model)
+        defer { if changed { map?.store(in: &model) } }
         // Each rewrite removes a Transpose or moves one later; the bound only guards against a bug.
         for _ in 0..<(4 * model.graph.nodes.count + 16) {
-            guard try rewriteOnce(&model.graph) else { return changed }
+            guard try rewriteOnce(&model.graph, &map) else { return changed }
             changed = true
         }
         return changed
@@ -40,7 +44,14 @@ public struct TransposeCancellation: ModelPass {
         return p.map { Int($0) }
     }
 
-    private func rewriteOnce(_ g: inout Graph) throws -> Bool {
+    /// `perm`'s inverse: transpose(transpose(x, perm), inverse) == x.
+    private func inverse(_ perm: [Int]) -> [Int] {
+        var inverse = [Int](repeating: 0, count: perm.count)
+        for (k, v) in perm.enumerated() where v >= 0 && v < perm.count { inverse[v] = k }
+        return inverse
+    }
+
+    private func rewriteOnce(_ g: inout Graph, _ map: inout ValueMap?) throws -> Bool {
         let producer = g.producers
         let uses = g.useCounts
         let pinned = g.namesReadBySubgraphs.union(g.outputs.map(\.name))
@@ -70,6 +81,7 @@ public struct TransposeCancellation: ModelPass {
                     if !pinned.contains(y) {
                         g.nodes.remove(at: i)
                         for k in g.nodes.indices { g.nodes[k].inputs = g.nodes[k].inputs.map { $0 == y ? x : $0 } }
+                        map?.derive(x, from: y)
                         return true
                     }
                     // A graph output: its producer's producer writes it directly.
@@ -78,6 +90,7 @@ public struct TransposeCancellation: ModelPass {
                         g.nodes[p].outputs = g.nodes[p].outputs.map { $0 == x ? y : $0 }
                         g.nodes.remove(at: i)
                         g.valueInfo.removeAll { $0.name == x }
+                        map?.derive(y, from: x)
                         return true
                     }
                 }
@@ -103,6 +116,7 @@ public struct TransposeCancellation: ModelPass {
                     attributes: t.attributes)
                 g.nodes.replaceSubrange(i...i, with: [moved, after])
                 g.removeDeadCode()
+                map?.derive(mid, from: n.outputs[0], perm: inverse(p))
                 return true
             }
             let variadic = n.opType == "Concat"
@@ -164,6 +178,7 @@ public struct TransposeCancellation: ModelPass {
             g.initializers += added
             g.nodes.replaceSubrange(i...i, with: [moved, after])
             g.removeDeadCode()
+            map?.derive(mid, from: n.outputs[0], perm: inverse)
             return true
         }
         return false
