@@ -48,8 +48,8 @@ private func compare(
 /// int8 values are compared after dequantizing; one step of the candidate's scale passes.
 @Test func quantizedValuesPassWithinStepsOfTheScale() throws {
     let q = QuantParams(scale: 0.5, zeroPoint: 1, storageType: .int8)
-    let r = Tensor(dtype: .int8, shape: [2], values: [Int8(3), 5])  // 1.0, 2.0
-    let c = Tensor(dtype: .int8, shape: [2], values: [Int8(4), 5])  // 1.5, 2.0
+    let r = Tensor(dtype: .int8, shape: [2], values: [Int8(3), 5]) // 1.0, 2.0
+    let c = Tensor(dtype: .int8, shape: [2], values: [Int8(4), 5]) // 1.5, 2.0
     let one = try compare(r, c, rq: q, cq: q)
     #expect(one.maxAbs == 0.5)
     #expect(one.ok)

@@ -32,7 +32,9 @@ def convert(
     QuantizeLinear/DequantizeLinear pairs around float ops. In this direction the layout
     is always kept, whatever `keep_layout` says. Nodes that cannot be converted raise
     ConversionError naming every one of them; nothing partial is returned or written.
-    With `output_path` the result is also written there atomically.
+    With `output_path` the result is also written there atomically. The result's metadata
+    `swiftconv.value_map` says which TFLite value each kept value holds (and in which
+    layout), so that `sc.verify(source, result, per_layer=True)` compares them layer by layer.
     """
     if not isinstance(to, str) or to not in _TARGETS:
         raise InvalidArgument(f"[convert] to must be one of {_TARGETS}, not {to!r}")

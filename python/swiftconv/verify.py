@@ -12,7 +12,7 @@ both models use the same names, else by position; inputs likewise.
 
 Metrics per value (float64): ``max_abs`` = max |c - r|, ``max_rel`` = max |c - r| / |r| over
 r != 0, ``cosine`` similarity; an element passes when |c - r| <= atol + rtol * |r| (numpy's
-allclose), or within ``quantized_steps`` steps of the scale for quantized values (compared
+allclose), widened by ``quantized_steps`` steps of the scale for quantized values (compared
 after dequantizing with their scale and zero point). NaN equals NaN; NaN against a number fails.
 """
 
@@ -387,7 +387,7 @@ def _compare(rn, rv, rq, cn, cv, cq, perm, rtol, atol, steps):
     r, c = r[finite], c[finite]
     d = np.abs(c - r)
     q = cq or rq
-    qtol = steps * q[0] * (1 + 1e-9) if q else 0.0
+    qtol = steps * q[0] if q else 0.0
     nz = r != 0
     rr, cc = float(np.dot(r, r)), float(np.dot(c, c))
     if rr == 0 or cc == 0:
@@ -395,7 +395,7 @@ def _compare(rn, rv, rq, cn, cv, cq, perm, rtol, atol, steps):
     else:
         norms = (rr * cc) ** 0.5 if np.isfinite(rr * cc) else rr**0.5 * cc**0.5
         cosine = min(1.0, max(-1.0, float(np.dot(r, c)) / norms))
-    mismatches = int(np.count_nonzero(d > np.maximum(atol + rtol * np.abs(r), qtol)))
+    mismatches = int(np.count_nonzero(d > atol + rtol * np.abs(r) + qtol))
     return VerifyRecord(
         **base,
         max_abs=float(d.max()) if d.size else 0.0,

@@ -492,7 +492,7 @@ typedef struct sc_verify_options {
     double atol;                      /* absolute tolerance [1e-5] */
     double quantized_steps;           /* a quantized value may also differ by this many steps of
                                          the candidate's scale (the reference's when only it is
-                                         quantized) [1] */
+                                         quantized; a dequantized value: its source's) [1] */
     int32_t per_layer;                /* non-zero: also compare every intermediate value both
                                          models have [0] */
     int32_t intra_op_threads;         /* as sc_session_options [0] */

@@ -10,7 +10,8 @@ public struct VerificationOptions: Sendable {
     /// Also compare every intermediate value both models have.
     public var perLayer = false
     /// A quantized value may differ by this many steps of the candidate's scale (of the
-    /// reference's when only the reference is quantized).
+    /// reference's when only the reference is quantized); so may a float value that
+    /// dequantizes a quantized one, in steps of that one's scale.
     public var quantizedSteps = 1.0
     /// How the two sessions are made.
     public var session = SessionOptions()
@@ -88,18 +89,19 @@ public enum ModelVerifier {
 
         let refValues = try ref.run(feeds: feeds, extra: layerPairs.map(\.0), options.session)
         let candValues = try cand.run(feeds: candidateFeeds, extra: layerPairs.map(\.1), options.session)
-        for (k, (r, c, perm)) in outputPairs.enumerated() {
+        for (r, c, perm) in outputPairs {
             let rv = refValues[r] ?? .none(nil)
             let cv = candValues[c] ?? .none(nil)
             report.outputs.append(
-                try compare(name: ref.model.graph.outputs[k].name, rv, ref.quantization[r], candidateName: c, cv, cand.quantization[c],
-                            perm: perm, mapped: map != nil, options))
+                try compare(
+                    name: r, rv, ref.quantization[r], candidateName: c, cv, cand.quantization[c],
+                    perm: perm, mapped: map != nil, step: ref.dequantizedFrom[r] ?? cand.dequantizedFrom[c], options))
         }
         for (r, c, perm) in layerPairs {
             guard let rv = refValues[r], let cv = candValues[c] else { continue }
             let record = try compare(
                 name: r, rv, ref.quantization[r], candidateName: c, cv, cand.quantization[c], perm: perm, mapped: map != nil,
-                options)
+                step: ref.dequantizedFrom[r] ?? cand.dequantizedFrom[c], options)
             // Without a map, equal names with different shapes are different values.
             if map == nil, record.note?.hasPrefix("shapes") == true { continue }
             report.layers.append(record)
@@ -118,6 +120,9 @@ public enum ModelVerifier {
         let inputs: [ValueInfo]
         /// Quantization of every value whose type carries it (Q/DQ included, for ONNX).
         let quantization: [String: QuantParams]
+        /// Float values that dequantize a quantized one (DequantizeLinear, DEQUANTIZE): a step
+        /// of that value is their tolerance too, since an allowed step shows in them unchanged.
+        let dequantizedFrom: [String: QuantParams]
         /// Main-graph node outputs in topological order.
         let values: [String]
         /// Declared or inferred type of every value.
@@ -141,9 +146,16 @@ public enum ModelVerifier {
                 types[info.name] = info
                 if let q = info.type?.quantization { quantization[info.name] = q }
             }
+            var dequantizedFrom: [String: QuantParams] = [:]
+            for n in g.nodes where ["DequantizeLinear", "DEQUANTIZE"].contains(n.opType) && n.outputs.count == 1 {
+                if let x = n.inputs.first, let q = quantization[x], quantization[n.outputs[0]] == nil {
+                    dequantizedFrom[n.outputs[0]] = q
+                }
+            }
             self.model = annotated
             self.what = what
             self.quantization = quantization
+            self.dequantizedFrom = dequantizedFrom
             self.types = types
             inputs = annotated.graph.runtimeInputs
             values = try annotated.graph.topologicallyOrderedNodes().flatMap { $0.outputs.filter { !$0.isEmpty } }
@@ -199,7 +211,9 @@ public enum ModelVerifier {
                 "the reference model has \(refNames.count) inputs \(refNames) and the candidate \(candNames.count) \(candNames)")
         }
         let byName = Set(refNames) == Set(candNames)
-        if !byName, refNames != candNames { notes.append("inputs paired by position: \(zip(refNames, candNames).map { "\($0) -> \($1)" })") }
+        if !byName {
+            notes.append("inputs paired by position: \(zip(refNames, candNames).map { "\($0) -> \($1)" })")
+        }
         var out: [(String, Value)] = []
         for (name, value) in feeds {
             var target = byName ? name : candNames[refNames.firstIndex(of: name)!]
@@ -285,7 +299,7 @@ public enum ModelVerifier {
 
     static func compare(
         name: String, _ r: Value, _ rq: QuantParams?, candidateName: String, _ c: Value, _ cq: QuantParams?, perm: [Int]?,
-        mapped: Bool, _ options: VerificationOptions
+        mapped: Bool, step: QuantParams?, _ options: VerificationOptions
     ) throws -> ValueReport {
         var report = ValueReport(
             name: name, candidateName: candidateName, shape: [], candidateShape: [], perm: perm, comparison: TensorComparison(),
@@ -320,7 +334,7 @@ public enum ModelVerifier {
             }
             report.note = "shapes differ only in dimensions of size 1"
         }
-        let tolerance = TensorComparison.quantizedTolerance(cq ?? rq, steps: options.quantizedSteps)
+        let tolerance = TensorComparison.quantizedTolerance(cq ?? rq ?? step, steps: options.quantizedSteps)
         report.quantizedTolerance = tolerance
         report.comparison = try TensorComparison.compare(
             reference: rt, referenceQuantization: rq, candidate: ct, candidateQuantization: cq,

@@ -3,9 +3,9 @@ import SwiftConvIR
 /// The error between a reference tensor and a candidate tensor, accumulated in Double.
 ///
 /// Elements are compared as real numbers: quantized tensors are dequantized with their own
-/// scale and zero point first. An element passes when |c - r| <= max(atol + rtol * |r|,
-/// `quantizedTolerance`) (numpy's `allclose` rule, widened for quantized values to steps of
-/// the scale). NaN equals NaN and an infinity equals the same infinity; any other pair
+/// scale and zero point first. An element passes when |c - r| <= atol + rtol * |r| +
+/// `quantizedTolerance` (numpy's `allclose` rule, widened for quantized values by steps of
+/// the scale; the float rounding of a dequantized value stays within atol + rtol * |r|). NaN equals NaN and an infinity equals the same infinity; any other pair
 /// with a NaN or an infinity fails and is counted apart, outside the other metrics.
 public struct TensorComparison: Sendable, Equatable {
     /// Elements compared.
@@ -57,7 +57,7 @@ public struct TensorComparison: Sendable, Equatable {
                 let d = abs(b - a)
                 result.maxAbs = max(result.maxAbs, d)
                 if a != 0 { result.maxRel = max(result.maxRel, d / abs(a)) }
-                if d > max(atol + rtol * abs(a), quantizedTolerance) { result.mismatches += 1 }
+                if d > atol + rtol * abs(a) + quantizedTolerance { result.mismatches += 1 }
                 dot += a * b
                 rr += a * a
                 cc += b * b
@@ -106,7 +106,7 @@ public struct TensorComparison: Sendable, Equatable {
     /// per-channel one); 0 without quantization.
     public static func quantizedTolerance(_ q: QuantParams?, steps: Double) -> Double {
         guard let q, let scale = q.scale.max() else { return 0 }
-        return steps * Double(scale) * (1 + 1e-9)
+        return steps * Double(scale)
     }
 }
 
