@@ -377,7 +377,11 @@ def _compare(rn, rv, rq, cn, cv, cq, perm, rtol, atol, steps):
     if r.shape != c.shape:
         if [d for d in r.shape if d != 1] != [d for d in c.shape if d != 1]:
             return VerifyRecord(
-                **base, **empty, quantized_tolerance=0.0, ok=False, note=f"shapes {rv.shape} and {cv.shape} differ"
+                **base,
+                **empty,
+                quantized_tolerance=0.0,
+                ok=False,
+                note=f"not compared: shapes {rv.shape} and {cv.shape} differ",
             )
         r = r.reshape(c.shape)
     r, c = r.ravel(), c.ravel()

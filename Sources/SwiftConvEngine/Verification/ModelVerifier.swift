@@ -66,6 +66,7 @@ public struct VerificationReport: Sendable {
 /// Intermediate values are read by running copies of the models in which they are graph
 /// outputs.
 public enum ModelVerifier {
+    /// Runs both models on `feeds` (named as the reference names its inputs) and compares them.
     public static func verify(
         reference: Model, candidate: Model, feeds: [(String, Value)], options: VerificationOptions = VerificationOptions()
     ) throws -> VerificationReport {
@@ -103,7 +104,7 @@ public enum ModelVerifier {
                 name: r, rv, ref.quantization[r], candidateName: c, cv, cand.quantization[c], perm: perm, mapped: map != nil,
                 step: ref.dequantizedFrom[r] ?? cand.dequantizedFrom[c], options)
             // Without a map, equal names with different shapes are different values.
-            if map == nil, record.note?.hasPrefix("shapes") == true { continue }
+            if map == nil, record.note?.hasPrefix("not compared: shapes") == true { continue }
             report.layers.append(record)
         }
         report.firstDivergence = report.layers.first { !$0.ok }?.name
@@ -317,7 +318,7 @@ public enum ModelVerifier {
         }
         let expected = perm.map { p in p.map { $0 < rt.shape.count ? rt.shape[$0] : -1 } } ?? rt.shape
         if let perm, perm.count != rt.shape.count {
-            report.note = "shapes: the permutation \(perm) does not fit the reference's rank \(rt.shape.count)"
+            report.note = "not compared: the permutation \(perm) does not fit the reference's rank \(rt.shape.count)"
             return report
         }
         if expected != ct.shape {
@@ -325,10 +326,10 @@ public enum ModelVerifier {
             if !squeezedEqual {
                 if perm == nil, expected.sorted() == ct.shape.sorted() {
                     report.note =
-                        "shapes \(rt.shape) and \(ct.shape) differ by a layout permutation"
+                        "not compared: shapes \(rt.shape) and \(ct.shape) differ by a layout permutation"
                         + (mapped ? " that the value map does not give" : "; the candidate has no \(ValueMap.metadataKey) entry giving it")
                 } else {
-                    report.note = "shapes \(rt.shape) and \(ct.shape) differ"
+                    report.note = "not compared: shapes \(rt.shape) and \(ct.shape) differ"
                 }
                 return report
             }
