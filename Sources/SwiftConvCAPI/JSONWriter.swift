@@ -58,6 +58,12 @@ struct JSONWriter {
         let text = value.isNaN ? "NaN" : value.isInfinite ? (value < 0 ? "-Infinity" : "Infinity") : "\(value)"
         bytes.append(contentsOf: text.utf8)
     }
+    /// The shortest text that reads back as the same Double; NaN and infinities as Python's json writes them.
+    mutating func double(_ value: Double) {
+        beginValue()
+        let text = value.isNaN ? "NaN" : value.isInfinite ? (value < 0 ? "-Infinity" : "Infinity") : "\(value)"
+        bytes.append(contentsOf: text.utf8)
+    }
     mutating func bool(_ value: Bool) {
         beginValue()
         bytes.append(contentsOf: (value ? "true" : "false").utf8)

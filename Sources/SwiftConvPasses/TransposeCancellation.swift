@@ -14,7 +14,8 @@ import SwiftConvIR
 /// rank leaves) follows them. A rule fires only when it removes a Transpose that nothing else
 /// reads, so the count never grows. Last, a Transpose that only moves size-1 dims is a
 /// reshape: read by Reshape/Flatten it goes, otherwise it becomes a Reshape when its target
-/// shape is static but for one dim.
+/// shape is static but for one dim. The model's value map follows: an untransposed value gets
+/// its transposed value's entry with the permutation composed, a renamed value its old name's.
 public struct TransposeCancellation: ModelPass {
     public let name = "cancel-transposes"
 
@@ -32,10 +33,12 @@ public struct TransposeCancellation: ModelPass {
 
     public func run(on model: inout Model) throws -> Bool {
         var changed = false
+        var map = try? ValueMap(model: model)
+        defer { if changed { map?.store(in: &model) } }
         let opset = model.opsetImports.first { OpDomain.canonical($0.domain).isEmpty }?.version ?? 13
         // Each rewrite removes a Transpose or moves one later; the bound only guards against a bug.
         var budget = 4 * model.graph.nodes.count + 16
-        while budget > 0, try rewriteOnce(&model.graph, opset: opset) {
+        while budget > 0, try rewriteOnce(&model.graph, opset: opset, map: &map) {
             changed = true
             budget -= 1
         }
@@ -45,7 +48,7 @@ public struct TransposeCancellation: ModelPass {
         var types: [String: ValueType] = [:]
         for v in typed.graph.valueInfo + typed.graph.inputs + typed.graph.outputs { if let t = v.type { types[v.name] = t } }
         for t in typed.graph.initializers { types[t.name] = .tensor(elementType: t.dtype, shape: Shape(t.shape)) }
-        while removeSizeOneTransposeOnce(&model.graph, types: types) { changed = true }
+        while removeSizeOneTransposeOnce(&model.graph, types: types, map: &map) { changed = true }
         return changed
     }
 
@@ -55,7 +58,14 @@ public struct TransposeCancellation: ModelPass {
         return p.map { Int($0) }
     }
 
-    private func rewriteOnce(_ g: inout Graph, opset: Int64) throws -> Bool {
+    /// `perm`'s inverse: transpose(transpose(x, perm), inverse) == x.
+    private func inverse(_ perm: [Int]) -> [Int] {
+        var inverse = [Int](repeating: 0, count: perm.count)
+        for (k, v) in perm.enumerated() where v >= 0 && v < perm.count { inverse[v] = k }
+        return inverse
+    }
+
+    private func rewriteOnce(_ g: inout Graph, opset: Int64, map: inout ValueMap?) throws -> Bool {
         let producer = g.producers
         let uses = g.useCounts
         let pinned = g.namesReadBySubgraphs.union(g.outputs.map(\.name))
@@ -85,6 +95,7 @@ public struct TransposeCancellation: ModelPass {
                     if !pinned.contains(y) {
                         g.nodes.remove(at: i)
                         for k in g.nodes.indices { g.nodes[k].inputs = g.nodes[k].inputs.map { $0 == y ? x : $0 } }
+                        map?.derive(x, from: y)
                         return true
                     }
                     // A graph output: its producer's producer writes it directly.
@@ -93,6 +104,7 @@ public struct TransposeCancellation: ModelPass {
                         g.nodes[p].outputs = g.nodes[p].outputs.map { $0 == x ? y : $0 }
                         g.nodes.remove(at: i)
                         g.valueInfo.removeAll { $0.name == x }
+                        map?.derive(y, from: x)
                         return true
                     }
                 }
@@ -113,6 +125,9 @@ public struct TransposeCancellation: ModelPass {
                 g.initializers += pushed.constants
                 g.nodes.replaceSubrange(i...i, with: replacement)
                 g.removeDeadCode()
+                for (k, out) in n.outputs.enumerated() where !out.isEmpty {
+                    if let q = pushed.after[k] { map?.derive(pushed.node.outputs[k], from: out, perm: inverse(q)) }
+                }
                 return true
             }
             guard n.outputs.count == 1 else { continue }
@@ -135,6 +150,7 @@ public struct TransposeCancellation: ModelPass {
                     attributes: t.attributes)
                 g.nodes.replaceSubrange(i...i, with: [moved, after])
                 g.removeDeadCode()
+                map?.derive(mid, from: n.outputs[0], perm: inverse(p))
                 return true
             }
             let variadic = n.opType == "Concat"
@@ -196,6 +212,7 @@ public struct TransposeCancellation: ModelPass {
             g.initializers += added
             g.nodes.replaceSubrange(i...i, with: [moved, after])
             g.removeDeadCode()
+            map?.derive(mid, from: n.outputs[0], perm: inverse)
             return true
         }
         return false
@@ -402,7 +419,7 @@ extension TransposeCancellation {
 extension TransposeCancellation {
     /// Removes (or turns into a Reshape) one Transpose whose data order equals its input's,
     /// because every dim it moves has size 1.
-    func removeSizeOneTransposeOnce(_ g: inout Graph, types: [String: ValueType]) -> Bool {
+    func removeSizeOneTransposeOnce(_ g: inout Graph, types: [String: ValueType], map: inout ValueMap?) -> Bool {
         let pinned = g.namesReadBySubgraphs.union(g.outputs.map(\.name))
         let consumers = g.consumers
         for (i, n) in g.nodes.enumerated() {
@@ -419,6 +436,7 @@ extension TransposeCancellation {
                 g.nodes.remove(at: i)
                 g.valueInfo.removeAll { $0.name == y }
                 g.removeDeadCode()
+                map?.derive(x, from: y)
                 return true
             }
             // A Reshape to the static target (one unknown dim becomes -1) does the same work.

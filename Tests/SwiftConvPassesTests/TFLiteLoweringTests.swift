@@ -132,14 +132,14 @@ private func maxError(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).map { abs
     #expect(maxError(out.values(as: Float.self), ref.values) < 1e-5)
 }
 
-@Test func transposesBetweenLayoutOpsCancel() throws {
-    // conv -> relu -> conv, a residual add with a constant, max pool: one transpose in, one out.
+/// conv -> relu -> conv, a residual add with a constant, max pool, all NHWC.
+private func layoutChain() -> Model {
     let xs = [1, 4, 4, 2]
     let w1 = Tensor(name: "w1", dtype: .float32, shape: [2, 1, 1, 2], values: ramp(4))
     let w2 = Tensor(name: "w2", dtype: .float32, shape: [2, 3, 3, 2], values: ramp(36, seed: 5))
     let c = Tensor(name: "c", dtype: .float32, shape: [2], values: [0.5, -0.5] as [Float])
     let same = attr("padding", "SAME")
-    let m = tfliteModel(
+    return tfliteModel(
         [
             tflite("CONV_2D", ["x", "w1"], ["a"], [same]),
             tflite("RELU", ["a"], ["r"]),
@@ -152,7 +152,12 @@ private func maxError(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).map { abs
         inputs: [info("x", .float32, xs)], outputs: [info("y", .float32, [1, 2, 2, 2])],
         values: [info("a", .float32, xs), info("r", .float32, xs), info("b", .float32, xs), info("s", .float32, xs)],
         constants: [w1, w2, c])
-    let onnx = try lowered(m)
+}
+
+@Test func transposesBetweenLayoutOpsCancel() throws {
+    // One transpose in, one out.
+    let xs = [1, 4, 4, 2]
+    let onnx = try lowered(layoutChain())
     #expect(count("Transpose", onnx) == 2)
     let x = ramp(32)
     let out = try run(onnx, ["x": Tensor(dtype: .float32, shape: xs, values: x)])[0].values(as: Float.self)
@@ -171,6 +176,25 @@ private func maxError(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).map { abs
         }
     }
     #expect(maxError(out, ref) < 1e-5)
+}
+
+/// Every tflite value survives in the value map, most of them as the NCHW value that the
+/// cancelled transposes left, and the per-layer verification agrees on each.
+@Test func loweringMapsTheTFLiteValuesItKeeps() throws {
+    let m = layoutChain()
+    let onnx = try lowered(m)
+    let map = try #require(try ValueMap(model: onnx))
+    let values = Set(onnx.graph.inputs.map(\.name) + onnx.graph.nodes.flatMap(\.outputs))
+    #expect(map.names.allSatisfy { values.contains($0) })
+    #expect(Set(map.names.compactMap { map[$0]?.source }) == ["x", "a", "r", "b", "s", "y"])
+    #expect(map.names.filter { map[$0]?.perm == [0, 3, 1, 2] }.count == 5, "\(map.json)")
+    var options = VerificationOptions()
+    options.perLayer = true
+    let x = Tensor(dtype: .float32, shape: [1, 4, 4, 2], values: ramp(32))
+    let report = try ModelVerifier.verify(reference: m, candidate: onnx, feeds: [("x", .tensor(x))], options: options)
+    #expect(report.ok)
+    #expect(report.layers.map(\.name) == ["a", "r", "b", "s", "y"])
+    #expect(report.layers.allSatisfy { $0.ok && $0.comparison.count == 32 || $0.name == "y" })
 }
 
 @Test func everyUnlowerableNodeIsReportedAtOnce() throws {

@@ -1728,8 +1728,70 @@ static PyObject *kernel_isa(PyObject *module, PyObject *Py_UNUSED(ignored)) {
     return PyUnicode_FromString(sc_kernel_isa());
 }
 
+/* verify(reference, candidate, input_names, inputs, rtol, atol, quantized_steps, per_layer,
+ * intra_op_threads, graph_optimization_level) -> str: sc_model_verify's JSON report, without
+ * the GIL while the models run. Inputs are what Session.run takes. */
+static PyObject *verify(PyObject *module, PyObject *args, PyObject *kwargs) {
+    static char *keywords[] = {"reference", "candidate", "input_names", "inputs", "rtol", "atol", "quantized_steps",
+                               "per_layer", "intra_op_threads", "graph_optimization_level", NULL};
+    PyObject *reference, *candidate, *names_arg, *inputs_arg;
+    sc_verify_options options = {1e-4, 1e-5, 1.0, 0, 0, 99};
+    int per_layer = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!O!OO|dddpii:verify", keywords, &ModelType, &reference, &ModelType,
+                                     &candidate, &names_arg, &inputs_arg, &options.rtol, &options.atol,
+                                     &options.quantized_steps, &per_layer, &options.intra_op_threads,
+                                     &options.graph_optimization_level))
+        return NULL;
+    options.per_layer = per_layer;
+    PyObject *result = NULL;
+    PyObject *input_names = PySequence_Tuple(names_arg);
+    PyObject *inputs = input_names ? PySequence_Tuple(inputs_arg) : NULL;
+    const char **in_names = NULL;
+    sc_value **in_values = NULL;
+    Py_ssize_t n_in = 0, made = 0;
+    if (inputs == NULL) goto done;
+    n_in = PyTuple_GET_SIZE(input_names);
+    if (PyTuple_GET_SIZE(inputs) != n_in) {
+        raise_code(SC_ERR_INVALID_ARGUMENT, "input_names and inputs differ in length");
+        goto done;
+    }
+    in_names = PyMem_Calloc((size_t)n_in + 1, sizeof(char *));
+    in_values = PyMem_Calloc((size_t)n_in + 1, sizeof(sc_value *));
+    if (!in_names || !in_values) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (utf8_names(input_names, in_names) < 0) goto done;
+    for (; made < n_in; made++) {
+        in_values[made] = value_from_object(PyTuple_GET_ITEM(inputs, made), 0);
+        if (in_values[made] == NULL) goto done;
+    }
+    sc_buffer *buffer = NULL;
+    sc_status *status;
+    const sc_model *ref_model = ((ModelObject *)reference)->model;
+    const sc_model *cand_model = ((ModelObject *)candidate)->model;
+    Py_BEGIN_ALLOW_THREADS
+    status = sc_model_verify(ref_model, cand_model, in_names, in_values, (size_t)n_in, &options, &buffer);
+    Py_END_ALLOW_THREADS
+    if (status != NULL) {
+        raise_status(status);
+        goto done;
+    }
+    result = PyUnicode_DecodeUTF8((const char *)sc_buffer_data(buffer), (Py_ssize_t)sc_buffer_size(buffer), "replace");
+    sc_buffer_release(buffer);
+done:
+    for (Py_ssize_t i = 0; i < made; i++) sc_value_release(in_values[i]);
+    PyMem_Free(in_names);
+    PyMem_Free(in_values);
+    Py_XDECREF(input_names);
+    Py_XDECREF(inputs);
+    return result;
+}
+
 static PyMethodDef module_methods[] = {
     {"load_file", (PyCFunction)load_file, METH_VARARGS, "Loads a model file (sc_model_load_file)."},
+    {"verify", (PyCFunction)(void (*)(void))verify, METH_VARARGS | METH_KEYWORDS,
+     "Compares two models on the same inputs (sc_model_verify); the report as JSON text."},
     {"load_bytes", (PyCFunction)load_bytes, METH_O, "Loads a model from a bytes-like object (no copy)."},
     {"tensor_from_array", (PyCFunction)(void (*)(void))tensor_from_array, METH_VARARGS | METH_KEYWORDS,
      "A Tensor borrowing a numpy array's memory; non-contiguous arrays are copied once."},

@@ -33,6 +33,7 @@ from .session import (
     get_device,
     get_registered_kernels,
 )
+from .verify import VerifyRecord, VerifyReport, verify
 
 # The package and its library ship together; a mismatch fails here rather than later.
 require_library_version(_core.version())
@@ -72,4 +73,7 @@ __all__ = [
     "convert",
     "optimize",
     "quantize",
+    "verify",
+    "VerifyReport",
+    "VerifyRecord",
 ]

@@ -43,7 +43,9 @@ def convert(
     With `to='tflite'`, `quantize` ('dynamic', 'float16', 'int8' with
     `representative_dataset`) quantizes the float TFLite model as sc.quantize does; a
     TFLite source is quantized directly.
-    With `output_path` the result is also written there atomically.
+    With `output_path` the result is also written there atomically. The result's metadata
+    `swiftconv.value_map` says which TFLite value each kept value holds (and in which
+    layout), so that `sc.verify(source, result, per_layer=True)` compares them layer by layer.
     """
     if not isinstance(to, str) or to not in _TARGETS:
         raise InvalidArgument(f"[convert] to must be one of {_TARGETS}, not {to!r}")

@@ -533,6 +533,37 @@ sc_status *sc_calibrator_finish(sc_calibrator *calibrator, sc_model **out);
 /* Releases a calibrator; NULL is ignored. */
 void sc_calibrator_release(sc_calibrator *calibrator);
 
+/* ----------------------------------------------------------- verification */
+
+/* How sc_model_verify compares (NULL options: the defaults in brackets). */
+typedef struct sc_verify_options {
+    double rtol;                      /* relative tolerance, numpy allclose's [1e-4] */
+    double atol;                      /* absolute tolerance [1e-5] */
+    double quantized_steps;           /* a quantized value may also differ by this many steps of
+                                         the candidate's scale (the reference's when only it is
+                                         quantized; a dequantized value: its source's) [1] */
+    int32_t per_layer;                /* non-zero: also compare every intermediate value both
+                                         models have [0] */
+    int32_t intra_op_threads;         /* as sc_session_options [0] */
+    int32_t graph_optimization_level; /* as sc_session_options [99] */
+} sc_verify_options;
+
+/* Runs `reference` and `candidate` (ONNX or TFLite, either way round) on the same inputs and
+ * compares their outputs and, with per_layer, their intermediate values; see docs/C_API.md
+ * "Verification" for how values are paired (the candidate's "swiftconv.value_map" metadata,
+ * else names, else positions) and for the report.
+ *  input_names/inputs: one value per input of the reference, named as the reference names
+ *                      them; borrowed for the call, read in place (as sc_session_run). The
+ *                      candidate gets the same values (transposed when its value map says so).
+ *  *out:               on success, the report as UTF-8 JSON, owned by the caller
+ *                      (sc_buffer_release).
+ * An unknown, missing or repeated input name, or inputs the candidate cannot be paired with,
+ * give SC_ERR_INVALID_ARGUMENT; a model that cannot run gives its session's error, the
+ * message starting with "the reference model: " or "the candidate model: ". */
+sc_status *sc_model_verify(const sc_model *reference, const sc_model *candidate, const char *const *input_names,
+                           sc_value *const *inputs, size_t n_inputs, const sc_verify_options *options,
+                           sc_buffer **out);
+
 #ifdef __cplusplus
 }
 #endif

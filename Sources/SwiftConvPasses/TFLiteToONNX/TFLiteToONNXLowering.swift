@@ -21,7 +21,9 @@ public struct TFLiteToONNXLowering: ModelPass {
             throw SwiftConvError.invalidArgument("the ONNX opset for a TFLite conversion must be 13 or later and known, not \(opset)")
         }
         let lowering = TFLiteLoweringState(opset: opset, names: UniqueNameGenerator(graph: model.graph))
-        let graph = try lowering.lower(model.graph, depth: 0)
+        var map = ValueMap()
+        for input in model.graph.runtimeInputs { map.set(input.name, ValueMap.Entry(source: input.name)) }
+        let graph = try lowering.lower(model.graph, depth: 0, valueMap: &map)
         if !lowering.problems.isEmpty {
             let list = lowering.problems.map { "\($0.op) '\($0.name)': \($0.why)" }
             throw SwiftConvError.conversion(
@@ -32,12 +34,14 @@ public struct TFLiteToONNXLowering: ModelPass {
         model.opsetImports = [OpsetID(domain: OpDomain.onnx, version: opset)]
         if model.irVersion == 0 || model.irVersion < 7 { model.irVersion = opset >= 21 ? 10 : 8 }
         model.metadata.removeAll { $0.key.hasPrefix("tflite.") }
+        map.store(in: &model)
         return true
     }
 }
 
 /// The passes that turn an imported TFLite model into an ONNX model: the lowering, then the
-/// removal of the Identity and Transpose nodes it leaves where they cancel, then dead code.
+/// removal of the Identity and Transpose nodes it leaves where they cancel, then dead code;
+/// last, the value map (`swiftconv.value_map`) loses the values those removed.
 public enum TFLiteToONNX {
     /// The whole conversion as one pipeline.
     public static func pipeline(opset: Int64 = 13) -> PassPipeline {
@@ -45,6 +49,7 @@ public enum TFLiteToONNX {
             name: "tflite-to-onnx",
             passes: [
                 TFLiteToONNXLowering(opset: opset), IdentityElimination(), TransposeCancellation(), DeadCodeElimination(),
+                ValueMapPruning(),
             ])
     }
 }
@@ -84,7 +89,8 @@ final class TFLiteLoweringState {
     static let maxDepth = 32
 
     /// The ONNX version of a tflite graph: same inputs and outputs, lowered nodes.
-    func lower(_ g: Graph, depth: Int) throws -> Graph {
+    /// `valueMap` receives the values of the main graph that hold a tflite value.
+    func lower(_ g: Graph, depth: Int, valueMap: inout ValueMap) throws -> Graph {
         guard depth <= Self.maxDepth else {
             throw SwiftConvError.conversion("TFLite subgraphs nest deeper than \(Self.maxDepth)")
         }
@@ -125,7 +131,16 @@ final class TFLiteLoweringState {
                 return t
             } + scope.initializers
         out.docString = g.docString
+        if depth == 0 {
+            for name in scope.valueMap.names { if let e = scope.valueMap[name] { valueMap.set(name, e) } }
+        }
         return out
+    }
+
+    /// The ONNX version of a subgraph (a control-flow body), whose values are not mapped.
+    func lower(_ g: Graph, depth: Int) throws -> Graph {
+        var unused = ValueMap()
+        return try lower(g, depth: depth, valueMap: &unused)
     }
 
     /// A graph input or output without the importer's TFLite bookkeeping.
@@ -145,6 +160,8 @@ final class GraphLowering {
     var constants: [String: Tensor] = [:]
     var nodes: [Node] = []
     var initializers: [Tensor] = []
+    /// Values of this graph that hold a tflite value (as they are or transposed).
+    var valueMap = ValueMap()
     /// Float versions of quantized values already made, so a value is dequantized once.
     var dequantized: [String: String] = [:]
     /// The tflite graph's producers (values nothing produces are inputs, constants or variables).
@@ -428,6 +445,8 @@ final class NodeLowering {
         bound.insert(k)
         let out = node.outputs[k]
         guard !out.isEmpty else { return }
+        scope.valueMap.set(out, ValueMap.Entry(source: out))
+        recordUntransposed(value, of: out)
         if let q = scope.types[out]?.quantization, q.storageType != .int32 {
             if q.storageType == .int16 && opset < 21 {
                 throw NotLowerable("int16 QuantizeLinear needs opset 21 (converting to \(opset))")
@@ -443,7 +462,29 @@ final class NodeLowering {
     }
 
     /// Records that a rule wrote output `k` itself (control flow, whose outputs keep their types).
-    func markBound(_ k: Int) { bound.insert(k) }
+    func markBound(_ k: Int) {
+        bound.insert(k)
+        if k < node.outputs.count, !node.outputs[k].isEmpty {
+            scope.valueMap.set(node.outputs[k], ValueMap.Entry(source: node.outputs[k]))
+        }
+    }
+
+    /// When `value` (the result bound to tflite value `out`) is a Transpose of a value this
+    /// node made, that value holds `out` in the other layout: record it, since cancelling
+    /// transposes later keeps it and removes `out`.
+    private func recordUntransposed(_ value: String, of out: String) {
+        guard value != out, let t = scope.nodes.last(where: { $0.outputs.contains(value) }), t.opType == "Transpose",
+            t.canonicalDomain.isEmpty, t.inputs.count == 1, let p = t.attribute("perm")?.ints,
+            scope.valueMap[t.inputs[0]] == nil, scope.producers[t.inputs[0]] == nil,
+            !scope.graph.inputs.contains(where: { $0.name == t.inputs[0] })
+        else { return }
+        var inverse = [Int](repeating: 0, count: p.count)
+        for (k, v) in p.enumerated() {
+            guard v >= 0, v < p.count else { return }
+            inverse[Int(v)] = k
+        }
+        scope.valueMap.set(t.inputs[0], ValueMap.Entry(source: out, perm: inverse))
+    }
 
     func checkOutputsBound() throws {
         for k in node.outputs.indices where !node.outputs[k].isEmpty && !bound.contains(k) {
