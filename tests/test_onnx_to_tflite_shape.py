@@ -536,3 +536,45 @@ def test_transpose_of_unknown_rank_uses_perm():
     ]
     model = _model(nodes, [("x", F, [2, 12]), ("shape", I64, [3])], [("y", F, None)])
     _check(model, {"x": _rand(2, 12), "shape": _i64(2, 3, 4)})
+
+
+# MARK: the real models' shape subgraphs at other batch sizes
+
+
+def test_transformer_runs_after_resize_to_batch_3():
+    # Its shape subgraphs (SHAPE, GATHER, CONCATENATION of int32, RESHAPE with a tensor shape)
+    # follow the batch at run time.
+    real_models = pytest.importorskip("real_models")
+    model = real_models.build("transformer_encoder_op17")
+    feeds = real_models.inputs("transformer_encoder_op17", 3)
+    _check(model, feeds, tol=1e-4)
+
+
+def test_lstm_classifier_zero_state_subgraph():
+    # The LSTM classifier up to its first LSTM: Shape/Gather/Unsqueeze/Concat/ConstantOfShape
+    # make the zero initial states [layers, batch, hidden], sliced per layer; the last time
+    # step is a Gather with index -1 on the dynamic sequence axis.
+    real_models = pytest.importorskip("real_models")
+    full = onnx.load_from_string(real_models.build("lstm_classifier_op17"))
+    keep = []
+    for n in full.graph.node:
+        if n.op_type == "LSTM":
+            break
+        keep.append(n)
+    last = helper.make_node("Gather", ["/lstm/Transpose_output_0", "/embedding/Constant_output_0"], ["last"], axis=0)
+    used = {i for n in keep + [last] for i in n.input}
+    graph = helper.make_graph(
+        keep + [last],
+        "zero_state",
+        list(full.graph.input),
+        [helper.make_tensor_value_info(n, F, None) for n in ("/lstm/Slice_output_0", "/lstm/Slice_1_output_0", "last")],
+        initializer=[t for t in full.graph.initializer if t.name in used],
+    )
+    model = helper.make_model(graph, opset_imports=list(full.opset_import))
+    model.ir_version = full.ir_version
+    content = _check(
+        model.SerializeToString(),
+        real_models.inputs("lstm_classifier_op17", 1),
+        {"tokens": np.random.default_rng(5).integers(0, 1000, (3, 11))},
+    )
+    assert "FILL" in _ops(content)

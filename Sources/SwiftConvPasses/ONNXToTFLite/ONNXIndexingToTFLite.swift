@@ -48,15 +48,21 @@ extension ONNXToTFLiteRules {
         let n: String
         switch dim {
         case .constant(let size):
-            n = type == .int64 ? l.scope.constant(l.fresh() + "_dim", Tensor(dtype: .int64, shape: [], values: [Int64(size)])) : l.int32s([size], shape: [])
+            n = integerScalar(l, size, type)
         case .of(let data, let axis):
             let shape = l.emit("SHAPE", [data], attributes: [.string("out_type", type == .int64 ? "INT64" : "INT32")])
             n = l.emit("GATHER", [shape, l.int32s([axis], shape: [])], attributes: [.int("axis", 0), .int("batch_dims", 0)])
         }
-        let zero = type == .int64 ? l.scope.constant(l.fresh() + "_zero", Tensor(dtype: .int64, shape: [], values: [Int64(0)])) : l.int32s([0], shape: [])
+        let zero = integerScalar(l, 0, type)
         let negative = l.emit("LESS", [indices, zero])
         let shifted = l.emit("ADD", [indices, n], attributes: [.string("fused_activation_function", "NONE")])
         return l.emit("SELECT_V2", [negative, shifted, indices])
+    }
+
+    /// A scalar constant of type int64, or int32 for any other `type`.
+    static func integerScalar(_ l: ToTFLiteNode, _ v: Int, _ type: DType) -> String {
+        guard type == .int64 else { return l.int32s([v], shape: []) }
+        return l.scope.constant(l.fresh() + "_const", Tensor(dtype: .int64, shape: [], values: [Int64(v)]))
     }
 
     static func int32(_ v: Int64, _ what: String) throws -> Int32 {
@@ -224,7 +230,9 @@ extension ONNXToTFLiteRules {
             sizes = (0..<Int(parts)).map { max(0, min(chunk, dim - $0 * chunk)) }
         }
         if let sizes {
-            guard sizes.count == count, sizes.allSatisfy({ $0 >= 0 }) else { throw NotLowerable("split \(sizes) does not match \(count) outputs") }
+            guard sizes.count == count, sizes.allSatisfy({ $0 >= 0 }) else {
+                throw NotLowerable("split \(sizes) does not match \(count) outputs")
+            }
             if let dim, sizes.reduce(0, +) != dim { throw NotLowerable("split \(sizes) does not add up to \(dim)") }
         }
         let x = try l.input(0)
@@ -233,7 +241,8 @@ extension ONNXToTFLiteRules {
         let outputs: [String]
         if let sizes, Set(sizes).count > 1 {
             outputs = l.emit(
-                "SPLIT_V", [x, l.int32s(sizes), l.int32s([axis], shape: [])], outputs: count, attributes: [.int("num_splits", Int64(count))])
+                "SPLIT_V", [x, l.int32s(sizes), l.int32s([axis], shape: [])], outputs: count, attributes: [.int("num_splits", Int64(count))]
+            )
         } else {
             outputs = l.emit("SPLIT", [l.int32s([axis], shape: []), x], outputs: count, attributes: [.int("num_splits", Int64(count))])
         }
@@ -329,14 +338,18 @@ extension ONNXToTFLiteRules {
         indices = try wrapped(l, indices, type: indexType, dim: .constant(depth))
         guard l.staticShape(2) == [2] else { throw NotLowerable("values must hold two elements") }
         let values = try l.input(2)
-        let gather = { (i: Int) in l.emit("GATHER", [values, l.int32s([i], shape: [])], attributes: [.int("axis", 0), .int("batch_dims", 0)]) }
+        let gather = { (i: Int) in
+            l.emit("GATHER", [values, l.int32s([i], shape: [])], attributes: [.int("axis", 0), .int("batch_dims", 0)])
+        }
         let (off, on) = (gather(0), gather(1))
         let depthValue = l.int32s([depth], shape: [])
         try l.bind(0, l.emit("ONE_HOT", [indices, depthValue, on, off], attributes: [.int("axis", Int64(axis))]), as: valuesType)
     }
 
     static func lowerCumSum(_ l: ToTFLiteNode) throws {
-        guard let t = l.elementType(0), [.float32, .int32, .int64].contains(t) else { throw NotLowerable("only float32, int32 and int64 CumSum") }
+        guard let t = l.elementType(0), [.float32, .int32, .int64].contains(t) else {
+            throw NotLowerable("only float32, int32 and int64 CumSum")
+        }
         let rank = try l.rank(0)
         let given = try l.constantInts(1, what: "axis")
         guard given.count == 1 else { throw NotLowerable("axis must hold one value") }

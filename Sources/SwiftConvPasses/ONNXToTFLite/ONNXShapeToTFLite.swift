@@ -6,8 +6,7 @@ import SwiftConvIR
 ///
 /// The integer policy of the whole lowering: ONNX does its shape arithmetic in int64, TFLite
 /// in int32, and int32 is what LiteRT's kernels and delegates take everywhere. So every integer
-/// value a rule computes inside the graph (SHAPE, Size, a Cast to int64, ConstantOfShape, Range)
-/// is int32; int64 stays only where the model has it at its boundary (int64 graph inputs such as
+/// value a rule computes inside the graph (SHAPE, Size, a Cast to int64, Range) is int32; int64 stays only where the model has it at its boundary (int64 graph inputs such as
 /// token ids, int64 graph outputs, which get a CAST back) and in int64 constants, which are
 /// narrowed where they meet int32 values. A rule that gives a value another element type than
 /// ONNX's records it with `bind(_:_:as:)`, so that the rules after it see the type it really has.
@@ -227,17 +226,15 @@ extension ONNXToTFLiteRules {
     /// The node metadata key the TFLite exporter reads an operator's version from.
     static let tfliteVersionKey = "tflite.version"
 
-    /// FILL with the `value` attribute (float32 0 by default); an int64 value is int32.
+    /// FILL with the `value` attribute (float32 0 by default), in the value's own type: the
+    /// elements are data, only the dims come from shape arithmetic.
     static func lowerConstantOfShape(_ l: ToTFLiteNode) throws {
         var value = l.node.attribute("value")?.tensor ?? Tensor(dtype: .float32, shape: [1], values: [Float(0)])
         guard value.elementCount == 1 else { throw NotLowerable("value must hold one element") }
-        switch value.dtype {
-        case .float32, .int32, .bool: value = Tensor(dtype: value.dtype, shape: [], storage: value.storage)
-        case .int64:
-            guard let v = value.int64Values()?.first, let n = Int32(exactly: v) else { throw NotLowerable("value does not fit int32") }
-            value = Tensor(dtype: .int32, shape: [], values: [n])
-        default: throw NotLowerable("a \(value.dtype) value has no TFLite FILL")
+        guard [.float32, .int32, .int64, .bool].contains(value.dtype) else {
+            throw NotLowerable("a \(value.dtype) value has no TFLite FILL")
         }
+        value = Tensor(dtype: value.dtype, shape: [], storage: value.storage)
         let dims = try l.staticOutputShape(0).map { l.int32s($0) } ?? l.int32Input(0)
         try l.bind(0, l.emit("FILL", [dims, l.floatConstant(value)]), as: value.dtype)
     }
