@@ -242,6 +242,12 @@ SLICES = [
     ([-3, 0], [INT64_MAX, 5], [-1, 0], [1, 2]),
     ([0], [-1], [-2], None),
     ([-100], [100], [2], None),
+    # Sentinels against the step's direction: empty slices in ONNX and TFLite alike. (An end
+    # of INT64_MAX with a negative step is not here: the ONNX spec clamps it to an empty slice,
+    # onnxruntime reads it as "to the beginning".)
+    ([INT64_MAX], [INT64_MAX], [0], None),
+    ([1], [INT64_MIN], [2], [1]),
+    ([-2], [INT64_MIN], [0], [-2]),
 ]
 
 

@@ -128,6 +128,8 @@ extension ONNXToTFLiteRules {
         guard spec.steps.count == n, spec.starts.map({ $0.count == n }) ?? true, spec.ends.map({ $0.count == n }) ?? true else {
             throw NotLowerable("starts, ends, axes and steps differ in length")
         }
+        // LiteRT's SLICE and STRIDED_SLICE take up to 5 dims.
+        guard rank >= 1, rank <= 5 else { throw NotLowerable("rank \(rank) is outside TFLite's 1 to 5 for slicing") }
         spec.axes = try normalized(spec.axes, rank: rank)
         guard spec.steps.allSatisfy({ $0 != 0 }) else { throw NotLowerable("a step is 0") }
         let x = try l.input(0)
@@ -167,9 +169,12 @@ extension ONNXToTFLiteRules {
         }
         for (j, d) in spec.axes.enumerated() {
             strides[d] = Int(clamping: spec.steps[j])
-            // INT64_MAX (or MIN going backwards) means "to the end"; TFLite clamps the rest.
-            if let e = spec.ends?[j], e >= big || e <= -big { endMask |= 1 << d }
-            if let s = spec.starts?[j], s >= big || s <= -big { beginMask |= 1 << d }
+            // INT64_MAX going forwards (MIN going backwards) means "to the end" (from the start):
+            // a mask bit. Sentinels the other way, clamped to int32, make the same empty slice
+            // in TFLite as in ONNX, both clamping bounds to the dim.
+            let forwards = spec.steps[j] > 0
+            if let e = spec.ends?[j], forwards ? e >= big : e <= -big { endMask |= 1 << d }
+            if let s = spec.starts?[j], forwards ? s <= -big : s >= big { beginMask |= 1 << d }
         }
         let begin = try sliceBounds(l, spec.starts, input: 1, spec: spec, rank: rank)
         let end = try sliceBounds(l, spec.ends, input: 2, spec: spec, rank: rank)
