@@ -98,8 +98,9 @@ extension ONNXToTFLiteRules {
     // MARK: rules
 
     static func lowerArithmetic(_ l: ToTFLiteNode, _ op: String, types: [DType]) throws {
-        let (x, _) = try operands(l, [0, 1], types)
-        try l.bind(0, binary(l, op, x[0], x[1]))
+        // Mixed int32/int64 operands run in int32; later rules must see that type.
+        let (x, t) = try operands(l, [0, 1], types)
+        try l.bind(0, binary(l, op, x[0], x[1]), as: t)
     }
 
     /// DIV takes float32 and int32 (integer DIV truncates, as ONNX's Div). LiteRT has no int64
@@ -107,7 +108,7 @@ extension ONNXToTFLiteRules {
     /// and is exact while its values fit int32; its result is CAST back to int64.
     static func lowerDiv(_ l: ToTFLiteNode) throws {
         let (x, t) = try operands(l, [0, 1], [.float32, .int32, .int64])
-        guard t == .int64 else { return try l.bind(0, binary(l, "DIV", x[0], x[1])) }
+        guard t == .int64 else { return try l.bind(0, binary(l, "DIV", x[0], x[1]), as: t) }
         let quotient = binary(l, "DIV", try l.int32Input(0), try l.int32Input(1))
         try l.bind(0, l.cast(quotient, to: .int64))
     }
@@ -193,10 +194,10 @@ extension ONNXToTFLiteRules {
     /// dividend's sign, C's fmod) is sign(a)·FLOOR_MOD(|a|, |b|).
     static func lowerMod(_ l: ToTFLiteNode) throws {
         let fmod = l.int("fmod", 0) != 0
-        let (x, _) = try operands(l, [0, 1], fmod ? [.float32, .int32] : [.int32, .int64])
+        let (x, t) = try operands(l, [0, 1], fmod ? [.float32, .int32] : [.int32, .int64])
         let (a, b) = (x[0], x[1])
-        guard fmod else { return try l.bind(0, binary(l, "FLOOR_MOD", a, b)) }
+        guard fmod else { return try l.bind(0, binary(l, "FLOOR_MOD", a, b), as: t) }
         let magnitude = binary(l, "FLOOR_MOD", l.emit("ABS", [a]), l.emit("ABS", [b]))
-        try l.bind(0, binary(l, "MUL", l.emit("SIGN", [a]), magnitude))
+        try l.bind(0, binary(l, "MUL", l.emit("SIGN", [a]), magnitude), as: t)
     }
 }
