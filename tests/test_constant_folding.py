@@ -137,7 +137,11 @@ def test_lstm_keeps_its_dynamic_shape_and_loses_its_constants(optimized):
     expected = Counter(n.op_type for n in original.graph.node)
     del expected["Constant"]
     # tokens is [batch, sequence]: its Shape, the Gathers of it and the state shape stay.
-    assert Counter(n.op_type for n in result.graph.node) == expected
+    # (Level 'all' also moves a Transpose through the LSTM output's Squeeze and merges it.)
+    got = Counter(n.op_type for n in result.graph.node)
+    assert got["Transpose"] <= expected["Transpose"]
+    del got["Transpose"], expected["Transpose"]
+    assert got == expected
     for batch, length in ((1, 24), (4, 24)):
         feeds = real_models.inputs(name, batch)
         feeds = {k: v[:, :length] for k, v in feeds.items()}
