@@ -1,6 +1,6 @@
 import CSwiftConv
-import SwiftConvIR
 import SwiftConvEngine
+import SwiftConvIR
 import SwiftConvPasses
 import SwiftConvTFLite
 
@@ -53,7 +53,8 @@ public func scModelConvert(
         switch (source, to) {
         case (.tflite, .onnx):
             if let q = options.quantize {
-                throw SwiftConvError.conversion("quantize='\(q)' is not implemented for TFLite -> ONNX; the model keeps its own quantization")
+                throw SwiftConvError.conversion(
+                    "quantize='\(q)' is not implemented for TFLite -> ONNX; the model keeps its own quantization")
             }
             _ = try TFLiteToONNX.pipeline(opset: options.opset ?? 13).run(on: &converted)
         case (.tflite, .tflite):

@@ -295,13 +295,19 @@ def build_parser():
     check.add_argument("model", metavar="MODEL")
     check.set_defaults(run=_check)
 
-    convert = commands.add_parser("convert", help="convert a model (ONNX <-> TFLite); the suffix of OUT names the format")
+    convert = commands.add_parser(
+        "convert", help="convert a model (ONNX <-> TFLite); the suffix of OUT names the format"
+    )
     convert.add_argument("input", metavar="IN")
     convert.add_argument("output", metavar="OUT")
-    convert.add_argument("--to", choices=sorted(set(_SUFFIX_FORMATS.values())), help="target format (default: from OUT)")
+    convert.add_argument(
+        "--to", choices=sorted(set(_SUFFIX_FORMATS.values())), help="target format (default: from OUT)"
+    )
     convert.add_argument("--opset", type=int, help="ONNX opset of an ONNX result (13 or later)")
     convert.add_argument("--quantize", choices=["dynamic", "float16", "int8"])
-    convert.add_argument("--calib", metavar="DIR", help="int8 calibration inputs: .npz files keyed by input name (or .npy)")
+    convert.add_argument(
+        "--calib", metavar="DIR", help="int8 calibration inputs: .npz files keyed by input name (or .npy)"
+    )
     convert.add_argument(
         "--keep-layout",
         action=argparse.BooleanOptionalAction,

@@ -12,7 +12,9 @@ extension ONNXToTFLiteRules {
     ]
 
     /// (x − mean)·rsqrt(variance + epsilon) over `axes`; the mean and rsqrt keep the reduced dims.
-    static func standardize(_ l: ToTFLiteNode, _ x: String, axes: [Int], epsilon: Double) throws -> (
+    static func standardize(
+        _ l: ToTFLiteNode, _ x: String, axes: [Int], epsilon: Double
+    ) throws -> (
         y: String, mean: String, invStdDev: String
     ) {
         let mean = reduction(l, "MEAN", x, axes, keep: true)

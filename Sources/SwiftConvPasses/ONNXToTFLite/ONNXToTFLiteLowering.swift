@@ -152,10 +152,11 @@ final class ToTFLiteState {
         // Before the graph is assembled: the copies of aliased outputs are nodes and constants too.
         try scope.finishOutputs(g)
         var out = Graph(name: g.name, nodes: scope.nodes, inputs: g.inputs, outputs: g.outputs)
-        out.initializers = g.initializers.compactMap { t in
-            guard self.scope == .all else { return t }
-            return scope.tfliteConstant(t)
-        } + scope.initializers
+        out.initializers =
+            g.initializers.compactMap { t in
+                guard self.scope == .all else { return t }
+                return scope.tfliteConstant(t)
+            } + scope.initializers
         // Shape inference cannot know a CAST's output type (TFLite files often leave CastOptions
         // out), so the lowered graph declares the types its casts were given.
         out.valueInfo = self.scope == .all ? scope.castTypes() : g.valueInfo
@@ -268,7 +269,7 @@ final class ToTFLiteGraph {
         let produced = Set(nodes.flatMap(\.outputs))
         for o in g.outputs where !produced.contains(o.name) {
             let source = resolve(o.name)
-            guard source != o.name else { continue }  // a graph input or constant listed as an output
+            guard source != o.name else { continue } // a graph input or constant listed as an output
             if state.scope == .layout {
                 nodes.append(Node(name: fresh(o.name), opType: "Identity", inputs: [source], outputs: [o.name]))
                 continue
@@ -391,7 +392,8 @@ final class ToTFLiteNode {
     /// Emits one TFLite node with a fresh output and returns that output.
     @discardableResult
     func emit(_ op: String, _ inputs: [String], attributes: [Attribute] = []) -> String {
-        scope.emit(op, domain: OpDomain.tflite, inputs, [fresh()], name: fresh(node.name.isEmpty ? op : node.name), attributes: attributes)[0]
+        scope.emit(op, domain: OpDomain.tflite, inputs, [fresh()], name: fresh(node.name.isEmpty ? op : node.name), attributes: attributes)[
+            0]
     }
 
     func emit(_ op: String, _ inputs: [String], outputs count: Int, attributes: [Attribute] = []) -> [String] {
