@@ -11,8 +11,9 @@ public struct TFLiteActivationFusion: ModelPass {
 
     public init() {}
 
-    /// Activations TFLite can fuse, by op type, with their option value.
-    static let activations: [String: String] = ["RELU": "RELU", "RELU6": "RELU6", "RELU_N1_TO_1": "RELU_N1_TO_1", "TANH": "TANH"]
+    /// Activations TFLite can fuse, by op type, with their option value. Not TANH: LiteRT's
+    /// kernels for these ops only clamp (an ADD with fused TANH adds and nothing else).
+    static let activations: [String: String] = ["RELU": "RELU", "RELU6": "RELU6", "RELU_N1_TO_1": "RELU_N1_TO_1"]
     /// Ops with a `fused_activation_function` option that TFLite runs with any of them.
     static let fusers: Set<String> = [
         "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "SUB", "MUL", "DIV", "CONCATENATION", "MAX_POOL_2D",
