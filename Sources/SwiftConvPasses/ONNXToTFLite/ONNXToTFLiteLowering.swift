@@ -66,7 +66,7 @@ enum ONNXToTFLiteRules {
     /// Rules of every other op.
     static let plain: [String: ToTFLiteRule] = {
         var table: [String: ToTFLiteRule] = [:]
-        for family in [elementwise, shape, matmul] {
+        for family in [elementwise, shape, matmul, recurrent] {
             table.merge(family) { first, _ in first }
         }
         return table
