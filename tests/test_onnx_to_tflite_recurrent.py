@@ -214,23 +214,40 @@ def test_lstm_dynamic_sequence_resizes():
         assert "UNIDIRECTIONAL_SEQUENCE_LSTM" in ops
 
 
-def test_lstm_dynamic_batch_and_sequence_runs_batch_one_only():
-    """Both dynamic: the states are variable tensors of batch 1 (TFLite's states have a static
-    batch), so batch 1 runs at any length and another batch is refused at allocation."""
-    model = _recurrent_model("LSTM", seq=None, batch=None, layout=1)
-    twin = _recurrent_model("LSTM", seq=None, batch=None)
-    ops = _check(model, seq=7, batch=1, layout0=twin)
-    assert "UNIDIRECTIONAL_SEQUENCE_LSTM" in ops
+def test_lstm_dynamic_batch_and_sequence():
+    """The zero states are made for the run's batch, so any batch and length run."""
+    model = _recurrent_model("LSTM", seq=None, batch=None, layout=1, direction="bidirectional")
+    twin = _recurrent_model("LSTM", seq=None, batch=None, direction="bidirectional")
+    for seq, batch in ((7, 1), (3, 4)):
+        ops = _check(model, seq=seq, batch=batch, layout0=twin)
+        assert ops.count("UNIDIRECTIONAL_SEQUENCE_LSTM") == 2
+
+
+def test_lstm_state_does_not_carry_over_between_runs():
+    """LiteRT keeps a variable tensor's last value; the states are refilled with zeros on every
+    run, so a second invoke computes what the first did, as the ONNX model does."""
+    model = _recurrent_model("LSTM", batch=None)
     content = sc.convert(model, "tflite").to_bytes()
-    with pytest.raises(RuntimeError, match="output_state"):
-        _litert(content, _feeds(model, 7, 2), ["Y"])
+    feeds = _feeds(model, 5, 3)
+    it = litert.Interpreter(model_content=content)
+    x = it.get_input_details()[0]
+    it.resize_tensor_input(x["index"], list(feeds["X"].shape))
+    it.allocate_tensors()
+    y = it.get_output_details()[0]["index"]
+    results = []
+    for _ in range(2):
+        it.set_tensor(x["index"], feeds["X"])
+        it.invoke()
+        results.append(it.get_tensor(y).copy())
+    np.testing.assert_array_equal(results[0], results[1])
+    assert any(o["op_name"] == "UNIDIRECTIONAL_SEQUENCE_LSTM" for o in it._get_ops_details())
 
 
 # LSTM unrolled
 
 
-def test_lstm_dynamic_batch_static_sequence_unrolls_for_any_batch():
-    model = _recurrent_model("LSTM", batch=None, seq=4)
+def test_lstm_unrolled_with_dynamic_batch():
+    model = _recurrent_model("LSTM", batch=None, seq=4, initial_states="input")
     for batch in (1, 3):
         ops = _check(model, seq=4, batch=batch)
         assert "UNIDIRECTIONAL_SEQUENCE_LSTM" not in ops and "FULLY_CONNECTED" in ops

@@ -211,6 +211,9 @@ struct Writer {
         var variable = false
     }
 
+    /// The inputs of each op that LiteRT requires to be variable tensors (recurrent states).
+    static let stateInputs: [String: [Int]] = ["UNIDIRECTIONAL_SEQUENCE_LSTM": [18, 19]]
+
     /// Writes `g` as the next subgraph (its graph attributes were numbered by `planSubgraphs`).
     mutating func subgraph(_ g: Graph) throws -> FBOffset {
         let s = indexMaps.count
@@ -246,6 +249,14 @@ struct Writer {
             }
         }
         for n in g.nodes { (n.inputs + n.outputs).forEach { note($0) } }
+        // LiteRT takes an LSTM's state inputs only as variable tensors; a converter computes
+        // them (zeros of the run's batch), and an op-written variable restarts from that value.
+        let written = Set(g.nodes.flatMap(\.outputs))
+        for n in g.nodes where n.canonicalDomain == OpDomain.tflite {
+            for i in Self.stateInputs[n.opType] ?? [] where i < n.inputs.count && written.contains(n.inputs[i]) {
+                if let k = position[n.inputs[i]] { values[k].variable = true }
+            }
+        }
         for k in values.indices {
             let md = values[k].info?.metadata ?? values[k].constant?.metadata ?? []
             values[k].oldIndex = md.first { $0.key == TFLiteKeys.tensorIndex }.flatMap { Int($0.value) }

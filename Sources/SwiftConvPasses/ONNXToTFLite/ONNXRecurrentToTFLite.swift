@@ -4,12 +4,10 @@ import SwiftConvIR
 ///
 /// An LSTM becomes TFLite's UNIDIRECTIONAL_SEQUENCE_LSTM (a reverse direction runs it on the
 /// REVERSE_V2 of the input; bidirectional is both, stacked) when that op computes the same
-/// thing: zero initial states (LiteRT only takes its states as zero-initialised variable
-/// tensors), sigmoid/tanh/tanh, no clip (ONNX clips the gate inputs, TFLite's cell_clip the
-/// cell state) and Y_c unread. The variable states need a static batch: when the batch is
-/// dynamic and the sequence length is too, they are made for batch 1, as TensorFlow's own
-/// converter does, so the converted model runs with batch 1 only (LiteRT and this engine refuse
-/// another batch when tensors are allocated).
+/// thing: zero initial states, sigmoid/tanh/tanh, no clip (ONNX clips the gate inputs, TFLite's
+/// cell_clip the cell state) and Y_c unread. Its states are FILLs of zeros of the run's batch,
+/// which the exporter writes as variable tensors (LiteRT takes no other): made again on every
+/// run, they neither carry the last run's state nor fix the batch.
 ///
 /// Everything else, GRU and RNN always (TFLite has no GRU, and this engine no
 /// UNIDIRECTIONAL_SEQUENCE_RNN), is unrolled over a static sequence length into
@@ -36,9 +34,7 @@ extension ONNXToTFLiteRules {
             }
             if p.isRead(2) { whyNotSequenceOp.append("Y_c is read (TFLite's LSTM does not output its cell state)") }
         }
-        // A static sequence unrolls for any batch; the sequence op's states fix the batch.
-        let preferUnrolled = p.batch == nil && p.steps != nil
-        if whyNotSequenceOp.isEmpty && !preferUnrolled { return try sequenceLSTM(l, p) }
+        if whyNotSequenceOp.isEmpty { return try sequenceLSTM(l, p) }
         guard p.steps != nil else {
             throw NotLowerable(
                 (whyNotSequenceOp + ["the sequence length is dynamic (only a static length is unrolled)"]).joined(separator: "; "))
@@ -51,7 +47,25 @@ extension ONNXToTFLiteRules {
     static func sequenceLSTM(_ l: ToTFLiteNode, _ p: RecurrentLayer) throws {
         let x = try l.input(0)
         let units = p.hidden
-        let stateBatch = p.batch ?? 1
+        let stateDims: String
+        if let batch = p.batch {
+            stateDims = l.int32s([batch, units])
+        } else {
+            let batchAxis = p.batchMajor ? 0 : 1
+            let shape = l.emit("SHAPE", [x], attributes: [.string("out_type", "INT32")])
+            let batch = l.emit(
+                "STRIDED_SLICE", [shape, l.int32s([batchAxis]), l.int32s([batchAxis + 1]), l.int32s([1])],
+                attributes: [
+                    .int("begin_mask", 0), .int("end_mask", 0), .int("ellipsis_mask", 0), .int("new_axis_mask", 0),
+                    .int("shrink_axis_mask", 0), .int("offset", 0),
+                ])
+            stateDims = l.emit(
+                "CONCATENATION", [batch, l.int32s([units])], attributes: [.int("axis", 0), .string("fused_activation_function", "NONE")])
+        }
+        let zero = l.floatConstant(Tensor(dtype: .float32, shape: [], values: [Float(0)]))
+        /// A zero state made on every run: LiteRT takes the states only as variable tensors (the
+        /// exporter marks them), and one that an op writes restarts from that op's value.
+        func zeroState() -> String { l.emit("FILL", [stateDims, zero]) }
         var outputs: [String] = []
         var lasts: [String] = []
         for d in 0..<p.directions.count {
@@ -89,11 +103,8 @@ extension ONNXToTFLiteRules {
             }
             for k in 0..<4 { inputs.append(gateSlot(k) { p.vector(p.inputBias(d, $0, plusRecurrent: true)) }) }
             inputs += ["", ""] // projection weights and bias
-            for _ in 0..<2 {
-                var state = Tensor(dtype: .float32, shape: [stateBatch, units], values: [Float](repeating: 0, count: stateBatch * units))
-                state.metadata.append(MetadataEntry(tfliteIsVariable, "1"))
-                inputs.append(l.floatConstant(state, l.fresh((l.node.outputs.first ?? "lstm") + "_state")))
-            }
+            // Separate tensors: the op writes its final states into them.
+            inputs += [zeroState(), zeroState()]
             inputs += ["", "", "", ""] // layer-norm coefficients
             let y = l.emit(
                 "UNIDIRECTIONAL_SEQUENCE_LSTM", inputs,
@@ -272,9 +283,6 @@ extension ONNXToTFLiteRules {
             "UNPACK", [try l.input(k)], outputs: p.directions.count,
             attributes: [.int("num", Int64(p.directions.count)), .int("axis", Int64(axis))])
     }
-
-    /// The value metadata that makes a TFLite tensor a variable (TFLiteKeys.isVariable).
-    static let tfliteIsVariable = "tflite.is_variable"
 }
 
 /// An ONNX LSTM, GRU or RNN node's attributes and constant weights, checked.
