@@ -22,6 +22,7 @@ public enum ONNXToTFLite {
         var passes: [any ModelPass] = [FunctionInlining(), IdentityElimination()]
         passes += preparation
         passes += [
+            ErfGeluFusion(),
             DeadCodeElimination(),
             ONNXToTFLiteLowering(.layout),
             TransposeCancellation(),

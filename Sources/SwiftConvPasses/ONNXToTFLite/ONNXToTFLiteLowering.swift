@@ -66,7 +66,7 @@ enum ONNXToTFLiteRules {
     /// Rules of every other op.
     static let plain: [String: ToTFLiteRule] = {
         var table: [String: ToTFLiteRule] = [:]
-        for family in [elementwise, shape, matmul, recurrent] {
+        for family in [elementwise, logical, activation, reduce, normalization, shape, indexing, matmul, recurrent] {
             table.merge(family) { first, _ in first }
         }
         return table
@@ -138,15 +138,18 @@ final class ToTFLiteState {
                 }
             }
         }
+        // Before the graph is assembled: the copies of aliased outputs are nodes and constants too.
+        try scope.finishOutputs(g)
         var out = Graph(name: g.name, nodes: scope.nodes, inputs: g.inputs, outputs: g.outputs)
         out.initializers = g.initializers.compactMap { t in
             guard self.scope == .all else { return t }
             return scope.tfliteConstant(t)
         } + scope.initializers
-        out.valueInfo = self.scope == .all ? [] : g.valueInfo
+        // Shape inference cannot know a CAST's output type (TFLite files often leave CastOptions
+        // out), so the lowered graph declares the types its casts were given.
+        out.valueInfo = self.scope == .all ? scope.castTypes() : g.valueInfo
         out.docString = g.docString
         out.metadata = g.metadata
-        try scope.finishOutputs(&out)
         return (out, changed)
     }
 }
@@ -241,8 +244,16 @@ final class ToTFLiteGraph {
         return outputs
     }
 
+    /// The types of the CAST outputs emitted, as value_info.
+    func castTypes() -> [ValueInfo] {
+        nodes.compactMap { n in
+            guard n.opType == "CAST", n.canonicalDomain == OpDomain.tflite, let y = n.outputs.first, let t = types[y] else { return nil }
+            return ValueInfo(name: y, type: t)
+        }
+    }
+
     /// Graph outputs that became aliases of other values get an op that produces them.
-    func finishOutputs(_ g: inout Graph) throws {
+    func finishOutputs(_ g: Graph) throws {
         let produced = Set(nodes.flatMap(\.outputs))
         for o in g.outputs where !produced.contains(o.name) {
             let source = resolve(o.name)

@@ -12,7 +12,7 @@ public struct TFLiteActivationFusion: ModelPass {
     public init() {}
 
     /// Activations TFLite can fuse, by op type, with their option value. Not TANH: LiteRT's
-    /// kernels for these ops only clamp (an ADD with fused TANH adds and nothing else).
+    /// float kernels apply a fused activation as a clamp, and a fused TANH is no clamp at all.
     static let activations: [String: String] = ["RELU": "RELU", "RELU6": "RELU6", "RELU_N1_TO_1": "RELU_N1_TO_1"]
     /// Ops with a `fused_activation_function` option that TFLite runs with any of them.
     static let fusers: Set<String> = [
