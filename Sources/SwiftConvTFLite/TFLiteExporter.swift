@@ -217,7 +217,12 @@ struct Writer {
         var info: ValueInfo?
         var constant: Tensor?
         var oldIndex: Int?
+        /// An initializer marked variable: written without data, flagged is_variable.
+        var variable = false
     }
+
+    /// The inputs of each op that LiteRT requires to be variable tensors (recurrent states).
+    static let stateInputs: [String: [Int]] = ["UNIDIRECTIONAL_SEQUENCE_LSTM": [18, 19]]
 
     /// Writes `g` as the next subgraph (its graph attributes were numbered by `planSubgraphs`).
     mutating func subgraph(_ g: Graph) throws -> FBOffset {
@@ -244,8 +249,24 @@ struct Writer {
         for t in g.initializers {
             let variable = t.metadata.contains { $0.key == TFLiteKeys.isVariable && $0.value == "1" }
             note(t.name, constant: variable ? nil : t)
+            if variable, let k = position[t.name] {
+                values[k].variable = true
+                // A converter's variable may have no value_info: its type is the initializer's.
+                if values[k].info == nil {
+                    values[k].info = ValueInfo(
+                        name: t.name, type: .tensor(elementType: t.dtype, shape: Shape(t.shape), quantization: t.quantization))
+                }
+            }
         }
         for n in g.nodes { (n.inputs + n.outputs).forEach { note($0) } }
+        // LiteRT takes an LSTM's state inputs only as variable tensors; a converter computes
+        // them (zeros of the run's batch), and an op-written variable restarts from that value.
+        let written = Set(g.nodes.flatMap(\.outputs))
+        for n in g.nodes where n.canonicalDomain == OpDomain.tflite {
+            for i in Self.stateInputs[n.opType] ?? [] where i < n.inputs.count && written.contains(n.inputs[i]) {
+                if let k = position[n.inputs[i]] { values[k].variable = true }
+            }
+        }
         for k in values.indices {
             let md = values[k].info?.metadata ?? values[k].constant?.metadata ?? []
             values[k].oldIndex = md.first { $0.key == TFLiteKeys.tensorIndex }.flatMap { Int($0.value) }
@@ -363,7 +384,8 @@ struct Writer {
         b.add(field: 2, UInt32(bufferIndex), default: 0)
         b.add(field: 3, offset: name)
         if let quantization { b.add(field: 4, offset: quantization) }
-        if md.contains(where: { $0.key == TFLiteKeys.isVariable && $0.value == "1" }) { b.add(field: 5, true, default: false) }
+        let variable = v.variable || md.contains { $0.key == TFLiteKeys.isVariable && $0.value == "1" }
+        if variable { b.add(field: 5, true, default: false) }
         if let sparsity { b.add(field: 6, offset: sparsity) }
         if let signatureVector { b.add(field: 7, offset: signatureVector) }
         b.add(field: 8, irShape != nil, default: false)

@@ -1,0 +1,485 @@
+import SwiftConvIR
+
+/// LSTM, GRU and RNN.
+///
+/// An LSTM becomes TFLite's UNIDIRECTIONAL_SEQUENCE_LSTM (a reverse direction runs it on the
+/// REVERSE_V2 of the input; bidirectional is both, stacked) when that op computes the same
+/// thing: zero initial states, sigmoid/tanh/tanh, no clip (ONNX clips the gate inputs, TFLite's
+/// cell_clip the cell state) and Y_c unread. Its states are FILLs of zeros of the run's batch,
+/// which the exporter writes as variable tensors (LiteRT takes no other): made again on every
+/// run, they neither carry the last run's state nor fix the batch.
+///
+/// Everything else, GRU and RNN always (TFLite has no GRU, and this engine no
+/// UNIDIRECTIONAL_SEQUENCE_RNN), is unrolled over a static sequence length into
+/// FULLY_CONNECTED, LOGISTIC/TANH/RELU, MUL and ADD per step; a dynamic sequence length there
+/// is reported (a WHILE loop would be needed).
+extension ONNXToTFLiteRules {
+    static let recurrent: [String: ToTFLiteRule] = [
+        "LSTM": { l in try lowerRecurrent(l, RecurrentLayer(l, cell: .lstm)) },
+        "GRU": { l in try lowerRecurrent(l, RecurrentLayer(l, cell: .gru)) },
+        "RNN": { l in try lowerRecurrent(l, RecurrentLayer(l, cell: .rnn)) },
+    ]
+
+    static func lowerRecurrent(_ l: ToTFLiteNode, _ p: RecurrentLayer) throws {
+        var whyNotSequenceOp: [String] = []
+        switch p.cell {
+        case .gru: whyNotSequenceOp.append("TFLite has no GRU op")
+        case .rnn: whyNotSequenceOp.append("UNIDIRECTIONAL_SEQUENCE_RNN is not used")
+        case .lstm:
+            if !p.zeroInitialH { whyNotSequenceOp.append("initial_h is not zeros") }
+            if !p.zeroInitialC { whyNotSequenceOp.append("initial_c is not zeros") }
+            if p.clip != nil { whyNotSequenceOp.append("clip (ONNX clips the gate inputs, TFLite's cell_clip the cell state)") }
+            if p.activations.contains(where: { $0 != ["sigmoid", "tanh", "tanh"] }) {
+                whyNotSequenceOp.append("activations other than Sigmoid, Tanh, Tanh")
+            }
+            if p.isRead(2) { whyNotSequenceOp.append("Y_c is read (TFLite's LSTM does not output its cell state)") }
+        }
+        if whyNotSequenceOp.isEmpty { return try sequenceLSTM(l, p) }
+        guard p.steps != nil else {
+            throw NotLowerable(
+                (whyNotSequenceOp + ["the sequence length is dynamic (only a static length is unrolled)"]).joined(separator: "; "))
+        }
+        try unrolled(l, p)
+    }
+
+    // MARK: UNIDIRECTIONAL_SEQUENCE_LSTM
+
+    static func sequenceLSTM(_ l: ToTFLiteNode, _ p: RecurrentLayer) throws {
+        let x = try l.input(0)
+        let units = p.hidden
+        let stateDims: String
+        if let batch = p.batch {
+            stateDims = l.int32s([batch, units])
+        } else {
+            let batchAxis = p.batchMajor ? 0 : 1
+            let shape = l.emit("SHAPE", [x], attributes: [.string("out_type", "INT32")])
+            let batch = l.emit(
+                "STRIDED_SLICE", [shape, l.int32s([batchAxis]), l.int32s([batchAxis + 1]), l.int32s([1])],
+                attributes: [
+                    .int("begin_mask", 0), .int("end_mask", 0), .int("ellipsis_mask", 0), .int("new_axis_mask", 0),
+                    .int("shrink_axis_mask", 0), .int("offset", 0),
+                ])
+            stateDims = l.emit(
+                "CONCATENATION", [batch, l.int32s([units])], attributes: [.int("axis", 0), .string("fused_activation_function", "NONE")])
+        }
+        let zero = l.floatConstant(Tensor(dtype: .float32, shape: [], values: [Float(0)]))
+        /// A zero state made on every run: LiteRT takes the states only as variable tensors (the
+        /// exporter marks them), and one that an op writes restarts from that op's value.
+        func zeroState() -> String { l.emit("FILL", [stateDims, zero]) }
+        var outputs: [String] = []
+        var lasts: [String] = []
+        for d in 0..<p.directions.count {
+            let reverse = p.directions[d] == .reverse
+            let input = reverse ? l.emit("REVERSE_V2", [x, l.int32s([p.timeAxis])]) : x
+            // TFLite's gate order: input, forget, cell, output; ONNX's LSTM: i, o, f, c.
+            var order = [0, 2, 3, 1]
+            // ONNX's input_forget (onnxruntime's reading) keeps i and sets f = 1 - i; TFLite's
+            // CIFG keeps f and sets i = 1 - f. With the input gate's parameters negated as the
+            // forget gate's, TFLite computes f = sigmoid(-i_pre) = 1 - i and then i back.
+            let cifg = p.inputForget
+            if cifg { order[1] = 0 }
+            func gateSlot(_ k: Int, _ make: (Int) -> Tensor) -> String {
+                if cifg && k == 0 { return "" }
+                let t = make(order[k])
+                return l.floatConstant(cifg && k == 1 ? RecurrentLayer.negated(t) : t)
+            }
+            var inputs = [input]
+            for k in 0..<4 { inputs.append(gateSlot(k) { p.inputWeights(d, $0) }) }
+            for k in 0..<4 { inputs.append(gateSlot(k) { p.recurrentWeights(d, $0) }) }
+            if let peep = p.peepholes {
+                // ONNX P is [i, o, f]; TFLite wants cell-to-input, -forget, -output.
+                let peepOrder = [0, cifg ? 0 : 2, 1]
+                for k in 0..<3 {
+                    let part = peepOrder[k]
+                    if cifg && k == 0 {
+                        inputs.append("")
+                        continue
+                    }
+                    let v = p.vector(Array(peep[d][part * units..<(part + 1) * units]))
+                    inputs.append(l.floatConstant(cifg && k == 1 ? RecurrentLayer.negated(v) : v))
+                }
+            } else {
+                inputs += ["", "", ""]
+            }
+            for k in 0..<4 { inputs.append(gateSlot(k) { p.vector(p.inputBias(d, $0, plusRecurrent: true)) }) }
+            inputs += ["", ""] // projection weights and bias
+            // Separate tensors: the op writes its final states into them.
+            inputs += [zeroState(), zeroState()]
+            inputs += ["", "", "", ""] // layer-norm coefficients
+            let y = l.emit(
+                "UNIDIRECTIONAL_SEQUENCE_LSTM", inputs,
+                attributes: [
+                    .string("fused_activation_function", "TANH"), .float("cell_clip", 0), .float("proj_clip", 0),
+                    .int("time_major", p.batchMajor ? 0 : 1), .int("asymmetric_quantize_inputs", 0),
+                    .int("diagonal_recurrent_tensors", 0),
+                ])
+            if p.isRead(1) { lasts.append(lastStep(l, y, p)) }
+            if p.isRead(0) { outputs.append(reverse ? l.emit("REVERSE_V2", [y, l.int32s([p.timeAxis])]) : y) }
+        }
+        try bindOutputs(l, p, y: outputs, yH: lasts, yC: [])
+    }
+
+    /// The last time step of a sequence op's output, without the time axis: [batch, hidden].
+    static func lastStep(_ l: ToTFLiteNode, _ y: String, _ p: RecurrentLayer) -> String {
+        var begin = [0, 0, 0]
+        begin[p.timeAxis] = -1
+        let others = 0b111 & ~(1 << p.timeAxis)
+        return l.emit(
+            "STRIDED_SLICE", [y, l.int32s(begin), l.int32s([0, 0, 0]), l.int32s([1, 1, 1])],
+            attributes: [
+                .int("begin_mask", Int64(others)), .int("end_mask", Int64(others)), .int("ellipsis_mask", 0),
+                .int("new_axis_mask", 0), .int("shrink_axis_mask", Int64(1 << p.timeAxis)), .int("offset", 0),
+            ])
+    }
+
+    /// Binds Y ([seq, dirs, batch, hidden], or [batch, seq, dirs, hidden] with layout 1) from each
+    /// direction's [seq, batch, hidden] sequence, and Y_h, Y_c from each direction's [batch, hidden].
+    static func bindOutputs(_ l: ToTFLiteNode, _ p: RecurrentLayer, y: [String], yH: [String], yC: [String]) throws {
+        let dirAxis = p.batchMajor ? 2 : 1
+        let stateDirAxis = p.batchMajor ? 1 : 0
+        for (k, values, axis) in [(0, y, dirAxis), (1, yH, stateDirAxis), (2, yC, stateDirAxis)] where k < l.node.outputs.count {
+            guard !l.node.outputs[k].isEmpty else { continue }
+            guard p.isRead(k) else {
+                // Nothing reads it: any existing value satisfies the binding, and no op is spent.
+                try l.bind(k, try l.input(0))
+                continue
+            }
+            guard values.count == p.directions.count else { throw NotLowerable("output \(k) is not computed") }
+            try l.bind(k, stack(l, values, axis: axis))
+        }
+    }
+
+    /// `values` stacked along a new `axis`.
+    static func stack(_ l: ToTFLiteNode, _ values: [String], axis: Int) -> String {
+        if values.count == 1 { return l.emit("EXPAND_DIMS", [values[0], l.int32s([axis])]) }
+        return l.emit("PACK", values, attributes: [.int("values_count", Int64(values.count)), .int("axis", Int64(axis))])
+    }
+
+    // MARK: unrolled
+
+    /// One FULLY_CONNECTED/activation chain per step and gate, over a static sequence length.
+    static func unrolled(_ l: ToTFLiteNode, _ p: RecurrentLayer) throws {
+        guard let steps = p.steps, steps > 0 else { throw NotLowerable("an empty sequence is not lowered") }
+        guard steps <= 4096 else { throw NotLowerable("a sequence of \(steps) steps is too long to unroll") }
+        let x = try l.input(0)
+        let units = p.hidden
+        var outputs: [String] = []
+        var finalH: [String] = []
+        var finalC: [String] = []
+        let initialH = try p.zeroInitialH ? nil : initialStates(l, p, input: 5)
+        let initialC = try p.cell != .lstm || p.zeroInitialC ? nil : initialStates(l, p, input: 6)
+        for d in 0..<p.directions.count {
+            let acts = p.activations[d]
+            /// Input contributions of every step for gate `g`, with the biases that sit outside
+            /// any product with the state: one FULLY_CONNECTED over the whole sequence, unpacked.
+            func inputTerms(_ g: Int) -> [String] {
+                var withRecurrentBias = true
+                if p.cell == .gru && g == 2 { withRecurrentBias = !p.linearBeforeReset }
+                let bias = l.floatConstant(p.vector(p.inputBias(d, g, plusRecurrent: withRecurrentBias)))
+                let all = l.emit(
+                    "FULLY_CONNECTED", [x, l.floatConstant(p.inputWeights(d, g)), bias],
+                    attributes: [.string("fused_activation_function", "NONE"), .int("keep_num_dims", 1)])
+                return l.emit("UNPACK", [all], outputs: steps, attributes: [.int("num", Int64(steps)), .int("axis", Int64(p.timeAxis))])
+            }
+            let terms = (0..<p.cell.gates).map { g in p.cell == .lstm && p.inputForget && g == 2 ? [] : inputTerms(g) }
+            let recurrent = (0..<p.cell.gates).map { g in l.floatConstant(p.recurrentWeights(d, g)) }
+            func recurrentTerm(_ h: String, _ g: Int, bias: String = "") -> String {
+                l.emit("FULLY_CONNECTED", [h, recurrent[g], bias], attributes: [.string("fused_activation_function", "NONE")])
+            }
+            func activate(_ x: String, _ name: String) throws -> String {
+                var v = x
+                if let clip = p.clip {
+                    v = l.emit("MINIMUM", [v, l.floatConstant(Tensor(dtype: .float32, shape: [], values: [clip]))])
+                    v = l.emit("MAXIMUM", [v, l.floatConstant(Tensor(dtype: .float32, shape: [], values: [-clip]))])
+                }
+                switch name {
+                case "sigmoid": return l.emit("LOGISTIC", [v])
+                case "tanh": return l.emit("TANH", [v])
+                case "relu": return l.emit("RELU", [v])
+                default: throw NotLowerable("activation '\(name)' is not lowered")
+                }
+            }
+            func add(_ a: String, _ b: String) -> String {
+                l.emit("ADD", [a, b], attributes: [.string("fused_activation_function", "NONE")])
+            }
+            func sub(_ a: String, _ b: String) -> String {
+                l.emit("SUB", [a, b], attributes: [.string("fused_activation_function", "NONE")])
+            }
+            func mul(_ a: String, _ b: String) -> String {
+                l.emit("MUL", [a, b], attributes: [.string("fused_activation_function", "NONE")])
+            }
+            let peep = p.peepholes.map { all in (0..<3).map { k in l.floatConstant(p.vector(Array(all[d][k * units..<(k + 1) * units]))) } }
+
+            var h = initialH?[d]
+            var c = initialC?[d]
+            var sequence = [String](repeating: "", count: steps)
+            let order = p.directions[d] == .reverse ? Array((0..<steps).reversed()) : Array(0..<steps)
+            for t in order {
+                /// Gate `g`'s pre-activation: input term plus the recurrent product (none while h is zero).
+                func gate(_ g: Int) -> String { h.map { add(terms[g][t], recurrentTerm($0, g)) } ?? terms[g][t] }
+                switch p.cell {
+                case .rnn:
+                    h = try activate(gate(0), acts[0])
+                case .gru:
+                    // ONNX's GRU gates: z, r, h (the candidate).
+                    let z = try activate(gate(0), acts[0])
+                    let r = try activate(gate(1), acts[0])
+                    let candidatePre: String
+                    if p.linearBeforeReset {
+                        let rb = l.floatConstant(p.vector(p.recurrentBias(d, 2)))
+                        candidatePre = add(terms[2][t], mul(r, h.map { recurrentTerm($0, 2, bias: rb) } ?? rb))
+                    } else {
+                        candidatePre = h.map { add(terms[2][t], recurrentTerm(mul(r, $0), 2)) } ?? terms[2][t]
+                    }
+                    let n = try activate(candidatePre, acts[1])
+                    // h' = (1 - z) * n + z * h = n + z * (h - n)
+                    h = h.map { add(n, mul(z, sub($0, n))) } ?? sub(n, mul(z, n))
+                case .lstm:
+                    // ONNX's LSTM gates: i, o, f, c; input_forget couples f = 1 - i (onnxruntime).
+                    var iPre = gate(0)
+                    if let peep, let c { iPre = add(iPre, mul(peep[0], c)) }
+                    let i = try activate(iPre, acts[0])
+                    let f: String
+                    if p.inputForget {
+                        f = sub(l.floatConstant(Tensor(dtype: .float32, shape: [], values: [Float(1)])), i)
+                    } else {
+                        var fPre = gate(2)
+                        if let peep, let c { fPre = add(fPre, mul(peep[2], c)) }
+                        f = try activate(fPre, acts[0])
+                    }
+                    let candidate = try activate(gate(3), acts[1])
+                    let newC = c.map { add(mul(f, $0), mul(i, candidate)) } ?? mul(i, candidate)
+                    var oPre = gate(1)
+                    if let peep { oPre = add(oPre, mul(peep[1], newC)) }
+                    let o = try activate(oPre, acts[0])
+                    h = mul(o, try activateCell(newC, acts[2], l))
+                    c = newC
+                }
+                sequence[t] = h ?? ""
+            }
+            if p.isRead(0) { outputs.append(stack(l, sequence, axis: p.timeAxis)) }
+            finalH.append(h ?? "")
+            finalC.append(c ?? "")
+        }
+        try bindOutputs(l, p, y: outputs, yH: finalH, yC: p.cell == .lstm ? finalC : [])
+    }
+
+    /// The LSTM's output activation of the cell state (no clip: ONNX clips gate inputs only).
+    static func activateCell(_ c: String, _ name: String, _ l: ToTFLiteNode) throws -> String {
+        switch name {
+        case "sigmoid": return l.emit("LOGISTIC", [c])
+        case "tanh": return l.emit("TANH", [c])
+        case "relu": return l.emit("RELU", [c])
+        default: throw NotLowerable("activation '\(name)' is not lowered")
+        }
+    }
+
+    /// Each direction's initial state [batch, hidden] from input `k` ([dirs, batch, hidden], or
+    /// [batch, dirs, hidden] with layout 1).
+    static func initialStates(_ l: ToTFLiteNode, _ p: RecurrentLayer, input k: Int) throws -> [String] {
+        guard try l.rank(k) == 3 else { throw NotLowerable("initial state (input \(k)) must have rank 3") }
+        let axis = p.batchMajor ? 1 : 0
+        return l.emit(
+            "UNPACK", [try l.input(k)], outputs: p.directions.count,
+            attributes: [.int("num", Int64(p.directions.count)), .int("axis", Int64(axis))])
+    }
+}
+
+/// An ONNX LSTM, GRU or RNN node's attributes and constant weights, checked.
+struct RecurrentLayer {
+    enum Cell {
+        case lstm, gru, rnn
+        /// Gates stacked in W and R: LSTM iofc, GRU zrh, RNN one.
+        var gates: Int {
+            switch self {
+            case .lstm: return 4
+            case .gru: return 3
+            case .rnn: return 1
+            }
+        }
+        /// Activations per direction.
+        var activationCount: Int {
+            switch self {
+            case .lstm: return 3
+            case .gru: return 2
+            case .rnn: return 1
+            }
+        }
+        var defaultActivations: [String] {
+            switch self {
+            case .lstm: return ["sigmoid", "tanh", "tanh"]
+            case .gru: return ["sigmoid", "tanh"]
+            case .rnn: return ["tanh"]
+            }
+        }
+    }
+    enum Direction { case forward, reverse }
+
+    let cell: Cell
+    let hidden: Int
+    let inputSize: Int
+    let directions: [Direction]
+    let batchMajor: Bool
+    /// Static sequence length and batch, when known.
+    let steps: Int?
+    let batch: Int?
+    /// Lower-case activation names, per direction.
+    let activations: [[String]]
+    let clip: Float?
+    let inputForget: Bool
+    let linearBeforeReset: Bool
+    let zeroInitialH: Bool
+    let zeroInitialC: Bool
+    /// W [dirs, G*H, I], R [dirs, G*H, H], B [dirs, 2*G*H] (zeros when absent), P [dirs][3H].
+    let w: [Float]
+    let r: [Float]
+    let b: [Float]
+    let peepholes: [[Float]]?
+    /// Which outputs the graph reads.
+    private let read: [Bool]
+
+    var timeAxis: Int { batchMajor ? 1 : 0 }
+
+    init(_ l: ToTFLiteNode, cell: Cell) throws {
+        self.cell = cell
+        guard l.elementType(0) == .float32 else { throw NotLowerable("only a float32 input X is lowered") }
+        let layout = l.opset >= 14 ? l.int("layout", 0) : 0
+        guard layout == 0 || layout == 1 else { throw NotLowerable("layout \(layout) is not 0 or 1") }
+        batchMajor = layout == 1
+        switch l.string("direction", "forward") {
+        case "forward": directions = [.forward]
+        case "reverse": directions = [.reverse]
+        case "bidirectional": directions = [.forward, .reverse]
+        case let other: throw NotLowerable("direction '\(other)' is not forward, reverse or bidirectional")
+        }
+        let dirs = directions.count
+        guard let x = l.shape(0), x.count == 3 else { throw NotLowerable("X must have rank 3") }
+        steps = x[batchMajor ? 1 : 0].value
+        batch = x[batchMajor ? 0 : 1].value
+        let g = cell.gates
+        guard let wt = l.constant(1), wt.dtype == .float32, wt.shape.count == 3, let wv = wt.float32Values,
+            let rt = l.constant(2), rt.dtype == .float32, rt.shape.count == 3, let rv = rt.float32Values
+        else { throw NotLowerable("W and R must be constant float32 tensors of rank 3") }
+        guard wt.shape[0] == dirs, wt.shape[1] % g == 0 else {
+            throw NotLowerable("W has shape \(wt.shape), not [\(dirs), \(g) * hidden, input]")
+        }
+        hidden = wt.shape[1] / g
+        inputSize = wt.shape[2]
+        if let h = l.node.attribute("hidden_size")?.int, h != hidden {
+            throw NotLowerable("hidden_size \(h) does not match W's \(wt.shape)")
+        }
+        guard hidden > 0, inputSize > 0, rt.shape == [dirs, g * hidden, hidden] else {
+            throw NotLowerable("R has shape \(rt.shape), not [\(dirs), \(g * hidden), \(hidden)]")
+        }
+        if let xi = x[2].value, xi != inputSize { throw NotLowerable("X's feature size \(xi) does not match W's \(inputSize)") }
+        w = wv
+        r = rv
+        if l.has(3) {
+            guard let bt = l.constant(3), bt.dtype == .float32, bt.shape == [dirs, 2 * g * hidden], let bv = bt.float32Values else {
+                throw NotLowerable("B must be a constant float32 tensor [\(dirs), \(2 * g * hidden)]")
+            }
+            b = bv
+        } else {
+            b = [Float](repeating: 0, count: dirs * 2 * g * hidden)
+        }
+        if l.has(4) {
+            guard let steps, let lens = l.constant(4)?.int64Values(), lens.allSatisfy({ $0 == Int64(steps) }) else {
+                throw NotLowerable("sequence_lens other than the full static length is not lowered")
+            }
+        }
+        if cell == .lstm, l.has(7) {
+            guard let pt = l.constant(7), pt.dtype == .float32, pt.shape == [dirs, 3 * hidden], let pv = pt.float32Values else {
+                throw NotLowerable("P must be a constant float32 tensor [\(dirs), \(3 * hidden)]")
+            }
+            let hidden = hidden
+            peepholes = (0..<dirs).map { d in Array(pv[(d * 3 * hidden)..<((d + 1) * 3 * hidden)]) }
+        } else {
+            peepholes = nil
+        }
+        let count = cell.activationCount
+        if let names = l.node.attribute("activations")?.strings {
+            guard names.count == count * dirs else {
+                throw NotLowerable("\(names.count) activations given, \(count * dirs) expected")
+            }
+            activations = (0..<dirs).map { d in names[(d * count)..<((d + 1) * count)].map { $0.lowercased() } }
+        } else {
+            activations = [[String]](repeating: cell.defaultActivations, count: dirs)
+        }
+        for name in activations.joined() where !["sigmoid", "tanh", "relu"].contains(name) {
+            throw NotLowerable("activation '\(name)' is not lowered")
+        }
+        if let c = l.node.attribute("clip")?.float {
+            guard c > 0 else { throw NotLowerable("clip \(c) must be positive") }
+            clip = c
+        } else {
+            clip = nil
+        }
+        inputForget = cell == .lstm && l.int("input_forget", 0) != 0
+        linearBeforeReset = cell == .gru && l.int("linear_before_reset", 0) != 0
+        zeroInitialH = Self.isZeros(l, 5)
+        zeroInitialC = cell != .lstm || Self.isZeros(l, 6)
+        let uses = l.scope.graph.useCounts
+        let graphOutputs = Set(l.scope.graph.outputs.map(\.name))
+        read = l.node.outputs.map { !$0.isEmpty && ((uses[$0] ?? 0) > 0 || graphOutputs.contains($0)) }
+    }
+
+    /// Whether the graph reads output `k`.
+    func isRead(_ k: Int) -> Bool { k < read.count && read[k] }
+
+    /// Gate `g`'s input weights of direction `d`: [hidden, input], as FULLY_CONNECTED wants.
+    func inputWeights(_ d: Int, _ g: Int) -> Tensor {
+        let start = (d * cell.gates + g) * hidden * inputSize
+        return Tensor(dtype: .float32, shape: [hidden, inputSize], values: Array(w[start..<(start + hidden * inputSize)]))
+    }
+
+    /// Gate `g`'s recurrent weights of direction `d`: [hidden, hidden].
+    func recurrentWeights(_ d: Int, _ g: Int) -> Tensor {
+        let start = (d * cell.gates + g) * hidden * hidden
+        return Tensor(dtype: .float32, shape: [hidden, hidden], values: Array(r[start..<(start + hidden * hidden)]))
+    }
+
+    /// Gate `g`'s input bias Wb of direction `d`, plus its recurrent bias Rb when asked.
+    func inputBias(_ d: Int, _ g: Int, plusRecurrent: Bool) -> [Float] {
+        let start = d * 2 * cell.gates * hidden + g * hidden
+        let wb = b[start..<(start + hidden)]
+        guard plusRecurrent else { return Array(wb) }
+        return zip(wb, recurrentBias(d, g)).map { $0 + $1 }
+    }
+
+    /// Gate `g`'s recurrent bias Rb of direction `d`.
+    func recurrentBias(_ d: Int, _ g: Int) -> [Float] {
+        let start = d * 2 * cell.gates * hidden + (cell.gates + g) * hidden
+        return Array(b[start..<(start + hidden)])
+    }
+
+    func vector(_ v: [Float]) -> Tensor { Tensor(dtype: .float32, shape: [v.count], values: v) }
+
+    static func negated(_ t: Tensor) -> Tensor { Tensor(dtype: .float32, shape: t.shape, values: (t.float32Values ?? []).map { -$0 }) }
+
+    /// Whether input `k` (an initial state) is absent or zeros: a constant, or what torch's
+    /// export makes of a zero state (ConstantOfShape of a computed shape, then Slice, Expand...).
+    static func isZeros(_ l: ToTFLiteNode, _ k: Int) -> Bool {
+        guard l.has(k) else { return true }
+        func zeros(_ t: Tensor?) -> Bool { t?.doubleValues()?.allSatisfy { $0 == 0 } ?? false }
+        if let c = l.constant(k) { return zeros(c) }
+        let g = l.scope.graph
+        let producers = g.producers
+        var name = l.node.inputs[k]
+        for _ in 0..<64 {
+            if let t = g.constantTensor(named: name) { return zeros(t) }
+            guard let p = producers[name] else { return false }
+            let n = g.nodes[p]
+            guard n.canonicalDomain.isEmpty, let first = n.inputs.first else { return false }
+            switch n.opType {
+            case "ConstantOfShape":
+                guard let value = n.attribute("value") else { return true }
+                return zeros(value.tensor)
+            case "Slice", "Squeeze", "Unsqueeze", "Reshape", "Expand", "Identity", "Transpose", "Tile", "Flatten", "Cast", "Gather":
+                name = first
+            default:
+                return false
+            }
+        }
+        return false
+    }
+}
