@@ -64,6 +64,9 @@ def test_real_model_converts_and_runs_in_litert(name):
     assert sorted(signature["outputs"]) == sorted(o.name for o in source.outputs)
     # Our own interpreter runs it too.
     ours = sc.Interpreter(model_content=content)
+    for d in ours.get_input_details():
+        if tuple(d["shape"]) != feeds[d["name"]].shape:
+            ours.resize_tensor_input(d["index"], list(feeds[d["name"]].shape))
     ours.allocate_tensors()
     runner = ours.get_signature_runner() if ours.get_signature_list() else None
     if runner is None:
