@@ -11,7 +11,10 @@ ops in the result, and whether LiteRT (when installed) gives onnxruntime's outpu
 With `--onnx2tf PATH` (the onnx2tf command of a separate environment with TensorFlow; see
 benchmarks/README.md), `onnx2tf -i model.onnx -o DIR` is timed the same way (one run unless
 `--onnx2tf-runs` says more: it takes tens of seconds) and the TRANSPOSE ops of its
-float32 .tflite are counted next to ours.
+float32 .tflite are counted next to ours. onnx2tf fetches a sample-image file from GitHub
+when it starts unless `calibration_image_sample_data_20x128x128x3_float32.npy` is in its
+working folder; so that it runs offline, it runs in a temporary folder holding such a file
+(seeded uniform [0, 1) values; onnx2tf uses them only for its own output checks).
 """
 
 from __future__ import annotations
@@ -32,12 +35,12 @@ import real_models  # noqa: E402
 import swiftconv as sc  # noqa: E402
 
 
-def timed(command: list[str], runs: int) -> tuple[float, subprocess.CompletedProcess]:
+def timed(command: list[str], runs: int, cwd: Path | None = None) -> tuple[float, subprocess.CompletedProcess]:
     times = []
     proc = None
     for _ in range(runs):
         started = time.perf_counter()
-        proc = subprocess.run(command, capture_output=True, text=True)
+        proc = subprocess.run(command, capture_output=True, text=True, cwd=cwd)
         times.append(time.perf_counter() - started)
         if proc.returncode != 0:
             break
@@ -86,6 +89,11 @@ def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
+        if args.onnx2tf:
+            import numpy as np
+
+            samples = np.random.default_rng(0).uniform(0, 1, (20, 128, 128, 3)).astype(np.float32)
+            np.save(tmp / "calibration_image_sample_data_20x128x128x3_float32.npy", samples)
         for name in args.models:
             onnx_bytes = real_models.build(name)
             source = tmp / f"{name}.onnx"
@@ -98,7 +106,7 @@ def main() -> int:
             row = [name, f"{seconds:.2f}", str(transposes(target)), litert_matches(target, onnx_bytes, name)]
             if args.onnx2tf:
                 out = tmp / f"{name}_onnx2tf"
-                their, proc = timed([args.onnx2tf, "-i", str(source), "-o", str(out)], args.onnx2tf_runs)
+                their, proc = timed([args.onnx2tf, "-i", str(source), "-o", str(out)], args.onnx2tf_runs, cwd=tmp)
                 files = sorted(out.glob("*_float32.tflite"))
                 if proc.returncode != 0 or not files:
                     row += ["failed", "-"]

@@ -115,6 +115,38 @@ extension ONNXToTFLiteRules {
         return begin + end
     }
 
+    /// Whether max pooling over a SYMMETRIC mirror padding equals max pooling over -inf
+    /// padding: checked window by window, every padded row (column) a window reaches must be
+    /// a copy of a real one inside the same window. Such a pad keeps the value range, so int8
+    /// quantization calibrates it as its input (a -FLT_MAX pad would give the padded tensor an
+    /// unusable range).
+    static func mirrorPadKeepsMaximum(_ pads: [Int], kernel: [Int], strides: [Int], spatial: [Int]) -> Bool {
+        guard pads.count == 4, kernel.count == 2, strides.count == 2, spatial.count == 2 else { return false }
+        for axis in 0..<2 {
+            let (before, after, size, k, step) = (pads[axis], pads[axis + 2], spatial[axis], kernel[axis], strides[axis])
+            guard before <= size, after <= size, step > 0, k > 0, size <= 1 << 20 else { return false }
+            let length = before + size + after
+            var start = 0
+            while start + k <= length {
+                for i in start..<(start + k) {
+                    // The padded index i copies real row `source`, at padded index before + source.
+                    let source: Int
+                    if i < before {
+                        source = before - 1 - i
+                    } else if i >= before + size {
+                        source = size - 1 - (i - before - size)
+                    } else {
+                        continue
+                    }
+                    let at = before + source
+                    if at < start || at >= start + k { return false }
+                }
+                start += step
+            }
+        }
+        return true
+    }
+
     /// A PAD (or PADV2 with `value`) of an NHWC value by ONNX-order spatial pads.
     static func padNHWC(_ l: ToTFLiteNode, _ x: String, _ pads: [Int], value: Float? = nil) -> String {
         let paddings = l.int32s([0, 0, pads[0], pads[2], pads[1], pads[3], 0, 0], shape: [4, 2])
@@ -302,7 +334,13 @@ extension ONNXToTFLiteRules {
                 throw NotLowerable(
                     "average pooling with pads \(win.explicitPads) that are not SAME and count_include_pad=0 has no TFLite form")
             }
-            x = padNHWC(l, x, win.explicitPads, value: max ? -Float.greatestFiniteMagnitude : nil)
+            if max, let spatial, mirrorPadKeepsMaximum(win.explicitPads, kernel: k, strides: win.strides, spatial: spatial) {
+                x = l.emit(
+                    "MIRROR_PAD", [x, l.int32s([0, 0, win.explicitPads[0], win.explicitPads[2], win.explicitPads[1], win.explicitPads[3], 0, 0], shape: [4, 2])],
+                    attributes: [.string("mode", "SYMMETRIC")])
+            } else {
+                x = padNHWC(l, x, win.explicitPads, value: max ? -Float.greatestFiniteMagnitude : nil)
+            }
         } else if !max, win.padding == "SAME", l.int("count_include_pad", 0) != 0 {
             // TFLite's SAME average leaves padding out of the count.
             x = padNHWC(l, x, samePads(spatial: spatial ?? [], kernel: k, strides: win.strides, dilations: [1, 1], upper: true))
