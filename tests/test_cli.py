@@ -129,11 +129,13 @@ def test_console_script(tiny_cnn_path, broken_model_path):
     assert bad.returncode != 0
 
 
-def _small_cnn(tmp_path):
+def _small_cnn(tmp_path, channels=4):
     """A Conv + Relu + GlobalAveragePool + Gemm model with a dynamic batch, and one input."""
     rng = np.random.default_rng(0)
-    w = helper.make_tensor("w", TensorProto.FLOAT, [4, 3, 3, 3], rng.standard_normal(108).astype(np.float32).tolist())
-    fc = helper.make_tensor("fc", TensorProto.FLOAT, [4, 2], rng.standard_normal(8).astype(np.float32).tolist())
+    w = helper.make_tensor(
+        "w", TensorProto.FLOAT, [channels, 3, 3, 3], rng.standard_normal(channels * 27).astype(np.float32).tolist()
+    )
+    fc = helper.make_tensor("fc", TensorProto.FLOAT, [channels, 2], rng.standard_normal(channels * 2).astype(np.float32).tolist())
     graph = helper.make_graph(
         [
             helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
@@ -197,3 +199,18 @@ def test_convert_failure_leaves_no_file(tmp_path):
     assert proc.returncode == 1
     assert "ConversionError" in proc.stderr and "the_det" in proc.stderr
     assert not out.exists()
+
+
+def test_convert_verify_reports_and_fails_with_status_2(tmp_path):
+    # 64 filters: 1728 weights, past the 1024 below which 'dynamic' leaves weights float.
+    source = _small_cnn(tmp_path, channels=64)
+    proc = _run("convert", str(source), str(tmp_path / "float.tflite"), "--verify")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "y" in proc.stdout and "cosine" in proc.stdout.lower()
+    # int8 weights under float activations (hybrid ops) move the outputs past verify's float
+    # tolerance, and nothing in the file says by how much they may (no quantized outputs).
+    out = tmp_path / "dynamic.tflite"
+    proc = _run("convert", str(source), str(out), "--quantize", "dynamic", "--verify")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "y" in proc.stdout and "FAIL" in proc.stdout.upper()
+    assert out.exists()  # the conversion itself succeeded; only the check failed

@@ -66,10 +66,16 @@ public final class ActivationCalibrator {
         let bytes = t.storage.bytes
         let values = UnsafeBufferPointer(
             start: bytes.baseAddress?.assumingMemoryBound(to: Float.self), count: bytes.count / MemoryLayout<Float>.stride)
-        for v in values where v.isFinite {
+        var finite = true
+        for v in values {
+            guard v.isFinite else {
+                finite = false
+                continue
+            }
             lo = min(lo, v)
             hi = max(hi, v)
         }
+        if !finite { ranges.markNonFinite(name) }
         if lo <= hi { ranges.record(name, min: lo, max: hi) }
     }
 

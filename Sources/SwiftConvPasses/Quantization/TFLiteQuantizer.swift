@@ -29,8 +29,15 @@ public struct ActivationRanges: Sendable {
         }
     }
 
-    /// The range of `name`, nil when it was never seen.
-    public subscript(name: String) -> (min: Float, max: Float)? { byName[name] }
+    /// Values that held an infinity or NaN in some sample (an attention mask's -inf): int8 has
+    /// no code for them, so the ops that touch them stay float.
+    public private(set) var nonFinite: Set<String> = []
+
+    /// Records that `name` held a value that is not finite.
+    public mutating func markNonFinite(_ name: String) { nonFinite.insert(name) }
+
+    /// The range of `name`, nil when it was never seen or held a value that is not finite.
+    public subscript(name: String) -> (min: Float, max: Float)? { nonFinite.contains(name) ? nil : byName[name] }
 }
 
 /// Options of a quantization beyond the mode.
