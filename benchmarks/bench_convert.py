@@ -6,7 +6,9 @@ For every real model of tests/models/real_models.json (torch exports; weights re
 a fixed seed by tests/real_models.py) the ONNX file is written to a temporary folder, then
 `python -m swiftconv convert model.onnx model.tflite` runs as a fresh process `--runs` times;
 the table gives the median wall time (process start to exit, import included), the TRANSPOSE
-ops in the result, and whether LiteRT (when installed) gives onnxruntime's outputs within 1e-4.
+ops in the result (default: the ONNX layouts kept at the inputs and outputs) and in a
+conversion with `keep_layout=False` (NHWC inputs and outputs, as onnx2tf makes them), and
+LiteRT's largest difference from onnxruntime's outputs.
 
 With `--onnx2tf PATH` (the onnx2tf command of a separate environment with TensorFlow; see
 benchmarks/README.md), `onnx2tf -i model.onnx -o DIR` is timed the same way (one run unless
@@ -101,9 +103,18 @@ def main() -> int:
             target = tmp / f"{name}.tflite"
             seconds, proc = timed([sys.executable, "-m", "swiftconv", "convert", str(source), str(target)], args.runs)
             if proc.returncode != 0:
-                rows.append((name, "failed", "-", proc.stderr.strip().splitlines()[-1][:80], "-", "-"))
+                rows.append((name, "failed", "-", "-", proc.stderr.strip().splitlines()[-1][:80], "-", "-"))
                 continue
-            row = [name, f"{seconds:.2f}", str(transposes(target)), litert_matches(target, onnx_bytes, name)]
+            # With NHWC inputs and outputs (keep_layout=False), as onnx2tf makes them by default.
+            nhwc = tmp / f"{name}_nhwc.tflite"
+            sc.convert(onnx_bytes, "tflite", nhwc, keep_layout=False)
+            row = [
+                name,
+                f"{seconds:.2f}",
+                str(transposes(target)),
+                str(transposes(nhwc)),
+                litert_matches(target, onnx_bytes, name),
+            ]
             if args.onnx2tf:
                 out = tmp / f"{name}_onnx2tf"
                 their, proc = timed([args.onnx2tf, "-i", str(source), "-o", str(out)], args.onnx2tf_runs, cwd=tmp)
@@ -115,7 +126,15 @@ def main() -> int:
             else:
                 row += ["-", "-"]
             rows.append(tuple(row))
-    header = ("model", "swiftconv s", "TRANSPOSE", "LiteRT vs ORT", "onnx2tf s", "onnx2tf TRANSPOSE")
+    header = (
+        "model",
+        "swiftconv s",
+        "TRANSPOSE",
+        "TRANSPOSE, NHWC I/O",
+        "LiteRT vs ORT",
+        "onnx2tf s",
+        "onnx2tf TRANSPOSE",
+    )
     if args.markdown:
         print("| " + " | ".join(header) + " |")
         print("|" + "---|" * len(header))

@@ -135,7 +135,9 @@ def _small_cnn(tmp_path, channels=4):
     w = helper.make_tensor(
         "w", TensorProto.FLOAT, [channels, 3, 3, 3], rng.standard_normal(channels * 27).astype(np.float32).tolist()
     )
-    fc = helper.make_tensor("fc", TensorProto.FLOAT, [channels, 2], rng.standard_normal(channels * 2).astype(np.float32).tolist())
+    fc = helper.make_tensor(
+        "fc", TensorProto.FLOAT, [channels, 2], rng.standard_normal(channels * 2).astype(np.float32).tolist()
+    )
     graph = helper.make_graph(
         [
             helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),

@@ -17,7 +17,13 @@ ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 litert = pytest.importorskip("ai_edge_litert.interpreter")
 
-MODELS = ["mobilenet_v2_op13", "resnet18_op17_dynbatch", "squeezenet1_1_op17", "transformer_encoder_op17", "lstm_classifier_op13"]
+MODELS = [
+    "mobilenet_v2_op13",
+    "resnet18_op17_dynbatch",
+    "squeezenet1_1_op17",
+    "transformer_encoder_op17",
+    "lstm_classifier_op13",
+]
 MIN_COSINE = {"dynamic": 0.999, "float16": 0.9999, "int8": 0.99}
 # Size of the quantized file over the float32 one. TFLiteConverter's rules, which the
 # quantizer follows, leave weights under 1024 elements float and biases float or int32, so
@@ -81,11 +87,6 @@ def float_models():
 # int8 outputs that are not yet bit for bit LiteRT's reference kernels, with the first tensor
 # that differs (found with LiteRT's experimental_preserve_all_tensors and sc.Interpreter's).
 NOT_BIT_EXACT = {
-    (
-        "transformer_encoder_op17",
-        "int8",
-    ): "first difference: the float ADD of the attention mask (/encoder/layers.0/self_attn/Add_2), which LiteRT's "
-    "reference kernel clamps to -FLT_MAX where the mask is -inf and ours leaves -inf; not traced further to the outputs",
     (
         "lstm_classifier_op13",
         "int8",

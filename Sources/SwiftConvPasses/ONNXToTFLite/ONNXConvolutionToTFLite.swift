@@ -336,7 +336,12 @@ extension ONNXToTFLiteRules {
             }
             if max, let spatial, mirrorPadKeepsMaximum(win.explicitPads, kernel: k, strides: win.strides, spatial: spatial) {
                 x = l.emit(
-                    "MIRROR_PAD", [x, l.int32s([0, 0, win.explicitPads[0], win.explicitPads[2], win.explicitPads[1], win.explicitPads[3], 0, 0], shape: [4, 2])],
+                    "MIRROR_PAD",
+                    [
+                        x,
+                        l.int32s(
+                            [0, 0, win.explicitPads[0], win.explicitPads[2], win.explicitPads[1], win.explicitPads[3], 0, 0], shape: [4, 2]),
+                    ],
                     attributes: [.string("mode", "SYMMETRIC")])
             } else {
                 x = padNHWC(l, x, win.explicitPads, value: max ? -Float.greatestFiniteMagnitude : nil)
