@@ -44,6 +44,39 @@ enum DynamicRangeQuantization {
             }
             if changed, rule.asymmetricInputs { g.nodes[k].setAttribute("asymmetric_quantize_inputs", .int(1)) }
         }
+        quantizeGatherTables(&g, constants: constants, useCounts: useCounts, interface: interface, names: &names)
         return g
+    }
+
+    /// Embedding tables: a GATHER from a large float32 constant gathers from an int8 copy
+    /// (symmetric, per tensor) and DEQUANTIZEs the rows it picked. LiteRT's GATHER copies int8
+    /// rows as they are, so the model shrinks by the table's three quarters for one DEQUANTIZE
+    /// of the gathered rows. TFLiteConverter leaves these tables float; in a Transformer or an
+    /// LSTM classifier they are a third or more of the weights.
+    static func quantizeGatherTables(
+        _ g: inout Graph, constants: [String: Tensor], useCounts: [String: Int], interface: Set<String>,
+        names: inout UniqueNameGenerator
+    ) {
+        var k = 0
+        while k < g.nodes.count {
+            let node = g.nodes[k]
+            guard node.domain == OpDomain.tflite, node.opType == "GATHER", node.inputs.count == 2, node.outputs.count == 1,
+                let table = constants[node.inputs[0]], table.dtype == .float32, !table.isVariableOrSparse,
+                !interface.contains(table.name), useCounts[table.name] == 1, table.elementCount >= minimumElements,
+                !interface.contains(node.outputs[0]),
+                let q = QuantizedTensors.symmetricInt8(table, axis: nil, name: table.name), let params = q.quantization
+            else {
+                k += 1
+                continue
+            }
+            g.replaceConstant(q)
+            let rows = names.fresh(node.outputs[0] + "_int8")
+            g.nodes[k].outputs = [rows]
+            g.valueInfo.append(ValueInfo(name: rows, type: .tensor(elementType: .int8, shape: nil, quantization: params)))
+            let dequantize = Node.tflite(
+                "DEQUANTIZE", name: names.fresh(node.name + "_dequantize"), inputs: [rows], outputs: [node.outputs[0]])
+            g.nodes.insert(dequantize, at: k + 1)
+            k += 2
+        }
     }
 }
