@@ -3,11 +3,12 @@
 //
 // Module graph (arrows point to what a module imports; the table is in docs/ARCHITECTURE.md):
 //   SwiftConvCAPI -> SwiftConvModelIO -> SwiftConvONNX -> ONNXProto -> SwiftProtobuf
-//                 -> SwiftConvEngine  -> SwiftConvPasses
+//                 -> SwiftConvEngine  -> SwiftConvPasses -> SwiftConvKernels (FixedPoint: TFLite's multipliers)
 //                                     -> SwiftConvKernels -> CSwiftConvKernels
 //                 -> CSwiftConv (the C header)
 //                 -> SwiftConvModelIO -> SwiftConvTFLite -> TFLiteSchema -> SwiftConvFlatBuffers
-//   every Swift module -> SwiftConvIR. Formats, passes and front ends depend on the IR only.
+//   every Swift module -> SwiftConvIR. Formats and front ends depend on the IR only; passes on the IR
+//   and the pure arithmetic of SwiftConvKernels.
 import PackageDescription
 
 let package = Package(
