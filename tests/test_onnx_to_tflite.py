@@ -5,6 +5,7 @@ no custom or Flex ops; inputs and outputs keep the ONNX names and, by default, l
 import numpy as np
 import pytest
 import real_models
+from tflite_runner import run_litert as _litert
 
 import swiftconv as sc
 
@@ -15,20 +16,6 @@ litert = pytest.importorskip("ai_edge_litert.interpreter")
 
 def _onnxruntime(model, feeds):
     return ort.InferenceSession(model, providers=["CPUExecutionProvider"]).run(None, feeds)
-
-
-def _litert(content, feeds, names):
-    it = litert.Interpreter(model_content=content)
-    details = {d["name"]: d for d in it.get_input_details()}
-    for name, x in feeds.items():
-        if tuple(details[name]["shape"]) != x.shape:
-            it.resize_tensor_input(details[name]["index"], list(x.shape))
-    it.allocate_tensors()
-    for name, x in feeds.items():
-        it.set_tensor(details[name]["index"], x.astype(details[name]["dtype"]))
-    it.invoke()
-    by_name = {d["name"]: d for d in it.get_output_details()}
-    return [it.get_tensor(by_name[n]["index"]) for n in names]
 
 
 def _op_types(content):

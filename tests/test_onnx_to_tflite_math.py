@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 import pytest
+from tflite_runner import run_litert as _litert
+from tflite_runner import run_ours as _ours
 
 import swiftconv as sc
 
@@ -32,34 +34,6 @@ def _model(nodes, inputs, outputs, initializers=(), opset=17):
     m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     m.ir_version = 8 if opset <= 18 else 9
     return m.SerializeToString()
-
-
-def _litert(content, feeds, names):
-    it = litert.Interpreter(model_content=content)
-    details = {d["name"]: d for d in it.get_input_details()}
-    for name, x in feeds.items():
-        if tuple(details[name]["shape"]) != x.shape:
-            it.resize_tensor_input(details[name]["index"], list(x.shape))
-    it.allocate_tensors()
-    for name, x in feeds.items():
-        it.set_tensor(details[name]["index"], x)
-    it.invoke()
-    by_name = {d["name"]: d for d in it.get_output_details()}
-    return [it.get_tensor(by_name[n]["index"]) for n in names]
-
-
-def _ours(content, feeds, names):
-    it = sc.Interpreter(model_content=content)
-    details = {d["name"]: d for d in it.get_input_details()}
-    for name, x in feeds.items():
-        if tuple(details[name]["shape"]) != x.shape:
-            it.resize_tensor_input(details[name]["index"], list(x.shape))
-    it.allocate_tensors()
-    for name, x in feeds.items():
-        it.set_tensor(details[name]["index"], x)
-    it.invoke()
-    by_name = {d["name"]: d for d in it.get_output_details()}
-    return [it.get_tensor(by_name[n]["index"]) for n in names]
 
 
 def _check(model, feeds, tol=1e-5):

@@ -10,6 +10,7 @@ integer ops) runs in onnxruntime with the same outputs."""
 import numpy as np
 import pytest
 import real_models
+from tflite_runner import run_interpreter as _run_interpreter
 
 import swiftconv as sc
 
@@ -56,19 +57,6 @@ def _samples(name, count, seed):
                 f[spec["name"]] = mask
         feeds.append(f)
     return feeds
-
-
-def _run_interpreter(it, feeds, names):
-    details = {d["name"]: d for d in it.get_input_details()}
-    for k, x in feeds.items():
-        if tuple(details[k]["shape"]) != x.shape:
-            it.resize_tensor_input(details[k]["index"], list(x.shape))
-    it.allocate_tensors()
-    for k, x in feeds.items():
-        it.set_tensor(details[k]["index"], x.astype(details[k]["dtype"]))
-    it.invoke()
-    by_name = {d["name"]: d for d in it.get_output_details()}
-    return [it.get_tensor(by_name[n]["index"]) for n in names]
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,8 @@ becomes that op; the rest is unrolled over a static sequence length."""
 
 import numpy as np
 import pytest
+from tflite_runner import run_interpreter
+from tflite_runner import run_ours as _ours
 
 import swiftconv as sc
 
@@ -104,32 +106,10 @@ def _feeds(model, seq, batch, seed=1):
 
 
 def _litert(content, feeds, names):
+    """LiteRT's outputs and the op types it ran."""
     it = litert.Interpreter(model_content=content)
-    details = {d["name"]: d for d in it.get_input_details()}
-    for name, x in feeds.items():
-        if tuple(details[name]["shape"]) != x.shape:
-            it.resize_tensor_input(details[name]["index"], list(x.shape))
-    it.allocate_tensors()
-    for name, x in feeds.items():
-        it.set_tensor(details[name]["index"], x)
-    it.invoke()
-    by_name = {d["name"]: d for d in it.get_output_details()}
-    ops = [o["op_name"] for o in it._get_ops_details()]
-    return [it.get_tensor(by_name[n]["index"]) for n in names], ops
-
-
-def _ours(content, feeds, names):
-    it = sc.Interpreter(model_content=content)
-    details = {d["name"]: d for d in it.get_input_details()}
-    for name, x in feeds.items():
-        if tuple(details[name]["shape"]) != x.shape:
-            it.resize_tensor_input(details[name]["index"], list(x.shape))
-    it.allocate_tensors()
-    for name, x in feeds.items():
-        it.set_tensor(details[name]["index"], x)
-    it.invoke()
-    by_name = {d["name"]: d for d in it.get_output_details()}
-    return [it.get_tensor(by_name[n]["index"]) for n in names]
+    outputs = run_interpreter(it, feeds, names)
+    return outputs, [o["op_name"] for o in it._get_ops_details()]
 
 
 def _onnxruntime(model, feeds, layout0=None):

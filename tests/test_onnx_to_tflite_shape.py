@@ -6,6 +6,7 @@ sizes, as the shape subgraphs of the Transformer must."""
 
 import numpy as np
 import pytest
+from tflite_runner import run_interpreter as _run
 
 import swiftconv as sc
 
@@ -32,19 +33,6 @@ def _model(nodes, inputs, outputs, initializers=(), opset=17):
     m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     m.ir_version = 8 if opset <= 18 else 9
     return m.SerializeToString()
-
-
-def _run(interpreter, feeds, names):
-    details = {d["name"]: d for d in interpreter.get_input_details()}
-    for name, x in feeds.items():
-        if tuple(details[name]["shape"]) != x.shape:
-            interpreter.resize_tensor_input(details[name]["index"], list(x.shape))
-    interpreter.allocate_tensors()
-    for name, x in feeds.items():
-        interpreter.set_tensor(details[name]["index"], x)
-    interpreter.invoke()
-    by_name = {d["name"]: d for d in interpreter.get_output_details()}
-    return [interpreter.get_tensor(by_name[n]["index"]) for n in names]
 
 
 def _check(model, *feed_sets, tol=1e-5):
