@@ -104,7 +104,7 @@ public struct ValueMap: Sendable, Equatable {
         for (k, name) in names.enumerated() {
             guard let e = table[name] else { continue }
             if k > 0 { out += ", " }
-            out += Self.quoted(name) + ": {\"source\": " + Self.quoted(e.source)
+            out += JSONText.quoted(name) + ": {\"source\": " + JSONText.quoted(e.source)
             if let p = e.perm { out += ", \"perm\": [" + p.map(String.init).joined(separator: ", ") + "]" }
             out += "}"
         }
@@ -124,27 +124,6 @@ public struct ValueMap: Sendable, Equatable {
             try p.expect(UInt8(ascii: "}"))
         }
         try p.end()
-    }
-
-    static func quoted(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 {
-                    let hex = String(u.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
-        }
-        return out + "\""
     }
 }
 

@@ -49,27 +49,13 @@ public struct TFLiteSignatureDef: ModelPass {
     public func run(on model: inout Model) throws -> Bool {
         guard !model.metadata.contains(where: { $0.key == Self.metadataKey }) else { return false }
         func entries(_ values: [ValueInfo]) -> String {
-            "[" + values.map { "{\"name\": \(quoted($0.name)), \"tensor\": \(quoted($0.name))}" }.joined(separator: ", ") + "]"
+            "[" + values.map { "{\"name\": \(JSONText.quoted($0.name)), \"tensor\": \(JSONText.quoted($0.name))}" }.joined(separator: ", ")
+                + "]"
         }
         let text =
             "[{\"signature_key\": \"serving_default\", \"subgraph_index\": 0, \"inputs\": \(entries(model.graph.inputs)), "
             + "\"outputs\": \(entries(model.graph.outputs))}]"
         model.metadata.append(MetadataEntry(Self.metadataKey, text))
         return true
-    }
-
-    /// A JSON string literal.
-    private func quoted(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case _ where u.value < 0x20:
-                out += "\\u" + String(repeating: "0", count: 4 - String(u.value, radix: 16).count) + String(u.value, radix: 16)
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        return out + "\""
     }
 }
