@@ -2,8 +2,8 @@ import SwiftConvIR
 
 /// Activations: the TFLite builtins where one exists (RELU, LOGISTIC, TANH, LEAKY_RELU, PRELU,
 /// ELU, HARD_SWISH, GELU, SOFTMAX, LOG_SOFTMAX), Clip as the RELU its bounds name, and the
-/// rest (Selu, Celu, an Elu with alpha ≠ 1, HardSigmoid, Softplus, Softsign, Mish) as short
-/// compositions of float32 builtins.
+/// rest (Selu, Celu, an Elu with alpha ≠ 1, HardSigmoid, Softplus, Softsign, Mish,
+/// ThresholdedRelu, Hardmax) as short compositions of float32 builtins.
 extension ONNXToTFLiteRules {
     static let activation: [String: ToTFLiteRule] = [
         "Relu": lowerRelu,
@@ -34,6 +34,8 @@ extension ONNXToTFLiteRules {
         "Gelu": lowerGelu,
         "Softmax": { l in try lowerSoftmax(l, "SOFTMAX") },
         "LogSoftmax": { l in try lowerSoftmax(l, "LOG_SOFTMAX") },
+        "Hardmax": lowerHardmax,
+        "ThresholdedRelu": lowerThresholdedRelu,
     ]
 
     /// RELU for float32; integer Relu (opset 14) is MAXIMUM with 0.
@@ -148,5 +150,45 @@ extension ONNXToTFLiteRules {
         let y = l.emit(op, [flat], attributes: attributes)
         let back = l.staticShape(0).map { l.int32s($0) } ?? l.emit("SHAPE", [x], attributes: [.string("out_type", "INT32")])
         try l.bind(0, l.emit("RESHAPE", [y, back]))
+    }
+
+    /// x where x > alpha, else 0 (SELECT_V2, so no NaN comes from an infinite x).
+    static func lowerThresholdedRelu(_ l: ToTFLiteNode) throws {
+        try requireType(l, 0, [.float32])
+        let x = try l.input(0)
+        let above = l.emit("GREATER", [x, try scalar(l, Double(l.float("alpha", 1)), .float32)])
+        try l.bind(0, l.emit("SELECT_V2", [above, x, try scalar(l, 0, .float32)]))
+    }
+
+    /// 1 at the first maximum along the axis, 0 elsewhere: ARG_MAX then ONE_HOT on that axis.
+    /// Before opset 13 the input is seen as 2-D, [d0·…·d(axis−1), d(axis)·…]: a RESHAPE
+    /// around it when the axis is not the last.
+    static func lowerHardmax(_ l: ToTFLiteNode) throws {
+        try requireType(l, 0, [.float32])
+        let rank = try l.rank(0)
+        guard rank >= 1 else { throw NotLowerable("the input is a scalar") }
+        var axis = Int(l.int("axis", l.opset >= 13 ? -1 : 1))
+        if axis < 0 { axis += rank }
+        guard axis >= 0, axis < rank else { throw NotLowerable("axis \(l.int("axis", 0)) is out of range for rank \(rank)") }
+        var x = try l.input(0)
+        var shapeBack: String?
+        let depth: String
+        if l.opset < 13 && axis != rank - 1 {
+            guard let dims = l.staticShape(0) else {
+                throw NotLowerable("opset < 13 flattens the input to 2-D around the axis, which needs a static shape")
+            }
+            let inner = dims[axis...].reduce(1, *)
+            x = l.emit("RESHAPE", [x, l.int32s([-1, inner])])
+            shapeBack = l.int32s(dims)
+            axis = 1
+            depth = l.int32s([inner], shape: [])
+        } else {
+            depth = try dimSize(l, input: 0, axis: axis)
+        }
+        let index = l.emit("ARG_MAX", [x, l.int32s([axis])], attributes: [.string("output_type", "INT32")])
+        let (on, off) = (try scalar(l, 1, .float32), try scalar(l, 0, .float32))
+        var y = l.emit("ONE_HOT", [index, depth, on, off], attributes: [.int("axis", Int64(axis))])
+        if let shapeBack { y = l.emit("RESHAPE", [y, shapeBack]) }
+        try l.bind(0, y)
     }
 }

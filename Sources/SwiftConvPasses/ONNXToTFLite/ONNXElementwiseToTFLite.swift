@@ -9,6 +9,9 @@ import SwiftConvIR
 /// Abramowitz-Stegun 7.1.26 polynomial (absolute error below 1.5e-7).
 extension ONNXToTFLiteRules {
     static let elementwise: [String: ToTFLiteRule] = [
+        // ONNX shifts unsigned integers; TFLite has no left shift and no uint64, and its
+        // RIGHT_SHIFT has no kernel in our engine yet.
+        "BitShift": { _ in throw NotLowerable("TFLite has no LEFT_SHIFT and BitShift (unsigned) is not lowered to RIGHT_SHIFT") },
         "Add": { l in try lowerArithmetic(l, "ADD", types: [.float32, .int32, .int64]) },
         "Sub": { l in try lowerArithmetic(l, "SUB", types: [.float32, .int32, .int64]) },
         "Mul": { l in try lowerArithmetic(l, "MUL", types: [.float32, .int32, .int64]) },

@@ -76,6 +76,7 @@ extension ONNXToTFLiteRules {
             }
         default: break
         }
+        if mode == "cubic" { throw NotLowerable("mode 'cubic' has no TFLite resize (TFLite has no bicubic interpolation)") }
         guard let flags else {
             throw NotLowerable("mode '\(mode)' with coordinate_transformation_mode '\(transform)' has no TFLite resize")
         }

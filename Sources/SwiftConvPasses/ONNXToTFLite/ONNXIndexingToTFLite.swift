@@ -1,7 +1,7 @@
 import SwiftConvIR
 
 /// Ops that select, slice, split or pad elements: GATHER, GATHER_ND, SLICE/STRIDED_SLICE,
-/// SPLIT/SPLIT_V, PAD/PADV2/MIRROR_PAD, SELECT_V2 (Where), ONE_HOT and CUMSUM. Integer
+/// SPLIT/SPLIT_V, PAD/PADV2/MIRROR_PAD (and edge/wrap padding from slices), SELECT_V2 (Where), ONE_HOT and CUMSUM. Integer
 /// operands follow the policy of `ONNXShapeToTFLite.swift` (int32 inside the graph).
 extension ONNXToTFLiteRules {
     static let indexing: [String: ToTFLiteRule] = [
@@ -256,21 +256,36 @@ extension ONNXToTFLiteRules {
 
     // MARK: Pad
 
-    /// constant → PAD (zero) or PADV2; reflect → MIRROR_PAD REFLECT. edge and wrap have no
-    /// TFLite op; negative pads (crops) are not lowered.
+    /// constant → PAD (zero) or PADV2; reflect → MIRROR_PAD REFLECT; edge and wrap, which
+    /// TFLite lacks, → a CONCATENATION per padded axis of slices of the input (edge: its first
+    /// and last element TILEd; wrap: its last and first elements). Negative pads (crops) are
+    /// not lowered.
     static func lowerPad(_ l: ToTFLiteNode) throws {
         let mode = l.string("mode", "constant")
         let rank = try l.rank(0)
         let x = try l.input(0)
         let dtype = l.elementType(0)
-        var paddings: String
+        // Constant pads as ([begin, end] per axis).
+        var constantPads: [(Int, Int)]?
         if l.opset < 11 {
             guard let pads = l.ints("pads") else { throw NotLowerable("pads is required") }
-            paddings = try padMatrix(l, pads, axes: Array(0..<rank), rank: rank)
+            constantPads = try padPairs(pads, axes: Array(0..<rank), rank: rank)
         } else if l.constant(1) != nil {
             let pads = try l.constantInts(1, what: "pads")
             let axes = l.has(3) ? try normalized(l.constantInts(3, what: "axes").map { Int($0) }, rank: rank) : Array(0..<rank)
-            paddings = try padMatrix(l, pads, axes: axes, rank: rank)
+            constantPads = try padPairs(pads, axes: axes, rank: rank)
+        }
+        if mode == "edge" || mode == "wrap" {
+            guard let constantPads else { throw NotLowerable("mode '\(mode)' is lowered only with constant pads") }
+            var y = x
+            for (axis, (before, after)) in constantPads.enumerated() where before > 0 || after > 0 {
+                y = try mode == "edge" ? edgePadded(l, y, axis: axis, rank: rank, before, after) : wrapPadded(l, y, axis: axis, rank: rank, before, after)
+            }
+            return try l.bind(0, y, as: dtype)
+        }
+        var paddings: String
+        if let constantPads {
+            paddings = l.int32s(constantPads.flatMap { [$0.0, $0.1] }, shape: [rank, 2])
         } else {
             guard !l.has(3) else { throw NotLowerable("computed pads with axes are not lowered") }
             // [begin..., end...] → [[begin, end], ...] at run time.
@@ -296,20 +311,62 @@ extension ONNXToTFLiteRules {
         case "reflect":
             try l.bind(0, l.emit("MIRROR_PAD", [x, paddings], attributes: [.string("mode", "REFLECT")]), as: dtype)
         default:
-            throw NotLowerable("mode '\(mode)' has no TFLite op")
+            throw NotLowerable("mode '\(mode)' is unknown")
         }
     }
 
-    /// ONNX pads [b1, b2, ..., e1, e2, ...] over `axes` as TFLite's [rank, 2] int32 paddings.
-    static func padMatrix(_ l: ToTFLiteNode, _ pads: [Int64], axes: [Int], rank: Int) throws -> String {
+    /// ONNX pads [b1, b2, ..., e1, e2, ...] over `axes` as a (begin, end) pair per axis of `rank`.
+    static func padPairs(_ pads: [Int64], axes: [Int], rank: Int) throws -> [(Int, Int)] {
         guard pads.count == 2 * axes.count else { throw NotLowerable("pads has \(pads.count) values for \(axes.count) axes") }
         guard pads.allSatisfy({ $0 >= 0 }) else { throw NotLowerable("negative pads (crops) are not lowered") }
-        var matrix = Array(repeating: 0, count: 2 * rank)
+        var pairs = Array(repeating: (0, 0), count: rank)
         for (j, d) in axes.enumerated() {
-            matrix[2 * d] = Int(try int32(pads[j], "pad"))
-            matrix[2 * d + 1] = Int(try int32(pads[j + axes.count], "pad"))
+            pairs[d] = (Int(try int32(pads[j], "pad")), Int(try int32(pads[j + axes.count], "pad")))
         }
-        return l.int32s(matrix, shape: [rank, 2])
+        return pairs
+    }
+
+    /// Elements [begin, end) of `x` along `axis`, every element of the other axes; a nil end
+    /// reads to the end, a negative begin counts from it (so dynamic dims need no SHAPE).
+    static func sliceAlong(_ l: ToTFLiteNode, _ x: String, axis: Int, rank: Int, begin: Int, end: Int?) -> String {
+        let others = ((1 << rank) - 1) & ~(1 << axis)
+        var starts = Array(repeating: 0, count: rank)
+        var ends = starts
+        starts[axis] = begin
+        ends[axis] = end ?? 0
+        return l.emit(
+            "STRIDED_SLICE", [x, l.int32s(starts), l.int32s(ends), l.int32s(Array(repeating: 1, count: rank))],
+            attributes: [
+                .int("begin_mask", Int64(others)), .int("end_mask", Int64(end == nil ? others | (1 << axis) : others)),
+                .int("ellipsis_mask", 0), .int("new_axis_mask", 0), .int("shrink_axis_mask", 0), .int("offset", 0),
+            ])
+    }
+
+    /// `x` with its first element along `axis` repeated `before` times in front and its last
+    /// one `after` times behind (ONNX's edge mode, one axis at a time, which fills the corners
+    /// as ONNX does).
+    static func edgePadded(_ l: ToTFLiteNode, _ x: String, axis: Int, rank: Int, _ before: Int, _ after: Int) throws -> String {
+        func repeated(_ v: String, _ times: Int) -> String {
+            times == 1 ? v : l.emit("TILE", [v, l.int32s((0..<rank).map { $0 == axis ? times : 1 })])
+        }
+        var parts: [String] = []
+        if before > 0 { parts.append(repeated(sliceAlong(l, x, axis: axis, rank: rank, begin: 0, end: 1), before)) }
+        parts.append(x)
+        if after > 0 { parts.append(repeated(sliceAlong(l, x, axis: axis, rank: rank, begin: -1, end: nil), after)) }
+        return concatenate(l, parts, axis: axis)
+    }
+
+    /// `x` with its last `before` elements along `axis` in front and its first `after` ones
+    /// behind (ONNX's wrap mode), for pads no wider than the dim.
+    static func wrapPadded(_ l: ToTFLiteNode, _ x: String, axis: Int, rank: Int, _ before: Int, _ after: Int) throws -> String {
+        guard let dim = l.shape(0)?[axis].value, before <= dim, after <= dim else {
+            throw NotLowerable("mode 'wrap' is lowered only for pads no wider than a dim of known size (axis \(axis))")
+        }
+        var parts: [String] = []
+        if before > 0 { parts.append(sliceAlong(l, x, axis: axis, rank: rank, begin: -before, end: nil)) }
+        parts.append(x)
+        if after > 0 { parts.append(sliceAlong(l, x, axis: axis, rank: rank, begin: 0, end: after)) }
+        return concatenate(l, parts, axis: axis)
     }
 
     // MARK: Where, OneHot, CumSum

@@ -1,11 +1,13 @@
 import SwiftConvIR
 
 /// Gemm and MatMul: FULLY_CONNECTED when the right operand is a constant matrix (its weights
-/// [out, in] as TFLite stores them), BATCH_MATMUL otherwise.
+/// [out, in] as TFLite stores them), BATCH_MATMUL otherwise; Einsum of one or two operands as
+/// TRANSPOSE, RESHAPE and BATCH_MATMUL.
 extension ONNXToTFLiteRules {
     static let matmul: [String: ToTFLiteRule] = [
         "Gemm": lowerGemm,
         "MatMul": lowerMatMul,
+        "Einsum": lowerEinsum,
     ]
 
     static func lowerGemm(_ l: ToTFLiteNode) throws {
@@ -48,5 +50,160 @@ extension ONNXToTFLiteRules {
         }
         guard try l.rank(0) >= 2, try l.rank(1) >= 2 else { throw NotLowerable("MatMul of vectors is not lowered") }
         try l.bind(0, l.emit("BATCH_MATMUL", [a, try l.input(1)]))
+    }
+
+    // MARK: Einsum
+
+    /// An Einsum equation with its labels as numbers: a letter's Unicode value, or −1, −2, …
+    /// for the dims an ellipsis stands for, counted from the right (so they line up across
+    /// operands as broadcasting does).
+    struct EinsumEquation {
+        var inputs: [[Int]]
+        var output: [Int]
+
+        init(_ text: String, ranks: [Int]) throws {
+            let chars = Array(text.unicodeScalars.filter { $0 != " " })
+            var arrow: Int?
+            for i in chars.indices.dropLast() where chars[i] == "-" && chars[i + 1] == ">" { arrow = i }
+            let left = Array(chars[..<(arrow ?? chars.count)])
+            var terms: [[Unicode.Scalar]] = [[]]
+            for c in left {
+                if c == "," { terms.append([]) } else { terms[terms.count - 1].append(c) }
+            }
+            guard terms.count == ranks.count else {
+                throw NotLowerable("equation '\(text)' has \(terms.count) operands for \(ranks.count) inputs")
+            }
+            inputs = try zip(terms, ranks).map { try Self.labels($0, rank: $1, text) }
+            let ellipsis = inputs.map { $0.filter { $0 < 0 }.count }.max() ?? 0
+            if let arrow {
+                let explicit = try Self.labels(Array(chars[(arrow + 2)...]), rank: nil, text, ellipsis: ellipsis)
+                output = explicit
+            } else {
+                // Implicit output: the ellipsis dims, then the letters seen once, in alphabetical order.
+                let all = inputs.flatMap { $0 }
+                let once = Set(all.filter { v in v > 0 && all.filter { $0 == v }.count == 1 })
+                output = (0..<ellipsis).map { $0 - ellipsis } + once.sorted()
+            }
+            guard Set(output).count == output.count else { throw NotLowerable("equation '\(text)' repeats an output index") }
+            let known = Set(inputs.flatMap { $0 })
+            guard output.allSatisfy({ known.contains($0) }) else {
+                throw NotLowerable("equation '\(text)' has an output index no operand has")
+            }
+        }
+
+        /// The labels of one term; `rank` says how many dims an ellipsis stands for (the
+        /// output's: `ellipsis`).
+        static func labels(_ term: [Unicode.Scalar], rank: Int?, _ text: String, ellipsis: Int = 0) throws -> [Int] {
+            var letters: [Int] = []
+            var dotsAt: Int?
+            var i = 0
+            while i < term.count {
+                if term[i] == "." {
+                    guard dotsAt == nil, i + 2 < term.count, term[i + 1] == ".", term[i + 2] == "." else {
+                        throw NotLowerable("equation '\(text)' has a malformed ellipsis")
+                    }
+                    dotsAt = letters.count
+                    i += 3
+                    continue
+                }
+                guard term[i].properties.isAlphabetic, term[i].isASCII else {
+                    throw NotLowerable("equation '\(text)' has an index that is not a letter")
+                }
+                letters.append(Int(term[i].value))
+                i += 1
+            }
+            let extra = rank.map { $0 - letters.count } ?? (dotsAt == nil ? 0 : ellipsis)
+            guard extra >= 0, dotsAt != nil || extra == 0 else {
+                throw NotLowerable("equation '\(text)' does not match an operand of rank \(rank ?? 0)")
+            }
+            guard let dotsAt else { return letters }
+            return Array(letters[..<dotsAt]) + (0..<extra).map { $0 - extra } + Array(letters[dotsAt...])
+        }
+    }
+
+    /// Einsum of one or two float32 operands: indices only one operand has and the output
+    /// lacks are summed out first (SUM); one operand is then a TRANSPOSE, two a BATCH_MATMUL
+    /// of [batch..., free, contracted] by [batch..., contracted, free] (adj_x/adj_y instead of
+    /// a TRANSPOSE where that order is the operand's), with RESHAPEs where a group has several
+    /// (statically known) dims or none. Repeated indices in one operand (diagonals) and three
+    /// or more operands are not lowered.
+    static func lowerEinsum(_ l: ToTFLiteNode) throws {
+        guard let text = l.node.attribute("equation")?.string else { throw NotLowerable("equation is required") }
+        let count = l.node.inputs.count
+        guard count == 1 || count == 2 else { throw NotLowerable("only one- and two-operand equations are lowered") }
+        for k in 0..<count { try requireType(l, k, [.float32]) }
+        let equation = try EinsumEquation(text, ranks: try (0..<count).map { try l.rank($0) })
+        var labels = equation.inputs
+        for term in labels where Set(term).count != term.count {
+            throw NotLowerable("equation '\(text)' repeats an index in one operand (a diagonal)")
+        }
+        // A label's dim in operand k, and its broadcast size over the operands that have it.
+        func dim(_ k: Int, _ label: Int) -> Int? {
+            guard let d = equation.inputs[k].firstIndex(of: label) else { return nil }
+            return l.shape(k)?[d].value
+        }
+        func size(_ label: Int) -> Int? {
+            var result = 1
+            for k in 0..<count where equation.inputs[k].contains(label) {
+                guard let v = dim(k, label) else { return nil }
+                if v != 1 { result = v }
+            }
+            return result
+        }
+        var operands = try (0..<count).map { try l.input($0) }
+        for k in 0..<count {
+            let elsewhere = Set(labels.enumerated().filter { $0.offset != k }.flatMap(\.element) + equation.output)
+            let summed = labels[k].indices.filter { !elsewhere.contains(labels[k][$0]) }
+            guard !summed.isEmpty else { continue }
+            operands[k] = reduction(l, "SUM", operands[k], summed, keep: false)
+            labels[k] = labels[k].enumerated().filter { !summed.contains($0.offset) }.map(\.element)
+        }
+        func permuted(_ x: String, from: [Int], to: [Int]) -> String {
+            let perm = to.map { label in from.firstIndex(of: label)! }
+            return perm == Array(perm.indices) ? x : l.emit("TRANSPOSE", [x, l.int32s(perm)])
+        }
+        if count == 1 {
+            return try l.bind(0, permuted(operands[0], from: labels[0], to: equation.output))
+        }
+        let (a, b, out) = (labels[0], labels[1], equation.output)
+        let batch = out.filter { a.contains($0) && b.contains($0) }
+        let contracted = a.filter { b.contains($0) && !out.contains($0) }
+        let freeA = a.filter { !b.contains($0) }
+        let freeB = b.filter { !a.contains($0) }
+        // An operand's dims after the batch as two groups of one dim each: a RESHAPE when a
+        // group has several dims or none (its product, or 1).
+        func grouped(_ x: String, _ first: [Int], _ second: [Int], of k: Int) throws -> String {
+            if first.count == 1 && second.count == 1 { return x }
+            var target: [Int] = batch.map { dim(k, $0) ?? -1 }
+            for group in [first, second] {
+                guard let product = group.reduce(Optional(1), { p, label in p.flatMap { a in size(label).map { a * $0 } } }) else {
+                    throw NotLowerable("equation '\(text)' merges indices of unknown size")
+                }
+                target.append(product)
+            }
+            guard target.filter({ $0 < 0 }).count <= 1 else { throw NotLowerable("equation '\(text)' has several batch dims of unknown size") }
+            return l.emit("RESHAPE", [x, l.int32s(target)])
+        }
+        // Each operand in the order that needs no TRANSPOSE when one exists (adj_x, adj_y).
+        let adjX = a == batch + contracted + freeA && !(a == batch + freeA + contracted)
+        let adjY = b == batch + freeB + contracted && !(b == batch + contracted + freeB)
+        let orderA = adjX ? batch + contracted + freeA : batch + freeA + contracted
+        let orderB = adjY ? batch + freeB + contracted : batch + contracted + freeB
+        let x = try grouped(
+            permuted(operands[0], from: a, to: orderA), adjX ? contracted : freeA, adjX ? freeA : contracted, of: 0)
+        let y = try grouped(
+            permuted(operands[1], from: b, to: orderB), adjY ? freeB : contracted, adjY ? contracted : freeB, of: 1)
+        var z = l.emit("BATCH_MATMUL", [x, y], attributes: [.int("adj_x", adjX ? 1 : 0), .int("adj_y", adjY ? 1 : 0), .int("asymmetric_quantize_inputs", 0)])
+        let produced = batch + freeA + freeB
+        if freeA.count != 1 || freeB.count != 1 {
+            var target = batch.map { size($0) ?? -1 }
+            for label in freeA + freeB {
+                guard let v = size(label) else { throw NotLowerable("equation '\(text)' splits indices of unknown size") }
+                target.append(v)
+            }
+            guard target.filter({ $0 < 0 }).count <= 1 else { throw NotLowerable("equation '\(text)' has several batch dims of unknown size") }
+            z = l.emit("RESHAPE", [z, l.int32s(target)])
+        }
+        try l.bind(0, permuted(z, from: produced, to: out))
     }
 }

@@ -66,7 +66,7 @@ enum ONNXToTFLiteRules {
     /// Rules of every other op.
     static let plain: [String: ToTFLiteRule] = {
         var table: [String: ToTFLiteRule] = [:]
-        for family in [elementwise, logical, activation, reduce, normalization, shape, indexing, matmul, recurrent] {
+        for family in [elementwise, logical, activation, reduce, normalization, shape, indexing, coordinate, matmul, recurrent] {
             table.merge(family) { first, _ in first }
         }
         return table

@@ -1,0 +1,244 @@
+"""ONNX -> TFLite lowering of the ops torch exports use that have no one-to-one TFLite builtin:
+Trilu, GatherElements, Pad edge/wrap, CumSum, Einsum, ScatterND, NonZero, ConvTranspose variants,
+3-D Conv and pooling, Hardmax, ThresholdedRelu. One small onnx.helper model per op and variant,
+converted by swiftconv, run in LiteRT (ai_edge_litert, builtin ops only) and in sc.Interpreter,
+and compared with onnxruntime on the original model; models with dynamic dims run again after
+resize_tensor_input. Variants without a TFLite form must raise sc.ConversionError naming the
+node and the reason."""
+
+import numpy as np
+import pytest
+from tflite_runner import run_interpreter as _run
+
+import swiftconv as sc
+
+ort = pytest.importorskip("onnxruntime")
+onnx = pytest.importorskip("onnx")
+litert = pytest.importorskip("ai_edge_litert.interpreter")
+
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+F, I32, I64, B = TensorProto.FLOAT, TensorProto.INT32, TensorProto.INT64, TensorProto.BOOL
+
+
+def _model(nodes, inputs, outputs, initializers=(), opset=17):
+    """`inputs`/`outputs` are (name, elem_type, shape) triples; a str dim is dynamic."""
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info(n, t, s) for n, t, s in inputs],
+        [helper.make_tensor_value_info(n, t, s) for n, t, s in outputs],
+        initializer=[numpy_helper.from_array(np.asarray(v), k) for k, v in dict(initializers).items()],
+    )
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    m.ir_version = 8 if opset <= 18 else 9
+    return m.SerializeToString()
+
+
+def _check(model, *feed_sets, tol=1e-5):
+    """Converts `model` once, then for each feed set runs LiteRT and sc.Interpreter (fresh
+    interpreters, resized to the feeds) and compares every output with onnxruntime."""
+    session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    content = sc.convert(model, "tflite").to_bytes()
+    for feeds in feed_sets:
+        want = session.run(None, feeds)
+        for runner in ("litert", "swiftconv"):
+            it = (
+                litert.Interpreter(model_content=content)
+                if runner == "litert"
+                else sc.Interpreter(model_content=content)
+            )
+            got = _run(it, feeds, names)
+            for g, w, n in zip(got, want, names):
+                where = f"{runner} {n} {[f.shape for f in feeds.values()]}"
+                assert g.shape == w.shape, (where, g.shape, w.shape)
+                assert g.dtype == w.dtype, (where, g.dtype, w.dtype)
+                if w.dtype.kind == "f":
+                    np.testing.assert_allclose(g, w, rtol=tol, atol=tol, err_msg=where)
+                else:
+                    np.testing.assert_array_equal(g, w, err_msg=where)
+    return content
+
+
+def _refused(model, *patterns):
+    """Conversion must fail with a ConversionError whose message matches every pattern."""
+    with pytest.raises(sc.ConversionError) as e:
+        sc.convert(model, "tflite")
+    for p in patterns:
+        assert p in str(e.value), (p, str(e.value))
+
+
+def _rand(*shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+def _i64(*values):
+    return np.array(values, dtype=np.int64)
+
+
+# MARK: Trilu
+
+
+@pytest.mark.parametrize("upper", [1, 0])
+@pytest.mark.parametrize("k", [None, 0, 1, -2, 7])
+def test_trilu_constant_k(upper, k):
+    inputs = ["x"] + (["k"] if k is not None else [])
+    inits = {"k": np.array(k, np.int64)} if k is not None else {}
+    nodes = [helper.make_node("Trilu", inputs, ["y"], upper=upper)]
+    model = _model(nodes, [("x", F, [2, 4, 5])], [("y", F, None)], inits, opset=14)
+    _check(model, {"x": _rand(2, 4, 5)})
+
+
+def test_trilu_causal_mask_of_minus_infinity_keeps_zeros():
+    # torch.triu(torch.full((L, L), -inf), diagonal=1): the masked half must be 0, not NaN.
+    nodes = [helper.make_node("Trilu", ["x", "k"], ["y"], upper=1)]
+    model = _model(nodes, [("x", F, [6, 6])], [("y", F, None)], {"k": np.array(1, np.int64)}, opset=14)
+    _check(model, {"x": np.full((6, 6), -np.inf, np.float32)})
+
+
+def test_trilu_dynamic_dims_and_computed_k():
+    nodes = [helper.make_node("Trilu", ["x", "k"], ["y"], upper=0)]
+    model = _model(nodes, [("x", F, ["b", "n", "m"]), ("k", I64, [])], [("y", F, None)], opset=14)
+    _check(
+        model,
+        {"x": _rand(1, 3, 4), "k": np.array(0, np.int64)},
+        {"x": _rand(2, 5, 3), "k": np.array(-1, np.int64)},
+        {"x": _rand(3, 4, 6), "k": np.array(2, np.int64)},
+    )
+
+
+@pytest.mark.parametrize("elem", [I64, I32, B])
+def test_trilu_integer_and_bool(elem):
+    nodes = [helper.make_node("Trilu", ["x"], ["y"], upper=1)]
+    model = _model(nodes, [("x", elem, [3, 4])], [("y", elem, None)], opset=14)
+    x = np.arange(1, 13).reshape(3, 4)
+    _check(model, {"x": x.astype(bool) if elem == B else x.astype(np.int64 if elem == I64 else np.int32)})
+
+
+# MARK: GatherElements
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1, -3])
+def test_gather_elements_constant_indices(axis):
+    rng = np.random.default_rng(1)
+    shape = [3, 4, 5]
+    a = axis % 3
+    index_shape = list(shape)
+    index_shape[a] = 2
+    indices = rng.integers(-shape[a], shape[a], index_shape).astype(np.int64)
+    nodes = [helper.make_node("GatherElements", ["x", "i"], ["y"], axis=axis)]
+    model = _model(nodes, [("x", F, shape)], [("y", F, None)], {"i": indices})
+    _check(model, {"x": _rand(*shape)})
+
+
+@pytest.mark.parametrize("itype", [I64, I32])
+def test_gather_elements_computed_indices_dynamic(itype):
+    nodes = [helper.make_node("GatherElements", ["x", "i"], ["y"], axis=1)]
+    model = _model(nodes, [("x", F, ["b", "n"]), ("i", itype, ["b", "k"])], [("y", F, None)])
+    dt = np.int64 if itype == I64 else np.int32
+    rng = np.random.default_rng(2)
+    _check(
+        model,
+        {"x": _rand(2, 5), "i": rng.integers(-5, 5, (2, 3)).astype(dt)},
+        {"x": _rand(4, 7), "i": rng.integers(-7, 7, (4, 9)).astype(dt)},
+    )
+
+
+def test_gather_elements_rank1_and_int64_data():
+    nodes = [helper.make_node("GatherElements", ["x", "i"], ["y"], axis=0)]
+    model = _model(nodes, [("x", I64, [6])], [("y", I64, None)], {"i": _i64(5, 0, -1, 2)})
+    _check(model, {"x": np.arange(10, 16, dtype=np.int64)})
+
+
+# MARK: Pad edge and wrap
+
+
+@pytest.mark.parametrize("mode", ["edge", "wrap"])
+def test_pad_edge_and_wrap(mode):
+    nodes = [helper.make_node("Pad", ["x", "pads"], ["y"], mode=mode)]
+    model = _model(nodes, [("x", F, [2, 3, 4])], [("y", F, None)], {"pads": _i64(0, 2, 1, 1, 3, 4)}, opset=19)
+    _check(model, {"x": _rand(2, 3, 4)})
+
+
+@pytest.mark.parametrize("mode", ["edge", "wrap"])
+def test_pad_edge_and_wrap_with_negative_axes(mode):
+    nodes = [helper.make_node("Pad", ["x", "pads", "", "axes"], ["y"], mode=mode)]
+    inits = {"pads": _i64(1, 2, 2, 1), "axes": _i64(-1, -2)}
+    model = _model(nodes, [("x", F, [1, 3, 4, 5])], [("y", F, None)], inits, opset=19)
+    _check(model, {"x": _rand(1, 3, 4, 5)})
+
+
+def test_pad_edge_dynamic_dims():
+    nodes = [helper.make_node("Pad", ["x", "pads"], ["y"], mode="edge")]
+    model = _model(nodes, [("x", F, ["n", "m"])], [("y", F, None)], {"pads": _i64(3, 1, 2, 0)})
+    _check(model, {"x": _rand(2, 3)}, {"x": _rand(4, 1)})
+
+
+def test_pad_edge_with_computed_pads_is_refused_naming_the_node():
+    nodes = [helper.make_node("Pad", ["x", "pads"], ["y"], mode="edge", name="edge_pad")]
+    model = _model(nodes, [("x", F, [2, 3]), ("pads", I64, [4])], [("y", F, None)])
+    _refused(model, "edge_pad", "constant pads")
+
+
+def test_pad_wrap_wider_than_the_dim_is_refused():
+    nodes = [helper.make_node("Pad", ["x", "pads"], ["y"], mode="wrap", name="wide_wrap")]
+    model = _model(nodes, [("x", F, [2, 3])], [("y", F, None)], {"pads": _i64(0, 4, 0, 0)}, opset=19)
+    _refused(model, "wide_wrap", "wrap")
+
+
+# MARK: CumSum
+
+
+@pytest.mark.parametrize("axis", [0, -1, -2])
+@pytest.mark.parametrize(("exclusive", "reverse"), [(0, 0), (1, 1)])
+def test_cumsum_negative_axes(axis, exclusive, reverse):
+    nodes = [helper.make_node("CumSum", ["x", "axis"], ["y"], exclusive=exclusive, reverse=reverse)]
+    model = _model(nodes, [("x", F, ["b", 4, 5])], [("y", F, None)], {"axis": np.array(axis, np.int32)})
+    _check(model, {"x": _rand(2, 4, 5)}, {"x": _rand(3, 4, 5)})
+
+
+# MARK: activations
+
+
+@pytest.mark.parametrize("alpha", [None, 0.5, -1.0])
+def test_thresholded_relu(alpha):
+    attrs = {} if alpha is None else {"alpha": alpha}
+    nodes = [helper.make_node("ThresholdedRelu", ["x"], ["y"], **attrs)]
+    model = _model(nodes, [("x", F, ["b", 6])], [("y", F, None)])
+    _check(model, {"x": _rand(2, 6) * 2}, {"x": _rand(3, 6) * 2})
+
+
+@pytest.mark.parametrize(("opset", "axis"), [(13, -1), (13, 1), (13, 0), (11, 1), (11, -1)])
+def test_hardmax(opset, axis):
+    nodes = [helper.make_node("Hardmax", ["x"], ["y"], axis=axis)]
+    model = _model(nodes, [("x", F, [2, 3, 4])], [("y", F, None)], opset=opset)
+    x = _rand(2, 3, 4)
+    x[0, 1, :2] = 5.0  # a tie: the first maximum wins
+    _check(model, {"x": x})
+
+
+@pytest.mark.parametrize("op", ["Mish", "Softplus", "HardSigmoid", "HardSwish", "Celu", "Selu"])
+def test_activations_already_lowered(op):
+    nodes = [helper.make_node(op, ["x"], ["y"])]
+    model = _model(nodes, [("x", F, ["b", 8])], [("y", F, None)], opset=18)
+    _check(model, {"x": _rand(2, 8) * 4}, {"x": _rand(1, 8) * 4}, tol=1e-5)
+
+
+def test_reduce_log_sum_exp_negative_axis():
+    nodes = [helper.make_node("ReduceLogSumExp", ["x"], ["y"], axes=[-1], keepdims=0)]
+    model = _model(nodes, [("x", F, [2, 3, 4])], [("y", F, None)], opset=13)
+    _check(model, {"x": _rand(2, 3, 4) * 30})
+
+
+def test_bitshift_is_refused_naming_the_node():
+    nodes = [helper.make_node("BitShift", ["x", "s"], ["y"], direction="LEFT", name="shl")]
+    model = _model(nodes, [("x", TensorProto.UINT32, [4]), ("s", TensorProto.UINT32, [4])], [("y", TensorProto.UINT32, None)])
+    _refused(model, "shl", "BitShift")
+
+
+def test_resize_cubic_is_refused_with_the_reason():
+    nodes = [helper.make_node("Resize", ["x", "", "scales"], ["y"], mode="cubic", name="bicubic")]
+    inits = {"scales": np.array([1, 1, 2, 2], np.float32)}
+    model = _model(nodes, [("x", F, [1, 1, 4, 4])], [("y", F, None)], inits)
+    _refused(model, "bicubic", "cubic")
