@@ -242,3 +242,109 @@ def test_resize_cubic_is_refused_with_the_reason():
     inits = {"scales": np.array([1, 1, 2, 2], np.float32)}
     model = _model(nodes, [("x", F, [1, 1, 4, 4])], [("y", F, None)], inits)
     _refused(model, "bicubic", "cubic")
+
+
+# MARK: Einsum
+
+
+@pytest.mark.parametrize(
+    ("equation", "shapes"),
+    [
+        ("bij,bjk->bik", [[2, 3, 4], [2, 4, 5]]),
+        ("bhqd,bhkd->bhqk", [[2, 3, 4, 8], [2, 3, 6, 8]]),
+        ("bhqk,bhkd->bhqd", [[2, 3, 4, 6], [2, 3, 6, 8]]),
+        ("ij,jk", [[3, 4], [4, 5]]),
+        ("ij,kj->ik", [[3, 4], [5, 4]]),
+        ("ji,jk->ik", [[4, 3], [4, 5]]),
+        ("bij,bkj->bki", [[2, 3, 4], [2, 5, 4]]),
+        ("i,j->ij", [[3], [4]]),
+        ("i,i->", [[5], [5]]),
+        ("bi,bi->b", [[3, 5], [3, 5]]),
+        ("bnd,dhk->bnhk", [[2, 3, 4], [4, 2, 5]]),
+        ("abcd,cde->abe", [[2, 3, 4, 5], [4, 5, 6]]),
+        ("...ij,...jk->...ik", [[2, 3, 4, 5], [2, 3, 5, 2]]),
+        ("bij,jk->bik", [[2, 3, 4], [4, 5]]),
+        ("bij,bjk->bi", [[2, 3, 4], [2, 4, 5]]),
+        ("ij->ji", [[3, 4]]),
+        ("bij->bj", [[2, 3, 4]]),
+    ],
+)
+def test_einsum(equation, shapes):
+    names = [f"x{k}" for k in range(len(shapes))]
+    nodes = [helper.make_node("Einsum", names, ["y"], equation=equation)]
+    model = _model(nodes, [(n, F, s) for n, s in zip(names, shapes)], [("y", F, None)], opset=12)
+    _check(model, {n: _rand(*s, seed=k) for k, (n, s) in enumerate(zip(names, shapes))}, tol=1e-4)
+
+
+def test_einsum_attention_scores_dynamic_batch_and_sequence():
+    nodes = [helper.make_node("Einsum", ["q", "k"], ["y"], equation="bhqd,bhkd->bhqk")]
+    model = _model(nodes, [("q", F, ["b", 2, "s", 8]), ("k", F, ["b", 2, "s", 8])], [("y", F, None)], opset=12)
+    _check(
+        model,
+        {"q": _rand(1, 2, 3, 8), "k": _rand(1, 2, 3, 8, seed=1)},
+        {"q": _rand(3, 2, 5, 8), "k": _rand(3, 2, 5, 8, seed=1)},
+        tol=1e-4,
+    )
+
+
+def test_einsum_diagonal_and_three_operands_are_refused():
+    nodes = [helper.make_node("Einsum", ["x"], ["y"], equation="ii->i", name="diag")]
+    _refused(_model(nodes, [("x", F, [3, 3])], [("y", F, None)], opset=12), "diag", "diagonal")
+    nodes = [helper.make_node("Einsum", ["a", "b", "c"], ["y"], equation="ij,jk,kl->il", name="chain")]
+    model = _model(nodes, [("a", F, [2, 3]), ("b", F, [3, 4]), ("c", F, [4, 5])], [("y", F, None)], opset=12)
+    _refused(model, "chain", "two-operand")
+
+
+# MARK: ScatterND
+
+
+@pytest.mark.parametrize("reduction", ["none", "add"])
+def test_scatter_nd_constant_indices(reduction):
+    # Rows of a [4, 3, 2] tensor by index pairs, one of them negative.
+    indices = _i64([0, 1], [-1, 2], [2, 0])
+    nodes = [helper.make_node("ScatterND", ["x", "i", "u"], ["y"], reduction=reduction)]
+    model = _model(nodes, [("x", F, [4, 3, 2]), ("u", F, [3, 2])], [("y", F, None)], {"i": indices}, opset=16)
+    _check(model, {"x": _rand(4, 3, 2), "u": _rand(3, 2, seed=1)})
+
+
+def test_scatter_nd_computed_indices_dynamic_data():
+    # A KV-cache style update: whole rows at computed (negative) positions of a dynamic dim.
+    nodes = [helper.make_node("ScatterND", ["x", "i", "u"], ["y"])]
+    inputs = [("x", F, ["n", 4]), ("i", I64, ["k", 1]), ("u", F, ["k", 4])]
+    model = _model(nodes, inputs, [("y", F, None)], opset=13)
+    _check(
+        model,
+        {"x": _rand(5, 4), "i": _i64([1], [-1]), "u": _rand(2, 4, seed=1)},
+        {"x": _rand(7, 4), "i": _i64([0], [-2], [4]), "u": _rand(3, 4, seed=2)},
+    )
+
+
+def test_scatter_nd_int64_data():
+    nodes = [helper.make_node("ScatterND", ["x", "i", "u"], ["y"])]
+    model = _model(nodes, [("x", I64, [6])], [("y", I64, None)], {"i": _i64([4], [0]), "u": _i64(40, 10)})
+    _check(model, {"x": np.arange(6, dtype=np.int64)})
+
+
+def test_scatter_nd_mul_is_refused_naming_the_node():
+    nodes = [helper.make_node("ScatterND", ["x", "i", "u"], ["y"], reduction="mul", name="scatter_mul")]
+    model = _model(nodes, [("x", F, [4]), ("u", F, [1])], [("y", F, None)], {"i": _i64([1])}, opset=16)
+    _refused(model, "scatter_mul", "mul")
+
+
+# MARK: NonZero
+
+
+@pytest.mark.parametrize(("elem", "dtype"), [(F, np.float32), (I64, np.int64), (I32, np.int32), (B, np.bool_)])
+def test_non_zero(elem, dtype):
+    nodes = [helper.make_node("NonZero", ["x"], ["y"])]
+    model = _model(nodes, [("x", elem, ["n", 4])], [("y", I64, None)])
+    x = np.array([[0, 1, 0, 2], [3, 0, 0, 0], [0, 0, 0, 0]]).astype(dtype)
+    _check(model, {"x": x}, {"x": np.zeros((2, 4), dtype)}, {"x": np.ones((1, 4), dtype)})
+
+
+def test_scatter_nd_add_with_repeated_indices_sums_them():
+    # SCATTER_ND sums repeated indices (LiteRT and our kernel), as reduction='add' wants.
+    nodes = [helper.make_node("ScatterND", ["x", "i", "u"], ["y"], reduction="add")]
+    inits = {"i": _i64([1, 0], [1, 0], [2, 1], [1, 0])}
+    model = _model(nodes, [("x", F, [3, 2]), ("u", F, [4])], [("y", F, None)], inits, opset=16)
+    _check(model, {"x": _rand(3, 2), "u": np.array([1, 2, 3, 4], np.float32)})

@@ -202,7 +202,8 @@ extension ONNXToTFLiteRules {
                 target.append(v)
             }
             guard target.filter({ $0 < 0 }).count <= 1 else { throw NotLowerable("equation '\(text)' has several batch dims of unknown size") }
-            z = l.emit("RESHAPE", [z, l.int32s(target)])
+            // A scalar result is a SQUEEZE: an empty shape constant does not survive the file.
+            z = target.isEmpty ? l.emit("SQUEEZE", [z], attributes: [.ints("squeeze_dims", [Int64]())]) : l.emit("RESHAPE", [z, l.int32s(target)])
         }
         try l.bind(0, permuted(z, from: produced, to: out))
     }

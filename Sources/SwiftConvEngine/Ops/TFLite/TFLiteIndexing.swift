@@ -12,6 +12,23 @@ enum TFLiteIndexingKernels {
             }
         }
         r.registerTFLite("GATHER_ND") { _ in GatherNDKernel(batchDims: 0) }
+        // SCATTER_ND: the updates added into zeros of `shape` (repeated indices sum).
+        r.registerTFLite("SCATTER_ND") { _ in
+            TFLiteKernel { inputs, context in
+                let indices = try inputs.tensor(0), updates = try inputs.tensor(1)
+                let dims = try intValues(inputs.tensor(2), "shape")
+                guard dims.allSatisfy({ $0 >= 0 }) else { throw kernelError("SCATTER_ND: shape \(dims) has a negative dim") }
+                let zeros = try Tensor.zeros(updates.dtype, dims)
+                return try ScatterNDKernel(reduction: .add).run([.tensor(zeros), .tensor(indices), .tensor(updates)], context)
+            }
+        }
+        // WHERE with a condition only: the coordinates of its non-zero elements, int64 [n, rank].
+        r.registerTFLite("WHERE") { _ in
+            TFLiteKernel { inputs, context in
+                let columns = try NonZeroKernel().run([inputs[0]], context).outputTensor(0)
+                return [.tensor(try transposed(columns, [1, 0]))]
+            }
+        }
         r.registerTFLite("STRIDED_SLICE") { ctx in
             let spec = StridedSliceSpec(
                 beginMask: ctx.int("begin_mask", default: 0), endMask: ctx.int("end_mask", default: 0),
