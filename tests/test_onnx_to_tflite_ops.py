@@ -348,3 +348,58 @@ def test_scatter_nd_add_with_repeated_indices_sums_them():
     inits = {"i": _i64([1, 0], [1, 0], [2, 1], [1, 0])}
     model = _model(nodes, [("x", F, [3, 2]), ("u", F, [4])], [("y", F, None)], inits, opset=16)
     _check(model, {"x": _rand(3, 2), "u": np.array([1, 2, 3, 4], np.float32)})
+
+
+# MARK: ConvTranspose variants
+
+
+def _conv_transpose(x_shape, w_shape, bias=True, name="", **attrs):
+    inputs = ["x", "w"] + (["b"] if bias else [])
+    inits = {"w": _rand(*w_shape, seed=3) * 0.5}
+    if bias:
+        inits["b"] = _rand(w_shape[1] * attrs.get("group", 1), seed=4)
+    nodes = [helper.make_node("ConvTranspose", inputs, ["y"], name=name, **attrs)]
+    return _model(nodes, [("x", F, x_shape)], [("y", F, None)], inits)
+
+
+@pytest.mark.parametrize(
+    "attrs",
+    [
+        {"group": 2, "strides": [2, 2]},
+        {"group": 4, "strides": [1, 2], "pads": [1, 0, 0, 1]},
+        {"dilations": [2, 2]},
+        {"dilations": [2, 3], "strides": [2, 1], "pads": [1, 1, 2, 0]},
+        {"auto_pad": "SAME_UPPER", "strides": [2, 2]},
+        {"auto_pad": "SAME_LOWER", "strides": [2, 2]},
+        {"auto_pad": "SAME_UPPER", "strides": [2, 2], "output_padding": [1, 1]},
+        {"strides": [3, 3], "output_padding": [2, 1]},
+        {"strides": [2, 2], "pads": [0, 1, 0, 1], "output_padding": [1, 1]},
+        {"strides": [2, 2], "output_shape": [11, 12]},
+        {"auto_pad": "VALID", "strides": [2, 2], "group": 2, "dilations": [2, 1], "output_padding": [1, 0]},
+    ],
+)
+def test_conv_transpose_variants(attrs):
+    group = attrs.get("group", 1)
+    model = _conv_transpose([1, 4, 5, 6], [4, 6 // group if group < 4 else 2, 3, 3], **attrs)
+    _check(model, {"x": _rand(1, 4, 5, 6)}, tol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "attrs",
+    [
+        {"strides": [2, 2]},
+        {"strides": [2, 2], "pads": [1, 1, 1, 1], "output_padding": [1, 1]},
+        {"auto_pad": "SAME_UPPER", "strides": [2, 2], "group": 2},
+        {"strides": [2, 1], "dilations": [1, 2], "pads": [0, 2, 1, 0]},
+    ],
+)
+def test_conv_transpose_dynamic_spatial_size(attrs):
+    group = attrs.get("group", 1)
+    model = _conv_transpose(["n", 4, "h", "w"], [4, 6 // group, 3, 3], **attrs)
+    _check(model, {"x": _rand(1, 4, 5, 6)}, {"x": _rand(2, 4, 3, 7)}, tol=1e-4)
+
+
+def test_conv_transpose_output_padding_not_below_stride_is_refused():
+    attrs = {"strides": [1, 1], "dilations": [2, 2], "output_padding": [1, 1]}
+    model = _conv_transpose([1, 4, 5, 6], [4, 2, 3, 3], name="up", **attrs)
+    _refused(model, "'up'", "output_padding")

@@ -240,48 +240,73 @@ extension ONNXToTFLiteRules {
         try bindChannelsFirst(l, y, rank: rank)
     }
 
-    /// ConvTranspose as TRANSPOSE_CONV: the full result (VALID) or TFLite's SAME crop when
-    /// it is the ONNX pads', else the full result cropped by a SLICE.
+    /// ConvTranspose as TRANSPOSE_CONV: one per group (a SPLIT of the channels before, a
+    /// CONCATENATION after), dilations as a filter with zeros between its taps. It computes the
+    /// full result (VALID, grown by the rows of bias alone that output_padding adds past it) or
+    /// TFLite's SAME crop when that is the ONNX pads'; other pads crop the full result with a
+    /// STRIDED_SLICE. With spatial dims unknown, TRANSPOSE_CONV's output shape is computed from
+    /// the input's at run time (auto_pad SAME_* pads do not depend on the input size).
     static func lowerConvTranspose(_ l: ToTFLiteNode) throws {
-        guard try l.rank(0) == 4, l.elementType(0) == .float32, let shape = l.staticShape(0) else {
-            throw NotLowerable("only 2-D float32 transposed convolutions of a static input shape are lowered")
+        guard try l.rank(0) == 4, l.elementType(0) == .float32, let inShape = l.shape(0) else {
+            throw NotLowerable("only 2-D float32 transposed convolutions are lowered")
         }
-        guard let w = l.constant(1), w.shape.count == 4, w.dtype == .float32, w.shape[0] == shape[1] else {
-            throw NotLowerable("the filter must be a constant float32 [C_in, C_out, kH, kW] tensor")
+        guard var w = l.constant(1), w.shape.count == 4, w.dtype == .float32 else {
+            throw NotLowerable("the filter must be a constant float32 [C_in, C_out/group, kH, kW] tensor")
         }
-        guard l.int("group", 1) == 1 else { throw NotLowerable("grouped ConvTranspose is not lowered") }
+        let group = Int(l.int("group", 1))
+        let cIn = w.shape[0]
+        guard group >= 1, cIn % group == 0, inShape[1].value.map({ $0 == cIn }) ?? true else {
+            throw NotLowerable("group \(group) does not divide the filter's \(cIn) input channels")
+        }
+        let cOut = w.shape[1] * group
         let strides = l.ints("strides")?.map { Int($0) } ?? [1, 1]
         let dilations = l.ints("dilations")?.map { Int($0) } ?? [1, 1]
-        guard strides.count == 2, strides.allSatisfy({ $0 > 0 }), dilations == [1, 1] else {
-            throw NotLowerable("strides must be two positive numbers and dilations 1 (TRANSPOSE_CONV has no dilation)")
-        }
-        let outputPadding = l.ints("output_padding")?.map { Int($0) } ?? [0, 0]
+        guard strides.count == 2, strides.allSatisfy({ $0 > 0 && $0 <= 1 << 16 }), dilations.count == 2,
+            dilations.allSatisfy({ $0 > 0 && $0 <= 1 << 16 })
+        else { throw NotLowerable("strides \(strides) and dilations \(dilations) must be two positive numbers each") }
+        if dilations != [1, 1] { w = try dilatedFilter(w, dilations) }
         let kernel = [w.shape[2], w.shape[3]]
-        let input = [shape[2], shape[3]]
-        let full: [Int] = (0..<2).map { (i: Int) -> Int in strides[i] * (input[i] - 1) + kernel[i] }
-        var pads = l.ints("pads")?.map { Int($0) } ?? [0, 0, 0, 0]
-        let autoPad = l.string("auto_pad", "NOTSET")
-        guard autoPad == "NOTSET" || autoPad == "VALID", pads.count == 4, pads.allSatisfy({ $0 >= 0 }), outputPadding.count == 2 else {
-            throw NotLowerable("auto_pad '\(autoPad)' with pads \(pads) and output_padding \(outputPadding) is not lowered")
+        let outputPadding = l.ints("output_padding")?.map { Int($0) } ?? [0, 0]
+        guard outputPadding.count == 2, (0..<2).allSatisfy({ outputPadding[$0] >= 0 && outputPadding[$0] < strides[$0] }) else {
+            throw NotLowerable("output_padding \(outputPadding) must be two numbers below the strides \(strides)")
         }
-        if autoPad == "VALID" { pads = [0, 0, 0, 0] }
+        let input = [inShape[2].value, inShape[3].value]
+        let full: [Int?] = (0..<2).map { i in input[i].map { strides[i] * ($0 - 1) + kernel[i] } }
+        var pads = l.ints("pads")?.map { Int($0) } ?? [0, 0, 0, 0]
+        guard pads.count == 4, pads.allSatisfy({ $0 >= 0 }) else { throw NotLowerable("pads \(pads) must be four non-negative numbers") }
+        switch l.string("auto_pad", "NOTSET") {
+        case "NOTSET": break
+        case "VALID": pads = [0, 0, 0, 0]
+        case let mode where mode == "SAME_UPPER" || mode == "SAME_LOWER":
+            // The output is input · stride, so the total padding is kernel − stride + output_padding.
+            for i in 0..<2 {
+                let total = kernel[i] - strides[i] + outputPadding[i]
+                guard total >= 0 else { throw NotLowerable("auto_pad \(mode) with a kernel smaller than the stride crops nothing") }
+                pads[i] = mode == "SAME_UPPER" ? total / 2 : total - total / 2
+                pads[i + 2] = total - pads[i]
+            }
+        case let mode: throw NotLowerable("auto_pad '\(mode)' is unknown")
+        }
         if let given = l.ints("output_shape")?.map({ Int($0) }) {
             let wanted = Array(given.suffix(2))
-            guard wanted.count == 2 else { throw NotLowerable("output_shape must give the two spatial sizes") }
-            for i in 0..<2 {
-                let total = full[i] + outputPadding[i] - wanted[i]
+            guard wanted.count == 2, let fullH = full[0], let fullW = full[1] else {
+                throw NotLowerable("output_shape needs the two spatial sizes and a static input size")
+            }
+            for (i, f) in [fullH, fullW].enumerated() {
+                let total = f + outputPadding[i] - wanted[i]
                 guard total >= 0 else { throw NotLowerable("output_shape \(given) is larger than the full result") }
                 pads[i] = total - total / 2
                 pads[i + 2] = total / 2
             }
         }
-        let out: [Int] = (0..<2).map { (i: Int) -> Int in
-            let cropped: Int = full[i] - pads[i] - pads[i + 2]
-            return cropped + outputPadding[i]
+        // Rows of bias alone past the full result, and the rows cut from its end.
+        let extra = (0..<2).map { max(0, outputPadding[$0] - pads[$0 + 2]) }
+        let trim = (0..<2).map { max(0, pads[$0 + 2] - outputPadding[$0]) }
+        if let fullH = full[0], let fullW = full[1] {
+            guard fullH + extra[0] - pads[0] - trim[0] > 0, fullW + extra[1] - pads[1] - trim[1] > 0 else {
+                throw NotLowerable("pads \(pads) leave no output")
+            }
         }
-        guard out.allSatisfy({ $0 > 0 }) else { throw NotLowerable("pads \(pads) leave no output") }
-        let (n, cOut) = (shape[0], w.shape[1])
-        guard let filter = w.transposed([1, 2, 3, 0]) else { throw NotLowerable("the filter cannot be transposed") }
         var biasValues = [Float](repeating: 0, count: cOut)
         if l.has(2) {
             guard let b = l.constant(2), let v = b.float32Values, v.count == cOut else {
@@ -289,29 +314,88 @@ extension ONNXToTFLiteRules {
             }
             biasValues = v
         }
+        guard let filterValues = w.float32Values else { throw NotLowerable("the filter cannot be read") }
         let x = l.toChannelsLast(try l.input(0), rank: 4)
-        let weights = l.floatConstant(filter, l.node.inputs[1] + "_ohwi")
-        let bias = l.floatConstant(Tensor(dtype: .float32, shape: [cOut], values: biasValues))
         // TFLite's SAME crops total/2 in front of an output of ceil(out/stride) input rows.
-        let sameFits = (0..<2).allSatisfy { (i: Int) -> Bool in
-            let rows: Int = (out[i] + strides[i] - 1) / strides[i]
-            return rows == input[i] && full[i] >= out[i] && (full[i] - out[i]) / 2 == pads[i]
+        var same = false
+        if let inH = input[0], let inW = input[1], let fullH = full[0], let fullW = full[1], extra == [0, 0] {
+            let inputs: [Int] = [inH, inW]
+            let fulls: [Int] = [fullH, fullW]
+            same = (0..<2).allSatisfy { (i: Int) -> Bool in
+                let out: Int = fulls[i] - pads[i] - trim[i]
+                let rows: Int = (out + strides[i] - 1) / strides[i]
+                return rows == inputs[i] && (fulls[i] - out) / 2 == pads[i]
+            }
         }
-        let exact = pads == [0, 0, 0, 0] && outputPadding == [0, 0]
-        guard exact || sameFits || (0..<2).allSatisfy({ pads[$0] + out[$0] <= full[$0] }) else {
-            throw NotLowerable("output_padding \(outputPadding) reaches past the full result")
+        let crop = !same && (pads[0] != 0 || pads[1] != 0 || trim != [0, 0])
+        let perGroupOut = cOut / group
+        let shape = try transposeConvShape(
+            l, x, strides: strides, kernel: kernel, grow: same ? [-pads[0] - trim[0], -pads[1] - trim[1]] : extra, channels: perGroupOut)
+        let parts =
+            group == 1 ? [x] : l.emit("SPLIT", [l.int32s([3], shape: []), x], outputs: group, attributes: [.int("num_splits", Int64(group))])
+        let perGroupIn = cIn / group
+        let size = perGroupIn * perGroupOut * kernel[0] * kernel[1]
+        var results: [String] = []
+        for (g, part) in parts.enumerated() {
+            let slice = Tensor(
+                dtype: .float32, shape: [perGroupIn, perGroupOut, kernel[0], kernel[1]],
+                values: Array(filterValues[(g * size)..<((g + 1) * size)]))
+            guard let filter = slice.transposed([1, 2, 3, 0]) else { throw NotLowerable("the filter cannot be transposed") }
+            let bias = Tensor(dtype: .float32, shape: [perGroupOut], values: Array(biasValues[(g * perGroupOut)..<((g + 1) * perGroupOut)]))
+            results.append(
+                l.emit(
+                    "TRANSPOSE_CONV", [shape, l.floatConstant(filter, l.node.inputs[1] + "_ohwi"), part, l.floatConstant(bias)],
+                    attributes: [
+                        .string("padding", same ? "SAME" : "VALID"), .int("stride_h", Int64(strides[0])),
+                        .int("stride_w", Int64(strides[1])), .string("fused_activation_function", "NONE"),
+                    ]))
         }
-        let size = exact || sameFits ? out : full
-        var y = l.emit(
-            "TRANSPOSE_CONV", [l.int32s([n, size[0], size[1], cOut]), weights, x, bias],
-            attributes: [
-                .string("padding", exact || !sameFits ? "VALID" : "SAME"), .int("stride_h", Int64(strides[0])),
-                .int("stride_w", Int64(strides[1])), .string("fused_activation_function", "NONE"),
-            ])
-        if size != out {
-            y = l.emit("SLICE", [y, l.int32s([0, pads[0], pads[1], 0]), l.int32s([n, out[0], out[1], cOut])])
+        var y = group == 1 ? results[0] : concatenate(l, results, axis: 3)
+        if crop {
+            // Rows [pad_begin, size − trim) of H and W; N and C whole (mask bits 0 and 3).
+            var endMask = 0b1001
+            if trim[0] == 0 { endMask |= 0b10 }
+            if trim[1] == 0 { endMask |= 0b100 }
+            y = l.emit(
+                "STRIDED_SLICE",
+                [y, l.int32s([0, pads[0], pads[1], 0]), l.int32s([0, -trim[0], -trim[1], 0]), l.int32s([1, 1, 1, 1])],
+                attributes: [
+                    .int("begin_mask", 0b1001), .int("end_mask", Int64(endMask)), .int("ellipsis_mask", 0), .int("new_axis_mask", 0),
+                    .int("shrink_axis_mask", 0), .int("offset", 0),
+                ])
         }
         try l.bind(0, l.toChannelsFirst(y, rank: 4))
+    }
+
+    /// TRANSPOSE_CONV's int32 output shape [N, stride·(H − 1) + kH + grow, …, channels]: a
+    /// constant when N, H and W are known, else computed from the SHAPE of the NHWC input.
+    static func transposeConvShape(
+        _ l: ToTFLiteNode, _ x: String, strides: [Int], kernel: [Int], grow: [Int], channels: Int
+    ) throws -> String {
+        if let dims = l.staticShape(0) {
+            let h = strides[0] * (dims[2] - 1) + kernel[0] + grow[0]
+            let w = strides[1] * (dims[3] - 1) + kernel[1] + grow[1]
+            return l.int32s([dims[0], h, w, channels])
+        }
+        let scaled = binary(l, "MUL", shapeOf(l, x), l.int32s([1, strides[0], strides[1], 0]))
+        let offset = l.int32s([0, kernel[0] - strides[0] + grow[0], kernel[1] - strides[1] + grow[1], channels])
+        return binary(l, "ADD", scaled, offset)
+    }
+
+    /// A [C_in, C_out, kH, kW] filter with dilation − 1 zeros between its taps: the filter of the
+    /// same transposed convolution without dilation.
+    static func dilatedFilter(_ w: Tensor, _ dilations: [Int]) throws -> Tensor {
+        guard let v = w.float32Values else { throw NotLowerable("the filter cannot be read") }
+        let (planes, kh, kw) = (w.shape[0] * w.shape[1], w.shape[2], w.shape[3])
+        let (dh, dw) = ((kh - 1) * dilations[0] + 1, (kw - 1) * dilations[1] + 1)
+        guard planes * dh * dw <= 1 << 28 else { throw NotLowerable("the dilated filter would be too large") }
+        var out = [Float](repeating: 0, count: planes * dh * dw)
+        for p in 0..<planes {
+            for i in 0..<kh {
+                for j in 0..<kw { out[(p * dh + i * dilations[0]) * dw + j * dilations[1]] = v[(p * kh + i) * kw + j] }
+            }
+        }
+        return Tensor(dtype: .float32, shape: [w.shape[0], w.shape[1], dh, dw], values: out)
     }
 
     static func lowerPool(_ l: ToTFLiteNode, max: Bool) throws {
