@@ -403,3 +403,59 @@ def test_conv_transpose_output_padding_not_below_stride_is_refused():
     attrs = {"strides": [1, 1], "dilations": [2, 2], "output_padding": [1, 1]}
     model = _conv_transpose([1, 4, 5, 6], [4, 2, 3, 3], name="up", **attrs)
     _refused(model, "'up'", "output_padding")
+
+
+# MARK: 3-D Conv and pooling
+
+
+@pytest.mark.parametrize(
+    "attrs",
+    [
+        {},
+        {"pads": [1, 1, 1, 1, 1, 1]},
+        {"strides": [2, 1, 2], "pads": [0, 1, 2, 1, 0, 1]},
+        {"dilations": [2, 1, 1], "pads": [2, 1, 0, 2, 1, 0]},
+        {"strides": [1, 2, 2], "auto_pad": "SAME_UPPER"},
+        {"strides": [2, 2, 2], "auto_pad": "SAME_LOWER"},
+    ],
+)
+def test_conv3d(attrs):
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["y"], **attrs)]
+    inits = {"w": _rand(5, 3, 3, 2, 3, seed=1) * 0.3, "b": _rand(5, seed=2)}
+    model = _model(nodes, [("x", F, [1, 3, 6, 5, 7])], [("y", F, None)], inits)
+    _check(model, {"x": _rand(1, 3, 6, 5, 7)}, tol=1e-4)
+
+
+def test_conv3d_dynamic_batch_and_no_bias():
+    nodes = [helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 0, 1, 1, 0, 1])]
+    model = _model(nodes, [("x", F, ["n", 2, 4, 4, 4])], [("y", F, None)], {"w": _rand(3, 2, 3, 1, 3, seed=1)})
+    _check(model, {"x": _rand(1, 2, 4, 4, 4)}, {"x": _rand(2, 2, 4, 4, 4)}, tol=1e-4)
+
+
+def test_grouped_conv3d_is_refused_naming_the_node():
+    nodes = [helper.make_node("Conv", ["x", "w"], ["y"], group=2, name="conv3d_grouped")]
+    model = _model(nodes, [("x", F, [1, 4, 4, 4, 4])], [("y", F, None)], {"w": _rand(4, 2, 1, 1, 1)})
+    _refused(model, "conv3d_grouped", "group")
+
+
+@pytest.mark.parametrize("op", ["MaxPool", "AveragePool"])
+@pytest.mark.parametrize(
+    "attrs",
+    [
+        {"kernel_shape": [2, 2, 2], "strides": [2, 2, 2]},
+        {"kernel_shape": [3, 2, 3], "strides": [1, 2, 1]},
+        {"kernel_shape": [3, 3, 3], "strides": [2, 2, 2], "pads": [1, 1, 1, 1, 1, 1], "count_include_pad": 1},
+        {"kernel_shape": [2, 3, 2], "auto_pad": "SAME_UPPER", "count_include_pad": 1},
+    ],
+)
+def test_pool3d(op, attrs):
+    if op == "MaxPool":
+        attrs = {k: v for k, v in attrs.items() if k != "count_include_pad"}
+    nodes = [helper.make_node(op, ["x"], ["y"], **attrs)]
+    model = _model(nodes, [("x", F, ["n", 3, 6, 7, 5])], [("y", F, None)])
+    _check(model, {"x": _rand(1, 3, 6, 7, 5)}, {"x": _rand(2, 3, 6, 7, 5)}, tol=1e-5)
+
+
+def test_average_pool3d_excluding_pads_is_refused():
+    nodes = [helper.make_node("AveragePool", ["x"], ["y"], kernel_shape=[3, 3, 3], pads=[1] * 6, name="avg3d")]
+    _refused(_model(nodes, [("x", F, [1, 2, 4, 4, 4])], [("y", F, None)]), "avg3d", "count_include_pad")

@@ -27,6 +27,15 @@ struct ConvAttributes {
     let pads: [Int]?
     let kernelShape: [Int]?
 
+    init(group: Int, autoPad: AutoPad, strides: [Int]?, dilations: [Int]?, pads: [Int]?, kernelShape: [Int]?) {
+        self.group = group
+        self.autoPad = autoPad
+        self.strides = strides
+        self.dilations = dilations
+        self.pads = pads
+        self.kernelShape = kernelShape
+    }
+
     init(_ ctx: KernelBuildContext) throws {
         group = Int(ctx.int("group", default: 1))
         guard group >= 1 else { throw ctx.invalid("group must be positive") }
@@ -167,6 +176,14 @@ struct ConvKernel: Kernel {
     /// Weights packed per group for the GEMM (constant float32 weights only).
     let packed: FloatBuffer?
     let packedShape: [Int]
+
+    /// A Conv of given geometry whose weights are an input (not packed ahead).
+    init(attributes: ConvAttributes) {
+        attrs = attributes
+        activation = nil
+        packed = nil
+        packedShape = []
+    }
 
     init(_ ctx: KernelBuildContext, activation: ConvActivation? = nil) throws {
         attrs = try ConvAttributes(ctx)

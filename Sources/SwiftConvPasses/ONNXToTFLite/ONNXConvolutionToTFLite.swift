@@ -7,6 +7,7 @@ import SwiftConvIR
 /// convolutions one CONV_2D per group). 1-D ops run as 2-D ones on [N, 1, L, C]. ONNX's
 /// explicit pads become TFLite's SAME when they are what SAME computes for the static input
 /// size, and a PAD (PADV2 with the lowest float for max pooling) before a VALID op otherwise.
+/// 3-D Conv and pools are in `ONNXVolumeToTFLite.swift`.
 extension ONNXToTFLiteRules {
     static let convolution: [String: ToTFLiteRule] = [
         "Conv": lowerConv,
@@ -175,8 +176,9 @@ extension ONNXToTFLiteRules {
 
     static func lowerConv(_ l: ToTFLiteNode) throws {
         let rank = try l.rank(0)
+        if rank == 5 { return try lowerConv3D(l) }
         guard rank == 3 || rank == 4, l.elementType(0) == .float32 else {
-            throw NotLowerable("only 1-D and 2-D float32 convolutions are lowered")
+            throw NotLowerable("only 1-D, 2-D and 3-D float32 convolutions are lowered")
         }
         guard var w = l.constant(1), w.shape.count == rank, w.dtype == .float32 else {
             throw NotLowerable("the filter must be a constant float32 [O, I/group, k...] tensor")
@@ -400,8 +402,9 @@ extension ONNXToTFLiteRules {
 
     static func lowerPool(_ l: ToTFLiteNode, max: Bool) throws {
         let rank = try l.rank(0)
+        if rank == 5 { return try lowerPool3D(l, max: max) }
         guard rank == 3 || rank == 4, l.elementType(0) == .float32 else {
-            throw NotLowerable("only 1-D and 2-D float32 pooling is lowered")
+            throw NotLowerable("only 1-D, 2-D and 3-D float32 pooling is lowered")
         }
         guard let given = l.ints("kernel_shape"), given.count == rank - 2 else {
             throw NotLowerable("kernel_shape must have \(rank - 2) dims")

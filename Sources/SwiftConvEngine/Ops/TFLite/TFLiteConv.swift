@@ -3,7 +3,7 @@ import SwiftConvIR
 import SwiftConvKernels
 
 /// TFLite's convolutions and matrix products, float32: CONV_2D, DEPTHWISE_CONV_2D, TRANSPOSE_CONV,
-/// FULLY_CONNECTED, BATCH_MATMUL. NHWC activations, OHWI filters; each lowers to the engine's
+/// CONV_3D, FULLY_CONNECTED, BATCH_MATMUL. NHWC activations, OHWI filters; each lowers to the engine's
 /// packed GEMM so the output comes out in NHWC without a layout change.
 enum TFLiteConvKernels {
     static func register(into r: inout KernelRegistry) {
@@ -15,6 +15,9 @@ enum TFLiteConvKernels {
         }
         r.registerTFLite("TRANSPOSE_CONV") { ctx in
             return try TFLiteTransposeConvKernel(ctx)
+        }
+        r.registerTFLite("CONV_3D") { ctx in
+            return try TFLiteConv3DKernel(ctx)
         }
         r.registerTFLite("FULLY_CONNECTED") { ctx in
             return try TFLiteFullyConnectedKernel(ctx)
@@ -609,5 +612,40 @@ func broadcastMatrixStrides(_ dims: [Int], to batch: [Int]) -> [Int] {
     return (0..<batch.count).map { d in
         let j = d - offset
         return j < 0 || dims[j] == 1 ? 0 : own[j]
+    }
+}
+
+/// CONV_3D: NDHWC input, [kD, kH, kW, C_in, C_out] filter, optional bias. Runs as the engine's
+/// N-D Conv on channels-first copies: 3-D convolutions are rare in TFLite files, and this keeps
+/// one 3-D convolution loop in the engine.
+struct TFLiteConv3DKernel: Kernel {
+    let conv: ConvKernel
+    let activation: TFLiteActivation
+
+    init(_ ctx: KernelBuildContext) throws {
+        let strides = try ["stride_d", "stride_h", "stride_w"].map { try TFLitePadding.positive(ctx, $0, default: 1) }
+        let dilations = try ["dilation_d_factor", "dilation_h_factor", "dilation_w_factor"].map {
+            try TFLitePadding.positive(ctx, $0, default: 1)
+        }
+        let geometry = ConvAttributes(
+            group: 1, autoPad: try TFLitePadding.autoPad(ctx), strides: strides, dilations: dilations, pads: nil, kernelShape: nil)
+        conv = ConvKernel(attributes: geometry)
+        activation = try TFLiteActivation(ctx)
+    }
+
+    func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
+        let x = try tfliteFloatInput(inputs, 0, "CONV_3D"), w = try tfliteFloatInput(inputs, 1, "CONV_3D")
+        guard x.rank == 5, w.rank == 5, w.shape[3] == x.shape[4] else {
+            throw kernelError("CONV_3D: input \(x.shape) and filter \(w.shape) must be NDHWC and [kD, kH, kW, C_in, C_out]")
+        }
+        let bias = try tfliteBias(inputs, 2, count: w.shape[4], "CONV_3D")
+        let channelsFirst = try transposed(x, [0, 4, 1, 2, 3])
+        let filter = try transposed(w, [4, 3, 0, 1, 2])
+        let y = try conv.run([.tensor(channelsFirst), .tensor(filter), bias.map { .tensor($0) }], context).outputTensor(0)
+        let out = try transposed(y, [0, 2, 3, 4, 1])
+        if case .none = activation { return [.tensor(out)] }
+        let p = out.mutableElementPointer(as: Float.self)
+        for i in 0..<out.elementCount { p[i] = activation.apply(p[i]) }
+        return [.tensor(out)]
     }
 }

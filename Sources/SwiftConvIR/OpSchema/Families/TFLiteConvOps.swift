@@ -1,5 +1,5 @@
 /// TFLite's convolutions and matrix products (domain `tflite`, NHWC): CONV_2D, DEPTHWISE_CONV_2D,
-/// TRANSPOSE_CONV, FULLY_CONNECTED, BATCH_MATMUL. Attributes are the builtin options fields.
+/// TRANSPOSE_CONV, CONV_3D (NDHWC), FULLY_CONNECTED, BATCH_MATMUL. Attributes are the builtin options fields.
 enum TFLiteConvOps {
     static let conv2D =
         "padding:s stride_w:i stride_h:i fused_activation_function:s dilation_w_factor:i dilation_h_factor:i"
@@ -28,6 +28,30 @@ enum TFLiteConvOps {
             } else {
                 ctx.setOutput(0, ctx.dtype(2), ShapeMath.unknownShape(rank: 4))
             }
+        }
+        r.add(
+            "CONV_3D", domain: tfl, since: [1], inputs: "11?", outputs: "1",
+            attributes:
+                "padding:s stride_d:i stride_w:i stride_h:i fused_activation_function:s dilation_d_factor:i dilation_w_factor:i"
+                + " dilation_h_factor:i"
+        ) { ctx in
+            // NDHWC input, [kD, kH, kW, C_in, C_out] filter.
+            let dtype = ctx.dtype(0)
+            guard let x = ctx.shape(0), x.count == 5 else {
+                ctx.setOutput(0, dtype, ShapeMath.unknownShape(rank: 5))
+                return
+            }
+            let f = ctx.shape(1)
+            let padding = ctx.string("padding", default: "SAME")
+            var out: Shape = [x[0]]
+            for (i, axis) in ["d", "h", "w"].enumerated() {
+                out.append(
+                    extent(
+                        x[1 + i], filter: f.map { $0.count == 5 ? $0[i] : .unknown } ?? .unknown, stride: ctx.int("stride_\(axis)", default: 1),
+                        dilation: ctx.int("dilation_\(axis)_factor", default: 1), padding: padding))
+            }
+            out.append(f.map { $0.count == 5 ? $0[4] : .unknown } ?? .unknown)
+            ctx.setOutput(0, dtype, out)
         }
         r.add(
             "FULLY_CONNECTED", domain: tfl, since: [1], inputs: "11?", outputs: "1",
