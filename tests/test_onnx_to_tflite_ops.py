@@ -175,12 +175,6 @@ def test_pad_edge_dynamic_dims():
     _check(model, {"x": _rand(2, 3)}, {"x": _rand(4, 1)})
 
 
-def test_pad_edge_with_computed_pads_is_refused_naming_the_node():
-    nodes = [helper.make_node("Pad", ["x", "pads"], ["y"], mode="edge", name="edge_pad")]
-    model = _model(nodes, [("x", F, [2, 3]), ("pads", I64, [4])], [("y", F, None)])
-    _refused(model, "edge_pad", "constant pads")
-
-
 def test_pad_wrap_wider_than_the_dim_is_refused():
     nodes = [helper.make_node("Pad", ["x", "pads"], ["y"], mode="wrap", name="wide_wrap")]
     model = _model(nodes, [("x", F, [2, 3])], [("y", F, None)], {"pads": _i64(0, 4, 0, 0)}, opset=19)

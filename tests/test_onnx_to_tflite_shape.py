@@ -415,9 +415,9 @@ def test_pad_computed_pads():
     _check(model, {"x": _rand(2, 3), "pads": _i64(1, 0, 2, 3)})
 
 
-def test_pad_edge_is_refused_naming_the_node():
+def test_pad_edge_with_computed_pads_is_refused_naming_the_node():
     nodes = [helper.make_node("Pad", ["x", "pads"], ["y"], mode="edge", name="edge_pad")]
-    model = _model(nodes, [("x", F, [2, 3])], [("y", F, None)], {"pads": _i64(1, 1, 1, 1)})
+    model = _model(nodes, [("x", F, [2, 3]), ("pads", I64, [4])], [("y", F, None)])
     with pytest.raises(sc.ConversionError, match="edge_pad.*edge"):
         sc.convert(model, "tflite")
 
