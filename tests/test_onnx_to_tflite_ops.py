@@ -227,7 +227,9 @@ def test_reduce_log_sum_exp_negative_axis():
 
 def test_bitshift_is_refused_naming_the_node():
     nodes = [helper.make_node("BitShift", ["x", "s"], ["y"], direction="LEFT", name="shl")]
-    model = _model(nodes, [("x", TensorProto.UINT32, [4]), ("s", TensorProto.UINT32, [4])], [("y", TensorProto.UINT32, None)])
+    model = _model(
+        nodes, [("x", TensorProto.UINT32, [4]), ("s", TensorProto.UINT32, [4])], [("y", TensorProto.UINT32, None)]
+    )
     _refused(model, "shl", "BitShift")
 
 

@@ -334,7 +334,8 @@ extension ONNXToTFLiteRules {
         let shape = try transposeConvShape(
             l, x, strides: strides, kernel: kernel, grow: same ? [-pads[0] - trim[0], -pads[1] - trim[1]] : extra, channels: perGroupOut)
         let parts =
-            group == 1 ? [x] : l.emit("SPLIT", [l.int32s([3], shape: []), x], outputs: group, attributes: [.int("num_splits", Int64(group))])
+            group == 1
+            ? [x] : l.emit("SPLIT", [l.int32s([3], shape: []), x], outputs: group, attributes: [.int("num_splits", Int64(group))])
         let perGroupIn = cIn / group
         let size = perGroupIn * perGroupOut * kernel[0] * kernel[1]
         var results: [String] = []

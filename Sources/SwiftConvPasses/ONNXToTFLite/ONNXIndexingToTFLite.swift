@@ -279,7 +279,9 @@ extension ONNXToTFLiteRules {
             guard let constantPads else { throw NotLowerable("mode '\(mode)' is lowered only with constant pads") }
             var y = x
             for (axis, (before, after)) in constantPads.enumerated() where before > 0 || after > 0 {
-                y = try mode == "edge" ? edgePadded(l, y, axis: axis, rank: rank, before, after) : wrapPadded(l, y, axis: axis, rank: rank, before, after)
+                y =
+                    try mode == "edge"
+                    ? edgePadded(l, y, axis: axis, rank: rank, before, after) : wrapPadded(l, y, axis: axis, rank: rank, before, after)
             }
             return try l.bind(0, y, as: dtype)
         }

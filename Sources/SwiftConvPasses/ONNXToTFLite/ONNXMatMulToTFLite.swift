@@ -181,7 +181,9 @@ extension ONNXToTFLiteRules {
                 }
                 target.append(product)
             }
-            guard target.filter({ $0 < 0 }).count <= 1 else { throw NotLowerable("equation '\(text)' has several batch dims of unknown size") }
+            guard target.filter({ $0 < 0 }).count <= 1 else {
+                throw NotLowerable("equation '\(text)' has several batch dims of unknown size")
+            }
             return l.emit("RESHAPE", [x, l.int32s(target)])
         }
         // Each operand in the order that needs no TRANSPOSE when one exists (adj_x, adj_y).
@@ -193,7 +195,9 @@ extension ONNXToTFLiteRules {
             permuted(operands[0], from: a, to: orderA), adjX ? contracted : freeA, adjX ? freeA : contracted, of: 0)
         let y = try grouped(
             permuted(operands[1], from: b, to: orderB), adjY ? freeB : contracted, adjY ? contracted : freeB, of: 1)
-        var z = l.emit("BATCH_MATMUL", [x, y], attributes: [.int("adj_x", adjX ? 1 : 0), .int("adj_y", adjY ? 1 : 0), .int("asymmetric_quantize_inputs", 0)])
+        var z = l.emit(
+            "BATCH_MATMUL", [x, y],
+            attributes: [.int("adj_x", adjX ? 1 : 0), .int("adj_y", adjY ? 1 : 0), .int("asymmetric_quantize_inputs", 0)])
         let produced = batch + freeA + freeB
         if freeA.count != 1 || freeB.count != 1 {
             var target = batch.map { size($0) ?? -1 }
@@ -201,9 +205,13 @@ extension ONNXToTFLiteRules {
                 guard let v = size(label) else { throw NotLowerable("equation '\(text)' splits indices of unknown size") }
                 target.append(v)
             }
-            guard target.filter({ $0 < 0 }).count <= 1 else { throw NotLowerable("equation '\(text)' has several batch dims of unknown size") }
+            guard target.filter({ $0 < 0 }).count <= 1 else {
+                throw NotLowerable("equation '\(text)' has several batch dims of unknown size")
+            }
             // A scalar result is a SQUEEZE: an empty shape constant does not survive the file.
-            z = target.isEmpty ? l.emit("SQUEEZE", [z], attributes: [.ints("squeeze_dims", [Int64]())]) : l.emit("RESHAPE", [z, l.int32s(target)])
+            z =
+                target.isEmpty
+                ? l.emit("SQUEEZE", [z], attributes: [.ints("squeeze_dims", [Int64]())]) : l.emit("RESHAPE", [z, l.int32s(target)])
         }
         try l.bind(0, permuted(z, from: produced, to: out))
     }

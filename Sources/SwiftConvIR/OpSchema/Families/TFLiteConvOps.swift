@@ -47,7 +47,8 @@ enum TFLiteConvOps {
             for (i, axis) in ["d", "h", "w"].enumerated() {
                 out.append(
                     extent(
-                        x[1 + i], filter: f.map { $0.count == 5 ? $0[i] : .unknown } ?? .unknown, stride: ctx.int("stride_\(axis)", default: 1),
+                        x[1 + i], filter: f.map { $0.count == 5 ? $0[i] : .unknown } ?? .unknown,
+                        stride: ctx.int("stride_\(axis)", default: 1),
                         dilation: ctx.int("dilation_\(axis)_factor", default: 1), padding: padding))
             }
             out.append(f.map { $0.count == 5 ? $0[4] : .unknown } ?? .unknown)

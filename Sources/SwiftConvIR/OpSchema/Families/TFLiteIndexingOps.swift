@@ -18,7 +18,9 @@ enum TFLiteIndexingOps {
                 ctx.setOutput(0, ctx.dtype(0), shape)
             })
         r.add("GATHER_ND", domain: tfl, since: [1], inputs: "11", outputs: "1", rule: { ctx in ctx.setOutput(0, ctx.dtype(0), nil) })
-        r.add("SCATTER_ND", domain: tfl, since: [1], inputs: "111", outputs: "1", rule: { ctx in ctx.setOutput(0, ctx.dtype(1), ctx.values(2)) })
+        r.add(
+            "SCATTER_ND", domain: tfl, since: [1], inputs: "111", outputs: "1",
+            rule: { ctx in ctx.setOutput(0, ctx.dtype(1), ctx.values(2)) })
         r.add(
             "WHERE", domain: tfl, since: [1], inputs: "1", outputs: "1",
             rule: { ctx in ctx.setOutput(0, .int64, ctx.shape(0).map { [.unknown, .known($0.count)] }) })
