@@ -218,6 +218,15 @@ def test_squeeze_to_scalar():
     _check(model, {"x": _rand(1)})
 
 
+def test_reshape_to_scalar_reads_an_empty_shape_constant():
+    # RESHAPE's shape [] is a constant with no elements; its buffer is empty in the file, which
+    # sc.Interpreter must still read as that constant (as LiteRT does), not as a missing value.
+    nodes = [helper.make_node("Reshape", ["x", "shape"], ["y"])]
+    model = _model(nodes, [("x", F, [1, 1])], [("y", F, [])], {"shape": np.zeros([0], np.int64)})
+    content = _check(model, {"x": _rand(1, 1)})
+    assert "RESHAPE" in _ops(content)
+
+
 # MARK: Slice
 
 

@@ -233,6 +233,19 @@ struct Importer {
         graph.initializers.removeAll { t in
             written.contains(t.name) && t.metadata.contains { $0.key == TFLiteKeys.isVariable && $0.value == "1" }
         }
+        // A constant with no elements (a RESHAPE's shape [0] to a scalar) has an empty buffer,
+        // which the file cannot tell apart from "no data". When no operator writes it and the
+        // caller does not feed it, it is that empty constant, as LiteRT reads it.
+        let defined = written.union(graph.initializers.map(\.name))
+        let read = Set(graph.nodes.flatMap(\.inputs))
+        for info in infos where read.contains(info.name) && !defined.contains(info.name) {
+            guard case .tensor(let dtype, let dims?, _)? = info.type, dtype != .string, let shape = dims.concrete, shape.contains(0)
+            else { continue }
+            var empty = SwiftConvIR.Tensor(name: info.name, dtype: dtype, shape: shape, storage: try TensorStorage(zeroedByteCount: 0))
+            empty.quantization = info.type?.quantization
+            empty.metadata = info.metadata
+            graph.initializers.append(empty)
+        }
         return graph
     }
 
