@@ -640,6 +640,7 @@ def test_fuzz_convert(sc, chunk):
 FOUND_CRASHES = {
     68: "Transpose perm [0, -2, 1, 3]: TransposeCancellation composed it with an index out of range",
     2142: "an int8 CONCATENATION output scale of 1e-45: its requantization was infinite and trapped",
+    5002: "an int8 CONV_2D input with 0 channels: the group count was a remainder by zero",
 }
 
 
