@@ -385,7 +385,10 @@ def m_onnx_dtype(rng, bases):
     where = rng.choice(["input", "output", "initializer", "initializer"])
     if where == "initializer":
         init = rng.choice(list(g.initializer))
-        same_size = {TensorProto.FLOAT: [TensorProto.INT32, TensorProto.UINT32], TensorProto.INT64: [TensorProto.DOUBLE]}
+        same_size = {
+            TensorProto.FLOAT: [TensorProto.INT32, TensorProto.UINT32],
+            TensorProto.INT64: [TensorProto.DOUBLE],
+        }
         if init.data_type in same_size and rng.random() < 0.7:
             t = rng.choice(same_size[init.data_type])
         init.data_type = t
@@ -641,6 +644,7 @@ FOUND_CRASHES = {
     68: "Transpose perm [0, -2, 1, 3]: TransposeCancellation composed it with an index out of range",
     2142: "an int8 CONCATENATION output scale of 1e-45: its requantization was infinite and trapped",
     5002: "an int8 CONV_2D input with 0 channels: the group count was a remainder by zero",
+    7194: "an int8 AVERAGE_POOL_2D 2**31 - 1 wide: its tap-count table was a Swift array of 8 GiB",
 }
 
 
