@@ -183,6 +183,25 @@ def test_resize_cubic_is_refused_naming_the_node():
         sc.convert(m, "tflite")
 
 
+@pytest.mark.parametrize("perm", [[0, 7, 1, 3], [0, -2, 1, 3], [0, 2, 2**63 - 1, 1], [0, 1, 1, 3]])
+def test_transpose_with_a_bad_perm_after_a_conv_is_refused_naming_the_node(perm):
+    # The conv's layout transposes meet this one: composing with a perm index out of range trapped.
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], "conv", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node("Transpose", ["c"], ["y"], "the_bad_transpose", perm=perm),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 6, 6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [numpy_helper.from_array(_weights(4, 3, 3, 3), "w")],
+    )
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    with pytest.raises(sc.ConversionError, match=r"the_bad_transpose.*not a permutation"):
+        sc.convert(m, "tflite")
+
+
 @pytest.mark.parametrize("mode", ["DCR", "CRD"])
 def test_depth_to_space(mode):
     check(_model([helper.make_node("DepthToSpace", ["x"], ["y"], blocksize=2, mode=mode)], [1, 8, 3, 4]), [1, 8, 3, 4])

@@ -52,8 +52,11 @@ public struct TransposeCancellation: ModelPass {
         return changed
     }
 
+    /// A Transpose's perm; nil unless it is a permutation of its axes (a model chooses it, and
+    /// composing or inverting an index out of range would trap): such a node stays where it is.
     private func perm(_ n: Node) -> [Int]? {
-        guard n.opType == "Transpose", n.canonicalDomain.isEmpty, n.inputs.count == 1, let p = n.attribute("perm")?.ints
+        guard n.opType == "Transpose", n.canonicalDomain.isEmpty, n.inputs.count == 1, let p = n.attribute("perm")?.ints,
+            p.count <= 64, Set(p) == Set((0..<p.count).map { Int64($0) })
         else { return nil }
         return p.map { Int($0) }
     }

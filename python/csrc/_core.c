@@ -1129,6 +1129,49 @@ static int utf8_names(PyObject *tuple, const char **out) {
     return 0;
 }
 
+/* The named inputs of one Swift call (Session.run, Calibrator.feed, verify): two tuples, their
+ * UTF-8 names (alive as long as `names`) and values (owned). Zero-initialize, then unpack; always
+ * release, also after a failed unpack. */
+typedef struct {
+    PyObject *names, *values;
+    const char **c_names;
+    sc_value **c_values;
+    Py_ssize_t count, made;
+} named_inputs;
+
+/* 0, or -1 with an exception. */
+static int named_inputs_unpack(named_inputs *in, PyObject *names_arg, PyObject *values_arg) {
+    in->names = PySequence_Tuple(names_arg);
+    if (in->names == NULL) return -1;
+    in->values = PySequence_Tuple(values_arg);
+    if (in->values == NULL) return -1;
+    in->count = PyTuple_GET_SIZE(in->names);
+    if (PyTuple_GET_SIZE(in->values) != in->count) {
+        raise_code(SC_ERR_INVALID_ARGUMENT, "input_names and inputs differ in length");
+        return -1;
+    }
+    in->c_names = PyMem_Calloc((size_t)in->count + 1, sizeof(char *));
+    in->c_values = PyMem_Calloc((size_t)in->count + 1, sizeof(sc_value *));
+    if (!in->c_names || !in->c_values) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (utf8_names(in->names, in->c_names) < 0) return -1;
+    for (; in->made < in->count; in->made++) {
+        in->c_values[in->made] = value_from_object(PyTuple_GET_ITEM(in->values, in->made), 0);
+        if (in->c_values[in->made] == NULL) return -1;
+    }
+    return 0;
+}
+
+static void named_inputs_release(named_inputs *in) {
+    for (Py_ssize_t i = 0; i < in->made; i++) sc_value_release(in->c_values[i]);
+    PyMem_Free(in->c_names);
+    PyMem_Free(in->c_values);
+    Py_XDECREF(in->names);
+    Py_XDECREF(in->values);
+}
+
 /* run(input_names, inputs, output_names=None, run_options=None) -> list, without the GIL while
  * the model runs. On the main thread Ctrl-C stops the run and raises KeyboardInterrupt. */
 static PyObject *Session_run(SessionObject *self, PyObject *args, PyObject *kwargs) {
@@ -1145,37 +1188,26 @@ static PyObject *Session_run(SessionObject *self, PyObject *args, PyObject *kwar
     sc_run_options *run_options = options_arg != Py_None ? ((RunOptionsObject *)options_arg)->options : NULL;
     sc_run_options *own_options = NULL;
     PyObject *result = NULL;
-    PyObject *input_names = PySequence_Tuple(names_arg);
-    PyObject *inputs = input_names ? PySequence_Tuple(inputs_arg) : NULL;
-    PyObject *output_names = (inputs && outputs_arg != Py_None) ? PySequence_Tuple(outputs_arg) : NULL;
-    const char **in_names = NULL, **out_names = NULL;
-    sc_value **in_values = NULL, **out_values = NULL;
-    Py_ssize_t n_in = 0, made = 0, n_out = 0;
-    if (inputs == NULL || (outputs_arg != Py_None && output_names == NULL)) goto done;
-    n_in = PyTuple_GET_SIZE(input_names);
-    if (PyTuple_GET_SIZE(inputs) != n_in) {
-        raise_code(SC_ERR_INVALID_ARGUMENT, "input_names and inputs differ in length");
-        goto done;
-    }
-    if (output_names != NULL) {
+    named_inputs in = {0};
+    PyObject *output_names = NULL;
+    const char **out_names = NULL;
+    sc_value **out_values = NULL;
+    Py_ssize_t n_out = 0;
+    if (named_inputs_unpack(&in, names_arg, inputs_arg) < 0) goto done;
+    if (outputs_arg != Py_None) {
+        output_names = PySequence_Tuple(outputs_arg);
+        if (output_names == NULL) goto done;
         n_out = PyTuple_GET_SIZE(output_names);
     } else {
         n_out = self->output_count;
     }
-    in_names = PyMem_Calloc((size_t)n_in + 1, sizeof(char *));
-    in_values = PyMem_Calloc((size_t)n_in + 1, sizeof(sc_value *));
     out_names = PyMem_Calloc((size_t)n_out + 1, sizeof(char *));
     out_values = PyMem_Calloc((size_t)n_out + 1, sizeof(sc_value *));
-    if (!in_names || !in_values || !out_names || !out_values) {
+    if (!out_names || !out_values) {
         PyErr_NoMemory();
         goto done;
     }
-    if (utf8_names(input_names, in_names) < 0) goto done;
     if (output_names != NULL && utf8_names(output_names, out_names) < 0) goto done;
-    for (; made < n_in; made++) {
-        in_values[made] = value_from_object(PyTuple_GET_ITEM(inputs, made), 0);
-        if (in_values[made] == NULL) goto done;
-    }
     sc_status *status;
     sc_session *session = self->session;
     const char *const *wanted = output_names != NULL ? out_names : NULL;
@@ -1190,7 +1222,7 @@ static PyObject *Session_run(SessionObject *self, PyObject *args, PyObject *kwar
     }
     int watching = run_options != NULL ? watch_sigint(run_options) : 0;
     Py_BEGIN_ALLOW_THREADS
-    status = sc_session_run_with_options(session, run_options, in_names, in_values, (size_t)n_in, wanted,
+    status = sc_session_run_with_options(session, run_options, in.c_names, in.c_values, (size_t)in.count, wanted,
                                          (size_t)n_out, out_values);
     Py_END_ALLOW_THREADS
     if (watching) {
@@ -1222,13 +1254,9 @@ static PyObject *Session_run(SessionObject *self, PyObject *args, PyObject *kwar
     }
 done:
     sc_run_options_release(own_options);
-    for (Py_ssize_t i = 0; i < made; i++) sc_value_release(in_values[i]);
-    PyMem_Free(in_names);
-    PyMem_Free(in_values);
+    named_inputs_release(&in);
     PyMem_Free(out_names);
     PyMem_Free(out_values);
-    Py_XDECREF(input_names);
-    Py_XDECREF(inputs);
     Py_XDECREF(output_names);
     return result;
 }
@@ -1326,31 +1354,11 @@ static PyObject *Calibrator_feed(CalibratorObject *self, PyObject *args) {
     PyObject *names_arg, *inputs_arg;
     if (!PyArg_ParseTuple(args, "OO:feed", &names_arg, &inputs_arg)) return NULL;
     PyObject *result = NULL;
-    PyObject *input_names = PySequence_Tuple(names_arg);
-    PyObject *inputs = input_names ? PySequence_Tuple(inputs_arg) : NULL;
-    const char **in_names = NULL;
-    sc_value **in_values = NULL;
-    Py_ssize_t n_in = 0, made = 0;
-    if (inputs == NULL) goto done;
-    n_in = PyTuple_GET_SIZE(input_names);
-    if (PyTuple_GET_SIZE(inputs) != n_in) {
-        raise_code(SC_ERR_INVALID_ARGUMENT, "input_names and inputs differ in length");
-        goto done;
-    }
-    in_names = PyMem_Calloc((size_t)n_in + 1, sizeof(char *));
-    in_values = PyMem_Calloc((size_t)n_in + 1, sizeof(sc_value *));
-    if (!in_names || !in_values) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    if (utf8_names(input_names, in_names) < 0) goto done;
-    for (; made < n_in; made++) {
-        in_values[made] = value_from_object(PyTuple_GET_ITEM(inputs, made), 0);
-        if (in_values[made] == NULL) goto done;
-    }
+    named_inputs in = {0};
+    if (named_inputs_unpack(&in, names_arg, inputs_arg) < 0) goto done;
     sc_status *status;
     Py_BEGIN_ALLOW_THREADS
-    status = sc_calibrator_feed(self->calibrator, in_names, in_values, (size_t)n_in);
+    status = sc_calibrator_feed(self->calibrator, in.c_names, in.c_values, (size_t)in.count);
     Py_END_ALLOW_THREADS
     if (status != NULL) {
         raise_status(status);
@@ -1358,11 +1366,7 @@ static PyObject *Calibrator_feed(CalibratorObject *self, PyObject *args) {
     }
     result = Py_NewRef(Py_None);
 done:
-    for (Py_ssize_t i = 0; i < made; i++) sc_value_release(in_values[i]);
-    PyMem_Free(in_names);
-    PyMem_Free(in_values);
-    Py_XDECREF(input_names);
-    Py_XDECREF(inputs);
+    named_inputs_release(&in);
     return result;
 }
 
@@ -1744,34 +1748,14 @@ static PyObject *verify(PyObject *module, PyObject *args, PyObject *kwargs) {
         return NULL;
     options.per_layer = per_layer;
     PyObject *result = NULL;
-    PyObject *input_names = PySequence_Tuple(names_arg);
-    PyObject *inputs = input_names ? PySequence_Tuple(inputs_arg) : NULL;
-    const char **in_names = NULL;
-    sc_value **in_values = NULL;
-    Py_ssize_t n_in = 0, made = 0;
-    if (inputs == NULL) goto done;
-    n_in = PyTuple_GET_SIZE(input_names);
-    if (PyTuple_GET_SIZE(inputs) != n_in) {
-        raise_code(SC_ERR_INVALID_ARGUMENT, "input_names and inputs differ in length");
-        goto done;
-    }
-    in_names = PyMem_Calloc((size_t)n_in + 1, sizeof(char *));
-    in_values = PyMem_Calloc((size_t)n_in + 1, sizeof(sc_value *));
-    if (!in_names || !in_values) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    if (utf8_names(input_names, in_names) < 0) goto done;
-    for (; made < n_in; made++) {
-        in_values[made] = value_from_object(PyTuple_GET_ITEM(inputs, made), 0);
-        if (in_values[made] == NULL) goto done;
-    }
+    named_inputs in = {0};
+    if (named_inputs_unpack(&in, names_arg, inputs_arg) < 0) goto done;
     sc_buffer *buffer = NULL;
     sc_status *status;
     const sc_model *ref_model = ((ModelObject *)reference)->model;
     const sc_model *cand_model = ((ModelObject *)candidate)->model;
     Py_BEGIN_ALLOW_THREADS
-    status = sc_model_verify(ref_model, cand_model, in_names, in_values, (size_t)n_in, &options, &buffer);
+    status = sc_model_verify(ref_model, cand_model, in.c_names, in.c_values, (size_t)in.count, &options, &buffer);
     Py_END_ALLOW_THREADS
     if (status != NULL) {
         raise_status(status);
@@ -1780,11 +1764,7 @@ static PyObject *verify(PyObject *module, PyObject *args, PyObject *kwargs) {
     result = PyUnicode_DecodeUTF8((const char *)sc_buffer_data(buffer), (Py_ssize_t)sc_buffer_size(buffer), "replace");
     sc_buffer_release(buffer);
 done:
-    for (Py_ssize_t i = 0; i < made; i++) sc_value_release(in_values[i]);
-    PyMem_Free(in_names);
-    PyMem_Free(in_values);
-    Py_XDECREF(input_names);
-    Py_XDECREF(inputs);
+    named_inputs_release(&in);
     return result;
 }
 

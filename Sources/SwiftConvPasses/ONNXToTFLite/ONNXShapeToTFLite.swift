@@ -216,15 +216,10 @@ extension ONNXToTFLiteRules {
         try l.bind(0, broadcast(l, x, to: target), as: dtype)
     }
 
-    /// BROADCAST_TO as version 2, the first LiteRT registers.
+    /// BROADCAST_TO (its version, like every op's, is `TFLiteOpVersions`'s choice).
     static func broadcast(_ l: ToTFLiteNode, _ x: String, to shape: String) -> String {
-        let y = l.emit("BROADCAST_TO", [x, shape])
-        l.scope.nodes[l.scope.nodes.count - 1].metadata.append(MetadataEntry(tfliteVersionKey, "2"))
-        return y
+        l.emit("BROADCAST_TO", [x, shape])
     }
-
-    /// The node metadata key the TFLite exporter reads an operator's version from.
-    static let tfliteVersionKey = "tflite.version"
 
     /// FILL with the `value` attribute (float32 0 by default), in the value's own type: the
     /// elements are data, only the dims come from shape arithmetic.

@@ -5,7 +5,8 @@ import SwiftConvIR
 /// Order matters: layout-sensitive ops are lowered first, each NHWC op between ONNX
 /// transposes; `TransposeCancellation` then moves those transposes through the ONNX ops
 /// still there and cancels the pairs; the second lowering turns everything left (the
-/// remaining transposes too) into TFLite ops; activations are fused last.
+/// remaining transposes too) into TFLite ops; activations are fused; once shape inference has
+/// typed every value, `TFLiteOpVersionPass` gives each op the version its types and options need.
 /// `preparation` runs before any of it: the caller's constant folding and fusions, which
 /// need the engine and so cannot live in this module.
 public enum ONNXToTFLite {
@@ -32,6 +33,7 @@ public enum ONNXToTFLite {
         ]
         if !options.keepLayout { passes.append(ChannelsLastBoundary()) }
         passes.append(ShapeInferencePass())
+        passes.append(TFLiteOpVersionPass())
         passes.append(TFLiteSignatureDef())
         return PassPipeline(name: "onnx-to-tflite", passes: passes)
     }

@@ -208,6 +208,7 @@ extension TFLiteLoweringRules {
     /// ConvInteger with a filter of ones; padding reads 0), divided by that tap count rounding
     /// half away from zero. A float average rounds ties its own way.
     static func lowerIntegerAveragePool(_ l: NodeLowering) throws -> Bool {
+        let maxTapTableElements = 1 << 22
         guard let x = l.int8Quantization(input: 0), let y = l.int8Quantization(output: 0), x.scale == y.scale,
             x.zeroPoint == y.zeroPoint, let clamp = quantizedActivationRange(l.string("fused_activation_function", "NONE"), y),
             let s = l.shape(0), s.count == 4, let h = s[1].value, let w = s[2].value, let c = s[3].value, c > 0
@@ -220,17 +221,25 @@ extension TFLiteLoweringRules {
             pads.count == 4
         else { return false }
         // Output size and taps inside the image per window, per spatial axis (TFLite's SAME/VALID).
-        func taps(_ size: Int, _ axis: Int) -> [Int] {
-            let out = (size + Int(pads[axis]) + Int(pads[axis + 2]) - kernel[axis]) / strides[axis] + 1
+        // The model chooses the sizes and the window, so the tables they make are bounded.
+        func taps(_ size: Int, _ axis: Int) throws -> [Int] {
+            guard let span = Checked.sumOrNil(size, Int(pads[axis]), Int(pads[axis + 2]), -kernel[axis]) else {
+                throw NotLowerable("the pooled size of spatial axis \(axis) overflows")
+            }
+            let out = span / strides[axis] + 1
+            guard out <= maxTapTableElements else { throw NotLowerable("\(out) pooled positions on spatial axis \(axis)") }
             return (0..<max(out, 0)).map { o in
                 let start = o * strides[axis] - Int(pads[axis])
                 return min(size, start + kernel[axis]) - max(0, start)
             }
         }
-        let (rows, columns) = (taps(h, 0), taps(w, 1))
-        let counts = rows.flatMap { r in columns.map { Int32(r * $0) } }
+        let (rows, columns) = (try taps(h, 0), try taps(w, 1))
+        guard let cells = Checked.productOrNil(rows.count, columns.count), cells <= maxTapTableElements,
+            let filterSize = Checked.productOrNil(c, kernel[0], kernel[1]), filterSize <= maxTapTableElements
+        else { throw NotLowerable("a \(rows.count)x\(columns.count) output with a \(kernel) window is too large to lower exactly") }
+        let counts = rows.flatMap { r in columns.map { Checked.productOrNil(r, $0).flatMap { Int32(exactly: $0) } ?? -1 } }
         guard !counts.isEmpty, counts.allSatisfy({ $0 > 0 }) else { return false }
-        let ones = Tensor(dtype: .int8, shape: [c, 1] + kernel, values: [Int8](repeating: 1, count: c * kernel[0] * kernel[1]))
+        let ones = Tensor(dtype: .int8, shape: [c, 1] + kernel, values: [Int8](repeating: 1, count: filterSize))
         let sums = l.emit(
             "ConvInteger", [l.toNCHW(try l.raw(0)), l.scope.constant(l.fresh() + "_ones", ones)],
             attributes: [.ints("kernel_shape", kernel), .ints("strides", strides), .ints("pads", pads), .int("group", Int64(c))])

@@ -185,7 +185,7 @@ struct TFLiteConv2DKernel: Kernel {
         guard x.rank == 4, w.rank == 4 else { throw kernelError("CONV_2D expects 4-D input and filter, got \(x.shape), \(w.shape)") }
         let n = x.shape[0], h = x.shape[1], wd = x.shape[2], cin = x.shape[3]
         let cout = w.shape[0], kh = w.shape[1], kw = w.shape[2], cg = w.shape[3]
-        guard cg > 0, cin % cg == 0, cout % (cin / cg) == 0 else {
+        guard cg > 0, cin > 0, cin % cg == 0, cout % (cin / cg) == 0 else {
             throw kernelError("CONV_2D: filter \(w.shape) does not fit \(cin) input channels")
         }
         let groups = cin / cg, mg = cout / groups

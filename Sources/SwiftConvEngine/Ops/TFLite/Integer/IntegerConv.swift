@@ -236,7 +236,7 @@ struct IntegerConv2DKernel: Kernel {
         }
         let wzp = Int32(clamping: wq?.zeroPoint.first ?? 0)
         let inChannels = ctx.inputType(0)?.tensorShape?.last.flatMap { if case .known(let v) = $0 { v } else { nil } } ?? ic
-        guard inChannels % ic == 0, oc % (inChannels / ic) == 0 else {
+        guard inChannels > 0, inChannels % ic == 0, oc % (inChannels / ic) == 0 else {
             throw ctx.invalid("\(inChannels) input channels do not split into groups of \(ic) for \(oc) filters")
         }
         groups = inChannels / ic

@@ -95,6 +95,8 @@ struct IntegerConcatKernel: Kernel {
     let inputs: [TensorQuant]
     let output: TensorQuant
     let clamp: ClosedRange<Int32>
+    /// Per input, `(s, b)` of its requantization; nil when it has the output's quantization.
+    let rescales: [(scale: Float, bias: Float)?]
 
     init(_ ctx: KernelBuildContext) throws {
         axis = ctx.int("axis", default: 0)
@@ -104,6 +106,19 @@ struct IntegerConcatKernel: Kernel {
         clamp = output.range
         guard inputs.allSatisfy({ $0.storage == storage }) else {
             throw SwiftConvError.unsupportedOp("CONCATENATION of mixed storage types").at(ctx.nodeContext)
+        }
+        let (out, range) = (output, clamp)
+        rescales = try inputs.enumerated().map { k, q in
+            if q.scale == out.scale && q.zeroPoint == out.zeroPoint { return nil }
+            let scale = q.scale * (1 / out.scale)
+            let bias = -Float(q.zeroPoint) * scale
+            // A model chooses its scales: one whose extreme values would requantize to an
+            // infinity or NaN cannot become an integer.
+            let extremes = [Float(range.lowerBound), Float(range.upperBound)].map { $0 * scale + bias }
+            guard extremes.allSatisfy(\.isFinite) else {
+                throw ctx.invalid("input \(k) scale \(q.scale) and output scale \(out.scale) give no finite requantization")
+            }
+            return (scale, bias)
         }
     }
 
@@ -119,10 +134,8 @@ struct IntegerConcatKernel: Kernel {
         var outShape = first.shape
         outShape[ax] = ts.reduce(0) { $0 + $1.shape[ax] }
         let parts = try ts.enumerated().map { i, t -> [Int32] in
-            let q = inputs[i], v = try widenedIntegers(t)
-            if q.scale == output.scale && q.zeroPoint == output.zeroPoint { return v }
-            let scale = q.scale * (1 / output.scale)
-            let bias = -Float(q.zeroPoint) * scale
+            let v = try widenedIntegers(t)
+            guard let (scale, bias) = rescales[i] else { return v }
             return v.map { x in
                 let y = (Float(x) * scale + bias).rounded(.toNearestOrAwayFromZero) + Float(output.zeroPoint)
                 return Int32(min(max(y, Float(clamp.lowerBound)), Float(clamp.upperBound)))
