@@ -359,6 +359,77 @@ def test_while_runs_again_with_the_same_result():
         np.testing.assert_array_equal(a, b)
 
 
+def _gru_text_classifier(vocab=50, embed=8, hidden=6, classes=3, seed=3):
+    """A text classifier as torch.onnx.export writes one: token ids [batch, sequence] ->
+    embedding Gather -> Transpose -> bidirectional GRU whose zero initial state is
+    ConstantOfShape of a shape computed from the input -> Y_h of both directions -> Gemm."""
+    rng = np.random.default_rng(seed)
+
+    def init(name, *shape):
+        return numpy_helper.from_array(rng.uniform(-0.5, 0.5, shape).astype(np.float32), name)
+
+    def ints(name, values):
+        return numpy_helper.from_array(np.array(values, np.int64), name)
+
+    inits = [
+        init("embedding", vocab, embed),
+        init("W", 2, 3 * hidden, embed),
+        init("R", 2, 3 * hidden, hidden),
+        init("B", 2, 6 * hidden),
+        init("fc_w", classes, 2 * hidden),
+        init("fc_b", classes),
+        ints("zero", [0]),
+        ints("two", [2]),
+        ints("hidden", [hidden]),
+        ints("flat", [-1, 2 * hidden]),
+    ]
+    nodes = [
+        helper.make_node("Gather", ["embedding", "tokens"], ["embedded"]),
+        helper.make_node("Transpose", ["embedded"], ["x"], perm=[1, 0, 2]),
+        helper.make_node("Shape", ["tokens"], ["tokens_shape"]),
+        helper.make_node("Gather", ["tokens_shape", "zero"], ["batch"], axis=0),
+        helper.make_node("Concat", ["two", "batch", "hidden"], ["h0_shape"], axis=0),
+        helper.make_node("ConstantOfShape", ["h0_shape"], ["h0"]),
+        helper.make_node(
+            "GRU",
+            ["x", "W", "R", "B", "", "h0"],
+            ["", "y_h"],
+            name="gru",
+            hidden_size=hidden,
+            direction="bidirectional",
+            linear_before_reset=1,
+        ),
+        helper.make_node("Transpose", ["y_h"], ["y_h_batch"], perm=[1, 0, 2]),
+        helper.make_node("Reshape", ["y_h_batch", "flat"], ["features"]),
+        helper.make_node("Gemm", ["features", "fc_w", "fc_b"], ["logits"], transB=1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "gru_text",
+        [helper.make_tensor_value_info("tokens", TensorProto.INT64, ["batch", "sequence"])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", classes])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+def test_torch_style_gru_text_classifier():
+    model = _gru_text_classifier()
+    content = sc.convert(model, "tflite").to_bytes()
+    session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(4)
+    for batch, seq in ((2, 9), (1, 30), (3, 2)):
+        feeds = {"tokens": rng.integers(0, 50, (batch, seq), dtype=np.int64)}
+        (want,) = session.run(None, feeds)
+        got, ops = _litert(content, feeds, ["logits"])
+        assert ops.count("WHILE") == 2
+        assert np.std(want) > 0.01
+        np.testing.assert_allclose(got[0], want, atol=TOLERANCE, rtol=0)
+        np.testing.assert_allclose(_ours(content, feeds, ["logits"])[0], want, atol=TOLERANCE, rtol=0)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.int32])
 def test_dynamic_update_slice_matches_litert(dtype):
     """The loops' DYNAMIC_UPDATE_SLICE in sc.Interpreter and LiteRT, start indices clamped so
@@ -387,6 +458,9 @@ def test_dynamic_update_slice_matches_litert(dtype):
         assert not np.array_equal(want, x)
         np.testing.assert_array_equal(want[clamped[0] : clamped[0] + 2, :, clamped[2] : clamped[2] + 2], u)
         np.testing.assert_array_equal(_ours(content, feeds, ["y"])[0], want)
+    # An update larger than the operand is an error (LiteRT's Prepare refuses it too).
+    with pytest.raises(sc.SwiftconvError, match="larger than the operand"):
+        _ours(content, {"x": x, "u": np.zeros((5, 5, 2), dtype), "s": np.zeros(3, np.int32)}, ["y"])
 
 
 # What cannot be lowered is reported

@@ -35,7 +35,10 @@ extension ONNXToTFLiteRules {
             if p.isRead(2) { whyNotSequenceOp.append("Y_c is read (TFLite's LSTM does not output its cell state)") }
         }
         if whyNotSequenceOp.isEmpty { return try sequenceLSTM(l, p) }
-        if let steps = p.steps, steps > 0, steps <= maxUnrolledSteps { return try unrolled(l, p, steps: steps) }
+        if let steps = p.steps {
+            guard steps > 0 else { throw NotLowerable("an empty sequence is not lowered") }
+            if steps <= maxUnrolledSteps { return try unrolled(l, p, steps: steps) }
+        }
         try looped(l, p)
     }
 
