@@ -174,10 +174,14 @@ extension ONNXToTFLiteRules {
         init(_ l: ToTFLiteNode, _ p: RecurrentLayer, direction d: Int) {
             recurrent = (0..<p.cell.gates).map { g in l.floatConstant(p.recurrentWeights(d, g)) }
             let units = p.hidden
-            peepholes = p.peepholes.map { all in (0..<3).map { k in l.floatConstant(p.vector(Array(all[d][k * units..<(k + 1) * units]))) } }
+            peepholes = p.peepholes.map { all in (0..<3).map { k in l.floatConstant(p.vector(Array(all[d][k * units..<(k + 1) * units]))) }
+            }
             candidateRecurrentBias = p.cell == .gru && p.linearBeforeReset ? l.floatConstant(p.vector(p.recurrentBias(d, 2))) : nil
             clip = p.clip.map { c in
-                (l.floatConstant(Tensor(dtype: .float32, shape: [], values: [-c])), l.floatConstant(Tensor(dtype: .float32, shape: [], values: [c])))
+                (
+                    l.floatConstant(Tensor(dtype: .float32, shape: [], values: [-c])),
+                    l.floatConstant(Tensor(dtype: .float32, shape: [], values: [c]))
+                )
             }
             one = p.cell == .lstm && p.inputForget ? l.floatConstant(Tensor(dtype: .float32, shape: [], values: [Float(1)])) : nil
         }
@@ -348,7 +352,9 @@ extension ONNXToTFLiteRules {
             let terms = (0..<p.cell.gates).map { g in sequenceInputTerm(l, p, x, direction: d, gate: g) }
             let termGates = terms.indices.filter { !terms[$0].isEmpty }
             let one = l.int32s([1], shape: [])
-            let first = reverse ? l.emit("SUB", [steps, one], attributes: [.string("fused_activation_function", "NONE")]) : l.int32s([0], shape: [])
+            let first =
+                reverse
+                ? l.emit("SUB", [steps, one], attributes: [.string("fused_activation_function", "NONE")]) : l.int32s([0], shape: [])
             // Loop values: i, T, terms, h, [c], [Y's buffer].
             var values = [first, steps] + termGates.map { terms[$0] }
             var types = [int32Scalar, int32Scalar] + termGates.map { _ in sequenceType }
@@ -382,7 +388,8 @@ extension ONNXToTFLiteRules {
                 let constants = CellConstants(l, p, direction: d)
                 let next = try cellStep(l, p, direction: d, constants, terms: stepTerms, h: v[hIndex], c: cIndex.map { v[$0] })
                 var out = v
-                out[0] = l.emit("ADD", [i, l.int32s([reverse ? -1 : 1], shape: [])], attributes: [.string("fused_activation_function", "NONE")])
+                out[0] = l.emit(
+                    "ADD", [i, l.int32s([reverse ? -1 : 1], shape: [])], attributes: [.string("fused_activation_function", "NONE")])
                 out[hIndex] = next.h
                 if let cIndex, let c = next.c { out[cIndex] = c }
                 if let yIndex {

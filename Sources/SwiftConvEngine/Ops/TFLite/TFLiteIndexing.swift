@@ -347,7 +347,8 @@ struct StridedSliceSpec: Sendable {
 func dynamicUpdateSlice(_ operand: Tensor, update: Tensor, start: Tensor) throws -> Tensor {
     guard update.dtype == operand.dtype, update.rank == operand.rank else {
         throw kernelError(
-            "DYNAMIC_UPDATE_SLICE: the update (\(update.dtype) \(update.shape)) must have the operand's type and rank (\(operand.dtype) \(operand.shape))")
+            "DYNAMIC_UPDATE_SLICE: the update (\(update.dtype) \(update.shape)) must have the operand's type and rank (\(operand.dtype) \(operand.shape))"
+        )
     }
     guard zip(update.shape, operand.shape).allSatisfy({ $0 <= $1 }) else {
         throw kernelError("DYNAMIC_UPDATE_SLICE: the update \(update.shape) is larger than the operand \(operand.shape)")
