@@ -338,6 +338,19 @@ def test_while_gru_without_bias_clip_and_initial_state():
     _check_lengths("GRU", [(7, 2), (2, 3)], batch=None, bias=False, clip=0.5, initial_states="input")
 
 
+def test_while_converts_back_to_onnx():
+    """The TFLite file's WHILE loops (and DYNAMIC_UPDATE_SLICE) convert back to ONNX, which
+    onnxruntime runs to the original model's outputs."""
+    model = _recurrent_model("LSTM", seq=None, batch=None, direction="bidirectional", clip=0.4)
+    back = sc.convert(sc.convert(model, "tflite").to_bytes(), "onnx").to_bytes()
+    session = ort.InferenceSession(back, providers=["CPUExecutionProvider"])
+    for seq, batch in ((6, 2), (2, 3)):
+        feeds = _feeds(model, seq, batch)
+        names, want = _onnxruntime(model, feeds)
+        for name, w, g in zip(names, want, session.run(names, feeds)):
+            np.testing.assert_allclose(g, w, atol=TOLERANCE, rtol=0, err_msg=name)
+
+
 def test_long_static_sequence_becomes_while():
     """Past 64 steps a static sequence loops too; 64 steps are still unrolled."""
     ops = _check(_recurrent_model("GRU", seq=65, direction="bidirectional"), seq=65)
@@ -448,6 +461,8 @@ def test_dynamic_update_slice_matches_litert(dtype):
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("tflite", 1)])
     content = sc.convert(model.SerializeToString(), "tflite").to_bytes()
+    # TFLite -> ONNX lowers it too (Pad and Where), run by onnxruntime.
+    back = ort.InferenceSession(sc.convert(content, "onnx").to_bytes(), providers=["CPUExecutionProvider"])
     rng = np.random.default_rng(0)
     x = (rng.standard_normal((4, 5, 3)) * 100).astype(dtype)
     u = (rng.standard_normal((2, 5, 2)) * 100).astype(dtype)
@@ -458,6 +473,7 @@ def test_dynamic_update_slice_matches_litert(dtype):
         assert not np.array_equal(want, x)
         np.testing.assert_array_equal(want[clamped[0] : clamped[0] + 2, :, clamped[2] : clamped[2] + 2], u)
         np.testing.assert_array_equal(_ours(content, feeds, ["y"])[0], want)
+        np.testing.assert_array_equal(back.run(["y"], feeds)[0], want)
     # An update larger than the operand is an error (LiteRT's Prepare refuses it too).
     with pytest.raises(sc.SwiftconvError, match="larger than the operand"):
         _ours(content, {"x": x, "u": np.zeros((5, 5, 2), dtype), "s": np.zeros(3, np.int32)}, ["y"])
