@@ -351,10 +351,10 @@ extension ONNXToTFLiteRules {
             let reverse = p.directions[d] == .reverse
             let terms = (0..<p.cell.gates).map { g in sequenceInputTerm(l, p, x, direction: d, gate: g) }
             let termGates = terms.indices.filter { !terms[$0].isEmpty }
-            let one = l.int32s([1], shape: [])
             let first =
                 reverse
-                ? l.emit("SUB", [steps, one], attributes: [.string("fused_activation_function", "NONE")]) : l.int32s([0], shape: [])
+                ? l.emit("SUB", [steps, l.int32s([1], shape: [])], attributes: [.string("fused_activation_function", "NONE")])
+                : l.int32s([0], shape: [])
             // Loop values: i, T, terms, h, [c], [Y's buffer].
             var values = [first, steps] + termGates.map { terms[$0] }
             var types = [int32Scalar, int32Scalar] + termGates.map { _ in sequenceType }
