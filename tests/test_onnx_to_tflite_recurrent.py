@@ -1,11 +1,12 @@
 """ONNX -> TFLite of LSTM, GRU and RNN (issue 10): small onnx.helper models converted by
 swiftconv, run in LiteRT (ai_edge_litert) and in sc.Interpreter, compared with onnxruntime
 on the original ONNX model. An LSTM that TFLite's UNIDIRECTIONAL_SEQUENCE_LSTM computes
-becomes that op; the rest is unrolled over a static sequence length."""
+becomes that op; the rest is unrolled over a static sequence of up to 64 steps, and becomes a
+WHILE loop over a longer or dynamic one."""
 
 import numpy as np
 import pytest
-from tflite_runner import run_interpreter
+from tflite_runner import run_interpreter, run_litert
 from tflite_runner import run_ours as _ours
 
 import swiftconv as sc
@@ -283,6 +284,201 @@ def test_rnn_relu_layout_1():
     _check_layout_1("RNN", activations=["Relu"], outputs=("Y_h",))
 
 
+# WHILE loops: a dynamic or long sequence
+
+
+def _check_lengths(op, lengths, layout=0, **kwargs):
+    """Converts once with a dynamic sequence (and batch), runs at each (seq, batch) of
+    `lengths`; asserts a WHILE loop per direction and no unrolled steps (outside the loops only
+    each gate's input FULLY_CONNECTED over the whole sequence)."""
+    model = _recurrent_model(op, seq=None, layout=layout, **kwargs)
+    twin = _recurrent_model(op, seq=None, layout=0, **kwargs) if layout == 1 else None
+    dirs = 2 if kwargs.get("direction") == "bidirectional" else 1
+    for seq, batch in lengths:
+        ops = _check(model, seq=seq, batch=batch, layout0=twin)
+        assert ops.count("WHILE") == dirs, ops
+        assert "UNIDIRECTIONAL_SEQUENCE_LSTM" not in ops
+        assert ops.count("FULLY_CONNECTED") <= GATES[op] * dirs, ops
+
+
+LOOPED = {
+    "GRU": {},
+    "GRU_linear_before_reset": {"linear_before_reset": 1},
+    "RNN": {"initial_states": "input"},
+    "LSTM_clip": {"clip": 0.4},
+    "LSTM_initial_states": {"initial_states": "input", "peepholes": True, "outputs": ("Y", "Y_h", "Y_c")},
+}
+
+
+@pytest.mark.parametrize("direction", ["forward", "reverse", "bidirectional"])
+@pytest.mark.parametrize("layout", [0, 1])
+@pytest.mark.parametrize("variant", sorted(LOOPED))
+def test_dynamic_sequence_becomes_while(variant, layout, direction):
+    op = variant.split("_")[0]
+    _check_lengths(op, [(4, 2), (11, 1), (1, 3)], layout=layout, batch=None, direction=direction, **LOOPED[variant])
+
+
+def test_while_with_static_batch_and_only_y_h_read():
+    _check_lengths("GRU", [(6, 2), (2, 2)], batch=2, outputs=("Y_h",), direction="bidirectional")
+
+
+def test_while_lstm_coupled_input_forget_and_relu():
+    _check_lengths(
+        "LSTM",
+        [(5, 2), (3, 1)],
+        batch=None,
+        input_forget=1,
+        peepholes=True,
+        activations=["Sigmoid", "Relu", "Tanh"],
+        outputs=("Y", "Y_c"),
+    )
+
+
+def test_while_gru_without_bias_clip_and_initial_state():
+    _check_lengths("GRU", [(7, 2), (2, 3)], batch=None, bias=False, clip=0.5, initial_states="input")
+
+
+def test_while_converts_back_to_onnx():
+    """The TFLite file's WHILE loops (and DYNAMIC_UPDATE_SLICE) convert back to ONNX, which
+    onnxruntime runs to the original model's outputs."""
+    model = _recurrent_model("LSTM", seq=None, batch=None, direction="bidirectional", clip=0.4)
+    back = sc.convert(sc.convert(model, "tflite").to_bytes(), "onnx").to_bytes()
+    session = ort.InferenceSession(back, providers=["CPUExecutionProvider"])
+    for seq, batch in ((6, 2), (2, 3)):
+        feeds = _feeds(model, seq, batch)
+        names, want = _onnxruntime(model, feeds)
+        for name, w, g in zip(names, want, session.run(names, feeds)):
+            np.testing.assert_allclose(g, w, atol=TOLERANCE, rtol=0, err_msg=name)
+
+
+def test_long_static_sequence_becomes_while():
+    """Past 64 steps a static sequence loops too; 64 steps are still unrolled."""
+    ops = _check(_recurrent_model("GRU", seq=65, direction="bidirectional"), seq=65)
+    assert ops.count("WHILE") == 2 and "UNPACK" not in ops
+    ops = _check(_recurrent_model("RNN", seq=64, initial_states="input"), seq=64)
+    assert "WHILE" not in ops and "UNPACK" in ops
+
+
+def test_while_runs_again_with_the_same_result():
+    """A loop holds no state between invokes."""
+    model = _recurrent_model("GRU", seq=None, batch=None, direction="reverse")
+    content = sc.convert(model, "tflite").to_bytes()
+    feeds = _feeds(model, 6, 2)
+    it = litert.Interpreter(model_content=content)
+    first = run_interpreter(it, feeds, ["Y", "Y_h"])
+    first = [y.copy() for y in first]
+    second = run_interpreter(it, feeds, ["Y", "Y_h"])
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+
+
+def _gru_text_classifier(vocab=50, embed=8, hidden=6, classes=3, seed=3):
+    """A text classifier as torch.onnx.export writes one: token ids [batch, sequence] ->
+    embedding Gather -> Transpose -> bidirectional GRU whose zero initial state is
+    ConstantOfShape of a shape computed from the input -> Y_h of both directions -> Gemm."""
+    rng = np.random.default_rng(seed)
+
+    def init(name, *shape):
+        return numpy_helper.from_array(rng.uniform(-0.5, 0.5, shape).astype(np.float32), name)
+
+    def ints(name, values):
+        return numpy_helper.from_array(np.array(values, np.int64), name)
+
+    inits = [
+        init("embedding", vocab, embed),
+        init("W", 2, 3 * hidden, embed),
+        init("R", 2, 3 * hidden, hidden),
+        init("B", 2, 6 * hidden),
+        init("fc_w", classes, 2 * hidden),
+        init("fc_b", classes),
+        ints("zero", [0]),
+        ints("two", [2]),
+        ints("hidden", [hidden]),
+        ints("flat", [-1, 2 * hidden]),
+    ]
+    nodes = [
+        helper.make_node("Gather", ["embedding", "tokens"], ["embedded"]),
+        helper.make_node("Transpose", ["embedded"], ["x"], perm=[1, 0, 2]),
+        helper.make_node("Shape", ["tokens"], ["tokens_shape"]),
+        helper.make_node("Gather", ["tokens_shape", "zero"], ["batch"], axis=0),
+        helper.make_node("Concat", ["two", "batch", "hidden"], ["h0_shape"], axis=0),
+        helper.make_node("ConstantOfShape", ["h0_shape"], ["h0"]),
+        helper.make_node(
+            "GRU",
+            ["x", "W", "R", "B", "", "h0"],
+            ["", "y_h"],
+            name="gru",
+            hidden_size=hidden,
+            direction="bidirectional",
+            linear_before_reset=1,
+        ),
+        helper.make_node("Transpose", ["y_h"], ["y_h_batch"], perm=[1, 0, 2]),
+        helper.make_node("Reshape", ["y_h_batch", "flat"], ["features"]),
+        helper.make_node("Gemm", ["features", "fc_w", "fc_b"], ["logits"], transB=1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "gru_text",
+        [helper.make_tensor_value_info("tokens", TensorProto.INT64, ["batch", "sequence"])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", classes])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+def test_torch_style_gru_text_classifier():
+    model = _gru_text_classifier()
+    content = sc.convert(model, "tflite").to_bytes()
+    session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(4)
+    for batch, seq in ((2, 9), (1, 30), (3, 2)):
+        feeds = {"tokens": rng.integers(0, 50, (batch, seq), dtype=np.int64)}
+        (want,) = session.run(None, feeds)
+        got, ops = _litert(content, feeds, ["logits"])
+        assert ops.count("WHILE") == 2
+        assert np.std(want) > 0.01
+        np.testing.assert_allclose(got[0], want, atol=TOLERANCE, rtol=0)
+        np.testing.assert_allclose(_ours(content, feeds, ["logits"])[0], want, atol=TOLERANCE, rtol=0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int32])
+def test_dynamic_update_slice_matches_litert(dtype):
+    """The loops' DYNAMIC_UPDATE_SLICE in sc.Interpreter and LiteRT, start indices clamped so
+    the update fits (XLA's semantics): a tflite-domain node passes through the conversion."""
+    elem = TensorProto.FLOAT if dtype == np.float32 else TensorProto.INT32
+    node = helper.make_node("DYNAMIC_UPDATE_SLICE", ["x", "u", "s"], ["y"], domain="tflite")
+    graph = helper.make_graph(
+        [node],
+        "update",
+        [
+            helper.make_tensor_value_info("x", elem, [4, 5, 3]),
+            helper.make_tensor_value_info("u", elem, [2, 5, 2]),
+            helper.make_tensor_value_info("s", TensorProto.INT32, [3]),
+        ],
+        [helper.make_tensor_value_info("y", elem, [4, 5, 3])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("tflite", 1)])
+    content = sc.convert(model.SerializeToString(), "tflite").to_bytes()
+    # TFLite -> ONNX lowers it too (Pad and Where), run by onnxruntime.
+    back = ort.InferenceSession(sc.convert(content, "onnx").to_bytes(), providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((4, 5, 3)) * 100).astype(dtype)
+    u = (rng.standard_normal((2, 5, 2)) * 100).astype(dtype)
+    for start in ([0, 0, 0], [1, 0, 1], [3, 2, 5], [-2, -1, -7], [2, 0, 1]):
+        feeds = {"x": x, "u": u, "s": np.array(start, np.int32)}
+        want = run_litert(content, feeds, ["y"])[0]
+        clamped = [min(max(0, b), n - k) for b, n, k in zip(start, x.shape, u.shape)]
+        assert not np.array_equal(want, x)
+        np.testing.assert_array_equal(want[clamped[0] : clamped[0] + 2, :, clamped[2] : clamped[2] + 2], u)
+        np.testing.assert_array_equal(_ours(content, feeds, ["y"])[0], want)
+        np.testing.assert_array_equal(back.run(["y"], feeds)[0], want)
+    # An update larger than the operand is an error (LiteRT's Prepare refuses it too).
+    with pytest.raises(sc.SwiftconvError, match="larger than the operand"):
+        _ours(content, {"x": x, "u": np.zeros((5, 5, 2), dtype), "s": np.zeros(3, np.int32)}, ["y"])
+
+
 # What cannot be lowered is reported
 
 
@@ -292,14 +488,14 @@ def _conversion_error(model):
     return str(e.value)
 
 
-def test_gru_dynamic_sequence_is_reported():
-    message = _conversion_error(_recurrent_model("GRU", seq=None))
-    assert "gru_node" in message and "sequence length is dynamic" in message
-
-
-def test_lstm_y_c_with_dynamic_sequence_is_reported():
-    message = _conversion_error(_recurrent_model("LSTM", seq=None, outputs=("Y", "Y_c")))
-    assert "lstm_node" in message and "Y_c" in message
+def test_dynamic_sequence_lens_is_reported():
+    """sequence_lens is lowered only when it is the full static length."""
+    model = onnx.load_from_string(_recurrent_model("GRU", seq=None, initial_states="input"))
+    model.graph.input.append(helper.make_tensor_value_info("lens", TensorProto.INT32, [2]))
+    node = model.graph.node[0]
+    node.input[4] = "lens"
+    message = _conversion_error(model.SerializeToString())
+    assert "gru_node" in message and "sequence_lens" in message
 
 
 def test_unsupported_activation_is_reported():

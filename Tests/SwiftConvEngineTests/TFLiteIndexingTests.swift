@@ -164,3 +164,22 @@ private func stridedSlice(
     #expect(throws: SwiftConvError.self) { try runTFLite1("TOPK_V2", [v, int32s([5], [])]) }
     #expect(throws: SwiftConvError.self) { try runTFLite1("FILL", [int32s([-2]), floats([1], [])]) }
 }
+
+/// DYNAMIC_UPDATE_SLICE: the update written where the start says, each start clamped so the
+/// update fits (hostile starts included); mismatched ranks, types and sizes throw.
+@Test func tfliteDynamicUpdateSliceClampsAndChecks() throws {
+    let x = floats(iota(6), [2, 3])
+    let u = floats([10, 11], [1, 2])
+    let placed = try runTFLite1("DYNAMIC_UPDATE_SLICE", [x, u, int32s([1, 0])])
+    #expect(placed.shape == [2, 3])
+    #expect(placed.values(as: Float.self) == [0, 1, 2, 10, 11, 5])
+    let clamped = try runTFLite1("DYNAMIC_UPDATE_SLICE", [x, u, int32s([Int32.max, Int32.min])])
+    #expect(clamped.values(as: Float.self) == [0, 1, 2, 10, 11, 5])
+    let right = try runTFLite1("DYNAMIC_UPDATE_SLICE", [x, u, int32s([-7, 2])])
+    #expect(right.values(as: Float.self) == [0, 10, 11, 3, 4, 5])
+    #expect(throws: SwiftConvError.self) { try runTFLite1("DYNAMIC_UPDATE_SLICE", [x, floats(iota(8), [2, 4]), int32s([0, 0])]) }
+    #expect(throws: SwiftConvError.self) { try runTFLite1("DYNAMIC_UPDATE_SLICE", [x, floats([1, 2], [2]), int32s([0])]) }
+    #expect(throws: SwiftConvError.self) { try runTFLite1("DYNAMIC_UPDATE_SLICE", [x, u, int32s([0])]) }
+    #expect(throws: SwiftConvError.self) { try runTFLite1("DYNAMIC_UPDATE_SLICE", [x, u, floats([0, 0])]) }
+    #expect(throws: SwiftConvError.self) { try runTFLite1("DYNAMIC_UPDATE_SLICE", [x, int32s([1, 2], [1, 2]), int32s([0, 0])]) }
+}

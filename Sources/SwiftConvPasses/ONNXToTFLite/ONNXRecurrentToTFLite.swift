@@ -10,9 +10,9 @@ import SwiftConvIR
 /// run, they neither carry the last run's state nor fix the batch.
 ///
 /// Everything else, GRU and RNN always (TFLite has no GRU, and this engine no
-/// UNIDIRECTIONAL_SEQUENCE_RNN), is unrolled over a static sequence length into
-/// FULLY_CONNECTED, LOGISTIC/TANH/RELU, MUL and ADD per step; a dynamic sequence length there
-/// is reported (a WHILE loop would be needed).
+/// UNIDIRECTIONAL_SEQUENCE_RNN), computes the cell with FULLY_CONNECTED, LOGISTIC/TANH/RELU,
+/// MUL and ADD per step: unrolled over a static sequence of up to `maxUnrolledSteps`, in a
+/// WHILE loop (one per direction) over a longer or dynamic one. Both share `cellStep`.
 extension ONNXToTFLiteRules {
     static let recurrent: [String: ToTFLiteRule] = [
         "LSTM": { l in try lowerRecurrent(l, RecurrentLayer(l, cell: .lstm)) },
@@ -35,11 +35,11 @@ extension ONNXToTFLiteRules {
             if p.isRead(2) { whyNotSequenceOp.append("Y_c is read (TFLite's LSTM does not output its cell state)") }
         }
         if whyNotSequenceOp.isEmpty { return try sequenceLSTM(l, p) }
-        guard p.steps != nil else {
-            throw NotLowerable(
-                (whyNotSequenceOp + ["the sequence length is dynamic (only a static length is unrolled)"]).joined(separator: "; "))
+        if let steps = p.steps {
+            guard steps > 0 else { throw NotLowerable("an empty sequence is not lowered") }
+            if steps <= maxUnrolledSteps { return try unrolled(l, p, steps: steps) }
         }
-        try unrolled(l, p)
+        try looped(l, p)
     }
 
     // MARK: UNIDIRECTIONAL_SEQUENCE_LSTM
@@ -155,107 +155,153 @@ extension ONNXToTFLiteRules {
         return l.emit("PACK", values, attributes: [.int("values_count", Int64(values.count)), .int("axis", Int64(axis))])
     }
 
+    // MARK: the cell, shared by the unrolled and the looped forms
+
+    /// The constants one direction's steps read, made in the graph that computes the steps
+    /// (the main graph when unrolled, the WHILE body when looped).
+    struct CellConstants {
+        /// Each gate's recurrent weights [hidden, hidden].
+        let recurrent: [String]
+        /// Peephole vectors i, o, f (LSTM with P).
+        let peepholes: [String]?
+        /// The candidate gate's recurrent bias, applied inside the reset product (GRU with linear_before_reset).
+        let candidateRecurrentBias: String?
+        /// -clip and clip, when the gate inputs are clipped.
+        let clip: (low: String, high: String)?
+        /// 1, for the coupled forget gate f = 1 - i.
+        let one: String?
+
+        init(_ l: ToTFLiteNode, _ p: RecurrentLayer, direction d: Int) {
+            recurrent = (0..<p.cell.gates).map { g in l.floatConstant(p.recurrentWeights(d, g)) }
+            let units = p.hidden
+            peepholes = p.peepholes.map { all in (0..<3).map { k in l.floatConstant(p.vector(Array(all[d][k * units..<(k + 1) * units]))) }
+            }
+            candidateRecurrentBias = p.cell == .gru && p.linearBeforeReset ? l.floatConstant(p.vector(p.recurrentBias(d, 2))) : nil
+            clip = p.clip.map { c in
+                (
+                    l.floatConstant(Tensor(dtype: .float32, shape: [], values: [-c])),
+                    l.floatConstant(Tensor(dtype: .float32, shape: [], values: [c]))
+                )
+            }
+            one = p.cell == .lstm && p.inputForget ? l.floatConstant(Tensor(dtype: .float32, shape: [], values: [Float(1)])) : nil
+        }
+    }
+
+    /// Gate `g`'s input contribution over the whole sequence, with the biases that sit outside
+    /// any product with the state: one FULLY_CONNECTED, [seq, batch, hidden] (layout 1:
+    /// [batch, seq, hidden]). The coupled forget gate (input_forget) has none: "".
+    static func sequenceInputTerm(_ l: ToTFLiteNode, _ p: RecurrentLayer, _ x: String, direction d: Int, gate g: Int) -> String {
+        if p.cell == .lstm && p.inputForget && g == 2 { return "" }
+        var withRecurrentBias = true
+        if p.cell == .gru && g == 2 { withRecurrentBias = !p.linearBeforeReset }
+        let bias = l.floatConstant(p.vector(p.inputBias(d, g, plusRecurrent: withRecurrentBias)))
+        return l.emit(
+            "FULLY_CONNECTED", [x, l.floatConstant(p.inputWeights(d, g)), bias],
+            attributes: [.string("fused_activation_function", "NONE"), .int("keep_num_dims", 1)])
+    }
+
+    /// One time step of direction `d`: the new h (and c, LSTM) from the step's input terms per
+    /// gate ([batch, hidden]; "" for the coupled forget gate) and the previous h and c (nil:
+    /// zeros, whose recurrent products are left out).
+    static func cellStep(
+        _ l: ToTFLiteNode, _ p: RecurrentLayer, direction d: Int, _ k: CellConstants, terms: [String], h: String?, c: String?
+    ) throws -> (h: String, c: String?) {
+        let acts = p.activations[d]
+        func add(_ a: String, _ b: String) -> String { l.emit("ADD", [a, b], attributes: [.string("fused_activation_function", "NONE")]) }
+        func sub(_ a: String, _ b: String) -> String { l.emit("SUB", [a, b], attributes: [.string("fused_activation_function", "NONE")]) }
+        func mul(_ a: String, _ b: String) -> String { l.emit("MUL", [a, b], attributes: [.string("fused_activation_function", "NONE")]) }
+        func recurrentTerm(_ h: String, _ g: Int, bias: String = "") -> String {
+            l.emit("FULLY_CONNECTED", [h, k.recurrent[g], bias], attributes: [.string("fused_activation_function", "NONE")])
+        }
+        /// ONNX clips every gate's input (not the cell state) before its activation.
+        func activate(_ x: String, _ name: String) throws -> String {
+            var v = x
+            if let clip = k.clip { v = l.emit("MAXIMUM", [l.emit("MINIMUM", [v, clip.high]), clip.low]) }
+            return try activation(v, name, l)
+        }
+        /// Gate `g`'s pre-activation: input term plus the recurrent product (none while h is zero).
+        func gate(_ g: Int) -> String { h.map { add(terms[g], recurrentTerm($0, g)) } ?? terms[g] }
+        switch p.cell {
+        case .rnn:
+            return (try activate(gate(0), acts[0]), nil)
+        case .gru:
+            // ONNX's GRU gates: z, r, h (the candidate).
+            let z = try activate(gate(0), acts[0])
+            let r = try activate(gate(1), acts[0])
+            let candidatePre: String
+            if let rb = k.candidateRecurrentBias {
+                candidatePre = add(terms[2], mul(r, h.map { recurrentTerm($0, 2, bias: rb) } ?? rb))
+            } else {
+                candidatePre = h.map { add(terms[2], recurrentTerm(mul(r, $0), 2)) } ?? terms[2]
+            }
+            let n = try activate(candidatePre, acts[1])
+            // h' = (1 - z) * n + z * h = n + z * (h - n)
+            return (h.map { add(n, mul(z, sub($0, n))) } ?? sub(n, mul(z, n)), nil)
+        case .lstm:
+            // ONNX's LSTM gates: i, o, f, c; input_forget couples f = 1 - i (onnxruntime).
+            var iPre = gate(0)
+            if let peep = k.peepholes, let c { iPre = add(iPre, mul(peep[0], c)) }
+            let i = try activate(iPre, acts[0])
+            let f: String
+            if let one = k.one {
+                f = sub(one, i)
+            } else {
+                var fPre = gate(2)
+                if let peep = k.peepholes, let c { fPre = add(fPre, mul(peep[2], c)) }
+                f = try activate(fPre, acts[0])
+            }
+            let candidate = try activate(gate(3), acts[1])
+            let newC = c.map { add(mul(f, $0), mul(i, candidate)) } ?? mul(i, candidate)
+            var oPre = gate(1)
+            if let peep = k.peepholes { oPre = add(oPre, mul(peep[1], newC)) }
+            let o = try activate(oPre, acts[0])
+            // The cell state's own activation is not clipped: ONNX clips gate inputs only.
+            return (mul(o, try activation(newC, acts[2], l)), newC)
+        }
+    }
+
+    static func activation(_ x: String, _ name: String, _ l: ToTFLiteNode) throws -> String {
+        switch name {
+        case "sigmoid": return l.emit("LOGISTIC", [x])
+        case "tanh": return l.emit("TANH", [x])
+        case "relu": return l.emit("RELU", [x])
+        default: throw NotLowerable("activation '\(name)' is not lowered")
+        }
+    }
+
     // MARK: unrolled
 
+    /// Sequences up to this many steps are unrolled; longer and dynamic ones become a WHILE
+    /// loop. An unrolled step is 4 (RNN) to 20 (LSTM with peepholes) ops per direction, so
+    /// past 64 steps the op list runs into the thousands: larger files, slower to load and
+    /// prepare, for little gain over the loop (whose cost per step is one copy of its values).
+    static let maxUnrolledSteps = 64
+
     /// One FULLY_CONNECTED/activation chain per step and gate, over a static sequence length.
-    static func unrolled(_ l: ToTFLiteNode, _ p: RecurrentLayer) throws {
-        guard let steps = p.steps, steps > 0 else { throw NotLowerable("an empty sequence is not lowered") }
-        guard steps <= 4096 else { throw NotLowerable("a sequence of \(steps) steps is too long to unroll") }
+    static func unrolled(_ l: ToTFLiteNode, _ p: RecurrentLayer, steps: Int) throws {
         let x = try l.input(0)
-        let units = p.hidden
         var outputs: [String] = []
         var finalH: [String] = []
         var finalC: [String] = []
         let initialH = try p.zeroInitialH ? nil : initialStates(l, p, input: 5)
         let initialC = try p.cell != .lstm || p.zeroInitialC ? nil : initialStates(l, p, input: 6)
         for d in 0..<p.directions.count {
-            let acts = p.activations[d]
-            /// Input contributions of every step for gate `g`, with the biases that sit outside
-            /// any product with the state: one FULLY_CONNECTED over the whole sequence, unpacked.
-            func inputTerms(_ g: Int) -> [String] {
-                var withRecurrentBias = true
-                if p.cell == .gru && g == 2 { withRecurrentBias = !p.linearBeforeReset }
-                let bias = l.floatConstant(p.vector(p.inputBias(d, g, plusRecurrent: withRecurrentBias)))
-                let all = l.emit(
-                    "FULLY_CONNECTED", [x, l.floatConstant(p.inputWeights(d, g)), bias],
-                    attributes: [.string("fused_activation_function", "NONE"), .int("keep_num_dims", 1)])
+            // Each gate's input terms of every step: the sequence's FULLY_CONNECTED, unpacked.
+            let terms = (0..<p.cell.gates).map { g -> [String] in
+                let all = sequenceInputTerm(l, p, x, direction: d, gate: g)
+                if all.isEmpty { return [String](repeating: "", count: steps) }
                 return l.emit("UNPACK", [all], outputs: steps, attributes: [.int("num", Int64(steps)), .int("axis", Int64(p.timeAxis))])
             }
-            let terms = (0..<p.cell.gates).map { g in p.cell == .lstm && p.inputForget && g == 2 ? [] : inputTerms(g) }
-            let recurrent = (0..<p.cell.gates).map { g in l.floatConstant(p.recurrentWeights(d, g)) }
-            func recurrentTerm(_ h: String, _ g: Int, bias: String = "") -> String {
-                l.emit("FULLY_CONNECTED", [h, recurrent[g], bias], attributes: [.string("fused_activation_function", "NONE")])
-            }
-            func activate(_ x: String, _ name: String) throws -> String {
-                var v = x
-                if let clip = p.clip {
-                    v = l.emit("MINIMUM", [v, l.floatConstant(Tensor(dtype: .float32, shape: [], values: [clip]))])
-                    v = l.emit("MAXIMUM", [v, l.floatConstant(Tensor(dtype: .float32, shape: [], values: [-clip]))])
-                }
-                switch name {
-                case "sigmoid": return l.emit("LOGISTIC", [v])
-                case "tanh": return l.emit("TANH", [v])
-                case "relu": return l.emit("RELU", [v])
-                default: throw NotLowerable("activation '\(name)' is not lowered")
-                }
-            }
-            func add(_ a: String, _ b: String) -> String {
-                l.emit("ADD", [a, b], attributes: [.string("fused_activation_function", "NONE")])
-            }
-            func sub(_ a: String, _ b: String) -> String {
-                l.emit("SUB", [a, b], attributes: [.string("fused_activation_function", "NONE")])
-            }
-            func mul(_ a: String, _ b: String) -> String {
-                l.emit("MUL", [a, b], attributes: [.string("fused_activation_function", "NONE")])
-            }
-            let peep = p.peepholes.map { all in (0..<3).map { k in l.floatConstant(p.vector(Array(all[d][k * units..<(k + 1) * units]))) } }
-
+            let constants = CellConstants(l, p, direction: d)
             var h = initialH?[d]
             var c = initialC?[d]
             var sequence = [String](repeating: "", count: steps)
             let order = p.directions[d] == .reverse ? Array((0..<steps).reversed()) : Array(0..<steps)
             for t in order {
-                /// Gate `g`'s pre-activation: input term plus the recurrent product (none while h is zero).
-                func gate(_ g: Int) -> String { h.map { add(terms[g][t], recurrentTerm($0, g)) } ?? terms[g][t] }
-                switch p.cell {
-                case .rnn:
-                    h = try activate(gate(0), acts[0])
-                case .gru:
-                    // ONNX's GRU gates: z, r, h (the candidate).
-                    let z = try activate(gate(0), acts[0])
-                    let r = try activate(gate(1), acts[0])
-                    let candidatePre: String
-                    if p.linearBeforeReset {
-                        let rb = l.floatConstant(p.vector(p.recurrentBias(d, 2)))
-                        candidatePre = add(terms[2][t], mul(r, h.map { recurrentTerm($0, 2, bias: rb) } ?? rb))
-                    } else {
-                        candidatePre = h.map { add(terms[2][t], recurrentTerm(mul(r, $0), 2)) } ?? terms[2][t]
-                    }
-                    let n = try activate(candidatePre, acts[1])
-                    // h' = (1 - z) * n + z * h = n + z * (h - n)
-                    h = h.map { add(n, mul(z, sub($0, n))) } ?? sub(n, mul(z, n))
-                case .lstm:
-                    // ONNX's LSTM gates: i, o, f, c; input_forget couples f = 1 - i (onnxruntime).
-                    var iPre = gate(0)
-                    if let peep, let c { iPre = add(iPre, mul(peep[0], c)) }
-                    let i = try activate(iPre, acts[0])
-                    let f: String
-                    if p.inputForget {
-                        f = sub(l.floatConstant(Tensor(dtype: .float32, shape: [], values: [Float(1)])), i)
-                    } else {
-                        var fPre = gate(2)
-                        if let peep, let c { fPre = add(fPre, mul(peep[2], c)) }
-                        f = try activate(fPre, acts[0])
-                    }
-                    let candidate = try activate(gate(3), acts[1])
-                    let newC = c.map { add(mul(f, $0), mul(i, candidate)) } ?? mul(i, candidate)
-                    var oPre = gate(1)
-                    if let peep { oPre = add(oPre, mul(peep[1], newC)) }
-                    let o = try activate(oPre, acts[0])
-                    h = mul(o, try activateCell(newC, acts[2], l))
-                    c = newC
-                }
-                sequence[t] = h ?? ""
+                let next = try cellStep(l, p, direction: d, constants, terms: terms.map { $0[t] }, h: h, c: c)
+                h = next.h
+                c = next.c
+                sequence[t] = next.h
             }
             if p.isRead(0) { outputs.append(stack(l, sequence, axis: p.timeAxis)) }
             finalH.append(h ?? "")
@@ -264,14 +310,106 @@ extension ONNXToTFLiteRules {
         try bindOutputs(l, p, y: outputs, yH: finalH, yC: p.cell == .lstm ? finalC : [])
     }
 
-    /// The LSTM's output activation of the cell state (no clip: ONNX clips gate inputs only).
-    static func activateCell(_ c: String, _ name: String, _ l: ToTFLiteNode) throws -> String {
-        switch name {
-        case "sigmoid": return l.emit("LOGISTIC", [c])
-        case "tanh": return l.emit("TANH", [c])
-        case "relu": return l.emit("RELU", [c])
-        default: throw NotLowerable("activation '\(name)' is not lowered")
+    // MARK: WHILE loop
+
+    /// A TFLite WHILE per direction, for a dynamic or long sequence. The loop values are the
+    /// step index i, the sequence length, each gate's input terms over the whole sequence
+    /// (computed before the loop by one FULLY_CONNECTED each), h, c (LSTM) and, when Y is
+    /// read, Y's buffer: zeros of the terms' shape made at run time, into which each step
+    /// writes its h with DYNAMIC_UPDATE_SLICE. A forward loop counts i up from 0 while i < T,
+    /// a reverse one down from T - 1 while i >= 0; the body takes step i's terms by GATHER.
+    /// Every op is a LiteRT builtin, and every shape follows the input at run time.
+    static func looped(_ l: ToTFLiteNode, _ p: RecurrentLayer) throws {
+        let x = try l.input(0)
+        let units = p.hidden
+        let int32Scalar = ValueType.tensor(elementType: .int32, shape: [])
+        let batchDim: Dim = p.batch.map { .known($0) } ?? .unknown
+        let stepsDim: Dim = p.steps.map { .known($0) } ?? .unknown
+        let stateType = ValueType.tensor(elementType: .float32, shape: [batchDim, .known(units)])
+        let sequenceType = ValueType.tensor(
+            elementType: .float32, shape: p.batchMajor ? [batchDim, stepsDim, .known(units)] : [stepsDim, batchDim, .known(units)])
+
+        let shape = l.emit("SHAPE", [x], attributes: [.string("out_type", "INT32")])
+        let gatherOptions: [Attribute] = [.int("axis", 0), .int("batch_dims", 0)]
+        let steps = l.emit("GATHER", [shape, l.int32s([p.timeAxis], shape: [])], attributes: gatherOptions)
+        let stateDims: String
+        if let batch = p.batch {
+            stateDims = l.int32s([batch, units])
+        } else {
+            let batch = l.emit("GATHER", [shape, l.int32s([p.batchMajor ? 0 : 1])], attributes: gatherOptions)
+            stateDims = l.emit(
+                "CONCATENATION", [batch, l.int32s([units])], attributes: [.int("axis", 0), .string("fused_activation_function", "NONE")])
         }
+        let zero = l.floatConstant(Tensor(dtype: .float32, shape: [], values: [Float(0)]))
+        let initialH = try p.zeroInitialH ? nil : initialStates(l, p, input: 5)
+        let initialC = try p.cell != .lstm || p.zeroInitialC ? nil : initialStates(l, p, input: 6)
+
+        var outputs: [String] = []
+        var finalH: [String] = []
+        var finalC: [String] = []
+        for d in 0..<p.directions.count {
+            let reverse = p.directions[d] == .reverse
+            let terms = (0..<p.cell.gates).map { g in sequenceInputTerm(l, p, x, direction: d, gate: g) }
+            let termGates = terms.indices.filter { !terms[$0].isEmpty }
+            let first =
+                reverse
+                ? l.emit("SUB", [steps, l.int32s([1], shape: [])], attributes: [.string("fused_activation_function", "NONE")])
+                : l.int32s([0], shape: [])
+            // Loop values: i, T, terms, h, [c], [Y's buffer].
+            var values = [first, steps] + termGates.map { terms[$0] }
+            var types = [int32Scalar, int32Scalar] + termGates.map { _ in sequenceType }
+            let hIndex = values.count
+            values.append(initialH?[d] ?? l.emit("FILL", [stateDims, zero]))
+            types.append(stateType)
+            var cIndex: Int? = nil
+            if p.cell == .lstm {
+                cIndex = values.count
+                values.append(initialC?[d] ?? l.emit("FILL", [stateDims, zero]))
+                types.append(stateType)
+            }
+            var yIndex: Int? = nil
+            if p.isRead(0) {
+                yIndex = values.count
+                let sequenceShape = l.emit("SHAPE", [terms[termGates[0]]], attributes: [.string("out_type", "INT32")])
+                values.append(l.emit("FILL", [sequenceShape, zero]))
+                types.append(sequenceType)
+            }
+
+            let cond = try l.subgraph("\(l.node.name)_cond", inputs: types) { v in
+                if reverse { return [l.emit("GREATER_EQUAL", [v[0], l.int32s([0], shape: [])])] }
+                return [l.emit("LESS", [v[0], v[1]])]
+            }
+            let body = try l.subgraph("\(l.node.name)_body", inputs: types, outputTypes: types) { v in
+                let i = v[0]
+                var stepTerms = [String](repeating: "", count: p.cell.gates)
+                for (k, g) in termGates.enumerated() {
+                    stepTerms[g] = l.emit("GATHER", [v[2 + k], i], attributes: [.int("axis", Int64(p.timeAxis)), .int("batch_dims", 0)])
+                }
+                let constants = CellConstants(l, p, direction: d)
+                let next = try cellStep(l, p, direction: d, constants, terms: stepTerms, h: v[hIndex], c: cIndex.map { v[$0] })
+                var out = v
+                out[0] = l.emit(
+                    "ADD", [i, l.int32s([reverse ? -1 : 1], shape: [])], attributes: [.string("fused_activation_function", "NONE")])
+                out[hIndex] = next.h
+                if let cIndex, let c = next.c { out[cIndex] = c }
+                if let yIndex {
+                    var unit = [0, 0, 0]
+                    unit[p.timeAxis] = 1
+                    let start = l.emit("MUL", [i, l.int32s(unit)], attributes: [.string("fused_activation_function", "NONE")])
+                    let update = l.emit("EXPAND_DIMS", [next.h, l.int32s([p.timeAxis], shape: [])])
+                    out[yIndex] = l.emit("DYNAMIC_UPDATE_SLICE", [v[yIndex], update, start])
+                }
+                return out
+            }
+            let results = l.emit(
+                "WHILE", values, outputs: values.count,
+                attributes: [Attribute(name: "cond_subgraph", value: .graph(cond)), Attribute(name: "body_subgraph", value: .graph(body))])
+            for (r, t) in zip(results, types) { l.scope.types[r] = t }
+            if let yIndex { outputs.append(results[yIndex]) }
+            finalH.append(results[hIndex])
+            finalC.append(cIndex.map { results[$0] } ?? "")
+        }
+        try bindOutputs(l, p, y: outputs, yH: finalH, yC: p.cell == .lstm ? finalC : [])
     }
 
     /// Each direction's initial state [batch, hidden] from input `k` ([dirs, batch, hidden], or

@@ -429,6 +429,48 @@ final class ToTFLiteNode {
     /// NHWC -> NCHW (any spatial rank).
     func toChannelsFirst(_ x: String, rank: Int) -> String { transpose(x, [0, rank - 1] + Array(1..<(rank - 1))) }
 
+    // MARK: subgraphs
+
+    /// A control-flow subgraph (a WHILE's condition or body) whose inputs have `inputTypes`:
+    /// `build` gets the inputs' names, emits through this same context and returns the
+    /// subgraph's outputs, typed `outputTypes` when given. What it emits goes into the
+    /// subgraph, not the graph being lowered; a TFLite subgraph reads only its inputs and its
+    /// own constants, so `build` must not use `input(k)` or values emitted outside it. Shape
+    /// inference then types every value inside (the exporter needs each tensor's type, and
+    /// the pipeline's inference does not enter graph attributes).
+    func subgraph(
+        _ base: String, inputs inputTypes: [ValueType], outputTypes: [ValueType]? = nil, _ build: ([String]) throws -> [String]
+    ) throws -> Graph {
+        let outerNodes = scope.nodes
+        let outerInitializers = scope.initializers
+        scope.nodes = []
+        scope.initializers = []
+        defer {
+            scope.nodes = outerNodes
+            scope.initializers = outerInitializers
+        }
+        let inputs = inputTypes.map { t in ValueInfo(name: fresh(base + "_input"), type: t) }
+        for v in inputs { scope.types[v.name] = v.type }
+        let results = try build(inputs.map(\.name))
+        if let outputTypes, outputTypes.count != results.count {
+            throw NotLowerable("subgraph '\(base)' returns \(results.count) values for \(outputTypes.count) types")
+        }
+        let outputs = results.enumerated().map { k, name in ValueInfo(name: name, type: outputTypes?[k]) }
+        let graph = Graph(name: fresh(base), nodes: scope.nodes, inputs: inputs, outputs: outputs, initializers: scope.initializers)
+        var model = Model(format: .tflite, graph: graph, opsetImports: [OpsetID(domain: OpDomain.tflite, version: 1)])
+        try ShapeInference.infer(&model)
+        var typed = Set(model.graph.valueInfo.filter { $0.type != nil }.map(\.name))
+        typed.formUnion(model.graph.inputs.map(\.name))
+        typed.formUnion(model.graph.outputs.filter { $0.type != nil }.map(\.name))
+        typed.formUnion(model.graph.initializers.map(\.name))
+        for n in model.graph.nodes {
+            for o in n.outputs where !o.isEmpty && !typed.contains(o) {
+                throw NotLowerable("the type of '\(o)' (\(n.opType)) in subgraph '\(base)' is unknown")
+            }
+        }
+        return model.graph
+    }
+
     // MARK: outputs
 
     /// Makes `value` the ONNX node's output `k`. A value this rule produced is renamed, so the

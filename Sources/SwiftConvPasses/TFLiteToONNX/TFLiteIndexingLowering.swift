@@ -1,7 +1,7 @@
 import SwiftConvIR
 
 /// GATHER, GATHER_ND, STRIDED_SLICE, SLICE, PAD, PADV2, MIRROR_PAD, REVERSE_V2, CUMSUM, TOPK_V2,
-/// ONE_HOT, SPACE_TO_DEPTH, DEPTH_TO_SPACE.
+/// ONE_HOT, SPACE_TO_DEPTH, DEPTH_TO_SPACE, DYNAMIC_UPDATE_SLICE.
 extension TFLiteLoweringRules {
     static let indexing: [String: TFLiteLoweringRule] = [
         "GATHER": { l in
@@ -11,6 +11,7 @@ extension TFLiteLoweringRules {
         "GATHER_ND": { l in try l.bind(0, l.emit("GatherND", [try l.input(0), try l.int64Input(1)])) },
         "STRIDED_SLICE": lowerStridedSlice,
         "SLICE": lowerSlice,
+        "DYNAMIC_UPDATE_SLICE": lowerDynamicUpdateSlice,
         "PAD": { l in try lowerPad(l, mode: "constant") },
         "PADV2": { l in try lowerPad(l, mode: "constant") },
         "MIRROR_PAD": { l in
@@ -69,6 +70,23 @@ extension TFLiteLoweringRules {
     ]
 
     /// TFLite's paddings are [rank, 2] (begin, end per axis); ONNX's pads are all begins, then all ends.
+    /// DYNAMIC_UPDATE_SLICE (XLA's semantics: each start clamped to [0, operand - update]):
+    /// ONNX has no such op, so the update padded out to the operand's shape at the clamped
+    /// start replaces the operand where a mask padded the same way is true.
+    static func lowerDynamicUpdateSlice(_ l: NodeLowering) throws {
+        let x = try l.input(0)
+        let update = try l.input(1)
+        let operandShape = l.emit("Shape", [x])
+        let updateShape = l.emit("Shape", [update])
+        let room = l.emit("Sub", [operandShape, updateShape])
+        let start = l.emit("Min", [l.emit("Max", [try l.int64Input(2), l.int64s([0])]), room])
+        let pads = l.emit("Concat", [start, l.emit("Sub", [room, start])], attributes: [.int("axis", 0)])
+        let ones = Tensor(dtype: .bool, shape: [1], values: [true])
+        let mask = l.emit("ConstantOfShape", [updateShape], attributes: [Attribute(name: "value", value: .tensor(ones))])
+        let y = l.emit("Where", [l.emit("Pad", [mask, pads]), l.emit("Pad", [update, pads]), x])
+        try l.bind(0, y)
+    }
+
     static func lowerPad(_ l: NodeLowering, mode: String) throws {
         let pads: String
         if let p = l.constant(1), let v = p.int64Values(), v.count % 2 == 0 {

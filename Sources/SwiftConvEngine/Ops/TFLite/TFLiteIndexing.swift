@@ -93,6 +93,11 @@ enum TFLiteIndexingKernels {
                 return [.tensor(try mirrorPad(x, pads, symmetric: symmetric))]
             }
         }
+        r.registerTFLite("DYNAMIC_UPDATE_SLICE") { _ in
+            TFLiteKernel { inputs, _ in
+                [.tensor(try dynamicUpdateSlice(inputs.tensor(0), update: inputs.tensor(1), start: inputs.tensor(2)))]
+            }
+        }
         r.registerTFLite("REVERSE_V2") { _ in
             TFLiteKernel { inputs, _ in
                 let x = try inputs.tensor(0)
@@ -350,4 +355,40 @@ struct StridedSliceSpec: Sendable {
         let out = try stridedGather(x, offset: gatherShape.contains(0) ? 0 : srcOffset, strides: gatherStrides, shape: gatherShape)
         return out.reshaped(outShape)
     }
+}
+
+/// DYNAMIC_UPDATE_SLICE (XLA's semantics, as LiteRT's kernel): a copy of `operand` with
+/// `update` written from `start`, each start index clamped to [0, operand dim - update dim]
+/// so the update always lies inside; the update must have the operand's rank and dtype and
+/// no larger dims.
+func dynamicUpdateSlice(_ operand: Tensor, update: Tensor, start: Tensor) throws -> Tensor {
+    guard update.dtype == operand.dtype, update.rank == operand.rank else {
+        throw kernelError(
+            "DYNAMIC_UPDATE_SLICE: the update (\(update.dtype) \(update.shape)) must have the operand's type and rank (\(operand.dtype) \(operand.shape))"
+        )
+    }
+    guard zip(update.shape, operand.shape).allSatisfy({ $0 <= $1 }) else {
+        throw kernelError("DYNAMIC_UPDATE_SLICE: the update \(update.shape) is larger than the operand \(operand.shape)")
+    }
+    guard start.rank == 1, start.dtype == .int32 || start.dtype == .int64 else {
+        throw kernelError("DYNAMIC_UPDATE_SLICE: start_indices must be a vector of int32 or int64, got \(start.dtype) \(start.shape)")
+    }
+    let begin = try intValues(start, "start_indices")
+    guard begin.count == operand.rank else {
+        throw kernelError("DYNAMIC_UPDATE_SLICE: \(begin.count) start indices for an operand of rank \(operand.rank)")
+    }
+    return try onStringIndices([operand, update]) { ts in
+        let (operand, update) = (ts[0], ts[1])
+        let strides = contiguousStrides(operand.shape)
+        let out = try stridedGather(operand, offset: 0, strides: strides, shape: operand.shape)
+        var offset = 0
+        for d in 0..<operand.rank {
+            let clamped = min(max(0, begin[d]), operand.shape[d] - update.shape[d])
+            offset += clamped * strides[d]
+        }
+        try stridedCopy(
+            from: update, offset: 0, strides: contiguousStrides(update.shape), into: out, offset: offset, strides: strides,
+            shape: update.shape)
+        return [out]
+    }[0]
 }

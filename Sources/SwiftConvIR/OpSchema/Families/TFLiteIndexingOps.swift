@@ -55,6 +55,11 @@ enum TFLiteIndexingOps {
                     ctx.setOutput(0, ctx.dtype(0), shape)
                 })
         }
+        // DYNAMIC_UPDATE_SLICE: the operand with `update` written at `start_indices` (XLA's
+        // semantics: each start clamped so the update fits); the output is the operand's shape.
+        r.add(
+            "DYNAMIC_UPDATE_SLICE", domain: tfl, since: [1], inputs: "111", outputs: "1",
+            rule: { ctx in ctx.setOutput(0, ctx.dtype(0), ctx.shape(0)) })
         r.add("REVERSE_V2", domain: tfl, since: [1], inputs: "11", outputs: "1", rule: ElementwiseOps.unary)
         r.add(
             "CUMSUM", domain: tfl, since: [1], inputs: "11", outputs: "1", attributes: "exclusive:i reverse:i",
