@@ -1,0 +1,196 @@
+import SwiftConvIR
+
+/// Post-training quantization of a float ONNX model into forms onnxruntime runs, as its
+/// `quantize_static` (QDQ format) and `quantize_dynamic` write them: one file per mode
+/// (`ONNXStaticQuantization`, `ONNXDynamicQuantization`, `ONNXFloat16Quantization`).
+/// Names, inputs and outputs stay, and so do the float32 interface types.
+public enum ONNXQuantizer {
+    /// Per-axis DequantizeLinear (per-channel weights) needs opset 13.
+    static let minimumOpset: Int64 = 13
+
+    /// `model` quantized as `options` say; `ranges` (from `ActivationCalibrator`) is required
+    /// for int8 and ignored otherwise.
+    public static func quantize(_ model: Model, options: TFLiteQuantizationOptions, ranges: ActivationRanges?) throws -> Model {
+        try checkFloatSource(model)
+        guard options.inputType == .float32, options.outputType == .float32 else {
+            throw SwiftConvError.invalidArgument("ONNX quantization keeps float32 inputs and outputs: input_type and output_type must be float32")
+        }
+        var out = model
+        try raiseOpset(&out)
+        switch options.mode {
+        case .float16:
+            out.graph = ONNXFloat16Quantization.rewrite(out.graph)
+        case .dynamic:
+            out.graph = try ONNXDynamicQuantization.rewrite(out.graph)
+        case .int8:
+            guard let ranges else {
+                throw SwiftConvError.invalidArgument("int8 quantization needs activation ranges from a representative dataset")
+            }
+            out.graph = try ONNXStaticQuantization.rewrite(out.graph, ranges: ranges)
+        }
+        out.graph.removeDeadCode()
+        return out
+    }
+
+    /// The values of the main graph whose ranges int8 quantization may need: graph inputs and
+    /// node outputs (constants excluded); the calibrator keeps only the float32 ones it sees.
+    public static func calibrationValues(_ model: Model) -> [String] {
+        let g = model.graph
+        let constants = Set(g.initializers.map(\.name))
+        var seen = Set<String>()
+        var names: [String] = []
+        let produced = g.nodes.filter { $0.opType != "Constant" }.flatMap(\.outputs)
+        for name in g.inputs.map(\.name) + produced where !name.isEmpty && !constants.contains(name) && seen.insert(name).inserted {
+            names.append(name)
+        }
+        return names
+    }
+
+    /// Ops whose presence means the model is quantized already.
+    static let quantizedOps: Set<String> = [
+        "QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "MatMulInteger", "ConvInteger", "QLinearConv",
+        "QLinearMatMul",
+    ]
+
+    /// Refuses ONNX models that are quantized already: quantizing twice is never what was meant.
+    public static func checkFloatSource(_ model: Model) throws {
+        guard model.format == .onnx else {
+            throw SwiftConvError.invalidArgument("ONNX quantization works on ONNX models, not \(model.format.rawValue)")
+        }
+        let g = model.graph
+        let quantizedNode = g.nodes.first { quantizedOps.contains($0.opType) || $0.opType.hasPrefix("QLinear") }
+        let annotated = (g.inputs + g.outputs + g.valueInfo).contains { $0.type?.quantization != nil }
+        if let node = quantizedNode {
+            throw SwiftConvError.invalidArgument(
+                "the model is already quantized (node '\(node.name)' is \(node.opType)); quantize its float original")
+        }
+        if annotated || !g.quantizationAnnotations.isEmpty || g.initializers.contains(where: { $0.quantization != nil }) {
+            throw SwiftConvError.invalidArgument("the model is already quantized (it has quantization annotations); quantize its float original")
+        }
+    }
+
+    /// Sets the default-domain opset to at least 13 when that changes no op's meaning: every
+    /// node must resolve to the same schema version at 13 as at the model's opset.
+    static func raiseOpset(_ model: inout Model) throws {
+        guard let i = model.opsetImports.firstIndex(where: { $0.domain == "" || $0.domain == "ai.onnx" }) else {
+            model.opsetImports.append(OpsetID(domain: "", version: minimumOpset))
+            return
+        }
+        let old = model.opsetImports[i].version
+        guard old < minimumOpset else { return }
+        let registry = OpRegistry.standard
+        var changed: Set<String> = []
+        func visit(_ g: Graph) {
+            for node in g.nodes {
+                if node.canonicalDomain == "",
+                    registry.schema(domain: "", opType: node.opType, version: old)?.sinceVersion
+                        != registry.schema(domain: "", opType: node.opType, version: minimumOpset)?.sinceVersion
+                {
+                    changed.insert(node.opType)
+                }
+                node.subgraphs.forEach(visit)
+            }
+        }
+        visit(model.graph)
+        guard changed.isEmpty else {
+            throw SwiftConvError.invalidArgument(
+                "quantization writes opset \(minimumOpset) operators, but the model's opset \(old) gives "
+                    + "\(changed.sorted().joined(separator: ", ")) another meaning there; convert the model to opset \(minimumOpset) first")
+        }
+        model.opsetImports[i].version = minimumOpset
+    }
+}
+
+/// Builds the constants and DequantizeLinear/QuantizeLinear nodes of a QDQ rewrite, with fresh names.
+struct QDQBuilder {
+    var names: UniqueNameGenerator
+    /// Constants made so far (quantized weights, scales, zero points).
+    var constants: [Tensor] = []
+    /// DequantizeLinear nodes of constants, to run at the start of the graph.
+    var constantNodes: [Node] = []
+    /// Weight DQ outputs already made, by source name and axis.
+    private var weightCache: [String: (name: String, params: QuantParams)] = [:]
+
+    init(graph: Graph) { names = UniqueNameGenerator(graph: graph) }
+
+    /// Adds the scale and zero-point constants of `p` named after `base`; returns their names.
+    mutating func parameterConstants(_ p: QuantParams, base: String) -> (scale: String, zeroPoint: String) {
+        let scale = p.scaleTensor(name: names.fresh(base + "_scale"))
+        // Zero points are in range of their storage type by construction.
+        let zero = p.zeroPointTensor(name: names.fresh(base + "_zero_point"))!
+        constants.append(scale)
+        constants.append(zero)
+        return (scale.name, zero.name)
+    }
+
+    /// A DequantizeLinear node reading `input` quantized with `p`.
+    mutating func dequantize(_ input: String, _ p: QuantParams, base: String, output: String) -> Node {
+        let (s, z) = parameterConstants(p, base: base)
+        let axis = p.axis.map { [Attribute(name: "axis", value: .int(Int64($0)))] } ?? []
+        return Node(name: names.fresh(base + "_DequantizeLinear"), opType: "DequantizeLinear", inputs: [input, s, z], outputs: [output], attributes: axis)
+    }
+
+    /// `t` as symmetric int8 (per channel along `axis`, or per tensor) behind a DequantizeLinear;
+    /// returns the float output's name and the parameters, nil when `axis` is not a dimension of `t`.
+    mutating func symmetricWeight(_ t: Tensor, axis: Int?) -> (name: String, params: QuantParams)? {
+        let key = "\(t.name)#\(axis.map(String.init) ?? "-")"
+        if let hit = weightCache[key] { return hit }
+        guard var q = QuantizedTensors.symmetricInt8(t, axis: axis, name: names.fresh(t.name + "_quantized")),
+            let p = q.quantization
+        else { return nil }
+        q.quantization = nil
+        constants.append(q)
+        let out = names.fresh(t.name + "_dequantized")
+        constantNodes.append(dequantize(q.name, p, base: t.name, output: out))
+        weightCache[key] = (out, p)
+        return (out, p)
+    }
+
+    /// `t` as asymmetric per-tensor int8 from its own range behind a DequantizeLinear (a constant
+    /// operand of Add, Mul, Concat...); nil when it holds a value that is not finite.
+    mutating func asymmetricConstant(_ t: Tensor) -> (name: String, params: QuantParams)? {
+        let key = "\(t.name)#asymmetric"
+        if let hit = weightCache[key] { return hit }
+        guard t.values(as: Float.self).allSatisfy(\.isFinite) else { return nil }
+        var q = QuantizedTensors.asymmetricInt8(t, name: names.fresh(t.name + "_quantized"))
+        let p = q.quantization!
+        q.quantization = nil
+        constants.append(q)
+        let out = names.fresh(t.name + "_dequantized")
+        constantNodes.append(dequantize(q.name, p, base: t.name, output: out))
+        weightCache[key] = (out, p)
+        return (out, p)
+    }
+
+    /// A bias as int32 with scale inputScale * weight scale (per channel when the weight is)
+    /// behind a DequantizeLinear; returns its float output.
+    mutating func int32Bias(_ t: Tensor, inputScale: Float, weight: QuantParams) -> String {
+        var q = QuantizedTensors.int32Bias(t, inputScale: inputScale, weight: weight, name: names.fresh(t.name + "_quantized"))
+        let p = q.quantization!
+        q.quantization = nil
+        constants.append(q)
+        let out = names.fresh(t.name + "_dequantized")
+        constantNodes.append(dequantize(q.name, p, base: t.name, output: out))
+        return out
+    }
+
+    /// A QuantizeLinear -> DequantizeLinear pair from `input` to `output` with per-tensor `p`.
+    mutating func pair(_ input: String, _ p: QuantParams, output: String) -> [Node] {
+        let (s, z) = parameterConstants(p, base: input)
+        let q = names.fresh(input + "_quantized")
+        return [
+            Node(name: names.fresh(input + "_QuantizeLinear"), opType: "QuantizeLinear", inputs: [input, s, z], outputs: [q]),
+            Node(name: names.fresh(input + "_DequantizeLinear"), opType: "DequantizeLinear", inputs: [q, s, z], outputs: [output]),
+        ]
+    }
+}
+
+extension Graph {
+    /// The float32 initializers by name, but for those that are also graph inputs (fed at run time).
+    var float32Initializers: [String: Tensor] {
+        let fed = Set(inputs.map(\.name))
+        var out: [String: Tensor] = [:]
+        for t in initializers where t.dtype == .float32 && out[t.name] == nil && !fed.contains(t.name) { out[t.name] = t }
+        return out
+    }
+}
