@@ -9,7 +9,9 @@ import SwiftConvIR
 /// per-channel rescale after every convolution, and onnxruntime's own dynamic Conv is uint8
 /// only, so the weight-only form keeps the 4x smaller file with float accuracy.
 enum ONNXDynamicQuantization {
-    static func rewrite(_ graph: Graph) throws -> Graph {
+    /// The rewrite; with `integerMatMul` false every weight is quantized weight-only (what int8
+    /// mode does to the weights of ops it leaves float, an LSTM's).
+    static func rewrite(_ graph: Graph, integerMatMul integer: Bool = true) throws -> Graph {
         var g = graph
         let constants = g.float32Initializers
         var b = QDQBuilder(graph: g)
@@ -19,8 +21,8 @@ enum ONNXDynamicQuantization {
                 body.append(node)
                 continue
             }
-            if node.opType == "MatMul" || node.opType == "Gemm", let integer = integerMatMul(node, constants, &b) {
-                body += integer
+            if integer, node.opType == "MatMul" || node.opType == "Gemm", let nodes = integerMatMul(node, constants, &b) {
+                body += nodes
                 continue
             }
             var n = node

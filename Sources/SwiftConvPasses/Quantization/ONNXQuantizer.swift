@@ -17,6 +17,7 @@ public enum ONNXQuantizer {
         }
         var out = model
         try raiseOpset(&out)
+        forwardConstantIdentities(&out.graph)
         switch options.mode {
         case .float16:
             out.graph = ONNXFloat16Quantization.rewrite(out.graph)
@@ -27,6 +28,8 @@ public enum ONNXQuantizer {
                 throw SwiftConvError.invalidArgument("int8 quantization needs activation ranges from a representative dataset")
             }
             out.graph = try ONNXStaticQuantization.rewrite(out.graph, ranges: ranges)
+            // Ops left float (an LSTM, a MatMul with an uncalibrated input) still get int8 weights.
+            out.graph = try ONNXDynamicQuantization.rewrite(out.graph, integerMatMul: false)
         }
         out.graph.removeDeadCode()
         return out
@@ -67,6 +70,24 @@ public enum ONNXQuantizer {
         if annotated || !g.quantizationAnnotations.isEmpty || g.initializers.contains(where: { $0.quantization != nil }) {
             throw SwiftConvError.invalidArgument("the model is already quantized (it has quantization annotations); quantize its float original")
         }
+    }
+
+    /// Makes the readers of an Identity of an initializer read the initializer itself (an
+    /// exporter's way to share a weight), so that the weight is quantized where it is used.
+    static func forwardConstantIdentities(_ g: inout Graph) {
+        let constants = g.float32Initializers
+        let kept = Set(g.outputs.map(\.name)).union(g.namesReadBySubgraphs)
+        var forward: [String: String] = [:]
+        for node in g.nodes
+        where node.opType == "Identity" && node.canonicalDomain.isEmpty && node.inputs.count == 1 && node.outputs.count == 1
+            && constants[node.inputs[0]] != nil && !kept.contains(node.outputs[0])
+        {
+            forward[node.outputs[0]] = node.inputs[0]
+        }
+        guard !forward.isEmpty else { return }
+        g.nodes.removeAll { $0.opType == "Identity" && $0.canonicalDomain.isEmpty && forward[$0.outputs.first ?? ""] != nil }
+        for i in g.nodes.indices { g.nodes[i].inputs = g.nodes[i].inputs.map { forward[$0] ?? $0 } }
+        g.valueInfo.removeAll { forward[$0.name] != nil }
     }
 
     /// Sets the default-domain opset to at least 13 when that changes no op's meaning: every
