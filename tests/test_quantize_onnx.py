@@ -10,6 +10,10 @@ own quantize_static (QDQ, per-channel, int8) on the same samples: our cosine may
 """
 
 import collections
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -151,3 +155,148 @@ def test_int8_is_as_accurate_as_onnxruntime_quantize_static(name, quantized, tmp
         theirs_cos = _cosine(theirs.run(None, feeds)[0], want)
         print(f"{name}: cosine ours {ours_cos:.6f}, onnxruntime quantize_static {theirs_cos:.6f}")
         assert ours_cos >= theirs_cos - 0.005
+
+
+TFLITE_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "tflite"
+
+
+def _small_cnn(opset=13, extra=()):
+    """Conv(+bias) + Relu + GlobalAveragePool + Flatten + Gemm(+bias), 16 channels, one input."""
+    rng = np.random.default_rng(0)
+    inits = [
+        onnx.numpy_helper.from_array(rng.standard_normal((16, 3, 3, 3)).astype(np.float32), "w"),
+        onnx.numpy_helper.from_array(rng.standard_normal(16).astype(np.float32), "b"),
+        onnx.numpy_helper.from_array(rng.standard_normal((16, 4)).astype(np.float32), "fc"),
+        onnx.numpy_helper.from_array(rng.standard_normal(4).astype(np.float32), "fc_b"),
+    ]
+    nodes = [
+        onnx.helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1], name="conv"),
+        onnx.helper.make_node("Relu", ["c"], ["r"], name="relu"),
+        onnx.helper.make_node("GlobalAveragePool", ["r"], ["g"], name="pool"),
+        onnx.helper.make_node("Flatten", ["g"], ["f"], name="flatten"),
+        onnx.helper.make_node("Gemm", ["f", "fc", "fc_b"], ["y"], name="fc"),
+        *extra,
+    ]
+    graph = onnx.helper.make_graph(
+        nodes,
+        "small_cnn",
+        [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["batch", 3, 8, 8])],
+        [onnx.helper.make_tensor_value_info(extra[-1].output[0] if extra else "y", onnx.TensorProto.FLOAT, ["batch", 4])],
+        inits,
+    )
+    return onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", opset)]).SerializeToString()
+
+
+def _images(count, seed, shape=(1, 3, 8, 8), name="x"):
+    return [{name: np.random.default_rng([seed, k]).standard_normal(shape).astype(np.float32)} for k in range(count)]
+
+
+def test_small_cnn_int8_layout():
+    """The QDQ form onnxruntime's quantize_static writes: per-channel int8 Conv weights (axis 0),
+    int32 biases with scale input scale * weight scale, the Relu folded into the Conv's output
+    range, per-column Gemm weights (axis 1 when not transposed)."""
+    model = onnx.load_from_string(sc.quantize(_small_cnn(), "int8", _images(8, 1)).to_bytes())
+    constants = {t.name: onnx.numpy_helper.to_array(t) for t in model.graph.initializer}
+    nodes = {n.output[0]: n for n in model.graph.node}
+    conv = next(n for n in model.graph.node if n.op_type == "Conv")
+    assert "Relu" not in {n.op_type for n in model.graph.node}
+    assert conv.output[0] == "r"
+    x_dq, w_dq, b_dq = (nodes[i] for i in conv.input)
+    assert [a.i for a in w_dq.attribute if a.name == "axis"] == [0]
+    w_scale = constants[w_dq.input[1]]
+    assert constants[w_dq.input[0]].dtype == np.int8 and w_scale.shape == (16,)
+    assert constants[b_dq.input[0]].dtype == np.int32
+    x_scale = constants[x_dq.input[1]]
+    np.testing.assert_allclose(constants[b_dq.input[1]], x_scale * w_scale, rtol=1e-6)
+    gemm = next(n for n in model.graph.node if n.op_type == "Gemm")
+    fc_dq = nodes[gemm.input[1]]
+    assert [a.i for a in fc_dq.attribute if a.name == "axis"] == [1]
+    assert constants[fc_dq.input[1]].shape == (4,)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_convert_tflite_to_quantized_onnx(mode):
+    """convert(to='onnx', quantize=...) of a float TFLite model: the float ONNX conversion, then sc.quantize."""
+    source = sc.load(TFLITE_FIXTURES / "cnn_float32.tflite")
+    spec = source.inputs[0]
+    samples = _images(16, 1, tuple(spec.shape), spec.name) if mode == "int8" else None
+    model = sc.convert(source, "onnx", quantize=mode, representative_dataset=samples)
+    assert model.format == "onnx"
+    content = model.to_bytes()
+    onnx.checker.check_model(onnx.load_from_string(content), full_check=True)
+    float_onnx = sc.convert(source, "onnx").to_bytes()
+    again = sc.quantize(float_onnx, mode, _images(16, 1, tuple(spec.shape), spec.name) if mode == "int8" else None)
+    assert again.to_bytes() == content
+    assert [i.name for i in model.inputs] == [i.name for i in source.inputs]
+    reference = _session(float_onnx)
+    theirs = _session(content)
+    ours = sc.InferenceSession(content)
+    for feeds in _images(3, 7, tuple(spec.shape), spec.name):
+        want = reference.run(None, feeds)[0]
+        assert _cosine(theirs.run(None, feeds)[0], want) >= MIN_COSINE[mode]
+        assert _cosine(ours.run(None, feeds)[0], want) >= MIN_COSINE[mode]
+
+
+def test_convert_onnx_to_quantized_onnx_is_sc_quantize(tmp_path):
+    source = _small_cnn()
+    got = sc.convert(source, "onnx", quantize="dynamic", output_path=tmp_path / "q.onnx")
+    assert got.to_bytes() == sc.quantize(source, "dynamic").to_bytes()
+    assert (tmp_path / "q.onnx").read_bytes() == got.to_bytes()
+
+
+def test_cli_convert_quantizes_onnx_with_calibration_folder(tmp_path):
+    (tmp_path / "model.onnx").write_bytes(_small_cnn())
+    calib = tmp_path / "calib"
+    calib.mkdir()
+    for k, sample in enumerate(_images(8, 1)):
+        np.save(calib / f"{k}.npy", sample["x"])
+    out = tmp_path / "int8.onnx"
+    env = dict(os.environ, PYTHONIOENCODING="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "swiftconv", "convert", str(tmp_path / "model.onnx"), str(out), "--quantize", "int8"]
+        + ["--calib", str(calib)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 0, proc.stderr
+    content = out.read_bytes()
+    assert "QuantizeLinear" in {n.op_type for n in onnx.load_from_string(content).graph.node}
+    reference = _session(_small_cnn())
+    for feeds in _images(3, 7):
+        assert _cosine(_session(content).run(None, feeds)[0], reference.run(None, feeds)[0]) >= 0.99
+
+
+def test_errors():
+    source = _small_cnn()
+    quantized = sc.quantize(source, "int8", _images(4, 1))
+    for mode in MODES:
+        with pytest.raises(sc.InvalidArgument, match="already quantized"):
+            sc.quantize(quantized, mode, _images(4, 1) if mode == "int8" else None)
+    with pytest.raises(sc.InvalidArgument, match="already quantized"):
+        sc.convert(TFLITE_FIXTURES / "cnn_int8.tflite", "onnx", quantize="dynamic")
+    with pytest.raises(sc.InvalidArgument, match="mode"):
+        sc.quantize(source, "int4")
+    with pytest.raises(sc.InvalidArgument, match="quantize"):
+        sc.convert(source, "onnx", quantize="int4")
+    with pytest.raises(sc.InvalidArgument, match="representative_dataset"):
+        sc.quantize(source, "int8")
+    with pytest.raises(sc.InvalidArgument, match="float32"):
+        sc.quantize(source, "int8", _images(4, 1), input_type="int8")
+    with pytest.raises(sc.InvalidArgument, match="float32"):
+        sc.quantize(source, "int8", _images(4, 1), output_type="int8")
+
+
+def test_opset_is_raised_to_13_only_when_that_keeps_the_meaning():
+    # Conv, Relu, pools, Flatten and Gemm read the same at opset 11 and 13.
+    model = onnx.load_from_string(sc.quantize(_small_cnn(opset=11), "dynamic").to_bytes())
+    assert model.opset_import[0].version == 13
+    onnx.checker.check_model(model, full_check=True)
+    # Softmax(axis=1) flattens from axis 1 before opset 13, so it cannot simply become opset 13.
+    softmax = onnx.helper.make_node("Softmax", ["y"], ["p"], axis=1, name="softmax")
+    with pytest.raises(sc.InvalidArgument, match="Softmax"):
+        sc.quantize(_small_cnn(opset=11, extra=[softmax]), "dynamic")
+    with pytest.raises(sc.InvalidArgument, match="opset 10"):
+        sc.quantize(_small_cnn(opset=10), "float16")

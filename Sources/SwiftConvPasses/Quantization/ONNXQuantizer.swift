@@ -90,8 +90,12 @@ public enum ONNXQuantizer {
         g.valueInfo.removeAll { forward[$0.name] != nil }
     }
 
-    /// Sets the default-domain opset to at least 13 when that changes no op's meaning: every
-    /// node must resolve to the same schema version at 13 as at the model's opset.
+    /// Ops whose opset-13 form reads a model of opset 11 or 12 differently (axes and splits
+    /// became inputs; Softmax's axis now names one axis instead of flattening from it).
+    static let changedAtOpset13: Set<String> = ["Squeeze", "Unsqueeze", "Split", "ReduceSum", "Softmax", "LogSoftmax", "Hardmax"]
+
+    /// Sets the default-domain opset to 13 when the model's is lower: allowed from opset 11 (whose
+    /// ops 13 only extends) when no node is one of `changedAtOpset13`.
     static func raiseOpset(_ model: inout Model) throws {
         guard let i = model.opsetImports.firstIndex(where: { $0.domain == "" || $0.domain == "ai.onnx" }) else {
             model.opsetImports.append(OpsetID(domain: "", version: minimumOpset))
@@ -99,24 +103,19 @@ public enum ONNXQuantizer {
         }
         let old = model.opsetImports[i].version
         guard old < minimumOpset else { return }
-        let registry = OpRegistry.standard
         var changed: Set<String> = []
         func visit(_ g: Graph) {
             for node in g.nodes {
-                if node.canonicalDomain == "",
-                    registry.schema(domain: "", opType: node.opType, version: old)?.sinceVersion
-                        != registry.schema(domain: "", opType: node.opType, version: minimumOpset)?.sinceVersion
-                {
-                    changed.insert(node.opType)
-                }
+                if node.canonicalDomain.isEmpty && changedAtOpset13.contains(node.opType) { changed.insert(node.opType) }
                 node.subgraphs.forEach(visit)
             }
         }
         visit(model.graph)
-        guard changed.isEmpty else {
+        guard old >= 11, changed.isEmpty else {
+            let why = old < 11 ? "" : " (\(changed.sorted().joined(separator: ", ")) read differently there)"
             throw SwiftConvError.invalidArgument(
-                "quantization writes opset \(minimumOpset) operators, but the model's opset \(old) gives "
-                    + "\(changed.sorted().joined(separator: ", ")) another meaning there; convert the model to opset \(minimumOpset) first")
+                "quantization writes opset \(minimumOpset) operators and cannot raise the model's opset \(old) to it\(why); "
+                    + "convert the model to opset \(minimumOpset) first (onnx.version_converter)")
         }
         model.opsetImports[i].version = minimumOpset
     }
