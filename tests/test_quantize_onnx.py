@@ -181,7 +181,11 @@ def _small_cnn(opset=13, extra=()):
         nodes,
         "small_cnn",
         [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["batch", 3, 8, 8])],
-        [onnx.helper.make_tensor_value_info(extra[-1].output[0] if extra else "y", onnx.TensorProto.FLOAT, ["batch", 4])],
+        [
+            onnx.helper.make_tensor_value_info(
+                extra[-1].output[0] if extra else "y", onnx.TensorProto.FLOAT, ["batch", 4]
+            )
+        ],
         inits,
     )
     return onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", opset)]).SerializeToString()

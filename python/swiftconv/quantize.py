@@ -86,7 +86,9 @@ def quantize(model, mode, representative_dataset=None, *, input_type="float32", 
             raise InvalidArgument(f"[quantize] {what} applies to mode='int8' only")
     model = model if isinstance(model, Model) else load(model)
     if model.format == "onnx" and (input_type != "float32" or output_type != "float32"):
-        raise InvalidArgument("[quantize] an ONNX model keeps float32 inputs and outputs: input_type/output_type must be 'float32'")
+        raise InvalidArgument(
+            "[quantize] an ONNX model keeps float32 inputs and outputs: input_type/output_type must be 'float32'"
+        )
     if mode != "int8":
         if representative_dataset is not None:
             raise InvalidArgument(f"[quantize] representative_dataset is only used with mode='int8', not {mode!r}")

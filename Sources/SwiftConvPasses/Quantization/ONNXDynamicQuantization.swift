@@ -66,7 +66,9 @@ enum ONNXDynamicQuantization {
             if (node.attribute("transB")?.int ?? 0) != 0 { weight = transposed(weight) }
             if node.inputs.count > 2, !node.inputs[2].isEmpty {
                 if let c = constants[node.inputs[2]] {
-                    var scaled = Tensor(name: b.names.fresh(c.name + "_scaled"), dtype: .float32, shape: c.shape, values: c.values(as: Float.self).map { $0 * beta })
+                    var scaled = Tensor(
+                        name: b.names.fresh(c.name + "_scaled"), dtype: .float32, shape: c.shape,
+                        values: c.values(as: Float.self).map { $0 * beta })
                     if beta == 1 { scaled = c } else { b.constants.append(scaled) }
                     bias = scaled.name
                 } else if beta == 1 {
@@ -80,7 +82,8 @@ enum ONNXDynamicQuantization {
             let p = q.quantization
         else { return nil }
         q.quantization = nil
-        let columnScales = Tensor(name: b.names.fresh(node.inputs[1] + "_scale"), dtype: .float32, shape: [p.scale.count], values: p.scale.map { $0 * alpha })
+        let columnScales = Tensor(
+            name: b.names.fresh(node.inputs[1] + "_scale"), dtype: .float32, shape: [p.scale.count], values: p.scale.map { $0 * alpha })
         b.constants += [q, columnScales]
         let base = node.name.isEmpty ? node.outputs[0] : node.name
         func fresh(_ suffix: String) -> String { b.names.fresh(base + suffix) }
@@ -89,9 +92,13 @@ enum ONNXDynamicQuantization {
         let output = node.outputs[0]
         let product = bias == nil ? output : fresh("_without_bias")
         var nodes = [
-            Node(name: fresh("_DynamicQuantizeLinear"), opType: "DynamicQuantizeLinear", inputs: [node.inputs[0]], outputs: [aq, aScale, aZero]),
+            Node(
+                name: fresh("_DynamicQuantizeLinear"), opType: "DynamicQuantizeLinear", inputs: [node.inputs[0]],
+                outputs: [aq, aScale, aZero]),
             Node(name: fresh("_MatMulInteger"), opType: "MatMulInteger", inputs: [aq, q.name, aZero], outputs: [sums]),
-            Node(name: fresh("_Cast"), opType: "Cast", inputs: [sums], outputs: [floatSums], attributes: [Attribute(name: "to", value: .int(Int64(DType.float32.rawValue)))]),
+            Node(
+                name: fresh("_Cast"), opType: "Cast", inputs: [sums], outputs: [floatSums],
+                attributes: [Attribute(name: "to", value: .int(Int64(DType.float32.rawValue)))]),
             Node(name: fresh("_scale_Mul"), opType: "Mul", inputs: [aScale, columnScales.name], outputs: [scale]),
             Node(name: fresh("_Mul"), opType: "Mul", inputs: [floatSums, scale], outputs: [product]),
         ]

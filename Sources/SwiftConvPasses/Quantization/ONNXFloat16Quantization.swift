@@ -24,7 +24,8 @@ enum ONNXFloat16Quantization {
             let half = QuantizedTensors.float16(t, name: names.fresh(t.name + "_fp16"))
             halves.append(half)
             let to = Attribute(name: "to", value: .int(Int64(DType.float32.rawValue)))
-            casts.append(Node(name: names.fresh(t.name + "_Cast"), opType: "Cast", inputs: [half.name], outputs: [t.name], attributes: [to]))
+            casts.append(
+                Node(name: names.fresh(t.name + "_Cast"), opType: "Cast", inputs: [half.name], outputs: [t.name], attributes: [to]))
         }
         let converted = Set(casts.map { $0.outputs[0] })
         g.initializers.removeAll { converted.contains($0.name) }

@@ -13,7 +13,8 @@ public enum ONNXQuantizer {
     public static func quantize(_ model: Model, options: TFLiteQuantizationOptions, ranges: ActivationRanges?) throws -> Model {
         try checkFloatSource(model)
         guard options.inputType == .float32, options.outputType == .float32 else {
-            throw SwiftConvError.invalidArgument("ONNX quantization keeps float32 inputs and outputs: input_type and output_type must be float32")
+            throw SwiftConvError.invalidArgument(
+                "ONNX quantization keeps float32 inputs and outputs: input_type and output_type must be float32")
         }
         var out = model
         try raiseOpset(&out)
@@ -68,7 +69,8 @@ public enum ONNXQuantizer {
                 "the model is already quantized (node '\(node.name)' is \(node.opType)); quantize its float original")
         }
         if annotated || !g.quantizationAnnotations.isEmpty || g.initializers.contains(where: { $0.quantization != nil }) {
-            throw SwiftConvError.invalidArgument("the model is already quantized (it has quantization annotations); quantize its float original")
+            throw SwiftConvError.invalidArgument(
+                "the model is already quantized (it has quantization annotations); quantize its float original")
         }
     }
 
@@ -147,7 +149,9 @@ struct QDQBuilder {
     mutating func dequantize(_ input: String, _ p: QuantParams, base: String, output: String) -> Node {
         let (s, z) = parameterConstants(p, base: base)
         let axis = p.axis.map { [Attribute(name: "axis", value: .int(Int64($0)))] } ?? []
-        return Node(name: names.fresh(base + "_DequantizeLinear"), opType: "DequantizeLinear", inputs: [input, s, z], outputs: [output], attributes: axis)
+        return Node(
+            name: names.fresh(base + "_DequantizeLinear"), opType: "DequantizeLinear", inputs: [input, s, z], outputs: [output],
+            attributes: axis)
     }
 
     /// `t` as symmetric int8 (per channel along `axis`, or per tensor) behind a DequantizeLinear;

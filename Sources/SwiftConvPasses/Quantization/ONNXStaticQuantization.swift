@@ -42,7 +42,7 @@ enum ONNXStaticQuantization {
         // op's output takes its input's), and the constant operands' quantized forms.
         var params: [String: QuantParams] = [:]
         var order: [String] = []
-        var constantInputs: [String: (name: String, params: QuantParams)] = [:]  // by "node index#input index"
+        var constantInputs: [String: (name: String, params: QuantParams)] = [:] // by "node index#input index"
         func own(_ name: String) -> QuantParams? {
             ranges[name].map { QuantizedTensors.activationParams(min: $0.min, max: $0.max) }
         }
@@ -74,7 +74,7 @@ enum ONNXStaticQuantization {
         let graphOutputs = Set(g.outputs.map(\.name))
         var dequantized: [String: String] = [:]
         var pairs: [String: [Node]] = [:]
-        var renamedOutputs: [String: String] = [:]  // graph output -> the float value its producer now writes
+        var renamedOutputs: [String: String] = [:] // graph output -> the float value its producer now writes
         var inputPairs: [Node] = []
         let produced = Set(g.nodes.flatMap(\.outputs))
         for x in order {
