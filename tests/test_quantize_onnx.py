@@ -107,14 +107,16 @@ def test_quantized_onnx_runs_in_onnxruntime_and_here(name, mode, quantized):
             assert _cosine(t, w) >= MIN_COSINE[mode], f"{name} {mode}: onnxruntime cosine {_cosine(t, w):.6f}"
             assert _cosine(g, w) >= MIN_COSINE[mode], f"{name} {mode}: our cosine {_cosine(g, w):.6f}"
             if mode == "int8":
-                # Outputs are DequantizeLinear values: multiples of the output scale. Against the
-                # graph as written we may differ only where a float sum lands within rounding of
-                # a .5 tie, which moves one value one step; onnxruntime's fused integer kernels
-                # (QLinearConv...) requantize in fixed point, so their steps differ more often and
-                # a step in an early layer can move the output by a few more.
+                # Outputs are DequantizeLinear values, multiples of the output scale. Our engine
+                # evaluates each Q/DQ and float op as written; so does onnxruntime without graph
+                # rewrites, so the two differ only where float summation order puts a value on
+                # the other side of a rounding tie: one step (seen on mobilenet_v2 and resnet18;
+                # none on the Transformer and the LSTM). onnxruntime's rewrites fuse the pairs into
+                # integer kernels (QLinearConv...) that requantize in fixed point, rounding the
+                # same values at most one more step apart.
                 step = scales[out]
                 assert np.abs(g - lit).max() <= 1 * step + 1e-6, f"{name}: {np.abs(g - lit).max() / step:.1f} steps"
-                assert np.abs(g - t).max() <= 8 * step + 1e-6, f"{name}: {np.abs(g - t).max() / step:.1f} steps"
+                assert np.abs(g - t).max() <= 2 * step + 1e-6, f"{name}: {np.abs(g - t).max() / step:.1f} steps"
             else:
                 # float16: float compute on the same weights, so float rounding (summation order).
                 # dynamic: inputs are quantized at run time (uint8, a step is 1/255 of their range)
