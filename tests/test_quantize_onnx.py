@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import real_models
-from test_onnx_to_tflite_quantized import _cosine, _samples
 
 import swiftconv as sc
 
@@ -34,6 +33,31 @@ MIN_COSINE = {"dynamic": 0.999, "float16": 0.9999, "int8": 0.99}
 # with its scale and zero point per quantized value, long exporter names) is a fifth of the file.
 MAX_SIZE_RATIO = {"dynamic": 0.3, "float16": 0.55, "int8": 0.3}
 SMALL_MODELS = {"transformer_encoder_op17": {"dynamic": 0.45, "float16": 0.6, "int8": 0.45}}
+
+
+def _cosine(a, b):
+    a, b = np.asarray(a, np.float64).ravel(), np.asarray(b, np.float64).ravel()
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def _samples(name, count, seed):
+    """Batch-1 inputs like real_models.inputs, from other seeds (as the ONNX -> TFLite tests draw them)."""
+    feeds = []
+    for k in range(count):
+        f = {}
+        for spec in real_models.manifest()[name]["inputs"]:
+            shape = [1 if d == "batch" else (24 if d == "sequence" else d) for d in spec["shape"]]
+            rng = np.random.default_rng([seed, k])
+            if spec["kind"] == "normal":
+                f[spec["name"]] = rng.standard_normal(shape).astype(np.float32)
+            elif spec["kind"] == "tokens":
+                f[spec["name"]] = rng.integers(0, spec["high"], shape, dtype=np.int64)
+            else:
+                mask = np.zeros(shape, dtype=bool)
+                mask[:, -4:] = True
+                f[spec["name"]] = mask
+        feeds.append(f)
+    return feeds
 
 
 def _session(content, level=None):
@@ -306,3 +330,17 @@ def test_opset_is_raised_to_13_only_when_that_keeps_the_meaning():
         sc.quantize(_small_cnn(opset=11, extra=[softmax]), "dynamic")
     with pytest.raises(sc.InvalidArgument, match="opset 10"):
         sc.quantize(_small_cnn(opset=10), "float16")
+
+
+def test_weights_listed_as_inputs_are_not_calibration_inputs():
+    """An initializer that is also a graph input (overridable, as IR < 4 writes every weight) is
+    not fed by calibration samples and, since a caller may replace it, is not quantized as a weight."""
+    model = onnx.load_from_string(_small_cnn())
+    model.graph.input.append(onnx.helper.make_tensor_value_info("w", onnx.TensorProto.FLOAT, [16, 3, 3, 3]))
+    source = model.SerializeToString()
+    content = sc.quantize(source, "int8", _images(8, 1)).to_bytes()
+    conv = next(n for n in onnx.load_from_string(content).graph.node if n.op_type == "Conv")
+    assert conv.input[1] == "w"
+    reference = _session(source)
+    for feeds in _images(3, 7):
+        assert _cosine(_session(content).run(None, feeds)[0], reference.run(None, feeds)[0]) >= 0.99

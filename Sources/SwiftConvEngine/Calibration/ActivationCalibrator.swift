@@ -30,7 +30,7 @@ public final class ActivationCalibrator {
         self.model = model
         self.options = options
         let wanted = PostTrainingQuantizer.calibrationValues(model)
-        let inputs = Set(model.graph.runtimeInputs.map(\.name))  // an ONNX weight listed as an input is not fed
+        let inputs = Set(model.graph.runtimeInputs.map(\.name)) // an ONNX weight listed as an input is not fed
         inputNames = inputs
         observed = wanted.filter { !inputs.contains($0) }
         var probe = model

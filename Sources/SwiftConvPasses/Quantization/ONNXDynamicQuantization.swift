@@ -5,9 +5,9 @@ import SwiftConvIR
 /// its input (uint8, a range per run), MatMulInteger with the int8 weight (one scale per output
 /// column), a Cast of the int32 sums and a Mul by input scale * column scale, then the Gemm bias.
 /// Conv, ConvTranspose, LSTM/GRU/RNN and Gather tables keep float compute on a DequantizeLinear
-/// of their int8 weight (per output channel where there is one): ConvInteger would need the
-/// per-channel rescale after every convolution, and onnxruntime's own dynamic Conv is uint8
-/// only, so the weight-only form keeps the 4x smaller file with float accuracy.
+/// of their int8 weight (per output channel where there is one), the simpler form: it gives the
+/// same 4x smaller file at float accuracy, where ConvInteger would need a DynamicQuantizeLinear,
+/// a Cast and a per-channel rescale around every convolution (LSTM/GRU have no default-domain integer form).
 enum ONNXDynamicQuantization {
     /// The rewrite; with `integerMatMul` false every weight is quantized weight-only (what int8
     /// mode does to the weights of ops it leaves float, an LSTM's).

@@ -5,7 +5,7 @@ import SwiftConvIR
 /// name, so compute stays float32 (as TFLite's float16 mode). Resize's roi and scales stay
 /// exact, and so do initializers that are graph inputs or outputs.
 enum ONNXFloat16Quantization {
-    /// Smaller constants (scalars, short vectors) would save bytes than their Cast costs.
+    /// Smaller constants (scalars, short vectors) would save fewer bytes than their Cast node costs.
     static let minimumElements = 16
 
     static func rewrite(_ graph: Graph) -> Graph {
