@@ -301,10 +301,11 @@ def test_cli_convert_quantizes_onnx_with_calibration_folder(tmp_path):
 
 def test_errors():
     source = _small_cnn()
-    quantized = sc.quantize(source, "int8", _images(4, 1))
-    for mode in MODES:
-        with pytest.raises(sc.InvalidArgument, match="already quantized"):
-            sc.quantize(quantized, mode, _images(4, 1) if mode == "int8" else None)
+    for first in MODES:
+        quantized = sc.quantize(source, first, _images(4, 1) if first == "int8" else None)
+        for mode in MODES:
+            with pytest.raises(sc.InvalidArgument, match="already quantized"):
+                sc.quantize(quantized, mode, _images(4, 1) if mode == "int8" else None)
     with pytest.raises(sc.InvalidArgument, match="already quantized"):
         sc.convert(TFLITE_FIXTURES / "cnn_int8.tflite", "onnx", quantize="dynamic")
     with pytest.raises(sc.InvalidArgument, match="mode"):

@@ -72,6 +72,10 @@ public enum ONNXQuantizer {
             throw SwiftConvError.invalidArgument(
                 "the model is already quantized (it has quantization annotations); quantize its float original")
         }
+        if let half = g.initializers.first(where: { $0.dtype == .float16 }) {
+            throw SwiftConvError.invalidArgument(
+                "the model is already quantized (initializer '\(half.name)' is float16); quantize its float32 original")
+        }
     }
 
     /// Makes the readers of an Identity of an initializer read the initializer itself (an
