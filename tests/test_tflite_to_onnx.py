@@ -144,11 +144,10 @@ def test_int8_model_keeps_int8_interface_and_computes_in_integers():
         assert elem[i.name] == onnx.helper.np_dtype_to_tensor_dtype(np.dtype(i.dtype))
 
 
-def test_other_directions_and_quantize_are_conversion_errors():
+def test_other_directions_are_errors():
+    # TFLite -> ONNX with quantize is tests/test_quantize_onnx.py's.
     path = _first_fixture("*_float32.tflite")
     source = sc.load(path)
-    with pytest.raises(sc.ConversionError, match="not implemented"):
-        sc.convert(source, "onnx", quantize="dynamic")
     with pytest.raises(sc.ConversionError, match="tflite to tflite does nothing without quantize"):
         sc.convert(source, "tflite")
     with pytest.raises(sc.InvalidArgument):

@@ -61,7 +61,7 @@ public func scQuantize(
         guard options.mode != .int8 else {
             throw SwiftConvError.invalidArgument("int8 quantization needs a representative dataset: use sc_calibrator_create")
         }
-        let quantized = try TFLiteQuantizer.quantize(box.model, options: options, ranges: nil)
+        let quantized = try PostTrainingQuantizer.quantize(box.model, options: options, ranges: nil)
         try ModelChecker.check(quantized)
         out.pointee = retainedHandle(ModelBox(quantized))
     }

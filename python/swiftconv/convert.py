@@ -1,14 +1,14 @@
 """sc.convert: conversion between model formats (API.md section 4).
 
 TFLite -> ONNX and ONNX -> TFLite. The work is done by the Swift pass pipelines behind
-sc_model_convert; this module checks arguments. With `to='tflite'` and `quantize`, the float
-TFLite model (the source itself when it is TFLite) is quantized by sc.quantize, so every
-route to TFLite shares one quantizer.
+sc_model_convert; this module checks arguments. With `quantize`, the float model in the target
+format (the source itself when it already is in it) is quantized by sc.quantize, so every
+route to a format shares one quantizer.
 """
 
 import json
 
-from .errors import ConversionError, InvalidArgument
+from .errors import InvalidArgument
 from .model import Model, _fspath, load
 from .quantize import quantize as _quantize
 
@@ -42,7 +42,9 @@ def convert(
     ConversionError naming every one of them; nothing partial is returned or written.
     With `to='tflite'`, `quantize` ('dynamic', 'float16', 'int8' with
     `representative_dataset`) quantizes the float TFLite model as sc.quantize does; a
-    TFLite source is quantized directly.
+    TFLite source is quantized directly. With `to='onnx'`, `quantize` quantizes the float
+    ONNX model (a converted float TFLite model, or an ONNX source itself) into the forms
+    onnxruntime runs (QDQ for 'int8'), as sc.quantize does.
     With `output_path` the result is also written there atomically. The result's metadata
     `swiftconv.value_map` says which TFLite value each kept value holds (and in which
     layout), so that `sc.verify(source, result, per_layer=True)` compares them layer by layer.
@@ -59,13 +61,8 @@ def convert(
         raise InvalidArgument(f"[convert] keep_layout must be a bool, not {type(keep_layout).__name__}")
     path = None if output_path is None else _fspath(output_path, "convert")
     model = src if isinstance(src, Model) else load(src)
-    if quantize is not None and to == "onnx":
-        raise ConversionError(
-            f"[convert] quantize={quantize!r} is not implemented for conversion to ONNX; "
-            "the TFLite model's own quantization is kept (use quantize=None)"
-        )
     if quantize is not None:
-        if model.format != "tflite":
+        if model.format != to:
             options = json.dumps({"opset": opset, "quantize": None, "keep_layout": keep_layout})
             model = Model(model._handle.convert(to, options))
         result = _quantize(model, quantize, representative_dataset)

@@ -1,4 +1,4 @@
-"""sc.quantize: post-training quantization of a float TFLite model (API.md section 4).
+"""sc.quantize: post-training quantization of a float TFLite or ONNX model (API.md section 4).
 
 The rewrite and the calibration run in Swift (sc_quantize, sc_calibrator_*); this module
 checks arguments and walks the representative dataset, one sample at a time.
@@ -59,7 +59,15 @@ def _feed(sample, inputs, k):
 
 
 def quantize(model, mode, representative_dataset=None, *, input_type="float32", output_type="float32"):
-    """A quantized copy of a float TFLite model (a Model, path or bytes), as TFLiteConverter makes it.
+    """A quantized copy of a float TFLite or ONNX model (a Model, path or bytes).
+
+    A TFLite model is quantized as TFLiteConverter does it. An ONNX model becomes what
+    onnxruntime's quantizers write: 'int8' the QDQ format of quantize_static (int8
+    activations through QuantizeLinear/DequantizeLinear pairs, int8 weights per channel
+    for Conv, per column for MatMul/Gemm, int32 biases), 'dynamic' int8 weights with
+    MatMul/Gemm as DynamicQuantizeLinear + MatMulInteger (other weights behind a
+    DequantizeLinear), 'float16' float16 initializers behind a Cast; it keeps its names,
+    float32 inputs and outputs, and gets opset 13 at least.
 
     mode: 'dynamic' (int8 weights, hybrid ops on float activations), 'float16' (float16
     weights behind DEQUANTIZE) or 'int8' (full integer; needs `representative_dataset`: an
@@ -77,6 +85,10 @@ def quantize(model, mode, representative_dataset=None, *, input_type="float32", 
         if mode != "int8" and value != "float32":
             raise InvalidArgument(f"[quantize] {what} applies to mode='int8' only")
     model = model if isinstance(model, Model) else load(model)
+    if model.format == "onnx" and (input_type != "float32" or output_type != "float32"):
+        raise InvalidArgument(
+            "[quantize] an ONNX model keeps float32 inputs and outputs: input_type/output_type must be 'float32'"
+        )
     if mode != "int8":
         if representative_dataset is not None:
             raise InvalidArgument(f"[quantize] representative_dataset is only used with mode='int8', not {mode!r}")

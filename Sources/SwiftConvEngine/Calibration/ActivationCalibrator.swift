@@ -1,9 +1,9 @@
 import SwiftConvIR
 import SwiftConvPasses
 
-/// Calibration for int8 quantization: runs a float TFLite model on representative samples and
-/// records the min/max of every float activation the quantizer asks for
-/// (`TFLiteQuantizer.calibrationValues`), by running a session with those values as extra outputs.
+/// Calibration for int8 quantization: runs a float TFLite or ONNX model on representative samples
+/// and records the min/max of every float activation the quantizer asks for
+/// (`PostTrainingQuantizer.calibrationValues`), by running a session with those values as extra outputs.
 ///
 /// Not thread-safe: feed samples from one thread at a time.
 public final class ActivationCalibrator {
@@ -26,11 +26,11 @@ public final class ActivationCalibrator {
         guard options.mode == .int8 else {
             throw SwiftConvError.invalidArgument("calibration is for int8 quantization, not '\(options.mode.rawValue)'")
         }
-        try TFLiteQuantizer.checkFloatSource(model)
+        try PostTrainingQuantizer.checkFloatSource(model)
         self.model = model
         self.options = options
-        let wanted = TFLiteQuantizer.calibrationValues(model)
-        let inputs = Set(model.graph.inputs.map(\.name))
+        let wanted = PostTrainingQuantizer.calibrationValues(model)
+        let inputs = Set(model.graph.runtimeInputs.map(\.name)) // an ONNX weight listed as an input is not fed
         inputNames = inputs
         observed = wanted.filter { !inputs.contains($0) }
         var probe = model
@@ -84,6 +84,6 @@ public final class ActivationCalibrator {
         guard sampleCount > 0 else {
             throw SwiftConvError.invalidArgument("int8 quantization needs at least one representative sample; none was fed")
         }
-        return try TFLiteQuantizer.quantize(model, options: options, ranges: ranges)
+        return try PostTrainingQuantizer.quantize(model, options: options, ranges: ranges)
     }
 }
