@@ -88,6 +88,8 @@ public struct TransposeCancellation: ModelPass {
                     merged.attributes = [Attribute(name: "perm", value: .ints(composed.map { Int64($0) }))]
                     g.nodes[i] = merged
                     g.removeDeadCode()
+                    // The inner Transpose's input holds what its (maybe removed) output held.
+                    map?.derive(inner.inputs[0], from: inner.outputs[0], perm: inverse(p1))
                     return true
                 }
                 if p2 == Array(0..<p2.count) {
