@@ -90,12 +90,15 @@ def _op_names(content: bytes) -> list:
     return [op["op_name"] for op in it._get_ops_details()]
 
 
-def _check_scales_are_the_sources(content: bytes, qdq_bytes: bytes):
-    """Every int8 tensor's scale is the source's: activations by name where the name survives
-    and as a value otherwise; weights per channel."""
+def _check_scales_are_the_sources(content: bytes, qdq_bytes: bytes) -> float:
+    """Every int8 tensor's parameters are the source's: per-channel weight scales equal a
+    source weight's, each activation's (scale, zero point) is a source pair (the same value's
+    where the name survives) or a kernel's fixed one. Returns the share of the source's
+    activation pairs that the TFLite model uses."""
     activations, weights = _qdq_params(qdq_bytes)
-    activation_scales = {s for s, _ in activations.values()}
-    named = 0
+    pairs = set(activations.values())
+    per_tensor_weights = {w[0] for w in weights if w.size == 1}
+    used = set()
     for d in _tensors(content):
         if d["dtype"] != np.int8:
             continue
@@ -105,13 +108,14 @@ def _check_scales_are_the_sources(content: bytes, qdq_bytes: bytes):
             assert any(w.shape == scales.shape and np.array_equal(w, scales) for w in weights), d["name"]
             assert not np.any(q["zero_points"]), d["name"]
             continue
+        pair = (scales[0], int(q["zero_points"][0]))
         if d["name"] in activations:
-            assert (scales[0], int(q["zero_points"][0])) == activations[d["name"]], d["name"]
-            named += 1
+            assert pair == activations[d["name"]], d["name"]
+        if pair in pairs:
+            used.add(pair)
         else:
-            per_tensor_weights = {w[0] for w in weights if w.size == 1}
-            assert scales[0] in activation_scales | KERNEL_SCALES | per_tensor_weights, (d["name"], scales[0])
-    return named
+            assert scales[0] in KERNEL_SCALES or (scales[0] in per_tensor_weights and pair[1] == 0), (d["name"], pair)
+    return len(used) / len(pairs)
 
 
 # --- small models, one op each ------------------------------------------------------------
@@ -259,8 +263,10 @@ def test_real_qdq_model_converts_to_int8(name):
     shape = real_models.inputs(name, 1)[input_name].shape
     samples = [{input_name: np.random.default_rng([5, k]).standard_normal(shape).astype(np.float32)} for k in range(8)]
     qdq = _qdq(float_bytes, samples, quantization.QuantType.QUInt8)
-    # Each layer may round one step differently from onnxruntime's QDQ kernels and a step
-    # early on can grow through ~20 layers; measured worst is a handful of output steps.
-    content = _check(float_bytes, qdq, real_models.inputs(name, 1), steps=12, size_ratio=0.3)
-    named = _check_scales_are_the_sources(content, qdq)
-    assert named >= 5, "the annotated values keep their names in the TFLite model"
+    # Both run the same int8 arithmetic but round requantizations differently (LiteRT: a
+    # fixed-point multiplier, ties away from zero; onnxruntime: float, ties to even), which
+    # rarely flips a step and barely propagates: measured worst 1 output step on all three.
+    content = _check(float_bytes, qdq, real_models.inputs(name, 1), steps=2, size_ratio=0.3)
+    assert _check_scales_are_the_sources(content, qdq) >= 0.95
+    floats = [d["name"] for d in _tensors(content) if d["dtype"] == np.float32]
+    assert set(floats) == set(real_models.inputs(name, 1)) | {o.name for o in onnx.load_from_string(qdq).graph.output}
