@@ -147,7 +147,9 @@ private struct QDQSplitter {
         else { return nil }
         var zeroPoint: Tensor? = nil
         if node.inputs.count > 2, !node.inputs[2].isEmpty {
-            guard let z = graph.constantTensor(named: node.inputs[2]) else { return nil }
+            guard var z = graph.constantTensor(named: node.inputs[2]) else { return nil }
+            // onnxruntime writes a [1] scale beside a scalar zero point.
+            if z.elementCount == scale.elementCount { z.shape = scale.shape }
             zeroPoint = z
         }
         guard let storage = zeroPoint?.dtype ?? integerType else { return nil }
@@ -194,6 +196,12 @@ private struct QDQSplitter {
                 pq == pd, let p = Self.int8(pq), let f = quantize.inputs.first, !f.isEmpty
             else { continue }
             removed.insert(k)
+            guard p.violation(elementType: .int8, shape: nil) == nil else {
+                // A scale that is not finite and positive (onnxruntime calibrating a value that
+                // held -inf) quantizes nothing: the value stays float.
+                alias[node.outputs[0]] = f
+                continue
+            }
             var source = f
             if p.zeroPoint[0] == -128, let fp = producers[f], reluFoldingProducers.contains(graph.nodes[fp].opType),
                 graph.nodes[fp].canonicalDomain.isEmpty

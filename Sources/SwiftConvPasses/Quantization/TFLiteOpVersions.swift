@@ -61,7 +61,8 @@ public enum TFLiteOpVersions {
             return out == .int16 ? 2 : 1
         case "ADD", "MUL", "MAX_POOL_2D", "AVERAGE_POOL_2D", "CONCATENATION", "SOFTMAX", "MEAN", "REDUCE_MAX", "REDUCE_MIN",
             "RELU6", "RSQRT", "LOGISTIC", "TANH", "GATHER", "SPLIT_V", "PACK", "MAXIMUM", "MINIMUM", "RELU", "SQUARED_DIFFERENCE",
-            "GELU", "SUM", "PAD", "SLICE", "STRIDED_SLICE", "TRANSPOSE", "SUB", "RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR":
+            "GELU", "SUM", "PAD", "SLICE", "STRIDED_SLICE", "TRANSPOSE", "SUB", "RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR",
+            "MIRROR_PAD":
             return int8 ? 2 : nil
         case "SPLIT":
             return input(1) == .int8 ? 2 : nil
