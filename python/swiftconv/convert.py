@@ -42,7 +42,11 @@ def convert(
     ConversionError naming every one of them; nothing partial is returned or written.
     With `to='tflite'`, `quantize` ('dynamic', 'float16', 'int8' with
     `representative_dataset`) quantizes the float TFLite model as sc.quantize does; a
-    TFLite source is quantized directly.
+    TFLite source is quantized directly. A quantized ONNX source in QDQ form
+    (QuantizeLinear/DequantizeLinear pairs, e.g. from onnxruntime's quantize_static) needs no
+    `quantize`: it becomes an int8 TFLite model with the pairs' own scales, zero points and
+    int8 weights (float32 inputs and outputs behind QUANTIZE/DEQUANTIZE, ops the source left
+    float stay float); `quantize` with such a source raises InvalidArgument.
     With `output_path` the result is also written there atomically. The result's metadata
     `swiftconv.value_map` says which TFLite value each kept value holds (and in which
     layout), so that `sc.verify(source, result, per_layer=True)` compares them layer by layer.
