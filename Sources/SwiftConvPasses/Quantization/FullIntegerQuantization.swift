@@ -19,6 +19,9 @@ struct FullIntegerQuantization {
     let options: TFLiteQuantizationOptions
     /// Parameters fixed by the source model, used instead of `ranges` when given.
     let fixed: FixedQuantization?
+    /// Float constants that are exactly a per-tensor int8 constant of the source (an embedding
+    /// table): with fixed parameters a GATHER of one runs in int8 with the table's parameters.
+    var sourceTables: [String: QuantParams] = [:]
     var names: UniqueNameGenerator
     var constants: [String: Tensor] = [:]
     /// The int8 parameters of every activation that is int8 in the result.
@@ -35,6 +38,11 @@ struct FullIntegerQuantization {
         self.fixed = fixed
         names = UniqueNameGenerator(graph: graph)
         for t in graph.initializers { constants[t.name] = t }
+        if let fixed {
+            for t in graph.initializers where t.dtype == .float32 {
+                if let q = fixed.exactInt8(t, axis: nil, symmetric: false, name: t.name)?.quantization { sourceTables[t.name] = q }
+            }
+        }
     }
 
     func isFloat(_ name: String) -> Bool { g.declaredType(name)?.tensorElementType == .float32 }
@@ -64,7 +72,7 @@ struct FullIntegerQuantization {
                 if slot == op.weight?.slot || slot == op.bias {
                     guard c.dtype == .float32 else { return nil }
                 }
-                if case .sameAsInput(let data) = op.output, data == slot { return nil }
+                if case .sameAsInput(let data) = op.output, data == slot, sourceTables[input] == nil { return nil }
                 continue
             }
             if slot == op.weight?.slot { return nil }
@@ -82,7 +90,7 @@ struct FullIntegerQuantization {
             }
         }
         if case .sameAsInput(let data) = op.output {
-            guard data < node.inputs.count, isFloat(node.inputs[data]) else { return nil }
+            guard data < node.inputs.count, isFloat(node.inputs[data]) || sourceTables[node.inputs[data]] != nil else { return nil }
         }
         switch op.output {
         case .calibrated, .sharedWithInputs: if node.outputs.contains(where: { calibrated($0) == nil }) { return nil }
@@ -118,7 +126,7 @@ struct FullIntegerQuantization {
                 switch op.output {
                 case .calibrated: params[o] = calibrated(o)
                 case .fixed(let scale, let zeroPoint): params[o] = QuantParams(scale: scale, zeroPoint: zeroPoint, storageType: .int8)
-                case .sameAsInput(let data): params[o] = effective(node.inputs[data])
+                case .sameAsInput(let data): params[o] = effective(node.inputs[data]) ?? sourceTables[node.inputs[data]]
                 case .sharedWithInputs where fixed != nil:
                     // The output's fixed parameters; inputs with others are requantized.
                     params[o] = calibrated(o)
