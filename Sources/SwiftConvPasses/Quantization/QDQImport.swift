@@ -21,9 +21,6 @@ public struct FixedQuantization: Sendable {
     /// No parameters.
     public init() {}
 
-    /// Whether nothing is fixed.
-    public var isEmpty: Bool { activations.isEmpty && constants.isEmpty }
-
     /// The parameters with activation names moved to the values of a converted model that
     /// hold them, as `map` says (layouts do not matter: the parameters are per tensor).
     public func renamed(by map: ValueMap) -> FixedQuantization {
@@ -257,9 +254,31 @@ private struct QDQSplitter {
     /// The float32 constant `scale * (q - zero_point)` of an integer constant, per channel
     /// along the parameters' axis; nil for types it does not read.
     func dequantized(_ q: Tensor, _ p: QuantParams, name: String, node: Node) throws -> Tensor? {
-        guard [.int8, .uint8, .int16, .uint16, .int32].contains(q.dtype), let levels = q.int64Values() else { return nil }
+        // Read at their own width: an Int64 copy of a large weight would be 8x its size.
+        let count = q.elementCount
+        guard q.dtype.bitWidth >= 8, q.byteCount == count * (q.dtype.bitWidth / 8) else { return nil }
+        let level: (Int) -> Int64
+        switch q.dtype {
+        case .int8:
+            let v = q.values(as: Int8.self)
+            level = { Int64(v[$0]) }
+        case .uint8:
+            let v = q.values(as: UInt8.self)
+            level = { Int64(v[$0]) }
+        case .int16:
+            let v = q.values(as: Int16.self)
+            level = { Int64(v[$0]) }
+        case .uint16:
+            let v = q.values(as: UInt16.self)
+            level = { Int64(v[$0]) }
+        case .int32:
+            let v = q.values(as: Int32.self)
+            level = { Int64(v[$0]) }
+        default:
+            return nil
+        }
         let rank = q.shape.count
-        var inner = levels.count
+        var inner = count
         var channels = 1
         if let a = p.axis {
             let axis = a < 0 ? a + rank : a
@@ -270,10 +289,10 @@ private struct QDQSplitter {
             channels = q.shape[axis]
             inner = q.shape[(axis + 1)...].reduce(1, *)
         }
-        var values = [Float](repeating: 0, count: levels.count)
-        for (i, level) in levels.enumerated() {
+        var values = [Float](repeating: 0, count: count)
+        for i in 0..<count {
             let c = channels == 1 ? 0 : (i / inner) % channels
-            values[i] = Float(level - p.zeroPoint[c]) * p.scale[c]
+            values[i] = Float(level(i) - p.zeroPoint[c]) * p.scale[c]
         }
         return Tensor(name: name, dtype: .float32, shape: q.shape, values: values)
     }
