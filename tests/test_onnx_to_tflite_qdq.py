@@ -132,7 +132,7 @@ def _init(name, shape, scale=0.3):
     return numpy_helper.from_array((RNG.standard_normal(shape) * scale).astype(np.float32), name)
 
 
-def _model(nodes, inputs, output_shape, inits=()):
+def _model(nodes, inputs, output_shape, inits=(), opset=13):
     graph = helper.make_graph(
         nodes,
         "g",
@@ -140,8 +140,8 @@ def _model(nodes, inputs, output_shape, inits=()):
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, output_shape)],
         list(inits),
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 8 if opset < 21 else 10
     return model.SerializeToString()
 
 
@@ -425,3 +425,35 @@ def test_transformer_qdq_model_converts_to_int8():
     details = it.get_tensor_details()
     int8_ops = {op["op_name"] for op in it._get_ops_details() if details[op["outputs"][0]]["dtype"] == np.int8}
     assert {"FULLY_CONNECTED", "BATCH_MATMUL", "GATHER", "ADD"} <= int8_ops, (int8_ops, ops)
+
+
+def test_pair_int8_cannot_state_leaves_its_value_float():
+    """A 16-bit pair (onnxruntime's QInt16 activations) has no int8 form: the value stays
+    float and the ops touching it run in float."""
+    inits = []
+    nodes = _q_dq("x", 0.03, 128, "x_dq", inits)
+    nodes.append(helper.make_node("Sin", ["x_dq"], ["s"]))
+    inits += [
+        numpy_helper.from_array(np.array(1 / 32768, np.float32), "s_scale"),
+        numpy_helper.from_array(np.array(0, np.int16), "s_zp"),
+    ]
+    nodes += [
+        helper.make_node("QuantizeLinear", ["s", "s_scale", "s_zp"], ["s_q"]),
+        helper.make_node("DequantizeLinear", ["s_q", "s_scale", "s_zp"], ["s_dq"]),
+        helper.make_node("Relu", ["s_dq"], ["r"]),
+    ]
+    nodes += _q_dq("r", 1 / 255, 0, "y", inits)
+    qdq = _model(nodes, [("x", IMG)], IMG, inits, opset=21)  # 16-bit Q/DQ
+    content = sc.convert(qdq, "tflite").to_bytes()
+    it = litert.Interpreter(model_content=content)
+    details = it.get_tensor_details()
+    relu = next(op for op in it._get_ops_details() if op["op_name"] == "RELU")
+    assert details[relu["inputs"][0]]["dtype"] == np.float32
+    feeds = _feeds(qdq, 4)
+    ref = run_litert(content, feeds, ["y"], experimental_op_resolver_type=litert.OpResolverType.BUILTIN_REF)[0]
+    assert not any(d["dtype"] in (np.int8, np.int16) for d in details)
+    # No int8 op reads x or y either, so the whole model is float: onnxruntime's roundings
+    # (half a step of x's 0.03 through sin, whose slope is at most 1; 1/65536 at the 16-bit
+    # pair; half an output step of 1/255) are all it differs by.
+    assert np.max(np.abs(ref - _ort(qdq, feeds)[0])) <= 0.015 + 1 / 65536 + 0.5 / 255
+    np.testing.assert_allclose(run_ours(content, feeds, ["y"])[0], ref, rtol=0, atol=1e-6)

@@ -10,7 +10,8 @@ import SwiftConvIR
 ///
 /// With `fixed` parameters (a QDQ source) they replace the calibrated ranges: activations
 /// take them exactly, weights take the source's int8 values and scales when their float
-/// values are exactly those, and values without parameters stay float. Where a kernel
+/// values are exactly those, and values without parameters stay float (a value with
+/// parameters that only float ops read stays float too: its pair is not applied). Where a kernel
 /// dictates the output parameters (LOGISTIC, SOFTMAX, TANH; pools, shape ops and
 /// CONCATENATION sharing their input's) LiteRT's rule wins over the source's.
 struct FullIntegerQuantization {

@@ -93,8 +93,9 @@ public struct FixedQuantization: Sendable {
 }
 
 /// Splits a quantized ONNX model in QDQ form (QuantizeLinear/DequantizeLinear pairs, as
-/// onnxruntime's `quantize_static(quant_format=QDQ)` and our TFLite -> ONNX write it) into
-/// the float model those pairs annotate and the quantization they fix.
+/// onnxruntime's `quantize_static(quant_format=QDQ)` writes it) into the float model those
+/// pairs annotate and the quantization they fix. (The integer ops, ConvInteger and
+/// MatMulInteger, that TFLite -> ONNX writes for int8 kernels are not QDQ and not read here.)
 ///
 /// - An activation pair `x -> QuantizeLinear -> DequantizeLinear` with the same constant
 ///   per-tensor parameters disappears: readers read `x`, and `x` gets the pair's parameters.
@@ -103,8 +104,9 @@ public struct FixedQuantization: Sendable {
 /// - A DequantizeLinear of a constant becomes the float constant it denotes, exactly
 ///   `scale * (q - zero_point)` per channel; 8-bit ones are kept so that the weights can
 ///   take their int8 values and scales back unchanged.
-/// Other Q/DQ nodes (per-channel activations, 16-bit, block quantization, a Q without its DQ)
-/// stay, and the conversion names them.
+/// A pair int8 cannot state (16-bit, per-channel activations, a scale that is not finite and
+/// positive) goes too, and its value stays float. Other Q/DQ nodes (block quantization, a Q
+/// without its DQ, a DQ of a graph input) stay, and the conversion names them.
 public enum QDQImport {
     /// Whether the main graph has QuantizeLinear or DequantizeLinear nodes.
     public static func isQDQ(_ model: Model) -> Bool {
@@ -190,12 +192,12 @@ private struct QDQSplitter {
             else { continue }
             let quantize = graph.nodes[pk]
             guard let pq = params(quantize, integerType: .uint8), let pd = params(node, integerType: pq.storageType),
-                pq == pd, let p = Self.int8(pq), let f = quantize.inputs.first, !f.isEmpty
+                pq == pd, let f = quantize.inputs.first, !f.isEmpty
             else { continue }
             removed.insert(k)
-            guard p.violation(elementType: .int8, shape: nil) == nil else {
-                // A scale that is not finite and positive (onnxruntime calibrating a value that
-                // held -inf) quantizes nothing: the value stays float.
+            // Pairs TFLite's int8 cannot state (16-bit, per channel) and scales that are not finite
+            // and positive (onnxruntime calibrating a value that held -inf) leave the value float.
+            guard let p = Self.int8(pq), p.violation(elementType: .int8, shape: nil) == nil else {
                 alias[node.outputs[0]] = f
                 continue
             }
