@@ -31,18 +31,21 @@ public struct FixedQuantization: Sendable {
         return out
     }
 
-    /// The parameters with the input of a layout op (TRANSPOSE, RESHAPE, SQUEEZE, EXPAND_DIMS)
-    /// given its output's when it has none (the same numbers, so the same parameters): the NHWC
-    /// result of a converted Conv whose NCHW copy is the value the source annotated.
+    /// The parameters with the inputs of ops whose int8 kernels take their output's parameters
+    /// (TRANSPOSE, RESHAPE, SQUEEZE, EXPAND_DIMS, CONCATENATION) given the output's when they
+    /// have none: values the conversion made in between, such as the NHWC result of a Conv
+    /// whose NCHW copy the source annotated, or the parts of a grouped Conv.
     public func filledBackThroughLayoutOps(_ graph: Graph) -> FixedQuantization {
         var out = self
         let constants = Set(graph.initializers.map(\.name))
         for node in graph.nodes.reversed() where node.canonicalDomain == OpDomain.tflite {
-            guard ["TRANSPOSE", "RESHAPE", "SQUEEZE", "EXPAND_DIMS"].contains(node.opType), node.outputs.count == 1,
-                let x = node.inputs.first, !constants.contains(x), out.activations[x] == nil,
-                let p = out.activations[node.outputs[0]]
+            guard ["TRANSPOSE", "RESHAPE", "SQUEEZE", "EXPAND_DIMS", "CONCATENATION"].contains(node.opType),
+                node.outputs.count == 1, let p = out.activations[node.outputs[0]]
             else { continue }
-            out.activations[x] = p
+            let data = node.opType == "CONCATENATION" ? node.inputs : Array(node.inputs.prefix(1))
+            for x in data where !x.isEmpty && !constants.contains(x) && out.activations[x] == nil {
+                out.activations[x] = p
+            }
         }
         return out
     }
@@ -50,45 +53,54 @@ public struct FixedQuantization: Sendable {
     /// `t` (float32) as the int8 tensor the QDQ model stored, when one of its 8-bit constants
     /// dequantizes to exactly these values: one scale per index along `axis` of `t` (nil: one
     /// for the tensor), and for `symmetric` (TFLite's weights) zero points 0 and no -128.
-    /// A layout change (OIHW -> OHWI) keeps the channel order, so the scales still fit.
+    /// A layout change (OIHW -> OHWI) keeps the channel order, so the scales still fit; a
+    /// grouped Conv's weights, one CONV_2D per group, are a run of the source's channels.
     func exactInt8(_ t: Tensor, axis: Int?, symmetric: Bool, name: String) -> Tensor? {
         guard t.dtype == .float32, t.elementCount > 0 else { return nil }
         if let axis, !(axis >= 0 && axis < t.shape.count && t.shape[axis] > 0) { return nil }
         let channels = axis.map { t.shape[$0] } ?? 1
         let inner = axis.map { t.shape[($0 + 1)...].reduce(1, *) } ?? t.elementCount
         let values = t.values(as: Float.self)
-        for c in constants where c.elementCount == t.elementCount && (c.scales.count == 1 || c.scales.count == channels) {
+        for c in constants where c.elementCount % t.elementCount == 0 {
             if symmetric, c.zeroPoints.contains(where: { $0 != 0 }) { continue }
-            if c.scales.count > 1, axis == nil { continue }
-            let low: Int64 = symmetric ? -127 : -128
-            var q = [Int8](repeating: 0, count: values.count)
-            var exact = true
-            for (i, v) in values.enumerated() {
-                let k = c.scales.count == 1 ? 0 : (i / inner) % channels
-                let scale = c.scales[k]
-                let r = (v / scale).rounded()
-                guard r.isFinite, abs(r) <= 256 else {
-                    exact = false
-                    break
-                }
-                let level = Int64(r) + c.zeroPoints[k]
-                // The very expression the float constant was made with, so equality is exact.
-                guard level >= low, level <= 127, Float(level - c.zeroPoints[k]) * scale == v else {
-                    exact = false
-                    break
-                }
-                q[i] = Int8(level)
+            // The source's channels split in `parts` runs of `channels` (1 run: the whole tensor).
+            let parts = c.elementCount / t.elementCount
+            let perChannel = c.scales.count > 1
+            guard parts == 1 ? (c.scales.count == 1 || c.scales.count == channels) : c.scales.count == parts * channels,
+                !perChannel || axis != nil
+            else { continue }
+            for part in 0..<parts {
+                let run = perChannel ? part * channels..<(part + 1) * channels : 0..<1
+                let (scales, zeroPoints) = (Array(c.scales[run]), Array(c.zeroPoints[run]))
+                guard let q = Self.levels(values, scales, zeroPoints, channels: channels, inner: inner, symmetric: symmetric)
+                else { continue }
+                var out = Tensor(name: name, dtype: .int8, shape: t.shape, values: q)
+                out.quantization =
+                    perChannel
+                    ? QuantParams(scale: scales, zeroPoint: zeroPoints, axis: axis, storageType: .int8)
+                    : QuantParams(scale: scales[0], zeroPoint: zeroPoints[0], storageType: .int8)
+                return out
             }
-            guard exact else { continue }
-            var out = Tensor(name: name, dtype: .int8, shape: t.shape, values: q)
-            if c.scales.count == 1 {
-                out.quantization = QuantParams(scale: c.scales[0], zeroPoint: c.zeroPoints[0], storageType: .int8)
-            } else {
-                out.quantization = QuantParams(scale: c.scales, zeroPoint: c.zeroPoints, axis: axis, storageType: .int8)
-            }
-            return out
         }
         return nil
+    }
+
+    /// The int8 levels that dequantize to exactly `values` with these parameters, or nil.
+    static func levels(
+        _ values: [Float], _ scales: [Float], _ zeroPoints: [Int64], channels: Int, inner: Int, symmetric: Bool
+    ) -> [Int8]? {
+        let low: Int64 = symmetric ? -127 : -128
+        var q = [Int8](repeating: 0, count: values.count)
+        for (i, v) in values.enumerated() {
+            let k = scales.count == 1 ? 0 : (i / inner) % channels
+            let r = (v / scales[k]).rounded()
+            guard r.isFinite, abs(r) <= 256 else { return nil }
+            let level = Int64(r) + zeroPoints[k]
+            // The very expression the float constant was made with, so equality is exact.
+            guard level >= low, level <= 127, Float(level - zeroPoints[k]) * scales[k] == v else { return nil }
+            q[i] = Int8(level)
+        }
+        return q
     }
 }
 
