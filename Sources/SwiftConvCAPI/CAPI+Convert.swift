@@ -65,8 +65,19 @@ public func scModelConvert(
         case (.onnx, .tflite):
             // Constant folding needs the engine, so the C ABI, which sees both, hands it in.
             let preparation: [any ModelPass] = [ConstantFolding.engine(), BatchNormFolding()]
-            _ = try ONNXToTFLite.pipeline(ONNXToTFLite.Options(keepLayout: options.keepLayout ?? true), preparation: preparation)
-                .run(on: &converted)
+            let layout = ONNXToTFLite.Options(keepLayout: options.keepLayout ?? true)
+            if QDQImport.isQDQ(converted) {
+                // Its Q/DQ pairs fix the int8 parameters: quantizing again would discard them.
+                if let q = options.quantize {
+                    throw SwiftConvError.invalidArgument(
+                        "the ONNX model is already quantized (QuantizeLinear/DequantizeLinear); it converts to int8 TFLite "
+                            + "with its own parameters without quantize='\(q)'")
+                }
+                converted = try ONNXToTFLite.convertQDQ(converted, options: layout, preparation: preparation)
+                _ = try TFLiteExporter.serialize(converted)
+                break
+            }
+            _ = try ONNXToTFLite.pipeline(layout, preparation: preparation).run(on: &converted)
             // The writer must be able to write what came out; a failure here is a converter bug.
             _ = try TFLiteExporter.serialize(converted)
             // The float model is quantized as any TFLite model is ('int8' through the calibrator).

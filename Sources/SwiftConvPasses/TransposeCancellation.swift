@@ -38,7 +38,7 @@ public struct TransposeCancellation: ModelPass {
         let opset = model.opsetImports.first { OpDomain.canonical($0.domain).isEmpty }?.version ?? 13
         // Each rewrite removes a Transpose or moves one later; the bound only guards against a bug.
         var budget = 4 * model.graph.nodes.count + 16
-        while budget > 0, try rewriteOnce(&model.graph, opset: opset, map: &map) {
+        while budget > 0, deriveTransposeInputs(model.graph, &map), try rewriteOnce(&model.graph, opset: opset, map: &map) {
             changed = true
             budget -= 1
         }
@@ -50,6 +50,16 @@ public struct TransposeCancellation: ModelPass {
         for t in typed.graph.initializers { types[t.name] = .tensor(elementType: t.dtype, shape: Shape(t.shape)) }
         while removeSizeOneTransposeOnce(&model.graph, types: types, map: &map) { changed = true }
         return changed
+    }
+
+    /// A Transpose's input holds what its output holds, in the inverse layout: recorded
+    /// before a rewrite removes the Transpose (and with it the mapped name). Always true.
+    private func deriveTransposeInputs(_ g: Graph, _ map: inout ValueMap?) -> Bool {
+        guard map != nil else { return true }
+        for n in g.nodes {
+            if let p = perm(n), let y = n.outputs.first { map?.derive(n.inputs[0], from: y, perm: inverse(p)) }
+        }
+        return true
     }
 
     /// A Transpose's perm; nil unless it is a permutation of its axes (a model chooses it, and

@@ -45,6 +45,11 @@ def convert(
     TFLite source is quantized directly. With `to='onnx'`, `quantize` quantizes the float
     ONNX model (a converted float TFLite model, or an ONNX source itself) into the forms
     onnxruntime runs (QDQ for 'int8'), as sc.quantize does.
+    A quantized ONNX source in QDQ form
+    (QuantizeLinear/DequantizeLinear pairs, e.g. from onnxruntime's quantize_static) needs no
+    `quantize`: it becomes an int8 TFLite model with the pairs' own scales, zero points and
+    int8 weights (float32 inputs and outputs behind QUANTIZE/DEQUANTIZE, ops the source left
+    float stay float); `quantize` with such a source raises InvalidArgument.
     With `output_path` the result is also written there atomically. The result's metadata
     `swiftconv.value_map` says which TFLite value each kept value holds (and in which
     layout), so that `sc.verify(source, result, per_layer=True)` compares them layer by layer.

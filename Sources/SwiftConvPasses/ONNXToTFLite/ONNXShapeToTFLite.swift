@@ -105,8 +105,12 @@ extension ONNXToTFLiteRules {
     }
 
     static func lowerConcat(_ l: ToTFLiteNode) throws {
-        let present = (0..<l.node.inputs.count).filter { l.has($0) }
+        var present = (0..<l.node.inputs.count).filter { l.has($0) }
         guard let first = present.first else { throw NotLowerable("it has no inputs") }
+        // Empty constants add nothing, and a TFLite file cannot tell an empty constant from a
+        // tensor computed at run time (both have no data).
+        let nonEmpty = present.filter { l.constant($0).map { $0.elementCount > 0 } ?? true }
+        if !nonEmpty.isEmpty { present = nonEmpty }
         var axis = Int(l.int("axis", 0))
         if axis < 0 { axis += try l.rank(first) }
         if let rank = l.shape(first)?.count, axis >= rank { throw NotLowerable("axis \(axis) is out of range for rank \(rank)") }

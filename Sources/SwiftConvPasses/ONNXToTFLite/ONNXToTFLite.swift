@@ -37,6 +37,24 @@ public enum ONNXToTFLite {
         passes.append(TFLiteSignatureDef())
         return PassPipeline(name: "onnx-to-tflite", passes: passes)
     }
+
+    /// A quantized ONNX model in QDQ form as an int8 TFLite model whose parameters are the
+    /// Q/DQ pairs' own, with no calibration: the pairs are taken out (`QDQImport`), the float
+    /// model is converted, and `TFLiteQuantizer` applies the fixed parameters to the values
+    /// that hold the annotated ones (a value map, kept current by the passes that rename or
+    /// re-layout values, follows them through the conversion).
+    public static func convertQDQ(_ model: Model, options: Options = Options(), preparation: [any ModelPass] = []) throws -> Model {
+        var (converted, fixed) = try QDQImport.split(model)
+        var map = ValueMap()
+        for name in fixed.activations.keys.sorted() { map.set(name, ValueMap.Entry(source: name)) }
+        map.store(in: &converted)
+        _ = try pipeline(options, preparation: preparation).run(on: &converted)
+        let carried = try ValueMap(model: converted) ?? map
+        // The map covers only the annotated values: a partial map would mislead sc.verify.
+        converted.metadata.removeAll { $0.key == ValueMap.metadataKey || $0.key == ValueMap.tfliteMetadataKey }
+        let placed = fixed.renamed(by: carried).filledBackThroughLayoutOps(converted.graph)
+        return try TFLiteQuantizer.quantize(converted, fixed: placed)
+    }
 }
 
 /// Gives a converted model the `serving_default` signature LiteRT's signature runners use,

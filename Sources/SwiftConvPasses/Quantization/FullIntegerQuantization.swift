@@ -7,10 +7,22 @@ import SwiftConvIR
 /// LiteRT runs only in float (and control flow) stay float between DEQUANTIZE and QUANTIZE.
 /// The model's inputs and outputs stay float32 behind a QUANTIZE/DEQUANTIZE unless the
 /// options ask for int8 ones, as TFLiteConverter's `inference_input_type`/`inference_output_type`.
+///
+/// With `fixed` parameters (a QDQ source) they replace the calibrated ranges: activations
+/// take them exactly, weights take the source's int8 values and scales when their float
+/// values are exactly those, and values without parameters stay float (a value with
+/// parameters that only float ops read stays float too: its pair is not applied). Where a kernel
+/// dictates the output parameters (LOGISTIC, SOFTMAX, TANH; pools, shape ops and
+/// CONCATENATION sharing their input's) LiteRT's rule wins over the source's.
 struct FullIntegerQuantization {
     var g: Graph
     let ranges: ActivationRanges
     let options: TFLiteQuantizationOptions
+    /// Parameters fixed by the source model, used instead of `ranges` when given.
+    let fixed: FixedQuantization?
+    /// Float constants that are exactly a per-tensor int8 constant of the source (an embedding
+    /// table): with fixed parameters a GATHER of one runs in int8 with the table's parameters.
+    var sourceTables: [String: QuantParams] = [:]
     var names: UniqueNameGenerator
     var constants: [String: Tensor] = [:]
     /// The int8 parameters of every activation that is int8 in the result.
@@ -20,12 +32,18 @@ struct FullIntegerQuantization {
     /// Nodes made while rewriting the current node, to go in front of it.
     var pending: [Node] = []
 
-    init(graph: Graph, ranges: ActivationRanges, options: TFLiteQuantizationOptions) {
+    init(graph: Graph, ranges: ActivationRanges, options: TFLiteQuantizationOptions, fixed: FixedQuantization? = nil) {
         g = graph
         self.ranges = ranges
         self.options = options
+        self.fixed = fixed
         names = UniqueNameGenerator(graph: graph)
         for t in graph.initializers { constants[t.name] = t }
+        if let fixed {
+            for t in graph.initializers where t.dtype == .float32 {
+                if let q = fixed.exactInt8(t, axis: nil, symmetric: false, name: t.name)?.quantization { sourceTables[t.name] = q }
+            }
+        }
     }
 
     func isFloat(_ name: String) -> Bool { g.declaredType(name)?.tensorElementType == .float32 }
@@ -35,9 +53,10 @@ struct FullIntegerQuantization {
         return constants[name].map { Shape($0.shape) }
     }
 
-    /// Parameters from the calibrated range of `name`, nil when it was never observed.
+    /// Parameters from the calibrated range of `name` (or fixed ones), nil when it was never observed.
     func calibrated(_ name: String) -> QuantParams? {
-        ranges[name].map { QuantizedTensors.activationParams(min: $0.min, max: $0.max) }
+        if let fixed { return fixed.activations[name] }
+        return ranges[name].map { QuantizedTensors.activationParams(min: $0.min, max: $0.max) }
     }
 
     /// The parameters `name` has when it is int8: its own, else from its range.
@@ -54,7 +73,7 @@ struct FullIntegerQuantization {
                 if slot == op.weight?.slot || slot == op.bias {
                     guard c.dtype == .float32 else { return nil }
                 }
-                if case .sameAsInput(let data) = op.output, data == slot { return nil }
+                if case .sameAsInput(let data) = op.output, data == slot, sourceTables[input] == nil { return nil }
                 continue
             }
             if slot == op.weight?.slot { return nil }
@@ -72,7 +91,7 @@ struct FullIntegerQuantization {
             }
         }
         if case .sameAsInput(let data) = op.output {
-            guard data < node.inputs.count, isFloat(node.inputs[data]) else { return nil }
+            guard data < node.inputs.count, isFloat(node.inputs[data]) || sourceTables[node.inputs[data]] != nil else { return nil }
         }
         switch op.output {
         case .calibrated, .sharedWithInputs: if node.outputs.contains(where: { calibrated($0) == nil }) { return nil }
@@ -108,7 +127,11 @@ struct FullIntegerQuantization {
                 switch op.output {
                 case .calibrated: params[o] = calibrated(o)
                 case .fixed(let scale, let zeroPoint): params[o] = QuantParams(scale: scale, zeroPoint: zeroPoint, storageType: .int8)
-                case .sameAsInput(let data): params[o] = effective(node.inputs[data])
+                case .sameAsInput(let data): params[o] = effective(node.inputs[data]) ?? sourceTables[node.inputs[data]]
+                case .sharedWithInputs where fixed != nil:
+                    // The output's fixed parameters; inputs with others are requantized.
+                    params[o] = calibrated(o)
+                    shared = params[o]
                 case .sharedWithInputs:
                     var lo = ranges[o]?.min ?? 0
                     var hi = ranges[o]?.max ?? 0
@@ -154,7 +177,11 @@ struct FullIntegerQuantization {
                 let q: Tensor
                 if let w = op.weight, w.slot == slot {
                     // plan() checked the axis, so this cannot be nil.
-                    guard let weights = QuantizedTensors.symmetricInt8(c, axis: w.axis, name: names.fresh(input + "_int8")) else {
+                    let name = names.fresh(input + "_int8")
+                    guard
+                        let weights = fixed?.exactInt8(c, axis: w.axis, symmetric: true, name: name)
+                            ?? QuantizedTensors.symmetricInt8(c, axis: w.axis, name: name)
+                    else {
                         throw SwiftConvError.internal("int8 quantization: weights of '\(node.name)' have no axis \(w.axis)")
                     }
                     q = weights
@@ -166,7 +193,8 @@ struct FullIntegerQuantization {
                     t.quantization = shared
                     q = t
                 } else {
-                    q = QuantizedTensors.asymmetricInt8(c, name: names.fresh(input + "_int8"))
+                    let name = names.fresh(input + "_int8")
+                    q = fixed?.exactInt8(c, axis: nil, symmetric: false, name: name) ?? QuantizedTensors.asymmetricInt8(c, name: name)
                 }
                 g.addConstant(q)
                 constants[q.name] = q

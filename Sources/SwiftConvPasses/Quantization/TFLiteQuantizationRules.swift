@@ -65,7 +65,7 @@ enum TFLiteQuantizationRules {
         case "LOG_SOFTMAX": return Int8Op(output: .fixed(scale: 16.0 / 256, zeroPoint: 127))
         case "MAX_POOL_2D", "AVERAGE_POOL_2D", "RESHAPE", "SQUEEZE", "EXPAND_DIMS", "TRANSPOSE", "STRIDED_SLICE", "SLICE",
             "GATHER", "SPLIT_V", "PAD", "REDUCE_MAX", "REDUCE_MIN", "RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR",
-            "DEPTH_TO_SPACE", "SPACE_TO_DEPTH", "TILE", "BROADCAST_TO":
+            "DEPTH_TO_SPACE", "SPACE_TO_DEPTH", "TILE", "BROADCAST_TO", "MIRROR_PAD":
             return Int8Op(output: .sameAsInput(0))
         case "SPLIT": return Int8Op(output: .sameAsInput(1))
         case "CONCATENATION", "PACK", "MAXIMUM", "MINIMUM": return Int8Op(output: .sharedWithInputs)

@@ -93,6 +93,26 @@ public enum TFLiteQuantizer {
         return out
     }
 
+    /// Full-integer quantization with the parameters a quantized (QDQ) source fixed instead of
+    /// calibrated ranges: int8 where `fixed` gives every float activation of an op its
+    /// parameters, float (between DEQUANTIZE and QUANTIZE) elsewhere, with no hybrid weights,
+    /// so the float ops compute what the source's float ops do.
+    public static func quantize(
+        _ model: Model, fixed: FixedQuantization, options: TFLiteQuantizationOptions = TFLiteQuantizationOptions(mode: .int8)
+    ) throws -> Model {
+        try checkFloatSource(model)
+        guard options.mode == .int8 else {
+            throw SwiftConvError.invalidArgument("fixed quantization parameters give an int8 model, not '\(options.mode.rawValue)'")
+        }
+        var out = model
+        var full = FullIntegerQuantization(graph: out.graph, ranges: ActivationRanges(), options: options, fixed: fixed)
+        out.graph = try full.rewrite()
+        out.graph.removeDeadCode()
+        TFLiteOpVersions.update(&out.graph)
+        try ShapeInference.infer(&out)
+        return out
+    }
+
     /// The float32 values of the main graph whose ranges int8 quantization needs: graph inputs
     /// and node outputs (constants excluded). Control-flow subgraphs stay float, so they are not listed.
     public static func calibrationValues(_ model: Model) -> [String] {
@@ -118,7 +138,8 @@ public enum TFLiteQuantizer {
         }
         let quantized = (model.graph.inputs + model.graph.outputs + model.graph.valueInfo).contains { $0.type?.quantization != nil }
         if quantized || model.graph.initializers.contains(where: { $0.quantization != nil || $0.dtype == .float16 }) {
-            throw SwiftConvError.invalidArgument("the model is already quantized; quantize its float original")
+            throw SwiftConvError.invalidArgument(
+                "the model is already quantized (an int8 model, or converted from a QDQ ONNX model); quantize its float original")
         }
     }
 }
