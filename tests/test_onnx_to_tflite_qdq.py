@@ -465,3 +465,17 @@ def test_pair_int8_cannot_state_leaves_its_value_float():
     # pair; half an output step of 1/255) are all it differs by.
     assert np.max(np.abs(ref - _ort(qdq, feeds)[0])) <= 0.015 + 1 / 65536 + 0.5 / 255
     np.testing.assert_allclose(run_ours(content, feeds, ["y"])[0], ref, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["mobilenet_v2_op13", "squeezenet1_1_op13"])
+def test_swiftconv_qdq_model_converts_to_int8(name):
+    """The whole chain in swiftconv: a float ONNX model quantized to QDQ ONNX by sc.quantize
+    (calibrated once), then that QDQ model to int8 TFLite with no second calibration."""
+    float_bytes = real_models.build(name)
+    input_name = real_models.manifest()[name]["inputs"][0]["name"]
+    shape = real_models.inputs(name, 1)[input_name].shape
+    samples = [{input_name: np.random.default_rng([6, k]).standard_normal(shape).astype(np.float32)} for k in range(8)]
+    qdq = sc.quantize(float_bytes, "int8", samples).to_bytes()
+    # Same rounding argument as for onnxruntime's QDQ models above.
+    content = _check(float_bytes, qdq, real_models.inputs(name, 1), steps=2, size_ratio=0.3)
+    assert _check_scales_are_the_sources(content, qdq) >= 0.95
