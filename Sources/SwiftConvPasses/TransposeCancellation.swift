@@ -38,7 +38,12 @@ public struct TransposeCancellation: ModelPass {
         let opset = model.opsetImports.first { OpDomain.canonical($0.domain).isEmpty }?.version ?? 13
         // Each rewrite removes a Transpose or moves one later; the bound only guards against a bug.
         var budget = 4 * model.graph.nodes.count + 16
-        while budget > 0, try rewriteOnce(&model.graph, opset: opset, map: &map) {
+        let shapes = Self.inferredShapes(model)
+        var sizes: [String: [Int]] = [:]
+        while budget > 0,
+            try rewriteOnce(&model.graph, opset: opset, map: &map)
+                || rewriteAroundReshapeOnce(&model.graph, opset: opset, shapes: shapes, sizes: &sizes, map: &map)
+        {
             changed = true
             budget -= 1
         }
@@ -52,14 +57,14 @@ public struct TransposeCancellation: ModelPass {
         return changed
     }
 
-    private func perm(_ n: Node) -> [Int]? {
+    func perm(_ n: Node) -> [Int]? {
         guard n.opType == "Transpose", n.canonicalDomain.isEmpty, n.inputs.count == 1, let p = n.attribute("perm")?.ints
         else { return nil }
         return p.map { Int($0) }
     }
 
     /// `perm`'s inverse: transpose(transpose(x, perm), inverse) == x.
-    private func inverse(_ perm: [Int]) -> [Int] {
+    func inverse(_ perm: [Int]) -> [Int] {
         var inverse = [Int](repeating: 0, count: perm.count)
         for (k, v) in perm.enumerated() where v >= 0 && v < perm.count { inverse[v] = k }
         return inverse
@@ -305,6 +310,10 @@ extension TransposeCancellation {
                 // Before opset 13 the op works on rows of [prod(dims before axis), prod(rest)].
                 guard a == r - 1, p[r - 1] == r - 1 else { return nil }
             }
+        case "MatMul":
+            // Rows times a constant matrix: any order of the rows gives the same rows.
+            guard r >= 2, p[r - 1] == r - 1, n.inputs.count == 2, let w = g.constantTensor(named: n.inputs[1]), w.shape.count == 2
+            else { return nil }
         case "LpNormalization":
             guard let a = axis(n.attribute("axis")?.int ?? -1, rank: r) else { return nil }
             setAttribute("axis", .int(Int64(p[a])))
