@@ -60,6 +60,38 @@ extension TransposeCancellation {
         return shapes
     }
 
+    /// The sizes of `value` (see `sizes`): as a rewrite here computed them (an unknown dim
+    /// that is a multiple of another stays one), as inferred, or its Transpose's input's permuted.
+    static func sizes(
+        of value: String, in g: Graph, producer: [String: Int], shapes: [String: Shape], sizes: [String: [Int]]
+    ) -> [Int]? {
+        if let s = sizes[value] { return s }
+        if let s = shapes[value] { return Self.sizes(s) }
+        guard let i = producer[value], g.nodes[i].opType == "Transpose", g.nodes[i].canonicalDomain.isEmpty,
+            let p = g.nodes[i].attribute("perm")?.ints?.map({ Int($0) }),
+            let s = Self.sizes(of: g.nodes[i].inputs[0], in: g, producer: producer, shapes: shapes, sizes: sizes),
+            s.count == p.count, Set(p) == Set(0..<p.count)
+        else { return nil }
+        return p.map { s[$0] }
+    }
+
+    /// A Reshape's input and output sizes: from its constant target, or (a target computed
+    /// from shapes) from the output's inferred shape, whose one unknown dim takes the rest.
+    static func reshapeSizes(
+        _ n: Node, in g: Graph, producer: [String: Int], shapes: [String: Shape], sizes: [String: [Int]], input: [Int]? = nil
+    ) -> (y: [Int], z: [Int])? {
+        guard n.opType == "Reshape", n.canonicalDomain.isEmpty, n.inputs.count == 2, n.outputs.count == 1,
+            let y = input ?? Self.sizes(of: n.inputs[0], in: g, producer: producer, shapes: shapes, sizes: sizes)
+        else { return nil }
+        let allowZero = (n.attribute("allowzero")?.int ?? 0) != 0
+        if let t = g.constantTensor(named: n.inputs[1])?.int64Values() {
+            return Self.reshapeTarget(t, input: y, allowZero: allowZero).map { (y, $0) }
+        }
+        guard let s = shapes[n.outputs[0]], s.filter({ $0.value == nil }).count <= 1 else { return nil }
+        let t = s.map { Int64($0.value ?? -1) }
+        return t.contains(0) ? nil : Self.reshapeTarget(t, input: y, allowZero: false).map { (y, $0) }
+    }
+
     static func checkedProduct(_ dims: [Int]) -> Int? {
         var p = 1
         for d in dims {
@@ -194,14 +226,7 @@ extension TransposeCancellation {
             return (g.nodes[i], p)
         }
         func singleUse(_ value: String) -> Bool { (consumers[value]?.count ?? 0) == 1 && !pinned.contains(value) }
-        /// The sizes of `value` (see `sizes`): as a rewrite here computed them (an unknown dim
-        /// that is a multiple of another stays one), as inferred, or its Transpose's input's permuted.
-        func sizesOf(_ value: String) -> [Int]? {
-            if let s = sizes[value] { return s }
-            if let s = shapes[value] { return Self.sizes(s) }
-            if let (t, p) = transposeFeeding(value), let s = sizesOf(t.inputs[0]), s.count == p.count { return p.map { s[$0] } }
-            return nil
-        }
+        func sizesOf(_ value: String) -> [Int]? { Self.sizes(of: value, in: g, producer: producer, shapes: shapes, sizes: sizes) }
         func record(_ value: String, _ s: [Int]) { sizes[value] = s }
         func target(_ sizes: [Int]) -> String {
             var t = Tensor(dtype: .int64, shape: [sizes.count], values: sizes.map { $0 % Self.unknownSize == 0 ? -1 : Int64($0) })
@@ -218,19 +243,8 @@ extension TransposeCancellation {
             Node(name: names.fresh(name), opType: "Reshape", inputs: [x, target(sizes)], outputs: [y])
         }
         func isIdentity(_ p: [Int]) -> Bool { p == Array(0..<p.count) }
-        /// A Reshape's input and output sizes: from its constant target, or (a target computed
-        /// from shapes) from the output's inferred shape, whose one unknown dim takes the rest.
         func reshapeSizes(_ n: Node) -> (y: [Int], z: [Int])? {
-            guard n.opType == "Reshape", n.canonicalDomain.isEmpty, n.inputs.count == 2, n.outputs.count == 1,
-                let y = sizesOf(n.inputs[0])
-            else { return nil }
-            let allowZero = (n.attribute("allowzero")?.int ?? 0) != 0
-            if let t = g.constantTensor(named: n.inputs[1])?.int64Values() {
-                return Self.reshapeTarget(t, input: y, allowZero: allowZero).map { (y, $0) }
-            }
-            guard let s = shapes[n.outputs[0]], s.filter({ $0.value == nil }).count <= 1 else { return nil }
-            let t = s.map { Int64($0.value ?? -1) }
-            return t.contains(0) ? nil : Self.reshapeTarget(t, input: y, allowZero: false).map { (y, $0) }
+            Self.reshapeSizes(n, in: g, producer: producer, shapes: shapes, sizes: sizes)
         }
 
         for (i, n) in g.nodes.enumerated() where n.canonicalDomain.isEmpty {
@@ -350,6 +364,55 @@ extension TransposeCancellation {
             g.removeDeadCode()
             return true
         }
+        // Reshape (leading dims merged into rows) -> Gemm by constants -> Reshape (the rows split
+        // back): a MatMul (and Add) on the unflattened value, which transposes of the leading
+        // dims pass (PyTorch exports an attention's output projection so).
+        for (i, n) in g.nodes.enumerated() where n.opType == "Gemm" && n.canonicalDomain.isEmpty {
+            guard (n.attribute("transA")?.int ?? 0) == 0, n.inputs.count >= 2, n.outputs.count == 1, singleUse(n.inputs[0]),
+                singleUse(n.outputs[0]), let f = producer[n.inputs[0]], let (xs, rows) = reshapeSizes(g.nodes[f]), rows.count == 2,
+                let b = g.constantTensor(named: n.inputs[1]), b.dtype == .float32, b.shape.count == 2,
+                var w = (n.attribute("transB")?.int ?? 0) != 0 ? b.transposed([1, 0]) : Optional(b), w.shape[0] == rows[1],
+                let u = consumers[n.outputs[0]]?.first, case let ys = [rows[0], w.shape[1]],
+                let (_, zs) = Self.reshapeSizes(g.nodes[u], in: g, producer: producer, shapes: shapes, sizes: sizes, input: ys),
+                let split = (0...xs.count).last(where: { Self.checkedProduct(Array(xs[$0...])) == rows[1] }),
+                Array(zs.dropLast()) == Array(xs[..<split]), zs.last == ys[1]
+            else { continue }
+            let alpha = n.attribute("alpha")?.float ?? 1
+            let beta = n.attribute("beta")?.float ?? 1
+            var bias: Tensor?
+            if n.inputs.count > 2, !n.inputs[2].isEmpty {
+                guard let c = g.constantTensor(named: n.inputs[2]), c.dtype == .float32, let cv = c.float32Values,
+                    cv.count == ys[1] || cv.count == 1, c.shape.dropLast().allSatisfy({ $0 == 1 })
+                else { continue }
+                bias = Tensor(dtype: .float32, shape: [cv.count], values: cv.map { $0 * beta })
+            }
+            if alpha != 1, let v = w.float32Values { w = Tensor(dtype: .float32, shape: w.shape, values: v.map { $0 * alpha }) }
+            w.name = names.fresh(n.inputs[1] + "_matmul")
+            g.initializers.append(w)
+            var replacement: [Node] = []
+            var x = g.nodes[f].inputs[0]
+            let unflat = Array(xs[..<split]) + [rows[1]]
+            if unflat != xs {
+                let r = names.fresh(n.inputs[0] + "_unflattened")
+                replacement.append(reshapeNode(n.name + "_unflatten", x, r, unflat))
+                record(r, unflat)
+                x = r
+            }
+            let out = g.nodes[u].outputs[0]
+            let product = bias == nil ? out : names.fresh(n.outputs[0] + "_matmul")
+            replacement.append(Node(name: names.fresh(n.name + "_matmul"), opType: "MatMul", inputs: [x, w.name], outputs: [product]))
+            if var c = bias {
+                c.name = names.fresh(n.inputs[2] + "_bias")
+                g.initializers.append(c)
+                replacement.append(Node(name: names.fresh(n.name + "_bias"), opType: "Add", inputs: [product, c.name], outputs: [out]))
+            }
+            record(product, zs)
+            record(out, zs)
+            g.nodes.remove(at: u)
+            g.nodes.replaceSubrange(i...i, with: replacement)
+            g.removeDeadCode()
+            return true
+        }
         // A Reshape to the same shape goes; one whose target is computed from shapes gets the
         // constant target its inferred shape gives (its Shape readers may then go); a Reshape of a
         // single-use Reshape reads the first one's input.
@@ -382,5 +445,84 @@ extension TransposeCancellation {
             return true
         }
         return false
+    }
+}
+
+
+// MARK: - Trying a Transpose past a Reshape that needs part of it
+
+extension TransposeCancellation {
+    /// Transposes read by a Reshape that merges axes they take out of order: a Transpose that
+    /// puts those axes in order could stay, and the rest of it move past the Reshape.
+    func partlyMovableTransposes(_ g: Graph, shapes: [String: Shape], sizes: [String: [Int]]) -> [String] {
+        let producer = g.producers
+        let consumers = g.consumers
+        let pinned = g.namesReadBySubgraphs.union(g.outputs.map(\.name))
+        return g.nodes.compactMap { n in
+            guard let p = perm(n), let readers = consumers[n.outputs[0]], readers.count == 1, !pinned.contains(n.outputs[0]),
+                let (y, z) = Self.reshapeSizes(g.nodes[readers[0]], in: g, producer: producer, shapes: shapes, sizes: sizes),
+                let groups = Self.groups(y, z), Self.pushedForward(p, through: groups, output: z) == nil,
+                let (inner, outer) = Self.orderingPart(p, groups), inner != p, outer != Array(0..<outer.count)
+            else { return nil }
+            return n.outputs[0]
+        }
+    }
+
+    /// `p` as `inner` then `outer`: `inner` lays each run of axes the Reshape merges out in
+    /// order (runs placed by their last source axis), `outer` moves whole runs, so it passes
+    /// the Reshape.
+    static func orderingPart(_ p: [Int], _ groups: [ReshapeGroup]) -> (inner: [Int], outer: [Int])? {
+        let runs = groups.filter { !$0.input.isEmpty }.sorted { g1, g2 in
+            g1.input.map { p[$0] }.max()! < g2.input.map { p[$0] }.max()!
+        }
+        let inner = runs.flatMap { $0.input.map { p[$0] } }
+        guard inner.count == p.count else { return nil }
+        // y axis j is source axis p[j], which sits at inner's position of it.
+        var at = [Int](repeating: 0, count: p.count)
+        for (k, v) in inner.enumerated() { at[v] = k }
+        return (inner, p.map { at[$0] })
+    }
+
+    /// Splits the Transpose writing `value` into its ordering part and the rest, which then
+    /// goes past the Reshape that reads it.
+    func splitBeforeReshape(_ g: inout Graph, _ value: String, shapes: [String: Shape], sizes: inout [String: [Int]]) -> Bool {
+        let producer = g.producers
+        guard let i = producer[value], let p = perm(g.nodes[i]), let r = g.consumers[value]?.first,
+            let (y, z) = Self.reshapeSizes(g.nodes[r], in: g, producer: producer, shapes: shapes, sizes: sizes),
+            let groups = Self.groups(y, z), let (inner, outer) = Self.orderingPart(p, groups),
+            let (xSizes, q) = Self.pushedForward(outer, through: groups, output: z)
+        else { return false }
+        var names = UniqueNameGenerator(graph: g)
+        let t = g.nodes[i]
+        let reshape = g.nodes[r]
+        let ordered = names.fresh(value + "_ordered")
+        let reshaped = names.fresh(reshape.outputs[0] + "_untransposed")
+        var target = Tensor(dtype: .int64, shape: [xSizes.count], values: xSizes.map { $0 % Self.unknownSize == 0 ? -1 : Int64($0) })
+        target.name = names.fresh("reshape_target")
+        g.initializers.append(target)
+        let x = Self.unpermuted(y, p)
+        sizes[ordered] = inner.map { x[$0] }
+        sizes[reshaped] = xSizes
+        sizes[reshape.outputs[0]] = z
+        g.nodes[r] = Node(
+            name: names.fresh(reshape.name + "_transpose"), opType: "Transpose", inputs: [reshaped], outputs: reshape.outputs,
+            attributes: [Attribute(name: "perm", value: .ints(q.map { Int64($0) }))])
+        g.nodes.replaceSubrange(
+            i...i,
+            with: [
+                Node(
+                    name: t.name, opType: "Transpose", inputs: t.inputs, outputs: [ordered],
+                    attributes: [Attribute(name: "perm", value: .ints(inner.map { Int64($0) }))]),
+                Node(name: reshape.name, opType: "Reshape", inputs: [ordered, target.name], outputs: [reshaped]),
+            ])
+        g.removeDeadCode()
+        return true
+    }
+
+    /// The sizes before a Transpose `p` that gave `y`.
+    static func unpermuted(_ y: [Int], _ p: [Int]) -> [Int] {
+        var x = y
+        for (j, v) in p.enumerated() { x[v] = y[j] }
+        return x
     }
 }

@@ -40,12 +40,29 @@ public struct TransposeCancellation: ModelPass {
         var budget = 4 * model.graph.nodes.count + 16
         let shapes = Self.inferredShapes(model)
         var sizes: [String: [Int]] = [:]
-        while budget > 0,
-            try rewriteOnce(&model.graph, opset: opset, map: &map)
-                || rewriteAroundReshapeOnce(&model.graph, opset: opset, shapes: shapes, sizes: &sizes, map: &map)
-        {
-            changed = true
-            budget -= 1
+        func settle(_ g: inout Graph, _ map: inout ValueMap?, _ sizes: inout [String: [Int]]) throws -> Bool {
+            var changed = false
+            while budget > 0,
+                try rewriteOnce(&g, opset: opset, map: &map)
+                    || rewriteAroundReshapeOnce(&g, opset: opset, shapes: shapes, sizes: &sizes, map: &map)
+            {
+                changed = true
+                budget -= 1
+            }
+            return changed
+        }
+        changed = try settle(&model.graph, &map, &sizes)
+        // A Transpose split in two at a Reshape adds one; kept only when the rules then remove more.
+        var tried = Set<String>()
+        while let value = partlyMovableTransposes(model.graph, shapes: shapes, sizes: sizes).first(where: { !tried.contains($0) }) {
+            tried.insert(value)
+            var (trial, trialMap, trialSizes) = (model.graph, map, sizes)
+            guard splitBeforeReshape(&trial, value, shapes: shapes, sizes: &trialSizes) else { continue }
+            _ = try settle(&trial, &trialMap, &trialSizes)
+            if Self.transposeCount(trial) < Self.transposeCount(model.graph) {
+                (model.graph, map, sizes) = (trial, trialMap, trialSizes)
+                changed = true
+            }
         }
         // Which dims are 1 is only known from shapes.
         var typed = model
@@ -69,6 +86,8 @@ public struct TransposeCancellation: ModelPass {
         for (k, v) in perm.enumerated() where v >= 0 && v < perm.count { inverse[v] = k }
         return inverse
     }
+
+    static func transposeCount(_ g: Graph) -> Int { g.nodes.filter { $0.opType == "Transpose" && $0.canonicalDomain.isEmpty }.count }
 
     private func rewriteOnce(_ g: inout Graph, opset: Int64, map: inout ValueMap?) throws -> Bool {
         let producer = g.producers
