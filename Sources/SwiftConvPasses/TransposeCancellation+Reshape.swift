@@ -190,7 +190,9 @@ extension TransposeCancellation {
 
     /// Transpose(Reshape(y), p2) as Reshape(Transpose(y, q), sizes): possible when p2 keeps
     /// every run of output axes the Reshape split together and in order.
-    static func pulledBack(_ p2: [Int], through groups: [ReshapeGroup], input y: [Int], output z: [Int]) -> (
+    static func pulledBack(
+        _ p2: [Int], through groups: [ReshapeGroup], input y: [Int], output z: [Int]
+    ) -> (
         perm: [Int], sizes: [Int]
     )? {
         guard p2.count == z.count else { return nil }
@@ -447,7 +449,6 @@ extension TransposeCancellation {
         return false
     }
 }
-
 
 // MARK: - Trying a Transpose past a Reshape that needs part of it
 
