@@ -400,14 +400,15 @@ def test_attention_heads_split_and_merged_with_one_transpose_each():
     assert _ops(converted).get("TRANSPOSE", 0) == 4
 
 
-def test_transpose_moves_through_a_reshape_that_splits_and_cancels():
+@pytest.mark.parametrize("target", [[3, 2, 2, 4], [0, 0, 2, -1]])
+def test_transpose_moves_through_a_reshape_that_splits_and_cancels(target):
     nodes = [
         helper.make_node("Transpose", ["x"], ["t"], perm=[1, 0, 2]),
         helper.make_node("Reshape", ["t", "s"], ["r"]),
         helper.make_node("Relu", ["r"], ["a"]),
         helper.make_node("Transpose", ["a"], ["y"], perm=[1, 0, 2, 3]),
     ]
-    m = _model(nodes, [2, 3, 8], {"s": np.asarray([3, 2, 2, 4], np.int64)})
+    m = _model(nodes, [2, 3, 8], {"s": np.asarray(target, np.int64)})
     assert "TRANSPOSE" not in _ops(check(m, [2, 3, 8]))
 
 

@@ -92,6 +92,8 @@ extension TransposeCancellation {
         return t.contains(0) ? nil : Self.reshapeTarget(t, input: y, allowZero: false).map { (y, $0) }
     }
 
+    static func isPermutation(_ p: [Int]) -> Bool { Set(p) == Set(0..<p.count) && p.count > 0 }
+
     static func checkedProduct(_ dims: [Int]) -> Int? {
         var p = 1
         for d in dims {
@@ -146,9 +148,8 @@ extension TransposeCancellation {
             // The cumulative products of both sides cut the run; each piece must be whole.
             var cuts = Set<Int>()
             for side in [Array(y[g.input]), Array(z[g.output])] {
-                var p = 1
-                for d in side {
-                    p *= d
+                for k in side.indices {
+                    guard let p = checkedProduct(Array(side[...k])) else { return nil }
                     cuts.insert(p)
                 }
             }
@@ -224,7 +225,7 @@ extension TransposeCancellation {
         var names = UniqueNameGenerator(graph: g)
 
         func transposeFeeding(_ value: String) -> (node: Node, perm: [Int])? {
-            guard let i = producer[value], let p = perm(g.nodes[i]) else { return nil }
+            guard let i = producer[value], let p = perm(g.nodes[i]), Self.isPermutation(p) else { return nil }
             return (g.nodes[i], p)
         }
         func singleUse(_ value: String) -> Bool { (consumers[value]?.count ?? 0) == 1 && !pinned.contains(value) }
@@ -254,7 +255,7 @@ extension TransposeCancellation {
             if n.opType == "Shape", n.attributes.isEmpty, let (t, p) = transposeFeeding(n.inputs[0]),
                 let readers = consumers[n.outputs[0]], !readers.isEmpty, !pinned.contains(n.outputs[0])
             {
-                var rewritten: [(Int, Node)] = []
+                var rewritten: [(Int, Node, Tensor)] = []
                 for r in readers {
                     let reader = g.nodes[r]
                     guard reader.opType == "Gather", reader.canonicalDomain.isEmpty, (reader.attribute("axis")?.int ?? 0) == 0,
@@ -268,13 +269,15 @@ extension TransposeCancellation {
                     guard mapped.allSatisfy({ $0 != nil }) else { break }
                     var moved = Tensor(dtype: .int64, shape: c.shape, values: mapped.map { $0! })
                     moved.name = names.fresh(reader.inputs[1] + "_transposed")
-                    g.initializers.append(moved)
                     var copy = reader
                     copy.inputs[1] = moved.name
-                    rewritten.append((r, copy))
+                    rewritten.append((r, copy, moved))
                 }
                 if rewritten.count == readers.count {
-                    for (r, copy) in rewritten { g.nodes[r] = copy }
+                    for (r, copy, moved) in rewritten {
+                        g.nodes[r] = copy
+                        g.initializers.append(moved)
+                    }
                     g.nodes[i].inputs[0] = t.inputs[0]
                 } else {
                     // Otherwise the source's shape, permuted.
@@ -295,7 +298,8 @@ extension TransposeCancellation {
             }
             guard n.opType != "Transpose" else {
                 // A Transpose read by several ops that each take it through: one copy per reader.
-                guard let p = perm(n), let readers = consumers[n.outputs[0]], readers.count > 1, !pinned.contains(n.outputs[0])
+                guard let p = perm(n), Self.isPermutation(p), let readers = consumers[n.outputs[0]], readers.count > 1,
+                    !pinned.contains(n.outputs[0])
                 else { continue }
                 var scratch = UniqueNameGenerator(graph: g)
                 let all = readers.allSatisfy { r in
@@ -317,12 +321,13 @@ extension TransposeCancellation {
                 return true
             }
             guard n.opType == "Reshape", n.inputs.count == 2, let (t1, p1) = transposeFeeding(n.inputs[0]), singleUse(n.inputs[0]),
-                let (y, z) = reshapeSizes(n)
+                let (y, z) = reshapeSizes(n), y.count == p1.count
             else { continue }
             let out = n.outputs[0]
             // Transpose -> Reshape -> Transpose: the second pulled back through the Reshape into
             // the first, after the Reshape's splits moved ahead of the first (one Transpose fewer).
-            if singleUse(out), let r = consumers[out]?.first, let p2 = perm(g.nodes[r]), let fine = Self.refinement(y, z),
+            if singleUse(out), let r = consumers[out]?.first, let p2 = perm(g.nodes[r]), Self.isPermutation(p2),
+                let fine = Self.refinement(y, z),
                 let split = Self.groups(y, fine), let merge = Self.groups(fine, z),
                 let (xSizes, q1) = Self.pushedForward(p1, through: split, output: fine),
                 let (q2, wSizes) = Self.pulledBack(p2, through: merge, input: fine, output: z)
@@ -460,8 +465,10 @@ extension TransposeCancellation {
         let consumers = g.consumers
         let pinned = g.namesReadBySubgraphs.union(g.outputs.map(\.name))
         return g.nodes.compactMap { n in
-            guard let p = perm(n), let readers = consumers[n.outputs[0]], readers.count == 1, !pinned.contains(n.outputs[0]),
+            guard let p = perm(n), Self.isPermutation(p), let readers = consumers[n.outputs[0]], readers.count == 1,
+                !pinned.contains(n.outputs[0]),
                 let (y, z) = Self.reshapeSizes(g.nodes[readers[0]], in: g, producer: producer, shapes: shapes, sizes: sizes),
+                y.count == p.count,
                 let groups = Self.groups(y, z), Self.pushedForward(p, through: groups, output: z) == nil,
                 let (inner, outer) = Self.orderingPart(p, groups), inner != p, outer != Array(0..<outer.count)
             else { return nil }
@@ -488,8 +495,9 @@ extension TransposeCancellation {
     /// goes past the Reshape that reads it.
     func splitBeforeReshape(_ g: inout Graph, _ value: String, shapes: [String: Shape], sizes: inout [String: [Int]]) -> Bool {
         let producer = g.producers
-        guard let i = producer[value], let p = perm(g.nodes[i]), let r = g.consumers[value]?.first,
+        guard let i = producer[value], let p = perm(g.nodes[i]), Self.isPermutation(p), let r = g.consumers[value]?.first,
             let (y, z) = Self.reshapeSizes(g.nodes[r], in: g, producer: producer, shapes: shapes, sizes: sizes),
+            y.count == p.count,
             let groups = Self.groups(y, z), let (inner, outer) = Self.orderingPart(p, groups),
             let (xSizes, q) = Self.pushedForward(outer, through: groups, output: z)
         else { return false }
