@@ -325,3 +325,162 @@ def test_keep_layout_false_resnet_input_is_nhwc():
         converted.to_bytes(), {converted.inputs[0].name: np.ascontiguousarray(image.transpose(0, 2, 3, 1))}
     )
     np.testing.assert_array_less(np.abs(got[converted.outputs[0].name] - want).max(), 1e-4)
+
+
+# --- transposes through Reshape and into BATCH_MATMUL ------------------------------------------
+
+
+def _check_dynamic(model, shapes):
+    """Converts `model` (input x with a dynamic first dim), runs it at each of `shapes` in LiteRT
+    (resized) and in our interpreter against onnxruntime; returns the converted model."""
+    from tflite_runner import run_litert, run_ours
+
+    onnx.checker.check_model(model)
+    converted = sc.convert(model, "tflite")
+    content = converted.to_bytes()
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    for shape in shapes:
+        feeds = {"x": RNG.standard_normal(shape).astype(np.float32)}
+        want = session.run(None, feeds)[0]
+        for run in (run_litert, run_ours):
+            got = run(content, feeds, ["y"])[0]
+            assert got.shape == want.shape
+            np.testing.assert_allclose(got, want, atol=1e-4, rtol=0)
+    return converted
+
+
+def _ints(name, values):
+    return numpy_helper.from_array(np.asarray(values, np.int64), name)
+
+
+def _attention_model(seq=6, embed=8, heads=2):
+    """Self-attention as torch.onnx exports nn.MultiheadAttention (batch_first=True): [B, S, E]
+    to sequence-first, one input projection, heads split by Reshape [S, B*H, D] + Transpose,
+    K^T by a Transpose, heads merged back and a Gemm on the flattened rows."""
+    d = embed // heads
+    n = helper.make_node
+    nodes = [
+        n("Transpose", ["x"], ["xt"], perm=[1, 0, 2]),
+        n("MatMul", ["xt", "w_in"], ["proj"]),
+        n("Add", ["b_in", "proj"], ["qkv"]),
+        n("Reshape", ["qkv", "s_qkv"], ["qkv4"]),
+        n("Unsqueeze", ["qkv4", "zero"], ["qkv5"]),
+        n("Transpose", ["qkv5"], ["qkv5t"], perm=[3, 1, 2, 0, 4]),
+        n("Squeeze", ["qkv5t", "three"], ["qkv3"]),
+    ]
+    for k, name in enumerate("qkv"):
+        nodes += [
+            n("Gather", ["qkv3", f"i{k}"], [f"{name}0"], axis=0),
+            n("Reshape", [f"{name}0", "s_heads"], [f"{name}1"]),
+            n("Transpose", [f"{name}1"], [f"{name}2"], perm=[1, 0, 2]),
+            n("Reshape", [f"{name}2", "s_split"], [f"{name}3"]),
+        ]
+    nodes += [
+        n("Mul", ["q3", "scale"], ["qs"]),
+        n("Transpose", ["k3"], ["kt"], perm=[0, 1, 3, 2]),
+        n("MatMul", ["qs", "kt"], ["scores"]),
+        n("Softmax", ["scores"], ["attn"], axis=-1),
+        n("MatMul", ["attn", "v3"], ["ctx"]),
+        n("Transpose", ["ctx"], ["ctxt"], perm=[2, 0, 1, 3]),
+        n("Reshape", ["ctxt", "s_rows"], ["rows"]),
+        n("Gemm", ["rows", "w_out", "b_out"], ["out"], transB=1),
+        n("Reshape", ["out", "s_back"], ["back"]),
+        n("Transpose", ["back"], ["y"], perm=[1, 0, 2]),
+    ]
+    inits = [
+        numpy_helper.from_array(_weights(embed, 3 * embed), "w_in"),
+        numpy_helper.from_array(_weights(3 * embed), "b_in"),
+        numpy_helper.from_array(_weights(embed, embed), "w_out"),
+        numpy_helper.from_array(_weights(embed), "b_out"),
+        numpy_helper.from_array(np.asarray(1 / np.sqrt(d), np.float32), "scale"),
+        _ints("s_qkv", [seq, -1, 3, embed]),
+        _ints("zero", [0]),
+        _ints("three", [3]),
+        _ints("s_heads", [seq, -1, d]),
+        _ints("s_split", [-1, heads, seq, d]),
+        _ints("s_rows", [-1, embed]),
+        _ints("s_back", [seq, -1, embed]),
+    ] + [_ints(f"i{k}", k) for k in range(3)]
+    graph = helper.make_graph(
+        nodes,
+        "attention",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", seq, embed])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", seq, embed])],
+        inits,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_attention_heads_split_and_merged_with_one_transpose_each():
+    model = _attention_model()
+    assert sum(node.op_type == "Transpose" for node in model.graph.node) == 8
+    converted = _check_dynamic(model, [[1, 6, 8], [3, 6, 8]])
+    # q, k (K^T folded in) and v to [B, H, S, D], and the context back to [B, S, H, D].
+    assert _ops(converted).get("TRANSPOSE", 0) == 4
+
+
+@pytest.mark.parametrize("target", [[3, 2, 2, 4], [0, 0, 2, -1]])
+def test_transpose_moves_through_a_reshape_that_splits_and_cancels(target):
+    nodes = [
+        helper.make_node("Transpose", ["x"], ["t"], perm=[1, 0, 2]),
+        helper.make_node("Reshape", ["t", "s"], ["r"]),
+        helper.make_node("Relu", ["r"], ["a"]),
+        helper.make_node("Transpose", ["a"], ["y"], perm=[1, 0, 2, 3]),
+    ]
+    m = _model(nodes, [2, 3, 8], {"s": np.asarray(target, np.int64)})
+    assert "TRANSPOSE" not in _ops(check(m, [2, 3, 8]))
+
+
+def test_transpose_stays_before_a_reshape_that_merges_axes_it_reorders():
+    # [4, 3, 5] -> [5, 4, 3] -> [5, 12] merges 4 and 3 in their source order: the Reshape goes
+    # first ([12, 5]) and the Transpose after it. [4, 3, 5] -> [3, 4, 5] -> [12, 5] merges axes
+    # the Transpose swaps: it stays before the Reshape.
+    for perm, shape, count in [([2, 0, 1], [5, 12], 1), ([1, 0, 2], [12, 5], 1)]:
+        nodes = [
+            helper.make_node("Transpose", ["x"], ["t"], perm=perm),
+            helper.make_node("Reshape", ["t", "s"], ["y"]),
+        ]
+        m = _model(nodes, [4, 3, 5], {"s": np.asarray(shape, np.int64)})
+        assert _ops(check(m, [4, 3, 5])).get("TRANSPOSE", 0) == count
+
+
+@pytest.mark.parametrize("operand", [0, 1])
+def test_matmul_of_a_last_two_axes_transpose_uses_the_adjoint_flag(operand):
+    a_shape, b_shape = ([2, 3, 5, 4], [2, 3, 5, 6]) if operand == 0 else ([2, 3, 4, 5], [2, 3, 6, 5])
+    inputs = [
+        helper.make_tensor_value_info("x", TensorProto.FLOAT, a_shape),
+        helper.make_tensor_value_info("b", TensorProto.FLOAT, b_shape),
+    ]
+    swapped = ["x", "bt"] if operand == 1 else ["xt", "b"]
+    nodes = [
+        helper.make_node("Transpose", ["b" if operand == 1 else "x"], [swapped[operand]], perm=[0, 1, 3, 2]),
+        helper.make_node("MatMul", swapped, ["y"]),
+    ]
+    m = _model(nodes, None, inputs=inputs)
+    feeds = {"x": RNG.standard_normal(a_shape).astype(np.float32), "b": RNG.standard_normal(b_shape).astype(np.float32)}
+    want = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+    converted = sc.convert(m, "tflite")
+    ops = _ops(converted)
+    assert "TRANSPOSE" not in ops and ops["BATCH_MATMUL"] == 1
+    assert f"BATCH_MATMUL[adj_{'xy'[operand]} = 1" in converted.printable_graph()
+    content = converted.to_bytes()
+    for got in (_run_litert(content, feeds)["y"], _run_ours(content, feeds)["y"]):
+        np.testing.assert_allclose(got, want, atol=1e-4, rtol=0)
+
+
+def test_transformer_encoder_transposes():
+    # torch's export has 16 transposes in its two attention layers; one each for q, k (K^T
+    # folded in), v and the attention's output remain.
+    name = "transformer_encoder_op17"
+    source = real_models.build(name)
+    converted = sc.convert(source, "tflite")
+    assert _ops(converted)["TRANSPOSE"] == 8
+    from tflite_runner import run_litert
+
+    session = ort.InferenceSession(source, providers=["CPUExecutionProvider"])
+    for batch in (1, 3):
+        feeds = real_models.inputs(name, batch)
+        want = session.run(None, feeds)
+        got = run_litert(converted.to_bytes(), feeds, [o.name for o in session.get_outputs()])
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g, w, atol=1e-4, rtol=0)

@@ -38,9 +38,31 @@ public struct TransposeCancellation: ModelPass {
         let opset = model.opsetImports.first { OpDomain.canonical($0.domain).isEmpty }?.version ?? 13
         // Each rewrite removes a Transpose or moves one later; the bound only guards against a bug.
         var budget = 4 * model.graph.nodes.count + 16
-        while budget > 0, deriveTransposeInputs(model.graph, &map), try rewriteOnce(&model.graph, opset: opset, map: &map) {
-            changed = true
-            budget -= 1
+        let shapes = Self.inferredShapes(model)
+        var sizes: [String: [Int]] = [:]
+        func settle(_ g: inout Graph, _ map: inout ValueMap?, _ sizes: inout [String: [Int]]) throws -> Bool {
+            var changed = false
+            while budget > 0, deriveTransposeInputs(g, &map),
+                try rewriteOnce(&g, opset: opset, map: &map)
+                    || rewriteAroundReshapeOnce(&g, opset: opset, shapes: shapes, sizes: &sizes, map: &map)
+            {
+                changed = true
+                budget -= 1
+            }
+            return changed
+        }
+        changed = try settle(&model.graph, &map, &sizes)
+        // A Transpose split in two at a Reshape adds one; kept only when the rules then remove more.
+        var tried = Set<String>()
+        while let value = partlyMovableTransposes(model.graph, shapes: shapes, sizes: sizes).first(where: { !tried.contains($0) }) {
+            tried.insert(value)
+            var (trial, trialMap, trialSizes) = (model.graph, map, sizes)
+            guard splitBeforeReshape(&trial, value, shapes: shapes, sizes: &trialSizes) else { continue }
+            _ = try settle(&trial, &trialMap, &trialSizes)
+            if Self.transposeCount(trial) < Self.transposeCount(model.graph) {
+                (model.graph, map, sizes) = (trial, trialMap, trialSizes)
+                changed = true
+            }
         }
         // Which dims are 1 is only known from shapes.
         var typed = model
@@ -64,7 +86,7 @@ public struct TransposeCancellation: ModelPass {
 
     /// A Transpose's perm; nil unless it is a permutation of its axes (a model chooses it, and
     /// composing or inverting an index out of range would trap): such a node stays where it is.
-    private func perm(_ n: Node) -> [Int]? {
+    func perm(_ n: Node) -> [Int]? {
         guard n.opType == "Transpose", n.canonicalDomain.isEmpty, n.inputs.count == 1, let p = n.attribute("perm")?.ints,
             p.count <= 64, Set(p) == Set((0..<p.count).map { Int64($0) })
         else { return nil }
@@ -72,11 +94,13 @@ public struct TransposeCancellation: ModelPass {
     }
 
     /// `perm`'s inverse: transpose(transpose(x, perm), inverse) == x.
-    private func inverse(_ perm: [Int]) -> [Int] {
+    func inverse(_ perm: [Int]) -> [Int] {
         var inverse = [Int](repeating: 0, count: perm.count)
         for (k, v) in perm.enumerated() where v >= 0 && v < perm.count { inverse[v] = k }
         return inverse
     }
+
+    static func transposeCount(_ g: Graph) -> Int { g.nodes.filter { $0.opType == "Transpose" && $0.canonicalDomain.isEmpty }.count }
 
     private func rewriteOnce(_ g: inout Graph, opset: Int64, map: inout ValueMap?) throws -> Bool {
         let producer = g.producers
@@ -318,6 +342,10 @@ extension TransposeCancellation {
                 // Before opset 13 the op works on rows of [prod(dims before axis), prod(rest)].
                 guard a == r - 1, p[r - 1] == r - 1 else { return nil }
             }
+        case "MatMul":
+            // Rows times a constant matrix: any order of the rows gives the same rows.
+            guard r >= 2, p[r - 1] == r - 1, n.inputs.count == 2, let w = g.constantTensor(named: n.inputs[1]), w.shape.count == 2
+            else { return nil }
         case "LpNormalization":
             guard let a = axis(n.attribute("axis")?.int ?? -1, rank: r) else { return nil }
             setAttribute("axis", .int(Int64(p[a])))

@@ -87,3 +87,39 @@ private func checkRewrite(
     _ = try TransposeCancellation().run(on: &rewritten)
     #expect(count("Transpose", in: rewritten) == 1)
 }
+
+// Reshapes: a split lets the Transpose through; a Transpose after a Reshape that splits and
+// merges is pulled back into the one before it (attention heads); a Gemm on flattened rows
+// becomes a MatMul on the rows' own shape.
+
+@Test func transposeMovesThroughSplittingReshapeThenCancels() throws {
+    try checkRewrite(
+        [
+            Node(name: "t", opType: "Transpose", inputs: ["x"], outputs: ["a"], attributes: [attr("perm", [1, 0, 2] as [Int64])]),
+            Node(name: "r", opType: "Reshape", inputs: ["a", "shape"], outputs: ["b"]),
+            Node(name: "back", opType: "Transpose", inputs: ["b"], outputs: ["y"], attributes: [attr("perm", [1, 0, 2, 3] as [Int64])]),
+        ], input: [2, 3, 8], initializers: [int64Tensor("shape", [3, 2, 2, 4])])
+}
+
+@Test func transposeAfterHeadSplitMergesWithTheOneBefore() throws {
+    // [B, S, E] -> [S, B, E] -> [S, B*H, D] -> [B*H, S, D]: one Transpose of [B, S, H, D].
+    try checkRewrite(
+        [
+            Node(name: "t", opType: "Transpose", inputs: ["x"], outputs: ["a"], attributes: [attr("perm", [1, 0, 2] as [Int64])]),
+            Node(name: "r", opType: "Reshape", inputs: ["a", "shape"], outputs: ["b"]),
+            Node(name: "t2", opType: "Transpose", inputs: ["b"], outputs: ["y"], attributes: [attr("perm", [1, 0, 2] as [Int64])]),
+        ], input: [2, 3, 8], initializers: [int64Tensor("shape", [3, 4, 4])], transposesLeft: 1)
+}
+
+@Test func gemmOnFlattenedRowsLetsTransposesCancel() throws {
+    let w = Tensor(name: "w", dtype: .float32, shape: [5, 4], values: ramp(20))
+    let c = Tensor(name: "c", dtype: .float32, shape: [5], values: ramp(5))
+    try checkRewrite(
+        [
+            Node(name: "t", opType: "Transpose", inputs: ["x"], outputs: ["a"], attributes: [attr("perm", [1, 0, 2] as [Int64])]),
+            Node(name: "flat", opType: "Reshape", inputs: ["a", "rows"], outputs: ["b"]),
+            Node(name: "g", opType: "Gemm", inputs: ["b", "w", "c"], outputs: ["e"], attributes: [attr("transB", 1)]),
+            Node(name: "unflat", opType: "Reshape", inputs: ["e", "back"], outputs: ["f"]),
+            Node(name: "t2", opType: "Transpose", inputs: ["f"], outputs: ["y"], attributes: [attr("perm", [1, 0, 2] as [Int64])]),
+        ], input: [2, 3, 4], initializers: [int64Tensor("rows", [-1, 4]), int64Tensor("back", [3, 2, 5]), w, c])
+}

@@ -49,7 +49,28 @@ extension ONNXToTFLiteRules {
             return try l.bind(0, y)
         }
         guard try l.rank(0) >= 2, try l.rank(1) >= 2 else { throw NotLowerable("MatMul of vectors is not lowered") }
-        try l.bind(0, l.emit("BATCH_MATMUL", [a, try l.input(1)]))
+        let (x, adjX) = try adjointOperand(l, 0)
+        let (y, adjY) = try adjointOperand(l, 1)
+        var attributes: [Attribute] = []
+        if adjX { attributes.append(.int("adj_x", 1)) }
+        if adjY { attributes.append(.int("adj_y", 1)) }
+        try l.bind(0, l.emit("BATCH_MATMUL", [x, y], attributes: attributes))
+    }
+
+    /// Operand `k` of a MatMul, or, when it is an ONNX Transpose that only swaps the last two
+    /// axes of a computed value and nothing else reads, that Transpose's input with the
+    /// BATCH_MATMUL adjoint flag set (the TRANSPOSE then goes as dead code).
+    static func adjointOperand(_ l: ToTFLiteNode, _ k: Int) throws -> (String, Bool) {
+        let value = l.node.inputs[k]
+        let g = l.scope.graph
+        guard let p = g.producers[value], g.nodes[p].opType == "Transpose", g.nodes[p].canonicalDomain.isEmpty,
+            let perm = g.nodes[p].attribute("perm")?.ints, perm.count >= 2, g.useCounts[value] == 1,
+            !g.outputs.contains(where: { $0.name == value }), g.constantTensor(named: g.nodes[p].inputs[0]) == nil
+        else { return (try l.input(k), false) }
+        let r = perm.count
+        let swap = (0..<(r - 2)).map { Int64($0) } + [Int64(r - 1), Int64(r - 2)]
+        guard perm == swap else { return (try l.input(k), false) }
+        return (l.scope.resolve(g.nodes[p].inputs[0]), true)
     }
 
     // MARK: Einsum

@@ -45,7 +45,45 @@ enum DynamicRangeQuantization {
             if changed, rule.asymmetricInputs { g.nodes[k].setAttribute("asymmetric_quantize_inputs", .int(1)) }
         }
         quantizeGatherTables(&g, constants: constants, useCounts: useCounts, interface: interface, names: &names)
+        quantizeElementwiseTables(&g, constants: constants, useCounts: useCounts, interface: interface, names: &names)
         return g
+    }
+
+    /// The ops whose large constant operand (a Transformer's position table) is stored int8.
+    static let elementwiseOps: Set<String> = ["ADD", "SUB", "MUL"]
+
+    /// Large constant operands of ADD/SUB/MUL: int8 (symmetric, per tensor) with a DEQUANTIZE in
+    /// front of the op. LiteRT has no hybrid ADD or MUL, so the op itself stays float; the
+    /// DEQUANTIZE of a constant is one pass over the table per run. TFLiteConverter leaves such
+    /// tables float; a Transformer's position table is its largest float constant.
+    static func quantizeElementwiseTables(
+        _ g: inout Graph, constants: [String: Tensor], useCounts: [String: Int], interface: Set<String>,
+        names: inout UniqueNameGenerator
+    ) {
+        func table(_ name: String) -> Tensor? {
+            guard let t = constants[name], t.dtype == .float32, !t.isVariableOrSparse, !interface.contains(name),
+                useCounts[name] == 1, t.elementCount >= minimumElements
+            else { return nil }
+            return t
+        }
+        var k = 0
+        while k < g.nodes.count {
+            let node = g.nodes[k]
+            guard node.domain == OpDomain.tflite, elementwiseOps.contains(node.opType), node.inputs.count == 2,
+                let slot = node.inputs.firstIndex(where: { table($0) != nil }), let t = table(node.inputs[slot]),
+                let q = QuantizedTensors.symmetricInt8(t, axis: nil, name: t.name)
+            else {
+                k += 1
+                continue
+            }
+            g.replaceConstant(q)
+            let values = names.fresh(t.name + "_dequantized")
+            g.valueInfo.append(ValueInfo(name: values, type: .tensor(elementType: .float32, shape: Shape(t.shape))))
+            g.nodes[k].inputs[slot] = values
+            let dequantize = Node.tflite("DEQUANTIZE", name: names.fresh(node.name + "_dequantize"), inputs: [t.name], outputs: [values])
+            g.nodes.insert(dequantize, at: k)
+            k += 2
+        }
     }
 
     /// Embedding tables: a GATHER from a large float32 constant gathers from an int8 copy
