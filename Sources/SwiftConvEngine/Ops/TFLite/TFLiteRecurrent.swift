@@ -146,6 +146,8 @@ struct TFLiteSequenceLSTMKernel: Kernel {
         let hasPeep = peep[0] != nil || peep[1] != nil || peep[2] != nil
         let act = activation, cellClip = self.cellClip, projClip = self.projClip, timeMajor = self.timeMajor
         let po = out.mutableFloatPointer
+        // LiteRT's scratch block of each gate (input, forget, cell, output).
+        let slots = cifg ? [0, 1, 0, 2] : [0, 2, 1, 3]
 
         try withCheckedScratch(Checked.multiply(rows, g4, "the LSTM input contributions")) { pre in
             // Every step's input contributions, rows in the input's own order.
@@ -188,7 +190,8 @@ struct TFLiteSequenceLSTMKernel: Kernel {
                     for b in 0..<batch {
                         let gp = gates + b * g4, cp = cell + b * units, hp = hidden + b * units
                         let ig = gp, fg = gp + units, cg = gp + 2 * units, og = gp + 3 * units
-                        /// Peephole, layer norm, bias, then the gate's activation.
+                        /// Peephole, layer norm, bias, then the gate's activation (LiteRT's: which
+                        /// sigmoid form an element gets depends on where its scratch puts it).
                         func finishGate(_ p: UnsafeMutablePointer<Float>, _ g: Int, peephole: UnsafePointer<Float>?, sigmoid: Bool) {
                             if let peephole { for u in 0..<units { p[u] += peephole[u] * cp[u] } }
                             if layerNorm, let ln = norm[g] {
@@ -203,9 +206,14 @@ struct TFLiteSequenceLSTMKernel: Kernel {
                             }
                             if let bg = bias[g] { for u in 0..<units { p[u] += bg[u] } }
                             if sigmoid {
-                                for u in 0..<units { p[u] = 1 / (1 + Float.exp(-p[u])) }
+                                let block = slots[g] * batch * units
+                                if timeMajor {
+                                    LSTMGateActivation.sigmoid(p, count: units, phase: block, start: b * units, total: batch * units)
+                                } else {
+                                    LSTMGateActivation.sigmoid(p, count: units, phase: block + b * units)
+                                }
                             } else {
-                                for u in 0..<units { p[u] = act.apply(p[u]) }
+                                LSTMGateActivation.apply(act, p, p, count: units)
                             }
                         }
                         if !cifg { finishGate(ig, 0, peephole: hasPeep ? peep[0] : nil, sigmoid: true) }
@@ -218,7 +226,8 @@ struct TFLiteSequenceLSTMKernel: Kernel {
                             cp[u] = c
                         }
                         finishGate(og, 3, peephole: hasPeep ? peep[2] : nil, sigmoid: true)
-                        for u in 0..<units { hp[u] = og[u] * act.apply(cp[u]) }
+                        LSTMGateActivation.apply(act, cp, hp, count: units)
+                        for u in 0..<units { hp[u] = og[u] * hp[u] }
                     }
                     if let pProj {
                         Gemm.sgemm(

@@ -1,0 +1,111 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// The gate activations of LiteRT's float and hybrid LSTM (`tensor_utils::ApplyActivationToVector`),
+/// bit for bit as its x86-64 build computes them. That function maps the vector with Eigen:
+/// tanh is Eigen's [9/8] rational approximation everywhere; sigmoid is `e / (1 + e)` with
+/// `e = exp(x/2)²` from Eigen's polynomial exp on the 16-byte-aligned groups of four, and with
+/// libm's `expf` on the elements before the first aligned group and after the last one. The
+/// arithmetic is SSE without fused multiply-adds, which Swift's separate `*` and `+` reproduce.
+enum LSTMGateActivation {
+    // Eigen's float tanh: x clamped to ±c, then (x + x³·P(x²)) / Q(x²).
+    private static let tanhClamp = Float(bitPattern: 0x40FD_0956)  // 7.90738964
+    private static let tanhP: (Float, Float, Float, Float) = (
+        Float(bitPattern: 0x326F_951E), Float(bitPattern: 0x37B0_63DC), Float(bitPattern: 0x3B66_BC7F),
+        Float(bitPattern: 0x3E09_3CF6)
+    )
+    private static let tanhQ: (Float, Float, Float, Float, Float) = (
+        Float(bitPattern: 0x3557_2C00), Float(bitPattern: 0x39AE_6D96), Float(bitPattern: 0x3CD4_C460),
+        Float(bitPattern: 0x3EEF_4922), 1
+    )
+    // Eigen's logistic: the upper input clamp, the lower cut-off (0 below) and its exp's
+    // Cody-Waite split of ln 2 and polynomial.
+    private static let sigmoidHigh = Float(bitPattern: 0x4185_1592)  // 16.6355324
+    private static let sigmoidLow: Float = -104
+    private static let log2e = Float(bitPattern: 0x3FB8_AA3B)
+    private static let ln2High = Float(bitPattern: 0xBF31_8000)  // -0.693359375
+    private static let ln2Low = Float(bitPattern: 0x395E_8083)  // 2.12194442e-4
+    private static let expP: (Float, Float, Float, Float) = (
+        Float(bitPattern: 0x3D2B_9DF0), Float(bitPattern: 0x3EFF_FEE0), Float(bitPattern: 0x3C08_8E52),
+        Float(bitPattern: 0x3E2A_AB38)
+    )
+
+    /// Eigen's float tanh of one value (the same for its packet and scalar forms).
+    @inline(__always)
+    static func tanh(_ v: Float) -> Float {
+        // SSE min/max order: a NaN input passes through.
+        let hi = tanhClamp < v ? tanhClamp : v
+        let x = -tanhClamp > hi ? -tanhClamp : hi
+        let x2 = x * x, x3 = x * x2
+        var p = x2 * tanhP.0 + tanhP.1
+        p = p * x2 + tanhP.2
+        p = p * x2 + tanhP.3
+        p = p * x3 + x
+        var q = x2 * tanhQ.0 + tanhQ.1
+        q = q * x2 + tanhQ.2
+        q = q * x2 + tanhQ.3
+        q = q * x2 + tanhQ.4
+        return p / q
+    }
+
+    /// Eigen's packet logistic of one value: `exp(x/2)` by range reduction and a degree-6
+    /// polynomial, squared, over one plus itself; 0 below -104.
+    @inline(__always)
+    static func sigmoidPacket(_ v: Float) -> Float {
+        let h = (sigmoidHigh < v ? sigmoidHigh : v) * 0.5
+        let m = (h * log2e + 0.5).rounded(.down)
+        var r = m * ln2High + h
+        r = m * ln2Low + r
+        let r2 = r * r
+        let a = r2 * expP.0 + expP.1
+        var b = r2 * expP.2 + expP.3
+        b = b * r
+        b = b + a
+        b = b * r2
+        let p = b + (r + 1)
+        // 2^m from the exponent bits, m + 127 clamped to [0, 255] (NaN gives 0 bits).
+        let biased = m + 127
+        let clamped = biased > 0 ? (biased < 255 ? biased : 255) : 0
+        let scale = Float(bitPattern: UInt32(clamped) << 23)
+        var e = scale * p
+        e = e * e
+        let s = e / (e + 1)
+        return v < sigmoidLow ? 0 : s
+    }
+
+    /// Eigen's scalar logistic (the unaligned elements): libm's `expf`.
+    @inline(__always)
+    static func sigmoidScalar(_ v: Float) -> Float {
+        let e = expf(sigmoidHigh < v ? sigmoidHigh : v)
+        return e / (e + 1)
+    }
+
+    /// Sigmoid in place of `p[0..<count]`, elements `start..<start + count` of a vector of
+    /// `total` (default `count`) that LiteRT maps in one call. `phase` is that vector's offset,
+    /// in floats, from a 16-byte boundary of the buffer LiteRT writes it to (its arena aligns
+    /// every tensor to 64 bytes).
+    static func sigmoid(_ p: UnsafeMutablePointer<Float>, count: Int, phase: Int, start: Int = 0, total: Int? = nil) {
+        let total = total ?? count
+        let head = min((4 - phase % 4) % 4, total)
+        let packedEnd = head + (total - head) / 4 * 4
+        let lo = min(max(head - start, 0), count), hi = min(max(packedEnd - start, lo), count)
+        for i in 0..<lo { p[i] = sigmoidScalar(p[i]) }
+        for i in lo..<hi { p[i] = sigmoidPacket(p[i]) }
+        for i in hi..<count { p[i] = sigmoidScalar(p[i]) }
+    }
+
+    /// The LSTM's configurable activation (the cell gate's and the cell state's) from `src`
+    /// into `dst` (which may be `src`), as `ApplyActivationToVector`.
+    static func apply(
+        _ activation: TFLiteActivation, _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, count: Int
+    ) {
+        switch activation {
+        case .tanh: for i in 0..<count { dst[i] = tanh(src[i]) }
+        case .none: if UnsafePointer(dst) != src { dst.update(from: src, count: count) }
+        default: for i in 0..<count { dst[i] = activation.apply(src[i]) }
+        }
+    }
+}
