@@ -109,3 +109,96 @@ enum LSTMGateActivation {
         }
     }
 }
+
+/// The float matrix products of LiteRT's LSTM (`lstm_eval`'s `MatrixBatchVectorMultiplyAccumulate`:
+/// a FULLY_CONNECTED through Eigen), in its summation order. One vector per call (time-major
+/// batch 1, or any batch-major step) is Eigen's row-major GEMV: four lanes summing every fourth
+/// product, folded `(l0 + l2) + (l1 + l3)`, then the leftover columns one by one; the previous
+/// value is added after, and the sum clamped to the finite range. Several vectors per call is
+/// Eigen's matrix product, which clamps before adding: under 20 for depth + rows + vectors its
+/// coefficient-wise form (`reduxDot`), else its GEMM, summing each dot product column by
+/// column (exactly LiteRT's for rows in its 8- and 4-row panels and a depth within one block).
+enum LSTMFloatProduct {
+    /// `out[v * outStride + r] = W[r, :] · x[v * xStride ..< + cols] + add[v * addStride + r]`
+    /// for `rows` rows of the row-major `w` and `vectors` vectors; `out` may be `add`.
+    static func multiplyAccumulate(
+        _ w: UnsafePointer<Float>, rows: Int, cols: Int, _ x: UnsafePointer<Float>, xStride: Int, vectors: Int,
+        add: UnsafePointer<Float>, addStride: Int, out: UnsafeMutablePointer<Float>, outStride: Int
+    ) {
+        let top = Float.greatestFiniteMagnitude
+        @inline(__always) func clamp(_ v: Float) -> Float {
+            let lo = top < v ? top : v
+            return -top > lo ? -top : lo
+        }
+        if vectors == 1 {
+            for r in 0..<rows { out[r] = clamp(rowDot(w + r * cols, x, cols) + add[r]) }
+            return
+        }
+        let coefficientWise = cols + rows + vectors < 20
+        for v in 0..<vectors {
+            let xv = x + v * xStride, av = add + v * addStride, ov = out + v * outStride
+            for r in 0..<rows {
+                let wr = w + r * cols
+                var s: Float = 0
+                if coefficientWise {
+                    s = reduxDot(wr, xv, cols)
+                } else {
+                    for k in 0..<cols { s = s + wr[k] * xv[k] }
+                }
+                ov[r] = clamp(s) + av[r]
+            }
+        }
+    }
+
+    /// Eigen's vectorised sum of a coefficient-wise product (its linear redux on SSE): one
+    /// packet accumulator, two from eight products on, folded like `rowDot`; under four
+    /// products, left to right.
+    static func reduxDot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+        guard n >= 4 else {
+            guard n > 0 else { return 0 }
+            var s = a[0] * b[0]
+            for i in 1..<n { s = s + a[i] * b[i] }
+            return s
+        }
+        @inline(__always) func product(_ i: Int) -> SIMD4<Float> {
+            UnsafeRawPointer(a + i).loadUnaligned(as: SIMD4<Float>.self) * UnsafeRawPointer(b + i).loadUnaligned(as: SIMD4<Float>.self)
+        }
+        let packed = n & ~3, packed2 = n & ~7
+        var r0 = product(0)
+        if packed > 4 {
+            var r1 = product(4)
+            var i = 8
+            while i < packed2 {
+                r0 = r0 + product(i)
+                r1 = r1 + product(i + 4)
+                i += 8
+            }
+            r0 = r0 + r1
+            if packed > packed2 { r0 = r0 + product(packed2) }
+        }
+        var s = (r0[0] + r0[2]) + (r0[1] + r0[3])
+        for i in packed..<n { s = s + a[i] * b[i] }
+        return s
+    }
+
+    /// Eigen's row-major GEMV dot product on SSE (see the type's summary).
+    @inline(__always)
+    static func rowDot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc = SIMD4<Float>(repeating: 0)
+        let full = n & ~3
+        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+        var j = 0
+        while j < full {
+            let av = ra.loadUnaligned(fromByteOffset: j * 4, as: SIMD4<Float>.self)
+            let bv = rb.loadUnaligned(fromByteOffset: j * 4, as: SIMD4<Float>.self)
+            acc = acc + av * bv
+            j += 4
+        }
+        var s = (acc[0] + acc[2]) + (acc[1] + acc[3])
+        while j < n {
+            s = s + a[j] * b[j]
+            j += 1
+        }
+        return s
+    }
+}
