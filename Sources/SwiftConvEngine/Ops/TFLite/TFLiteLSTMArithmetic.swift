@@ -111,13 +111,12 @@ enum LSTMGateActivation {
 }
 
 /// The float matrix products of LiteRT's LSTM (`lstm_eval`'s `MatrixBatchVectorMultiplyAccumulate`:
-/// a FULLY_CONNECTED through Eigen), in its summation order. One vector per call (time-major
-/// batch 1, or any batch-major step) is Eigen's row-major GEMV: four lanes summing every fourth
-/// product, folded `(l0 + l2) + (l1 + l3)`, then the leftover columns one by one; the previous
-/// value is added after, and the sum clamped to the finite range. Several vectors per call is
-/// Eigen's matrix product, which clamps before adding: under 20 for depth + rows + vectors its
-/// coefficient-wise form (`reduxDot`), else its GEMM, summing each dot product column by
-/// column (exactly LiteRT's for rows in its 8- and 4-row panels and a depth within one block).
+/// a FULLY_CONNECTED through Eigen's matrix product, SSE, no FMA), in its summation order.
+/// One vector per call (time-major batch 1, or any batch-major step) is Eigen's row-major
+/// GEMV (`rowDot`); the previous value is added after, and the sum clamped to the finite
+/// range. Several vectors per call is Eigen's matrix product, which clamps before adding:
+/// under 20 for depth + rows + vectors its coefficient-wise form (`reduxDot`), else its GEMM
+/// (`gemmDot`: 8x4 register blocks, the depth split into L1-sized blocks).
 enum LSTMFloatProduct {
     /// `out[v * outStride + r] = W[r, :] · x[v * xStride ..< + cols] + add[v * addStride + r]`
     /// for `rows` rows of the row-major `w` and `vectors` vectors; `out` may be `add`.
@@ -131,23 +130,54 @@ enum LSTMFloatProduct {
             return -top > lo ? -top : lo
         }
         if vectors == 1 {
+            // Eigen turns a one-row product into a dot product.
+            if rows == 1 {
+                out[0] = clamp(reduxDot(w, x, cols) + add[0])
+                return
+            }
             for r in 0..<rows { out[r] = clamp(rowDot(w + r * cols, x, cols) + add[r]) }
             return
         }
         let coefficientWise = cols + rows + vectors < 20
+        let kc = coefficientWise ? cols : gemmDepthBlock(depth: cols, rows: rows, columns: vectors)
         for v in 0..<vectors {
             let xv = x + v * xStride, av = add + v * addStride, ov = out + v * outStride
             for r in 0..<rows {
                 let wr = w + r * cols
-                var s: Float = 0
+                let s: Float
                 if coefficientWise {
                     s = reduxDot(wr, xv, cols)
+                } else if rows == 1 {
+                    // A one-row GEMM is Eigen's GEMV of the transposed product.
+                    s = rowDot(xv, wr, cols)
                 } else {
-                    for k in 0..<cols { s = s + wr[k] * xv[k] }
+                    s = gemmDot(wr, xv, cols, row: r, rows: rows, column: v, columns: vectors, depthBlock: kc)
                 }
                 ov[r] = clamp(s) + av[r]
             }
         }
+    }
+
+    /// Eigen's row-major GEMV dot product on SSE: four lanes summing every fourth product,
+    /// folded `(l0 + l2) + (l1 + l3)`, then the leftover products one by one.
+    @inline(__always)
+    static func rowDot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc = SIMD4<Float>(repeating: 0)
+        let full = n & ~3
+        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+        var j = 0
+        while j < full {
+            let av = ra.loadUnaligned(fromByteOffset: j * 4, as: SIMD4<Float>.self)
+            let bv = rb.loadUnaligned(fromByteOffset: j * 4, as: SIMD4<Float>.self)
+            acc = acc + av * bv
+            j += 4
+        }
+        var s = (acc[0] + acc[2]) + (acc[1] + acc[3])
+        while j < n {
+            s = s + a[j] * b[j]
+            j += 1
+        }
+        return s
     }
 
     /// Eigen's vectorised sum of a coefficient-wise product (its linear redux on SSE): one
@@ -181,24 +211,80 @@ enum LSTMFloatProduct {
         return s
     }
 
-    /// Eigen's row-major GEMV dot product on SSE (see the type's summary).
-    @inline(__always)
-    static func rowDot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
-        var acc = SIMD4<Float>(repeating: 0)
-        let full = n & ~3
-        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
-        var j = 0
-        while j < full {
-            let av = ra.loadUnaligned(fromByteOffset: j * 4, as: SIMD4<Float>.self)
-            let bv = rb.loadUnaligned(fromByteOffset: j * 4, as: SIMD4<Float>.self)
-            acc = acc + av * bv
-            j += 4
+    /// One result of Eigen's GEMM (`gebp_kernel` with 8x4 blocks on SSE): the depth in blocks
+    /// of `depthBlock`, each block's sum added to the result in turn. Rows in 8-row panels,
+    /// and columns past the last 4-column panel, sum left to right; the 4-row panel after
+    /// them (in a 4-column panel) sums even and odd products apart up to a multiple of 8; the
+    /// last rows sum every fourth product apart, folded `(c0 + c1) + (c2 + c3)`.
+    static func gemmDot(
+        _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int, row: Int, rows: Int, column: Int, columns: Int,
+        depthBlock: Int
+    ) -> Float {
+        let panels8 = rows & ~7
+        let panel4End = rows - panels8 >= 4 ? panels8 + 4 : panels8
+        let sequential = row < panels8 || column >= columns & ~3
+        var result: Float = 0
+        var k0 = 0
+        while k0 < n {
+            let len = min(depthBlock, n - k0)
+            let pa = a + k0, pb = b + k0
+            var s: Float = 0
+            if sequential {
+                for k in 0..<len { s = s + pa[k] * pb[k] }
+            } else if row < panel4End {
+                let peeled = len & ~7
+                var even: Float = 0, odd: Float = 0
+                var k = 0
+                while k < peeled {
+                    even = even + pa[k] * pb[k]
+                    odd = odd + pa[k + 1] * pb[k + 1]
+                    k += 2
+                }
+                s = even + odd
+                while k < len {
+                    s = s + pa[k] * pb[k]
+                    k += 1
+                }
+            } else {
+                let quads = len & ~3
+                var c = SIMD4<Float>(repeating: 0)
+                var k = 0
+                while k < quads {
+                    c = c + SIMD4(pa[k], pa[k + 1], pa[k + 2], pa[k + 3]) * SIMD4(pb[k], pb[k + 1], pb[k + 2], pb[k + 3])
+                    k += 4
+                }
+                s = (c[0] + c[1]) + (c[2] + c[3])
+                while k < len {
+                    s = s + pa[k] * pb[k]
+                    k += 1
+                }
+            }
+            result = result + s
+            k0 += len
         }
-        var s = (acc[0] + acc[2]) + (acc[1] + acc[3])
-        while j < n {
-            s = s + a[j] * b[j]
-            j += 1
-        }
-        return s
+        return result
     }
+
+    /// Eigen's depth blocking for a `rows` x `depth` by `depth` x `columns` product
+    /// (`evaluateProductBlockingSizesHeuristic`): no blocking under 48 in every dimension, else
+    /// the largest multiple of 8 whose 8x4 panels fit the L1 data cache, evened out so the
+    /// last block is as large as possible.
+    static func gemmDepthBlock(depth: Int, rows: Int, columns: Int) -> Int {
+        if max(depth, rows, columns) < 48 { return max(depth, 1) }
+        let maxBlock = max(((l1DataCacheBytes - 8 * 4 * 4) / (8 * 4 + 4 * 4)) & ~7, 1)
+        guard depth > maxBlock else { return max(depth, 1) }
+        let rest = depth % maxBlock
+        if rest == 0 { return maxBlock }
+        return maxBlock - 8 * ((maxBlock - 1 - rest) / (8 * (depth / maxBlock + 1)))
+    }
+
+    /// The L1 data cache size Eigen reads from the CPU (32 KiB when unknown).
+    static let l1DataCacheBytes: Int = {
+        #if canImport(Glibc)
+            let size = sysconf(Int32(_SC_LEVEL1_DCACHE_SIZE))
+            return size > 0 ? size : 32 * 1024
+        #else
+            return 32 * 1024
+        #endif
+    }()
 }
