@@ -12,7 +12,7 @@
 /// arithmetic is SSE without fused multiply-adds, which Swift's separate `*` and `+` reproduce.
 enum LSTMGateActivation {
     // Eigen's float tanh: x clamped to ±c, then (x + x³·P(x²)) / Q(x²).
-    private static let tanhClamp = Float(bitPattern: 0x40FD_0956)  // 7.90738964
+    private static let tanhClamp = Float(bitPattern: 0x40FD_0956) // 7.90738964
     private static let tanhP: (Float, Float, Float, Float) = (
         Float(bitPattern: 0x326F_951E), Float(bitPattern: 0x37B0_63DC), Float(bitPattern: 0x3B66_BC7F),
         Float(bitPattern: 0x3E09_3CF6)
@@ -23,11 +23,11 @@ enum LSTMGateActivation {
     )
     // Eigen's logistic: the upper input clamp, the lower cut-off (0 below) and its exp's
     // Cody-Waite split of ln 2 and polynomial.
-    private static let sigmoidHigh = Float(bitPattern: 0x4185_1592)  // 16.6355324
+    private static let sigmoidHigh = Float(bitPattern: 0x4185_1592) // 16.6355324
     private static let sigmoidLow: Float = -104
     private static let log2e = Float(bitPattern: 0x3FB8_AA3B)
-    private static let ln2High = Float(bitPattern: 0xBF31_8000)  // -0.693359375
-    private static let ln2Low = Float(bitPattern: 0x395E_8083)  // 2.12194442e-4
+    private static let ln2High = Float(bitPattern: 0xBF31_8000) // -0.693359375
+    private static let ln2Low = Float(bitPattern: 0x395E_8083) // 2.12194442e-4
     private static let expP: (Float, Float, Float, Float) = (
         Float(bitPattern: 0x3D2B_9DF0), Float(bitPattern: 0x3EFF_FEE0), Float(bitPattern: 0x3C08_8E52),
         Float(bitPattern: 0x3E2A_AB38)

@@ -107,7 +107,11 @@ struct TFLiteSequenceLSTMKernel: Kernel {
         try withCheckedScratch(Checked.product([6, block + batch * outSize], "the LSTM state")) { scratch in
             let gates = scratch, cell = scratch + 4 * block, state = cell + block
             if let c0 { cell.update(from: c0.floatPointer, count: block) } else { cell.update(repeating: 0, count: block) }
-            if let h0 { state.update(from: h0.floatPointer, count: batch * outSize) } else { state.update(repeating: 0, count: batch * outSize) }
+            if let h0 {
+                state.update(from: h0.floatPointer, count: batch * outSize)
+            } else {
+                state.update(repeating: 0, count: batch * outSize)
+            }
             // One LiteRT step: `rows` batch rows from `first`, at time t.
             func step(_ t: Int, first: Int, rows: Int) {
                 let xs = px + (timeMajor ? t * batch * depth : (first * steps + t) * depth)
@@ -119,7 +123,9 @@ struct TFLiteSequenceLSTMKernel: Kernel {
                     guard let wIn = inputWeights[k] else { continue }
                     let gk = g[k]
                     for b in 0..<rows {
-                        if let bk = bias[k], !layerNorm { (gk + b * units).update(from: bk, count: units) } else {
+                        if let bk = bias[k], !layerNorm {
+                            (gk + b * units).update(from: bk, count: units)
+                        } else {
                             (gk + b * units).update(repeating: 0, count: units)
                         }
                     }
@@ -178,7 +184,9 @@ struct TFLiteSequenceLSTMKernel: Kernel {
                 if let proj {
                     let pb = projBias?.floatPointer
                     for b in 0..<rows {
-                        if let pb { (hs + b * outSize).update(from: pb, count: outSize) } else {
+                        if let pb {
+                            (hs + b * outSize).update(from: pb, count: outSize)
+                        } else {
                             (hs + b * outSize).update(repeating: 0, count: outSize)
                         }
                     }
