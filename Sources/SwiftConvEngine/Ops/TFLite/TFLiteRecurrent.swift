@@ -118,10 +118,10 @@ struct TFLiteSequenceLSTMKernel: Kernel {
                 let xStride = timeMajor ? depth : 0
                 let cs = cell + first * units, hs = state + first * outSize
                 let inputZero = (0..<(rows * depth)).allSatisfy { xs[$0] == 0 }
-                let g = slots.map { gates + $0 * block + first * units }
+                @inline(__always) func g(_ k: Int) -> UnsafeMutablePointer<Float> { gates + slots[k] * block + first * units }
                 for k in 0..<4 {
                     guard let wIn = inputWeights[k] else { continue }
-                    let gk = g[k]
+                    let gk = g(k)
                     for b in 0..<rows {
                         if let bk = bias[k], !layerNorm {
                             (gk + b * units).update(from: bk, count: units)
@@ -147,7 +147,7 @@ struct TFLiteSequenceLSTMKernel: Kernel {
                 let n = rows * units
                 /// Peephole, layer norm and bias, then the gate's activation.
                 func finish(_ k: Int) {
-                    let p = g[k]
+                    let p = g(k)
                     if let pk = peep[k] { for i in 0..<n { p[i] += pk[i % units] * cs[i] } }
                     if layerNorm, let ln = norm[k] {
                         for b in 0..<rows {
@@ -171,7 +171,7 @@ struct TFLiteSequenceLSTMKernel: Kernel {
                 if !cifg { finish(0) }
                 finish(1)
                 finish(2)
-                let ig = g[0], fg = g[1], cg = g[2], og = g[3]
+                let ig = g(0), fg = g(1), cg = g(2), og = g(3)
                 for i in 0..<n { cs[i] = fg[i] * cs[i] }
                 if cifg { for i in 0..<n { fg[i] = 1 - fg[i] } }
                 let inputGate = cifg ? fg : ig

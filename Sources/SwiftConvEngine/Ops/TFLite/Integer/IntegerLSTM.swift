@@ -397,6 +397,10 @@ struct HybridLSTMKernel: Kernel {
             }
             return t.values(as: Float.self)
         }
+        let shape = timeMajor ? [steps, batch, nOutput] : [batch, steps, nOutput]
+        // Nothing to compute; the scratch sizes below are bounded by the input's size only when
+        // it has elements.
+        if steps == 0 || batch == 0 { return [.tensor(try Tensor.allocate(.float32, shape))] }
         let hCount = try Checked.multiply(batch, nOutput, "the LSTM output state")
         let cCount = try Checked.multiply(batch, nCell, "the LSTM cell state")
         var h = try state(18, hCount) ?? [Float](repeating: 0, count: hCount)
@@ -417,11 +421,11 @@ struct HybridLSTMKernel: Kernel {
         // Time-major LiteRT steps the whole batch at once; batch-major one row at a time.
         let passes = timeMajor ? [(0, batch)] : (0..<batch).map { ($0, 1) }
         for (first, rows) in passes {
+            let gateOffsets = slot.map { $0 * batch * nCell + first * nCell }
             for t in 0..<steps {
                 try context.checkTerminated()
                 let xOffset = timeMajor ? t * batch * nInput : (first * steps + t) * nInput
                 let outOffset = timeMajor ? t * batch * nOutput : (first * steps + t) * nOutput
-                let gateOffsets = slot.map { $0 * batch * nCell + first * nCell }
                 xs.withUnsafeBufferPointer { xb in
                     h.withUnsafeMutableBufferPointer { hb in
                         c.withUnsafeMutableBufferPointer { cb in
@@ -436,7 +440,6 @@ struct HybridLSTMKernel: Kernel {
                 for i in 0..<(rows * nOutput) { out[outOffset + i] = h[first * nOutput + i] }
             }
         }
-        let shape = timeMajor ? [steps, batch, nOutput] : [batch, steps, nOutput]
         return [.tensor(Tensor(dtype: .float32, shape: shape, values: out))]
     }
 
