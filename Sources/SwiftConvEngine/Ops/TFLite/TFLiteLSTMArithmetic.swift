@@ -56,7 +56,7 @@ enum LSTMGateActivation {
     @inline(__always)
     static func sigmoidPacket(_ v: Float) -> Float {
         let h = (sigmoidHigh < v ? sigmoidHigh : v) * 0.5
-        let m = (h * log2e + 0.5).rounded(.down)
+        let m = floor(h * log2e + 0.5)
         var r = m * ln2High + h
         r = m * ln2Low + r
         let r2 = r * r
@@ -76,45 +76,13 @@ enum LSTMGateActivation {
         return v < sigmoidLow ? 0 : s
     }
 
-    /// `tanh` on four values at once, lane for lane the same operations.
+    /// `floor` without a libm call (the baseline x86-64 target has no `roundss`): exact, as
+    /// every float of magnitude 2²³ or more is an integer.
     @inline(__always)
-    static func tanh4(_ v: SIMD4<Float>) -> SIMD4<Float> {
-        let hi = v.replacing(with: tanhClamp, where: SIMD4(repeating: tanhClamp) .< v)
-        let x = hi.replacing(with: -tanhClamp, where: SIMD4(repeating: -tanhClamp) .> hi)
-        let x2 = x * x, x3 = x * x2
-        var p = x2 * tanhP.0 + tanhP.1
-        p = p * x2 + tanhP.2
-        p = p * x2 + tanhP.3
-        p = p * x3 + x
-        var q = x2 * tanhQ.0 + tanhQ.1
-        q = q * x2 + tanhQ.2
-        q = q * x2 + tanhQ.3
-        q = q * x2 + tanhQ.4
-        return p / q
-    }
-
-    /// `sigmoidPacket` on four values at once, lane for lane the same operations.
-    @inline(__always)
-    static func sigmoidPacket4(_ v: SIMD4<Float>) -> SIMD4<Float> {
-        let h = v.replacing(with: sigmoidHigh, where: SIMD4(repeating: sigmoidHigh) .< v) * 0.5
-        let m = (h * log2e + 0.5).rounded(.down)
-        var r = m * ln2High + h
-        r = m * ln2Low + r
-        let r2 = r * r
-        let a = r2 * expP.0 + expP.1
-        var b = r2 * expP.2 + expP.3
-        b = b * r
-        b = b + a
-        b = b * r2
-        let p = b + (r + 1)
-        let biased = m + 127
-        var clamped = SIMD4<Float>(repeating: 255).replacing(with: biased, where: biased .< 255)
-        clamped = clamped.replacing(with: 0, where: .!(biased .> 0))
-        let scale = unsafeBitCast(SIMD4<UInt32>(clamped) &<< 23, to: SIMD4<Float>.self)
-        var e = scale * p
-        e = e * e
-        let s = e / (e + 1)
-        return s.replacing(with: 0, where: v .< sigmoidLow)
+    private static func floor(_ t: Float) -> Float {
+        guard abs(t) < 8_388_608 else { return t }
+        let i = Float(Int32(t))
+        return i > t ? i - 1 : i
     }
 
     /// Eigen's scalar logistic (the unaligned elements): libm's `expf`.
@@ -134,14 +102,7 @@ enum LSTMGateActivation {
         let packedEnd = head + (total - head) / 4 * 4
         let lo = min(max(head - start, 0), count), hi = min(max(packedEnd - start, lo), count)
         for i in 0..<lo { p[i] = sigmoidScalar(p[i]) }
-        var i = lo
-        let raw = UnsafeMutableRawPointer(p)
-        while i + 4 <= hi {
-            let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD4<Float>.self)
-            raw.storeBytes(of: sigmoidPacket4(v), toByteOffset: i * 4, as: SIMD4<Float>.self)
-            i += 4
-        }
-        for j in i..<hi { p[j] = sigmoidPacket(p[j]) }
+        for i in lo..<hi { p[i] = sigmoidPacket(p[i]) }
         for i in hi..<count { p[i] = sigmoidScalar(p[i]) }
     }
 
@@ -151,15 +112,7 @@ enum LSTMGateActivation {
         _ activation: TFLiteActivation, _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, count: Int
     ) {
         switch activation {
-        case .tanh:
-            var i = 0
-            let rs = UnsafeRawPointer(src), rd = UnsafeMutableRawPointer(dst)
-            while i + 4 <= count {
-                let v = rs.loadUnaligned(fromByteOffset: i * 4, as: SIMD4<Float>.self)
-                rd.storeBytes(of: tanh4(v), toByteOffset: i * 4, as: SIMD4<Float>.self)
-                i += 4
-            }
-            for j in i..<count { dst[j] = tanh(src[j]) }
+        case .tanh: for i in 0..<count { dst[i] = tanh(src[i]) }
         case .none: if UnsafePointer(dst) != src { dst.update(from: src, count: count) }
         default: for i in 0..<count { dst[i] = activation.apply(src[i]) }
         }
