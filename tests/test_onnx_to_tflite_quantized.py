@@ -81,13 +81,7 @@ def float_models():
 
 # int8 outputs that are not yet bit for bit LiteRT's reference kernels, with the first tensor
 # that differs (found with LiteRT's experimental_preserve_all_tensors and sc.Interpreter's).
-NOT_BIT_EXACT = {
-    (
-        "lstm_classifier_op13",
-        "int8",
-    ): "the hybrid UNIDIRECTIONAL_SEQUENCE_LSTM (kept float in int8 mode, int8 weights) differs from LiteRT's by 1e-7 "
-    "(float summation order), which moves a later int8 value by one step",
-}
+NOT_BIT_EXACT: dict = {}
 
 
 def _cases():
@@ -131,8 +125,7 @@ def test_quantized_conversion(name, mode, float_models):
             # Hybrid kernels quantize each activation at run time, and LiteRT's own reference
             # and optimized kernels round that differently (about 1e-2 on mobilenet_v2): ours
             # must be within twice that spread of the reference, or 1e-3 of the output's scale
-            # where LiteRT's two agree (our hybrid LSTM is 1.4e-4 from its reference on the LSTM
-            # classifier, a rounding tie of the on-the-fly input quantization).
+            # where LiteRT's two agree.
             spread = [np.abs(o - t).max() for o, t in zip(_run_interpreter(optimized, feeds, names), theirs)]
             for g, t, d in zip(got, theirs, spread):
                 assert np.abs(g - t).max() <= 2 * d + 1e-3 * max(1.0, float(np.abs(t).max()))

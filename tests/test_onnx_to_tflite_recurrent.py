@@ -252,6 +252,50 @@ def test_lstm_other_activations_unroll_with_layout_1():
     _check_layout_1("LSTM", direction="reverse", activations=["Sigmoid", "Relu", "Tanh"], initial_states="input")
 
 
+# UNIDIRECTIONAL_SEQUENCE_LSTM bit for bit LiteRT's reference kernel, float (LiteRT sums its
+# products in Eigen's orders: GEMV for one row per step, the coefficient-wise or GEMM product
+# for a time-major batch) and dynamic-range (int8 weights, rows quantized on the fly).
+# (hidden, features, batch, layout, peepholes, input_forget, sequence length)
+BIT_EXACT_LSTMS = [
+    (13, 5, 3, 0, True, 0, 4),  # a coefficient-wise product; gates off 16-byte alignment
+    (64, 28, 1, 1, False, 0, 28),  # batch-major: one GEMV per row and step
+    (33, 40, 3, 0, True, 1, 5),  # GEMM with a remainder row; CIFG
+    (9, 11, 6, 0, True, 0, 3),  # GEMM past a 4-column panel
+    (7, 300, 4, 0, False, 0, 3),  # GEMM 4-row panel and last rows over a long depth
+]
+
+
+@pytest.mark.parametrize("quantize", [None, "dynamic"])
+@pytest.mark.parametrize("hidden,features,batch,layout,peepholes,input_forget,seq", BIT_EXACT_LSTMS)
+def test_sequence_lstm_is_litert_reference_bit_for_bit(
+    quantize, hidden, features, batch, layout, peepholes, input_forget, seq
+):
+    model = _recurrent_model(
+        "LSTM",
+        seq=seq,
+        batch=batch,
+        features=features,
+        hidden=hidden,
+        layout=layout,
+        peepholes=peepholes,
+        input_forget=input_forget,
+        outputs=("Y",),
+    )
+    content = sc.convert(model, "tflite", quantize=quantize).to_bytes()
+    feeds = _feeds(model, seq, batch)
+    reference = litert.Interpreter(
+        model_content=content, experimental_op_resolver_type=litert.OpResolverType.BUILTIN_REF
+    )
+    (want,) = run_interpreter(reference, feeds, ["Y"])
+    lstm = [o for o in reference._get_ops_details() if o["op_name"] == "UNIDIRECTIONAL_SEQUENCE_LSTM"]
+    assert len(lstm) == 1
+    weights = reference.get_tensor_details()[lstm[0]["inputs"][2]]["dtype"]
+    # Weights of 1024 elements and more become int8 in dynamic mode: the hybrid kernel.
+    assert weights == (np.int8 if quantize and hidden * features >= 1024 else np.float32)
+    (got,) = _ours(content, feeds, ["Y"])
+    np.testing.assert_array_equal(got, want)
+
+
 # GRU and RNN, unrolled
 
 

@@ -1,4 +1,3 @@
-import RealModule
 import SwiftConvIR
 import SwiftConvKernels
 
@@ -16,20 +15,18 @@ enum TFLiteRecurrentKernels {
 /// diagonal_recurrent_tensors); peepholes cell-to-{i,f,o} `[U]`; gate biases `[U]`; projection
 /// `[O, U]` and its bias; output and cell state `[B, O]`, `[B, U]`; layer-norm coefficients.
 ///
-/// The input contributions of every step are one GEMM up front; each step then adds the
-/// recurrent GEMM and the element-wise cell update (TFLite's lstm_eval order: layer norm on
-/// the gate sums, then bias; the output gate's peephole sees the new cell state).
-/// The states start from the state inputs (zeros when omitted) on every run.
+/// Computed as LiteRT's lstm_eval does, operation for operation, so the results are its
+/// bit for bit: each gate starts from its bias (0 with layer norm), adds the input product
+/// then the recurrent one (`LSTMFloatProduct`'s order), the peephole, layer norm and bias,
+/// and its activation (`LSTMGateActivation`); the output gate's peephole sees the new cell
+/// state. Time-major, a step covers the whole batch; batch-major, one row at a time, each row
+/// through all its steps. The states start from the state inputs (zeros when omitted).
 struct TFLiteSequenceLSTMKernel: Kernel {
     let timeMajor: Bool
     let activation: TFLiteActivation
     let cellClip: Float
     let projClip: Float
     let diagonal: Bool
-    /// Pre-packed stacked weights `[4U, K]`ᵀ (input, recurrent), when constant.
-    let packedInput: FloatBuffer?
-    let packedRecurrent: FloatBuffer?
-    let packedProjection: FloatBuffer?
 
     init(_ ctx: KernelBuildContext) throws {
         timeMajor = ctx.int("time_major", default: 0) != 0
@@ -39,44 +36,6 @@ struct TFLiteSequenceLSTMKernel: Kernel {
         projClip = ctx.float("proj_clip", default: 0)
         diagonal = ctx.int("diagonal_recurrent_tensors", default: 0) != 0
         guard ctx.node.inputs.count >= 20 else { throw ctx.invalid("UNIDIRECTIONAL_SEQUENCE_LSTM needs at least 20 inputs") }
-        func constants(_ idx: [Int]) -> [Tensor?]? {
-            var out: [Tensor?] = []
-            for i in idx {
-                if !ctx.hasInput(i) {
-                    out.append(nil)
-                    continue
-                }
-                guard let t = ctx.constant(i), t.dtype == .float32, t.rank == 2 else { return nil }
-                out.append(t)
-            }
-            return out
-        }
-        packedInput = try constants([1, 2, 3, 4]).flatMap { try Self.stack($0) }
-        packedRecurrent = diagonal ? nil : try constants([5, 6, 7, 8]).flatMap { try Self.stack($0) }
-        if ctx.hasInput(16), let p = ctx.constant(16), p.dtype == .float32, p.rank == 2, p.elementCount > 0 {
-            packedProjection = packTransposedWeights(p.floatPointer, n: p.shape[0], k: p.shape[1])
-        } else {
-            packedProjection = nil
-        }
-    }
-
-    /// Four gate weights `[U, K]` (nil for a missing input gate) stacked as `[4U, K]` and packed
-    /// as GEMM B; nil when none is present or their shapes differ.
-    static func stack(_ ws: [Tensor?]) throws -> FloatBuffer? {
-        guard let first = ws.compactMap({ $0 }).first, first.rank == 2 else { return nil }
-        let u = first.shape[0], k = first.shape[1]
-        guard ws.allSatisfy({ $0 == nil || $0!.shape == [u, k] }), u > 0, k > 0 else { return nil }
-        let per = try Checked.multiply(u, k, "the LSTM weights")
-        return try withCheckedScratch(Checked.multiply(4, per, "the LSTM weights")) { m in
-            for (g, w) in ws.enumerated() {
-                if let w, w.dtype == .float32 {
-                    (m + g * per).update(from: w.floatPointer, count: per)
-                } else {
-                    (m + g * per).update(repeating: 0, count: per)
-                }
-            }
-            return packTransposedWeights(m, n: 4 * u, k: k)
-        }
     }
 
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
@@ -121,10 +80,12 @@ struct TFLiteSequenceLSTMKernel: Kernel {
             guard t.shape == [units] else { throw kernelError("\(op): input \(i) has shape \(t.shape), expected [\(units)]") }
             return t.floatPointer
         }
-        let peep = [try vector(9), try vector(10), try vector(11)]
+        let peep = [try vector(9), try vector(10), nil, try vector(11)]
         let bias = [try vector(12), try vector(13), try vector(14), try vector(15)]
         let norm = [try vector(20), try vector(21), try vector(22), try vector(23)]
         let layerNorm = norm[1] != nil
+        let inputWeights = [wi, wf, wc, wo].map { $0?.floatPointer }
+        let recurrentWeights = [ri, rf, rc, ro].map { $0?.floatPointer }
         // Keep the inputs alive while raw pointers into them are used.
         let held: [Tensor?] = (0..<inputs.count).map { inputs.optionalTensor($0) }
         defer { withExtendedLifetime(held) {} }
@@ -137,104 +98,120 @@ struct TFLiteSequenceLSTMKernel: Kernel {
         let outShape = timeMajor ? [steps, batch, outSize] : [batch, steps, outSize]
         let out = try Tensor.allocate(.float32, outShape)
         if steps == 0 || batch == 0 || outSize == 0 { return [.tensor(out)] }
-        let g4 = try Checked.multiply(4, units, "the LSTM gates")
-        let rows = steps * batch
-        let par = context.parallel
-        guard let pIn = try packedInput ?? Self.stack([wi, wf, wc, wo]) else { throw kernelError("\(op): empty input weights") }
-        let pRec = diagonal ? nil : try packedRecurrent ?? Self.stack([ri, rf, rc, ro])
-        let pProj = proj.map { p in packedProjection ?? packTransposedWeights(p.floatPointer, n: outSize, k: units) }
-        let hasPeep = peep[0] != nil || peep[1] != nil || peep[2] != nil
+        let po = out.mutableFloatPointer, px = x.floatPointer
         let act = activation, cellClip = self.cellClip, projClip = self.projClip, timeMajor = self.timeMajor
-        let po = out.mutableFloatPointer
-
-        try withCheckedScratch(Checked.multiply(rows, g4, "the LSTM input contributions")) { pre in
-            // Every step's input contributions, rows in the input's own order.
-            Gemm.sgemm(
-                m: rows, n: g4, k: depth, a: MatrixView(x.floatPointer, rowStride: depth, colStride: 1),
-                packedB: UnsafePointer(pIn.pointer), c: pre, ldc: g4, parallel: par)
-            try withCheckedScratch(Checked.product([batch, g4 + 2 * units + outSize], "the LSTM state")) { scratch in
-                let gates = scratch, cell = scratch + batch * g4, hidden = cell + batch * units
-                let h = hidden + batch * units // [batch, outSize]: the output state
-                if let c0 {
-                    cell.update(from: c0.floatPointer, count: batch * units)
-                } else {
-                    cell.update(repeating: 0, count: batch * units)
+        // LiteRT's scratch block of each gate (input, forget, cell, output): where a gate's
+        // values sit decides which sigmoid form each element gets.
+        let slots = cifg ? [0, 1, 0, 2] : [0, 2, 1, 3]
+        let block = try Checked.multiply(batch, units, "the LSTM gates")
+        try withCheckedScratch(Checked.product([6, block + batch * outSize], "the LSTM state")) { scratch in
+            let gates = scratch, cell = scratch + 4 * block, state = cell + block
+            if let c0 { cell.update(from: c0.floatPointer, count: block) } else { cell.update(repeating: 0, count: block) }
+            if let h0 {
+                state.update(from: h0.floatPointer, count: batch * outSize)
+            } else {
+                state.update(repeating: 0, count: batch * outSize)
+            }
+            // One LiteRT step: `rows` batch rows from `first`, at time t.
+            func step(_ t: Int, first: Int, rows: Int) {
+                let xs = px + (timeMajor ? t * batch * depth : (first * steps + t) * depth)
+                let xStride = timeMajor ? depth : 0
+                let cs = cell + first * units, hs = state + first * outSize
+                let inputZero = (0..<(rows * depth)).allSatisfy { xs[$0] == 0 }
+                @inline(__always) func g(_ k: Int) -> UnsafeMutablePointer<Float> { gates + slots[k] * block + first * units }
+                for k in 0..<4 {
+                    guard let wIn = inputWeights[k] else { continue }
+                    let gk = g(k)
+                    for b in 0..<rows {
+                        if let bk = bias[k], !layerNorm {
+                            (gk + b * units).update(from: bk, count: units)
+                        } else {
+                            (gk + b * units).update(repeating: 0, count: units)
+                        }
+                    }
+                    if !inputZero {
+                        LSTMFloatProduct.multiplyAccumulate(
+                            wIn, rows: units, cols: depth, xs, xStride: xStride, vectors: rows, add: gk, addStride: units, out: gk,
+                            outStride: units)
+                    }
+                    if diagonal {
+                        if let r = recurrentWeights[k] {
+                            for b in 0..<rows { for u in 0..<units { gk[b * units + u] += r[u] * hs[b * outSize + u] } }
+                        }
+                    } else if let r = recurrentWeights[k] {
+                        LSTMFloatProduct.multiplyAccumulate(
+                            r, rows: units, cols: outSize, hs, xStride: outSize, vectors: rows, add: gk, addStride: units, out: gk,
+                            outStride: units)
+                    }
                 }
-                if let h0 {
-                    h.update(from: h0.floatPointer, count: batch * outSize)
-                } else {
-                    h.update(repeating: 0, count: batch * outSize)
+                let n = rows * units
+                /// Peephole, layer norm and bias, then the gate's activation.
+                func finish(_ k: Int) {
+                    let p = g(k)
+                    if let pk = peep[k] { for i in 0..<n { p[i] += pk[i % units] * cs[i] } }
+                    if layerNorm, let ln = norm[k] {
+                        for b in 0..<rows {
+                            let r = p + b * units
+                            var sum: Float = 0
+                            for u in 0..<units { sum += r[u] }
+                            let mean = sum / Float(units)
+                            var sq: Float = 0
+                            for u in 0..<units { sq += (r[u] - mean) * (r[u] - mean) }
+                            let inv = 1 / (sq / Float(units) + 1e-8).squareRoot()
+                            for u in 0..<units { r[u] = (r[u] - mean) * inv * ln[u] }
+                            if let bk = bias[k] { for u in 0..<units { r[u] += bk[u] } }
+                        }
+                    }
+                    if k == 2 {
+                        LSTMGateActivation.apply(act, p, p, count: n)
+                    } else {
+                        LSTMGateActivation.sigmoid(p, count: n, phase: slots[k] * block + first * units)
+                    }
                 }
+                if !cifg { finish(0) }
+                finish(1)
+                finish(2)
+                let ig = g(0), fg = g(1), cg = g(2), og = g(3)
+                for i in 0..<n { cs[i] = fg[i] * cs[i] }
+                if cifg { for i in 0..<n { fg[i] = 1 - fg[i] } }
+                let inputGate = cifg ? fg : ig
+                for i in 0..<n { cs[i] += cg[i] * inputGate[i] }
+                if cellClip > 0 { for i in 0..<n { cs[i] = min(max(cs[i], -cellClip), cellClip) } }
+                finish(3)
+                // The hidden state goes to the cell gate's block, as in LiteRT.
+                LSTMGateActivation.apply(act, cs, cg, count: n)
+                for i in 0..<n { cg[i] = og[i] * cg[i] }
+                if let proj {
+                    let pb = projBias?.floatPointer
+                    for b in 0..<rows {
+                        if let pb {
+                            (hs + b * outSize).update(from: pb, count: outSize)
+                        } else {
+                            (hs + b * outSize).update(repeating: 0, count: outSize)
+                        }
+                    }
+                    LSTMFloatProduct.multiplyAccumulate(
+                        proj.floatPointer, rows: outSize, cols: units, cg, xStride: units, vectors: rows, add: hs,
+                        addStride: outSize, out: hs, outStride: outSize)
+                    if projClip > 0 { for i in 0..<(rows * outSize) { hs[i] = min(max(hs[i], -projClip), projClip) } }
+                } else {
+                    hs.update(from: cg, count: n)
+                }
+                for b in 0..<rows {
+                    let row = timeMajor ? t * batch + first + b : (first + b) * steps + t
+                    (po + row * outSize).update(from: hs + b * outSize, count: outSize)
+                }
+            }
+            if timeMajor {
                 for t in 0..<steps {
                     try context.checkTerminated()
-                    for b in 0..<batch {
-                        let row = timeMajor ? t * batch + b : b * steps + t
-                        (gates + b * g4).update(from: pre + row * g4, count: g4)
-                    }
-                    if let pRec {
-                        Gemm.sgemm(
-                            m: batch, n: g4, k: outSize, a: MatrixView(h, rowStride: outSize, colStride: 1),
-                            packedB: UnsafePointer(pRec.pointer), beta: 1, c: gates, ldc: g4, parallel: par)
-                    } else {
-                        for (g, r) in [ri, rf, rc, ro].enumerated() {
-                            guard let r else { continue }
-                            let pr = r.floatPointer
-                            for b in 0..<batch {
-                                let gp = gates + b * g4 + g * units, hp = h + b * outSize
-                                for u in 0..<units { gp[u] += pr[u] * hp[u] }
-                            }
-                        }
-                    }
-                    for b in 0..<batch {
-                        let gp = gates + b * g4, cp = cell + b * units, hp = hidden + b * units
-                        let ig = gp, fg = gp + units, cg = gp + 2 * units, og = gp + 3 * units
-                        /// Peephole, layer norm, bias, then the gate's activation.
-                        func finishGate(_ p: UnsafeMutablePointer<Float>, _ g: Int, peephole: UnsafePointer<Float>?, sigmoid: Bool) {
-                            if let peephole { for u in 0..<units { p[u] += peephole[u] * cp[u] } }
-                            if layerNorm, let ln = norm[g] {
-                                var mean: Float = 0
-                                for u in 0..<units { mean += p[u] }
-                                mean /= Float(units)
-                                var variance: Float = 0
-                                for u in 0..<units { variance += (p[u] - mean) * (p[u] - mean) }
-                                variance /= Float(units)
-                                let inv = 1 / (variance + 1e-8).squareRoot()
-                                for u in 0..<units { p[u] = (p[u] - mean) * inv * ln[u] }
-                            }
-                            if let bg = bias[g] { for u in 0..<units { p[u] += bg[u] } }
-                            if sigmoid {
-                                for u in 0..<units { p[u] = 1 / (1 + Float.exp(-p[u])) }
-                            } else {
-                                for u in 0..<units { p[u] = act.apply(p[u]) }
-                            }
-                        }
-                        if !cifg { finishGate(ig, 0, peephole: hasPeep ? peep[0] : nil, sigmoid: true) }
-                        finishGate(fg, 1, peephole: hasPeep ? peep[1] : nil, sigmoid: true)
-                        if cifg { for u in 0..<units { ig[u] = 1 - fg[u] } }
-                        finishGate(cg, 2, peephole: nil, sigmoid: false)
-                        for u in 0..<units {
-                            var c = fg[u] * cp[u] + ig[u] * cg[u]
-                            if cellClip > 0 { c = min(max(c, -cellClip), cellClip) }
-                            cp[u] = c
-                        }
-                        finishGate(og, 3, peephole: hasPeep ? peep[2] : nil, sigmoid: true)
-                        for u in 0..<units { hp[u] = og[u] * act.apply(cp[u]) }
-                    }
-                    if let pProj {
-                        Gemm.sgemm(
-                            m: batch, n: outSize, k: units, a: MatrixView(hidden, rowStride: units, colStride: 1),
-                            packedB: UnsafePointer(pProj.pointer), c: h, ldc: outSize, parallel: par)
-                        for b in 0..<batch {
-                            let hp = h + b * outSize
-                            if let pb = projBias?.floatPointer { for o in 0..<outSize { hp[o] += pb[o] } }
-                            if projClip > 0 { for o in 0..<outSize { hp[o] = min(max(hp[o], -projClip), projClip) } }
-                        }
-                    } else {
-                        h.update(from: hidden, count: batch * units)
-                    }
-                    for b in 0..<batch {
-                        let row = timeMajor ? t * batch + b : b * steps + t
-                        (po + row * outSize).update(from: h + b * outSize, count: outSize)
+                    step(t, first: 0, rows: batch)
+                }
+            } else {
+                for b in 0..<batch {
+                    for t in 0..<steps {
+                        try context.checkTerminated()
+                        step(t, first: b, rows: 1)
                     }
                 }
             }

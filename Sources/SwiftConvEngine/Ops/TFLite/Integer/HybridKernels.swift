@@ -3,13 +3,30 @@ import SwiftConvIR
 import SwiftConvKernels
 
 /// TFLite's on-the-fly quantization of one float row for dynamic-range kernels
-/// (`SymmetricQuantizeFloats` / `AsymmetricQuantizeFloats` of portable_tensor_utils): returns
-/// the int8 row's scale and zero point (0 when symmetric).
+/// (`SymmetricQuantizeFloats` / `AsymmetricQuantizeFloats`), as LiteRT's x86-64 build runs
+/// them: its NEON forms through SSE. Returns the int8 row's scale and zero point (0 when
+/// symmetric). Groups of eight round `x / scale` by adding ±0.5 in float and truncating
+/// (`RoundToNearest`), which differs from `round` just below a half; the rest use `round`.
+/// Asymmetric: min and max include 0, the range is a float difference, the scale and zero
+/// point come from it in double, and the zero point is added after rounding.
 func quantizeRowForHybrid(
     _ x: UnsafePointer<Float>, _ n: Int, asymmetric: Bool, into q: UnsafeMutablePointer<Int8>
 ) -> (
     scale: Float, offset: Int32
 ) {
+    let grouped = n & ~7
+    /// NEON `RoundToNearest` on SSE: `x + (x < 0 ? -0.5 : 0.5)` in float, truncated.
+    @inline(__always) func roundGrouped(_ v: Float) -> Int32 {
+        toInt32(v + (v < 0 ? -0.5 : 0.5))
+    }
+    @inline(__always) func roundScalar(_ v: Float) -> Int32 {
+        toInt32(v.rounded(.toNearestOrAwayFromZero))
+    }
+    /// Truncation saturated to Int32 (NaN gives Int32.min): never traps on a bad input.
+    @inline(__always) func toInt32(_ t: Float) -> Int32 {
+        if t >= 2_147_483_648 { return Int32.max }
+        return t.isNaN || t < -2_147_483_648 ? Int32.min : Int32(t)
+    }
     var lo = Float.infinity, hi = -Float.infinity
     for i in 0..<n {
         lo = min(lo, x[i])
@@ -18,32 +35,33 @@ func quantizeRowForHybrid(
     if n == 0 { (lo, hi) = (0, 0) }
     if !asymmetric {
         let range = max(abs(lo), abs(hi))
-        if range == 0 {
+        if range == 0 || range.isNaN {
             for i in 0..<n { q[i] = 0 }
             return (1, 0)
         }
         let inv = 127 / range
         for i in 0..<n {
-            let v = (x[i] * inv).rounded(.toNearestOrAwayFromZero)
-            q[i] = Int8(min(127, max(-127, v.isNaN ? 0 : v)))
+            let v = i < grouped ? roundGrouped(x[i] * inv) : roundScalar(inv * x[i])
+            q[i] = Int8(min(127, max(-127, v)))
         }
         return (range / 127, 0)
     }
-    let rmin = Double(min(0, lo)), rmax = Double(max(0, hi))
-    if rmin == rmax {
+    let fmin = min(0, lo), fmax = max(0, hi)
+    if fmin == fmax || fmin.isNaN || fmax.isNaN {
         for i in 0..<n { q[i] = 0 }
         return (1, 0)
     }
-    let scale = (rmax - rmin) / 255
+    let scale = Double(fmax - fmin) / 255
+    let rmin = Double(fmin), rmax = Double(fmax)
     let fromMin = -128 - rmin / scale, fromMax = 127 - rmax / scale
     let errMin = 128 + abs(rmin / scale), errMax = 127 + abs(rmax / scale)
     let zp = errMin < errMax ? fromMin : fromMax
     let offset: Int32 = zp <= -128 ? -128 : zp >= 127 ? 127 : Int32(zp.rounded(.toNearestOrAwayFromZero))
     let fscale = Float(scale)
-    let inv = 1 / fscale
+    let inv: Float = fscale == 0 ? 0 : 1 / fscale
     for i in 0..<n {
-        let v = (Float(offset) + x[i] * inv).rounded(.toNearestOrAwayFromZero)
-        q[i] = Int8(min(127, max(-128, v.isNaN ? 0 : v)))
+        let r = i < grouped ? roundGrouped(x[i] * inv) : roundScalar(inv * x[i])
+        q[i] = Int8(min(127, max(-128, r &+ offset)))
     }
     return (fscale, offset)
 }

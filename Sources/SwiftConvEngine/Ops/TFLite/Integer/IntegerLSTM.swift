@@ -397,110 +397,171 @@ struct HybridLSTMKernel: Kernel {
             }
             return t.values(as: Float.self)
         }
+        let shape = timeMajor ? [steps, batch, nOutput] : [batch, steps, nOutput]
+        // Nothing to compute; the scratch sizes below are bounded by the input's size only when
+        // it has elements.
+        if steps == 0 || batch == 0 { return [.tensor(try Tensor.allocate(.float32, shape))] }
         let hCount = try Checked.multiply(batch, nOutput, "the LSTM output state")
         let cCount = try Checked.multiply(batch, nCell, "the LSTM cell state")
         var h = try state(18, hCount) ?? [Float](repeating: 0, count: hCount)
         var c = try state(19, cCount) ?? [Float](repeating: 0, count: cCount)
-        var out = [Float](repeating: 0, count: try Checked.product([steps, batch, nOutput], "the LSTM output"))
+        let total = try Checked.product([steps, batch, nOutput], "the LSTM output")
+        var out = [Float](repeating: 0, count: total)
         let xs = x.values(as: Float.self)
-        var gv = [[Float]](repeating: [Float](repeating: 0, count: nCell), count: 4)
-        for t in 0..<steps {
-            try context.checkTerminated()
-            for b in 0..<batch {
-                let row = timeMajor ? t * batch + b : b * steps + t
-                let xRow = Array(xs[(row * nInput)..<((row + 1) * nInput)])
-                var hRow = Array(h[(b * nOutput)..<((b + 1) * nOutput)])
-                var cRow = Array(c[(b * nCell)..<((b + 1) * nCell)])
-                step(xRow, &hRow, &cRow, &gv)
-                for o in 0..<nOutput {
-                    h[b * nOutput + o] = hRow[o]
-                    out[row * nOutput + o] = hRow[o]
+        // LiteRT's scratch: one [batch, cell] block per gate (cell, forget, output after the
+        // input gate's when there is one); its layout decides which sigmoid form each gets.
+        var gates = [Float](repeating: 0, count: try Checked.product([4, batch, nCell], "the LSTM gates"))
+        let slot = gateSlots(cifg: self.gates[0] == nil)
+        let rowsMax = timeMajor ? batch : 1
+        var work = StepBuffers(
+            qx: [Int8](repeating: 0, count: rowsMax * nInput), qh: [Int8](repeating: 0, count: rowsMax * nOutput),
+            qp: [Int8](repeating: 0, count: rowsMax * nCell), scales: [Float](repeating: 0, count: rowsMax),
+            offsets: [Int32](repeating: 0, count: rowsMax), hScales: [Float](repeating: 0, count: rowsMax),
+            hOffsets: [Int32](repeating: 0, count: rowsMax))
+        // Time-major LiteRT steps the whole batch at once; batch-major one row at a time.
+        let passes = timeMajor ? [(0, batch)] : (0..<batch).map { ($0, 1) }
+        for (first, rows) in passes {
+            let gateOffsets = slot.map { $0 * batch * nCell + first * nCell }
+            for t in 0..<steps {
+                try context.checkTerminated()
+                let xOffset = timeMajor ? t * batch * nInput : (first * steps + t) * nInput
+                let outOffset = timeMajor ? t * batch * nOutput : (first * steps + t) * nOutput
+                xs.withUnsafeBufferPointer { xb in
+                    h.withUnsafeMutableBufferPointer { hb in
+                        c.withUnsafeMutableBufferPointer { cb in
+                            gates.withUnsafeMutableBufferPointer { gb in
+                                step(
+                                    xb.baseAddress! + xOffset, hb.baseAddress! + first * nOutput, cb.baseAddress! + first * nCell,
+                                    rows: rows, gates: gb.baseAddress!, offsets: gateOffsets, &work)
+                            }
+                        }
+                    }
                 }
-                for u in 0..<nCell { c[b * nCell + u] = cRow[u] }
+                for i in 0..<(rows * nOutput) { out[outOffset + i] = h[first * nOutput + i] }
             }
         }
-        let shape = timeMajor ? [steps, batch, nOutput] : [batch, steps, nOutput]
         return [.tensor(Tensor(dtype: .float32, shape: shape, values: out))]
     }
 
-    /// A float row quantized as TFLite's `BatchQuantizeFloats` does, or nil when it is all zeros
-    /// (TFLite then skips its products).
-    private func quantize(_ v: [Float]) -> (q: [Int8], scale: Float, offset: Int32)? {
-        if v.allSatisfy({ $0 == 0 }) { return nil }
-        var q = [Int8](repeating: 0, count: v.count)
-        let r = v.withUnsafeBufferPointer { vb in
-            q.withUnsafeMutableBufferPointer { qb -> (scale: Float, offset: Int32)? in
-                guard let src = vb.baseAddress, let dst = qb.baseAddress else { return nil }
-                return quantizeRowForHybrid(src, v.count, asymmetric: asymmetric, into: dst)
-            }
-        }
-        return r.map { (q, $0.scale, $0.offset) }
+    /// The scratch slot of each gate (input, forget, cell, output) in LiteRT's buffer.
+    private func gateSlots(cifg: Bool) -> [Int] { cifg ? [0, 1, 0, 2] : [0, 2, 1, 3] }
+
+    /// Per-step quantized rows and their scales and zero points.
+    private struct StepBuffers {
+        var qx: [Int8], qh: [Int8], qp: [Int8]
+        var scales: [Float], offsets: [Int32]
+        var hScales: [Float], hOffsets: [Int32]
     }
 
-    /// `result += (dot(w_row, q) - rowSum * offset) * (rowScale * weightScale)` for every row.
+    /// `rows` float rows of `cols` quantized as `BatchQuantizeFloats` does; false when they are
+    /// all zeros (LiteRT then skips the quantization and the products).
+    private func quantizeRows(
+        _ v: UnsafePointer<Float>, rows: Int, cols: Int, into q: inout [Int8], _ scales: inout [Float], _ offsets: inout [Int32]
+    ) -> Bool {
+        if (0..<(rows * cols)).allSatisfy({ v[$0] == 0 }) { return false }
+        q.withUnsafeMutableBufferPointer { qb in
+            for r in 0..<rows {
+                (scales[r], offsets[r]) = quantizeRowForHybrid(v + r * cols, cols, asymmetric: asymmetric, into: qb.baseAddress! + r * cols)
+            }
+        }
+        return true
+    }
+
+    /// `result[r, :] += (W·q_r - rowSums·offset_r) * (scale_r * weightScale)` for each row.
     private func accumulate(
-        _ w: [Int8], _ rowSums: [Int32], _ weightScale: Float, _ q: (q: [Int8], scale: Float, offset: Int32),
-        _ result: inout [Float], rows: Int, cols: Int
+        _ w: [Int8], _ rowSums: [Int32], _ weightScale: Float, _ q: [Int8], _ scales: [Float], _ offsets: [Int32],
+        into result: UnsafeMutablePointer<Float>, rows: Int, outRows: Int, cols: Int
     ) {
-        let scale = q.scale * weightScale
         w.withUnsafeBufferPointer { wb in
-            q.q.withUnsafeBufferPointer { qb in
-                for r in 0..<rows {
-                    let d = dot(wb, r, qb, 0, cols) &- rowSums[r] &* q.offset
-                    result[r] += Float(d) * scale
+            q.withUnsafeBufferPointer { qb in
+                for b in 0..<rows {
+                    let scale = scales[b] * weightScale
+                    let offset = asymmetric ? offsets[b] : 0
+                    let dst = result + b * outRows
+                    for r in 0..<outRows {
+                        let d = dot(wb, r, qb, b * cols, cols) &- rowSums[r] &* offset
+                        dst[r] += Float(d) * scale
+                    }
                 }
             }
         }
     }
 
-    /// One time step of one batch row (LiteRT's `LstmStepHybrid`).
-    private func step(_ x: [Float], _ h: inout [Float], _ c: inout [Float], _ gv: inout [[Float]]) {
-        let qx = quantize(x), qh = quantize(h)
-        let nCell = self.nCell
+    /// One time step of `rows` batch rows (LiteRT's `LstmStepHybrid`), in its operation
+    /// order: each gate starts from its bias, adds the input then the recurrent products,
+    /// the peephole, layer norm, and its activation; the cell update follows the cell gate.
+    private func step(
+        _ x: UnsafePointer<Float>, _ h: UnsafeMutablePointer<Float>, _ c: UnsafeMutablePointer<Float>, rows: Int,
+        gates buffer: UnsafeMutablePointer<Float>, offsets: [Int], _ work: inout StepBuffers
+    ) {
+        let nCell = self.nCell, n = rows * nCell
+        let hasInput = quantizeRows(x, rows: rows, cols: nInput, into: &work.qx, &work.scales, &work.offsets)
+        let hasState = quantizeRows(h, rows: rows, cols: nOutput, into: &work.qh, &work.hScales, &work.hOffsets)
         func computeGate(_ g: Int) {
             guard let gate = gates[g] else { return }
-            var v = gate.layerNorm == nil ? gate.bias : [Float](repeating: 0, count: nCell)
-            if let qx { accumulate(gate.input, gate.inputRowSums, gate.inputScale, qx, &v, rows: nCell, cols: nInput) }
-            if let qh { accumulate(gate.recurrent, gate.recurrentRowSums, gate.recurrentScale, qh, &v, rows: nCell, cols: nOutput) }
-            if let p = gate.peephole { for u in 0..<nCell { v[u] += p[u] * c[u] } }
+            let v = buffer + offsets[g]
+            for b in 0..<rows {
+                if gate.layerNorm == nil {
+                    gate.bias.withUnsafeBufferPointer { (v + b * nCell).update(from: $0.baseAddress!, count: nCell) }
+                } else {
+                    (v + b * nCell).update(repeating: 0, count: nCell)
+                }
+            }
+            if hasInput {
+                accumulate(
+                    gate.input, gate.inputRowSums, gate.inputScale, work.qx, work.scales, work.offsets, into: v, rows: rows,
+                    outRows: nCell, cols: nInput)
+            }
+            if hasState {
+                accumulate(
+                    gate.recurrent, gate.recurrentRowSums, gate.recurrentScale, work.qh, work.hScales, work.hOffsets, into: v,
+                    rows: rows, outRows: nCell, cols: nOutput)
+            }
+            if let p = gate.peephole { for i in 0..<n { v[i] += p[i % nCell] * c[i] } }
             if let ln = gate.layerNorm {
-                var sum: Float = 0
-                for u in 0..<nCell { sum += v[u] }
-                let mean = sum / Float(nCell)
-                var sq: Float = 0
-                for u in 0..<nCell { sq += (v[u] - mean) * (v[u] - mean) }
-                let inv = 1 / (sq / Float(nCell) + 1e-8).squareRoot()
-                for u in 0..<nCell { v[u] = (v[u] - mean) * inv * ln[u] + gate.bias[u] }
+                for b in 0..<rows {
+                    let r = v + b * nCell
+                    var sum: Float = 0
+                    for u in 0..<nCell { sum += r[u] }
+                    let mean = sum / Float(nCell)
+                    var sq: Float = 0
+                    for u in 0..<nCell { sq += (r[u] - mean) * (r[u] - mean) }
+                    let inv = 1 / (sq / Float(nCell) + 1e-8).squareRoot()
+                    for u in 0..<nCell { r[u] = (r[u] - mean) * inv * ln[u] + gate.bias[u] }
+                }
             }
             if g == 2 {
-                for u in 0..<nCell { v[u] = activation.apply(v[u]) }
+                LSTMGateActivation.apply(activation, v, v, count: n)
             } else {
-                for u in 0..<nCell { v[u] = 1 / (1 + Float.exp(-v[u])) }
+                LSTMGateActivation.sigmoid(v, count: n, phase: offsets[g])
             }
-            gv[g] = v
         }
         computeGate(0)
         computeGate(1)
         computeGate(2)
-        if gates[0] == nil { for u in 0..<nCell { gv[0][u] = 1 - gv[1][u] } }
-        for u in 0..<nCell {
-            var v = gv[1][u] * c[u] + gv[2][u] * gv[0][u]
-            if cellClip > 0 { v = min(max(v, -cellClip), cellClip) }
-            c[u] = v
-        }
+        let ig = buffer + offsets[0], fg = buffer + offsets[1], cg = buffer + offsets[2], og = buffer + offsets[3]
+        for i in 0..<n { c[i] = fg[i] * c[i] }
+        if gates[0] == nil { for i in 0..<n { fg[i] = 1 - fg[i] } }
+        let inputGate = gates[0] == nil ? fg : ig
+        for i in 0..<n { c[i] += cg[i] * inputGate[i] }
+        if cellClip > 0 { for i in 0..<n { c[i] = min(max(c[i], -cellClip), cellClip) } }
         computeGate(3)
-        var hidden = [Float](repeating: 0, count: nCell)
-        for u in 0..<nCell { hidden[u] = gv[3][u] * activation.apply(c[u]) }
+        // The hidden state goes to the cell gate's block, as in LiteRT.
+        LSTMGateActivation.apply(activation, c, cg, count: n)
+        for i in 0..<n { cg[i] = og[i] * cg[i] }
         guard let projection else {
-            h = hidden
+            h.update(from: cg, count: n)
             return
         }
-        var o = projection.bias ?? [Float](repeating: 0, count: nOutput)
-        if let qp = quantize(hidden) {
-            accumulate(projection.weights, projection.rowSums, projection.scale, qp, &o, rows: nOutput, cols: nCell)
+        for b in 0..<rows {
+            for o in 0..<nOutput { h[b * nOutput + o] = projection.bias?[o] ?? 0 }
         }
-        if projClip > 0 { for i in 0..<nOutput { o[i] = min(max(o[i], -projClip), projClip) } }
-        h = o
+        if quantizeRows(cg, rows: rows, cols: nCell, into: &work.qp, &work.scales, &work.offsets) {
+            accumulate(
+                projection.weights, projection.rowSums, projection.scale, work.qp, work.scales, work.offsets, into: h,
+                rows: rows, outRows: nOutput, cols: nCell)
+        }
+        if projClip > 0 { for i in 0..<(rows * nOutput) { h[i] = min(max(h[i], -projClip), projClip) } }
     }
 }
 
