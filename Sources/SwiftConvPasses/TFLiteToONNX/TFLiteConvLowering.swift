@@ -1,6 +1,6 @@
 import SwiftConvIR
 
-/// CONV_2D, DEPTHWISE_CONV_2D, TRANSPOSE_CONV, FULLY_CONNECTED, BATCH_MATMUL.
+/// CONV_2D, DEPTHWISE_CONV_2D, CONV_3D, TRANSPOSE_CONV, FULLY_CONNECTED, BATCH_MATMUL.
 ///
 /// Convolutions run in NCHW in ONNX: the input is transposed in, the result transposed back,
 /// the weights transposed once as constants (OHWI -> OIHW; depthwise [1,kh,kw,C*m] ->
@@ -9,6 +9,7 @@ extension TFLiteLoweringRules {
     static let conv: [String: TFLiteLoweringRule] = [
         "CONV_2D": { l in try lowerConvolution(l, depthwise: false) },
         "DEPTHWISE_CONV_2D": { l in try lowerConvolution(l, depthwise: true) },
+        "CONV_3D": lowerConv3D,
         "TRANSPOSE_CONV": lowerTransposeConv,
         "FULLY_CONNECTED": lowerFullyConnected,
         "BATCH_MATMUL": lowerBatchMatMul,
@@ -24,6 +25,32 @@ extension TFLiteLoweringRules {
         if l.has(2) { inputs.append(try l.input(2)) }
         let y = l.emit("Conv", inputs, attributes: attributes)
         try l.bind(0, l.toNHWC(try l.fusedActivation(y)))
+    }
+
+    /// CONV_3D (NDHWC input, filter [D, H, W, I, O]) as an NCDHW Conv between transposes.
+    static func lowerConv3D(_ l: NodeLowering) throws {
+        guard try l.rank(0) == 5, let w = l.shape(1), w.count == 5, let kernel = Optional(w[0..<3].compactMap(\.value)), kernel.count == 3
+        else { throw NotLowerable("needs a rank-5 input and a rank-5 filter of known size") }
+        let strides = ["stride_d", "stride_h", "stride_w"].map { Int(l.int($0, 1)) }
+        let dilations = ["dilation_d_factor", "dilation_h_factor", "dilation_w_factor"].map { Int(l.int($0, 1)) }
+        guard strides.allSatisfy({ $0 > 0 }), dilations.allSatisfy({ $0 > 0 }) else {
+            throw NotLowerable("strides and dilations must be positive")
+        }
+        var attributes = [Attribute.ints("strides", strides), .ints("dilations", dilations), .ints("kernel_shape", kernel)]
+        switch l.string("padding", "SAME") {
+        case "VALID": attributes.append(.ints("pads", [0, 0, 0, 0, 0, 0]))
+        // TFLite's SAME puts the odd padding at the end, as SAME_UPPER.
+        case "SAME": attributes.append(.string("auto_pad", "SAME_UPPER"))
+        case let other: throw NotLowerable("padding \(other) is not lowered")
+        }
+        if let c = l.shape(0)?[4].value, let per = w[3].value, c != per {
+            throw NotLowerable("input channels \(c) differ from the filter's \(per) (CONV_3D has no groups)")
+        }
+        let x = l.emit("Transpose", [try l.input(0)], attributes: [.ints("perm", [0, 4, 1, 2, 3])])
+        var inputs = [x, try l.weight(1, perm: [4, 3, 0, 1, 2])]
+        if l.has(2) { inputs.append(try l.input(2)) }
+        let y = try l.fusedActivation(l.emit("Conv", inputs, attributes: attributes))
+        try l.bind(0, l.emit("Transpose", [y], attributes: [.ints("perm", [0, 2, 3, 4, 1])]))
     }
 
     /// The ONNX Conv attributes of a TFLite convolution and the permutation that takes its

@@ -1,7 +1,7 @@
 import SwiftConvIR
 
 /// GATHER, GATHER_ND, STRIDED_SLICE, SLICE, PAD, PADV2, MIRROR_PAD, REVERSE_V2, CUMSUM, TOPK_V2,
-/// ONE_HOT, SPACE_TO_DEPTH, DEPTH_TO_SPACE, DYNAMIC_UPDATE_SLICE.
+/// ONE_HOT, SPACE_TO_DEPTH, DEPTH_TO_SPACE, DYNAMIC_UPDATE_SLICE, SCATTER_ND, WHERE.
 extension TFLiteLoweringRules {
     static let indexing: [String: TFLiteLoweringRule] = [
         "GATHER": { l in
@@ -12,6 +12,14 @@ extension TFLiteLoweringRules {
         "STRIDED_SLICE": lowerStridedSlice,
         "SLICE": lowerSlice,
         "DYNAMIC_UPDATE_SLICE": lowerDynamicUpdateSlice,
+        "SCATTER_ND": lowerScatterND,
+        // WHERE with one input: the coordinates of the true (non-zero) elements, [n, rank] int64.
+        "WHERE": { l in
+            guard l.node.inputs.count == 1 else { throw NotLowerable("WHERE with \(l.node.inputs.count) inputs is not lowered") }
+            let coordinates = l.emit("Transpose", [l.emit("NonZero", [try l.input(0)])], attributes: [.ints("perm", [1, 0])])
+            let t = l.outputElementType(0) ?? .int64
+            try l.bind(0, t == .int64 ? coordinates : l.cast(coordinates, to: t))
+        },
         "PAD": { l in try lowerPad(l, mode: "constant") },
         "PADV2": { l in try lowerPad(l, mode: "constant") },
         "MIRROR_PAD": { l in
@@ -123,6 +131,30 @@ extension TFLiteLoweringRules {
             x = l.emit("Concat", parts, attributes: [.int("axis", Int64(axis))])
         }
         try l.bind(0, x)
+    }
+
+    /// SCATTER_ND(indices, updates, shape): `updates` summed into zeros of `shape` at `indices`,
+    /// duplicates added. ONNX's ScatterND adds duplicates from opset 16 (reduction 'add');
+    /// before it, only constant indices without duplicates are lowered (a plain ScatterND).
+    static func lowerScatterND(_ l: NodeLowering) throws {
+        guard let t = l.elementType(1) else { throw NotLowerable("the updates' element type is unknown") }
+        let shape = try l.int64Input(2)
+        guard t != .string, let bytes = t.byteCount(elements: 1) else { throw NotLowerable("updates of type \(t) are not lowered") }
+        let zero = Tensor(dtype: t, shape: [1], storage: try TensorStorage(zeroedByteCount: bytes))
+        let zeros = l.emit("ConstantOfShape", [shape], attributes: [Attribute(name: "value", value: .tensor(zero))])
+        var attributes: [Attribute] = []
+        if l.opset >= 16 {
+            attributes.append(.string("reduction", "add"))
+        } else {
+            guard let indices = l.constant(0), let k = indices.shape.last, k > 0, let flat = indices.int64Values() else {
+                throw NotLowerable("SCATTER_ND adds duplicate indices, which ONNX's ScatterND does from opset 16; convert with opset=16")
+            }
+            var seen = Set<ArraySlice<Int64>>()
+            for start in stride(from: 0, to: flat.count, by: k) where !seen.insert(flat[start..<(start + k)]).inserted {
+                throw NotLowerable("SCATTER_ND's indices repeat a position, which ONNX's ScatterND adds only from opset 16; convert with opset=16")
+            }
+        }
+        try l.bind(0, l.emit("ScatterND", [zeros, try l.int64Input(0), try l.input(1)], attributes: attributes))
     }
 
     /// SLICE(input, begin, size): size -1 runs to the end.
