@@ -151,7 +151,8 @@ extension TFLiteLoweringRules {
             }
             var seen = Set<ArraySlice<Int64>>()
             for start in stride(from: 0, to: flat.count, by: k) where !seen.insert(flat[start..<(start + k)]).inserted {
-                throw NotLowerable("SCATTER_ND's indices repeat a position, which ONNX's ScatterND adds only from opset 16; convert with opset=16")
+                throw NotLowerable(
+                    "SCATTER_ND's indices repeat a position, which ONNX's ScatterND adds only from opset 16; convert with opset=16")
             }
         }
         try l.bind(0, l.emit("ScatterND", [zeros, try l.int64Input(0), try l.input(1)], attributes: attributes))
