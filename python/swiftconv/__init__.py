@@ -3,6 +3,7 @@
 from . import _core, helper, lite
 from ._version import __version__, require_library_version
 from .convert import convert
+from .frontends.sklearn import from_sklearn
 from .errors import (
     ConversionError,
     InvalidArgument,
@@ -39,6 +40,7 @@ from .verify import VerifyRecord, VerifyReport, verify
 require_library_version(_core.version())
 
 __all__ = [
+    "from_sklearn",
     "__version__",
     "load",
     "Model",

@@ -1,0 +1,185 @@
+"""scikit-learn -> ONNX: `from_sklearn` reads a fitted estimator and builds the ONNX graph
+skl2onnx would, with its input and output names and meaning, through the shared
+`GraphBuilder` (no skl2onnx needed).
+
+Each estimator family has its own module that registers a converter per class with
+`@converter("ClassName", ...)`. A converter gets the `Scope` (the builder, the element type,
+the opsets) and its input value and returns an `Outputs`: for a classifier the int64 (or
+string) labels [N] and the probabilities [N, C]; for a regressor or transformer one value.
+Pipelines and column transformers compose converters.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ...errors import InvalidArgument, UnsupportedOp
+from ..graph import GraphBuilder
+
+DEFAULT_OPSET = 17
+ML_OPSET = 3  # ai.onnx.ml: TreeEnsembleClassifier/Regressor v3 take double thresholds as tensors
+
+_CONVERTERS: dict[str, object] = {}
+
+
+def converter(*class_names):
+    """Registers the decorated function as the converter of these estimator classes."""
+
+    def register(fn):
+        for name in class_names:
+            _CONVERTERS[name] = fn
+        return fn
+
+    return register
+
+
+@dataclass
+class Outputs:
+    """What a converter computed: `label` and `probabilities` for a classifier, `value` otherwise."""
+
+    value: str | None = None
+    label: str | None = None
+    probabilities: str | None = None
+    # The value's number of columns when known (a transformer feeding the next step).
+    columns: int | None = None
+
+
+@dataclass
+class Scope:
+    """What converters share: the builder, the element type of the computation (float32, or
+    float64 when initial_types says double) and the opsets."""
+
+    builder: GraphBuilder
+    dtype: type
+    target_opset: int
+    options: dict = field(default_factory=dict)
+
+    def constant(self, value, hint="const"):
+        """A float constant in the computation's element type."""
+        return self.builder.constant(np.asarray(value, dtype=self.dtype), hint)
+
+    def int64(self, value, hint="const"):
+        return self.builder.constant(np.asarray(value, dtype=np.int64), hint)
+
+    def node(self, op_type, inputs, outputs=1, **kw):
+        return self.builder.node(op_type, inputs, outputs, **kw)
+
+    def labels_from_scores(self, scores: str, classes) -> str:
+        """The label of each row: classes[argmax(scores, axis=1)], first maximum on ties (as numpy)."""
+        index = self.node("ArgMax", [scores], axis=1, keepdims=0)
+        return self.class_labels(index, classes)
+
+    def class_labels(self, index: str, classes) -> str:
+        """classes[index] for an int64 index value: int64 labels, or strings for string classes."""
+        classes = np.asarray(classes)
+        if classes.dtype.kind in "iub":
+            if np.array_equal(classes, np.arange(len(classes))):
+                return index
+            return self.node("Gather", [self.int64(classes.astype(np.int64), "classes"), index], axis=0)
+        if classes.dtype.kind in "US" or classes.dtype == object:
+            table = self.builder.constant(np.asarray([str(c) for c in classes], dtype=object), "classes")
+            return self.node("Gather", [table, index], axis=0)
+        raise UnsupportedOp(f"[from_sklearn] class labels of dtype {classes.dtype} are not supported")
+
+
+def convert_estimator(scope: Scope, estimator, x: str, columns: int | None) -> Outputs:
+    """The converter registered for `estimator`'s class applied to value `x`."""
+    name = type(estimator).__name__
+    fn = _CONVERTERS.get(name)
+    if fn is None:
+        raise UnsupportedOp(f"[from_sklearn] no converter for {type(estimator).__module__}.{name}")
+    return fn(scope, estimator, x, columns)
+
+
+def _load_converters():
+    # Imported for their @converter registrations.
+    from . import _families  # noqa: F401
+
+
+def _initial_type(initial_types, estimator):
+    """(input name, numpy dtype, shape) from skl2onnx-style initial_types or the estimator."""
+    if initial_types is None:
+        n = getattr(estimator, "n_features_in_", None)
+        if not isinstance(n, numbers.Integral):
+            raise InvalidArgument("[from_sklearn] initial_types is needed: the estimator has no n_features_in_")
+        return "float_input", np.float32, [None, int(n)]
+    if not isinstance(initial_types, (list, tuple)) or len(initial_types) != 1:
+        raise InvalidArgument("[from_sklearn] initial_types must be a list with one (name, type) entry")
+    entry = initial_types[0]
+    if not isinstance(entry, (list, tuple)) or len(entry) not in (2, 3) or not isinstance(entry[0], str):
+        raise InvalidArgument("[from_sklearn] initial_types entries are (name, TensorType) or (name, dtype, shape)")
+    if len(entry) == 3:
+        name, dtype, shape = entry
+        dtype = np.dtype(dtype).type
+    else:
+        name, tensor_type = entry
+        kind = type(tensor_type).__name__
+        dtype = {"FloatTensorType": np.float32, "DoubleTensorType": np.float64}.get(kind)
+        if dtype is None:
+            raise InvalidArgument(f"[from_sklearn] initial type {kind} is not supported (FloatTensorType, DoubleTensorType)")
+        shape = list(getattr(tensor_type, "shape", None) or [None, None])
+    if dtype not in (np.float32, np.float64):
+        raise InvalidArgument(f"[from_sklearn] input dtype must be float32 or float64, not {np.dtype(dtype).name}")
+    shape = [d if isinstance(d, numbers.Integral) else None for d in shape]
+    if len(shape) != 2:
+        raise InvalidArgument(f"[from_sklearn] the input must have rank 2, not shape {shape}")
+    if shape[1] is None:
+        n = getattr(estimator, "n_features_in_", None)
+        shape[1] = int(n) if isinstance(n, numbers.Integral) else None
+    return name, dtype, shape
+
+
+def from_sklearn(estimator, *, initial_types=None, target_opset=None, zipmap=False):
+    """An ONNX sc.Model computing what the fitted scikit-learn `estimator` predicts.
+
+    Outputs as skl2onnx names them: a classifier gives 'output_label' (int64, or string for
+    string classes, [N]) and 'output_probability' (float [N, C]; with zipmap=True a sequence
+    of maps {class: probability} as skl2onnx's ZipMap); a regressor or transformer gives
+    'variable'. The input is 'float_input' [N, n_features_in_] unless initial_types says
+    otherwise: skl2onnx's [('name', FloatTensorType([None, 4]))] (DoubleTensorType keeps
+    float64 end to end) or [('name', np.float32, [None, 4])]. An estimator class without a
+    converter raises UnsupportedOp naming it.
+    """
+    _load_converters()
+    if not isinstance(zipmap, bool):
+        raise InvalidArgument(f"[from_sklearn] zipmap must be a bool, not {type(zipmap).__name__}")
+    if target_opset is None:
+        target_opset = DEFAULT_OPSET
+    if isinstance(target_opset, bool) or not isinstance(target_opset, numbers.Integral) or target_opset < 13:
+        raise InvalidArgument(f"[from_sklearn] target_opset must be an int >= 13, not {target_opset!r}")
+    name, dtype, shape = _initial_type(initial_types, estimator)
+    builder = GraphBuilder(type(estimator).__name__, {"": int(target_opset), "ai.onnx.ml": ML_OPSET})
+    scope = Scope(builder, dtype, int(target_opset))
+    x = builder.input(name, dtype, shape)
+    out = convert_estimator(scope, estimator, x, shape[1])
+    if out.label is not None:
+        label_dtype = np.int64
+        classes = getattr(estimator, "classes_", None)
+        if classes is not None and np.asarray(classes).dtype.kind in "USO":
+            label_dtype = object
+        builder.output(out.label, "output_label", label_dtype, [None])
+        if zipmap:
+            classes = np.asarray(estimator.classes_)
+            attrs = (
+                {"classlabels_int64s": [int(c) for c in classes]}
+                if classes.dtype.kind in "iub"
+                else {"classlabels_strings": [str(c) for c in classes]}
+            )
+            proba = out.probabilities
+            if dtype != np.float32:
+                proba = scope.node("Cast", [proba], to=1)
+            zm = scope.node("ZipMap", [proba], ["output_probability"], domain="ai.onnx.ml", **attrs)
+            builder.reserve("output_probability")
+            builder._outputs.append(_sequence_of_maps_info(zm, classes))
+        else:
+            builder.output(out.probabilities, "output_probability", dtype, [None, None])
+    else:
+        builder.output(out.value, "variable", dtype, [None, None])
+    return builder.model(producer_name="swiftconv.from_sklearn")
+
+
+def _sequence_of_maps_info(name, classes):
+    raise UnsupportedOp("[from_sklearn] zipmap=True: sequence-of-map outputs are not built yet")

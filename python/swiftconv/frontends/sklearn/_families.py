@@ -1,0 +1,1 @@
+"""Every converter module, imported for its @converter registrations (one line per family)."""
