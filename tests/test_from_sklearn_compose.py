@@ -54,6 +54,22 @@ def test_zipmap_gives_a_sequence_of_maps(dtype, strings, strategy):
     ]
 
 
+@pytest.mark.parametrize("strings", [False, True])
+def test_dummy_classifier_constant(strings):
+    X, y = _iris(strings=strings)
+    constant = "virginica" if strings else 2
+    est = DummyClassifier(strategy="constant", constant=constant).fit(X, y)
+    check_classifier(est, X, zipmap=True)
+    check_classifier(est, X)
+
+
+def test_dummy_regressor_several_targets():
+    X, y = dataset("diabetes")
+    Y = np.c_[y, -2 * y, y**0.5]
+    for est in [DummyRegressor(), DummyRegressor(strategy="constant", constant=[1.5, -2.0, 3.25])]:
+        check_regressor(est.fit(X, Y), X)
+
+
 def test_without_zipmap_the_probabilities_are_a_tensor():
     X, y = _iris(strings=True)
     est = DummyClassifier(strategy="prior").fit(X, y)
