@@ -157,6 +157,53 @@ public func scGraphBuilderAddValue(
     }
 }
 
+/// A non-tensor value type from ONNX Runtime's spelling (`ValueType.onnxTypeString`):
+/// `tensor(float)`, `seq(tensor(int64))`, `map(int64,tensor(float))`, `seq(map(string,tensor(float)))`,
+/// `optional(...)`; tensors in it have an unknown shape.
+func parseValueType(_ text: Substring) throws -> ValueType {
+    func inner(_ prefix: String) -> Substring? {
+        guard text.hasPrefix(prefix + "("), text.hasSuffix(")") else { return nil }
+        return text.dropFirst(prefix.count + 1).dropLast()
+    }
+    func elementType(_ name: Substring) throws -> DType {
+        guard let t = DType.allCases.first(where: { $0 != .undefined && $0.onnxTypeName == name }) else {
+            throw SwiftConvError.invalidArgument("type '\(text)': unknown element type '\(name)'")
+        }
+        return t
+    }
+    if let e = inner("tensor") { return .tensor(elementType: try elementType(e), shape: nil) }
+    if let e = inner("sparse_tensor") { return .sparseTensor(elementType: try elementType(e), shape: nil) }
+    if let e = inner("seq") { return .sequence(try parseValueType(e)) }
+    if let e = inner("optional") { return .optional(try parseValueType(e)) }
+    if let e = inner("map"), let comma = e.firstIndex(of: ",") {
+        let key = try elementType(e[..<comma])
+        guard key.isInteger || key == .string else {
+            throw SwiftConvError.invalidArgument("type '\(text)': a map key must be an integer or string type")
+        }
+        return .map(key: key, value: try parseValueType(e[e.index(after: comma)...]))
+    }
+    throw SwiftConvError.invalidArgument("type '\(text)' is not tensor(..), seq(..), map(..,..) or optional(..)")
+}
+
+@_cdecl("sc_graph_builder_add_typed_value")
+public func scGraphBuilderAddTypedValue(
+    _ handle: OpaquePointer?, _ role: sc_graph_value_role, _ name: UnsafePointer<CChar>?,
+    _ type: UnsafePointer<CChar>?
+) -> OpaquePointer? {
+    withStatus {
+        let box = try builder(handle)
+        let name = try nonEmptyString(name, "name")
+        let text = try nonEmptyString(type, "type").filter { !$0.isWhitespace }
+        let info = ValueInfo(name: name, type: try parseValueType(Substring(text)))
+        switch role {
+        case SC_GRAPH_INPUT: box.graph.inputs.append(info)
+        case SC_GRAPH_OUTPUT: box.graph.outputs.append(info)
+        case SC_GRAPH_VALUE_INFO: box.graph.valueInfo.append(info)
+        default: throw SwiftConvError.invalidArgument("value '\(name)': unknown role \(role.rawValue)")
+        }
+    }
+}
+
 @_cdecl("sc_graph_builder_add_initializer")
 public func scGraphBuilderAddInitializer(
     _ handle: OpaquePointer?, _ name: UnsafePointer<CChar>?,

@@ -1514,6 +1514,16 @@ static PyObject *GraphBuilder_add_value(GraphBuilderObject *self, PyObject *args
     Py_RETURN_NONE;
 }
 
+/* add_typed_value(role, name, type): a value of any ONNX type, e.g. "seq(map(int64,tensor(float)))". */
+static PyObject *GraphBuilder_add_typed_value(GraphBuilderObject *self, PyObject *args) {
+    int role;
+    const char *name, *type;
+    if (!PyArg_ParseTuple(args, "iss:add_typed_value", &role, &name, &type)) return NULL;
+    sc_status *status = sc_graph_builder_add_typed_value(self->builder, (sc_graph_value_role)role, name, type);
+    if (status != NULL) return raise_status(status);
+    Py_RETURN_NONE;
+}
+
 /* add_initializer(name, tensor): the model shares the Tensor's memory. */
 static PyObject *GraphBuilder_add_initializer(GraphBuilderObject *self, PyObject *args) {
     const char *name;
@@ -1641,6 +1651,8 @@ static PyObject *GraphBuilder_finish(GraphBuilderObject *self, PyObject *Py_UNUS
 static PyMethodDef GraphBuilder_methods[] = {
     {"add_value", (PyCFunction)GraphBuilder_add_value, METH_VARARGS,
      "add_value(role, name, dtype_code, shape): a graph input (0), output (1) or value_info (2)."},
+    {"add_typed_value", (PyCFunction)GraphBuilder_add_typed_value, METH_VARARGS,
+     "add_typed_value(role, name, type): a value of any ONNX type, spelled 'seq(map(int64,tensor(float)))'."},
     {"add_initializer", (PyCFunction)GraphBuilder_add_initializer, METH_VARARGS,
      "add_initializer(name, tensor): a weight sharing the Tensor's memory."},
     {"add_node", (PyCFunction)GraphBuilder_add_node, METH_VARARGS,

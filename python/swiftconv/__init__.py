@@ -3,7 +3,6 @@
 from . import _core, helper, lite
 from ._version import __version__, require_library_version
 from .convert import convert
-from .frontends.sklearn import from_sklearn
 from .errors import (
     ConversionError,
     InvalidArgument,
@@ -15,6 +14,7 @@ from .errors import (
     UnsupportedOp,
     ValidationError,
 )
+from .frontends.sklearn import from_sklearn
 from .lite import Interpreter
 from .model import Model, TensorInfo, check_model, load, printable_graph
 from .optimize import optimize

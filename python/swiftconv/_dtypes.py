@@ -11,6 +11,7 @@ import json
 import numpy as np
 
 from . import _core
+from .errors import InvalidArgument
 
 # The library's dtype table (Swift's DType, reported by sc_dtypes_json) is the one source.
 DTYPES = json.loads(_core.dtypes_json())["dtypes"]
@@ -84,8 +85,19 @@ def tensor_to_numpy(tensor):
 
 
 def array_to_tensor(array):
-    """A _core.Tensor over a numpy array's memory (packed copy for sub-byte types)."""
+    """A _core.Tensor over a numpy array's memory (packed copy for sub-byte types; strings,
+    an object array of str/bytes or a numpy str array, are copied as UTF-8)."""
     array = np.asarray(array)
+    if array.dtype.kind in "OUS":
+        items = []
+        for item in array.reshape(-1).tolist():
+            if isinstance(item, str):
+                items.append(item.encode("utf-8"))
+            elif isinstance(item, (bytes, bytearray)):
+                items.append(bytes(item))
+            else:
+                raise InvalidArgument(f"a string tensor holds str or bytes, not {type(item).__name__}")
+        return _core.tensor_from_strings(array.shape, items)
     if array.dtype.byteorder not in ("=", "|") and not array.dtype.isnative:
         array = array.astype(array.dtype.newbyteorder("="))
     code = code_of(array.dtype)

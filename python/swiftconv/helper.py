@@ -22,7 +22,16 @@ from ._dtypes import array_to_tensor, code_of
 from .errors import InvalidArgument
 from .model import Model
 
-__all__ = ["Graph", "Node", "ValueInfo", "make_graph", "make_model", "make_node", "make_tensor_value_info"]
+__all__ = [
+    "Graph",
+    "Node",
+    "ValueInfo",
+    "make_graph",
+    "make_model",
+    "make_node",
+    "make_tensor_value_info",
+    "make_typed_value_info",
+]
 
 _INPUT, _OUTPUT, _VALUE_INFO = 0, 1, 2
 
@@ -46,6 +55,9 @@ class ValueInfo:
     name: str
     dtype: int
     shape: list = None
+    # A non-tensor type in ONNX Runtime's spelling ('seq(map(int64,tensor(float)))'); then
+    # dtype and shape are not used.
+    type: str | None = None
 
 
 @dataclass
@@ -111,6 +123,17 @@ def make_tensor_value_info(name, dtype, shape):
     return ValueInfo(name, _dtype_code(dtype, name), shape)
 
 
+def make_typed_value_info(name, type_string):
+    """A value of any ONNX type spelled as ONNX Runtime prints it: 'seq(map(int64,tensor(float)))',
+    'map(string,tensor(double))', 'seq(tensor(int64))', 'optional(tensor(float))'. Tensors inside
+    have an unknown shape; use make_tensor_value_info for a shaped tensor."""
+    if not isinstance(name, str) or not name:
+        raise InvalidArgument("[make_typed_value_info] name must be a non-empty str")
+    if not isinstance(type_string, str) or not type_string:
+        raise InvalidArgument(f"[make_typed_value_info] value '{name}': the type must be a non-empty str")
+    return ValueInfo(name, 0, None, type_string)
+
+
 def make_graph(nodes, name, inputs, outputs, initializer=None, value_info=None):
     """A graph; initializer is a dict name -> ndarray, or a list of (name, ndarray) pairs."""
     if initializer is None:
@@ -171,7 +194,10 @@ def _builder(graph, opsets, ir_version=0, producer_name=""):
     b = _core.GraphBuilder(graph.name, ir_version, producer_name, opsets)
     for role, values in ((_INPUT, graph.inputs), (_OUTPUT, graph.outputs), (_VALUE_INFO, graph.value_info)):
         for v in values:
-            b.add_value(role, v.name, v.dtype, v.shape)
+            if v.type is not None:
+                b.add_typed_value(role, v.name, v.type)
+            else:
+                b.add_value(role, v.name, v.dtype, v.shape)
     for key, array in graph.initializers.items():
         b.add_initializer(key, array_to_tensor(array))
     for node in graph.nodes:

@@ -397,6 +397,14 @@ sc_status *sc_graph_builder_add_value(sc_graph_builder *builder, sc_graph_value_
                                       sc_dtype dtype, const int64_t *dims, const char *const *dim_params,
                                       int64_t rank);
 
+/* Adds a value `name` of any ONNX type, spelled as ONNX Runtime prints it: "tensor(float)",
+ * "seq(tensor(int64))", "map(int64,tensor(float))", "seq(map(string,tensor(float)))",
+ * "optional(...)" (tensors in it have an unknown shape). For outputs such as ZipMap's
+ * sequence of maps that sc_graph_builder_add_value cannot describe. A malformed type, an
+ * unknown element type or role gives SC_ERR_INVALID_ARGUMENT. */
+sc_status *sc_graph_builder_add_typed_value(sc_graph_builder *builder, sc_graph_value_role role, const char *name,
+                                            const char *type);
+
 /* Adds initializer `name` holding `tensor` (borrowed) without copying: the model shares
  * the tensor's memory, and so keeps a borrowed buffer (sc_tensor_create_borrowed) and
  * its owner alive until the last model or tensor using it is released. */

@@ -83,6 +83,15 @@ class GraphBuilder:
         self._outputs.append(helper.make_tensor_value_info(name, dtype, shape))
         return name
 
+    def typed_output(self, value: str, name: str, type_string: str) -> str:
+        """Declares `value` as the graph output `name` of a non-tensor type in ONNX Runtime's
+        spelling, e.g. 'seq(map(int64,tensor(float)))' (ZipMap's output)."""
+        if value != name:
+            self.reserve(name)
+            self._nodes.append(helper.make_node("Identity", [value], [name], name=self.unique(f"{name}_identity")))
+        self._outputs.append(helper.make_typed_value_info(name, type_string))
+        return name
+
     def model(self, producer_name: str = "swiftconv"):
         """The finished graph as a validated sc.Model."""
         graph = helper.make_graph(self._nodes, self.name, self._inputs, self._outputs, initializer=self._initializers)

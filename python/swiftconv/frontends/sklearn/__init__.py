@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ... import helper
 from ...errors import InvalidArgument, UnsupportedOp
 from ..graph import GraphBuilder
 
@@ -119,7 +120,9 @@ def _initial_type(initial_types, estimator):
         kind = type(tensor_type).__name__
         dtype = {"FloatTensorType": np.float32, "DoubleTensorType": np.float64}.get(kind)
         if dtype is None:
-            raise InvalidArgument(f"[from_sklearn] initial type {kind} is not supported (FloatTensorType, DoubleTensorType)")
+            raise InvalidArgument(
+                f"[from_sklearn] initial type {kind} is not supported (FloatTensorType, DoubleTensorType)"
+            )
         shape = list(getattr(tensor_type, "shape", None) or [None, None])
     if dtype not in (np.float32, np.float64):
         raise InvalidArgument(f"[from_sklearn] input dtype must be float32 or float64, not {np.dtype(dtype).name}")
@@ -132,16 +135,29 @@ def _initial_type(initial_types, estimator):
     return name, dtype, shape
 
 
+def _check_fitted(estimator):
+    """InvalidArgument unless `estimator` is fitted, by scikit-learn's own rule (check_is_fitted):
+    its __sklearn_is_fitted__() when it has one, else an attribute ending in '_' set by fit."""
+    probe = getattr(estimator, "__sklearn_is_fitted__", None)
+    if callable(probe):
+        fitted = bool(probe())
+    else:
+        fitted = any(k.endswith("_") and not k.startswith("__") for k in vars(estimator))
+    if not fitted:
+        raise InvalidArgument(f"[from_sklearn] this {type(estimator).__name__} is not fitted: call fit() first")
+
+
 def from_sklearn(estimator, *, initial_types=None, target_opset=None, zipmap=False):
     """An ONNX sc.Model computing what the fitted scikit-learn `estimator` predicts.
 
     Outputs as skl2onnx names them: a classifier gives 'output_label' (int64, or string for
     string classes, [N]) and 'output_probability' (float [N, C]; with zipmap=True a sequence
-    of maps {class: probability} as skl2onnx's ZipMap); a regressor or transformer gives
-    'variable'. The input is 'float_input' [N, n_features_in_] unless initial_types says
-    otherwise: skl2onnx's [('name', FloatTensorType([None, 4]))] (DoubleTensorType keeps
-    float64 end to end) or [('name', np.float32, [None, 4])]. An estimator class without a
-    converter raises UnsupportedOp naming it.
+    of maps {class: probability} as skl2onnx's ZipMap, whose values are float even for a
+    double input); a regressor or transformer gives 'variable'. The input is 'float_input'
+    [N, n_features_in_] unless initial_types says otherwise: skl2onnx's
+    [('name', FloatTensorType([None, 4]))] (DoubleTensorType keeps float64 end to end) or
+    [('name', np.float32, [None, 4])]. An estimator class without a converter raises
+    UnsupportedOp naming it; an unfitted estimator InvalidArgument.
     """
     _load_converters()
     if not isinstance(zipmap, bool):
@@ -150,36 +166,41 @@ def from_sklearn(estimator, *, initial_types=None, target_opset=None, zipmap=Fal
         target_opset = DEFAULT_OPSET
     if isinstance(target_opset, bool) or not isinstance(target_opset, numbers.Integral) or target_opset < 13:
         raise InvalidArgument(f"[from_sklearn] target_opset must be an int >= 13, not {target_opset!r}")
+    _check_fitted(estimator)
     name, dtype, shape = _initial_type(initial_types, estimator)
+    n = getattr(estimator, "n_features_in_", None)
+    if isinstance(n, numbers.Integral) and shape[1] is not None and shape[1] != n:
+        raise InvalidArgument(f"[from_sklearn] initial_types gives {shape[1]} features, the estimator expects {n}")
     builder = GraphBuilder(type(estimator).__name__, {"": int(target_opset), "ai.onnx.ml": ML_OPSET})
     scope = Scope(builder, dtype, int(target_opset))
     x = builder.input(name, dtype, shape)
     out = convert_estimator(scope, estimator, x, shape[1])
     if out.label is not None:
-        label_dtype = np.int64
-        classes = getattr(estimator, "classes_", None)
-        if classes is not None and np.asarray(classes).dtype.kind in "USO":
-            label_dtype = object
+        classes = np.asarray(estimator.classes_)
+        label_dtype = object if classes.dtype.kind in "USO" else np.int64
         builder.output(out.label, "output_label", label_dtype, [None])
+        if out.probabilities is None:
+            raise UnsupportedOp(f"[from_sklearn] {type(estimator).__name__} has no probabilities to output")
         if zipmap:
-            classes = np.asarray(estimator.classes_)
-            attrs = (
-                {"classlabels_int64s": [int(c) for c in classes]}
-                if classes.dtype.kind in "iub"
-                else {"classlabels_strings": [str(c) for c in classes]}
-            )
+            if classes.dtype.kind in "iub":
+                attrs, key = {"classlabels_int64s": [int(c) for c in classes]}, "int64"
+            else:
+                attrs, key = {"classlabels_strings": [str(c) for c in classes]}, "string"
             proba = out.probabilities
-            if dtype != np.float32:
+            if dtype != np.float32:  # ZipMap takes float only (skl2onnx casts the same way)
                 proba = scope.node("Cast", [proba], to=1)
-            zm = scope.node("ZipMap", [proba], ["output_probability"], domain="ai.onnx.ml", **attrs)
             builder.reserve("output_probability")
-            builder._outputs.append(_sequence_of_maps_info(zm, classes))
+            scope.node("ZipMap", [proba], ["output_probability"], domain="ai.onnx.ml", **attrs)
+            builder._outputs.append(_sequence_of_maps_info("output_probability", key))
         else:
             builder.output(out.probabilities, "output_probability", dtype, [None, None])
     else:
+        if zipmap:
+            raise InvalidArgument(f"[from_sklearn] zipmap=True needs a classifier, not {type(estimator).__name__}")
         builder.output(out.value, "variable", dtype, [None, None])
     return builder.model(producer_name="swiftconv.from_sklearn")
 
 
-def _sequence_of_maps_info(name, classes):
-    raise UnsupportedOp("[from_sklearn] zipmap=True: sequence-of-map outputs are not built yet")
+def _sequence_of_maps_info(name, key):
+    """ZipMap's output type: a sequence of maps from `key` ('int64' or 'string') to float."""
+    return helper.make_typed_value_info(name, f"seq(map({key},tensor(float)))")
