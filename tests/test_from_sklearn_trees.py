@@ -183,3 +183,26 @@ def test_float32_thresholds_are_rounded_down():
         lo = np.nextafter(lo, np.float32(-1))
     probe = np.array([[lo], [np.nextafter(lo, np.float32(2))], [np.float32(t)]], np.float32)
     check_classifier(est, probe)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+def test_label_values_single_leaf_and_default_sizes(dtype):
+    """Classes that are not 0..K-1, a tree that is one leaf, default-sized ensembles."""
+    X, y = dataset("iris", dtype)
+    labels = np.array([3, 7, 11])[y]
+    check_classifier(ensemble.ExtraTreesClassifier(n_estimators=5, random_state=0).fit(X, labels), X, **_kwargs(X))
+    binary = np.where(labels == 7, 7, 2)
+    check_classifier(ensemble.GradientBoostingClassifier(n_estimators=5).fit(X, binary), X, **_kwargs(X))
+    check_classifier(ensemble.HistGradientBoostingClassifier(max_iter=5).fit(X, binary), X, **_kwargs(X))
+    check_regressor(tree.DecisionTreeRegressor().fit(X, np.full(len(X), 2.5)), X, **_kwargs(X))
+    Xb, yb = dataset("breast_cancer", dtype)
+    check_classifier(ensemble.RandomForestClassifier(random_state=0).fit(Xb, yb), Xb, **_kwargs(Xb))
+    Xd, yd = dataset("diabetes", dtype)
+    check_regressor(ensemble.GradientBoostingRegressor(random_state=0).fit(Xd, yd), Xd, **_kwargs(Xd))
+
+
+def test_multioutput_classifier_is_unsupported():
+    X, y = dataset("iris")
+    est = tree.DecisionTreeClassifier(random_state=0).fit(X, np.stack([y, y % 2], axis=1))
+    with pytest.raises(UnsupportedOp, match="outputs"):
+        sc.from_sklearn(est)

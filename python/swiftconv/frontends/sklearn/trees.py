@@ -150,7 +150,8 @@ def _hgb_tree(predictor, n_out, k) -> _Tree:
 
 
 def _hgb_ensemble(est) -> _Ensemble:
-    if getattr(est, "_preprocessor", None) is not None or np.any(getattr(est, "is_categorical_", None) or False):
+    categorical = getattr(est, "is_categorical_", None)
+    if getattr(est, "_preprocessor", None) is not None or (categorical is not None and np.any(categorical)):
         raise UnsupportedOp("[from_sklearn] HistGradientBoosting with categorical features is not supported")
     k_trees = int(est.n_trees_per_iteration_)
     trees = [_hgb_tree(p, k_trees, k) for stage in est._predictors for k, p in enumerate(stage)]
