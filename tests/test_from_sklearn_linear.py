@@ -168,3 +168,150 @@ def test_sgd_classifier_string_classes(name, dtype):
     X, y = _scaled(name, dtype)
     est = _fit(SGDClassifier(loss="log_loss", random_state=0), X, np.array(["a", "b", "c"])[y])
     check_classifier(est, X, **_types(X))
+
+
+ALL_DATASETS = ["iris", "digits", "diabetes", "breast_cancer"]
+SCALERS = [
+    StandardScaler,
+    lambda: StandardScaler(with_mean=False),
+    lambda: StandardScaler(with_std=False),
+    MinMaxScaler,
+    lambda: MinMaxScaler(feature_range=(-2, 3), clip=True),
+    RobustScaler,
+    lambda: RobustScaler(with_centering=False, quantile_range=(10, 90)),
+    MaxAbsScaler,
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ALL_DATASETS)
+@pytest.mark.parametrize("make", SCALERS)
+def test_scalers(make, name, dtype):
+    X, _ = dataset(name, dtype)
+    est = make().fit(X)
+    check_transformer(est, X, **_types(X))
+    # Rows outside the fitted range (clip bites here).
+    X2 = (X * 1.5 - 0.25).astype(dtype)
+    check_transformer(est, X2, **_types(X2))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ALL_DATASETS)
+@pytest.mark.parametrize("norm", ["l1", "l2", "max"])
+def test_normalizer(norm, name, dtype):
+    X, _ = dataset(name, np.float64)
+    # Negative values (max takes the largest absolute value) and a zero row (left as zeros).
+    X = (X - X.mean(axis=0)).astype(dtype)
+    X[0] = 0
+    est = Normalizer(norm=norm).fit(X)
+    check_transformer(est, X, **_types(X))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("threshold", [0.0, 1.3, 5.0])
+def test_binarizer(threshold, dtype):
+    X, _ = dataset("iris", dtype)
+    X = np.vstack([X, np.full((1, 4), threshold, dtype)])  # x == threshold gives 0
+    est = Binarizer(threshold=threshold).fit(X)
+    check_transformer(est, X, **_types(X))
+
+
+def _with_nans(name, dtype, seed=0):
+    X, _ = dataset(name, dtype)
+    rng = np.random.default_rng(seed)
+    X = X.copy()
+    X[rng.random(X.shape) < 0.2] = np.nan
+    return X
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ALL_DATASETS)
+@pytest.mark.parametrize(
+    "make",
+    [
+        SimpleImputer,
+        lambda: SimpleImputer(strategy="median"),
+        lambda: SimpleImputer(strategy="most_frequent"),
+        lambda: SimpleImputer(strategy="constant", fill_value=-7.5),
+    ],
+)
+def test_simple_imputer(make, name, dtype):
+    X = _with_nans(name, dtype)
+    est = make().fit(X)
+    check_transformer(est, X, **_types(X))
+    X2 = _with_nans(name, dtype, seed=1)
+    check_transformer(est, X2, **_types(X2))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("keep", [False, True])
+def test_simple_imputer_all_missing_column(keep, dtype):
+    X = _with_nans("iris", dtype)
+    X[:, 2] = np.nan
+    est = SimpleImputer(keep_empty_features=keep).fit(X)
+    model = check_transformer(est, X, **_types(X))
+    assert run_both(model, X)["swiftconv"]["variable"].shape == (len(X), 4 if keep else 3)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_simple_imputer_numeric_missing_value(dtype):
+    X, _ = dataset("digits", dtype)
+    est = SimpleImputer(missing_values=0.0, strategy="mean").fit(X)
+    check_transformer(est, X, **_types(X))
+
+
+def _float32_tolerance(est, X):
+    """A projection fitted on float32 data computes in float32 in sklearn too: on
+    breast_cancer (features up to ~4000) sklearn's own transform is ~1e-4 from the exact
+    float64 value of the same parameters. Allowed: 1e-5, or twice sklearn's own error."""
+    if X.dtype != np.float32:
+        return None
+    X64 = X.astype(np.float64)
+    if hasattr(est, "mean_"):
+        X64 = X64 - np.asarray(est.mean_, np.float64)
+    exact = X64 @ np.asarray(est.components_, np.float64).T
+    if getattr(est, "whiten", False):
+        exact /= np.sqrt(np.asarray(est.explained_variance_, np.float64))
+    own = float(np.max(np.abs(est.transform(X) - exact) / np.maximum(1.0, np.abs(exact))))
+    return max(1e-5, 2 * own)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ALL_DATASETS)
+@pytest.mark.parametrize("whiten", [False, True])
+def test_pca(whiten, name, dtype):
+    X, _ = dataset(name, dtype)
+    est = PCA(n_components=3, whiten=whiten, random_state=0).fit(X)
+    check_transformer(est, X, tol=_float32_tolerance(est, X), **_types(X))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ALL_DATASETS)
+def test_truncated_svd(name, dtype):
+    X, _ = dataset(name, dtype)
+    est = TruncatedSVD(n_components=3, random_state=0).fit(X)
+    check_transformer(est, X, tol=_float32_tolerance(est, X), **_types(X))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("drop", [None, "first", "if_binary"])
+def test_one_hot_encoder(drop, dtype):
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.integers(0, 4, 60), rng.choice([-1.5, 0.25, 7.0], 60), rng.integers(0, 2, 60)])
+    X = X.astype(dtype)
+    est = OneHotEncoder(handle_unknown="ignore", sparse_output=False, drop=drop).fit(X)
+    check_transformer(est, X, **_types(X))
+    # Unknown values (including 2.5 next to integer categories) give all-zero columns.
+    X2 = X.copy()
+    X2[::3, 0] = 9
+    X2[1::3, 0] = 2.5
+    X2[::4, 1] = 0.3
+    if drop is None:
+        check_transformer(est, X2, **_types(X2))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_one_hot_encoder_digits(dtype):
+    X, _ = dataset("digits", dtype)
+    est = OneHotEncoder(handle_unknown="ignore").fit(X[:, 10:30])
+    check_transformer(est, X[:, 10:30].copy(), **_types(X[:, 10:30]))

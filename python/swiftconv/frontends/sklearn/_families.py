@@ -1,3 +1,6 @@
 """Every converter module, imported for its @converter registrations (one line per family)."""
+# ruff: noqa: I001 -- one import line per family, each added by its own branch
 
+from . import decomposition  # noqa: F401
 from . import linear  # noqa: F401
+from . import preprocessing  # noqa: F401
