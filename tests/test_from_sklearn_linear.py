@@ -315,3 +315,51 @@ def test_one_hot_encoder_digits(dtype):
     X, _ = dataset("digits", dtype)
     est = OneHotEncoder(handle_unknown="ignore").fit(X[:, 10:30])
     check_transformer(est, X[:, 10:30].copy(), **_types(X[:, 10:30]))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", CLASSIFICATION)
+def test_unscaled_features(name, dtype):
+    """The raw datasets (breast_cancer features up to ~4000): labels still identical."""
+    X, y = dataset(name, dtype)
+    check_classifier(_fit(LogisticRegression(max_iter=300), X, y), X, **_types(X))
+    _check_scores(_fit(LinearSVC(), X, y), X, **_types(X))
+
+
+def test_double_tensor_type_and_float_graph_types():
+    """skl2onnx's DoubleTensorType keeps float64 end to end (no ai.onnx.ml op in the graph);
+    float32 uses LinearClassifier, as skl2onnx."""
+    from skl2onnx.common.data_types import DoubleTensorType
+
+    X, y = _scaled("iris", np.float64)
+    est = _fit(LogisticRegression(max_iter=2000), X, y)
+    model = check_classifier(est, X, initial_types=[("input", DoubleTensorType([None, 4]))])
+    ops = model.to_bytes()
+    assert b"LinearClassifier" not in ops and b"MatMul" in ops
+    X32 = X.astype(np.float32)
+    assert b"LinearClassifier" in check_classifier(est, X32).to_bytes()
+
+
+@pytest.mark.parametrize("opset", [13, 18, 21])
+@pytest.mark.parametrize("norm", ["l1", "l2", "max"])
+def test_normalizer_double_target_opsets(norm, opset):
+    X, _ = dataset("diabetes", np.float64)
+    check_transformer(Normalizer(norm=norm).fit(X), X, target_opset=opset, **_types(X))
+
+
+def test_regressor_outputs_a_column():
+    X, y = dataset("diabetes", np.float32)
+    est = LinearRegression().fit(X, y)
+    out = run_both(sc.from_sklearn(est), X)
+    for runtime in out:
+        assert out[runtime]["variable"].shape == (len(X), 1), runtime
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ["iris", "breast_cancer"])
+def test_non_range_integer_classes(name, dtype):
+    X, y = _scaled(name, dtype)
+    labels = np.array([-1, 1]) if name == "breast_cancer" else np.array([3, 7, 11])
+    for est in (LogisticRegression(max_iter=2000), SGDClassifier(loss="log_loss", random_state=0)):
+        check_classifier(_fit(est, X, labels[y]), X, **_types(X))
+    _check_scores(_fit(LinearSVC(), X, labels[y]), X, **_types(X))

@@ -153,7 +153,8 @@ def convert_sgd_classifier(scope: Scope, estimator, x: str, columns):
     else:
         label = _labels(scope, scope.node("ArgMax", [scores], axis=1, keepdims=0), classes)
     loss = estimator.loss
-    one = scope.constant(np.ones((1, 1)), "one")
+    probabilistic = loss in ("log", "log_loss", "modified_huber")
+    one = scope.constant(np.ones((1, 1)), "one") if probabilistic else None
     if loss in ("log", "log_loss"):
         if binary:
             proba = scope.node("Sigmoid", [scores])
