@@ -322,7 +322,7 @@ def test_one_hot_encoder_digits(dtype):
 def test_unscaled_features(name, dtype):
     """The raw datasets (breast_cancer features up to ~4000): labels still identical."""
     X, y = dataset(name, dtype)
-    check_classifier(_fit(LogisticRegression(max_iter=300), X, y), X, **_types(X))
+    check_classifier(_fit(LogisticRegression(max_iter=60), X, y), X, **_types(X))
     _check_scores(_fit(LinearSVC(), X, y), X, **_types(X))
 
 
