@@ -363,3 +363,35 @@ def test_non_range_integer_classes(name, dtype):
     for est in (LogisticRegression(max_iter=2000), SGDClassifier(loss="log_loss", random_state=0)):
         check_classifier(_fit(est, X, labels[y]), X, **_types(X))
     _check_scores(_fit(LinearSVC(), X, labels[y]), X, **_types(X))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", CLASSIFICATION)
+def test_ridge_classifier_and_perceptron_scores(name, dtype):
+    from sklearn.linear_model import Perceptron, RidgeClassifier
+
+    X, y = _scaled(name, dtype)
+    _check_scores(_fit(RidgeClassifier(), X, y), X, **_types(X))
+    est = _fit(Perceptron(random_state=0), X, y)
+    model = sc.from_sklearn(est, **_types(X))
+    s = est.decision_function(X).reshape(len(X), -1)
+    want = np.hstack([-s, s]) if s.shape[1] == 1 else s
+    for runtime, out in run_both(model, X).items():
+        np.testing.assert_array_equal(out["output_label"], est.predict(X), err_msg=runtime)
+        _close(out["output_probability"], want, 1e-9 if dtype == np.float64 else 1e-5, f"{runtime} scores")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_logistic_regression_binary_multinomial(dtype):
+    """An older pickle's multi_class='multinomial' on two classes: softmax([-s, s])."""
+    from scipy.special import softmax
+
+    X, y = _scaled("breast_cancer", dtype)
+    est = _fit(LogisticRegression(max_iter=2000), X, y)
+    est.multi_class = "multinomial"
+    s = est.decision_function(X).reshape(-1, 1)
+    want = softmax(np.hstack([-s, s]), axis=1)
+    model = sc.from_sklearn(est, **_types(X))
+    for runtime, out in run_both(model, X).items():
+        np.testing.assert_array_equal(out["output_label"], est.predict(X), err_msg=runtime)
+        _close(out["output_probability"], want, 1e-9 if dtype == np.float64 else 1e-5, f"{runtime} probabilities")

@@ -6,7 +6,8 @@ those ops cannot keep, MatMul + Add in double. SGDClassifier is MatMul + Add in 
 
 Output meaning (skl2onnx's): 'output_probability' is predict_proba when the estimator has
 one, otherwise the decision scores — [N, C] for C > 2 classes; for two classes
-[-s, s] (SGDClassifier hinge) or the positive column s as [N, 1] (LinearSVC).
+[-s, s] (SGDClassifier hinge, Perceptron) or the positive column s as [N, 1] (LinearSVC,
+RidgeClassifier).
 """
 
 from __future__ import annotations
@@ -132,16 +133,18 @@ def convert_logistic_regression(scope: Scope, estimator, x: str, columns):
     n_classes = len(estimator.classes_)
     multi_class = getattr(estimator, "multi_class", "auto")
     ovr = n_classes > 2 and (multi_class == "ovr" or estimator.solver == "liblinear")
-    post = "LOGISTIC" if n_classes == 2 or ovr else "SOFTMAX"
+    # Before 1.8, multi_class='multinomial' on two classes meant softmax([-s, s]).
+    binary_softmax = n_classes == 2 and multi_class == "multinomial"
+    post = "LOGISTIC" if (n_classes == 2 and not binary_softmax) or ovr else "SOFTMAX"
     return _linear_classifier(scope, estimator, x, post, ovr_normalize=ovr, scores_only=False)
 
 
-@converter("LinearSVC")
+@converter("LinearSVC", "RidgeClassifier", "RidgeClassifierCV")
 def convert_linear_svc(scope: Scope, estimator, x: str, columns):
     return _linear_classifier(scope, estimator, x, "NONE", ovr_normalize=False, scores_only=True)
 
 
-@converter("SGDClassifier")
+@converter("SGDClassifier", "Perceptron", "PassiveAggressiveClassifier")
 def convert_sgd_classifier(scope: Scope, estimator, x: str, columns):
     classes = _class_values(estimator.classes_)
     coef, intercept = _coef(estimator)
