@@ -102,9 +102,6 @@ def test_regressor(name, data, dtype):
     check_regressor(est, _probe(est, X), **_kwargs(X))
 
 
-# The shared skeleton cannot hold string class labels yet: GraphBuilder.constant passes an
-# object array to the library, which has no string tensor path from numpy (InvalidArgument).
-@pytest.mark.xfail(strict=True, raises=InvalidArgument, reason="skeleton: string label constants")
 @pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
 def test_string_labels(dtype):
     X, y = dataset("iris", dtype)
