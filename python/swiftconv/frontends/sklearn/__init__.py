@@ -119,9 +119,7 @@ def _initial_type(initial_types, estimator):
         kind = type(tensor_type).__name__
         dtype = {"FloatTensorType": np.float32, "DoubleTensorType": np.float64}.get(kind)
         if dtype is None:
-            raise InvalidArgument(
-                f"[from_sklearn] initial type {kind} is not supported (FloatTensorType, DoubleTensorType)"
-            )
+            raise InvalidArgument(f"[from_sklearn] initial type {kind} is not supported (FloatTensorType, DoubleTensorType)")
         shape = list(getattr(tensor_type, "shape", None) or [None, None])
     if dtype not in (np.float32, np.float64):
         raise InvalidArgument(f"[from_sklearn] input dtype must be float32 or float64, not {np.dtype(dtype).name}")
