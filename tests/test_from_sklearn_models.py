@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
-from sklearn_oracle import check_classifier, check_regressor, dataset
+from sklearn_oracle import check_classifier, check_regressor, dataset, run_both
 
 import swiftconv as sc
 
@@ -106,3 +106,86 @@ def test_unknown_estimator_names_its_class():
     Xa, ya, _ = _split("iris", np.float32)
     with pytest.raises(sc.UnsupportedOp, match="NearestCentroid"):
         sc.from_sklearn(NearestCentroid().fit(Xa, ya))
+
+
+# ---------------------------------------------------------------- nearest neighbours
+
+
+def _boundary_ties(est, X):
+    """Rows whose k-th and (k+1)-th nearest training points are at exactly the same distance.
+    scikit-learn keeps whichever of them its heap merge kept (it depends on the thread count and
+    chunking: on digits it takes index 324 over 11 with 898 training points, 11 with 400),
+    while TopK keeps the lower index."""
+    d = ((np.asarray(X, np.float64)[:, None, :] - est._fit_X[None, :, :]) ** 2).sum(axis=2)
+    d.sort(axis=1)
+    k = est.n_neighbors
+    return d[:, k - 1] == d[:, k]
+
+
+def _lowest_index_reference(est, X):
+    """(labels, probabilities) of est with ties broken towards the lower training index."""
+    d = ((np.asarray(X, np.float64)[:, None, :] - est._fit_X[None, :, :]) ** 2).sum(axis=2)
+    index = np.argsort(d, axis=1, kind="stable")[:, : est.n_neighbors]
+    dist = np.sqrt(np.take_along_axis(d, index, axis=1))
+    if est.weights == "uniform":
+        w = np.ones_like(dist)
+    else:
+        with np.errstate(divide="ignore"):
+            w = 1.0 / dist
+        zero = dist == 0
+        w[zero.any(axis=1)] = zero[zero.any(axis=1)]
+    proba = np.zeros((len(X), len(est.classes_)))
+    for c in range(len(est.classes_)):
+        proba[:, c] = (w * (est._y[index] == c)).sum(axis=1)
+    proba /= proba.sum(axis=1, keepdims=True)
+    return est.classes_[proba.argmax(axis=1)], proba
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", CLASSIFICATION)
+@pytest.mark.parametrize("weights", ["uniform", "distance"])
+@pytest.mark.parametrize("k", [1, 5])
+def test_kneighbors_classifier(k, weights, name, dtype):
+    from sklearn.neighbors import KNeighborsClassifier
+
+    Xa, ya, X = _split(name, dtype)
+    est = KNeighborsClassifier(n_neighbors=k, weights=weights, algorithm="brute").fit(Xa, ya)
+    tie = _boundary_ties(est, X)
+    assert tie.mean() < 0.05
+    # Rows without a tie at the k-th place: identical to scikit-learn.
+    check_classifier(est, X[~tie], **_kwargs(X))
+    # Rows with one: the lower training index wins (onnxruntime's and swiftconv's TopK).
+    if tie.any():
+        want_label, want_proba = _lowest_index_reference(est, X[tie])
+        for runtime, out in run_both(sc.from_sklearn(est, **_kwargs(X)), X[tie]).items():
+            np.testing.assert_array_equal(out["output_label"], want_label, err_msg=runtime)
+            np.testing.assert_allclose(out["output_probability"], want_proba, atol=1e-6, err_msg=runtime)
+
+
+@pytest.mark.parametrize("weights", ["uniform", "distance"])
+def test_kneighbors_classifier_on_training_points(weights):
+    """Zero distances: sklearn weighs those neighbours 1 and the others 0."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    X, y = dataset("digits", np.float32)
+    est = KNeighborsClassifier(n_neighbors=4, weights=weights).fit(X[:600], y[:600])
+    check_classifier(est, X[:300])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("weights", ["uniform", "distance"])
+@pytest.mark.parametrize("k", [1, 7])
+def test_kneighbors_regressor(k, weights, dtype):
+    from sklearn.neighbors import KNeighborsRegressor
+
+    Xa, ya, X = _split("diabetes", dtype)
+    est = KNeighborsRegressor(n_neighbors=k, weights=weights).fit(Xa, ya)
+    check_regressor(est, X, **_kwargs(X))
+
+
+def test_kneighbors_regressor_two_targets():
+    from sklearn.neighbors import KNeighborsRegressor
+
+    Xa, ya, X = _split("diabetes", np.float64)
+    est = KNeighborsRegressor(n_neighbors=3, weights="distance").fit(Xa, np.stack([ya, np.sqrt(ya)], axis=1))
+    check_regressor(est, X, **_kwargs(X))

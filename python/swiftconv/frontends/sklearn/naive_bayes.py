@@ -4,35 +4,24 @@ normalization exp(jll - logsumexp(jll)); the label is the class of the largest j
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
 from . import Outputs, converter
-from ._reduce import normalize_log_scores, reduce
+from ._reduce import back, in_double, normalize_log_scores, reduce
 
-
-def _in_double(scope, x):
-    """A float64 scope and input. Joint log-likelihoods reach 1e3..1e9 in magnitude (GaussianNB on
-    near-constant features, where var_ ~ var_smoothing; long count vectors for the discrete
-    models) while the probabilities depend on their differences: float32 loses 1e-4 there, so a
-    float32 model computes in double and casts the probabilities back (`_classifier`)."""
-    if scope.dtype == np.float64:
-        return scope, x
-    double = dataclasses.replace(scope, dtype=np.float64, options={**scope.options, "nb_cast_back": True})
-    return double, scope.node("Cast", [x], to=11)
+# Joint log-likelihoods reach 1e3..1e9 in magnitude (GaussianNB on near-constant features, where
+# var_ ~ var_smoothing; long count vectors for the discrete models) while the probabilities depend
+# on their differences: float32 loses 1e-4 there, so a float32 model computes in double inside.
 
 
 def _classifier(scope, estimator, jll):
     proba = normalize_log_scores(scope, jll)
-    if scope.options.get("nb_cast_back"):
-        proba = scope.node("Cast", [proba], to=1)
-    return Outputs(label=scope.labels_from_scores(jll, estimator.classes_), probabilities=proba)
+    return Outputs(label=scope.labels_from_scores(jll, estimator.classes_), probabilities=back(scope, proba))
 
 
 @converter("GaussianNB")
 def convert_gaussian_nb(scope, estimator, x, columns):
-    scope, x = _in_double(scope, x)
+    scope, x = in_double(scope, x)
     theta = np.asarray(estimator.theta_, np.float64)  # [C, F]
     var = np.asarray(estimator.var_, np.float64)
     # jll[c] = log prior[c] - 0.5 * Σ log(2π var[c]) - 0.5 * Σ (x - θ[c])² / var[c]
@@ -48,7 +37,7 @@ def convert_gaussian_nb(scope, estimator, x, columns):
 
 @converter("MultinomialNB", "ComplementNB")
 def convert_multinomial_nb(scope, estimator, x, columns):
-    scope, x = _in_double(scope, x)
+    scope, x = in_double(scope, x)
     flp = np.asarray(estimator.feature_log_prob_, np.float64)
     jll = scope.node("MatMul", [x, scope.constant(flp.T, "feature_log_prob")])
     if type(estimator).__name__ == "MultinomialNB" or len(estimator.classes_) == 1:
@@ -74,7 +63,7 @@ def convert_bernoulli_nb(scope, estimator, x, columns):
         else:
             bound = scope.constant(threshold, "binarize")
         x = scope.node("Cast", [scope.node("Greater", [x, bound])], to=1 if scope.dtype == np.float32 else 11)
-    scope, x = _in_double(scope, x)
+    scope, x = in_double(scope, x)
     jll = scope.node("MatMul", [x, scope.constant((flp - neg).T, "feature_log_prob")])
     bias = np.asarray(estimator.class_log_prior_, np.float64) + neg.sum(axis=1)
     jll = scope.node("Add", [jll, scope.constant(bias, "class_log_prior")])
