@@ -189,3 +189,77 @@ def test_kneighbors_regressor_two_targets():
     Xa, ya, X = _split("diabetes", np.float64)
     est = KNeighborsRegressor(n_neighbors=3, weights="distance").fit(Xa, np.stack([ya, np.sqrt(ya)], axis=1))
     check_regressor(est, X, **_kwargs(X))
+
+
+# ---------------------------------------------------------------- SVM
+
+KERNELS = ["linear", "rbf", "poly", "sigmoid"]
+
+
+def _scaled_split(name, dtype):
+    from sklearn.preprocessing import StandardScaler
+
+    Xa, ya, X = _split(name, np.float64)
+    scaler = StandardScaler().fit(Xa)
+    return scaler.transform(Xa), ya, scaler.transform(X).astype(dtype)
+
+
+def _svc(X, y, **params):
+    from sklearn.svm import SVC
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # probability=True is deprecated in 1.9
+        est = SVC(random_state=0, **params).fit(X, y)
+    return est
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", CLASSIFICATION)
+@pytest.mark.parametrize("shape", ["ovr", "ovo"])
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_svc_decision(kernel, shape, name, dtype):
+    """Labels = SVC.predict; output_probability = skl2onnx's scores from decision_function:
+    the ovr or ovo values, [d, -d] for two classes."""
+    Xa, ya, X = _scaled_split(name, dtype)
+    est = _svc(Xa, ya, kernel=kernel, decision_function_shape=shape)
+    model = check_classifier(est, X, **_kwargs(X))
+    want = est.decision_function(X)
+    if want.ndim == 1:
+        want = np.stack([want, -want], axis=1)
+    tol = 1e-9 if dtype == np.float64 else 1e-5
+    for runtime, out in run_both(model, X).items():
+        got = out["output_probability"]
+        assert np.max(np.abs(got - want) / np.maximum(1, np.abs(want))) <= tol, runtime
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", CLASSIFICATION)
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_svc_probability(kernel, name, dtype):
+    """probability=True: libsvm's Platt scaling and pairwise coupling (SVMClassifier, in float
+    even for a double model) match predict_proba within 1e-5; the label is still the vote."""
+    Xa, ya, X = _scaled_split(name, dtype)
+    est = _svc(Xa, ya, kernel=kernel, probability=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        check_classifier(est, X, tol=1e-5, **_kwargs(X))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_svr(kernel, dtype):
+    from sklearn.svm import SVR
+
+    Xa, ya, X = _scaled_split("diabetes", dtype)
+    est = SVR(kernel=kernel, C=50.0, degree=2).fit(Xa, ya / 100)
+    check_regressor(est, X, **_kwargs(X))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_nu_svc_and_nu_svr(dtype):
+    from sklearn.svm import NuSVC, NuSVR
+
+    Xa, ya, X = _scaled_split("iris", dtype)
+    check_classifier(NuSVC(nu=0.3).fit(Xa, ya), X, **_kwargs(X))
+    Xa, ya, X = _scaled_split("diabetes", dtype)
+    check_regressor(NuSVR(nu=0.4).fit(Xa, ya / 100), X, **_kwargs(X))
