@@ -263,3 +263,23 @@ def test_nu_svc_and_nu_svr(dtype):
     check_classifier(NuSVC(nu=0.3).fit(Xa, ya), X, **_kwargs(X))
     Xa, ya, X = _scaled_split("diabetes", dtype)
     check_regressor(NuSVR(nu=0.4).fit(Xa, ya / 100), X, **_kwargs(X))
+
+
+# ---------------------------------------------------------------- what is refused
+
+
+def test_unsupported_variants_raise():
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.svm import SVC
+
+    Xa, ya, _ = _scaled_split("iris", np.float32)
+    with pytest.raises(sc.UnsupportedOp, match="metric 'manhattan'"):
+        sc.from_sklearn(KNeighborsClassifier(metric="manhattan").fit(Xa, ya))
+    with pytest.raises(sc.UnsupportedOp, match="precomputed"):
+        sc.from_sklearn(
+            SVC(kernel="precomputed").fit(Xa @ Xa.T, ya), initial_types=[("x", np.float32, [None, len(Xa)])]
+        )
+    multilabel = np.stack([ya == 0, ya == 1], axis=1).astype(int)
+    with pytest.raises(sc.UnsupportedOp, match="multilabel"):
+        sc.from_sklearn(_fit(MLPClassifier(hidden_layer_sizes=(4,), max_iter=20), Xa, multilabel))
