@@ -9,7 +9,7 @@ from sklearn import ensemble, tree
 from sklearn_oracle import check_classifier, check_regressor, dataset
 
 import swiftconv as sc
-from swiftconv.errors import InvalidArgument, UnsupportedOp
+from swiftconv.errors import UnsupportedOp
 
 DATASETS = ["iris", "digits", "breast_cancer", "diabetes"]
 DTYPES = [np.float32, np.float64]
