@@ -64,3 +64,24 @@ def inputs(name: str, batch: int = 1) -> dict[str, np.ndarray]:
         else:
             raise ValueError(f"unknown input kind {spec['kind']!r}")
     return feeds
+
+
+def samples(name: str, count: int, seed: int) -> list[dict]:
+    """`count` batch-1 feeds like inputs(name), drawn from other seeds (dynamic sequence: 24),
+    for calibration and quantized-model checks."""
+    feeds = []
+    for k in range(count):
+        f = {}
+        for spec in manifest()[name]["inputs"]:
+            shape = [1 if d == "batch" else (24 if d == "sequence" else d) for d in spec["shape"]]
+            rng = np.random.default_rng([seed, k])
+            if spec["kind"] == "normal":
+                f[spec["name"]] = rng.standard_normal(shape).astype(np.float32)
+            elif spec["kind"] == "tokens":
+                f[spec["name"]] = rng.integers(0, spec["high"], shape, dtype=np.int64)
+            else:
+                mask = np.zeros(shape, dtype=bool)
+                mask[:, -4:] = True
+                f[spec["name"]] = mask
+        feeds.append(f)
+    return feeds

@@ -46,24 +46,7 @@ def _cosine(a, b):
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
 
 
-def _samples(name, count, seed):
-    """Inputs like the test inputs, from other seeds (batch 1)."""
-    feeds = []
-    for k in range(count):
-        f = {}
-        for spec in real_models.manifest()[name]["inputs"]:
-            shape = [1 if d == "batch" else (24 if d == "sequence" else d) for d in spec["shape"]]
-            rng = np.random.default_rng([seed, k])
-            if spec["kind"] == "normal":
-                f[spec["name"]] = rng.standard_normal(shape).astype(np.float32)
-            elif spec["kind"] == "tokens":
-                f[spec["name"]] = rng.integers(0, spec["high"], shape, dtype=np.int64)
-            else:
-                mask = np.zeros(shape, dtype=bool)
-                mask[:, -4:] = True
-                f[spec["name"]] = mask
-        feeds.append(f)
-    return feeds
+_samples = real_models.samples
 
 
 @pytest.fixture(scope="module")

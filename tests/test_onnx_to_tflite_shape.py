@@ -6,7 +6,7 @@ sizes, as the shape subgraphs of the Transformer must."""
 
 import numpy as np
 import pytest
-from tflite_runner import run_interpreter as _run
+from tflite_runner import check_conversion, make_onnx
 
 import swiftconv as sc
 
@@ -14,51 +14,15 @@ ort = pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")
 litert = pytest.importorskip("ai_edge_litert.interpreter")
 
-from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+from onnx import TensorProto, helper  # noqa: E402
 
 F, I32, I64, B = TensorProto.FLOAT, TensorProto.INT32, TensorProto.INT64, TensorProto.BOOL
 INT64_MAX = np.iinfo(np.int64).max
 INT64_MIN = np.iinfo(np.int64).min
 
 
-def _model(nodes, inputs, outputs, initializers=(), opset=17):
-    """`inputs`/`outputs` are (name, elem_type, shape) triples; a str dim is dynamic."""
-    graph = helper.make_graph(
-        nodes,
-        "g",
-        [helper.make_tensor_value_info(n, t, s) for n, t, s in inputs],
-        [helper.make_tensor_value_info(n, t, s) for n, t, s in outputs],
-        initializer=[numpy_helper.from_array(np.asarray(v), k) for k, v in dict(initializers).items()],
-    )
-    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-    m.ir_version = 8 if opset <= 18 else 9
-    return m.SerializeToString()
-
-
-def _check(model, *feed_sets, tol=1e-5):
-    """Converts `model` once, then for each feed set runs LiteRT and sc.Interpreter (fresh
-    interpreters, resized to the feeds) and compares every output with onnxruntime."""
-    session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
-    names = [o.name for o in session.get_outputs()]
-    content = sc.convert(model, "tflite").to_bytes()
-    for feeds in feed_sets:
-        want = session.run(None, feeds)
-        for runner in ("litert", "swiftconv"):
-            it = (
-                litert.Interpreter(model_content=content)
-                if runner == "litert"
-                else sc.Interpreter(model_content=content)
-            )
-            got = _run(it, feeds, names)
-            for g, w, n in zip(got, want, names):
-                where = f"{runner} {n} {[f.shape for f in feeds.values()]}"
-                assert g.shape == w.shape, (where, g.shape, w.shape)
-                assert g.dtype == w.dtype, (where, g.dtype, w.dtype)
-                if w.dtype.kind == "f":
-                    np.testing.assert_allclose(g, w, rtol=tol, atol=tol, err_msg=where)
-                else:
-                    np.testing.assert_array_equal(g, w, err_msg=where)
-    return content
+_model = make_onnx
+_check = check_conversion
 
 
 def _ops(content):
