@@ -14,6 +14,7 @@ from .errors import (
     UnsupportedOp,
     ValidationError,
 )
+from .frontends.keras import from_keras
 from .frontends.sklearn import from_sklearn
 from .lite import Interpreter
 from .model import Model, TensorInfo, check_model, load, printable_graph
@@ -40,6 +41,7 @@ from .verify import VerifyRecord, VerifyReport, verify
 require_library_version(_core.version())
 
 __all__ = [
+    "from_keras",
     "from_sklearn",
     "__version__",
     "load",

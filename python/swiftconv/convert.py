@@ -7,6 +7,7 @@ route to a format shares one quantizer.
 """
 
 import json
+import os
 
 from .errors import InvalidArgument
 from .model import Model, _fspath, load
@@ -28,7 +29,12 @@ def convert(
     representative_dataset=None,
     keep_layout=None,
 ):
-    """Converts a model (a Model, path, bytes or onnx.ModelProto) to format `to`.
+    """Converts a model (a Model, path, bytes, onnx.ModelProto, or a Keras model or
+    .keras/.h5 file) to format `to`.
+
+    A Keras source is read by sc.from_keras (Keras' NHWC layout kept) and then converted like
+    an ONNX model: `sc.convert(keras_model, 'tflite', quantize='dynamic')` replaces
+    TFLiteConverter.from_keras_model with optimizations=[tf.lite.Optimize.DEFAULT].
 
     TFLite -> ONNX gives a default-domain ONNX model (opset 13, or `opset` >= 13) with the
     TFLite input/output names, order and NHWC layout; quantized tensors become
@@ -65,7 +71,18 @@ def convert(
     if keep_layout is not None and not isinstance(keep_layout, bool):
         raise InvalidArgument(f"[convert] keep_layout must be a bool, not {type(keep_layout).__name__}")
     path = None if output_path is None else _fspath(output_path, "convert")
-    model = src if isinstance(src, Model) else load(src)
+    if _is_keras(src):
+        # Keras -> ONNX first (NHWC kept), then the ONNX route: the lowering cancels the
+        # Transposes around convolutions, so a Keras model becomes NHWC TFLite end to end.
+        from .frontends.keras import from_keras
+
+        model = from_keras(src, **({} if opset is None else {"opset": opset}))
+        if to == "onnx" and quantize is None:
+            if path is not None:
+                model.save(path)
+            return model
+    else:
+        model = src if isinstance(src, Model) else load(src)
     if quantize is not None:
         if model.format != to:
             options = json.dumps({"opset": opset, "quantize": None, "keep_layout": keep_layout})
@@ -77,3 +94,10 @@ def convert(
     if path is not None:
         result.save(path)
     return result
+
+
+def _is_keras(src) -> bool:
+    """A live Keras model, or a path to a .keras / .h5 file."""
+    if isinstance(src, (str, os.PathLike)):
+        return os.fspath(src).lower().endswith((".keras", ".h5", ".hdf5"))
+    return not isinstance(src, Model) and hasattr(src, "to_json") and hasattr(src, "get_layer")

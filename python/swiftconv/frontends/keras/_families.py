@@ -1,0 +1,4 @@
+# ruff: noqa: I001
+"""The layer-family modules, imported for their @layer registrations (one line per family)."""
+
+from . import activations, core  # noqa: F401

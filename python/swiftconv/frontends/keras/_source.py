@@ -1,0 +1,263 @@
+"""Where a Keras model comes from: its architecture (the config, as JSON) and its weights.
+
+Three sources give the same two things:
+- a `.keras` file: a zip with `config.json` (Keras 3) and `model.weights.h5`, whose layers
+  are stored under `layers/<class name in snake case>[_k]`, variables numbered under `vars/`;
+- a legacy `.h5` file (tf_keras `model.save('x.h5')`, or Keras 3's legacy writer): the config
+  in the root's `model_config` attribute, weights under `model_weights/<layer name>` listed by
+  the group's `weight_names` attribute;
+- a live `keras.Model` (Keras 3 or tf_keras): `to_json()` and each layer's own variables.
+
+Every source answers `weights(path)` with a layer's arrays in `layer.get_weights()` order, so
+layer converters never see where the weights came from. `path` is the layer's place in the
+model as a tuple of `LayerRef`s (more than one for layers of nested models).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import sys
+import zipfile
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...errors import ConversionError, InvalidArgument, ModelFormatError, SwiftconvIOError
+
+# Bound on what we read from a zip member: a config or weights file past this is refused
+# rather than inflated (a zip bomb must not exhaust memory).
+MAX_MEMBER_BYTES = 4 << 30
+
+# Sublayers whose variables follow the layer's own, in the order get_weights() lists them
+# (Keras 3 files store them by attribute name, which sorts differently). Sublayers not named
+# here follow in alphabetical order.
+CHILD_ORDER = {
+    "MultiHeadAttention": ("query_dense", "key_dense", "value_dense", "output_dense"),
+    "Bidirectional": ("forward_layer", "backward_layer"),
+}
+
+
+@dataclass(frozen=True)
+class LayerRef:
+    """One step of a layer's path: its name and, for Keras 3 files, its storage key."""
+
+    name: str
+    key: str  # snake-case class name with a counter, as Keras 3's saving library writes it
+    class_name: str
+
+
+def snake_case(name: str) -> str:
+    """Keras 3's `naming.to_snake_case`: 'Conv2D' -> 'conv2d', 'MultiHeadAttention' -> 'multi_head_attention'."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    name = re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+    return name
+
+
+def _h5py():
+    try:
+        import h5py
+    except ImportError as exc:  # the optional dependency of .keras / .h5 files
+        raise InvalidArgument(
+            "[from_keras] reading Keras weights files needs h5py: pip install 'swiftconv[keras]' (or h5py)"
+        ) from exc
+    return h5py
+
+
+def _decode(value):
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+class KerasSource:
+    """The config (a dict with 'class_name' and 'config') and a weights reader."""
+
+    config: dict
+    origin: str
+    # 'keras3' or 'tf_keras' (Keras 2): which semantics the config's names have (a few
+    # defaults differ, e.g. hard_sigmoid).
+    dialect: str = "keras3"
+
+    def weights(self, path: tuple[LayerRef, ...], class_name: str) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    def close(self):
+        pass
+
+
+class Keras3File(KerasSource):
+    """A `.keras` zip (Keras 3's native format)."""
+
+    def __init__(self, path: str):
+        self.origin = path
+        try:
+            archive = zipfile.ZipFile(path)
+        except FileNotFoundError as exc:
+            raise SwiftconvIOError(f"[from_keras] no such file: {path}") from exc
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise ModelFormatError(f"[from_keras] {path} is not a .keras archive: {exc}") from exc
+        with archive:
+            self.config = json.loads(_read_member(archive, "config.json", path))
+            weights = _read_member(archive, "model.weights.h5", path, optional=True)
+        self._file = None
+        if weights is not None:
+            try:
+                self._file = _h5py().File(io.BytesIO(weights), "r")
+            except OSError as exc:
+                raise ModelFormatError(f"[from_keras] {path}: model.weights.h5 is not HDF5: {exc}") from exc
+
+    def weights(self, path, class_name):
+        if self._file is None:
+            raise ModelFormatError(f"[from_keras] {self.origin} has no model.weights.h5")
+        group = self._file
+        for ref in path:
+            key = f"layers/{ref.key}"
+            if key not in group:
+                return []  # a layer without variables may have no group at all
+            group = group[key]
+        return _flatten_group(group, class_name)
+
+    def close(self):
+        if self._file is not None:
+            self._file.close()
+
+
+def _read_member(archive, name, path, optional=False):
+    try:
+        info = archive.getinfo(name)
+    except KeyError:
+        if optional:
+            return None
+        raise ModelFormatError(f"[from_keras] {path} has no {name}: not a Keras 3 .keras file") from None
+    if info.file_size > MAX_MEMBER_BYTES:
+        raise ModelFormatError(f"[from_keras] {path}: {name} declares {info.file_size} bytes, over the limit")
+    with archive.open(info) as f:
+        data = f.read(MAX_MEMBER_BYTES + 1)
+    if len(data) > MAX_MEMBER_BYTES:
+        raise ModelFormatError(f"[from_keras] {path}: {name} inflates past the limit")
+    return data
+
+
+def _flatten_group(group, class_name) -> list[np.ndarray]:
+    """A Keras 3 layer group's arrays: its own `vars/0..n`, then its sublayers' (get_weights order)."""
+    out = []
+    if "vars" in group:
+        own = group["vars"]
+        for i in range(len(own)):
+            if str(i) not in own:
+                raise ModelFormatError(f"[from_keras] weights group {group.name}/vars has no variable {i}")
+            out.append(np.asarray(own[str(i)]))
+    children = [k for k in group.keys() if k != "vars" and hasattr(group[k], "keys")]
+    first = [k for k in CHILD_ORDER.get(class_name, ()) if k in children]
+    for key in first + sorted(k for k in children if k not in first):
+        child = group[key]
+        if key == "layers":  # a nested model's layers: not part of this layer's own list
+            continue
+        out.extend(_flatten_group(child, _child_class(key)))
+    return out
+
+
+def _child_class(key: str) -> str:
+    # Sublayer groups are attribute names; the ones with a fixed child order are known by them.
+    return {"forward_layer": "RNN", "backward_layer": "RNN"}.get(key, key)
+
+
+class LegacyH5File(KerasSource):
+    """A legacy HDF5 model file (`model.save('x.h5')`)."""
+
+    def __init__(self, path: str):
+        self.origin = path
+        h5py = _h5py()
+        try:
+            self._file = h5py.File(path, "r")
+        except FileNotFoundError as exc:
+            raise SwiftconvIOError(f"[from_keras] no such file: {path}") from exc
+        except OSError as exc:
+            raise ModelFormatError(f"[from_keras] {path} is not an HDF5 file: {exc}") from exc
+        raw = self._file.attrs.get("model_config")
+        if raw is None:
+            self._file.close()
+            raise ModelFormatError(
+                f"[from_keras] {path} has no model_config: a weights-only .h5 cannot be converted without its model"
+            )
+        self.config = json.loads(_decode(raw))
+        version = _decode(self._file.attrs.get("keras_version", "2"))
+        self.dialect = "keras3" if version.split(".")[0].isdigit() and int(version.split(".")[0]) >= 3 else "tf_keras"
+        self._weights = self._file["model_weights"] if "model_weights" in self._file else self._file
+
+    def weights(self, path, class_name):
+        top = path[0].name
+        if top not in self._weights:
+            return []
+        group = self._weights[top]
+        names = [_decode(n) for n in group.attrs.get("weight_names", [])]
+        if len(path) > 1:
+            # Inside a nested model every variable is named '<inner layer>/<variable>'.
+            prefix = path[-1].name + "/"
+            names = [n for n in names if n.startswith(prefix) or n.split("/", 1)[-1].startswith(prefix)]
+        out = []
+        for n in names:
+            if n not in group:
+                raise ModelFormatError(f"[from_keras] {self.origin}: weight {n} of layer {top} is missing")
+            out.append(np.asarray(group[n]))
+        return out
+
+    def close(self):
+        self._file.close()
+
+
+class LiveModel(KerasSource):
+    """A `keras.Model` object (Keras 3 or tf_keras)."""
+
+    def __init__(self, model):
+        self.origin = f"{type(model).__module__}.{type(model).__name__} '{getattr(model, 'name', '?')}'"
+        self._model = model
+        package = sys.modules.get(type(model).__module__.split(".")[0])
+        version = str(getattr(package, "__version__", "3"))
+        major = version.split(".")[0]
+        self.dialect = "keras3" if not major.isdigit() or int(major) >= 3 else "tf_keras"
+        try:
+            self.config = json.loads(model.to_json())
+        except NotImplementedError as exc:
+            raise ConversionError(
+                f"[from_keras] {self.origin} is a subclassed model without get_config(): Keras cannot give its "
+                "functional graph; build it with the functional API or keras.Sequential"
+            ) from exc
+        except (TypeError, ValueError) as exc:
+            raise ConversionError(f"[from_keras] {self.origin}: Keras cannot serialize its config ({exc})") from exc
+
+    def weights(self, path, class_name):
+        layer = self._model
+        for ref in path:
+            layer = layer.get_layer(ref.name)
+        # get_weights() copies; the variables' own buffers are read where NumPy can share them.
+        return [_as_array(w) for w in layer.weights]
+
+
+def _as_array(variable) -> np.ndarray:
+    # A CPU tensor's numpy() shares its buffer (TensorFlow eager, torch, jax on CPU).
+    numpy = getattr(variable, "numpy", None)
+    return np.asarray(numpy() if callable(numpy) else variable)
+
+
+def open_source(model_or_path) -> KerasSource:
+    """The source for a path (.keras zip, legacy .h5) or a live Keras model."""
+    if isinstance(model_or_path, (str, os.PathLike)):
+        path = os.fspath(model_or_path)
+        if not os.path.exists(path):
+            raise SwiftconvIOError(f"[from_keras] no such file: {path}")
+        with open(path, "rb") as f:
+            magic = f.read(8)
+        if magic.startswith(b"PK"):
+            return Keras3File(path)
+        if magic == b"\x89HDF\r\n\x1a\n":
+            return LegacyH5File(path)
+        raise ModelFormatError(f"[from_keras] {path} is neither a .keras zip nor an HDF5 .h5 file")
+    module = type(model_or_path).__module__
+    if hasattr(model_or_path, "to_json") and hasattr(model_or_path, "get_layer"):
+        return LiveModel(model_or_path)
+    raise InvalidArgument(
+        f"[from_keras] expected a keras.Model or a path to a .keras/.h5 file, got {module}.{type(model_or_path).__name__}"
+    )
