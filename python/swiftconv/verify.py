@@ -135,6 +135,19 @@ def _record(entry):
     return VerifyRecord(**{k: fields[k] for k in VerifyRecord._fields})
 
 
+def _as_model(src):
+    """A Model from what verify accepts; a Keras model or .keras/.h5 file through from_keras."""
+    if isinstance(src, Model):
+        return src
+    from .convert import _is_keras
+
+    if _is_keras(src):
+        from .frontends.keras import from_keras
+
+        return from_keras(src)
+    return load(src)
+
+
 def verify(
     reference,
     candidate,
@@ -149,7 +162,8 @@ def verify(
     intra_op_num_threads=0,
 ):
     """Runs ``reference`` and ``candidate`` (each a Model, path, bytes or onnx.ModelProto,
-    ONNX or TFLite) on the same inputs and compares what they compute.
+    ONNX or TFLite; or a Keras model or .keras/.h5 file, run as sc.from_keras converts it)
+    on the same inputs and compares what they compute.
 
     ``inputs``: a dict {reference input name: array}, a list in the reference's input order,
     or None for random inputs drawn with ``numpy.random.default_rng(seed)``: floats from
@@ -170,8 +184,8 @@ def verify(
         raise InvalidArgument(
             "[verify] per_layer=True needs backend='swiftconv' (the reference runtimes expose no intermediates)"
         )
-    ref = reference if isinstance(reference, Model) else load(reference)
-    cand = candidate if isinstance(candidate, Model) else load(candidate)
+    ref = _as_model(reference)
+    cand = _as_model(candidate)
     feeds = _feeds(ref, inputs, seed)
     if backend == "reference":
         return _verify_on_reference_runtimes(ref, cand, feeds, float(rtol), float(atol), float(quantized_steps))
