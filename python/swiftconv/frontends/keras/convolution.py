@@ -11,6 +11,7 @@ a convolution with one group per input channel, output channel c * mult + m; tra
 
 from __future__ import annotations
 
+import numbers
 import re
 
 import numpy as np
@@ -88,14 +89,29 @@ def window_attrs(mode: str, spatial, kernel, strides, dilations) -> tuple[dict, 
     return {"pads": begins + ends}, tuple(out)
 
 
+def ints(ctx: LayerContext, value, n: int, what: str) -> tuple:
+    """as_tuple, also refusing values that are neither an int nor a list of them."""
+    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, list, tuple)):
+        ctx.fail(f"{what} must be an integer or {n} integers, not {value!r}")
+    if not isinstance(value, numbers.Integral) and any(isinstance(v, bool) for v in value):
+        ctx.fail(f"{what} must be {n} integers, not {value!r}")
+    return as_tuple(value, n, what, ctx)
+
+
+def check_output(ctx: LayerContext, x: Tensor, out_spatial) -> None:
+    if any(n is not None and n < 1 for n in out_spatial):
+        ctx.fail(f"the window does not fit an input of shape {x.shape} (output size {out_spatial})")
+
+
 def window_args(ctx: LayerContext, dims: int, size_key: str, default_strides=None):
-    """(kernel, strides, dilations) from the config, validated."""
+    """(kernel, strides, dilations) from the config, validated; strides default to
+    `default_strides`, else to the window (as pooling's do)."""
     if ctx.config.get(size_key) is None:
         ctx.fail(f"{size_key} is missing")
-    kernel = as_tuple(ctx.config[size_key], dims, size_key, ctx)
+    kernel = ints(ctx, ctx.config[size_key], dims, size_key)
     strides = ctx.config.get("strides")
-    strides = as_tuple(strides, dims, "strides", ctx) if strides is not None else (default_strides or (1,) * dims)
-    dilations = as_tuple(ctx.get("dilation_rate", 1), dims, "dilation_rate", ctx)
+    strides = ints(ctx, strides, dims, "strides") if strides is not None else (default_strides or kernel)
+    dilations = ints(ctx, ctx.get("dilation_rate", 1), dims, "dilation_rate")
     if min(kernel + strides + dilations) < 1:
         ctx.fail(f"{size_key} {kernel}, strides {strides} and dilation_rate {dilations} must be positive")
     if max(strides) > 1 and max(dilations) > 1:
@@ -140,7 +156,7 @@ def conv(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
     first = channels_first(ctx)
     spatial = spatial_of(ctx, x, dims, first)
     mode = padding_mode(ctx, ("valid", "same", "causal") if dims == 1 else ("valid", "same"))
-    kernel, strides, dilations = window_args(ctx, dims, "kernel_size")
+    kernel, strides, dilations = window_args(ctx, dims, "kernel_size", (1,) * dims)
     groups = ctx.get("groups", 1)
     filters = ctx.get("filters")
     cin = _in_channels(ctx, x, first)
@@ -153,6 +169,7 @@ def conv(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
     if mode == "causal" and first:
         ctx.fail("causal padding with channels_first is not supported")
     pads, out_spatial = window_attrs(mode, spatial, kernel, strides, dilations)
+    check_output(ctx, x, out_spatial)
     onnx_w = np.ascontiguousarray(np.transpose(w, (dims + 1, dims, *range(dims))))
     y = to_channels_first(ctx, x.value, dims + 2, first)
     y = ctx.node(
@@ -189,7 +206,7 @@ def depthwise_conv(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
     first = channels_first(ctx)
     spatial = spatial_of(ctx, x, dims, first)
     mode = padding_mode(ctx, ("valid", "same", "causal") if dims == 1 and not first else ("valid", "same"))
-    kernel, strides, dilations = window_args(ctx, dims, "kernel_size")
+    kernel, strides, dilations = window_args(ctx, dims, "kernel_size", (1,) * dims)
     mult = ctx.get("depth_multiplier", 1)
     cin = _in_channels(ctx, x, first)
     if not isinstance(mult, int) or mult < 1:
@@ -197,6 +214,7 @@ def depthwise_conv(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
     weights = _weights(ctx, 2 if separable else 1)
     dw = _depthwise_weight(ctx, weights[0], kernel, cin, mult)
     pads, out_spatial = window_attrs(mode, spatial, kernel, strides, dilations)
+    check_output(ctx, x, out_spatial)
     y = to_channels_first(ctx, x.value, dims + 2, first)
     bias = weights[-1]
     channels = cin * mult
@@ -213,7 +231,9 @@ def depthwise_conv(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
         pw = weights[1]
         filters = ctx.get("filters")
         _check(ctx, pw, (*(1,) * dims, channels, filters), "the pointwise kernel")
-        pw = np.ascontiguousarray(np.transpose(pw.reshape(channels, filters), (1, 0)).reshape(filters, channels, *(1,) * dims))
+        pw = np.ascontiguousarray(
+            np.transpose(pw.reshape(channels, filters), (1, 0)).reshape(filters, channels, *(1,) * dims)
+        )
         y = ctx.node("Conv", [y, ctx.constant(pw, "pointwise_kernel"), *_bias_attr(ctx, bias)], kernel_shape=[1] * dims)
         channels = filters
     if bias is not None:
@@ -265,10 +285,12 @@ def conv_transpose(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
     first = channels_first(ctx)
     spatial = spatial_of(ctx, x, dims, first)
     mode = padding_mode(ctx)
-    kernel, strides, dilations = window_args(ctx, dims, "kernel_size")
+    kernel, strides, dilations = window_args(ctx, dims, "kernel_size", (1,) * dims)
     output_padding = ctx.config.get("output_padding")
     if output_padding is not None:
-        output_padding = as_tuple(output_padding, dims, "output_padding", ctx)
+        output_padding = ints(ctx, output_padding, dims, "output_padding")
+        if any(not 0 <= p < s for p, s in zip(output_padding, strides)):
+            ctx.fail(f"output_padding {output_padding} must be below the strides {strides}")
     if ctx.get("groups", 1) != 1:
         ctx.fail("groups other than 1 are not supported for transposed convolutions")
     filters = ctx.get("filters")
@@ -278,6 +300,7 @@ def conv_transpose(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
     if bias is not None:
         _check(ctx, bias, (filters,), "the bias")
     pads, extra, out_spatial = _transpose_pads(ctx, mode, spatial, kernel, strides, dilations, output_padding)
+    check_output(ctx, x, out_spatial)
     onnx_w = np.transpose(w, (dims + 1, dims, *range(dims)))
     y = to_channels_first(ctx, x.value, dims + 2, first)
     # A 1-D transposed convolution runs as a 2-D one of height 1 (TFLite has only the 2-D one).

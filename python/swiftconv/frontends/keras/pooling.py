@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import LayerContext, Tensor, as_tuple, layer
+from . import LayerContext, Tensor, layer
 from .convolution import (
     channels_first,
+    check_output,
     join_shape,
     padding_mode,
     spatial_of,
     spatial_rank,
     to_channels_first,
     to_channels_last,
+    window_args,
     window_attrs,
 )
 
@@ -35,14 +37,9 @@ def pool(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
     first = channels_first(ctx)
     spatial = spatial_of(ctx, x, dims, first)
     mode = padding_mode(ctx)
-    if ctx.config.get("pool_size") is None:
-        ctx.fail("pool_size is missing")
-    kernel = as_tuple(ctx.config["pool_size"], dims, "pool_size", ctx)
-    strides = ctx.config.get("strides")
-    strides = kernel if strides is None else as_tuple(strides, dims, "strides", ctx)
-    if min(kernel + strides) < 1:
-        ctx.fail(f"pool_size {kernel} and strides {strides} must be positive")
+    kernel, strides, _ = window_args(ctx, dims, "pool_size")
     attrs, out_spatial = window_attrs(mode, spatial, kernel, strides, (1,) * dims)
+    check_output(ctx, x, out_spatial)
     op = "MaxPool" if "Max" in ctx.class_name else "AveragePool"
     scale = None
     if op == "AveragePool":

@@ -13,8 +13,8 @@ import numbers
 
 import numpy as np
 
-from . import LayerContext, Tensor, as_tuple, layer
-from .convolution import channels_first, spatial_of, spatial_rank, to_channels_first, to_channels_last
+from . import LayerContext, Tensor, layer
+from .convolution import channels_first, ints, spatial_of, spatial_rank, to_channels_first, to_channels_last
 
 _INT64_MAX = 2**63 - 1
 
@@ -74,7 +74,11 @@ def reshape(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
 def permute(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
     (x,) = inputs
     dims = ctx.config.get("dims")
-    if not isinstance(dims, (list, tuple)) or sorted(dims) != list(range(1, x.rank)):
+    if (
+        not isinstance(dims, (list, tuple))
+        or not all(_is_int(d) for d in dims)
+        or sorted(dims) != list(range(1, x.rank))
+    ):
         ctx.fail(f"dims {dims!r} must be a permutation of 1..{x.rank - 1}")
     perm = [0, *(int(d) for d in dims)]
     return _plain(x, ctx.transpose(x.value, perm), [x.shape[p] for p in perm])
@@ -158,9 +162,7 @@ def cropping(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
         starts.append(a)
         ends.append(-b if b else _INT64_MAX)
         shape[axis] = None if n is None else n - a - b
-    y = ctx.node(
-        "Slice", [x.value, ctx.int64(starts, "starts"), ctx.int64(ends, "ends"), ctx.int64(axes, "axes")]
-    )
+    y = ctx.node("Slice", [x.value, ctx.int64(starts, "starts"), ctx.int64(ends, "ends"), ctx.int64(axes, "axes")])
     return _plain(x, y, shape)
 
 
@@ -191,25 +193,27 @@ def upsampling(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
     (x,) = inputs
     dims, axes = _axes_setup(ctx, x)
     first = axes[0] == 2
-    size = as_tuple(ctx.get("size", 2), dims, "size", ctx)
+    size = ints(ctx, ctx.get("size", 2), dims, "size")
     if min(size) < 1:
         ctx.fail(f"size {size} must be positive")
     interpolation = ctx.get("interpolation", "nearest") if dims == 2 else "nearest"
     if interpolation not in ("nearest", "bilinear"):
         ctx.fail(f"interpolation {interpolation!r} is not supported (nearest and bilinear are)")
     static = all(d is not None for d in x.shape)
-    if interpolation == "nearest" and (dims != 2 or not static):
-        value, shape = x.value, list(x.shape)
-        for axis, times in zip(axes, size):
-            value, shape = _repeat_axis(ctx, value, shape, axis, times)
-        return _plain(x, value, shape)
     shape = list(x.shape)
     for axis, times in zip(axes, size):
         shape[axis] = None if shape[axis] is None else shape[axis] * times
-    if not static:
-        # TFLite resizes only static shapes; with an unknown batch the bilinear interpolation
-        # is a constant matrix per axis, which needs only the spatial sizes.
-        return _plain(x, _bilinear_matmul(ctx, x, axes, size), shape)
+    # Resize where TFLite can lower it (a static shape); otherwise, where the sizes they need
+    # are known, a repeat per axis (nearest) or a constant matrix per axis (bilinear).
+    repeatable = all(d is not None for d in x.shape[axes[0] + 1 :])
+    if interpolation == "nearest" and (dims != 2 or (not static and repeatable)):
+        value = x.value
+        out_shape = list(x.shape)
+        for axis, times in zip(axes, size):
+            value, out_shape = _repeat_axis(ctx, value, out_shape, axis, times)
+        return _plain(x, value, out_shape)
+    if interpolation == "bilinear" and not static and not first and all(d is not None for d in x.shape[1:]):
+        return _plain(x, _bilinear_matmul(ctx, x, size), shape)
     # TensorFlow's resize with half-pixel centres; nearest at a whole scale is floor(i / s).
     attrs = (
         {"mode": "nearest", "coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"}
@@ -235,13 +239,10 @@ def _bilinear_weights(n: int, times: int) -> np.ndarray:
     return m.astype(np.float32)
 
 
-def _bilinear_matmul(ctx: LayerContext, x: Tensor, axes, size) -> str:
-    """Bilinear upsampling of a 4-D tensor with known spatial and channel sizes: MatMul by the
-    rows' matrix over the second spatial axis, then (its two trailing axes merged) the first."""
-    if any(x.shape[a] is None for a in range(1, 4)):
-        ctx.fail(f"bilinear upsampling needs the spatial and channel sizes, got shape {x.shape}")
-    if axes[0] != 1:
-        ctx.fail("bilinear upsampling with channels_first and an unknown batch is not supported")
+def _bilinear_matmul(ctx: LayerContext, x: Tensor, size) -> str:
+    """Bilinear upsampling of an NHWC tensor with known H, W and C: MatMul by the columns'
+    matrix over W, then (W and C merged) by the rows' matrix over H. TFLite resizes only
+    static shapes; this needs no batch size."""
     _, h, w, c = x.shape
     sh, sw = size
     y = ctx.node("MatMul", [ctx.constant(_bilinear_weights(w, sw), "columns"), x.value])  # [N, H, W', C]
