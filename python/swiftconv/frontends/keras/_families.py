@@ -2,3 +2,4 @@
 """The layer-family modules, imported for their @layer registrations (one line per family)."""
 
 from . import activations, core  # noqa: F401
+from . import embedding, recurrent  # noqa: F401
