@@ -387,9 +387,12 @@ extension ONNXToTFLiteRules {
             }
             var lengthsIndex: Int? = nil
             if let lengths {
+                // The lengths, and the step index as a float (counted along with i).
                 lengthsIndex = values.count
                 values.append(lengths)
                 types.append(.tensor(elementType: .float32, shape: [batchDim, .known(1)]))
+                values.append(l.cast(first, to: .float32))
+                types.append(.tensor(elementType: .float32, shape: []))
             }
             var yIndex: Int? = nil
             if p.isRead(0) {
@@ -413,7 +416,7 @@ extension ONNXToTFLiteRules {
                 var next = try cellStep(l, p, direction: d, constants, terms: stepTerms, h: v[hIndex], c: cIndex.map { v[$0] })
                 var stepOutput = next.h
                 if let lengthsIndex {
-                    let m = StepMask(l, lengths: v[lengthsIndex], step: l.cast(i, to: .float32))
+                    let m = StepMask(l, lengths: v[lengthsIndex], step: v[lengthsIndex + 1])
                     stepOutput = m.output(next.h)
                     next = (m.state(next.h, old: v[hIndex]), cIndex.flatMap { k in next.c.map { m.state($0, old: v[k]) } })
                 }
@@ -421,6 +424,11 @@ extension ONNXToTFLiteRules {
                 out[0] = l.emit(
                     "ADD", [i, l.int32s([reverse ? -1 : 1], shape: [])], attributes: [.string("fused_activation_function", "NONE")])
                 out[hIndex] = next.h
+                if let lengthsIndex {
+                    let stepF = l.floatConstant(Tensor(dtype: .float32, shape: [], values: [Float(reverse ? -1 : 1)]))
+                    out[lengthsIndex + 1] = l.emit(
+                        "ADD", [v[lengthsIndex + 1], stepF], attributes: [.string("fused_activation_function", "NONE")])
+                }
                 if let cIndex, let c = next.c { out[cIndex] = c }
                 if let yIndex {
                     var unit = [0, 0, 0]
@@ -455,10 +463,14 @@ extension ONNXToTFLiteRules {
         let m: String
         let keep: String
 
+        /// `lengths` [batch, 1] and `step` (a scalar) are whole numbers as floats: min(max(length -
+        /// step, 0), 1) is exactly 1 or 0, with no CAST (whose type a WHILE body cannot infer).
         init(_ l: ToTFLiteNode, lengths: String, step: String) {
             self.l = l
-            m = l.cast(l.emit("GREATER", [lengths, step]), to: .float32)
+            let zero = l.floatConstant(Tensor(dtype: .float32, shape: [], values: [Float(0)]))
             let one = l.floatConstant(Tensor(dtype: .float32, shape: [], values: [Float(1)]))
+            let left = l.emit("SUB", [lengths, step], attributes: [.string("fused_activation_function", "NONE")])
+            m = l.emit("MINIMUM", [l.emit("MAXIMUM", [left, zero]), one])
             keep = l.emit("SUB", [one, m], attributes: [.string("fused_activation_function", "NONE")])
         }
 

@@ -213,6 +213,13 @@ def _direction_outputs(ctx: LayerContext, y, yh, yc, d: int, dirs: int, units: i
     return seq, states
 
 
+def _last_step(ctx: LayerContext, seq: str, reverse: bool) -> str:
+    """The [N, U] output of a direction's last step from its [N, T, U] sequence (in time order):
+    Y_h's value, computed apart from it so that returning both the output and the state gives two
+    values (an output repeating another of dynamic shape does not go to TFLite)."""
+    return ctx.squeeze(ctx.node("Gather", [seq, ctx.int64([0 if reverse else -1], "last")], axis=1), [1])
+
+
 def _carry_masked(ctx: LayerContext, seq: str, last: str, mask: str) -> str:
     """Keras' output at masked steps without zero_output_for_mask: the last output again."""
     gap = ctx.node("Cast", [ctx.node("Not", [mask])], to=1)
@@ -239,6 +246,8 @@ def recurrent(ctx: LayerContext, inputs: list[Tensor]):
         elif mask is not None and not cfg.get("zero_output_for_mask", False):
             seq = _carry_masked(ctx, seq, finals[0], mask)
         first = Tensor(seq, (n, t, cell.units), np.float32, mask)
+    elif cfg.get("return_state", False) and mask is None:
+        first = Tensor(_last_step(ctx, seq, backwards), (n, cell.units), np.float32)
     else:
         first = Tensor(finals[0], (n, cell.units), np.float32)
     if not cfg.get("return_state", False):
@@ -293,6 +302,9 @@ def bidirectional(ctx: LayerContext, inputs: list[Tensor]):
     if sequences:
         parts = [h[0] for h in halves]
         shapes = [(n, t, c.units) for c in (fcell, bcell)]
+    elif fcfg.get("return_state", False) and mask is None:
+        parts = [_last_step(ctx, h[0], d == 1) for d, h in enumerate(halves)]
+        shapes = [(n, c.units) for c in (fcell, bcell)]
     else:
         parts = [h[1][0] for h in halves]
         shapes = [(n, c.units) for c in (fcell, bcell)]
