@@ -137,9 +137,11 @@ def _reduce(kind: str):
         axes = sorted({a % rank for a in axes})
         as_float = ctx.node("Cast", [ctx.node("Cast", [x.value], to=_ONNX_BOOL)], to=_ONNX_FLOAT)
         reduced = reduce_node(ctx, "ReduceMax" if kind == "any" else "ReduceMin", as_float, axes, keepdims)
-        shape = [1 if i in axes else d for i, d in enumerate(x.shape)] if keepdims else [
-            d for i, d in enumerate(x.shape) if i not in axes
-        ]
+        shape = (
+            [1 if i in axes else d for i, d in enumerate(x.shape)]
+            if keepdims
+            else [d for i, d in enumerate(x.shape) if i not in axes]
+        )
         return Tensor(ctx.node("Cast", [reduced], to=_ONNX_BOOL), tuple(shape), np.bool_)
 
     return convert

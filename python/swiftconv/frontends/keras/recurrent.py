@@ -236,7 +236,12 @@ def recurrent(ctx: LayerContext, inputs: list[Tensor]):
     backwards = bool(cfg.get("go_backwards", False))
     xt = ctx.transpose(x.value, (1, 0, 2))
     outs = _run(
-        ctx, [cell], xt, "reverse" if backwards else "forward", _sequence_lens(ctx, mask), _initial_states(ctx, cell, states)
+        ctx,
+        [cell],
+        xt,
+        "reverse" if backwards else "forward",
+        _sequence_lens(ctx, mask),
+        _initial_states(ctx, cell, states),
     )
     seq, finals = _direction_outputs(ctx, outs[0], outs[1], outs[2] if len(outs) > 2 else None, 0, 1, cell.units)
     n, t = x.shape[0], x.shape[1]
