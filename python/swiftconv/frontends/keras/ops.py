@@ -83,7 +83,7 @@ def _operands(ctx: LayerContext, count: int | None = None) -> list:
     return args
 
 
-def _elementwise(ctx: LayerContext, args: list, numeric: bool = True):
+def _elementwise(ctx: LayerContext, args: list, numeric: bool = True, broadcast: bool = True):
     """ONNX values of tensor-or-constant operands in one dtype (Keras' result type: a float
     constant with an integer tensor gives float32), with the broadcast shape."""
     tensors = [a for a in args if isinstance(a, Tensor)]
@@ -109,7 +109,7 @@ def _elementwise(ctx: LayerContext, args: list, numeric: bool = True):
             arr = np.asarray(a, dtype=dtype)
             values.append(ctx.constant(arr, "const", dtype=dtype))
             shapes.append(arr.shape)
-    return values, broadcast_shape(ctx, *shapes), dtype, tensors[0]
+    return values, broadcast_shape(ctx, *shapes) if broadcast else None, dtype, tensors[0]
 
 
 def _binary(op: str):
@@ -328,7 +328,7 @@ def reduction(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
 @layer("ops.Matmul")
 def matmul(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
     args = _operands(ctx, 2)
-    values, _, dtype, first = _elementwise(ctx, args)
+    values, _, dtype, first = _elementwise(ctx, args, broadcast=False)
     a, b = (tuple(a.shape) if isinstance(a, Tensor) else np.asarray(a).shape for a in args)
     if len(a) < 1 or len(b) < 1:
         ctx.fail("matmul of a scalar")
@@ -418,7 +418,7 @@ def concatenate(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
     if any(t.rank != rank for t in items):
         ctx.fail("concatenate() of tensors of different ranks")
     axis = axis_of(ctx, ctx.config.get("axis", 0), rank)
-    values, _, dtype, first = _elementwise(ctx, items, numeric=False)
+    values, _, dtype, first = _elementwise(ctx, items, numeric=False, broadcast=False)
     shape = list(broadcast_shape(ctx, *[t.shape[:axis] + (1,) + t.shape[axis + 1 :] for t in items]))
     sizes = [t.shape[axis] for t in items]
     shape[axis] = None if any(s is None for s in sizes) else sum(sizes)
