@@ -16,8 +16,17 @@ from . import LayerContext, Tensor, layer
 LARGE_NEGATIVE = -1e9
 
 
+# Names a live tf_keras model serializes for activations that are TensorFlow functions.
+_ALIASES = {"log_softmax_v2": "log_softmax", "softmax_v2": "softmax"}
+
+
 def activation_name(spec) -> str:
     """The activation's name from its config spelling: a string, or a serialized function."""
+    name = _spelled_name(spec)
+    return _ALIASES.get(name, name)
+
+
+def _spelled_name(spec) -> str:
     if spec is None:
         return "linear"
     if isinstance(spec, str):
