@@ -201,9 +201,7 @@ def prelu_layer(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
     (x,) = inputs
     (alpha,) = ctx.weights_count(1)
     alpha = np.asarray(alpha, np.float32)
-    if alpha.ndim != x.rank - 1 or any(
-        d is not None and a not in (1, d) for a, d in zip(alpha.shape, x.shape[1:])
-    ):
+    if alpha.ndim != x.rank - 1 or any(d is not None and a not in (1, d) for a, d in zip(alpha.shape, x.shape[1:])):
         ctx.fail(f"alpha of shape {alpha.shape} does not fit an input of shape {x.shape}")
     # relu(x) - alpha * relu(-x): PRelu with the slope broadcast over the batch.
     return x.like(ctx.node("PRelu", [x.value, ctx.constant(alpha, "alpha")]))

@@ -102,7 +102,9 @@ def layer_normalization(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
             ins.append(ctx.constant(beta.reshape(dims), "beta"))
         return x.like(ctx.node("LayerNormalization", ins, axis=axes[0], epsilon=eps))
     dev, var = _moments(ctx, x.value, axes)
-    inv = ctx.node("Div", [ctx.constant(1.0, "one"), ctx.node("Sqrt", [ctx.node("Add", [var, ctx.constant(eps, "eps")])])])
+    inv = ctx.node(
+        "Div", [ctx.constant(1.0, "one"), ctx.node("Sqrt", [ctx.node("Add", [var, ctx.constant(eps, "eps")])])]
+    )
     if rms:  # x * rsqrt(var + eps) * gamma: no centering
         y = ctx.node("Mul", [x.value, inv])
     else:
@@ -138,7 +140,9 @@ def group_normalization(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
     grouped = ctx.reshape(x.value, [0] * (x.rank - 1) + [groups, channels // groups])
     axes = [a for a in range(1, x.rank + 1) if a != x.rank - 1]
     dev, var = _moments(ctx, grouped, axes)
-    inv = ctx.node("Div", [ctx.constant(1.0, "one"), ctx.node("Sqrt", [ctx.node("Add", [var, ctx.constant(eps, "eps")])])])
+    inv = ctx.node(
+        "Div", [ctx.constant(1.0, "one"), ctx.node("Sqrt", [ctx.node("Add", [var, ctx.constant(eps, "eps")])])]
+    )
     y = ctx.node("Mul", [dev, inv])
     y = ctx.reshape(y, [0] * (x.rank - 1) + [channels])
     if scale:

@@ -173,11 +173,15 @@ def where(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
         ctx.fail("a constant condition is not supported")
     if cond.dtype is not np.bool_:
         cond = _cast(ctx, cond, np.bool_)
-    values, shape, dtype, _ = _elementwise(ctx, args[1:]) if any(isinstance(a, Tensor) for a in args[1:]) else (
-        None,
-        None,
-        None,
-        None,
+    values, shape, dtype, _ = (
+        _elementwise(ctx, args[1:])
+        if any(isinstance(a, Tensor) for a in args[1:])
+        else (
+            None,
+            None,
+            None,
+            None,
+        )
     )
     if values is None:
         ctx.fail("where() with two constant branches is not supported")
@@ -283,7 +287,8 @@ def composite_unary(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
             ctx.fail(f"clip bounds {lo!r}, {hi!r} must be numbers")
         dtype = x.dtype
         out = ctx.node(
-            "Clip", [v, ctx.constant(np.asarray(lo, dtype), "min", dtype), ctx.constant(np.asarray(hi, dtype), "max", dtype)]
+            "Clip",
+            [v, ctx.constant(np.asarray(lo, dtype), "min", dtype), ctx.constant(np.asarray(hi, dtype), "max", dtype)],
         )
     return x.like(out)
 
@@ -355,9 +360,7 @@ def reshape(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
     known = int(np.prod([d for d in newshape if d != -1]))
     if total is not None and (total % known if -1 in newshape else total != known):
         ctx.fail(f"cannot reshape {x.shape} to {tuple(newshape)}")
-    shape = tuple(
-        (None if total is None else total // known) if d == -1 else int(d) for d in newshape
-    )
+    shape = tuple((None if total is None else total // known) if d == -1 else int(d) for d in newshape)
     out = x.like(ctx.reshape(x.value, newshape), shape)
     return out if out.shape[:1] == x.shape[:1] else Tensor(out.value, shape, x.dtype)
 
@@ -366,6 +369,8 @@ def reshape(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
 def transpose(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
     x = _unary_input(ctx)
     axes = ctx.config.get("axes")
+    if axes is not None and not isinstance(axes, (list, tuple)):
+        ctx.fail(f"axes={axes!r} must be a list of axes")
     perm = list(range(x.rank))[::-1] if axes is None else [axis_of(ctx, a, x.rank) for a in axes]
     if sorted(perm) != list(range(x.rank)):
         ctx.fail(f"axes {axes!r} are not a permutation of {x.rank} axes")

@@ -3,8 +3,6 @@ Normalization ((x - mean) / max(sqrt(variance), epsilon), or its inverse)."""
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from . import LayerContext, Tensor, layer
@@ -70,6 +68,8 @@ def normalization(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
         variance = np.broadcast_to(variance.reshape(broadcast) if variance.size == size else variance, broadcast)
     except ValueError:
         ctx.fail(f"mean/variance of shapes {mean.shape}/{variance.shape} do not fit an input of shape {x.shape}")
+    if np.any(variance < 0):
+        ctx.fail("variance has negative entries")
     std = np.maximum(np.sqrt(variance.astype(np.float32)), np.float32(KERAS_EPSILON))
     m = ctx.constant(np.ascontiguousarray(mean, np.float32), "mean")
     s = ctx.constant(np.ascontiguousarray(std, np.float32), "std")
