@@ -76,6 +76,9 @@ def _set(class_name, **changes):
         ("norm_ln_last", _set("LayerNormalization", epsilon="tiny"), "epsilon"),
         ("norm_rescale", _set("Rescaling", scale=[1.0, 2.0]), "scale of shape"),
         ("norm_normalize", _set("Normalization", mean=[1.0, 2.0]), "do not fit"),
+        ("norm_normalize", _set("Normalization", variance=[1.0, -2.0, 1.0]), "negative"),
+        ("norm_center_crop", _set("CenterCrop", height=9), "smaller than"),
+        ("norm_rms", _set("RMSNormalization", axis=1), "scale of shape"),
         ("act_layers", _set("ReLU", max_value="six"), "max_value"),
         ("act_layers", _set("Softmax", axis=3), "out of range"),
         ("act_layers", _set("LeakyReLU", negative_slope=None), "negative_slope"),
@@ -107,7 +110,7 @@ HOSTILE = [None, "x", -7, 10**9, 2.5, [1, 2, 3], [], {"a": 1}, True]
 
 
 @pytest.mark.parametrize("stem", ["norm_bn_axis1", "norm_ln_two", "norm_gn_2d", "norm_unit", "norm_rescale_ch",
-                                  "norm_normalize", "act_layers", "act_prelu_shared", "merge_dot",
+                                  "norm_normalize", "norm_center_crop", "norm_rms_two", "act_layers", "act_prelu_shared", "merge_dot",
                                   "merge_elementwise", "ops_shapes", "ops_reduce", "ops_unary"])  # fmt: skip
 def test_hostile_config_values(tmp_path, stem):
     """Every config entry of every layer replaced by odd values: a result or a swiftconv error,
@@ -134,3 +137,10 @@ def test_hostile_config_values(tmp_path, stem):
                     crashes.append(f"{entry['class_name']}.{key}={value!r}: {type(exc).__name__}: {exc}")
                 cases += 1
     assert cases > 0 and not crashes, "\n".join(crashes)
+
+
+@pytest.mark.parametrize("opset", [18, 21])
+@pytest.mark.parametrize("path", fixtures("norm_") + fixtures("ops_") + fixtures("act_layers"), ids=lambda p: p.name)
+def test_newer_opsets(path, opset):
+    """ReduceMean/ReduceMax take their axes as an input from opset 18."""
+    check_onnx(path, model=sc.from_keras(str(path), opset=opset))

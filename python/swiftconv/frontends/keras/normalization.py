@@ -166,3 +166,20 @@ def unit_normalization(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
     # Keras 3: x * min(rsqrt(sum x^2), 1e12); tf_keras: l2_normalize with epsilon 1e-12.
     eps = 1e-12 if ctx.dialect == "tf_keras" else 1e-24
     return x.like(l2_normalize(ctx, x.value, axes, eps))
+
+
+@layer("RMSNormalization")
+def rms_normalization(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
+    """Keras 3: x * rsqrt(mean(x^2, axes) + epsilon) * scale."""
+    (x,) = inputs
+    axes = _axes(ctx, x.rank)
+    (scale,) = ctx.weights_count(1)
+    scale = np.asarray(scale, np.float32)
+    dims = _param_shape(ctx, x, axes)
+    if scale.size != math.prod(dims) or scale.ndim > x.rank:
+        ctx.fail(f"scale of shape {scale.shape} does not fit axes {axes} of an input of shape {x.shape}")
+    mean_square = reduce(ctx, "ReduceMean", ctx.node("Mul", [x.value, x.value]), axes)
+    root = ctx.node("Sqrt", [ctx.node("Add", [mean_square, ctx.constant(_epsilon(ctx, 1e-6), "eps")])])
+    y = ctx.node("Div", [x.value, root])
+    # Keras multiplies by the scale as stored (NumPy broadcasting from the right).
+    return x.like(ctx.node("Mul", [y, ctx.constant(scale, "scale")]))

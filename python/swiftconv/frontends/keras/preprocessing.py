@@ -3,6 +3,8 @@ Normalization ((x - mean) / max(sqrt(variance), epsilon), or its inverse)."""
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from . import LayerContext, Tensor, layer
@@ -76,3 +78,39 @@ def normalization(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
     if ctx.config.get("invert"):
         return x.like(ctx.node("Add", [ctx.node("Mul", [x.value, s]), m]))
     return x.like(ctx.node("Div", [ctx.node("Sub", [x.value, m]), s]))
+
+
+@layer("CenterCrop")
+def center_crop(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
+    """The central height x width window of images at least that large (Keras resizes smaller
+    images instead: not converted)."""
+    x = _float_input(ctx, inputs[0])
+    if x.rank != 4:
+        ctx.fail(f"an input of rank {x.rank}: only batches of images (rank 4) are supported")
+    size = []
+    for key in ("height", "width"):
+        v = ctx.config.get(key)
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
+            ctx.fail(f"{key}={v!r} must be a positive int")
+        size.append(int(v))
+    first = ctx.config.get("data_format") == "channels_first"
+    axes = [2, 3] if first else [1, 2]
+    starts = []
+    for axis, target in zip(axes, size):
+        have = x.shape[axis]
+        if have is None or have < target:
+            ctx.fail(f"an input of shape {x.shape} smaller than (or not known to fit) {size[0]}x{size[1]}")
+        starts.append((have - target) // 2)
+    out = ctx.node(
+        "Slice",
+        [
+            x.value,
+            ctx.int64(starts, "starts"),
+            ctx.int64([s + t for s, t in zip(starts, size)], "ends"),
+            ctx.int64(axes, "axes"),
+        ],
+    )
+    shape = list(x.shape)
+    for axis, target in zip(axes, size):
+        shape[axis] = target
+    return x.like(out, shape)
