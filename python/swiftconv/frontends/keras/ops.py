@@ -5,6 +5,7 @@ Reshape) and whose config holds its static arguments (axis, keepdims, newshape);
 written in the call (`x * 0.5`) come as plain values among the call's arguments. They
 register as 'ops.<Class>' (see `converter_key`).
 
+Keras 3 operations do not pass masks on (only layers do), so their results carry none.
 The mask operations (Equal, NotEqual, Any, All, logical ones) live with the recurrent layers.
 """
 
@@ -17,6 +18,20 @@ import numpy as np
 from ..._dtypes import code_of
 from . import LayerContext, Tensor, layer
 from .activations import axis_of, gelu, hard_sigmoid, relu, softmax
+
+
+def keras_op(*class_names):
+    """Registers a converter of Keras 3 operations ('ops.<class>'); its results drop masks."""
+
+    def register(fn):
+        def convert(ctx: LayerContext, inputs: list[Tensor]):
+            out = fn(ctx, inputs)
+            return Tensor(out.value, out.shape, out.dtype)
+
+        layer(*class_names)(convert)
+        return fn
+
+    return register
 
 
 def reduce(ctx: LayerContext, op: str, value: str, axes, keepdims: bool = True) -> str:
@@ -127,10 +142,10 @@ for _cls, _op in {
     "Maximum": "Max",
     "Minimum": "Min",
 }.items():
-    layer(f"ops.{_cls}")(_binary(_op))
+    keras_op(f"ops.{_cls}")(_binary(_op))
 
 
-@layer("ops.TrueDivide", "ops.Divide")
+@keras_op("ops.TrueDivide", "ops.Divide")
 def true_divide(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
     args = _operands(ctx, 2)
     # True division of integers gives floats.
@@ -146,7 +161,7 @@ def _cast(ctx: LayerContext, t: Tensor, dtype) -> Tensor:
     return t.like(ctx.node("Cast", [t.value], to=onnx_type(ctx, dtype)), dtype=dtype)
 
 
-@layer("ops.Power")
+@keras_op("ops.Power")
 def power(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
     args = _operands(ctx, 2)
     values, shape, dtype, first = _elementwise(ctx, args)
@@ -158,14 +173,14 @@ def power(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
     return first.like(ctx.node("Pow", values), shape, dtype)
 
 
-@layer("ops.Greater", "ops.GreaterEqual", "ops.Less", "ops.LessEqual")
+@keras_op("ops.Greater", "ops.GreaterEqual", "ops.Less", "ops.LessEqual")
 def compare(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
     op = {"Greater": "Greater", "GreaterEqual": "GreaterOrEqual", "Less": "Less", "LessEqual": "LessOrEqual"}
     values, shape, _, first = _elementwise(ctx, _operands(ctx, 2), numeric=False)
     return first.like(ctx.node(op[ctx.class_name], values), shape, np.bool_)
 
 
-@layer("ops.Where")
+@keras_op("ops.Where")
 def where(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
     args = _operands(ctx, 3)
     cond = args[0]
@@ -220,7 +235,7 @@ def _unary_input(ctx: LayerContext) -> Tensor:
     return x
 
 
-@layer(*(f"ops.{c}" for c in _UNARY))
+@keras_op(*(f"ops.{c}" for c in _UNARY))
 def unary(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
     x = _unary_input(ctx)
     if ctx.class_name not in ("Negative", "Absolute", "Abs", "Sign") and not np.issubdtype(x.dtype, np.floating):
@@ -228,7 +243,7 @@ def unary(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
     return x.like(ctx.node(_UNARY[ctx.class_name], [x.value]))
 
 
-@layer(
+@keras_op(
     "ops.Square",
     "ops.Rsqrt",
     "ops.Log1p",
@@ -309,7 +324,7 @@ def _axes(ctx: LayerContext, axis, rank: int) -> list[int] | None:
     return [axis_of(ctx, axis, rank)]
 
 
-@layer("ops.Mean", "ops.Sum", "ops.Max", "ops.Min", "ops.Prod")
+@keras_op("ops.Mean", "ops.Sum", "ops.Max", "ops.Min", "ops.Prod")
 def reduction(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
     x = _unary_input(ctx)
     if ctx.config.get("initial") is not None:
@@ -325,12 +340,10 @@ def reduction(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
         shape = tuple(1 if i in every else d for i, d in enumerate(x.shape))
     else:
         shape = tuple(d for i, d in enumerate(x.shape) if i not in every)
-    # The batch axis reduced away: the result no longer lines up with a [batch, time] mask.
-    result = x.like(out, shape)
-    return result if result.rank >= 2 and 0 not in every else Tensor(out, shape, x.dtype)
+    return x.like(out, shape)
 
 
-@layer("ops.Matmul")
+@keras_op("ops.Matmul")
 def matmul(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
     args = _operands(ctx, 2)
     values, _, dtype, first = _elementwise(ctx, args, broadcast=False)
@@ -344,7 +357,7 @@ def matmul(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
     return first.like(ctx.node("MatMul", values), shape, dtype)
 
 
-@layer("ops.Reshape")
+@keras_op("ops.Reshape")
 def reshape(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
     x = _unary_input(ctx)
     newshape = ctx.config.get("newshape", ctx.config.get("new_shape"))
@@ -361,11 +374,10 @@ def reshape(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
     if total is not None and (total % known if -1 in newshape else total != known):
         ctx.fail(f"cannot reshape {x.shape} to {tuple(newshape)}")
     shape = tuple((None if total is None else total // known) if d == -1 else int(d) for d in newshape)
-    out = x.like(ctx.reshape(x.value, newshape), shape)
-    return out if out.shape[:1] == x.shape[:1] else Tensor(out.value, shape, x.dtype)
+    return x.like(ctx.reshape(x.value, newshape), shape)
 
 
-@layer("ops.Transpose")
+@keras_op("ops.Transpose")
 def transpose(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
     x = _unary_input(ctx)
     axes = ctx.config.get("axes")
@@ -374,16 +386,10 @@ def transpose(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
     perm = list(range(x.rank))[::-1] if axes is None else [axis_of(ctx, a, x.rank) for a in axes]
     if sorted(perm) != list(range(x.rank)):
         ctx.fail(f"axes {axes!r} are not a permutation of {x.rank} axes")
-    out = Tensor(ctx.transpose(x.value, perm), tuple(x.shape[p] for p in perm), x.dtype)
-    return replace_mask(out, x if perm[0] == 0 and (x.rank < 2 or perm[1] == 1) else None)
+    return x.like(ctx.transpose(x.value, perm), tuple(x.shape[p] for p in perm))
 
 
-def replace_mask(out: Tensor, source: Tensor | None) -> Tensor:
-    """`out` carrying `source`'s mask (None: no mask)."""
-    return Tensor(out.value, out.shape, out.dtype, None if source is None else source.mask)
-
-
-@layer("ops.ExpandDims")
+@keras_op("ops.ExpandDims")
 def expand_dims(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
     x = _unary_input(ctx)
     axis = ctx.config.get("axis")
@@ -395,11 +401,10 @@ def expand_dims(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
     shape, it = [], iter(x.shape)
     for i in range(rank):
         shape.append(1 if i in axes else next(it))
-    out = Tensor(ctx.unsqueeze(x.value, axes), tuple(shape), x.dtype)
-    return replace_mask(out, x if 0 not in axes and 1 not in axes else None)
+    return x.like(ctx.unsqueeze(x.value, axes), shape)
 
 
-@layer("ops.Squeeze")
+@keras_op("ops.Squeeze")
 def squeeze(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
     x = _unary_input(ctx)
     axes = _axes(ctx, ctx.config.get("axis"), x.rank)
@@ -409,11 +414,10 @@ def squeeze(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
         if x.shape[a] != 1:
             ctx.fail(f"cannot squeeze axis {a} of shape {x.shape}")
     shape = tuple(d for i, d in enumerate(x.shape) if i not in axes)
-    out = Tensor(ctx.squeeze(x.value, axes), shape, x.dtype)
-    return replace_mask(out, x if 0 not in axes and 1 not in axes else None)
+    return x.like(ctx.squeeze(x.value, axes), shape)
 
 
-@layer("ops.Concatenate")
+@keras_op("ops.Concatenate")
 def concatenate(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
     args = list(ctx.args)
     items = args[0] if len(args) == 1 and isinstance(args[0], list) else args
@@ -430,7 +434,7 @@ def concatenate(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
     return Tensor(ctx.node("Concat", values, axis=axis), tuple(shape), dtype)
 
 
-@layer("ops.Cast")
+@keras_op("ops.Cast")
 def cast(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
     x = _unary_input(ctx)
     return _cast(ctx, x, _keras_dtype(ctx, ctx.config.get("dtype")))
