@@ -75,7 +75,11 @@ def relu(ctx: LayerContext, x: str, negative_slope=0.0, max_value=None, threshol
     threshold = float(threshold or 0.0)
     if slope != 0.0 and max_value is None and threshold == 0.0:
         return ctx.node("LeakyRelu", [x], alpha=slope)
-    if threshold == 0.0:
+    if threshold == 0.0 and max_value is not None and float(max_value) >= 0.0:
+        # One Clip (RELU6 for max_value 6), which TFLite fuses into the op before it.
+        pos = ctx.node("Clip", [x, ctx.constant(0.0, "zero"), ctx.constant(float(max_value), "max_value")])
+        max_value = None
+    elif threshold == 0.0:
         pos = ctx.node("Relu", [x])
     else:
         keep = ctx.node("Greater", [x, ctx.constant(threshold, "threshold")])

@@ -69,10 +69,31 @@ def batch_normalization(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
     eps = _epsilon(ctx, 1e-3)
     mul = np.asarray(gamma, np.float64) / np.sqrt(np.asarray(variance, np.float64) + eps)
     add = np.asarray(beta, np.float64) - np.asarray(mean, np.float64) * mul
+    if axes == [x.rank - 1] and x.rank >= 2 and x.shape[-1] is not None and np.size(mean) == x.shape[-1]:
+        return x.like(_channel_batch_norm(ctx, x, gamma, beta, mean, variance, eps))
     mul = _broadcast(ctx, mul * np.ones_like(np.asarray(mean, np.float64)), x, axes, "moving_variance")
     add = _broadcast(ctx, add * np.ones_like(np.asarray(mean, np.float64)), x, axes, "moving_mean")
     y = ctx.node("Mul", [x.value, ctx.constant(mul, "scale")])
     return x.like(ctx.node("Add", [y, ctx.constant(add, "shift")]))
+
+
+def _channel_batch_norm(ctx: LayerContext, x: Tensor, gamma, beta, mean, variance, eps) -> str:
+    """Batch norm over the last axis as ONNX BatchNormalization, channels-first between
+    Transposes: after a convolution the Transposes cancel and the optimizer folds the
+    statistics into the convolution's weights (as TFLiteConverter does), which a Mul and Add
+    in NHWC would block."""
+    c = x.shape[-1]
+
+    def vector(value, what):
+        return ctx.constant(np.broadcast_to(np.asarray(value, np.float32), (c,)).copy(), what)
+
+    params = [vector(gamma, "gamma"), vector(beta, "beta"), vector(mean, "moving_mean")]
+    params.append(vector(variance, "moving_variance"))
+    if x.rank == 2:
+        return ctx.node("BatchNormalization", [x.value, *params], epsilon=eps)
+    first = ctx.transpose(x.value, [0, x.rank - 1, *range(1, x.rank - 1)])
+    y = ctx.node("BatchNormalization", [first, *params], epsilon=eps)
+    return ctx.transpose(y, [0, *range(2, x.rank), 1])
 
 
 def _moments(ctx: LayerContext, value: str, axes: list[int]) -> tuple[str, str]:
