@@ -74,6 +74,10 @@ def run_tflite(content: bytes, inputs):
     results = []
     for make in (lambda: Interpreter(model_content=content), lambda: sc.Interpreter(model_content=content)):
         interp = make()
+        # A free batch dim is stored as 1 (shape_signature -1): resize to the stored batch.
+        for detail, x in zip(interp.get_input_details(), inputs):
+            if tuple(detail["shape"]) != np.shape(x):
+                interp.resize_tensor_input(detail["index"], list(np.shape(x)))
         interp.allocate_tensors()
         for detail, x in zip(interp.get_input_details(), inputs):
             interp.set_tensor(detail["index"], np.asarray(x, detail["dtype"]))
