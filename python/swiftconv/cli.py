@@ -87,9 +87,18 @@ def _calibration_samples(folder, input_names):
 
 def _convert(args):
     from . import convert as convert_fn
+    from .convert import _is_keras
     from .model import load
 
-    source = load(args.input)
+    started = time.perf_counter()
+    keras = _is_keras(args.input)
+    if keras:
+        # Keras -> ONNX once: the ONNX model is what is converted and --verify's reference.
+        from .frontends.keras import from_keras
+
+        source = from_keras(args.input, **({} if args.opset is None else {"opset": args.opset}))
+    else:
+        source = load(args.input)
     target = _target_format(args.output, args.to)
     dataset = None
     if args.calib is not None:
@@ -106,16 +115,19 @@ def _convert(args):
 
     elif args.quantize == "int8":
         raise _usage("--quantize int8 needs --calib DIR with representative inputs")
-    started = time.perf_counter()
-    converted = convert_fn(
-        source,
-        target,
-        args.output,
-        opset=args.opset,
-        quantize=args.quantize,
-        representative_dataset=dataset,
-        keep_layout=args.keep_layout,
-    )
+    if keras and target == "onnx" and args.quantize is None:
+        converted = source
+        converted.save(args.output)
+    else:
+        converted = convert_fn(
+            source,
+            target,
+            args.output,
+            opset=args.opset,
+            quantize=args.quantize,
+            representative_dataset=dataset,
+            keep_layout=args.keep_layout,
+        )
     elapsed = time.perf_counter() - started
     print(f"{args.input} -> {args.output} ({target}) in {elapsed:.2f} s")
     if args.verify:
@@ -296,7 +308,7 @@ def build_parser():
     check.set_defaults(run=_check)
 
     convert = commands.add_parser(
-        "convert", help="convert a model (ONNX <-> TFLite); the suffix of OUT names the format"
+        "convert", help="convert a model (ONNX <-> TFLite, Keras -> either); the suffix of OUT names the format"
     )
     convert.add_argument("input", metavar="IN")
     convert.add_argument("output", metavar="OUT")
