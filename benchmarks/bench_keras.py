@@ -92,7 +92,9 @@ def main(argv=None):
     paths = sorted(p for p in FIXTURES.glob("model_*") if p.suffix in (".keras", ".h5"))
     if args.models:
         paths = [p for p in paths if p.stem[len("model_") :] in args.models]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "python"), os.environ.get("PYTHONPATH")])))
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "python"), os.environ.get("PYTHONPATH")]))
+    )
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

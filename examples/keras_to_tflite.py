@@ -53,8 +53,10 @@ def main(argv=None):
         worst = float(np.max(np.abs(probs - want)))
         cos = float(np.sum(probs * want) / (np.linalg.norm(probs) * np.linalg.norm(want)))
         same_class = np.array_equal(probs.argmax(1), want.argmax(1))
-        print(f"{name}: {path.stat().st_size} bytes, max |p - keras| = {worst:.3g}, cosine {cos:.6f}, "
-              f"same classes: {same_class}")
+        print(
+            f"{name}: {path.stat().st_size} bytes, max |p - keras| = {worst:.3g}, cosine {cos:.6f}, "
+            f"same classes: {same_class}"
+        )
         if (quantize is None and worst > 1e-5) or (quantize and cos < 0.999) or not same_class:
             failures.append(name)
     if failures:

@@ -88,7 +88,7 @@ def test_cnn_tflite_is_nhwc_without_transpose(stem):
     assert "TRANSPOSE" not in ops, ops
     assert "CONV_2D" in ops and "DEPTHWISE_CONV_2D" in ops, ops
     # TFLiteConverter's model of the same architecture has as many convolutions.
-    theirs = litert_ops((FIXTURES.parent / "tflite" / f"{stem[len('model_'):]}_float32.tflite").read_bytes())
+    theirs = litert_ops((FIXTURES.parent / "tflite" / f"{stem[len('model_') :]}_float32.tflite").read_bytes())
     for op in ("CONV_2D", "DEPTHWISE_CONV_2D"):
         assert ops.count(op) == theirs.count(op), (op, ops.count(op), theirs.count(op))
 
