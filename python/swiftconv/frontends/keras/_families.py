@@ -2,3 +2,5 @@
 """The layer-family modules, imported for their @layer registrations (one line per family)."""
 
 from . import activations, core  # noqa: F401
+from . import attention  # noqa: F401
+from . import convolution, pooling, reshaping  # noqa: F401

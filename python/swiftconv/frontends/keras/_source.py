@@ -57,6 +57,45 @@ def snake_case(name: str) -> str:
     return name
 
 
+# Bound on the JSON nesting of a config: real ones are ~12 levels deep plus ~5 per nested model;
+# a hostile one must not drive the (recursive) walker past Python's recursion limit.
+MAX_CONFIG_DEPTH = 400
+
+
+def load_config(raw, origin: str):
+    """The parsed JSON config; ModelFormatError for bytes that are not JSON or nest too deeply."""
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, (bytes, bytearray)) else str(raw)
+        config = json.loads(text)
+    except RecursionError:
+        raise ModelFormatError(f"[from_keras] {origin}: the model config nests too deeply") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise ModelFormatError(f"[from_keras] {origin}: the model config is not JSON ({exc})") from None
+    stack = [(config, 1)]
+    while stack:  # iterative: the depth check itself must not recurse
+        value, depth = stack.pop()
+        if depth > MAX_CONFIG_DEPTH:
+            raise ModelFormatError(f"[from_keras] {origin}: the model config nests past {MAX_CONFIG_DEPTH} levels")
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+    return config
+
+
+def _dataset(h5py, node, where: str) -> np.ndarray:
+    """An HDF5 dataset's array; ModelFormatError when the entry is a group or unreadable."""
+    if not isinstance(node, h5py.Dataset):
+        raise ModelFormatError(f"[from_keras] weights entry {where} is not an array")
+    try:
+        array = np.asarray(node)
+    except (OSError, TypeError, ValueError) as exc:
+        raise ModelFormatError(f"[from_keras] weights entry {where} cannot be read: {exc}") from None
+    if array.dtype.kind not in "fiub":
+        raise ModelFormatError(f"[from_keras] weights entry {where} holds {array.dtype}, not numbers")
+    return array
+
+
 def _h5py():
     try:
         import h5py
@@ -99,13 +138,13 @@ class Keras3File(KerasSource):
         except (zipfile.BadZipFile, OSError) as exc:
             raise ModelFormatError(f"[from_keras] {path} is not a .keras archive: {exc}") from exc
         with archive:
-            self.config = json.loads(_read_member(archive, "config.json", path))
+            self.config = load_config(_read_member(archive, "config.json", path), path)
             weights = _read_member(archive, "model.weights.h5", path, optional=True)
         self._file = None
         if weights is not None:
             try:
                 self._file = _h5py().File(io.BytesIO(weights), "r")
-            except OSError as exc:
+            except (OSError, ValueError) as exc:
                 raise ModelFormatError(f"[from_keras] {path}: model.weights.h5 is not HDF5: {exc}") from exc
 
     def weights(self, path, class_name):
@@ -117,6 +156,8 @@ class Keras3File(KerasSource):
             if key not in group:
                 return []  # a layer without variables may have no group at all
             group = group[key]
+            if not isinstance(group, _h5py().Group):
+                raise ModelFormatError(f"[from_keras] {self.origin}: weights entry {group.name} is not a group")
         return _flatten_group(group, class_name)
 
     def close(self):
@@ -142,14 +183,17 @@ def _read_member(archive, name, path, optional=False):
 
 def _flatten_group(group, class_name) -> list[np.ndarray]:
     """A Keras 3 layer group's arrays: its own `vars/0..n`, then its sublayers' (get_weights order)."""
+    h5py = _h5py()
     out = []
     if "vars" in group:
         own = group["vars"]
+        if not isinstance(own, h5py.Group):
+            raise ModelFormatError(f"[from_keras] weights entry {own.name} is not a group")
         for i in range(len(own)):
             if str(i) not in own:
                 raise ModelFormatError(f"[from_keras] weights group {group.name}/vars has no variable {i}")
-            out.append(np.asarray(own[str(i)]))
-    children = [k for k in group.keys() if k != "vars" and hasattr(group[k], "keys")]
+            out.append(_dataset(h5py, own[str(i)], f"{group.name}/vars/{i}"))
+    children = [k for k in group.keys() if k != "vars" and isinstance(group[k], h5py.Group)]
     first = [k for k in CHILD_ORDER.get(class_name, ()) if k in children]
     for key in first + sorted(k for k in children if k not in first):
         child = group[key]
@@ -174,24 +218,30 @@ class LegacyH5File(KerasSource):
             self._file = h5py.File(path, "r")
         except FileNotFoundError as exc:
             raise SwiftconvIOError(f"[from_keras] no such file: {path}") from exc
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             raise ModelFormatError(f"[from_keras] {path} is not an HDF5 file: {exc}") from exc
-        raw = self._file.attrs.get("model_config")
-        if raw is None:
+        try:
+            raw = self._file.attrs.get("model_config")
+            if raw is None:
+                raise ModelFormatError(
+                    f"[from_keras] {path} has no model_config: a weights-only .h5 cannot be converted without its model"
+                )
+            self.config = load_config(raw, path)
+        except BaseException:
             self._file.close()
-            raise ModelFormatError(
-                f"[from_keras] {path} has no model_config: a weights-only .h5 cannot be converted without its model"
-            )
-        self.config = json.loads(_decode(raw))
+            raise
         version = _decode(self._file.attrs.get("keras_version", "2"))
         self.dialect = "keras3" if version.split(".")[0].isdigit() and int(version.split(".")[0]) >= 3 else "tf_keras"
         self._weights = self._file["model_weights"] if "model_weights" in self._file else self._file
 
     def weights(self, path, class_name):
+        h5py = _h5py()
         top = path[0].name
         if top not in self._weights:
             return []
         group = self._weights[top]
+        if not isinstance(group, h5py.Group):
+            raise ModelFormatError(f"[from_keras] {self.origin}: weights entry {group.name} is not a group")
         names = [_decode(n) for n in group.attrs.get("weight_names", [])]
         if len(path) > 1:
             # Inside a nested model every variable is named '<inner layer>/<variable>'.
@@ -201,7 +251,7 @@ class LegacyH5File(KerasSource):
         for n in names:
             if n not in group:
                 raise ModelFormatError(f"[from_keras] {self.origin}: weight {n} of layer {top} is missing")
-            out.append(np.asarray(group[n]))
+            out.append(_dataset(h5py, group[n], f"{top}/{n}"))
         return out
 
     def close(self):
@@ -219,7 +269,7 @@ class LiveModel(KerasSource):
         major = version.split(".")[0]
         self.dialect = "keras3" if not major.isdigit() or int(major) >= 3 else "tf_keras"
         try:
-            self.config = json.loads(model.to_json())
+            self.config = load_config(model.to_json(), self.origin)
         except NotImplementedError as exc:
             raise ConversionError(
                 f"[from_keras] {self.origin} is a subclassed model without get_config(): Keras cannot give its "

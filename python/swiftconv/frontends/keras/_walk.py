@@ -14,7 +14,7 @@ import numbers
 
 import numpy as np
 
-from ...errors import ConversionError, InvalidArgument, ModelFormatError, UnsupportedOp
+from ...errors import ConversionError, InvalidArgument, ModelFormatError, SwiftconvError, UnsupportedOp
 from . import LayerContext, Tensor
 from ._source import LayerRef, snake_case
 
@@ -85,18 +85,23 @@ def collect_unsupported(cfg: dict, converters, opaque, depth=0) -> list[str]:
 
 def _unsupported_entry(entry, converters, opaque, depth) -> list[str]:
     cls = str(entry.get("class_name"))
-    name = entry.get("name") or (entry.get("config") or {}).get("name") or "?"
+    cfg = entry.get("config")
+    name = entry.get("name") or (cfg.get("name") if isinstance(cfg, dict) else None) or "?"
     if _is_model(entry):
         return collect_unsupported(entry["config"], converters, opaque, depth + 1)
     module = entry.get("module")
+    registered = entry.get("registered_name")
     if cls in opaque:
         return [f"{cls} '{name}' ({opaque[cls]})"]
     if isinstance(module, str) and not module.startswith("keras"):
         return [f"{cls} '{name}' (a custom layer from module {module})"]
+    if isinstance(registered, str) and ">" in registered and not registered.startswith("keras"):
+        # Keras 3 writes module None for a class registered with register_keras_serializable.
+        return [f"{cls} '{name}' (a custom layer registered as {registered})"]
     if converter_key(entry) not in converters and cls != "InputLayer":
         what = "Keras operation" if converter_key(entry) != cls else "layer class"
         return [f"{cls} '{name}' (no converter for this {what})"]
-    inner = (entry.get("config") or {}).get("layer")
+    inner = cfg.get("layer") if isinstance(cfg, dict) else None
     if isinstance(inner, dict) and "class_name" in inner:  # Bidirectional, TimeDistributed
         return _unsupported_entry(inner, converters, opaque, depth + 1)
     return []
@@ -119,10 +124,12 @@ def _dtype(spec) -> type:
 
 def _input_shape(cfg: dict) -> list:
     shape = cfg.get("batch_shape") or cfg.get("batch_input_shape")
-    if shape is None:
-        shape = [None, *cfg.get("shape", [])] if cfg.get("shape") is not None else None
-    if shape is None:
+    if shape is None and isinstance(cfg.get("shape"), list):
+        shape = [None, *cfg["shape"]]
+    if not isinstance(shape, list):
         raise ModelFormatError(f"[from_keras] input '{cfg.get('name')}' has no shape")
+    if not all(d is None or (isinstance(d, numbers.Integral) and not isinstance(d, bool) and d >= 0) for d in shape):
+        raise ModelFormatError(f"[from_keras] input '{cfg.get('name')}' has a bad shape {shape!r}")
     return [None if d is None else int(d) for d in shape]
 
 
@@ -214,7 +221,10 @@ class _Walker:
                 tensors[key] = inputs[i]
             else:
                 signature = self.signatures[i] if self.signatures else None
-                tensors[key] = self._graph_input(by_name[key[0]][0]["config"], signature)
+                input_cfg = by_name[key[0]][0].get("config")
+                if not isinstance(input_cfg, dict):
+                    raise ModelFormatError(f"[from_keras] input layer '{key[0]}' has no config")
+                tensors[key] = self._graph_input(input_cfg, signature)
                 self.model_inputs.append(tensors[key])
         # Calls in config order, each once its inputs exist (a shared layer's later calls may
         # read tensors of layers listed after it).
@@ -232,7 +242,8 @@ class _Walker:
             rest = []
             for entry, ref, index, node in pending:
                 args, kwargs = self._node_args(node, dialect, ref.name)
-                needed = _tensor_refs(args) + _tensor_refs(kwargs)
+                where = f"layer '{ref.name}'"
+                needed = _tensor_refs(args, where) + _tensor_refs(kwargs, where)
                 if not all(k in tensors for k in needed):
                     rest.append((entry, ref, index, node))
                     continue
@@ -278,12 +289,15 @@ class _Walker:
 
     def _call(self, entry, ref, path, inputs, kwargs, dialect, depth, args=None) -> list[Tensor]:
         here = path + (ref,)
+        self.current = here
         if _is_model(entry):
             return self.model(entry, inputs, here, depth + 1)
         fn = self.converters.get(converter_key(entry))
         if fn is None:  # collect_unsupported has listed these already
             raise UnsupportedOp(f"[from_keras] no converter for layer '{ref.name}' ({ref.class_name})")
         cfg = entry.get("config") or {}
+        if not isinstance(cfg, dict):
+            raise ModelFormatError(f"[from_keras] layer '{ref.name}' ({ref.class_name}): its config is not an object")
         ctx = LayerContext(
             builder=self.builder,
             opset=self.opset,
@@ -324,16 +338,17 @@ def _legacy_kwarg(value):
     return value
 
 
-def _tensor_refs(obj) -> list[tuple]:
+def _tensor_refs(obj, where="inbound node") -> list[tuple]:
     """The tensor references in a call's (nested) arguments, in order."""
     if isinstance(obj, _LegacyRef):
         return [obj.key]
     if isinstance(obj, dict):
         if obj.get("class_name") == "__keras_tensor__":
-            return [_history((obj.get("config") or {}).get("keras_history"), "inbound node")]
-        return [k for v in obj.values() for k in _tensor_refs(v)]
+            cfg = obj.get("config")
+            return [_history(cfg.get("keras_history") if isinstance(cfg, dict) else None, where)]
+        return [k for v in obj.values() for k in _tensor_refs(v, where)]
     if isinstance(obj, (list, tuple)):
-        return [k for v in obj for k in _tensor_refs(v)]
+        return [k for v in obj for k in _tensor_refs(v, where)]
     return []
 
 
@@ -361,7 +376,7 @@ def _signatures(input_signature, count):
             f"[from_keras] input_signature has {len(input_signature)} entries, the model {count} inputs"
         )
     out = []
-    for spec in input_signature:
+    for k, spec in enumerate(input_signature):
         dtype = np.float32
         if hasattr(spec, "shape") and not isinstance(spec, (list, tuple, np.ndarray)):
             shape = spec.shape
@@ -370,33 +385,68 @@ def _signatures(input_signature, count):
             shape, dtype = spec
         else:
             shape = spec
-        shape = list(getattr(shape, "as_list", lambda: shape)())
-        if not all(d is None or (isinstance(d, numbers.Integral) and d >= 0) for d in shape):
-            raise InvalidArgument(f"[from_keras] input_signature shape {shape!r} must be ints or None")
+        as_list = getattr(shape, "as_list", None)  # tf.TensorShape
+        shape = as_list() if callable(as_list) else shape
+        if not isinstance(shape, (list, tuple)) or not all(
+            d is None or (isinstance(d, numbers.Integral) and not isinstance(d, bool) and d >= 0) for d in shape
+        ):
+            raise InvalidArgument(
+                f"[from_keras] input_signature[{k}]: expected a shape (ints or None), a (shape, dtype) pair or a "
+                f"TensorSpec, got {spec!r}"
+            )
         dtype = getattr(dtype, "as_numpy_dtype", dtype)
-        out.append(([None if d is None else int(d) for d in shape], np.dtype(getattr(dtype, "name", dtype)).type))
+        try:
+            dtype = np.dtype(getattr(dtype, "name", dtype)).type
+        except TypeError:
+            raise InvalidArgument(f"[from_keras] input_signature[{k}]: {dtype!r} is not a dtype") from None
+        out.append(([None if d is None else int(d) for d in shape], dtype))
     return out
 
 
 def _count_inputs(model_cfg: dict) -> int:
     if model_cfg.get("class_name") == "Sequential":
         return 1
+    if "input_layers" not in model_cfg["config"]:
+        raise ModelFormatError("[from_keras] the functional model's config has no input_layers")
     return len(_endpoints(model_cfg["config"].get("input_layers", []), "input_layers"))
 
 
 def build_graph(source, builder, opset, input_signature, converters, opaque):
     """Fills `builder` with the source's model: inputs, layers, outputs."""
+    walker = _Walker(source, builder, opset, converters)
+    walker.current = ()
+    try:
+        _build(walker, input_signature, opaque)
+    except SwiftconvError:
+        raise
+    except (KeyError, IndexError, TypeError, AttributeError, ValueError, RecursionError) as exc:
+        # A config or weights file shaped in a way no check foresaw: still a swiftconv error,
+        # naming the layer being converted.
+        where = "/".join(r.name for r in walker.current)
+        raise ModelFormatError(
+            f"[from_keras] {source.origin}: malformed model"
+            + (f" at layer '{where}'" if where else "")
+            + f" ({type(exc).__name__}: {exc})"
+        ) from exc
+
+
+def _build(walker, input_signature, opaque):
+    source, builder, converters = walker.source, walker.builder, walker.converters
     entry = source.config
-    if not isinstance(entry, dict) or not _is_model(entry):
-        cls = entry.get("class_name") if isinstance(entry, dict) else type(entry).__name__
+    if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict):
+        raise ModelFormatError(
+            f"[from_keras] {source.origin}: the config is not a Keras model's (no class_name/config)"
+        )
+    if not _is_model(entry):
+        cls = entry.get("class_name")
         raise ConversionError(
-            f"[from_keras] {source.origin}: a {cls} config has no functional graph (subclassed models convert "
-            "only when get_config() describes their layers)"
+            f"[from_keras] {source.origin}: a {cls} config has no functional graph: a subclassed model whose "
+            "get_config() does not describe its layers cannot be converted; build it with the functional API or "
+            "keras.Sequential"
         )
     missing = collect_unsupported(entry["config"], converters, opaque) if "layers" in entry["config"] else []
     if missing:
         raise UnsupportedOp(f"[from_keras] {len(missing)} unsupported layer(s): " + "; ".join(missing))
-    walker = _Walker(source, builder, opset, converters)
     walker.signatures = _signatures(input_signature, _count_inputs(entry))
     walker.model_inputs = []
     outputs = walker.model(entry, None, ())
