@@ -523,6 +523,67 @@ def test_dynamic_update_slice_matches_litert(dtype):
         _ours(content, {"x": x, "u": np.zeros((5, 5, 2), dtype), "s": np.zeros(3, np.int32)}, ["y"])
 
 
+# sequence_lens: each step's update masked by step < length
+
+
+def _with_lengths(model_bytes, batch):
+    """The model with sequence_lens read from a graph input 'lens' (int32 [batch])."""
+    model = onnx.load_from_string(model_bytes)
+    model.graph.input.append(helper.make_tensor_value_info("lens", TensorProto.INT32, [batch]))
+    node = model.graph.node[0]
+    inputs = list(node.input) + [""] * max(0, 5 - len(node.input))
+    inputs[4] = "lens"
+    del node.input[:]
+    node.input.extend(inputs)
+    return model.SerializeToString()
+
+
+SEQUENCE_LENS = {
+    "LSTM": {"outputs": ("Y", "Y_h", "Y_c")},
+    "LSTM_initial_states": {"initial_states": "input", "outputs": ("Y", "Y_h", "Y_c")},
+    "GRU": {},
+    "GRU_linear_before_reset": {"linear_before_reset": 1, "initial_states": "input"},
+    "RNN": {},
+}
+
+
+@pytest.mark.parametrize("seq", [6, None], ids=["unrolled", "while"])
+@pytest.mark.parametrize("direction", ["forward", "reverse", "bidirectional"])
+@pytest.mark.parametrize("variant", sorted(SEQUENCE_LENS))
+def test_sequence_lens(variant, direction, seq):
+    """Rows shorter than the sequence (ONNX: steps past a row's length are skipped, Y is zero
+    there, Y_h/Y_c are the state at its last step; reverse starts at that step), unrolled over
+    a static sequence and in the WHILE loop over a dynamic one, against onnxruntime."""
+    op = variant.split("_")[0]
+    model = _with_lengths(_recurrent_model(op, seq=seq, batch=3, direction=direction, **SEQUENCE_LENS[variant]), 3)
+    feeds = _feeds(model, 6, 3)
+    feeds["lens"] = np.array([6, 2, 4], np.int32)
+    content = sc.convert(model, "tflite").to_bytes()
+    names, want = _onnxruntime(model, feeds)
+    got, ops = _litert(content, feeds, names)
+    mine = _ours(content, feeds, names)
+    assert "UNIDIRECTIONAL_SEQUENCE_LSTM" not in ops
+    assert ("WHILE" in ops) == (seq is None)
+    y = want[0]
+    assert np.all(y[2:, :, 1] == 0) and np.std(y) > 0.01  # the padding is zero in onnxruntime
+    for name, w, g, m in zip(names, want, got, mine):
+        np.testing.assert_allclose(g, w, atol=TOLERANCE, rtol=0, err_msg=f"LiteRT {name}")
+        np.testing.assert_allclose(m, w, atol=TOLERANCE, rtol=0, err_msg=f"sc.Interpreter {name}")
+
+
+def test_full_constant_sequence_lens_keeps_sequence_lstm():
+    """sequence_lens equal to the static length everywhere is no mask: still the sequence op."""
+    model = onnx.load_from_string(_recurrent_model("LSTM", seq=5, batch=2))
+    model.graph.initializer.append(numpy_helper.from_array(np.array([5, 5], np.int32), "lens"))
+    node = model.graph.node[0]
+    inputs = list(node.input) + [""] * max(0, 5 - len(node.input))
+    inputs[4] = "lens"
+    del node.input[:]
+    node.input.extend(inputs)
+    ops = _check(model.SerializeToString())
+    assert ops.count("UNIDIRECTIONAL_SEQUENCE_LSTM") == 1
+
+
 # What cannot be lowered is reported
 
 
@@ -530,16 +591,6 @@ def _conversion_error(model):
     with pytest.raises(sc.ConversionError) as e:
         sc.convert(model, "tflite")
     return str(e.value)
-
-
-def test_dynamic_sequence_lens_is_reported():
-    """sequence_lens is lowered only when it is the full static length."""
-    model = onnx.load_from_string(_recurrent_model("GRU", seq=None, initial_states="input"))
-    model.graph.input.append(helper.make_tensor_value_info("lens", TensorProto.INT32, [2]))
-    node = model.graph.node[0]
-    node.input[4] = "lens"
-    message = _conversion_error(model.SerializeToString())
-    assert "gru_node" in message and "sequence_lens" in message
 
 
 def test_unsupported_activation_is_reported():

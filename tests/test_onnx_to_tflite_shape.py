@@ -545,3 +545,22 @@ def test_lstm_classifier_zero_state_subgraph():
         {"tokens": np.random.default_rng(5).integers(0, 1000, (3, 11))},
     )
     assert "FILL" in _ops(content)
+
+
+@pytest.mark.parametrize("shape", [["N", 3], ["N", "M", 3]], ids=["one_free_dim", "two_free_dims"])
+def test_output_repeating_a_value_of_dynamic_shape(shape):
+    """A graph output that is another value under a second name (Identity), with free dims:
+    a RESHAPE by -1 (one free dim) or by the value's SHAPE (more) copies it."""
+    nodes = [
+        helper.make_node("Relu", ["x"], ["r"]),
+        helper.make_node("Identity", ["r"], ["a"]),
+        helper.make_node("Neg", ["r"], ["b"]),
+    ]
+    model = make_onnx(
+        nodes,
+        [("x", TensorProto.FLOAT, shape)],
+        [(n, TensorProto.FLOAT, shape) for n in ("a", "b", "r")],
+        opset=13,
+    )
+    dims = [2, 3] if len(shape) == 2 else [2, 4, 3]
+    check_conversion(model, {"x": _rand(*dims)}, {"x": _rand(*[d + 1 for d in dims[:-1]], 3, seed=1)})

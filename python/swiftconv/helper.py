@@ -180,6 +180,14 @@ def _attribute(name, value):
         items = list(value)
         if not items:
             raise InvalidArgument(f"[make_node] attribute '{name}': an empty list has no kind")
+        # Plain Python numbers first, checked in C: a tree ensemble has lists of 10^5 entries.
+        kinds = set(map(type, items))
+        if kinds <= {int}:
+            return "ints", items
+        if kinds <= {float}:
+            return "floats", items
+        if kinds <= {str}:
+            return "strings", [v.encode("utf-8") for v in items]
         if all(isinstance(v, (bool, numbers.Integral)) for v in items):
             return "ints", [int(v) for v in items]
         if all(isinstance(v, numbers.Real) for v in items):

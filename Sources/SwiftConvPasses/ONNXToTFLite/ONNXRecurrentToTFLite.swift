@@ -13,6 +13,13 @@ import SwiftConvIR
 /// UNIDIRECTIONAL_SEQUENCE_RNN), computes the cell with FULLY_CONNECTED, LOGISTIC/TANH/RELU,
 /// MUL and ADD per step: unrolled over a static sequence of up to `maxUnrolledSteps`, in a
 /// WHILE loop (one per direction) over a longer or dynamic one. Both share `cellStep`.
+///
+/// sequence_lens (ONNX: a row's steps at and past its length are skipped, the state carried and
+/// Y zero there; a reverse direction starts at the row's last valid step) masks each step's
+/// update: with m = (t < length) as 0/1, h = m * h' + (1 - m) * h and Y_t = m * h'. A reverse
+/// direction running from the last step then leaves the state at its initial value through the
+/// padding, which is ONNX's result. UNIDIRECTIONAL_SEQUENCE_LSTM takes no lengths, so a masked
+/// LSTM goes the per-step way.
 extension ONNXToTFLiteRules {
     static let recurrent: [String: ToTFLiteRule] = [
         "LSTM": { l in try lowerRecurrent(l, RecurrentLayer(l, cell: .lstm)) },
@@ -33,6 +40,7 @@ extension ONNXToTFLiteRules {
                 whyNotSequenceOp.append("activations other than Sigmoid, Tanh, Tanh")
             }
             if p.isRead(2) { whyNotSequenceOp.append("Y_c is read (TFLite's LSTM does not output its cell state)") }
+            if p.hasSequenceLens { whyNotSequenceOp.append("sequence_lens (TFLite's LSTM runs every step)") }
         }
         if whyNotSequenceOp.isEmpty { return try sequenceLSTM(l, p) }
         if let steps = p.steps {
@@ -285,6 +293,7 @@ extension ONNXToTFLiteRules {
         var finalC: [String] = []
         let initialH = try p.zeroInitialH ? nil : initialStates(l, p, input: 5)
         let initialC = try p.cell != .lstm || p.zeroInitialC ? nil : initialStates(l, p, input: 6)
+        let lengths = try p.hasSequenceLens ? sequenceLengths(l) : nil
         for d in 0..<p.directions.count {
             // Each gate's input terms of every step: the sequence's FULLY_CONNECTED, unpacked.
             let terms = (0..<p.cell.gates).map { g -> [String] in
@@ -299,9 +308,17 @@ extension ONNXToTFLiteRules {
             let order = p.directions[d] == .reverse ? Array((0..<steps).reversed()) : Array(0..<steps)
             for t in order {
                 let next = try cellStep(l, p, direction: d, constants, terms: terms.map { $0[t] }, h: h, c: c)
-                h = next.h
-                c = next.c
-                sequence[t] = next.h
+                if let lengths {
+                    let step = l.floatConstant(Tensor(dtype: .float32, shape: [], values: [Float(t)]))
+                    let m = StepMask(l, lengths: lengths, step: step)
+                    sequence[t] = m.output(next.h)
+                    h = m.state(next.h, old: h)
+                    c = next.c.map { m.state($0, old: c) }
+                } else {
+                    h = next.h
+                    c = next.c
+                    sequence[t] = next.h
+                }
             }
             if p.isRead(0) { outputs.append(stack(l, sequence, axis: p.timeAxis)) }
             finalH.append(h ?? "")
@@ -343,6 +360,7 @@ extension ONNXToTFLiteRules {
         let zero = l.floatConstant(Tensor(dtype: .float32, shape: [], values: [Float(0)]))
         let initialH = try p.zeroInitialH ? nil : initialStates(l, p, input: 5)
         let initialC = try p.cell != .lstm || p.zeroInitialC ? nil : initialStates(l, p, input: 6)
+        let lengths = try p.hasSequenceLens ? sequenceLengths(l) : nil
 
         var outputs: [String] = []
         var finalH: [String] = []
@@ -367,6 +385,15 @@ extension ONNXToTFLiteRules {
                 values.append(initialC?[d] ?? l.emit("FILL", [stateDims, zero]))
                 types.append(stateType)
             }
+            var lengthsIndex: Int? = nil
+            if let lengths {
+                // The lengths, and the step index as a float (counted along with i).
+                lengthsIndex = values.count
+                values.append(lengths)
+                types.append(.tensor(elementType: .float32, shape: [batchDim, .known(1)]))
+                values.append(l.cast(first, to: .float32))
+                types.append(.tensor(elementType: .float32, shape: []))
+            }
             var yIndex: Int? = nil
             if p.isRead(0) {
                 yIndex = values.count
@@ -386,17 +413,28 @@ extension ONNXToTFLiteRules {
                     stepTerms[g] = l.emit("GATHER", [v[2 + k], i], attributes: [.int("axis", Int64(p.timeAxis)), .int("batch_dims", 0)])
                 }
                 let constants = CellConstants(l, p, direction: d)
-                let next = try cellStep(l, p, direction: d, constants, terms: stepTerms, h: v[hIndex], c: cIndex.map { v[$0] })
+                var next = try cellStep(l, p, direction: d, constants, terms: stepTerms, h: v[hIndex], c: cIndex.map { v[$0] })
+                var stepOutput = next.h
+                if let lengthsIndex {
+                    let m = StepMask(l, lengths: v[lengthsIndex], step: v[lengthsIndex + 1])
+                    stepOutput = m.output(next.h)
+                    next = (m.state(next.h, old: v[hIndex]), cIndex.flatMap { k in next.c.map { m.state($0, old: v[k]) } })
+                }
                 var out = v
                 out[0] = l.emit(
                     "ADD", [i, l.int32s([reverse ? -1 : 1], shape: [])], attributes: [.string("fused_activation_function", "NONE")])
                 out[hIndex] = next.h
+                if let lengthsIndex {
+                    let stepF = l.floatConstant(Tensor(dtype: .float32, shape: [], values: [Float(reverse ? -1 : 1)]))
+                    out[lengthsIndex + 1] = l.emit(
+                        "ADD", [v[lengthsIndex + 1], stepF], attributes: [.string("fused_activation_function", "NONE")])
+                }
                 if let cIndex, let c = next.c { out[cIndex] = c }
                 if let yIndex {
                     var unit = [0, 0, 0]
                     unit[p.timeAxis] = 1
                     let start = l.emit("MUL", [i, l.int32s(unit)], attributes: [.string("fused_activation_function", "NONE")])
-                    let update = l.emit("EXPAND_DIMS", [next.h, l.int32s([p.timeAxis], shape: [])])
+                    let update = l.emit("EXPAND_DIMS", [stepOutput, l.int32s([p.timeAxis], shape: [])])
                     out[yIndex] = l.emit("DYNAMIC_UPDATE_SLICE", [v[yIndex], update, start])
                 }
                 return out
@@ -410,6 +448,45 @@ extension ONNXToTFLiteRules {
             finalC.append(cIndex.map { results[$0] } ?? "")
         }
         try bindOutputs(l, p, y: outputs, yH: finalH, yC: p.cell == .lstm ? finalC : [])
+    }
+
+    /// sequence_lens (input 4, [batch] int32) as float [batch, 1], for the steps' masks.
+    static func sequenceLengths(_ l: ToTFLiteNode) throws -> String {
+        var lengths = try l.input(4)
+        if l.elementType(4) != .float32 { lengths = l.cast(lengths, to: .float32) }
+        return l.emit("EXPAND_DIMS", [lengths, l.int32s([1], shape: [])])
+    }
+
+    /// One step's sequence_lens mask m = (step < length) as 0/1 [batch, 1], and its use.
+    struct StepMask {
+        let l: ToTFLiteNode
+        let m: String
+        let keep: String
+
+        /// `lengths` [batch, 1] and `step` (a scalar) are whole numbers as floats: min(max(length -
+        /// step, 0), 1) is exactly 1 or 0, with no CAST (whose type a WHILE body cannot infer).
+        init(_ l: ToTFLiteNode, lengths: String, step: String) {
+            self.l = l
+            let zero = l.floatConstant(Tensor(dtype: .float32, shape: [], values: [Float(0)]))
+            let one = l.floatConstant(Tensor(dtype: .float32, shape: [], values: [Float(1)]))
+            let left = l.emit("SUB", [lengths, step], attributes: [.string("fused_activation_function", "NONE")])
+            m = l.emit("MINIMUM", [l.emit("MAXIMUM", [left, zero]), one])
+            keep = l.emit("SUB", [one, m], attributes: [.string("fused_activation_function", "NONE")])
+        }
+
+        private func mul(_ a: String, _ b: String) -> String {
+            l.emit("MUL", [a, b], attributes: [.string("fused_activation_function", "NONE")])
+        }
+
+        /// The step's Y: the new h, zero past the row's length.
+        func output(_ new: String) -> String { mul(m, new) }
+
+        /// The state after the step: the new one within the row's length, the old one (nil:
+        /// zeros) past it. One of the two products is exactly zero, so the sum is exact.
+        func state(_ new: String, old: String?) -> String {
+            guard let old else { return mul(m, new) }
+            return l.emit("ADD", [mul(m, new), mul(keep, old)], attributes: [.string("fused_activation_function", "NONE")])
+        }
     }
 
     /// Each direction's initial state [batch, hidden] from input `k` ([dirs, batch, hidden], or
@@ -468,6 +545,8 @@ struct RecurrentLayer {
     let linearBeforeReset: Bool
     let zeroInitialH: Bool
     let zeroInitialC: Bool
+    /// Whether sequence_lens masks the steps (absent, or the full static length: false).
+    let hasSequenceLens: Bool
     /// W [dirs, G*H, I], R [dirs, G*H, H], B [dirs, 2*G*H] (zeros when absent), P [dirs][3H].
     let w: [Float]
     let r: [Float]
@@ -520,10 +599,18 @@ struct RecurrentLayer {
         } else {
             b = [Float](repeating: 0, count: dirs * 2 * g * hidden)
         }
+        // sequence_lens: none to apply when it is the full static length everywhere.
         if l.has(4) {
-            guard let steps, let lens = l.constant(4)?.int64Values(), lens.allSatisfy({ $0 == Int64(steps) }) else {
-                throw NotLowerable("sequence_lens other than the full static length is not lowered")
+            if let steps, let lens = l.constant(4)?.int64Values(), lens.allSatisfy({ $0 == Int64(steps) }) {
+                hasSequenceLens = false
+            } else {
+                guard [.int32, .int64, .float32].contains(l.elementType(4)), try l.rank(4) == 1 else {
+                    throw NotLowerable("sequence_lens must be a [batch] integer tensor")
+                }
+                hasSequenceLens = true
             }
+        } else {
+            hasSequenceLens = false
         }
         if cell == .lstm, l.has(7) {
             guard let pt = l.constant(7), pt.dtype == .float32, pt.shape == [dirs, 3 * hidden], let pv = pt.float32Values else {

@@ -274,13 +274,23 @@ final class ToTFLiteGraph {
                 nodes.append(Node(name: fresh(o.name), opType: "Identity", inputs: [source], outputs: [o.name]))
                 continue
             }
-            // TFLite has no identity op: a RESHAPE to the value's own shape copies it.
-            guard let shape = types[source]?.tensorShape ?? types[o.name]?.tensorShape, shape.allSatisfy({ $0.value != nil })
-            else {
-                state.problems.append(("Identity", o.name, "graph output '\(o.name)' repeats a value of unknown shape"))
+            // TFLite has no identity op: a RESHAPE to the value's own shape copies it. One unknown
+            // dim (a free batch) is RESHAPE's -1; with more, the target is the value's SHAPE.
+            guard let shape = types[source]?.tensorShape ?? types[o.name]?.tensorShape else {
+                state.problems.append(("Identity", o.name, "graph output '\(o.name)' repeats a value of unknown rank"))
                 continue
             }
-            let target = int32s(o.name + "_shape", shape.map { $0.value ?? 0 })
+            let target: String
+            if shape.filter({ $0.value == nil }).count <= 1 {
+                target = int32s(o.name + "_shape", shape.map { $0.value ?? -1 })
+            } else {
+                target = fresh(o.name + "_shape")
+                types[target] = .tensor(elementType: .int32, shape: Shape([shape.count]), quantization: nil)
+                nodes.append(
+                    Node(
+                        name: fresh(o.name + "_shape"), opType: "SHAPE", domain: OpDomain.tflite, inputs: [source], outputs: [target],
+                        attributes: [.string("out_type", "INT32")]))
+            }
             nodes.append(
                 Node(name: fresh(o.name), opType: "RESHAPE", domain: OpDomain.tflite, inputs: [source, target], outputs: [o.name]))
         }

@@ -4,3 +4,5 @@
 from . import activations, core  # noqa: F401
 from . import attention  # noqa: F401
 from . import convolution, pooling, reshaping  # noqa: F401
+from . import embedding, recurrent  # noqa: F401
+from . import ops, normalization, merging, preprocessing  # noqa: F401

@@ -250,8 +250,9 @@ class _Walker:
                 flat = [tensors[k] for k in _tensor_refs(args)]
                 kw = _substitute(kwargs, tensors)
                 outs = self._call(entry, ref, path, flat, kw, dialect, depth, _substitute(args, tensors))
+                first = _first_node(entry, dialect)
                 for j, t in enumerate(outs):
-                    tensors[(ref.name, index, j)] = t
+                    tensors[(ref.name, index + first, j)] = t
                 progressed = True
             if not progressed:
                 missing = sorted(
@@ -264,6 +265,9 @@ class _Walker:
             pending = rest
         outs = []
         for key in _endpoints(cfg.get("output_layers", []), "output_layers"):
+            entry = by_name.get(key[0], ({}, None))[0]
+            if dialect == "keras3" and entry.get("class_name") == "Functional":
+                key = (key[0], key[1] - 1, key[2])  # Keras 3 counts a nested model's built-in node here only
             if key not in tensors:
                 raise ModelFormatError(f"[from_keras] output {key} is not computed by the model")
             outs.append(tensors[key])
@@ -315,6 +319,18 @@ class _Walker:
         if isinstance(out, Tensor):
             return [out]
         return list(out)
+
+
+def _first_node(entry: dict, dialect: str) -> int:
+    """The node index of a layer's first call in its config. tf_keras numbers a nested model's
+    calls from 1: a model built from inputs has a node of its own first (a Sequential only
+    when its config starts with an InputLayer)."""
+    if dialect != "tf_keras" or not _is_model(entry):
+        return 0
+    if entry.get("class_name") != "Sequential":
+        return 1
+    layers = entry["config"].get("layers")
+    return int(bool(layers) and isinstance(layers[0], dict) and layers[0].get("class_name") == "InputLayer")
 
 
 class _LegacyRef:

@@ -71,19 +71,16 @@ def _f32_floor(t: np.ndarray) -> np.ndarray:
 def _f64_for_f32_compare(t: np.ndarray) -> np.ndarray:
     """The largest double w with  x <= w  <=>  float32(x) <= t  for every double x."""
     f = _f32_floor(t)
-    up = np.nextafter(f, np.float32(np.inf)).astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        up = np.nextafter(f, np.float32(np.inf)).astype(np.float64)
     f64 = f.astype(np.float64)
-    out = np.empty_like(t)
-    for i in range(t.size):
-        if np.isinf(f64[i]) and f64[i] > 0:  # t = +inf: every x
-            out[i] = np.inf
-            continue
-        hi = up[i] if np.isfinite(up[i]) else 2.0**128  # rounding boundary above float32 max
-        lo = f64[i] if np.isfinite(f64[i]) else -(2.0**128)
-        mid = lo / 2 + hi / 2  # exact: both are float32 values
-        # A tie rounds to the even float32: to f when f's last mantissa bit is 0 (or f = -inf).
-        even = (not np.isfinite(f64[i])) or (int(np.float32(f[i]).view(np.uint32)) & 1) == 0
-        out[i] = mid if even else np.nextafter(mid, -np.inf)
+    hi = np.where(np.isfinite(up), up, 2.0**128)  # the rounding boundary above float32 max
+    lo = np.where(np.isfinite(f64), f64, -(2.0**128))
+    mid = lo / 2 + hi / 2  # exact: both are float32 values
+    # A tie rounds to the even float32: to f when f's last mantissa bit is 0 (or f = -inf).
+    even = ~np.isfinite(f64) | ((np.ascontiguousarray(f).view(np.uint32) & 1) == 0)
+    out = np.where(even, mid, np.nextafter(mid, -np.inf))
+    out[np.isposinf(f64)] = np.inf  # t = +inf: every x
     return out
 
 
@@ -188,11 +185,12 @@ def _gb_ensemble(est) -> _Ensemble:
 
 def _attributes(ens: _Ensemble, dtype, leaf_index: bool):
     """TreeEnsembleRegressor attributes; leaf_index: one target per tree weighted by the leaf's
-    global number (returns the double table of leaf values too)."""
-    a = {k: [] for k in "treeids nodeids featureids modes truenodeids falsenodeids missing".split()}
-    values = []
-    t_tree, t_node, t_id, t_w = [], [], [], []
+    global number (returns the double table of leaf values too). Built per tree with NumPy:
+    nodes in order, and each leaf's targets in output order (a zero weight is left out but for
+    output 0, so every leaf has a target)."""
+    cols = {k: [] for k in "tree node feature leaf true false missing value t_tree t_node t_id t_w".split()}
     table = []
+    leaves_so_far = 0
     for ti, tree in enumerate(ens.trees):
         n = len(tree.feature)
         leaf = tree.is_leaf
@@ -201,62 +199,62 @@ def _attributes(ens: _Ensemble, dtype, leaf_index: bool):
             thr = _f32_floor(thr).astype(np.float64)
         elif ens.float32_compare:
             thr = _f64_for_f32_compare(thr)
-        for i in range(n):
-            a["treeids"].append(ti)
-            a["nodeids"].append(i)
-            if leaf[i]:
-                a["featureids"].append(0)
-                a["modes"].append("LEAF")
-                a["truenodeids"].append(0)
-                a["falsenodeids"].append(0)
-                a["missing"].append(0)
-                values.append(0.0)
-                if leaf_index:
-                    t_tree.append(ti)
-                    t_node.append(i)
-                    t_id.append(ti)
-                    t_w.append(float(len(table)))
-                    table.append(tree.leaf_values[i])
-                else:
-                    for k in range(ens.n_out):
-                        w = tree.leaf_values[i, k]
-                        if w != 0.0 or k == 0:
-                            t_tree.append(ti)
-                            t_node.append(i)
-                            t_id.append(k)
-                            t_w.append(float(w))
-            else:
-                a["featureids"].append(int(tree.feature[i]))
-                a["modes"].append("BRANCH_LEQ")
-                a["truenodeids"].append(int(tree.left[i]))
-                a["falsenodeids"].append(int(tree.right[i]))
-                a["missing"].append(int(tree.missing_left[i]))
-                values.append(float(thr[i]))
+        index = np.arange(n, dtype=np.int64)
+        cols["tree"].append(np.full(n, ti, np.int64))
+        cols["node"].append(index)
+        cols["feature"].append(np.where(leaf, 0, tree.feature))
+        cols["leaf"].append(leaf)
+        cols["true"].append(np.where(leaf, 0, tree.left))
+        cols["false"].append(np.where(leaf, 0, tree.right))
+        cols["missing"].append(np.where(leaf, 0, tree.missing_left.astype(np.int64)))
+        cols["value"].append(np.where(leaf, 0.0, thr))
+        leaves = index[leaf]
+        if leaf_index:
+            cols["t_tree"].append(np.full(len(leaves), ti, np.int64))
+            cols["t_node"].append(leaves)
+            cols["t_id"].append(np.full(len(leaves), ti, np.int64))
+            cols["t_w"].append(np.arange(leaves_so_far, leaves_so_far + len(leaves), dtype=np.float64))
+            table.append(tree.leaf_values[leaves])
+            leaves_so_far += len(leaves)
+        else:
+            weights = tree.leaf_values[leaves, : ens.n_out]
+            keep = weights != 0.0
+            keep[:, 0] = True
+            row, k = np.nonzero(keep)  # row-major: leaf by leaf, outputs in order
+            cols["t_tree"].append(np.full(len(row), ti, np.int64))
+            cols["t_node"].append(leaves[row])
+            cols["t_id"].append(k.astype(np.int64))
+            cols["t_w"].append(weights[row, k])
+
+    def joined(key, dtype=np.int64):
+        parts = cols[key]
+        return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
+
+    values = joined("value", np.float64)
     attrs = dict(
-        nodes_treeids=a["treeids"],
-        nodes_nodeids=a["nodeids"],
-        nodes_featureids=a["featureids"],
-        nodes_modes=a["modes"],
-        nodes_truenodeids=a["truenodeids"],
-        nodes_falsenodeids=a["falsenodeids"],
-        nodes_missing_value_tracks_true=a["missing"],
-        target_treeids=t_tree,
-        target_nodeids=t_node,
-        target_ids=t_id,
+        nodes_treeids=joined("tree").tolist(),
+        nodes_nodeids=joined("node").tolist(),
+        nodes_featureids=joined("feature").tolist(),
+        nodes_modes=np.where(joined("leaf", bool), "LEAF", "BRANCH_LEQ").tolist(),
+        nodes_truenodeids=joined("true").tolist(),
+        nodes_falsenodeids=joined("false").tolist(),
+        nodes_missing_value_tracks_true=joined("missing").tolist(),
+        target_treeids=joined("t_tree").tolist(),
+        target_nodeids=joined("t_node").tolist(),
+        target_ids=joined("t_id").tolist(),
         aggregate_function="SUM",
         post_transform="NONE",
     )
     if dtype == np.float32:
-        attrs["nodes_values"] = values
+        attrs["nodes_values"] = values.tolist()
     else:
-        attrs["nodes_values_as_tensor"] = np.asarray(values, np.float64)
+        attrs["nodes_values_as_tensor"] = values
+    attrs["target_weights"] = joined("t_w", np.float64).tolist()
     if leaf_index:
-        if len(table) >= _F32_MAX_LEAVES:
-            raise UnsupportedOp(f"[from_sklearn] a tree ensemble with {len(table)} leaves is too large for float64")
-        attrs["target_weights"] = t_w
+        if leaves_so_far >= _F32_MAX_LEAVES:
+            raise UnsupportedOp(f"[from_sklearn] a tree ensemble with {leaves_so_far} leaves is too large for float64")
         attrs["n_targets"] = len(ens.trees)
-        return attrs, np.asarray(table, np.float64).reshape(-1, ens.n_out)
-    attrs["target_weights"] = t_w
+        return attrs, np.concatenate(table).astype(np.float64).reshape(-1, ens.n_out)
     attrs["n_targets"] = ens.n_out
     if ens.base is not None:
         attrs["base_values"] = [float(b) for b in ens.base]
