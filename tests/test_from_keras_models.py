@@ -82,9 +82,16 @@ def test_tflite_float32(path):
     check_tflite(path)
 
 
+def _tflite(stem, mode):
+    path = _path(stem)
+    dataset = calibration(path) if mode == "int8" else None
+    return sc.convert(str(path), "tflite", quantize=mode, representative_dataset=dataset).to_bytes()
+
+
+@pytest.mark.parametrize("mode", [None, *COSINE])
 @pytest.mark.parametrize("stem", ["model_cnn", "model_mobilenetv2"])
-def test_cnn_tflite_is_nhwc_without_transpose(stem):
-    ops = litert_ops(sc.convert(str(_path(stem)), "tflite").to_bytes())
+def test_cnn_tflite_is_nhwc_without_transpose(stem, mode):
+    ops = litert_ops(_tflite(stem, mode))
     assert "TRANSPOSE" not in ops, ops
     assert "CONV_2D" in ops and "DEPTHWISE_CONV_2D" in ops, ops
     # TFLiteConverter's model of the same architecture has as many convolutions.
@@ -93,9 +100,10 @@ def test_cnn_tflite_is_nhwc_without_transpose(stem):
         assert ops.count(op) == theirs.count(op), (op, ops.count(op), theirs.count(op))
 
 
+@pytest.mark.parametrize("mode", [None, *COSINE])
 @pytest.mark.parametrize("stem", ["model_lstm", "model_lstm_tf"])
-def test_lstm_tflite_uses_the_fused_lstm(stem):
-    ops = litert_ops(sc.convert(str(_path(stem)), "tflite").to_bytes())
+def test_lstm_tflite_uses_the_fused_lstm(stem, mode):
+    ops = litert_ops(_tflite(stem, mode))
     assert ops.count("UNIDIRECTIONAL_SEQUENCE_LSTM") == 1, ops
     assert "WHILE" not in ops, ops
 
