@@ -10,7 +10,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.pipeline import FeatureUnion, Pipeline
-from sklearn.preprocessing import FunctionTransformer
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn_oracle import check_classifier, check_regressor, check_transformer, dataset, run_both
 
 import swiftconv as sc
@@ -254,6 +254,11 @@ class Doubler(TransformerMixin, BaseEstimator):
         return 2 * X
 
 
+class Tripler(Doubler):
+    def transform(self, X):
+        return 3 * X
+
+
 def test_errors():
     X, y = _iris()
     with pytest.raises(sc.InvalidArgument, match="not fitted"):
@@ -266,6 +271,13 @@ def test_errors():
         sc.from_sklearn(Pipeline([("d", Doubler()), ("c", DummyClassifier())]).fit(X, y))
     with pytest.raises(sc.UnsupportedOp, match="Doubler"):
         sc.from_sklearn(ColumnTransformer([("d", Doubler(), [0])]).fit(X))
+    # Every unknown estimator of a composition is named in one error.
+    union = FeatureUnion([("a", Doubler()), ("b", Tripler())])
+    nested = Pipeline([("u", union), ("s", StandardScaler()), ("c", DummyClassifier())]).fit(X, y)
+    with pytest.raises(sc.UnsupportedOp, match="2 estimator") as error:
+        sc.from_sklearn(nested)
+    assert "Doubler at the top > Pipeline step 'u' > FeatureUnion transformer 'a'" in str(error.value)
+    assert "Tripler at the top > Pipeline step 'u' > FeatureUnion transformer 'b'" in str(error.value)
     with pytest.raises(sc.UnsupportedOp, match="at random"):
         sc.from_sklearn(DummyClassifier(strategy="uniform").fit(X, y))
     with pytest.raises(sc.UnsupportedOp, match="FunctionTransformer"):

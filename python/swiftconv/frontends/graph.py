@@ -51,7 +51,9 @@ class GraphBuilder:
         if array.dtype.kind == "U" or array.dtype.kind == "O":
             array = np.asarray([str(v) for v in array.ravel()], dtype=object).reshape(array.shape)
         name = self.unique(hint)
-        self._initializers[name] = np.ascontiguousarray(array) if array.dtype != object else array
+        if array.dtype != object and not array.flags.c_contiguous:
+            array = array.copy(order="C")  # (np.ascontiguousarray would make a 0-d scalar 1-d)
+        self._initializers[name] = array
         return name
 
     def node(self, op_type: str, inputs, outputs=1, *, domain: str = "", name: str | None = None, **attrs):

@@ -95,6 +95,25 @@ def convert_estimator(scope: Scope, estimator, x: str, columns: int | None) -> O
     return fn(scope, estimator, x, columns)
 
 
+def _unknown_estimators(est, where: str) -> list[str]:
+    """Every estimator in `est` (the steps of Pipelines, ColumnTransformers and FeatureUnions
+    included) whose class has no converter, as 'Class (module) at <where>'."""
+    if est is None or isinstance(est, str):  # 'drop', 'passthrough'
+        return []
+    name = type(est).__name__
+    if name not in _CONVERTERS:
+        return [f"{type(est).__module__}.{name} at {where}"]
+    if name == "Pipeline":
+        parts = [(f"step '{n}'", step) for n, step in est.steps]
+    elif name == "ColumnTransformer":
+        parts = [(f"transformer '{n}'", step) for n, step, _ in getattr(est, "transformers_", est.transformers)]
+    elif name == "FeatureUnion":
+        parts = [(f"transformer '{n}'", step) for n, step in est.transformer_list]
+    else:
+        return []
+    return [u for label, step in parts for u in _unknown_estimators(step, f"{where} > {name} {label}")]
+
+
 def _load_converters():
     # Imported for their @converter registrations.
     from . import _families  # noqa: F401
@@ -167,6 +186,9 @@ def from_sklearn(estimator, *, initial_types=None, target_opset=None, zipmap=Fal
     if isinstance(target_opset, bool) or not isinstance(target_opset, numbers.Integral) or target_opset < 13:
         raise InvalidArgument(f"[from_sklearn] target_opset must be an int >= 13, not {target_opset!r}")
     _check_fitted(estimator)
+    unknown = _unknown_estimators(estimator, "the top")
+    if unknown:
+        raise UnsupportedOp(f"[from_sklearn] no converter for {len(unknown)} estimator(s): " + "; ".join(unknown))
     name, dtype, shape = _initial_type(initial_types, estimator)
     n = getattr(estimator, "n_features_in_", None)
     if isinstance(n, numbers.Integral) and shape[1] is not None and shape[1] != n:

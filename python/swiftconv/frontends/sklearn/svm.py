@@ -325,8 +325,8 @@ def _coupled_probabilities(scope, dec, estimator):
         body._names.discard(name)
         return name
 
-    body.input(fresh("iteration"), np.int64, [1])
-    body.input(fresh("cond_in"), np.bool_, [1])
+    body.input(fresh("iteration"), np.int64, [])  # Loop's iteration number and condition are scalars
+    body.input(fresh("cond_in"), np.bool_, [])
     p_in = body.input(fresh("p_in"), np.float64, [None, n])
     done_in = body.input(fresh("done_in"), np.bool_, [None, 1])
 
