@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 // swiftconv: model converter and CPU inference engine.
 //
 // Module graph (arrows point to what a module imports; the table is in docs/ARCHITECTURE.md):
@@ -18,7 +18,10 @@ let package = Package(
         .library(name: "swiftconv", type: .dynamic, targets: ["SwiftConvCAPI"])
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        // No traits: the default ones (BinaryDelimitedStreams, FieldMaskUtilities) import the whole of
+        // Foundation, which statically links ICU's ~30 MB of locale data into libswiftconv.so.
+        // Without them SwiftProtobuf imports FoundationEssentials only.
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0", traits: []),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
     ],
     targets: [

@@ -52,6 +52,9 @@ class BuildSwiftThenExtension(build_ext):
             f"-soname={LIBRARY}",
             "-Xlinker",
             "--strip-all",  # the dynamic symbol table (the C ABI) stays
+            # Export the C ABI only, so --gc-sections (SwiftPM passes it) drops unreachable code.
+            "-Xlinker",
+            "--version-script=" + os.path.join(ROOT, "python", "csrc", "libswiftconv.map"),
             # Its own scratch path, so it never fights the debug build in .build.
             "--scratch-path",
             os.path.join(ROOT, ".build-release"),
