@@ -126,9 +126,10 @@ def test_cli_converts_keras_to_tflite_and_verifies(tmp_path):
     out = tmp_path / "lstm.tflite"
     args = [sys.executable, "-m", "swiftconv", "convert", str(src), str(out)]
     proc = subprocess.run(args + ["--quantize", "dynamic", "--verify"], capture_output=True, text=True, timeout=600)
-    # Dynamic-range quantization differs from float by more than verify's 1e-4: exit code 2.
-    assert proc.returncode in (0, 2), proc.stdout + proc.stderr
-    assert "cosine" in proc.stdout.lower(), proc.stdout
+    # The file is written; verify's default tolerance (1e-4) flags the quantization error (4e-4
+    # here), and the CLI exits with 2 ("the models differ") after printing the comparison.
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "cosine" in proc.stdout and "probs" in proc.stdout, proc.stdout
     inputs, want = io(src)
     litert, _ = run_tflite(out.read_bytes(), inputs)
     assert cosine(litert, want) >= COSINE["dynamic"]
