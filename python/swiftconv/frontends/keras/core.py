@@ -16,9 +16,14 @@ def dense(ctx: LayerContext, inputs: list[Tensor]) -> Tensor:
     kernel = np.asarray(weights[0], np.float32)
     if kernel.ndim != 2 or (x.shape[-1] is not None and kernel.shape[0] != x.shape[-1]):
         ctx.fail(f"kernel of shape {kernel.shape} does not fit an input of shape {x.shape}")
-    y = ctx.node("MatMul", [x.value, ctx.constant(kernel, "kernel")])
-    if use_bias:
-        y = ctx.node("Add", [y, ctx.constant(np.asarray(weights[1], np.float32), "bias")])
+    if use_bias and x.rank == 2:
+        # Gemm carries the bias: TFLite's FULLY_CONNECTED takes it, with no separate ADD.
+        bias = ctx.constant(np.asarray(weights[1], np.float32), "bias")
+        y = ctx.node("Gemm", [x.value, ctx.constant(kernel, "kernel"), bias])
+    else:
+        y = ctx.node("MatMul", [x.value, ctx.constant(kernel, "kernel")])
+        if use_bias:
+            y = ctx.node("Add", [y, ctx.constant(np.asarray(weights[1], np.float32), "bias")])
     y = ctx.activation(y, ctx.config.get("activation"))
     return x.like(y, (*x.shape[:-1], kernel.shape[1]))
 
