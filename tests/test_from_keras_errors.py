@@ -5,6 +5,7 @@ json, h5py) or are the `err_*` fixtures."""
 
 import io
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -142,7 +143,8 @@ def test_convert_to_tflite_names_them(tmp_path, path):
 
 def test_cli_convert_names_them(tmp_path):
     out = tmp_path / "y.onnx"
-    env = {"PYTHONPATH": str(ROOT / "python")}
+    # The swiftconv the tests import (installed, or the source tree on PYTHONPATH) runs the CLI.
+    env = dict(os.environ, PYTHONIOENCODING="utf-8")
     run = subprocess.run(
         [sys.executable, "-m", "swiftconv", "convert", str(ERR_KERAS3), str(out)],
         capture_output=True,
