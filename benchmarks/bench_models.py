@@ -229,17 +229,16 @@ def main() -> None:
                 sys.exit(f"wrong output, not timed: {e}")
             except ValueError as e:
                 sys.exit(f"not timed: {e}")
-            if not (args.markdown or args.json):
-                r = results[-1]
-                label = f"{r['model']}" + (f"@{r['batch']}" if r["batch"] != 1 else "")
-                rate = (
-                    f"   images/s {r['swiftconv_per_s']:.1f} vs {r['onnxruntime_per_s']:.1f}" if r["batch"] != 1 else ""
-                )
-                print(
-                    f"{label:28s} {threads}T swiftconv {_spread(r, 'swiftconv'):>24s} ms   onnxruntime {_spread(r, 'onnxruntime'):>24s} ms"
-                    f"   ratio {r['ratio']:5.2f}   max|diff| {r['max_abs_error']:.1e}{rate}",
-                    flush=True,
-                )
+            # one line per row as it comes: on stdout, or on stderr beside --markdown/--json
+            r = results[-1]
+            label = f"{r['model']}" + (f"@{r['batch']}" if r["batch"] != 1 else "")
+            rate = f"   images/s {r['swiftconv_per_s']:.1f} vs {r['onnxruntime_per_s']:.1f}" if r["batch"] != 1 else ""
+            print(
+                f"{label:28s} {threads}T swiftconv {_spread(r, 'swiftconv'):>24s} ms   onnxruntime {_spread(r, 'onnxruntime'):>24s} ms"
+                f"   ratio {r['ratio']:5.2f}   max|diff| {r['max_abs_error']:.1e}{rate}",
+                file=sys.stderr if (args.markdown or args.json) else sys.stdout,
+                flush=True,
+            )
     if args.json:
         print(
             json.dumps(
