@@ -1,13 +1,15 @@
 """Inference latency on the real models: swiftconv vs onnxruntime, side by side.
 
-    python benchmarks/bench_models.py              # table on stdout
-    python benchmarks/bench_models.py --markdown   # markdown table for docs/PERF.md
+    python benchmarks/bench_models.py              # tables on stdout, 1 and 2 threads
+    python benchmarks/bench_models.py --markdown   # markdown tables for docs/PERF.md
 
 The models are the torch exports of `tests/test_real_models.py` (weights refilled from a
-fixed seed by `tests/real_models.py`). For each model, both engines get a session with
-2 intra-op threads and full graph optimization; after warm-up, batch-1 runs alternate
-between the two engines in short blocks (10 swiftconv runs, 10 onnxruntime runs, ...) so
-that both see the same machine state. Each block starts after 0.2 s idle and two uncounted
+fixed seed by `tests/real_models.py`), the op-mix models of `benchmarks/op_mix_models.py`
+when `benchmarks/export_op_mix_models.py` has made them, and resnet18 at batch 32 for
+throughput (`NAME@BATCH`). For each model and thread count (`--threads`, default 1 and 2),
+both engines get a session with that many intra-op threads and full graph optimization;
+after warm-up, runs alternate between the two engines in short blocks (10 swiftconv runs,
+10 onnxruntime runs, ...) so that both see the same machine state. Each block starts after 0.2 s idle and two uncounted
 runs, because each engine's idle worker threads spin for a while after a run
 (onnxruntime's for tens of milliseconds) and would take a core from the other's next runs.
 Reported: median latency of each with its 10th and 90th percentiles, and the ratio of the
@@ -33,6 +35,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import onnxruntime as ort  # noqa: E402
+import op_mix_models  # noqa: E402
 import real_models  # noqa: E402
 from interleave import cpu_name, interleave, percentile_ms  # noqa: E402
 
@@ -55,8 +58,44 @@ class WrongOutput(Exception):
     """swiftconv's outputs differ from onnxruntime's by more than the limit."""
 
 
+THROUGHPUT = "resnet18_op17_dynbatch@32"  # the batch row of the default list
+
+
+def _parse(entry: str) -> tuple[str, int]:
+    """`NAME` (batch 1) or `NAME@BATCH`."""
+    name, _, batch = entry.partition("@")
+    return name, int(batch) if batch else 1
+
+
+def _model(name: str, batch: int) -> tuple[bytes, dict]:
+    """The model's ONNX bytes and feeds: a real model, else an op-mix model from the cache."""
+    if name in real_models.names():
+        model, feeds = real_models.build(name), real_models.inputs(name, batch)
+    elif name in op_mix_models.MODELS:
+        model, feeds = op_mix_models.build(name), op_mix_models.inputs(name, batch)
+    else:
+        raise KeyError(
+            f"unknown model {name!r}: real models {real_models.names()}, op-mix models {op_mix_models.names()}"
+        )
+    if any(f.shape[0] != batch for f in feeds.values()):
+        raise ValueError(f"{name} has a fixed batch size, not {batch}: use a model with a dynamic batch axis")
+    return model, feeds
+
+
+def default_models() -> list[str]:
+    """The real models, the op-mix models already exported (a note on stderr for the others)
+    and the batch-32 throughput row."""
+    missing = [n for n in op_mix_models.names() if n not in op_mix_models.available()]
+    if missing:
+        print(
+            f"note: op-mix models {missing} not found in {op_mix_models.CACHE}; {op_mix_models.HOW_TO_MAKE}",
+            file=sys.stderr,
+        )
+    return real_models.names() + op_mix_models.available() + [THROUGHPUT]
+
+
 def bench(
-    name: str,
+    entry: str,
     threads: int,
     runs: int,
     warmup: int,
@@ -65,8 +104,8 @@ def bench(
     pause: float = 0.2,
     max_error: float = 1e-4,
 ) -> dict:
-    model = real_models.build(name)
-    feeds = real_models.inputs(name, 1)
+    name, batch = _parse(entry)
+    model, feeds = _model(name, batch)
     ours, theirs = _sessions(model, threads)
     got, want = ours.run(None, feeds), theirs.run(None, feeds)
     if len(got) != len(want) or any(g.shape != w.shape or g.dtype != w.dtype for g, w in zip(got, want)):
@@ -90,9 +129,13 @@ def bench(
     ort_ms = statistics.median(times["onnxruntime"]) * 1e3
     return {
         "model": name,
+        "threads": threads,
+        "batch": batch,
         "swiftconv_ms": sc_ms,
         "onnxruntime_ms": ort_ms,
         "ratio": sc_ms / ort_ms,
+        "swiftconv_per_s": batch / (sc_ms / 1e3),
+        "onnxruntime_per_s": batch / (ort_ms / 1e3),
         "max_abs_error": error,
         "swiftconv_p10_ms": percentile_ms(times["swiftconv"], 10),
         "swiftconv_p90_ms": percentile_ms(times["swiftconv"], 90),
@@ -110,11 +153,46 @@ def _machine() -> str:
     return f"{cpu_name()}; swiftconv {sc.__version__}, onnxruntime {ort.__version__}, numpy {np.__version__}"
 
 
+def _latency_table(results: list[dict], threads: int, runs: int, block: int) -> list[str]:
+    lines = [
+        f"<!-- {time.strftime('%Y-%m-%d')}: {_machine()}; {threads} threads, batch 1, median of {runs} runs interleaved in blocks of {block} -->",
+        "| model | swiftconv ms, median (p10-p90) | onnxruntime ms, median (p10-p90) | ratio | max abs diff |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r['model']} | {_spread(r, 'swiftconv')} | {_spread(r, 'onnxruntime')} | {r['ratio']:.2f} "
+            f"| {r['max_abs_error']:.1e} |"
+        )
+    return lines
+
+
+def _throughput_table(results: list[dict], runs: int, block: int) -> list[str]:
+    lines = [
+        f"<!-- {time.strftime('%Y-%m-%d')}: {_machine()}; median of {runs} runs interleaved in blocks of {block} -->",
+        "| model | batch | threads | swiftconv ms, median (p10-p90) | onnxruntime ms, median (p10-p90) "
+        "| swiftconv images/s | onnxruntime images/s | ratio | max abs diff |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r['model']} | {r['batch']} | {r['threads']} | {_spread(r, 'swiftconv')} | {_spread(r, 'onnxruntime')} "
+            f"| {r['swiftconv_per_s']:.1f} | {r['onnxruntime_per_s']:.1f} | {r['ratio']:.2f} | {r['max_abs_error']:.1e} |"
+        )
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="*", default=None, help="subset of model names (default: all)")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--runs", type=int, default=50, help="measured runs per engine and model")
+    parser.add_argument(
+        "--models",
+        nargs="*",
+        default=None,
+        help="model names, NAME@BATCH for a batch other than 1 "
+        f"(default: the real models, the exported op-mix models and {THROUGHPUT})",
+    )
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="intra-op thread counts (default: 1 2)")
+    parser.add_argument("--runs", type=int, default=50, help="measured runs per engine, model and thread count")
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--block", type=int, default=10, help="measured runs per engine before switching")
     parser.add_argument("--settle", type=int, default=2, help="uncounted runs at the start of each block")
@@ -131,20 +209,34 @@ def main() -> None:
 
     if args.runs < 2:
         parser.error("--runs must be at least 2 (the spread needs two runs)")
-    names = args.models or real_models.names()
+    entries = args.models or default_models()
+    for entry in entries:
+        name, batch = _parse(entry)
+        if name in op_mix_models.MODELS and name not in op_mix_models.available():
+            sys.exit(f"op-mix model {name!r} is not in {op_mix_models.CACHE}: {op_mix_models.HOW_TO_MAKE}")
+        if name not in real_models.names() and name not in op_mix_models.MODELS:
+            parser.error(f"unknown model {name!r}")
+        if batch < 1:
+            parser.error(f"{entry}: batch must be at least 1")
     results = []
-    for name in names:
-        try:
-            results.append(
-                bench(name, args.threads, args.runs, args.warmup, args.block, args.settle, args.pause, args.max_error)
-            )
-        except WrongOutput as e:
-            sys.exit(f"wrong output, not timed: {e}")
-        if not (args.markdown or args.json):
+    for threads in args.threads:
+        for entry in entries:
+            try:
+                results.append(
+                    bench(entry, threads, args.runs, args.warmup, args.block, args.settle, args.pause, args.max_error)
+                )
+            except WrongOutput as e:
+                sys.exit(f"wrong output, not timed: {e}")
+            except ValueError as e:
+                sys.exit(f"not timed: {e}")
+            # one line per row as it comes: on stdout, or on stderr beside --markdown/--json
             r = results[-1]
+            label = f"{r['model']}" + (f"@{r['batch']}" if r["batch"] != 1 else "")
+            rate = f"   images/s {r['swiftconv_per_s']:.1f} vs {r['onnxruntime_per_s']:.1f}" if r["batch"] != 1 else ""
             print(
-                f"{r['model']:28s} swiftconv {_spread(r, 'swiftconv'):>24s} ms   onnxruntime {_spread(r, 'onnxruntime'):>24s} ms"
-                f"   ratio {r['ratio']:5.2f}   max|diff| {r['max_abs_error']:.1e}",
+                f"{label:28s} {threads}T swiftconv {_spread(r, 'swiftconv'):>24s} ms   onnxruntime {_spread(r, 'onnxruntime'):>24s} ms"
+                f"   ratio {r['ratio']:5.2f}   max|diff| {r['max_abs_error']:.1e}{rate}",
+                file=sys.stderr if (args.markdown or args.json) else sys.stdout,
                 flush=True,
             )
     if args.json:
@@ -154,19 +246,18 @@ def main() -> None:
             )
         )
     elif args.markdown:
-        print(
-            f"<!-- {time.strftime('%Y-%m-%d')}: {_machine()}; {args.threads} threads, batch 1, median of {args.runs} runs interleaved in blocks of {args.block} -->"
-        )
-        print("| model | swiftconv ms, median (p10-p90) | onnxruntime ms, median (p10-p90) | ratio | max abs diff |")
-        print("|---|---:|---:|---:|---:|")
-        for r in results:
-            print(
-                f"| {r['model']} | {_spread(r, 'swiftconv')} | {_spread(r, 'onnxruntime')} | {r['ratio']:.2f} "
-                f"| {r['max_abs_error']:.1e} |"
-            )
+        for threads in args.threads:
+            rows = [r for r in results if r["threads"] == threads and r["batch"] == 1]
+            if rows:
+                print(f"\n{threads} thread{'s' if threads != 1 else ''}, batch 1:\n")
+                print("\n".join(_latency_table(rows, threads, args.runs, args.block)))
+        rows = [r for r in results if r["batch"] != 1]
+        if rows:
+            print("\nThroughput:\n")
+            print("\n".join(_throughput_table(rows, args.runs, args.block)))
     else:
         print(
-            f"# {_machine()}; {args.threads} threads, batch 1, median of {args.runs} runs interleaved in blocks of {args.block}"
+            f"# {_machine()}; threads {args.threads}, median of {args.runs} runs interleaved in blocks of {args.block}"
         )
 
 
