@@ -89,6 +89,12 @@ let package = Package(
             name: "swiftconv-conformance",
             dependencies: ["SwiftConvEngine", "SwiftConvModelIO", "SwiftConvONNX", "SwiftConvIR"],
             path: "Sources/SwiftConvConformance"),
+        // SGEMM speed as a fraction of the measured FMA peak (see its header). The C target
+        // holds the peak microbenchmark, so it never reaches libswiftconv.
+        .target(name: "CSwiftConvBench"),
+        .executableTarget(
+            name: "swiftconv-bench-gemm", dependencies: ["SwiftConvKernels", "CSwiftConvBench"],
+            path: "Sources/SwiftConvBenchGemm"),
 
         // MARK: Tests
         // Model-building helpers shared by every test target.

@@ -1,6 +1,11 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Single-precision matrix multiply: cache-blocked, panel-packed, with the register-blocked
-/// micro-kernel of `KernelTable.best` (6x16 AVX2+FMA where the CPU has it, else a portable
-/// 6x8 Swift SIMD one), split over threads through a caller-supplied parallel-for.
+/// micro-kernel of `KernelTable.best` (6x16 AVX2+FMA where the CPU has it, 8x32 AVX-512F on
+/// request, else a portable 6x8 Swift SIMD one), split over threads through a caller-supplied
+/// parallel-for.
 
 /// Runs `body` over disjoint ranges covering `0..<count` (possibly on several threads).
 public typealias ParallelFor = (_ count: Int, _ body: (Range<Int>) -> Void) -> Void
@@ -50,6 +55,23 @@ public struct TileFinish {
     }
 }
 
+/// This CPU's data cache sizes in bytes, for the GEMM's blocking (sysconf; 32 KiB and
+/// 512 KiB where it does not say).
+enum CacheSizes {
+    #if canImport(Glibc)
+        static let l1Data = size(Int32(_SC_LEVEL1_DCACHE_SIZE), fallback: 32 << 10)
+        static let l2 = size(Int32(_SC_LEVEL2_CACHE_SIZE), fallback: 512 << 10)
+
+        static func size(_ name: Int32, fallback: Int) -> Int {
+            let v = sysconf(name)
+            return v > 0 ? v : fallback
+        }
+    #else
+        static let l1Data = 32 << 10
+        static let l2 = 512 << 10
+    #endif
+}
+
 public enum Gemm {
     /// The micro-kernel of this process's kernel table.
     static let tile = KernelTable.best.gemmTile
@@ -57,8 +79,9 @@ public enum Gemm {
     /// anything packed in this process matches the micro-kernel chosen here.
     public static let mr = KernelTable.best.gemmTileRows
     public static let nr = KernelTable.best.gemmTileColumns
-    /// Depth of one packed block (A and B panels of one block stay in L1/L2).
-    public static let kc = 256
+    /// Depth of one packed block: an A panel (`mr x kc`) fills at most half of L1, capped at
+    /// 256 (256-1024 measured the same on a 32 KiB L1; docs/PERF.md).
+    public static let kc = max(64, min(256, CacheSizes.l1Data / 2 / (mr * 4) / 64 * 64))
     /// Rows and columns one task computes per depth block.
     static let mc = 120
     static let nc = 512
@@ -224,8 +247,10 @@ public enum Gemm {
             finish: finish, epilogue: epilogue)
     }
 
-    /// Columns one task packs and multiplies at a time in `computeByColumns`.
-    static let columnBlock = 192
+    /// Columns one task packs and multiplies at a time in `computeByColumns`: the packed
+    /// `kc x columnBlock` block of B fills at most half of L2, capped at 192 (a multiple of
+    /// every tile width).
+    static let columnBlock = max(nr, min(192, CacheSizes.l2 / 2 / (kc * 4) / 32 * 32))
 
     /// The product of packed A and unpacked B, split over column blocks of B and C: each task
     /// packs a `kc x columnBlock` block of B at a time into its own buffer and multiplies it

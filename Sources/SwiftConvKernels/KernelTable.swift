@@ -105,8 +105,38 @@ public struct KernelTable: Sendable {
         pool2DRow: { problem, plane, outRow, scratch in problem.row(plane: plane, outRow: outRow, scratch: scratch) })
 
     /// `generic` with the slots this CPU runs faster replaced; chosen once per process.
-    /// SWIFTCONV_PORTABLE_KERNELS=1 in the environment keeps `generic` (for tests).
-    public static let best: KernelTable = scv_cpu_has_avx2_fma() != 0 ? avx2FMA : generic
+    /// SWIFTCONV_PORTABLE_KERNELS=1 in the environment keeps `generic` (for tests);
+    /// SWIFTCONV_AVX512=1 takes `avx512F` where the CPU has AVX-512F (see
+    /// `scv_use_avx512_gemm` for why it is not the default).
+    public static let best: KernelTable =
+        scv_use_avx512_gemm() != 0 ? avx512F : scv_cpu_has_avx2_fma() != 0 ? avx2FMA : generic
+
+    /// Whether this CPU can run `avx512F` (whatever `best` chose); for tests.
+    static let avx512Available = scv_cpu_has_avx512f() != 0
+
+    /// `avx2FMA` with the AVX-512F GEMM tile (8x32: two zmm accumulators per row, column
+    /// masks for edge tiles); only valid where the CPU has AVX-512F, AVX2 and FMA.
+    static var avx512F: KernelTable {
+        var t = avx2FMA
+        t.name = "avx512f"
+        t.features = ["avx512f", "avx2", "fma"]
+        t.gemmTileRows = 8
+        t.gemmTileColumns = 32
+        t.gemmTile = { tile, finish in
+            if var f = finish.map({ scv_tile_finish(row_bias: $0.rowBias, lo: $0.lo, hi: $0.hi) }) {
+                withUnsafePointer(to: &f) {
+                    scv_sgemm_tile_8x32_avx512(
+                        tile.depth, tile.a, tile.b, tile.c, tile.ldc, tile.rows, tile.cols,
+                        tile.alpha, tile.beta, $0)
+                }
+            } else {
+                scv_sgemm_tile_8x32_avx512(
+                    tile.depth, tile.a, tile.b, tile.c, tile.ldc, tile.rows, tile.cols,
+                    tile.alpha, tile.beta, nil)
+            }
+        }
+        return t
+    }
 
     /// The AVX2+FMA slots over `generic`; only valid where the CPU has both.
     static var avx2FMA: KernelTable {

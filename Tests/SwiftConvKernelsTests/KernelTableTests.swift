@@ -31,17 +31,19 @@ func expectClose(_ a: [Float], _ b: [Float], tolerance: Float = 1e-5, _ what: St
     #expect(KernelTable.best.name == "portable" ? KernelTable.best.features.isEmpty : !KernelTable.best.features.isEmpty)
 }
 
-/// The micro-tile of each table over the same packed operands: the generic tile is run on
-/// as many column panels as the best tile is wide.
-@Test(arguments: [(6, 16, 1.0, 0.0, true), (4, 11, 0.5, 1.0, false), (6, 13, 1.0, 0.25, true), (1, 3, 2.0, 0.0, false)])
-func gemmTileMatchesGeneric(rows: Int, cols: Int, alpha: Float, beta: Float, finished: Bool) {
-    let best = KernelTable.best, generic = KernelTable.generic
-    let mr = best.gemmTileRows, nrBest = best.gemmTileColumns, nrGeneric = generic.gemmTileColumns
-    #expect(mr == generic.gemmTileRows && nrBest % nrGeneric == 0)
+/// The micro-tile of a table over the same operands as the generic tile: the generic tile
+/// is run on as many row and column panels as the table's tile is tall and wide.
+func checkGemmTile(_ best: KernelTable, rows: Int, cols: Int, alpha: Float, beta: Float, finished: Bool) {
+    let generic = KernelTable.generic
+    let mrBest = best.gemmTileRows, nrBest = best.gemmTileColumns
+    let mrGeneric = generic.gemmTileRows, nrGeneric = generic.gemmTileColumns
+    #expect(nrBest % nrGeneric == 0)
+    // Cases larger than the table's tile (the portable table under SWIFTCONV_PORTABLE_KERNELS) shrink to it.
+    let rows = min(rows, mrBest), cols = min(cols, nrBest)
     var rng = RandomFloats(state: 7)
     let depth = 37
-    let a = rng.array(depth * mr), bRows = rng.array(depth * nrBest)
-    let c0 = rng.array(mr * nrBest), bias = rng.array(mr)
+    let a = rng.array(depth * mrBest), bRows = rng.array(depth * nrBest)
+    let c0 = rng.array(mrBest * nrBest), bias = rng.array(mrBest)
     // The same B as one wide panel and as narrow panels.
     var bNarrow = [Float](repeating: 0, count: depth * nrBest)
     for panel in 0..<nrBest / nrGeneric {
@@ -60,21 +62,47 @@ func gemmTileMatchesGeneric(rows: Int, cols: Int, alpha: Float, beta: Float, fin
                     depth: depth, a: a, b: bRows, c: c.baseAddress!, ldc: nrBest, rows: rows, cols: cols,
                     alpha: alpha, beta: beta), finish)
         }
-        cGeneric.withUnsafeMutableBufferPointer { c in
-            bNarrow.withUnsafeBufferPointer { b in
-                var j = 0
-                while j < cols {
-                    generic.gemmTile(
-                        GemmTile(
-                            depth: depth, a: a, b: b.baseAddress! + j * depth, c: c.baseAddress! + j,
-                            ldc: nrBest, rows: rows, cols: min(nrGeneric, cols - j), alpha: alpha, beta: beta),
-                        finish)
-                    j += nrGeneric
+        var i = 0
+        while i < rows {
+            // Rows i..<i+mrGeneric of A as a generic panel (zero past the tile).
+            var aNarrow = [Float](repeating: 0, count: depth * mrGeneric)
+            for k in 0..<depth {
+                for r in 0..<mrGeneric where i + r < mrBest { aNarrow[k * mrGeneric + r] = a[k * mrBest + i + r] }
+            }
+            let rowFinish = finish?.fromRow(i)
+            cGeneric.withUnsafeMutableBufferPointer { c in
+                bNarrow.withUnsafeBufferPointer { b in
+                    var j = 0
+                    while j < cols {
+                        generic.gemmTile(
+                            GemmTile(
+                                depth: depth, a: aNarrow, b: b.baseAddress! + j * depth, c: c.baseAddress! + i * nrBest + j,
+                                ldc: nrBest, rows: min(mrGeneric, rows - i), cols: min(nrGeneric, cols - j), alpha: alpha,
+                                beta: beta),
+                            rowFinish)
+                        j += nrGeneric
+                    }
                 }
             }
+            i += mrGeneric
         }
     }
-    expectClose(cBest, cGeneric, "gemm tile \(rows)x\(cols)")
+    expectClose(cBest, cGeneric, "\(best.name) gemm tile \(rows)x\(cols)")
+}
+
+@Test(arguments: [(6, 16, 1.0, 0.0, true), (4, 11, 0.5, 1.0, false), (6, 13, 1.0, 0.25, true), (1, 3, 2.0, 0.0, false)])
+func gemmTileMatchesGeneric(rows: Int, cols: Int, alpha: Float, beta: Float, finished: Bool) {
+    checkGemmTile(KernelTable.best, rows: rows, cols: cols, alpha: alpha, beta: beta, finished: finished)
+}
+
+/// The AVX-512 tile, whether or not `best` chose it: full, masked-column and short-row tiles.
+@Test(
+    .enabled(if: KernelTable.avx512Available),
+    arguments: [
+        (8, 32, 1.0, 0.0, true), (8, 17, 0.5, 1.0, false), (5, 32, 1.0, 0.25, true), (3, 9, 2.0, 0.0, false), (8, 16, 1.0, 1.0, true),
+    ])
+func avx512GemmTileMatchesGeneric(rows: Int, cols: Int, alpha: Float, beta: Float, finished: Bool) {
+    checkGemmTile(KernelTable.avx512F, rows: rows, cols: cols, alpha: alpha, beta: beta, finished: finished)
 }
 
 /// A whole sgemm (packing, blocking, the tile) against a plain double-precision product.

@@ -36,6 +36,22 @@ void scv_sgemm_tile_6x16_avx2(ptrdiff_t kb, const float *a, const float *b, floa
                               ptrdiff_t rows, ptrdiff_t cols, float alpha, float beta,
                               const scv_tile_finish *finish);
 
+/// 1 when this CPU and build can run the AVX-512F kernels below (AVX2+FMA too), else 0;
+/// also 0 when the environment sets SWIFTCONV_PORTABLE_KERNELS.
+int scv_cpu_has_avx512f(void);
+
+/// 1 when the AVX-512 GEMM tile should replace the AVX2 one: the environment opts in with
+/// SWIFTCONV_AVX512 (anything but "0") and scv_cpu_has_avx512f(). Not the default: on the
+/// AMD Zen 4 it was measured on, 512-bit FMAs run as two 256-bit halves and the tile was no
+/// faster than the AVX2 one (docs/PERF.md).
+int scv_use_avx512_gemm(void);
+
+/// One 8x32 tile of C = alpha * A * B + beta * C over depth `kb` (AVX-512F), then `finish`:
+/// the contract of scv_sgemm_tile_6x16_avx2 with 8 floats of A and 32 of B per depth step.
+void scv_sgemm_tile_8x32_avx512(ptrdiff_t kb, const float *a, const float *b, float *c, ptrdiff_t ldc,
+                                ptrdiff_t rows, ptrdiff_t cols, float alpha, float beta,
+                                const scv_tile_finish *finish);
+
 /// Depthwise 3x3 convolution (AVX2+FMA, dilation 1, stride 1 or 2 in both directions) of
 /// planes `plane_begin..<plane_end` of `x` (NCHW, each plane `h` x `w`) into `y` (planes
 /// `oh` x `ow`). Plane `p` uses filter `filters[(p % channels) * 9 ..]` and bias
