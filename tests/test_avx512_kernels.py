@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from kernel_suites import run_kernel_suites
 
 pytest.importorskip("onnxruntime")
 TESTS = Path(__file__).resolve().parent
@@ -59,25 +60,4 @@ def test_avx512_kernels_match_onnxruntime():
         pytest.skip("this CPU has no AVX-512F")
     env = {k: v for k, v in os.environ.items() if k not in SWITCHES}
     env["SWIFTCONV_AVX512"] = "1"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            str(TESTS / "test_real_models.py"),
-            str(TESTS / "test_examples_engine.py"),
-            str(TESTS / "test_rare_ops.py"),
-            "-k",
-            "real_model or example or conv",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        cwd=TESTS.parent,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    assert " passed" in result.stdout and "skipped" not in result.stdout.splitlines()[-1]
+    run_kernel_suites(env)
