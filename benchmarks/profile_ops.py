@@ -1,7 +1,7 @@
 """Where the time goes, per op type: every node of a model timed alone in swiftconv and in
 onnxruntime (swiftconv has no per-node profiler: `enable_profiling` is accepted and ignored).
 
-    python benchmarks/profile_ops.py efficientnet_b0_op17 [--threads 1] [--runs 20] [--top 8]
+    python benchmarks/profile_ops.py efficientnet_b0_op17 [--threads 1] [--runs 20] [--top 8] [--by-shape]
 
 For each node of the model (a real model of `tests/real_models.py` or an op-mix model of
 `benchmarks/op_mix_models.py`), a one-node ONNX model is cut out with the node's
@@ -9,7 +9,9 @@ initializers and fed the node's real inputs (the intermediate values onnxruntime
 for the bench's batch-1 feeds). Both engines run it `--runs` times, interleaved one run
 each, after two warm-up runs; the median is taken and the cost of a run of a trivial
 Identity model (the Python call and session overhead, measured the same way) is
-subtracted. The table sums those per op type.
+subtracted. The table sums those per op type; `--by-shape` adds a second table that
+groups the Conv nodes by shape (kernel, stride, group, channels in -> out, input map),
+since one Conv op type hides very different kernels (1x1, depthwise, full 3x3).
 
 This is a diagnostic, not a latency: a node alone cannot be fused with its neighbours
 (Conv + activation, attention or GELU patterns) or share its thread pool's warm state, so
@@ -107,6 +109,21 @@ def _one_node(model: onnx.ModelProto, node: onnx.NodeProto, values: dict) -> tup
     return one.SerializeToString(), feeds
 
 
+def _conv_shape(model: onnx.ModelProto, node: onnx.NodeProto, values: dict) -> str:
+    """A Conv node's kernel, stride, group, channels and input map, e.g. `dw 3x3/2 96ch 28x28`."""
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    inits = {i.name: i for i in model.graph.initializer}
+    w = inits[node.input[1]].dims if node.input[1] in inits else values[node.input[1]].shape
+    x = values[node.input[0]].shape
+    group = attrs.get("group", 1)
+    kernel = "x".join(str(d) for d in w[2:])
+    stride = max(attrs.get("strides", [1]))
+    dilated = "d" if max(attrs.get("dilations", [1])) > 1 else ""
+    c_in, c_out = x[1], w[0]
+    kind = "dw" if group == c_in and group == c_out and group > 1 else ("conv" if group == 1 else f"g{group}")
+    return f"{kind} {kernel}/{stride}{dilated} {c_in}->{c_out} {'x'.join(str(d) for d in x[2:])}"
+
+
 def _baseline(threads: int, runs: int) -> tuple[float, float]:
     x = np.zeros((1,), np.float32)
     graph = helper.make_graph(
@@ -126,6 +143,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--top", type=int, default=10, help="op types shown (by swiftconv time)")
+    parser.add_argument("--by-shape", action="store_true", help="also a table of the Conv nodes by shape")
     args = parser.parse_args()
 
     data, feeds = _model(args.model, 1)
@@ -133,6 +151,7 @@ def main() -> None:
     values = _intermediates(model, feeds)
     base_sc, base_ort = _baseline(args.threads, args.runs)
     per_type: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0])
+    per_shape: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0])
     for node in model.graph.node:
         if node.op_type == "Constant":
             continue
@@ -143,6 +162,11 @@ def main() -> None:
         row[0] += max(t_sc - base_sc, 0.0)
         row[1] += max(t_ort - base_ort, 0.0)
         row[2] += 1
+        if args.by_shape and node.op_type in ("Conv", "FusedConv"):
+            shaped = per_shape[_conv_shape(model, node, values)]
+            shaped[0] += max(t_sc - base_sc, 0.0)
+            shaped[1] += max(t_ort - base_ort, 0.0)
+            shaped[2] += 1
     total_sc = sum(r[0] for r in per_type.values())
     total_ort = sum(r[1] for r in per_type.values())
     print(
@@ -160,6 +184,18 @@ def main() -> None:
         f"| all | {sum(r[2] for r in per_type.values())} | {total_sc * 1e3:.2f} | {total_ort * 1e3:.2f} | "
         f"{total_sc / total_ort:.2f} | 100% | {(total_sc - total_ort) * 1e3:+.2f} |"
     )
+    if args.by_shape and per_shape:
+        conv_sc = sum(r[0] for r in per_shape.values())
+        print()
+        print(
+            "| Conv shape (kind k/stride in->out map) | nodes | swiftconv ms | onnxruntime ms | ratio | share of Conv | gap ms |"
+        )
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        for shape, (a, b, n) in sorted(per_shape.items(), key=lambda kv: -(kv[1][0] - kv[1][1])):
+            ratio = f"{a / b:.2f}" if b > 0 else "-"
+            print(
+                f"| {shape} | {n} | {a * 1e3:.3f} | {b * 1e3:.3f} | {ratio} | {a / conv_sc:.0%} | {(a - b) * 1e3:+.3f} |"
+            )
     whole = _median_pair(*_sessions(data, args.threads), feeds, args.runs)
     print(f"whole model: swiftconv {whole[0] * 1e3:.2f} ms, onnxruntime {whole[1] * 1e3:.2f} ms")
 

@@ -23,6 +23,8 @@ def run_kernel_suites(env: dict) -> None:
             str(TESTS / "test_real_models.py"),
             str(TESTS / "test_examples_engine.py"),
             str(TESTS / "test_rare_ops.py"),
+            str(TESTS / "test_conv_kernels.py"),
+            str(TESTS / "test_conv_fusion.py"),
             "-k",
             "real_model or example or conv",
         ],

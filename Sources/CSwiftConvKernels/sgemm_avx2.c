@@ -169,6 +169,125 @@ SCV_AVX2 int scv_depthwise3x3_avx2(const float *x, const float *filters, const f
     return 1;
 }
 
+/// Taps a general depthwise filter may have (7x7 and below; larger filters take the portable loop).
+#define SCV_DEPTHWISE_MAX_TAPS 64
+
+/// Copies plane `src` (`h` x `w`) into the zeroed-border buffer `padded` (`ph` x `pw`) at
+/// (`pad_top`, `pad_left`), with vector loads and stores rather than a libc call per row:
+/// the planes of small feature maps are a few hundred floats.
+SCV_AVX2 static inline void pad_plane(const float *src, ptrdiff_t h, ptrdiff_t w, float *padded, ptrdiff_t ph,
+                                      ptrdiff_t pw, ptrdiff_t pad_top, ptrdiff_t pad_left) {
+    __m256 zero = _mm256_setzero_ps();
+    ptrdiff_t total = ph * pw, i = 0;
+    for (; i + 8 <= total; i += 8) _mm256_storeu_ps(padded + i, zero);
+    for (; i < total; i++) padded[i] = 0.0f;
+    ptrdiff_t n = w < pw - pad_left ? w : pw - pad_left;
+    if (n <= 0) return;
+    for (ptrdiff_t iy = 0; iy < h; iy++) {
+        ptrdiff_t q = iy + pad_top;
+        if (q >= ph) break;
+        const float *from = src + iy * w;
+        float *to = padded + q * pw + pad_left;
+        ptrdiff_t j = 0;
+        for (; j + 8 <= n; j += 8) _mm256_storeu_ps(to + j, _mm256_loadu_ps(from + j));
+        for (; j < n; j++) to[j] = from[j];
+    }
+}
+
+/// One plane of the general depthwise loop: two output rows at a time share each filter
+/// broadcast. Always inlined, so a constant `kw` (5, 7) unrolls the tap loop.
+SCV_AVX2 static inline __attribute__((always_inline)) void depthwise_plane(
+    const float *padded, ptrdiff_t pw, const float *filter, __m256 vbias, float *dst, ptrdiff_t oh, ptrdiff_t ow,
+    ptrdiff_t owr, ptrdiff_t full, __m256i tail_mask, ptrdiff_t stride, ptrdiff_t kh, const ptrdiff_t kw,
+    __m256 vlo, __m256 vhi) {
+    ptrdiff_t oy = 0;
+    for (; oy + 2 <= oh; oy += 2) {
+        float *out0 = dst + oy * ow, *out1 = out0 + ow;
+        for (ptrdiff_t ox = 0; ox < owr; ox += 8) {
+            __m256 s0 = vbias, s1 = vbias;
+            const float *base = padded + oy * stride * pw + (stride == 1 ? ox : 2 * ox);
+            for (ptrdiff_t i = 0; i < kh; i++) {
+                const float *r0 = base + i * pw, *r1 = r0 + stride * pw;
+                const float *f = filter + i * kw;
+                for (ptrdiff_t j = 0; j < kw; j++) {
+                    __m256 fv = _mm256_broadcast_ss(f + j);
+                    if (stride == 1) {
+                        s0 = _mm256_fmadd_ps(fv, _mm256_loadu_ps(r0 + j), s0);
+                        s1 = _mm256_fmadd_ps(fv, _mm256_loadu_ps(r1 + j), s1);
+                    } else {
+                        s0 = _mm256_fmadd_ps(fv, load_stride2(r0 + j), s0);
+                        s1 = _mm256_fmadd_ps(fv, load_stride2(r1 + j), s1);
+                    }
+                }
+            }
+            s0 = _mm256_min_ps(vhi, _mm256_max_ps(vlo, s0));  // NaN-preserving operand order
+            s1 = _mm256_min_ps(vhi, _mm256_max_ps(vlo, s1));
+            if (ox < full) {
+                _mm256_storeu_ps(out0 + ox, s0);
+                _mm256_storeu_ps(out1 + ox, s1);
+            } else {
+                _mm256_maskstore_ps(out0 + ox, tail_mask, s0);
+                _mm256_maskstore_ps(out1 + ox, tail_mask, s1);
+            }
+        }
+    }
+    for (; oy < oh; oy++) {
+        float *out = dst + oy * ow;
+        for (ptrdiff_t ox = 0; ox < owr; ox += 8) {
+            __m256 acc = vbias;
+            const float *base = padded + oy * stride * pw + (stride == 1 ? ox : 2 * ox);
+            for (ptrdiff_t i = 0; i < kh; i++) {
+                const float *r = base + i * pw;
+                const float *f = filter + i * kw;
+                for (ptrdiff_t j = 0; j < kw; j++) {
+                    __m256 fv = _mm256_broadcast_ss(f + j);
+                    acc = _mm256_fmadd_ps(fv, stride == 1 ? _mm256_loadu_ps(r + j) : load_stride2(r + j), acc);
+                }
+            }
+            acc = _mm256_min_ps(vhi, _mm256_max_ps(vlo, acc));
+            if (ox < full) _mm256_storeu_ps(out + ox, acc);
+            else _mm256_maskstore_ps(out + ox, tail_mask, acc);
+        }
+    }
+}
+
+SCV_AVX2 int scv_depthwise_avx2(const float *x, const float *filters, const float *bias, float *y,
+                                ptrdiff_t plane_begin, ptrdiff_t plane_end, ptrdiff_t channels,
+                                ptrdiff_t h, ptrdiff_t w, ptrdiff_t kh, ptrdiff_t kw, ptrdiff_t oh, ptrdiff_t ow,
+                                ptrdiff_t stride, ptrdiff_t pad_top, ptrdiff_t pad_left, float lo, float hi) {
+    if (stride != 1 && stride != 2) return 0;
+    if (kh < 1 || kw < 1 || kh * kw > SCV_DEPTHWISE_MAX_TAPS || oh < 1 || ow < 1) return 0;
+    if (pad_top < 0 || pad_left < 0) return 0;
+    // As in the 3x3 loop: a zero-bordered copy of each plane, wide enough that every tap of
+    // every 8-column output vector reads inside it; the last vector is stored through a mask.
+    ptrdiff_t owr = (ow + 7) / 8 * 8;
+    ptrdiff_t pw = stride == 1 ? owr + kw - 1 : 2 * owr + kw - 1;
+    ptrdiff_t ph = (oh - 1) * stride + kh;
+    float *padded = (float *)malloc(sizeof(float) * (size_t)(pw * ph));
+    if (!padded) return 0;
+    int32_t mask_bits[8];
+    for (int i = 0; i < 8; i++) mask_bits[i] = i < ow % 8 ? -1 : 0;
+    __m256i tail_mask = _mm256_loadu_si256((const __m256i *)mask_bits);
+    ptrdiff_t full = ow / 8 * 8;
+    ptrdiff_t taps = kh * kw;
+    __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+    for (ptrdiff_t p = plane_begin; p < plane_end; p++) {
+        const float *filter = filters + (p % channels) * taps;
+        float *dst = y + p * oh * ow;
+        pad_plane(x + p * h * w, h, w, padded, ph, pw, pad_top, pad_left);
+        __m256 vbias = _mm256_set1_ps(bias ? bias[p % channels] : 0.0f);
+        if (kw == 5) {
+            depthwise_plane(padded, pw, filter, vbias, dst, oh, ow, owr, full, tail_mask, stride, kh, 5, vlo, vhi);
+        } else if (kw == 7) {
+            depthwise_plane(padded, pw, filter, vbias, dst, oh, ow, owr, full, tail_mask, stride, kh, 7, vlo, vhi);
+        } else {
+            depthwise_plane(padded, pw, filter, vbias, dst, oh, ow, owr, full, tail_mask, stride, kh, kw, vlo, vhi);
+        }
+    }
+    free(padded);
+    return 1;
+}
+
 #else
 
 int scv_cpu_has_avx2_fma(void) { return 0; }
@@ -185,6 +304,16 @@ int scv_depthwise3x3_avx2(const float *x, const float *filters, const float *bia
                           ptrdiff_t pad_top, ptrdiff_t pad_left, float lo, float hi) {
     (void)x; (void)filters; (void)bias; (void)y; (void)plane_begin; (void)plane_end; (void)channels;
     (void)h; (void)w; (void)oh; (void)ow; (void)stride; (void)pad_top; (void)pad_left; (void)lo; (void)hi;
+    return 0;
+}
+
+int scv_depthwise_avx2(const float *x, const float *filters, const float *bias, float *y,
+                       ptrdiff_t plane_begin, ptrdiff_t plane_end, ptrdiff_t channels,
+                       ptrdiff_t h, ptrdiff_t w, ptrdiff_t kh, ptrdiff_t kw, ptrdiff_t oh, ptrdiff_t ow,
+                       ptrdiff_t stride, ptrdiff_t pad_top, ptrdiff_t pad_left, float lo, float hi) {
+    (void)x; (void)filters; (void)bias; (void)y; (void)plane_begin; (void)plane_end; (void)channels;
+    (void)h; (void)w; (void)kh; (void)kw; (void)oh; (void)ow; (void)stride; (void)pad_top; (void)pad_left;
+    (void)lo; (void)hi;
     return 0;
 }
 

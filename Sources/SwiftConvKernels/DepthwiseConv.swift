@@ -85,15 +85,21 @@ public struct DepthwiseConv2D {
         }
     }
 
-    /// The AVX2+FMA loop for MobileNet-style 3x3 filters at stride 1 or 2 (dilation 1);
+    /// The AVX2+FMA loops for stride 1 or 2 and dilation 1: the unrolled 3x3 one (MobileNet),
+    /// the general one for other filters up to 64 taps (5x5 in MobileNetV3 and EfficientNet);
     /// false, having written nothing, for any other shape.
-    func runAVX2x3(_ planes: Range<Int>) -> Bool {
+    func runAVX2(_ planes: Range<Int>) -> Bool {
         guard
-            kernelHeight == 3 && kernelWidth == 3 && dilationY == 1 && dilationX == 1 && strideY == strideX
-                && (strideY == 1 || strideY == 2) && padTop >= 0 && padLeft >= 0 && outHeight > 0 && outWidth > 0
+            dilationY == 1 && dilationX == 1 && strideY == strideX && (strideY == 1 || strideY == 2)
+                && padTop >= 0 && padLeft >= 0 && outHeight > 0 && outWidth > 0
         else { return false }
-        return scv_depthwise3x3_avx2(
+        if kernelHeight == 3 && kernelWidth == 3 {
+            return scv_depthwise3x3_avx2(
+                x, filters, bias, y, planes.lowerBound, planes.upperBound, channels, height, width,
+                outHeight, outWidth, strideY, padTop, padLeft, lo, hi) != 0
+        }
+        return scv_depthwise_avx2(
             x, filters, bias, y, planes.lowerBound, planes.upperBound, channels, height, width,
-            outHeight, outWidth, strideY, padTop, padLeft, lo, hi) != 0
+            kernelHeight, kernelWidth, outHeight, outWidth, strideY, padTop, padLeft, lo, hi) != 0
     }
 }

@@ -159,7 +159,7 @@ public struct KernelTable: Sendable {
         }
         t.depthwiseConv2D = { problem, planes in
             // Each call decides for its own planes: no state is shared between parallel chunks.
-            if !problem.runAVX2x3(planes) { problem.runPortable(planes) }
+            if !problem.runAVX2(planes) { problem.runPortable(planes) }
         }
         t.int16GemmNT = { m, n, k, x, ldx, w, ldw, out, ldo in scv_i16_gemm_nt_avx2(m, n, k, x, ldx, w, ldw, out, ldo) }
         t.requantize = { count, acc, bias, mantissa, shift, singleRounding, zeroPoint, lo, hi, out in

@@ -167,8 +167,12 @@ func sgemmMatchesPlainProduct(m: Int, n: Int, k: Int) {
     expectClose(best, generic, tolerance: 0, "biasClamp")
 }
 
-/// Depthwise shapes the AVX2 loop takes (3x3, stride 1 and 2) and ones it leaves to the portable loop.
-@Test(arguments: [(3, 1, 1, 1), (3, 2, 1, 1), (3, 1, 0, 1), (3, 2, 2, 1), (5, 1, 2, 1), (3, 1, 2, 2)])
+/// Depthwise shapes the AVX2 loops take (3x3, 5x5, 7x7 at stride 1 and 2) and ones they leave
+/// to the portable loop (dilation, stride 3, more than 64 taps).
+@Test(arguments: [
+    (3, 1, 1, 1), (3, 2, 1, 1), (3, 1, 0, 1), (3, 2, 2, 1), (5, 1, 2, 1), (5, 2, 2, 1), (5, 1, 0, 1), (7, 1, 3, 1),
+    (7, 2, 1, 1), (3, 1, 2, 2), (5, 3, 2, 1), (9, 1, 4, 1),
+])
 func depthwiseMatchesGeneric(kernel: Int, stride: Int, pad: Int, dilation: Int) {
     let channels = 3, planes = 6, h = 13, w = 17
     let reach: Int = dilation * (kernel - 1) + 1

@@ -63,6 +63,15 @@ int scv_depthwise3x3_avx2(const float *x, const float *filters, const float *bia
                           ptrdiff_t h, ptrdiff_t w, ptrdiff_t oh, ptrdiff_t ow, ptrdiff_t stride,
                           ptrdiff_t pad_top, ptrdiff_t pad_left, float lo, float hi);
 
+/// Depthwise `kh` x `kw` convolution (AVX2+FMA, dilation 1, stride 1 or 2 in both
+/// directions, at most 64 taps): the contract of scv_depthwise3x3_avx2 with filters of
+/// `kh * kw` values per channel. Returns 0, having written nothing, for another stride, a
+/// larger filter or when scratch memory is short.
+int scv_depthwise_avx2(const float *x, const float *filters, const float *bias, float *y,
+                       ptrdiff_t plane_begin, ptrdiff_t plane_end, ptrdiff_t channels,
+                       ptrdiff_t h, ptrdiff_t w, ptrdiff_t kh, ptrdiff_t kw, ptrdiff_t oh, ptrdiff_t ow,
+                       ptrdiff_t stride, ptrdiff_t pad_top, ptrdiff_t pad_left, float lo, float hi);
+
 /// Int32 dot products of int16 rows (AVX2): `out[i * ldo + j] = Σ_t x[i * ldx + t] * w[j * ldw + t]`
 /// for i < m, j < n, t < k. `k` must be a multiple of 16 (callers zero-pad rows). The quantized
 /// kernels pass values already offset by their zero points (|v| <= 255), so no pair sum overflows.

@@ -6,7 +6,7 @@ import SwiftConvKernels
 enum ConvKernels {
     static func register(into r: inout KernelRegistry) {
         r.register("Conv", since: [1, 11, 22]) { ctx in try ConvKernel(ctx) }
-        // Produced by the ConvActivationFusion pass from Conv + Relu/Clip; also runs models that contain it.
+        // Produced by the ConvActivationFusion pass from Conv + activation; also runs models that contain it.
         r.register("FusedConv", domain: OpDomain.microsoft, since: [1]) { ctx in
             if ctx.node.inputs.count > 3 && !ctx.node.inputs[3].isEmpty {
                 throw SwiftConvError.unsupportedOp("FusedConv with a sum input Z")
@@ -71,9 +71,11 @@ extension WindowGeometry {
 }
 
 /// The activation a FusedConv applies to its output: onnxruntime's `activation` attribute
-/// with its `activation_params`.
+/// with its `activation_params`, plus two of ours that ConvActivationFusion writes into the
+/// engine's graph only (onnxruntime's FusedConv has neither): "HardSwish" and "Swish" (SiLU,
+/// `x * sigmoid(x)`).
 struct ConvActivation {
-    enum Kind { case relu, clip, leakyRelu, sigmoid, tanh, hardSigmoid }
+    enum Kind { case relu, clip, leakyRelu, sigmoid, tanh, hardSigmoid, hardSwish, swish }
     let kind: Kind
     let a: Float
     let b: Float
@@ -108,6 +110,14 @@ struct ConvActivation {
             kind = .hardSigmoid
             a = param(0, 0.2)
             b = param(1, 0.5)
+        case "HardSwish":
+            kind = .hardSwish
+            a = 0
+            b = 0
+        case "Swish":
+            kind = .swish
+            a = 0
+            b = 0
         default: throw SwiftConvError.unsupportedOp("FusedConv activation '\(name)'")
         }
     }
@@ -133,37 +143,43 @@ struct ConvActivation {
             case .sigmoid: p[i] = 1 / (1 + Double.exp(-v))
             case .tanh: p[i] = Double.tanh(v)
             case .hardSigmoid: p[i] = Swift.max(0, Swift.min(1, a * v + b))
+            case .hardSwish: p[i] = v * Swift.max(0, Swift.min(1, v / 6 + 0.5))
+            case .swish: p[i] = v / (1 + Double.exp(-v))
             }
         }
     }
 
-    /// `p[0..<count] = activation(p[i] + bias)`.
+    /// `p[0..<count] = activation(p[i] + bias)`; loops the compiler vectorizes (the
+    /// straight-line `fastSigmoid`/`fastTanh` of the unfused Sigmoid and Tanh).
     func apply(_ p: UnsafeMutablePointer<Float>, _ count: Int, bias: Float) {
-        var i = 0
-        switch kind {
-        case .relu, .clip:
-            let (lo, hi) = clampBounds!
+        if let (lo, hi) = clampBounds {
             KernelTable.best.biasClamp(p, count, bias, lo, hi)
+            return
+        }
+        if bias != 0 {
+            for i in 0..<count { p[i] += bias }
+        }
+        let a = self.a, b = self.b
+        switch kind {
+        case .relu, .clip: break
         case .leakyRelu:
-            while i < count {
-                let v = p[i] + bias
+            for i in 0..<count {
+                let v = p[i]
                 p[i] = v < 0 ? a * v : v
-                i += 1
             }
-        case .sigmoid:
-            while i < count {
-                p[i] = 1 / (1 + Float.exp(-(p[i] + bias)))
-                i += 1
-            }
-        case .tanh:
-            while i < count {
-                p[i] = Float.tanh(p[i] + bias)
-                i += 1
-            }
+        case .sigmoid: sigmoidInPlace(p, count)
+        case .tanh: tanhInPlace(p, count)
         case .hardSigmoid:
-            while i < count {
-                p[i] = Swift.max(0, Swift.min(1, a * (p[i] + bias) + b))
-                i += 1
+            for i in 0..<count { p[i] = Swift.max(0, Swift.min(1, a * p[i] + b)) }
+        case .hardSwish:
+            for i in 0..<count {
+                let v = p[i]
+                p[i] = v * Swift.max(0, Swift.min(1, v / 6 + 0.5))
+            }
+        case .swish:
+            for i in 0..<count {
+                let v = p[i]
+                p[i] = v * fastSigmoid(v)
             }
         }
     }
@@ -296,7 +312,9 @@ struct ConvKernel: Kernel {
         let pointwise =
             geo.kernel.allSatisfy { $0 == 1 } && geo.strides.allSatisfy { $0 == 1 }
             && geo.padBegin.allSatisfy { $0 == 0 } && geo.padEnd.allSatisfy { $0 == 0 }
-        let usePacked = packed != nil && w.shape == packedShape
+        // One output column (a 1x1 convolution on a 1x1 map: squeeze-excitation): the packed
+        // GEMM would pad it to a whole tile width, a matrix-vector product reads each weight once.
+        let usePacked = packed != nil && w.shape == packedShape && !(pointwise && outCount == 1)
         let perGroup = Gemm.packedASize(m: mg, k: kg)
         // The column buffer can be far larger than input and output (kernel size times the output):
         // tensor storage, so a size the run cannot afford is an error rather than an abort.

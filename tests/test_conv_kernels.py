@@ -1,0 +1,104 @@
+"""Float32 convolution kernels against onnxruntime on many shapes: depthwise filters of every
+size the AVX2 loops take (3x3, 5x5, 7x7, non-square) and the ones they leave to the portable
+loop (dilation, stride 3, large filters), odd map sizes, asymmetric pads, batch > 1, and
+1x1 convolutions on tiny maps (squeeze-excitation). tests/kernel_suites.py reruns this file
+with the portable kernels and with AVX-512."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper
+
+import swiftconv as sc
+
+# (input shape, weight shape, attributes); group = channels makes it depthwise.
+DEPTHWISE = {
+    "3x3-s1-14": ((1, 16, 14, 14), (16, 1, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "3x3-s2-odd": ((2, 5, 15, 13), (5, 1, 3, 3), {"pads": [1, 1, 1, 1], "strides": [2, 2]}),
+    "5x5-s1-7": ((1, 24, 7, 7), (24, 1, 5, 5), {"pads": [2, 2, 2, 2]}),
+    "5x5-s1-14": ((1, 9, 14, 14), (9, 1, 5, 5), {"pads": [2, 2, 2, 2]}),
+    "5x5-s1-odd-batch": ((3, 4, 11, 17), (4, 1, 5, 5), {"pads": [2, 2, 2, 2]}),
+    "5x5-s2-28": ((1, 6, 28, 28), (6, 1, 5, 5), {"pads": [2, 2, 2, 2], "strides": [2, 2]}),
+    "5x5-s2-odd": ((1, 7, 13, 9), (7, 1, 5, 5), {"pads": [2, 2, 2, 2], "strides": [2, 2]}),
+    "5x5-s2-asym-pads": ((1, 3, 14, 14), (3, 1, 5, 5), {"pads": [1, 2, 2, 1], "strides": [2, 2]}),
+    "5x5-nopad": ((1, 3, 9, 10), (3, 1, 5, 5), {}),
+    "5x5-1x1-map": ((1, 8, 1, 1), (8, 1, 5, 5), {"pads": [2, 2, 2, 2]}),
+    "5x5-same-upper": ((1, 5, 10, 7), (5, 1, 5, 5), {"auto_pad": "SAME_UPPER", "strides": [2, 2]}),
+    "7x7-s1": ((1, 4, 12, 12), (4, 1, 7, 7), {"pads": [3, 3, 3, 3]}),
+    "3x5-s1": ((1, 4, 9, 12), (4, 1, 3, 5), {"pads": [1, 2, 1, 2]}),
+    "5x5-dilated": ((1, 4, 15, 15), (4, 1, 5, 5), {"pads": [4, 4, 4, 4], "dilations": [2, 2]}),
+    "5x5-s3": ((1, 4, 16, 16), (4, 1, 5, 5), {"pads": [2, 2, 2, 2], "strides": [3, 3]}),
+    "5x5-s1x2": ((1, 4, 12, 12), (4, 1, 5, 5), {"pads": [2, 2, 2, 2], "strides": [1, 2]}),
+    "9x9-s1": ((1, 2, 12, 12), (2, 1, 9, 9), {"pads": [4, 4, 4, 4]}),
+    "multiplier-2": ((1, 4, 9, 9), (8, 1, 5, 5), {"pads": [2, 2, 2, 2]}),
+}
+
+# Ordinary and grouped convolutions, the 1x1 ones on tiny maps included.
+DENSE = {
+    "1x1-on-1x1": ((1, 96, 1, 1), (24, 96, 1, 1), {}),
+    "1x1-on-1x1-wide": ((1, 40, 1, 1), (250, 40, 1, 1), {}),
+    "1x1-on-1x1-batch": ((3, 33, 1, 1), (17, 33, 1, 1), {}),
+    "1x1-on-2x3": ((2, 19, 2, 3), (13, 19, 1, 1), {}),
+    "1x1-on-7x7": ((1, 64, 7, 7), (40, 64, 1, 1), {}),
+    "1x1-grouped": ((1, 8, 5, 5), (12, 2, 1, 1), {"group": 4}),
+    "3x3-s2-stem": ((1, 3, 33, 31), (16, 3, 3, 3), {"pads": [1, 1, 1, 1], "strides": [2, 2]}),
+    "3x3-s1": ((2, 5, 9, 11), (7, 5, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "5x5-grouped": ((1, 6, 10, 10), (6, 2, 5, 5), {"group": 3, "pads": [2, 2, 2, 2]}),
+}
+
+
+def conv_model(x_shape, w_shape, attrs, with_bias=True):
+    channels = x_shape[1]
+    group = attrs.get("group", channels if w_shape[1] == 1 and channels > 1 else 1)
+    attrs = {**attrs, "group": group}
+    rng = np.random.default_rng(sum(x_shape) + sum(w_shape))
+    w = (rng.standard_normal(w_shape) * 0.3).astype(np.float32)
+    inits = [onnx.numpy_helper.from_array(w, "W")]
+    inputs = ["X", "W"]
+    if with_bias:
+        inits.append(onnx.numpy_helper.from_array(rng.standard_normal(w_shape[0]).astype(np.float32), "B"))
+        inputs.append("B")
+    graph = helper.make_graph(
+        [helper.make_node("Conv", inputs, ["Y"], **attrs)],
+        "conv",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, list(x_shape))],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    return model.SerializeToString(), {"X": x}
+
+
+def assert_matches_onnxruntime(data, feeds):
+    expected = ort.InferenceSession(data, providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+    actual = sc.InferenceSession(data).run(None, feeds)[0]
+    assert actual.shape == expected.shape
+    np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("with_bias", [True, False], ids=["bias", "nobias"])
+@pytest.mark.parametrize("shape", list(DEPTHWISE))
+def test_depthwise_conv_matches_onnxruntime(shape, with_bias):
+    assert_matches_onnxruntime(*conv_model(*DEPTHWISE[shape], with_bias=with_bias))
+
+
+@pytest.mark.parametrize("with_bias", [True, False], ids=["bias", "nobias"])
+@pytest.mark.parametrize("shape", list(DENSE))
+def test_dense_conv_matches_onnxruntime(shape, with_bias):
+    assert_matches_onnxruntime(*conv_model(*DENSE[shape], with_bias=with_bias))
+
+
+def test_depthwise_conv_keeps_nan_and_infinity():
+    data, feeds = conv_model(*DEPTHWISE["5x5-s1-7"])
+    feeds["X"][0, 3, 2, 4] = np.nan
+    feeds["X"][0, 5, 0, 0] = np.inf
+    expected = ort.InferenceSession(data, providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+    actual = sc.InferenceSession(data).run(None, feeds)[0]
+    np.testing.assert_array_equal(np.isnan(actual), np.isnan(expected))
+    finite = np.isfinite(expected)
+    np.testing.assert_allclose(actual[finite], expected[finite], rtol=1e-5, atol=1e-5)
