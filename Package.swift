@@ -90,7 +90,7 @@ let package = Package(
         // Model-building helpers shared by every test target.
         .target(name: "SwiftConvTestSupport", dependencies: ["SwiftConvIR"], path: "Tests/SwiftConvTestSupport"),
         .testTarget(name: "SwiftConvIRTests", dependencies: ["SwiftConvIR", "SwiftConvTestSupport"]),
-        .testTarget(name: "SwiftConvONNXTests", dependencies: ["SwiftConvONNX", "SwiftConvIR", "SwiftConvTestSupport"]),
+        .testTarget(name: "SwiftConvONNXTests", dependencies: ["SwiftConvONNX", "ONNXProto", "SwiftConvIR", "SwiftConvTestSupport"]),
         .testTarget(name: "SwiftConvKernelsTests", dependencies: ["SwiftConvKernels"]),
         .testTarget(
             name: "SwiftConvEngineTests", dependencies: ["SwiftConvEngine", "SwiftConvPasses", "SwiftConvIR", "SwiftConvTestSupport"]),

@@ -290,8 +290,7 @@ class FieldInfo:
         self.packed = f["packed"]
         if f["type"] in SCALARS:
             self.kind = "scalar"
-            swift, default, wire, suffix, size, enc = SCALARS[f["type"]]
-            self.swift, self.default, self.wire, self.suffix, self.size, self.enc = swift, default, wire, suffix, size, enc
+            self.swift, self.default, self.wire, self.suffix, self.size, self.enc = SCALARS[f["type"]]
         else:
             kind, swift, node = scope.resolve(f["type"], msg["full"])
             self.kind, self.swift = kind, swift
@@ -456,6 +455,8 @@ def size_lines(fi):
         if fi.wire in (1, 5):
             return [f"n += {fi.name}.count * ({t} + {fi.size})"]
         return [f"for v in {fi.name} {{ n += {t} + {fi.size.format('v')} }}"]
+    if "{}" not in fi.size:  # fixed width: only presence matters
+        return [f"if {fi.storage} != nil {{ n += {t} + {fi.size} }}"]
     return [f"if let v = {fi.storage} {{ n += {t} + {fi.size.format('v')} }}"]
 
 
@@ -573,7 +574,9 @@ def pinned_proto():
     except ImportError:
         raise SystemExit(f"cannot get onnx {ONNX_VERSION}: pip download failed and onnx is not installed") from None
     if onnx.__version__ != ONNX_VERSION:
-        raise SystemExit(f"cannot get onnx {ONNX_VERSION}: pip download failed and the installed onnx is {onnx.__version__}")
+        raise SystemExit(
+            f"cannot get onnx {ONNX_VERSION}: pip download failed and the installed onnx is {onnx.__version__}"
+        )
     return (Path(onnx.__file__).parent / "onnx-ml.proto").read_bytes(), f"the installed onnx {ONNX_VERSION}"
 
 
@@ -591,7 +594,9 @@ def main():
                 current = (PROTO_DIR / name).read_text() if (PROTO_DIR / name).exists() else ""
                 if current != text:
                     failed = True
-                    diff = difflib.unified_diff(current.splitlines(True), text.splitlines(True), name, name + " (regenerated)")
+                    diff = difflib.unified_diff(
+                        current.splitlines(True), text.splitlines(True), name, name + " (regenerated)"
+                    )
                     sys.stdout.writelines(list(diff)[:200])
         if failed:
             raise SystemExit("Sources/ONNXProto is out of date: run scripts/generate-onnx-proto.py")

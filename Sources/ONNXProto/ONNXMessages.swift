@@ -268,7 +268,7 @@ extension Onnx_AttributeProto: ProtoFields {
     func serializedSize() -> Int {
         var n = unknownFields.count
         if let v = _name { n += 1 + ProtoSize.string(v) }
-        if let v = _f { n += 1 + 4 }
+        if _f != nil { n += 1 + 4 }
         if let v = _i { n += 1 + ProtoSize.int64(v) }
         if let v = _s { n += 1 + ProtoSize.lengthDelimited(v.count) }
         if let v = _t { n += 1 + ProtoSize.message(v.value) }
