@@ -1,17 +1,13 @@
 import ONNXProto
 import SwiftConvIR
-import SwiftProtobuf
 
-#if canImport(FoundationEssentials)
-    import FoundationEssentials
-#endif
 #if canImport(Glibc)
     import Glibc
 #endif
 
 /// Reads ONNX `ModelProto` bytes into the IR.
 ///
-/// Large initializers are not decoded by SwiftProtobuf (which would copy them): the
+/// Large initializers are not decoded by the generated codec (which would copy them): the
 /// reader locates each initializer's `raw_data` with `WireScanner` and points the IR
 /// tensor at those bytes in the caller's buffer (the file read once).
 public enum ONNXReader {
@@ -44,11 +40,8 @@ struct Decoder {
     let bytes: UnsafeRawBufferPointer
     let owner: AnyObject
     let externalData: ExternalDataResolver
-    static let options: BinaryDecodingOptions = {
-        var o = BinaryDecodingOptions()
-        o.messageDepthLimit = 64
-        return o
-    }()
+    /// GraphProto nests in AttributeProto; deeper than this is refused rather than recursed into.
+    static let messageDepthLimit = 100
 
     init(bytes: UnsafeRawBufferPointer, owner: AnyObject, externalData: ExternalDataResolver) {
         self.bytes = bytes
@@ -70,7 +63,7 @@ struct Decoder {
             proto.graph = graph
             inPlace = ranges
         } else {
-            proto = try decode(Onnx_ModelProto.self, Array(bytes))
+            proto = try decode(Onnx_ModelProto.self, bytes)
         }
         guard proto.hasGraph else {
             throw SwiftConvError.modelFormat("not an ONNX model: no graph found (ModelProto.graph is missing)")
@@ -82,7 +75,7 @@ struct Decoder {
     /// returned as ranges into `bytes` instead.
     func decodeGraphKeepingRawData(_ range: Range<Int>) throws -> (Onnx_GraphProto, [Int: Range<Int>]) {
         guard let fields = WireScanner.fields(bytes, in: range) else {
-            return (try decode(Onnx_GraphProto.self, Array(UnsafeRawBufferPointer(rebasing: bytes[range]))), [:])
+            return (try decode(Onnx_GraphProto.self, UnsafeRawBufferPointer(rebasing: bytes[range])), [:])
         }
         var graph = try decode(Onnx_GraphProto.self, WireScanner.concatenate(bytes, fields.filter { $0.number != 5 }))
         var ranges: [Int: Range<Int>] = [:]
@@ -100,7 +93,7 @@ struct Decoder {
     }
 
     func decodeTensorKeepingRawData(_ range: Range<Int>) throws -> (Onnx_TensorProto, Range<Int>?) {
-        let whole = { Array(UnsafeRawBufferPointer(rebasing: self.bytes[range])) }
+        let whole = { UnsafeRawBufferPointer(rebasing: self.bytes[range]) }
         guard let fields = WireScanner.fields(bytes, in: range),
             let raw = fields.last(where: { $0.number == 9 && $0.wireType == 2 }),
             raw.payload.count >= ONNXReader.inPlaceThreshold
@@ -111,23 +104,15 @@ struct Decoder {
         return (tensor, raw.payload)
     }
 
-    func decode<M: SwiftProtobuf.Message>(_ type: M.Type, _ bytes: [UInt8]) throws -> M {
-        do {
-            return try M(serializedBytes: bytes, extensions: nil, partial: true, options: Decoder.options)
-        } catch let error as BinaryDecodingError {
-            throw SwiftConvError.modelFormat("not a valid ONNX model: \(Decoder.describe(error)) while decoding \(M.protoMessageName)")
-        } catch {
-            throw SwiftConvError.modelFormat("not a valid ONNX model: \(error) while decoding \(M.protoMessageName)")
-        }
+    func decode<M: ProtoMessage>(_ type: M.Type, _ bytes: [UInt8]) throws -> M {
+        try bytes.withUnsafeBytes { try decode(type, $0) }
     }
 
-    static func describe(_ error: BinaryDecodingError) -> String {
-        switch error {
-        case .truncated: return "the data is truncated"
-        case .malformedProtobuf: return "malformed protobuf"
-        case .invalidUTF8: return "a string is not valid UTF-8"
-        case .messageDepthLimit: return "messages are nested too deeply"
-        default: return "\(error)"
+    func decode<M: ProtoMessage>(_ type: M.Type, _ bytes: UnsafeRawBufferPointer) throws -> M {
+        do {
+            return try M(serializedBytes: bytes, depthLimit: Decoder.messageDepthLimit)
+        } catch let error as ProtoDecodingError {
+            throw SwiftConvError.modelFormat("not a valid ONNX model: \(error) while decoding \(M.protoMessageName)")
         }
     }
 }
@@ -137,7 +122,7 @@ extension ONNXReader {
     public static func tensor(serialized bytes: UnsafeRawBufferPointer) throws -> Tensor {
         final class Holder {}
         let decoder = Decoder(bytes: bytes, owner: Holder(), externalData: ExternalDataResolver(baseDirectory: nil))
-        let proto = try decoder.decode(Onnx_TensorProto.self, Array(bytes))
+        let proto = try decoder.decode(Onnx_TensorProto.self, bytes)
         return try ProtoToIR(decoder: decoder).tensor(proto, rawRange: nil, context: "tensor")
     }
 }

@@ -1,10 +1,5 @@
 import ONNXProto
 import SwiftConvIR
-import SwiftProtobuf
-
-#if canImport(FoundationEssentials)
-    import FoundationEssentials
-#endif
 
 /// Writes the IR as ONNX `ModelProto` bytes.
 ///
@@ -135,7 +130,7 @@ struct IRToProto {
             p.i = v
             p.type = .int
         case .string(let v):
-            p.s = Data(v)
+            p.s = v
             p.type = .string
         case .tensor(let t):
             p.t = try tensor(t)
@@ -156,7 +151,7 @@ struct IRToProto {
             p.ints = v
             p.type = .ints
         case .strings(let v):
-            p.strings = v.map { Data($0) }
+            p.strings = v
             p.type = .strings
         case .tensors(let v):
             p.tensors = try v.map(tensor)
@@ -262,9 +257,9 @@ struct IRToProto {
         if !t.name.isEmpty { p.name = t.name }
         if !t.docString.isEmpty { p.docString = t.docString }
         if t.dtype == .string {
-            p.stringData = t.strings.map { Data($0) }
+            p.stringData = t.strings
         } else {
-            p.rawData = t.storage.bytes.count == 0 ? Data() : Data(t.storage.bytes)
+            p.rawData = [UInt8](t.storage.bytes)
         }
         p.metadataProps = t.metadata.map(entry)
         return p

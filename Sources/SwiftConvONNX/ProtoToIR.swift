@@ -1,10 +1,5 @@
 import ONNXProto
 import SwiftConvIR
-import SwiftProtobuf
-
-#if canImport(FoundationEssentials)
-    import FoundationEssentials
-#endif
 
 /// Translates decoded ONNX protos into IR values, checking sizes as it goes so that
 /// every IR tensor's bytes match its shape and type.
@@ -24,8 +19,8 @@ struct ProtoToIR {
         m.docString = p.docString
         m.metadata = p.metadataProps.map(entry)
         // Not interpreted by swiftconv; kept verbatim so that a save loses nothing.
-        for t in p.trainingInfo { m.preservedFields.append(PreservedField(fieldNumber: 20, bytes: try t.serializedBytes())) }
-        for c in p.configuration { m.preservedFields.append(PreservedField(fieldNumber: 26, bytes: try c.serializedBytes())) }
+        for t in p.trainingInfo { m.preservedFields.append(PreservedField(fieldNumber: 20, bytes: t.serializedBytes())) }
+        for c in p.configuration { m.preservedFields.append(PreservedField(fieldNumber: 26, bytes: c.serializedBytes())) }
         return m
     }
 
@@ -84,14 +79,14 @@ struct ProtoToIR {
         switch kind {
         case 1: a.value = .float(p.f)
         case 2: a.value = .int(p.i)
-        case 3: a.value = .string(Array(p.s))
+        case 3: a.value = .string(p.s)
         case 4: a.value = .tensor(try tensor(p.t, rawRange: nil, context: where_))
         case 5: a.value = .graph(try graph(p.g))
         case 11: a.value = .sparseTensor(try sparseTensor(p.sparseTensor))
         case 13: a.value = .type(p.hasTp ? try valueType(p.tp) : nil)
         case 6: a.value = .floats(p.floats)
         case 7: a.value = .ints(p.ints)
-        case 8: a.value = .strings(p.strings.map { Array($0) })
+        case 8: a.value = .strings(p.strings)
         case 9: a.value = .tensors(try p.tensors.map { try tensor($0, rawRange: nil, context: where_) })
         case 10: a.value = .graphs(try p.graphs.map { try graph($0) })
         case 12: a.value = .sparseTensors(try p.sparseTensors.map(sparseTensor))
@@ -200,7 +195,7 @@ struct ProtoToIR {
             guard p.stringData.count == count else {
                 throw SwiftConvError.validation("\(label) has \(p.stringData.count) strings for shape \(shape) (\(count) elements)")
             }
-            t = Tensor(name: p.name, shape: shape, strings: p.stringData.map { Array($0) })
+            t = Tensor(name: p.name, shape: shape, strings: p.stringData)
         } else if p.hasDataLocation && p.dataLocation == .external {
             let ref = try externalReference(p, label: label)
             let storage = try decoder.externalData.storage(for: ref, byteCount: nbytes, label: label)

@@ -12,12 +12,12 @@ struct WireField {
 
 /// Splits protobuf bytes into top-level fields without decoding them.
 ///
-/// SwiftProtobuf copies every `bytes` field it decodes; the reader uses this scanner to
+/// The generated codec copies every `bytes` field it decodes; the reader uses this scanner to
 /// find tensor `raw_data` first, so weights stay where they are (in the file buffer).
 /// Every length is checked against the buffer, so hostile input cannot read past it.
 enum WireScanner {
     /// The fields of `bytes[range]`; nil when the bytes use groups or are malformed
-    /// (the caller then falls back to a plain SwiftProtobuf decode, which reports the error).
+    /// (the caller then falls back to a plain decode, which reports the error).
     static func fields(_ bytes: UnsafeRawBufferPointer, in range: Range<Int>) -> [WireField]? {
         var out = [WireField]()
         var i = range.lowerBound
