@@ -25,7 +25,7 @@ private func erfGelu(_ form: String) -> [Node] {
         Node(name: "add", opType: "Add", inputs: ["one", "e"], outputs: ["a"]),
     ]
     switch form {
-    case "half_last":  // torch: x * (1 + erf(x / sqrt2)) * 0.5
+    case "half_last": // torch: x * (1 + erf(x / sqrt2)) * 0.5
         nodes += [
             Node(name: "m", opType: "Mul", inputs: ["x", "a"], outputs: ["m"]),
             Node(name: "out", opType: "Mul", inputs: ["m", "half"], outputs: ["y"]),
@@ -35,7 +35,7 @@ private func erfGelu(_ form: String) -> [Node] {
             Node(name: "m", opType: "Mul", inputs: ["a", "half"], outputs: ["m"]),
             Node(name: "out", opType: "Mul", inputs: ["x", "m"], outputs: ["y"]),
         ]
-    default:  // (x * 0.5) * (1 + erf(x / sqrt2))
+    default: // (x * 0.5) * (1 + erf(x / sqrt2))
         nodes += [
             Node(name: "h", opType: "Mul", inputs: ["x", "half"], outputs: ["h"]),
             Node(name: "out", opType: "Mul", inputs: ["a", "h"], outputs: ["y"]),
