@@ -824,6 +824,22 @@ def conv_then_activation(conv, variant):
     return model, {"X": x}
 
 
+@rare_case()
+def contrib_gelu():
+    """onnxruntime's com.microsoft Gelu (float32 only there), which the session's Erf GELU fusion writes."""
+    x = np.concatenate([np.linspace(-9, 9, 181), np.random.default_rng(32).normal(0, 2, 300)]).astype(np.float32)
+    elem = TensorProto.FLOAT
+    node = helper.make_node("Gelu", ["X"], ["Y"], domain="com.microsoft")
+    graph = helper.make_graph(
+        [node], "contrib_gelu", [tensor_info("X", elem, list(x.shape))], [tensor_info("Y", elem, None)]
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
+    )
+    model.ir_version = 8
+    return model, {"X": x}
+
+
 # --------------------------------------------------------------------------
 # SVMClassifier / SVMRegressor
 # --------------------------------------------------------------------------

@@ -362,7 +362,10 @@ let identityPairMerge = PatternRewriter(name: "merge-identities", chain: [OpPatt
 @Test func sessionPipelineGrowsWithTheLevel() {
     #expect(SessionPipeline.passes(for: .disableAll).isEmpty)
     #expect(SessionPipeline.passes(for: .basic).map(\.name) == ["eliminate-dead-code"])
-    #expect(SessionPipeline.passes(for: .all).map(\.name) == ["eliminate-dead-code", "fuse-conv-activation", "eliminate-dead-code"])
+    #expect(
+        SessionPipeline.passes(for: .all).map(\.name) == [
+            "eliminate-dead-code", "fuse-conv-activation", "fuse-gelu", "eliminate-dead-code",
+        ])
     // tests/test_optimization_levels.py relies on this: extended runs what all runs.
     #expect(SessionPipeline.passes(for: .extended).map(\.name) == SessionPipeline.passes(for: .all).map(\.name))
     #expect(SessionPipeline.pipeline(for: .disableAll).passes.map(\.name) == ["inline-functions"])

@@ -11,12 +11,13 @@ public enum SessionPipeline {
     public static func preparation() -> [any ModelPass] { [FunctionInlining()] }
 
     /// The optional rewrites `level` allows, in order: none when disabled; dead-code removal
-    /// from basic; from extended, Conv + activation fusion and removal of what it left behind.
+    /// from basic; from extended, Conv + activation fusion, the Erf GELU as one `com.microsoft`
+    /// Gelu node, and removal of what they left behind.
     public static func passes(for level: GraphOptimizationLevel) -> [any ModelPass] {
         var passes: [any ModelPass] = []
         if level.rawValue >= GraphOptimizationLevel.basic.rawValue { passes.append(DeadCodeElimination()) }
         if level.rawValue >= GraphOptimizationLevel.extended.rawValue {
-            passes += [ConvActivationFusion(), DeadCodeElimination()]
+            passes += [ConvActivationFusion(), GeluFusion(), DeadCodeElimination()]
         }
         return passes
     }

@@ -38,6 +38,8 @@ enum ActivationKernels {
             case let a: throw ctx.invalid("approximate must be 'none' or 'tanh', got '\(a)'")
             }
         }
+        // onnxruntime's contrib exact GELU, what the session's GeluFusion writes for any opset.
+        r.register("Gelu", domain: OpDomain.microsoft, since: [1]) { _ in FloatUnaryKernel(op: .gelu) }
         r.register("PRelu", since: [1, 6, 7, 9, 16]) { ctx in PReluKernel(legacy: ctx.sinceVersion < 7) }
         r.register("Swish", since: [24]) { ctx in SwishKernel(alpha: Double(ctx.float("alpha", default: 1)), gated: false) }
         r.register("SwiGLU", since: [28]) { ctx in SwishKernel(alpha: Double(ctx.float("alpha", default: 1)), gated: true) }
@@ -175,7 +177,8 @@ struct SoftmaxKernel: Kernel {
 }
 
 extension SoftmaxKernel {
-    /// Softmax / LogSoftmax of contiguous float32 rows, with the vectorizable `fastExp`.
+    /// Softmax / LogSoftmax of contiguous float32 rows: the max and the sum in SIMD lanes,
+    /// the exponentials with the vectorizable `fastExp`.
     func softmaxRowsFloat(_ x: Tensor, rows: Int, length: Int, _ threads: ThreadPool) throws -> Tensor {
         let out = try Tensor.allocate(.float32, x.shape)
         let px = x.floatPointer, po = out.mutableFloatPointer
@@ -183,13 +186,11 @@ extension SoftmaxKernel {
         threads.parallelFor(rows, grain: max(1, 16384 / length)) { range in
             for r in range {
                 let xr = px + r * length, yr = po + r * length
-                var best = xr[0]
-                for k in 1..<length where xr[k] > best { best = xr[k] }
-                // The exponentials land in the output first: that loop vectorizes, the
-                // (ordered) sum after it is a cheap pass.
+                let best = maxFloat32(xr, length)
+                // The exponentials land in the output first, so that loop is a plain
+                // vectorized pass and the sum reads them back in lanes.
                 for k in 0..<length { yr[k] = fastExp(xr[k] - best) }
-                var sum: Float = 0
-                for k in 0..<length { sum += yr[k] }
+                let sum = sumFloat32(yr, length)
                 if log {
                     let logSum = Float.log(sum)
                     for k in 0..<length { yr[k] = xr[k] - best - logSum }

@@ -232,6 +232,13 @@ struct ResizeKernel: Kernel {
                     })
             ]
         }
+        if x.dtype == .float32, p.mode == .linear, !p.antialias, r == 4, p.coordinates != "tf_crop_and_resize",
+            sizes[0] == x.shape[0], sizes[1] == x.shape[1], scales[0] == 1, scales[1] == 1,
+            roi.map({ $0[0] == 0 && $0[1] == 0 && $0[4] == 1 && $0[5] == 1 }) ?? true,
+            let out = try bilinearNCHWFloat(x, sizes: sizes, scales: scales, roi: roi, context.threads)
+        {
+            return [.tensor(out)]
+        }
         try checkTemporary(outCount, of: Double.self, "the resized values")
 
         struct Interp: FloatVisitor {
@@ -292,6 +299,43 @@ struct ResizeKernel: Kernel {
             return [.tensor(try castRounded(f, to: x.dtype))]
         }
         return [.tensor(out)]
+    }
+
+    /// Bilinear float32 resize of the H and W of an NCHW tensor, computed in Float as
+    /// onnxruntime does: the taps and weights of every output row and column are planned once
+    /// per run, then each output is four loads and a blend. Nil when a plan is not two taps.
+    func bilinearNCHWFloat(_ x: Tensor, sizes: [Int], scales: [Double], roi: [Double]?, _ threads: ThreadPool) throws -> Tensor? {
+        let inH = x.shape[2], inW = x.shape[3], outH = sizes[2], outW = sizes[3]
+        let rowsPlan = try axisPlan(d: 2, inSize: inH, outSize: outH, scale: scales[2], roi: roi)
+        let colsPlan = try axisPlan(d: 3, inSize: inW, outSize: outW, scale: scales[3], roi: roi)
+        guard rowsPlan.taps == 2, colsPlan.taps == 2 else { return nil }
+        let out = try Tensor.allocate(.float32, sizes)
+        let rows = sizes[0] * sizes[1] * outH
+        let px = x.floatPointer, po = out.mutableFloatPointer
+        let rowWeights = rowsPlan.weight.map { Float($0) }, colWeights = colsPlan.weight.map { Float($0) }
+        rowsPlan.index.withUnsafeBufferPointer { ri in
+            colsPlan.index.withUnsafeBufferPointer { ci in
+                rowWeights.withUnsafeBufferPointer { rw in
+                    colWeights.withUnsafeBufferPointer { cw in
+                        threads.parallelFor(rows, grain: max(1, elementwiseGrain / max(outW, 1))) { range in
+                            for row in range {
+                                let plane = row / outH, oy = row % outH
+                                let src = px + plane * inH * inW
+                                let r0 = src + ri[2 * oy] * inW, r1 = src + ri[2 * oy + 1] * inW
+                                let wy0 = rw[2 * oy], wy1 = rw[2 * oy + 1]
+                                let dst = po + row * outW
+                                for ox in 0..<outW {
+                                    let i0 = ci[2 * ox], i1 = ci[2 * ox + 1]
+                                    let wx0 = cw[2 * ox], wx1 = cw[2 * ox + 1]
+                                    dst[ox] = wy0 * (wx0 * r0[i0] + wx1 * r0[i1]) + wy1 * (wx0 * r1[i0] + wx1 * r1[i1])
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return out
     }
 
     func castRounded(_ t: Tensor, to dtype: DType) throws -> Tensor {

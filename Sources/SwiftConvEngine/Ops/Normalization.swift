@@ -331,8 +331,10 @@ struct LayerNormKernel: Kernel {
 }
 
 extension LayerNormKernel {
-    /// float32 rows with full-size scale and bias, computed in Float (two passes over each
-    /// row, so the variance does not cancel); rows are split across threads when many.
+    /// float32 rows with full-size scale and bias, computed in Float: the mean, then the
+    /// variance around it, each a pass in SIMD lanes over a row that stays in cache (two
+    /// passes, so the variance does not cancel when the mean is large next to the spread),
+    /// then one pass that normalizes, scales and shifts. Rows are split across threads when many.
     func normalizeFloat(_ x: Tensor, _ scale: Tensor, _ bias: Tensor?, rows: Int, cols: Int, _ context: ExecutionContext) throws -> Tensor {
         let out = try Tensor.allocate(.float32, x.shape)
         guard rows > 0, cols > 0 else { return out }
@@ -342,18 +344,7 @@ extension LayerNormKernel {
         context.threads.parallelFor(rows, grain: max(1, 16384 / cols)) { range in
             for r in range {
                 let xr = px + r * cols, yr = po + r * cols
-                var mean: Float = 0
-                if !rms {
-                    var s: Float = 0
-                    for i in 0..<cols { s += xr[i] }
-                    mean = s / n
-                }
-                var v: Float = 0
-                for i in 0..<cols {
-                    let d = xr[i] - mean
-                    v += d * d
-                }
-                let inv = 1 / (v / n + eps).squareRoot()
+                let (mean, inv) = Self.rowStatistics(xr, cols, n: n, eps: eps, rms: rms)
                 if let pb {
                     for i in 0..<cols { yr[i] = (xr[i] - mean) * inv * ps[i] + pb[i] }
                 } else {
@@ -362,6 +353,27 @@ extension LayerNormKernel {
             }
         }
         return out
+    }
+
+    /// Mean (0 for RMS) and 1/sqrt(variance + eps) of one row, in eight lanes.
+    @inline(__always)
+    static func rowStatistics(_ xr: UnsafePointer<Float>, _ cols: Int, n: Float, eps: Float, rms: Bool) -> (Float, Float) {
+        let mean = rms ? 0 : sumFloat32(xr, cols) / n
+        let c = SIMD8<Float>(repeating: mean)
+        var s2 = SIMD8<Float>(repeating: 0)
+        var i = 0
+        while i + 8 <= cols {
+            let d = UnsafeRawPointer(xr + i).loadUnaligned(as: SIMD8<Float>.self) - c
+            s2 += d * d
+            i += 8
+        }
+        var squares = s2.sum()
+        while i < cols {
+            let d = xr[i] - mean
+            squares += d * d
+            i += 1
+        }
+        return (mean, 1 / (squares / n + eps).squareRoot())
     }
 }
 

@@ -13,6 +13,8 @@ enum ActivationOps {
         for (name, since, attrs) in plain {
             r.add(name, since: since, inputs: "1", outputs: "1", attributes: attrs, rule: same)
         }
+        // onnxruntime's contrib exact GELU; the session's GeluFusion produces it.
+        r.add("Gelu", domain: "com.microsoft", since: [1], inputs: "1", outputs: "1", rule: same)
         for name in ["Softmax", "LogSoftmax", "Hardmax"] {
             r.add(name, since: [1, 11, 13], inputs: "1", outputs: "1", attributes: "axis:i", rule: same)
         }
