@@ -85,6 +85,9 @@ struct RecurrentKernel: Kernel {
     /// A constant float32 W packed once per direction for the input projection, and its shape.
     let packedW: [FloatBuffer]
     let packedWShape: [Int]
+    /// A constant float32 GRU R packed once per direction for the batched recurrence, and its shape.
+    let packedR: [PackedGRURecurrence]
+    let packedRShape: [Int]
 
     var gates: Int { cell == .rnn ? 1 : cell == .gru ? 3 : 4 }
 
@@ -142,6 +145,16 @@ struct RecurrentKernel: Kernel {
         } else {
             packedW = []
             packedWShape = []
+        }
+        if cell == .gru, let r = ctx.constant(2), r.dtype == .float32, r.rank == 3, r.shape.allSatisfy({ $0 > 0 }),
+            r.shape[1] == 3 * r.shape[2]
+        {
+            let hs = r.shape[2]
+            packedR = (0..<r.shape[0]).map { PackedGRURecurrence(r.floatPointer + $0 * 3 * hs * hs, hs: hs) }
+            packedRShape = r.shape
+        } else {
+            packedR = []
+            packedRShape = []
         }
     }
 
@@ -232,6 +245,27 @@ struct RecurrentKernel: Kernel {
             let fast =
                 T.self == Float.self && cell == .lstm && clip == nil && !inputForget && peep == nil
                 && act.map(\.kind) == [.sigmoid, .tanh, .tanh]
+            let gruFast = T.self == Float.self && cell == .gru && clip == nil && act.map(\.kind) == [.sigmoid, .tanh]
+            if gruFast {
+                // T is Float on this path: the pointers are reinterpreted, nothing is copied.
+                func floats(_ p: UnsafePointer<T>) -> UnsafePointer<Float> { UnsafeRawPointer(p).assumingMemoryBound(to: Float.self) }
+                let packed = r.shape == packedRShape && d < packedR.count ? packedR[d] : nil
+                try xw.withUnsafeBufferPointer { xwp in
+                    try wb.withUnsafeBufferPointer { wbp in
+                        try rb.withUnsafeBufferPointer { rbp in
+                            try h.withUnsafeMutableBufferPointer { hp in
+                                let io = GRUDirectionBuffers(
+                                    xw: floats(xwp.baseAddress!), wb: floats(wbp.baseAddress!), rb: floats(rbp.baseAddress!),
+                                    r: floats(rd), packedR: packed,
+                                    h: UnsafeMutableRawPointer(hp.baseAddress!).assumingMemoryBound(to: Float.self),
+                                    y: UnsafeMutableRawPointer(py + d * batch * hs).assumingMemoryBound(to: Float.self),
+                                    yStride: directions * batch * hs)
+                                try gruFloat(seq: seq, batch: batch, hs: hs, reverse: reverse, lens: lens, io, context: context)
+                            }
+                        }
+                    }
+                }
+            }
             if fast {
                 for i in 0..<g * hs { wb[i] += rb[i] }
                 // T is Float on this path, so reinterpreting the arrays is free (`as!` would
@@ -246,7 +280,7 @@ struct RecurrentKernel: Kernel {
                 h = unsafeBitCast(hf, to: [T].self)
                 c = unsafeBitCast(cf, to: [T].self)
             }
-            for step in 0..<seq where !fast {
+            for step in 0..<seq where !fast && !gruFast {
                 let t = reverse ? seq - 1 - step : step
                 // Recurrent projection H * R^T for every gate.
                 h.withUnsafeBufferPointer { hp in
