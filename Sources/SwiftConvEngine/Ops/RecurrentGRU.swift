@@ -87,7 +87,8 @@ extension RecurrentKernel {
                         let hLo = max(lo, 2 * hs)
                         if hLo < hi {
                             let o = hLo - 2 * hs
-                            gemvRows(rh0 + o * hs, rows: hi - hLo, k: hs, x: h, add: bias + 3 * hs + o, bias: bias + 4 * hs + o, out: rh + o)
+                            gemvRows(
+                                rh0 + o * hs, rows: hi - hLo, k: hs, x: h, add: bias + 3 * hs + o, bias: bias + 4 * hs + o, out: rh + o)
                         }
                     }
                     sigmoidInPlace(gates, 2 * hs)
