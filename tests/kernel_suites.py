@@ -1,7 +1,7 @@
-"""Reruns the tests that go through the GEMM tile and convolution kernels (real models,
-example models, convolution and fused-activation cases) in a child process with the given
-environment, so that a kernel path the start-up choice skips here is checked against
-onnxruntime too (tests/test_portable_kernels.py, tests/test_avx512_kernels.py)."""
+"""Reruns the tests that go through the GEMM tile, convolution and recurrent kernels (real
+models, example models, convolution and fused-activation cases, GRU and LSTM) in a child
+process with the given environment, so that a kernel path the start-up choice skips here
+is checked against onnxruntime too (tests/test_portable_kernels.py, tests/test_avx512_kernels.py)."""
 
 import subprocess
 import sys
@@ -25,8 +25,9 @@ def run_kernel_suites(env: dict) -> None:
             str(TESTS / "test_rare_ops.py"),
             str(TESTS / "test_conv_kernels.py"),
             str(TESTS / "test_conv_fusion.py"),
+            str(TESTS / "test_recurrent.py"),
             "-k",
-            "real_model or example or conv",
+            "real_model or example or conv or gru or lstm",
         ],
         env=env,
         capture_output=True,

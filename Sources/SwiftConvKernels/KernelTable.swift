@@ -50,6 +50,16 @@ public struct KernelTable: Sendable {
             _ scratch: UnsafeMutablePointer<Float>
         ) -> Void
 
+    /// `out[n] = add[n] + bias[n] + dot(m[n * k ..< n * k + k], x)` for `rows` contiguous rows
+    /// (`GemvRows.portable`): a recurrent cell's gates at batch 1.
+    public var gemvRows:
+        @Sendable (
+            _ m: UnsafePointer<Float>, _ rows: Int, _ k: Int, _ x: UnsafePointer<Float>, _ add: UnsafePointer<Float>,
+            _ bias: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>
+        ) -> Void = { m, rows, k, x, add, bias, out in
+            GemvRows.portable(m, rows: rows, k: k, x: x, add: add, bias: bias, out: out)
+        }
+
     /// Int32 dot products of int16 rows, `IntegerGemm.portableGemmNT`; `k` a multiple of 16.
     public var int16GemmNT:
         @Sendable (
@@ -162,6 +172,7 @@ public struct KernelTable: Sendable {
             if !problem.runAVX2(planes) { problem.runPortable(planes) }
         }
         t.int16GemmNT = { m, n, k, x, ldx, w, ldw, out, ldo in scv_i16_gemm_nt_avx2(m, n, k, x, ldx, w, ldw, out, ldo) }
+        t.gemvRows = { m, rows, k, x, add, bias, out in scv_gemv_rows_avx2(m, rows, k, x, add, bias, out) }
         t.requantize = { count, acc, bias, mantissa, shift, singleRounding, zeroPoint, lo, hi, out in
             scv_requantize_avx2(count, acc, bias, mantissa, shift, singleRounding ? 1 : 0, zeroPoint, lo, hi, out)
         }

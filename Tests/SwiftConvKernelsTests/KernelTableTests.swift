@@ -263,3 +263,16 @@ func poolRowMatchesGeneric(isMax: Bool, k: Int, s: Int, pad: Int) {
     let expected = isMax ? window.max()! : window.reduce(0, +) / Float(k * k)
     #expect(abs(best[hAxis.out * wAxis.out] - expected) <= 1e-6)
 }
+
+/// The table's gate GEMV against the portable loop: row counts around the four-row block,
+/// depths around the eight-lane body.
+@Test(arguments: [[1, 1], [3, 7], [4, 8], [5, 9], [9, 13], [16, 64], [37, 130]])
+func gemvRowsMatchesGeneric(_ shape: [Int]) {
+    let rows = shape[0], k = shape[1]
+    var rng = RandomFloats(state: UInt64(rows * 1000 + k))
+    let m = rng.array(rows * k), x = rng.array(k), add = rng.array(rows), bias = rng.array(rows)
+    var best = [Float](repeating: .nan, count: rows), generic = best
+    KernelTable.best.gemvRows(m, rows, k, x, add, bias, &best)
+    KernelTable.generic.gemvRows(m, rows, k, x, add, bias, &generic)
+    expectClose(best, generic, "gemvRows \(rows)x\(k)")
+}

@@ -54,9 +54,21 @@ def dtype_from_name(name):
     return name
 
 
+# numpy computes `dtype.name` in Python (microseconds, more than a small run), and every
+# fed array asks: the codes of the dtypes seen are kept (a few; bounded all the same).
+_CODE_BY_DTYPE = {}
+
+
 def code_of(dtype):
     """The sc_dtype code of a numpy dtype, or None."""
-    return NAME_TO_CODE.get(np.dtype(dtype).name)
+    dtype = np.dtype(dtype)
+    try:
+        return _CODE_BY_DTYPE[dtype]
+    except KeyError:
+        code = NAME_TO_CODE.get(dtype.name)
+        if len(_CODE_BY_DTYPE) < 64:
+            _CODE_BY_DTYPE[dtype] = code
+        return code
 
 
 def tensor_to_numpy(tensor):

@@ -106,6 +106,11 @@ typedef struct scv_quantized_add {
 void scv_quantized_add_avx2(ptrdiff_t count, const uint8_t *x, const uint8_t *y, int is_signed,
                             const scv_quantized_add *p, uint8_t *out);
 
+/// `out[n] = add[n] + bias[n] + dot(m[n * k ..< n * k + k], x)` for `rows` contiguous rows of
+/// length `k` (AVX2+FMA): a recurrent cell's gate pre-activations at batch 1.
+void scv_gemv_rows_avx2(const float *m, ptrdiff_t rows, ptrdiff_t k, const float *x, const float *add,
+                        const float *bias, float *out);
+
 #ifdef __cplusplus
 }
 #endif

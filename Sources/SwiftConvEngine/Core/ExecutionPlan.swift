@@ -5,12 +5,22 @@ import SwiftConvIR
 ///
 /// Built once per session (and once per subgraph); `execute` is reentrant.
 public final class ExecutionPlan: @unchecked Sendable {
-    struct Step {
+    /// A class, so that walking the plan retains one reference per node instead of copying
+    /// (and retaining each field of) a struct with three arrays, a kernel and a node context.
+    final class Step {
         let kernel: Kernel
         let inputs: [Int] // slot per node input; -1 for an omitted one
         let outputs: [Int] // slot per node output; -1 for an omitted one
         let release: [Int] // slots whose last reader is this step
         let node: SwiftConvError.NodeContext
+
+        init(kernel: Kernel, inputs: [Int], outputs: [Int], release: [Int], node: SwiftConvError.NodeContext) {
+            self.kernel = kernel
+            self.inputs = inputs
+            self.outputs = outputs
+            self.release = release
+            self.node = node
+        }
     }
 
     let slotCount: Int

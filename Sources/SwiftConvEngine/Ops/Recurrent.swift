@@ -85,6 +85,9 @@ struct RecurrentKernel: Kernel {
     /// A constant float32 W packed once per direction for the input projection, and its shape.
     let packedW: [FloatBuffer]
     let packedWShape: [Int]
+    /// A constant float32 GRU R packed once per direction for the batched recurrence, and its shape.
+    let packedR: [PackedGRURecurrence]
+    let packedRShape: [Int]
 
     var gates: Int { cell == .rnn ? 1 : cell == .gru ? 3 : 4 }
 
@@ -142,6 +145,16 @@ struct RecurrentKernel: Kernel {
         } else {
             packedW = []
             packedWShape = []
+        }
+        if cell == .gru, let r = ctx.constant(2), r.dtype == .float32, r.rank == 3, r.shape.allSatisfy({ $0 > 0 }),
+            r.shape[1] == 3 * r.shape[2]
+        {
+            let hs = r.shape[2]
+            packedR = (0..<r.shape[0]).map { PackedGRURecurrence(r.floatPointer + $0 * 3 * hs * hs, hs: hs) }
+            packedRShape = r.shape
+        } else {
+            packedR = []
+            packedRShape = []
         }
     }
 
@@ -232,6 +245,27 @@ struct RecurrentKernel: Kernel {
             let fast =
                 T.self == Float.self && cell == .lstm && clip == nil && !inputForget && peep == nil
                 && act.map(\.kind) == [.sigmoid, .tanh, .tanh]
+            let gruFast = T.self == Float.self && cell == .gru && clip == nil && act.map(\.kind) == [.sigmoid, .tanh]
+            if gruFast {
+                // T is Float on this path: the pointers are reinterpreted, nothing is copied.
+                func floats(_ p: UnsafePointer<T>) -> UnsafePointer<Float> { UnsafeRawPointer(p).assumingMemoryBound(to: Float.self) }
+                let packed = r.shape == packedRShape && d < packedR.count ? packedR[d] : nil
+                try xw.withUnsafeBufferPointer { xwp in
+                    try wb.withUnsafeBufferPointer { wbp in
+                        try rb.withUnsafeBufferPointer { rbp in
+                            try h.withUnsafeMutableBufferPointer { hp in
+                                let io = GRUDirectionBuffers(
+                                    xw: floats(xwp.baseAddress!), wb: floats(wbp.baseAddress!), rb: floats(rbp.baseAddress!),
+                                    r: floats(rd), packedR: packed,
+                                    h: UnsafeMutableRawPointer(hp.baseAddress!).assumingMemoryBound(to: Float.self),
+                                    y: UnsafeMutableRawPointer(py + d * batch * hs).assumingMemoryBound(to: Float.self),
+                                    yStride: directions * batch * hs)
+                                try gruFloat(seq: seq, batch: batch, hs: hs, reverse: reverse, lens: lens, io, context: context)
+                            }
+                        }
+                    }
+                }
+            }
             if fast {
                 for i in 0..<g * hs { wb[i] += rb[i] }
                 // T is Float on this path, so reinterpreting the arrays is free (`as!` would
@@ -246,7 +280,7 @@ struct RecurrentKernel: Kernel {
                 h = unsafeBitCast(hf, to: [T].self)
                 c = unsafeBitCast(cf, to: [T].self)
             }
-            for step in 0..<seq where !fast {
+            for step in 0..<seq where !fast && !gruFast {
                 let t = reverse ? seq - 1 - step : step
                 // Recurrent projection H * R^T for every gate.
                 h.withUnsafeBufferPointer { hp in
@@ -385,47 +419,13 @@ struct RecurrentKernel: Kernel {
 }
 
 /// `out[n] = add[n] + bias[n] + dot(m[n, 0..<k], x)` for `rows` contiguous rows of length
-/// `k`: four rows at a time with eight-lane accumulators, so each load of `x` feeds four
-/// multiply-adds.
+/// `k`, through this CPU's kernel table (AVX2+FMA where it has them).
+@inline(__always)
 func gemvRows(
     _ m: UnsafePointer<Float>, rows: Int, k: Int, x: UnsafePointer<Float>, add: UnsafePointer<Float>,
     bias: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>
 ) {
-    @inline(__always) func load(_ p: UnsafePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
-    let body = k & ~7
-    var n = 0
-    while n + 4 <= rows {
-        let r0 = m + n * k, r1 = r0 + k, r2 = r1 + k, r3 = r2 + k
-        var a0 = SIMD8<Float>(), a1 = a0, a2 = a0, a3 = a0
-        var i = 0
-        while i < body {
-            let v = load(x + i)
-            a0 += load(r0 + i) * v
-            a1 += load(r1 + i) * v
-            a2 += load(r2 + i) * v
-            a3 += load(r3 + i) * v
-            i += 8
-        }
-        var s0 = a0.sum(), s1 = a1.sum(), s2 = a2.sum(), s3 = a3.sum()
-        while i < k {
-            s0 += r0[i] * x[i]
-            s1 += r1[i] * x[i]
-            s2 += r2[i] * x[i]
-            s3 += r3[i] * x[i]
-            i += 1
-        }
-        out[n] = add[n] + bias[n] + s0
-        out[n + 1] = add[n + 1] + bias[n + 1] + s1
-        out[n + 2] = add[n + 2] + bias[n + 2] + s2
-        out[n + 3] = add[n + 3] + bias[n + 3] + s3
-        n += 4
-    }
-    while n < rows {
-        var s: Float = 0
-        for i in 0..<k { s += m[n * k + i] * x[i] }
-        out[n] = add[n] + bias[n] + s
-        n += 1
-    }
+    KernelTable.best.gemvRows(m, rows, k, x, add, bias, out)
 }
 
 /// Swaps the first two axes of a 3-D tensor of `T`.
