@@ -465,17 +465,29 @@ struct EinsumKernel: Kernel {
 }
 
 fileprivate extension String {
-    /// Splits on a multi-character separator (no Foundation).
+    /// Splits on a multi-character separator. Written out rather than with `firstRange(of:)`,
+    /// whose one use would link the standard library's string-processing and regex modules
+    /// (about 0.8 MB of libswiftconv.so).
     func components(_ sep: String) -> [Substring] {
+        let separator = Array(sep.utf8)
+        guard !separator.isEmpty else { return [self[...]] }
+        let bytes = Array(utf8)
         var out: [Substring] = []
-        var rest = self[...]
-        while let r = rest.firstRange(of: sep) {
-            out.append(rest[..<r.lowerBound])
-            rest = rest[r.upperBound...]
+        var start = 0, i = 0
+        while i + separator.count <= bytes.count {
+            if bytes[i..<i + separator.count].elementsEqual(separator) {
+                out.append(self[utf8Index(start)..<utf8Index(i)])
+                i += separator.count
+                start = i
+            } else {
+                i += 1
+            }
         }
-        out.append(rest)
+        out.append(self[utf8Index(start)...])
         return out
     }
+
+    private func utf8Index(_ offset: Int) -> String.Index { utf8.index(utf8.startIndex, offsetBy: offset) }
 }
 
 /// Decodes any float-like tensor (float16, bfloat16, float64...) to Float values.
