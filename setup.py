@@ -32,6 +32,24 @@ def swift_driver():
     sys.exit("swiftconv: the Swift toolchain was not found; set SWIFT=/path/to/swift")
 
 
+def size_linker_flags(swift):
+    """Linker flags that shrink the library without touching its code, when the toolchain has lld.
+
+    lld with identical-code folding merges the many identical generic specializations; packed
+    relative relocations (DT_RELR) store the relocation table in a fraction of its size but need
+    glibc 2.36 where the library is loaded, so they are used only when this machine's glibc, the
+    one the library is built for, is that new. docs/PERF.md ("Footprint") has the sizes.
+    """
+    bin_dir = os.path.dirname(os.path.realpath(swift))
+    if not os.path.exists(os.path.join(bin_dir, "ld.lld")):
+        return []
+    flags = ["-Xswiftc", "-use-ld=lld", "-Xlinker", "--icf=all"]
+    libc, _, version = (os.confstr("CS_GNU_LIBC_VERSION") or "").partition(" ")
+    if libc == "glibc" and tuple(int(p) for p in version.split(".")[:2]) >= (2, 36):
+        flags += ["-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"]
+    return flags
+
+
 class BuildSwiftThenExtension(build_ext):
     """build_ext that first builds the Swift library and ships it inside the package."""
 
@@ -39,8 +57,9 @@ class BuildSwiftThenExtension(build_ext):
         prebuilt = os.environ.get("SWIFTCONV_LIB_DIR")
         if prebuilt:
             return prebuilt
+        swift = swift_driver()
         args = [
-            swift_driver(),
+            swift,
             "build",
             "-c",
             "release",
@@ -55,6 +74,7 @@ class BuildSwiftThenExtension(build_ext):
             # Export the C ABI only, so --gc-sections (SwiftPM passes it) drops unreachable code.
             "-Xlinker",
             "--version-script=" + os.path.join(ROOT, "python", "csrc", "libswiftconv.map"),
+            *size_linker_flags(swift),
             # Its own scratch path, so it never fights the debug build in .build.
             "--scratch-path",
             os.path.join(ROOT, ".build-release"),
