@@ -186,6 +186,8 @@ struct ConvActivation {
 }
 
 struct ConvKernel: Kernel {
+    /// The im2col buffer a 2-D convolution fills at a time (a band of output rows; at least one row).
+    static let columnBandBytes = 2 << 20
     let attrs: ConvAttributes
     /// Applied with the bias to each output block; nil for a plain Conv.
     let activation: ConvActivation?
@@ -316,28 +318,32 @@ struct ConvKernel: Kernel {
         // GEMM would pad it to a whole tile width, a matrix-vector product reads each weight once.
         let usePacked = packed != nil && w.shape == packedShape && !(pointwise && outCount == 1)
         let perGroup = Gemm.packedASize(m: mg, k: kg)
-        // The column buffer can be far larger than input and output (kernel size times the output):
-        // tensor storage, so a size the run cannot afford is an error rather than an abort.
+        // The column buffer is the kernel size times the output, far larger than either on big
+        // maps (a 3x3 convolution of 32 channels at 128x128 needs 19 MB). A 2-D convolution
+        // unfolds a band of output rows at a time, so the buffer stays near `columnBandBytes`
+        // and is still in cache when the GEMM reads it. Its window is the whole window with
+        // the rows above the band taken off the top padding.
+        let rank2 = geo.inSpatial.count == 2
+        let outRows = rank2 ? geo.outSpatial[0] : 1
+        let rowCols = outCount / outRows
+        var bandRows = outRows
+        if rank2 && !pointwise {
+            let rowBytes = try Checked.product([max(1, kg), max(1, rowCols), MemoryLayout<Float>.stride], "the im2col buffer")
+            bandRows = max(1, min(outRows, ConvKernel.columnBandBytes / rowBytes))
+        }
+        // Tensor storage, so a size the run cannot afford is an error rather than an abort.
         let colStorage =
             pointwise
             ? nil
             : try TensorStorage(
                 uninitializedByteCount:
-                    Checked.product([max(1, kg), max(1, outCount), MemoryLayout<Float>.stride], "the im2col buffer"))
+                    Checked.product([max(1, kg), max(1, bandRows * rowCols), MemoryLayout<Float>.stride], "the im2col buffer"))
         defer { withExtendedLifetime(colStorage) {} }
         let col = colStorage.map { $0.mutableBytes.baseAddress!.assumingMemoryBound(to: Float.self) }
         let kernels = KernelTable.best, window = geo.convWindow
         for img in 0..<n {
             for gi in 0..<group {
                 let xg = px + (img * c + gi * cg) * inCount
-                let bview: MatrixView
-                if let col = col {
-                    kernels.im2col(xg, cg, window, col, par)
-                    bview = MatrixView(col, rowStride: outCount, colStride: 1)
-                } else {
-                    bview = MatrixView(xg, rowStride: inCount, colStride: 1)
-                }
-                let cptr = po + (img * m + gi * mg) * outCount
                 let channel0 = gi * mg
                 // Bias and Relu/Clip are applied by the GEMM as it stores each finished tile;
                 // other activations per finished block, while it is in cache.
@@ -346,23 +352,42 @@ struct ConvKernel: Kernel {
                     pbias == nil && activation == nil
                     ? nil
                     : TileFinish(rowBias: pbias.map { $0 + channel0 }, lo: clamp?.0 ?? -.infinity, hi: clamp?.1 ?? .infinity)
-                let epilogue: Epilogue? =
-                    activation == nil || clamp != nil
-                    ? nil
-                    : { rows, cols in
-                        for r in rows {
-                            activation!.apply(cptr + r * outCount + cols.lowerBound, cols.count, bias: 0)
+                var y0 = 0
+                repeat {
+                    let y1 = min(outRows, y0 + bandRows)
+                    let cols = (y1 - y0) * rowCols
+                    let cptr = po + (img * m + gi * mg) * outCount + y0 * rowCols
+                    let bview: MatrixView
+                    if let col = col {
+                        var band = window
+                        if bandRows < outRows {
+                            band.padBegin[0] = window.padBegin[0] - y0 * window.strides[0]
+                            band.outSpatial[0] = y1 - y0
                         }
+                        kernels.im2col(xg, cg, band, col, par)
+                        bview = MatrixView(col, rowStride: cols, colStride: 1)
+                    } else {
+                        bview = MatrixView(xg, rowStride: inCount, colStride: 1)
                     }
-                if usePacked, let pk = packed {
-                    Gemm.sgemm(
-                        m: mg, n: outCount, k: kg, packedA: UnsafePointer(pk.pointer + gi * perGroup), b: bview,
-                        c: cptr, ldc: outCount, parallel: par, finish: finish, epilogue: epilogue)
-                } else {
-                    Gemm.sgemm(
-                        m: mg, n: outCount, k: kg, a: MatrixView(pw + gi * mg * kg, rowStride: kg, colStride: 1),
-                        b: bview, c: cptr, ldc: outCount, parallel: par, finish: finish, epilogue: epilogue)
-                }
+                    let epilogue: Epilogue? =
+                        activation == nil || clamp != nil
+                        ? nil
+                        : { rows, cols in
+                            for r in rows {
+                                activation!.apply(cptr + r * outCount + cols.lowerBound, cols.count, bias: 0)
+                            }
+                        }
+                    if usePacked, let pk = packed {
+                        Gemm.sgemm(
+                            m: mg, n: cols, k: kg, packedA: UnsafePointer(pk.pointer + gi * perGroup), b: bview,
+                            c: cptr, ldc: outCount, parallel: par, finish: finish, epilogue: epilogue)
+                    } else {
+                        Gemm.sgemm(
+                            m: mg, n: cols, k: kg, a: MatrixView(pw + gi * mg * kg, rowStride: kg, colStride: 1),
+                            b: bview, c: cptr, ldc: outCount, parallel: par, finish: finish, epilogue: epilogue)
+                    }
+                    y0 = y1
+                } while y0 < outRows
             }
         }
         return out
