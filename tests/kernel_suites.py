@@ -1,5 +1,6 @@
-"""Reruns the tests that go through the GEMM tile and convolution kernels (real models,
-example models, convolution and fused-activation cases) in a child process with the given
+"""Reruns the tests that go through the GEMM tile, convolution and transcendental kernels
+(real models, example models, convolution, fused-activation and Sigmoid/Tanh/Erf/Gelu/Softmax
+cases) in a child process with the given
 environment, so that a kernel path the start-up choice skips here is checked against
 onnxruntime too (tests/test_portable_kernels.py, tests/test_avx512_kernels.py)."""
 
@@ -25,8 +26,9 @@ def run_kernel_suites(env: dict) -> None:
             str(TESTS / "test_rare_ops.py"),
             str(TESTS / "test_conv_kernels.py"),
             str(TESTS / "test_conv_fusion.py"),
+            str(TESTS / "test_vectorized_activations.py"),
             "-k",
-            "real_model or example or conv",
+            "real_model or example or conv or sigmoid or erf or gelu or softmax",
         ],
         env=env,
         capture_output=True,
