@@ -93,6 +93,12 @@ public struct KernelTable: Sendable {
     /// A float32 loop `y[i] = f(x[i])` for `i < count`; `x` and `y` may be the same array.
     public typealias FloatLoop =
         @Sendable (_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ count: Int) -> Void
+    /// `y[i] = x[i] * sigmoid(alpha * x[i])` for `i < count`.
+    public typealias SwishLoop =
+        @Sendable (_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ count: Int, _ alpha: Float) -> Void
+    /// One softmax row of `count` floats; `log` for LogSoftmax.
+    public typealias SoftmaxRowLoop =
+        @Sendable (_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ count: Int, _ log: Bool) -> Void
 
     /// `exp`, its argument clamped to [-87.3, 88] (below gives 0); NaN stays NaN.
     public var exp: FloatLoop = { x, y, n in Transcendental.exp(x, y, n) }
@@ -106,16 +112,10 @@ public struct KernelTable: Sendable {
     /// GELU's tanh approximation.
     public var geluTanh: FloatLoop = { x, y, n in Transcendental.geluTanh(x, y, n) }
     /// Swish `y[i] = x[i] * sigmoid(alpha * x[i])`; `x` and `y` may be the same array.
-    public var swish:
-        @Sendable (_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ count: Int, _ alpha: Float) -> Void = {
-            x, y, n, alpha in Transcendental.swish(x, y, n, alpha: alpha)
-        }
+    public var swish: SwishLoop = { x, y, n, alpha in Transcendental.swish(x, y, n, alpha: alpha) }
     /// One Softmax row `y = exp(x - max) / sum`, or with `log` LogSoftmax's `x - max - log(sum)`;
     /// `x` and `y` must not overlap.
-    public var softmaxRow:
-        @Sendable (_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ count: Int, _ log: Bool) -> Void = {
-            x, y, n, log in Transcendental.softmaxRow(x, y, n, log: log)
-        }
+    public var softmaxRow: SoftmaxRowLoop = { x, y, n, log in Transcendental.softmaxRow(x, y, n, log: log) }
 
     /// The portable Swift loops, on every machine.
     public static let generic = KernelTable(
