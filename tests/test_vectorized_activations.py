@@ -1,4 +1,4 @@
-"""The float32 fast paths of Erf, Gelu, Softmax/LogSoftmax, LayerNormalization and the
+"""The float32 fast paths of Sigmoid, Tanh, Erf, Gelu, Softmax/LogSoftmax, LayerNormalization and the
 bilinear Resize (issue 12), and the session's Erf GELU fusion, against onnxruntime (and
 the exact erf of Python's math module for Erf's accuracy).
 
@@ -94,6 +94,22 @@ def test_gelu_matches_onnxruntime(approximate):
     else:
         exact = np.array([0.5 * v * (1 + math.erf(v / math.sqrt(2))) for v in xd])
     np.testing.assert_allclose(got[0], exact, rtol=1e-6, atol=2e-7)
+
+
+@pytest.mark.parametrize("op", ["Sigmoid", "Tanh"])
+@pytest.mark.parametrize("n", [1, 7, 8, 13, 16, 23, 40_001])
+def test_sigmoid_tanh_match_onnxruntime(op, n):
+    """Every length mod 8 (the vector kernels' masked tails), and the special values."""
+    specials = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 0.6249, 0.6251, 88.5, -88.5, -100.0], np.float32)
+    x = np.concatenate([RNG.normal(0, 4, n).astype(np.float32), specials])
+    model = _model([helper.make_node(op, ["x"], ["y"])], [("x", [len(x)])], ["y"])
+    got, want = _run_both(model, {"x": x})
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-6, atol=2e-7)
+    tail = got[0][n:]
+    assert np.isnan(tail[0]) and tail[1] == 1 and tail[3] == (0 if op == "Tanh" else 0.5)
+    assert tail[2] == (-1 if op == "Tanh" else 0) or (op == "Sigmoid" and 0 <= tail[2] < 1e-37)
+    if op == "Tanh":
+        assert np.signbit(tail[4])
 
 
 @pytest.mark.parametrize("op", ["Softmax", "LogSoftmax"])

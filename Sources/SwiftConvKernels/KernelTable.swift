@@ -100,6 +100,33 @@ public struct KernelTable: Sendable {
             params.portableRun(count: count, x: x, y: y, signed: signed, out: out)
         }
 
+    /// A float32 loop `y[i] = f(x[i])` for `i < count`; `x` and `y` may be the same array.
+    public typealias FloatLoop =
+        @Sendable (_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ count: Int) -> Void
+    /// `y[i] = x[i] * sigmoid(alpha * x[i])` for `i < count`.
+    public typealias SwishLoop =
+        @Sendable (_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ count: Int, _ alpha: Float) -> Void
+    /// One softmax row of `count` floats; `log` for LogSoftmax.
+    public typealias SoftmaxRowLoop =
+        @Sendable (_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ count: Int, _ log: Bool) -> Void
+
+    /// `exp`, its argument clamped to [-87.3, 88] (below gives 0); NaN stays NaN.
+    public var exp: FloatLoop = { x, y, n in Transcendental.exp(x, y, n) }
+    /// The logistic function `1 / (1 + e^-x)`.
+    public var sigmoid: FloatLoop = { x, y, n in Transcendental.sigmoid(x, y, n) }
+    public var tanh: FloatLoop = { x, y, n in Transcendental.tanh(x, y, n) }
+    /// `erf`; ±inf gives ±1, the sign of zero is kept.
+    public var erf: FloatLoop = { x, y, n in Transcendental.erf(x, y, n) }
+    /// Exact GELU `x/2 (1 + erf(x/√2))`.
+    public var gelu: FloatLoop = { x, y, n in Transcendental.gelu(x, y, n) }
+    /// GELU's tanh approximation.
+    public var geluTanh: FloatLoop = { x, y, n in Transcendental.geluTanh(x, y, n) }
+    /// Swish `y[i] = x[i] * sigmoid(alpha * x[i])`; `x` and `y` may be the same array.
+    public var swish: SwishLoop = { x, y, n, alpha in Transcendental.swish(x, y, n, alpha: alpha) }
+    /// One Softmax row `y = exp(x - max) / sum`, or with `log` LogSoftmax's `x - max - log(sum)`;
+    /// `x` and `y` must not overlap.
+    public var softmaxRow: SoftmaxRowLoop = { x, y, n, log in Transcendental.softmaxRow(x, y, n, log: log) }
+
     /// The portable Swift loops, on every machine.
     public static let generic = KernelTable(
         name: "portable", features: [],
@@ -186,6 +213,14 @@ public struct KernelTable: Sendable {
         t.int16DepthwisePixel = { channels, taps, x, xOffsets, f, fOffsets, acc in
             scv_i16_depthwise_pixel_avx2(channels, taps, x, xOffsets, f, fOffsets, acc)
         }
+        t.exp = { x, y, n in scv_exp_avx2(x, y, n) }
+        t.sigmoid = { x, y, n in scv_sigmoid_avx2(x, y, n) }
+        t.tanh = { x, y, n in scv_tanh_avx2(x, y, n) }
+        t.erf = { x, y, n in scv_erf_avx2(x, y, n) }
+        t.gelu = { x, y, n in scv_gelu_avx2(x, y, n) }
+        t.geluTanh = { x, y, n in scv_gelu_tanh_avx2(x, y, n) }
+        t.swish = { x, y, n, alpha in scv_swish_avx2(x, y, n, alpha) }
+        t.softmaxRow = { x, y, n, log in scv_softmax_row_avx2(x, y, n, log ? 1 : 0) }
         return t
     }
 }

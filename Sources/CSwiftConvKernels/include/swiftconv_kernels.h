@@ -111,6 +111,25 @@ void scv_quantized_add_avx2(ptrdiff_t count, const uint8_t *x, const uint8_t *y,
 void scv_gemv_rows_avx2(const float *m, ptrdiff_t rows, ptrdiff_t k, const float *x, const float *add,
                         const float *bias, float *out);
 
+/// Float32 transcendental functions over `n` elements (AVX2+FMA): `y[i] = f(x[i])`, the
+/// formulas of the portable Swift loops (SwiftConvKernels/Transcendental.swift) with the same
+/// NaN, infinity and -0 results. `x` and `y` may be the same array (in place), else must not
+/// overlap. exp clamps its argument to [-87.3, 88] (below gives 0); gelu is the erf form,
+/// gelu_tanh the tanh form.
+void scv_exp_avx2(const float *x, float *y, ptrdiff_t n);
+void scv_sigmoid_avx2(const float *x, float *y, ptrdiff_t n);
+void scv_tanh_avx2(const float *x, float *y, ptrdiff_t n);
+void scv_erf_avx2(const float *x, float *y, ptrdiff_t n);
+void scv_gelu_avx2(const float *x, float *y, ptrdiff_t n);
+void scv_gelu_tanh_avx2(const float *x, float *y, ptrdiff_t n);
+
+/// Swish `y[i] = x[i] * sigmoid(alpha * x[i])` (AVX2+FMA); `x` and `y` as above.
+void scv_swish_avx2(const float *x, float *y, ptrdiff_t n, float alpha);
+
+/// One softmax row of `n` floats (AVX2+FMA): `y = exp(x - max) / sum`, or with `log_softmax`
+/// `y = x - max - log(sum)`. `x` and `y` must not overlap.
+void scv_softmax_row_avx2(const float *x, float *y, ptrdiff_t n, int log_softmax);
+
 #ifdef __cplusplus
 }
 #endif

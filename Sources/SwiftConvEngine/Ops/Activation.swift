@@ -1,5 +1,6 @@
 import RealModule
 import SwiftConvIR
+import SwiftConvKernels
 
 /// Activation functions: Relu family, sigmoid-likes, Gelu, Mish, Shrink, PRelu, and
 /// Softmax/LogSoftmax/Hardmax.
@@ -177,28 +178,14 @@ struct SoftmaxKernel: Kernel {
 }
 
 extension SoftmaxKernel {
-    /// Softmax / LogSoftmax of contiguous float32 rows: the max and the sum in SIMD lanes,
-    /// the exponentials with the vectorizable `fastExp`.
+    /// Softmax / LogSoftmax of contiguous float32 rows, one `KernelTable.softmaxRow` per row.
     func softmaxRowsFloat(_ x: Tensor, rows: Int, length: Int, _ threads: ThreadPool) throws -> Tensor {
         let out = try Tensor.allocate(.float32, x.shape)
         let px = x.floatPointer, po = out.mutableFloatPointer
         let log = op == .logSoftmax
+        let row = KernelTable.best.softmaxRow
         threads.parallelFor(rows, grain: max(1, 16384 / length)) { range in
-            for r in range {
-                let xr = px + r * length, yr = po + r * length
-                let best = maxFloat32(xr, length)
-                // The exponentials land in the output first, so that loop is a plain
-                // vectorized pass and the sum reads them back in lanes.
-                for k in 0..<length { yr[k] = fastExp(xr[k] - best) }
-                let sum = sumFloat32(yr, length)
-                if log {
-                    let logSum = Float.log(sum)
-                    for k in 0..<length { yr[k] = xr[k] - best - logSum }
-                } else {
-                    let scale = 1 / sum
-                    for k in 0..<length { yr[k] *= scale }
-                }
-            }
+            for r in range { row(px + r * length, po + r * length, length, log) }
         }
         return out
     }

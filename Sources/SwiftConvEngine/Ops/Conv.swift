@@ -149,8 +149,8 @@ struct ConvActivation {
         }
     }
 
-    /// `p[0..<count] = activation(p[i] + bias)`; loops the compiler vectorizes (the
-    /// straight-line `fastSigmoid`/`fastTanh` of the unfused Sigmoid and Tanh).
+    /// `p[0..<count] = activation(p[i] + bias)`; Sigmoid, Tanh and Swish with the
+    /// `KernelTable` loops of the unfused ops.
     func apply(_ p: UnsafeMutablePointer<Float>, _ count: Int, bias: Float) {
         if let (lo, hi) = clampBounds {
             KernelTable.best.biasClamp(p, count, bias, lo, hi)
@@ -176,11 +176,7 @@ struct ConvActivation {
                 let v = p[i]
                 p[i] = v * Swift.max(0, Swift.min(1, v / 6 + 0.5))
             }
-        case .swish:
-            for i in 0..<count {
-                let v = p[i]
-                p[i] = v * fastSigmoid(v)
-            }
+        case .swish: KernelTable.best.swish(p, p, count, 1)
         }
     }
 }

@@ -1,5 +1,6 @@
 import RealModule
 import SwiftConvIR
+import SwiftConvKernels
 
 #if canImport(Glibc)
     import Glibc
@@ -302,11 +303,11 @@ enum FloatUnaryOp: Sendable, Equatable {
         // onnxruntime's time); all within 1.3e-7 absolute.
         if x.dtype == .float32 && L.Storage.self == Float.self {
             switch self {
-            case .sigmoid: return try unaryFloat32(x, threads, fastSigmoid)
-            case .tanh: return try unaryFloat32(x, threads, fastTanh)
-            case .erf: return try unaryFloat32(x, threads, fastErf)
-            case .gelu: return try unaryFloat32(x, threads, fastGelu)
-            case .geluTanh: return try unaryFloat32(x, threads, fastGeluTanh)
+            case .sigmoid: return try unaryFloat32(x, threads, kernel: KernelTable.best.sigmoid)
+            case .tanh: return try unaryFloat32(x, threads, kernel: KernelTable.best.tanh)
+            case .erf: return try unaryFloat32(x, threads, kernel: KernelTable.best.erf)
+            case .gelu: return try unaryFloat32(x, threads, kernel: KernelTable.best.gelu)
+            case .geluTanh: return try unaryFloat32(x, threads, kernel: KernelTable.best.geluTanh)
             default: break
             }
         }

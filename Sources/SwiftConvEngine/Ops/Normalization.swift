@@ -1,5 +1,6 @@
 import RealModule
 import SwiftConvIR
+import SwiftConvKernels
 
 /// BatchNormalization, InstanceNormalization, LayerNormalization, GroupNormalization, LRN,
 /// MeanVarianceNormalization, RMSNormalization, Dropout.

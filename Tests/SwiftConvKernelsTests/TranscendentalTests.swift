@@ -1,0 +1,182 @@
+import Glibc
+import Testing
+
+@testable import SwiftConvKernels
+
+/// The float32 transcendental slots of every table this machine runs, against the same
+/// functions in double precision: dense sweeps, the special values, and runs of every
+/// length up to two vectors (the masked tails), in place and out of place.
+
+/// The portable table, and this CPU's table when it differs.
+let transcendentalTables: [KernelTable] =
+    KernelTable.best.name == "portable" ? [KernelTable.generic] : [KernelTable.generic, KernelTable.best]
+
+/// A unary slot, its double-precision reference and allowed error `absolute + relative * |f(x)|`.
+struct UnaryCase: @unchecked Sendable {
+    let name: String
+    let slot: (KernelTable) -> KernelTable.FloatLoop
+    let reference: (Double) -> Double
+    let absolute: Double
+    let relative: Double
+}
+
+func erfDouble(_ x: Double) -> Double { Glibc.erf(x) }
+
+let unaryCases: [UnaryCase] = [
+    UnaryCase(name: "exp", slot: { $0.exp }, reference: { Glibc.exp(Swift.min($0, 88)) }, absolute: 1e-37, relative: 3e-7),
+    UnaryCase(name: "sigmoid", slot: { $0.sigmoid }, reference: { 1 / (1 + Glibc.exp(-$0)) }, absolute: 1.2e-7, relative: 0),
+    UnaryCase(name: "tanh", slot: { $0.tanh }, reference: { Glibc.tanh($0) }, absolute: 1.2e-7, relative: 0),
+    UnaryCase(name: "erf", slot: { $0.erf }, reference: erfDouble, absolute: 1.3e-7, relative: 0),
+    UnaryCase(
+        name: "gelu", slot: { $0.gelu }, reference: { 0.5 * $0 * (1 + erfDouble($0 / 2.0.squareRoot())) },
+        absolute: 4e-7, relative: 2.5e-7),
+    UnaryCase(
+        name: "geluTanh", slot: { $0.geluTanh },
+        reference: { 0.5 * $0 * (1 + Glibc.tanh((2 / Double.pi).squareRoot() * ($0 + 0.044715 * $0 * $0 * $0))) },
+        absolute: 1e-7, relative: 5e-7),
+]
+
+/// Runs a slot over `x` out of place.
+func runSlot(_ f: KernelTable.FloatLoop, _ x: [Float]) -> [Float] {
+    var y = [Float](repeating: 0, count: x.count)
+    x.withUnsafeBufferPointer { px in
+        y.withUnsafeMutableBufferPointer { py in
+            if let a = px.baseAddress, let b = py.baseAddress { f(a, b, x.count) }
+        }
+    }
+    return y
+}
+
+/// Dense sweeps over the range where each function changes, plus wide random values.
+func sweepInputs() -> [Float] {
+    var x = [Float]()
+    var v: Float = -12
+    while v <= 12 {
+        x.append(v)
+        v += 0.000_73
+    }
+    var rng = RandomFloats(state: 11)
+    for _ in 0..<20_000 { x.append(rng.next() * 90) }
+    return x
+}
+
+@Test(arguments: unaryCases)
+func unarySlotsMatchDoublePrecision(_ c: UnaryCase) {
+    let x = sweepInputs()
+    for table in transcendentalTables {
+        let y = runSlot(c.slot(table), x)
+        var worst = 0.0, at: Float = 0
+        for i in 0..<x.count {
+            let ref = c.reference(Double(x[i]))
+            let err = abs(Double(y[i]) - ref) / (c.absolute + c.relative * abs(ref))
+            if !(err <= worst) {
+                worst = err
+                at = x[i]
+            }
+        }
+        #expect(worst <= 1, "\(table.name) \(c.name): error \(worst) of the bound at x = \(at)")
+    }
+}
+
+@Test(arguments: unaryCases)
+func unarySlotsSpecialValues(_ c: UnaryCase) {
+    let specials: [Float] = [
+        .nan, .infinity, -.infinity, 0, -0.0, 1e-30, -1e-30, .leastNonzeroMagnitude, 0.625, -0.625, 0.9, -0.9, 1, -1,
+        3.95, -3.95, 4, 20, -20, 87, -87.3, -87.4, 88, 89, 100, -100, .greatestFiniteMagnitude, -.greatestFiniteMagnitude,
+    ]
+    let generic = runSlot(c.slot(.generic), specials)
+    for table in transcendentalTables {
+        let y = runSlot(c.slot(table), specials)
+        for i in 0..<specials.count {
+            let (a, b) = (y[i], generic[i])
+            if b.isNaN {
+                #expect(a.isNaN, "\(table.name) \(c.name)(\(specials[i])) = \(a), portable NaN")
+                continue
+            }
+            #expect(a.sign == b.sign || (a != 0 && b != 0 && abs(a - b) <= 1e-7), "\(table.name) \(c.name)(\(specials[i])) sign")
+            #expect(a.isInfinite == b.isInfinite, "\(table.name) \(c.name)(\(specials[i])) = \(a), portable \(b)")
+            if b.isFinite { #expect(abs(a - b) <= 2e-7 * Swift.max(1, abs(b)), "\(table.name) \(c.name)(\(specials[i])) = \(a) vs \(b)") }
+        }
+        // What the ops promise, independently of the portable loops.
+        if c.name == "sigmoid" { #expect(y[0].isNaN && y[1] == 1 && y[2] >= 0 && y[2] < 1e-37) }
+        if c.name == "tanh" || c.name == "erf" {
+            #expect(y[0].isNaN && y[1] == 1 && y[2] == -1)
+            #expect(y[4] == 0 && y[4].sign == .minus, "\(table.name) \(c.name)(-0) keeps the sign")
+        }
+        if c.name == "exp" { #expect(y[0].isNaN && y[2] == 0 && y[3] == 1) }
+    }
+}
+
+@Test(arguments: unaryCases)
+func unarySlotsEveryLengthInPlace(_ c: UnaryCase) {
+    var rng = RandomFloats(state: 5)
+    for table in transcendentalTables {
+        for n in 0...19 {
+            let x = rng.array(n + 3).map { $0 * 6 }
+            // Out of place: nothing past `n` is written.
+            var y = [Float](repeating: 42, count: n + 3)
+            x.withUnsafeBufferPointer { px in
+                y.withUnsafeMutableBufferPointer { py in c.slot(table)(px.baseAddress!, py.baseAddress!, n) }
+            }
+            #expect(y[n...] == [42, 42, 42], "\(table.name) \(c.name) n=\(n) wrote past the end")
+            // In place gives the same values.
+            var z = x
+            z.withUnsafeMutableBufferPointer { p in c.slot(table)(UnsafePointer(p.baseAddress!), p.baseAddress!, n) }
+            #expect(Array(z[..<n]) == Array(y[..<n]), "\(table.name) \(c.name) n=\(n) in place")
+            #expect(Array(z[n...]) == Array(x[n...]), "\(table.name) \(c.name) n=\(n) in place wrote past the end")
+            for i in 0..<n {
+                let ref = c.reference(Double(x[i]))
+                #expect(abs(Double(y[i]) - ref) <= c.absolute + c.relative * abs(ref), "\(table.name) \(c.name)(\(x[i]))")
+            }
+        }
+    }
+}
+
+@Test func swishSlotMatchesDoublePrecision() {
+    let x = sweepInputs()
+    for table in transcendentalTables {
+        for alpha: Float in [1, 0.5, 1.702] {
+            for n in [x.count, 13] {
+                var y = [Float](repeating: 42, count: x.count)
+                x.withUnsafeBufferPointer { px in
+                    y.withUnsafeMutableBufferPointer { py in table.swish(px.baseAddress!, py.baseAddress!, n, alpha) }
+                }
+                for i in 0..<n {
+                    let v = Double(x[i])
+                    let ref = v / (1 + Glibc.exp(-Double(alpha) * v))
+                    #expect(abs(Double(y[i]) - ref) <= 1.8e-7 * Swift.max(1, abs(v)), "\(table.name) swish(\(v), \(alpha))")
+                }
+                if n < x.count { #expect(y[n] == 42) }
+            }
+        }
+        let special = runSlot({ x, y, n in table.swish(x, y, n, 1) }, [.nan, .infinity, -.infinity, -0.0])
+        #expect(special[0].isNaN && special[1] == .infinity && special[2] == -.infinity && special[3] == 0)
+    }
+}
+
+@Test func softmaxRowSlotMatchesDoublePrecision() {
+    var rng = RandomFloats(state: 3)
+    for table in transcendentalTables {
+        for n in Array(1...37) + [1000] {
+            for spread: Float in [1, 30] {
+                let x = rng.array(n).map { $0 * spread + 5 }
+                let m = Double(x.max()!)
+                let e = x.map { Glibc.exp(Double($0) - m) }
+                let sum = e.reduce(0, +)
+                for log in [false, true] {
+                    var y = [Float](repeating: 42, count: n + 1)
+                    x.withUnsafeBufferPointer { px in
+                        y.withUnsafeMutableBufferPointer { py in table.softmaxRow(px.baseAddress!, py.baseAddress!, n, log) }
+                    }
+                    #expect(y[n] == 42, "\(table.name) softmax n=\(n) wrote past the end")
+                    var worst = 0.0
+                    for i in 0..<n {
+                        let ref = log ? Double(x[i]) - m - Glibc.log(sum) : e[i] / sum
+                        worst = Swift.max(worst, abs(Double(y[i]) - ref) / Swift.max(1, abs(ref)))
+                    }
+                    #expect(worst <= 1e-6, "\(table.name) softmax n=\(n) log=\(log): error \(worst)")
+                }
+            }
+        }
+    }
+}
