@@ -47,12 +47,12 @@ DENSE = {
     "3x3-s2-stem": ((1, 3, 33, 31), (16, 3, 3, 3), {"pads": [1, 1, 1, 1], "strides": [2, 2]}),
     "3x3-s1": ((2, 5, 9, 11), (7, 5, 3, 3), {"pads": [1, 1, 1, 1]}),
     "5x5-grouped": ((1, 6, 10, 10), (6, 2, 5, 5), {"group": 3, "pads": [2, 2, 2, 2]}),
-    # im2col buffers over 2 MB, unfolded a band of output rows at a time (ConvKernel.columnBandBytes):
+    # im2col buffers over 4 MB, unfolded a band of output rows at a time (ConvKernel.columnBandBytes):
     # bands that do not divide the rows, stride and asymmetric pads, dilation with batch 2, groups.
     "3x3-banded-128": ((1, 32, 128, 128), (16, 32, 3, 3), {"pads": [1, 1, 1, 1]}),
-    "3x3-s2-banded-odd": ((1, 24, 131, 97), (8, 24, 3, 3), {"pads": [1, 0, 2, 1], "strides": [2, 2]}),
-    "3x3-dilated-banded-batch": ((2, 16, 100, 60), (8, 16, 3, 3), {"pads": [2, 2, 2, 2], "dilations": [2, 2]}),
-    "3x3-grouped-banded": ((1, 32, 96, 96), (32, 8, 3, 3), {"group": 4, "pads": [1, 1, 1, 1]}),
+    "3x3-s2-banded-odd": ((1, 24, 261, 193), (8, 24, 3, 3), {"pads": [1, 0, 2, 1], "strides": [2, 2]}),
+    "3x3-dilated-banded-batch": ((2, 16, 160, 120), (8, 16, 3, 3), {"pads": [2, 2, 2, 2], "dilations": [2, 2]}),
+    "3x3-grouped-banded": ((1, 32, 160, 160), (32, 8, 3, 3), {"group": 4, "pads": [1, 1, 1, 1]}),
 }
 
 

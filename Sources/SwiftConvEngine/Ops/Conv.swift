@@ -183,7 +183,8 @@ struct ConvActivation {
 
 struct ConvKernel: Kernel {
     /// The im2col buffer a 2-D convolution fills at a time (a band of output rows; at least one row).
-    static let columnBandBytes = 2 << 20
+    /// Smaller bands cost two-thread speed: each band is one parallel GEMM over few column blocks.
+    static let columnBandBytes = 4 << 20
     let attrs: ConvAttributes
     /// Applied with the bias to each output block; nil for a plain Conv.
     let activation: ConvActivation?
