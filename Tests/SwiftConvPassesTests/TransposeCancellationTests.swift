@@ -14,14 +14,15 @@ private let toNHWC = attr("perm", [0, 2, 3, 1] as [Int64])
 private func ramp(_ n: Int) -> [Float] { (0..<n).map { Float(($0 * 37 + 5) % 23) / 11.5 - 1 } }
 
 private func checkRewrite(
-    _ nodes: [Node], input: [Int], output: String = "y", initializers: [Tensor] = [], opset: Int64 = 13, transposesLeft: Int = 0
+    _ nodes: [Node], input: [Int], output: String = "y", initializers: [Tensor] = [], opset: Int64 = 13, transposesLeft: Int = 0,
+    tolerance: Float = 0
 ) throws {
     let m = makeModel(nodes, inputs: [tensorInfo("x", .float32, input.map(d))], outputs: [output], initializers: initializers, opset: opset)
     let x = Tensor(dtype: .float32, shape: input, values: ramp(input.reduce(1, *)))
     let (before, after, rewritten, changed) = try outputsAround(TransposeCancellation(), m, ["x": .tensor(x)])
     #expect(changed)
     #expect(count("Transpose", in: rewritten) == transposesLeft)
-    #expect(maxDifference(before, after) == 0)
+    #expect(maxDifference(before, after) <= tolerance)
 }
 
 @Test func transposeMovesThroughReductionWithoutKeptDims() throws {
@@ -46,7 +47,10 @@ private func checkRewrite(
         initializers: [
             int64Tensor("starts", [1, 0]), int64Tensor("ends", [3, 4]), int64Tensor("axes", [-2, 1]),
             int64Tensor("pads", [0, 1, 0, 2, 0, 0, 1, 0]),
-        ])
+        ],
+        // Moved to the last axis, the Softmax takes the vectorized row kernel instead of the
+        // strided loop: the same sums in another order, so the last bit may differ.
+        tolerance: 1e-6)
 }
 
 @Test func transposeMovesThroughSqueezeUnsqueezeAndScalarGather() throws {
