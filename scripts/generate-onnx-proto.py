@@ -26,6 +26,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from swift_format_text import swift_format
+
 ONNX_VERSION = "1.23.2"
 ROOT = Path(__file__).resolve().parent.parent
 PROTO_DIR = ROOT / "Sources" / "ONNXProto"
@@ -529,16 +531,6 @@ def codec(m, fields, out):
     out.append("    }")
     out.append("}")
     out.append("")
-
-
-def swift_format(text):
-    try:
-        r = subprocess.run(["swift-format", "format"], input=text, capture_output=True, text=True, cwd=ROOT)
-    except FileNotFoundError:
-        raise SystemExit("swift-format not found (it ships with the Swift toolchain)") from None
-    if r.returncode != 0:
-        raise SystemExit(f"swift-format failed:\n{r.stderr}")
-    return r.stdout
 
 
 def generate():

@@ -17,10 +17,11 @@ Usage: scripts/generate-tflite-schema.py          # regenerate in place
 
 import difflib
 import re
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from swift_format_text import swift_format
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_DIR = ROOT / "Sources" / "TFLiteSchema"
@@ -472,16 +473,6 @@ def gen_options(enums, tables, out):
     out.append("        return e.union == 1 ? union1[e.unionType] : union2[e.unionType]")
     out.append("    }")
     out.append("}")
-
-
-def swift_format(text):
-    try:
-        r = subprocess.run(["swift-format", "format"], input=text, capture_output=True, text=True, cwd=ROOT)
-    except FileNotFoundError:
-        raise SystemExit("swift-format not found (it ships with the Swift toolchain)") from None
-    if r.returncode != 0:
-        raise SystemExit(f"swift-format failed:\n{r.stderr}")
-    return r.stdout
 
 
 def generate():
