@@ -100,6 +100,12 @@ public struct KernelTable: Sendable {
             params.portableRun(count: count, x: x, y: y, signed: signed, out: out)
         }
 
+    /// Tiles by weight panels of an implicit-GEMM 2-D convolution (`ImplicitConv.run`).
+    public typealias ImplicitConvTiles =
+        @Sendable (_ problem: UnsafePointer<scv_conv_problem>, _ tiles: Range<Int>, _ panels: Range<Int>) -> Void
+    /// The implicit-GEMM convolution, where this CPU has one; nil keeps im2col and the GEMM.
+    public var implicitConvTiles: ImplicitConvTiles? = nil
+
     /// A float32 loop `y[i] = f(x[i])` for `i < count`; `x` and `y` may be the same array.
     public typealias FloatLoop =
         @Sendable (_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ count: Int) -> Void
@@ -212,6 +218,9 @@ public struct KernelTable: Sendable {
         }
         t.int16DepthwisePixel = { channels, taps, x, xOffsets, f, fOffsets, acc in
             scv_i16_depthwise_pixel_avx2(channels, taps, x, xOffsets, f, fOffsets, acc)
+        }
+        t.implicitConvTiles = { p, tiles, panels in
+            scv_conv_implicit_avx2(p, tiles.lowerBound, tiles.upperBound, panels.lowerBound, panels.upperBound)
         }
         t.exp = { x, y, n in scv_exp_avx2(x, y, n) }
         t.sigmoid = { x, y, n in scv_sigmoid_avx2(x, y, n) }

@@ -72,6 +72,41 @@ int scv_depthwise_avx2(const float *x, const float *filters, const float *bias, 
                        ptrdiff_t h, ptrdiff_t w, ptrdiff_t kh, ptrdiff_t kw, ptrdiff_t oh, ptrdiff_t ow,
                        ptrdiff_t stride, ptrdiff_t pad_top, ptrdiff_t pad_left, float lo, float hi);
 
+/// One image and group of a 2-D float convolution for scv_conv_implicit_avx2.
+///
+/// `x` is the input already padded: `depth` offsets (`offsets[k]`, one per input channel and
+/// filter tap, in the weights' order) from an output pixel's first input element, which for
+/// output row `oy` and column `ox` is `x + oy * stride_h * x_width + ox * stride_w`. Every
+/// element so reached must exist. `weights` holds ceil(channels / 16) panels of `depth` x 16
+/// floats (output channel `q * 16 + c` at depth `k` is `weights[(q * depth + k) * 16 + c]`,
+/// zero past `channels`). `bias` has 16 floats per panel (zeros past `channels`; never NULL).
+/// Output channel `c`, pixel `i` (row-major over `pixels` = rows x `out_width`) is written to
+/// `y[c * y_plane + i]`, plus bias, clamped to [`lo`, `hi`] (NaN stays NaN).
+typedef struct scv_conv_problem {
+    const float *x;
+    ptrdiff_t x_width;
+    ptrdiff_t out_width;
+    ptrdiff_t pixels;
+    ptrdiff_t stride_h;
+    ptrdiff_t stride_w;
+    ptrdiff_t depth;
+    const ptrdiff_t *offsets;
+    const float *weights;
+    ptrdiff_t channels;
+    const float *bias;
+    float *y;
+    ptrdiff_t y_plane;
+    float lo;
+    float hi;
+    /// Panels whose weights stay in cache together while tiles pass over them.
+    ptrdiff_t panel_block;
+} scv_conv_problem;
+
+/// Tiles `tile_begin..<tile_end` (six output pixels each; the last may be short) by weight
+/// panels `panel_begin..<panel_end` of `p` (AVX2+FMA). Writes only those outputs.
+void scv_conv_implicit_avx2(const scv_conv_problem *p, ptrdiff_t tile_begin, ptrdiff_t tile_end,
+                            ptrdiff_t panel_begin, ptrdiff_t panel_end);
+
 /// Int32 dot products of int16 rows (AVX2): `out[i * ldo + j] = Σ_t x[i * ldx + t] * w[j * ldw + t]`
 /// for i < m, j < n, t < k. `k` must be a multiple of 16 (callers zero-pad rows). The quantized
 /// kernels pass values already offset by their zero points (|v| <= 255), so no pair sum overflows.

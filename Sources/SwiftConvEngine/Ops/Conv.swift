@@ -190,6 +190,9 @@ struct ConvKernel: Kernel {
     let activation: ConvActivation?
     /// Weights packed per group for the GEMM (constant float32 weights only).
     let packed: FloatBuffer?
+    /// Weights packed per group for `ImplicitConv` instead, where the CPU has it (1-D and 2-D,
+    /// not depthwise); a convolution keeps one of the two packings, not both.
+    let implicitPacked: FloatBuffer?
     let packedShape: [Int]
 
     /// A Conv of given geometry whose weights are an input (not packed ahead).
@@ -197,6 +200,7 @@ struct ConvKernel: Kernel {
         attrs = attributes
         activation = nil
         packed = nil
+        implicitPacked = nil
         packedShape = []
     }
 
@@ -206,6 +210,18 @@ struct ConvKernel: Kernel {
         if let w = ctx.constant(1), w.dtype == .float32, w.rank >= 3, w.shape[0] % attrs.group == 0, w.elementCount > 0 {
             let g = attrs.group
             let mg = w.shape[0] / g, kg = w.elementCount / w.shape[0]
+            let depthwise = mg == 1 && w.shape[1] == 1
+            if KernelTable.best.implicitConvTiles != nil && w.rank <= 4 && !depthwise {
+                let per = ImplicitConv.packedCount(channels: mg, depth: kg)
+                let buf = FloatBuffer(count: per * g)
+                for gi in 0..<g {
+                    ImplicitConv.pack(w.floatPointer + gi * mg * kg, channels: mg, depth: kg, into: buf.pointer + gi * per)
+                }
+                implicitPacked = buf
+                packed = nil
+                packedShape = w.shape
+                return
+            }
             let per = Gemm.packedASize(m: mg, k: kg)
             let buf = FloatBuffer(count: per * g)
             for gi in 0..<g {
@@ -214,9 +230,11 @@ struct ConvKernel: Kernel {
                     into: buf.pointer + gi * per)
             }
             packed = buf
+            implicitPacked = nil
             packedShape = w.shape
         } else {
             packed = nil
+            implicitPacked = nil
             packedShape = []
         }
     }
@@ -307,6 +325,12 @@ struct ConvKernel: Kernel {
             depthwise(px, pw, pbias, po, planes: n * m, channels: m, g2, par)
             return out
         }
+        if let ip = implicitPacked, let tiles = KernelTable.best.implicitConvTiles, w.shape == packedShape,
+            g2.inSpatial.count == 2, outCount >= ImplicitConv.tilePixels
+        {
+            try implicitConv(tiles, ip, px, pbias, po, images: n, channels: c, outChannels: m, g2.convWindow, par)
+            return out
+        }
         let activation = self.activation
         let pointwise =
             geo.kernel.allSatisfy { $0 == 1 } && geo.strides.allSatisfy { $0 == 1 }
@@ -388,6 +412,49 @@ struct ConvKernel: Kernel {
             }
         }
         return out
+    }
+
+    /// Every image and group through `ImplicitConv` (2-D `window`; the 1-D case lifted). Bias,
+    /// Relu and Clip are applied as tiles are stored; other activations to each finished part.
+    func implicitConv(
+        _ tiles: @escaping KernelTable.ImplicitConvTiles, _ packed: FloatBuffer, _ x: UnsafePointer<Float>,
+        _ bias: UnsafePointer<Float>?, _ y: UnsafeMutablePointer<Float>, images: Int, channels: Int, outChannels: Int,
+        _ window: ConvWindow, _ par: ParallelFor
+    ) throws {
+        let group = attrs.group, cg = channels / group, mg = outChannels / group
+        let inCount = window.inCount, outCount = window.outCount
+        let depth = cg * window.kernelCount, perGroup = ImplicitConv.packedCount(channels: mg, depth: depth)
+        let padding = ImplicitConv.Padding(window)
+        // Tensor storage, so a padded copy the run cannot afford is an error rather than an abort.
+        let scratch =
+            padding.inPlace
+            ? nil
+            : try TensorStorage(
+                uninitializedByteCount: Checked.product(
+                    [cg, padding.height, padding.width, MemoryLayout<Float>.stride], "the padded convolution input"))
+        defer { withExtendedLifetime(scratch) {} }
+        let padded = scratch.map { $0.mutableBytes.baseAddress!.assumingMemoryBound(to: Float.self) }
+        let activation = self.activation, clamp = activation?.clampBounds ?? (-.infinity, .infinity)
+        for img in 0..<images {
+            for gi in 0..<group {
+                var xg = x + (img * channels + gi * cg) * inCount
+                if let padded {
+                    padding.copy(xg, channels: cg, into: padded, parallel: par)
+                    xg = UnsafePointer(padded)
+                }
+                let yg = y + (img * outChannels + gi * mg) * outCount
+                let after: ((Range<Int>, Range<Int>) -> Void)? =
+                    activation == nil || activation?.clampBounds != nil
+                    ? nil
+                    : { pixels, rows in
+                        for r in rows { activation!.apply(yg + r * outCount + pixels.lowerBound, pixels.count, bias: 0) }
+                    }
+                ImplicitConv.run(
+                    tiles, x: xg, channels: cg, window, padding: padding, packed: packed.pointer + gi * perGroup,
+                    outChannels: mg, bias: bias.map { $0 + gi * mg }, lo: clamp.0, hi: clamp.1, y: yg, parallel: par,
+                    after: after)
+            }
+        }
     }
 
     /// Depthwise 2-D convolution, one plane per task.

@@ -1,0 +1,124 @@
+// Implicit-GEMM convolution (AVX2+FMA): output pixels times output channels, with the
+// input read where it lies instead of unfolded into an im2col matrix first. Each depth step
+// (input channel, filter tap) is one offset from a pixel's first input element, so a tile
+// broadcasts six input values (six output pixels) against sixteen packed weights (sixteen
+// output channels). Compiled for every x86-64 CPU (per-function target attributes) and called
+// only when scv_cpu_has_avx2_fma() says so; other architectures get a stub never called.
+#include "swiftconv_kernels.h"
+
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+#include <immintrin.h>
+
+#define SCV_AVX2 __attribute__((target("avx2,fma")))
+
+/// Adds the channel bias, clamps (NaN stays NaN), transposes six pixel rows of eight channels
+/// into eight channel rows of six pixels, and stores the first `channels` rows, `pixels` values
+/// each, `plane` apart.
+SCV_AVX2 static inline void store_half(__m256 r0, __m256 r1, __m256 r2, __m256 r3, __m256 r4, __m256 r5,
+                                       const float *bias, __m256 lo, __m256 hi, float *y, ptrdiff_t plane,
+                                       ptrdiff_t channels, ptrdiff_t pixels) {
+    __m256 vb = _mm256_loadu_ps(bias);
+    r0 = _mm256_min_ps(hi, _mm256_max_ps(lo, _mm256_add_ps(r0, vb)));
+    r1 = _mm256_min_ps(hi, _mm256_max_ps(lo, _mm256_add_ps(r1, vb)));
+    r2 = _mm256_min_ps(hi, _mm256_max_ps(lo, _mm256_add_ps(r2, vb)));
+    r3 = _mm256_min_ps(hi, _mm256_max_ps(lo, _mm256_add_ps(r3, vb)));
+    r4 = _mm256_min_ps(hi, _mm256_max_ps(lo, _mm256_add_ps(r4, vb)));
+    r5 = _mm256_min_ps(hi, _mm256_max_ps(lo, _mm256_add_ps(r5, vb)));
+    __m256 zero = _mm256_setzero_ps();
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+    __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+    __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+    __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 s4 = _mm256_shuffle_ps(t4, zero, 0x44), s5 = _mm256_shuffle_ps(t4, zero, 0xEE);
+    __m256 s6 = _mm256_shuffle_ps(t5, zero, 0x44), s7 = _mm256_shuffle_ps(t5, zero, 0xEE);
+    __m256 col[8];
+    col[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
+    col[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+    col[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
+    col[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+    col[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
+    col[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+    col[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
+    col[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+    if (pixels == 6) {
+        for (ptrdiff_t c = 0; c < channels; c++) {
+            float *row = y + c * plane;
+            __m128 low = _mm256_castps256_ps128(col[c]);
+            _mm_storeu_ps(row, low);
+            _mm_storel_pi((__m64 *)(row + 4), _mm256_extractf128_ps(col[c], 1));
+        }
+    } else {
+        float values[8];
+        for (ptrdiff_t c = 0; c < channels; c++) {
+            _mm256_storeu_ps(values, col[c]);
+            for (ptrdiff_t j = 0; j < pixels; j++) y[c * plane + j] = values[j];
+        }
+    }
+}
+
+/// One tile: six output pixels (`p0`..`p5`, each pointing at its first input element) by
+/// sixteen output channels (a weight panel of 16 floats per depth step), over every depth step.
+SCV_AVX2 static void conv_tile(ptrdiff_t depth, const float *p0, const float *p1, const float *p2,
+                               const float *p3, const float *p4, const float *p5, const ptrdiff_t *offsets,
+                               const float *w, const float *bias, __m256 lo, __m256 hi, float *y,
+                               ptrdiff_t plane, ptrdiff_t channels, ptrdiff_t pixels) {
+    __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
+    __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+    __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
+    __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+    __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
+    __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+    for (ptrdiff_t k = 0; k < depth; k++) {
+        const ptrdiff_t o = offsets[k];
+        __m256 b0 = _mm256_loadu_ps(w), b1 = _mm256_loadu_ps(w + 8);
+        __m256 av;
+        av = _mm256_broadcast_ss(p0 + o); c00 = _mm256_fmadd_ps(av, b0, c00); c01 = _mm256_fmadd_ps(av, b1, c01);
+        av = _mm256_broadcast_ss(p1 + o); c10 = _mm256_fmadd_ps(av, b0, c10); c11 = _mm256_fmadd_ps(av, b1, c11);
+        av = _mm256_broadcast_ss(p2 + o); c20 = _mm256_fmadd_ps(av, b0, c20); c21 = _mm256_fmadd_ps(av, b1, c21);
+        av = _mm256_broadcast_ss(p3 + o); c30 = _mm256_fmadd_ps(av, b0, c30); c31 = _mm256_fmadd_ps(av, b1, c31);
+        av = _mm256_broadcast_ss(p4 + o); c40 = _mm256_fmadd_ps(av, b0, c40); c41 = _mm256_fmadd_ps(av, b1, c41);
+        av = _mm256_broadcast_ss(p5 + o); c50 = _mm256_fmadd_ps(av, b0, c50); c51 = _mm256_fmadd_ps(av, b1, c51);
+        w += 16;
+    }
+    ptrdiff_t first = channels < 8 ? channels : 8;
+    store_half(c00, c10, c20, c30, c40, c50, bias, lo, hi, y, plane, first, pixels);
+    if (channels > 8)
+        store_half(c01, c11, c21, c31, c41, c51, bias + 8, lo, hi, y + 8 * plane, plane, channels - 8, pixels);
+}
+
+SCV_AVX2 void scv_conv_implicit_avx2(const scv_conv_problem *p, ptrdiff_t tile_begin, ptrdiff_t tile_end,
+                                     ptrdiff_t panel_begin, ptrdiff_t panel_end) {
+    const __m256 lo = _mm256_set1_ps(p->lo), hi = _mm256_set1_ps(p->hi);
+    const ptrdiff_t block = p->panel_block > 0 ? p->panel_block : 1;
+    for (ptrdiff_t b0 = panel_begin; b0 < panel_end; b0 += block) {
+        const ptrdiff_t b1 = b0 + block < panel_end ? b0 + block : panel_end;
+        for (ptrdiff_t t = tile_begin; t < tile_end; t++) {
+            const ptrdiff_t first = t * 6;
+            const ptrdiff_t pixels = p->pixels - first < 6 ? p->pixels - first : 6;
+            const float *px[6];
+            for (ptrdiff_t j = 0; j < 6; j++) {
+                // Missing pixels of the last tile repeat its first one; their results are dropped.
+                const ptrdiff_t pixel = first + (j < pixels ? j : 0);
+                const ptrdiff_t oy = pixel / p->out_width, ox = pixel - oy * p->out_width;
+                px[j] = p->x + oy * p->stride_h * p->x_width + ox * p->stride_w;
+            }
+            for (ptrdiff_t q = b0; q < b1; q++) {
+                const ptrdiff_t c0 = q * 16;
+                const ptrdiff_t channels = p->channels - c0 < 16 ? p->channels - c0 : 16;
+                conv_tile(p->depth, px[0], px[1], px[2], px[3], px[4], px[5], p->offsets,
+                          p->weights + q * p->depth * 16, p->bias + c0, lo, hi, p->y + c0 * p->y_plane + first,
+                          p->y_plane, channels, pixels);
+            }
+        }
+    }
+}
+
+#else
+
+void scv_conv_implicit_avx2(const scv_conv_problem *p, ptrdiff_t tile_begin, ptrdiff_t tile_end,
+                            ptrdiff_t panel_begin, ptrdiff_t panel_end) {
+    (void)p; (void)tile_begin; (void)tile_end; (void)panel_begin; (void)panel_end;
+}
+
+#endif
