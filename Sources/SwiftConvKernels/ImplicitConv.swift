@@ -87,23 +87,21 @@ public enum ImplicitConv {
         let depth = channels * taps, pixels = window.outCount
         let panels = (outChannels + panelChannels - 1) / panelChannels
         let tileCount = (pixels + tilePixels - 1) / tilePixels
-        withUnsafeTemporaryAllocation(of: Int.self, capacity: depth) { offsets in
-            let plane = padding.height * padding.width
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: taps) { offsets in
             var k = 0
-            for c in 0..<channels {
-                for i in 0..<kh {
-                    for j in 0..<kw {
-                        offsets[k] = c * plane + i * window.dilations[0] * padding.width + j * window.dilations[1]
-                        k += 1
-                    }
+            for i in 0..<kh {
+                for j in 0..<kw {
+                    offsets[k] = i * window.dilations[0] * padding.width + j * window.dilations[1]
+                    k += 1
                 }
             }
             withUnsafeTemporaryAllocation(of: Float.self, capacity: panels * panelChannels) { paddedBias in
                 for c in 0..<paddedBias.count { paddedBias[c] = c < outChannels ? bias?[c] ?? 0 : 0 }
                 var problem = scv_conv_problem(
                     x: x, x_width: padding.width, out_width: window.outSpatial[1], pixels: pixels,
-                    stride_h: window.strides[0], stride_w: window.strides[1], depth: depth,
-                    offsets: UnsafePointer(offsets.baseAddress!), weights: packed, channels: outChannels,
+                    stride_h: window.strides[0], stride_w: window.strides[1], in_channels: channels,
+                    x_plane: padding.height * padding.width, taps: taps, tap_offsets: UnsafePointer(offsets.baseAddress!),
+                    weights: packed, channels: outChannels,
                     bias: UnsafePointer(paddedBias.baseAddress!), y: y, y_plane: pixels, lo: lo, hi: hi,
                     panel_block: max(1, panelBlockBytes / max(1, depth * panelChannels * MemoryLayout<Float>.stride)))
                 withUnsafePointer(to: &problem) { p in

@@ -74,11 +74,12 @@ int scv_depthwise_avx2(const float *x, const float *filters, const float *bias, 
 
 /// One image and group of a 2-D float convolution for scv_conv_implicit_avx2.
 ///
-/// `x` is the input already padded: `depth` offsets (`offsets[k]`, one per input channel and
-/// filter tap, in the weights' order) from an output pixel's first input element, which for
-/// output row `oy` and column `ox` is `x + oy * stride_h * x_width + ox * stride_w`. Every
-/// element so reached must exist. `weights` holds ceil(channels / 16) panels of `depth` x 16
-/// floats (output channel `q * 16 + c` at depth `k` is `weights[(q * depth + k) * 16 + c]`,
+/// `x` is the input already padded: `in_channels` planes `x_plane` apart. An output pixel's
+/// first input element, for output row `oy` and column `ox`, is `x + oy * stride_h * x_width +
+/// ox * stride_w`; its filter taps are `tap_offsets[0..<taps]` from there, plus `i * x_plane`
+/// for input channel `i`. Every element so reached must exist. The depth is `in_channels *
+/// taps`, channel-major as in ONNX weights. `weights` holds ceil(channels / 16) panels of depth
+/// x 16 floats (output channel `q * 16 + c` at depth `k` is `weights[(q * depth + k) * 16 + c]`,
 /// zero past `channels`). `bias` has 16 floats per panel (zeros past `channels`; never NULL).
 /// Output channel `c`, pixel `i` (row-major over `pixels` = rows x `out_width`) is written to
 /// `y[c * y_plane + i]`, plus bias, clamped to [`lo`, `hi`] (NaN stays NaN).
@@ -89,8 +90,10 @@ typedef struct scv_conv_problem {
     ptrdiff_t pixels;
     ptrdiff_t stride_h;
     ptrdiff_t stride_w;
-    ptrdiff_t depth;
-    const ptrdiff_t *offsets;
+    ptrdiff_t in_channels;
+    ptrdiff_t x_plane;
+    ptrdiff_t taps;
+    const ptrdiff_t *tap_offsets;
     const float *weights;
     ptrdiff_t channels;
     const float *bias;
