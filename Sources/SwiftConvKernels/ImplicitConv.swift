@@ -66,8 +66,17 @@ public enum ImplicitConv {
             parallel(channels) { range in
                 for c in range {
                     let d = dst + c * plane, s = x + c * sourceHeight * sourceWidth
-                    d.initialize(repeating: 0, count: plane)
-                    for r in 0..<rows { (d + (r + top) * width + left).update(from: s + r * sourceWidth, count: cols) }
+                    // Zeros only where no input lands: the rows above and below, and each row's margins.
+                    d.initialize(repeating: 0, count: top * width)
+                    let below = (top + rows) * width
+                    (d + below).initialize(repeating: 0, count: plane - below)
+                    let right = width - left - cols
+                    for r in 0..<rows {
+                        let line = d + (r + top) * width
+                        line.initialize(repeating: 0, count: left)
+                        (line + left).initialize(from: s + r * sourceWidth, count: cols)
+                        (line + left + cols).initialize(repeating: 0, count: right)
+                    }
                 }
             }
         }
