@@ -211,7 +211,12 @@ struct ConvKernel: Kernel {
             let g = attrs.group
             let mg = w.shape[0] / g, kg = w.elementCount / w.shape[0]
             let depthwise = mg == 1 && w.shape[1] == 1
-            if KernelTable.best.implicitConvTiles != nil && w.rank <= 4 && !depthwise {
+            // A 1x1 convolution at stride 1 is a GEMM on the image as it is; pixels across the
+            // vector lanes store whole rows there, which measured faster than ImplicitConv.
+            let pointwise =
+                w.shape[2...].allSatisfy { $0 == 1 } && (attrs.strides ?? []).allSatisfy { $0 == 1 }
+                && (attrs.pads ?? []).allSatisfy { $0 == 0 }
+            if KernelTable.best.implicitConvTiles != nil && w.rank <= 4 && !depthwise && !pointwise {
                 let per = ImplicitConv.packedCount(channels: mg, depth: kg)
                 let buf = FloatBuffer(count: per * g)
                 for gi in 0..<g {
