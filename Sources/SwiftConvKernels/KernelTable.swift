@@ -43,7 +43,7 @@ public struct KernelTable: Sendable {
             _ y: UnsafeMutablePointer<Float>, _ parallel: ParallelFor
         ) -> Void
 
-    /// One output row of a 2-D max or average pool (`Pooling2D.row`).
+    /// One output row of a 2-D max or average pool (`Pooling2D.row`; AVX2 loops for max pooling).
     public var pool2DRow:
         @Sendable (
             _ problem: Pooling2D, _ plane: Int, _ outRow: Int,
@@ -198,6 +198,7 @@ public struct KernelTable: Sendable {
             // Each call decides for its own planes: no state is shared between parallel chunks.
             if !problem.runAVX2(planes) { problem.runPortable(planes) }
         }
+        t.pool2DRow = { problem, plane, outRow, scratch in problem.rowAVX2(plane: plane, outRow: outRow, scratch: scratch) }
         t.int16GemmNT = { m, n, k, x, ldx, w, ldw, out, ldo in scv_i16_gemm_nt_avx2(m, n, k, x, ldx, w, ldw, out, ldo) }
         t.gemvRows = { m, rows, k, x, add, bias, out in scv_gemv_rows_avx2(m, rows, k, x, add, bias, out) }
         t.requantize = { count, acc, bias, mantissa, shift, singleRounding, zeroPoint, lo, hi, out in
