@@ -15,7 +15,11 @@ import swiftconv as sc
 
 # (op, input shape, attributes)
 POOLS = {
-    "max-3x3-s2-p1-112": ("MaxPool", (1, 16, 112, 112), {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1]}),
+    "max-3x3-s2-p1-112": (
+        "MaxPool",
+        (1, 16, 112, 112),
+        {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1]},
+    ),
     "max-3x3-s2-ceil-55": ("MaxPool", (1, 8, 55, 55), {"kernel_shape": [3, 3], "strides": [2, 2], "ceil_mode": 1}),
     "max-3x3-s2-ceil-111": ("MaxPool", (2, 3, 111, 111), {"kernel_shape": [3, 3], "strides": [2, 2], "ceil_mode": 1}),
     "max-2x2-s2-64": ("MaxPool", (1, 16, 64, 64), {"kernel_shape": [2, 2], "strides": [2, 2]}),
