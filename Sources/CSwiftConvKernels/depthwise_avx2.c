@@ -250,6 +250,7 @@ SCV_AVX2 static int dw_run_blocked(const float *x, const float *filters, const f
         const float *src[8];
         float *dst[8];
         float b[8];
+        const float *filter[8];
         for (ptrdiff_t l = 0; l < 8; l++) {
             // Lanes past the last plane read the first plane again and are never stored.
             ptrdiff_t p = l < planes ? p0 + l : p0;
@@ -257,7 +258,16 @@ SCV_AVX2 static int dw_run_blocked(const float *x, const float *filters, const f
             dst[l] = y + p * oh * ow;
             ptrdiff_t ch = p % channels;
             b[l] = bias ? bias[ch] : 0.0f;
-            for (ptrdiff_t t = 0; t < taps; t++) packed[t * 8 + l] = filters[ch * taps + t];
+            filter[l] = filters + ch * taps;
+        }
+        // The eight filters side by side, one vector per tap, by 8x8 transposes.
+        for (ptrdiff_t t0 = 0; t0 < taps; t0 += 8) {
+            ptrdiff_t count = taps - t0 < 8 ? taps - t0 : 8;
+            __m256 r[8];
+            __m256i m = dw_lanes(count);
+            for (int l = 0; l < 8; l++) r[l] = _mm256_maskload_ps(filter[l] + t0, m);
+            dw_transpose8(r);
+            for (ptrdiff_t c = 0; c < count; c++) _mm256_storeu_ps(packed + (t0 + c) * 8, r[c]);
         }
         dw_blocked_copy(&g, src, h, w, buf, pad_top, pad_left);
         __m256 vbias = _mm256_loadu_ps(b);
