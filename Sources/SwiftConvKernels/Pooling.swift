@@ -9,15 +9,20 @@ public struct Pooling2D {
     public var src: UnsafePointer<Float>
     public var dst: UnsafeMutablePointer<Float>
     /// Valid input rows of each output row, and valid input columns of each output column.
-    public var rows: [PoolTaps]
-    public var cols: [PoolTaps]
+    public let rows: [PoolTaps]
+    public let cols: [PoolTaps]
     public var isMax: Bool
     /// Whether an average counts the padding taps.
     public var countPad: Bool
     public var inWidth: Int, inPlane: Int
     public var outWidth: Int, outPlane: Int
-    public var dilationY: Int, dilationX: Int
-    public var kernelWidth: Int, strideX: Int
+    public var dilationY: Int
+    public let dilationX: Int
+    public let kernelWidth: Int
+    public var strideX: Int
+    /// The output columns whose window lies wholly inside the row (dilation 1), one run;
+    /// resolved once rather than per row.
+    public let wholeColumns: Range<Int>
 
     public init(
         src: UnsafePointer<Float>, dst: UnsafeMutablePointer<Float>, rows: [PoolTaps], cols: [PoolTaps], isMax: Bool,
@@ -38,6 +43,24 @@ public struct Pooling2D {
         self.dilationX = dilationX
         self.kernelWidth = kernelWidth
         self.strideX = strideX
+        var first = cols.count
+        if dilationX == 1 && kernelWidth >= 1 { first = cols.firstIndex { $0.n == kernelWidth } ?? cols.count }
+        var end = first
+        while end < cols.count && cols[end].n == kernelWidth { end += 1 }
+        wholeColumns = first..<end
+    }
+
+    /// Output rows `jobs` of all planes, job `plane * rows.count + row`; `scratch` holds
+    /// `inWidth` floats.
+    public func outputRows(_ jobs: Range<Int>, scratch: UnsafeMutablePointer<Float>) {
+        let outH = rows.count
+        for job in jobs { row(plane: job / outH, outRow: job % outH, scratch: scratch) }
+    }
+
+    /// `outputRows` through `rowAVX2`.
+    func outputRowsAVX2(_ jobs: Range<Int>, scratch: UnsafeMutablePointer<Float>) {
+        let outH = rows.count
+        for job in jobs { rowAVX2(plane: job / outH, outRow: job % outH, scratch: scratch) }
     }
 
     /// Output row `outRow` of plane `plane`; `scratch` holds `inWidth` floats.
@@ -115,25 +138,17 @@ public struct Pooling2D {
     }
 
     /// The max of each output's window along a reduced row: the run of whole windows (every
-    /// tap inside the row, dilation 1) through `whole(first tap, count, out)`, the clipped
+    /// tap inside the row, dilation 1) through `wholeWindows(first tap, count, out)`, the clipped
     /// ones at either end tap by tap.
     @inline(__always)
     func maxWindows(
         _ row: UnsafePointer<Float>, _ o: UnsafeMutablePointer<Float>,
-        whole: (UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>) -> Void
+        wholeWindows: (UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>) -> Void
     ) {
-        let outW = outWidth, dw = dilationX, k = kernelWidth
-        var ox = 0
-        if dw == 1 && k >= 1 {
-            while ox < outW && cols[ox].n != k { ox += 1 }
-        } else {
-            ox = outW
-        }
-        let first = ox
-        while ox < outW && cols[ox].n == k { ox += 1 }
-        if ox > first { whole(row + cols[first].lo, ox - first, o + first) }
-        for j in 0..<first { o[j] = maxTaps(row, cols[j], dw) }
-        for j in ox..<outW { o[j] = maxTaps(row, cols[j], dw) }
+        let outW = outWidth, dw = dilationX, whole = wholeColumns
+        if !whole.isEmpty { wholeWindows(row + cols[whole.lowerBound].lo, whole.count, o + whole.lowerBound) }
+        for j in 0..<whole.lowerBound { o[j] = maxTaps(row, cols[j], dw) }
+        for j in whole.upperBound..<outW { o[j] = maxTaps(row, cols[j], dw) }
     }
 }
 

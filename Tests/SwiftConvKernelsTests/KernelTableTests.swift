@@ -253,9 +253,10 @@ func poolRowMatchesGeneric(isMax: Bool, k: Int, s: Int, pad: Int) {
                 src: x, dst: y.baseAddress!, rows: hAxis.taps(), cols: wAxis.taps(), isMax: isMax,
                 countPad: !isMax, inWidth: w, inPlane: h * w, outWidth: wAxis.out,
                 outPlane: hAxis.out * wAxis.out, dilationY: 1, dilationX: 1, kernelWidth: k, strideX: s)
-            for plane in 0..<planes {
-                for row in 0..<hAxis.out { table.pool2DRow(problem, plane, row, &scratch) }
-            }
+            // Two calls, the first ending inside a plane.
+            let split = hAxis.out + 3
+            table.pool2DRows(problem, 0..<split, &scratch)
+            table.pool2DRows(problem, split..<planes * hAxis.out, &scratch)
         }
         return y
     }
