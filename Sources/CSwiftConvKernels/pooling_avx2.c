@@ -31,6 +31,15 @@ SCV_AVX2 void scv_max_rows_avx2(const float *src, ptrdiff_t rows, ptrdiff_t step
         for (ptrdiff_t r = 1; r < rows; r++) m = _mm256_max_ps(_mm256_loadu_ps(src + r * step + i), m);
         _mm256_storeu_ps(row + i, m);
     }
+    if (i < count && count >= 8) {
+        // The last partial vector again as a whole one ending at `count` (its outputs overlap
+        // ones already written, with the same values).
+        i = count - 8;
+        __m256 m = _mm256_loadu_ps(src + i);
+        for (ptrdiff_t r = 1; r < rows; r++) m = _mm256_max_ps(_mm256_loadu_ps(src + r * step + i), m);
+        _mm256_storeu_ps(row + i, m);
+        return;
+    }
     for (; i < count; i++) {
         float m = src[i];
         for (ptrdiff_t r = 1; r < rows; r++) {
@@ -46,6 +55,13 @@ SCV_AVX2 static inline __m256 pool_load_stride2(const float *p) {
     __m256 lo = _mm256_loadu_ps(p), hi = _mm256_loadu_ps(p + 8);
     __m256 even = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
     return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(even), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
+/// The same eight values read as the odd lanes of p[-1..14], for the end of a row.
+SCV_AVX2 static inline __m256 pool_load_stride2_back(const float *p) {
+    __m256 lo = _mm256_loadu_ps(p - 1), hi = _mm256_loadu_ps(p + 7);
+    __m256 odd = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1));
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(odd), _MM_SHUFFLE(3, 1, 2, 0)));
 }
 
 SCV_AVX2 void scv_max_windows_avx2(const float *row, ptrdiff_t available, ptrdiff_t count, ptrdiff_t stride,
@@ -65,6 +81,22 @@ SCV_AVX2 void scv_max_windows_avx2(const float *row, ptrdiff_t available, ptrdif
                 for (ptrdiff_t t = 1; t < taps; t++) m = _mm256_max_ps(pool_load_stride2(p + t), m);
             }
             _mm256_storeu_ps(out + j, m);
+        }
+        if (j < count && count > 8) {
+            // The rest as one whole vector ending at `count`, overlapping outputs already
+            // written (with the same values); every read lies in the windows or just before.
+            j = count - 8;
+            const float *p = row + j * stride;
+            __m256 m;
+            if (stride == 1) {
+                m = _mm256_loadu_ps(p);
+                for (ptrdiff_t t = 1; t < taps; t++) m = _mm256_max_ps(_mm256_loadu_ps(p + t), m);
+            } else {
+                m = pool_load_stride2_back(p);
+                for (ptrdiff_t t = 1; t < taps; t++) m = _mm256_max_ps(pool_load_stride2_back(p + t), m);
+            }
+            _mm256_storeu_ps(out + j, m);
+            return;
         }
     }
     for (; j < count; j++) {
