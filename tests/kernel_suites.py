@@ -1,5 +1,5 @@
-"""Reruns the tests that go through the GEMM tile, convolution, recurrent and transcendental
-kernels (real models, example models, convolution and fused-activation cases, GRU and LSTM,
+"""Reruns the tests that go through the GEMM tile, convolution, pooling, recurrent and transcendental
+kernels (real models, example models, convolution, pooling and fused-activation cases, GRU and LSTM,
 Sigmoid/Tanh/Erf/Gelu/Softmax cases) in a child process with the given environment, so that a
 kernel path the start-up choice skips here is checked against onnxruntime too
 (tests/test_portable_kernels.py, tests/test_avx512_kernels.py)."""
@@ -25,11 +25,12 @@ def run_kernel_suites(env: dict) -> None:
             str(TESTS / "test_examples_engine.py"),
             str(TESTS / "test_rare_ops.py"),
             str(TESTS / "test_conv_kernels.py"),
+            str(TESTS / "test_pool_kernels.py"),
             str(TESTS / "test_conv_fusion.py"),
             str(TESTS / "test_recurrent.py"),
             str(TESTS / "test_vectorized_activations.py"),
             "-k",
-            "real_model or example or conv or gru or lstm or sigmoid or erf or gelu or softmax",
+            "real_model or example or conv or pool or gru or lstm or sigmoid or erf or gelu or softmax",
         ],
         env=env,
         capture_output=True,

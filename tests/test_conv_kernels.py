@@ -34,6 +34,16 @@ DEPTHWISE = {
     "5x5-s1x2": ((1, 4, 12, 12), (4, 1, 5, 5), {"pads": [2, 2, 2, 2], "strides": [1, 2]}),
     "9x9-s1": ((1, 2, 12, 12), (2, 1, 9, 9), {"pads": [4, 4, 4, 4]}),
     "multiplier-2": ((1, 4, 9, 9), (8, 1, 5, 5), {"pads": [2, 2, 2, 2]}),
+    # Eight planes or more take the AVX2 loop's channel-blocked path: groups of eight planes
+    # straddling images, a last partial group, rows narrower and wider than a vector.
+    "blocked-5x5-s1-7": ((1, 40, 7, 7), (40, 1, 5, 5), {"pads": [2, 2, 2, 2]}),
+    "blocked-5x5-s2-odd-batch": ((2, 13, 15, 21), (13, 1, 5, 5), {"pads": [2, 2, 2, 2], "strides": [2, 2]}),
+    "blocked-3x3-s2-asym": ((1, 12, 28, 27), (12, 1, 3, 3), {"pads": [0, 1, 1, 0], "strides": [2, 2]}),
+    "blocked-3x3-s1-wide": ((1, 9, 10, 37), (9, 1, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "blocked-7x7-s2": ((1, 16, 19, 19), (16, 1, 7, 7), {"pads": [3, 3, 3, 3], "strides": [2, 2]}),
+    "blocked-3x5-nopad": ((1, 11, 9, 12), (11, 1, 3, 5), {}),
+    "blocked-5x5-1x1-map": ((1, 24, 1, 1), (24, 1, 5, 5), {"pads": [2, 2, 2, 2]}),
+    "blocked-5x5-same-lower": ((1, 10, 14, 11), (10, 1, 5, 5), {"auto_pad": "SAME_LOWER", "strides": [2, 2]}),
 }
 
 # Ordinary and grouped convolutions, the 1x1 ones on tiny maps included.
@@ -124,8 +134,31 @@ def test_dense_conv_matches_onnxruntime(shape, with_bias):
     assert_matches_onnxruntime(*conv_model(*DENSE[shape], with_bias=with_bias))
 
 
-def test_depthwise_conv_keeps_nan_and_infinity():
-    data, feeds = conv_model(*DEPTHWISE["5x5-s1-7"])
+@pytest.mark.parametrize("shape", ["blocked-5x5-s1-7", "blocked-5x5-s2-odd-batch", "3x3-s2-odd"])
+def test_depthwise_conv_on_two_threads_matches_onnxruntime(shape):
+    """Two threads split the planes anywhere, not at groups of eight."""
+    data, feeds = conv_model(*DEPTHWISE[shape])
+    expected = ort.InferenceSession(data, providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+    options = sc.SessionOptions()
+    options.intra_op_num_threads = 2
+    actual = sc.InferenceSession(data, options).run(None, feeds)[0]
+    np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_depthwise_conv_with_fused_clip_matches_onnxruntime():
+    """Conv -> Clip fuses, and the depthwise loops apply the clamp as they store."""
+    data, feeds = conv_model(*DEPTHWISE["blocked-5x5-s2-odd-batch"])
+    model = onnx.load_from_string(data)
+    model.graph.node[0].output[0] = "C"
+    lo, hi = onnx.numpy_helper.from_array(np.float32(-0.5), "lo"), onnx.numpy_helper.from_array(np.float32(0.75), "hi")
+    model.graph.initializer.extend([lo, hi])
+    model.graph.node.append(helper.make_node("Clip", ["C", "lo", "hi"], ["Y"]))
+    assert_matches_onnxruntime(model.SerializeToString(), feeds)
+
+
+@pytest.mark.parametrize("shape", ["5x5-s1-7", "blocked-5x5-s2-odd-batch"])
+def test_depthwise_conv_keeps_nan_and_infinity(shape):
+    data, feeds = conv_model(*DEPTHWISE[shape])
     feeds["X"][0, 3, 2, 4] = np.nan
     feeds["X"][0, 5, 0, 0] = np.inf
     expected = ort.InferenceSession(data, providers=["CPUExecutionProvider"]).run(None, feeds)[0]

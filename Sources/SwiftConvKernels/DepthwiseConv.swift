@@ -85,19 +85,14 @@ public struct DepthwiseConv2D {
         }
     }
 
-    /// The AVX2+FMA loops for stride 1 or 2 and dilation 1: the unrolled 3x3 one (MobileNet),
-    /// the general one for other filters up to 64 taps (5x5 in MobileNetV3 and EfficientNet);
+    /// The AVX2+FMA loops (`scv_depthwise_avx2`) for stride 1 or 2 and dilation 1, filters up
+    /// to 64 taps: eight planes at a time interleaved by channel, fewer planes row by row;
     /// false, having written nothing, for any other shape.
     func runAVX2(_ planes: Range<Int>) -> Bool {
         guard
             dilationY == 1 && dilationX == 1 && strideY == strideX && (strideY == 1 || strideY == 2)
                 && padTop >= 0 && padLeft >= 0 && outHeight > 0 && outWidth > 0
         else { return false }
-        if kernelHeight == 3 && kernelWidth == 3 {
-            return scv_depthwise3x3_avx2(
-                x, filters, bias, y, planes.lowerBound, planes.upperBound, channels, height, width,
-                outHeight, outWidth, strideY, padTop, padLeft, lo, hi) != 0
-        }
         return scv_depthwise_avx2(
             x, filters, bias, y, planes.lowerBound, planes.upperBound, channels, height, width,
             kernelHeight, kernelWidth, outHeight, outWidth, strideY, padTop, padLeft, lo, hi) != 0

@@ -43,12 +43,8 @@ public struct KernelTable: Sendable {
             _ y: UnsafeMutablePointer<Float>, _ parallel: ParallelFor
         ) -> Void
 
-    /// One output row of a 2-D max or average pool (`Pooling2D.row`).
-    public var pool2DRow:
-        @Sendable (
-            _ problem: Pooling2D, _ plane: Int, _ outRow: Int,
-            _ scratch: UnsafeMutablePointer<Float>
-        ) -> Void
+    /// Output rows of a 2-D max or average pool (`Pooling2D.outputRows`; AVX2 loops for max pooling).
+    public var pool2DRows: @Sendable (_ problem: Pooling2D, _ jobs: Range<Int>, _ scratch: UnsafeMutablePointer<Float>) -> Void
 
     /// `out[n] = add[n] + bias[n] + dot(m[n * k ..< n * k + k], x)` for `rows` contiguous rows
     /// (`GemvRows.portable`): a recurrent cell's gates at batch 1.
@@ -145,7 +141,7 @@ public struct KernelTable: Sendable {
         depthwiseConv2D: { problem, planes in problem.runPortable(planes) },
         im2col: { x, channels, window, col, parallel in Im2Col.unfold(x, channels: channels, window, col, parallel: parallel) },
         col2im: { col, channels, window, y, parallel in Im2Col.fold(col, channels: channels, window, y, parallel: parallel) },
-        pool2DRow: { problem, plane, outRow, scratch in problem.row(plane: plane, outRow: outRow, scratch: scratch) })
+        pool2DRows: { problem, jobs, scratch in problem.outputRows(jobs, scratch: scratch) })
 
     /// `generic` with the slots this CPU runs faster replaced; chosen once per process.
     /// SWIFTCONV_PORTABLE_KERNELS=1 in the environment keeps `generic` (for tests);
@@ -204,6 +200,7 @@ public struct KernelTable: Sendable {
             // Each call decides for its own planes: no state is shared between parallel chunks.
             if !problem.runAVX2(planes) { problem.runPortable(planes) }
         }
+        t.pool2DRows = { problem, jobs, scratch in problem.outputRowsAVX2(jobs, scratch: scratch) }
         t.int16GemmNT = { m, n, k, x, ldx, w, ldw, out, ldo in scv_i16_gemm_nt_avx2(m, n, k, x, ldx, w, ldw, out, ldo) }
         t.gemvRows = { m, rows, k, x, add, bias, out in scv_gemv_rows_avx2(m, rows, k, x, add, bias, out) }
         t.requantize = { count, acc, bias, mantissa, shift, singleRounding, zeroPoint, lo, hi, out in

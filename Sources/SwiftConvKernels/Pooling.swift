@@ -1,3 +1,5 @@
+import CSwiftConvKernels
+
 /// Max and average pooling of float32 planes over one or two spatial dimensions, separably:
 /// each output row first reduces its valid input rows into a contiguous scratch row (a
 /// vectorizable pass), then each output reduces its valid columns of that row. Window bounds
@@ -7,15 +9,20 @@ public struct Pooling2D {
     public var src: UnsafePointer<Float>
     public var dst: UnsafeMutablePointer<Float>
     /// Valid input rows of each output row, and valid input columns of each output column.
-    public var rows: [PoolTaps]
-    public var cols: [PoolTaps]
+    public let rows: [PoolTaps]
+    public let cols: [PoolTaps]
     public var isMax: Bool
     /// Whether an average counts the padding taps.
     public var countPad: Bool
     public var inWidth: Int, inPlane: Int
     public var outWidth: Int, outPlane: Int
-    public var dilationY: Int, dilationX: Int
-    public var kernelWidth: Int, strideX: Int
+    public var dilationY: Int
+    public let dilationX: Int
+    public let kernelWidth: Int
+    public var strideX: Int
+    /// The output columns whose window lies wholly inside the row (dilation 1), one run;
+    /// resolved once rather than per row.
+    public let wholeColumns: Range<Int>
 
     public init(
         src: UnsafePointer<Float>, dst: UnsafeMutablePointer<Float>, rows: [PoolTaps], cols: [PoolTaps], isMax: Bool,
@@ -36,6 +43,24 @@ public struct Pooling2D {
         self.dilationX = dilationX
         self.kernelWidth = kernelWidth
         self.strideX = strideX
+        var first = cols.count
+        if dilationX == 1 && kernelWidth >= 1 { first = cols.firstIndex { $0.n == kernelWidth } ?? cols.count }
+        var end = first
+        while end < cols.count && cols[end].n == kernelWidth { end += 1 }
+        wholeColumns = first..<end
+    }
+
+    /// Output rows `jobs` of all planes, job `plane * rows.count + row`; `scratch` holds
+    /// `inWidth` floats.
+    public func outputRows(_ jobs: Range<Int>, scratch: UnsafeMutablePointer<Float>) {
+        let outH = rows.count
+        for job in jobs { row(plane: job / outH, outRow: job % outH, scratch: scratch) }
+    }
+
+    /// `outputRows` through `rowAVX2`.
+    func outputRowsAVX2(_ jobs: Range<Int>, scratch: UnsafeMutablePointer<Float>) {
+        let outH = rows.count
+        for job in jobs { rowAVX2(plane: job / outH, outRow: job % outH, scratch: scratch) }
     }
 
     /// Output row `outRow` of plane `plane`; `scratch` holds `inWidth` floats.
@@ -60,21 +85,16 @@ public struct Pooling2D {
                 for i in 0..<inW { row[i] += p[i] }
             }
         }
-        if isMax && dw == 1 && kernelWidth == 3 {
-            // The common 3-wide window: full windows without the tap loop.
-            var ox = 0
-            while ox < outW && cols[ox].n != 3 { ox += 1 }
-            let first = ox
-            while ox < outW && cols[ox].n == 3 { ox += 1 }
-            let s = strideX, lo = first < outW ? cols[first].lo : 0
-            for j in first..<ox {
-                let q = row + lo + (j - first) * s
-                let a = q[0], b = q[1], c = q[2]
-                let m = b > a ? b : a
-                o[j] = c > m ? c : m
+        if isMax {
+            maxWindows(UnsafePointer(row), o) { q, count, out in
+                let s = strideX, k = kernelWidth
+                for j in 0..<count {
+                    let w = q + j * s
+                    var acc = w[0]
+                    for t in 1..<k where w[t] > acc { acc = w[t] }
+                    out[j] = acc
+                }
             }
-            for j in 0..<first { o[j] = maxTaps(row, cols[j], dw) }
-            for j in ox..<outW { o[j] = maxTaps(row, cols[j], dw) }
             return
         }
         for ox in 0..<outW {
@@ -85,28 +105,56 @@ public struct Pooling2D {
             }
             var q = row + c.lo
             var acc = q[0]
-            if isMax {
-                for _ in 1..<max(c.n, 1) {
-                    q += dw
-                    let v = q[0]
-                    if v > acc { acc = v }
-                }
-                o[ox] = acc
-            } else {
-                for _ in 1..<max(c.n, 1) {
-                    q += dw
-                    acc += q[0]
-                }
-                let n = countPad ? r.padded * c.padded : r.n * c.n
-                o[ox] = acc / Float(n)
+            for _ in 1..<max(c.n, 1) {
+                q += dw
+                acc += q[0]
             }
+            let n = countPad ? r.padded * c.padded : r.n * c.n
+            o[ox] = acc / Float(n)
         }
+    }
+
+    /// `row` with the AVX2 loops for max pooling (`scv_max_rows_avx2`, `scv_max_windows_avx2`):
+    /// the same taps in the same order, so the same results, NaN included. A window of one
+    /// input row reads that row in place.
+    func rowAVX2(plane: Int, outRow oy: Int, scratch: UnsafeMutablePointer<Float>) {
+        guard isMax else { return row(plane: plane, outRow: oy, scratch: scratch) }
+        let r = rows[oy]
+        let o = dst + plane * outPlane + oy * outWidth
+        if r.n == 0 {
+            o.update(repeating: 0, count: outWidth)
+            return
+        }
+        let first = src + plane * inPlane + r.lo * inWidth
+        var reduced = first
+        if r.n > 1 {
+            scv_max_rows_avx2(first, r.n, dilationY * inWidth, inWidth, scratch)
+            reduced = UnsafePointer(scratch)
+        }
+        let inW = inWidth, s = strideX, k = kernelWidth
+        maxWindows(reduced, o) { q, count, out in
+            scv_max_windows_avx2(q, inW - (q - reduced), count, s, k, out)
+        }
+    }
+
+    /// The max of each output's window along a reduced row: the run of whole windows (every
+    /// tap inside the row, dilation 1) through `wholeWindows(first tap, count, out)`, the clipped
+    /// ones at either end tap by tap.
+    @inline(__always)
+    func maxWindows(
+        _ row: UnsafePointer<Float>, _ o: UnsafeMutablePointer<Float>,
+        wholeWindows: (UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>) -> Void
+    ) {
+        let outW = outWidth, dw = dilationX, whole = wholeColumns
+        if !whole.isEmpty { wholeWindows(row + cols[whole.lowerBound].lo, whole.count, o + whole.lowerBound) }
+        for j in 0..<whole.lowerBound { o[j] = maxTaps(row, cols[j], dw) }
+        for j in whole.upperBound..<outW { o[j] = maxTaps(row, cols[j], dw) }
     }
 }
 
 /// Max of a window's valid taps along one reduced row (0 when it has none).
 @inline(__always)
-private func maxTaps(_ row: UnsafeMutablePointer<Float>, _ c: PoolTaps, _ step: Int) -> Float {
+private func maxTaps(_ row: UnsafePointer<Float>, _ c: PoolTaps, _ step: Int) -> Float {
     guard c.n > 0 else { return 0 }
     var q = row + c.lo
     var acc = q[0]

@@ -52,21 +52,14 @@ void scv_sgemm_tile_8x32_avx512(ptrdiff_t kb, const float *a, const float *b, fl
                                 ptrdiff_t rows, ptrdiff_t cols, float alpha, float beta,
                                 const scv_tile_finish *finish);
 
-/// Depthwise 3x3 convolution (AVX2+FMA, dilation 1, stride 1 or 2 in both directions) of
-/// planes `plane_begin..<plane_end` of `x` (NCHW, each plane `h` x `w`) into `y` (planes
-/// `oh` x `ow`). Plane `p` uses filter `filters[(p % channels) * 9 ..]` and bias
-/// `bias[p % channels]` (`bias` may be NULL); outputs are clamped to [`lo`, `hi`] (pass
-/// -inf/+inf for none). Zero padding `pad_top`/`pad_left`; the rest follows from the sizes.
-/// Returns 0, having written nothing, for another stride or when scratch memory is short.
-int scv_depthwise3x3_avx2(const float *x, const float *filters, const float *bias, float *y,
-                          ptrdiff_t plane_begin, ptrdiff_t plane_end, ptrdiff_t channels,
-                          ptrdiff_t h, ptrdiff_t w, ptrdiff_t oh, ptrdiff_t ow, ptrdiff_t stride,
-                          ptrdiff_t pad_top, ptrdiff_t pad_left, float lo, float hi);
-
 /// Depthwise `kh` x `kw` convolution (AVX2+FMA, dilation 1, stride 1 or 2 in both
-/// directions, at most 64 taps): the contract of scv_depthwise3x3_avx2 with filters of
-/// `kh * kw` values per channel. Returns 0, having written nothing, for another stride, a
-/// larger filter or when scratch memory is short.
+/// directions, at most 64 taps; depthwise_avx2.c) of planes `plane_begin..<plane_end` of `x`
+/// (NCHW, each plane `h` x `w`) into `y` (planes `oh` x `ow`). Plane `p` uses filter
+/// `filters[(p % channels) * kh * kw ..]` and bias `bias[p % channels]` (`bias` may be NULL);
+/// outputs are clamped to [`lo`, `hi`] (pass -inf/+inf for none). Zero padding
+/// `pad_top`/`pad_left`; the rest follows from the sizes. Writes only the outputs of its planes.
+/// Returns 0, having written nothing, for another stride, a larger filter or when scratch
+/// memory is short.
 int scv_depthwise_avx2(const float *x, const float *filters, const float *bias, float *y,
                        ptrdiff_t plane_begin, ptrdiff_t plane_end, ptrdiff_t channels,
                        ptrdiff_t h, ptrdiff_t w, ptrdiff_t kh, ptrdiff_t kw, ptrdiff_t oh, ptrdiff_t ow,
@@ -109,6 +102,17 @@ typedef struct scv_conv_problem {
 /// panels `panel_begin..<panel_end` of `p` (AVX2+FMA). Writes only those outputs.
 void scv_conv_implicit_avx2(const scv_conv_problem *p, ptrdiff_t tile_begin, ptrdiff_t tile_end,
                             ptrdiff_t panel_begin, ptrdiff_t panel_end);
+
+/// Max pooling's row reduction (AVX2; pooling_avx2.c): `row[i]` = the max of
+/// `src[r * step + i]` over `r < rows` (`rows` >= 1), for `i < count`, taken tap by tap as
+/// `v > m ? v : m` (a NaN wins only as the first row).
+void scv_max_rows_avx2(const float *src, ptrdiff_t rows, ptrdiff_t step, ptrdiff_t count, float *row);
+
+/// Max pooling's windows along one reduced row (AVX2): `out[j]` = the max of
+/// `row[j * stride + t]` over `t < taps` (`taps` >= 1), tap by tap as above, for `j < count`.
+/// Reads no further than `row[available - 1]`, which must hold every window's last tap.
+void scv_max_windows_avx2(const float *row, ptrdiff_t available, ptrdiff_t count, ptrdiff_t stride,
+                          ptrdiff_t taps, float *out);
 
 /// Int32 dot products of int16 rows (AVX2): `out[i * ldo + j] = Σ_t x[i * ldx + t] * w[j * ldw + t]`
 /// for i < m, j < n, t < k. `k` must be a multiple of 16 (callers zero-pad rows). The quantized

@@ -163,7 +163,7 @@ struct PoolKernel: Kernel {
     }
 
     /// Max/average pooling of float32 over one or two spatial dimensions, one output row
-    /// per job through the kernel table (see `Pooling2D`).
+    /// per job, each thread's rows in one call of the kernel table (see `Pooling2D`).
     func pool2DFloat(_ x: Tensor, _ geo: WindowGeometry, _ context: ExecutionContext) throws -> Tensor {
         let twoD = geo.inSpatial.count == 2
         func axis(_ i: Int) -> PoolAxis {
@@ -185,13 +185,13 @@ struct PoolKernel: Kernel {
             src: src, dst: dst, rows: rows, cols: cols, isMax: isMax, countPad: countPad,
             inWidth: inW, inPlane: inPlane, outWidth: outW, outPlane: outPlane, dilationY: dh,
             dilationX: dw, kernelWidth: w.k, strideX: w.s)
-        let poolRow = KernelTable.best.pool2DRow
+        let poolRows = KernelTable.best.pool2DRows
         // One job is one output row: about k_h input rows plus k_w taps per output.
         // Taps beyond the input cost nothing (and a huge kernel must not overflow the estimate).
         let rowWork = max(1, min(h.k, h.size) * inW + outW * min(w.k, w.size))
         context.threads.parallelFor(planes * h.out, grain: max(1, 32768 / rowWork)) { range in
             withScratch(inW) { row in
-                for job in range { poolRow(problem, job / h.out, job % h.out, row) }
+                poolRows(problem, range, row)
             }
         }
         return out
