@@ -185,6 +185,8 @@ struct ConvKernel: Kernel {
     /// The im2col buffer a 2-D convolution fills at a time (a band of output rows; at least one row).
     /// Smaller bands cost two-thread speed: each band is one parallel GEMM over few column blocks.
     static let columnBandBytes = 4 << 20
+    /// Multiply-adds below which a depthwise convolution stays on the calling thread.
+    static let depthwiseParallelWork = 1 << 15
     let attrs: ConvAttributes
     /// Applied with the bias to each output block; nil for a plain Conv.
     let activation: ConvActivation?
@@ -479,10 +481,17 @@ struct ConvKernel: Kernel {
             kernelHeight: kh, kernelWidth: kw, outHeight: oh, outWidth: ow, strideY: sh, strideX: sw,
             dilationY: dh, dilationX: dw, padTop: pt, padLeft: pl, lo: clamp.0, hi: clamp.1)
         let kernel = KernelTable.best.depthwiseConv2D
-        par(planes) { range in
-            kernel(problem, range)
+        // Threads take whole groups of 8 planes (the AVX2 loop interleaves 8 channels), and a
+        // node too small to pay for waking the other thread runs on this one.
+        let groups = (planes + 7) / 8
+        let work = planes * oh * ow * kh * kw
+        let split = work >= ConvKernel.depthwiseParallelWork ? par : serialFor
+        split(groups) { range in
+            let planeRange = range.lowerBound * 8..<min(planes, range.upperBound * 8)
+            kernel(problem, planeRange)
             if let act = activation, act.clampBounds == nil {
-                for p in range { act.apply(y + p * oh * ow, oh * ow, bias: 0) }
+                // The planes are contiguous: one pass over all of them.
+                act.apply(y + planeRange.lowerBound * oh * ow, planeRange.count * oh * ow, bias: 0)
             }
         }
     }
