@@ -188,6 +188,25 @@ SCV_AVX2 static void dw_blocked_copy(const dw_blocked *g, const float *const src
     }
 }
 
+/// Zeroes what dw_blocked_copy never writes (the padding rows and each row's margins), so a
+/// call pays for its borders, not for the whole buffer (callers may pass eight planes a call).
+SCV_AVX2 static void dw_blocked_zero_margins(const dw_blocked *g, ptrdiff_t h, ptrdiff_t w, float *buf,
+                                             ptrdiff_t pad_top, ptrdiff_t pad_left) {
+    const ptrdiff_t pw = g->pw, rows = g->rows;
+    const ptrdiff_t left = pad_left < pw ? pad_left : pw;
+    ptrdiff_t n = w < pw - left ? w : pw - left;
+    if (n < 0) n = 0;
+    const ptrdiff_t first = pad_top < rows ? pad_top : rows;
+    const ptrdiff_t last = pad_top + h < rows ? pad_top + h : rows;
+    memset(buf, 0, sizeof(float) * (size_t)(first * pw * 8));
+    memset(buf + last * pw * 8, 0, sizeof(float) * (size_t)((rows - last) * pw * 8));
+    for (ptrdiff_t q = first; q < last; q++) {
+        float *row = buf + q * pw * 8;
+        memset(row, 0, sizeof(float) * (size_t)(left * 8));
+        memset(row + (left + n) * 8, 0, sizeof(float) * (size_t)((pw - left - n) * 8));
+    }
+}
+
 /// One group of up to eight planes from the interleaved buffer: eight output pixels of a
 /// row at a time (eight accumulators of eight channels), transposed back into the planes'
 /// rows in registers. Always inlined, so constant `kh`, `kw` and `stride` unroll the taps.
@@ -242,7 +261,7 @@ SCV_AVX2 static int dw_run_blocked(const float *x, const float *filters, const f
     float *buf = (float *)aligned_alloc(32, sizeof(float) * (floats + (size_t)kh * (size_t)kw * 8));
     if (!buf) return 0;
     float *packed = buf + floats;
-    memset(buf, 0, sizeof(float) * floats);
+    dw_blocked_zero_margins(&g, h, w, buf, pad_top, pad_left);
     __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
     ptrdiff_t taps = kh * kw;
     for (ptrdiff_t p0 = plane_begin; p0 < plane_end; p0 += 8) {

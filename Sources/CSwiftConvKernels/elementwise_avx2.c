@@ -135,17 +135,24 @@ SCV_UNARY_LOOP(scv_erf_avx2, erf8)
 SCV_UNARY_LOOP(scv_gelu_avx2, gelu8)
 SCV_UNARY_LOOP(scv_gelu_tanh_avx2, gelu_tanh8)
 
+/// x * sigmoid(alpha * x).
+SCV_AVX2 static inline __m256 swish8(__m256 v, __m256 va) { return _mm256_mul_ps(v, sigmoid8(_mm256_mul_ps(va, v))); }
+
 SCV_AVX2 void scv_swish_avx2(const float *x, float *y, ptrdiff_t n, float alpha) {
     __m256 va = SCV_SET(alpha);
     ptrdiff_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256 v = _mm256_loadu_ps(x + i);
-        _mm256_storeu_ps(y + i, _mm256_mul_ps(v, sigmoid8(_mm256_mul_ps(va, v))));
+    for (; i + 16 <= n; i += 16) {
+        __m256 a = swish8(_mm256_loadu_ps(x + i), va), b = swish8(_mm256_loadu_ps(x + i + 8), va);
+        _mm256_storeu_ps(y + i, a);
+        _mm256_storeu_ps(y + i + 8, b);
     }
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, swish8(_mm256_loadu_ps(x + i), va));
     if (i < n) {
-        __m256i m = tail_mask(n - i);
-        __m256 v = _mm256_maskload_ps(x + i, m);
-        _mm256_maskstore_ps(y + i, m, _mm256_mul_ps(v, sigmoid8(_mm256_mul_ps(va, v))));
+        // The last few through a small buffer: masked stores are slow on some CPUs.
+        float tail[8] = {0};
+        for (ptrdiff_t j = 0; j < n - i; j++) tail[j] = x[i + j];
+        _mm256_storeu_ps(tail, swish8(_mm256_loadu_ps(tail), va));
+        for (ptrdiff_t j = 0; j < n - i; j++) y[i + j] = tail[j];
     }
 }
 
