@@ -37,7 +37,7 @@ enum ReduceKernels {
 /// One reduction over a set of axes. No axes reduces everything, unless
 /// `noop_with_empty_axes` is set, which returns the input unchanged. Reducing an empty set
 /// gives the operation's identity (0, 1, -inf for max/log-sums, +inf for min).
-struct ReduceKernel: Kernel {
+struct ReduceKernel: SingleOutputKernel {
     enum Op { case sum, mean, max, min, prod, l1, l2, logSum, logSumExp, sumSquare }
     let op: Op
     /// Axes known at session creation (attribute or constant input); nil when absent.
@@ -47,14 +47,14 @@ struct ReduceKernel: Kernel {
     let keepDims: Bool
     let noopWithEmptyAxes: Bool
 
-    func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
+    func runSingle(_ inputs: [Value?], _ context: ExecutionContext) throws -> Value {
         let x = try inputs.tensor(0)
         var axes = fixedAxes ?? []
         if axesFromInput, let t = inputs.optionalTensor(1) {
             guard let v = t.int64Values() else { throw kernelError("axes must be int64, got \(t.dtype)") }
             axes = v
         }
-        if axes.isEmpty && noopWithEmptyAxes { return [.tensor(x)] }
+        if axes.isEmpty && noopWithEmptyAxes { return .tensor(x) }
         let rank = x.rank
         var reduced = [Bool](repeating: axes.isEmpty, count: rank)
         if rank > 0 {
@@ -82,7 +82,7 @@ struct ReduceKernel: Kernel {
                     }
                 }
             }
-            return [.tensor(out)]
+            return .tensor(out)
         case _ where x.dtype.isInteger && [.sum, .prod, .max, .min, .l1, .sumSquare, .mean].contains(op):
             struct Visit: IntegerVisitor {
                 let x: Tensor, kernel: ReduceKernel, layout: ReductionLayout, outShape: [Int], count: Int
@@ -93,12 +93,12 @@ struct ReduceKernel: Kernel {
             guard let out = try dispatchInteger(x.dtype, Visit(x: x, kernel: self, layout: layout, outShape: outShape, count: count)) else {
                 throw kernelUnsupported("unsupported input type \(x.dtype)")
             }
-            return [.tensor(out)]
+            return .tensor(out)
         case _ where x.dtype.isInteger:
             // Log/sqrt reductions of integers compute in double and truncate back.
             let wide = try castTensor(x, to: .float64)
             let r = try reduceFloats(wide, NativeLane<Double>.self, layout, outShape, count, threads)
-            return [.tensor(try castTensor(r, to: x.dtype))]
+            return .tensor(try castTensor(r, to: x.dtype))
         default:
             struct Visit: FloatLaneVisitor {
                 let x: Tensor, kernel: ReduceKernel, layout: ReductionLayout, outShape: [Int], count: Int, threads: ThreadPool
@@ -115,7 +115,7 @@ struct ReduceKernel: Kernel {
             else {
                 throw kernelUnsupported("unsupported input type \(x.dtype)")
             }
-            return [.tensor(out)]
+            return .tensor(out)
         }
     }
 
