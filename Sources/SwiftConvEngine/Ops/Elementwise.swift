@@ -143,6 +143,7 @@ struct BinaryArithmetic: SingleOutputKernel {
 struct PowKernel: SingleOutputKernel {
     func runSingle(_ inputs: [Value?], _ context: ExecutionContext) throws -> Value {
         var a = try inputs.tensor(0), b = try inputs.tensor(1)
+        if let out = try PowKernel.squareOrCube(a, b, context.threads) { return .tensor(out) }
         let narrow = a.dtype == .bfloat16
         a = try widenedBFloat16(a)
         b = try widenedBFloat16(b)
@@ -178,6 +179,27 @@ struct PowKernel: SingleOutputKernel {
             throw kernelUnsupported("unsupported base type \(a.dtype)")
         }
         return .tensor(narrow ? try narrowedToBFloat16(out) : out)
+    }
+}
+
+extension PowKernel {
+    /// A float32 base to the power of a one-element 2 or 3 (LayerNorm's variance, GELU's
+    /// cube) as products, which is what onnxruntime computes for these exponents, instead
+    /// of a `powf` call per element. nil for every other case. The exponent must not raise
+    /// the rank (a [1, 1] exponent broadcasts a [3] base to [1, 3]).
+    static func squareOrCube(_ a: Tensor, _ b: Tensor, _ threads: ThreadPool) throws -> Tensor? {
+        guard a.dtype == .float32, b.elementCount == 1, b.rank <= a.rank else { return nil }
+        let e: Double
+        switch b.dtype {
+        case .float32: e = Double(b.floatPointer[0])
+        case .float64: e = b.withElements(as: Double.self) { $0[0] }
+        case .int64: e = Double(b.withElements(as: Int64.self) { $0[0] })
+        case .int32: e = Double(b.withElements(as: Int32.self) { $0[0] })
+        default: return nil
+        }
+        if e == 2 { return try unaryFloat32(a, threads) { $0 * $0 } }
+        if e == 3 { return try unaryFloat32(a, threads) { $0 * $0 * $0 } }
+        return nil
     }
 }
 

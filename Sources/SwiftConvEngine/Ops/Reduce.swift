@@ -65,6 +65,9 @@ struct ReduceKernel: SingleOutputKernel {
         let layout = ReductionLayout(shape: x.shape, reduced: reduced)
         let count = (0..<rank).filter { reduced[$0] }.reduce(1) { $0 * x.shape[$1] }
         let threads = context.threads
+        if x.dtype == .float32, op == .sum || op == .mean, let out = try sumRowsFloat32(x, layout, outShape, count, threads) {
+            return .tensor(out)
+        }
 
         switch x.dtype {
         case .bool:
@@ -169,6 +172,27 @@ struct ReduceKernel: SingleOutputKernel {
         let out = try Tensor.allocate(x.dtype, outShape)
         out.withMutableElements(as: L.Storage.self) { po in
             for i in 0..<min(po.count, acc.count) { po[i] = L.store(acc[i]) }
+        }
+        return out
+    }
+
+    /// ReduceSum/ReduceMean of float32 over the trailing axes (LayerNorm's mean, pooling by
+    /// mean) as one plain loop per output row, summed in the same order as `reduceFloats`;
+    /// nil when the reduced axes are not the trailing ones.
+    func sumRowsFloat32(_ x: Tensor, _ layout: ReductionLayout, _ outShape: [Int], _ count: Int, _ threads: ThreadPool) throws -> Tensor? {
+        let inner = layout.shape[layout.shape.count - 1]
+        guard layout.shape.count <= 2, layout.outStrides[layout.shape.count - 1] == 0, inner > 0, layout.total > 0 else { return nil }
+        let rows = layout.total / inner
+        let out = try Tensor.allocate(.float32, outShape)
+        let px = x.floatPointer, po = out.mutableFloatPointer
+        let scale: Float? = op == .mean ? Float(count) : nil
+        threads.parallelFor(rows, grain: max(1, elementwiseGrain / inner)) { range in
+            for r in range {
+                let row = px + r * inner
+                var a: Float = 0
+                for k in 0..<inner { a += row[k] }
+                po[r] = scale.map { a / $0 } ?? a
+            }
         }
         return out
     }
