@@ -185,9 +185,13 @@ struct SqueezeKernel: SingleOutputKernel {
         if axes == nil, axesInput, let t = inputs.optionalTensor(1) { axes = try intValues(t, "axes") }
         let shape: [Int]
         if let axes {
-            let drop = Set(try normalizeAxes(axes, rank: x.rank))
-            for a in drop where x.shape[a] != 1 { throw kernelError("cannot squeeze axis \(a) of size \(x.shape[a])") }
-            shape = x.shape.enumerated().filter { !drop.contains($0.offset) }.map(\.element)
+            // A mask, not a Set: this runs for every Squeeze of every run.
+            var dropped = [Bool](repeating: false, count: x.rank)
+            for a in try normalizeAxes(axes, rank: x.rank) {
+                guard x.shape[a] == 1 else { throw kernelError("cannot squeeze axis \(a) of size \(x.shape[a])") }
+                dropped[a] = true
+            }
+            shape = (0..<x.rank).filter { !dropped[$0] }.map { x.shape[$0] }
         } else {
             shape = x.shape.filter { $0 != 1 }
         }
@@ -202,11 +206,13 @@ struct UnsqueezeKernel: SingleOutputKernel {
         let x = try inputs.tensor(0)
         let axes = try constAxes ?? intValues(inputs.tensor(1), "axes")
         let rank = x.rank + axes.count
-        let add = Set(try normalizeAxes(axes, rank: rank))
+        var added = [Bool](repeating: false, count: rank)
+        for a in try normalizeAxes(axes, rank: rank) { added[a] = true }
         var shape: [Int] = []
+        shape.reserveCapacity(rank)
         var k = 0
         for d in 0..<rank {
-            if add.contains(d) {
+            if added[d] {
                 shape.append(1)
             } else {
                 shape.append(x.shape[k])
