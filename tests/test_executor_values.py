@@ -186,3 +186,24 @@ def test_trailing_axis_sums_match_onnxruntime(op, axes, keepdims, shape):
     got, want = _both(model, {"x": x})
     assert got[0].shape == want[0].shape
     np.testing.assert_allclose(got[0], want[0], rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "op,ashape,bshape",
+    [
+        ("Add", [1, 32, 64], [64]),  # a bias along the last axis
+        ("Sub", [4], [3, 4]),  # the first operand is the repeated one
+        ("Div", [2, 3, 4], [1, 3, 4]),
+        ("Mul", [2, 3, 4], [1, 1, 4]),
+        ("Add", [2, 1, 4], [3, 4]),  # both broadcast: the general layout
+        ("Sub", [3, 1], [3, 5]),  # a column: not a trailing block
+        ("Mul", [0, 4], [4]),
+    ],
+)
+def test_repeated_operand_broadcasts_match_onnxruntime(op, ashape, bshape):
+    model = _model([helper.make_node(op, ["a", "b"], ["y"])], [_float("a", ashape), _float("b", bshape)], [_float("y")])
+    rng = np.random.default_rng(4)
+    feeds = {"a": rng.normal(size=ashape).astype(np.float32), "b": rng.uniform(0.5, 2, size=bshape).astype(np.float32)}
+    got, want = _both(model, feeds)
+    assert got[0].shape == want[0].shape
+    np.testing.assert_array_equal(got[0], want[0])
