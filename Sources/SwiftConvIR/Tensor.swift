@@ -13,14 +13,51 @@ public struct Tensor: Sendable {
     public var storage: TensorStorage
     /// Elements of a `.string` tensor (arbitrary bytes, usually UTF-8); empty otherwise.
     public var strings: [[UInt8]]
+    /// The fields few tensors carry (see `TensorAnnotations`); nil when all are defaults.
+    private var annotations: TensorAnnotations?
+
     /// Free-form documentation carried for round trips.
-    public var docString: String = ""
+    public var docString: String {
+        get { annotations?.fields.docString ?? "" }
+        set {
+            if annotations == nil && newValue.isEmpty { return }
+            editableAnnotations().fields.docString = newValue
+        }
+    }
     /// Key/value metadata carried for round trips.
-    public var metadata: [MetadataEntry] = []
+    public var metadata: [MetadataEntry] {
+        get { annotations?.fields.metadata ?? [] }
+        set {
+            if annotations == nil && newValue.isEmpty { return }
+            editableAnnotations().fields.metadata = newValue
+        }
+    }
     /// Where the data lived outside the model file, when it did (ONNX external data).
-    public var externalData: ExternalDataReference?
+    public var externalData: ExternalDataReference? {
+        get { annotations?.fields.externalData }
+        set {
+            if annotations == nil && newValue == nil { return }
+            editableAnnotations().fields.externalData = newValue
+        }
+    }
     /// Per-tensor quantization (TFLite); ONNX expresses it with Q/DQ nodes instead.
-    public var quantization: QuantParams?
+    public var quantization: QuantParams? {
+        get { annotations?.fields.quantization }
+        set {
+            if annotations == nil && newValue == nil { return }
+            editableAnnotations().fields.quantization = newValue
+        }
+    }
+
+    /// The annotations box, made unique first (copy on write).
+    private mutating func editableAnnotations() -> TensorAnnotations {
+        if annotations == nil {
+            annotations = TensorAnnotations(TensorAnnotations.Fields())
+        } else if !isKnownUniquelyReferenced(&annotations) {
+            annotations = TensorAnnotations(annotations!.fields)
+        }
+        return annotations!
+    }
 
     /// A numeric tensor over `storage`, which must hold exactly the bytes `dtype` and `shape` need.
     public init(name: String = "", dtype: DType, shape: [Int], storage: TensorStorage) {
@@ -81,6 +118,21 @@ public struct Tensor: Sendable {
         default: return int64Values()?.map(Double.init)
         }
     }
+}
+
+/// The rarely set fields of a `Tensor`, out of line: the engine copies a tensor for every
+/// value of every node it runs, and each inline field would be one more reference to retain
+/// and release per copy. Shared between copies and copied before a write (copy on write).
+final class TensorAnnotations: @unchecked Sendable {
+    struct Fields {
+        var docString = ""
+        var metadata: [MetadataEntry] = []
+        var externalData: ExternalDataReference?
+        var quantization: QuantParams?
+    }
+    var fields: Fields
+
+    init(_ fields: Fields) { self.fields = fields }
 }
 
 /// ONNX external-data location of a tensor, kept so that saving can put it back.

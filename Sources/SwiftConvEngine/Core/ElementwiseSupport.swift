@@ -277,6 +277,20 @@ func binaryFloat32(_ op: BinaryArithmetic.Op, _ a: Tensor, _ b: Tensor, _ thread
         }
         return out
     }
+    // One operand repeated along the other's leading axes (a bias [64] added to [1, 32, 64]):
+    // each row of the larger against the whole smaller one, no layout to compute.
+    if nb > 0, shape == a.shape, isTrailingBlock(b.shape, of: a.shape) {
+        threads.parallelFor(n / nb, grain: max(1, elementwiseGrain / nb)) { rows in
+            for r in rows { floatBinaryRun(op, pa + r * nb, 1, pb, 1, po + r * nb, nb) }
+        }
+        return out
+    }
+    if na > 0, shape == b.shape, isTrailingBlock(a.shape, of: b.shape) {
+        threads.parallelFor(n / na, grain: max(1, elementwiseGrain / na)) { rows in
+            for r in rows { floatBinaryRun(op, pa, 1, pb + r * na, 1, po + r * na, na) }
+        }
+        return out
+    }
     let layout = BroadcastLayout(outShape: shape, inputShapes: [a.shape, b.shape])
     let inner = layout.inner, last = layout.shape.count - 1
     let da = layout.strides[0][last], db = layout.strides[1][last]
@@ -292,6 +306,17 @@ func binaryFloat32(_ op: BinaryArithmetic.Op, _ a: Tensor, _ b: Tensor, _ thread
         }
     }
     return out
+}
+
+/// Whether `small`, without its leading 1s, is the trailing dimensions of `big`: then
+/// broadcasting repeats all of `small` once per index of `big`'s leading axes.
+func isTrailingBlock(_ small: [Int], of big: [Int]) -> Bool {
+    var lead = 0
+    while lead < small.count && small[lead] == 1 { lead += 1 }
+    let tail = small.count - lead
+    guard tail <= big.count else { return false }
+    for d in 0..<tail where small[lead + d] != big[big.count - tail + d] { return false }
+    return true
 }
 
 /// One run of `n` outputs; `sx`/`sy` are 1 for a contiguous operand, 0 for a repeated one.

@@ -9,6 +9,9 @@ public final class ExecutionPlan: @unchecked Sendable {
     /// (and retaining each field of) a struct with three arrays, a kernel and a node context.
     final class Step {
         let kernel: Kernel
+        /// The kernel again when it returns its one output without an array, and the node
+        /// has exactly that one output.
+        let single: SingleOutputKernel?
         let inputs: [Int] // slot per node input; -1 for an omitted one
         let outputs: [Int] // slot per node output; -1 for an omitted one
         let release: [Int] // slots whose last reader is this step
@@ -16,6 +19,7 @@ public final class ExecutionPlan: @unchecked Sendable {
 
         init(kernel: Kernel, inputs: [Int], outputs: [Int], release: [Int], node: SwiftConvError.NodeContext) {
             self.kernel = kernel
+            single = outputs.count == 1 ? kernel as? SingleOutputKernel : nil
             self.inputs = inputs
             self.outputs = outputs
             self.release = release
@@ -162,15 +166,26 @@ public final class ExecutionPlan: @unchecked Sendable {
         for step in steps {
             try context.checkTerminated()
             for s in step.inputs { args.append(s >= 0 ? values[s] : nil) }
-            let results: [Value]
-            do {
-                results = try step.kernel.run(args, context)
-            } catch let e as SwiftConvError {
-                throw e.at(step.node)
+            if let single = step.single {
+                let result: Value
+                do {
+                    result = try single.runSingle(args, context)
+                } catch let e as SwiftConvError {
+                    throw e.at(step.node)
+                }
+                args.removeAll(keepingCapacity: true)
+                if step.outputs[0] >= 0 { values[step.outputs[0]] = result }
+            } else {
+                let results: [Value]
+                do {
+                    results = try step.kernel.run(args, context)
+                } catch let e as SwiftConvError {
+                    throw e.at(step.node)
+                }
+                // Emptied right away so that released inputs can free their buffers now.
+                args.removeAll(keepingCapacity: true)
+                for (k, s) in step.outputs.enumerated() where s >= 0 && k < results.count { values[s] = results[k] }
             }
-            // Emptied right away so that released inputs can free their buffers now.
-            args.removeAll(keepingCapacity: true)
-            for (k, s) in step.outputs.enumerated() where s >= 0 && k < results.count { values[s] = results[k] }
             for s in step.release { values[s] = nil }
         }
         return try outputSlots.enumerated().map { i, s in

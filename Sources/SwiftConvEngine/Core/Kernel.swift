@@ -11,6 +11,17 @@ public protocol Kernel: Sendable {
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value]
 }
 
+/// A kernel with exactly one output, which it returns as it is: the executor then makes no
+/// result array for the node (one allocation less per node, which counts in graphs of many
+/// tiny nodes). `run` is derived from `runSingle`.
+public protocol SingleOutputKernel: Kernel {
+    func runSingle(_ inputs: [Value?], _ context: ExecutionContext) throws -> Value
+}
+
+extension SingleOutputKernel {
+    public func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] { [try runSingle(inputs, context)] }
+}
+
 /// Per-run services for kernels: threads, the run's control (terminate flag) and nesting depth.
 public struct ExecutionContext: @unchecked Sendable {
     public let threads: ThreadPool

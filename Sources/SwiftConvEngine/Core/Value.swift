@@ -1,12 +1,15 @@
 import SwiftConvIR
 
 /// A runtime value: what flows along a graph edge while a model runs.
-public indirect enum Value: @unchecked Sendable {
+///
+/// Not `indirect` as a whole: a tensor value is stored inline, so producing one allocates no
+/// box (the executor makes one per node output). Only the rare two-tensor map case is boxed.
+public enum Value: @unchecked Sendable {
     case tensor(Tensor)
     /// An ONNX sequence; `elementType` is kept so that an empty sequence still has a type.
     case sequence([Value], elementType: ValueType?)
     /// An ONNX map (ZipMap, DictVectorizer): keys (int64 or string) and values, both 1-D.
-    case map(keys: Tensor, values: Tensor)
+    indirect case map(keys: Tensor, values: Tensor)
     /// An empty optional.
     case none(ValueType?)
 

@@ -92,13 +92,13 @@ struct PReluKernel: Kernel {
 
 /// Softmax, LogSoftmax and Hardmax. Opset < 13 flattens the input to 2-D at `axis` and
 /// normalizes each row; opset 13+ normalizes along the single dimension `axis`.
-struct SoftmaxKernel: Kernel {
+struct SoftmaxKernel: SingleOutputKernel {
     enum Op { case softmax, logSoftmax, hardmax }
     let op: Op
     let axis: Int64
     let coerced2D: Bool
 
-    func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
+    func runSingle(_ inputs: [Value?], _ context: ExecutionContext) throws -> Value {
         let x = try inputs.tensor(0)
         let rank = x.rank
         let a = rank == 0 ? 0 : try normalizeAxis(axis, rank: rank)
@@ -113,7 +113,7 @@ struct SoftmaxKernel: Kernel {
             inner = rank == 0 ? 1 : x.shape[(a + 1)...].reduce(1, *)
         }
         if x.dtype == .float32 && inner == 1 && op != .hardmax && length > 0 {
-            return [.tensor(try softmaxRowsFloat(x, rows: outer, length: length, context.threads))]
+            return .tensor(try softmaxRowsFloat(x, rows: outer, length: length, context.threads))
         }
         struct Visit: FloatLaneVisitor {
             let x: Tensor, op: Op, outer: Int, length: Int, inner: Int, threads: ThreadPool
@@ -173,7 +173,7 @@ struct SoftmaxKernel: Kernel {
         else {
             throw kernelUnsupported("unsupported input type \(x.dtype)")
         }
-        return [.tensor(out)]
+        return .tensor(out)
     }
 }
 

@@ -81,14 +81,14 @@ enum ElementwiseKernels {
 
 /// Add, Sub, Mul, Div with numpy broadcasting, for every numeric dtype and bfloat16.
 /// Integer arithmetic wraps; integer division truncates toward zero and throws on zero.
-struct BinaryArithmetic: Kernel {
+struct BinaryArithmetic: SingleOutputKernel {
     enum Op { case add, sub, mul, div }
     let op: Op
 
-    func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
+    func runSingle(_ inputs: [Value?], _ context: ExecutionContext) throws -> Value {
         let a = try inputs.tensor(0), b = try inputs.tensor(1)
         guard a.dtype == b.dtype else { throw kernelError("input types differ: \(a.dtype) and \(b.dtype)") }
-        return [.tensor(try BinaryArithmetic.apply(op, a, b, context.threads))]
+        return .tensor(try BinaryArithmetic.apply(op, a, b, context.threads))
     }
 
     static func apply(_ op: Op, _ a: Tensor, _ b: Tensor, _ threads: ThreadPool) throws -> Tensor {
@@ -140,9 +140,10 @@ struct BinaryArithmetic: Kernel {
 /// `Pow(X, Y)`: the result has X's type; Y may be any numeric type (opset 12+).
 /// Floats use libm `pow` (negative bases with integral exponents work); integer bases with
 /// integer exponents use exact wrapping exponentiation, with float exponents they truncate.
-struct PowKernel: Kernel {
-    func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
+struct PowKernel: SingleOutputKernel {
+    func runSingle(_ inputs: [Value?], _ context: ExecutionContext) throws -> Value {
         var a = try inputs.tensor(0), b = try inputs.tensor(1)
+        if let out = try PowKernel.squareOrCube(a, b, context.threads) { return .tensor(out) }
         let narrow = a.dtype == .bfloat16
         a = try widenedBFloat16(a)
         b = try widenedBFloat16(b)
@@ -177,7 +178,28 @@ struct PowKernel: Kernel {
         guard let out = try dispatchSplit(a.dtype, Visit(a: a, b: b, threads: threads)) else {
             throw kernelUnsupported("unsupported base type \(a.dtype)")
         }
-        return [.tensor(narrow ? try narrowedToBFloat16(out) : out)]
+        return .tensor(narrow ? try narrowedToBFloat16(out) : out)
+    }
+}
+
+extension PowKernel {
+    /// A float32 base to the power of a one-element 2 or 3 (LayerNorm's variance, GELU's
+    /// cube) as products, which is what onnxruntime computes for these exponents, instead
+    /// of a `powf` call per element. nil for every other case. The exponent must not raise
+    /// the rank (a [1, 1] exponent broadcasts a [3] base to [1, 3]).
+    static func squareOrCube(_ a: Tensor, _ b: Tensor, _ threads: ThreadPool) throws -> Tensor? {
+        guard a.dtype == .float32, b.elementCount == 1, b.rank <= a.rank else { return nil }
+        let e: Double
+        switch b.dtype {
+        case .float32: e = Double(b.floatPointer[0])
+        case .float64: e = b.withElements(as: Double.self) { $0[0] }
+        case .int64: e = Double(b.withElements(as: Int64.self) { $0[0] })
+        case .int32: e = Double(b.withElements(as: Int32.self) { $0[0] })
+        default: return nil
+        }
+        if e == 2 { return try unaryFloat32(a, threads) { $0 * $0 } }
+        if e == 3 { return try unaryFloat32(a, threads) { $0 * $0 * $0 } }
+        return nil
     }
 }
 
@@ -226,10 +248,10 @@ func convertNumeric<T: NumericScalar>(_ t: Tensor, to: T.Type) throws -> Tensor 
 
 /// `Mod`: with fmod=0 the result takes the divisor's sign (Python/numpy `mod`), with fmod=1
 /// the dividend's (C `fmod`). Integer modulo by zero is an error, as in onnxruntime.
-struct ModKernel: Kernel {
+struct ModKernel: SingleOutputKernel {
     let fmod: Bool
 
-    func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
+    func runSingle(_ inputs: [Value?], _ context: ExecutionContext) throws -> Value {
         let a = try inputs.tensor(0), b = try inputs.tensor(1)
         guard a.dtype == b.dtype else { throw kernelError("input types differ: \(a.dtype) and \(b.dtype)") }
         struct Visit: FloatLaneVisitor {
@@ -275,7 +297,7 @@ struct ModKernel: Kernel {
         if let out = try dispatchFloatLane(a.dtype, Visit(a: a, b: b, fmod: fmod, threads: context.threads))
             ?? dispatchInteger(a.dtype, IntVisit(a: a, b: b, fmod: fmod, threads: context.threads))
         {
-            return [.tensor(out)]
+            return .tensor(out)
         }
         throw kernelUnsupported("unsupported input type \(a.dtype)")
     }
@@ -382,10 +404,10 @@ func softplusValue<T: FloatScalar>(_ x: T) -> T {
 }
 
 /// A float unary function over float16/32/64 and bfloat16.
-struct FloatUnaryKernel: Kernel {
+struct FloatUnaryKernel: SingleOutputKernel {
     let op: FloatUnaryOp
 
-    func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
+    func runSingle(_ inputs: [Value?], _ context: ExecutionContext) throws -> Value {
         let x = try inputs.tensor(0)
         struct Visit: FloatLaneVisitor {
             let x: Tensor, op: FloatUnaryOp, threads: ThreadPool
@@ -394,17 +416,17 @@ struct FloatUnaryKernel: Kernel {
         guard let out = try dispatchFloatLane(x.dtype, Visit(x: x, op: op, threads: context.threads)) else {
             throw kernelUnsupported("unsupported input type \(x.dtype)")
         }
-        return [.tensor(out)]
+        return .tensor(out)
     }
 }
 
 /// Neg, Abs, Sign (and Relu/Shrink on integers): defined for every numeric type.
 enum SignedUnaryOp: Sendable, Equatable { case neg, abs, sign, relu, shrink(bias: Float, lambd: Float) }
 
-struct SignedUnaryKernel: Kernel {
+struct SignedUnaryKernel: SingleOutputKernel {
     let op: SignedUnaryOp
 
-    func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
+    func runSingle(_ inputs: [Value?], _ context: ExecutionContext) throws -> Value {
         let x = try inputs.tensor(0)
         let threads = context.threads
         struct Visit: SplitNumericVisitor {
@@ -436,21 +458,21 @@ struct SignedUnaryKernel: Kernel {
         }
         if x.dtype == .bfloat16 {
             switch op {
-            case .relu: return try FloatUnaryKernel(op: .relu).run(inputs, context)
-            case .shrink(let b, let l): return try FloatUnaryKernel(op: .shrink(bias: b, lambd: l)).run(inputs, context)
+            case .relu: return try FloatUnaryKernel(op: .relu).runSingle(inputs, context)
+            case .shrink(let b, let l): return try FloatUnaryKernel(op: .shrink(bias: b, lambd: l)).runSingle(inputs, context)
             default:
                 let out = try SignedUnaryKernel(op: op).run([.tensor(widenedBFloat16(x))], context)
-                return [.tensor(try narrowedToBFloat16(try out.outputTensor(0)))]
+                return .tensor(try narrowedToBFloat16(try out.outputTensor(0)))
             }
         }
         if x.dtype == .float32 && op == .relu {
             // NaN passes through, -0 becomes +0, as in the generic path.
-            return [.tensor(try unaryFloat32(x, threads) { $0 > 0 || $0 != $0 ? $0 : 0 })]
+            return .tensor(try unaryFloat32(x, threads) { $0 > 0 || $0 != $0 ? $0 : 0 })
         }
         guard let out = try dispatchSplit(x.dtype, Visit(x: x, op: op, threads: threads)) else {
             throw kernelUnsupported("unsupported input type \(x.dtype)")
         }
-        return [.tensor(out)]
+        return .tensor(out)
     }
 }
 
@@ -458,11 +480,11 @@ struct SignedUnaryKernel: Kernel {
 
 /// Folds any number of inputs pairwise with numpy broadcasting.
 /// Min/Max propagate NaN (as numpy's minimum/maximum do).
-struct VariadicKernel: Kernel {
+struct VariadicKernel: SingleOutputKernel {
     enum Op { case min, max, sum, mean }
     let op: Op
 
-    func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
+    func runSingle(_ inputs: [Value?], _ context: ExecutionContext) throws -> Value {
         var tensors = [Tensor]()
         for i in 0..<inputs.count where inputs[i] != nil { tensors.append(try inputs.tensor(i)) }
         guard let first = tensors.first else { throw kernelError("needs at least one input") }
@@ -471,9 +493,9 @@ struct VariadicKernel: Kernel {
         }
         if first.dtype == .bfloat16 {
             let out = try fold(tensors.map(widenedBFloat16), context.threads)
-            return [.tensor(try narrowedToBFloat16(out))]
+            return .tensor(try narrowedToBFloat16(out))
         }
-        return [.tensor(try fold(tensors, context.threads))]
+        return .tensor(try fold(tensors, context.threads))
     }
 
     func fold(_ tensors: [Tensor], _ threads: ThreadPool) throws -> Tensor {
@@ -534,10 +556,10 @@ struct VariadicKernel: Kernel {
 
 /// `Clip(x, min, max)` = min(max(x, min), max): bounds from attributes (opset < 11) or
 /// optional scalar inputs; min > max gives max everywhere, as numpy's clip does.
-struct ClipKernel: Kernel {
+struct ClipKernel: SingleOutputKernel {
     let attributeBounds: (Double, Double)?
 
-    func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
+    func runSingle(_ inputs: [Value?], _ context: ExecutionContext) throws -> Value {
         let x = try inputs.tensor(0)
         let lo = inputs.optionalTensor(1), hi = inputs.optionalTensor(2)
         for b in [lo, hi] {
@@ -548,19 +570,17 @@ struct ClipKernel: Kernel {
             let l = attributeBounds.map { Float($0.0) } ?? lo.map { $0.floatPointer[0] } ?? -.infinity
             let h = attributeBounds.map { Float($0.1) } ?? hi.map { $0.floatPointer[0] } ?? .infinity
             // Select form keeps NaN and gives `h` everywhere when l > h, and vectorizes.
-            return [
-                .tensor(
-                    try unaryFloat32(x, context.threads) { v in
-                        let t = v < l ? l : v
-                        return t > h ? h : t
-                    })
-            ]
+            return .tensor(
+                try unaryFloat32(x, context.threads) { v in
+                    let t = v < l ? l : v
+                    return t > h ? h : t
+                })
         }
         if x.dtype == .bfloat16 {
             let out = try ClipKernel(attributeBounds: attributeBounds).run(
                 [.tensor(widenedBFloat16(x)), lo.map { .tensor(try widenedBFloat16($0)) }, hi.map { .tensor(try widenedBFloat16($0)) }],
                 context)
-            return [.tensor(try narrowedToBFloat16(try out.outputTensor(0)))]
+            return .tensor(try narrowedToBFloat16(try out.outputTensor(0)))
         }
         struct Visit: SplitNumericVisitor {
             let x: Tensor, lo: Tensor?, hi: Tensor?, attributes: (Double, Double)?, threads: ThreadPool
@@ -585,15 +605,15 @@ struct ClipKernel: Kernel {
         else {
             throw kernelUnsupported("unsupported input type \(x.dtype)")
         }
-        return [.tensor(out)]
+        return .tensor(out)
     }
 }
 
 // MARK: - Where
 
 /// `Where(cond, X, Y)` with three-way broadcasting, for any fixed-size dtype and strings.
-struct WhereKernel: Kernel {
-    func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
+struct WhereKernel: SingleOutputKernel {
+    func runSingle(_ inputs: [Value?], _ context: ExecutionContext) throws -> Value {
         let c = try inputs.tensor(0), x = try inputs.tensor(1), y = try inputs.tensor(2)
         guard c.dtype == .bool else { throw kernelError("condition must be bool, got \(c.dtype)") }
         guard x.dtype == y.dtype else { throw kernelError("X and Y types differ: \(x.dtype) and \(y.dtype)") }
@@ -617,13 +637,13 @@ struct WhereKernel: Kernel {
                     out.append(conds[ic] ? x.strings[ix] : y.strings[iy])
                 }
             }
-            return [.tensor(Tensor(shape: shape, strings: out))]
+            return .tensor(Tensor(shape: shape, strings: out))
         default:
             switch x.dtype.bitWidth {
-            case 8: return [.tensor(try select(UInt8.self))]
-            case 16: return [.tensor(try select(UInt16.self))]
-            case 32: return [.tensor(try select(UInt32.self))]
-            case 64: return [.tensor(try select(UInt64.self))]
+            case 8: return .tensor(try select(UInt8.self))
+            case 16: return .tensor(try select(UInt16.self))
+            case 32: return .tensor(try select(UInt32.self))
+            case 64: return .tensor(try select(UInt64.self))
             default: throw kernelUnsupported("unsupported input type \(x.dtype)")
             }
         }

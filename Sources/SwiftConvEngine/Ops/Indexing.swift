@@ -112,15 +112,15 @@ func gatherAlongAxis(_ x: Tensor, axis a: Int, indices idx: [Int], idxShape: [In
     }
 }
 
-struct GatherKernel: Kernel {
+struct GatherKernel: SingleOutputKernel {
     let axis: Int64
 
-    func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
+    func runSingle(_ inputs: [Value?], _ context: ExecutionContext) throws -> Value {
         let x = try inputs.tensor(0), i = try inputs.tensor(1)
         guard x.rank >= 1 else { throw kernelError("Gather needs data of rank >= 1") }
         let a = try normalizeAxis(axis, rank: x.rank)
         let idx = try normalizedIndices(i, dim: x.shape[a])
-        return [.tensor(try gatherAlongAxis(x, axis: a, indices: idx, idxShape: i.shape))]
+        return .tensor(try gatherAlongAxis(x, axis: a, indices: idx, idxShape: i.shape))
     }
 }
 
@@ -144,10 +144,10 @@ func forEachOffset(_ shape: [Int], _ strides: [Int], _ body: (Int, Int) throws -
     }
 }
 
-struct GatherElementsKernel: Kernel {
+struct GatherElementsKernel: SingleOutputKernel {
     let axis: Int64
 
-    func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
+    func runSingle(_ inputs: [Value?], _ context: ExecutionContext) throws -> Value {
         let x = try inputs.tensor(0), i = try inputs.tensor(1)
         let a = try normalizeAxis(axis, rank: x.rank)
         guard i.rank == x.rank else { throw kernelError("indices rank \(i.rank) differs from data rank \(x.rank)") }
@@ -158,21 +158,19 @@ struct GatherElementsKernel: Kernel {
         var strides = contiguousStrides(x.shape)
         let axisStride = strides[a]
         strides[a] = 0
-        return [
-            .tensor(
-                try onStringIndices(x) { x in
-                    let out = try Tensor.allocate(x.dtype, i.shape)
-                    struct Copy: ElementWidthVisitor {
-                        let x: Tensor, out: Tensor, idx: [Int], shape: [Int], strides: [Int], axisStride: Int
-                        func visit<E>(_: E.Type) throws {
-                            guard let s = x.elementBase(E.self), let d = out.mutableElementBase(E.self) else { return }
-                            forEachOffset(shape, strides) { k, off in d[k] = s[off + idx[k] * axisStride] }
-                        }
+        return .tensor(
+            try onStringIndices(x) { x in
+                let out = try Tensor.allocate(x.dtype, i.shape)
+                struct Copy: ElementWidthVisitor {
+                    let x: Tensor, out: Tensor, idx: [Int], shape: [Int], strides: [Int], axisStride: Int
+                    func visit<E>(_: E.Type) throws {
+                        guard let s = x.elementBase(E.self), let d = out.mutableElementBase(E.self) else { return }
+                        forEachOffset(shape, strides) { k, off in d[k] = s[off + idx[k] * axisStride] }
                     }
-                    try dispatchWidth(x.dtype, Copy(x: x, out: out, idx: idx, shape: i.shape, strides: strides, axisStride: axisStride))
-                    return out
-                })
-        ]
+                }
+                try dispatchWidth(x.dtype, Copy(x: x, out: out, idx: idx, shape: i.shape, strides: strides, axisStride: axisStride))
+                return out
+            })
     }
 }
 

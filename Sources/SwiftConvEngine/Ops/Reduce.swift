@@ -37,7 +37,7 @@ enum ReduceKernels {
 /// One reduction over a set of axes. No axes reduces everything, unless
 /// `noop_with_empty_axes` is set, which returns the input unchanged. Reducing an empty set
 /// gives the operation's identity (0, 1, -inf for max/log-sums, +inf for min).
-struct ReduceKernel: Kernel {
+struct ReduceKernel: SingleOutputKernel {
     enum Op { case sum, mean, max, min, prod, l1, l2, logSum, logSumExp, sumSquare }
     let op: Op
     /// Axes known at session creation (attribute or constant input); nil when absent.
@@ -47,14 +47,14 @@ struct ReduceKernel: Kernel {
     let keepDims: Bool
     let noopWithEmptyAxes: Bool
 
-    func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
+    func runSingle(_ inputs: [Value?], _ context: ExecutionContext) throws -> Value {
         let x = try inputs.tensor(0)
         var axes = fixedAxes ?? []
         if axesFromInput, let t = inputs.optionalTensor(1) {
             guard let v = t.int64Values() else { throw kernelError("axes must be int64, got \(t.dtype)") }
             axes = v
         }
-        if axes.isEmpty && noopWithEmptyAxes { return [.tensor(x)] }
+        if axes.isEmpty && noopWithEmptyAxes { return .tensor(x) }
         let rank = x.rank
         var reduced = [Bool](repeating: axes.isEmpty, count: rank)
         if rank > 0 {
@@ -65,6 +65,9 @@ struct ReduceKernel: Kernel {
         let layout = ReductionLayout(shape: x.shape, reduced: reduced)
         let count = (0..<rank).filter { reduced[$0] }.reduce(1) { $0 * x.shape[$1] }
         let threads = context.threads
+        if x.dtype == .float32, op == .sum || op == .mean, let out = try sumRowsFloat32(x, layout, outShape, count, threads) {
+            return .tensor(out)
+        }
 
         switch x.dtype {
         case .bool:
@@ -82,7 +85,7 @@ struct ReduceKernel: Kernel {
                     }
                 }
             }
-            return [.tensor(out)]
+            return .tensor(out)
         case _ where x.dtype.isInteger && [.sum, .prod, .max, .min, .l1, .sumSquare, .mean].contains(op):
             struct Visit: IntegerVisitor {
                 let x: Tensor, kernel: ReduceKernel, layout: ReductionLayout, outShape: [Int], count: Int
@@ -93,12 +96,12 @@ struct ReduceKernel: Kernel {
             guard let out = try dispatchInteger(x.dtype, Visit(x: x, kernel: self, layout: layout, outShape: outShape, count: count)) else {
                 throw kernelUnsupported("unsupported input type \(x.dtype)")
             }
-            return [.tensor(out)]
+            return .tensor(out)
         case _ where x.dtype.isInteger:
             // Log/sqrt reductions of integers compute in double and truncate back.
             let wide = try castTensor(x, to: .float64)
             let r = try reduceFloats(wide, NativeLane<Double>.self, layout, outShape, count, threads)
-            return [.tensor(try castTensor(r, to: x.dtype))]
+            return .tensor(try castTensor(r, to: x.dtype))
         default:
             struct Visit: FloatLaneVisitor {
                 let x: Tensor, kernel: ReduceKernel, layout: ReductionLayout, outShape: [Int], count: Int, threads: ThreadPool
@@ -115,7 +118,7 @@ struct ReduceKernel: Kernel {
             else {
                 throw kernelUnsupported("unsupported input type \(x.dtype)")
             }
-            return [.tensor(out)]
+            return .tensor(out)
         }
     }
 
@@ -169,6 +172,27 @@ struct ReduceKernel: Kernel {
         let out = try Tensor.allocate(x.dtype, outShape)
         out.withMutableElements(as: L.Storage.self) { po in
             for i in 0..<min(po.count, acc.count) { po[i] = L.store(acc[i]) }
+        }
+        return out
+    }
+
+    /// ReduceSum/ReduceMean of float32 over the trailing axes (LayerNorm's mean, pooling by
+    /// mean) as one plain loop per output row, summed in the same order as `reduceFloats`;
+    /// nil when the reduced axes are not the trailing ones.
+    func sumRowsFloat32(_ x: Tensor, _ layout: ReductionLayout, _ outShape: [Int], _ count: Int, _ threads: ThreadPool) throws -> Tensor? {
+        let inner = layout.shape[layout.shape.count - 1]
+        guard layout.shape.count <= 2, layout.outStrides[layout.shape.count - 1] == 0, inner > 0, layout.total > 0 else { return nil }
+        let rows = layout.total / inner
+        let out = try Tensor.allocate(.float32, outShape)
+        let px = x.floatPointer, po = out.mutableFloatPointer
+        let scale: Float? = op == .mean ? Float(count) : nil
+        threads.parallelFor(rows, grain: max(1, elementwiseGrain / inner)) { range in
+            for r in range {
+                let row = px + r * inner
+                var a: Float = 0
+                for k in 0..<inner { a += row[k] }
+                po[r] = scale.map { a / $0 } ?? a
+            }
         }
         return out
     }

@@ -104,10 +104,10 @@ enum ShapeKernels {
 }
 
 /// Passes its input through (tensors, sequences and optionals alike).
-struct IdentityKernel: Kernel {
-    func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
+struct IdentityKernel: SingleOutputKernel {
+    func runSingle(_ inputs: [Value?], _ context: ExecutionContext) throws -> Value {
         guard let v = inputs.first ?? nil else { throw kernelError("input 0 is missing") }
-        return [v]
+        return v
     }
 }
 
@@ -138,27 +138,27 @@ func reshapeTarget(_ input: [Int], _ spec: [Int], allowZero: Bool) throws -> [In
     return out
 }
 
-struct ReshapeKernel: Kernel {
+struct ReshapeKernel: SingleOutputKernel {
     let allowZero: Bool
     let constShape: [Int]?
 
-    func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
+    func runSingle(_ inputs: [Value?], _ context: ExecutionContext) throws -> Value {
         let x = try inputs.tensor(0)
         let spec = try constShape ?? intValues(inputs.tensor(1), "shape")
-        return [.tensor(x.reshaped(try reshapeTarget(x.shape, spec, allowZero: allowZero)))]
+        return .tensor(x.reshaped(try reshapeTarget(x.shape, spec, allowZero: allowZero)))
     }
 }
 
-struct FlattenKernel: Kernel {
+struct FlattenKernel: SingleOutputKernel {
     let axis: Int64
 
-    func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
+    func runSingle(_ inputs: [Value?], _ context: ExecutionContext) throws -> Value {
         let x = try inputs.tensor(0)
         let a = axis < 0 ? Int(axis) + x.rank : Int(axis)
         guard a >= 0, a <= x.rank else { throw kernelError("axis \(axis) is out of range for rank \(x.rank)") }
         let outer = try checkedElementCount(Array(x.shape[..<a]))
         let inner = try checkedElementCount(Array(x.shape[a...]))
-        return [.tensor(x.reshaped([outer, inner]))]
+        return .tensor(x.reshaped([outer, inner]))
     }
 }
 
@@ -175,45 +175,51 @@ func normalizeAxes(_ axes: [Int], rank: Int) throws -> [Int] {
     return out
 }
 
-struct SqueezeKernel: Kernel {
+struct SqueezeKernel: SingleOutputKernel {
     let constAxes: [Int]?
     let axesInput: Bool
 
-    func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
+    func runSingle(_ inputs: [Value?], _ context: ExecutionContext) throws -> Value {
         let x = try inputs.tensor(0)
         var axes = constAxes
         if axes == nil, axesInput, let t = inputs.optionalTensor(1) { axes = try intValues(t, "axes") }
         let shape: [Int]
         if let axes {
-            let drop = Set(try normalizeAxes(axes, rank: x.rank))
-            for a in drop where x.shape[a] != 1 { throw kernelError("cannot squeeze axis \(a) of size \(x.shape[a])") }
-            shape = x.shape.enumerated().filter { !drop.contains($0.offset) }.map(\.element)
+            // A mask, not a Set: this runs for every Squeeze of every run.
+            var dropped = [Bool](repeating: false, count: x.rank)
+            for a in try normalizeAxes(axes, rank: x.rank) {
+                guard x.shape[a] == 1 else { throw kernelError("cannot squeeze axis \(a) of size \(x.shape[a])") }
+                dropped[a] = true
+            }
+            shape = (0..<x.rank).filter { !dropped[$0] }.map { x.shape[$0] }
         } else {
             shape = x.shape.filter { $0 != 1 }
         }
-        return [.tensor(x.reshaped(shape))]
+        return .tensor(x.reshaped(shape))
     }
 }
 
-struct UnsqueezeKernel: Kernel {
+struct UnsqueezeKernel: SingleOutputKernel {
     let constAxes: [Int]?
 
-    func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
+    func runSingle(_ inputs: [Value?], _ context: ExecutionContext) throws -> Value {
         let x = try inputs.tensor(0)
         let axes = try constAxes ?? intValues(inputs.tensor(1), "axes")
         let rank = x.rank + axes.count
-        let add = Set(try normalizeAxes(axes, rank: rank))
+        var added = [Bool](repeating: false, count: rank)
+        for a in try normalizeAxes(axes, rank: rank) { added[a] = true }
         var shape: [Int] = []
+        shape.reserveCapacity(rank)
         var k = 0
         for d in 0..<rank {
-            if add.contains(d) {
+            if added[d] {
                 shape.append(1)
             } else {
                 shape.append(x.shape[k])
                 k += 1
             }
         }
-        return [.tensor(x.reshaped(shape))]
+        return .tensor(x.reshaped(shape))
     }
 }
 
@@ -227,16 +233,16 @@ func transposed(_ x: Tensor, _ perm: [Int]) throws -> Tensor {
     return try stridedGather(x, offset: 0, strides: perm.map { s[$0] }, shape: shape)
 }
 
-struct TransposeKernel: Kernel {
+struct TransposeKernel: SingleOutputKernel {
     let perm: [Int]?
 
-    func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
+    func runSingle(_ inputs: [Value?], _ context: ExecutionContext) throws -> Value {
         let x = try inputs.tensor(0)
         let perm = perm ?? Array((0..<x.rank).reversed())
         guard perm.count == x.rank, perm.sorted() == Array(0..<x.rank) else {
             throw kernelError("perm \(perm) is not a permutation of the \(x.rank) axes")
         }
-        return [.tensor(try transposed(x, perm))]
+        return .tensor(try transposed(x, perm))
     }
 }
 
@@ -299,14 +305,14 @@ func concatenateBytes(_ ts: [Tensor], axis a: Int) throws -> Tensor? {
     return out
 }
 
-struct ConcatKernel: Kernel {
+struct ConcatKernel: SingleOutputKernel {
     let axis: Int64
 
-    func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
+    func runSingle(_ inputs: [Value?], _ context: ExecutionContext) throws -> Value {
         let ts = try (0..<inputs.count).map { try inputs.tensor($0) }
         guard let first = ts.first else { throw kernelError("Concat needs at least one input") }
         guard first.rank > 0 else { throw kernelError("cannot concatenate scalars (rank 0)") }
-        return [.tensor(try concatenate(ts, axis: normalizeAxis(axis, rank: first.rank)))]
+        return .tensor(try concatenate(ts, axis: normalizeAxis(axis, rank: first.rank)))
     }
 }
 
@@ -356,14 +362,14 @@ struct SplitKernel: Kernel {
     }
 }
 
-struct SliceKernel: Kernel {
+struct SliceKernel: SingleOutputKernel {
     struct Params {
         var starts: [Int], ends: [Int], axes: [Int]?, steps: [Int]?
     }
     let attrs: Params?
     var fromInputs = false
 
-    func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
+    func runSingle(_ inputs: [Value?], _ context: ExecutionContext) throws -> Value {
         let x = try inputs.tensor(0)
         var p: Params
         if let attrs {
@@ -406,8 +412,8 @@ struct SliceKernel: Kernel {
         let s = contiguousStrides(x.shape)
         var offset = 0
         for d in 0..<x.rank where count[d] > 0 { offset += start[d] * s[d] }
-        if count == x.shape && step.allSatisfy({ $0 == 1 }) { return [.tensor(x)] }
-        if count.contains(0) { return [.tensor(try Tensor.allocate(x.dtype, count))] }
+        if count == x.shape && step.allSatisfy({ $0 == 1 }) { return .tensor(x) }
+        if count.contains(0) { return .tensor(try Tensor.allocate(x.dtype, count)) }
         // A block that is contiguous in the input is returned as a view.
         if x.dtype != .string {
             let first = count.firstIndex { $0 != 1 } ?? x.rank
@@ -416,10 +422,10 @@ struct SliceKernel: Kernel {
             if first == x.rank
                 || step[first] == 1 && ((first + 1)..<x.rank).allSatisfy({ count[$0] == x.shape[$0] && step[$0] == 1 })
             {
-                return [.tensor(x.slicedView(elementOffset: offset, shape: count))]
+                return .tensor(x.slicedView(elementOffset: offset, shape: count))
             }
         }
-        return [.tensor(try stridedGather(x, offset: offset, strides: (0..<x.rank).map { s[$0] * step[$0] }, shape: count))]
+        return .tensor(try stridedGather(x, offset: offset, strides: (0..<x.rank).map { s[$0] * step[$0] }, shape: count))
     }
 }
 
@@ -522,15 +528,15 @@ struct PadKernel: Kernel {
     }
 }
 
-struct ExpandKernel: Kernel {
+struct ExpandKernel: SingleOutputKernel {
     let constShape: [Int]?
 
-    func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
+    func runSingle(_ inputs: [Value?], _ context: ExecutionContext) throws -> Value {
         let x = try inputs.tensor(0)
         let spec = try constShape ?? intValues(inputs.tensor(1), "shape")
         let shape = try broadcastShapes(x.shape, spec)
-        if shape == x.shape { return [.tensor(x)] }
-        return [.tensor(try stridedGather(x, offset: 0, strides: broadcastStrides(x.shape, to: shape), shape: shape))]
+        if shape == x.shape { return .tensor(x) }
+        return .tensor(try stridedGather(x, offset: 0, strides: broadcastStrides(x.shape, to: shape), shape: shape))
     }
 }
 
@@ -568,24 +574,24 @@ struct Tile1Kernel: Kernel {
     }
 }
 
-struct ShapeKernel: Kernel {
+struct ShapeKernel: SingleOutputKernel {
     let start: Int
     let end: Int?
 
-    func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
+    func runSingle(_ inputs: [Value?], _ context: ExecutionContext) throws -> Value {
         let x = try inputs.tensor(0)
         let r = x.rank
         func clamp(_ v: Int) -> Int { min(max(v < 0 ? v + r : v, 0), r) }
         let b = clamp(start), e = clamp(end ?? r)
         let dims = b < e ? x.shape[b..<e].map { Int64($0) } : []
-        return [.tensor(Tensor.from(dims))]
+        return .tensor(Tensor.from(dims))
     }
 }
 
-struct SizeKernel: Kernel {
-    func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
+struct SizeKernel: SingleOutputKernel {
+    func runSingle(_ inputs: [Value?], _ context: ExecutionContext) throws -> Value {
         let x = try inputs.tensor(0)
-        return [.tensor(Tensor.from([Int64(x.elementCount)], shape: []))]
+        return .tensor(Tensor.from([Int64(x.elementCount)], shape: []))
     }
 }
 
