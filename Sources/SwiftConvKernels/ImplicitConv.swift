@@ -48,7 +48,8 @@ public enum ImplicitConv {
         /// `window` must be 2-D with valid (checked) extents.
         public init(_ window: ConvWindow) {
             func extent(_ axis: Int) -> Int {
-                let reach = (window.outSpatial[axis] - 1) * window.strides[axis]
+                let reach =
+                    (window.outSpatial[axis] - 1) * window.strides[axis]
                     + (window.kernel[axis] - 1) * window.dilations[axis] + 1
                 return max(window.inSpatial[axis] + window.padBegin[axis], reach)
             }
