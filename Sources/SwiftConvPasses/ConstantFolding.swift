@@ -39,6 +39,12 @@ public struct ConstantFolding: ModelPass {
     public var maxElements: Int
     /// Whether DequantizeLinear of constants is folded to float weights.
     public var foldsDequantizeLinear: Bool
+    /// Constants with more elements than this are not read by folded nodes, so weights are
+    /// never evaluated on (what keeps a session's shape folding cheap).
+    public var maxInputElements: Int
+    /// Whether the pass infers the model's value types again after folding; a session,
+    /// whose value_info already types every value that stays, has no need to.
+    public var reinfersShapes: Bool
 
     /// Ops whose result is not a function of their inputs.
     static let nondeterministic: Set<String> = [
@@ -46,24 +52,33 @@ public struct ConstantFolding: ModelPass {
     ]
 
     /// A folding pass that evaluates nodes with `evaluator`.
-    public init(evaluator: any ConstantEvaluator, maxElements: Int = 1 << 22, foldsDequantizeLinear: Bool = false) {
+    public init(
+        evaluator: any ConstantEvaluator, maxElements: Int = 1 << 22, foldsDequantizeLinear: Bool = false,
+        maxInputElements: Int = .max, reinfersShapes: Bool = true
+    ) {
         self.evaluator = evaluator
         self.maxElements = maxElements
         self.foldsDequantizeLinear = foldsDequantizeLinear
+        self.maxInputElements = maxInputElements
+        self.reinfersShapes = reinfersShapes
     }
 
     public func run(on model: inout Model) throws -> Bool {
         let g = model.graph
         guard !g.nodes.isEmpty else { return false }
         let opset = model.opsetVersion(for: "") ?? OpDomain.knownVersions[""]!.upperBound
-        let types = Self.verifiedTypes(of: model)
+        // Inference runs only for a graph that asks shapes, since it costs as much as the rest.
+        let asksShapes = g.nodes.contains { ["Shape", "Size"].contains($0.opType) && $0.canonicalDomain.isEmpty }
+        let types = asksShapes ? Self.verifiedTypes(of: model) : [:]
         let ordered = try g.topologicallyOrderedNodes()
         let graphInputs = Set(g.inputs.map(\.name))
         let graphOutputs = Set(g.outputs.map(\.name))
         let asConstantNodes = model.irVersion > 0 && model.irVersion < 4
 
         var known: [String: Tensor] = [:]
-        for t in g.initializers where !graphInputs.contains(t.name) { known[t.name] = t }
+        for t in g.initializers where !graphInputs.contains(t.name) && t.elementCount <= maxInputElements {
+            known[t.name] = t
+        }
         // Shapes with some dynamic dims, by value name: `Gather`/`Slice` may still pick static ones.
         var partial: [String: [Dim]] = [:]
         var folded = [Bool](repeating: false, count: ordered.count)
@@ -105,6 +120,7 @@ public struct ConstantFolding: ModelPass {
                 }
             }
             if outputs == nil, node.inputs.allSatisfy({ $0.isEmpty || known[$0] != nil }),
+                node.inputs.allSatisfy({ $0.isEmpty || known[$0]!.elementCount <= maxInputElements }),
                 !producesTooMuch(node, types: types)
             {
                 let inputs = node.inputs.map { $0.isEmpty ? nil : known[$0] }
@@ -148,7 +164,7 @@ public struct ConstantFolding: ModelPass {
         }
         model.graph.nodes = nodes
         model.graph.initializers += initializers
-        try ShapeInference.infer(&model)
+        if reinfersShapes { try ShapeInference.infer(&model) }
         return true
     }
 
