@@ -12,12 +12,13 @@ public enum SessionPipeline {
 
     /// The optional rewrites `level` allows, in order: none when disabled; from basic, shape
     /// folding and dead-code removal; from extended, Conv + activation fusion, the Erf GELU as
-    /// one `com.microsoft` Gelu node, and removal of what they left behind.
+    /// one `com.microsoft` Gelu node, LayerNorm (and the residual Add before it) as one node,
+    /// and removal of what they left behind.
     public static func passes(for level: GraphOptimizationLevel) -> [any ModelPass] {
         var passes: [any ModelPass] = []
         if level.rawValue >= GraphOptimizationLevel.basic.rawValue { passes += [shapeFolding(), DeadCodeElimination()] }
         if level.rawValue >= GraphOptimizationLevel.extended.rawValue {
-            passes += [ConvActivationFusion(), GeluFusion(), DeadCodeElimination()]
+            passes += [ConvActivationFusion(), GeluFusion(), LayerNormFusion(), DeadCodeElimination()]
         }
         return passes
     }
