@@ -155,3 +155,18 @@ def test_shape_arithmetic_with_dynamic_batch(sc):
     rng = np.random.default_rng(6)
     for batch in (1, 4):
         _check(sc, model, _feeds(rng, x=(batch, 3, 5)))
+
+
+def test_reshape_target_with_two_dynamic_dims(sc):
+    """[n, m, 6] -> Shape[:2] ++ [-1]: two dims only a run knows, so the target stays computed."""
+    nodes = [
+        helper.make_node("Shape", ["x"], ["sh"]),
+        helper.make_node("Slice", ["sh", "zero", "two"], ["nm"]),
+        helper.make_node("Concat", ["nm", "minus1"], ["target"], axis=0),
+        helper.make_node("Reshape", ["x", "target"], ["y"]),
+    ]
+    inits = [numpy_helper.from_array(np.array([v], np.int64), n) for n, v in (("zero", 0), ("two", 2), ("minus1", -1))]
+    model = _model(nodes, [("x", ["n", "m", 6])], ["y"], inits, 13)
+    rng = np.random.default_rng(7)
+    for shape in ((1, 2, 6), (3, 1, 6)):
+        _check(sc, model, _feeds(rng, x=shape))

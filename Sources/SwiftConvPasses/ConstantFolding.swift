@@ -45,6 +45,10 @@ public struct ConstantFolding: ModelPass {
     /// Whether the pass infers the model's value types again after folding; a session,
     /// whose value_info already types every value that stays, has no need to.
     public var reinfersShapes: Bool
+    /// Whether a Reshape whose target is a Concat of constants and one single-element value
+    /// computed at run time (a batch size read with `Shape`) gets a constant target with -1
+    /// there (see `reshapeTarget`), leaving the arithmetic that fed it dead.
+    public var rewritesReshapeTargets: Bool
 
     /// Ops whose result is not a function of their inputs.
     static let nondeterministic: Set<String> = [
@@ -54,13 +58,14 @@ public struct ConstantFolding: ModelPass {
     /// A folding pass that evaluates nodes with `evaluator`.
     public init(
         evaluator: any ConstantEvaluator, maxElements: Int = 1 << 22, foldsDequantizeLinear: Bool = false,
-        maxInputElements: Int = .max, reinfersShapes: Bool = true
+        maxInputElements: Int = .max, reinfersShapes: Bool = true, rewritesReshapeTargets: Bool = false
     ) {
         self.evaluator = evaluator
         self.maxElements = maxElements
         self.foldsDequantizeLinear = foldsDequantizeLinear
         self.maxInputElements = maxInputElements
         self.reinfersShapes = reinfersShapes
+        self.rewritesReshapeTargets = rewritesReshapeTargets
     }
 
     public func run(on model: inout Model) throws -> Bool {
@@ -139,12 +144,29 @@ public struct ConstantFolding: ModelPass {
             folded[k] = true
             any = true
         }
-        guard any else { return false }
+        var initializers: [Tensor] = []
+        var targets: [Int: String] = [:]
+        if rewritesReshapeTargets, !asConstantNodes {
+            var names = UniqueNameGenerator(graph: g)
+            var producer: [String: Int] = [:]
+            for (k, node) in ordered.enumerated() where !folded[k] { for o in node.outputs where !o.isEmpty { producer[o] = k } }
+            for (k, node) in ordered.enumerated() where !folded[k] && node.opType == "Reshape" {
+                guard node.canonicalDomain.isEmpty, node.inputs.count == 2, known[node.inputs[1]] == nil,
+                    let p = producer[node.inputs[1]],
+                    var target = reshapeTarget(ordered[p], known: known, types: types)
+                else { continue }
+                target.name = names.fresh(node.inputs[1] + "_static")
+                initializers.append(target)
+                targets[k] = target.name
+            }
+        }
+        guard any || !targets.isEmpty else { return false }
 
         var nodes: [Node] = []
-        var initializers: [Tensor] = []
         for (k, node) in ordered.enumerated() {
             guard folded[k] else {
+                var node = node
+                if let target = targets[k] { node.inputs[1] = target }
                 nodes.append(node)
                 continue
             }
@@ -166,6 +188,33 @@ public struct ConstantFolding: ModelPass {
         model.graph.initializers += initializers
         if reinfersShapes { try ShapeInference.infer(&model) }
         return true
+    }
+
+    /// The constant target of a Reshape fed by `concat`, when its pieces are 1-D int64
+    /// constants of positive dims and exactly one value of one element that only a run
+    /// knows: that dim becomes -1, which Reshape infers from the element count, giving the
+    /// same value whenever the original target is valid. The piece's size comes from the
+    /// verified types, not from declarations.
+    private func reshapeTarget(_ concat: Node, known: [String: Tensor], types: [String: ValueType]) -> Tensor? {
+        guard concat.opType == "Concat", concat.canonicalDomain.isEmpty, [0, -1].contains(concat.attribute("axis")?.int ?? 0)
+        else { return nil }
+        var dims: [Int64] = []
+        var unknown = 0
+        for piece in concat.inputs {
+            if let t = known[piece] {
+                guard t.dtype == .int64, t.shape.count == 1 else { return nil }
+                let values = t.values(as: Int64.self)
+                guard values.allSatisfy({ $0 > 0 }) else { return nil }
+                dims += values
+            } else if case .tensor(.int64, [.known(1)]?, _)? = types[piece] {
+                dims.append(-1)
+                unknown += 1
+            } else {
+                return nil
+            }
+        }
+        guard unknown == 1 else { return nil }
+        return Tensor(dtype: .int64, shape: [dims.count], values: dims)
     }
 
     /// Whether `node` may be folded at all, whatever its inputs.

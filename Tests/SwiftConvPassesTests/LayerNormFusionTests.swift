@@ -118,7 +118,7 @@ private func options(_ level: GraphOptimizationLevel) -> SessionOptions {
 }
 
 @Test func sessionFoldsStaticShapeArithmeticOnly() throws {
-    // Shape(x)[1] * Shape(x)[2] is static; Shape(x)[0] is the dynamic batch and stays a Shape node.
+    // Shape(x)[1] * Shape(x)[2] is static; Shape(x)[0] is the dynamic batch.
     let nodes = [
         Node(name: "shape", opType: "Shape", inputs: ["x"], outputs: ["sh"]),
         Node(name: "g0", opType: "Gather", inputs: ["sh", "i0"], outputs: ["b"]),
@@ -139,7 +139,10 @@ private func options(_ level: GraphOptimizationLevel) -> SessionOptions {
             int64Tensor("zero", [0]),
         ], opset: 13)
     let basic = try InferenceSession(model: model, options: options(.basic))
-    #expect(basic.model.graph.nodes.map(\.name) == ["shape", "g0", "ub", "cat", "reshape"])
+    // The one dynamic dim of the target becomes -1, and the chain that computed it goes.
+    #expect(basic.model.graph.nodes.map(\.name) == ["reshape"])
+    let target = try #require(basic.model.graph.initializer(named: basic.model.graph.nodes[0].inputs[1]))
+    #expect(target.values(as: Int64.self) == [-1, 15])
     let disabled = try InferenceSession(model: model, options: options(.disableAll))
     #expect(disabled.model.graph.nodes.count == nodes.count)
     for batch in [1, 4] {
@@ -148,4 +151,20 @@ private func options(_ level: GraphOptimizationLevel) -> SessionOptions {
         #expect(y.shape == [batch, 15])
         #expect(y.values(as: Float.self) == x.values(as: Float.self))
     }
+}
+
+@Test func reshapeTargetWithTwoDynamicDimsStays() throws {
+    let nodes = [
+        Node(name: "shape", opType: "Shape", inputs: ["x"], outputs: ["sh"]),
+        Node(name: "first", opType: "Slice", inputs: ["sh", "zero", "two"], outputs: ["nb"]),
+        Node(
+            name: "cat", opType: "Concat", inputs: ["nb", "minus1"], outputs: ["target"],
+            attributes: [Attribute(name: "axis", value: .int(0))]),
+        Node(name: "reshape", opType: "Reshape", inputs: ["x", "target"], outputs: ["y"]),
+    ]
+    let model = makeModel(
+        nodes, inputs: [tensorInfo("x", .float32, [s("n"), s("m"), d(6)])], outputs: ["y"],
+        initializers: [int64Tensor("zero", [0]), int64Tensor("two", [2]), int64Tensor("minus1", [-1])], opset: 13)
+    let basic = try InferenceSession(model: model, options: options(.basic))
+    #expect(basic.model.graph.nodes.map(\.name) == ["shape", "first", "cat", "reshape"])
 }

@@ -27,11 +27,13 @@ public enum SessionPipeline {
     /// the shape arithmetic of exporters (`Shape` of statically inferred dims, then `Gather`,
     /// `Unsqueeze`, `Concat`...) and other small constants become initializers in one pass,
     /// weights (more than `shapeFoldingLimit` elements) are never evaluated on, and the value
-    /// types the session checker recorded stay valid, so nothing is inferred again.
+    /// types the session checker recorded stay valid, so nothing is inferred again. A Reshape
+    /// target with one dynamic dim (the batch) becomes a constant with -1 there, so the
+    /// `Shape`/`Gather`/`Unsqueeze`/`Concat` chain computing it goes too.
     public static func shapeFolding() -> ConstantFolding {
         ConstantFolding(
             evaluator: EngineConstantEvaluator(), maxElements: shapeFoldingLimit, maxInputElements: shapeFoldingLimit,
-            reinfersShapes: false)
+            reinfersShapes: false, rewritesReshapeTargets: true)
     }
 
     /// The largest constant, read or produced, that session folding handles.
