@@ -5,9 +5,11 @@ Here the backend cases whose models the session's passes can change, and every r
 model, run at the other levels. ORT_ENABLE_EXTENDED runs the same passes as
 ORT_ENABLE_ALL (tests/../Tests/SwiftConvPassesTests checks that), so DISABLE_ALL and
 ENABLE_BASIC are the levels left to cover. A case is chosen when its model has Conv, Clip
-or Relu (Conv + activation fusion, SiLU included), Erf (GELU fusion), subgraphs or model-local functions (inlining), or a
-node whose outputs nothing reads (dead-code removal); the rest of the backend suite runs
-the same graph at every level.
+or Relu (Conv + activation fusion, SiLU included), Erf (GELU fusion), Shape, Size or Constant
+(shape folding), ReduceMean or LayerNormalization (LayerNorm fusions), subgraphs or model-local
+functions (inlining), or a node whose outputs nothing reads (dead-code removal); the rest of
+the backend suite runs the same graph at every level. tests/test_session_fusions.py has the
+graphs written for the folding and the LayerNorm fusions.
 """
 
 import numpy as np
@@ -19,7 +21,20 @@ from conftest import read_known_failures
 from test_backend_engine import SUITE, run_case
 
 LEVELS = ["ORT_DISABLE_ALL", "ORT_ENABLE_BASIC"]
-REWRITTEN_OPS = {"Conv", "Clip", "Relu", "Erf", "If", "Loop", "Scan"}
+REWRITTEN_OPS = {
+    "Conv",
+    "Clip",
+    "Relu",
+    "Erf",
+    "If",
+    "Loop",
+    "Scan",
+    "Shape",
+    "Size",
+    "Constant",
+    "ReduceMean",
+    "LayerNormalization",
+}
 
 
 def _op_types(graph: onnx.GraphProto):

@@ -31,7 +31,7 @@ from typing import Callable
 import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper
+from onnx import TensorProto, helper, numpy_helper
 
 import swiftconv as sc
 
@@ -838,6 +838,39 @@ def contrib_gelu():
     )
     model.ir_version = 8
     return model, {"X": x}
+
+
+@rare_case(form={"plain": (False, False, False), "skip_repeats": (True, False, False), "bias_sum": (False, True, True)})
+def contrib_skip_layer_norm(form):
+    """onnxruntime's com.microsoft SkipLayerNormalization, which the session's LayerNormFusion
+    writes: optional beta and bias, the sum output, a skip repeating over the batch."""
+    repeats, with_bias, with_sum = form
+    rng = np.random.default_rng(33)
+    hidden, elem = 24, TensorProto.FLOAT
+    x = (rng.standard_normal((2, 5, hidden)) * 3 + 1).astype(np.float32)
+    skip = rng.standard_normal((5, hidden) if repeats else x.shape).astype(np.float32)
+    inits = [
+        numpy_helper.from_array(rng.uniform(0.5, 1.5, hidden).astype(np.float32), "gamma"),
+        numpy_helper.from_array(rng.uniform(-1, 1, hidden).astype(np.float32), "beta"),
+    ]
+    inputs = ["X", "S", "gamma", "beta"]
+    if with_bias:
+        inits.append(numpy_helper.from_array(rng.uniform(-1, 1, hidden).astype(np.float32), "bias"))
+        inputs.append("bias")
+    outputs = ["Y", "", "", "sum"] if with_sum else ["Y"]
+    node = helper.make_node("SkipLayerNormalization", inputs, outputs, domain="com.microsoft", epsilon=1e-6)
+    graph = helper.make_graph(
+        [node],
+        "contrib_skip_layer_norm",
+        [tensor_info("X", elem, list(x.shape)), tensor_info("S", elem, list(skip.shape))],
+        [tensor_info(o, elem, None) for o in outputs if o],
+        inits,
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
+    )
+    model.ir_version = 8
+    return model, {"X": x, "S": skip}
 
 
 # --------------------------------------------------------------------------

@@ -39,6 +39,16 @@ public struct ConstantFolding: ModelPass {
     public var maxElements: Int
     /// Whether DequantizeLinear of constants is folded to float weights.
     public var foldsDequantizeLinear: Bool
+    /// Constants with more elements than this are not read by folded nodes, so weights are
+    /// never evaluated on (what keeps a session's shape folding cheap).
+    public var maxInputElements: Int
+    /// Whether the pass infers the model's value types again after folding; a session,
+    /// whose value_info already types every value that stays, has no need to.
+    public var reinfersShapes: Bool
+    /// Whether a Reshape whose target is a Concat of constants and one single-element value
+    /// computed at run time (a batch size read with `Shape`) gets a constant target with -1
+    /// there (see `reshapeTarget`), leaving the arithmetic that fed it dead.
+    public var rewritesReshapeTargets: Bool
 
     /// Ops whose result is not a function of their inputs.
     static let nondeterministic: Set<String> = [
@@ -46,24 +56,34 @@ public struct ConstantFolding: ModelPass {
     ]
 
     /// A folding pass that evaluates nodes with `evaluator`.
-    public init(evaluator: any ConstantEvaluator, maxElements: Int = 1 << 22, foldsDequantizeLinear: Bool = false) {
+    public init(
+        evaluator: any ConstantEvaluator, maxElements: Int = 1 << 22, foldsDequantizeLinear: Bool = false,
+        maxInputElements: Int = .max, reinfersShapes: Bool = true, rewritesReshapeTargets: Bool = false
+    ) {
         self.evaluator = evaluator
         self.maxElements = maxElements
         self.foldsDequantizeLinear = foldsDequantizeLinear
+        self.maxInputElements = maxInputElements
+        self.reinfersShapes = reinfersShapes
+        self.rewritesReshapeTargets = rewritesReshapeTargets
     }
 
     public func run(on model: inout Model) throws -> Bool {
         let g = model.graph
         guard !g.nodes.isEmpty else { return false }
         let opset = model.opsetVersion(for: "") ?? OpDomain.knownVersions[""]!.upperBound
-        let types = Self.verifiedTypes(of: model)
+        // Inference runs only for a graph that asks shapes, since it costs as much as the rest.
+        let asksShapes = g.nodes.contains { ["Shape", "Size"].contains($0.opType) && $0.canonicalDomain.isEmpty }
+        let types = asksShapes ? Self.verifiedTypes(of: model) : [:]
         let ordered = try g.topologicallyOrderedNodes()
         let graphInputs = Set(g.inputs.map(\.name))
         let graphOutputs = Set(g.outputs.map(\.name))
         let asConstantNodes = model.irVersion > 0 && model.irVersion < 4
 
         var known: [String: Tensor] = [:]
-        for t in g.initializers where !graphInputs.contains(t.name) { known[t.name] = t }
+        for t in g.initializers where !graphInputs.contains(t.name) && t.elementCount <= maxInputElements {
+            known[t.name] = t
+        }
         // Shapes with some dynamic dims, by value name: `Gather`/`Slice` may still pick static ones.
         var partial: [String: [Dim]] = [:]
         var folded = [Bool](repeating: false, count: ordered.count)
@@ -105,6 +125,7 @@ public struct ConstantFolding: ModelPass {
                 }
             }
             if outputs == nil, node.inputs.allSatisfy({ $0.isEmpty || known[$0] != nil }),
+                node.inputs.allSatisfy({ $0.isEmpty || known[$0]!.elementCount <= maxInputElements }),
                 !producesTooMuch(node, types: types)
             {
                 let inputs = node.inputs.map { $0.isEmpty ? nil : known[$0] }
@@ -123,12 +144,29 @@ public struct ConstantFolding: ModelPass {
             folded[k] = true
             any = true
         }
-        guard any else { return false }
+        var initializers: [Tensor] = []
+        var targets: [Int: String] = [:]
+        if rewritesReshapeTargets, !asConstantNodes {
+            var names = UniqueNameGenerator(graph: g)
+            var producer: [String: Int] = [:]
+            for (k, node) in ordered.enumerated() where !folded[k] { for o in node.outputs where !o.isEmpty { producer[o] = k } }
+            for (k, node) in ordered.enumerated() where !folded[k] && node.opType == "Reshape" {
+                guard node.canonicalDomain.isEmpty, node.inputs.count == 2, known[node.inputs[1]] == nil,
+                    let p = producer[node.inputs[1]],
+                    var target = reshapeTarget(ordered[p], known: known, types: types)
+                else { continue }
+                target.name = names.fresh(node.inputs[1] + "_static")
+                initializers.append(target)
+                targets[k] = target.name
+            }
+        }
+        guard any || !targets.isEmpty else { return false }
 
         var nodes: [Node] = []
-        var initializers: [Tensor] = []
         for (k, node) in ordered.enumerated() {
             guard folded[k] else {
+                var node = node
+                if let target = targets[k] { node.inputs[1] = target }
                 nodes.append(node)
                 continue
             }
@@ -148,8 +186,35 @@ public struct ConstantFolding: ModelPass {
         }
         model.graph.nodes = nodes
         model.graph.initializers += initializers
-        try ShapeInference.infer(&model)
+        if reinfersShapes { try ShapeInference.infer(&model) }
         return true
+    }
+
+    /// The constant target of a Reshape fed by `concat`, when its pieces are 1-D int64
+    /// constants of positive dims and exactly one value of one element that only a run
+    /// knows: that dim becomes -1, which Reshape infers from the element count, giving the
+    /// same value whenever the original target is valid. The piece's size comes from the
+    /// verified types, not from declarations.
+    private func reshapeTarget(_ concat: Node, known: [String: Tensor], types: [String: ValueType]) -> Tensor? {
+        guard concat.opType == "Concat", concat.canonicalDomain.isEmpty, [0, -1].contains(concat.attribute("axis")?.int ?? 0)
+        else { return nil }
+        var dims: [Int64] = []
+        var unknown = 0
+        for piece in concat.inputs {
+            if let t = known[piece] {
+                guard t.dtype == .int64, t.shape.count == 1 else { return nil }
+                let values = t.values(as: Int64.self)
+                guard values.allSatisfy({ $0 > 0 }) else { return nil }
+                dims += values
+            } else if case .tensor(.int64, [.known(1)]?, _)? = types[piece] {
+                dims.append(-1)
+                unknown += 1
+            } else {
+                return nil
+            }
+        }
+        guard unknown == 1 else { return nil }
+        return Tensor(dtype: .int64, shape: [dims.count], values: dims)
     }
 
     /// Whether `node` may be folded at all, whatever its inputs.

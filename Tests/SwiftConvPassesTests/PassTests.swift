@@ -361,16 +361,17 @@ let identityPairMerge = PatternRewriter(name: "merge-identities", chain: [OpPatt
 
 @Test func sessionPipelineGrowsWithTheLevel() {
     #expect(SessionPipeline.passes(for: .disableAll).isEmpty)
-    #expect(SessionPipeline.passes(for: .basic).map(\.name) == ["eliminate-dead-code"])
+    #expect(SessionPipeline.passes(for: .basic).map(\.name) == ["fold-constants", "eliminate-dead-code"])
     #expect(
         SessionPipeline.passes(for: .all).map(\.name) == [
-            "eliminate-dead-code", "fuse-conv-activation", "fuse-gelu", "eliminate-dead-code",
+            "fold-constants", "eliminate-dead-code", "fuse-conv-activation", "fuse-gelu", "fuse-layer-norm",
+            "eliminate-dead-code",
         ])
     // tests/test_optimization_levels.py relies on this: extended runs what all runs.
     #expect(SessionPipeline.passes(for: .extended).map(\.name) == SessionPipeline.passes(for: .all).map(\.name))
     #expect(SessionPipeline.pipeline(for: .disableAll).passes.map(\.name) == ["inline-functions"])
     let nested = PassPipeline(name: "outer", passes: [FunctionInlining(), SessionPipeline.pipeline(for: .basic)])
-    #expect(nested.description == "outer[inline-functions, session-basic[inline-functions, eliminate-dead-code]]")
+    #expect(nested.description == "outer[inline-functions, session-basic[inline-functions, fold-constants, eliminate-dead-code]]")
 }
 
 /// Conv (1x1, weight 1) then Clip with only a max: -inf must stay -inf, fused or not.

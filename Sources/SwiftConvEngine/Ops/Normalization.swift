@@ -3,7 +3,7 @@ import SwiftConvIR
 import SwiftConvKernels
 
 /// BatchNormalization, InstanceNormalization, LayerNormalization, GroupNormalization, LRN,
-/// MeanVarianceNormalization, RMSNormalization, Dropout.
+/// MeanVarianceNormalization, RMSNormalization, Dropout; onnxruntime's SkipLayerNormalization.
 enum NormalizationKernels {
     static func register(into r: inout KernelRegistry) {
         r.register("BatchNormalization", since: [1, 6, 7, 9, 14, 15]) { ctx in BatchNormKernel(ctx) }
@@ -16,6 +16,7 @@ enum NormalizationKernels {
                 perChannelAffine: ctx.sinceVersion >= 21)
         }
         r.register("LayerNormalization", since: [17]) { ctx in LayerNormKernel(ctx, rms: false) }
+        r.register("SkipLayerNormalization", domain: OpDomain.microsoft, since: [1]) { ctx in try SkipLayerNormKernel(ctx) }
         r.register("RMSNormalization", since: [23]) { ctx in LayerNormKernel(ctx, rms: true) }
         r.register("LRN", since: [1, 13]) { ctx in
             guard ctx.int("size", default: 1) > 0 else { throw ctx.invalid("size must be positive") }
@@ -375,6 +376,73 @@ extension LayerNormKernel {
             i += 1
         }
         return (mean, 1 / (squares / n + eps).squareRoot())
+    }
+}
+
+/// onnxruntime's `com.microsoft` SkipLayerNormalization: LayerNormalization over the last
+/// axis of `input + skip (+ bias)`, the residual Add of a transformer joined to the norm that
+/// follows it (the session's `LayerNormFusion` writes it). `skip` may repeat over leading
+/// dims (`[S, H]` for `[B, S, H]`); output 3, when listed, is the sum itself. float32 only,
+/// and without the Mean / InvStdDev outputs, which no fusion asks for.
+struct SkipLayerNormKernel: Kernel {
+    let epsilon: Float
+    let wantsSum: Bool
+
+    init(_ ctx: KernelBuildContext) throws {
+        epsilon = ctx.float("epsilon", default: 1e-12)
+        let outputs = ctx.node.outputs
+        guard !outputs.dropFirst().prefix(2).contains(where: { !$0.isEmpty }) else {
+            throw kernelUnsupported("the mean and inv_std_var outputs are not implemented")
+        }
+        wantsSum = outputs.count > 3 && !outputs[3].isEmpty
+    }
+
+    func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
+        var x = try inputs.tensor(0), skip = try inputs.tensor(1)
+        // The sum is symmetric: whichever operand is larger is the one that does not repeat.
+        if skip.elementCount > x.elementCount { swap(&x, &skip) }
+        let gamma = try inputs.tensor(2)
+        let beta = inputs.optionalTensor(3), bias = inputs.optionalTensor(4)
+        guard ([x, skip, gamma] + [beta, bias].compactMap { $0 }).allSatisfy({ $0.dtype == .float32 }) else {
+            throw kernelUnsupported("only float32 is implemented")
+        }
+        guard let cols = x.shape.last, cols > 0 else { throw kernelError("input must have a non-empty last axis, got \(x.shape)") }
+        guard gamma.elementCount == cols, beta.map({ $0.elementCount == cols }) ?? true,
+            bias.map({ $0.elementCount == cols }) ?? true
+        else { throw kernelError("gamma, beta and bias must hold \(cols) values (the last axis of input \(x.shape))") }
+        // skip repeats over the leading dims of input: its shape, leading ones dropped, ends input's.
+        let skipDims = Array(skip.shape.drop(while: { $0 == 1 }))
+        guard skipDims.count <= x.rank, Array(x.shape.suffix(skipDims.count)) == skipDims, skipDims.last == cols
+        else { throw kernelError("skip of shape \(skip.shape) does not repeat over input of shape \(x.shape)") }
+        let out = try Tensor.allocate(.float32, x.shape)
+        let sum = wantsSum ? try Tensor.allocate(.float32, x.shape) : nil
+        let rows = x.elementCount / cols, skipRows = skip.elementCount / cols
+        if rows > 0 {
+            let px = x.floatPointer, ps = skip.floatPointer, pg = gamma.floatPointer, po = out.mutableFloatPointer
+            let pb = beta?.floatPointer, pbias = bias?.floatPointer, psum = sum?.mutableFloatPointer
+            let eps = epsilon, n = Float(cols)
+            context.threads.parallelFor(rows, grain: max(1, 16384 / cols)) { range in
+                for r in range {
+                    let xr = px + r * cols, sr = ps + (r % skipRows) * cols, yr = po + r * cols
+                    // The output row holds the sum until it is normalized in place.
+                    if let pbias {
+                        for i in 0..<cols { yr[i] = xr[i] + sr[i] + pbias[i] }
+                    } else {
+                        for i in 0..<cols { yr[i] = xr[i] + sr[i] }
+                    }
+                    if let psum { (psum + r * cols).update(from: yr, count: cols) }
+                    let (mean, inv) = LayerNormKernel.rowStatistics(UnsafePointer(yr), cols, n: n, eps: eps, rms: false)
+                    if let pb {
+                        for i in 0..<cols { yr[i] = (yr[i] - mean) * inv * pg[i] + pb[i] }
+                    } else {
+                        for i in 0..<cols { yr[i] = (yr[i] - mean) * inv * pg[i] }
+                    }
+                }
+            }
+        }
+        guard let sum else { return [.tensor(out)] }
+        let none = try Tensor.allocate(.float32, [0])
+        return [.tensor(out), .tensor(none), .tensor(none), .tensor(sum)]
     }
 }
 

@@ -22,6 +22,10 @@ enum NormalizationOps {
         r.add(
             "LayerNormalization", since: [17], inputs: "11?", outputs: "1??",
             attributes: "axis:i epsilon:f stash_type:i", rule: layerNorm)
+        // onnxruntime's contrib residual Add + LayerNormalization; the session's LayerNormFusion writes it.
+        r.add(
+            "SkipLayerNormalization", domain: "com.microsoft", since: [1], inputs: "111??", outputs: "1???",
+            attributes: "epsilon:f", rule: skipLayerNorm)
         r.add(
             "RMSNormalization", since: [23], inputs: "11", outputs: "1", attributes: "axis:i epsilon:f stash_type:i",
             rule: ElementwiseOps.unary)
@@ -49,6 +53,13 @@ enum NormalizationOps {
         for o in 1..<max(ctx.outputCount, 1) where ctx.hasOutput(o) {
             ctx.setOutput(o, ctx.dtype(3) ?? ctx.dtype(0), [c])
         }
+    }
+
+    /// The normalized sum and the sum (output 3) have the input's type; Mean and InvStdDev
+    /// are left untyped.
+    static let skipLayerNorm: TypeInferenceRule = { ctx in
+        ctx.propagate(from: 0)
+        if ctx.hasOutput(3), let t = ctx.dtype(0) { ctx.setOutput(3, t, ctx.shape(0)) }
     }
 
     static let layerNorm: TypeInferenceRule = { ctx in
