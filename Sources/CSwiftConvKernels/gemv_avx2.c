@@ -60,11 +60,53 @@ SCV_AVX2 void scv_gemv_rows_avx2(const float *m, ptrdiff_t rows, ptrdiff_t k, co
     }
 }
 
+/// One row of C = A * B for small products: 32 columns at a time in four accumulators,
+/// each step of the depth a broadcast of A's element against a row of B.
+SCV_AVX2 void scv_small_matmul_avx2(const float *a, const float *b, float *c, ptrdiff_t m, ptrdiff_t n,
+                                    ptrdiff_t k) {
+    for (ptrdiff_t i = 0; i < m; i++) {
+        const float *ai = a + i * k;
+        float *ci = c + i * n;
+        ptrdiff_t j = 0;
+        for (; j + 32 <= n; j += 32) {
+            __m256 c0 = _mm256_setzero_ps(), c1 = _mm256_setzero_ps(), c2 = _mm256_setzero_ps(),
+                   c3 = _mm256_setzero_ps();
+            const float *bp = b + j;
+            for (ptrdiff_t p = 0; p < k; p++, bp += n) {
+                __m256 av = _mm256_broadcast_ss(ai + p);
+                c0 = _mm256_fmadd_ps(av, _mm256_loadu_ps(bp), c0);
+                c1 = _mm256_fmadd_ps(av, _mm256_loadu_ps(bp + 8), c1);
+                c2 = _mm256_fmadd_ps(av, _mm256_loadu_ps(bp + 16), c2);
+                c3 = _mm256_fmadd_ps(av, _mm256_loadu_ps(bp + 24), c3);
+            }
+            _mm256_storeu_ps(ci + j, c0);
+            _mm256_storeu_ps(ci + j + 8, c1);
+            _mm256_storeu_ps(ci + j + 16, c2);
+            _mm256_storeu_ps(ci + j + 24, c3);
+        }
+        for (; j + 8 <= n; j += 8) {
+            __m256 c0 = _mm256_setzero_ps();
+            const float *bp = b + j;
+            for (ptrdiff_t p = 0; p < k; p++, bp += n) c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(ai + p), _mm256_loadu_ps(bp), c0);
+            _mm256_storeu_ps(ci + j, c0);
+        }
+        for (; j < n; j++) {
+            float s = 0;
+            for (ptrdiff_t p = 0; p < k; p++) s += ai[p] * b[p * n + j];
+            ci[j] = s;
+        }
+    }
+}
+
 #else
 
 void scv_gemv_rows_avx2(const float *m, ptrdiff_t rows, ptrdiff_t k, const float *x, const float *add,
                         const float *bias, float *out) {
     (void)m; (void)rows; (void)k; (void)x; (void)add; (void)bias; (void)out;
+}
+
+void scv_small_matmul_avx2(const float *a, const float *b, float *c, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k) {
+    (void)a; (void)b; (void)c; (void)m; (void)n; (void)k;
 }
 
 #endif

@@ -56,6 +56,14 @@ public struct KernelTable: Sendable {
             GemvRows.portable(m, rows: rows, k: k, x: x, add: add, bias: bias, out: out)
         }
 
+    /// `c = a * b` for small row-major float32 matrices (`a` m x k, `b` k x n): attention heads,
+    /// too small to pay for packing (`SmallMatMul.portable`).
+    public var smallMatMul:
+        @Sendable (
+            _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ m: Int, _ n: Int,
+            _ k: Int
+        ) -> Void = { a, b, c, m, n, k in SmallMatMul.portable(a, b, c, m: m, n: n, k: k) }
+
     /// Int32 dot products of int16 rows, `IntegerGemm.portableGemmNT`; `k` a multiple of 16.
     public var int16GemmNT:
         @Sendable (
@@ -203,6 +211,7 @@ public struct KernelTable: Sendable {
         t.pool2DRows = { problem, jobs, scratch in problem.outputRowsAVX2(jobs, scratch: scratch) }
         t.int16GemmNT = { m, n, k, x, ldx, w, ldw, out, ldo in scv_i16_gemm_nt_avx2(m, n, k, x, ldx, w, ldw, out, ldo) }
         t.gemvRows = { m, rows, k, x, add, bias, out in scv_gemv_rows_avx2(m, rows, k, x, add, bias, out) }
+        t.smallMatMul = { a, b, c, m, n, k in scv_small_matmul_avx2(a, b, c, m, n, k) }
         t.requantize = { count, acc, bias, mantissa, shift, singleRounding, zeroPoint, lo, hi, out in
             scv_requantize_avx2(count, acc, bias, mantissa, shift, singleRounding ? 1 : 0, zeroPoint, lo, hi, out)
         }

@@ -283,3 +283,16 @@ func gemvRowsMatchesGeneric(_ shape: [Int]) {
     KernelTable.generic.gemvRows(m, rows, k, x, add, bias, &generic)
     expectClose(best, generic, "gemvRows \(rows)x\(k)")
 }
+
+/// The table's small product against the portable loop: column counts around the 32- and
+/// 8-column blocks and the scalar tail, depths from 1.
+@Test(arguments: [[1, 1, 1], [3, 8, 5], [4, 31, 16], [7, 32, 9], [5, 45, 64], [16, 77, 3]])
+func smallMatMulMatchesGeneric(_ shape: [Int]) {
+    let m = shape[0], n = shape[1], k = shape[2]
+    var rng = RandomFloats(state: UInt64(m * 10000 + n * 100 + k))
+    let a = rng.array(m * k), b = rng.array(k * n)
+    var best = [Float](repeating: .nan, count: m * n), generic = best
+    KernelTable.best.smallMatMul(a, b, &best, m, n, k)
+    KernelTable.generic.smallMatMul(a, b, &generic, m, n, k)
+    expectClose(best, generic, "smallMatMul \(m)x\(n)x\(k)")
+}

@@ -114,6 +114,10 @@ void scv_max_rows_avx2(const float *src, ptrdiff_t rows, ptrdiff_t step, ptrdiff
 void scv_max_windows_avx2(const float *row, ptrdiff_t available, ptrdiff_t count, ptrdiff_t stride,
                           ptrdiff_t taps, float *out);
 
+/// `c = a * b` for small row-major float32 matrices (AVX2+FMA; gemv_avx2.c): `a` is `m` x `k`,
+/// `b` `k` x `n`, `c` `m` x `n`. Each element is summed over the depth in order, one FMA a step.
+void scv_small_matmul_avx2(const float *a, const float *b, float *c, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k);
+
 /// Int32 dot products of int16 rows (AVX2): `out[i * ldo + j] = Σ_t x[i * ldx + t] * w[j * ldw + t]`
 /// for i < m, j < n, t < k. `k` must be a multiple of 16 (callers zero-pad rows). The quantized
 /// kernels pass values already offset by their zero points (|v| <= 255), so no pair sum overflows.

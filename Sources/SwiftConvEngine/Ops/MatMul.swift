@@ -107,17 +107,9 @@ func batchedMatMul(_ a: Tensor, _ b: Tensor, packedB: FloatBuffer?, _ context: E
 /// Multiply-adds below which a product skips sgemm's packing for `smallMatMul`.
 let smallMatMulWork = 32768
 
-/// `c = a * b` for small row-major float32 matrices: row by row, each row of `b` scaled
-/// and added in a loop that vectorizes along `n`.
+/// `c = a * b` for small row-major float32 matrices, through the kernel table.
 func smallMatMul(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int) {
-    for i in 0..<m {
-        let ci = c + i * n, ai = a + i * k
-        ci.update(repeating: 0, count: n)
-        for p in 0..<k {
-            let av = ai[p], bp = b + p * n
-            for j in 0..<n { ci[j] += av * bp[j] }
-        }
-    }
+    KernelTable.best.smallMatMul(a, b, c, m, n, k)
 }
 
 /// Batched MatMul for non-float32 numeric types: a plain loop (integer math wraps).
