@@ -261,12 +261,15 @@ public enum Gemm {
         finish: TileFinish?, epilogue: Epilogue?
     ) {
         let mp = roundUp(m, mr)
-        let blocks = (n + columnBlock - 1) / columnBlock
+        // At least 16 blocks where the columns allow (a 28x28 map is 784 columns, 5 blocks of
+        // 192): threads take equal counts of blocks, so few blocks leave one thread idle.
+        let width = max(2 * nr, min(columnBlock, roundUp((n + 15) / 16, nr)))
+        let blocks = (n + width - 1) / width
         parallel(blocks) { range in
-            let local = UnsafeMutablePointer<Float>.allocate(capacity: min(kc, k) * columnBlock)
+            let local = UnsafeMutablePointer<Float>.allocate(capacity: min(kc, k) * width)
             defer { local.deallocate() }
             for blk in range {
-                let j0 = blk * columnBlock, j1 = min(n, j0 + columnBlock)
+                let j0 = blk * width, j1 = min(n, j0 + width)
                 let firstPanel = j0 / nr, panelCount = (j1 - j0 + nr - 1) / nr
                 var p0 = 0
                 while p0 < k {
