@@ -103,6 +103,7 @@ def bench(
     settle: int = 2,
     pause: float = 0.2,
     max_error: float = 1e-4,
+    clock=time.perf_counter,
 ) -> dict:
     name, batch = _parse(entry)
     model, feeds = _model(name, batch)
@@ -124,6 +125,7 @@ def bench(
         block,
         settle,
         pause,
+        clock,
     )
     sc_ms = statistics.median(times["swiftconv"]) * 1e3
     ort_ms = statistics.median(times["onnxruntime"]) * 1e3
@@ -203,10 +205,19 @@ def main() -> None:
         default=1e-4,
         help="largest allowed |swiftconv - onnxruntime| of any output; past it, exit with status 1",
     )
+    parser.add_argument(
+        "--cpu-time",
+        action="store_true",
+        help="time each run by the calling thread's CPU time (one thread only: both engines then "
+        "compute on the calling thread), which other jobs on a shared machine disturb less",
+    )
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
+    if args.cpu_time and args.threads != [1]:
+        parser.error("--cpu-time needs --threads 1 (other threads' work would not be counted)")
+    clock = time.thread_time if args.cpu_time else time.perf_counter
     if args.runs < 2:
         parser.error("--runs must be at least 2 (the spread needs two runs)")
     entries = args.models or default_models()
@@ -223,7 +234,17 @@ def main() -> None:
         for entry in entries:
             try:
                 results.append(
-                    bench(entry, threads, args.runs, args.warmup, args.block, args.settle, args.pause, args.max_error)
+                    bench(
+                        entry,
+                        threads,
+                        args.runs,
+                        args.warmup,
+                        args.block,
+                        args.settle,
+                        args.pause,
+                        args.max_error,
+                        clock,
+                    )
                 )
             except WrongOutput as e:
                 sys.exit(f"wrong output, not timed: {e}")

@@ -1,0 +1,96 @@
+"""One convolution (+ Relu, which both engines fuse) at a time: swiftconv vs onnxruntime.
+
+    python benchmarks/bench_conv_shapes.py                 # every shape, 1 thread
+    python benchmarks/bench_conv_shapes.py --threads 2     # wall clock instead of CPU time
+    python benchmarks/bench_conv_shapes.py --shapes "3x3 64 56" "1x1 160->960 7"
+
+The shapes are the convolutions that dominate the CNNs of `bench_models.py` (ResNet-18's 3x3
+stages and 7x7 stem, MobileNetV2's pointwise convolutions). With one thread both engines compute
+on the calling thread, so the time is that thread's CPU time (`time.thread_time`), which other
+jobs on a shared machine disturb far less than the wall clock; the best of 15 blocks of 5 runs,
+interleaved between the engines. GFLOP/s counts 2 x multiply-adds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper
+
+import swiftconv as sc
+
+# name: (input shape, weight shape, Conv attributes)
+SHAPES = {
+    "3x3 64 56": ((1, 64, 56, 56), (64, 64, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "3x3 128 28": ((1, 128, 28, 28), (128, 128, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "3x3 256 14": ((1, 256, 14, 14), (256, 256, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "3x3 512 7": ((1, 512, 7, 7), (512, 512, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "3x3/2 64->128 56": ((1, 64, 56, 56), (128, 64, 3, 3), {"pads": [1, 1, 1, 1], "strides": [2, 2]}),
+    "7x7/2 3->64 224": ((1, 3, 224, 224), (64, 3, 7, 7), {"pads": [3, 3, 3, 3], "strides": [2, 2]}),
+    "1x1 96->24 56": ((1, 96, 56, 56), (24, 96, 1, 1), {}),
+    "1x1 24->144 56": ((1, 24, 56, 56), (144, 24, 1, 1), {}),
+    "1x1 32->16 112": ((1, 32, 112, 112), (16, 32, 1, 1), {}),
+    "1x1 576->96 14": ((1, 576, 14, 14), (96, 576, 1, 1), {}),
+    "1x1 160->960 7": ((1, 160, 7, 7), (960, 160, 1, 1), {}),
+    "1x1 960->160 7": ((1, 960, 7, 7), (160, 960, 1, 1), {}),
+}
+
+
+def conv_model(x_shape, w_shape, attrs) -> bytes:
+    rng = np.random.default_rng(0)
+    w = (rng.standard_normal(w_shape) * 0.1).astype(np.float32)
+    b = rng.standard_normal(w_shape[0]).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["X", "W", "B"], ["Y"], **attrs), helper.make_node("Relu", ["Y"], ["Z"])],
+        "conv",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, list(x_shape))],
+        [helper.make_tensor_value_info("Z", TensorProto.FLOAT, None)],
+        [onnx.numpy_helper.from_array(w, "W"), onnx.numpy_helper.from_array(b, "B")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--shapes", nargs="*", default=list(SHAPES), choices=list(SHAPES))
+    parser.add_argument("--blocks", type=int, default=15)
+    args = parser.parse_args()
+    clock = time.thread_time if args.threads == 1 else time.perf_counter
+    print("| conv | swiftconv ms | GFLOP/s | onnxruntime ms | GFLOP/s | ratio |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name in args.shapes:
+        x_shape, w_shape, attrs = SHAPES[name]
+        data = conv_model(x_shape, w_shape, attrs)
+        x = np.random.default_rng(1).standard_normal(x_shape).astype(np.float32)
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = args.threads
+        so.inter_op_num_threads = 1
+        theirs = ort.InferenceSession(data, so, providers=["CPUExecutionProvider"])
+        sso = sc.SessionOptions()
+        sso.intra_op_num_threads = args.threads
+        ours = sc.InferenceSession(data, sso)
+        expected = theirs.run(None, {"X": x})[0]
+        np.testing.assert_allclose(ours.run(None, {"X": x})[0], expected, rtol=1e-4, atol=1e-3)
+        times: dict[str, list[float]] = {"ours": [], "theirs": []}
+        for _ in range(args.blocks):
+            for key, session in (("ours", ours), ("theirs", theirs)):
+                t0 = clock()
+                for _ in range(5):
+                    session.run(None, {"X": x})
+                times[key].append((clock() - t0) / 5)
+        flops = 2 * np.prod(w_shape) * np.prod(expected.shape[2:])
+        a, b = min(times["ours"]), min(times["theirs"])
+        print(
+            f"| {name} | {a * 1e3:.3f} | {flops / a / 1e9:.1f} | {b * 1e3:.3f} | {flops / b / 1e9:.1f} | {a / b:.2f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
