@@ -9,6 +9,8 @@
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #include <immintrin.h>
 
+#include "transpose_avx2.h"
+
 #define SCV_AVX2 __attribute__((target("avx2,fma")))
 
 /// Adds the channel bias, clamps (NaN stays NaN), transposes six pixel rows of eight channels
@@ -24,23 +26,8 @@ SCV_AVX2 static inline void store_half(__m256 r0, __m256 r1, __m256 r2, __m256 r
     r3 = _mm256_min_ps(hi, _mm256_max_ps(lo, _mm256_add_ps(r3, vb)));
     r4 = _mm256_min_ps(hi, _mm256_max_ps(lo, _mm256_add_ps(r4, vb)));
     r5 = _mm256_min_ps(hi, _mm256_max_ps(lo, _mm256_add_ps(r5, vb)));
-    __m256 zero = _mm256_setzero_ps();
-    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
-    __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
-    __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
-    __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-    __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-    __m256 s4 = _mm256_shuffle_ps(t4, zero, 0x44), s5 = _mm256_shuffle_ps(t4, zero, 0xEE);
-    __m256 s6 = _mm256_shuffle_ps(t5, zero, 0x44), s7 = _mm256_shuffle_ps(t5, zero, 0xEE);
-    __m256 col[8];
-    col[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
-    col[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
-    col[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
-    col[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
-    col[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
-    col[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
-    col[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
-    col[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+    __m256 col[8] = {r0, r1, r2, r3, r4, r5, _mm256_setzero_ps(), _mm256_setzero_ps()};
+    scv_transpose8(col);
     if (pixels == 6) {
         for (ptrdiff_t c = 0; c < channels; c++) {
             float *row = y + c * plane;

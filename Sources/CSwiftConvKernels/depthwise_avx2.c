@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "transpose_avx2.h"
+
 #define SCV_AVX2 __attribute__((target("avx2,fma")))
 
 /// Taps a filter may have (7x7 and below; larger filters take the portable loop).
@@ -128,25 +130,6 @@ SCV_AVX2 static inline __attribute__((always_inline)) void dw_plane(
     }
 }
 
-/// Transposes eight rows of eight floats in place.
-SCV_AVX2 static inline __attribute__((always_inline)) void dw_transpose8(__m256 r[8]) {
-    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-    __m256 u0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0)), u1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
-    __m256 u2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0)), u3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
-    __m256 u4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0)), u5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
-    __m256 u6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0)), u7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
-    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
-    r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
-    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
-    r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
-    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
-    r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
-    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
-    r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
-}
 
 /// Lanes 0..<n (0...8) set.
 SCV_AVX2 static inline __m256i dw_lanes(ptrdiff_t n) {
@@ -182,7 +165,7 @@ SCV_AVX2 static void dw_blocked_copy(const dw_blocked *g, const float *const src
                 __m256i m = dw_lanes(count);
                 for (int l = 0; l < 8; l++) r[l] = _mm256_maskload_ps(src[l] + iy * w + ix, m);
             }
-            dw_transpose8(r);
+            scv_transpose8(r);
             for (ptrdiff_t c = 0; c < count; c++) _mm256_storeu_ps(to + (ix + c) * 8, r[c]);
         }
     }
@@ -227,7 +210,7 @@ SCV_AVX2 static inline __attribute__((always_inline)) void dw_blocked_group(
                 }
             }
             for (int c = 0; c < 8; c++) acc[c] = _mm256_min_ps(vhi, _mm256_max_ps(vlo, acc[c]));  // NaN kept
-            dw_transpose8(acc);
+            scv_transpose8(acc);
             ptrdiff_t count = ow - ox < 8 ? ow - ox : 8;
             // A partial vector is stored whole while its extra lanes fall on this plane's
             // later rows (written after); at the plane's end only its own lanes are copied.
@@ -285,7 +268,7 @@ SCV_AVX2 static int dw_run_blocked(const float *x, const float *filters, const f
             __m256 r[8];
             __m256i m = dw_lanes(count);
             for (int l = 0; l < 8; l++) r[l] = _mm256_maskload_ps(filter[l] + t0, m);
-            dw_transpose8(r);
+            scv_transpose8(r);
             for (ptrdiff_t c = 0; c < count; c++) _mm256_storeu_ps(packed + (t0 + c) * 8, r[c]);
         }
         dw_blocked_copy(&g, src, h, w, buf, pad_top, pad_left);
