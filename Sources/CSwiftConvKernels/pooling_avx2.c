@@ -64,6 +64,20 @@ SCV_AVX2 static inline __m256 pool_load_stride2_back(const float *p) {
     return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(odd), _MM_SHUFFLE(3, 1, 2, 0)));
 }
 
+/// The max over `taps` of eight windows starting at `p` (`stride` 1 or 2), tap by tap as
+/// `v > m ? v : m`; at stride 2, `backward` loads the pairs without reading past the last window.
+SCV_AVX2 static inline __m256 window_max8(const float *p, ptrdiff_t stride, ptrdiff_t taps, int backward) {
+    if (stride == 1) {
+        __m256 m = _mm256_loadu_ps(p);
+        for (ptrdiff_t t = 1; t < taps; t++) m = _mm256_max_ps(_mm256_loadu_ps(p + t), m);
+        return m;
+    }
+    __m256 m = backward ? pool_load_stride2_back(p) : pool_load_stride2(p);
+    for (ptrdiff_t t = 1; t < taps; t++)
+        m = _mm256_max_ps(backward ? pool_load_stride2_back(p + t) : pool_load_stride2(p + t), m);
+    return m;
+}
+
 SCV_AVX2 void scv_max_windows_avx2(const float *row, ptrdiff_t available, ptrdiff_t count, ptrdiff_t stride,
                                    ptrdiff_t taps, float *out) {
     ptrdiff_t j = 0;
@@ -71,31 +85,13 @@ SCV_AVX2 void scv_max_windows_avx2(const float *row, ptrdiff_t available, ptrdif
         // A vector of outputs j..j+7 reads up to row[(j + 7) * stride + taps - 1], one more at stride 2.
         ptrdiff_t reach = 7 * stride + taps - 1 + (stride == 2);
         for (; j + 8 <= count && j * stride + reach < available; j += 8) {
-            const float *p = row + j * stride;
-            __m256 m;
-            if (stride == 1) {
-                m = _mm256_loadu_ps(p);
-                for (ptrdiff_t t = 1; t < taps; t++) m = _mm256_max_ps(_mm256_loadu_ps(p + t), m);
-            } else {
-                m = pool_load_stride2(p);
-                for (ptrdiff_t t = 1; t < taps; t++) m = _mm256_max_ps(pool_load_stride2(p + t), m);
-            }
-            _mm256_storeu_ps(out + j, m);
+            _mm256_storeu_ps(out + j, window_max8(row + j * stride, stride, taps, 0));
         }
         if (j < count && count > 8) {
             // The rest as one whole vector ending at `count`, overlapping outputs already
             // written (with the same values); every read lies in the windows or just before.
             j = count - 8;
-            const float *p = row + j * stride;
-            __m256 m;
-            if (stride == 1) {
-                m = _mm256_loadu_ps(p);
-                for (ptrdiff_t t = 1; t < taps; t++) m = _mm256_max_ps(_mm256_loadu_ps(p + t), m);
-            } else {
-                m = pool_load_stride2_back(p);
-                for (ptrdiff_t t = 1; t < taps; t++) m = _mm256_max_ps(pool_load_stride2_back(p + t), m);
-            }
-            _mm256_storeu_ps(out + j, m);
+            _mm256_storeu_ps(out + j, window_max8(row + j * stride, stride, taps, 1));
             return;
         }
     }
