@@ -79,6 +79,8 @@ public enum Gemm {
     /// anything packed in this process matches the micro-kernel chosen here.
     public static let mr = KernelTable.best.gemmTileRows
     public static let nr = KernelTable.best.gemmTileColumns
+    /// The vector loop for whole row panels of a row-major A, where the CPU has one.
+    static let packAPanel = KernelTable.best.packAPanel
     /// Depth of one packed block: an A panel (`mr x kc`) fills at most half of L1, capped at
     /// 256 (256-1024 measured the same on a 32 KiB L1; docs/PERF.md).
     public static let kc = max(64, min(256, CacheSizes.l1Data / 2 / (mr * 4) / 64 * 64))
@@ -107,7 +109,9 @@ public enum Gemm {
                     let out = block + panel * mr * kb
                     let r0 = panel * mr
                     let rows = min(mr, m - r0)
-                    if rows == mr && a.colStride == 1 {
+                    if rows == mr && a.colStride == 1, let packPanel = packAPanel {
+                        packPanel(a.base + r0 * a.rowStride + p0, a.rowStride, kb, out)
+                    } else if rows == mr && a.colStride == 1 {
                         for r in 0..<mr {
                             let src = a.base + (r0 + r) * a.rowStride + p0
                             for kk in 0..<kb { out[kk * mr + r] = src[kk] }

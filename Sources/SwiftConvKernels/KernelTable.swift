@@ -56,6 +56,11 @@ public struct KernelTable: Sendable {
             GemvRows.portable(m, rows: rows, k: k, x: x, add: add, bias: bias, out: out)
         }
 
+    /// Packs `gemmTileRows` full rows of a row-major A (`lda` apart) over `depth` columns into
+    /// one GEMM panel (`Gemm.pack(a:)`'s layout); nil where the portable loop does it.
+    public var packAPanel: (@Sendable (_ a: UnsafePointer<Float>, _ lda: Int, _ depth: Int, _ out: UnsafeMutablePointer<Float>) -> Void)? =
+        nil
+
     /// `c = a * b` for small row-major float32 matrices (`a` m x k, `b` k x n): attention heads,
     /// too small to pay for packing (`SmallMatMul.portable`).
     public var smallMatMul:
@@ -169,6 +174,7 @@ public struct KernelTable: Sendable {
         t.features = ["avx512f", "avx2", "fma"]
         t.gemmTileRows = 8
         t.gemmTileColumns = 32
+        t.packAPanel = nil // its panels are 8 rows
         t.gemmTile = { tile, finish in
             if var f = finish.map({ scv_tile_finish(row_bias: $0.rowBias, lo: $0.lo, hi: $0.hi) }) {
                 withUnsafePointer(to: &f) {
@@ -212,6 +218,7 @@ public struct KernelTable: Sendable {
         t.int16GemmNT = { m, n, k, x, ldx, w, ldw, out, ldo in scv_i16_gemm_nt_avx2(m, n, k, x, ldx, w, ldw, out, ldo) }
         t.gemvRows = { m, rows, k, x, add, bias, out in scv_gemv_rows_avx2(m, rows, k, x, add, bias, out) }
         t.smallMatMul = { a, b, c, m, n, k in scv_small_matmul_avx2(a, b, c, m, n, k) }
+        t.packAPanel = { a, lda, depth, out in scv_pack_a_panel6_avx2(a, lda, depth, out) }
         t.requantize = { count, acc, bias, mantissa, shift, singleRounding, zeroPoint, lo, hi, out in
             scv_requantize_avx2(count, acc, bias, mantissa, shift, singleRounding ? 1 : 0, zeroPoint, lo, hi, out)
         }

@@ -296,3 +296,20 @@ func smallMatMulMatchesGeneric(_ shape: [Int]) {
     KernelTable.generic.smallMatMul(a, b, &generic, m, n, k)
     expectClose(best, generic, "smallMatMul \(m)x\(n)x\(k)")
 }
+
+/// The table's A-panel packing, where it has one, against the layout `Gemm.pack(a:)` defines:
+/// depths around the eight-column body and its scalar tail, row strides wider than the depth.
+/// Values past the panel must stay untouched (the body's stores overlap and the last is masked).
+@Test(arguments: [[1, 1], [7, 7], [8, 8], [9, 12], [16, 16], [23, 40], [256, 259]])
+func packAPanelMatchesLayout(_ shape: [Int]) throws {
+    guard let pack = KernelTable.best.packAPanel else { return }
+    let rows = KernelTable.best.gemmTileRows, depth = shape[0], lda = shape[1]
+    var rng = RandomFloats(state: UInt64(depth * 1000 + lda))
+    let a = rng.array(rows * lda)
+    var out = [Float](repeating: -7, count: rows * depth + 16)
+    pack(a, lda, depth, &out)
+    for k in 0..<depth {
+        for i in 0..<rows { #expect(out[k * rows + i] == a[i * lda + k], "panel \(depth)x\(lda) [\(k), \(i)]") }
+    }
+    #expect(out[(rows * depth)...].allSatisfy { $0 == -7 }, "nothing written past the panel")
+}

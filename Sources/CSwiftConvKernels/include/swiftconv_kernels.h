@@ -114,6 +114,10 @@ void scv_max_rows_avx2(const float *src, ptrdiff_t rows, ptrdiff_t step, ptrdiff
 void scv_max_windows_avx2(const float *row, ptrdiff_t available, ptrdiff_t count, ptrdiff_t stride,
                           ptrdiff_t taps, float *out);
 
+/// Packs six full rows of a row-major A (`lda` apart) over `depth` columns into one GEMM
+/// panel: `out[k * 6 + i] = a[i * lda + k]` (AVX2; pack_avx2.c).
+void scv_pack_a_panel6_avx2(const float *a, ptrdiff_t lda, ptrdiff_t depth, float *out);
+
 /// `c = a * b` for small row-major float32 matrices (AVX2+FMA; gemv_avx2.c): `a` is `m` x `k`,
 /// `b` `k` x `n`, `c` `m` x `n`. Each element is summed over the depth in order, one FMA a step.
 void scv_small_matmul_avx2(const float *a, const float *b, float *c, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k);
