@@ -5,7 +5,8 @@
     python benchmarks/bench_conv_shapes.py --shapes "3x3 64 56" "1x1 160->960 7"
 
 The shapes are the convolutions that dominate the CNNs of `bench_models.py` (ResNet-18's 3x3
-stages and 7x7 stem, MobileNetV2's pointwise convolutions). With one thread both engines compute
+stages and 7x7 stem, MobileNetV2's and EfficientNet-B0's pointwise convolutions, SqueezeNet 1.1's
+stem and fire modules). With one thread both engines compute
 on the calling thread, so the time is that thread's CPU time (`time.thread_time`), which other
 jobs on a shared machine disturb far less than the wall clock; the best of 15 blocks of 5 runs,
 interleaved between the engines. GFLOP/s counts 2 x multiply-adds.
@@ -37,6 +38,27 @@ SHAPES = {
     "1x1 576->96 14": ((1, 576, 14, 14), (96, 576, 1, 1), {}),
     "1x1 160->960 7": ((1, 160, 7, 7), (960, 160, 1, 1), {}),
     "1x1 960->160 7": ((1, 960, 7, 7), (160, 960, 1, 1), {}),
+    # EfficientNet-B0's pointwise convolutions on 14x14 and 7x7 maps.
+    "1x1 112->672 14": ((1, 112, 14, 14), (672, 112, 1, 1), {}),
+    "1x1 672->112 14": ((1, 672, 14, 14), (112, 672, 1, 1), {}),
+    "1x1 192->1152 7": ((1, 192, 7, 7), (1152, 192, 1, 1), {}),
+    "1x1 1152->192 7": ((1, 1152, 7, 7), (192, 1152, 1, 1), {}),
+    "1x1 320->1280 7": ((1, 320, 7, 7), (1280, 320, 1, 1), {}),
+    # SqueezeNet 1.1: its stem, the fire modules' squeeze (1x1 to few channels) and expand
+    # (1x1 and 3x3 from few channels) convolutions, and the classifier.
+    "3x3/2 3->64 224": ((1, 3, 224, 224), (64, 3, 3, 3), {"strides": [2, 2]}),
+    "1x1 64->16 55": ((1, 64, 55, 55), (16, 64, 1, 1), {}),
+    "1x1 128->16 55": ((1, 128, 55, 55), (16, 128, 1, 1), {}),
+    "1x1 16->64 55": ((1, 16, 55, 55), (64, 16, 1, 1), {}),
+    "3x3 16->64 55": ((1, 16, 55, 55), (64, 16, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "1x1 256->32 27": ((1, 256, 27, 27), (32, 256, 1, 1), {}),
+    "1x1 32->128 27": ((1, 32, 27, 27), (128, 32, 1, 1), {}),
+    "3x3 32->128 27": ((1, 32, 27, 27), (128, 32, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "1x1 384->48 13": ((1, 384, 13, 13), (48, 384, 1, 1), {}),
+    "1x1 48->192 13": ((1, 48, 13, 13), (192, 48, 1, 1), {}),
+    "3x3 48->192 13": ((1, 48, 13, 13), (192, 48, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "3x3 64->256 13": ((1, 64, 13, 13), (256, 64, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "1x1 512->1000 13": ((1, 512, 13, 13), (1000, 512, 1, 1), {}),
 }
 
 

@@ -75,6 +75,23 @@ DENSE = {
     "implicit-many-channels-small-map": ((1, 16, 3, 4), (200, 16, 3, 3), {"pads": [1, 1, 1, 1]}),
     "implicit-5x5-s2": ((1, 10, 19, 17), (24, 10, 5, 5), {"pads": [2, 2, 2, 2], "strides": [2, 2]}),
     "implicit-7x7-s2-stem": ((1, 3, 45, 38), (64, 3, 7, 7), {"pads": [3, 3, 3, 3], "strides": [2, 2]}),
+    # The GEMM's edge tiles (fewer than 6 rows, 8 or fewer columns, columns off a vector) on
+    # pointwise convolutions: output channels 1 to 5 past a multiple of 6, 1, 5, 7, 13 and 49
+    # pixels, a depth over one GEMM depth block (the second block adds to the first), groups.
+    "1x1-16-channels-49-pixels": ((1, 40, 7, 7), (16, 40, 1, 1), {}),
+    "1x1-5-channels-13-pixels": ((1, 24, 1, 13), (5, 24, 1, 1), {}),
+    "1x1-3-channels-5-pixels": ((2, 9, 5, 1), (3, 9, 1, 1), {}),
+    "1x1-1-channel-7-pixels": ((1, 17, 7, 1), (1, 17, 1, 1), {}),
+    "1x1-deep-22-channels-49-pixels": ((1, 600, 7, 7), (22, 600, 1, 1), {}),
+    "1x1-wide-7x7": ((1, 160, 7, 7), (200, 160, 1, 1), {}),
+    "1x1-14x14-to-few": ((1, 96, 14, 14), (20, 96, 1, 1), {}),
+    "1x1-grouped-7x7": ((2, 24, 7, 7), (28, 6, 1, 1), {"group": 4}),
+    "1x1-few-to-many-13x13": ((1, 12, 13, 13), (50, 12, 1, 1), {}),
+    "1x1-big-map-16-channels": ((1, 32, 40, 37), (16, 32, 1, 1), {}),
+    # Small depth (a stem's 27, 3x3 of 8 channels), where the algorithm choice differs.
+    "3x3-s2-depth-27": ((1, 3, 57, 61), (64, 3, 3, 3), {"strides": [2, 2]}),
+    "3x3-s2-depth-27-padded": ((1, 3, 30, 29), (20, 3, 3, 3), {"pads": [1, 1, 1, 1], "strides": [2, 2]}),
+    "3x3-depth-72": ((1, 8, 27, 27), (40, 8, 3, 3), {"pads": [1, 1, 1, 1]}),
     # im2col buffers over 4 MB, unfolded a band of output rows at a time (ConvKernel.columnBandBytes):
     # bands that do not divide the rows, stride and asymmetric pads, dilation with batch 2, groups.
     "3x3-banded-128": ((1, 32, 128, 128), (16, 32, 3, 3), {"pads": [1, 1, 1, 1]}),
@@ -168,7 +185,18 @@ def test_depthwise_conv_keeps_nan_and_infinity(shape):
     np.testing.assert_allclose(actual[finite], expected[finite], rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("shape", ["3x3-s1", "implicit-deep-small-map", "implicit-floor-no-pad"])
+@pytest.mark.parametrize(
+    "shape",
+    [
+        "3x3-s1",
+        "implicit-deep-small-map",
+        "implicit-floor-no-pad",
+        "1x1-16-channels-49-pixels",
+        "1x1-deep-22-channels-49-pixels",
+        "1x1-big-map-16-channels",
+        "3x3-s2-depth-27",
+    ],
+)
 def test_dense_conv_keeps_nan_and_infinity(shape):
     data, feeds = conv_model(*DENSE[shape])
     feeds["X"][0, 2, 1, 3] = np.nan
@@ -189,3 +217,54 @@ def test_banded_conv_with_fused_silu_matches_onnxruntime():
     model.graph.node[0].output[0] = "C"
     model.graph.node.extend([helper.make_node("Sigmoid", ["C"], ["S"]), helper.make_node("Mul", ["C", "S"], ["Y"])])
     assert_matches_onnxruntime(model.SerializeToString(), feeds)
+
+
+ACTIVATIONS = {
+    "relu": ("Relu", []),
+    "clip": ("Clip", [-0.5, 0.75]),
+    "sigmoid": ("Sigmoid", []),
+    "silu": ("Sigmoid", None),  # Mul(conv, Sigmoid(conv)), fused into Swish
+}
+
+
+@pytest.mark.parametrize("activation", list(ACTIVATIONS))
+@pytest.mark.parametrize(
+    "shape",
+    [
+        "1x1-16-channels-49-pixels",
+        "1x1-5-channels-13-pixels",
+        "1x1-deep-22-channels-49-pixels",
+        "1x1-wide-7x7",
+        "1x1-grouped-7x7",
+        "3x3-s2-depth-27",
+    ],
+)
+def test_dense_conv_with_fused_activation_matches_onnxruntime(shape, activation):
+    """Conv + activation fuses into FusedConv: Relu and Clip are clamps applied as tiles are
+    stored, the others run on each finished block; on every path the algorithm choice takes."""
+    data, feeds = conv_model(*DENSE[shape])
+    model = onnx.load_from_string(data)
+    model.graph.node[0].output[0] = "C"
+    op, params = ACTIVATIONS[activation]
+    if params is None:
+        model.graph.node.extend([helper.make_node("Sigmoid", ["C"], ["S"]), helper.make_node("Mul", ["C", "S"], ["Y"])])
+    elif op == "Clip":
+        bounds = [onnx.numpy_helper.from_array(np.float32(v), n) for v, n in zip(params, ["lo", "hi"])]
+        model.graph.initializer.extend(bounds)
+        model.graph.node.append(helper.make_node("Clip", ["C", "lo", "hi"], ["Y"]))
+    else:
+        model.graph.node.append(helper.make_node(op, ["C"], ["Y"]))
+    assert_matches_onnxruntime(model.SerializeToString(), feeds)
+
+
+@pytest.mark.parametrize(
+    "shape", ["1x1-16-channels-49-pixels", "1x1-wide-7x7", "1x1-big-map-16-channels", "3x3-s2-depth-27"]
+)
+def test_dense_conv_on_two_threads_matches_onnxruntime(shape):
+    """Two threads split the pixels or the channels of each algorithm."""
+    data, feeds = conv_model(*DENSE[shape])
+    expected = ort.InferenceSession(data, providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+    options = sc.SessionOptions()
+    options.intra_op_num_threads = 2
+    actual = sc.InferenceSession(data, options).run(None, feeds)[0]
+    np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=scaled_atol(expected))

@@ -19,73 +19,84 @@ int scv_cpu_has_avx2_fma(void) {
 
 #define SCV_AVX2 __attribute__((target("avx2,fma")))
 
-/// Finishes one row of a tile: alpha, beta * C, then (on the last depth block) bias and clamp.
-SCV_AVX2 static inline void store_row(float *c, __m256 lo, __m256 hi, float alpha, float beta,
-                                      const scv_tile_finish *finish, ptrdiff_t row) {
-    if (alpha != 1.0f) {
-        __m256 valpha = _mm256_set1_ps(alpha);
-        lo = _mm256_mul_ps(lo, valpha);
-        hi = _mm256_mul_ps(hi, valpha);
-    }
-    if (beta != 0.0f) {
-        __m256 vbeta = _mm256_set1_ps(beta);
-        lo = _mm256_fmadd_ps(_mm256_loadu_ps(c), vbeta, lo);
-        hi = _mm256_fmadd_ps(_mm256_loadu_ps(c + 8), vbeta, hi);
-    }
+/// Finishes eight values of a tile row at `c`: alpha, beta * C (only the lanes of `mask` are
+/// read), then (on the last depth block) bias and clamp.
+SCV_AVX2 static inline __m256 finish_vector(__m256 v, const float *c, __m256i mask, float alpha, float beta,
+                                            const scv_tile_finish *finish, ptrdiff_t row) {
+    if (alpha != 1.0f) v = _mm256_mul_ps(v, _mm256_set1_ps(alpha));
+    if (beta != 0.0f) v = _mm256_fmadd_ps(_mm256_maskload_ps(c, mask), _mm256_set1_ps(beta), v);
     if (finish) {
-        if (finish->row_bias) {
-            __m256 vb = _mm256_set1_ps(finish->row_bias[row]);
-            lo = _mm256_add_ps(lo, vb);
-            hi = _mm256_add_ps(hi, vb);
-        }
-        __m256 vlo = _mm256_set1_ps(finish->lo), vhi = _mm256_set1_ps(finish->hi);
-        lo = _mm256_min_ps(vhi, _mm256_max_ps(vlo, lo));  // NaN-preserving operand order
-        hi = _mm256_min_ps(vhi, _mm256_max_ps(vlo, hi));
+        if (finish->row_bias) v = _mm256_add_ps(v, _mm256_set1_ps(finish->row_bias[row]));
+        // NaN-preserving operand order: max and min return their second operand on NaN.
+        v = _mm256_min_ps(_mm256_set1_ps(finish->hi), _mm256_max_ps(_mm256_set1_ps(finish->lo), v));
     }
-    _mm256_storeu_ps(c, lo);
-    _mm256_storeu_ps(c + 8, hi);
+    return v;
+}
+
+/// One tile of `R` rows (1..6) by `V` vectors of eight columns (1 or 2) over depth `kb`: the
+/// 6x16 loop without the rows and vectors past the edge of C, so an edge tile costs what it
+/// computes (49 columns are three tiles and one column; 16 rows are 6 + 6 + 4). Packed panels
+/// keep their strides of 6 rows and 16 columns. `R` and `V` are constants at every call, so
+/// the accumulators stay in registers.
+SCV_AVX2 static inline __attribute__((always_inline)) void tile_rows_vectors(
+    const int R, const int V, ptrdiff_t kb, const float *a, const float *b, float *c, ptrdiff_t ldc,
+    ptrdiff_t cols, float alpha, float beta, const scv_tile_finish *finish) {
+    __m256 acc[6][2];
+    for (int r = 0; r < R; r++) {
+        acc[r][0] = _mm256_setzero_ps();
+        acc[r][1] = _mm256_setzero_ps();
+    }
+    for (ptrdiff_t k = 0; k < kb; k++) {
+        const __m256 b0 = _mm256_loadu_ps(b);
+        const __m256 b1 = V > 1 ? _mm256_loadu_ps(b + 8) : b0;
+        for (int r = 0; r < R; r++) {
+            const __m256 av = _mm256_broadcast_ss(a + r);
+            acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
+            if (V > 1) acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
+        }
+        a += 6;
+        b += 16;
+    }
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+#pragma GCC unroll 2
+    for (int v = 0; v < V; v++) {
+        const ptrdiff_t left = cols - 8 * v;
+        const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(left < 8 ? left : 8)), lanes);
+#pragma GCC unroll 6
+        for (int r = 0; r < R; r++) {
+            float *p = c + r * ldc + 8 * v;
+            const __m256 value = finish_vector(acc[r][v], p, mask, alpha, beta, finish, r);
+            if (left >= 8)
+                _mm256_storeu_ps(p, value);
+            else
+                _mm256_maskstore_ps(p, mask, value);
+        }
+    }
 }
 
 SCV_AVX2 void scv_sgemm_tile_6x16_avx2(ptrdiff_t kb, const float *a, const float *b, float *c, ptrdiff_t ldc,
                                        ptrdiff_t rows, ptrdiff_t cols, float alpha, float beta,
                                        const scv_tile_finish *finish) {
-    __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
-    __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
-    __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
-    __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
-    __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
-    __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
-    for (ptrdiff_t k = 0; k < kb; k++) {
-        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
-        __m256 av;
-        av = _mm256_broadcast_ss(a + 0); c00 = _mm256_fmadd_ps(av, b0, c00); c01 = _mm256_fmadd_ps(av, b1, c01);
-        av = _mm256_broadcast_ss(a + 1); c10 = _mm256_fmadd_ps(av, b0, c10); c11 = _mm256_fmadd_ps(av, b1, c11);
-        av = _mm256_broadcast_ss(a + 2); c20 = _mm256_fmadd_ps(av, b0, c20); c21 = _mm256_fmadd_ps(av, b1, c21);
-        av = _mm256_broadcast_ss(a + 3); c30 = _mm256_fmadd_ps(av, b0, c30); c31 = _mm256_fmadd_ps(av, b1, c31);
-        av = _mm256_broadcast_ss(a + 4); c40 = _mm256_fmadd_ps(av, b0, c40); c41 = _mm256_fmadd_ps(av, b1, c41);
-        av = _mm256_broadcast_ss(a + 5); c50 = _mm256_fmadd_ps(av, b0, c50); c51 = _mm256_fmadd_ps(av, b1, c51);
-        a += 6;
-        b += 16;
-    }
-    if (rows == 6 && cols == 16) {
-        store_row(c, c00, c01, alpha, beta, finish, 0);
-        store_row(c + ldc, c10, c11, alpha, beta, finish, 1);
-        store_row(c + 2 * ldc, c20, c21, alpha, beta, finish, 2);
-        store_row(c + 3 * ldc, c30, c31, alpha, beta, finish, 3);
-        store_row(c + 4 * ldc, c40, c41, alpha, beta, finish, 4);
-        store_row(c + 5 * ldc, c50, c51, alpha, beta, finish, 5);
-        return;
-    }
-    // Edge tile: finish the rows into a full-width scratch tile, then copy what exists.
-    float tile[6][16];
-    __m256 acc[6][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
-    for (ptrdiff_t r = 0; r < rows; r++) {
-        if (beta != 0.0f) {
-            for (ptrdiff_t j = 0; j < 16; j++) tile[r][j] = j < cols ? c[r * ldc + j] : 0.0f;
+#define SCV_TILE(R, V) tile_rows_vectors(R, V, kb, a, b, c, ldc, cols, alpha, beta, finish)
+    if (cols > 8) {
+        switch (rows) {
+        case 6: SCV_TILE(6, 2); return;
+        case 5: SCV_TILE(5, 2); return;
+        case 4: SCV_TILE(4, 2); return;
+        case 3: SCV_TILE(3, 2); return;
+        case 2: SCV_TILE(2, 2); return;
+        default: SCV_TILE(1, 2); return;
         }
-        store_row(tile[r], acc[r][0], acc[r][1], alpha, beta, finish, r);
-        for (ptrdiff_t j = 0; j < cols; j++) c[r * ldc + j] = tile[r][j];
     }
+    switch (rows) {
+    case 6: SCV_TILE(6, 1); return;
+    case 5: SCV_TILE(5, 1); return;
+    case 4: SCV_TILE(4, 1); return;
+    case 3: SCV_TILE(3, 1); return;
+    case 2: SCV_TILE(2, 1); return;
+    default: SCV_TILE(1, 1); return;
+    }
+#undef SCV_TILE
 }
 
 #else
