@@ -10,6 +10,8 @@
 #include <immintrin.h>
 #include <math.h>
 
+#include "exp_table.h"
+
 #define SCV_AVX2 __attribute__((target("avx2,fma")))
 #define SCV_SET(v) _mm256_set1_ps(v)
 
@@ -45,26 +47,20 @@ SCV_AVX2 static inline __m256 exp8(__m256 x) {
 
 SCV_AVX2 static inline __m256 neg8(__m256 x) { return _mm256_xor_ps(x, SCV_SET(-0.0f)); }
 
-/// The largest argument of `exp_table8`, float32(128 ln2): it rounds to k = 1024, which
-/// builds +inf (so sigmoid(x) = 0 and swish(-inf) = NaN below -88.72, as onnxruntime gives).
-#define SCV_EXP_TABLE_MAX 88.72283935546875f
-
-/// exp(z) for the logistic functions, z in [-87.3, SCV_EXP_TABLE_MAX] (the caller clamps; NaN
-/// stays NaN): z = k ln2/8 + r, k = 8n + j, e^z = 2^n 2^(j/8) e^r. The eight 2^(j/8) come from
-/// one permute of a register table (indexed by the low bits of k), so e^r on |r| <= ln2/16
-/// needs only a cubic (scripts/fit_sigmoid.py fits it and the table; about 1.6e-7 relative
+/// exp(z) for the logistic functions, z in [SCV_EXP_TABLE_MIN, SCV_EXP_TABLE_MAX] (the
+/// caller clamps; NaN stays NaN): z = k ln2/8 + r, k = 8n + j, e^z = 2^n 2^(j/8) e^r. The
+/// eight 2^(j/8) come from one permute of a register table (indexed by the low bits of k), so
+/// e^r on |r| <= ln2/16 needs only a cubic (constants in exp_table.h; about 1.6e-7 relative
 /// error in all). About a third fewer vector operations than `exp8`'s degree-7 polynomial.
 SCV_AVX2 static inline __m256 exp_table8(__m256 z) {
-    // 1.5 * 2^23 + 127 * 8: adding it rounds z 8/ln2 to k, held as k + 1016 in the low bits.
-    const __m256 magic = SCV_SET(12583928.0f);
-    // T[j]: the mantissa bits of 2^(j/8), minus the j << 20 that the shift below brings in.
-    const __m256i table = _mm256_setr_epi32(0, -289342, -509968, -655657, -719629, -694486, -572163, -343865);
-    __m256 t = _mm256_fmadd_ps(z, SCV_SET(11.5415603271117073f), magic);
+    const __m256 magic = SCV_SET(SCV_EXP_TABLE_MAGIC);
+    const __m256i table = _mm256_setr_epi32(SCV_EXP_TABLE_WORDS);
+    __m256 t = _mm256_fmadd_ps(z, SCV_SET(SCV_EXP_TABLE_8_LOG2E), magic);
     __m256 k = _mm256_sub_ps(t, magic);
-    __m256 r = _mm256_fnmadd_ps(k, SCV_SET(0.086669921875f), z);
-    r = _mm256_fnmadd_ps(k, SCV_SET(-2.652430521e-5f), r);
-    __m256 p = SCV_SET(1.666428894e-1f);
-    p = _mm256_fmadd_ps(p, r, SCV_SET(5.000650287e-1f));
+    __m256 r = _mm256_fnmadd_ps(k, SCV_SET(SCV_EXP_TABLE_LN2_8_HI), z);
+    r = _mm256_fnmadd_ps(k, SCV_SET(SCV_EXP_TABLE_LN2_8_LO), r);
+    __m256 p = SCV_SET(SCV_EXP_TABLE_C3);
+    p = _mm256_fmadd_ps(p, r, SCV_SET(SCV_EXP_TABLE_C2));
     p = _mm256_fmadd_ps(p, r, SCV_SET(1.0f));
     p = _mm256_fmadd_ps(p, r, SCV_SET(1.0f));
     // (k + 1016) << 20 = (n + 127) << 23 (the exponent of 2^n) + j << 20; the permute reads j
@@ -77,7 +73,7 @@ SCV_AVX2 static inline __m256 exp_table8(__m256 z) {
 
 /// z clamped to exp_table8's range; min and max return their second operand (z) for NaN.
 SCV_AVX2 static inline __m256 clamp_exp_table8(__m256 z) {
-    return _mm256_max_ps(SCV_SET(-87.3f), _mm256_min_ps(SCV_SET(SCV_EXP_TABLE_MAX), z));
+    return _mm256_max_ps(SCV_SET(SCV_EXP_TABLE_MIN), _mm256_min_ps(SCV_SET(SCV_EXP_TABLE_MAX), z));
 }
 
 /// 1 / (1 + e^-x), with a true division (measured faster here than rcp and a Newton step).

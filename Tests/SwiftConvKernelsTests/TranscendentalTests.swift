@@ -7,9 +7,18 @@ import Testing
 /// functions in double precision: dense sweeps, the special values, and runs of every
 /// length up to two vectors (the masked tails), in place and out of place.
 
-/// The portable table, and this CPU's table when it differs.
-let transcendentalTables: [KernelTable] =
-    KernelTable.best.name == "portable" ? [KernelTable.generic] : [KernelTable.generic, KernelTable.best]
+/// The portable table and, where this CPU runs them, the AVX2 loops and the AVX-512 sigmoid
+/// and swish loops.
+let transcendentalTables: [KernelTable] = {
+    guard KernelTable.best.name != "portable" else { return [KernelTable.generic] }
+    var tables = [KernelTable.generic, KernelTable.avx2FMA]
+    if KernelTable.avx512Available {
+        var t = KernelTable.withAVX512Logistic(KernelTable.avx2FMA)
+        t.name += " with AVX-512 logistic loops"
+        tables.append(t)
+    }
+    return tables
+}()
 
 /// A unary slot, its double-precision reference and allowed error `absolute + relative * |f(x)|`.
 struct UnaryCase: @unchecked Sendable {
