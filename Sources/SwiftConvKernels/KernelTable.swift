@@ -159,9 +159,11 @@ public struct KernelTable: Sendable {
     /// `generic` with the slots this CPU runs faster replaced; chosen once per process.
     /// SWIFTCONV_PORTABLE_KERNELS=1 in the environment keeps `generic` (for tests);
     /// SWIFTCONV_AVX512=1 takes `avx512F` where the CPU has AVX-512F (see
-    /// `scv_use_avx512_gemm` for why it is not the default).
+    /// `scv_use_avx512_gemm` for why it is not the default). Either way, a CPU with AVX-512F
+    /// runs the sigmoid and swish loops sixteen lanes at a time (`withAVX512Logistic`).
     public static let best: KernelTable =
-        scv_use_avx512_gemm() != 0 ? avx512F : scv_cpu_has_avx2_fma() != 0 ? avx2FMA : generic
+        scv_use_avx512_gemm() != 0
+        ? avx512F : scv_cpu_has_avx2_fma() != 0 ? (avx512Available ? withAVX512Logistic(avx2FMA) : avx2FMA) : generic
 
     /// Whether this CPU can run `avx512F` (whatever `best` chose); for tests.
     static let avx512Available = scv_cpu_has_avx512f() != 0
@@ -169,7 +171,7 @@ public struct KernelTable: Sendable {
     /// `avx2FMA` with the AVX-512F GEMM tile (8x32: two zmm accumulators per row, column
     /// masks for edge tiles); only valid where the CPU has AVX-512F, AVX2 and FMA.
     static var avx512F: KernelTable {
-        var t = avx2FMA
+        var t = withAVX512Logistic(avx2FMA)
         t.name = "avx512f"
         t.features = ["avx512f", "avx2", "fma"]
         t.gemmTileRows = 8
@@ -188,6 +190,16 @@ public struct KernelTable: Sendable {
                     tile.alpha, tile.beta, nil)
             }
         }
+        return t
+    }
+
+    /// `t` with the AVX-512F sigmoid and swish loops: the AVX2 results bit for bit, about 20%
+    /// faster on Zen 4 (where the GEMM tile was not). Keeps `t`'s name, the ISA the C API
+    /// reports; only valid where the CPU has AVX-512F.
+    static func withAVX512Logistic(_ t: KernelTable) -> KernelTable {
+        var t = t
+        t.sigmoid = { x, y, n in scv_sigmoid_avx512(x, y, n) }
+        t.swish = { x, y, n, alpha in scv_swish_avx512(x, y, n, alpha) }
         return t
     }
 

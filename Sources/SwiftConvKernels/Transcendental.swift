@@ -75,9 +75,10 @@ func fastExp(_ x: Float) -> Float {
     return x < -87.3 ? 0 : y
 }
 
-/// The logistic function via `fastExp` (absolute error below 1e-7).
+/// The logistic function via `fastExp` (absolute error below 1e-7). 0 below -88.72, where
+/// e^-x overflows float32, as onnxruntime and the AVX2 loop give (so swish(-inf) is NaN there too).
 @inline(__always)
-func fastSigmoid(_ x: Float) -> Float { 1 / (1 + fastExp(-x)) }
+func fastSigmoid(_ x: Float) -> Float { x < -88.72 ? 0 : 1 / (1 + fastExp(-x)) }
 
 /// `tanh(x)`: a rational approximation near zero (where `1 - 2/(e^2x + 1)` would cancel),
 /// `fastExp` elsewhere; absolute error below 1e-7.
