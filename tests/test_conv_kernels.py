@@ -88,6 +88,12 @@ DENSE = {
     "1x1-grouped-7x7": ((2, 24, 7, 7), (28, 6, 1, 1), {"group": 4}),
     "1x1-few-to-many-13x13": ((1, 12, 13, 13), (50, 12, 1, 1), {}),
     "1x1-big-map-16-channels": ((1, 32, 40, 37), (16, 32, 1, 1), {}),
+    # A 1x1 map (squeeze-excitation after global pooling): one dot product per output channel,
+    # 64 channels per task; depths around the eight-lane body, batch 2, counts off 4 and 64.
+    "1x1-map-se-reduce": ((1, 1152, 1, 1), (48, 1152, 1, 1), {}),
+    "1x1-map-se-expand": ((1, 48, 1, 1), (1152, 48, 1, 1), {}),
+    "1x1-map-odd-batch": ((2, 13, 1, 1), (67, 13, 1, 1), {}),
+    "1x1-map-grouped": ((1, 16, 1, 1), (8, 4, 1, 1), {"group": 4}),
     # Small depth (a stem's 27, 3x3 of 8 channels), where the algorithm choice differs.
     "3x3-s2-depth-27": ((1, 3, 57, 61), (64, 3, 3, 3), {"strides": [2, 2]}),
     "3x3-s2-depth-27-padded": ((1, 3, 30, 29), (20, 3, 3, 3), {"pads": [1, 1, 1, 1], "strides": [2, 2]}),
@@ -237,6 +243,8 @@ ACTIVATIONS = {
         "1x1-wide-7x7",
         "1x1-grouped-7x7",
         "3x3-s2-depth-27",
+        "1x1-map-se-reduce",
+        "1x1-map-odd-batch",
     ],
 )
 def test_dense_conv_with_fused_activation_matches_onnxruntime(shape, activation):
@@ -258,7 +266,8 @@ def test_dense_conv_with_fused_activation_matches_onnxruntime(shape, activation)
 
 
 @pytest.mark.parametrize(
-    "shape", ["1x1-16-channels-49-pixels", "1x1-wide-7x7", "1x1-big-map-16-channels", "3x3-s2-depth-27"]
+    "shape",
+    ["1x1-16-channels-49-pixels", "1x1-wide-7x7", "1x1-big-map-16-channels", "3x3-s2-depth-27", "1x1-map-se-expand"],
 )
 def test_dense_conv_on_two_threads_matches_onnxruntime(shape):
     """Two threads split the pixels or the channels of each algorithm."""

@@ -196,6 +196,8 @@ struct ConvKernel: Kernel {
     /// not depthwise); a convolution keeps one of the two packings, not both.
     let implicitPacked: FloatBuffer?
     let packedShape: [Int]
+    /// Zeros, one per output channel, for `gemvRows`' operands on a 1x1 map (constant weights).
+    let zeroRow: FloatBuffer?
 
     /// A Conv of given geometry whose weights are an input (not packed ahead).
     init(attributes: ConvAttributes) {
@@ -204,11 +206,21 @@ struct ConvKernel: Kernel {
         packed = nil
         implicitPacked = nil
         packedShape = []
+        zeroRow = nil
     }
 
     init(_ ctx: KernelBuildContext, activation: ConvActivation? = nil) throws {
         attrs = try ConvAttributes(ctx)
         self.activation = activation
+        if let w = ctx.constant(1), w.dtype == .float32, w.rank >= 3, attrs.group == 1, w.shape[0] > 0,
+            w.shape[2...].allSatisfy({ $0 == 1 })
+        {
+            let zeros = FloatBuffer(count: w.shape[0])
+            zeros.pointer.initialize(repeating: 0, count: w.shape[0])
+            zeroRow = zeros
+        } else {
+            zeroRow = nil
+        }
         if let w = ctx.constant(1), w.dtype == .float32, w.rank >= 3, w.shape[0] % attrs.group == 0, w.elementCount > 0 {
             let g = attrs.group
             let mg = w.shape[0] / g, kg = w.elementCount / w.shape[0]
@@ -342,6 +354,25 @@ struct ConvKernel: Kernel {
         let pointwise =
             geo.kernel.allSatisfy { $0 == 1 } && geo.strides.allSatisfy { $0 == 1 }
             && geo.padBegin.allSatisfy { $0 == 0 } && geo.padEnd.allSatisfy { $0 == 0 }
+        // A 1x1 map (squeeze-excitation after global pooling): one dot product per output
+        // channel over the weights' stored rows, as the recurrent cells' gates are computed.
+        if pointwise && outCount == 1 && inCount == 1 && group == 1, let zeros = zeroRow, zeros.count == m,
+            w.shape == [m, c] + Array(repeating: 1, count: w.rank - 2)
+        {
+            let gemvRows = KernelTable.best.gemvRows, rowsPerTask = 64
+            let zp = UnsafePointer(zeros.pointer)
+            for img in 0..<n {
+                let xi = px + img * c, yi = po + img * m
+                par((m + rowsPerTask - 1) / rowsPerTask) { tasks in
+                    for t in tasks {
+                        let lo = t * rowsPerTask, hi = min(m, lo + rowsPerTask)
+                        gemvRows(pw + lo * c, hi - lo, c, xi, zp + lo, (pbias ?? zp) + lo, yi + lo)
+                        activation?.apply(yi + lo, hi - lo, bias: 0)
+                    }
+                }
+            }
+            return out
+        }
         // One output column (a 1x1 convolution on a 1x1 map: squeeze-excitation): the packed
         // GEMM would pad it to a whole tile width, a matrix-vector product reads each weight once.
         let usePacked = packed != nil && w.shape == packedShape && !(pointwise && outCount == 1)
