@@ -85,8 +85,8 @@ public enum Gemm {
     /// Rows and columns one task computes per depth block.
     static let mc = 120
     static let nc = 512
-    /// Tasks `compute` cuts a product into at least (where the tiles allow): several per
-    /// thread, so that threads taking them as they come even out.
+    /// Tasks `compute` cuts a product into at least (where the tiles allow), so that each
+    /// thread's share is several equal tasks.
     static let minTasks = 8
 
     /// Floats that `pack(a:)` writes for an `m x k` A.
@@ -312,8 +312,8 @@ public enum Gemm {
         let rowTiles = mp / mr, colTiles = np / nr
         // Tasks of up to MC x NC, cut further while there are fewer than `minTasks` (the
         // larger side first). Each axis is cut into near-equal parts of whole micro-tiles: a
-        // 384-row product is 4 parts of 96 rows, not 3 of 120 and a sliver of 24, so threads
-        // taking tasks as they come finish together.
+        // 384-row product is 4 parts of 96 rows, not 3 of 120 and a sliver of 24, so the
+        // threads' shares are equal (with 2 threads the old cut gave one 240 rows, the other 144).
         var tm = (mp + mc - 1) / mc, tn = (np + nc - 1) / nc
         while tm * tn < minTasks && (tm < rowTiles || tn < colTiles) {
             if tn < colTiles && (np / tn >= mp / tm || tm >= rowTiles) { tn += 1 } else { tm += 1 }
