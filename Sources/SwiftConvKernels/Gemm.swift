@@ -87,6 +87,9 @@ public enum Gemm {
     /// Rows and columns one task computes per depth block.
     static let mc = 120
     static let nc = 512
+    /// Tasks `compute` cuts a product into at least (where the tiles allow), so that each
+    /// thread's share is several equal tasks.
+    static let minTasks = 8
 
     /// Floats that `pack(a:)` writes for an `m x k` A.
     public static func packedASize(m: Int, k: Int) -> Int { roundUp(m, mr) * k }
@@ -97,14 +100,15 @@ public enum Gemm {
 
     /// Packs A (`m x k`) into MR-row panels per depth block: block `p0` starts at `p0 * roundUp(m, MR)`,
     /// panel `i` of a block of depth `kb` at `i * MR * kb`, holding `MR` values per depth step (zero padded).
+    /// One parallel loop over the panels covers every depth block (one wait, not one per block).
     public static func pack(a: MatrixView, m: Int, k: Int, into dst: UnsafeMutablePointer<Float>, parallel: ParallelFor = serialFor) {
         let mp = roundUp(m, mr)
         let panels = mp / mr
-        var p0 = 0
-        while p0 < k {
-            let kb = min(kc, k - p0)
-            let block = dst + p0 * mp
-            parallel(panels) { range in
+        parallel(panels) { range in
+            var p0 = 0
+            while p0 < k {
+                let kb = min(kc, k - p0)
+                let block = dst + p0 * mp
                 for panel in range {
                     let out = block + panel * mr * kb
                     let r0 = panel * mr
@@ -129,8 +133,8 @@ public enum Gemm {
                         }
                     }
                 }
+                p0 += kb
             }
-            p0 += kb
         }
     }
 
@@ -138,14 +142,13 @@ public enum Gemm {
     public static func pack(b: MatrixView, k: Int, n: Int, into dst: UnsafeMutablePointer<Float>, parallel: ParallelFor = serialFor) {
         let np = roundUp(n, nr)
         let panels = np / nr
-        var p0 = 0
-        while p0 < k {
-            let kb = min(kc, k - p0)
-            let block = dst + p0 * np
-            parallel(panels) { range in
-                packBlock(b: b, p0: p0, kb: kb, panels: range, n: n, into: block + range.lowerBound * nr * kb)
+        parallel(panels) { range in
+            var p0 = 0
+            while p0 < k {
+                let kb = min(kc, k - p0)
+                packBlock(b: b, p0: p0, kb: kb, panels: range, n: n, into: dst + p0 * np + range.lowerBound * nr * kb)
+                p0 += kb
             }
-            p0 += kb
         }
     }
 
@@ -310,18 +313,21 @@ public enum Gemm {
         finish: TileFinish? = nil, epilogue: Epilogue? = nil
     ) {
         let mp = roundUp(m, mr), np = roundUp(n, nr)
-        // Tiles of up to MC x NC; shrink them when there are fewer tiles than threads' worth of work.
-        var mcb = mc, ncb = nc
-        while (mp + mcb - 1) / mcb * ((np + ncb - 1) / ncb) < 8 && (mcb > mr || ncb > nr) {
-            if ncb > nr && (ncb >= mcb || mcb <= mr) { ncb = max(nr, roundUp(ncb / 2, nr)) } else { mcb = max(mr, roundUp(mcb / 2, mr)) }
+        let rowTiles = mp / mr, colTiles = np / nr
+        // Tasks of up to MC x NC, cut further while there are fewer than `minTasks` (the
+        // larger side first). Each axis is cut into near-equal parts of whole micro-tiles: a
+        // 384-row product is 4 parts of 96 rows, not 3 of 120 and a sliver of 24, so the
+        // threads' shares are equal (with 2 threads the old cut gave one 240 rows, the other 144).
+        var tm = (mp + mc - 1) / mc, tn = (np + nc - 1) / nc
+        while tm * tn < minTasks && (tm < rowTiles || tn < colTiles) {
+            if tn < colTiles && (np / tn >= mp / tm || tm >= rowTiles) { tn += 1 } else { tm += 1 }
         }
-        let tm = (mp + mcb - 1) / mcb, tn = (np + ncb - 1) / ncb
         // The whole depth is done inside one task, so each C tile is written by one thread only.
         parallel(tm * tn) { range in
             for t in range {
                 let ti = t / tn, tj = t % tn
-                let i0 = ti * mcb, i1 = min(m, i0 + mcb)
-                let j0 = tj * ncb, j1 = min(n, j0 + ncb)
+                let i0 = rowTiles * ti / tm * mr, i1 = min(m, rowTiles * (ti + 1) / tm * mr)
+                let j0 = colTiles * tj / tn * nr, j1 = min(n, colTiles * (tj + 1) / tn * nr)
                 var p0 = 0
                 while p0 < k {
                     let kb = min(kc, k - p0)
