@@ -15,14 +15,11 @@ interleaved between the engines. GFLOP/s counts 2 x multiply-adds.
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 from onnx import TensorProto, helper
-
-import swiftconv as sc
+from op_timing import time_both
 
 # name: (input shape, weight shape, Conv attributes)
 SHAPES = {
@@ -88,31 +85,14 @@ def main() -> None:
     parser.add_argument("--shapes", nargs="*", default=list(SHAPES), choices=list(SHAPES))
     parser.add_argument("--blocks", type=int, default=15)
     args = parser.parse_args()
-    clock = time.thread_time if args.threads == 1 else time.perf_counter
     print("| conv | swiftconv ms | GFLOP/s | onnxruntime ms | GFLOP/s | ratio |")
     print("|---|---:|---:|---:|---:|---:|")
     for name in args.shapes:
         x_shape, w_shape, attrs = SHAPES[name]
         data = conv_model(x_shape, w_shape, attrs)
         x = np.random.default_rng(1).standard_normal(x_shape).astype(np.float32)
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = args.threads
-        so.inter_op_num_threads = 1
-        theirs = ort.InferenceSession(data, so, providers=["CPUExecutionProvider"])
-        sso = sc.SessionOptions()
-        sso.intra_op_num_threads = args.threads
-        ours = sc.InferenceSession(data, sso)
-        expected = theirs.run(None, {"X": x})[0]
-        np.testing.assert_allclose(ours.run(None, {"X": x})[0], expected, rtol=1e-4, atol=1e-3)
-        times: dict[str, list[float]] = {"ours": [], "theirs": []}
-        for _ in range(args.blocks):
-            for key, session in (("ours", ours), ("theirs", theirs)):
-                t0 = clock()
-                for _ in range(5):
-                    session.run(None, {"X": x})
-                times[key].append((clock() - t0) / 5)
+        a, b, expected = time_both(data, {"X": x}, args.threads, args.blocks, 5)
         flops = 2 * np.prod(w_shape) * np.prod(expected.shape[2:])
-        a, b = min(times["ours"]), min(times["theirs"])
         print(
             f"| {name} | {a * 1e3:.3f} | {flops / a / 1e9:.1f} | {b * 1e3:.3f} | {flops / b / 1e9:.1f} | {a / b:.2f} |"
         )
