@@ -1,4 +1,6 @@
-"""The AVX-512 GEMM tile, chosen with SWIFTCONV_AVX512=1, stays correct.
+"""The AVX-512 GEMM tile, chosen with SWIFTCONV_AVX512=1, stays correct; and so does the AVX2
+implicit convolution, which a CPU with AVX-512F replaces by its AVX-512 loop unless
+SWIFTCONV_CONV_AVX512=0 (the two must agree bit for bit).
 
 The engine keeps the 6x16 AVX2 GEMM tile by default (the 8x32 AVX-512 one measured no faster
 on the AMD Zen 4 it was written on; docs/PERF.md), so the rest of the suite never runs it.
@@ -12,12 +14,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from kernel_suites import run_kernel_suites
 
 pytest.importorskip("onnxruntime")
 TESTS = Path(__file__).resolve().parent
-SWITCHES = ("SWIFTCONV_PORTABLE_KERNELS", "SWIFTCONV_AVX512")
+SWITCHES = ("SWIFTCONV_PORTABLE_KERNELS", "SWIFTCONV_AVX512", "SWIFTCONV_CONV_AVX512")
 
 
 def cpu_flags():
@@ -61,3 +64,59 @@ def test_avx512_kernels_match_onnxruntime():
     env = {k: v for k, v in os.environ.items() if k not in SWITCHES}
     env["SWIFTCONV_AVX512"] = "1"
     run_kernel_suites(env)
+
+
+def test_avx2_convolution_matches_onnxruntime():
+    """Where the default run takes the AVX-512 convolution, a child reruns the suites with the AVX2 one."""
+    if "avx512f" not in cpu_flags() or kernel_isa() == "portable":
+        pytest.skip("no AVX-512F: the default run already takes the AVX2 convolution")
+    env = {k: v for k, v in os.environ.items() if k not in SWITCHES}
+    env["SWIFTCONV_CONV_AVX512"] = "0"
+    run_kernel_suites(env)
+
+
+CONVOLUTIONS = """
+import sys
+import numpy as np
+from onnx import TensorProto, helper, numpy_helper
+import swiftconv as sc
+
+out = {}
+rng = np.random.default_rng(3)
+# Output channels of 1, 2, 3 and 4 panels and a partial one; deep inputs whose panel pairs
+# exceed the cache block; stride 2; a fused clamp.
+for i, (cin, cout, hw, k, stride) in enumerate(
+    [(3, 16, 23, 3, 2), (8, 17, 9, 3, 1), (5, 33, 11, 3, 1), (16, 48, 13, 3, 1), (64, 64, 7, 3, 1),
+     (512, 40, 7, 3, 1), (3, 64, 45, 7, 2)]
+):
+    w = numpy_helper.from_array(rng.standard_normal((cout, cin, k, k)).astype(np.float32), "w")
+    b = numpy_helper.from_array(rng.standard_normal(cout).astype(np.float32), "b")
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[k // 2] * 4, strides=[stride] * 2),
+             helper.make_node("Relu", ["c"], ["y"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, cin, hw, hw])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [w, b])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    x = rng.standard_normal((1, cin, hw, hw)).astype(np.float32)
+    for threads in (1, 2):
+        options = sc.SessionOptions()
+        options.intra_op_num_threads = threads
+        out[f"{i}-{threads}"] = sc.InferenceSession(model.SerializeToString(), options).run(None, {"x": x})[0]
+np.savez(sys.argv[1], **out)
+"""
+
+
+def test_avx512_convolution_is_bit_identical_to_avx2(tmp_path):
+    """Both loops take the same multiply-adds in the same order, so their outputs are equal."""
+    if "avx512f" not in cpu_flags() or kernel_isa() == "portable":
+        pytest.skip("this CPU has no AVX-512F")
+    results = []
+    for switch in ("0", "1"):
+        env = {k: v for k, v in os.environ.items() if k not in SWITCHES}
+        env["SWIFTCONV_CONV_AVX512"] = switch
+        path = tmp_path / f"conv-{switch}.npz"
+        subprocess.run([sys.executable, "-c", CONVOLUTIONS, str(path)], env=env, check=True, cwd=TESTS.parent)
+        results.append(np.load(path))
+    avx2, avx512 = results
+    assert sorted(avx2.files) == sorted(avx512.files)
+    for name in avx2.files:
+        np.testing.assert_array_equal(avx512[name], avx2[name], err_msg=name)

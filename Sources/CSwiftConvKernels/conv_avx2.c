@@ -9,40 +9,9 @@
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #include <immintrin.h>
 
-#include "transpose_avx2.h"
+#include "conv_store_avx2.h"
 
 #define SCV_AVX2 __attribute__((target("avx2,fma")))
-
-/// Adds the channel bias, clamps (NaN stays NaN), transposes six pixel rows of eight channels
-/// into eight channel rows of six pixels, and stores the first `channels` rows, `pixels` values
-/// each, `plane` apart.
-SCV_AVX2 static inline void store_half(__m256 r0, __m256 r1, __m256 r2, __m256 r3, __m256 r4, __m256 r5,
-                                       const float *bias, __m256 lo, __m256 hi, float *y, ptrdiff_t plane,
-                                       ptrdiff_t channels, ptrdiff_t pixels) {
-    __m256 vb = _mm256_loadu_ps(bias);
-    r0 = _mm256_min_ps(hi, _mm256_max_ps(lo, _mm256_add_ps(r0, vb)));
-    r1 = _mm256_min_ps(hi, _mm256_max_ps(lo, _mm256_add_ps(r1, vb)));
-    r2 = _mm256_min_ps(hi, _mm256_max_ps(lo, _mm256_add_ps(r2, vb)));
-    r3 = _mm256_min_ps(hi, _mm256_max_ps(lo, _mm256_add_ps(r3, vb)));
-    r4 = _mm256_min_ps(hi, _mm256_max_ps(lo, _mm256_add_ps(r4, vb)));
-    r5 = _mm256_min_ps(hi, _mm256_max_ps(lo, _mm256_add_ps(r5, vb)));
-    __m256 col[8] = {r0, r1, r2, r3, r4, r5, _mm256_setzero_ps(), _mm256_setzero_ps()};
-    scv_transpose8(col);
-    if (pixels == 6) {
-        for (ptrdiff_t c = 0; c < channels; c++) {
-            float *row = y + c * plane;
-            __m128 low = _mm256_castps256_ps128(col[c]);
-            _mm_storeu_ps(row, low);
-            _mm_storel_pi((__m64 *)(row + 4), _mm256_extractf128_ps(col[c], 1));
-        }
-    } else {
-        float values[8];
-        for (ptrdiff_t c = 0; c < channels; c++) {
-            _mm256_storeu_ps(values, col[c]);
-            for (ptrdiff_t j = 0; j < pixels; j++) y[c * plane + j] = values[j];
-        }
-    }
-}
 
 /// One tile: six output pixels (`p0`..`p5`, each pointing at its first input element) by
 /// sixteen output channels (a weight panel of 16 floats per depth step), over every input
@@ -73,9 +42,9 @@ SCV_AVX2 static void conv_tile(ptrdiff_t in_channels, ptrdiff_t x_plane, ptrdiff
         p0 += x_plane; p1 += x_plane; p2 += x_plane; p3 += x_plane; p4 += x_plane; p5 += x_plane;
     }
     ptrdiff_t first = channels < 8 ? channels : 8;
-    store_half(c00, c10, c20, c30, c40, c50, bias, lo, hi, y, plane, first, pixels);
+    scv_conv_store_half(c00, c10, c20, c30, c40, c50, bias, lo, hi, y, plane, first, pixels);
     if (channels > 8)
-        store_half(c01, c11, c21, c31, c41, c51, bias + 8, lo, hi, y + 8 * plane, plane, channels - 8, pixels);
+        scv_conv_store_half(c01, c11, c21, c31, c41, c51, bias + 8, lo, hi, y + 8 * plane, plane, channels - 8, pixels);
 }
 
 SCV_AVX2 void scv_conv_implicit_avx2(const scv_conv_problem *p, ptrdiff_t tile_begin, ptrdiff_t tile_end,

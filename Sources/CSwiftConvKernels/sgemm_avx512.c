@@ -24,6 +24,11 @@ int scv_cpu_has_avx512f(void) {
 
 int scv_use_avx512_gemm(void) { return env_flag("SWIFTCONV_AVX512") && scv_cpu_has_avx512f(); }
 
+int scv_use_avx512_conv(void) {
+    const char *v = getenv("SWIFTCONV_CONV_AVX512");
+    return !(v && strcmp(v, "0") == 0) && scv_cpu_has_avx512f();
+}
+
 #define SCV_AVX512 __attribute__((target("avx512f,avx2,fma")))
 
 /// Finishes one row of a tile (the first `mask` columns): alpha, beta * C, then (on the
@@ -92,6 +97,8 @@ SCV_AVX512 void scv_sgemm_tile_8x32_avx512(ptrdiff_t kb, const float *a, const f
 int scv_cpu_has_avx512f(void) { return 0; }
 
 int scv_use_avx512_gemm(void) { return 0; }
+
+int scv_use_avx512_conv(void) { return 0; }
 
 void scv_sgemm_tile_8x32_avx512(ptrdiff_t kb, const float *a, const float *b, float *c, ptrdiff_t ldc,
                                 ptrdiff_t rows, ptrdiff_t cols, float alpha, float beta,

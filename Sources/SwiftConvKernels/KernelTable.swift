@@ -200,6 +200,11 @@ public struct KernelTable: Sendable {
         var t = t
         t.sigmoid = { x, y, n in scv_sigmoid_avx512(x, y, n) }
         t.swish = { x, y, n, alpha in scv_swish_avx512(x, y, n, alpha) }
+        if scv_use_avx512_conv() != 0 {
+            t.implicitConvTiles = { p, tiles, panels in
+                scv_conv_implicit_avx512(p, tiles.lowerBound, tiles.upperBound, panels.lowerBound, panels.upperBound)
+            }
+        }
         return t
     }
 

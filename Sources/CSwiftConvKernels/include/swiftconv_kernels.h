@@ -39,6 +39,9 @@ void scv_sgemm_tile_6x16_avx2(ptrdiff_t kb, const float *a, const float *b, floa
 /// 1 when this CPU and build can run the AVX-512F kernels below (AVX2+FMA too), else 0;
 /// also 0 when the environment sets SWIFTCONV_PORTABLE_KERNELS.
 int scv_cpu_has_avx512f(void);
+/// Whether the implicit convolution takes its AVX-512F loop: where the CPU has AVX-512F,
+/// unless SWIFTCONV_CONV_AVX512=0 (for measuring one against the other).
+int scv_use_avx512_conv(void);
 
 /// 1 when the AVX-512 GEMM tile should replace the AVX2 one: the environment opts in with
 /// SWIFTCONV_AVX512 (anything but "0") and scv_cpu_has_avx512f(). Not the default: on the
@@ -102,6 +105,12 @@ typedef struct scv_conv_problem {
 /// panels `panel_begin..<panel_end` of `p` (AVX2+FMA). Writes only those outputs.
 void scv_conv_implicit_avx2(const scv_conv_problem *p, ptrdiff_t tile_begin, ptrdiff_t tile_end,
                             ptrdiff_t panel_begin, ptrdiff_t panel_end);
+
+/// `scv_conv_implicit_avx2` with sixteen channels per zmm register and two panels per tile
+/// where it can (conv_avx512.c); the same problem, results and contract; only where
+/// scv_cpu_has_avx512f().
+void scv_conv_implicit_avx512(const scv_conv_problem *p, ptrdiff_t tile_begin, ptrdiff_t tile_end,
+                              ptrdiff_t panel_begin, ptrdiff_t panel_end);
 
 /// Max pooling's row reduction (AVX2; pooling_avx2.c): `row[i]` = the max of
 /// `src[r * step + i]` over `r < rows` (`rows` >= 1), for `i < count`, taken tap by tap as
