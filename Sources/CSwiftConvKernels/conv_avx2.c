@@ -52,25 +52,14 @@ SCV_AVX2 void scv_conv_implicit_avx2(const scv_conv_problem *p, ptrdiff_t tile_b
     const __m256 lo = _mm256_set1_ps(p->lo), hi = _mm256_set1_ps(p->hi);
     const ptrdiff_t block = p->panel_block > 0 ? p->panel_block : 1;
     const ptrdiff_t depth = p->in_channels * p->taps;
-    const ptrdiff_t row_step = p->stride_h * p->x_width;
     for (ptrdiff_t b0 = panel_begin; b0 < panel_end; b0 += block) {
         const ptrdiff_t b1 = b0 + block < panel_end ? b0 + block : panel_end;
-        // The output row and column of the next pixel, advanced pixel by pixel: a division per
-        // pixel costs as much as the multiply-adds of a tile at small depth (a stem's 27).
+        // The output row and column of the tile's first pixel.
         ptrdiff_t oy = tile_begin * 6 / p->out_width, ox = tile_begin * 6 - oy * p->out_width;
         for (ptrdiff_t t = tile_begin; t < tile_end; t++) {
             const ptrdiff_t first = t * 6;
-            const ptrdiff_t pixels = p->pixels - first < 6 ? p->pixels - first : 6;
             const float *px[6];
-            for (ptrdiff_t j = 0; j < pixels; j++) {
-                px[j] = p->x + oy * row_step + ox * p->stride_w;
-                if (++ox == p->out_width) {
-                    ox = 0;
-                    oy++;
-                }
-            }
-            // Missing pixels of the last tile repeat its first one; their results are dropped.
-            for (ptrdiff_t j = pixels; j < 6; j++) px[j] = px[0];
+            const ptrdiff_t pixels = scv_conv_tile_pixels(p, first, &oy, &ox, px);
             for (ptrdiff_t q = b0; q < b1; q++) {
                 const ptrdiff_t c0 = q * 16;
                 const ptrdiff_t channels = p->channels - c0 < 16 ? p->channels - c0 : 16;

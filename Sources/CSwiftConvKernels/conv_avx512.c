@@ -76,22 +76,14 @@ SCV_AVX512 void scv_conv_implicit_avx512(const scv_conv_problem *p, ptrdiff_t ti
     // deepest panels still fits the L2 the block size is chosen for).
     const ptrdiff_t block = p->panel_block > 2 ? p->panel_block & ~(ptrdiff_t)1 : 2;
     const ptrdiff_t depth = p->in_channels * p->taps;
-    const ptrdiff_t row_step = p->stride_h * p->x_width;
     for (ptrdiff_t b0 = panel_begin; b0 < panel_end; b0 += block) {
         const ptrdiff_t b1 = b0 + block < panel_end ? b0 + block : panel_end;
+        // The output row and column of the tile's first pixel.
         ptrdiff_t oy = tile_begin * 6 / p->out_width, ox = tile_begin * 6 - oy * p->out_width;
         for (ptrdiff_t t = tile_begin; t < tile_end; t++) {
             const ptrdiff_t first = t * 6;
-            const ptrdiff_t pixels = p->pixels - first < 6 ? p->pixels - first : 6;
             const float *px[6];
-            for (ptrdiff_t j = 0; j < pixels; j++) {
-                px[j] = p->x + oy * row_step + ox * p->stride_w;
-                if (++ox == p->out_width) {
-                    ox = 0;
-                    oy++;
-                }
-            }
-            for (ptrdiff_t j = pixels; j < 6; j++) px[j] = px[0];
+            const ptrdiff_t pixels = scv_conv_tile_pixels(p, first, &oy, &ox, px);
             ptrdiff_t q = b0;
             for (; q + 2 <= b1; q += 2) {
                 const ptrdiff_t c0 = q * 16;

@@ -1,12 +1,33 @@
-// The implicit-GEMM convolution's tile store, shared by its AVX2 and AVX-512 loops
-// (conv_avx2.c, conv_avx512.c): six pixels of eight channels into NCHW rows. Included only
+// What the implicit-GEMM convolution's AVX2 and AVX-512 loops (conv_avx2.c, conv_avx512.c)
+// share: the walk over a tile's six output pixels and the store of six pixels of eight
+// channels into NCHW rows. Included only
 // from x86-64 sources built with clang or gcc, inside their vector sections.
 #ifndef SWIFTCONV_CONV_STORE_AVX2_H
 #define SWIFTCONV_CONV_STORE_AVX2_H
 
 #include <immintrin.h>
 
+#include "swiftconv_kernels.h"
 #include "transpose_avx2.h"
+
+/// Points `px` at the first input element of the tile's pixels, starting at output pixel
+/// (`*oy`, `*ox`) and advancing it past them one pixel at a time (a division per pixel costs
+/// as much as the multiply-adds of a tile at small depth, a stem's 27). Missing pixels of the
+/// last tile repeat its first one; their results are dropped. Returns the tile's pixel count.
+static inline ptrdiff_t scv_conv_tile_pixels(const scv_conv_problem *p, ptrdiff_t first, ptrdiff_t *oy, ptrdiff_t *ox,
+                                             const float *px[6]) {
+    const ptrdiff_t pixels = p->pixels - first < 6 ? p->pixels - first : 6;
+    const ptrdiff_t row_step = p->stride_h * p->x_width;
+    for (ptrdiff_t j = 0; j < pixels; j++) {
+        px[j] = p->x + *oy * row_step + *ox * p->stride_w;
+        if (++*ox == p->out_width) {
+            *ox = 0;
+            ++*oy;
+        }
+    }
+    for (ptrdiff_t j = pixels; j < 6; j++) px[j] = px[0];
+    return pixels;
+}
 
 /// Adds the channel bias, clamps (NaN stays NaN), transposes six pixel rows of eight channels
 /// into eight channel rows of six pixels, and stores the first `channels` rows, `pixels` values
