@@ -160,10 +160,10 @@ public struct KernelTable: Sendable {
     /// SWIFTCONV_PORTABLE_KERNELS=1 in the environment keeps `generic` (for tests);
     /// SWIFTCONV_AVX512=1 takes `avx512F` where the CPU has AVX-512F (see
     /// `scv_use_avx512_gemm` for why it is not the default). Either way, a CPU with AVX-512F
-    /// runs the sigmoid and swish loops sixteen lanes at a time (`withAVX512Logistic`).
+    /// runs the sigmoid, swish and implicit-convolution loops in zmm registers (`withAVX512Loops`).
     public static let best: KernelTable =
         scv_use_avx512_gemm() != 0
-        ? avx512F : scv_cpu_has_avx2_fma() != 0 ? (avx512Available ? withAVX512Logistic(avx2FMA) : avx2FMA) : generic
+        ? avx512F : scv_cpu_has_avx2_fma() != 0 ? (avx512Available ? withAVX512Loops(avx2FMA) : avx2FMA) : generic
 
     /// Whether this CPU can run `avx512F` (whatever `best` chose); for tests.
     static let avx512Available = scv_cpu_has_avx512f() != 0
@@ -171,7 +171,7 @@ public struct KernelTable: Sendable {
     /// `avx2FMA` with the AVX-512F GEMM tile (8x32: two zmm accumulators per row, column
     /// masks for edge tiles); only valid where the CPU has AVX-512F, AVX2 and FMA.
     static var avx512F: KernelTable {
-        var t = withAVX512Logistic(avx2FMA)
+        var t = withAVX512Loops(avx2FMA)
         t.name = "avx512f"
         t.features = ["avx512f", "avx2", "fma"]
         t.gemmTileRows = 8
@@ -193,10 +193,10 @@ public struct KernelTable: Sendable {
         return t
     }
 
-    /// `t` with the AVX-512F sigmoid and swish loops: the AVX2 results bit for bit, about 20%
-    /// faster on Zen 4 (where the GEMM tile was not). Keeps `t`'s name, the ISA the C API
-    /// reports; only valid where the CPU has AVX-512F.
-    static func withAVX512Logistic(_ t: KernelTable) -> KernelTable {
+    /// `t` with the AVX-512F sigmoid and swish loops and (unless SWIFTCONV_CONV_AVX512=0) the
+    /// implicit convolution: the AVX2 results bit for bit, faster on Zen 4 (where the GEMM tile
+    /// was not). Keeps `t`'s name, the ISA the C API reports; only valid where the CPU has AVX-512F.
+    static func withAVX512Loops(_ t: KernelTable) -> KernelTable {
         var t = t
         t.sigmoid = { x, y, n in scv_sigmoid_avx512(x, y, n) }
         t.swish = { x, y, n, alpha in scv_swish_avx512(x, y, n, alpha) }

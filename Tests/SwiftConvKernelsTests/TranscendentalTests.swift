@@ -13,7 +13,7 @@ let transcendentalTables: [KernelTable] = {
     guard KernelTable.best.name != "portable" else { return [KernelTable.generic] }
     var tables = [KernelTable.generic, KernelTable.avx2FMA]
     if KernelTable.avx512Available {
-        var t = KernelTable.withAVX512Logistic(KernelTable.avx2FMA)
+        var t = KernelTable.withAVX512Loops(KernelTable.avx2FMA)
         t.name += " with AVX-512 logistic loops"
         tables.append(t)
     }

@@ -149,6 +149,32 @@ final class FloatBuffer: @unchecked Sendable {
         pointer = .allocate(capacity: max(count, 1))
     }
     deinit { pointer.deallocate() }
+
+    /// `count` zeros (a constant operand for loops that always add one).
+    static func zeros(_ count: Int) -> FloatBuffer {
+        let b = FloatBuffer(count: count)
+        b.pointer.initialize(repeating: 0, count: max(count, 1))
+        return b
+    }
+}
+
+/// `out[j] = add[j] + bias[j] + dot(w[j * k ..< j * k + k], x)` for `rows` rows of `w`, by the
+/// kernel table's `gemvRows`, 64 rows per task; `after` runs on each task's finished rows.
+/// One row of activations against weights stored one output per row: a batch-1 classifier
+/// (Gemm with transB) or a squeeze-excitation 1x1 convolution on a 1x1 map.
+func parallelRowDots(
+    _ w: UnsafePointer<Float>, rows: Int, k: Int, x: UnsafePointer<Float>, add: UnsafePointer<Float>,
+    bias: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, _ parallel: ParallelFor,
+    after: ((UnsafeMutablePointer<Float>, Int) -> Void)? = nil
+) {
+    let gemvRows = KernelTable.best.gemvRows, rowsPerTask = 64
+    parallel((rows + rowsPerTask - 1) / rowsPerTask) { tasks in
+        for t in tasks {
+            let lo = t * rowsPerTask, hi = min(rows, lo + rowsPerTask)
+            gemvRows(w + lo * k, hi - lo, k, x, add + lo, bias + lo, out + lo)
+            after?(out + lo, hi - lo)
+        }
+    }
 }
 
 /// Scratch memory for one run, freed on scope exit, for sizes bounded by a tensor that

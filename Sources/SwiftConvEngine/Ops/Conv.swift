@@ -215,9 +215,7 @@ struct ConvKernel: Kernel {
         if let w = ctx.constant(1), w.dtype == .float32, w.rank >= 3, attrs.group == 1, w.shape[0] > 0,
             w.shape[2...].allSatisfy({ $0 == 1 })
         {
-            let zeros = FloatBuffer(count: w.shape[0])
-            zeros.pointer.initialize(repeating: 0, count: w.shape[0])
-            zeroRow = zeros
+            zeroRow = FloatBuffer.zeros(w.shape[0])
         } else {
             zeroRow = nil
         }
@@ -359,17 +357,11 @@ struct ConvKernel: Kernel {
         if pointwise && outCount == 1 && inCount == 1 && group == 1, let zeros = zeroRow, zeros.count == m,
             w.shape == [m, c] + Array(repeating: 1, count: w.rank - 2)
         {
-            let gemvRows = KernelTable.best.gemvRows, rowsPerTask = 64
             let zp = UnsafePointer(zeros.pointer)
+            let after: ((UnsafeMutablePointer<Float>, Int) -> Void)? = activation.map { a in { a.apply($0, $1, bias: 0) } }
             for img in 0..<n {
-                let xi = px + img * c, yi = po + img * m
-                par((m + rowsPerTask - 1) / rowsPerTask) { tasks in
-                    for t in tasks {
-                        let lo = t * rowsPerTask, hi = min(m, lo + rowsPerTask)
-                        gemvRows(pw + lo * c, hi - lo, c, xi, zp + lo, (pbias ?? zp) + lo, yi + lo)
-                        activation?.apply(yi + lo, hi - lo, bias: 0)
-                    }
-                }
+                parallelRowDots(
+                    pw, rows: m, k: c, x: px + img * c, add: zp, bias: pbias ?? zp, out: po + img * m, par, after: after)
             }
             return out
         }
