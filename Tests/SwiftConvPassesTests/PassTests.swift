@@ -364,7 +364,7 @@ let identityPairMerge = PatternRewriter(name: "merge-identities", chain: [OpPatt
     #expect(SessionPipeline.passes(for: .basic).map(\.name) == ["fold-constants", "eliminate-dead-code"])
     #expect(
         SessionPipeline.passes(for: .all).map(\.name) == [
-            "fold-constants", "eliminate-dead-code", "fuse-conv-activation", "fuse-gelu", "fuse-layer-norm",
+            "fold-constants", "eliminate-dead-code", "fuse-conv-add", "fuse-conv-activation", "fuse-gelu", "fuse-layer-norm",
             "eliminate-dead-code",
         ])
     // tests/test_optimization_levels.py relies on this: extended runs what all runs.

@@ -11,14 +11,14 @@ public enum SessionPipeline {
     public static func preparation() -> [any ModelPass] { [FunctionInlining()] }
 
     /// The optional rewrites `level` allows, in order: none when disabled; from basic, shape
-    /// folding and dead-code removal; from extended, Conv + activation fusion, the Erf GELU as
-    /// one `com.microsoft` Gelu node, LayerNorm (and the residual Add before it) as one node,
-    /// and removal of what they left behind.
+    /// folding and dead-code removal; from extended, Conv + residual Add (+ activation) and
+    /// Conv + activation fusion, the Erf GELU as one `com.microsoft` Gelu node, LayerNorm (and
+    /// the residual Add before it) as one node, and removal of what they left behind.
     public static func passes(for level: GraphOptimizationLevel) -> [any ModelPass] {
         var passes: [any ModelPass] = []
         if level.rawValue >= GraphOptimizationLevel.basic.rawValue { passes += [shapeFolding(), DeadCodeElimination()] }
         if level.rawValue >= GraphOptimizationLevel.extended.rawValue {
-            passes += [ConvActivationFusion(), GeluFusion(), LayerNormFusion(), DeadCodeElimination()]
+            passes += [ConvAddFusion(), ConvActivationFusion(), GeluFusion(), LayerNormFusion(), DeadCodeElimination()]
         }
         return passes
     }

@@ -7,11 +7,11 @@ enum ConvKernels {
     static func register(into r: inout KernelRegistry) {
         r.register("Conv", since: [1, 11, 22]) { ctx in try ConvKernel(ctx) }
         // Produced by the ConvActivationFusion pass from Conv + activation; also runs models that contain it.
+        // Its optional fourth input Z (ConvAddFusion's residual) is added before the activation.
         r.register("FusedConv", domain: OpDomain.microsoft, since: [1]) { ctx in
-            if ctx.node.inputs.count > 3 && !ctx.node.inputs[3].isEmpty {
-                throw SwiftConvError.unsupportedOp("FusedConv with a sum input Z")
-            }
-            return try ConvKernel(ctx, activation: ConvActivation(ctx))
+            let sum = ctx.node.inputs.count > 3 && !ctx.node.inputs[3].isEmpty
+            let activation = ctx.string("activation", default: "").isEmpty ? nil : try ConvActivation(ctx)
+            return try ConvKernel(ctx, activation: activation, sum: sum)
         }
         r.register("ConvTranspose", since: [1, 11, 22]) { ctx in try ConvTransposeKernel(ctx) }
         r.register("DeformConv", since: [19, 22]) { ctx in try DeformConvKernel(ctx) }
@@ -190,6 +190,9 @@ struct ConvKernel: Kernel {
     let attrs: ConvAttributes
     /// Applied with the bias to each output block; nil for a plain Conv.
     let activation: ConvActivation?
+    /// Whether input 3 (FusedConv's Z, of the output's shape) is added to the output before
+    /// the activation: `activation(conv(X) + B + Z)`, as onnxruntime defines it.
+    let sum: Bool
     /// Weights packed per group for the GEMM (constant float32 weights only).
     let packed: FloatBuffer?
     /// Weights packed per group for `ImplicitConv` instead, where the CPU has it (1-D and 2-D,
@@ -203,15 +206,17 @@ struct ConvKernel: Kernel {
     init(attributes: ConvAttributes) {
         attrs = attributes
         activation = nil
+        sum = false
         packed = nil
         implicitPacked = nil
         packedShape = []
         zeroRow = nil
     }
 
-    init(_ ctx: KernelBuildContext, activation: ConvActivation? = nil) throws {
+    init(_ ctx: KernelBuildContext, activation: ConvActivation? = nil, sum: Bool = false) throws {
         attrs = try ConvAttributes(ctx)
         self.activation = activation
+        self.sum = sum
         if let w = ctx.constant(1), w.dtype == .float32, w.rank >= 3, attrs.group == 1, w.shape[0] > 0,
             w.shape[2...].allSatisfy({ $0 == 1 })
         {
@@ -262,12 +267,30 @@ struct ConvKernel: Kernel {
         guard x0.dtype == w0.dtype, x0.dtype.isFloatingPoint else {
             throw kernelUnsupported("unsupported input types \(x0.dtype), \(w0.dtype)")
         }
+        let z0 = sum ? try inputs.tensor(3) : nil
+        if let z0, z0.dtype != x0.dtype {
+            throw kernelUnsupported("the sum input Z is \(z0.dtype), X is \(x0.dtype)")
+        }
         if x0.dtype == .float64 {
-            return [.tensor(try convDouble(x0, w0, b0.map(Double.converted), context))]
+            return [.tensor(try convDouble(x0, w0, b0.map(Double.converted), z0, context))]
         }
         let x = try convertToFloat32(x0), w = try convertToFloat32(w0), b = try b0.map(convertToFloat32)
-        let out = try conv(x, w, b, context)
+        let out = try conv(x, w, b, z0.map(convertToFloat32), context)
         return [.tensor(try convertFromFloat32(out, to: x0.dtype))]
+    }
+
+    /// Checks that the sum input has the output's shape (it is added element by element).
+    func checkSum(_ z: Tensor?, _ outShape: [Int]) throws {
+        if let z, z.shape != outShape {
+            throw kernelError("the sum input Z has shape \(z.shape), the output \(outShape)")
+        }
+    }
+
+    /// `p[i] = activation(p[i] + z[i])` for `count` values: the sum input and the activation,
+    /// after the bias, on a finished block of the output while it is in cache.
+    func finishSum(_ p: UnsafeMutablePointer<Float>, _ z: UnsafePointer<Float>, _ count: Int) {
+        for i in 0..<count { p[i] += z[i] }
+        activation?.apply(p, count, bias: 0)
     }
 
     /// Checks X, W and B against each other and the attributes; the convolution's window.
@@ -290,10 +313,12 @@ struct ConvKernel: Kernel {
 
     /// float64: the same lowering (im2col, one GEMM per group) in double precision, then
     /// bias and activation.
-    func convDouble(_ x: Tensor, _ w: Tensor, _ b: Tensor?, _ context: ExecutionContext) throws -> Tensor {
+    func convDouble(_ x: Tensor, _ w: Tensor, _ b: Tensor?, _ z: Tensor?, _ context: ExecutionContext) throws -> Tensor {
         let geo = try window(x, w, b)
         let n = x.shape[0], c = x.shape[1], m = w.shape[0], group = attrs.group
+        try checkSum(z, [n, m] + geo.outSpatial)
         let out = try Tensor.allocate(.float64, [n, m] + geo.outSpatial)
+        let pz = z?.elementPointer(as: Double.self)
         if out.elementCount == 0 { return out }
         let outCount = geo.outCount, inCount = geo.inCount
         let cg = c / group, mg = m / group, kg = cg * geo.kernelCount
@@ -309,10 +334,14 @@ struct ConvKernel: Kernel {
                         m: mg, n: outCount, k: kg, a: StridedMatrix(pw + gi * mg * kg, rowStride: kg, colStride: 1),
                         b: StridedMatrix(UnsafePointer(col), rowStride: outCount, colStride: 1), c: cptr, ldc: outCount,
                         parallel: par)
-                    guard pbias != nil || activation != nil else { continue }
+                    guard pbias != nil || activation != nil || pz != nil else { continue }
                     for r in 0..<mg {
                         let row = cptr + r * outCount, bias = pbias?[gi * mg + r] ?? 0
-                        if let act = activation {
+                        if let pz {
+                            let zrow = pz + (img * m + gi * mg + r) * outCount
+                            for j in 0..<outCount { row[j] = (row[j] + bias) + zrow[j] }
+                            activation?.apply(row, outCount, bias: 0)
+                        } else if let act = activation {
                             act.apply(row, outCount, bias: bias)
                         } else {
                             for j in 0..<outCount { row[j] += bias }
@@ -324,11 +353,15 @@ struct ConvKernel: Kernel {
         return out
     }
 
-    func conv(_ x: Tensor, _ w: Tensor, _ b: Tensor?, _ context: ExecutionContext) throws -> Tensor {
+    func conv(_ x: Tensor, _ w: Tensor, _ b: Tensor?, _ z: Tensor?, _ context: ExecutionContext) throws -> Tensor {
         let geo = try window(x, w, b)
         let n = x.shape[0], c = x.shape[1], m = w.shape[0]
         let group = attrs.group
+        try checkSum(z, [n, m] + geo.outSpatial)
         let out = try Tensor.allocate(.float32, [n, m] + geo.outSpatial)
+        // The sum input, when given, is added after the bias and before the activation: the
+        // kernels then store without clamping, and each finished block gets Z and the activation.
+        let pz = z?.floatPointer
         let outCount = geo.outCount, inCount = geo.inCount
         let cg = c / group, mg = m / group, kg = cg * geo.kernelCount
         let px = x.floatPointer, pw = w.floatPointer, po = out.mutableFloatPointer
@@ -339,13 +372,13 @@ struct ConvKernel: Kernel {
 
         // Depthwise: one filter per channel, a direct loop.
         if cg == 1 && mg == 1 && g2.inSpatial.count == 2 {
-            depthwise(px, pw, pbias, po, planes: n * m, channels: m, g2, par)
+            depthwise(px, pw, pbias, pz, po, planes: n * m, channels: m, g2, par)
             return out
         }
         if let ip = implicitPacked, let tiles = KernelTable.best.implicitConvTiles, w.shape == packedShape,
             g2.inSpatial.count == 2, outCount >= ImplicitConv.tilePixels
         {
-            try implicitConv(tiles, ip, px, pbias, po, images: n, channels: c, outChannels: m, g2.convWindow, par)
+            try implicitConv(tiles, ip, px, pbias, pz, po, images: n, channels: c, outChannels: m, g2.convWindow, par)
             return out
         }
         let activation = self.activation
@@ -361,7 +394,8 @@ struct ConvKernel: Kernel {
             let after: ((UnsafeMutablePointer<Float>, Int) -> Void)? = activation.map { a in { a.apply($0, $1, bias: 0) } }
             for img in 0..<n {
                 parallelRowDots(
-                    pw, rows: m, k: c, x: px + img * c, add: zp, bias: pbias ?? zp, out: po + img * m, par, after: after)
+                    pw, rows: m, k: c, x: px + img * c, add: pz.map { $0 + img * m } ?? zp, bias: pbias ?? zp,
+                    out: po + img * m, par, after: after)
             }
             return out
         }
@@ -397,10 +431,10 @@ struct ConvKernel: Kernel {
                 let xg = px + (img * c + gi * cg) * inCount
                 let channel0 = gi * mg
                 // Bias and Relu/Clip are applied by the GEMM as it stores each finished tile;
-                // other activations per finished block, while it is in cache.
-                let clamp = activation?.clampBounds
+                // other activations (and the sum input) per finished block, while it is in cache.
+                let clamp = pz == nil ? activation?.clampBounds : nil
                 let finish: TileFinish? =
-                    pbias == nil && activation == nil
+                    pbias == nil && clamp == nil
                     ? nil
                     : TileFinish(rowBias: pbias.map { $0 + channel0 }, lo: clamp?.0 ?? -.infinity, hi: clamp?.1 ?? .infinity)
                 var y0 = 0
@@ -420,14 +454,21 @@ struct ConvKernel: Kernel {
                     } else {
                         bview = MatrixView(xg, rowStride: inCount, colStride: 1)
                     }
-                    let epilogue: Epilogue? =
-                        activation == nil || clamp != nil
-                        ? nil
-                        : { rows, cols in
+                    let epilogue: Epilogue?
+                    if let pz {
+                        epilogue = { rows, cols in
                             for r in rows {
-                                activation!.apply(cptr + r * outCount + cols.lowerBound, cols.count, bias: 0)
+                                let p = cptr + r * outCount + cols.lowerBound
+                                finishSum(p, pz + (p - po), cols.count)
                             }
                         }
+                    } else if let activation, clamp == nil {
+                        epilogue = { rows, cols in
+                            for r in rows { activation.apply(cptr + r * outCount + cols.lowerBound, cols.count, bias: 0) }
+                        }
+                    } else {
+                        epilogue = nil
+                    }
                     if usePacked, let pk = packed {
                         Gemm.sgemm(
                             m: mg, n: cols, k: kg, packedA: UnsafePointer(pk.pointer + gi * perGroup), b: bview,
@@ -448,8 +489,8 @@ struct ConvKernel: Kernel {
     /// Relu and Clip are applied as tiles are stored; other activations to each finished part.
     func implicitConv(
         _ tiles: @escaping KernelTable.ImplicitConvTiles, _ packed: FloatBuffer, _ x: UnsafePointer<Float>,
-        _ bias: UnsafePointer<Float>?, _ y: UnsafeMutablePointer<Float>, images: Int, channels: Int, outChannels: Int,
-        _ window: ConvWindow, _ par: ParallelFor
+        _ bias: UnsafePointer<Float>?, _ z: UnsafePointer<Float>?, _ y: UnsafeMutablePointer<Float>, images: Int,
+        channels: Int, outChannels: Int, _ window: ConvWindow, _ par: ParallelFor
     ) throws {
         let group = attrs.group, cg = channels / group, mg = outChannels / group
         let inCount = window.inCount, outCount = window.outCount
@@ -464,7 +505,8 @@ struct ConvKernel: Kernel {
                     [cg, padding.height, padding.width, MemoryLayout<Float>.stride], "the padded convolution input"))
         defer { withExtendedLifetime(scratch) {} }
         let padded = scratch.map { $0.mutableBytes.baseAddress!.assumingMemoryBound(to: Float.self) }
-        let activation = self.activation, clamp = activation?.clampBounds ?? (-.infinity, .infinity)
+        let activation = self.activation
+        let clamp = (z == nil ? activation?.clampBounds : nil) ?? (-.infinity, .infinity)
         for img in 0..<images {
             for gi in 0..<group {
                 var xg = x + (img * channels + gi * cg) * inCount
@@ -473,12 +515,21 @@ struct ConvKernel: Kernel {
                     xg = UnsafePointer(padded)
                 }
                 let yg = y + (img * outChannels + gi * mg) * outCount
-                let after: ((Range<Int>, Range<Int>) -> Void)? =
-                    activation == nil || activation?.clampBounds != nil
-                    ? nil
-                    : { pixels, rows in
-                        for r in rows { activation!.apply(yg + r * outCount + pixels.lowerBound, pixels.count, bias: 0) }
+                let after: ((Range<Int>, Range<Int>) -> Void)?
+                if let zg = z.map({ $0 + (img * outChannels + gi * mg) * outCount }) {
+                    after = { pixels, rows in
+                        for r in rows {
+                            let at = r * outCount + pixels.lowerBound
+                            finishSum(yg + at, zg + at, pixels.count)
+                        }
                     }
+                } else if let activation, activation.clampBounds == nil {
+                    after = { pixels, rows in
+                        for r in rows { activation.apply(yg + r * outCount + pixels.lowerBound, pixels.count, bias: 0) }
+                    }
+                } else {
+                    after = nil
+                }
                 ImplicitConv.run(
                     tiles, x: xg, channels: cg, window, padding: padding, packed: packed.pointer + gi * perGroup,
                     outChannels: mg, bias: bias.map { $0 + gi * mg }, lo: clamp.0, hi: clamp.1, y: yg, parallel: par,
@@ -489,7 +540,7 @@ struct ConvKernel: Kernel {
 
     /// Depthwise 2-D convolution, one plane per task.
     func depthwise(
-        _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
+        _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?, _ z: UnsafePointer<Float>?,
         _ y: UnsafeMutablePointer<Float>, planes: Int, channels: Int, _ g: WindowGeometry, _ par: ParallelFor
     ) {
         let h = g.inSpatial[0], wd = g.inSpatial[1], kh = g.kernel[0], kw = g.kernel[1]
@@ -497,8 +548,9 @@ struct ConvKernel: Kernel {
         let sh = g.strides[0], sw = g.strides[1], dh = g.dilations[0], dw = g.dilations[1]
         let pt = g.padBegin[0], pl = g.padBegin[1]
         let activation = self.activation
-        // Relu and Clip are clamps the kernel applies on the way out; other activations follow per plane.
-        let clamp = activation?.clampBounds ?? (-.infinity, .infinity)
+        // Relu and Clip are clamps the kernel applies on the way out (unless a sum input comes
+        // first); other activations and the sum follow per group of planes.
+        let clamp = (z == nil ? activation?.clampBounds : nil) ?? (-.infinity, .infinity)
         let problem = DepthwiseConv2D(
             x: x, filters: w, bias: bias, y: y, channels: channels, height: h, width: wd,
             kernelHeight: kh, kernelWidth: kw, outHeight: oh, outWidth: ow, strideY: sh, strideX: sw,
@@ -514,14 +566,19 @@ struct ConvKernel: Kernel {
         let separateActivation = activation.flatMap { $0.clampBounds == nil ? $0 : nil }
         split(groups) { range in
             let planeRange = range.lowerBound * 8..<min(planes, range.upperBound * 8)
-            guard let act = separateActivation else {
+            guard separateActivation != nil || z != nil else {
                 kernel(problem, planeRange)
                 return
             }
             for first in stride(from: planeRange.lowerBound, to: planeRange.upperBound, by: 8) {
                 let chunk = first..<min(planeRange.upperBound, first + 8)
                 kernel(problem, chunk)
-                act.apply(y + first * oh * ow, chunk.count * oh * ow, bias: 0)
+                let at = first * oh * ow, count = chunk.count * oh * ow
+                if let z {
+                    finishSum(y + at, z + at, count)
+                } else {
+                    separateActivation?.apply(y + at, count, bias: 0)
+                }
             }
         }
     }

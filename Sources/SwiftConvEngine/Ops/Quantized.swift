@@ -342,7 +342,7 @@ struct ConvIntegerKernel: Kernel {
         if !qlinear {
             let x = try floats(inputs.tensor(0), minus: inputs.optionalTensor(2), perChannel: false)
             let w = try floats(inputs.tensor(1), minus: inputs.optionalTensor(3), perChannel: true)
-            let y = try conv.conv(x, w, nil, context)
+            let y = try conv.conv(x, w, nil, nil, context)
             let v = y.values(as: Float.self).map { f -> Int32 in
                 f.isNaN ? 0 : Int32(min(max(f.rounded(), -2147483648), 2147483520))
             }
@@ -354,7 +354,7 @@ struct ConvIntegerKernel: Kernel {
             guard let v = b.int64Values() else { throw kernelError("bias must be int32") }
             return Tensor.from(v.map { Float($0) }, shape: b.shape)
         }
-        let y = try conv.conv(x, w, bias, context)
+        let y = try conv.conv(x, w, bias, nil, context)
         guard let xs = DTypeConversion.floats(try inputs.tensor(1))?.first, let ws = DTypeConversion.floats(try inputs.tensor(4)),
             let ys = DTypeConversion.floats(try inputs.tensor(6))?.first
         else { throw kernelError("scales must be float") }
