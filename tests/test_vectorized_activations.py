@@ -141,7 +141,17 @@ RESIZE_MODES = ["half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric
 
 @pytest.mark.parametrize("mode", RESIZE_MODES)
 @pytest.mark.parametrize(
-    "shape,out", [([1, 8, 32, 32], [1, 8, 64, 64]), ([2, 3, 7, 5], [2, 3, 12, 13]), ([1, 2, 9, 11], [1, 2, 4, 3])]
+    "shape,out",
+    [
+        ([1, 8, 32, 32], [1, 8, 64, 64]),
+        ([2, 3, 7, 5], [2, 3, 12, 13]),
+        ([1, 2, 9, 11], [1, 2, 4, 3]),
+        # Planes split between threads mid-plane, one input row, and a downsample by three: the
+        # blended rows a task keeps must belong to its own plane and rows.
+        ([3, 5, 20, 30], [3, 5, 41, 17]),
+        ([1, 1, 1, 9], [1, 1, 5, 20]),
+        ([1, 2, 30, 30], [1, 2, 10, 10]),
+    ],
 )
 def test_bilinear_resize_random_shapes(mode, shape, out):
     x = RNG.normal(0, 1, shape).astype(np.float32)

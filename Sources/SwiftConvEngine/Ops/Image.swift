@@ -303,7 +303,11 @@ struct ResizeKernel: Kernel {
 
     /// Bilinear float32 resize of the H and W of an NCHW tensor, computed in Float as
     /// onnxruntime does: the taps and weights of every output row and column are planned once
-    /// per run, then each output is four loads and a blend. Nil when a plan is not two taps.
+    /// per run. Each input row a task needs is blended across once (`wx0 * a + wx1 * b` per
+    /// output column), and each output row is then `wy0 * upper + wy1 * lower` of two blended
+    /// rows: the same products and sums as blending each output from its four taps, with a
+    /// quarter of the gathers when upsampling by two (U-Net's decoder). Nil when a plan is not
+    /// two taps.
     func bilinearNCHWFloat(_ x: Tensor, sizes: [Int], scales: [Double], roi: [Double]?, _ threads: ThreadPool) throws -> Tensor? {
         let inH = x.shape[2], inW = x.shape[3], outH = sizes[2], outW = sizes[3]
         let rowsPlan = try axisPlan(d: 2, inSize: inH, outSize: outH, scale: scales[2], roi: roi)
@@ -318,16 +322,33 @@ struct ResizeKernel: Kernel {
                 rowWeights.withUnsafeBufferPointer { rw in
                     colWeights.withUnsafeBufferPointer { cw in
                         threads.parallelFor(rows, grain: max(1, elementwiseGrain / max(outW, 1))) { range in
-                            for row in range {
-                                let plane = row / outH, oy = row % outH
-                                let src = px + plane * inH * inW
-                                let r0 = src + ri[2 * oy] * inW, r1 = src + ri[2 * oy + 1] * inW
-                                let wy0 = rw[2 * oy], wy1 = rw[2 * oy + 1]
-                                let dst = po + row * outW
-                                for ox in 0..<outW {
-                                    let i0 = ci[2 * ox], i1 = ci[2 * ox + 1]
-                                    let wx0 = cw[2 * ox], wx1 = cw[2 * ox + 1]
-                                    dst[ox] = wy0 * (wx0 * r0[i0] + wx1 * r0[i1]) + wy1 * (wx0 * r1[i0] + wx1 * r1[i1])
+                            // Two blended rows, tagged with the (plane, input row) they hold.
+                            withScratch(2 * outW) { blended in
+                                var held0 = -1, held1 = -1
+                                // The slot holding (plane, iy), blended now if neither does; a
+                                // miss replaces the lower-tagged slot, never `keep`.
+                                func blendedRow(_ plane: Int, _ iy: Int, keep: Int) -> Int {
+                                    let tag = plane * inH + iy
+                                    if held0 == tag { return 0 }
+                                    if held1 == tag { return 1 }
+                                    let slot = keep >= 0 ? 1 - keep : (held0 <= held1 ? 0 : 1)
+                                    let dst = blended + slot * outW
+                                    let src = px + tag * inW
+                                    for ox in 0..<outW {
+                                        dst[ox] = cw[2 * ox] * src[ci[2 * ox]] + cw[2 * ox + 1] * src[ci[2 * ox + 1]]
+                                    }
+                                    if slot == 0 { held0 = tag } else { held1 = tag }
+                                    return slot
+                                }
+                                for row in range {
+                                    let plane = row / outH, oy = row % outH
+                                    let upperSlot = blendedRow(plane, ri[2 * oy], keep: -1)
+                                    let lowerSlot = blendedRow(plane, ri[2 * oy + 1], keep: upperSlot)
+                                    let upper = UnsafePointer(blended + upperSlot * outW)
+                                    let lower = UnsafePointer(blended + lowerSlot * outW)
+                                    let wy0 = rw[2 * oy], wy1 = rw[2 * oy + 1]
+                                    let dst = po + row * outW
+                                    for ox in 0..<outW { dst[ox] = wy0 * upper[ox] + wy1 * lower[ox] }
                                 }
                             }
                         }
