@@ -9,7 +9,9 @@ import Testing
 /// A 3x3 Conv (pads 1, bias) of `x` (1x3x6x5) to 3 channels, output "c", then `tail`; the
 /// residual `r` is a second input of the conv output's shape, `rShape` unless given. Types
 /// are inferred, as the session's checker records them before its passes run.
-private func residualModel(_ tail: [Node], outputs: [String], rShape: [Dim] = [d(1), d(3), d(6), d(5)]) throws -> (
+private func residualModel(
+    _ tail: [Node], outputs: [String], rShape: [Dim] = [d(1), d(3), d(6), d(5)]
+) throws -> (
     Model, [String: Value]
 ) {
     let w = RealModels.floats("w", shape: [3, 3, 3, 3], std: 0.5)
