@@ -1,5 +1,6 @@
 """Where the time goes, per op type: every node of a model timed alone in swiftconv and in
-onnxruntime (swiftconv has no per-node profiler: `enable_profiling` is accepted and ignored).
+onnxruntime. For where the time goes inside a whole run, both engines' `enable_profiling`
+profiles (`end_profiling()`) give per-node times in the same format.
 
     python benchmarks/profile_ops.py efficientnet_b0_op17 [--threads 1] [--runs 20] [--top 8] [--by-shape]
 

@@ -140,3 +140,25 @@ public func scSessionRunWithOptions(
         for (i, b) in boxes.enumerated() { outputs[i] = retainedHandle(b) }
     }
 }
+
+@_cdecl("sc_session_start_profiling")
+public func scSessionStartProfiling(_ session: OpaquePointer?) -> OpaquePointer? {
+    withStatus {
+        object(try required(session, "session"), as: SessionBox.self).session.startProfiling()
+    }
+}
+
+@_cdecl("sc_session_end_profiling")
+public func scSessionEndProfiling(_ session: OpaquePointer?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> OpaquePointer? {
+    withStatus {
+        let box = object(try required(session, "session"), as: SessionBox.self)
+        let out = try required(out, "out")
+        out.pointee = box.session.endProfiling().map { retainedHandle(BufferBox($0.json())) }
+    }
+}
+
+@_cdecl("sc_session_profiling_start_ns")
+public func scSessionProfilingStartNs(_ session: OpaquePointer?) -> UInt64 {
+    guard let session else { return 0 }
+    return object(session, as: SessionBox.self).session.profiler?.startTimeNanos ?? 0
+}

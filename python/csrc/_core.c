@@ -1285,6 +1285,27 @@ static Py_ssize_t count_outputs(sc_session *session) {
     return count;
 }
 
+static PyObject *Session_start_profiling(SessionObject *self, PyObject *Py_UNUSED(ignored)) {
+    sc_status *status = sc_session_start_profiling(self->session);
+    if (status != NULL) return raise_status(status);
+    Py_RETURN_NONE;
+}
+
+/* The profile's JSON as bytes, or None when the session was not profiling. */
+static PyObject *Session_end_profiling(SessionObject *self, PyObject *Py_UNUSED(ignored)) {
+    sc_buffer *buffer = NULL;
+    sc_status *status = sc_session_end_profiling(self->session, &buffer);
+    if (status != NULL) return raise_status(status);
+    if (buffer == NULL) Py_RETURN_NONE;
+    PyObject *bytes = PyBytes_FromStringAndSize((const char *)sc_buffer_data(buffer), (Py_ssize_t)sc_buffer_size(buffer));
+    sc_buffer_release(buffer);
+    return bytes;
+}
+
+static PyObject *Session_profiling_start_ns(SessionObject *self, PyObject *Py_UNUSED(ignored)) {
+    return PyLong_FromUnsignedLongLong(sc_session_profiling_start_ns(self->session));
+}
+
 static PyObject *Session_get_output_count(SessionObject *self, void *closure) {
     return PyLong_FromSsize_t(self->output_count);
 }
@@ -1292,6 +1313,12 @@ static PyObject *Session_get_output_count(SessionObject *self, void *closure) {
 static PyMethodDef Session_methods[] = {
     {"info_json", (PyCFunction)Session_info_json, METH_NOARGS,
      "Inputs, outputs and overridable initializers as JSON text (sc_session_info_json)."},
+    {"start_profiling", (PyCFunction)Session_start_profiling, METH_NOARGS,
+     "Starts recording run and node times (sc_session_start_profiling)."},
+    {"end_profiling", (PyCFunction)Session_end_profiling, METH_NOARGS,
+     "Stops profiling: the profile as JSON bytes, or None when not profiling (sc_session_end_profiling)."},
+    {"profiling_start_ns", (PyCFunction)Session_profiling_start_ns, METH_NOARGS,
+     "Epoch nanoseconds at which the profile starts, 0 when not profiling."},
     {"run", (PyCFunction)(void (*)(void))Session_run, METH_VARARGS | METH_KEYWORDS,
      "run(input_names, inputs, output_names=None, run_options=None) -> list. Inputs: Tensor, list (sequence), (keys, values) "
      "tuple (map) or None; outputs: ndarray (Tensor for packed sub-byte types), list, dict or None."},

@@ -23,7 +23,7 @@ import numpy as np
 
 from . import _core
 from ._dtypes import array_to_tensor, tensor_to_numpy
-from .errors import InvalidArgument
+from .errors import InvalidArgument, SwiftconvIOError
 from .model import load
 
 __all__ = [
@@ -127,9 +127,10 @@ def _non_negative_int_option(name):
 
 
 class SessionOptions:
-    """onnxruntime's SessionOptions. ``intra_op_num_threads`` (0 = all cores) and
-    ``graph_optimization_level`` are used; the rest is accepted and kept so that existing
-    code runs, but has no effect (profiling, logging, memory arenas, inter-op threads).
+    """onnxruntime's SessionOptions. ``intra_op_num_threads`` (0 = all cores),
+    ``graph_optimization_level``, ``enable_profiling`` and ``profile_file_prefix`` are used;
+    the rest is accepted and kept so that existing code runs, but has no effect (logging,
+    memory arenas, inter-op threads).
 
     swiftconv adds two memory limits, checked before every tensor is allocated (at session
     creation and in every run); past one, the call raises ``ResourceExhausted`` naming the
@@ -345,6 +346,8 @@ class InferenceSession:
                 options = SessionOptions()
                 options.intra_op_num_threads = sess_options.intra_op_num_threads
                 options.graph_optimization_level = int(sess_options.graph_optimization_level)
+                options.enable_profiling = bool(sess_options.enable_profiling)
+                options.profile_file_prefix = str(sess_options.profile_file_prefix)
                 sess_options = options
             except AttributeError:
                 raise InvalidArgument(
@@ -361,6 +364,9 @@ class InferenceSession:
             max_tensor_bytes=getattr(sess_options, "max_tensor_bytes", 0),
             max_run_bytes=getattr(sess_options, "max_run_bytes", 0),
         )
+        self._profile_prefix = str(sess_options.profile_file_prefix)
+        if sess_options.enable_profiling:
+            self._sess.start_profiling()
         info = json.loads(self._sess.info_json())
         self._inputs = _node_args(info["inputs"])
         self._outputs = _node_args(info["outputs"])
@@ -398,11 +404,26 @@ class InferenceSession:
         self._providers, self._provider_options = _provider_names(providers, provider_options)
 
     def get_profiling_start_time_ns(self):
-        return 0
+        """Epoch nanoseconds at which the profile starts (session creation); 0 when not profiling."""
+        return self._sess.profiling_start_ns()
 
     def end_profiling(self):
-        """Profiling is accepted but not recorded: returns '' (no file written)."""
-        return ""
+        """Stops profiling and writes the profile (onnxruntime's JSON trace format) to
+        ``<profile_file_prefix>_<date>_<time>.json``; returns that file name, or '' when the
+        session was not profiling (``enable_profiling`` off, or already ended)."""
+        data = self._sess.end_profiling()
+        if data is None:
+            return ""
+        import datetime  # only here: import swiftconv stays cheap
+
+        now = datetime.datetime.now()
+        path = f"{self._profile_prefix}_{now:%Y-%m-%d_%H-%M-%S}_{now.microsecond // 1000:03d}.json"
+        try:
+            with open(path, "wb") as f:
+                f.write(data)
+        except OSError as e:
+            raise SwiftconvIOError(f"[end_profiling] cannot write the profile to {path!r}: {e}") from None
+        return path
 
     # ------------------------------------------------------------------ run
 

@@ -334,6 +334,21 @@ sc_status *sc_session_run_with_options(sc_session *session, const sc_run_options
                                        size_t n_inputs, const char *const *output_names, size_t n_outputs,
                                        sc_value **outputs);
 
+/* Starts recording the time of each run and of each node it executes, as onnxruntime's
+ * enable_profiling does; the profile begins with the session's creation. Runs already under
+ * way are not recorded. Calling it while profiling does nothing. */
+sc_status *sc_session_start_profiling(sc_session *session);
+
+/* Stops profiling. `*out` receives the profile as UTF-8 JSON in onnxruntime's format (a
+ * list of Chrome trace events: "session_initialization", one "model_run" per run, one
+ * "<node>_kernel_time" per executed node with args.op_name; times in microseconds from the
+ * start of creation), owned by the caller; NULL when the session was not profiling. */
+sc_status *sc_session_end_profiling(sc_session *session, sc_buffer **out);
+
+/* Nanoseconds since the Unix epoch at which the current profile starts (the session's
+ * creation), or 0 when the session is not profiling. */
+uint64_t sc_session_profiling_start_ns(const sc_session *session);
+
 /* ---------------------------------------------------------------- kernels */
 
 /* Every kernel of the engine's standard registry as UTF-8 JSON (schema in docs/C_API.md):

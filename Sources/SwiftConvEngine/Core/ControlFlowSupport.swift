@@ -129,7 +129,7 @@ extension Value {
 
 extension ExecutionContext {
     /// The context a subgraph runs in (one level deeper).
-    var nested: ExecutionContext { ExecutionContext(threads: threads, control: control, depth: depth + 1) }
+    var nested: ExecutionContext { ExecutionContext(threads: threads, control: control, depth: depth + 1, profiler: profiler) }
 }
 
 /// A compiled subgraph plus where its outer-scope values are found in the owning node's inputs.

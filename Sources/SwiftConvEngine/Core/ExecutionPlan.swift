@@ -163,8 +163,10 @@ public final class ExecutionPlan: @unchecked Sendable {
         // One argument array for every step: refilled in place, it allocates only once.
         var args = [Value?]()
         args.reserveCapacity(maxInputs)
-        for step in steps {
+        let profiler = context.profiler
+        for (position, step) in steps.enumerated() {
             try context.checkTerminated()
+            let started = profiler == nil ? 0 : SessionProfiler.now()
             for s in step.inputs { args.append(s >= 0 ? values[s] : nil) }
             if let single = step.single {
                 let result: Value
@@ -187,6 +189,7 @@ public final class ExecutionPlan: @unchecked Sendable {
                 for (k, s) in step.outputs.enumerated() where s >= 0 && k < results.count { values[s] = results[k] }
             }
             for s in step.release { values[s] = nil }
+            profiler?.recordNode(step.node, position: position, start: started)
         }
         return try outputSlots.enumerated().map { i, s in
             guard let v = values[s] else {

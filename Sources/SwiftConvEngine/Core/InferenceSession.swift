@@ -1,3 +1,4 @@
+import Glibc
 import SwiftConvIR
 
 /// Runs a model on the CPU: the engine behind `swiftconv.InferenceSession`.
@@ -18,12 +19,18 @@ public final class InferenceSession: @unchecked Sendable {
     public let options: SessionOptions
     /// Graph output types as shape inference found them at creation (nil where unknown).
     public let inferredOutputTypes: [ValueType?]
+    /// When creation started and ended (`SessionProfiler.now()`), and the wall clock at its start.
+    let creation: (start: UInt64, end: UInt64, wallClock: UInt64)
+    /// The profiler runs record into, between `startProfiling()` and `endProfiling()`.
+    private var activeProfiler: SessionProfiler?
+    private let profilerMutex: UnsafeMutablePointer<pthread_mutex_t>
 
     public init(model: Model, options: SessionOptions = SessionOptions(), registry: KernelRegistry = Kernels.standard) throws {
         guard options.maxTensorBytes > 0, options.maxRunBytes > 0 else {
             throw SwiftConvError.invalidArgument(
                 "max_tensor_bytes and max_run_bytes must be > 0, not \(options.maxTensorBytes) and \(options.maxRunBytes)")
         }
+        let creationStart = SessionProfiler.now(), creationWallClock = SessionProfiler.wallClock()
         self.options = options
         // Constants folded and weights packed while building count against the same limits as a run.
         let budget = AllocationBudget(maxTensorBytes: options.maxTensorBytes, maxTotalBytes: options.maxRunBytes)
@@ -39,6 +46,41 @@ public final class InferenceSession: @unchecked Sendable {
         outputs = m.graph.outputs
         inputPosition = Dictionary(m.graph.inputs.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
         requiredInputs = Set(m.graph.inputs.map(\.name).filter { !weights.contains($0) })
+        profilerMutex = .allocate(capacity: 1)
+        pthread_mutex_init(profilerMutex, nil)
+        creation = (creationStart, SessionProfiler.now(), creationWallClock)
+    }
+
+    deinit {
+        pthread_mutex_destroy(profilerMutex)
+        profilerMutex.deallocate()
+    }
+
+    /// Starts recording the timings of runs and nodes (onnxruntime's `enable_profiling`); the
+    /// profile starts with this session's creation. Does nothing when already profiling.
+    public func startProfiling() {
+        pthread_mutex_lock(profilerMutex)
+        if activeProfiler == nil {
+            activeProfiler = SessionProfiler(
+                creation: creation.start, creationWallClock: creation.wallClock, created: creation.end)
+        }
+        pthread_mutex_unlock(profilerMutex)
+    }
+
+    /// Stops profiling and hands over what was recorded; nil when not profiling.
+    public func endProfiling() -> SessionProfiler? {
+        pthread_mutex_lock(profilerMutex)
+        defer { pthread_mutex_unlock(profilerMutex) }
+        let profiler = activeProfiler
+        activeProfiler = nil
+        return profiler
+    }
+
+    /// The profiler of the current profiling, if any.
+    public var profiler: SessionProfiler? {
+        pthread_mutex_lock(profilerMutex)
+        defer { pthread_mutex_unlock(profilerMutex) }
+        return activeProfiler
     }
 
     /// Checks the model and records the types shape inference finds, runs the pass pipeline
@@ -94,9 +136,13 @@ public final class InferenceSession: @unchecked Sendable {
         }
         let limit = control.maxRunBytes > 0 ? min(control.maxRunBytes, options.maxRunBytes) : options.maxRunBytes
         let budget = AllocationBudget(maxTensorBytes: options.maxTensorBytes, maxTotalBytes: limit)
+        let profiler = self.profiler
+        let started = profiler == nil ? 0 : SessionProfiler.now()
         let results = try AllocationBudget.withCurrent(budget) {
-            try plan.execute(inputs: args, captures: [], context: ExecutionContext(threads: pool, control: control))
+            try plan.execute(
+                inputs: args, captures: [], context: ExecutionContext(threads: pool, control: control, profiler: profiler))
         }
+        profiler?.record(name: "model_run", node: false, opType: "", start: started, end: SessionProfiler.now())
         for (i, value) in results.enumerated() where outputNames == nil || wanted.contains(i) {
             try checkOutput(value, against: outputs[i])
         }

@@ -30,11 +30,14 @@ public struct ExecutionContext: @unchecked Sendable {
     public let control: RunControl
     /// How deeply this run is nested in control-flow subgraphs (0 for the main graph).
     public let depth: Int
+    /// Where each executed node's time goes when the session is profiling.
+    public let profiler: SessionProfiler?
 
-    public init(threads: ThreadPool, control: RunControl = RunControl(), depth: Int = 0) {
+    public init(threads: ThreadPool, control: RunControl = RunControl(), depth: Int = 0, profiler: SessionProfiler? = nil) {
         self.threads = threads
         self.control = control
         self.depth = depth
+        self.profiler = profiler
     }
 
     /// Throws `terminated` when the caller asked the run to stop.
