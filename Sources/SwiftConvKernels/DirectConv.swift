@@ -1,0 +1,150 @@
+import CSwiftConvKernels
+
+/// A direct 2-D convolution with output pixels across the vector lanes, for the
+/// `KernelTable.directConvRows` slot: the CNN stems (3 input channels) and other convolutions
+/// of few input channels, where the implicit GEMM's depth is too short to pay for transposing
+/// its tiles into NCHW.
+///
+/// The image is first copied with its zero padding, each row's columns split by phase for the
+/// column stride (at stride 2 the even columns, then the odd ones), so sixteen consecutive
+/// output pixels of one tap read sixteen consecutive floats at either stride.
+public enum DirectConv {
+    /// Output channels per weight block (the accumulators of one job).
+    public static let blockChannels = 8
+    /// The input channels up to which the engine routes a convolution here (measured: above
+    /// this, the implicit GEMM's transposes are amortized over enough depth).
+    public static let maxInChannels = 4
+    /// The largest kernel extent routed here.
+    public static let maxKernel = 7
+
+    /// Whether a 2-D convolution of `inChannels` with this kernel, strides and dilations runs here.
+    public static func routes(inChannels: Int, kernel: [Int], strides: [Int], dilations: [Int]) -> Bool {
+        kernel.count == 2 && strides.count == 2 && dilations.count == 2 && (1...maxInChannels).contains(inChannels)
+            && kernel.allSatisfy { (1...maxKernel).contains($0) } && strides.allSatisfy { $0 == 1 || $0 == 2 }
+            && dilations.allSatisfy { $0 == 1 }
+    }
+
+    /// Floats of `pack`'s layout for `channels` output channels of `depth` weights each.
+    public static func packedCount(channels: Int, depth: Int) -> Int {
+        (channels + blockChannels - 1) / blockChannels * depth * blockChannels
+    }
+
+    /// Packs row-major weights (`channels` rows of `depth`) into blocks of 8 channels,
+    /// depth-major within a block, zeros past the last channel.
+    public static func pack(_ w: UnsafePointer<Float>, channels: Int, depth: Int, into dst: UnsafeMutablePointer<Float>) {
+        let blocks = (channels + blockChannels - 1) / blockChannels
+        dst.initialize(repeating: 0, count: blocks * depth * blockChannels)
+        for c in 0..<channels {
+            let block = dst + (c / blockChannels) * depth * blockChannels + c % blockChannels
+            let row = w + c * depth
+            for k in 0..<depth { block[k * blockChannels] = row[k] }
+        }
+    }
+
+    /// The padded, phase-split copy of one image the loop reads.
+    public struct Layout {
+        /// Padded rows, and floats per row (`stride` phases of `phaseWidth`).
+        public let height: Int
+        public let rowLength: Int
+        public let phaseWidth: Int
+        let stride: Int
+        let top: Int
+        let left: Int
+        let sourceHeight: Int
+        let sourceWidth: Int
+
+        /// `window` must be 2-D with valid (checked) extents, dilation 1, column stride 1 or 2.
+        public init(_ window: ConvWindow) {
+            func extent(_ axis: Int) -> Int {
+                let reach = (window.outSpatial[axis] - 1) * window.strides[axis] + window.kernel[axis]
+                return max(window.inSpatial[axis] + window.padBegin[axis], reach)
+            }
+            top = window.padBegin[0]
+            left = window.padBegin[1]
+            height = extent(0)
+            stride = window.strides[1]
+            phaseWidth = (extent(1) + stride - 1) / stride
+            rowLength = phaseWidth * stride
+            sourceHeight = window.inSpatial[0]
+            sourceWidth = window.inSpatial[1]
+        }
+
+        /// Floats of the copy of one image of `channels` planes (the caller checks the product).
+        public var plane: Int { height * rowLength }
+
+        /// Where tap (ky, kx) of output pixel 0 of output row 0 lies in a plane of the copy.
+        func tapOffset(_ ky: Int, _ kx: Int) -> Int { ky * rowLength + (kx % stride) * phaseWidth + kx / stride }
+
+        /// Copies `channels` planes of `x` into `dst` (`channels * plane` floats) with zero
+        /// borders, each row's columns by phase.
+        public func copy(_ x: UnsafePointer<Float>, channels: Int, into dst: UnsafeMutablePointer<Float>, parallel: ParallelFor) {
+            let rowLength = rowLength, phaseWidth = phaseWidth, stride = stride, left = left, top = top
+            let sourceHeight = sourceHeight, sourceWidth = sourceWidth
+            parallel(channels * height) { range in
+                for job in range {
+                    let c = job / height, r = job % height
+                    let line = dst + c * height * rowLength + r * rowLength
+                    let sr = r - top
+                    guard sr >= 0 && sr < sourceHeight else {
+                        line.initialize(repeating: 0, count: rowLength)
+                        continue
+                    }
+                    let s = x + (c * sourceHeight + sr) * sourceWidth
+                    for q in 0..<stride {
+                        // Padded column i * stride + q reads source column i * stride + q - left.
+                        let d = line + q * phaseWidth
+                        // The first and one past the last i whose source column is in the row.
+                        let first = min(phaseWidth, max(0, (left - q + stride - 1) / stride))
+                        let end = min(phaseWidth, max(first, (sourceWidth + left - q + stride - 1) / stride))
+                        d.initialize(repeating: 0, count: first)
+                        let s0 = s + (first * stride + q - left)
+                        if stride == 1 {
+                            d.advanced(by: first).initialize(from: s0, count: end - first)
+                        } else {
+                            for i in 0..<(end - first) { d[first + i] = s0[i * stride] }
+                        }
+                        (d + end).initialize(repeating: 0, count: phaseWidth - end)
+                    }
+                }
+            }
+        }
+    }
+
+    /// One image: `x` is `layout`'s copy of `channels` planes; `packed` is `pack`'s layout of
+    /// `outChannels`; `bias` per output channel or nil. Output channel `c` goes to
+    /// `y + c * window.outCount`, plus bias, clamped to `lo...hi`. `after(row, channels)` runs on
+    /// each finished output row of a block of channels.
+    public static func run(
+        _ rows: @escaping KernelTable.DirectConvRows, x: UnsafePointer<Float>, channels: Int, _ window: ConvWindow,
+        layout: Layout, packed: UnsafePointer<Float>, outChannels: Int, bias: UnsafePointer<Float>?,
+        lo: Float, hi: Float, y: UnsafeMutablePointer<Float>, parallel: ParallelFor,
+        after: ((_ row: Int, _ channels: Range<Int>) -> Void)? = nil
+    ) {
+        let kh = window.kernel[0], kw = window.kernel[1], taps = kh * kw
+        let blocks = (outChannels + blockChannels - 1) / blockChannels
+        let jobs = window.outSpatial[0] * blocks
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: taps) { offsets in
+            for i in 0..<kh {
+                for j in 0..<kw { offsets[i * kw + j] = layout.tapOffset(i, j) }
+            }
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: blocks * blockChannels) { paddedBias in
+                for c in 0..<paddedBias.count { paddedBias[c] = c < outChannels ? bias?[c] ?? 0 : 0 }
+                var problem = scv_direct_conv(
+                    x: x, x_row: layout.rowLength, x_plane: layout.plane, in_channels: channels,
+                    stride_h: window.strides[0], taps: taps, tap_offsets: UnsafePointer(offsets.baseAddress!),
+                    out_width: window.outSpatial[1], weights: packed, channels: outChannels,
+                    bias: UnsafePointer(paddedBias.baseAddress!), y: y, y_plane: window.outCount, lo: lo, hi: hi)
+                withUnsafePointer(to: &problem) { p in
+                    parallel(jobs) { range in
+                        rows(p, range)
+                        guard let after else { return }
+                        for job in range {
+                            let b = job % blocks, c0 = b * blockChannels
+                            after(job / blocks, c0..<min(outChannels, c0 + blockChannels))
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
