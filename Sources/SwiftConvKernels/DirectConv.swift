@@ -1,7 +1,7 @@
 import CSwiftConvKernels
 
 /// A direct 2-D convolution with output pixels across the vector lanes, for the
-/// `KernelTable.directConvRows` slot: the CNN stems (3 input channels) and other convolutions
+/// `KernelTable.directConv` slot: the CNN stems (3 input channels) and other convolutions
 /// of few input channels, where the implicit GEMM's depth is too short to pay for transposing
 /// its tiles into NCHW.
 ///
@@ -77,36 +77,11 @@ public enum DirectConv {
 
         /// Copies `channels` planes of `x` into `dst` (`channels * plane` floats) with zero
         /// borders, each row's columns by phase.
-        public func copy(_ x: UnsafePointer<Float>, channels: Int, into dst: UnsafeMutablePointer<Float>, parallel: ParallelFor) {
-            let rowLength = rowLength, phaseWidth = phaseWidth, stride = stride, left = left, top = top
-            let sourceHeight = sourceHeight, sourceWidth = sourceWidth
-            parallel(channels * height) { range in
-                for job in range {
-                    let c = job / height, r = job % height
-                    let line = dst + c * height * rowLength + r * rowLength
-                    let sr = r - top
-                    guard sr >= 0 && sr < sourceHeight else {
-                        line.initialize(repeating: 0, count: rowLength)
-                        continue
-                    }
-                    let s = x + (c * sourceHeight + sr) * sourceWidth
-                    for q in 0..<stride {
-                        // Padded column i * stride + q reads source column i * stride + q - left.
-                        let d = line + q * phaseWidth
-                        // The first and one past the last i whose source column is in the row.
-                        let first = min(phaseWidth, max(0, (left - q + stride - 1) / stride))
-                        let end = min(phaseWidth, max(first, (sourceWidth + left - q + stride - 1) / stride))
-                        d.initialize(repeating: 0, count: first)
-                        let s0 = s + (first * stride + q - left)
-                        if stride == 1 {
-                            d.advanced(by: first).initialize(from: s0, count: end - first)
-                        } else {
-                            for i in 0..<(end - first) { d[first + i] = s0[i * stride] }
-                        }
-                        (d + end).initialize(repeating: 0, count: phaseWidth - end)
-                    }
-                }
-            }
+        public func copy(
+            _ loops: DirectConvLoops, _ x: UnsafePointer<Float>, channels: Int, into dst: UnsafeMutablePointer<Float>,
+            parallel: ParallelFor
+        ) {
+            parallel(channels * height) { jobs in loops.copy(x, self, dst, jobs) }
         }
     }
 
@@ -115,7 +90,7 @@ public enum DirectConv {
     /// `y + c * window.outCount`, plus bias, clamped to `lo...hi`. `after(row, channels)` runs on
     /// each finished output row of a block of channels.
     public static func run(
-        _ rows: @escaping KernelTable.DirectConvRows, x: UnsafePointer<Float>, channels: Int, _ window: ConvWindow,
+        _ loops: DirectConvLoops, x: UnsafePointer<Float>, channels: Int, _ window: ConvWindow,
         layout: Layout, packed: UnsafePointer<Float>, outChannels: Int, bias: UnsafePointer<Float>?,
         lo: Float, hi: Float, y: UnsafeMutablePointer<Float>, parallel: ParallelFor,
         after: ((_ row: Int, _ channels: Range<Int>) -> Void)? = nil
@@ -136,7 +111,7 @@ public enum DirectConv {
                     bias: UnsafePointer(paddedBias.baseAddress!), y: y, y_plane: window.outCount, lo: lo, hi: hi)
                 withUnsafePointer(to: &problem) { p in
                     parallel(jobs) { range in
-                        rows(p, range)
+                        loops.rows(p, range)
                         guard let after else { return }
                         for job in range {
                             let b = job % blocks, c0 = b * blockChannels
@@ -147,4 +122,14 @@ public enum DirectConv {
             }
         }
     }
+}
+
+/// The loops of `DirectConv` for one ISA: the padded, phase-split copy of image rows (jobs over
+/// channels x `layout.height`) and the output rows (jobs over output rows x blocks of 8 channels).
+public struct DirectConvLoops: Sendable {
+    public var copy:
+        @Sendable (
+            _ x: UnsafePointer<Float>, _ layout: DirectConv.Layout, _ dst: UnsafeMutablePointer<Float>, _ jobs: Range<Int>
+        ) -> Void
+    public var rows: @Sendable (_ problem: UnsafePointer<scv_direct_conv>, _ jobs: Range<Int>) -> Void
 }

@@ -115,11 +115,9 @@ public struct KernelTable: Sendable {
     /// The implicit-GEMM convolution, where this CPU has one; nil keeps im2col and the GEMM.
     public var implicitConvTiles: ImplicitConvTiles? = nil
 
-    /// Jobs (output rows by blocks of 8 channels) of a direct 2-D convolution (`DirectConv.run`).
-    public typealias DirectConvRows = @Sendable (_ problem: UnsafePointer<scv_direct_conv>, _ jobs: Range<Int>) -> Void
-    /// The direct convolution for few input channels, where this CPU has one (AVX-512F); nil
-    /// leaves those convolutions to the implicit GEMM or im2col.
-    public var directConvRows: DirectConvRows? = nil
+    /// The direct convolution for few input channels (`DirectConv`), where this CPU has one
+    /// (AVX-512F); nil leaves those convolutions to the implicit GEMM or im2col.
+    public var directConv: DirectConvLoops? = nil
 
     /// A float32 loop `y[i] = f(x[i])` for `i < count`; `x` and `y` may be the same array.
     public typealias FloatLoop =
@@ -213,7 +211,13 @@ public struct KernelTable: Sendable {
             }
         }
         if scv_use_direct_conv() != 0 {
-            t.directConvRows = { p, jobs in scv_direct_conv_avx512(p, jobs.lowerBound, jobs.upperBound) }
+            t.directConv = DirectConvLoops(
+                copy: { x, layout, dst, jobs in
+                    scv_direct_conv_copy_avx512(
+                        x, layout.sourceHeight, layout.sourceWidth, layout.top, layout.left, layout.stride,
+                        layout.phaseWidth, layout.height, dst, jobs.lowerBound, jobs.upperBound)
+                },
+                rows: { p, jobs in scv_direct_conv_avx512(p, jobs.lowerBound, jobs.upperBound) })
         }
         return t
     }

@@ -150,6 +150,15 @@ typedef struct scv_direct_conv {
 /// outputs; only where scv_cpu_has_avx512f().
 void scv_direct_conv_avx512(const scv_direct_conv *p, ptrdiff_t job_begin, ptrdiff_t job_end);
 
+/// The input scv_direct_conv_avx512 reads (AVX-512F): rows `job_begin..<job_end` of `dst`, row `j`
+/// being padded row `j % rows` of channel `j / rows`, `stride * phase_width` floats each. `x` holds
+/// planes of `height` x `width`; padded row `r`, column `k` is `x[r - top][k - left]` (zero outside
+/// it) and goes to position `(k % stride) * phase_width + k / stride` of its row. `stride` 1 or 2;
+/// `phase_width * stride` at least `left + width`.
+void scv_direct_conv_copy_avx512(const float *x, ptrdiff_t height, ptrdiff_t width, ptrdiff_t top,
+                                 ptrdiff_t left, ptrdiff_t stride, ptrdiff_t phase_width,
+                                 ptrdiff_t rows, float *dst, ptrdiff_t job_begin, ptrdiff_t job_end);
+
 /// Max pooling's row reduction (AVX2; pooling_avx2.c): `row[i]` = the max of
 /// `src[r * step + i]` over `r < rows` (`rows` >= 1), for `i < count`, taken tap by tap as
 /// `v > m ? v : m` (a NaN wins only as the first row).

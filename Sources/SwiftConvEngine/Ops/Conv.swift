@@ -232,7 +232,7 @@ struct ConvKernel: Kernel {
                 w.shape[2...].allSatisfy { $0 == 1 } && (attrs.strides ?? []).allSatisfy { $0 == 1 }
                 && (attrs.pads ?? []).allSatisfy { $0 == 0 }
             // Few input channels (a CNN's stem): output pixels across the lanes, no transposes.
-            if KernelTable.best.directConvRows != nil && w.rank == 4 && g == 1 && !depthwise
+            if KernelTable.best.directConv != nil && w.rank == 4 && g == 1 && !depthwise
                 && DirectConv.routes(
                     inChannels: w.shape[1], kernel: Array(w.shape[2...]), strides: attrs.strides ?? [1, 1],
                     dilations: attrs.dilations ?? [1, 1])
@@ -361,11 +361,11 @@ struct ConvKernel: Kernel {
             depthwise(px, pw, pbias, po, planes: n * m, channels: m, g2, par)
             return out
         }
-        if let dp = directPacked, let rows = KernelTable.best.directConvRows, w.shape == packedShape, group == 1,
+        if let dp = directPacked, let loops = KernelTable.best.directConv, w.shape == packedShape, group == 1,
             geo.inSpatial.count == 2,
             DirectConv.routes(inChannels: c, kernel: geo.kernel, strides: geo.strides, dilations: geo.dilations)
         {
-            try directConv(rows, dp, px, pbias, po, images: n, channels: c, outChannels: m, geo.convWindow, par)
+            try directConv(loops, dp, px, pbias, po, images: n, channels: c, outChannels: m, geo.convWindow, par)
             return out
         }
         if let ip = implicitPacked, let tiles = KernelTable.best.implicitConvTiles, w.shape == packedShape,
@@ -516,7 +516,7 @@ struct ConvKernel: Kernel {
     /// Every image through `DirectConv` (2-D, group 1). Bias, Relu and Clip are applied as rows are
     /// stored; other activations to each finished row of a block of channels, while it is in cache.
     func directConv(
-        _ rows: @escaping KernelTable.DirectConvRows, _ packed: FloatBuffer, _ x: UnsafePointer<Float>,
+        _ loops: DirectConvLoops, _ packed: FloatBuffer, _ x: UnsafePointer<Float>,
         _ bias: UnsafePointer<Float>?, _ y: UnsafeMutablePointer<Float>, images: Int, channels: Int, outChannels: Int,
         _ window: ConvWindow, _ par: ParallelFor
     ) throws {
@@ -530,7 +530,7 @@ struct ConvKernel: Kernel {
         let activation = self.activation, clamp = activation?.clampBounds
         let outWidth = window.outSpatial[1], outCount = window.outCount, inCount = window.inCount
         for img in 0..<images {
-            layout.copy(x + img * channels * inCount, channels: channels, into: copy, parallel: par)
+            layout.copy(loops, x + img * channels * inCount, channels: channels, into: copy, parallel: par)
             let yi = y + img * outChannels * outCount
             let after: ((Int, Range<Int>) -> Void)? =
                 activation == nil || clamp != nil
@@ -539,7 +539,7 @@ struct ConvKernel: Kernel {
                     for ch in block { activation!.apply(yi + ch * outCount + row * outWidth, outWidth, bias: 0) }
                 }
             DirectConv.run(
-                rows, x: copy, channels: channels, window, layout: layout, packed: packed.pointer,
+                loops, x: copy, channels: channels, window, layout: layout, packed: packed.pointer,
                 outChannels: outChannels, bias: bias, lo: clamp?.0 ?? -.infinity, hi: clamp?.1 ?? .infinity, y: yi,
                 parallel: par, after: after)
         }
