@@ -1,7 +1,8 @@
-"""Convolutions of few input channels (a CNN's stem) against onnxruntime. Where the CPU has
-AVX-512F they take the direct loop (SwiftConvKernels/DirectConv.swift, output pixels across
-the lanes, rows split by column phase at stride 2): every input channel count it takes,
-output channel counts around its blocks of 8, kernels 1x1 to 7x7 at stride 1 and 2, explicit,
+"""Convolutions of few channels (a CNN's stem) against onnxruntime. Where the CPU has AVX-512F
+they take the direct loop (SwiftConvKernels/DirectConv.swift, output pixels across the lanes,
+rows split by column phase at stride 2) when the output rows have 16 pixels or more: every
+stem input channel count, output channel counts around its blocks of 8, up to 32 channels in
+and out beyond the stems, kernels 1x1 to 7x7 at stride 1 and 2, explicit,
 asymmetric and automatic pads, maps from 1x1 to 225x225 with widths around its 16-pixel
 vectors, batches, bias, fused Relu/Clip/HardSwish and two threads. A child reruns the file with
 SWIFTCONV_DIRECT_CONV=0, so the path it replaces stays checked too; tests/kernel_suites.py
@@ -122,6 +123,29 @@ def test_map_sizes(size, stride):
 def test_stem_and_batch_shapes(case, with_bias):
     _, x_shape, w_shape, attrs = case
     assert_matches_onnxruntime(*conv_model(x_shape, w_shape, attrs, with_bias=with_bias))
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("8-to-32", (1, 8, 40, 37), (32, 8, 3, 3), {"pads": [1, 1, 1, 1]}),
+        ("16-to-16-s2", (2, 16, 41, 66), (16, 16, 3, 3), {"pads": [1, 1, 1, 1], "strides": [2, 2]}),
+        ("32-to-17", (1, 32, 20, 48), (17, 32, 3, 3), {"pads": [1, 1, 1, 1]}),
+        ("24-to-24-5x5", (1, 24, 19, 33), (24, 24, 5, 5), {"pads": [2, 2, 2, 2]}),
+        ("32-to-16-1x1", (1, 32, 18, 18), (16, 32, 1, 1), {}),
+        ("5-to-9-7x7-s2", (1, 5, 40, 45), (9, 5, 7, 7), {"pads": [3, 3, 3, 3], "strides": [2, 2]}),
+        # Not routed: more than 32 in or out channels past the stems, rows under 16 outputs.
+        ("33-to-16", (1, 33, 20, 20), (16, 33, 3, 3), {"pads": [1, 1, 1, 1]}),
+        ("16-to-64", (1, 16, 20, 20), (64, 16, 3, 3), {"pads": [1, 1, 1, 1]}),
+        ("16-to-16-narrow", (1, 16, 20, 15), (16, 16, 3, 3), {"pads": [1, 1, 1, 1]}),
+    ],
+    ids=lambda c: c[0],
+)
+def test_beyond_stems(case):
+    """Up to 32 input and output channels, where the direct loop also measured faster."""
+    _, x_shape, w_shape, attrs = case
+    assert_matches_onnxruntime(*conv_model(x_shape, w_shape, attrs), threads=1)
+    assert_matches_onnxruntime(*conv_model(x_shape, w_shape, attrs, activation="HardSwish"), threads=2)
 
 
 @pytest.mark.parametrize("activation", ["Relu", "Clip", "HardSwish"])

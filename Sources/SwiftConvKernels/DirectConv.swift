@@ -11,15 +11,25 @@ import CSwiftConvKernels
 public enum DirectConv {
     /// Output channels per weight block (the accumulators of one job).
     public static let blockChannels = 8
-    /// The input channels up to which the engine routes a convolution here (measured: above
-    /// this, the implicit GEMM's transposes are amortized over enough depth).
-    public static let maxInChannels = 4
+    /// Input channels up to which every convolution routes here: the stems.
+    public static let stemInChannels = 4
+    /// Beyond the stems, up to this many input and output channels (measured on Zen 4: 3x3
+    /// convolutions of 8 to 32 channels into 16 to 32 won by 5-25%; into 64 or more, the implicit
+    /// GEMM's 32-channel tiles were faster).
+    public static let maxInChannels = 32
+    public static let maxOutChannels = 32
     /// The largest kernel extent routed here.
     public static let maxKernel = 7
+    /// Output rows narrower than one vector leave most lanes idle: those stay with the other paths.
+    public static let minOutWidth = 16
 
-    /// Whether a 2-D convolution of `inChannels` with this kernel, strides and dilations runs here.
-    public static func routes(inChannels: Int, kernel: [Int], strides: [Int], dilations: [Int]) -> Bool {
-        kernel.count == 2 && strides.count == 2 && dilations.count == 2 && (1...maxInChannels).contains(inChannels)
+    /// Whether a 2-D convolution of `inChannels` into `outChannels` with this kernel, strides and
+    /// dilations runs here (at output widths of `minOutWidth` or more).
+    public static func routes(inChannels: Int, outChannels: Int, kernel: [Int], strides: [Int], dilations: [Int]) -> Bool {
+        let channels =
+            (1...stemInChannels).contains(inChannels)
+            || ((1...maxInChannels).contains(inChannels) && (1...maxOutChannels).contains(outChannels))
+        return channels && kernel.count == 2 && strides.count == 2 && dilations.count == 2
             && kernel.allSatisfy { (1...maxKernel).contains($0) } && strides.allSatisfy { $0 == 1 || $0 == 2 }
             && dilations.allSatisfy { $0 == 1 }
     }

@@ -195,7 +195,8 @@ struct ConvKernel: Kernel {
     /// Weights packed per group for `ImplicitConv` instead, where the CPU has it (1-D and 2-D,
     /// not depthwise); a convolution keeps one of the two packings, not both.
     let implicitPacked: FloatBuffer?
-    /// Weights packed for `DirectConv` instead (2-D, group 1, few input channels), where the CPU has it.
+    /// Weights packed for `DirectConv` too (2-D, group 1, few channels), where the CPU has it; the
+    /// other packing serves output rows too narrow for it.
     let directPacked: FloatBuffer?
     let packedShape: [Int]
     /// Zeros, one per output channel, for `gemvRows`' operands on a 1x1 map (constant weights).
@@ -231,21 +232,18 @@ struct ConvKernel: Kernel {
             let pointwise =
                 w.shape[2...].allSatisfy { $0 == 1 } && (attrs.strides ?? []).allSatisfy { $0 == 1 }
                 && (attrs.pads ?? []).allSatisfy { $0 == 0 }
-            // Few input channels (a CNN's stem): output pixels across the lanes, no transposes.
+            // Few channels (a CNN's stem): output pixels across the lanes, no transposes.
             if KernelTable.best.directConv != nil && w.rank == 4 && g == 1 && !depthwise
                 && DirectConv.routes(
-                    inChannels: w.shape[1], kernel: Array(w.shape[2...]), strides: attrs.strides ?? [1, 1],
-                    dilations: attrs.dilations ?? [1, 1])
+                    inChannels: w.shape[1], outChannels: mg, kernel: Array(w.shape[2...]),
+                    strides: attrs.strides ?? [1, 1], dilations: attrs.dilations ?? [1, 1])
             {
                 let buf = FloatBuffer(count: DirectConv.packedCount(channels: mg, depth: kg))
                 DirectConv.pack(w.floatPointer, channels: mg, depth: kg, into: buf.pointer)
                 directPacked = buf
-                implicitPacked = nil
-                packed = nil
-                packedShape = w.shape
-                return
+            } else {
+                directPacked = nil
             }
-            directPacked = nil
             if KernelTable.best.implicitConvTiles != nil && w.rank <= 4 && !depthwise && !pointwise {
                 let per = ImplicitConv.packedCount(channels: mg, depth: kg)
                 let buf = FloatBuffer(count: per * g)
@@ -362,8 +360,9 @@ struct ConvKernel: Kernel {
             return out
         }
         if let dp = directPacked, let loops = KernelTable.best.directConv, w.shape == packedShape, group == 1,
-            geo.inSpatial.count == 2,
-            DirectConv.routes(inChannels: c, kernel: geo.kernel, strides: geo.strides, dilations: geo.dilations)
+            geo.inSpatial.count == 2, geo.outSpatial[1] >= DirectConv.minOutWidth,
+            DirectConv.routes(
+                inChannels: c, outChannels: m, kernel: geo.kernel, strides: geo.strides, dilations: geo.dilations)
         {
             try directConv(loops, dp, px, pbias, po, images: n, channels: c, outChannels: m, geo.convWindow, par)
             return out
