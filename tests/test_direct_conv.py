@@ -70,7 +70,9 @@ def assert_matches_onnxruntime(data, feeds, threads=1):
 @pytest.mark.parametrize("cin", [1, 2, 3, 4])
 def test_channel_counts(cin, cout):
     """Blocks of 8 output channels: a part block, whole blocks, one past; 1 to 4 input planes."""
-    assert_matches_onnxruntime(*conv_model((1, cin, 19, 35), (cout, cin, 3, 3), {"pads": [1, 1, 1, 1], "strides": [2, 2]}))
+    assert_matches_onnxruntime(
+        *conv_model((1, cin, 19, 35), (cout, cin, 3, 3), {"pads": [1, 1, 1, 1], "strides": [2, 2]})
+    )
 
 
 @pytest.mark.parametrize("stride", [1, 2])
@@ -93,7 +95,20 @@ def test_kernels_strides_and_pads(kernel, stride, pads):
 
 
 # (height, width): one pixel, widths around a 16-pixel vector and three-vector blocks, the stems' sizes.
-MAPS = [(1, 1), (2, 7), (7, 7), (9, 15), (16, 16), (5, 17), (11, 33), (6, 49), (3, 97), (113, 113), (225, 225), (224, 224)]
+MAPS = [
+    (1, 1),
+    (2, 7),
+    (7, 7),
+    (9, 15),
+    (16, 16),
+    (5, 17),
+    (11, 33),
+    (6, 49),
+    (3, 97),
+    (113, 113),
+    (225, 225),
+    (224, 224),
+]
 
 
 @pytest.mark.parametrize("stride", [1, 2])
@@ -152,7 +167,9 @@ def test_beyond_stems(case):
 @pytest.mark.parametrize("threads", [1, 2])
 def test_fused_activations(activation, threads):
     """Relu and Clip clamp as rows are stored; HardSwish follows each finished row."""
-    data, feeds = conv_model((2, 3, 37, 45), (20, 3, 3, 3), {"pads": [1, 1, 1, 1], "strides": [2, 2]}, activation=activation)
+    data, feeds = conv_model(
+        (2, 3, 37, 45), (20, 3, 3, 3), {"pads": [1, 1, 1, 1], "strides": [2, 2]}, activation=activation
+    )
     assert_matches_onnxruntime(data, feeds, threads=threads)
 
 
@@ -170,7 +187,9 @@ def test_two_threads(case):
 
 
 def test_keeps_nan_and_infinity():
-    data, feeds = conv_model((1, 3, 30, 40), (16, 3, 3, 3), {"pads": [1, 1, 1, 1], "strides": [2, 2]}, activation="Relu")
+    data, feeds = conv_model(
+        (1, 3, 30, 40), (16, 3, 3, 3), {"pads": [1, 1, 1, 1], "strides": [2, 2]}, activation="Relu"
+    )
     feeds["X"][0, 1, 5, 7] = np.nan
     feeds["X"][0, 2, 20, 33] = np.inf
     expected = ort.InferenceSession(data, providers=["CPUExecutionProvider"]).run(None, feeds)[0]
@@ -188,7 +207,17 @@ def test_without_direct_loop_matches_onnxruntime():
     env = dict(os.environ, SWIFTCONV_DIRECT_CONV="0")
     tests = Path(__file__).resolve().parent
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(Path(__file__)), "-k", "not without_direct"],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            str(Path(__file__)),
+            "-k",
+            "not without_direct and not bit_identical",
+        ],
         env=env,
         capture_output=True,
         text=True,
@@ -197,3 +226,39 @@ def test_without_direct_loop_matches_onnxruntime():
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert " passed" in result.stdout and "skipped" not in result.stdout.splitlines()[-1]
+
+
+BIT_IDENTITY = """
+import sys
+sys.path.insert(0, "tests")
+import numpy as np
+import swiftconv as sc
+from test_direct_conv import conv_model
+
+out = {}
+cases = [((1, 3, 64, 70), (32, 3, 3, 3), {"pads": [1, 1, 1, 1], "strides": [2, 2]}),
+         ((2, 3, 50, 45), (64, 3, 7, 7), {"pads": [3, 3, 3, 3], "strides": [2, 2]}),
+         ((1, 16, 20, 40), (17, 16, 3, 3), {"pads": [1, 1, 1, 1]})]
+for i, case in enumerate(cases):
+    data, feeds = conv_model(*case, activation="Relu")
+    out[str(i)] = sc.InferenceSession(data).run(None, feeds)[0]
+np.savez(sys.argv[1], **out)
+"""
+
+
+def test_direct_loop_is_bit_identical_to_implicit_gemm(tmp_path):
+    """Both sum each output over input channels then taps, one multiply-add a step from zero, then
+    add the bias: the same floats, so switching paths never changes a model's outputs."""
+    if os.environ.get("SWIFTCONV_PORTABLE_KERNELS", "0") != "0" or "avx512f" not in Path("/proc/cpuinfo").read_text():
+        pytest.skip("no direct loop without AVX-512F")
+    results = []
+    for switch in ("0", "1"):
+        path = tmp_path / f"direct-{switch}.npz"
+        env = dict(os.environ, SWIFTCONV_DIRECT_CONV=switch)
+        subprocess.run(
+            [sys.executable, "-c", BIT_IDENTITY, str(path)], env=env, check=True, cwd=Path(__file__).parent.parent
+        )
+        results.append(np.load(path))
+    implicit, direct = results
+    for name in implicit.files:
+        np.testing.assert_array_equal(direct[name], implicit[name], err_msg=name)
