@@ -1,8 +1,8 @@
 """Reruns the tests that go through the GEMM tile, convolution, pooling, recurrent and transcendental
-kernels (real models, example models, convolution, pooling and fused-activation cases, GRU and LSTM,
-Sigmoid/Tanh/Erf/Gelu/Softmax cases) in a child process with the given environment, so that a
-kernel path the start-up choice skips here is checked against onnxruntime too
-(tests/test_portable_kernels.py, tests/test_avx512_kernels.py)."""
+kernels (real models, example models, convolution (the direct loop's cases too), pooling and
+fused-activation cases, GRU and LSTM, Sigmoid/Tanh/Erf/Gelu/Softmax cases) in a child process with
+the given environment, so that a kernel path the start-up choice skips here is checked against
+onnxruntime too (tests/test_portable_kernels.py, tests/test_avx512_kernels.py)."""
 
 import subprocess
 import sys
@@ -29,8 +29,10 @@ def run_kernel_suites(env: dict) -> None:
             str(TESTS / "test_conv_fusion.py"),
             str(TESTS / "test_recurrent.py"),
             str(TESTS / "test_vectorized_activations.py"),
+            str(TESTS / "test_direct_conv.py"),
             "-k",
-            "real_model or example or conv or pool or gru or lstm or sigmoid or erf or gelu or softmax",
+            "(real_model or example or conv or pool or gru or lstm or sigmoid or erf or gelu or softmax)"
+            " and not without_direct_loop and not bit_identical",
         ],
         env=env,
         capture_output=True,

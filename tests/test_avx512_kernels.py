@@ -20,7 +20,7 @@ from kernel_suites import run_kernel_suites
 
 pytest.importorskip("onnxruntime")
 TESTS = Path(__file__).resolve().parent
-SWITCHES = ("SWIFTCONV_PORTABLE_KERNELS", "SWIFTCONV_AVX512", "SWIFTCONV_CONV_AVX512")
+SWITCHES = ("SWIFTCONV_PORTABLE_KERNELS", "SWIFTCONV_AVX512", "SWIFTCONV_CONV_AVX512", "SWIFTCONV_DIRECT_CONV")
 
 
 def cpu_flags():
@@ -72,6 +72,8 @@ def test_avx2_convolution_matches_onnxruntime():
         pytest.skip("no AVX-512F: the default run already takes the AVX2 convolution")
     env = {k: v for k, v in os.environ.items() if k not in SWITCHES}
     env["SWIFTCONV_CONV_AVX512"] = "0"
+    # Without the direct loop, so the AVX2 convolution also meets the stems' shapes.
+    env["SWIFTCONV_DIRECT_CONV"] = "0"
     run_kernel_suites(env)
 
 
@@ -113,6 +115,7 @@ def test_avx512_convolution_is_bit_identical_to_avx2(tmp_path):
     for switch in ("0", "1"):
         env = {k: v for k, v in os.environ.items() if k not in SWITCHES}
         env["SWIFTCONV_CONV_AVX512"] = switch
+        env["SWIFTCONV_DIRECT_CONV"] = "0"
         path = tmp_path / f"conv-{switch}.npz"
         subprocess.run([sys.executable, "-c", CONVOLUTIONS, str(path)], env=env, check=True, cwd=TESTS.parent)
         results.append(np.load(path))

@@ -115,6 +115,10 @@ public struct KernelTable: Sendable {
     /// The implicit-GEMM convolution, where this CPU has one; nil keeps im2col and the GEMM.
     public var implicitConvTiles: ImplicitConvTiles? = nil
 
+    /// The direct convolution for few input channels (`DirectConv`), where this CPU has one
+    /// (AVX-512F); nil leaves those convolutions to the implicit GEMM or im2col.
+    public var directConv: DirectConvLoops? = nil
+
     /// A float32 loop `y[i] = f(x[i])` for `i < count`; `x` and `y` may be the same array.
     public typealias FloatLoop =
         @Sendable (_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ count: Int) -> Void
@@ -160,7 +164,7 @@ public struct KernelTable: Sendable {
     /// SWIFTCONV_PORTABLE_KERNELS=1 in the environment keeps `generic` (for tests);
     /// SWIFTCONV_AVX512=1 takes `avx512F` where the CPU has AVX-512F (see
     /// `scv_use_avx512_gemm` for why it is not the default). Either way, a CPU with AVX-512F
-    /// runs the sigmoid, swish and implicit-convolution loops in zmm registers (`withAVX512Loops`).
+    /// runs the sigmoid, swish, implicit- and direct-convolution loops in zmm registers (`withAVX512Loops`).
     public static let best: KernelTable =
         scv_use_avx512_gemm() != 0
         ? avx512F : scv_cpu_has_avx2_fma() != 0 ? (avx512Available ? withAVX512Loops(avx2FMA) : avx2FMA) : generic
@@ -195,7 +199,8 @@ public struct KernelTable: Sendable {
 
     /// `t` with the AVX-512F sigmoid and swish loops and (unless SWIFTCONV_CONV_AVX512=0) the
     /// implicit convolution: the AVX2 results bit for bit, faster on Zen 4 (where the GEMM tile
-    /// was not). Keeps `t`'s name, the ISA the C API reports; only valid where the CPU has AVX-512F.
+    /// was not); and, unless SWIFTCONV_DIRECT_CONV=0, the direct convolution for few input
+    /// channels (`DirectConv`, its own summation order). Keeps `t`'s name, the ISA the C API reports; only valid where the CPU has AVX-512F.
     static func withAVX512Loops(_ t: KernelTable) -> KernelTable {
         var t = t
         t.sigmoid = { x, y, n in scv_sigmoid_avx512(x, y, n) }
@@ -204,6 +209,15 @@ public struct KernelTable: Sendable {
             t.implicitConvTiles = { p, tiles, panels in
                 scv_conv_implicit_avx512(p, tiles.lowerBound, tiles.upperBound, panels.lowerBound, panels.upperBound)
             }
+        }
+        if scv_use_direct_conv() != 0 {
+            t.directConv = DirectConvLoops(
+                copy: { x, layout, dst, jobs in
+                    scv_direct_conv_copy_avx512(
+                        x, layout.sourceHeight, layout.sourceWidth, layout.top, layout.left, layout.stride,
+                        layout.phaseWidth, layout.height, dst, jobs.lowerBound, jobs.upperBound)
+                },
+                rows: { p, jobs in scv_direct_conv_avx512(p, jobs.lowerBound, jobs.upperBound) })
         }
         return t
     }

@@ -112,6 +112,53 @@ void scv_conv_implicit_avx2(const scv_conv_problem *p, ptrdiff_t tile_begin, ptr
 void scv_conv_implicit_avx512(const scv_conv_problem *p, ptrdiff_t tile_begin, ptrdiff_t tile_end,
                               ptrdiff_t panel_begin, ptrdiff_t panel_end);
 
+/// Whether 2-D convolutions of few input channels take scv_direct_conv_avx512: where the CPU
+/// has AVX-512F, unless SWIFTCONV_DIRECT_CONV=0 (for measuring against the implicit GEMM).
+int scv_use_direct_conv(void);
+
+/// One image of a 2-D float convolution for scv_direct_conv_avx512 (group 1, dilation 1).
+///
+/// `x` is the input prepared by the caller: `in_channels` planes `x_plane` apart, rows `x_row`
+/// apart, zero-padded, each row's columns split by phase for the column stride (stride 2: the
+/// even columns, then the odd ones), so that output pixel `ox` of output row `oy` reads tap `t`
+/// at `x + oy * stride_h * x_row + tap_offsets[t] + ox`, plus `i * x_plane` for input channel
+/// `i`. Every element so reached must exist. `weights` holds ceil(channels / 8) blocks of
+/// `in_channels * taps` x 8 floats (output channel `b * 8 + j` at depth `k` is
+/// `weights[(b * depth + k) * 8 + j]`, zero past `channels`); `bias` 8 floats per block (zeros
+/// past `channels`; never NULL). Output channel `c`, row `oy`, column `ox` goes to
+/// `y[c * y_plane + oy * out_width + ox]`, plus bias, clamped to [`lo`, `hi`] (NaN stays NaN).
+typedef struct scv_direct_conv {
+    const float *x;
+    ptrdiff_t x_row;
+    ptrdiff_t x_plane;
+    ptrdiff_t in_channels;
+    ptrdiff_t stride_h;
+    ptrdiff_t taps;
+    const ptrdiff_t *tap_offsets;
+    ptrdiff_t out_width;
+    const float *weights;
+    ptrdiff_t channels;
+    const float *bias;
+    float *y;
+    ptrdiff_t y_plane;
+    float lo;
+    float hi;
+} scv_direct_conv;
+
+/// Jobs `job_begin..<job_end` of `p` (AVX-512F; direct_conv_avx512.c): job `j` is output row
+/// `j / blocks` of channel block `j % blocks`, blocks = ceil(channels / 8). Writes only those
+/// outputs; only where scv_cpu_has_avx512f().
+void scv_direct_conv_avx512(const scv_direct_conv *p, ptrdiff_t job_begin, ptrdiff_t job_end);
+
+/// The input scv_direct_conv_avx512 reads (AVX-512F): rows `job_begin..<job_end` of `dst`, row `j`
+/// being padded row `j % rows` of channel `j / rows`, `stride * phase_width` floats each. `x` holds
+/// planes of `height` x `width`; padded row `r`, column `k` is `x[r - top][k - left]` (zero outside
+/// it) and goes to position `(k % stride) * phase_width + k / stride` of its row. `stride` 1 or 2;
+/// `phase_width * stride` at least `left + width`.
+void scv_direct_conv_copy_avx512(const float *x, ptrdiff_t height, ptrdiff_t width, ptrdiff_t top,
+                                 ptrdiff_t left, ptrdiff_t stride, ptrdiff_t phase_width,
+                                 ptrdiff_t rows, float *dst, ptrdiff_t job_begin, ptrdiff_t job_end);
+
 /// Max pooling's row reduction (AVX2; pooling_avx2.c): `row[i]` = the max of
 /// `src[r * step + i]` over `r < rows` (`rows` >= 1), for `i < count`, taken tap by tap as
 /// `v > m ? v : m` (a NaN wins only as the first row).

@@ -198,6 +198,9 @@ struct ConvKernel: Kernel {
     /// Weights packed per group for `ImplicitConv` instead, where the CPU has it (1-D and 2-D,
     /// not depthwise); a convolution keeps one of the two packings, not both.
     let implicitPacked: FloatBuffer?
+    /// Weights packed for `DirectConv` too (2-D, group 1, few channels), where the CPU has it; the
+    /// other packing serves output rows too narrow for it.
+    let directPacked: FloatBuffer?
     let packedShape: [Int]
     /// Zeros, one per output channel, for `gemvRows`' operands on a 1x1 map (constant weights).
     let zeroRow: FloatBuffer?
@@ -209,6 +212,7 @@ struct ConvKernel: Kernel {
         sum = false
         packed = nil
         implicitPacked = nil
+        directPacked = nil
         packedShape = []
         zeroRow = nil
     }
@@ -233,6 +237,18 @@ struct ConvKernel: Kernel {
             let pointwise =
                 w.shape[2...].allSatisfy { $0 == 1 } && (attrs.strides ?? []).allSatisfy { $0 == 1 }
                 && (attrs.pads ?? []).allSatisfy { $0 == 0 }
+            // Few channels (a CNN's stem): output pixels across the lanes, no transposes.
+            if KernelTable.best.directConv != nil && w.rank == 4 && g == 1 && !depthwise
+                && DirectConv.routes(
+                    inChannels: w.shape[1], outChannels: mg, kernel: Array(w.shape[2...]),
+                    strides: attrs.strides ?? [1, 1], dilations: attrs.dilations ?? [1, 1])
+            {
+                let buf = FloatBuffer(count: DirectConv.packedCount(channels: mg, depth: kg))
+                DirectConv.pack(w.floatPointer, channels: mg, depth: kg, into: buf.pointer)
+                directPacked = buf
+            } else {
+                directPacked = nil
+            }
             if KernelTable.best.implicitConvTiles != nil && w.rank <= 4 && !depthwise && !pointwise {
                 let per = ImplicitConv.packedCount(channels: mg, depth: kg)
                 let buf = FloatBuffer(count: per * g)
@@ -257,6 +273,7 @@ struct ConvKernel: Kernel {
         } else {
             packed = nil
             implicitPacked = nil
+            directPacked = nil
             packedShape = []
         }
     }
@@ -373,6 +390,14 @@ struct ConvKernel: Kernel {
         // Depthwise: one filter per channel, a direct loop.
         if cg == 1 && mg == 1 && g2.inSpatial.count == 2 {
             depthwise(px, pw, pbias, pz, po, planes: n * m, channels: m, g2, par)
+            return out
+        }
+        if let dp = directPacked, let loops = KernelTable.best.directConv, w.shape == packedShape, group == 1,
+            geo.inSpatial.count == 2, geo.outSpatial[1] >= DirectConv.minOutWidth,
+            DirectConv.routes(
+                inChannels: c, outChannels: m, kernel: geo.kernel, strides: geo.strides, dilations: geo.dilations)
+        {
+            try directConv(loops, dp, px, pbias, po, images: n, channels: c, outChannels: m, geo.convWindow, par)
             return out
         }
         if let ip = implicitPacked, let tiles = KernelTable.best.implicitConvTiles, w.shape == packedShape,
@@ -535,6 +560,38 @@ struct ConvKernel: Kernel {
                     outChannels: mg, bias: bias.map { $0 + gi * mg }, lo: clamp.0, hi: clamp.1, y: yg, parallel: par,
                     after: after)
             }
+        }
+    }
+
+    /// Every image through `DirectConv` (2-D, group 1). Bias, Relu and Clip are applied as rows are
+    /// stored; other activations to each finished row of a block of channels, while it is in cache.
+    func directConv(
+        _ loops: DirectConvLoops, _ packed: FloatBuffer, _ x: UnsafePointer<Float>,
+        _ bias: UnsafePointer<Float>?, _ y: UnsafeMutablePointer<Float>, images: Int, channels: Int, outChannels: Int,
+        _ window: ConvWindow, _ par: ParallelFor
+    ) throws {
+        let layout = DirectConv.Layout(window)
+        // Tensor storage, so a padded copy the run cannot afford is an error rather than an abort.
+        let scratch = try TensorStorage(
+            uninitializedByteCount: Checked.product(
+                [channels, layout.height, layout.rowLength, MemoryLayout<Float>.stride], "the padded convolution input"))
+        let copy = scratch.mutableBytes.baseAddress!.assumingMemoryBound(to: Float.self)
+        defer { withExtendedLifetime(scratch) {} }
+        let activation = self.activation, clamp = activation?.clampBounds
+        let outWidth = window.outSpatial[1], outCount = window.outCount, inCount = window.inCount
+        for img in 0..<images {
+            layout.copy(loops, x + img * channels * inCount, channels: channels, into: copy, parallel: par)
+            let yi = y + img * outChannels * outCount
+            let after: ((Int, Range<Int>) -> Void)? =
+                activation == nil || clamp != nil
+                ? nil
+                : { row, block in
+                    for ch in block { activation!.apply(yi + ch * outCount + row * outWidth, outWidth, bias: 0) }
+                }
+            DirectConv.run(
+                loops, x: copy, channels: channels, window, layout: layout, packed: packed.pointer,
+                outChannels: outChannels, bias: bias, lo: clamp?.0 ?? -.infinity, hi: clamp?.1 ?? .infinity, y: yi,
+                parallel: par, after: after)
         }
     }
 
