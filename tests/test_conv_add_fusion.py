@@ -20,6 +20,9 @@ SHAPES = {
     "3x3": ((1, 5, 9, 11), (7, 5, 3, 3), {"pads": [1, 1, 1, 1]}),
     "3x3-s2-batch2": ((2, 6, 17, 13), (16, 6, 3, 3), {"pads": [1, 1, 1, 1], "strides": [2, 2]}),
     "3x3-small-map": ((1, 4, 3, 2), (5, 4, 3, 3), {"pads": [1, 1, 1, 1]}),
+    # Few input channels and rows of 16 or more outputs: the direct convolution (stems).
+    "stem-3x3": ((1, 3, 20, 40), (8, 3, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "stem-3x3-s2-batch2": ((2, 3, 33, 64), (16, 3, 3, 3), {"pads": [1, 1, 1, 1], "strides": [2, 2]}),
     "1x1": ((2, 16, 6, 7), (24, 16, 1, 1), {}),
     "1x1-wide": ((1, 8, 40, 50), (12, 8, 1, 1), {}),
     "1x1-on-1x1": ((2, 40, 1, 1), (10, 40, 1, 1), {}),
@@ -128,7 +131,7 @@ def test_conv_add_matches_onnxruntime(shape, tail, level):
     _compare(*residual_model(shape, tail), level=level)
 
 
-@pytest.mark.parametrize("shape", ["3x3", "1x1-wide", "dw3x3", "1x1-on-1x1", "3x3-s2-batch2"])
+@pytest.mark.parametrize("shape", ["3x3", "1x1-wide", "dw3x3", "1x1-on-1x1", "3x3-s2-batch2", "stem-3x3-s2-batch2"])
 def test_conv_add_two_threads(shape):
     _compare(*residual_model(shape, "add-relu"), threads=2)
 

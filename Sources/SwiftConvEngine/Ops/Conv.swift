@@ -397,7 +397,7 @@ struct ConvKernel: Kernel {
             DirectConv.routes(
                 inChannels: c, outChannels: m, kernel: geo.kernel, strides: geo.strides, dilations: geo.dilations)
         {
-            try directConv(loops, dp, px, pbias, po, images: n, channels: c, outChannels: m, geo.convWindow, par)
+            try directConv(loops, dp, px, pbias, pz, po, images: n, channels: c, outChannels: m, geo.convWindow, par)
             return out
         }
         if let ip = implicitPacked, let tiles = KernelTable.best.implicitConvTiles, w.shape == packedShape,
@@ -564,11 +564,12 @@ struct ConvKernel: Kernel {
     }
 
     /// Every image through `DirectConv` (2-D, group 1). Bias, Relu and Clip are applied as rows are
-    /// stored; other activations to each finished row of a block of channels, while it is in cache.
+    /// stored; other activations (and the sum input) to each finished row of a block of
+    /// channels, while it is in cache.
     func directConv(
         _ loops: DirectConvLoops, _ packed: FloatBuffer, _ x: UnsafePointer<Float>,
-        _ bias: UnsafePointer<Float>?, _ y: UnsafeMutablePointer<Float>, images: Int, channels: Int, outChannels: Int,
-        _ window: ConvWindow, _ par: ParallelFor
+        _ bias: UnsafePointer<Float>?, _ z: UnsafePointer<Float>?, _ y: UnsafeMutablePointer<Float>, images: Int,
+        channels: Int, outChannels: Int, _ window: ConvWindow, _ par: ParallelFor
     ) throws {
         let layout = DirectConv.Layout(window)
         // Tensor storage, so a padded copy the run cannot afford is an error rather than an abort.
@@ -577,17 +578,26 @@ struct ConvKernel: Kernel {
                 [channels, layout.height, layout.rowLength, MemoryLayout<Float>.stride], "the padded convolution input"))
         let copy = scratch.mutableBytes.baseAddress!.assumingMemoryBound(to: Float.self)
         defer { withExtendedLifetime(scratch) {} }
-        let activation = self.activation, clamp = activation?.clampBounds
+        let activation = self.activation, clamp = z == nil ? activation?.clampBounds : nil
         let outWidth = window.outSpatial[1], outCount = window.outCount, inCount = window.inCount
         for img in 0..<images {
             layout.copy(loops, x + img * channels * inCount, channels: channels, into: copy, parallel: par)
             let yi = y + img * outChannels * outCount
-            let after: ((Int, Range<Int>) -> Void)? =
-                activation == nil || clamp != nil
-                ? nil
-                : { row, block in
-                    for ch in block { activation!.apply(yi + ch * outCount + row * outWidth, outWidth, bias: 0) }
+            let after: ((Int, Range<Int>) -> Void)?
+            if let zi = z.map({ $0 + img * outChannels * outCount }) {
+                after = { row, block in
+                    for ch in block {
+                        let at = ch * outCount + row * outWidth
+                        finishSum(yi + at, zi + at, outWidth)
+                    }
                 }
+            } else if let activation, clamp == nil {
+                after = { row, block in
+                    for ch in block { activation.apply(yi + ch * outCount + row * outWidth, outWidth, bias: 0) }
+                }
+            } else {
+                after = nil
+            }
             DirectConv.run(
                 loops, x: copy, channels: channels, window, layout: layout, packed: packed.pointer,
                 outChannels: outChannels, bias: bias, lo: clamp?.0 ?? -.infinity, hi: clamp?.1 ?? .infinity, y: yi,
