@@ -143,7 +143,7 @@ struct ConvActivation {
             case .sigmoid: p[i] = 1 / (1 + Double.exp(-v))
             case .tanh: p[i] = Double.tanh(v)
             case .hardSigmoid: p[i] = Swift.max(0, Swift.min(1, a * v + b))
-            case .hardSwish: p[i] = v * Swift.max(0, Swift.min(1, v / 6 + 0.5))
+            case .hardSwish: p[i] = v * Swift.max(0, Swift.min(1, v * (1.0 / 6) + 0.5))
             case .swish: p[i] = v / (1 + Double.exp(-v))
             }
         }
@@ -172,9 +172,12 @@ struct ConvActivation {
         case .hardSigmoid:
             for i in 0..<count { p[i] = Swift.max(0, Swift.min(1, a * p[i] + b)) }
         case .hardSwish:
+            // alpha = 1/6 multiplies, as the ONNX definition writes it: a division here was the
+            // loop's cost (MobileNetV3 applies it to most of its convolution outputs).
+            let sixth: Float = 1 / 6
             for i in 0..<count {
                 let v = p[i]
-                p[i] = v * Swift.max(0, Swift.min(1, v / 6 + 0.5))
+                p[i] = v * Swift.max(0, Swift.min(1, v * sixth + 0.5))
             }
         case .swish: KernelTable.best.swish(p, p, count, 1)
         }

@@ -358,7 +358,9 @@ enum FloatUnaryOp: Sendable, Equatable {
         case .tanh: return try each { T.tanh($0) }
         case .softsign: return try each { $0 / (1 + $0.magnitude) }
         case .softplus: return try each { softplusValue($0) }
-        case .hardSwish: return try each { $0 * Swift.max(0, Swift.min(1, $0 / 6 + 0.5)) }
+        case .hardSwish:
+            let sixth = 1 / T(6) // alpha of the ONNX definition; a multiply, not a division per value
+            return try each { $0 * Swift.max(0, Swift.min(1, $0 * sixth + 0.5)) }
         case .mish: return try each { $0 * T.tanh(softplusValue($0)) }
         case .gelu:
             let r = 1 / T(2).squareRoot()
