@@ -658,11 +658,30 @@ struct ConvTransposeKernel: Kernel {
     let attrs: ConvAttributes
     let outputPadding: [Int]?
     let outputShape: [Int]?
+    /// Constant float32 weights transposed and packed per group once, as the GEMM's A
+    /// (`mg * kernel` rows by `cg`); the weights' shape they were packed from.
+    let packed: FloatBuffer?
+    let packedShape: [Int]
 
     init(_ ctx: KernelBuildContext) throws {
         attrs = try ConvAttributes(ctx)
         outputPadding = ints(ctx.ints("output_padding"))
         outputShape = ints(ctx.ints("output_shape"))
+        if let w = ctx.constant(1), w.dtype == .float32, w.rank >= 3, w.elementCount > 0, w.shape[0] % attrs.group == 0 {
+            let g = attrs.group, cg = w.shape[0] / g, rowsK = w.elementCount / w.shape[0]
+            let per = Gemm.packedASize(m: rowsK, k: cg)
+            let buf = FloatBuffer(count: per * g)
+            for gi in 0..<g {
+                Gemm.pack(
+                    a: MatrixView(w.floatPointer + gi * cg * rowsK, rowStride: 1, colStride: rowsK), m: rowsK, k: cg,
+                    into: buf.pointer + gi * per)
+            }
+            packed = buf
+            packedShape = w.shape
+        } else {
+            packed = nil
+            packedShape = []
+        }
     }
 
     func run(_ inputs: [Value?], _ context: ExecutionContext) throws -> [Value] {
@@ -715,6 +734,16 @@ struct ConvTransposeKernel: Kernel {
                 pe[i] = attrs.autoPad == .sameUpper ? big : small
                 outSp[i] = target[i]
             }
+        } else if let target = explicitOut, attrs.autoPad == .notSet {
+            // output_shape given: the pads attribute is ignored and the padding that reaches the
+            // shape is split with the larger half at the start (the ONNX definition). A shape
+            // past the full output extends it at the end (bias only there), as output_padding.
+            for i in 0..<r {
+                let total = try Checked.subtract(fullExtent(i), target[i], "the output padding")
+                pe[i] = max(0, total) / 2
+                pb[i] = max(0, total) - pe[i]
+                outSp[i] = target[i]
+            }
         } else {
             if let p = attrs.pads, attrs.autoPad == .notSet {
                 guard p.count == 2 * r else { throw kernelError("pads has \(p.count) values") }
@@ -750,11 +779,20 @@ struct ConvTransposeKernel: Kernel {
             for img in 0..<n {
                 for gi in 0..<group {
                     // col (mg*kc x in) = W_g^T (mg*kc x cg) * X_g (cg x in)
-                    T.gemm(
-                        m: rowsK, n: inCount, k: cg,
-                        a: StridedMatrix(pw + gi * cg * rowsK, rowStride: 1, colStride: rowsK),
-                        b: StridedMatrix(px + (img * c + gi * cg) * inCount, rowStride: inCount, colStride: 1),
-                        beta: 0, c: col, ldc: inCount, parallel: par)
+                    let xg = px + (img * c + gi * cg) * inCount
+                    if T.self == Float.self, let pk = packed, w.shape == packedShape {
+                        Gemm.sgemm(
+                            m: rowsK, n: inCount, k: cg,
+                            packedA: UnsafePointer(pk.pointer + gi * Gemm.packedASize(m: rowsK, k: cg)),
+                            b: MatrixView(UnsafeRawPointer(xg).assumingMemoryBound(to: Float.self), rowStride: inCount, colStride: 1),
+                            c: UnsafeMutableRawPointer(col).assumingMemoryBound(to: Float.self), ldc: inCount, parallel: par)
+                    } else {
+                        T.gemm(
+                            m: rowsK, n: inCount, k: cg,
+                            a: StridedMatrix(pw + gi * cg * rowsK, rowStride: 1, colStride: rowsK),
+                            b: StridedMatrix(xg, rowStride: inCount, colStride: 1),
+                            beta: 0, c: col, ldc: inCount, parallel: par)
+                    }
                     let yg = po + (img * m + gi * mg) * outCount
                     T.fold(col, channels: mg, window, yg, parallel: par)
                 }
