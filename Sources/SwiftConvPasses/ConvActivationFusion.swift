@@ -102,11 +102,20 @@ public struct ConvActivationFusion: ModelPass {
             }
         }
         guard !fusedAt.isEmpty else { return false }
+        Self.apply(fusedAt, removing: removed, to: &model)
+        return true
+    }
+
+    /// Rewrites the main graph: the node at each position of `fusedAt` becomes its fused
+    /// node, the nodes at `removed` go, with the value infos of outputs nothing makes any more,
+    /// and the com.microsoft opset (FusedConv's) is imported. Shared with ConvAddFusion.
+    static func apply(_ fusedAt: [Int: Node], removing removed: Set<Int>, to model: inout Model) {
         var rewritten: [Node] = []
         var gone = Set<String>()
-        for (i, node) in g.nodes.enumerated() {
+        for (i, node) in model.graph.nodes.enumerated() {
             if let fused = fusedAt[i] {
                 rewritten.append(fused)
+                gone.formUnion(node.outputs.filter { !fused.outputs.contains($0) })
             } else if removed.contains(i) {
                 gone.formUnion(node.outputs)
             } else {
@@ -118,6 +127,5 @@ public struct ConvActivationFusion: ModelPass {
         if !model.opsetImports.contains(where: { OpDomain.canonical($0.domain) == OpDomain.microsoft }) {
             model.opsetImports.append(OpsetID(domain: OpDomain.microsoft, version: 1))
         }
-        return true
     }
 }

@@ -82,23 +82,7 @@ public struct ConvAddFusion: ModelPass {
             }
         }
         guard !fusedAt.isEmpty else { return false }
-        var rewritten: [Node] = []
-        var gone = Set<String>()
-        for (i, node) in g.nodes.enumerated() {
-            if let fused = fusedAt[i] {
-                rewritten.append(fused)
-                gone.formUnion(node.outputs.filter { !fused.outputs.contains($0) })
-            } else if removed.contains(i) {
-                gone.formUnion(node.outputs)
-            } else {
-                rewritten.append(node)
-            }
-        }
-        model.graph.nodes = rewritten
-        model.graph.valueInfo.removeAll { gone.contains($0.name) }
-        if !model.opsetImports.contains(where: { OpDomain.canonical($0.domain) == OpDomain.microsoft }) {
-            model.opsetImports.append(OpsetID(domain: OpDomain.microsoft, version: 1))
-        }
+        ConvActivationFusion.apply(fusedAt, removing: removed, to: &model)
         return true
     }
 }

@@ -98,10 +98,10 @@ public final class SessionProfiler: @unchecked Sendable {
         for (i, e) in snapshot.enumerated() {
             let ts = e.start >= origin ? (e.start - origin) / 1000 : 0
             out += "{\"cat\" : \"\(e.node ? "Node" : "Session")\",\"pid\" :\(pid),\"tid\" :\(e.thread),"
-            out += "\"dur\" :\(e.duration / 1000),\"ts\" :\(ts),\"ph\" : \"X\",\"name\" :\(SessionProfiler.quoted(e.name)),"
+            out += "\"dur\" :\(e.duration / 1000),\"ts\" :\(ts),\"ph\" : \"X\",\"name\" :\(JSONText.quoted(e.name)),"
             var args: [String] = []
             if e.node {
-                args.append("\"op_name\" : \(SessionProfiler.quoted(e.opType))")
+                args.append("\"op_name\" : \(JSONText.quoted(e.opType))")
                 args.append("\"provider\" : \"CPUExecutionProvider\"")
             }
             if i == snapshot.count - 1 && lost > 0 { args.append("\"dropped_events\" : \(lost)") }
@@ -110,27 +110,5 @@ public final class SessionProfiler: @unchecked Sendable {
         }
         out += "]\n"
         return Array(out.utf8)
-    }
-
-    /// `s` as a JSON string literal.
-    static func quoted(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 {
-                    let hex = String(u.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
-        }
-        return out + "\""
     }
 }
