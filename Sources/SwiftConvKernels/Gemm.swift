@@ -75,6 +75,8 @@ enum CacheSizes {
 public enum Gemm {
     /// The micro-kernel of this process's kernel table.
     static let tile = KernelTable.best.gemmTile
+    /// Two stacked micro-tiles sharing a B panel, where this CPU has them (`gemmPairTile`).
+    static let pairTile = KernelTable.best.gemmPairTile
     /// Micro-kernel tile: MR rows of A by NR columns of B. Packed B panels are NR wide, so
     /// anything packed in this process matches the micro-kernel chosen here.
     public static let mr = KernelTable.best.gemmTileRows
@@ -288,16 +290,25 @@ public enum Gemm {
                     var i = 0
                     while i < m {
                         let ap = blockA + (i / mr) * mr * kb
-                        let rows = min(mr, m - i)
+                        // Two row panels at a time where the pair tile exists and 7+ rows remain.
+                        let pair = pairTile != nil && m - i > mr
+                        let rows = min(pair ? 2 * mr : mr, m - i)
                         var tileFinish = last ? finish?.fromRow(i) : nil
                         var j = j0
                         var bp = UnsafePointer(local)
                         while j < j1 {
-                            micro(kb, ap, bp, c + i * ldc + j, ldc, rows, min(nr, j1 - j), alpha, bt, &tileFinish)
+                            if pair, let pairTile {
+                                pairTile(
+                                    GemmTile(
+                                        depth: kb, a: ap, b: bp, c: c + i * ldc + j, ldc: ldc, rows: rows,
+                                        cols: min(nr, j1 - j), alpha: alpha, beta: bt), ap + mr * kb, tileFinish)
+                            } else {
+                                micro(kb, ap, bp, c + i * ldc + j, ldc, rows, min(nr, j1 - j), alpha, bt, &tileFinish)
+                            }
                             j += nr
                             bp += nr * kb
                         }
-                        i += mr
+                        i += rows
                     }
                     p0 += kb
                 }
@@ -341,10 +352,20 @@ public enum Gemm {
                         var i = i0
                         while i < i1 {
                             let ap = blockA + (i / mr) * mr * kb
-                            let rows = min(mr, i1 - i)
                             var tileFinish = last ? finish?.fromRow(i) : nil
-                            micro(kb, ap, bp, c + i * ldc + j, ldc, rows, cols, alpha, bt, &tileFinish)
-                            i += mr
+                            // Two row panels at a time where the pair tile exists and 7+ rows of
+                            // this task remain (a pair never crosses the task's last row, i1).
+                            if let pairTile, i1 - i > mr {
+                                let rows = min(2 * mr, i1 - i)
+                                pairTile(
+                                    GemmTile(
+                                        depth: kb, a: ap, b: bp, c: c + i * ldc + j, ldc: ldc, rows: rows,
+                                        cols: cols, alpha: alpha, beta: bt), ap + mr * kb, tileFinish)
+                                i += rows
+                            } else {
+                                micro(kb, ap, bp, c + i * ldc + j, ldc, min(mr, i1 - i), cols, alpha, bt, &tileFinish)
+                                i += mr
+                            }
                         }
                         j += nr
                     }
