@@ -22,8 +22,7 @@ public struct KernelTable: Sendable {
     /// `tile.a`, rows `6..<tile.rows` (`tile.rows` 7...12) from the next A panel `secondA`;
     /// the two tiles' results bit for bit. nil where the CPU has none (then `Gemm` calls
     /// `gemmTile` per panel); only in tables of 6-row panels.
-    public var gemmPairTile:
-        (@Sendable (_ tile: GemmTile, _ secondA: UnsafePointer<Float>, _ finish: TileFinish?) -> Void)? = nil
+    public var gemmPairTile: (@Sendable (_ tile: GemmTile, _ secondA: UnsafePointer<Float>, _ finish: TileFinish?) -> Void)? = nil
 
     /// `p[0..<count] = clamp(p[i] + bias, lo, hi)`; NaN stays NaN. A convolution's bias
     /// with Relu or Clip.

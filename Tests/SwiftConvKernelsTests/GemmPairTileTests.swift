@@ -18,13 +18,16 @@ func pairTileMatchesTwoAVX2Tiles(depth: Int, alpha: Float, beta: Float, finished
 
 func checkPairTile(rows: Int, cols: Int, depth: Int, alpha: Float, beta: Float, finished: Bool) {
     var random = RandomFloats(state: UInt64(rows * 1000 + cols * 10 + depth))
-    let a = random.array(12 * depth)  // two packed 6-row panels, one after the other
-    let b = random.array(16 * depth)  // one packed 16-column panel
+    let a = random.array(12 * depth) // two packed 6-row panels, one after the other
+    let b = random.array(16 * depth) // one packed 16-column panel
     let bias = random.array(12)
     let ldc = 21, guardCount = 2 * ldc
     // C with guard rows above and below; beta 0 must ignore the NaNs in C.
     var start = (0..<(guardCount + 12 * ldc + guardCount)).map { _ in beta == 0 ? Float.nan : random.next() }
-    for g in 0..<guardCount { start[g] = 7; start[start.count - 1 - g] = 7 }
+    for g in 0..<guardCount {
+        start[g] = 7
+        start[start.count - 1 - g] = 7
+    }
     let finish = finished ? TileFinish(rowBias: nil, lo: -0.5, hi: 0.75) : nil
     var pair = start, twice = start
     a.withUnsafeBufferPointer { ap in
