@@ -298,10 +298,7 @@ public enum Gemm {
                         var bp = UnsafePointer(local)
                         while j < j1 {
                             if pair, let pairTile {
-                                pairTile(
-                                    GemmTile(
-                                        depth: kb, a: ap, b: bp, c: c + i * ldc + j, ldc: ldc, rows: rows,
-                                        cols: min(nr, j1 - j), alpha: alpha, beta: bt), ap + mr * kb, tileFinish)
+                                twoPanels(pairTile, kb, ap, bp, c + i * ldc + j, ldc, rows, min(nr, j1 - j), alpha, bt, tileFinish)
                             } else {
                                 micro(kb, ap, bp, c + i * ldc + j, ldc, rows, min(nr, j1 - j), alpha, bt, &tileFinish)
                             }
@@ -357,10 +354,7 @@ public enum Gemm {
                             // this task remain (a pair never crosses the task's last row, i1).
                             if let pairTile, i1 - i > mr {
                                 let rows = min(2 * mr, i1 - i)
-                                pairTile(
-                                    GemmTile(
-                                        depth: kb, a: ap, b: bp, c: c + i * ldc + j, ldc: ldc, rows: rows,
-                                        cols: cols, alpha: alpha, beta: bt), ap + mr * kb, tileFinish)
+                                twoPanels(pairTile, kb, ap, bp, c + i * ldc + j, ldc, rows, cols, alpha, bt, tileFinish)
                                 i += rows
                             } else {
                                 micro(kb, ap, bp, c + i * ldc + j, ldc, min(mr, i1 - i), cols, alpha, bt, &tileFinish)
@@ -375,6 +369,29 @@ public enum Gemm {
             }
         }
     }
+
+    /// Rows 0..<`rows` (7...12: two packed row panels, the second `mr * kb` after `a`) of one
+    /// column panel: the pair tile, or two MR x NR tiles for an edge of at most 8 columns (the
+    /// AVX2 tile's 8-column loop does half the work of the pair's masked 16-lane FMAs).
+    @inline(__always)
+    static func twoPanels(
+        _ pairTile: @Sendable (_ tile: GemmTile, _ secondA: UnsafePointer<Float>, _ finish: TileFinish?) -> Void,
+        _ kb: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
+        _ rows: Int, _ cols: Int, _ alpha: Float, _ beta: Float, _ finish: TileFinish?
+    ) {
+        if cols > narrowPairEdge {
+            pairTile(
+                GemmTile(depth: kb, a: a, b: b, c: c, ldc: ldc, rows: rows, cols: cols, alpha: alpha, beta: beta),
+                a + mr * kb, finish)
+        } else {
+            var first = finish, second = finish?.fromRow(mr)
+            micro(kb, a, b, c, ldc, mr, cols, alpha, beta, &first)
+            micro(kb, a + mr * kb, b, c + mr * ldc, ldc, rows - mr, cols, alpha, beta, &second)
+        }
+    }
+    /// Widest column edge that takes two tiles instead of the pair (measured equal or faster:
+    /// docs/PERF.md).
+    static let narrowPairEdge = 8
 
     /// One MR x NR tile over depth `kb`: accumulators stay in registers.
     @inline(__always)
