@@ -41,6 +41,9 @@ SHAPES = {
     "1x1 192->1152 7": ((1, 192, 7, 7), (1152, 192, 1, 1), {}),
     "1x1 1152->192 7": ((1, 1152, 7, 7), (192, 1152, 1, 1), {}),
     "1x1 320->1280 7": ((1, 320, 7, 7), (1280, 320, 1, 1), {}),
+    # MobileNetV3-small's last stage.
+    "1x1 576->96 7": ((1, 576, 7, 7), (96, 576, 1, 1), {}),
+    "1x1 96->576 7": ((1, 96, 7, 7), (576, 96, 1, 1), {}),
     # SqueezeNet 1.1: its stem, the fire modules' squeeze (1x1 to few channels) and expand
     # (1x1 and 3x3 from few channels) convolutions, and the classifier.
     "3x3/2 3->64 224": ((1, 3, 224, 224), (64, 3, 3, 3), {"strides": [2, 2]}),

@@ -75,6 +75,8 @@ enum CacheSizes {
 public enum Gemm {
     /// The micro-kernel of this process's kernel table.
     static let tile = KernelTable.best.gemmTile
+    /// Two stacked micro-tiles sharing a B panel, where this CPU has them (`gemmPairTile`).
+    static let pairTile = KernelTable.best.gemmPairTile
     /// Micro-kernel tile: MR rows of A by NR columns of B. Packed B panels are NR wide, so
     /// anything packed in this process matches the micro-kernel chosen here.
     public static let mr = KernelTable.best.gemmTileRows
@@ -288,16 +290,22 @@ public enum Gemm {
                     var i = 0
                     while i < m {
                         let ap = blockA + (i / mr) * mr * kb
-                        let rows = min(mr, m - i)
+                        // Two row panels at a time where the pair tile exists and 7+ rows remain.
+                        let pair = pairTile != nil && m - i > mr
+                        let rows = min(pair ? 2 * mr : mr, m - i)
                         var tileFinish = last ? finish?.fromRow(i) : nil
                         var j = j0
                         var bp = UnsafePointer(local)
                         while j < j1 {
-                            micro(kb, ap, bp, c + i * ldc + j, ldc, rows, min(nr, j1 - j), alpha, bt, &tileFinish)
+                            if pair, let pairTile {
+                                twoPanels(pairTile, kb, ap, bp, c + i * ldc + j, ldc, rows, min(nr, j1 - j), alpha, bt, tileFinish)
+                            } else {
+                                micro(kb, ap, bp, c + i * ldc + j, ldc, rows, min(nr, j1 - j), alpha, bt, &tileFinish)
+                            }
                             j += nr
                             bp += nr * kb
                         }
-                        i += mr
+                        i += rows
                     }
                     p0 += kb
                 }
@@ -341,10 +349,17 @@ public enum Gemm {
                         var i = i0
                         while i < i1 {
                             let ap = blockA + (i / mr) * mr * kb
-                            let rows = min(mr, i1 - i)
                             var tileFinish = last ? finish?.fromRow(i) : nil
-                            micro(kb, ap, bp, c + i * ldc + j, ldc, rows, cols, alpha, bt, &tileFinish)
-                            i += mr
+                            // Two row panels at a time where the pair tile exists and 7+ rows of
+                            // this task remain (a pair never crosses the task's last row, i1).
+                            if let pairTile, i1 - i > mr {
+                                let rows = min(2 * mr, i1 - i)
+                                twoPanels(pairTile, kb, ap, bp, c + i * ldc + j, ldc, rows, cols, alpha, bt, tileFinish)
+                                i += rows
+                            } else {
+                                micro(kb, ap, bp, c + i * ldc + j, ldc, min(mr, i1 - i), cols, alpha, bt, &tileFinish)
+                                i += mr
+                            }
                         }
                         j += nr
                     }
@@ -354,6 +369,29 @@ public enum Gemm {
             }
         }
     }
+
+    /// Rows 0..<`rows` (7...12: two packed row panels, the second `mr * kb` after `a`) of one
+    /// column panel: the pair tile, or two MR x NR tiles for an edge of at most 8 columns (the
+    /// AVX2 tile's 8-column loop does half the work of the pair's masked 16-lane FMAs).
+    @inline(__always)
+    static func twoPanels(
+        _ pairTile: @Sendable (_ tile: GemmTile, _ secondA: UnsafePointer<Float>, _ finish: TileFinish?) -> Void,
+        _ kb: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
+        _ rows: Int, _ cols: Int, _ alpha: Float, _ beta: Float, _ finish: TileFinish?
+    ) {
+        if cols > narrowPairEdge {
+            pairTile(
+                GemmTile(depth: kb, a: a, b: b, c: c, ldc: ldc, rows: rows, cols: cols, alpha: alpha, beta: beta),
+                a + mr * kb, finish)
+        } else {
+            var first = finish, second = finish?.fromRow(mr)
+            micro(kb, a, b, c, ldc, mr, cols, alpha, beta, &first)
+            micro(kb, a + mr * kb, b, c + mr * ldc, ldc, rows - mr, cols, alpha, beta, &second)
+        }
+    }
+    /// Widest column edge that takes two tiles instead of the pair (measured equal or faster:
+    /// docs/PERF.md).
+    static let narrowPairEdge = 8
 
     /// One MR x NR tile over depth `kb`: accumulators stay in registers.
     @inline(__always)

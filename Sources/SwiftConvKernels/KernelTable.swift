@@ -18,6 +18,11 @@ public struct KernelTable: Sendable {
     /// One `gemmTileRows x gemmTileColumns` tile of `C = alpha * A * B + beta * C` over one
     /// depth block of packed A and B panels, then the tile finish (when given).
     public var gemmTile: @Sendable (_ tile: GemmTile, _ finish: TileFinish?) -> Void
+    /// Two stacked `gemmTile`s sharing one B panel: rows `0..<6` of `tile` from the A panel
+    /// `tile.a`, rows `6..<tile.rows` (`tile.rows` 7...12) from the next A panel `secondA`;
+    /// the two tiles' results bit for bit. nil where the CPU has none (then `Gemm` calls
+    /// `gemmTile` per panel); only in tables of 6-row panels.
+    public var gemmPairTile: (@Sendable (_ tile: GemmTile, _ secondA: UnsafePointer<Float>, _ finish: TileFinish?) -> Void)? = nil
 
     /// `p[0..<count] = clamp(p[i] + bias, lo, hi)`; NaN stays NaN. A convolution's bias
     /// with Relu or Clip.
@@ -181,6 +186,7 @@ public struct KernelTable: Sendable {
         t.gemmTileRows = 8
         t.gemmTileColumns = 32
         t.packAPanel = nil // its panels are 8 rows
+        t.gemmPairTile = nil // its panels are 8 rows
         t.gemmTile = { tile, finish in
             if var f = finish.map({ scv_tile_finish(row_bias: $0.rowBias, lo: $0.lo, hi: $0.hi) }) {
                 withUnsafePointer(to: &f) {
@@ -197,14 +203,33 @@ public struct KernelTable: Sendable {
         return t
     }
 
-    /// `t` with the AVX-512F sigmoid and swish loops and (unless SWIFTCONV_CONV_AVX512=0) the
-    /// implicit convolution: the AVX2 results bit for bit, faster on Zen 4 (where the GEMM tile
-    /// was not); and, unless SWIFTCONV_DIRECT_CONV=0, the direct convolution for few input
-    /// channels (`DirectConv`, its own summation order). Keeps `t`'s name, the ISA the C API reports; only valid where the CPU has AVX-512F.
+    /// The AVX-512F 12x16 pair tile over the AVX2 tile's packing (6-row A panels, 16-column
+    /// B panels), whatever SWIFTCONV_GEMM_AVX512 says; for `withAVX512Loops` and tests. Only
+    /// valid where the CPU has AVX-512F.
+    static let avx512PairTile: @Sendable (_ tile: GemmTile, _ secondA: UnsafePointer<Float>, _ finish: TileFinish?) -> Void = {
+        tile, secondA, finish in
+        if var f = finish.map({ scv_tile_finish(row_bias: $0.rowBias, lo: $0.lo, hi: $0.hi) }) {
+            withUnsafePointer(to: &f) {
+                scv_sgemm_tile_12x16_avx512(
+                    tile.depth, tile.a, secondA, tile.b, tile.c, tile.ldc, tile.rows, tile.cols, tile.alpha, tile.beta, $0)
+            }
+        } else {
+            scv_sgemm_tile_12x16_avx512(
+                tile.depth, tile.a, secondA, tile.b, tile.c, tile.ldc, tile.rows, tile.cols, tile.alpha, tile.beta, nil)
+        }
+    }
+
+    /// `t` with the AVX-512F sigmoid and swish loops, (unless SWIFTCONV_GEMM_AVX512=0) the
+    /// 12x16 GEMM pair tile and (unless SWIFTCONV_CONV_AVX512=0) the implicit convolution: the
+    /// AVX2 results bit for bit, faster on Zen 4 (where the 8x32 GEMM tile was not); and, unless
+    /// SWIFTCONV_DIRECT_CONV=0, the direct convolution for few input channels (`DirectConv`, its
+    /// own summation order). Keeps `t`'s name, the ISA the C API reports; only valid where the
+    /// CPU has AVX-512F.
     static func withAVX512Loops(_ t: KernelTable) -> KernelTable {
         var t = t
         t.sigmoid = { x, y, n in scv_sigmoid_avx512(x, y, n) }
         t.swish = { x, y, n, alpha in scv_swish_avx512(x, y, n, alpha) }
+        if scv_use_avx512_gemm_pair() != 0 { t.gemmPairTile = avx512PairTile }
         if scv_use_avx512_conv() != 0 {
             t.implicitConvTiles = { p, tiles, panels in
                 scv_conv_implicit_avx512(p, tiles.lowerBound, tiles.upperBound, panels.lowerBound, panels.upperBound)

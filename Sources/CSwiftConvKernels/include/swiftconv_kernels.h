@@ -49,6 +49,19 @@ int scv_use_avx512_conv(void);
 /// faster than the AVX2 one (docs/PERF.md).
 int scv_use_avx512_gemm(void);
 
+/// Whether GEMMs take scv_sgemm_tile_12x16_avx512 for pairs of row panels: where the CPU has
+/// AVX-512F, unless SWIFTCONV_GEMM_AVX512=0 (for measuring one against the other).
+int scv_use_avx512_gemm_pair(void);
+
+/// Two stacked 6x16 tiles of C = alpha * A * B + beta * C over depth `kb` (AVX-512F,
+/// sgemm12_avx512.c), then `finish`: rows 0..<6 from the packed A panel `a0`, rows 6..<`rows`
+/// from the packed A panel `a1` (each 6 floats per depth step), one packed B panel `b` (16
+/// floats per depth step). `rows` 7..12, `cols` 1..16; `finish->row_bias` counts from the
+/// tile's first row. The results of two scv_sgemm_tile_6x16_avx2 calls bit for bit.
+void scv_sgemm_tile_12x16_avx512(ptrdiff_t kb, const float *a0, const float *a1, const float *b, float *c,
+                                 ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols, float alpha, float beta,
+                                 const scv_tile_finish *finish);
+
 /// One 8x32 tile of C = alpha * A * B + beta * C over depth `kb` (AVX-512F), then `finish`:
 /// the contract of scv_sgemm_tile_6x16_avx2 with 8 floats of A and 32 of B per depth step.
 void scv_sgemm_tile_8x32_avx512(ptrdiff_t kb, const float *a, const float *b, float *c, ptrdiff_t ldc,
