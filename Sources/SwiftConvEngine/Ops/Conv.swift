@@ -313,6 +313,19 @@ struct ConvKernel: Kernel {
         activation?.apply(p, count, bias: 0)
     }
 
+    /// The bounds a convolution loop clamps to as it stores (Relu, Clip), unless a sum input
+    /// `z` must be added first.
+    func storeClamp(_ z: UnsafePointer<Float>?) -> (Float, Float)? { z == nil ? activation?.clampBounds : nil }
+
+    /// What every path runs on a finished stretch `p[0..<count]` of the output `y` after its
+    /// store: the sum input (at the same offset in `z`) and the activation, or an activation
+    /// that is not a clamp; nil when the store did it all.
+    func afterStore(_ y: UnsafeMutablePointer<Float>, _ z: UnsafePointer<Float>?) -> ((UnsafeMutablePointer<Float>, Int) -> Void)? {
+        if let z { return { p, count in finishSum(p, z + (p - y), count) } }
+        if let activation, activation.clampBounds == nil { return { p, count in activation.apply(p, count, bias: 0) } }
+        return nil
+    }
+
     /// Checks X, W and B against each other and the attributes; the convolution's window.
     func window(_ x: Tensor, _ w: Tensor, _ b: Tensor?) throws -> WindowGeometry {
         guard x.rank >= 3, w.rank == x.rank else {
@@ -460,7 +473,7 @@ struct ConvKernel: Kernel {
                 let channel0 = gi * mg
                 // Bias and Relu/Clip are applied by the GEMM as it stores each finished tile;
                 // other activations (and the sum input) per finished block, while it is in cache.
-                let clamp = pz == nil ? activation?.clampBounds : nil
+                let clamp = storeClamp(pz)
                 let finish: TileFinish? =
                     pbias == nil && clamp == nil
                     ? nil
@@ -482,20 +495,10 @@ struct ConvKernel: Kernel {
                     } else {
                         bview = MatrixView(xg, rowStride: inCount, colStride: 1)
                     }
-                    let epilogue: Epilogue?
-                    if let pz {
-                        epilogue = { rows, cols in
-                            for r in rows {
-                                let p = cptr + r * outCount + cols.lowerBound
-                                finishSum(p, pz + (p - po), cols.count)
-                            }
+                    let epilogue: Epilogue? = afterStore(po, pz).map { finish in
+                        { rows, cols in
+                            for r in rows { finish(cptr + r * outCount + cols.lowerBound, cols.count) }
                         }
-                    } else if let activation, clamp == nil {
-                        epilogue = { rows, cols in
-                            for r in rows { activation.apply(cptr + r * outCount + cols.lowerBound, cols.count, bias: 0) }
-                        }
-                    } else {
-                        epilogue = nil
                     }
                     if usePacked, let pk = packed {
                         Gemm.sgemm(
@@ -533,8 +536,8 @@ struct ConvKernel: Kernel {
                     [cg, padding.height, padding.width, MemoryLayout<Float>.stride], "the padded convolution input"))
         defer { withExtendedLifetime(scratch) {} }
         let padded = scratch.map { $0.mutableBytes.baseAddress!.assumingMemoryBound(to: Float.self) }
-        let activation = self.activation
-        let clamp = (z == nil ? activation?.clampBounds : nil) ?? (-.infinity, .infinity)
+        let clamp = storeClamp(z) ?? (-.infinity, .infinity)
+        let finish = afterStore(y, z)
         for img in 0..<images {
             for gi in 0..<group {
                 var xg = x + (img * channels + gi * cg) * inCount
@@ -543,20 +546,10 @@ struct ConvKernel: Kernel {
                     xg = UnsafePointer(padded)
                 }
                 let yg = y + (img * outChannels + gi * mg) * outCount
-                let after: ((Range<Int>, Range<Int>) -> Void)?
-                if let zg = z.map({ $0 + (img * outChannels + gi * mg) * outCount }) {
-                    after = { pixels, rows in
-                        for r in rows {
-                            let at = r * outCount + pixels.lowerBound
-                            finishSum(yg + at, zg + at, pixels.count)
-                        }
+                let after: ((Range<Int>, Range<Int>) -> Void)? = finish.map { finish in
+                    { pixels, rows in
+                        for r in rows { finish(yg + r * outCount + pixels.lowerBound, pixels.count) }
                     }
-                } else if let activation, activation.clampBounds == nil {
-                    after = { pixels, rows in
-                        for r in rows { activation.apply(yg + r * outCount + pixels.lowerBound, pixels.count, bias: 0) }
-                    }
-                } else {
-                    after = nil
                 }
                 ImplicitConv.run(
                     tiles, x: xg, channels: cg, window, padding: padding, packed: packed.pointer + gi * perGroup,
@@ -581,25 +574,15 @@ struct ConvKernel: Kernel {
                 [channels, layout.height, layout.rowLength, MemoryLayout<Float>.stride], "the padded convolution input"))
         let copy = scratch.mutableBytes.baseAddress!.assumingMemoryBound(to: Float.self)
         defer { withExtendedLifetime(scratch) {} }
-        let activation = self.activation, clamp = z == nil ? activation?.clampBounds : nil
+        let clamp = storeClamp(z), finish = afterStore(y, z)
         let outWidth = window.outSpatial[1], outCount = window.outCount, inCount = window.inCount
         for img in 0..<images {
             layout.copy(loops, x + img * channels * inCount, channels: channels, into: copy, parallel: par)
             let yi = y + img * outChannels * outCount
-            let after: ((Int, Range<Int>) -> Void)?
-            if let zi = z.map({ $0 + img * outChannels * outCount }) {
-                after = { row, block in
-                    for ch in block {
-                        let at = ch * outCount + row * outWidth
-                        finishSum(yi + at, zi + at, outWidth)
-                    }
+            let after: ((Int, Range<Int>) -> Void)? = finish.map { finish in
+                { row, block in
+                    for ch in block { finish(yi + ch * outCount + row * outWidth, outWidth) }
                 }
-            } else if let activation, clamp == nil {
-                after = { row, block in
-                    for ch in block { activation.apply(yi + ch * outCount + row * outWidth, outWidth, bias: 0) }
-                }
-            } else {
-                after = nil
             }
             DirectConv.run(
                 loops, x: copy, channels: channels, window, layout: layout, packed: packed.pointer,
@@ -617,10 +600,9 @@ struct ConvKernel: Kernel {
         let oh = g.outSpatial[0], ow = g.outSpatial[1]
         let sh = g.strides[0], sw = g.strides[1], dh = g.dilations[0], dw = g.dilations[1]
         let pt = g.padBegin[0], pl = g.padBegin[1]
-        let activation = self.activation
         // Relu and Clip are clamps the kernel applies on the way out (unless a sum input comes
         // first); other activations and the sum follow per group of planes.
-        let clamp = (z == nil ? activation?.clampBounds : nil) ?? (-.infinity, .infinity)
+        let clamp = storeClamp(z) ?? (-.infinity, .infinity)
         let problem = DepthwiseConv2D(
             x: x, filters: w, bias: bias, y: y, channels: channels, height: h, width: wd,
             kernelHeight: kh, kernelWidth: kw, outHeight: oh, outWidth: ow, strideY: sh, strideX: sw,
@@ -633,22 +615,17 @@ struct ConvKernel: Kernel {
         let split = work >= ConvKernel.depthwiseParallelWork ? par : serialFor
         // An activation that is not a clamp follows each group of 8 planes while they are in cache
         // (a whole early-layer output, 112x112 by 96 channels, is 4.8 MB).
-        let separateActivation = activation.flatMap { $0.clampBounds == nil ? $0 : nil }
+        let finish = afterStore(y, z)
         split(groups) { range in
             let planeRange = range.lowerBound * 8..<min(planes, range.upperBound * 8)
-            guard separateActivation != nil || z != nil else {
+            guard let finish else {
                 kernel(problem, planeRange)
                 return
             }
             for first in stride(from: planeRange.lowerBound, to: planeRange.upperBound, by: 8) {
                 let chunk = first..<min(planeRange.upperBound, first + 8)
                 kernel(problem, chunk)
-                let at = first * oh * ow, count = chunk.count * oh * ow
-                if let z {
-                    finishSum(y + at, z + at, count)
-                } else {
-                    separateActivation?.apply(y + at, count, bias: 0)
-                }
+                finish(y + first * oh * ow, chunk.count * oh * ow)
             }
         }
     }
