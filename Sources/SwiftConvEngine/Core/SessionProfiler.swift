@@ -18,8 +18,11 @@ public final class SessionProfiler: @unchecked Sendable {
     public static let maxEvents = 1 << 20
 
     struct Event {
+        /// The session event's name, or the node's ("" when it has none).
         let name: String
         let node: Bool
+        /// The node's position among those its graph executes (names an unnamed node).
+        let position: Int
         let opType: String
         let start: UInt64
         let duration: UInt64
@@ -68,9 +71,10 @@ public final class SessionProfiler: @unchecked Sendable {
     }
 
     /// Records one event from `start` to `end` (both `now()` values) on the calling thread.
-    func record(name: String, node: Bool, opType: String, start: UInt64, end: UInt64) {
+    func record(name: String, node: Bool, position: Int = 0, opType: String, start: UInt64, end: UInt64) {
         let event = Event(
-            name: name, node: node, opType: opType, start: start, duration: end >= start ? end - start : 0,
+            name: name, node: node, position: position, opType: opType, start: start,
+            duration: end >= start ? end - start : 0,
             thread: UInt(bitPattern: Int(bitPattern: pthread_self())))
         pthread_mutex_lock(mutex)
         if events.count < SessionProfiler.maxEvents {
@@ -82,10 +86,15 @@ public final class SessionProfiler: @unchecked Sendable {
     }
 
     /// Records the execution of `node`, the `position`-th node its graph executes, from
-    /// `start` until now. A node without a name is called "<op type>_<position>".
+    /// `start` until now; its event name is written by `json()`, not on the run's path.
     func recordNode(_ node: SwiftConvError.NodeContext, position: Int, start: UInt64) {
-        let name = node.name.isEmpty ? "\(node.opType)_\(position)" : node.name
-        record(name: name + "_kernel_time", node: true, opType: node.opType, start: start, end: SessionProfiler.now())
+        record(name: node.name, node: true, position: position, opType: node.opType, start: start, end: SessionProfiler.now())
+    }
+
+    /// A node event's name: "<node name>_kernel_time", "<op type>_<position>_kernel_time" for
+    /// a node without a name.
+    static func nodeEventName(_ e: Event) -> String {
+        (e.name.isEmpty ? "\(e.opType)_\(e.position)" : e.name) + "_kernel_time"
     }
 
     /// The events so far as onnxruntime's profile JSON (UTF-8).
@@ -98,7 +107,8 @@ public final class SessionProfiler: @unchecked Sendable {
         for (i, e) in snapshot.enumerated() {
             let ts = e.start >= origin ? (e.start - origin) / 1000 : 0
             out += "{\"cat\" : \"\(e.node ? "Node" : "Session")\",\"pid\" :\(pid),\"tid\" :\(e.thread),"
-            out += "\"dur\" :\(e.duration / 1000),\"ts\" :\(ts),\"ph\" : \"X\",\"name\" :\(JSONText.quoted(e.name)),"
+            out +=
+                "\"dur\" :\(e.duration / 1000),\"ts\" :\(ts),\"ph\" : \"X\",\"name\" :\(JSONText.quoted(e.node ? SessionProfiler.nodeEventName(e) : e.name)),"
             var args: [String] = []
             if e.node {
                 args.append("\"op_name\" : \(JSONText.quoted(e.opType))")
